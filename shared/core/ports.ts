@@ -1,0 +1,123 @@
+/**
+ * The outside world as the core sees it: one interface per outside thing. Adapters live in
+ * `shared/adapters/{aws,local,model}`; only `shared/runtime/container.ts` chooses them.
+ */
+import type Anthropic from "@anthropic-ai/sdk";
+
+/** A stored item: a partition key, a sort key and any JSON-serialisable attributes. */
+export interface StoredItem {
+  pk: string;
+  sk: string | number;
+  [attribute: string]: unknown;
+}
+
+export type TableName = "resources" | "events";
+
+/** Raised by a conditional write whose condition did not hold. */
+export class ConditionFailedError extends Error {
+  override name = "ConditionFailedError";
+}
+
+export interface PutOptions {
+  /** Fail with ConditionFailedError if an item with this key exists. */
+  ifNotExists?: boolean;
+  /** Optimistic concurrency: fail unless the stored item's `rev` equals this (0 = must not exist). */
+  expectedRev?: number;
+}
+
+export interface QueryOptions {
+  /** Only sort keys strictly greater than this. */
+  after?: string | number;
+  /** Only sort keys strictly smaller than this. */
+  before?: string | number;
+  /** Only sort keys that start with this (string keys). */
+  beginsWith?: string;
+  limit?: number;
+  order?: "asc" | "desc";
+}
+
+/**
+ * A key–value document store with single-item conditional writes (DynamoDB semantics, which dynalite
+ * also speaks). No transactions: callers order their writes so that a crash between two is recoverable.
+ */
+export interface DocumentStore {
+  get(table: TableName, pk: string, sk: string | number): Promise<StoredItem | undefined>;
+  put(table: TableName, item: StoredItem, options?: PutOptions): Promise<void>;
+  delete(table: TableName, pk: string, sk: string | number): Promise<void>;
+  query(table: TableName, pk: string, options?: QueryOptions): Promise<StoredItem[]>;
+  /** Atomically adds `by` to a numeric attribute (creating it at 0) and returns the new value. */
+  increment(table: TableName, pk: string, sk: string | number, attribute: string, by: number): Promise<number>;
+}
+
+/** A durable queue with SQS semantics: at-least-once delivery, optional delay. */
+export interface MessageQueue<Message> {
+  send(message: Message, options?: { delaySeconds?: number }): Promise<void>;
+}
+
+/** The workspace filesystem of a session (an S3 prefix on AWS, a directory locally). */
+export interface WorkspaceStore {
+  read(workspaceId: string, path: string): Promise<string | undefined>;
+  write(workspaceId: string, path: string, content: string): Promise<void>;
+  /** Every file under the workspace (paths relative to its root, `/`-separated), newest first. */
+  list(workspaceId: string): Promise<WorkspaceFile[]>;
+}
+
+export interface WorkspaceFile {
+  path: string;
+  size: number;
+  modifiedAt: number;
+}
+
+export type ModelRequest = Anthropic.Messages.MessageCreateParamsNonStreaming;
+export type ModelResponse = Anthropic.Messages.Message;
+
+/** Why a model call failed, as far as retrying is concerned. */
+export type ModelFailureKind = "rate_limited" | "overloaded" | "server_error" | "timeout" | "invalid_request";
+
+/** A failed model call; `retryable` decides between an SQS-delayed retry and a `session.error`. */
+export class ModelCallError extends Error {
+  override name = "ModelCallError";
+  constructor(
+    readonly kind: ModelFailureKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+  get retryable(): boolean {
+    return this.kind !== "invalid_request";
+  }
+}
+
+/** One model call, Messages API in and out. */
+export interface ModelProvider {
+  readonly name: string;
+  createMessage(request: ModelRequest): Promise<ModelResponse>;
+}
+
+/** Fetches a URL for the `web_fetch` tool (the SSRF guard sits in front of it). */
+export interface HttpFetcher {
+  fetchText(url: string, options: { maxBytes: number; timeoutMs: number }): Promise<{ status: number; contentType: string; body: string }>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export interface IdGenerator {
+  /** A new id with the given prefix, e.g. `sesn` → `sesn_011C…`; sortable by creation time. */
+  next(prefix: string): string;
+}
+
+/** Receives live events for SSE followers; an optimisation only — the event table is the truth. */
+export interface EventNotifier {
+  notify(sessionId: string): void;
+  /** Resolves when `sessionId` is notified or `timeoutMs` passes, whichever is first. */
+  wait(sessionId: string, timeoutMs: number): Promise<void>;
+}
+
+export interface Logger {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}

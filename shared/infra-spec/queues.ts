@@ -1,0 +1,32 @@
+/**
+ * SQS queues as data, shared by the CDK stack and the embedded stack's local queues.
+ * DESIGN.md §5: DLQ on every queue, maxReceiveCount ≥ 5, visibility ≥ 6× the consumer's timeout.
+ */
+export type QueueName = "agent-steps";
+
+export interface QueueSpec {
+  name: QueueName;
+  /** Timeout of the consuming function, seconds. */
+  consumerTimeoutSeconds: number;
+  visibilityTimeoutSeconds: number;
+  maxReceiveCount: number;
+  /** How long a message that exhausted its receives stays in the DLQ. */
+  dlqRetentionDays: number;
+  batchSize: number;
+}
+
+export const queueSpecs: Record<QueueName, QueueSpec> = {
+  "agent-steps": {
+    name: "agent-steps",
+    consumerTimeoutSeconds: 120,
+    visibilityTimeoutSeconds: 720,
+    maxReceiveCount: 6,
+    dlqRetentionDays: 14,
+    batchSize: 5,
+  },
+};
+
+/** How long a step's lease lasts before the sweeper may re-nudge it (a little over a consumer timeout). */
+export const stepLeaseSeconds = 150;
+/** How often the sweeper runs. */
+export const sweeperRateMinutes = 1;

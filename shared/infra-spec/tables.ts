@@ -1,0 +1,19 @@
+/**
+ * DynamoDB tables as data, shared by the CDK stack (infra/aws) and the embedded stack (infra/local).
+ * `resources` holds every control-plane item (agents and their versions, environments, sessions, API
+ * keys, step records); `events` holds each session's event log, sorted by a numeric sequence.
+ */
+import type { TableName } from "../core/ports.js";
+
+export interface TableSpec {
+  name: TableName;
+  partitionKey: { name: "pk"; type: "S" };
+  sortKey: { name: "sk"; type: "S" | "N" };
+  /** Attribute holding an epoch-seconds expiry, if items expire. */
+  timeToLiveAttribute?: string;
+}
+
+export const tableSpecs: Record<TableName, TableSpec> = {
+  resources: { name: "resources", partitionKey: { name: "pk", type: "S" }, sortKey: { name: "sk", type: "S" } },
+  events: { name: "events", partitionKey: { name: "pk", type: "S" }, sortKey: { name: "sk", type: "N" } },
+};
