@@ -1,0 +1,74 @@
+/**
+ * API errors in Anthropic's shape. Core code throws these; the HTTP edge maps them to
+ * `{"type":"error","error":{"type":…,"message":…},"request_id":…}` with the matching status.
+ */
+export type ApiErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "conflict_error"
+  | "request_too_large"
+  | "rate_limit_error"
+  | "api_error"
+  | "overloaded_error";
+
+const statusOf: Record<ApiErrorType, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  conflict_error: 409,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  overloaded_error: 529,
+};
+
+/** Base class of every error that reaches a client. */
+export class ApiError extends Error {
+  override name = "ApiError";
+  readonly status: number;
+  constructor(
+    readonly type: ApiErrorType,
+    message: string,
+    options?: { cause?: unknown; extra?: Record<string, unknown> },
+  ) {
+    super(message, options);
+    this.status = statusOf[type];
+    this.extra = options?.extra;
+  }
+  readonly extra: Record<string, unknown> | undefined;
+
+  toBody(requestId: string) {
+    return { type: "error" as const, error: { type: this.type, message: this.message, ...this.extra }, request_id: requestId };
+  }
+}
+
+export class InvalidRequestError extends ApiError {
+  override name = "InvalidRequestError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("invalid_request_error", message, options);
+  }
+}
+
+export class NotFoundError extends ApiError {
+  override name = "NotFoundError";
+  constructor(kind: string, id: string) {
+    super("not_found_error", `${kind} ${id} not found`);
+  }
+}
+
+export class ConflictError extends ApiError {
+  override name = "ConflictError";
+  constructor(message: string, extra?: Record<string, unknown>) {
+    super("conflict_error", message, { extra });
+  }
+}
+
+export class AuthenticationError extends ApiError {
+  override name = "AuthenticationError";
+  constructor(message = "invalid x-api-key") {
+    super("authentication_error", message);
+  }
+}

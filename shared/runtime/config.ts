@@ -1,0 +1,61 @@
+/**
+ * Configuration: environment variables parsed once with zod. A bad value fails at start-up with the
+ * variable's name. Every variable is documented in README.md ("Configuration").
+ */
+import { z } from "zod";
+
+const flag = z
+  .enum(["0", "1", "true", "false"])
+  .optional()
+  .transform((v) => v === "1" || v === "true");
+
+const schema = z.object({
+  REVERIE_MODEL_PROVIDER: z.enum(["anthropic", "bedrock", "simulated"]).optional(),
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_BASE_URL: z.url().optional(),
+  /** AWS only: a Secrets Manager secret holding the Anthropic API key (read once per cold start). */
+  REVERIE_ANTHROPIC_SECRET_ARN: z.string().min(1).optional(),
+  /** Model id substituted when the provider is bedrock and the agent names an Anthropic model id. */
+  REVERIE_BEDROCK_MODEL_MAP: z.string().optional(),
+  AWS_REGION: z.string().optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  REVERIE_HOST: z.string().default("127.0.0.1"),
+  REVERIE_DATA_DIR: z.string().default(".reverie"),
+  REVERIE_API_KEY: z.string().min(16).optional(),
+  REVERIE_TABLE_RESOURCES: z.string().default("resources"),
+  REVERIE_TABLE_EVENTS: z.string().default("events"),
+  REVERIE_AGENT_STEPS_QUEUE_URL: z.string().optional(),
+  REVERIE_WORKSPACE_BUCKET: z.string().optional(),
+  REVERIE_WEB_FETCH_ALLOW_PRIVATE: flag,
+  /** Model calls that fail with 429/5xx/overloaded are retried this many times before the turn ends. */
+  REVERIE_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(4),
+  /** Base delay of the jittered exponential backoff between model retries, seconds. */
+  REVERIE_MODEL_RETRY_BASE_SECONDS: z.coerce.number().min(0).max(900).default(2),
+  /** Client-side timeout of one model call, seconds. */
+  REVERIE_MODEL_TIMEOUT_SECONDS: z.coerce.number().min(1).max(900).default(90),
+  REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
+});
+
+export type Config = z.infer<typeof schema> & { modelProvider: "anthropic" | "bedrock" | "simulated" };
+
+/** Thrown when an environment variable is missing or malformed; names the variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses `env` (default `process.env`) into a Config, or throws a ConfigError naming the bad variables. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const blanksRemoved = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(blanksRemoved);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const c = parsed.data;
+  const modelProvider =
+    c.REVERIE_MODEL_PROVIDER ?? (c.ANTHROPIC_API_KEY || c.REVERIE_ANTHROPIC_SECRET_ARN ? "anthropic" : "simulated");
+  if (modelProvider === "anthropic" && !c.ANTHROPIC_API_KEY && !c.REVERIE_ANTHROPIC_SECRET_ARN) {
+    throw new ConfigError("REVERIE_MODEL_PROVIDER=anthropic needs ANTHROPIC_API_KEY (or REVERIE_ANTHROPIC_SECRET_ARN)");
+  }
+  return { ...c, modelProvider };
+}
