@@ -1,0 +1,22 @@
+/** The SDK's own types, re-exported under short names: the contract every serializer is checked against. */
+export type {
+  BetaManagedAgentsAgent as Agent,
+  BetaManagedAgentsAgentToolset20260401 as AgentToolset,
+  BetaManagedAgentsCustomTool as CustomTool,
+} from "@anthropic-ai/sdk/resources/beta/agents/agents";
+export type {
+  BetaEnvironment as Environment,
+} from "@anthropic-ai/sdk/resources/beta/environments/environments";
+export type {
+  BetaManagedAgentsSessionEvent as SessionEvent,
+  BetaManagedAgentsSessionEventType as SessionEventType,
+  BetaManagedAgentsEventParams as EventParams,
+  BetaManagedAgentsSessionStatusIdleEvent as SessionStatusIdleEvent,
+  BetaManagedAgentsSpanModelUsage as SpanModelUsage,
+} from "@anthropic-ai/sdk/resources/beta/sessions/events";
+export type {
+  BetaManagedAgentsSession as Session,
+  BetaManagedAgentsSessionAgent as SessionAgent,
+  BetaManagedAgentsSessionUsage as SessionUsage,
+  BetaManagedAgentsBudgetLimit as BudgetLimit,
+} from "@anthropic-ai/sdk/resources/beta/sessions/sessions";

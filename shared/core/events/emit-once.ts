@@ -1,0 +1,34 @@
+/**
+ * Emits a group of events at most once per key, however often the caller is retried: the first
+ * caller allocates sequences and records them under the key with `ifNotExists`; a retry finds the
+ * record and re-writes the same events at the same sequences (which the log ignores).
+ */
+import type { SessionEvent } from "../../contract/sdk-types.js";
+import { ConditionFailedError, type DocumentStore } from "../ports.js";
+import type { EventInternals, EventLog, LoggedEvent } from "./event-log.js";
+
+export async function emitOnce(
+  store: DocumentStore,
+  log: EventLog,
+  sessionId: string,
+  key: string,
+  events: SessionEvent[],
+  internals: EventInternals = {},
+): Promise<LoggedEvent[]> {
+  const pk = `once#${sessionId}`;
+  let recorded = await store.get("resources", pk, key);
+  if (!recorded) {
+    const first = await log.allocate(sessionId, events.length);
+    const entries: LoggedEvent[] = events.map((event, i) => ({ seq: first + i, event, internals }));
+    try {
+      await store.put("resources", { pk, sk: key, entries }, { ifNotExists: true });
+      recorded = { pk, sk: key, entries };
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      recorded = await store.get("resources", pk, key);
+    }
+  }
+  const entries = (recorded?.entries ?? []) as LoggedEvent[];
+  await log.write(sessionId, entries);
+  return entries;
+}

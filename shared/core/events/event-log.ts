@@ -1,0 +1,95 @@
+/**
+ * A session's event log: the truth about what happened, one item per event, keyed by a numeric
+ * sequence. Sequences are allocated with an atomic counter and written with `ifNotExists`, so a
+ * retried writer that re-writes the same (sequence, event) pair changes nothing.
+ */
+import type { SessionEvent } from "../../contract/sdk-types.js";
+import { ConditionFailedError, type DocumentStore, type EventNotifier, type StoredItem } from "../ports.js";
+
+/** What the runtime keeps beside an event but never shows a client. */
+export interface EventInternals {
+  /** The model's own content blocks of an assistant turn (on `span.model_request_end`). */
+  assistantContent?: unknown[];
+  /** The model's tool_use id behind an `agent.tool_use` / `agent.custom_tool_use` event. */
+  toolUseId?: string;
+  /** The step that wrote the event. */
+  stepSeq?: number;
+}
+
+export interface LoggedEvent {
+  seq: number;
+  event: SessionEvent;
+  internals: EventInternals;
+}
+
+export class EventLog {
+  constructor(
+    private readonly store: DocumentStore,
+    private readonly notifier: EventNotifier,
+  ) {}
+
+  /** Reserves `count` consecutive sequence numbers for a session and returns the first. */
+  async allocate(sessionId: string, count: number): Promise<number> {
+    const last = await this.store.increment("resources", `seq#${sessionId}`, "seq", "value", count);
+    return last - count + 1;
+  }
+
+  /** Writes events at their sequences; an event already written there is left as it is. */
+  async write(sessionId: string, entries: LoggedEvent[]): Promise<void> {
+    for (const entry of entries) {
+      const item: StoredItem = { pk: sessionId, sk: entry.seq, event: entry.event, internals: entry.internals };
+      try {
+        await this.store.put("events", item, { ifNotExists: true });
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+      }
+    }
+    if (entries.length > 0) this.notifier.notify(sessionId);
+  }
+
+  /** Allocates sequences for `events` and writes them; returns them as logged. */
+  async append(sessionId: string, events: SessionEvent[], internals: EventInternals = {}): Promise<LoggedEvent[]> {
+    if (events.length === 0) return [];
+    const first = await this.allocate(sessionId, events.length);
+    const entries = events.map((event, i) => ({ seq: first + i, event, internals }));
+    await this.write(sessionId, entries);
+    return entries;
+  }
+
+  async exists(sessionId: string, seq: number): Promise<boolean> {
+    return (await this.store.get("events", sessionId, seq)) !== undefined;
+  }
+
+  /** Events in sequence order, optionally after/before a sequence and limited. */
+  async read(
+    sessionId: string,
+    options: { after?: number; before?: number; limit?: number; order?: "asc" | "desc" } = {},
+  ): Promise<LoggedEvent[]> {
+    const items = await this.store.query("events", sessionId, options);
+    return items.map(toLogged);
+  }
+
+  /** The highest sequence allocated so far (0 when none). */
+  async lastAllocated(sessionId: string): Promise<number> {
+    const item = await this.store.get("resources", `seq#${sessionId}`, "seq");
+    return typeof item?.value === "number" ? item.value : 0;
+  }
+
+  /** Deletes every event of a session (session delete). */
+  async deleteAll(sessionId: string): Promise<void> {
+    for (;;) {
+      const batch = await this.store.query("events", sessionId, { limit: 200 });
+      if (batch.length === 0) break;
+      await Promise.all(batch.map((item) => this.store.delete("events", sessionId, item.sk)));
+    }
+    await this.store.delete("resources", `seq#${sessionId}`, "seq");
+  }
+}
+
+function toLogged(item: StoredItem): LoggedEvent {
+  return {
+    seq: Number(item.sk),
+    event: item.event as SessionEvent,
+    internals: (item.internals ?? {}) as EventInternals,
+  };
+}

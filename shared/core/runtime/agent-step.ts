@@ -1,0 +1,206 @@
+/**
+ * One agent step (DESIGN.md §2, §5): claim the session's lease, make exactly one model call (or
+ * replay the stored record of one), write its events, run its tools, then commit the next state
+ * and only then enqueue the next step. Every part is safe to re-run after a crash or a duplicate
+ * delivery: the lease and `stepSeq` drop stale work, the step record pins the model's answer,
+ * events are written at fixed sequences, and the state commit is rev-checked.
+ */
+import { randomUUID } from "node:crypto";
+import { idPrefix } from "../../contract/ids.js";
+import type { SessionEvent } from "../../contract/sdk-types.js";
+import { emitOnce } from "../events/emit-once.js";
+import { ModelCallError } from "../ports.js";
+import type { SessionRecord } from "../sessions/session-record.js";
+import { budgetReached } from "./budget.js";
+import { buildModelRequest } from "./model-request.js";
+import { canRetry, retryDelaySeconds } from "./model-retry.js";
+import { addUsage, idleEvent, markIdle, runningIndexKey, type StopReason, usageSnapshotEvent } from "./session-status.js";
+import type { StepDeps } from "./step-deps.js";
+import { type StepMessage, stepMessage } from "./step-message.js";
+import { loadStepRecord, recordFromResponse, type StepRecord, saveStepRecord } from "./step-record.js";
+import { runConfirmedTools, runStepTools } from "./tool-execution.js";
+import { buildTranscript } from "./transcript.js";
+
+const isActive = (r: SessionRecord) => r.session.status === "running" || r.session.status === "rescheduling";
+
+/** Takes the session's lease for this step, or returns undefined if the step is stale or held. */
+async function claim(deps: StepDeps, message: StepMessage): Promise<SessionRecord | undefined> {
+  const owner = randomUUID();
+  const now = deps.clock.now();
+  const result = await deps.sessions.mutate(message.workspaceId, message.sessionId, (current) => {
+    if (!isActive(current) || current.run.stepSeq !== message.stepSeq) return undefined;
+    if (current.run.leaseUntil !== undefined && current.run.leaseUntil > now) return undefined;
+    current.run.leaseUntil = now + deps.leaseMs;
+    current.run.leaseOwner = owner;
+    current.session.status = "running";
+    return current;
+  });
+  return result?.after.run.leaseOwner === owner ? result.after : undefined;
+}
+
+/** Runs one step for a queue message; resolves when the step's effects are committed. */
+export async function runAgentStep(deps: StepDeps, message: StepMessage): Promise<void> {
+  const session = await claim(deps, message);
+  if (!session) return;
+  const sessionId = session.session.id;
+
+  if (session.run.interruptSeq > session.run.interruptHandledSeq) return finishTurn(deps, session, { type: "end_turn" }, []);
+  if (budgetReached(session.session.agent.model.id, session.session.usage, session.session.budget)) {
+    return finishTurn(deps, session, { type: "budget_reached" }, []);
+  }
+
+  let record = await loadStepRecord(deps, sessionId, session.run.stepSeq);
+  if (!record) {
+    const log = await deps.events.read(sessionId);
+    if (await runConfirmedTools(deps, sessionId, log)) log.splice(0, log.length, ...(await deps.events.read(sessionId)));
+    const watermark = log.at(-1)?.seq ?? 0;
+    const request = buildModelRequest(session.session.agent, buildTranscript(log));
+    let response: Awaited<ReturnType<typeof deps.model.createMessage>>;
+    try {
+      response = await deps.model.createMessage(request);
+    } catch (error) {
+      return handleModelFailure(deps, session, error);
+    }
+    record = await saveStepRecord(deps, sessionId, await recordFromResponse(deps, session, watermark, response));
+  }
+
+  await deps.events.write(sessionId, record.entries);
+  await runStepTools(deps, sessionId, record);
+  await commitStep(deps, session, record);
+}
+
+/** Decides what follows a step and commits it; enqueues the next step after the commit. */
+async function commitStep(deps: StepDeps, claimed: SessionRecord, record: StepRecord): Promise<void> {
+  const sessionId = claimed.session.id;
+  const usage = addUsage(claimed.session.usage, record.usage);
+  const overBudget = budgetReached(claimed.session.agent.model.id, usage, claimed.session.budget);
+  const decide = (current: SessionRecord): { next: "continue" } | { next: "idle"; stop: StopReason } => {
+    if (current.run.interruptSeq > current.run.interruptHandledSeq) return { next: "idle", stop: { type: "end_turn" } };
+    if (record.awaiting.length > 0) return { next: "idle", stop: { type: "requires_action", event_ids: record.awaiting } };
+    if (overBudget) return { next: "idle", stop: { type: "budget_reached" } };
+    if (record.stopReason === "refusal") return { next: "idle", stop: { type: "refusal" } };
+    if (record.stopReason === "tool_use" && record.toolRuns.length > 0) return { next: "continue" };
+    if (current.run.lastInputSeq > record.watermark) return { next: "continue" };
+    return { next: "idle", stop: { type: "end_turn" } };
+  };
+
+  for (;;) {
+    const current = await deps.sessions.get(claimed.workspaceId, sessionId);
+    if (!current || current.run.stepSeq !== record.stepSeq || current.run.leaseOwner !== claimed.run.leaseOwner) return;
+    const decision = decide(current);
+    const next = structuredClone(current);
+    next.session.usage = usage;
+    next.run.stepSeq += 1;
+    next.run.watermark = record.watermark;
+    next.run.attempt = 0;
+    next.run.interruptHandledSeq = next.run.interruptSeq;
+    if (decision.next === "continue") {
+      next.run.leaseUntil = undefined;
+      next.run.leaseOwner = undefined;
+      next.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
+      next.session.status = "running";
+      if (await deps.store.get("resources", `once#${sessionId}`, `idle#${record.stepSeq}`)) {
+        // An earlier pass announced idle before new input won the race: announce the resumption.
+        await emitOnce(deps.store, deps.events, sessionId, `resume#${record.stepSeq}`, [
+          { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: new Date(deps.clock.now()).toISOString() },
+        ]);
+      }
+      if (await trySave(deps, next)) {
+        await deps.steps.send(stepMessage(current.workspaceId, sessionId, next.run.stepSeq));
+        return;
+      }
+      continue;
+    }
+    markIdle(next, deps.clock.now(), decision.stop.type === "requires_action" ? record.awaiting : []);
+    await emitOnce(deps.store, deps.events, sessionId, `idle#${record.stepSeq}`, [
+      usageSnapshotEvent(deps, next),
+      idleEvent(deps, decision.stop),
+    ]);
+    if (await trySave(deps, next)) {
+      await deps.store.delete("resources", runningIndexKey, sessionId);
+      return;
+    }
+  }
+}
+
+async function trySave(deps: StepDeps, record: SessionRecord): Promise<boolean> {
+  try {
+    await deps.sessions.save(record);
+    return true;
+  } catch (error) {
+    if ((error as Error).name === "ConditionFailedError") return false;
+    throw error;
+  }
+}
+
+/** Ends the turn without a model call (interrupt, budget), with the usual idle events. */
+async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReason, awaiting: string[]) {
+  const sessionId = claimed.session.id;
+  // Events first, then the commit: a crash in between re-runs this step, which re-emits nothing.
+  await emitOnce(deps.store, deps.events, sessionId, `idle#${claimed.run.stepSeq}`, [
+    usageSnapshotEvent(deps, claimed),
+    idleEvent(deps, stop),
+  ]);
+  await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
+    if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq) return undefined;
+    current.run.stepSeq += 1;
+    current.run.interruptHandledSeq = current.run.interruptSeq;
+    current.run.watermark = Math.max(current.run.watermark, current.run.lastInputSeq);
+    return markIdle(current, deps.clock.now(), awaiting);
+  });
+  await deps.store.delete("resources", runningIndexKey, sessionId);
+}
+
+const errorTypeOf = {
+  rate_limited: "model_rate_limited_error",
+  overloaded: "model_overloaded_error",
+  server_error: "model_request_failed_error",
+  timeout: "model_request_failed_error",
+  invalid_request: "model_request_failed_error",
+} as const;
+
+/**
+ * A failed model call: retryable failures put the session in `rescheduling` and re-enqueue the same
+ * step with a jittered delay; when retries run out (or the failure cannot be retried) the turn ends
+ * with `session.error` and `session.status_idle` (`retries_exhausted`) — never a stuck session.
+ */
+async function handleModelFailure(deps: StepDeps, claimed: SessionRecord, error: unknown): Promise<void> {
+  const failure =
+    error instanceof ModelCallError ? error : new ModelCallError("server_error", String(error), { cause: error });
+  const { attempt, stepSeq } = claimed.run;
+  const sessionId = claimed.session.id;
+  const retry = failure.retryable && canRetry(attempt, deps.retry);
+  deps.logger.warn("model call failed", { sessionId, stepSeq, attempt, kind: failure.kind, retry });
+  const now = new Date(deps.clock.now()).toISOString();
+  const errorEvent: SessionEvent = {
+    type: "session.error",
+    id: deps.ids.next(idPrefix.event),
+    processed_at: now,
+    error: {
+      type: errorTypeOf[failure.kind],
+      message: failure.message,
+      retry_status: { type: retry ? "retrying" : failure.retryable ? "exhausted" : "terminal" },
+    },
+  };
+  if (!retry) {
+    await emitOnce(deps.store, deps.events, sessionId, `error#${stepSeq}`, [errorEvent]);
+    return finishTurn(deps, claimed, { type: "retries_exhausted" }, []);
+  }
+  const delaySeconds = retryDelaySeconds(attempt, deps.retry);
+  await emitOnce(deps.store, deps.events, sessionId, `retry#${stepSeq}#${attempt}`, [
+    errorEvent,
+    { type: "session.status_rescheduled", id: deps.ids.next(idPrefix.event), processed_at: now },
+  ]);
+  const saved = await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
+    if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== stepSeq) return undefined;
+    current.run.attempt = attempt + 1;
+    current.run.leaseUntil = undefined;
+    current.run.leaseOwner = undefined;
+    current.run.nudgeAfter = deps.clock.now() + delaySeconds * 1000 + deps.leaseMs;
+    current.session.status = "rescheduling";
+    return current;
+  });
+  if (saved?.after.run.attempt === attempt + 1) {
+    await deps.steps.send(stepMessage(claimed.workspaceId, sessionId, stepSeq), { delaySeconds });
+  }
+}

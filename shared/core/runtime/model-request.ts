@@ -1,0 +1,37 @@
+/**
+ * Builds one Messages API request for a step. The stable prefix (tools, then system) carries the
+ * prompt-caching breakpoints, so every step of a session after the first reads it from cache.
+ */
+import type Anthropic from "@anthropic-ai/sdk";
+import type { AgentToolset, CustomTool, SessionAgent } from "../../contract/sdk-types.js";
+import type { ModelRequest } from "../ports.js";
+import { builtinToolDefinitions } from "../tools/toolset.js";
+
+const DEFAULT_MAX_TOKENS = 8192;
+
+/** The tools offered to the model: the enabled builtin tools, then the agent's custom tools. */
+export function toolDefinitions(agent: SessionAgent): Anthropic.Messages.Tool[] {
+  const tools: Anthropic.Messages.Tool[] = [];
+  for (const tool of agent.tools) {
+    if (tool.type === "agent_toolset_20260401") tools.push(...builtinToolDefinitions(tool as AgentToolset));
+    if (tool.type === "custom") {
+      const custom = tool as CustomTool;
+      tools.push({ name: custom.name, description: custom.description, input_schema: custom.input_schema });
+    }
+  }
+  return tools;
+}
+
+export function buildModelRequest(agent: SessionAgent, messages: Anthropic.Messages.MessageParam[]): ModelRequest {
+  const tools = toolDefinitions(agent);
+  const last = tools.at(-1);
+  if (last) tools[tools.length - 1] = { ...last, cache_control: { type: "ephemeral" } };
+  const request: ModelRequest = {
+    model: agent.model.id,
+    max_tokens: DEFAULT_MAX_TOKENS,
+    messages,
+  };
+  if (agent.system) request.system = [{ type: "text", text: agent.system, cache_control: { type: "ephemeral" } }];
+  if (tools.length > 0) request.tools = tools;
+  return request;
+}

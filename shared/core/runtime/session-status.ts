@@ -1,0 +1,97 @@
+/**
+ * Status transitions of a session and the events that announce them. Each transition is keyed so
+ * that a retried caller emits its events once (emitOnce) and commits once (rev-checked save).
+ */
+import type { SessionEvent, SessionStatusIdleEvent, SessionUsage } from "../../contract/sdk-types.js";
+import { idPrefix } from "../../contract/ids.js";
+import { emitOnce } from "../events/emit-once.js";
+import type { SessionRecord } from "../sessions/session-record.js";
+import { stepMessage } from "./step-message.js";
+import type { StepDeps } from "./step-deps.js";
+
+export type StopReason = SessionStatusIdleEvent["stop_reason"];
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Index of running sessions, for the sweeper. */
+export const runningIndexKey = "running";
+
+export function usageSnapshotEvent(deps: StepDeps, record: SessionRecord): SessionEvent {
+  return {
+    type: "session.usage",
+    id: deps.ids.next(idPrefix.event),
+    processed_at: iso(deps.clock.now()),
+    usage: { ...record.session.usage, active_seconds: Math.round(record.run.activeMs / 1000) },
+    budget: record.session.budget,
+  } as SessionEvent;
+}
+
+export function idleEvent(deps: StepDeps, stopReason: StopReason): SessionEvent {
+  return {
+    type: "session.status_idle",
+    id: deps.ids.next(idPrefix.event),
+    processed_at: iso(deps.clock.now()),
+    stop_reason: stopReason,
+    stop_details: null,
+  };
+}
+
+/** Applies an idle transition to a record in memory (the caller saves it). */
+export function markIdle(record: SessionRecord, now: number, awaiting: string[] = []): SessionRecord {
+  const run = record.run;
+  if (run.runningSince !== undefined) run.activeMs += Math.max(0, now - run.runningSince);
+  run.runningSince = undefined;
+  run.leaseUntil = undefined;
+  run.leaseOwner = undefined;
+  run.attempt = 0;
+  run.awaiting = awaiting;
+  record.session.status = "idle";
+  record.session.updated_at = iso(now);
+  return record;
+}
+
+/** Applies a running transition to a record in memory (the caller saves it and enqueues the step). */
+export function markRunning(record: SessionRecord, now: number, graceMs: number): SessionRecord {
+  record.run.runningSince ??= now;
+  record.run.nudgeAfter = now + graceMs;
+  record.run.awaiting = [];
+  record.session.status = "running";
+  record.session.updated_at = iso(now);
+  return record;
+}
+
+/**
+ * Wakes an idle session because input arrived at `inputSeq`: status running, event, step enqueued
+ * after the commit. Does nothing if the session is not idle (a running step will see the input).
+ */
+export async function wakeSession(deps: StepDeps, workspaceId: string, sessionId: string, inputSeq: number) {
+  const now = deps.clock.now();
+  const result = await deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    if (current.run.lastInputSeq < inputSeq) current.run.lastInputSeq = inputSeq;
+    if (current.session.status !== "idle") return current.run.lastInputSeq === inputSeq ? current : undefined;
+    if (current.run.awaiting.length > 0) return current; // still waiting on other answers
+    return markRunning(current, now, deps.leaseMs);
+  });
+  if (!result || result.before.session.status !== "idle" || result.after.session.status !== "running") return;
+  await deps.store.put("resources", { pk: runningIndexKey, sk: sessionId, workspaceId });
+  await emitOnce(deps.store, deps.events, sessionId, `wake#${inputSeq}`, [
+    { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) },
+  ]);
+  await deps.steps.send(stepMessage(workspaceId, sessionId, result.after.run.stepSeq));
+}
+
+/** Adds a model call's usage to the session's cumulative usage. */
+export function addUsage(total: SessionUsage, add: SessionUsage): SessionUsage {
+  return {
+    ...total,
+    input_tokens: (total.input_tokens ?? 0) + (add.input_tokens ?? 0),
+    output_tokens: (total.output_tokens ?? 0) + (add.output_tokens ?? 0),
+    cache_read_input_tokens: (total.cache_read_input_tokens ?? 0) + (add.cache_read_input_tokens ?? 0),
+    cache_creation: {
+      ephemeral_5m_input_tokens:
+        (total.cache_creation?.ephemeral_5m_input_tokens ?? 0) + (add.cache_creation?.ephemeral_5m_input_tokens ?? 0),
+      ephemeral_1h_input_tokens:
+        (total.cache_creation?.ephemeral_1h_input_tokens ?? 0) + (add.cache_creation?.ephemeral_1h_input_tokens ?? 0),
+    },
+  };
+}

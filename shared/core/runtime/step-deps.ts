@@ -1,0 +1,31 @@
+/** Everything a step needs from outside, handed in by the composition root. */
+import type { EventLog } from "../events/event-log.js";
+import type {
+  Clock,
+  DocumentStore,
+  HttpFetcher,
+  IdGenerator,
+  Logger,
+  MessageQueue,
+  ModelProvider,
+  WorkspaceStore,
+} from "../ports.js";
+import type { SessionRepository } from "../sessions/session-record.js";
+import type { RetryPolicy } from "./model-retry.js";
+import type { StepMessage } from "./step-message.js";
+
+export interface StepDeps {
+  store: DocumentStore;
+  sessions: SessionRepository;
+  events: EventLog;
+  steps: MessageQueue<StepMessage>;
+  model: ModelProvider;
+  workspace: WorkspaceStore;
+  fetcher: HttpFetcher;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  retry: RetryPolicy;
+  /** How long a step holds its lease, ms. */
+  leaseMs: number;
+}

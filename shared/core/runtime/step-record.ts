@@ -1,0 +1,170 @@
+/**
+ * The step record: what one model call produced, stored before any of its events are written.
+ * A step that is retried (redelivered message, crashed Lambda) finds the record and replays it
+ * instead of calling the model again, so the events of a step are the same however often it runs.
+ */
+import type Anthropic from "@anthropic-ai/sdk";
+import { z } from "zod";
+import { idPrefix } from "../../contract/ids.js";
+import type { AgentToolset, SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
+import type { LoggedEvent } from "../events/event-log.js";
+import { ConditionFailedError, type ModelResponse } from "../ports.js";
+import type { SessionRecord } from "../sessions/session-record.js";
+import { isBuiltinTool, toolPolicy } from "../tools/toolset.js";
+import type { StepDeps } from "./step-deps.js";
+
+const toolRunSchema = z.object({
+  toolUseEventId: z.string(),
+  toolUseId: z.string(),
+  name: z.string(),
+  input: z.unknown(),
+  resultSeq: z.number(),
+  resultEventId: z.string(),
+});
+export type ToolRun = z.infer<typeof toolRunSchema>;
+
+export const stepRecordSchema = z.object({
+  schemaVersion: z.literal(1),
+  stepSeq: z.number(),
+  /** Highest event sequence the model saw. */
+  watermark: z.number(),
+  entries: z.array(z.object({ seq: z.number(), event: z.any(), internals: z.any() })),
+  /** Builtin tool calls to run now, each with its reserved result slot. */
+  toolRuns: z.array(toolRunSchema),
+  /** Event ids the session must wait on (custom tool uses, tool uses awaiting confirmation). */
+  awaiting: z.array(z.string()),
+  stopReason: z.string().nullable(),
+  usage: z.record(z.string(), z.any()),
+});
+export type StepRecord = z.infer<typeof stepRecordSchema> & { entries: LoggedEvent[]; usage: SessionUsage };
+
+const recordKey = (sessionId: string) => `step#${sessionId}`;
+
+export async function loadStepRecord(deps: StepDeps, sessionId: string, stepSeq: number) {
+  const item = await deps.store.get("resources", recordKey(sessionId), stepSeq.toString().padStart(10, "0"));
+  return item ? (stepRecordSchema.parse(item.record) as StepRecord) : undefined;
+}
+
+/** Stores a record unless one exists for the step; returns whichever is stored. */
+export async function saveStepRecord(deps: StepDeps, sessionId: string, record: StepRecord): Promise<StepRecord> {
+  const sk = record.stepSeq.toString().padStart(10, "0");
+  try {
+    await deps.store.put("resources", { pk: recordKey(sessionId), sk, record }, { ifNotExists: true });
+    return record;
+  } catch (error) {
+    if (!(error instanceof ConditionFailedError)) throw error;
+    return (await loadStepRecord(deps, sessionId, record.stepSeq)) as StepRecord;
+  }
+}
+
+export function usageOf(response: ModelResponse): SessionUsage {
+  return {
+    input_tokens: response.usage.input_tokens,
+    output_tokens: response.usage.output_tokens,
+    cache_read_input_tokens: response.usage.cache_read_input_tokens ?? 0,
+    cache_creation: {
+      ephemeral_5m_input_tokens: response.usage.cache_creation?.ephemeral_5m_input_tokens ?? response.usage.cache_creation_input_tokens ?? 0,
+      ephemeral_1h_input_tokens: response.usage.cache_creation?.ephemeral_1h_input_tokens ?? 0,
+    },
+  };
+}
+
+/** Turns a model response into the step's events, tool runs and waits (no I/O but sequence allocation). */
+export async function recordFromResponse(
+  deps: StepDeps,
+  session: SessionRecord,
+  watermark: number,
+  response: ModelResponse,
+): Promise<StepRecord> {
+  const now = new Date(deps.clock.now()).toISOString();
+  const id = () => deps.ids.next(idPrefix.event);
+  const toolset = session.session.agent.tools.find((t) => t.type === "agent_toolset_20260401") as AgentToolset | undefined;
+  const customNames = new Set(session.session.agent.tools.filter((t) => t.type === "custom").map((t) => (t as { name: string }).name));
+
+  const startId = id();
+  const events: Array<{ event: SessionEvent; internals: LoggedEvent["internals"] }> = [
+    { event: { type: "span.model_request_start", id: startId, processed_at: now }, internals: {} },
+  ];
+  const pendingRuns: Omit<ToolRun, "resultSeq" | "resultEventId">[] = [];
+  const awaiting: string[] = [];
+
+  for (const block of response.content) {
+    if (block.type === "thinking" || block.type === "redacted_thinking") {
+      events.push({ event: { type: "agent.thinking", id: id(), processed_at: now }, internals: {} });
+    } else if (block.type === "text") {
+      events.push({
+        event: { type: "agent.message", id: id(), processed_at: now, content: [{ type: "text", text: block.text }] },
+        internals: {},
+      });
+    } else if (block.type === "tool_use") {
+      const eventId = id();
+      const input = (block.input ?? {}) as Record<string, unknown>;
+      if (customNames.has(block.name)) {
+        events.push({
+          event: { type: "agent.custom_tool_use", id: eventId, processed_at: now, name: block.name, input },
+          internals: { toolUseId: block.id },
+        });
+        awaiting.push(eventId);
+        continue;
+      }
+      const ask = toolset && isBuiltinTool(block.name) && toolPolicy(toolset, block.name) === "always_ask";
+      events.push({
+        event: {
+          type: "agent.tool_use",
+          id: eventId,
+          processed_at: now,
+          name: block.name,
+          input,
+          evaluated_permission: ask ? "ask" : "allow",
+        },
+        internals: { toolUseId: block.id },
+      });
+      if (ask) awaiting.push(eventId);
+      else pendingRuns.push({ toolUseEventId: eventId, toolUseId: block.id, name: block.name, input });
+    }
+  }
+
+  const usage = usageOf(response);
+  events.push({
+    event: {
+      type: "span.model_request_end",
+      id: id(),
+      processed_at: now,
+      is_error: false,
+      model_request_start_id: startId,
+      model_usage: {
+        input_tokens: response.usage.input_tokens,
+        output_tokens: response.usage.output_tokens,
+        cache_read_input_tokens: response.usage.cache_read_input_tokens ?? 0,
+        cache_creation_input_tokens: response.usage.cache_creation_input_tokens ?? 0,
+      },
+    },
+    internals: { assistantContent: asParams(response.content) },
+  });
+
+  const first = await deps.events.allocate(session.session.id, events.length + pendingRuns.length);
+  const entries: LoggedEvent[] = events.map((e, i) => ({ seq: first + i, event: e.event, internals: { ...e.internals, stepSeq: session.run.stepSeq } }));
+  const toolRuns = pendingRuns.map((run, i) => ({ ...run, resultSeq: first + events.length + i, resultEventId: id() }));
+  return {
+    schemaVersion: 1,
+    stepSeq: session.run.stepSeq,
+    watermark,
+    entries,
+    toolRuns,
+    awaiting,
+    stopReason: response.stop_reason,
+    usage,
+  };
+}
+
+/** The response's content as request params: only the fields the Messages API accepts back. */
+function asParams(content: ModelResponse["content"]): Anthropic.Messages.ContentBlockParam[] {
+  const params: Anthropic.Messages.ContentBlockParam[] = [];
+  for (const block of content) {
+    if (block.type === "text") params.push({ type: "text", text: block.text });
+    else if (block.type === "tool_use") params.push({ type: "tool_use", id: block.id, name: block.name, input: block.input });
+    else if (block.type === "thinking") params.push({ type: "thinking", thinking: block.thinking, signature: block.signature });
+    else if (block.type === "redacted_thinking") params.push({ type: "redacted_thinking", data: block.data });
+  }
+  return params;
+}

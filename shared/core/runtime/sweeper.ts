@@ -1,0 +1,34 @@
+/**
+ * The sweeper: finds running sessions whose step lease expired (or that never got their step
+ * message) and re-nudges them. Duplicate nudges are harmless: a step claims the session first.
+ */
+import { runningIndexKey } from "./session-status.js";
+import type { StepDeps } from "./step-deps.js";
+import { stepMessage } from "./step-message.js";
+
+export async function sweepStalledSessions(deps: StepDeps): Promise<{ checked: number; nudged: number }> {
+  const entries = await deps.store.query("resources", runningIndexKey);
+  let nudged = 0;
+  for (const entry of entries) {
+    const sessionId = String(entry.sk);
+    const workspaceId = String(entry.workspaceId);
+    const now = deps.clock.now();
+    const result = await deps.sessions.mutate(workspaceId, sessionId, (current) => {
+      const active = current.session.status === "running" || current.session.status === "rescheduling";
+      if (!active) return undefined;
+      if (Math.max(current.run.leaseUntil ?? 0, current.run.nudgeAfter ?? 0) > now) return undefined;
+      current.run.nudgeAfter = now + deps.leaseMs;
+      return current;
+    });
+    const after = result?.after;
+    if (!after || (after.session.status !== "running" && after.session.status !== "rescheduling")) {
+      await deps.store.delete("resources", runningIndexKey, sessionId);
+      continue;
+    }
+    if (result.before.rev === after.rev) continue;
+    deps.logger.info("re-nudging stalled session", { sessionId, stepSeq: after.run.stepSeq });
+    await deps.steps.send(stepMessage(workspaceId, sessionId, after.run.stepSeq));
+    nudged++;
+  }
+  return { checked: entries.length, nudged };
+}

@@ -1,0 +1,67 @@
+/**
+ * Runs the builtin tools a step asked for. Each result goes to a slot reserved in the step record;
+ * a slot already written means the tool already ran, so a retried step does not run it again.
+ */
+import { idPrefix } from "../../contract/ids.js";
+import type { SessionEvent } from "../../contract/sdk-types.js";
+import { emitOnce } from "../events/emit-once.js";
+import type { LoggedEvent } from "../events/event-log.js";
+import { runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
+import type { StepDeps } from "./step-deps.js";
+import type { StepRecord } from "./step-record.js";
+
+function resultEvent(id: string, toolUseEventId: string, outcome: ToolOutcome, now: number): SessionEvent {
+  return {
+    type: "agent.tool_result",
+    id,
+    processed_at: new Date(now).toISOString(),
+    tool_use_id: toolUseEventId,
+    is_error: outcome.isError,
+    content: [{ type: "text", text: outcome.content }],
+  };
+}
+
+async function execute(deps: StepDeps, sessionId: string, name: string, input: unknown): Promise<ToolOutcome> {
+  try {
+    return await runBuiltinTool(name, input, { workspaceId: sessionId, workspace: deps.workspace, fetcher: deps.fetcher });
+  } catch (error) {
+    deps.logger.error("tool failed", { sessionId, tool: name, error: String(error) });
+    return { isError: true, content: `The ${name} tool failed: ${(error as Error).message}` };
+  }
+}
+
+export async function runStepTools(deps: StepDeps, sessionId: string, record: StepRecord): Promise<void> {
+  for (const run of record.toolRuns) {
+    if (await deps.events.exists(sessionId, run.resultSeq)) continue;
+    const outcome = await execute(deps, sessionId, run.name, run.input);
+    await deps.events.write(sessionId, [
+      { seq: run.resultSeq, event: resultEvent(run.resultEventId, run.toolUseEventId, outcome, deps.clock.now()), internals: {} },
+    ]);
+  }
+}
+
+/**
+ * Tool calls that waited for a `user.tool_confirmation`: allowed ones run now, denied ones get an
+ * error result carrying the user's deny message. Each result is emitted once per tool call.
+ */
+export async function runConfirmedTools(deps: StepDeps, sessionId: string, log: LoggedEvent[]): Promise<boolean> {
+  const answered = new Set(log.filter((e) => e.event.type === "agent.tool_result").map((e) => (e.event as { tool_use_id: string }).tool_use_id));
+  let ran = false;
+  for (const { event } of log) {
+    if (event.type !== "user.tool_confirmation" || answered.has(event.tool_use_id)) continue;
+    const toolUse = log.find((e) => e.event.id === event.tool_use_id)?.event;
+    if (!toolUse || toolUse.type !== "agent.tool_use") continue;
+    const marker = await deps.store.get("resources", `once#${sessionId}`, `confirm#${toolUse.id}`);
+    const outcome: ToolOutcome = marker
+      ? { isError: false, content: "" }
+      : event.result === "allow"
+        ? await execute(deps, sessionId, toolUse.name, toolUse.input)
+        : { isError: true, content: event.deny_message ?? "The user denied this tool call." };
+    await emitOnce(deps.store, deps.events, sessionId, `confirm#${toolUse.id}`, [
+      resultEvent(deps.ids.next(idPrefix.event), toolUse.id, outcome, deps.clock.now()),
+    ]);
+    answered.add(toolUse.id);
+    ran = true;
+  }
+  return ran;
+}

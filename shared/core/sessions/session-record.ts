@@ -1,0 +1,133 @@
+/**
+ * The stored session: the SDK-visible session document plus the runtime's durable run state.
+ * Run state carries a schemaVersion and is validated on read (DESIGN.md §9).
+ */
+import { z } from "zod";
+import type { Session } from "../../contract/sdk-types.js";
+import { ConditionFailedError, type DocumentStore, type StoredItem } from "../ports.js";
+
+export const runStateSchema = z.object({
+  schemaVersion: z.literal(1),
+  /** The step the session expects next; a queue message for any other step is stale. */
+  stepSeq: z.number().int().min(0),
+  /** A step holds the session while `leaseUntil` (epoch ms) is in the future. */
+  leaseUntil: z.number().optional(),
+  leaseOwner: z.string().optional(),
+  /** Model-call attempts already made for the current step (for backoff). */
+  attempt: z.number().int().min(0),
+  /** Highest event sequence the last model call saw. */
+  watermark: z.number().int().min(0),
+  /** Highest sequence of a user event that asks the agent to act (message, tool result, confirmation). */
+  lastInputSeq: z.number().int().min(0),
+  /** Highest sequence of a user.interrupt, and the highest one already honoured. */
+  interruptSeq: z.number().int().min(0),
+  interruptHandledSeq: z.number().int().min(0),
+  /** Event ids the session waits on while idle with `requires_action`. */
+  awaiting: z.array(z.string()),
+  /** The sweeper may re-nudge a running session with no live lease after this time (epoch ms). */
+  nudgeAfter: z.number().optional(),
+  /** Epoch ms when the session last went running (for active_seconds). */
+  runningSince: z.number().optional(),
+  activeMs: z.number().min(0),
+});
+export type RunState = z.infer<typeof runStateSchema>;
+
+export function newRunState(): RunState {
+  return {
+    schemaVersion: 1,
+    stepSeq: 0,
+    attempt: 0,
+    watermark: 0,
+    lastInputSeq: 0,
+    interruptSeq: 0,
+    interruptHandledSeq: 0,
+    awaiting: [],
+    activeMs: 0,
+  };
+}
+
+/** A session as stored: the document clients see (stats computed on read) and its run state. */
+export interface SessionRecord {
+  workspaceId: string;
+  session: Session;
+  run: RunState;
+  rev: number;
+  /** Set when the session is deleted; the item stays so late queue messages find nothing to do. */
+  deleted?: boolean;
+}
+
+export const sessionKey = (workspaceId: string) => `ws#${workspaceId}#session`;
+
+/** Reads and writes session records with optimistic concurrency on `rev`. */
+export class SessionRepository {
+  constructor(private readonly store: DocumentStore) {}
+
+  async get(workspaceId: string, sessionId: string): Promise<SessionRecord | undefined> {
+    const item = await this.store.get("resources", sessionKey(workspaceId), sessionId);
+    if (!item || item.deleted) return undefined;
+    return fromItem(workspaceId, item);
+  }
+
+  /** Creates a new record; fails if one exists. */
+  async create(record: Omit<SessionRecord, "rev">): Promise<SessionRecord> {
+    const stored = { ...record, rev: 1 };
+    await this.store.put("resources", toItem(stored), { expectedRev: 0 });
+    return stored;
+  }
+
+  /** Writes `record` if nobody changed it since it was read; throws ConditionFailedError otherwise. */
+  async save(record: SessionRecord): Promise<SessionRecord> {
+    const next = { ...record, rev: record.rev + 1 };
+    await this.store.put("resources", toItem(next), { expectedRev: record.rev });
+    return next;
+  }
+
+  /**
+   * Read-modify-write with retries on concurrent change. `change` returns the new record, or
+   * undefined to leave it as it is; it may run several times, so it must be pure.
+   */
+  async mutate(
+    workspaceId: string,
+    sessionId: string,
+    change: (current: SessionRecord) => SessionRecord | undefined,
+  ): Promise<{ before: SessionRecord; after: SessionRecord } | undefined> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const current = await this.get(workspaceId, sessionId);
+      if (!current) return undefined;
+      const changed = change(structuredClone(current));
+      if (!changed) return { before: current, after: current };
+      try {
+        return { before: current, after: await this.save(changed) };
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+      }
+    }
+    throw new Error(`session ${sessionId}: too much contention`);
+  }
+
+  async list(workspaceId: string, options: { after?: string; before?: string; order: "asc" | "desc"; limit: number }) {
+    const items = await this.store.query("resources", sessionKey(workspaceId), options);
+    return items.filter((i) => !i.deleted).map((i) => fromItem(workspaceId, i));
+  }
+}
+
+function toItem(record: SessionRecord): StoredItem {
+  return {
+    pk: sessionKey(record.workspaceId),
+    sk: record.session.id,
+    rev: record.rev,
+    session: record.session,
+    run: record.run,
+    deleted: record.deleted ?? false,
+  };
+}
+
+function fromItem(workspaceId: string, item: StoredItem): SessionRecord {
+  return {
+    workspaceId,
+    session: item.session as Session,
+    run: runStateSchema.parse(item.run),
+    rev: Number(item.rev),
+    deleted: Boolean(item.deleted),
+  };
+}

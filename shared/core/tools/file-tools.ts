@@ -1,0 +1,307 @@
+/**
+ * The file tools of `agent_toolset_20260401` (`read`, `write`, `edit`, `glob`, `grep`) over a session's
+ * WorkspaceStore. Each function returns the text handed back to the model, or throws a
+ * {@link FileToolError} / {@link WorkspacePathError} whose message is written for the model to act on;
+ * `toolset.ts` turns those into `is_error` tool results.
+ */
+import type {
+  BetaManagedAgentsAgentToolset20260401EditInput as EditInput,
+  BetaManagedAgentsAgentToolset20260401GlobInput as GlobInput,
+  BetaManagedAgentsAgentToolset20260401GrepInput as GrepInput,
+  BetaManagedAgentsAgentToolset20260401ReadInput as ReadInput,
+  BetaManagedAgentsAgentToolset20260401WriteInput as WriteInput,
+} from "@anthropic-ai/sdk/resources/beta/agents/agents";
+import picomatch from "picomatch";
+import type { WorkspaceFile, WorkspaceStore } from "../ports.js";
+import { resolveToolPath, WorkspacePathError, workspaceDisplayPath } from "./workspace-paths.js";
+
+/** Sizes that keep one tool call from flooding the context window or the store. */
+export const FILE_TOOL_LIMITS = {
+  /** Largest file `write`/`edit` will store, in UTF-8 bytes. */
+  maxFileBytes: 10 * 1024 * 1024,
+  /** Most lines (read) or result rows (glob, grep) returned by one call. */
+  maxOutputLines: 2_000,
+  /** Most UTF-8 bytes of output returned by one call. */
+  maxOutputBytes: 100 * 1024,
+  /** Longer lines are cut in read and grep output. */
+  maxLineChars: 2_000,
+} as const;
+
+/** A file tool call that cannot be carried out as asked (missing file, ambiguous edit, bad regex…). */
+export class FileToolError extends Error {
+  override name = "FileToolError";
+}
+
+export { WorkspacePathError };
+
+const encoder = new TextEncoder();
+
+function utf8Bytes(text: string): number {
+  return encoder.encode(text).length;
+}
+
+/** Collects output rows until a line or byte cap is reached. */
+class CappedOutput {
+  readonly rows: string[] = [];
+  private bytes = 0;
+  truncated = false;
+
+  /** Adds a row; false once the output is full (the row was not added). */
+  add(row: string): boolean {
+    if (this.truncated) return false;
+    const size = utf8Bytes(row) + 1;
+    if (
+      this.rows.length >= FILE_TOOL_LIMITS.maxOutputLines ||
+      this.bytes + size > FILE_TOOL_LIMITS.maxOutputBytes
+    ) {
+      this.truncated = true;
+      return false;
+    }
+    this.rows.push(row);
+    this.bytes += size;
+    return true;
+  }
+}
+
+function clipLine(line: string): string {
+  return line.length > FILE_TOOL_LIMITS.maxLineChars
+    ? `${line.slice(0, FILE_TOOL_LIMITS.maxLineChars)}… [line cut at ${FILE_TOOL_LIMITS.maxLineChars} characters]`
+    : line;
+}
+
+/** Splits file content into lines; a final newline does not start another line. */
+function splitLines(content: string): string[] {
+  if (content === "") return [];
+  const lines = content.split(/\r?\n/);
+  if (lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+function fileKey(path: string): string {
+  return resolveToolPath(path).key;
+}
+
+async function isDirectory(store: WorkspaceStore, workspaceId: string, key: string): Promise<boolean> {
+  const files = await store.list(workspaceId);
+  return files.some((file) => file.path.startsWith(`${key}/`));
+}
+
+async function readExisting(store: WorkspaceStore, workspaceId: string, key: string): Promise<string> {
+  const content = await store.read(workspaceId, key);
+  if (content !== undefined) return content;
+  const shown = workspaceDisplayPath(key);
+  if (await isDirectory(store, workspaceId, key)) {
+    throw new FileToolError(`${shown} is a directory, not a file; use glob to list its files`);
+  }
+  throw new FileToolError(`File not found: ${shown}`);
+}
+
+function checkSize(content: string, shown: string): void {
+  const bytes = utf8Bytes(content);
+  if (bytes > FILE_TOOL_LIMITS.maxFileBytes) {
+    throw new FileToolError(
+      `Refusing to write ${shown}: ${bytes} bytes exceeds the ${FILE_TOOL_LIMITS.maxFileBytes}-byte file limit`,
+    );
+  }
+}
+
+/**
+ * `read`: the file's lines numbered like `cat -n`. `view_range` is `[start, end]`, 1-indexed and
+ * inclusive; an end of 0 or less (or a missing end) means the end of the file.
+ */
+export async function readFile(
+  store: WorkspaceStore,
+  workspaceId: string,
+  input: ReadInput,
+): Promise<string> {
+  const key = fileKey(input.file_path);
+  const shown = workspaceDisplayPath(key);
+  const lines = splitLines(await readExisting(store, workspaceId, key));
+  let start = 1;
+  let end = lines.length;
+  if (input.view_range && input.view_range.length > 0) {
+    const [from, to] = input.view_range;
+    if (from === undefined || !Number.isInteger(from) || from < 1) {
+      throw new FileToolError(`view_range start must be an integer ≥ 1, got ${String(from)}`);
+    }
+    if (to !== undefined && !Number.isInteger(to)) {
+      throw new FileToolError(`view_range end must be an integer, got ${String(to)}`);
+    }
+    if (lines.length === 0) return `${shown} is empty`;
+    if (from > lines.length) {
+      throw new FileToolError(`view_range start ${from} is past the end of ${shown} (${lines.length} lines)`);
+    }
+    if (to !== undefined && to > 0 && to < from) {
+      throw new FileToolError(`view_range end ${to} is before its start ${from}`);
+    }
+    start = from;
+    end = to === undefined || to <= 0 ? lines.length : Math.min(to, lines.length);
+  }
+  if (lines.length === 0) return `${shown} is empty`;
+  const output = new CappedOutput();
+  let last = start - 1;
+  for (let n = start; n <= end; n++) {
+    if (!output.add(`${String(n).padStart(6)}\t${clipLine(lines[n - 1] ?? "")}`)) break;
+    last = n;
+  }
+  let text = output.rows.join("\n");
+  if (output.truncated) {
+    text += `\n… truncated: showed lines ${start}–${last} of ${lines.length}; read further with view_range [${last + 1}, ${end}]`;
+  }
+  return text;
+}
+
+/** `write`: stores the whole content, replacing any existing file. */
+export async function writeFile(
+  store: WorkspaceStore,
+  workspaceId: string,
+  input: WriteInput,
+): Promise<string> {
+  const key = fileKey(input.file_path);
+  const shown = workspaceDisplayPath(key);
+  checkSize(input.content, shown);
+  await store.write(workspaceId, key, input.content);
+  return `Wrote ${splitLines(input.content).length} lines (${utf8Bytes(input.content)} bytes) to ${shown}`;
+}
+
+function countOccurrences(haystack: string, needle: string): number {
+  let count = 0;
+  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length))
+    count++;
+  return count;
+}
+
+/** `edit`: replaces `old_string` — which must occur exactly once unless `replace_all` — by `new_string`. */
+export async function editFile(
+  store: WorkspaceStore,
+  workspaceId: string,
+  input: EditInput,
+): Promise<string> {
+  const key = fileKey(input.file_path);
+  const shown = workspaceDisplayPath(key);
+  if (input.old_string === "") throw new FileToolError("old_string must not be empty");
+  if (input.old_string === input.new_string) {
+    throw new FileToolError("old_string and new_string are identical; nothing to change");
+  }
+  const content = await readExisting(store, workspaceId, key);
+  const count = countOccurrences(content, input.old_string);
+  if (count === 0) throw new FileToolError(`old_string was not found in ${shown} (0 occurrences)`);
+  if (count > 1 && !input.replace_all) {
+    throw new FileToolError(
+      `old_string occurs ${count} times in ${shown}; include more surrounding context to make it unique, or set replace_all to replace every occurrence`,
+    );
+  }
+  // split/join rather than String.replace: `$&`-style patterns in new_string must stay literal.
+  const updated = content.split(input.old_string).join(input.new_string);
+  checkSize(updated, shown);
+  await store.write(workspaceId, key, updated);
+  return `Replaced ${count} occurrence${count === 1 ? "" : "s"} in ${shown}`;
+}
+
+/** The files under a directory argument (`""` = the whole workspace), or the one file it names. */
+function filesUnder(files: WorkspaceFile[], rootKey: string): { files: WorkspaceFile[]; isFile: boolean } {
+  if (rootKey === "") return { files, isFile: false };
+  const exact = files.find((file) => file.path === rootKey);
+  if (exact) return { files: [exact], isFile: true };
+  return { files: files.filter((file) => file.path.startsWith(`${rootKey}/`)), isFile: false };
+}
+
+function newestFirst(a: WorkspaceFile, b: WorkspaceFile): number {
+  return b.modifiedAt - a.modifiedAt || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+}
+
+/** `glob`: files matching a doublestar pattern under `path` (default `/workspace`), newest first. */
+export async function globFiles(
+  store: WorkspaceStore,
+  workspaceId: string,
+  input: GlobInput,
+): Promise<string> {
+  const root = resolveToolPath(input.path ?? ".", { allowRoot: true });
+  let pattern = input.pattern.trim();
+  if (pattern === "") throw new FileToolError("pattern must not be empty");
+  if (pattern.startsWith("/")) {
+    if (!pattern.startsWith(`${root.absolute}/`)) {
+      throw new FileToolError(`absolute pattern ${JSON.stringify(pattern)} must lie under ${root.absolute}`);
+    }
+    pattern = pattern.slice(root.absolute.length + 1);
+  }
+  pattern = pattern.replace(/^(\.\/)+/, "");
+  let isMatch: (path: string) => boolean;
+  try {
+    isMatch = picomatch(pattern, { dot: true });
+  } catch (error) {
+    throw new FileToolError(
+      `invalid glob pattern ${JSON.stringify(input.pattern)}: ${(error as Error).message}`,
+    );
+  }
+  const prefix = root.key === "" ? "" : `${root.key}/`;
+  const candidates = (await store.list(workspaceId)).filter((file) => file.path.startsWith(prefix));
+  const matches = candidates.filter((file) => isMatch(file.path.slice(prefix.length))).sort(newestFirst);
+  if (matches.length === 0) return `No files matched ${JSON.stringify(input.pattern)} under ${root.absolute}`;
+  const output = new CappedOutput();
+  for (const file of matches) {
+    if (!output.add(workspaceDisplayPath(file.path))) break;
+  }
+  let text = output.rows.join("\n");
+  if (output.truncated) {
+    text += `\n… truncated: showed ${output.rows.length} of ${matches.length} files; narrow the pattern or path`;
+  }
+  return text;
+}
+
+function compileRegex(pattern: string): RegExp {
+  // Go-style `(?i)` prefix (the reference runner's regex dialect) maps onto JavaScript's `i` flag.
+  const caseInsensitive = pattern.startsWith("(?i)");
+  const source = caseInsensitive ? pattern.slice(4) : pattern;
+  try {
+    return new RegExp(source, caseInsensitive ? "i" : "");
+  } catch (error) {
+    throw new FileToolError(
+      `invalid regular expression ${JSON.stringify(pattern)}: ${(error as Error).message}`,
+    );
+  }
+}
+
+const GREP_READ_CONCURRENCY = 8;
+
+/** `grep`: lines matching a JavaScript regular expression, as `path:line:text`, files in path order. */
+export async function grepFiles(
+  store: WorkspaceStore,
+  workspaceId: string,
+  input: GrepInput,
+): Promise<string> {
+  if (input.pattern === "") throw new FileToolError("pattern must not be empty");
+  const regex = compileRegex(input.pattern);
+  const root = resolveToolPath(input.path ?? ".", { allowRoot: true });
+  const scope = filesUnder(await store.list(workspaceId), root.key);
+  if (root.key !== "" && scope.files.length === 0) {
+    throw new FileToolError(`No such file or directory: ${root.absolute}`);
+  }
+  const files = scope.files
+    .filter((file) => file.size <= FILE_TOOL_LIMITS.maxFileBytes)
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const output = new CappedOutput();
+  let matchCount = 0;
+  for (let i = 0; i < files.length && !output.truncated; i += GREP_READ_CONCURRENCY) {
+    const batch = files.slice(i, i + GREP_READ_CONCURRENCY);
+    const contents = await Promise.all(batch.map((file) => store.read(workspaceId, file.path)));
+    batch.forEach((file, index) => {
+      const content = contents[index];
+      // Binary files (a NUL byte) have no meaningful lines to show.
+      if (content === undefined || content.includes("\u0000")) return;
+      const lines = splitLines(content);
+      for (let n = 0; n < lines.length; n++) {
+        const line = lines[n] ?? "";
+        if (!regex.test(line)) continue;
+        matchCount++;
+        output.add(`${workspaceDisplayPath(file.path)}:${n + 1}:${clipLine(line)}`);
+      }
+    });
+  }
+  if (matchCount === 0) return `No matches for ${JSON.stringify(input.pattern)} under ${root.absolute}`;
+  let text = output.rows.join("\n");
+  if (output.truncated) {
+    text += `\n… truncated: showed the first ${output.rows.length} matching lines; narrow the pattern or path`;
+  }
+  return text;
+}
