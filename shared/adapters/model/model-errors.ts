@@ -4,8 +4,13 @@
  * and a `session.error`. Both model adapters use this one mapper so that the retry policy does not
  * depend on the provider.
  */
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
-import { type ModelFailureKind, ModelCallError } from "../../core/ports.js";
+import {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+} from "@anthropic-ai/sdk";
+import { ModelCallError, type ModelFailureKind } from "../../core/ports.js";
 
 /**
  * Bedrock reports its own exception names in `x-amzn-errortype` (e.g. `ThrottlingException:http://…`);
@@ -14,7 +19,6 @@ import { type ModelFailureKind, ModelCallError } from "../../core/ports.js";
 const bedrockErrorKinds: Record<string, ModelFailureKind> = {
   ThrottlingException: "rate_limited",
   ServiceUnavailableException: "overloaded",
-  ModelNotReadyException: "overloaded",
   ModelTimeoutException: "timeout",
   ModelErrorException: "server_error",
   InternalServerException: "server_error",
