@@ -119,7 +119,8 @@ describe("AnthropicModel against the mock Messages server", () => {
           content: [{ type: "text", text: "hello", cache_control: { type: "ephemeral", ttl: "1h" } }],
         },
       ],
-      temperature: 0,
+      tool_choice: { type: "auto" },
+      metadata: { user_id: "u_1" },
     });
     await model.createMessage(sent);
     expect(upstream.requests).toEqual([sent]);
