@@ -149,7 +149,9 @@ export class GuardedFetcher implements HttpFetcher {
       try {
         addresses = await this.resolve(hostname);
       } catch (error) {
-        throw new FetchFailedError(`could not resolve ${hostname}: ${(error as Error).message}`, { cause: error });
+        throw new FetchFailedError(`could not resolve ${hostname}: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
     }
     const first = addresses[0];
@@ -166,7 +168,12 @@ export class GuardedFetcher implements HttpFetcher {
     return first;
   }
 
-  private request(url: URL, target: ResolvedAddress, signal: AbortSignal, timeoutMs: number): Promise<IncomingMessage> {
+  private request(
+    url: URL,
+    target: ResolvedAddress,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<IncomingMessage> {
     const client = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
       const request = client.request(
@@ -188,7 +195,12 @@ export class GuardedFetcher implements HttpFetcher {
     });
   }
 
-  private readBody(response: IncomingMessage, maxBytes: number, signal: AbortSignal, timeoutMs: number): Promise<Buffer> {
+  private readBody(
+    response: IncomingMessage,
+    maxBytes: number,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -218,10 +230,13 @@ export class GuardedFetcher implements HttpFetcher {
       response.on("end", finish);
       response.on("error", (error) => {
         if (done) return;
+        if (signal.aborted) return onAbort();
         done = true;
         signal.removeEventListener("abort", onAbort);
         reject(new FetchFailedError(`reading the response failed: ${error.message}`, { cause: error }));
       });
+      // A connection closed without an error or an end still settles the promise.
+      response.on("close", finish);
     });
   }
 

@@ -1,0 +1,106 @@
+/**
+ * The WorkspaceStore of the embedded stack: one directory per workspace under the data dir. Writes go
+ * to a temporary file first and are renamed into place, so a reader (or a `kill -9`) never sees half a
+ * file.
+ */
+import { randomUUID } from "node:crypto";
+import type { Dirent } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { WorkspaceFile, WorkspaceStore } from "../../core/ports.js";
+
+/** A workspace id or file path that cannot be mapped onto the directory safely. */
+export class InvalidWorkspacePathError extends Error {
+  override name = "InvalidWorkspacePathError";
+}
+
+/** Where temporary files live until renamed; on the same filesystem, outside every workspace. */
+const TMP_DIR = ".tmp";
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+export class DirectoryWorkspaceStore implements WorkspaceStore {
+  /** @param root the directory holding one folder per workspace, e.g. `<data dir>/workspaces`. */
+  constructor(private readonly root: string) {}
+
+  async read(workspaceId: string, filePath: string): Promise<string | undefined> {
+    try {
+      return await readFile(this.fileOf(workspaceId, filePath), "utf8");
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR") return undefined;
+      throw error;
+    }
+  }
+
+  async write(workspaceId: string, filePath: string, content: string): Promise<void> {
+    const target = this.fileOf(workspaceId, filePath);
+    const tmpDir = path.join(this.root, TMP_DIR);
+    const tmp = path.join(tmpDir, `${randomUUID()}.tmp`);
+    await mkdir(tmpDir, { recursive: true });
+    await mkdir(path.dirname(target), { recursive: true });
+    try {
+      await writeFile(tmp, content, "utf8");
+      await rename(tmp, target);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+  }
+
+  async list(workspaceId: string): Promise<WorkspaceFile[]> {
+    const dir = this.dirOf(workspaceId);
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return [];
+      throw error;
+    }
+    const files = await Promise.all(
+      entries
+        .filter((entry) => entry.isFile())
+        .map(async (entry): Promise<WorkspaceFile | undefined> => {
+          const absolute = path.join(entry.parentPath, entry.name);
+          try {
+            const info = await stat(absolute);
+            return {
+              path: path.relative(dir, absolute).split(path.sep).join("/"),
+              size: info.size,
+              modifiedAt: info.mtimeMs,
+            };
+          } catch (error) {
+            // Deleted between readdir and stat: it is simply not there any more.
+            if (errorCode(error) === "ENOENT") return undefined;
+            throw error;
+          }
+        }),
+    );
+    return files
+      .filter((file): file is WorkspaceFile => file !== undefined)
+      .sort((a, b) => b.modifiedAt - a.modifiedAt || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  private dirOf(workspaceId: string): string {
+    if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(workspaceId) || workspaceId.length > 200) {
+      throw new InvalidWorkspacePathError(`invalid workspace id ${JSON.stringify(workspaceId)}`);
+    }
+    return path.join(this.root, workspaceId);
+  }
+
+  /** Maps a workspace key onto a file, refusing anything that would land outside the workspace folder. */
+  private fileOf(workspaceId: string, filePath: string): string {
+    const segments = filePath.split("/");
+    if (
+      filePath === "" ||
+      filePath.includes("\0") ||
+      (path.sep === "\\" && filePath.includes("\\")) ||
+      segments.some((segment) => segment === "" || segment === "." || segment === "..")
+    ) {
+      throw new InvalidWorkspacePathError(`invalid workspace path ${JSON.stringify(filePath)}`);
+    }
+    return path.join(this.dirOf(workspaceId), ...segments);
+  }
+}
