@@ -64,12 +64,19 @@ export function markRunning(record: SessionRecord, now: number, graceMs: number)
  * Wakes an idle session because input arrived at `inputSeq`: status running, event, step enqueued
  * after the commit. Does nothing if the session is not idle (a running step will see the input).
  */
-export async function wakeSession(deps: StepDeps, workspaceId: string, sessionId: string, inputSeq: number) {
+export async function wakeSession(
+  deps: StepDeps,
+  workspaceId: string,
+  sessionId: string,
+  inputSeq: number,
+  answered?: string,
+) {
   const now = deps.clock.now();
   const result = await deps.sessions.mutate(workspaceId, sessionId, (current) => {
     if (current.run.lastInputSeq < inputSeq) current.run.lastInputSeq = inputSeq;
-    if (current.session.status !== "idle") return current.run.lastInputSeq === inputSeq ? current : undefined;
-    if (current.run.awaiting.length > 0) return current; // still waiting on other answers
+    if (answered === "*") current.run.awaiting = [];
+    else if (answered) current.run.awaiting = current.run.awaiting.filter((id) => id !== answered);
+    if (current.session.status !== "idle" || current.run.awaiting.length > 0) return current;
     return markRunning(current, now, deps.leaseMs);
   });
   if (!result || result.before.session.status !== "idle" || result.after.session.status !== "running") return;

@@ -3,6 +3,7 @@ import type { EventLog } from "../events/event-log.js";
 import type {
   Clock,
   DocumentStore,
+  EventNotifier,
   HttpFetcher,
   IdGenerator,
   Logger,
@@ -18,6 +19,7 @@ export interface StepDeps {
   store: DocumentStore;
   sessions: SessionRepository;
   events: EventLog;
+  notifier: EventNotifier;
   steps: MessageQueue<StepMessage>;
   model: ModelProvider;
   workspace: WorkspaceStore;

@@ -1,0 +1,66 @@
+/** Request schemas for /v1/sessions/{id}/events, matching the SDK's EventSendParams / EventListParams. */
+import { z } from "zod";
+import { pageCursorSchema, pageLimitSchema, queryTimestampSchema } from "./validation.js";
+
+const textBlock = z.object({ type: z.literal("text"), text: z.string().min(1).max(1_000_000) }).strict();
+const base64Source = z.object({ type: z.literal("base64"), media_type: z.string().min(1), data: z.string().min(1) }).strict();
+const urlSource = z.object({ type: z.literal("url"), url: z.url() }).strict();
+const imageBlock = z.object({ type: z.literal("image"), source: z.union([base64Source, urlSource]) }).strict();
+const documentBlock = z
+  .object({
+    type: z.literal("document"),
+    source: z.union([base64Source, urlSource, z.object({ type: z.literal("text"), media_type: z.literal("text/plain"), data: z.string() }).strict()]),
+    title: z.string().nullable().optional(),
+    context: z.string().nullable().optional(),
+  })
+  .strict();
+const contentBlock = z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock]);
+
+export const userMessageParamsSchema = z
+  .object({ type: z.literal("user.message"), content: z.array(contentBlock).min(1).max(100) })
+  .strict();
+
+const interruptSchema = z
+  .object({ type: z.literal("user.interrupt"), session_thread_id: z.string().nullable().optional() })
+  .strict();
+
+const toolConfirmationSchema = z
+  .object({
+    type: z.literal("user.tool_confirmation"),
+    tool_use_id: z.string().min(1),
+    result: z.enum(["allow", "deny"]),
+    deny_message: z.string().max(10_000).nullable().optional(),
+  })
+  .strict();
+
+const customToolResultSchema = z
+  .object({
+    type: z.literal("user.custom_tool_result"),
+    custom_tool_use_id: z.string().min(1),
+    content: z.array(z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock])).optional(),
+    is_error: z.boolean().nullable().optional(),
+  })
+  .strict();
+
+/** The event types a client may send; other SDK-typed ones get a clear "not supported yet". */
+export const sendableEventSchema = z.discriminatedUnion("type", [
+  userMessageParamsSchema,
+  interruptSchema,
+  toolConfirmationSchema,
+  customToolResultSchema,
+]);
+export type SendableEvent = z.infer<typeof sendableEventSchema>;
+
+export const EventSendSchema = z.object({ events: z.array(z.unknown()).min(1).max(50) }).strict();
+
+export const EventListQuerySchema = z.object({
+  limit: pageLimitSchema,
+  page: pageCursorSchema,
+  order: z.enum(["asc", "desc"]).default("asc"),
+  "created_at[gt]": queryTimestampSchema.optional(),
+  "created_at[gte]": queryTimestampSchema.optional(),
+  "created_at[lt]": queryTimestampSchema.optional(),
+  "created_at[lte]": queryTimestampSchema.optional(),
+  types: z.array(z.string().min(1)).optional(),
+});
+export type EventListQuery = z.infer<typeof EventListQuerySchema>;

@@ -1,0 +1,143 @@
+/**
+ * Sending, listing and streaming a session's events. Sent events are written to the log first and
+ * then wake the session; the step that follows reads them from the log (DESIGN.md §5).
+ */
+import { ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
+import { type EventListQuery, sendableEventSchema } from "../../contract/events.js";
+import { idPrefix } from "../../contract/ids.js";
+import type { SessionEvent } from "../../contract/sdk-types.js";
+import { parseBody } from "../../contract/validation.js";
+import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
+import { wakeSession } from "../runtime/session-status.js";
+import type { StepDeps } from "../runtime/step-deps.js";
+import type { LoggedEvent } from "./event-log.js";
+
+const unsupportedTypes = new Set(["user.define_outcome", "user.tool_result", "system.message"]);
+
+export class EventsService {
+  constructor(private readonly deps: StepDeps) {}
+
+  private async session(workspaceId: string, sessionId: string) {
+    const record = await this.deps.sessions.get(workspaceId, sessionId);
+    if (!record) throw new NotFoundError("session", sessionId);
+    return record;
+  }
+
+  /** Validates every event first (all or nothing), then records and acts on each in order. */
+  async send(workspaceId: string, sessionId: string, rawEvents: unknown[]): Promise<{ data: SessionEvent[] }> {
+    const record = await this.session(workspaceId, sessionId);
+    if (record.session.status === "terminated") throw new InvalidRequestError("session is terminated");
+    if (record.session.archived_at) throw new InvalidRequestError("session is archived");
+    const events = rawEvents.map((raw, i) => {
+      const type = (raw as { type?: unknown } | null)?.type;
+      if (typeof type === "string" && unsupportedTypes.has(type)) {
+        throw new InvalidRequestError(`events.${i}.type: ${type} is not supported by this server yet`);
+      }
+      return parseBody(sendableEventSchema, raw, { root: `events.${i}` });
+    });
+    const awaiting = new Set(record.run.awaiting);
+    for (const [i, event] of events.entries()) {
+      const ref = event.type === "user.custom_tool_result" ? event.custom_tool_use_id : event.type === "user.tool_confirmation" ? event.tool_use_id : undefined;
+      if (ref !== undefined && !awaiting.has(ref)) {
+        throw new ConflictError(`events.${i}: the session is not waiting on event ${ref}`);
+      }
+    }
+
+    const now = new Date(this.deps.clock.now()).toISOString();
+    const written: SessionEvent[] = [];
+    for (const event of events) {
+      const full = { ...event, id: this.deps.ids.next(idPrefix.event), processed_at: now } as SessionEvent;
+      const [logged] = await this.deps.events.append(sessionId, [full]);
+      const seq = (logged as LoggedEvent).seq;
+      written.push(full);
+      if (event.type === "user.interrupt") await this.interrupt(workspaceId, sessionId, seq);
+      else if (event.type === "user.message") await wakeSession(this.deps, workspaceId, sessionId, seq, "*");
+      else if (event.type === "user.custom_tool_result") await wakeSession(this.deps, workspaceId, sessionId, seq, event.custom_tool_use_id);
+      else await wakeSession(this.deps, workspaceId, sessionId, seq, event.tool_use_id);
+    }
+    return { data: written };
+  }
+
+  /** Marks the interrupt; a running step honours it at its next decision point. */
+  private async interrupt(workspaceId: string, sessionId: string, seq: number) {
+    await this.deps.sessions.mutate(workspaceId, sessionId, (current) => {
+      current.run.interruptSeq = seq;
+      if (current.session.status === "idle") {
+        current.run.interruptHandledSeq = seq;
+        current.run.awaiting = [];
+      }
+      return current;
+    });
+  }
+
+  async list(workspaceId: string, sessionId: string, query: EventListQuery): Promise<PageCursorBody<SessionEvent>> {
+    await this.session(workspaceId, sessionId);
+    const start = decodeCursor(query.page) as number | undefined;
+    const inRange = timeFilter(query);
+    const types = query.types ? new Set(query.types) : undefined;
+    return collectPage<LoggedEvent, SessionEvent>({
+      limit: query.limit,
+      start,
+      read: (cursor, batch) =>
+        this.deps.events.read(sessionId, {
+          order: query.order,
+          limit: batch,
+          ...(query.order === "asc" ? { after: cursor as number | undefined } : { before: cursor as number | undefined }),
+        }),
+      keyOf: (e) => e.seq,
+      keep: (e) => (!types || types.has(e.event.type)) && inRange(e.event),
+      map: (e) => e.event,
+    });
+  }
+
+  /**
+   * Follows a session's events from after `afterSeq`: yields each event once, in order, as it is
+   * written. A sequence that was allocated but is not written yet (a writer between the two) is
+   * waited for briefly, so a follower never skips an event that is about to appear.
+   */
+  async *follow(
+    workspaceId: string,
+    sessionId: string,
+    options: { afterSeq?: number; signal?: AbortSignal; gapWaitMs?: number; heartbeatMs?: number },
+  ): AsyncGenerator<LoggedEvent | "heartbeat"> {
+    await this.session(workspaceId, sessionId);
+    let cursor = options.afterSeq ?? (await this.deps.events.lastAllocated(sessionId));
+    let gapSince: number | undefined;
+    let lastYield = this.deps.clock.now();
+    while (!options.signal?.aborted) {
+      const batch = await this.deps.events.read(sessionId, { after: cursor, limit: 100 });
+      let progressed = false;
+      for (const entry of batch) {
+        if (entry.seq !== cursor + 1) {
+          const now = this.deps.clock.now();
+          gapSince ??= now;
+          if (now - gapSince < (options.gapWaitMs ?? 1500)) break;
+        }
+        gapSince = undefined;
+        cursor = entry.seq;
+        progressed = true;
+        lastYield = this.deps.clock.now();
+        yield entry;
+      }
+      if (progressed && batch.length === 100) continue;
+      if (this.deps.clock.now() - lastYield >= (options.heartbeatMs ?? 15_000)) {
+        lastYield = this.deps.clock.now();
+        yield "heartbeat";
+      }
+      await this.deps.notifier.wait(sessionId, gapSince !== undefined ? 50 : 1000);
+    }
+  }
+}
+
+function timeFilter(query: EventListQuery): (event: SessionEvent) => boolean {
+  const bound = (key: keyof EventListQuery) => (query[key] ? Date.parse(query[key] as string) : undefined);
+  const gt = bound("created_at[gt]");
+  const gte = bound("created_at[gte]");
+  const lt = bound("created_at[lt]");
+  const lte = bound("created_at[lte]");
+  return (event) => {
+    const at = Date.parse((event as { processed_at?: string }).processed_at ?? "");
+    if (Number.isNaN(at)) return gt === undefined && gte === undefined && lt === undefined && lte === undefined;
+    return (gt === undefined || at > gt) && (gte === undefined || at >= gte) && (lt === undefined || at < lt) && (lte === undefined || at <= lte);
+  };
+}

@@ -1,0 +1,54 @@
+/** Opaque page cursors (`next_page`) over sort keys, and the SDK's PageCursor response shape. */
+import { InvalidRequestError } from "../contract/errors.js";
+
+export interface PageCursorBody<T> {
+  data: T[];
+  next_page: string | null;
+}
+
+export function encodeCursor(sortKey: string | number): string {
+  return Buffer.from(JSON.stringify({ k: sortKey })).toString("base64url");
+}
+
+export function decodeCursor(cursor: string | undefined): string | number | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { k?: unknown };
+    if (typeof parsed.k === "string" || typeof parsed.k === "number") return parsed.k;
+  } catch {
+    // fall through to the error below
+  }
+  throw new InvalidRequestError("page: not a cursor this API returned");
+}
+
+/**
+ * Collects up to `limit` matching items from a sorted source read in batches, and the cursor of
+ * the next page (null when exhausted).
+ */
+export async function collectPage<Item, Out>(options: {
+  limit: number;
+  start: string | number | undefined;
+  read: (after: string | number | undefined, batch: number) => Promise<Item[]>;
+  keyOf: (item: Item) => string | number;
+  keep: (item: Item) => boolean;
+  map: (item: Item) => Out;
+}): Promise<PageCursorBody<Out>> {
+  const out: Out[] = [];
+  let cursor = options.start;
+  let lastKey: string | number | undefined;
+  const batchSize = Math.max(options.limit + 1, 50);
+  for (;;) {
+    const batch = await options.read(cursor, batchSize);
+    for (const item of batch) {
+      if (!options.keep(item)) {
+        lastKey = options.keyOf(item);
+        continue;
+      }
+      if (out.length === options.limit) return { data: out, next_page: encodeCursor(lastKey as string | number) };
+      out.push(options.map(item));
+      lastKey = options.keyOf(item);
+    }
+    if (batch.length < batchSize) return { data: out, next_page: null };
+    cursor = options.keyOf(batch[batch.length - 1] as Item);
+  }
+}

@@ -1,0 +1,165 @@
+/** /v1/sessions: create (resolving the agent snapshot), retrieve, update, list, delete, archive. */
+import { ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
+import { idPrefix } from "../../contract/ids.js";
+import type { Session, SessionAgent } from "../../contract/sdk-types.js";
+import type { SessionCreateBody, SessionListQuery, SessionUpdateBody } from "../../contract/sessions.js";
+import { applyMetadataPatch } from "../../contract/validation.js";
+import type { EventsService } from "../events/events-service.js";
+import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
+import { listPrice } from "../runtime/budget.js";
+import type { StepDeps } from "../runtime/step-deps.js";
+import { newRunState, type SessionRecord } from "./session-record.js";
+
+/** What sessions need from agents and environments. */
+export interface SessionDependencies {
+  resolveAgent(workspaceId: string, ref: SessionCreateBody["agent"]): Promise<SessionAgent>;
+  environmentConfigType(workspaceId: string, environmentId: string): Promise<string>;
+}
+
+export class SessionsService {
+  constructor(
+    private readonly deps: StepDeps,
+    private readonly related: SessionDependencies,
+    private readonly events: EventsService,
+  ) {}
+
+  async create(workspaceId: string, body: SessionCreateBody): Promise<Session> {
+    const configType = await this.related.environmentConfigType(workspaceId, body.environment_id);
+    if (configType !== "cloud") {
+      throw new InvalidRequestError(
+        `environment ${body.environment_id} is ${configType}: sessions on self-hosted environments need the work API, which this server does not offer yet`,
+      );
+    }
+    const agent = await this.related.resolveAgent(workspaceId, body.agent);
+    assertSupported(agent);
+    if (body.resources?.length) {
+      throw new InvalidRequestError("resources: session resources (files, repositories, memory stores) are not supported yet");
+    }
+    if (body.budget && !listPrice(agent.model.id)) {
+      throw new InvalidRequestError(`budget: model ${agent.model.id} has no public list price (model_not_budgetable)`);
+    }
+    if (body.initial_events?.some((e) => e.type !== "user.message")) {
+      throw new InvalidRequestError("initial_events: only user.message is supported yet");
+    }
+    const now = new Date(this.deps.clock.now()).toISOString();
+    const session: Session = {
+      id: this.deps.ids.next(idPrefix.session),
+      type: "session",
+      agent,
+      archived_at: null,
+      budget: body.budget ?? null,
+      created_at: now,
+      updated_at: now,
+      environment_id: body.environment_id,
+      metadata: body.metadata ?? {},
+      outcome_evaluations: [],
+      resources: [],
+      stats: { active_seconds: 0, duration_seconds: 0 },
+      status: "idle",
+      title: body.title ?? null,
+      usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 } },
+      vault_ids: [],
+    };
+    await this.deps.sessions.create({ workspaceId, session, run: newRunState() });
+    if (body.initial_events?.length) await this.events.send(workspaceId, session.id, body.initial_events);
+    return this.retrieve(workspaceId, session.id);
+  }
+
+  async retrieve(workspaceId: string, sessionId: string): Promise<Session> {
+    const record = await this.deps.sessions.get(workspaceId, sessionId);
+    if (!record) throw new NotFoundError("session", sessionId);
+    return this.present(record);
+  }
+
+  async update(workspaceId: string, sessionId: string, body: SessionUpdateBody): Promise<Session> {
+    if (body.agent) throw new InvalidRequestError("agent: updating a session's agent is not supported yet");
+    const result = await this.deps.sessions.mutate(workspaceId, sessionId, (current) => {
+      const s = current.session;
+      if (s.status === "terminated") throw new InvalidRequestError("session is terminated");
+      if (body.budget !== undefined) {
+        if (body.budget && !s.budget) throw new InvalidRequestError("budget: a budget can only be set at creation (budget_create_only)");
+        s.budget = body.budget;
+      }
+      if (body.metadata !== undefined) s.metadata = applyMetadataPatch(s.metadata, body.metadata);
+      if (body.title !== undefined) s.title = body.title;
+      s.updated_at = new Date(this.deps.clock.now()).toISOString();
+      return current;
+    });
+    if (!result) throw new NotFoundError("session", sessionId);
+    return this.present(result.after);
+  }
+
+  async list(workspaceId: string, query: SessionListQuery): Promise<PageCursorBody<Session>> {
+    const statuses = query.statuses ? new Set<string>(query.statuses) : undefined;
+    const t = (k: keyof SessionListQuery) => (query[k] ? Date.parse(query[k] as string) : undefined);
+    const [gt, gte, lt, lte] = [t("created_at[gt]"), t("created_at[gte]"), t("created_at[lt]"), t("created_at[lte]")];
+    return collectPage<SessionRecord, Session>({
+      limit: query.limit,
+      start: decodeCursor(query.page) as string | undefined,
+      read: (cursor, batch) =>
+        this.deps.sessions.list(workspaceId, {
+          order: query.order,
+          limit: batch,
+          ...(query.order === "asc" ? { after: cursor as string | undefined } : { before: cursor as string | undefined }),
+        }),
+      keyOf: (r) => r.session.id,
+      keep: ({ session: s }) => {
+        const at = Date.parse(s.created_at);
+        return (
+          (query.include_archived || !s.archived_at) &&
+          (!statuses || statuses.has(s.status)) &&
+          (!query.agent_id || s.agent.id === query.agent_id) &&
+          (!query.agent_version || s.agent.version === query.agent_version) &&
+          (!query.memory_store_id || s.resources.some((r) => (r as { memory_store_id?: string }).memory_store_id === query.memory_store_id)) &&
+          (!query.deployment_id || s.deployment_id === query.deployment_id) &&
+          (gt === undefined || at > gt) && (gte === undefined || at >= gte) && (lt === undefined || at < lt) && (lte === undefined || at <= lte)
+        );
+      },
+      map: (r) => this.present(r),
+    });
+  }
+
+  async archive(workspaceId: string, sessionId: string): Promise<Session> {
+    const result = await this.deps.sessions.mutate(workspaceId, sessionId, (current) => {
+      if (current.session.status === "running" || current.session.status === "rescheduling") {
+        throw new ConflictError("session is running: interrupt it before archiving");
+      }
+      current.session.archived_at ??= new Date(this.deps.clock.now()).toISOString();
+      return current;
+    });
+    if (!result) throw new NotFoundError("session", sessionId);
+    return this.present(result.after);
+  }
+
+  async delete(workspaceId: string, sessionId: string): Promise<{ id: string; type: "session_deleted" }> {
+    const record = await this.deps.sessions.get(workspaceId, sessionId);
+    if (!record) throw new NotFoundError("session", sessionId);
+    if (record.session.status === "running" || record.session.status === "rescheduling") {
+      throw new ConflictError("session is running: interrupt it before deleting");
+    }
+    await this.deps.store.delete("resources", `ws#${workspaceId}#session`, sessionId);
+    await this.deps.events.deleteAll(sessionId);
+    return { id: sessionId, type: "session_deleted" };
+  }
+
+  /** The client's view: stats computed from the run state at read time. */
+  private present(record: SessionRecord): Session {
+    const now = this.deps.clock.now();
+    const running = record.run.runningSince !== undefined ? now - record.run.runningSince : 0;
+    const activeSeconds = Math.round((record.run.activeMs + running) / 1000);
+    return {
+      ...record.session,
+      stats: { active_seconds: activeSeconds, duration_seconds: Math.round((now - Date.parse(record.session.created_at)) / 1000) },
+      usage: { ...record.session.usage, active_seconds: activeSeconds },
+    };
+  }
+}
+
+/** Agent features stored and validated now, but used by later releases: a clear 400 at session time. */
+function assertSupported(agent: SessionAgent) {
+  if (agent.multiagent) throw new InvalidRequestError("agent.multiagent: multiagent sessions are not supported yet");
+  if (agent.skills.length > 0) throw new InvalidRequestError("agent.skills: skills are not supported yet");
+  if (agent.mcp_servers.length > 0 || agent.tools.some((t) => t.type === "mcp_toolset")) {
+    throw new InvalidRequestError("agent.tools: MCP toolsets are not supported yet");
+  }
+}
