@@ -1,0 +1,747 @@
+/**
+ * `ReverieRuntime`: everything Reverie needs in one AWS account, as one reusable construct —
+ * DynamoDB tables and SQS queues generated from `shared/infra-spec`, the workspace bucket, the
+ * Anthropic key secret, the five Lambda entries under `functions/`, the REST API in front of them,
+ * the sweeper schedule and the alarms that say when something is stuck (DESIGN.md §2, §5, §7).
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import * as apigw from "aws-cdk-lib/aws-apigateway";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as cwActions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as events from "aws-cdk-lib/aws-events";
+import * as eventTargets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as lambdaDestinations from "aws-cdk-lib/aws-lambda-destinations";
+import * as lambdaEventSources from "aws-cdk-lib/aws-lambda-event-sources";
+import * as lambdaNodejs from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import type * as sns from "aws-cdk-lib/aws-sns";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import * as wafv2 from "aws-cdk-lib/aws-wafv2";
+import { Construct, type IConstruct } from "constructs";
+import type { TableName } from "../../shared/core/ports.js";
+import { queueSpecs, sweeperRateMinutes } from "../../shared/infra-spec/queues.js";
+import { tableSpecs } from "../../shared/infra-spec/tables.js";
+
+/** Repository root: the Lambda entries live in `<root>/functions`. */
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** The Lambda entries, one per file in `functions/`. */
+export type ReverieFunctionName = "api" | "api-stream" | "authorizer" | "agent-step" | "sweeper";
+
+export type ModelProviderName = "anthropic" | "bedrock" | "simulated";
+
+/** Properties of {@link ReverieRuntime}. Every property is optional; the defaults deploy a working API. */
+export interface ReverieRuntimeProps {
+  /**
+   * Which model provider agent steps use (`REVERIE_MODEL_PROVIDER`). `anthropic` reads the API key from
+   * {@link anthropicSecret}; `bedrock` grants `bedrock:InvokeModel` on Anthropic models instead;
+   * `simulated` calls no model at all.
+   * @default - unset: the runtime picks `anthropic` because a key secret is configured
+   */
+  readonly modelProvider?: ModelProviderName;
+  /**
+   * An existing Secrets Manager secret holding the Anthropic API key (plain string).
+   * @default - a new secret `…AnthropicApiKey…` with a placeholder value is created (unless the provider is
+   *   `bedrock` or `simulated`); put the real key into it after the first deploy
+   */
+  readonly anthropicSecret?: secretsmanager.ISecret;
+  /** `REVERIE_BEDROCK_MODEL_MAP` for agent steps (provider `bedrock`). @default - none */
+  readonly bedrockModelMap?: string;
+  /** Retention of every log group the construct creates. @default ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to stateful resources (tables, buckets, the secret it created, log groups) when they leave
+   * the stack. With DESTROY a non-empty bucket still fails to delete: empty it first.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /** DynamoDB deletion protection on both tables. @default true */
+  readonly deletionProtection?: boolean;
+  /**
+   * A customer-managed KMS key for the tables, the agent-steps queues, the workspace bucket and the secret it
+   * creates. @default - AWS-managed encryption everywhere (DynamoDB/S3/SQS/Secrets Manager owned keys)
+   */
+  readonly encryptionKey?: kms.IKey;
+  /** Where alarms (DLQ not empty, step queue backing up) notify. @default - alarms without actions */
+  readonly alarmTopic?: sns.ITopic;
+  /** API Gateway stage name; the SDK's `baseURL` is the stage URL. @default "prod" */
+  readonly stageName?: string;
+  /** Stage-wide throttling (requests/second and burst). @default { rateLimit: 50, burstLimit: 100 } */
+  readonly throttling?: { readonly rateLimit: number; readonly burstLimit: number };
+  /** How long API Gateway caches the authorizer's answer per `x-api-key`. @default 300 seconds */
+  readonly authorizerCacheTtl?: Duration;
+  /** A WAFv2 web ACL (REGIONAL scope) to associate with the API stage. @default - none */
+  readonly webAclArn?: string;
+  /**
+   * Execution (error) logging of API Gateway to CloudWatch. Needs the account-level API Gateway CloudWatch
+   * role, which this construct then creates (`AWS::ApiGateway::Account` is one per account and region: set
+   * false if another stack already owns it). @default true
+   */
+  readonly apiExecutionLogging?: boolean;
+  /** Upper bound on concurrent agent-step invocations (SQS event source `maxConcurrency`, ≥ 2). @default 20 */
+  readonly agentStepMaxConcurrency?: number;
+  /** Reserved concurrency per function. @default - none (unreserved account pool) */
+  readonly reservedConcurrency?: Partial<Record<ReverieFunctionName, number>>;
+  /** Longest an SSE stream stays open (function timeout and integration timeout, ≤ 15 minutes). @default 15 minutes */
+  readonly streamTimeout?: Duration;
+  /** `REVERIE_LOG_LEVEL` of every function. @default "INFO" */
+  readonly logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR" | "SILENT";
+  /** Alarm when the oldest message on agent-steps is older than this. @default 30 minutes */
+  readonly oldestStepAlarmAge?: Duration;
+}
+
+interface FunctionSettings {
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+}
+
+/**
+ * The Reverie runtime on AWS serverless. See DESIGN.md §2 for the picture; this construct is what
+ * `ReverieStack` deploys and what a team embeds in its own stack.
+ */
+export class ReverieRuntime extends Construct {
+  /** Tables from `tableSpecs`, by spec name. */
+  readonly tables: Record<TableName, dynamodb.Table>;
+  /** The agent-steps queue and its DLQ. */
+  readonly agentStepsQueue: sqs.Queue;
+  readonly agentStepsDeadLetterQueue: sqs.Queue;
+  /** Failed sweeper runs (EventBridge delivery failures and function errors). */
+  readonly sweeperFailureQueue: sqs.Queue;
+  readonly workspaceBucket: s3.Bucket;
+  readonly accessLogBucket: s3.Bucket;
+  /** The Anthropic API key secret; undefined when the provider is `bedrock` or `simulated`. */
+  readonly anthropicSecret?: secretsmanager.ISecret;
+  readonly functions: Record<ReverieFunctionName, lambdaNodejs.NodejsFunction>;
+  readonly api: apigw.RestApi;
+  readonly authorizer: apigw.RequestAuthorizer;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  private readonly props: ReverieRuntimeProps;
+  private readonly removalPolicy: RemovalPolicy;
+  private readonly logRetention: logs.RetentionDays;
+
+  constructor(scope: Construct, id: string, props: ReverieRuntimeProps = {}) {
+    super(scope, id);
+    this.props = props;
+    this.removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    this.tables = this.createTables();
+    const queues = this.createQueues();
+    this.agentStepsQueue = queues.queue;
+    this.agentStepsDeadLetterQueue = queues.dlq;
+    this.sweeperFailureQueue = queues.sweeperFailures;
+    this.accessLogBucket = this.createAccessLogBucket();
+    this.workspaceBucket = this.createWorkspaceBucket();
+    this.anthropicSecret = this.createOrImportSecret();
+    this.functions = this.createFunctions();
+    this.grantAccess();
+    this.wireAgentSteps();
+    this.wireSweeper();
+    const { api, authorizer } = this.createApi();
+    this.api = api;
+    this.authorizer = authorizer;
+    this.createAlarms();
+  }
+
+  // ---------------------------------------------------------------- data
+
+  private createTables(): Record<TableName, dynamodb.Table> {
+    const key = this.props.encryptionKey;
+    const make = (name: TableName): dynamodb.Table => {
+      const spec = tableSpecs[name];
+      const table = new dynamodb.Table(this, `${pascal(name)}Table`, {
+        partitionKey: { name: spec.partitionKey.name, type: attributeType(spec.partitionKey.type) },
+        sortKey: { name: spec.sortKey.name, type: attributeType(spec.sortKey.type) },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        encryption: key ? dynamodb.TableEncryption.CUSTOMER_MANAGED : dynamodb.TableEncryption.AWS_MANAGED,
+        encryptionKey: key,
+        deletionProtection: this.props.deletionProtection ?? true,
+        removalPolicy: this.removalPolicy,
+        timeToLiveAttribute: spec.timeToLiveAttribute,
+      });
+      return table;
+    };
+    return { resources: make("resources"), events: make("events") };
+  }
+
+  private createQueues(): { queue: sqs.Queue; dlq: sqs.Queue; sweeperFailures: sqs.Queue } {
+    const spec = queueSpecs["agent-steps"];
+    const key = this.props.encryptionKey;
+    const encryption = key
+      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }
+      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
+    const dlq = new sqs.Queue(this, "AgentStepsDeadLetterQueue", {
+      ...encryption,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(spec.dlqRetentionDays),
+    });
+    acknowledgeDeadLetterQueue(dlq, "agent-steps");
+    const queue = new sqs.Queue(this, "AgentStepsQueue", {
+      ...encryption,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: dlq, maxReceiveCount: spec.maxReceiveCount },
+    });
+    // EventBridge (the sweeper rule's DLQ) can only write to SQS-managed SSE without extra key policy.
+    const sweeperFailures = new sqs.Queue(this, "SweeperFailureQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(spec.dlqRetentionDays),
+    });
+    acknowledgeDeadLetterQueue(sweeperFailures, "the sweeper");
+    return { queue, dlq, sweeperFailures };
+  }
+
+  private createAccessLogBucket(): s3.Bucket {
+    const bucket = new s3.Bucket(this, "AccessLogBucket", {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      // S3 server access logging only delivers to SSE-S3 buckets.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: false,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+      removalPolicy: this.removalPolicy,
+    });
+    Validations.of(bucket).acknowledge({
+      id: "AwsSolutions-S1",
+      reason: "This is the server-access-log bucket itself; logging it into itself would loop.",
+    });
+    return bucket;
+  }
+
+  private createWorkspaceBucket(): s3.Bucket {
+    const key = this.props.encryptionKey;
+    return new s3.Bucket(this, "WorkspaceBucket", {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: key ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
+      encryptionKey: key,
+      bucketKeyEnabled: key ? true : undefined,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: "workspace-bucket/",
+      lifecycleRules: [
+        {
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+      removalPolicy: this.removalPolicy,
+    });
+  }
+
+  private createOrImportSecret(): secretsmanager.ISecret | undefined {
+    if (this.props.anthropicSecret) return this.props.anthropicSecret;
+    const provider = this.props.modelProvider;
+    if (provider === "bedrock" || provider === "simulated") return undefined;
+    const secret = new secretsmanager.Secret(this, "AnthropicApiKey", {
+      description: "Anthropic API key used by Reverie agent steps (put the real key here after deploying).",
+      encryptionKey: this.props.encryptionKey,
+      // A placeholder, never a real key: the model call fails with authentication_error until it is replaced.
+      generateSecretString: { passwordLength: 32, excludePunctuation: true },
+      removalPolicy: this.removalPolicy,
+    });
+    Validations.of(secret).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "An Anthropic API key is issued by the Anthropic console, not by AWS; Secrets Manager cannot rotate it. Rotate it there and put-secret-value.",
+    });
+    return secret;
+  }
+
+  // ---------------------------------------------------------------- functions
+
+  private createFunctions(): Record<ReverieFunctionName, lambdaNodejs.NodejsFunction> {
+    const step = queueSpecs["agent-steps"];
+    const streamTimeout = this.props.streamTimeout ?? Duration.minutes(15);
+    const settings: Record<ReverieFunctionName, FunctionSettings> = {
+      api: {
+        description: "Reverie JSON API (API Gateway proxy)",
+        memorySize: 1024,
+        timeout: Duration.seconds(29),
+      },
+      "api-stream": {
+        description: "Reverie SSE event stream (response streaming)",
+        memorySize: 512,
+        timeout: streamTimeout,
+      },
+      authorizer: {
+        description: "Reverie x-api-key authorizer",
+        memorySize: 512,
+        timeout: Duration.seconds(10),
+      },
+      "agent-step": {
+        description: "Reverie agent step (one model call, then tools)",
+        memorySize: 1024,
+        timeout: Duration.seconds(step.consumerTimeoutSeconds),
+      },
+      sweeper: {
+        description: "Reverie sweeper (re-nudges expired step leases)",
+        memorySize: 256,
+        timeout: Duration.seconds(Math.min(60, sweeperRateMinutes * 60)),
+      },
+    };
+    const baseEnvironment: Record<string, string> = {
+      REVERIE_TABLE_RESOURCES: this.tables.resources.tableName,
+      REVERIE_TABLE_EVENTS: this.tables.events.tableName,
+      REVERIE_AGENT_STEPS_QUEUE_URL: this.agentStepsQueue.queueUrl,
+      REVERIE_WORKSPACE_BUCKET: this.workspaceBucket.bucketName,
+      REVERIE_LOG_LEVEL: this.props.logLevel ?? "INFO",
+      NODE_OPTIONS: "--enable-source-maps",
+    };
+    const stepEnvironment: Record<string, string> = {};
+    if (this.anthropicSecret) stepEnvironment.REVERIE_ANTHROPIC_SECRET_ARN = this.anthropicSecret.secretArn;
+    if (this.props.modelProvider) stepEnvironment.REVERIE_MODEL_PROVIDER = this.props.modelProvider;
+    if (this.props.bedrockModelMap) stepEnvironment.REVERIE_BEDROCK_MODEL_MAP = this.props.bedrockModelMap;
+
+    const make = (name: ReverieFunctionName, extra: Partial<lambdaNodejs.NodejsFunctionProps> = {}) => {
+      const s = settings[name];
+      const id = pascal(name);
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+        retention: this.logRetention,
+        removalPolicy: this.removalPolicy,
+      });
+      // An explicit role: only its own log group, no AWS-managed AWSLambdaBasicExecutionRole (logs:* on *).
+      const role = new iam.Role(this, `${id}Role`, {
+        assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+        description: `Reverie ${name} function`,
+      });
+      logGroup.grantWrite(role);
+      const fn = new lambdaNodejs.NodejsFunction(this, `${id}Function`, {
+        entry: join(repoRoot, "functions", `${name}.ts`),
+        handler: "handler",
+        description: s.description,
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: s.memorySize,
+        timeout: s.timeout,
+        role,
+        logGroup,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        tracing: lambda.Tracing.ACTIVE,
+        reservedConcurrentExecutions: this.props.reservedConcurrency?.[name],
+        environment: {
+          ...baseEnvironment,
+          POWERTOOLS_SERVICE_NAME: `reverie-${name}`,
+          ...(name === "agent-step" ? stepEnvironment : {}),
+        },
+        depsLockFilePath: join(repoRoot, "package-lock.json"),
+        projectRoot: repoRoot,
+        bundling: {
+          format: lambdaNodejs.OutputFormat.ESM,
+          target: "node24",
+          platform: "node",
+          mainFields: ["module", "main"],
+          minify: true,
+          sourceMap: true,
+          sourceMapMode: lambdaNodejs.SourceMapMode.EXTERNAL,
+          // Mappings without the embedded sources: stack traces resolve, the asset stays small.
+          sourcesContent: false,
+          // Bundle the v3 clients too: versions pinned by package-lock, not by whatever the runtime ships.
+          bundleAwsSDK: true,
+          externalModules: [],
+          // Some CommonJS dependencies call require() for Node built-ins; give the ESM bundle one.
+          banner:
+            "import{createRequire as __reverieCreateRequire}from'module';const require=__reverieCreateRequire(import.meta.url);",
+          forceDockerBundling: false,
+          tsconfig: join(repoRoot, "tsconfig.json"),
+        },
+        ...extra,
+      });
+      // X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level permissions.
+      Validations.of(role).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason:
+          "Only the X-Ray actions added by Tracing.ACTIVE (xray:PutTraceSegments, xray:PutTelemetryRecords) use Resource '*': X-Ray has no resource-level permissions. The infra tests assert no other statement uses '*'.",
+      });
+      return fn;
+    };
+
+    const sweeper = make("sweeper", {
+      // A failed sweep is superseded by the next one a minute later; retrying only piles up overlapping runs.
+      retryAttempts: 0,
+      onFailure: new lambdaDestinations.SqsDestination(this.sweeperFailureQueue),
+    });
+    Validations.of(sweeper).acknowledge({
+      id: "Serverless-LambdaDLQ",
+      reason:
+        "Asynchronous failures go to an on-failure destination (the sweeper failure queue), which supersedes a DLQ and carries the error context.",
+    });
+    const functions: Record<ReverieFunctionName, lambdaNodejs.NodejsFunction> = {
+      api: make("api"),
+      "api-stream": make("api-stream"),
+      authorizer: make("authorizer"),
+      "agent-step": make("agent-step"),
+      sweeper,
+    };
+    const synchronous: Record<Exclude<ReverieFunctionName, "sweeper">, string> = {
+      api: "invoked synchronously by API Gateway",
+      "api-stream": "invoked synchronously (InvokeWithResponseStream) by API Gateway",
+      authorizer: "invoked synchronously by API Gateway as its authorizer",
+      "agent-step":
+        "invoked synchronously by the SQS event source mapping; failed messages go to the agent-steps DLQ",
+    };
+    for (const [name, how] of Object.entries(synchronous)) {
+      Validations.of(functions[name as ReverieFunctionName]).acknowledge({
+        id: "Serverless-LambdaDLQ",
+        reason: `A Lambda DLQ only receives failed asynchronous invocations; this function is ${how}.`,
+      });
+    }
+    return functions;
+  }
+
+  /** Least privilege: each function gets exactly the data-plane access its entry uses. */
+  private grantAccess(): void {
+    const f = this.functions;
+    const { resources, events } = this.tables;
+    // API: every control-plane write, appends events, enqueues the first step of a turn.
+    resources.grantReadWriteData(f.api);
+    events.grantReadWriteData(f.api);
+    this.agentStepsQueue.grantSendMessages(f.api);
+    // SSE: reads the session (workspace check) and follows its event log.
+    resources.grantReadData(f["api-stream"]);
+    events.grantReadData(f["api-stream"]);
+    // Authorizer: key hash → workspace, a read of the resources table and nothing else.
+    resources.grantReadData(f.authorizer);
+    // Agent step: claims leases, writes events, enqueues the next step, reads/writes the workspace.
+    resources.grantReadWriteData(f["agent-step"]);
+    events.grantReadWriteData(f["agent-step"]);
+    this.agentStepsQueue.grantSendMessages(f["agent-step"]);
+    this.workspaceBucket.grantReadWrite(f["agent-step"]);
+    this.anthropicSecret?.grantRead(f["agent-step"]);
+    // Sweeper: finds running threads with expired leases and re-nudges them.
+    resources.grantReadData(f.sweeper);
+    this.agentStepsQueue.grantSendMessages(f.sweeper);
+
+    const stepRole = f["agent-step"].role as iam.Role;
+    for (const action of ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]) {
+      Validations.of(stepRole).acknowledge({
+        id: `AwsSolutions-IAM5[Action::${action}]`,
+        reason: "bucket.grantReadWrite on the workspace bucket only (CDK's standard read/write action set).",
+      });
+    }
+    Validations.of(stepRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workspaceBucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
+      reason: "Session workspaces are object keys created at run time under the workspace bucket.",
+    });
+    if (this.props.encryptionKey) {
+      for (const fn of Object.values(f)) {
+        for (const action of ["kms:GenerateDataKey*", "kms:ReEncrypt*"]) {
+          Validations.of(fn.role as iam.Role).acknowledge({
+            id: `AwsSolutions-IAM5[Action::${action}]`,
+            reason:
+              "CDK grants on the customer-managed key used for tables, queues and bucket, scoped to that key.",
+          });
+        }
+      }
+    }
+    if (this.props.modelProvider === "bedrock") {
+      const stack = Stack.of(this);
+      f["agent-step"].addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+          resources: [
+            `arn:${stack.partition}:bedrock:*::foundation-model/anthropic.*`,
+            `arn:${stack.partition}:bedrock:${stack.region}:${stack.account}:inference-profile/*anthropic.*`,
+          ],
+        }),
+      );
+      Validations.of(stepRole).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/anthropic.*]",
+        reason:
+          "Anthropic models on Bedrock only; cross-region inference profiles route to any region's model.",
+      });
+      Validations.of(stepRole).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:inference-profile/*anthropic.*]",
+        reason: "Anthropic inference profiles of this account and region only.",
+      });
+    }
+  }
+
+  private wireAgentSteps(): void {
+    const spec = queueSpecs["agent-steps"];
+    this.functions["agent-step"].addEventSource(
+      new lambdaEventSources.SqsEventSource(this.agentStepsQueue, {
+        batchSize: spec.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: this.props.agentStepMaxConcurrency ?? 20,
+      }),
+    );
+    const mapping = this.functions["agent-step"].node
+      .findAll()
+      .find((c): c is lambda.CfnEventSourceMapping => c instanceof lambda.CfnEventSourceMapping);
+    if (mapping) {
+      Validations.of(mapping).acknowledge({
+        id: "Serverless-LambdaEventSourceMappingDestination",
+        reason:
+          "SQS event source mappings do not support on-failure destinations; failed messages reach the agent-steps DLQ through the queue's redrive policy (maxReceiveCount from shared/infra-spec).",
+      });
+    }
+  }
+
+  private wireSweeper(): void {
+    const rule = new events.Rule(this, "SweeperSchedule", {
+      description: "Runs the Reverie sweeper (re-nudges sessions whose step lease expired)",
+      schedule: events.Schedule.rate(Duration.minutes(sweeperRateMinutes)),
+    });
+    rule.addTarget(
+      new eventTargets.LambdaFunction(this.functions.sweeper, {
+        deadLetterQueue: this.sweeperFailureQueue,
+        retryAttempts: 2,
+        maxEventAge: Duration.minutes(sweeperRateMinutes),
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------- API
+
+  private createApi(): { api: apigw.RestApi; authorizer: apigw.RequestAuthorizer } {
+    const executionLogging = this.props.apiExecutionLogging ?? true;
+    const throttling = this.props.throttling ?? { rateLimit: 50, burstLimit: 100 };
+    const accessLogs = new logs.LogGroup(this, "ApiAccessLogs", {
+      retention: this.logRetention,
+      removalPolicy: this.removalPolicy,
+    });
+    const authorizer = new apigw.RequestAuthorizer(this, "ApiKeyAuthorizer", {
+      handler: this.functions.authorizer,
+      identitySources: [apigw.IdentitySource.header("x-api-key")],
+      resultsCacheTtl: this.props.authorizerCacheTtl ?? Duration.seconds(300),
+    });
+    const api = new apigw.RestApi(this, "Api", {
+      description: "Reverie: Claude Managed Agents API",
+      // Regional: response streaming's idle timeout is 5 minutes here, 30 seconds on edge-optimized endpoints.
+      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      cloudWatchRole: executionLogging,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      // Files API: multipart uploads and raw downloads pass through as base64 instead of being mangled as text.
+      binaryMediaTypes: ["multipart/form-data", "application/octet-stream"],
+      deployOptions: {
+        stageName: this.props.stageName ?? "prod",
+        tracingEnabled: true,
+        metricsEnabled: true,
+        loggingLevel: executionLogging ? apigw.MethodLoggingLevel.ERROR : apigw.MethodLoggingLevel.OFF,
+        // Never log bodies: they carry prompts, memories and keys.
+        dataTraceEnabled: false,
+        throttlingRateLimit: throttling.rateLimit,
+        throttlingBurstLimit: throttling.burstLimit,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
+          caller: false,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: false,
+        }),
+      },
+      defaultMethodOptions: { authorizer, authorizationType: apigw.AuthorizationType.CUSTOM },
+    });
+    if (executionLogging) {
+      const cwRole = api.node.tryFindChild("CloudWatchRole");
+      if (cwRole) {
+        Validations.of(cwRole).acknowledge({
+          id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+          reason:
+            "The account-level API Gateway logging role; AWS maintains this service-role policy for exactly this purpose.",
+        });
+      }
+    } else {
+      Validations.of(api).acknowledge({
+        id: "AwsSolutions-APIG6",
+        reason:
+          "Execution logging disabled by configuration (another stack owns the account's API Gateway log role).",
+      });
+    }
+
+    // Validate the path parameters API Gateway knows about; bodies are validated by the handlers' zod schemas.
+    const validator = api.addRequestValidator("ParameterValidator", {
+      validateRequestParameters: true,
+      validateRequestBody: false,
+    });
+    Validations.of(api).acknowledge({
+      id: "AwsSolutions-APIG2",
+      reason:
+        "Path parameters are validated by API Gateway; bodies are validated by the handlers' zod schemas, which mirror the SDK's param types and return Anthropic-shaped errors. Body validation without JSON-schema models would be a no-op.",
+    });
+
+    const json = new apigw.LambdaIntegration(this.functions.api, {
+      proxy: true,
+      // One resource-policy statement for the whole API instead of two per method.
+      scopePermissionToMethod: false,
+    });
+    const anyMethod = (resource: apigw.IResource, parameters: string[] = []) =>
+      resource.addMethod("ANY", json, {
+        requestValidator: validator,
+        requestParameters: Object.fromEntries(parameters.map((p) => [`method.request.path.${p}`, true])),
+      });
+
+    // REST API routing does not backtrack from a static resource to a sibling `{proxy+}`, so every static
+    // resource on the SSE path gets its own proxy child and an ANY method.
+    anyMethod(api.root);
+    anyMethod(api.root.addResource("{proxy+}"), ["proxy"]);
+    const health = api.root.addResource("health").addMethod("GET", json, {
+      authorizationType: apigw.AuthorizationType.NONE,
+    });
+    for (const id of ["AwsSolutions-APIG4", "AwsSolutions-COG4"]) {
+      Validations.of(health).acknowledge({
+        id,
+        reason: "GET /health is the unauthenticated readiness probe; it reveals nothing but liveness.",
+      });
+    }
+    const v1 = api.root.addResource("v1");
+    anyMethod(v1);
+    anyMethod(v1.addResource("{proxy+}"), ["proxy"]);
+    const sessions = v1.addResource("sessions");
+    anyMethod(sessions);
+    const session = sessions.addResource("{session_id}");
+    anyMethod(session, ["session_id"]);
+    anyMethod(session.addResource("{proxy+}"), ["session_id", "proxy"]);
+    const sessionEvents = session.addResource("events");
+    anyMethod(sessionEvents, ["session_id"]);
+    anyMethod(sessionEvents.addResource("{proxy+}"), ["session_id", "proxy"]);
+    const streamTimeout = this.props.streamTimeout ?? Duration.minutes(15);
+    sessionEvents.addResource("stream").addMethod(
+      "GET",
+      new apigw.LambdaIntegration(this.functions["api-stream"], {
+        proxy: true,
+        // Lambda response streaming: the integration calls InvokeWithResponseStream and forwards bytes
+        // as they come, so SSE works and the 29-second integration limit does not apply.
+        responseTransferMode: apigw.ResponseTransferMode.STREAM,
+        timeout: streamTimeout,
+        scopePermissionToMethod: false,
+      }),
+      {
+        requestValidator: validator,
+        requestParameters: { "method.request.path.session_id": true },
+      },
+    );
+
+    this.addErrorResponses(api);
+
+    Validations.of(api).acknowledge({
+      id: "AwsSolutions-COG4",
+      reason:
+        "The Anthropic SDK authenticates with an x-api-key header; a Lambda REQUEST authorizer maps the key's hash to a workspace (DESIGN.md §1, §7). Cognito user pools do not fit that contract.",
+    });
+    if (this.props.webAclArn) {
+      new wafv2.CfnWebACLAssociation(this, "ApiWebAcl", {
+        resourceArn: api.deploymentStage.stageArn,
+        webAclArn: this.props.webAclArn,
+      });
+    } else {
+      Validations.of(api).acknowledge({
+        id: "AwsSolutions-APIG3",
+        reason:
+          "WAF is opt-in (webAclArn prop): a web ACL costs money and its rules are a per-deployment decision; stage throttling and the authorizer protect the API by default.",
+      });
+    }
+    return { api, authorizer };
+  }
+
+  /**
+   * API Gateway's own rejections (bad key, throttling, unknown route) in Anthropic's error shape, so the
+   * SDK maps them to its error classes like any other error (DESIGN.md §1).
+   */
+  private addErrorResponses(api: apigw.RestApi): void {
+    const responses: Array<[string, apigw.ResponseType, string, string | undefined]> = [
+      ["Unauthorized", apigw.ResponseType.UNAUTHORIZED, "authentication_error", "401"],
+      ["AccessDenied", apigw.ResponseType.ACCESS_DENIED, "authentication_error", "401"],
+      ["MissingAuthToken", apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "not_found_error", "404"],
+      ["Throttled", apigw.ResponseType.THROTTLED, "rate_limit_error", "429"],
+      ["RequestTooLarge", apigw.ResponseType.REQUEST_TOO_LARGE, "request_too_large", "413"],
+      ["Default4xx", apigw.ResponseType.DEFAULT_4XX, "invalid_request_error", undefined],
+      ["Default5xx", apigw.ResponseType.DEFAULT_5XX, "api_error", undefined],
+    ];
+    for (const [id, type, errorType, statusCode] of responses) {
+      api.addGatewayResponse(id, {
+        type,
+        statusCode,
+        responseHeaders: { "Content-Type": "'application/json'" },
+        templates: {
+          "application/json": `{"type":"error","error":{"type":"${errorType}","message":$context.error.messageString},"request_id":"$context.requestId"}`,
+        },
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- alarms
+
+  private createAlarms(): void {
+    const topic = this.props.alarmTopic;
+    const add = (alarm: cloudwatch.Alarm) => {
+      if (topic) {
+        alarm.addAlarmAction(new cwActions.SnsAction(topic));
+        alarm.addOkAction(new cwActions.SnsAction(topic));
+      }
+      this.alarms.push(alarm);
+    };
+    for (const [id, queue, what] of [
+      ["AgentStepsDeadLetterAlarm", this.agentStepsDeadLetterQueue, "agent steps exhausted their receives"],
+      ["SweeperFailureAlarm", this.sweeperFailureQueue, "sweeper runs failed"],
+    ] as const) {
+      add(
+        new cloudwatch.Alarm(this, id, {
+          alarmDescription: `Reverie: messages in a dead-letter queue (${what}).`,
+          metric: queue.metricApproximateNumberOfMessagesVisible({
+            period: Duration.minutes(1),
+            statistic: "Maximum",
+          }),
+          threshold: 0,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+    const age = this.props.oldestStepAlarmAge ?? Duration.minutes(30);
+    add(
+      new cloudwatch.Alarm(this, "AgentStepsAgeAlarm", {
+        alarmDescription: `Reverie: the oldest agent step has waited more than ${age.toHumanString()}.`,
+        metric: this.agentStepsQueue.metricApproximateAgeOfOldestMessage({
+          period: Duration.minutes(1),
+          statistic: "Maximum",
+        }),
+        threshold: age.toSeconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+}
+
+function acknowledgeDeadLetterQueue(queue: IConstruct, owner: string): void {
+  for (const id of ["AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"]) {
+    Validations.of(queue).acknowledge({
+      id,
+      reason: `This queue is the dead-letter queue for ${owner}; a DLQ of a DLQ would only move the problem. Its depth is alarmed.`,
+    });
+  }
+}
+
+function attributeType(type: "S" | "N"): dynamodb.AttributeType {
+  return type === "S" ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER;
+}
+
+function pascal(name: string): string {
+  return name
+    .split(/[-_]/)
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join("");
+}
