@@ -59,7 +59,7 @@ function documentStoreBehaviour(name: string, harness: StoreHarness): void {
         await store.put("resources", item);
         item.nested.list.push(4);
         const first = await store.get("resources", pk, "a");
-        (first as { nested: { list: number[] } }).nested.list.push(5);
+        (first?.nested as { list: number[] } | undefined)?.list.push(5);
         const second = await store.get("resources", pk, "a");
         // Assess
         expect(second).toEqual({ pk, sk: "a", nested: { list: [1, 3] } });
