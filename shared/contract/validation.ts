@@ -73,6 +73,8 @@ function sizeWord(origin: string | undefined, n: number | bigint): string {
   }
 }
 
+const ZOD_DEFAULT_MESSAGE = /^(Invalid|Too (big|small)|Unrecognized key)/;
+
 /** Flattens zod issues into plain-words problems with absolute paths. */
 export function issuesToProblems(
   issues: ReadonlyArray<z.core.$ZodIssue>,
@@ -81,6 +83,13 @@ export function issuesToProblems(
   const out: FieldProblem[] = [];
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
+    // A message written in the schema (not one of zod's defaults) is already in plain words.
+    if (issue.code !== "invalid_union" && issue.code !== "invalid_key" && issue.code !== "invalid_element") {
+      if (issue.code === "custom" || !ZOD_DEFAULT_MESSAGE.test(issue.message)) {
+        out.push({ path, message: issue.message });
+        continue;
+      }
+    }
     switch (issue.code) {
       case "invalid_type": {
         const received = describeValue(issue.input);
@@ -151,21 +160,31 @@ export function issuesToProblems(
           out.push({ path, message: "required" });
           break;
         }
-        if (issue.message && !issue.message.startsWith("Invalid input")) {
-          out.push({ path, message: issue.message });
-          break;
-        }
         // Prefer the branch that got furthest (its problems are below the union's own path): that is
-        // the one the client meant. Otherwise list what the union accepts.
+        // the one the client meant. Otherwise use the schema's message, or list what the union accepts.
         const branches = issue.errors;
-        const deep = branches.filter((b) => b.some((i) => i.path.length > 0 || i.code !== "invalid_type"));
+        const shallow = (i: z.core.$ZodIssue) =>
+          i.path.length === 0 && (i.code === "invalid_type" || i.code === "invalid_value");
+        const deep = branches.filter((b) => !b.every(shallow));
         if (deep.length === 1 && deep[0]) {
           out.push(...issuesToProblems(deep[0], path));
           break;
         }
-        const expected = branches
-          .flatMap((b) => b.filter((i) => i.path.length === 0 && i.code === "invalid_type"))
-          .map((i) => (i as { expected: string }).expected);
+        if (issue.message && !issue.message.startsWith("Invalid input")) {
+          out.push({ path, message: issue.message });
+          break;
+        }
+        const expected = branches.flatMap((b) =>
+          b.flatMap((i) =>
+            i.path.length !== 0
+              ? []
+              : i.code === "invalid_type"
+                ? [i.expected as string]
+                : i.code === "invalid_value"
+                  ? [`one of ${listOf(i.values)}`]
+                  : [],
+          ),
+        );
         out.push({
           path,
           message: expected.length
@@ -175,7 +194,7 @@ export function issuesToProblems(
         break;
       }
       default:
-        out.push({ path, message: issue.message });
+        out.push({ path, message: (issue as { message: string }).message });
     }
   }
   return out;
@@ -197,7 +216,7 @@ function fail(problems: FieldProblem[], options: ParseOptions | undefined, cause
 
 /** Validates a JSON request body against `schema`; throws InvalidRequestError naming each bad field. */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown, options?: ParseOptions): z.infer<S> {
-  const result = schema.safeParse(body);
+  const result = schema.safeParse(body, { reportInput: true });
   if (result.success) return result.data as z.infer<S>;
   fail(issuesToProblems(result.error.issues), options, result.error);
 }
@@ -213,7 +232,11 @@ export type QueryInput =
  * Validates query-string parameters (all strings) against `schema`. Repeated parameters are a 400;
  * unknown parameters are left to the schema (use non-strict objects: the SDK adds `beta=true`).
  */
-export function parseQuery<S extends z.ZodType>(schema: S, query: QueryInput, options?: ParseOptions): z.infer<S> {
+export function parseQuery<S extends z.ZodType>(
+  schema: S,
+  query: QueryInput,
+  options?: ParseOptions,
+): z.infer<S> {
   const flat: Record<string, string> = {};
   const problems: FieldProblem[] = [];
   const put = (key: string, value: string) => {
@@ -231,7 +254,7 @@ export function parseQuery<S extends z.ZodType>(schema: S, query: QueryInput, op
     }
   }
   if (problems.length) fail(problems, { root: "query", ...options }, undefined);
-  const result = schema.safeParse(flat);
+  const result = schema.safeParse(flat, { reportInput: true });
   if (result.success) return result.data as z.infer<S>;
   fail(issuesToProblems(result.error.issues), { root: "query", ...options }, result.error);
 }
@@ -269,7 +292,10 @@ export const metadataSchema = z
  * `metadata` on update: a patch of string (upsert) or null (delete) values. The 16-key limit
  * applies to the stored bag after the patch: see `applyMetadataPatch`.
  */
-export const metadataPatchSchema = z.record(metadataKey, z.string().max(METADATA_LIMITS.maxValueLength).nullable());
+export const metadataPatchSchema = z.record(
+  metadataKey,
+  z.string().max(METADATA_LIMITS.maxValueLength).nullable(),
+);
 
 /**
  * Applies a metadata patch: a string upserts, null deletes (and, with `emptyDeletes`, so does "").
@@ -289,7 +315,12 @@ export function applyMetadataPatch(
   const n = Object.keys(next).length;
   if (n > METADATA_LIMITS.maxKeys) {
     throwProblems(
-      [{ path: ["metadata"], message: `must have at most ${METADATA_LIMITS.maxKeys} keys after the update (would have ${n})` }],
+      [
+        {
+          path: ["metadata"],
+          message: `must have at most ${METADATA_LIMITS.maxKeys} keys after the update (would have ${n})`,
+        },
+      ],
       options?.errorCode,
     );
   }
