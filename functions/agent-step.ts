@@ -1,2 +1,12 @@
-/** Lambda entry: placeholder until the runtime lands (replaced in the same change series). */
-export const handler = async (): Promise<void> => {};
+/** Lambda entry: consumes agent-steps; one step per record, partial batch failures reported. */
+import middy from "@middy/core";
+import type { SQSEvent } from "aws-lambda";
+import { awsServices } from "../shared/runtime/aws-ports.js";
+import { createStepHandler } from "../shared/runtime/handlers/step-handler.js";
+
+let step: ReturnType<typeof createStepHandler> | undefined;
+
+export const handler = middy(async (event: SQSEvent) => {
+  step ??= createStepHandler((await awsServices()).deps);
+  return step(event);
+});

@@ -1,2 +1,27 @@
-/** Lambda entry: placeholder until the runtime lands (replaced in the same change series). */
-export const handler = async (): Promise<void> => {};
+/**
+ * Lambda entry: `GET /v1/sessions/{id}/events/stream` as Server-Sent Events, through Lambda response
+ * streaming. The function's timeout bounds a stream; clients reconnect with `Last-Event-ID`.
+ */
+import type { APIGatewayProxyEvent } from "aws-lambda";
+import { awsServices } from "../shared/runtime/aws-ports.js";
+import { fromApiGateway } from "../shared/runtime/handlers/api-gateway.js";
+
+declare const awslambda: {
+  streamifyResponse(
+    fn: (event: APIGatewayProxyEvent, stream: NodeJS.WritableStream) => Promise<void>,
+  ): unknown;
+  HttpResponseStream: { from(stream: NodeJS.WritableStream, meta: { statusCode: number; headers: Record<string, string> }): NodeJS.WritableStream };
+};
+
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const { api } = await awsServices();
+  const response = await api.handle(fromApiGateway(event));
+  const isSse = response.kind === "sse";
+  const stream = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: response.status,
+    headers: { "content-type": isSse ? "text/event-stream" : "application/json", "cache-control": "no-cache" },
+  });
+  if (response.kind === "sse") for await (const chunk of response.chunks) stream.write(chunk);
+  else stream.write(JSON.stringify(response.body));
+  stream.end();
+});

@@ -1,2 +1,12 @@
-/** Lambda entry: placeholder until the runtime lands (replaced in the same change series). */
-export const handler = async (): Promise<void> => {};
+/** Lambda entry: every JSON route of the API behind API Gateway (the authorizer has set the workspace). */
+import middy from "@middy/core";
+import type { APIGatewayProxyEvent } from "aws-lambda";
+import { awsServices } from "../shared/runtime/aws-ports.js";
+import { fromApiGateway, toApiGateway } from "../shared/runtime/handlers/api-gateway.js";
+
+export const handler = middy(async (event: APIGatewayProxyEvent) => {
+  const { api } = await awsServices();
+  const response = await api.handle(fromApiGateway(event));
+  if (response.kind !== "json") return toApiGateway({ kind: "json", status: 400, body: { error: "use the stream route" } });
+  return toApiGateway(response);
+});

@@ -1,2 +1,10 @@
-/** Lambda entry: placeholder until the runtime lands (replaced in the same change series). */
-export const handler = async (): Promise<void> => {};
+/** Lambda entry (scheduled): re-nudges running sessions whose step lease expired. */
+import { sweepStalledSessions } from "../shared/core/runtime/sweeper.js";
+import { awsServices } from "../shared/runtime/aws-ports.js";
+
+export const handler = async (): Promise<{ checked: number; nudged: number }> => {
+  const { deps, logger } = await awsServices();
+  const result = await sweepStalledSessions(deps);
+  logger.info("sweep done", result);
+  return result;
+};

@@ -22,6 +22,11 @@ export interface GuardedFetcherOptions {
   allowPrivate?: boolean;
   /** Redirects followed before giving up; default 5. */
   maxRedirects?: number;
+  /**
+   * Decides which resolved addresses may be connected to when `allowPrivate` is off; default
+   * {@link isPublicAddress}. Lets a deployment admit one internal range (or a test admit loopback).
+   */
+  isAllowedAddress?: (address: string) => boolean;
   /** Resolves a hostname to all its addresses; default node:dns `lookup` with `all: true`. */
   resolve?: (hostname: string) => Promise<ResolvedAddress[]>;
   userAgent?: string;
@@ -86,12 +91,14 @@ export class GuardedFetcher implements HttpFetcher {
   private readonly allowPrivate: boolean;
   private readonly maxRedirects: number;
   private readonly resolve: (hostname: string) => Promise<ResolvedAddress[]>;
+  private readonly isAllowedAddress: (address: string) => boolean;
   private readonly userAgent: string;
 
   constructor(options: GuardedFetcherOptions = {}) {
     this.allowPrivate = options.allowPrivate ?? false;
     this.maxRedirects = options.maxRedirects ?? 5;
     this.resolve = options.resolve ?? defaultResolve;
+    this.isAllowedAddress = options.isAllowedAddress ?? isPublicAddress;
     this.userAgent = options.userAgent ?? "Reverie-WebFetch/0.1";
   }
 
@@ -158,7 +165,7 @@ export class GuardedFetcher implements HttpFetcher {
     if (!first) throw new FetchFailedError(`${hostname} has no addresses`);
     if (!this.allowPrivate) {
       // Refuse if any answer is internal: a mixed answer set is how rebinding attacks hide.
-      const internal = addresses.find((candidate) => !isPublicAddress(candidate.address));
+      const internal = addresses.find((candidate) => !this.isAllowedAddress(candidate.address));
       if (internal) {
         throw new FetchBlockedError(
           `refusing to fetch ${url.host}: it resolves to ${internal.address}, a private, loopback, link-local or otherwise non-public address`,

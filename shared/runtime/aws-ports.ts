@@ -1,0 +1,41 @@
+/** The AWS adapters behind the ports, built once per Lambda cold start from the configuration. */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
+import { S3WorkspaceStore } from "../adapters/aws/s3-workspace-store.js";
+import { SqsQueue } from "../adapters/aws/sqs-queue.js";
+import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { buildServices, createModel, type Services } from "./container.js";
+
+async function anthropicKey(config: Config): Promise<string | undefined> {
+  if (config.ANTHROPIC_API_KEY || !config.REVERIE_ANTHROPIC_SECRET_ARN || config.modelProvider !== "anthropic") {
+    return config.ANTHROPIC_API_KEY;
+  }
+  const secret = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: config.REVERIE_ANTHROPIC_SECRET_ARN }));
+  return secret.SecretString;
+}
+
+let services: Promise<Services> | undefined;
+
+/** The services of this Lambda container, built on first use. */
+export function awsServices(): Promise<Services> {
+  services ??= (async () => {
+    const config = loadConfig();
+    if (!config.REVERIE_AGENT_STEPS_QUEUE_URL) throw new ConfigError("REVERIE_AGENT_STEPS_QUEUE_URL is required on AWS");
+    if (!config.REVERIE_WORKSPACE_BUCKET) throw new ConfigError("REVERIE_WORKSPACE_BUCKET is required on AWS");
+    return buildServices(config, {
+      store: new DynamoDbDocumentStore({
+        client: new DynamoDBClient({}),
+        tableNames: { resources: config.REVERIE_TABLE_RESOURCES, events: config.REVERIE_TABLE_EVENTS },
+      }),
+      steps: new SqsQueue({ client: new SQSClient({}), queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL }),
+      model: createModel(config, await anthropicKey(config)),
+      workspace: new S3WorkspaceStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
+      notifier: new InProcessNotifier(),
+    });
+  })();
+  return services;
+}

@@ -1,0 +1,20 @@
+/** The agent-steps consumer: each SQS record is one step nudge; failures are reported per record. */
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { runAgentStep } from "../../core/runtime/agent-step.js";
+import type { StepDeps } from "../../core/runtime/step-deps.js";
+import { stepMessageSchema } from "../../core/runtime/step-message.js";
+
+export function createStepHandler(deps: StepDeps) {
+  const processor = new BatchProcessor(EventType.SQS);
+  const processRecord = async (record: SQSRecord) => {
+    const parsed = stepMessageSchema.safeParse(JSON.parse(record.body));
+    if (!parsed.success) {
+      // A malformed nudge can never succeed: log and drop it rather than poison the queue.
+      deps.logger.error("dropping malformed step message", { messageId: record.messageId, body: record.body });
+      return;
+    }
+    await runAgentStep(deps, parsed.data);
+  };
+  return (event: SQSEvent): Promise<SQSBatchResponse> => processPartialResponse(event, processRecord, processor);
+}

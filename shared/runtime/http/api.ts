@@ -1,0 +1,188 @@
+/**
+ * The API: every route of the Managed Agents beta that this server implements, bound to the core
+ * services, with Anthropic's error shape at the edge. Both the Lambda entries and the local server
+ * call `handle`.
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { AgentCreateSchema, AgentListQuerySchema, AgentUpdateSchema } from "../../contract/agents.js";
+import { EnvironmentCreateSchema, EnvironmentListQuerySchema, EnvironmentUpdateSchema } from "../../contract/environments.js";
+import { ApiError, AuthenticationError, InvalidRequestError } from "../../contract/errors.js";
+import { EventListQuerySchema, EventSendSchema } from "../../contract/events.js";
+import { SessionCreateSchema, SessionListQuerySchema, SessionUpdateSchema } from "../../contract/sessions.js";
+import { pageCursorSchema, pageLimitSchema, parseBody, parseQuery } from "../../contract/validation.js";
+import type { AgentsService } from "../../core/agents/agents-service.js";
+import { type ApiKeys, credentialOf, type Principal } from "../../core/auth/api-keys.js";
+import type { EnvironmentsService } from "../../core/environments/environments-service.js";
+import type { EventsService } from "../../core/events/events-service.js";
+import type { Logger } from "../../core/ports.js";
+import type { SessionsService } from "../../core/sessions/sessions-service.js";
+import type { HttpRequest, HttpResponse } from "./http-types.js";
+import { Router } from "./router.js";
+
+export interface ApiServices {
+  agents: AgentsService;
+  environments: EnvironmentsService;
+  sessions: SessionsService;
+  events: EventsService;
+  apiKeys: ApiKeys;
+  logger: Logger;
+}
+
+const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
+
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+const json = (body: unknown, status = 200): HttpResponse => ({ kind: "json", status, body });
+
+function jsonBody(request: HttpRequest): unknown {
+  if (!request.body) return {};
+  if (Buffer.byteLength(request.body) > MAX_BODY_BYTES) throw new ApiError("request_too_large", "request body is too large");
+  try {
+    return JSON.parse(request.body);
+  } catch {
+    throw new InvalidRequestError("body: not valid JSON");
+  }
+}
+
+/** Query params, with the SDK's `name[]=a&name[]=b` arrays gathered under `name`. */
+function queryOf(request: HttpRequest, arrays: string[] = []) {
+  const flat: Record<string, string | string[]> = {};
+  for (const [key, value] of request.query) {
+    const name = key.endsWith("[]") ? key.slice(0, -2) : key;
+    if (arrays.includes(name)) flat[name] = [...((flat[name] as string[] | undefined) ?? []), value];
+    else if (key !== "beta") flat[key] = key in flat ? [flat[key] as string, value] : value;
+  }
+  return flat;
+}
+
+function parseListQuery<S extends Parameters<typeof parseQuery>[0]>(schema: S, request: HttpRequest, arrays: string[] = []) {
+  const flat = queryOf(request, arrays);
+  const scalars = Object.fromEntries(Object.entries(flat).filter(([k]) => !arrays.includes(k)));
+  const parsed = parseQuery(schema, scalars as Record<string, string>) as Record<string, unknown>;
+  for (const name of arrays) if (flat[name]) parsed[name] = flat[name];
+  return parsed;
+}
+
+const optionalInt = (value: string | null, name: string) => {
+  if (value === null) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidRequestError(`${name}: must be a positive integer`);
+  return Number(value);
+};
+
+function sseFrame(type: string, id: string | number | undefined, data: unknown): string {
+  return `${id !== undefined ? `id: ${id}\n` : ""}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+export function createApi(services: ApiServices) {
+  const { agents, environments, sessions, events } = services;
+  const ws = (r: HttpRequest) => (r.principal as Principal).workspaceId;
+  const router = new Router()
+    .add("GET", "/health", async () => json({ status: "ok" }), { public: true })
+    // agents
+    .add("POST", "/v1/agents", async (r) => json(await agents.create(ws(r), parseBody(AgentCreateSchema, jsonBody(r)))))
+    .add("GET", "/v1/agents", async (r) => json(await agents.list(ws(r), parseListQuery(AgentListQuerySchema, r) as never)))
+    .add("GET", "/v1/agents/{agent_id}", async (r, p) =>
+      json(await agents.retrieve(ws(r), p.agent_id as string, optionalInt(r.query.get("version"), "version"))),
+    )
+    .add("POST", "/v1/agents/{agent_id}", async (r, p) =>
+      json(await agents.update(ws(r), p.agent_id as string, parseBody(AgentUpdateSchema, jsonBody(r)))),
+    )
+    .add("POST", "/v1/agents/{agent_id}/archive", async (r, p) => json(await agents.archive(ws(r), p.agent_id as string)))
+    .add("GET", "/v1/agents/{agent_id}/versions", async (r, p) =>
+      json(await agents.listVersions(ws(r), p.agent_id as string, parseListQuery(AgentVersionListQuerySchema, r) as never)),
+    )
+    // environments
+    .add("POST", "/v1/environments", async (r) =>
+      json(await environments.create(ws(r), parseBody(EnvironmentCreateSchema, jsonBody(r)))),
+    )
+    .add("GET", "/v1/environments", async (r) =>
+      json(await environments.list(ws(r), parseListQuery(EnvironmentListQuerySchema, r) as never)),
+    )
+    .add("GET", "/v1/environments/{environment_id}", async (r, p) =>
+      json(await environments.retrieve(ws(r), p.environment_id as string)),
+    )
+    .add("POST", "/v1/environments/{environment_id}", async (r, p) =>
+      json(await environments.update(ws(r), p.environment_id as string, parseBody(EnvironmentUpdateSchema, jsonBody(r)))),
+    )
+    .add("DELETE", "/v1/environments/{environment_id}", async (r, p) =>
+      json(await environments.delete(ws(r), p.environment_id as string)),
+    )
+    .add("POST", "/v1/environments/{environment_id}/archive", async (r, p) =>
+      json(await environments.archive(ws(r), p.environment_id as string)),
+    )
+    // sessions
+    .add("POST", "/v1/sessions", async (r) => json(await sessions.create(ws(r), parseBody(SessionCreateSchema, jsonBody(r)))))
+    .add("GET", "/v1/sessions", async (r) =>
+      json(await sessions.list(ws(r), parseListQuery(SessionListQuerySchema, r, ["statuses"]) as never)),
+    )
+    .add("GET", "/v1/sessions/{session_id}", async (r, p) => json(await sessions.retrieve(ws(r), p.session_id as string)))
+    .add("POST", "/v1/sessions/{session_id}", async (r, p) =>
+      json(await sessions.update(ws(r), p.session_id as string, parseBody(SessionUpdateSchema, jsonBody(r)))),
+    )
+    .add("DELETE", "/v1/sessions/{session_id}", async (r, p) => json(await sessions.delete(ws(r), p.session_id as string)))
+    .add("POST", "/v1/sessions/{session_id}/archive", async (r, p) =>
+      json(await sessions.archive(ws(r), p.session_id as string)),
+    )
+    .add("GET", "/v1/sessions/{session_id}/resources", async (r, p) => {
+      await sessions.retrieve(ws(r), p.session_id as string);
+      return json({ data: [], next_page: null });
+    })
+    // events
+    .add("POST", "/v1/sessions/{session_id}/events", async (r, p) => {
+      const body = parseBody(EventSendSchema, jsonBody(r));
+      return json(await events.send(ws(r), p.session_id as string, body.events));
+    })
+    .add("GET", "/v1/sessions/{session_id}/events", async (r, p) =>
+      json(await events.list(ws(r), p.session_id as string, parseListQuery(EventListQuerySchema, r, ["types"]) as never)),
+    )
+    .add("GET", "/v1/sessions/{session_id}/events/stream", async (r, p) => {
+      const sessionId = p.session_id as string;
+      await sessions.retrieve(ws(r), sessionId);
+      const lastEventId = r.headers["last-event-id"];
+      const afterSeq = lastEventId && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
+      const abort = new AbortController();
+      const follow = events.follow(ws(r), sessionId, { afterSeq, signal: abort.signal });
+      async function* chunks() {
+        try {
+          yield ": connected\n\n";
+          for await (const entry of follow) {
+            yield entry === "heartbeat" ? sseFrame("ping", undefined, { type: "ping" }) : sseFrame(entry.event.type, entry.seq, entry.event);
+          }
+        } finally {
+          abort.abort();
+        }
+      }
+      return { kind: "sse", status: 200, chunks: chunks() };
+    });
+
+  /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
+  async function handle(request: HttpRequest): Promise<HttpResponse> {
+    const requestId = `req_${randomUUID().replaceAll("-", "")}`;
+    try {
+      const matched = router.match(request.method.toUpperCase(), request.path);
+      if ("miss" in matched) {
+        if (matched.miss === "method_not_allowed") throw new InvalidRequestError(`${request.method} is not allowed on ${request.path}`);
+        throw new ApiError("not_found_error", `no route for ${request.method} ${request.path}`);
+      }
+      if (!matched.route.public) {
+        request.principal ??= await services.apiKeys.resolve(credentialOf(request.headers));
+        if (!request.principal) throw new AuthenticationError();
+      }
+      const response = await matched.route.handler(request, matched.params);
+      if (response.kind === "json") response.headers = { ...response.headers, "request-id": requestId };
+      return response;
+    } catch (error) {
+      if (error instanceof ApiError) {
+        return { kind: "json", status: error.status, body: error.toBody(requestId), headers: { "request-id": requestId } };
+      }
+      services.logger.error("unhandled error", { requestId, path: request.path, error: String((error as Error)?.stack ?? error) });
+      const internal = new ApiError("api_error", "internal server error");
+      return { kind: "json", status: 500, body: internal.toBody(requestId), headers: { "request-id": requestId } };
+    }
+  }
+
+  return { handle, router };
+}
+
+export type Api = ReturnType<typeof createApi>;

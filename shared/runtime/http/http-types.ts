@@ -1,0 +1,28 @@
+/** The HTTP edge as the route handlers see it, whatever carries it (API Gateway or node:http). */
+import type { Principal } from "../../core/auth/api-keys.js";
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string | undefined>;
+  body: string | undefined;
+  /** Set by the authorizer (AWS) or the local server's auth step. */
+  principal?: Principal;
+}
+
+export interface JsonResponse {
+  kind: "json";
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A Server-Sent Events response: each yielded chunk is already SSE-framed text. */
+export interface StreamResponse {
+  kind: "sse";
+  status: 200;
+  chunks: AsyncIterable<string>;
+}
+
+export type HttpResponse = JsonResponse | StreamResponse;

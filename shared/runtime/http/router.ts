@@ -1,0 +1,54 @@
+/**
+ * A small method + path router. Paths are written as on the API (`/v1/sessions/{session_id}`) so a
+ * route is found by its URL; `{name}` segments become params.
+ */
+import type { HttpRequest, HttpResponse } from "./http-types.js";
+
+export type RouteHandler = (request: HttpRequest, params: Record<string, string>) => Promise<HttpResponse>;
+
+interface Route {
+  method: string;
+  segments: string[];
+  handler: RouteHandler;
+  public: boolean;
+}
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  add(method: string, path: string, handler: RouteHandler, options: { public?: boolean } = {}): this {
+    this.routes.push({ method, segments: path.split("/").filter(Boolean), handler, public: options.public ?? false });
+    return this;
+  }
+
+  /** The route for a request, or why there is none (`not_found` / `method_not_allowed`). */
+  match(method: string, path: string):
+    | { route: Route; params: Record<string, string> }
+    | { miss: "not_found" | "method_not_allowed" } {
+    const parts = path.split("/").filter(Boolean);
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const params = matchSegments(route.segments, parts);
+      if (!params) continue;
+      pathMatched = true;
+      if (route.method === method) return { route, params };
+    }
+    return { miss: pathMatched ? "method_not_allowed" : "not_found" };
+  }
+}
+
+function matchSegments(pattern: string[], parts: string[]): Record<string, string> | undefined {
+  if (pattern.length !== parts.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, segment] of pattern.entries()) {
+    const part = parts[i] as string;
+    if (segment.startsWith("{") && segment.endsWith("}")) {
+      try {
+        params[segment.slice(1, -1)] = decodeURIComponent(part);
+      } catch {
+        return undefined;
+      }
+    } else if (segment !== part) return undefined;
+  }
+  return params;
+}
