@@ -1,0 +1,74 @@
+import { mkdtemp, readdir, rm, utimes } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  DirectoryWorkspaceStore,
+  InvalidWorkspacePathError,
+} from "../../shared/adapters/local/directory-workspace-store.js";
+
+describe("DirectoryWorkspaceStore", () => {
+  let root: string;
+  let store: DirectoryWorkspaceStore;
+
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(tmpdir(), "reverie-ws-"));
+    store = new DirectoryWorkspaceStore(root);
+  });
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("writes, reads and overwrites files in nested folders", async () => {
+    await store.write("ws_1", "a/b/c.txt", "one");
+    expect(await store.read("ws_1", "a/b/c.txt")).toBe("one");
+    await store.write("ws_1", "a/b/c.txt", "two ✓");
+    expect(await store.read("ws_1", "a/b/c.txt")).toBe("two ✓");
+  });
+
+  it("keeps one folder per workspace", async () => {
+    await store.write("ws_1", "x.txt", "1");
+    await store.write("ws_2", "x.txt", "2");
+    expect(await store.read("ws_1", "x.txt")).toBe("1");
+    expect(await store.read("ws_2", "x.txt")).toBe("2");
+    expect((await readdir(root)).filter((name) => !name.startsWith(".")).sort()).toEqual(["ws_1", "ws_2"]);
+  });
+
+  it("returns undefined for missing files, directories and workspaces", async () => {
+    await store.write("ws_1", "dir/f.txt", "x");
+    expect(await store.read("ws_1", "nope.txt")).toBeUndefined();
+    expect(await store.read("ws_1", "dir")).toBeUndefined();
+    expect(await store.read("ws_1", "dir/f.txt/deeper")).toBeUndefined();
+    expect(await store.read("ws_none", "x")).toBeUndefined();
+  });
+
+  it("lists files with size and mtime, newest first", async () => {
+    await store.write("ws_1", "old.txt", "12345");
+    await store.write("ws_1", "sub/new.txt", "ab");
+    await utimes(path.join(root, "ws_1", "old.txt"), new Date(1_000_000), new Date(1_000_000));
+    await utimes(path.join(root, "ws_1", "sub", "new.txt"), new Date(2_000_000), new Date(2_000_000));
+    expect(await store.list("ws_1")).toEqual([
+      { path: "sub/new.txt", size: 2, modifiedAt: 2_000_000 },
+      { path: "old.txt", size: 5, modifiedAt: 1_000_000 },
+    ]);
+    expect(await store.list("ws_empty")).toEqual([]);
+  });
+
+  it("leaves no temporary files behind", async () => {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.write("ws_1", "same.txt", `v${i}`)));
+    expect((await store.list("ws_1")).map((file) => file.path)).toEqual(["same.txt"]);
+    expect(await readdir(path.join(root, ".tmp"))).toEqual([]);
+    expect(await store.read("ws_1", "same.txt")).toMatch(/^v\d+$/);
+  });
+
+  it("refuses keys and workspace ids that would escape its folders", async () => {
+    await expect(store.write("ws_1", "../escape.txt", "x")).rejects.toThrow(InvalidWorkspacePathError);
+    await expect(store.write("ws_1", "/abs.txt", "x")).rejects.toThrow(InvalidWorkspacePathError);
+    await expect(store.write("ws_1", "a//b", "x")).rejects.toThrow(InvalidWorkspacePathError);
+    await expect(store.write("..", "x.txt", "x")).rejects.toThrow(InvalidWorkspacePathError);
+    await expect(store.write("a/b", "x.txt", "x")).rejects.toThrow(InvalidWorkspacePathError);
+    await expect(store.read(".tmp", "x")).rejects.toThrow(InvalidWorkspacePathError);
+    expect(await readdir(root)).not.toContain("escape.txt");
+  });
+});

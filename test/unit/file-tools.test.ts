@@ -1,0 +1,297 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import {
+  editFile,
+  FILE_TOOL_LIMITS,
+  FileToolError,
+  globFiles,
+  grepFiles,
+  readFile,
+  writeFile,
+} from "../../shared/core/tools/file-tools.js";
+import { WorkspacePathError } from "../../shared/core/tools/workspace-paths.js";
+import { MemoryWorkspaceStore } from "../fixtures/memory-workspace-store.js";
+
+const WS = "ws_1";
+let store: MemoryWorkspaceStore;
+
+beforeEach(() => {
+  store = new MemoryWorkspaceStore();
+});
+
+describe("readFile", () => {
+  beforeEach(async () => {
+    await store.seed(WS, { "notes.txt": "alpha\nbeta\ngamma\ndelta\n" });
+  });
+
+  it("numbers lines like cat -n", async () => {
+    const text = await readFile(store, WS, { file_path: "notes.txt" });
+    expect(text).toBe("     1\talpha\n     2\tbeta\n     3\tgamma\n     4\tdelta");
+  });
+
+  it("accepts /workspace absolute paths", async () => {
+    expect(await readFile(store, WS, { file_path: "/workspace/notes.txt" })).toContain("alpha");
+  });
+
+  it("reads a 1-indexed inclusive view_range", async () => {
+    expect(await readFile(store, WS, { file_path: "notes.txt", view_range: [2, 3] })).toBe(
+      "     2\tbeta\n     3\tgamma",
+    );
+  });
+
+  it("treats an end of 0 or less as end of file", async () => {
+    expect(await readFile(store, WS, { file_path: "notes.txt", view_range: [3, 0] })).toBe(
+      "     3\tgamma\n     4\tdelta",
+    );
+    expect(await readFile(store, WS, { file_path: "notes.txt", view_range: [4, -1] })).toBe("     4\tdelta");
+    expect(await readFile(store, WS, { file_path: "notes.txt", view_range: [4] })).toBe("     4\tdelta");
+  });
+
+  it("clamps an end past the file", async () => {
+    expect(await readFile(store, WS, { file_path: "notes.txt", view_range: [4, 99] })).toBe("     4\tdelta");
+  });
+
+  it("rejects impossible ranges", async () => {
+    await expect(readFile(store, WS, { file_path: "notes.txt", view_range: [0, 2] })).rejects.toThrow(
+      FileToolError,
+    );
+    await expect(readFile(store, WS, { file_path: "notes.txt", view_range: [9, 10] })).rejects.toThrow(
+      /past the end .* \(4 lines\)/,
+    );
+    await expect(readFile(store, WS, { file_path: "notes.txt", view_range: [3, 2] })).rejects.toThrow(
+      /before/,
+    );
+  });
+
+  it("reports a missing file", async () => {
+    await expect(readFile(store, WS, { file_path: "nope.txt" })).rejects.toThrow(
+      "File not found: /workspace/nope.txt",
+    );
+  });
+
+  it("says when the path is a directory", async () => {
+    await store.write(WS, "src/a.ts", "x");
+    await expect(readFile(store, WS, { file_path: "src" })).rejects.toThrow(/is a directory/);
+  });
+
+  it("refuses paths outside the workspace", async () => {
+    await expect(readFile(store, WS, { file_path: "../etc/passwd" })).rejects.toThrow(WorkspacePathError);
+    await expect(readFile(store, WS, { file_path: "/etc/passwd" })).rejects.toThrow(WorkspacePathError);
+  });
+
+  it("says a file is empty", async () => {
+    await store.write(WS, "empty.txt", "");
+    expect(await readFile(store, WS, { file_path: "empty.txt" })).toBe("/workspace/empty.txt is empty");
+  });
+
+  it("caps long files with a note on how to read on", async () => {
+    const lines = Array.from({ length: 2_500 }, (_, i) => `line ${i + 1}`);
+    await store.write(WS, "big.txt", lines.join("\n"));
+    const text = await readFile(store, WS, { file_path: "big.txt" });
+    const rows = text.split("\n");
+    expect(rows).toHaveLength(FILE_TOOL_LIMITS.maxOutputLines + 1);
+    expect(rows.at(-1)).toMatch(
+      /truncated: showed lines 1–2000 of 2500; read further with view_range \[2001, 2500\]/,
+    );
+  });
+
+  it("caps output bytes", async () => {
+    await store.write(WS, "wide.txt", Array.from({ length: 200 }, () => "x".repeat(1_500)).join("\n"));
+    const text = await readFile(store, WS, { file_path: "wide.txt" });
+    expect(new TextEncoder().encode(text).length).toBeLessThan(FILE_TOOL_LIMITS.maxOutputBytes + 200);
+    expect(text).toMatch(/truncated/);
+  });
+});
+
+describe("writeFile", () => {
+  it("creates and overwrites files", async () => {
+    expect(await writeFile(store, WS, { file_path: "a/b.txt", content: "one\ntwo\n" })).toBe(
+      "Wrote 2 lines (8 bytes) to /workspace/a/b.txt",
+    );
+    await writeFile(store, WS, { file_path: "/workspace/a/b.txt", content: "three" });
+    expect(await store.read(WS, "a/b.txt")).toBe("three");
+  });
+
+  it("refuses files over 10 MB", async () => {
+    const content = "x".repeat(FILE_TOOL_LIMITS.maxFileBytes + 1);
+    await expect(writeFile(store, WS, { file_path: "huge.txt", content })).rejects.toThrow(/file limit/);
+    expect(await store.read(WS, "huge.txt")).toBeUndefined();
+  });
+
+  it("refuses escapes without writing", async () => {
+    await expect(writeFile(store, WS, { file_path: "../../x", content: "x" })).rejects.toThrow(
+      WorkspacePathError,
+    );
+    expect(store.writes).toHaveLength(0);
+  });
+});
+
+describe("editFile", () => {
+  beforeEach(async () => {
+    await store.seed(WS, { "code.ts": "const a = 1;\nconst b = 2;\nconst a2 = 1;\n" });
+  });
+
+  it("replaces a unique occurrence", async () => {
+    expect(
+      await editFile(store, WS, { file_path: "code.ts", old_string: "b = 2", new_string: "b = 3" }),
+    ).toBe("Replaced 1 occurrence in /workspace/code.ts");
+    expect(await store.read(WS, "code.ts")).toBe("const a = 1;\nconst b = 3;\nconst a2 = 1;\n");
+  });
+
+  it("refuses an ambiguous edit and says how many matches", async () => {
+    await expect(
+      editFile(store, WS, { file_path: "code.ts", old_string: "= 1", new_string: "= 9" }),
+    ).rejects.toThrow(/occurs 2 times/);
+    expect(store.writes).toHaveLength(0);
+  });
+
+  it("replaces every occurrence with replace_all", async () => {
+    expect(
+      await editFile(store, WS, {
+        file_path: "code.ts",
+        old_string: "= 1",
+        new_string: "= 9",
+        replace_all: true,
+      }),
+    ).toBe("Replaced 2 occurrences in /workspace/code.ts");
+    expect(await store.read(WS, "code.ts")).toBe("const a = 9;\nconst b = 2;\nconst a2 = 9;\n");
+  });
+
+  it("says when old_string is missing", async () => {
+    await expect(
+      editFile(store, WS, { file_path: "code.ts", old_string: "zzz", new_string: "y" }),
+    ).rejects.toThrow(/not found .*\(0 occurrences\)/);
+  });
+
+  it("keeps $ patterns in new_string literal", async () => {
+    await editFile(store, WS, { file_path: "code.ts", old_string: "b = 2", new_string: "b = $&$1" });
+    expect(await store.read(WS, "code.ts")).toContain("const b = $&$1;");
+  });
+
+  it("refuses empty or no-op edits and missing files", async () => {
+    await expect(
+      editFile(store, WS, { file_path: "code.ts", old_string: "", new_string: "x" }),
+    ).rejects.toThrow(/must not be empty/);
+    await expect(
+      editFile(store, WS, { file_path: "code.ts", old_string: "a", new_string: "a" }),
+    ).rejects.toThrow(/identical/);
+    await expect(
+      editFile(store, WS, { file_path: "nope.ts", old_string: "a", new_string: "b" }),
+    ).rejects.toThrow(/File not found/);
+  });
+});
+
+describe("globFiles", () => {
+  beforeEach(async () => {
+    await store.seed(WS, {
+      "README.md": "readme",
+      "src/index.ts": "index",
+      "src/lib/util.ts": "util",
+      "src/lib/util.test.ts": "test",
+      ".github/ci.yml": "ci",
+      "docs/guide.md": "guide",
+    });
+  });
+
+  it("matches doublestar patterns, newest first", async () => {
+    expect((await globFiles(store, WS, { pattern: "**/*.ts" })).split("\n")).toEqual([
+      "/workspace/src/lib/util.test.ts",
+      "/workspace/src/lib/util.ts",
+      "/workspace/src/index.ts",
+    ]);
+  });
+
+  it("matches only the top level without **", async () => {
+    expect(await globFiles(store, WS, { pattern: "*.md" })).toBe("/workspace/README.md");
+  });
+
+  it("searches under path", async () => {
+    expect((await globFiles(store, WS, { pattern: "*.ts", path: "src/lib" })).split("\n")).toEqual([
+      "/workspace/src/lib/util.test.ts",
+      "/workspace/src/lib/util.ts",
+    ]);
+    expect(await globFiles(store, WS, { pattern: "**/*.md", path: "/workspace/docs" })).toBe(
+      "/workspace/docs/guide.md",
+    );
+  });
+
+  it("includes dotfiles and supports braces", async () => {
+    expect(await globFiles(store, WS, { pattern: "**/*.yml" })).toBe("/workspace/.github/ci.yml");
+    expect((await globFiles(store, WS, { pattern: "**/*.{md,yml}" })).split("\n")).toHaveLength(3);
+  });
+
+  it("accepts absolute patterns under the root only", async () => {
+    expect(await globFiles(store, WS, { pattern: "/workspace/src/*.ts" })).toBe("/workspace/src/index.ts");
+    await expect(globFiles(store, WS, { pattern: "/etc/**" })).rejects.toThrow(FileToolError);
+  });
+
+  it("says when nothing matched", async () => {
+    expect(await globFiles(store, WS, { pattern: "**/*.rs" })).toMatch(/No files matched/);
+  });
+
+  it("refuses a path outside the workspace", async () => {
+    await expect(globFiles(store, WS, { pattern: "*", path: "/etc" })).rejects.toThrow(WorkspacePathError);
+  });
+
+  it("caps the number of results", async () => {
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 2_100; i++) many[`gen/f${i}.txt`] = "";
+    await store.seed(WS, many);
+    const rows = (await globFiles(store, WS, { pattern: "gen/*.txt" })).split("\n");
+    expect(rows).toHaveLength(FILE_TOOL_LIMITS.maxOutputLines + 1);
+    expect(rows.at(-1)).toMatch(/truncated: showed 2000 of 2100 files/);
+  });
+});
+
+describe("grepFiles", () => {
+  beforeEach(async () => {
+    await store.seed(WS, {
+      "b.txt": "nothing here\nTODO: second\n",
+      "a.txt": "TODO: first\nplain\ntodo lower\n",
+      "sub/c.txt": "x TODO y\n",
+      "bin.dat": "TODO\u0000binary",
+    });
+  });
+
+  it("prints path:line:text sorted by path", async () => {
+    expect((await grepFiles(store, WS, { pattern: "TODO" })).split("\n")).toEqual([
+      "/workspace/a.txt:1:TODO: first",
+      "/workspace/b.txt:2:TODO: second",
+      "/workspace/sub/c.txt:1:x TODO y",
+    ]);
+  });
+
+  it("uses JavaScript regular expressions, with a (?i) prefix for case-insensitivity", async () => {
+    expect(await grepFiles(store, WS, { pattern: "^todo\\s\\w+$" })).toBe("/workspace/a.txt:3:todo lower");
+    expect((await grepFiles(store, WS, { pattern: "(?i)^todo", path: "a.txt" })).split("\n")).toHaveLength(2);
+  });
+
+  it("searches a directory or a single file", async () => {
+    expect(await grepFiles(store, WS, { pattern: "TODO", path: "sub" })).toBe(
+      "/workspace/sub/c.txt:1:x TODO y",
+    );
+    expect(await grepFiles(store, WS, { pattern: "TODO", path: "/workspace/b.txt" })).toBe(
+      "/workspace/b.txt:2:TODO: second",
+    );
+  });
+
+  it("reports an invalid regex", async () => {
+    await expect(grepFiles(store, WS, { pattern: "(unclosed" })).rejects.toThrow(
+      /invalid regular expression/,
+    );
+  });
+
+  it("reports no matches and a missing path", async () => {
+    expect(await grepFiles(store, WS, { pattern: "absent" })).toMatch(/No matches/);
+    await expect(grepFiles(store, WS, { pattern: "x", path: "missing" })).rejects.toThrow(
+      /No such file or directory/,
+    );
+  });
+
+  it("caps matches with a truncated note", async () => {
+    await store.write(WS, "many.txt", Array.from({ length: 3_000 }, (_, i) => `hit ${i}`).join("\n"));
+    const rows = (await grepFiles(store, WS, { pattern: "^hit", path: "many.txt" })).split("\n");
+    expect(rows).toHaveLength(FILE_TOOL_LIMITS.maxOutputLines + 1);
+    expect(rows[0]).toBe("/workspace/many.txt:1:hit 0");
+    expect(rows.at(-1)).toMatch(/truncated/);
+  });
+});
