@@ -1,0 +1,163 @@
+/**
+ * The embedded stack (DESIGN.md §6): the whole system in one process with no AWS account —
+ * dynalite for DynamoDB, a durable local queue for SQS, a directory for S3 workspaces, a timer for
+ * the scheduled sweeper — serving the same API through the same handlers as the Lambdas.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DynamoDbDocumentStore } from "../../shared/adapters/aws/dynamodb-document-store.js";
+import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
+import { startDynalite } from "../../shared/adapters/local/dynalite-server.js";
+import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
+import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
+import { ApiKeys } from "../../shared/core/auth/api-keys.js";
+import type { Logger, ModelProvider } from "../../shared/core/ports.js";
+import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
+import type { StepMessage } from "../../shared/core/runtime/step-message.js";
+import { queueSpecs } from "../../shared/infra-spec/queues.js";
+import type { Config } from "../../shared/runtime/config.js";
+import { buildServices, createModel, type Services } from "../../shared/runtime/container.js";
+import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
+import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
+
+export const LOCAL_WORKSPACE_ID = "wrkspc_local";
+
+export interface EmbeddedStackOptions {
+  config: Config;
+  /** Where state lives; undefined keeps DynamoDB and queues in memory (tests). */
+  dataDir?: string;
+  /** Overrides config.PORT (0 = any free port). */
+  port?: number;
+  /** Overrides the configured model provider (tests, benchmarks). */
+  model?: ModelProvider;
+  logger?: Logger;
+  /** Step lease, ms (short in fault tests). */
+  leaseMs?: number;
+  sweepIntervalMs?: number;
+  /** Concurrent step batches, like concurrent Lambda invocations. */
+  stepConcurrency?: number;
+  /** Visibility timeout of the local step queue, seconds. */
+  visibilityTimeoutSeconds?: number;
+}
+
+export interface EmbeddedStack {
+  url: string;
+  apiKey: string;
+  services: Services;
+  queue: LocalQueue<StepMessage>;
+  stop(): Promise<void>;
+}
+
+/** The local workspace's API key: REVERIE_API_KEY, else the one saved in the data dir, else a new one. */
+function localApiKey(config: Config, dataDir: string | undefined): string {
+  if (config.REVERIE_API_KEY) return config.REVERIE_API_KEY;
+  const file = dataDir ? join(dataDir, "api-key") : undefined;
+  if (file) {
+    try {
+      return readFileSync(file, "utf8").trim();
+    } catch {
+      // none saved yet
+    }
+  }
+  const key = ApiKeys.generate();
+  if (file) writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
+  const { config, dataDir } = options;
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const dynalite = await startDynalite({ dataDir: dataDir ? join(dataDir, "dynamodb") : undefined });
+  const store = new DynamoDbDocumentStore({ client: dynalite.client, tableNames: { resources: "resources", events: "events" } });
+  const queue = new LocalQueue<StepMessage>({
+    spec: queueSpecs["agent-steps"],
+    dir: dataDir ? join(dataDir, "queues", "agent-steps") : undefined,
+  });
+  const workspaceRoot = join(dataDir ?? join(tmpdir(), `reverie-${process.pid}-${Date.now()}`), "workspaces");
+  mkdirSync(workspaceRoot, { recursive: true });
+  const services = buildServices(config, {
+    store,
+    steps: queue,
+    model: options.model ?? createModel(config),
+    workspace: new DirectoryWorkspaceStore(workspaceRoot),
+    notifier: new InProcessNotifier(),
+    logger: options.logger,
+    leaseMs: options.leaseMs,
+  });
+  const apiKey = localApiKey(config, dataDir);
+  await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });
+
+  queue.start(createStepHandler(services.deps), {
+    concurrency: options.stepConcurrency ?? 8,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+  });
+  const sweeper = setInterval(() => {
+    sweepStalledSessions(services.deps).catch((error) => services.logger.error("sweep failed", { error: String(error) }));
+  }, options.sweepIntervalMs ?? 30_000);
+
+  const server = createServer((req, res) => {
+    serve(services, req, res).catch((error) => {
+      services.logger.error("request failed", { error: String(error) });
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? config.PORT, config.REVERIE_HOST, resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://${config.REVERIE_HOST}:${port}`,
+    apiKey,
+    services,
+    queue,
+    async stop() {
+      clearInterval(sweeper);
+      await closeServer(server);
+      await queue.stop();
+      await dynalite.close();
+    },
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return chunks.length ? Buffer.concat(chunks).toString("utf8") : undefined;
+}
+
+async function serve(services: Services, req: IncomingMessage, res: ServerResponse) {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const headers: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(",") : v;
+  const request: HttpRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers, body: await readBody(req) };
+  const response: HttpResponse = await services.api.handle(request);
+  if (response.kind === "json") {
+    res.writeHead(response.status, { "content-type": "application/json", ...response.headers });
+    res.end(JSON.stringify(response.body));
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+  res.flushHeaders();
+  const iterator = response.chunks[Symbol.asyncIterator]();
+  const closed = new Promise<void>((resolve) => res.on("close", resolve));
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), closed.then(() => ({ done: true as const, value: undefined }))]);
+      if (next.done) break;
+      res.write(next.value);
+    }
+  } finally {
+    await iterator.return?.();
+    res.end();
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
