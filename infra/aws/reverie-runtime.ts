@@ -422,8 +422,9 @@ export class ReverieRuntime extends Construct {
     this.agentStepsQueue.grantSendMessages(f["agent-step"]);
     this.workspaceBucket.grantReadWrite(f["agent-step"]);
     this.anthropicSecret?.grantRead(f["agent-step"]);
-    // Sweeper: finds running threads with expired leases and re-nudges them.
-    resources.grantReadData(f.sweeper);
+    // Sweeper: reads the running-sessions index, marks a session nudged (conditional write on its
+    // record, so two sweeps never both nudge), drops stale index entries, and re-nudges.
+    resources.grantReadWriteData(f.sweeper);
     this.agentStepsQueue.grantSendMessages(f.sweeper);
 
     const stepRole = f["agent-step"].role as iam.Role;
@@ -525,7 +526,7 @@ export class ReverieRuntime extends Construct {
       // Regional: response streaming's idle timeout is 5 minutes here, 30 seconds on edge-optimized endpoints.
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
       cloudWatchRole: executionLogging,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      cloudWatchRoleRemovalPolicy: executionLogging ? RemovalPolicy.RETAIN : undefined,
       // Files API: multipart uploads and raw downloads pass through as base64 instead of being mangled as text.
       binaryMediaTypes: ["multipart/form-data", "application/octet-stream"],
       deployOptions: {

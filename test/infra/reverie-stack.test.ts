@@ -1,0 +1,500 @@
+/**
+ * The deployed shape of Reverie: synthesizes `ReverieStack` once (bundling the five real Lambda entries
+ * with esbuild, offline) and checks queues, tables, alarms, IAM, the API wiring, cdk-nag and asset sizes.
+ */
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { App } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ReverieFunctionName } from "../../infra/aws/reverie-runtime.js";
+import { ReverieStack } from "../../infra/aws/reverie-stack.js";
+import { queueSpecs } from "../../shared/infra-spec/queues.js";
+import { tableSpecs } from "../../shared/infra-spec/tables.js";
+import {
+  acknowledgements,
+  actionsOf,
+  cdkJsonContext,
+  logicalIdOf,
+  nagFindings,
+  type Statement,
+  statementsOf,
+} from "./infra-helpers.js";
+
+const MAX_BUNDLE_BYTES = 500 * 1024;
+const FUNCTION_NAMES: ReverieFunctionName[] = ["api", "api-stream", "authorizer", "agent-step", "sweeper"];
+
+let outdir: string;
+let stack: ReverieStack;
+let template: Template;
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), "reverie-cdk-"));
+  const app = new App({ outdir, context: cdkJsonContext() });
+  stack = new ReverieStack(app, "ReverieTest");
+  template = Template.fromStack(stack);
+}, 240_000);
+
+afterAll(() => {
+  if (outdir) rmSync(outdir, { recursive: true, force: true });
+});
+
+const fn = (name: ReverieFunctionName) => stack.runtime.functions[name];
+const statements = (name: ReverieFunctionName): Statement[] => statementsOf(template, fn(name));
+
+describe("queues", () => {
+  const spec = queueSpecs["agent-steps"];
+
+  it("agent-steps has the spec'd visibility, a redrive to its DLQ, SSE and TLS-only access", () => {
+    expect(spec.maxReceiveCount).toBeGreaterThanOrEqual(5);
+    template.hasResourceProperties(
+      "AWS::SQS::Queue",
+      Match.objectLike({
+        VisibilityTimeout: spec.visibilityTimeoutSeconds,
+        SqsManagedSseEnabled: true,
+        RedrivePolicy: {
+          deadLetterTargetArn: {
+            "Fn::GetAtt": [logicalIdOf(stack.runtime.agentStepsDeadLetterQueue), "Arn"],
+          },
+          maxReceiveCount: spec.maxReceiveCount,
+        },
+      }),
+    );
+    template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+      Queues: [{ Ref: logicalIdOf(stack.runtime.agentStepsQueue) }],
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      }),
+    });
+  });
+
+  it("visibility is at least 6x the consumer's timeout", () => {
+    const consumer = template.findResources("AWS::Lambda::Function")[logicalIdOf(fn("agent-step"))];
+    expect(consumer?.Properties.Timeout).toBe(spec.consumerTimeoutSeconds);
+    expect(spec.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * spec.consumerTimeoutSeconds);
+  });
+
+  it("the DLQ keeps messages for the spec'd retention and is encrypted", () => {
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      MessageRetentionPeriod: spec.dlqRetentionDays * 86_400,
+      SqsManagedSseEnabled: true,
+    });
+  });
+
+  it("every queue is encrypted and is either redriven to a DLQ or is a DLQ with a depth alarm", () => {
+    const queues = template.findResources("AWS::SQS::Queue");
+    const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
+    const dlqIds = new Set(
+      Object.values(queues)
+        .map(
+          (q) => q.Properties.RedrivePolicy?.deadLetterTargetArn?.["Fn::GetAtt"]?.[0] as string | undefined,
+        )
+        .filter((id): id is string => id !== undefined),
+    );
+    const dlqLike = new Set([...dlqIds, logicalIdOf(stack.runtime.sweeperFailureQueue)]);
+    expect(Object.keys(queues).length).toBeGreaterThanOrEqual(3);
+    for (const [id, queue] of Object.entries(queues)) {
+      expect(queue.Properties.SqsManagedSseEnabled ?? queue.Properties.KmsMasterKeyId, id).toBeTruthy();
+      if (dlqLike.has(id)) {
+        const depthAlarm = alarms.find(
+          (a) =>
+            a.Properties.MetricName === "ApproximateNumberOfMessagesVisible" &&
+            JSON.stringify(a.Properties.Dimensions).includes(id) &&
+            a.Properties.Threshold === 0 &&
+            a.Properties.ComparisonOperator === "GreaterThanThreshold",
+        );
+        expect(depthAlarm, `depth alarm on ${id}`).toBeDefined();
+      } else {
+        expect(queue.Properties.RedrivePolicy?.maxReceiveCount, id).toBeGreaterThanOrEqual(5);
+      }
+    }
+  });
+
+  it("alarms on the age of the oldest agent step", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ApproximateAgeOfOldestMessage",
+      Namespace: "AWS/SQS",
+      Dimensions: [
+        {
+          Name: "QueueName",
+          Value: { "Fn::GetAtt": [logicalIdOf(stack.runtime.agentStepsQueue), "QueueName"] },
+        },
+      ],
+      ComparisonOperator: "GreaterThanThreshold",
+    });
+  });
+});
+
+describe("tables", () => {
+  it.each(Object.values(tableSpecs))(
+    "$name: key schema from the spec, on demand, PITR, encrypted, protected",
+    (spec) => {
+      const table = stack.runtime.tables[spec.name];
+      const resource = template.findResources("AWS::DynamoDB::Table")[logicalIdOf(table)];
+      expect(resource).toBeDefined();
+      expect(resource?.Properties).toMatchObject({
+        KeySchema: [
+          { AttributeName: spec.partitionKey.name, KeyType: "HASH" },
+          { AttributeName: spec.sortKey.name, KeyType: "RANGE" },
+        ],
+        AttributeDefinitions: expect.arrayContaining([
+          { AttributeName: spec.partitionKey.name, AttributeType: spec.partitionKey.type },
+          { AttributeName: spec.sortKey.name, AttributeType: spec.sortKey.type },
+        ]),
+        BillingMode: "PAY_PER_REQUEST",
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: true,
+      });
+      expect(resource?.DeletionPolicy).toBe("Retain");
+    },
+  );
+});
+
+describe("workspace bucket", () => {
+  it("blocks public access, encrypts, versions, enforces TLS and logs access to the log bucket", () => {
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+      },
+      VersioningConfiguration: { Status: "Enabled" },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logicalIdOf(stack.runtime.accessLogBucket) } },
+    });
+    template.hasResourceProperties("AWS::S3::BucketPolicy", {
+      Bucket: { Ref: logicalIdOf(stack.runtime.workspaceBucket) },
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      }),
+    });
+  });
+});
+
+describe("functions", () => {
+  it.each(FUNCTION_NAMES)(
+    "%s: Node 24, X-Ray active, explicit memory/timeout, JSON logs to its own log group",
+    (name) => {
+      const resource = template.findResources("AWS::Lambda::Function")[logicalIdOf(fn(name))];
+      expect(resource?.Properties).toMatchObject({
+        Runtime: "nodejs24.x",
+        Handler: "index.handler",
+        TracingConfig: { Mode: "Active" },
+        LoggingConfig: { LogFormat: "JSON", LogGroup: { Ref: expect.any(String) } },
+        MemorySize: expect.any(Number),
+        Timeout: expect.any(Number),
+      });
+    },
+  );
+
+  it("log groups have a retention", () => {
+    for (const [id, group] of Object.entries(template.findResources("AWS::Logs::LogGroup"))) {
+      expect(group.Properties.RetentionInDays, id).toBeGreaterThan(0);
+    }
+  });
+
+  it("environment variables are the ones shared/runtime/config.ts reads", () => {
+    const env = (name: ReverieFunctionName) =>
+      template.findResources("AWS::Lambda::Function")[logicalIdOf(fn(name))]?.Properties.Environment
+        .Variables;
+    for (const name of FUNCTION_NAMES) {
+      expect(env(name), name).toMatchObject({
+        REVERIE_TABLE_RESOURCES: { Ref: logicalIdOf(stack.runtime.tables.resources) },
+        REVERIE_TABLE_EVENTS: { Ref: logicalIdOf(stack.runtime.tables.events) },
+        REVERIE_AGENT_STEPS_QUEUE_URL: { Ref: logicalIdOf(stack.runtime.agentStepsQueue) },
+        REVERIE_WORKSPACE_BUCKET: { Ref: logicalIdOf(stack.runtime.workspaceBucket) },
+      });
+    }
+    const secretId = logicalIdOf(stack.runtime.anthropicSecret as unknown as import("constructs").IConstruct);
+    expect(env("agent-step").REVERIE_ANTHROPIC_SECRET_ARN).toEqual({ Ref: secretId });
+    for (const name of FUNCTION_NAMES.filter((n) => n !== "agent-step")) {
+      expect(env(name).REVERIE_ANTHROPIC_SECRET_ARN, name).toBeUndefined();
+    }
+  });
+
+  it("agent-step consumes agent-steps with partial batch failures and the spec'd batch size", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: logicalIdOf(fn("agent-step")) },
+      EventSourceArn: { "Fn::GetAtt": [logicalIdOf(stack.runtime.agentStepsQueue), "Arn"] },
+      BatchSize: queueSpecs["agent-steps"].batchSize,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: Match.anyValue() },
+    });
+    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 1);
+  });
+
+  it("the sweeper runs on a schedule with a DLQ and sends async failures to a destination", () => {
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+      State: "ENABLED",
+      Targets: [
+        Match.objectLike({
+          Arn: { "Fn::GetAtt": [logicalIdOf(fn("sweeper")), "Arn"] },
+          DeadLetterConfig: {
+            Arn: { "Fn::GetAtt": [logicalIdOf(stack.runtime.sweeperFailureQueue), "Arn"] },
+          },
+        }),
+      ],
+    });
+    template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+      FunctionName: { Ref: logicalIdOf(fn("sweeper")) },
+      MaximumRetryAttempts: 0,
+      DestinationConfig: {
+        OnFailure: { Destination: { "Fn::GetAtt": [logicalIdOf(stack.runtime.sweeperFailureQueue), "Arn"] } },
+      },
+    });
+  });
+});
+
+describe("API", () => {
+  const apiId = () => logicalIdOf(stack.runtime.api);
+
+  it("is a regional REST API with a REQUEST authorizer on x-api-key, cached", () => {
+    template.hasResourceProperties("AWS::ApiGateway::RestApi", {
+      EndpointConfiguration: { Types: ["REGIONAL"] },
+    });
+    template.hasResourceProperties("AWS::ApiGateway::Authorizer", {
+      Type: "REQUEST",
+      RestApiId: { Ref: apiId() },
+      IdentitySource: "method.request.header.x-api-key",
+      AuthorizerResultTtlInSeconds: 300,
+      AuthorizerUri: Match.objectLike({
+        "Fn::Join": ["", Match.arrayWith([{ "Fn::GetAtt": [logicalIdOf(fn("authorizer")), "Arn"] }])],
+      }),
+    });
+  });
+
+  it("every method but GET /health goes through the authorizer", () => {
+    const authorizerId = logicalIdOf(stack.runtime.authorizer);
+    const methods = template.findResources("AWS::ApiGateway::Method");
+    const open = Object.entries(methods).filter(([, m]) => m.Properties.AuthorizationType !== "CUSTOM");
+    expect(open).toHaveLength(1);
+    expect(open[0]?.[1].Properties.HttpMethod).toBe("GET");
+    expect(open[0]?.[1].Properties.AuthorizationType).toBe("NONE");
+    const healthResource = template.findResources("AWS::ApiGateway::Resource", {
+      Properties: { PathPart: "health" },
+    });
+    expect(open[0]?.[1].Properties.ResourceId).toEqual({ Ref: Object.keys(healthResource)[0] });
+    for (const [id, m] of Object.entries(methods)) {
+      if (m.Properties.AuthorizationType === "CUSTOM")
+        expect(m.Properties.AuthorizerId, id).toEqual({ Ref: authorizerId });
+    }
+  });
+
+  it("routes the root and {proxy+} (ANY) to the api function", () => {
+    const apiFn = logicalIdOf(fn("api"));
+    for (const resourceId of [{ "Fn::GetAtt": [apiId(), "RootResourceId"] }, Match.anyValue()]) {
+      template.hasResourceProperties("AWS::ApiGateway::Method", {
+        HttpMethod: "ANY",
+        ResourceId: resourceId,
+        Integration: Match.objectLike({
+          Type: "AWS_PROXY",
+          Uri: Match.objectLike({
+            "Fn::Join": ["", Match.arrayWith([{ "Fn::GetAtt": [apiFn, "Arn"] }, "/invocations"])],
+          }),
+        }),
+      });
+    }
+    const proxies = template.findResources("AWS::ApiGateway::Resource", {
+      Properties: { PathPart: "{proxy+}" },
+    });
+    expect(Object.keys(proxies).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("streams GET /v1/sessions/{session_id}/events/stream from api-stream", () => {
+    const streamResource = Object.entries(
+      template.findResources("AWS::ApiGateway::Resource", { Properties: { PathPart: "stream" } }),
+    );
+    expect(streamResource).toHaveLength(1);
+    template.hasResourceProperties("AWS::ApiGateway::Method", {
+      HttpMethod: "GET",
+      ResourceId: { Ref: streamResource[0]?.[0] },
+      AuthorizationType: "CUSTOM",
+      RequestParameters: { "method.request.path.session_id": true },
+      Integration: Match.objectLike({
+        Type: "AWS_PROXY",
+        ResponseTransferMode: "STREAM",
+        Uri: Match.objectLike({
+          "Fn::Join": [
+            "",
+            Match.arrayWith([
+              { "Fn::GetAtt": [logicalIdOf(fn("api-stream")), "Arn"] },
+              "/response-streaming-invocations",
+            ]),
+          ],
+        }),
+      }),
+    });
+    // The path really is /v1/sessions/{session_id}/events/stream.
+    const resources = template.findResources("AWS::ApiGateway::Resource");
+    const pathOf = (id: string): string => {
+      const r = resources[id];
+      const parent = r?.Properties.ParentId;
+      const prefix = parent?.Ref ? pathOf(parent.Ref) : "";
+      return `${prefix}/${r?.Properties.PathPart}`;
+    };
+    expect(pathOf(streamResource[0]?.[0] as string)).toBe("/v1/sessions/{session_id}/events/stream");
+  });
+
+  it("stage has JSON access logs, X-Ray, throttling, and no data trace", () => {
+    template.hasResourceProperties("AWS::ApiGateway::Stage", {
+      TracingEnabled: true,
+      AccessLogSetting: {
+        DestinationArn: Match.anyValue(),
+        Format: Match.stringLikeRegexp('^\\{".*requestId'),
+      },
+      MethodSettings: Match.arrayWith([
+        Match.objectLike({
+          HttpMethod: "*",
+          ResourcePath: "/*",
+          ThrottlingRateLimit: Match.anyValue(),
+          ThrottlingBurstLimit: Match.anyValue(),
+          DataTraceEnabled: false,
+          LoggingLevel: "ERROR",
+        }),
+      ]),
+    });
+  });
+
+  it("answers API Gateway's own rejections in Anthropic's error shape", () => {
+    template.hasResourceProperties("AWS::ApiGateway::GatewayResponse", {
+      ResponseType: "UNAUTHORIZED",
+      StatusCode: "401",
+      ResponseTemplates: {
+        "application/json": Match.stringLikeRegexp('"type":"error".*"authentication_error"'),
+      },
+    });
+    template.hasResourceProperties("AWS::ApiGateway::GatewayResponse", {
+      ResponseType: "THROTTLED",
+      StatusCode: "429",
+      ResponseTemplates: { "application/json": Match.stringLikeRegexp("rate_limit_error") },
+    });
+  });
+});
+
+describe("IAM is least privilege", () => {
+  const allActions = (name: ReverieFunctionName) => statements(name).flatMap(actionsOf);
+
+  it("no statement grants a bare '*' or 'service:*' action", () => {
+    for (const [id, policy] of Object.entries(template.findResources("AWS::IAM::Policy"))) {
+      for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
+        for (const action of actionsOf(s)) expect(action, id).not.toMatch(/^(\*|[a-z0-9-]+:\*)$/);
+      }
+    }
+  });
+
+  it("Resource '*' appears only for X-Ray (which has no resource-level permissions)", () => {
+    for (const [id, policy] of Object.entries(template.findResources("AWS::IAM::Policy"))) {
+      for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
+        const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+        if (resources.includes("*")) {
+          for (const action of actionsOf(s)) expect(action, id).toMatch(/^xray:/);
+        }
+      }
+    }
+  });
+
+  it("functions use their own roles, without AWS-managed policies", () => {
+    for (const name of FUNCTION_NAMES) {
+      const role = template.findResources("AWS::IAM::Role")[logicalIdOf(fn(name).role as never)];
+      expect(role?.Properties.ManagedPolicyArns, name).toBeUndefined();
+    }
+  });
+
+  it("the api function can enqueue steps but never consume or delete them", () => {
+    const actions = allActions("api");
+    expect(actions).toContain("sqs:SendMessage");
+    expect(actions).not.toContain("sqs:DeleteMessage");
+    expect(actions).not.toContain("sqs:ReceiveMessage");
+    expect(actions.some((a) => a.startsWith("s3:"))).toBe(false);
+    expect(actions.some((a) => a.startsWith("secretsmanager:"))).toBe(false);
+  });
+
+  it("the authorizer can only read the resources table (and write its own logs/traces)", () => {
+    const resourcesArn = { "Fn::GetAtt": [logicalIdOf(stack.runtime.tables.resources), "Arn"] };
+    for (const s of statements("authorizer")) {
+      const actions = actionsOf(s);
+      if (actions.every((a) => a.startsWith("logs:") || a.startsWith("xray:"))) continue;
+      expect(actions.every((a) => a.startsWith("dynamodb:"))).toBe(true);
+      for (const a of actions) {
+        expect(a).toMatch(
+          /^dynamodb:(BatchGetItem|ConditionCheckItem|DescribeTable|GetItem|GetRecords|GetShardIterator|Query|Scan)$/,
+        );
+      }
+      expect(s.Resource).toEqual(resourcesArn);
+    }
+  });
+
+  it("the stream function only reads", () => {
+    for (const a of allActions("api-stream")) {
+      expect(a).not.toMatch(/^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)$|^sqs:|^s3:/);
+    }
+  });
+
+  it("only agent-step reads the Anthropic secret, touches the workspace bucket and consumes the queue", () => {
+    for (const name of FUNCTION_NAMES) {
+      const actions = allActions(name);
+      const isStep = name === "agent-step";
+      expect(actions.includes("secretsmanager:GetSecretValue"), name).toBe(isStep);
+      expect(
+        actions.some((a) => a.startsWith("s3:")),
+        name,
+      ).toBe(isStep);
+      expect(actions.includes("sqs:DeleteMessage"), name).toBe(isStep);
+    }
+  });
+});
+
+describe("cdk-nag (v3)", () => {
+  it("AwsSolutions and Serverless packs report no unacknowledged error or warning", () => {
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  it("every acknowledgement carries a reason", () => {
+    const acks = acknowledgements(stack);
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) {
+      expect(ack.id).toMatch(/^(AwsSolutions|Serverless)-/);
+      expect(ack.reason.length, `${ack.id} at ${ack.path}`).toBeGreaterThan(30);
+    }
+  });
+});
+
+describe("outputs", () => {
+  it("exposes the API URL, tables, queue, bucket and secret name", () => {
+    for (const name of [
+      "ApiUrl",
+      "ResourcesTableName",
+      "EventsTableName",
+      "AgentStepsQueueUrl",
+      "WorkspaceBucketName",
+      "AnthropicSecretName",
+    ]) {
+      template.hasOutput(name, Match.anyValue());
+    }
+  });
+});
+
+describe("Lambda assets", () => {
+  it.each(FUNCTION_NAMES)(`%s: the bundled code is at most ${MAX_BUNDLE_BYTES / 1024} KB`, (name) => {
+    const resource = template.findResources("AWS::Lambda::Function")[logicalIdOf(fn(name))];
+    const key = resource?.Properties.Code.S3Key as string;
+    const dir = join(outdir, `asset.${key.replace(/\.zip$/, "")}`);
+    const files = readdirSync(dir);
+    const sizes = Object.fromEntries(files.map((f) => [f, statSync(join(dir, f)).size]));
+    expect(files).toContain("index.mjs");
+    const bundle = sizes["index.mjs"] ?? 0;
+    expect(bundle, `${name} index.mjs is ${(bundle / 1024).toFixed(0)} KB`).toBeLessThanOrEqual(
+      MAX_BUNDLE_BYTES,
+    );
+  });
+});
