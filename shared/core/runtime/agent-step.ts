@@ -52,7 +52,7 @@ export async function runAgentStep(deps: StepDeps, message: StepMessage): Promis
   let record = await loadStepRecord(deps, sessionId, session.run.stepSeq);
   if (!record) {
     const log = await deps.events.read(sessionId);
-    if (await runConfirmedTools(deps, sessionId, log)) log.splice(0, log.length, ...(await deps.events.read(sessionId)));
+    if (await runConfirmedTools(deps, sessionId, session.session.agent, log)) log.splice(0, log.length, ...(await deps.events.read(sessionId)));
     const watermark = log.at(-1)?.seq ?? 0;
     const request = buildModelRequest(session.session.agent, buildTranscript(log));
     let response: Awaited<ReturnType<typeof deps.model.createMessage>>;
@@ -65,7 +65,7 @@ export async function runAgentStep(deps: StepDeps, message: StepMessage): Promis
   }
 
   await deps.events.write(sessionId, record.entries);
-  await runStepTools(deps, sessionId, record);
+  await runStepTools(deps, sessionId, session.session.agent, record);
   await commitStep(deps, session, record);
 }
 

@@ -3,7 +3,7 @@
  * a slot already written means the tool already ran, so a retried step does not run it again.
  */
 import { idPrefix } from "../../contract/ids.js";
-import type { SessionEvent } from "../../contract/sdk-types.js";
+import type { AgentToolset, SessionAgent, SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import type { LoggedEvent } from "../events/event-log.js";
 import { runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
@@ -21,19 +21,20 @@ function resultEvent(id: string, toolUseEventId: string, outcome: ToolOutcome, n
   };
 }
 
-async function execute(deps: StepDeps, sessionId: string, name: string, input: unknown): Promise<ToolOutcome> {
+async function execute(deps: StepDeps, sessionId: string, agent: SessionAgent, name: string, input: unknown): Promise<ToolOutcome> {
+  const toolset = agent.tools.find((t) => t.type === "agent_toolset_20260401") as AgentToolset | undefined;
   try {
-    return await runBuiltinTool(name, input, { workspaceId: sessionId, workspace: deps.workspace, fetcher: deps.fetcher });
+    return await runBuiltinTool(name, input, { workspaceId: sessionId, workspace: deps.workspace, fetcher: deps.fetcher, toolset });
   } catch (error) {
     deps.logger.error("tool failed", { sessionId, tool: name, error: String(error) });
     return { isError: true, content: `The ${name} tool failed: ${(error as Error).message}` };
   }
 }
 
-export async function runStepTools(deps: StepDeps, sessionId: string, record: StepRecord): Promise<void> {
+export async function runStepTools(deps: StepDeps, sessionId: string, agent: SessionAgent, record: StepRecord): Promise<void> {
   for (const run of record.toolRuns) {
     if (await deps.events.exists(sessionId, run.resultSeq)) continue;
-    const outcome = await execute(deps, sessionId, run.name, run.input);
+    const outcome = await execute(deps, sessionId, agent, run.name, run.input);
     await deps.events.write(sessionId, [
       { seq: run.resultSeq, event: resultEvent(run.resultEventId, run.toolUseEventId, outcome, deps.clock.now()), internals: {} },
     ]);
@@ -44,7 +45,12 @@ export async function runStepTools(deps: StepDeps, sessionId: string, record: St
  * Tool calls that waited for a `user.tool_confirmation`: allowed ones run now, denied ones get an
  * error result carrying the user's deny message. Each result is emitted once per tool call.
  */
-export async function runConfirmedTools(deps: StepDeps, sessionId: string, log: LoggedEvent[]): Promise<boolean> {
+export async function runConfirmedTools(
+  deps: StepDeps,
+  sessionId: string,
+  agent: SessionAgent,
+  log: LoggedEvent[],
+): Promise<boolean> {
   const answered = new Set(log.filter((e) => e.event.type === "agent.tool_result").map((e) => (e.event as { tool_use_id: string }).tool_use_id));
   let ran = false;
   for (const { event } of log) {
@@ -55,7 +61,7 @@ export async function runConfirmedTools(deps: StepDeps, sessionId: string, log: 
     const outcome: ToolOutcome = marker
       ? { isError: false, content: "" }
       : event.result === "allow"
-        ? await execute(deps, sessionId, toolUse.name, toolUse.input)
+        ? await execute(deps, sessionId, agent, toolUse.name, toolUse.input)
         : { isError: true, content: event.deny_message ?? "The user denied this tool call." };
     await emitOnce(deps.store, deps.events, sessionId, `confirm#${toolUse.id}`, [
       resultEvent(deps.ids.next(idPrefix.event), toolUse.id, outcome, deps.clock.now()),
