@@ -69,7 +69,9 @@ const ALLOWED_HOST = new RegExp(`^(?:\\*\\.)?${HOST_LABEL}(?:\\.${HOST_LABEL})*(
 const allowedHost = z
   .string()
   .max(253)
-  .regex(ALLOWED_HOST, { message: "must be a host like api.example.com or *.example.com (no scheme or path)" });
+  .regex(ALLOWED_HOST, {
+    message: "must be a host like api.example.com or *.example.com (no scheme or path)",
+  });
 
 const unrestrictedNetworkSchema = z.strictObject({ type: z.literal("unrestricted") });
 const limitedNetworkParams = z.strictObject({
@@ -190,7 +192,10 @@ function normalizeNetworking(
   };
 }
 
-function normalizePackages(p: PackagesParams | null | undefined, stored: BetaPackages | undefined): BetaPackages {
+function normalizePackages(
+  p: PackagesParams | null | undefined,
+  stored: BetaPackages | undefined,
+): BetaPackages {
   if (p === undefined && stored) return stored;
   const out = emptyPackages();
   if (p == null) return out;
@@ -270,7 +275,10 @@ export interface EnvironmentUpdateResult {
  * is stored as is); `name`/`scope`/`config` null preserve (they cannot be cleared); metadata is a
  * patch where null or "" deletes a key; config merges as `normalizeEnvironmentConfig` describes.
  */
-export function applyEnvironmentUpdate(current: EnvironmentFields, params: EnvironmentUpdate): EnvironmentUpdateResult {
+export function applyEnvironmentUpdate(
+  current: EnvironmentFields,
+  params: EnvironmentUpdate,
+): EnvironmentUpdateResult {
   const next: EnvironmentFields = { ...current };
   if (params.name != null) next.name = params.name;
   if (params.description !== undefined) next.description = params.description;
