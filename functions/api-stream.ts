@@ -10,7 +10,12 @@ declare const awslambda: {
   streamifyResponse(
     fn: (event: APIGatewayProxyEvent, stream: NodeJS.WritableStream) => Promise<void>,
   ): unknown;
-  HttpResponseStream: { from(stream: NodeJS.WritableStream, meta: { statusCode: number; headers: Record<string, string> }): NodeJS.WritableStream };
+  HttpResponseStream: {
+    from(
+      stream: NodeJS.WritableStream,
+      meta: { statusCode: number; headers: Record<string, string> },
+    ): NodeJS.WritableStream;
+  };
 };
 
 export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
@@ -19,7 +24,10 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream)
   const isSse = response.kind === "sse";
   const stream = awslambda.HttpResponseStream.from(responseStream, {
     statusCode: response.status,
-    headers: { "content-type": isSse ? "text/event-stream" : "application/json", "cache-control": "no-cache" },
+    headers: {
+      "content-type": isSse ? "text/event-stream" : "application/json",
+      "cache-control": "no-cache",
+    },
   });
   if (response.kind === "sse") for await (const chunk of response.chunks) stream.write(chunk);
   else stream.write(JSON.stringify(response.body));

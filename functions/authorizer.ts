@@ -3,16 +3,22 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { credentialOf } from "../shared/core/auth/api-keys.js";
 import { awsServices } from "../shared/runtime/aws-ports.js";
 
-export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+export const handler = async (
+  event: APIGatewayRequestAuthorizerEvent,
+): Promise<APIGatewayAuthorizerResult> => {
   const { apiKeys } = await awsServices();
-  const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const headers = Object.fromEntries(
+    Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+  );
   const principal = await apiKeys.resolve(credentialOf(headers));
   if (!principal) throw new Error("Unauthorized"); // API Gateway answers 401
   return {
     principalId: principal.apiKeyId,
     policyDocument: {
       Version: "2012-10-17",
-      Statement: [{ Action: "execute-api:Invoke", Effect: "Allow", Resource: `${event.methodArn.split("/")[0]}/*` }],
+      Statement: [
+        { Action: "execute-api:Invoke", Effect: "Allow", Resource: `${event.methodArn.split("/")[0]}/*` },
+      ],
     },
     context: { workspaceId: principal.workspaceId, apiKeyId: principal.apiKeyId },
   };

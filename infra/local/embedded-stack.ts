@@ -15,8 +15,8 @@ import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifi
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
 import type { Logger, ModelProvider } from "../../shared/core/ports.js";
-import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
+import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
 import { buildServices, createModel, type Services } from "../../shared/runtime/container.js";
@@ -71,7 +71,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const { config, dataDir } = options;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const dynalite = await startDynalite({ dataDir: dataDir ? join(dataDir, "dynamodb") : undefined });
-  const store = new DynamoDbDocumentStore({ client: dynalite.client, tableNames: { resources: "resources", events: "events" } });
+  const store = new DynamoDbDocumentStore({
+    client: dynalite.client,
+    tableNames: { resources: "resources", events: "events" },
+  });
   const queue = new LocalQueue<StepMessage>({
     spec: queueSpecs["agent-steps"],
     dir: dataDir ? join(dataDir, "queues", "agent-steps") : undefined,
@@ -95,7 +98,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
   });
   const sweeper = setInterval(() => {
-    sweepStalledSessions(services.deps).catch((error) => services.logger.error("sweep failed", { error: String(error) }));
+    sweepStalledSessions(services.deps).catch((error) =>
+      services.logger.error("sweep failed", { error: String(error) }),
+    );
   }, options.sweepIntervalMs ?? 30_000);
 
   const server = createServer((req, res) => {
@@ -105,7 +110,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       res.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? config.PORT, config.REVERIE_HOST, resolve));
+  await new Promise<void>((resolve) =>
+    server.listen(options.port ?? config.PORT, config.REVERIE_HOST, resolve),
+  );
   const { port } = server.address() as AddressInfo;
 
   return {
@@ -132,20 +139,33 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
   const url = new URL(req.url ?? "/", "http://localhost");
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(",") : v;
-  const request: HttpRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers, body: await readBody(req) };
+  const request: HttpRequest = {
+    method: req.method ?? "GET",
+    path: url.pathname,
+    query: url.searchParams,
+    headers,
+    body: await readBody(req),
+  };
   const response: HttpResponse = await services.api.handle(request);
   if (response.kind === "json") {
     res.writeHead(response.status, { "content-type": "application/json", ...response.headers });
     res.end(JSON.stringify(response.body));
     return;
   }
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+  res.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+  });
   res.flushHeaders();
   const iterator = response.chunks[Symbol.asyncIterator]();
   const closed = new Promise<void>((resolve) => res.on("close", resolve));
   try {
     for (;;) {
-      const next = await Promise.race([iterator.next(), closed.then(() => ({ done: true as const, value: undefined }))]);
+      const next = await Promise.race([
+        iterator.next(),
+        closed.then(() => ({ done: true as const, value: undefined })),
+      ]);
       if (next.done) break;
       res.write(next.value);
     }

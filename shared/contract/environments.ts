@@ -66,12 +66,9 @@ const packageList = z.array(packageSpec).max(ENVIRONMENT_LIMITS.maxListEntries);
 
 const HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 const ALLOWED_HOST = new RegExp(`^(?:\\*\\.)?${HOST_LABEL}(?:\\.${HOST_LABEL})*(?::\\d{1,5})?$`);
-const allowedHost = z
-  .string()
-  .max(253)
-  .regex(ALLOWED_HOST, {
-    message: "must be a host like api.example.com or *.example.com (no scheme or path)",
-  });
+const allowedHost = z.string().max(253).regex(ALLOWED_HOST, {
+  message: "must be a host like api.example.com or *.example.com (no scheme or path)",
+});
 
 const unrestrictedNetworkSchema = z.strictObject({ type: z.literal("unrestricted") });
 const limitedNetworkParams = z.strictObject({

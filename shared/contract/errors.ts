@@ -41,7 +41,11 @@ export class ApiError extends Error {
   readonly extra: Record<string, unknown> | undefined;
 
   toBody(requestId: string) {
-    return { type: "error" as const, error: { type: this.type, message: this.message, ...this.extra }, request_id: requestId };
+    return {
+      type: "error" as const,
+      error: { type: this.type, message: this.message, ...this.extra },
+      request_id: requestId,
+    };
   }
 }
 

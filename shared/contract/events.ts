@@ -3,13 +3,21 @@ import { z } from "zod";
 import { pageCursorSchema, pageLimitSchema, queryTimestampSchema } from "./validation.js";
 
 const textBlock = z.object({ type: z.literal("text"), text: z.string().min(1).max(1_000_000) }).strict();
-const base64Source = z.object({ type: z.literal("base64"), media_type: z.string().min(1), data: z.string().min(1) }).strict();
+const base64Source = z
+  .object({ type: z.literal("base64"), media_type: z.string().min(1), data: z.string().min(1) })
+  .strict();
 const urlSource = z.object({ type: z.literal("url"), url: z.url() }).strict();
-const imageBlock = z.object({ type: z.literal("image"), source: z.union([base64Source, urlSource]) }).strict();
+const imageBlock = z
+  .object({ type: z.literal("image"), source: z.union([base64Source, urlSource]) })
+  .strict();
 const documentBlock = z
   .object({
     type: z.literal("document"),
-    source: z.union([base64Source, urlSource, z.object({ type: z.literal("text"), media_type: z.literal("text/plain"), data: z.string() }).strict()]),
+    source: z.union([
+      base64Source,
+      urlSource,
+      z.object({ type: z.literal("text"), media_type: z.literal("text/plain"), data: z.string() }).strict(),
+    ]),
     title: z.string().nullable().optional(),
     context: z.string().nullable().optional(),
   })

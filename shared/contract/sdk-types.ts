@@ -4,19 +4,17 @@ export type {
   BetaManagedAgentsAgentToolset20260401 as AgentToolset,
   BetaManagedAgentsCustomTool as CustomTool,
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
+export type { BetaEnvironment as Environment } from "@anthropic-ai/sdk/resources/beta/environments/environments";
 export type {
-  BetaEnvironment as Environment,
-} from "@anthropic-ai/sdk/resources/beta/environments/environments";
-export type {
+  BetaManagedAgentsEventParams as EventParams,
   BetaManagedAgentsSessionEvent as SessionEvent,
   BetaManagedAgentsSessionEventType as SessionEventType,
-  BetaManagedAgentsEventParams as EventParams,
   BetaManagedAgentsSessionStatusIdleEvent as SessionStatusIdleEvent,
   BetaManagedAgentsSpanModelUsage as SpanModelUsage,
 } from "@anthropic-ai/sdk/resources/beta/sessions/events";
 export type {
+  BetaManagedAgentsBudgetLimit as BudgetLimit,
   BetaManagedAgentsSession as Session,
   BetaManagedAgentsSessionAgent as SessionAgent,
   BetaManagedAgentsSessionUsage as SessionUsage,
-  BetaManagedAgentsBudgetLimit as BudgetLimit,
 } from "@anthropic-ai/sdk/resources/beta/sessions/sessions";

@@ -13,7 +13,12 @@ import {
 const budgetSchema = z
   .object({
     type: z.literal("limit"),
-    max_list_cost: z.object({ amount: z.string().regex(/^\d+(\.\d+)?$/, "must be a decimal string"), currency: z.literal("USD") }).strict(),
+    max_list_cost: z
+      .object({
+        amount: z.string().regex(/^\d+(\.\d+)?$/, "must be a decimal string"),
+        currency: z.literal("USD"),
+      })
+      .strict(),
   })
   .strict();
 
@@ -23,7 +28,9 @@ export const SessionCreateSchema = z
   .object({
     agent: z.union([
       agentIdSchema,
-      z.object({ type: z.literal("agent"), id: agentIdSchema, version: z.number().int().min(1).optional() }).strict(),
+      z
+        .object({ type: z.literal("agent"), id: agentIdSchema, version: z.number().int().min(1).optional() })
+        .strict(),
       z
         .object({
           type: z.literal("agent_with_overrides"),
@@ -39,7 +46,10 @@ export const SessionCreateSchema = z
     ]),
     environment_id: z.string().min(1).max(128),
     budget: budgetSchema.optional(),
-    initial_events: z.array(z.union([userMessageParamsSchema, z.object({ type: z.literal("user.define_outcome") }).loose()])).max(50).optional(),
+    initial_events: z
+      .array(z.union([userMessageParamsSchema, z.object({ type: z.literal("user.define_outcome") }).loose()]))
+      .max(50)
+      .optional(),
     metadata: metadataSchema.optional(),
     resources: z.array(z.object({ type: z.string() }).loose()).optional(),
     title: z.string().max(512).nullable().optional(),
@@ -50,7 +60,10 @@ export type SessionCreateBody = z.infer<typeof SessionCreateSchema>;
 
 export const SessionUpdateSchema = z
   .object({
-    agent: z.object({ tools: z.array(z.unknown()).optional(), mcp_servers: z.array(z.unknown()).optional() }).strict().optional(),
+    agent: z
+      .object({ tools: z.array(z.unknown()).optional(), mcp_servers: z.array(z.unknown()).optional() })
+      .strict()
+      .optional(),
     budget: budgetSchema.nullable().optional(),
     metadata: metadataPatchSchema.nullable().optional(),
     title: z.string().max(512).nullable().optional(),

@@ -96,7 +96,9 @@ export function issuesToProblems(
         out.push({
           path,
           message:
-            issue.input === undefined ? "required" : `expected ${issue.expected}, received ${received}`,
+            issue.input === undefined
+              ? "required"
+              : `expected ${issue.expected === "record" ? "object" : issue.expected}, received ${received}`,
         });
         break;
       }

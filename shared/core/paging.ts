@@ -44,7 +44,8 @@ export async function collectPage<Item, Out>(options: {
         lastKey = options.keyOf(item);
         continue;
       }
-      if (out.length === options.limit) return { data: out, next_page: encodeCursor(lastKey as string | number) };
+      if (out.length === options.limit)
+        return { data: out, next_page: encodeCursor(lastKey as string | number) };
       out.push(options.map(item));
       lastKey = options.keyOf(item);
     }

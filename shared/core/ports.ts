@@ -46,7 +46,13 @@ export interface DocumentStore {
   delete(table: TableName, pk: string, sk: string | number): Promise<void>;
   query(table: TableName, pk: string, options?: QueryOptions): Promise<StoredItem[]>;
   /** Atomically adds `by` to a numeric attribute (creating it at 0) and returns the new value. */
-  increment(table: TableName, pk: string, sk: string | number, attribute: string, by: number): Promise<number>;
+  increment(
+    table: TableName,
+    pk: string,
+    sk: string | number,
+    attribute: string,
+    by: number,
+  ): Promise<number>;
 }
 
 /** A durable queue with SQS semantics: at-least-once delivery, optional delay. */
@@ -97,7 +103,10 @@ export interface ModelProvider {
 
 /** Fetches a URL for the `web_fetch` tool (the SSRF guard sits in front of it). */
 export interface HttpFetcher {
-  fetchText(url: string, options: { maxBytes: number; timeoutMs: number }): Promise<{ status: number; contentType: string; body: string }>;
+  fetchText(
+    url: string,
+    options: { maxBytes: number; timeoutMs: number },
+  ): Promise<{ status: number; contentType: string; body: string }>;
 }
 
 export interface Clock {

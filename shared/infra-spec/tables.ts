@@ -14,6 +14,10 @@ export interface TableSpec {
 }
 
 export const tableSpecs: Record<TableName, TableSpec> = {
-  resources: { name: "resources", partitionKey: { name: "pk", type: "S" }, sortKey: { name: "sk", type: "S" } },
+  resources: {
+    name: "resources",
+    partitionKey: { name: "pk", type: "S" },
+    sortKey: { name: "sk", type: "S" },
+  },
   events: { name: "events", partitionKey: { name: "pk", type: "S" }, sortKey: { name: "sk", type: "N" } },
 };

@@ -11,10 +11,16 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { buildServices, createModel, type Services } from "./container.js";
 
 async function anthropicKey(config: Config): Promise<string | undefined> {
-  if (config.ANTHROPIC_API_KEY || !config.REVERIE_ANTHROPIC_SECRET_ARN || config.modelProvider !== "anthropic") {
+  if (
+    config.ANTHROPIC_API_KEY ||
+    !config.REVERIE_ANTHROPIC_SECRET_ARN ||
+    config.modelProvider !== "anthropic"
+  ) {
     return config.ANTHROPIC_API_KEY;
   }
-  const secret = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: config.REVERIE_ANTHROPIC_SECRET_ARN }));
+  const secret = await new SecretsManagerClient({}).send(
+    new GetSecretValueCommand({ SecretId: config.REVERIE_ANTHROPIC_SECRET_ARN }),
+  );
   return secret.SecretString;
 }
 
@@ -24,8 +30,10 @@ let services: Promise<Services> | undefined;
 export function awsServices(): Promise<Services> {
   services ??= (async () => {
     const config = loadConfig();
-    if (!config.REVERIE_AGENT_STEPS_QUEUE_URL) throw new ConfigError("REVERIE_AGENT_STEPS_QUEUE_URL is required on AWS");
-    if (!config.REVERIE_WORKSPACE_BUCKET) throw new ConfigError("REVERIE_WORKSPACE_BUCKET is required on AWS");
+    if (!config.REVERIE_AGENT_STEPS_QUEUE_URL)
+      throw new ConfigError("REVERIE_AGENT_STEPS_QUEUE_URL is required on AWS");
+    if (!config.REVERIE_WORKSPACE_BUCKET)
+      throw new ConfigError("REVERIE_WORKSPACE_BUCKET is required on AWS");
     return buildServices(config, {
       store: new DynamoDbDocumentStore({
         client: new DynamoDBClient({}),

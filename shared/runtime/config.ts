@@ -45,7 +45,9 @@ export class ConfigError extends Error {
 
 /** Parses `env` (default `process.env`) into a Config, or throws a ConfigError naming the bad variables. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const blanksRemoved = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const blanksRemoved = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
+  );
   const parsed = schema.safeParse(blanksRemoved);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
@@ -53,9 +55,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const c = parsed.data;
   const modelProvider =
-    c.REVERIE_MODEL_PROVIDER ?? (c.ANTHROPIC_API_KEY || c.REVERIE_ANTHROPIC_SECRET_ARN ? "anthropic" : "simulated");
+    c.REVERIE_MODEL_PROVIDER ??
+    (c.ANTHROPIC_API_KEY || c.REVERIE_ANTHROPIC_SECRET_ARN ? "anthropic" : "simulated");
   if (modelProvider === "anthropic" && !c.ANTHROPIC_API_KEY && !c.REVERIE_ANTHROPIC_SECRET_ARN) {
-    throw new ConfigError("REVERIE_MODEL_PROVIDER=anthropic needs ANTHROPIC_API_KEY (or REVERIE_ANTHROPIC_SECRET_ARN)");
+    throw new ConfigError(
+      "REVERIE_MODEL_PROVIDER=anthropic needs ANTHROPIC_API_KEY (or REVERIE_ANTHROPIC_SECRET_ARN)",
+    );
   }
   return { ...c, modelProvider };
 }

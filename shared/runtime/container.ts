@@ -3,6 +3,10 @@
  * the core from a set of ports; `awsPorts` and the embedded stack (infra/local) supply them.
  */
 import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
+import { GuardedFetcher } from "../adapters/http/guarded-fetcher.js";
+import { AnthropicModel } from "../adapters/model/anthropic-model.js";
+import { BedrockModel } from "../adapters/model/bedrock-model.js";
+import { SimulatedModel } from "../adapters/model/simulated-model.js";
 import { TimeSortableIds } from "../contract/ids.js";
 import { AgentsService } from "../core/agents/agents-service.js";
 import { ApiKeys } from "../core/auth/api-keys.js";
@@ -24,10 +28,6 @@ import type { StepMessage } from "../core/runtime/step-message.js";
 import { SessionRepository } from "../core/sessions/session-record.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
 import { stepLeaseSeconds } from "../infra-spec/queues.js";
-import { GuardedFetcher } from "../adapters/http/guarded-fetcher.js";
-import { AnthropicModel } from "../adapters/model/anthropic-model.js";
-import { BedrockModel } from "../adapters/model/bedrock-model.js";
-import { SimulatedModel } from "../adapters/model/simulated-model.js";
 import type { Config } from "./config.js";
 import { createApi } from "./http/api.js";
 
@@ -59,7 +59,9 @@ export function createModel(config: Config, apiKey = config.ANTHROPIC_API_KEY): 
     return new AnthropicModel({ apiKey: apiKey as string, baseURL: config.ANTHROPIC_BASE_URL, timeoutMs });
   }
   if (config.modelProvider === "bedrock") {
-    const modelIds = config.REVERIE_BEDROCK_MODEL_MAP ? (JSON.parse(config.REVERIE_BEDROCK_MODEL_MAP) as Record<string, string>) : {};
+    const modelIds = config.REVERIE_BEDROCK_MODEL_MAP
+      ? (JSON.parse(config.REVERIE_BEDROCK_MODEL_MAP) as Record<string, string>)
+      : {};
     return new BedrockModel({ region: config.AWS_REGION, timeoutMs, modelIds });
   }
   return new SimulatedModel();
@@ -81,7 +83,10 @@ export function buildServices(config: Config, ports: Ports) {
     clock,
     ids: new TimeSortableIds(() => clock.now()),
     logger,
-    retry: { maxRetries: config.REVERIE_MODEL_MAX_RETRIES, baseSeconds: config.REVERIE_MODEL_RETRY_BASE_SECONDS },
+    retry: {
+      maxRetries: config.REVERIE_MODEL_MAX_RETRIES,
+      baseSeconds: config.REVERIE_MODEL_RETRY_BASE_SECONDS,
+    },
     leaseMs: ports.leaseMs ?? stepLeaseSeconds * 1000,
   };
   const agents = new AgentsService(ports.store, deps.ids, clock);

@@ -14,13 +14,20 @@ beforeAll(async () => {
 afterAll(async () => h.close());
 beforeEach(() => h.upstream.reset());
 
-const text = (s: string) => ({ type: "user.message" as const, content: [{ type: "text" as const, text: s }] });
+const text = (s: string) => ({
+  type: "user.message" as const,
+  content: [{ type: "text" as const, text: s }],
+});
 
 describe("session turn", () => {
   it("answers a message with text, usage and the expected event sequence", async () => {
     const { agentId, environmentId } = await h.setup();
     h.upstream.script(mockText("Hello from the model"));
-    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId, title: "t1" });
+    const session = await h.client.beta.sessions.create({
+      agent: agentId,
+      environment_id: environmentId,
+      title: "t1",
+    });
     expect(session.id).toMatch(/^sesn_/);
     expect(session.status).toBe("idle");
     expect(session.agent.id).toBe(agentId);
@@ -39,15 +46,26 @@ describe("session turn", () => {
     ]);
     const idle = events.at(-1) as Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionStatusIdleEvent;
     expect(idle.stop_reason).toEqual({ type: "end_turn" });
-    expect((events[3] as { content: unknown }).content).toEqual([{ type: "text", text: "Hello from the model" }]);
+    expect((events[3] as { content: unknown }).content).toEqual([
+      { type: "text", text: "Hello from the model" },
+    ]);
     expect(done.usage.input_tokens).toBeGreaterThan(0);
     expect(done.usage.output_tokens).toBeGreaterThan(0);
 
     // The upstream saw the system prompt and tools with cache breakpoints on the stable prefix.
     const request = h.upstream.requests[0] as Anthropic.Messages.MessageCreateParams;
-    expect(request.system).toEqual([{ type: "text", text: "You are a careful test agent.", cache_control: { type: "ephemeral" } }]);
+    expect(request.system).toEqual([
+      { type: "text", text: "You are a careful test agent.", cache_control: { type: "ephemeral" } },
+    ]);
     expect(request.tools?.at(-1)).toMatchObject({ cache_control: { type: "ephemeral" } });
-    expect(request.tools?.map((t) => (t as { name: string }).name).sort()).toEqual(["edit", "glob", "grep", "read", "web_fetch", "write"]);
+    expect(request.tools?.map((t) => (t as { name: string }).name).sort()).toEqual([
+      "edit",
+      "glob",
+      "grep",
+      "read",
+      "web_fetch",
+      "write",
+    ]);
     expect(request.messages).toEqual([{ role: "user", content: [{ type: "text", text: "hi" }] }]);
   });
 
@@ -63,7 +81,9 @@ describe("session turn", () => {
     await h.client.beta.sessions.events.send(session.id, { events: [text("write and read")] });
     await h.waitIdle(session.id);
     const events = await h.allEvents(session.id);
-    const results = events.filter((e) => e.type === "agent.tool_result") as Anthropic.Beta.Sessions.Events.BetaManagedAgentsAgentToolResultEvent[];
+    const results = events.filter(
+      (e) => e.type === "agent.tool_result",
+    ) as Anthropic.Beta.Sessions.Events.BetaManagedAgentsAgentToolResultEvent[];
     expect(results).toHaveLength(3);
     expect(results[0]?.is_error).toBe(false);
     expect(JSON.stringify(results[1]?.content)).toContain("alpha");
@@ -92,19 +112,33 @@ describe("session turn", () => {
     await h.client.beta.sessions.events.send(session.id, { events: [text("where is order 42?")] });
     await h.waitIdle(session.id);
     let events = await h.allEvents(session.id);
-    const use = events.find((e) => e.type === "agent.custom_tool_use") as Anthropic.Beta.Sessions.Events.BetaManagedAgentsAgentCustomToolUseEvent;
+    const use = events.find(
+      (e) => e.type === "agent.custom_tool_use",
+    ) as Anthropic.Beta.Sessions.Events.BetaManagedAgentsAgentCustomToolUseEvent;
     expect(use.input).toEqual({ id: "42" });
     const idle = events.at(-1) as Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionStatusIdleEvent;
     expect(idle.stop_reason).toEqual({ type: "requires_action", event_ids: [use.id] });
 
     await expect(
       h.client.beta.sessions.events.send(session.id, {
-        events: [{ type: "user.custom_tool_result", custom_tool_use_id: "sevt_unknown", content: [{ type: "text", text: "x" }] }],
+        events: [
+          {
+            type: "user.custom_tool_result",
+            custom_tool_use_id: "sevt_unknown",
+            content: [{ type: "text", text: "x" }],
+          },
+        ],
       }),
     ).rejects.toBeInstanceOf(Anthropic.ConflictError);
 
     await h.client.beta.sessions.events.send(session.id, {
-      events: [{ type: "user.custom_tool_result", custom_tool_use_id: use.id, content: [{ type: "text", text: "shipped" }] }],
+      events: [
+        {
+          type: "user.custom_tool_result",
+          custom_tool_use_id: use.id,
+          content: [{ type: "text", text: "shipped" }],
+        },
+      ],
     });
     await h.waitIdle(session.id);
     events = await h.allEvents(session.id);
@@ -158,7 +192,8 @@ describe("session turn", () => {
     });
     const reader = resumed.body?.getReader();
     let body = "";
-    while (!body.includes("session.status_idle")) body += new TextDecoder().decode((await reader?.read())?.value);
+    while (!body.includes("session.status_idle"))
+      body += new TextDecoder().decode((await reader?.read())?.value);
     await reader?.cancel();
     expect(body.match(/^event: (.+)$/gm)).toEqual(["event: session.usage", "event: session.status_idle"]);
   });

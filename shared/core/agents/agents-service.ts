@@ -13,13 +13,19 @@ import {
   type NormalizeAgentOptions,
   normalizeAgentFields,
 } from "../../contract/agents.js";
-import { parseBody } from "../../contract/validation.js";
 import { ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
 import { idPrefix } from "../../contract/ids.js";
 import type { Agent, SessionAgent } from "../../contract/sdk-types.js";
 import type { SessionCreateBody } from "../../contract/sessions.js";
+import { parseBody } from "../../contract/validation.js";
 import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
-import { ConditionFailedError, type Clock, type DocumentStore, type IdGenerator, type StoredItem } from "../ports.js";
+import {
+  type Clock,
+  ConditionFailedError,
+  type DocumentStore,
+  type IdGenerator,
+  type StoredItem,
+} from "../ports.js";
 
 const agentsKey = (ws: string) => `ws#${ws}#agent`;
 const versionsKey = (ws: string, agentId: string) => `ws#${ws}#agentver#${agentId}`;
@@ -46,8 +52,16 @@ export class AgentsService {
       archived_at: null,
     };
     // The version first: an agent item never points at a version that does not exist.
-    await this.store.put("resources", { pk: versionsKey(workspaceId, agent.id), sk: versionSk(1), agent }, { ifNotExists: true });
-    await this.store.put("resources", { pk: agentsKey(workspaceId), sk: agent.id, rev: 1, agent }, { expectedRev: 0 });
+    await this.store.put(
+      "resources",
+      { pk: versionsKey(workspaceId, agent.id), sk: versionSk(1), agent },
+      { ifNotExists: true },
+    );
+    await this.store.put(
+      "resources",
+      { pk: agentsKey(workspaceId), sk: agent.id, rev: 1, agent },
+      { expectedRev: 0 },
+    );
     return agent;
   }
 
@@ -70,7 +84,9 @@ export class AgentsService {
     const current = item.agent as Agent;
     if (current.archived_at) throw new InvalidRequestError(`agent ${agentId} is archived`);
     if (body.version !== current.version) {
-      throw new ConflictError(`agent ${agentId} is at version ${current.version}, not ${body.version}: retrieve it and retry`);
+      throw new ConflictError(
+        `agent ${agentId} is at version ${current.version}, not ${body.version}: retrieve it and retry`,
+      );
     }
     const roster = await this.rosterResolver(workspaceId, agentId, current.version + 1, body.multiagent);
     const { fields, changed } = applyAgentUpdate(current, body, roster);
@@ -82,8 +98,16 @@ export class AgentsService {
       updated_at: new Date(this.clock.now()).toISOString(),
     };
     try {
-      await this.store.put("resources", { pk: versionsKey(workspaceId, agentId), sk: versionSk(agent.version), agent }, { ifNotExists: true });
-      await this.store.put("resources", { ...item, rev: Number(item.rev) + 1, agent }, { expectedRev: Number(item.rev) });
+      await this.store.put(
+        "resources",
+        { pk: versionsKey(workspaceId, agentId), sk: versionSk(agent.version), agent },
+        { ifNotExists: true },
+      );
+      await this.store.put(
+        "resources",
+        { ...item, rev: Number(item.rev) + 1, agent },
+        { expectedRev: Number(item.rev) },
+      );
     } catch (error) {
       if (error instanceof ConditionFailedError) {
         throw new ConflictError(`agent ${agentId} changed concurrently: retrieve it and retry`);
@@ -100,7 +124,11 @@ export class AgentsService {
       if (current.archived_at) return current;
       const agent = { ...current, archived_at: new Date(this.clock.now()).toISOString() };
       try {
-        await this.store.put("resources", { ...item, rev: Number(item.rev) + 1, agent }, { expectedRev: Number(item.rev) });
+        await this.store.put(
+          "resources",
+          { ...item, rev: Number(item.rev) + 1, agent },
+          { expectedRev: Number(item.rev) },
+        );
         return agent;
       } catch (error) {
         if (!(error instanceof ConditionFailedError)) throw error;
@@ -114,18 +142,27 @@ export class AgentsService {
     return collectPage<StoredItem, Agent>({
       limit: query.limit,
       start: decodeCursor(query.page),
-      read: (after, limit) => this.store.query("resources", agentsKey(workspaceId), { after, limit, order: "asc" }),
+      read: (after, limit) =>
+        this.store.query("resources", agentsKey(workspaceId), { after, limit, order: "asc" }),
       keyOf: (i) => i.sk,
       keep: (i) => {
         const a = i.agent as Agent;
         const at = Date.parse(a.created_at);
-        return (query.include_archived || !a.archived_at) && (gte === undefined || at >= gte) && (lte === undefined || at <= lte);
+        return (
+          (query.include_archived || !a.archived_at) &&
+          (gte === undefined || at >= gte) &&
+          (lte === undefined || at <= lte)
+        );
       },
       map: (i) => i.agent as Agent,
     });
   }
 
-  async listVersions(workspaceId: string, agentId: string, query: { limit: number; page?: string }): Promise<PageCursorBody<Agent>> {
+  async listVersions(
+    workspaceId: string,
+    agentId: string,
+    query: { limit: number; page?: string },
+  ): Promise<PageCursorBody<Agent>> {
     await this.item(workspaceId, agentId);
     return collectPage<StoredItem, Agent>({
       limit: query.limit,
@@ -153,12 +190,16 @@ export class AgentsService {
       if (ref.type !== "agent" || ref.id === selfId) continue;
       const member = await this.retrieve(workspaceId, ref.id, ref.version);
       if (member.archived_at) throw new InvalidRequestError(`multiagent: agent ${ref.id} is archived`);
-      if (member.multiagent) throw new InvalidRequestError(`multiagent: agent ${ref.id} is itself multiagent; rosters are one level deep`);
+      if (member.multiagent)
+        throw new InvalidRequestError(
+          `multiagent: agent ${ref.id} is itself multiagent; rosters are one level deep`,
+        );
       pinned.set(`${ref.id}@${ref.version ?? "latest"}`, member);
     }
     return {
       resolveAgent: (ref: AgentRefParams) => {
-        if (ref.type === "self" || ref.id === selfId) return { type: "agent", id: selfId, version: selfVersion };
+        if (ref.type === "self" || ref.id === selfId)
+          return { type: "agent", id: selfId, version: selfVersion };
         const member = pinned.get(`${ref.id}@${ref.version ?? "latest"}`) as Agent;
         return { type: "agent", id: member.id, version: member.version };
       },
@@ -174,10 +215,20 @@ export class AgentsService {
     let fields: Partial<Agent> = {};
     if (typeof ref !== "string" && ref.type === "agent_with_overrides") {
       const { type: _type, id: _id, version: _version, ...overrides } = ref;
-      const update = parseBody(AgentUpdateSchema, { ...overrides, version: agent.version }, { root: "agent" });
+      const update = parseBody(
+        AgentUpdateSchema,
+        { ...overrides, version: agent.version },
+        { root: "agent" },
+      );
       fields = applyAgentUpdate(agent, update).fields;
     }
-    const { archived_at: _a, created_at: _c, updated_at: _u, metadata: _m, ...snapshot } = { ...agent, ...fields };
+    const {
+      archived_at: _a,
+      created_at: _c,
+      updated_at: _u,
+      metadata: _m,
+      ...snapshot
+    } = { ...agent, ...fields };
     return snapshot as SessionAgent;
   }
 }

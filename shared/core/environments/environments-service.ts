@@ -10,7 +10,13 @@ import { InvalidRequestError, NotFoundError } from "../../contract/errors.js";
 import { idPrefix } from "../../contract/ids.js";
 import type { Environment } from "../../contract/sdk-types.js";
 import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
-import { ConditionFailedError, type Clock, type DocumentStore, type IdGenerator, type StoredItem } from "../ports.js";
+import {
+  type Clock,
+  ConditionFailedError,
+  type DocumentStore,
+  type IdGenerator,
+  type StoredItem,
+} from "../ports.js";
 
 const envKey = (ws: string) => `ws#${ws}#env`;
 
@@ -31,7 +37,11 @@ export class EnvironmentsService {
       updated_at: now,
       archived_at: null,
     };
-    await this.store.put("resources", { pk: envKey(workspaceId), sk: environment.id, rev: 1, environment }, { expectedRev: 0 });
+    await this.store.put(
+      "resources",
+      { pk: envKey(workspaceId), sk: environment.id, rev: 1, environment },
+      { expectedRev: 0 },
+    );
     return environment;
   }
 
@@ -58,7 +68,11 @@ export class EnvironmentsService {
       const next = apply(item.environment as Environment);
       if (!next) return item.environment as Environment;
       try {
-        await this.store.put("resources", { ...item, rev: Number(item.rev) + 1, environment: next }, { expectedRev: Number(item.rev) });
+        await this.store.put(
+          "resources",
+          { ...item, rev: Number(item.rev) + 1, environment: next },
+          { expectedRev: Number(item.rev) },
+        );
         return next;
       } catch (error) {
         if (!(error instanceof ConditionFailedError)) throw error;
@@ -69,8 +83,13 @@ export class EnvironmentsService {
   async update(workspaceId: string, id: string, body: EnvironmentUpdate): Promise<Environment> {
     return this.change(workspaceId, id, (current) => {
       if (current.archived_at) throw new InvalidRequestError(`environment ${id} is archived`);
-      const { fields, changed } = applyEnvironmentUpdate({ ...current, scope: current.scope ?? "organization" }, body);
-      return changed ? { ...current, ...fields, updated_at: new Date(this.clock.now()).toISOString() } : undefined;
+      const { fields, changed } = applyEnvironmentUpdate(
+        { ...current, scope: current.scope ?? "organization" },
+        body,
+      );
+      return changed
+        ? { ...current, ...fields, updated_at: new Date(this.clock.now()).toISOString() }
+        : undefined;
     });
   }
 
@@ -90,7 +109,8 @@ export class EnvironmentsService {
     return collectPage<StoredItem, Environment>({
       limit: query.limit,
       start: decodeCursor(query.page),
-      read: (after, limit) => this.store.query("resources", envKey(workspaceId), { after, limit, order: "asc" }),
+      read: (after, limit) =>
+        this.store.query("resources", envKey(workspaceId), { after, limit, order: "asc" }),
       keyOf: (i) => i.sk,
       keep: (i) => query.include_archived || !(i.environment as Environment).archived_at,
       map: (i) => i.environment as Environment,

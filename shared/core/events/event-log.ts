@@ -37,7 +37,12 @@ export class EventLog {
   /** Writes events at their sequences; an event already written there is left as it is. */
   async write(sessionId: string, entries: LoggedEvent[]): Promise<void> {
     for (const entry of entries) {
-      const item: StoredItem = { pk: sessionId, sk: entry.seq, event: entry.event, internals: entry.internals };
+      const item: StoredItem = {
+        pk: sessionId,
+        sk: entry.seq,
+        event: entry.event,
+        internals: entry.internals,
+      };
       try {
         await this.store.put("events", item, { ifNotExists: true });
       } catch (error) {
@@ -48,7 +53,11 @@ export class EventLog {
   }
 
   /** Allocates sequences for `events` and writes them; returns them as logged. */
-  async append(sessionId: string, events: SessionEvent[], internals: EventInternals = {}): Promise<LoggedEvent[]> {
+  async append(
+    sessionId: string,
+    events: SessionEvent[],
+    internals: EventInternals = {},
+  ): Promise<LoggedEvent[]> {
     if (events.length === 0) return [];
     const first = await this.allocate(sessionId, events.length);
     const entries = events.map((event, i) => ({ seq: first + i, event, internals }));

@@ -24,7 +24,11 @@ export class EventsService {
   }
 
   /** Validates every event first (all or nothing), then records and acts on each in order. */
-  async send(workspaceId: string, sessionId: string, rawEvents: unknown[]): Promise<{ data: SessionEvent[] }> {
+  async send(
+    workspaceId: string,
+    sessionId: string,
+    rawEvents: unknown[],
+  ): Promise<{ data: SessionEvent[] }> {
     const record = await this.session(workspaceId, sessionId);
     if (record.session.status === "terminated") throw new InvalidRequestError("session is terminated");
     if (record.session.archived_at) throw new InvalidRequestError("session is archived");
@@ -37,7 +41,12 @@ export class EventsService {
     });
     const awaiting = new Set(record.run.awaiting);
     for (const [i, event] of events.entries()) {
-      const ref = event.type === "user.custom_tool_result" ? event.custom_tool_use_id : event.type === "user.tool_confirmation" ? event.tool_use_id : undefined;
+      const ref =
+        event.type === "user.custom_tool_result"
+          ? event.custom_tool_use_id
+          : event.type === "user.tool_confirmation"
+            ? event.tool_use_id
+            : undefined;
       if (ref !== undefined && !awaiting.has(ref)) {
         throw new ConflictError(`events.${i}: the session is not waiting on event ${ref}`);
       }
@@ -52,7 +61,8 @@ export class EventsService {
       written.push(full);
       if (event.type === "user.interrupt") await this.interrupt(workspaceId, sessionId, seq);
       else if (event.type === "user.message") await wakeSession(this.deps, workspaceId, sessionId, seq, "*");
-      else if (event.type === "user.custom_tool_result") await wakeSession(this.deps, workspaceId, sessionId, seq, event.custom_tool_use_id);
+      else if (event.type === "user.custom_tool_result")
+        await wakeSession(this.deps, workspaceId, sessionId, seq, event.custom_tool_use_id);
       else await wakeSession(this.deps, workspaceId, sessionId, seq, event.tool_use_id);
     }
     return { data: written };
@@ -70,7 +80,11 @@ export class EventsService {
     });
   }
 
-  async list(workspaceId: string, sessionId: string, query: EventListQuery): Promise<PageCursorBody<SessionEvent>> {
+  async list(
+    workspaceId: string,
+    sessionId: string,
+    query: EventListQuery,
+  ): Promise<PageCursorBody<SessionEvent>> {
     await this.session(workspaceId, sessionId);
     const start = decodeCursor(query.page) as number | undefined;
     const inRange = timeFilter(query);
@@ -82,7 +96,9 @@ export class EventsService {
         this.deps.events.read(sessionId, {
           order: query.order,
           limit: batch,
-          ...(query.order === "asc" ? { after: cursor as number | undefined } : { before: cursor as number | undefined }),
+          ...(query.order === "asc"
+            ? { after: cursor as number | undefined }
+            : { before: cursor as number | undefined }),
         }),
       keyOf: (e) => e.seq,
       keep: (e) => (!types || types.has(e.event.type)) && inRange(e.event),
@@ -137,7 +153,13 @@ function timeFilter(query: EventListQuery): (event: SessionEvent) => boolean {
   const lte = bound("created_at[lte]");
   return (event) => {
     const at = Date.parse((event as { processed_at?: string }).processed_at ?? "");
-    if (Number.isNaN(at)) return gt === undefined && gte === undefined && lt === undefined && lte === undefined;
-    return (gt === undefined || at > gt) && (gte === undefined || at >= gte) && (lt === undefined || at < lt) && (lte === undefined || at <= lte);
+    if (Number.isNaN(at))
+      return gt === undefined && gte === undefined && lt === undefined && lte === undefined;
+    return (
+      (gt === undefined || at > gt) &&
+      (gte === undefined || at >= gte) &&
+      (lt === undefined || at < lt) &&
+      (lte === undefined || at <= lte)
+    );
   };
 }

@@ -14,7 +14,14 @@ import type { SessionRecord } from "../sessions/session-record.js";
 import { budgetReached } from "./budget.js";
 import { buildModelRequest } from "./model-request.js";
 import { canRetry, retryDelaySeconds } from "./model-retry.js";
-import { addUsage, idleEvent, markIdle, runningIndexKey, type StopReason, usageSnapshotEvent } from "./session-status.js";
+import {
+  addUsage,
+  idleEvent,
+  markIdle,
+  runningIndexKey,
+  type StopReason,
+  usageSnapshotEvent,
+} from "./session-status.js";
 import type { StepDeps } from "./step-deps.js";
 import { type StepMessage, stepMessage } from "./step-message.js";
 import { loadStepRecord, recordFromResponse, type StepRecord, saveStepRecord } from "./step-record.js";
@@ -44,7 +51,8 @@ export async function runAgentStep(deps: StepDeps, message: StepMessage): Promis
   if (!session) return;
   const sessionId = session.session.id;
 
-  if (session.run.interruptSeq > session.run.interruptHandledSeq) return finishTurn(deps, session, { type: "end_turn" }, []);
+  if (session.run.interruptSeq > session.run.interruptHandledSeq)
+    return finishTurn(deps, session, { type: "end_turn" }, []);
   if (budgetReached(session.session.agent.model.id, session.session.usage, session.session.budget)) {
     return finishTurn(deps, session, { type: "budget_reached" }, []);
   }
@@ -52,7 +60,8 @@ export async function runAgentStep(deps: StepDeps, message: StepMessage): Promis
   let record = await loadStepRecord(deps, sessionId, session.run.stepSeq);
   if (!record) {
     const log = await deps.events.read(sessionId);
-    if (await runConfirmedTools(deps, sessionId, session.session.agent, log)) log.splice(0, log.length, ...(await deps.events.read(sessionId)));
+    if (await runConfirmedTools(deps, sessionId, session.session.agent, log))
+      log.splice(0, log.length, ...(await deps.events.read(sessionId)));
     const watermark = log.at(-1)?.seq ?? 0;
     const request = buildModelRequest(session.session.agent, buildTranscript(log));
     let response: Awaited<ReturnType<typeof deps.model.createMessage>>;
@@ -61,7 +70,11 @@ export async function runAgentStep(deps: StepDeps, message: StepMessage): Promis
     } catch (error) {
       return handleModelFailure(deps, session, error);
     }
-    record = await saveStepRecord(deps, sessionId, await recordFromResponse(deps, session, watermark, response));
+    record = await saveStepRecord(
+      deps,
+      sessionId,
+      await recordFromResponse(deps, session, watermark, response),
+    );
   }
 
   await deps.events.write(sessionId, record.entries);
@@ -75,8 +88,10 @@ async function commitStep(deps: StepDeps, claimed: SessionRecord, record: StepRe
   const usage = addUsage(claimed.session.usage, record.usage);
   const overBudget = budgetReached(claimed.session.agent.model.id, usage, claimed.session.budget);
   const decide = (current: SessionRecord): { next: "continue" } | { next: "idle"; stop: StopReason } => {
-    if (current.run.interruptSeq > current.run.interruptHandledSeq) return { next: "idle", stop: { type: "end_turn" } };
-    if (record.awaiting.length > 0) return { next: "idle", stop: { type: "requires_action", event_ids: record.awaiting } };
+    if (current.run.interruptSeq > current.run.interruptHandledSeq)
+      return { next: "idle", stop: { type: "end_turn" } };
+    if (record.awaiting.length > 0)
+      return { next: "idle", stop: { type: "requires_action", event_ids: record.awaiting } };
     if (overBudget) return { next: "idle", stop: { type: "budget_reached" } };
     if (record.stopReason === "refusal") return { next: "idle", stop: { type: "refusal" } };
     if (record.stopReason === "tool_use" && record.toolRuns.length > 0) return { next: "continue" };
@@ -86,7 +101,12 @@ async function commitStep(deps: StepDeps, claimed: SessionRecord, record: StepRe
 
   for (;;) {
     const current = await deps.sessions.get(claimed.workspaceId, sessionId);
-    if (!current || current.run.stepSeq !== record.stepSeq || current.run.leaseOwner !== claimed.run.leaseOwner) return;
+    if (
+      !current ||
+      current.run.stepSeq !== record.stepSeq ||
+      current.run.leaseOwner !== claimed.run.leaseOwner
+    )
+      return;
     const decision = decide(current);
     const next = structuredClone(current);
     next.session.usage = usage;
@@ -102,7 +122,11 @@ async function commitStep(deps: StepDeps, claimed: SessionRecord, record: StepRe
       if (await deps.store.get("resources", `once#${sessionId}`, `idle#${record.stepSeq}`)) {
         // An earlier pass announced idle before new input won the race: announce the resumption.
         await emitOnce(deps.store, deps.events, sessionId, `resume#${record.stepSeq}`, [
-          { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: new Date(deps.clock.now()).toISOString() },
+          {
+            type: "session.status_running",
+            id: deps.ids.next(idPrefix.event),
+            processed_at: new Date(deps.clock.now()).toISOString(),
+          },
         ]);
       }
       if (await trySave(deps, next)) {
@@ -142,7 +166,8 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     idleEvent(deps, stop),
   ]);
   await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
-    if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq) return undefined;
+    if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq)
+      return undefined;
     current.run.stepSeq += 1;
     current.run.interruptHandledSeq = current.run.interruptSeq;
     current.run.watermark = Math.max(current.run.watermark, current.run.lastInputSeq);
@@ -166,7 +191,9 @@ const errorTypeOf = {
  */
 async function handleModelFailure(deps: StepDeps, claimed: SessionRecord, error: unknown): Promise<void> {
   const failure =
-    error instanceof ModelCallError ? error : new ModelCallError("server_error", String(error), { cause: error });
+    error instanceof ModelCallError
+      ? error
+      : new ModelCallError("server_error", String(error), { cause: error });
   const { attempt, stepSeq } = claimed.run;
   const sessionId = claimed.session.id;
   const retry = failure.retryable && canRetry(attempt, deps.retry);
@@ -192,7 +219,8 @@ async function handleModelFailure(deps: StepDeps, claimed: SessionRecord, error:
     { type: "session.status_rescheduled", id: deps.ids.next(idPrefix.event), processed_at: now },
   ]);
   const saved = await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
-    if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== stepSeq) return undefined;
+    if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== stepSeq)
+      return undefined;
     current.run.attempt = attempt + 1;
     current.run.leaseUntil = undefined;
     current.run.leaseOwner = undefined;

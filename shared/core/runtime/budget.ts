@@ -27,7 +27,8 @@ export function listPrice(modelId: string): Price | undefined {
 export function listCostUsd(modelId: string, usage: SessionUsage): number {
   const price = listPrice(modelId) ?? sonnet;
   const cacheWrite =
-    (usage.cache_creation?.ephemeral_5m_input_tokens ?? 0) + (usage.cache_creation?.ephemeral_1h_input_tokens ?? 0);
+    (usage.cache_creation?.ephemeral_5m_input_tokens ?? 0) +
+    (usage.cache_creation?.ephemeral_1h_input_tokens ?? 0);
   return (
     ((usage.input_tokens ?? 0) * price.input +
       (usage.output_tokens ?? 0) * price.output +

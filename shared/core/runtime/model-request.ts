@@ -22,7 +22,10 @@ export function toolDefinitions(agent: SessionAgent): Anthropic.Messages.Tool[] 
   return tools;
 }
 
-export function buildModelRequest(agent: SessionAgent, messages: Anthropic.Messages.MessageParam[]): ModelRequest {
+export function buildModelRequest(
+  agent: SessionAgent,
+  messages: Anthropic.Messages.MessageParam[],
+): ModelRequest {
   const tools = toolDefinitions(agent);
   const last = tools.at(-1);
   if (last) tools[tools.length - 1] = { ...last, cache_control: { type: "ephemeral" } };
@@ -31,7 +34,8 @@ export function buildModelRequest(agent: SessionAgent, messages: Anthropic.Messa
     max_tokens: DEFAULT_MAX_TOKENS,
     messages,
   };
-  if (agent.system) request.system = [{ type: "text", text: agent.system, cache_control: { type: "ephemeral" } }];
+  if (agent.system)
+    request.system = [{ type: "text", text: agent.system, cache_control: { type: "ephemeral" } }];
   if (tools.length > 0) request.tools = tools;
   return request;
 }

@@ -6,7 +6,11 @@ export interface RetryPolicy {
 }
 
 /** Full-jitter exponential backoff, capped at SQS's 900-second maximum delay. */
-export function retryDelaySeconds(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+export function retryDelaySeconds(
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(900, policy.baseSeconds * 2 ** attempt);
   return Math.round(random() * ceiling * 1000) / 1000;
 }

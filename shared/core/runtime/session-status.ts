@@ -2,12 +2,13 @@
  * Status transitions of a session and the events that announce them. Each transition is keyed so
  * that a retried caller emits its events once (emitOnce) and commits once (rev-checked save).
  */
-import type { SessionEvent, SessionStatusIdleEvent, SessionUsage } from "../../contract/sdk-types.js";
+
 import { idPrefix } from "../../contract/ids.js";
+import type { SessionEvent, SessionStatusIdleEvent, SessionUsage } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import type { SessionRecord } from "../sessions/session-record.js";
-import { stepMessage } from "./step-message.js";
 import type { StepDeps } from "./step-deps.js";
+import { stepMessage } from "./step-message.js";
 
 export type StopReason = SessionStatusIdleEvent["stop_reason"];
 
@@ -96,9 +97,11 @@ export function addUsage(total: SessionUsage, add: SessionUsage): SessionUsage {
     cache_read_input_tokens: (total.cache_read_input_tokens ?? 0) + (add.cache_read_input_tokens ?? 0),
     cache_creation: {
       ephemeral_5m_input_tokens:
-        (total.cache_creation?.ephemeral_5m_input_tokens ?? 0) + (add.cache_creation?.ephemeral_5m_input_tokens ?? 0),
+        (total.cache_creation?.ephemeral_5m_input_tokens ?? 0) +
+        (add.cache_creation?.ephemeral_5m_input_tokens ?? 0),
       ephemeral_1h_input_tokens:
-        (total.cache_creation?.ephemeral_1h_input_tokens ?? 0) + (add.cache_creation?.ephemeral_1h_input_tokens ?? 0),
+        (total.cache_creation?.ephemeral_1h_input_tokens ?? 0) +
+        (add.cache_creation?.ephemeral_1h_input_tokens ?? 0),
     },
   };
 }

@@ -46,7 +46,11 @@ export async function loadStepRecord(deps: StepDeps, sessionId: string, stepSeq:
 }
 
 /** Stores a record unless one exists for the step; returns whichever is stored. */
-export async function saveStepRecord(deps: StepDeps, sessionId: string, record: StepRecord): Promise<StepRecord> {
+export async function saveStepRecord(
+  deps: StepDeps,
+  sessionId: string,
+  record: StepRecord,
+): Promise<StepRecord> {
   const sk = record.stepSeq.toString().padStart(10, "0");
   try {
     await deps.store.put("resources", { pk: recordKey(sessionId), sk, record }, { ifNotExists: true });
@@ -63,7 +67,10 @@ export function usageOf(response: ModelResponse): SessionUsage {
     output_tokens: response.usage.output_tokens,
     cache_read_input_tokens: response.usage.cache_read_input_tokens ?? 0,
     cache_creation: {
-      ephemeral_5m_input_tokens: response.usage.cache_creation?.ephemeral_5m_input_tokens ?? response.usage.cache_creation_input_tokens ?? 0,
+      ephemeral_5m_input_tokens:
+        response.usage.cache_creation?.ephemeral_5m_input_tokens ??
+        response.usage.cache_creation_input_tokens ??
+        0,
       ephemeral_1h_input_tokens: response.usage.cache_creation?.ephemeral_1h_input_tokens ?? 0,
     },
   };
@@ -78,8 +85,12 @@ export async function recordFromResponse(
 ): Promise<StepRecord> {
   const now = new Date(deps.clock.now()).toISOString();
   const id = () => deps.ids.next(idPrefix.event);
-  const toolset = session.session.agent.tools.find((t) => t.type === "agent_toolset_20260401") as AgentToolset | undefined;
-  const customNames = new Set(session.session.agent.tools.filter((t) => t.type === "custom").map((t) => (t as { name: string }).name));
+  const toolset = session.session.agent.tools.find((t) => t.type === "agent_toolset_20260401") as
+    | AgentToolset
+    | undefined;
+  const customNames = new Set(
+    session.session.agent.tools.filter((t) => t.type === "custom").map((t) => (t as { name: string }).name),
+  );
 
   const startId = id();
   const events: Array<{ event: SessionEvent; internals: LoggedEvent["internals"] }> = [
@@ -93,7 +104,12 @@ export async function recordFromResponse(
       events.push({ event: { type: "agent.thinking", id: id(), processed_at: now }, internals: {} });
     } else if (block.type === "text") {
       events.push({
-        event: { type: "agent.message", id: id(), processed_at: now, content: [{ type: "text", text: block.text }] },
+        event: {
+          type: "agent.message",
+          id: id(),
+          processed_at: now,
+          content: [{ type: "text", text: block.text }],
+        },
         internals: {},
       });
     } else if (block.type === "tool_use") {
@@ -143,8 +159,16 @@ export async function recordFromResponse(
   });
 
   const first = await deps.events.allocate(session.session.id, events.length + pendingRuns.length);
-  const entries: LoggedEvent[] = events.map((e, i) => ({ seq: first + i, event: e.event, internals: { ...e.internals, stepSeq: session.run.stepSeq } }));
-  const toolRuns = pendingRuns.map((run, i) => ({ ...run, resultSeq: first + events.length + i, resultEventId: id() }));
+  const entries: LoggedEvent[] = events.map((e, i) => ({
+    seq: first + i,
+    event: e.event,
+    internals: { ...e.internals, stepSeq: session.run.stepSeq },
+  }));
+  const toolRuns = pendingRuns.map((run, i) => ({
+    ...run,
+    resultSeq: first + events.length + i,
+    resultEventId: id(),
+  }));
   return {
     schemaVersion: 1,
     stepSeq: session.run.stepSeq,
@@ -162,8 +186,10 @@ function asParams(content: ModelResponse["content"]): Anthropic.Messages.Content
   const params: Anthropic.Messages.ContentBlockParam[] = [];
   for (const block of content) {
     if (block.type === "text") params.push({ type: "text", text: block.text });
-    else if (block.type === "tool_use") params.push({ type: "tool_use", id: block.id, name: block.name, input: block.input });
-    else if (block.type === "thinking") params.push({ type: "thinking", thinking: block.thinking, signature: block.signature });
+    else if (block.type === "tool_use")
+      params.push({ type: "tool_use", id: block.id, name: block.name, input: block.input });
+    else if (block.type === "thinking")
+      params.push({ type: "thinking", thinking: block.thinking, signature: block.signature });
     else if (block.type === "redacted_thinking") params.push({ type: "redacted_thinking", data: block.data });
   }
   return params;

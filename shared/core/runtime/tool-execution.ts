@@ -21,22 +21,42 @@ function resultEvent(id: string, toolUseEventId: string, outcome: ToolOutcome, n
   };
 }
 
-async function execute(deps: StepDeps, sessionId: string, agent: SessionAgent, name: string, input: unknown): Promise<ToolOutcome> {
+async function execute(
+  deps: StepDeps,
+  sessionId: string,
+  agent: SessionAgent,
+  name: string,
+  input: unknown,
+): Promise<ToolOutcome> {
   const toolset = agent.tools.find((t) => t.type === "agent_toolset_20260401") as AgentToolset | undefined;
   try {
-    return await runBuiltinTool(name, input, { workspaceId: sessionId, workspace: deps.workspace, fetcher: deps.fetcher, toolset });
+    return await runBuiltinTool(name, input, {
+      workspaceId: sessionId,
+      workspace: deps.workspace,
+      fetcher: deps.fetcher,
+      toolset,
+    });
   } catch (error) {
     deps.logger.error("tool failed", { sessionId, tool: name, error: String(error) });
     return { isError: true, content: `The ${name} tool failed: ${(error as Error).message}` };
   }
 }
 
-export async function runStepTools(deps: StepDeps, sessionId: string, agent: SessionAgent, record: StepRecord): Promise<void> {
+export async function runStepTools(
+  deps: StepDeps,
+  sessionId: string,
+  agent: SessionAgent,
+  record: StepRecord,
+): Promise<void> {
   for (const run of record.toolRuns) {
     if (await deps.events.exists(sessionId, run.resultSeq)) continue;
     const outcome = await execute(deps, sessionId, agent, run.name, run.input);
     await deps.events.write(sessionId, [
-      { seq: run.resultSeq, event: resultEvent(run.resultEventId, run.toolUseEventId, outcome, deps.clock.now()), internals: {} },
+      {
+        seq: run.resultSeq,
+        event: resultEvent(run.resultEventId, run.toolUseEventId, outcome, deps.clock.now()),
+        internals: {},
+      },
     ]);
   }
 }
@@ -51,7 +71,11 @@ export async function runConfirmedTools(
   agent: SessionAgent,
   log: LoggedEvent[],
 ): Promise<boolean> {
-  const answered = new Set(log.filter((e) => e.event.type === "agent.tool_result").map((e) => (e.event as { tool_use_id: string }).tool_use_id));
+  const answered = new Set(
+    log
+      .filter((e) => e.event.type === "agent.tool_result")
+      .map((e) => (e.event as { tool_use_id: string }).tool_use_id),
+  );
   let ran = false;
   for (const { event } of log) {
     if (event.type !== "user.tool_confirmation" || answered.has(event.tool_use_id)) continue;

@@ -24,7 +24,9 @@ export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
 
   const flushUser = () => {
     const answered = new Set(
-      pendingUser.filter((b) => b.type === "tool_result").map((b) => (b as Anthropic.Messages.ToolResultBlockParam).tool_use_id),
+      pendingUser
+        .filter((b) => b.type === "tool_result")
+        .map((b) => (b as Anthropic.Messages.ToolResultBlockParam).tool_use_id),
     );
     const missing = openToolUses.filter((id) => !answered.has(id));
     const results: UserBlock[] = [
@@ -66,7 +68,9 @@ export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
         if (!content || content.length === 0) break;
         flushUser();
         messages.push({ role: "assistant", content });
-        openToolUses = content.filter((b) => b.type === "tool_use").map((b) => (b as Anthropic.Messages.ToolUseBlockParam).id);
+        openToolUses = content
+          .filter((b) => b.type === "tool_use")
+          .map((b) => (b as Anthropic.Messages.ToolUseBlockParam).id);
         break;
       }
       default:

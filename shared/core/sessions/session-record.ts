@@ -105,7 +105,10 @@ export class SessionRepository {
     throw new Error(`session ${sessionId}: too much contention`);
   }
 
-  async list(workspaceId: string, options: { after?: string; before?: string; order: "asc" | "desc"; limit: number }) {
+  async list(
+    workspaceId: string,
+    options: { after?: string; before?: string; order: "asc" | "desc"; limit: number },
+  ) {
     const items = await this.store.query("resources", sessionKey(workspaceId), options);
     return items.filter((i) => !i.deleted).map((i) => fromItem(workspaceId, i));
   }

@@ -33,10 +33,14 @@ export class SessionsService {
     const agent = await this.related.resolveAgent(workspaceId, body.agent);
     assertSupported(agent);
     if (body.resources?.length) {
-      throw new InvalidRequestError("resources: session resources (files, repositories, memory stores) are not supported yet");
+      throw new InvalidRequestError(
+        "resources: session resources (files, repositories, memory stores) are not supported yet",
+      );
     }
     if (body.budget && !listPrice(agent.model.id)) {
-      throw new InvalidRequestError(`budget: model ${agent.model.id} has no public list price (model_not_budgetable)`);
+      throw new InvalidRequestError(
+        `budget: model ${agent.model.id} has no public list price (model_not_budgetable)`,
+      );
     }
     if (body.initial_events?.some((e) => e.type !== "user.message")) {
       throw new InvalidRequestError("initial_events: only user.message is supported yet");
@@ -57,7 +61,12 @@ export class SessionsService {
       stats: { active_seconds: 0, duration_seconds: 0 },
       status: "idle",
       title: body.title ?? null,
-      usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 } },
+      usage: {
+        input_tokens: 0,
+        output_tokens: 0,
+        cache_read_input_tokens: 0,
+        cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+      },
       vault_ids: [],
     };
     await this.deps.sessions.create({ workspaceId, session, run: newRunState() });
@@ -77,7 +86,8 @@ export class SessionsService {
       const s = current.session;
       if (s.status === "terminated") throw new InvalidRequestError("session is terminated");
       if (body.budget !== undefined) {
-        if (body.budget && !s.budget) throw new InvalidRequestError("budget: a budget can only be set at creation (budget_create_only)");
+        if (body.budget && !s.budget)
+          throw new InvalidRequestError("budget: a budget can only be set at creation (budget_create_only)");
         s.budget = body.budget;
       }
       if (body.metadata !== undefined) s.metadata = applyMetadataPatch(s.metadata, body.metadata);
@@ -92,7 +102,12 @@ export class SessionsService {
   async list(workspaceId: string, query: SessionListQuery): Promise<PageCursorBody<Session>> {
     const statuses = query.statuses ? new Set<string>(query.statuses) : undefined;
     const t = (k: keyof SessionListQuery) => (query[k] ? Date.parse(query[k] as string) : undefined);
-    const [gt, gte, lt, lte] = [t("created_at[gt]"), t("created_at[gte]"), t("created_at[lt]"), t("created_at[lte]")];
+    const [gt, gte, lt, lte] = [
+      t("created_at[gt]"),
+      t("created_at[gte]"),
+      t("created_at[lt]"),
+      t("created_at[lte]"),
+    ];
     return collectPage<SessionRecord, Session>({
       limit: query.limit,
       start: decodeCursor(query.page) as string | undefined,
@@ -100,7 +115,9 @@ export class SessionsService {
         this.deps.sessions.list(workspaceId, {
           order: query.order,
           limit: batch,
-          ...(query.order === "asc" ? { after: cursor as string | undefined } : { before: cursor as string | undefined }),
+          ...(query.order === "asc"
+            ? { after: cursor as string | undefined }
+            : { before: cursor as string | undefined }),
         }),
       keyOf: (r) => r.session.id,
       keep: ({ session: s }) => {
@@ -110,9 +127,15 @@ export class SessionsService {
           (!statuses || statuses.has(s.status)) &&
           (!query.agent_id || s.agent.id === query.agent_id) &&
           (!query.agent_version || s.agent.version === query.agent_version) &&
-          (!query.memory_store_id || s.resources.some((r) => (r as { memory_store_id?: string }).memory_store_id === query.memory_store_id)) &&
+          (!query.memory_store_id ||
+            s.resources.some(
+              (r) => (r as { memory_store_id?: string }).memory_store_id === query.memory_store_id,
+            )) &&
           (!query.deployment_id || s.deployment_id === query.deployment_id) &&
-          (gt === undefined || at > gt) && (gte === undefined || at >= gte) && (lt === undefined || at < lt) && (lte === undefined || at <= lte)
+          (gt === undefined || at > gt) &&
+          (gte === undefined || at >= gte) &&
+          (lt === undefined || at < lt) &&
+          (lte === undefined || at <= lte)
         );
       },
       map: (r) => this.present(r),
@@ -149,7 +172,10 @@ export class SessionsService {
     const activeSeconds = Math.round((record.run.activeMs + running) / 1000);
     return {
       ...record.session,
-      stats: { active_seconds: activeSeconds, duration_seconds: Math.round((now - Date.parse(record.session.created_at)) / 1000) },
+      stats: {
+        active_seconds: activeSeconds,
+        duration_seconds: Math.round((now - Date.parse(record.session.created_at)) / 1000),
+      },
       usage: { ...record.session.usage, active_seconds: activeSeconds },
     };
   }
@@ -157,7 +183,8 @@ export class SessionsService {
 
 /** Agent features stored and validated now, but used by later releases: a clear 400 at session time. */
 function assertSupported(agent: SessionAgent) {
-  if (agent.multiagent) throw new InvalidRequestError("agent.multiagent: multiagent sessions are not supported yet");
+  if (agent.multiagent)
+    throw new InvalidRequestError("agent.multiagent: multiagent sessions are not supported yet");
   if (agent.skills.length > 0) throw new InvalidRequestError("agent.skills: skills are not supported yet");
   if (agent.mcp_servers.length > 0 || agent.tools.some((t) => t.type === "mcp_toolset")) {
     throw new InvalidRequestError("agent.tools: MCP toolsets are not supported yet");

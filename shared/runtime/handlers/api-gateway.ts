@@ -9,15 +9,23 @@ export function fromApiGateway(event: APIGatewayProxyEvent): HttpRequest {
   }
   const headers: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(event.headers ?? {})) headers[key.toLowerCase()] = value;
-  const context = event.requestContext?.authorizer as { workspaceId?: string; apiKeyId?: string } | null | undefined;
-  const body = event.body && event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : (event.body ?? undefined);
+  const context = event.requestContext?.authorizer as
+    | { workspaceId?: string; apiKeyId?: string }
+    | null
+    | undefined;
+  const body =
+    event.body && event.isBase64Encoded
+      ? Buffer.from(event.body, "base64").toString("utf8")
+      : (event.body ?? undefined);
   return {
     method: event.httpMethod,
     path: event.path,
     query,
     headers,
     body,
-    principal: context?.workspaceId ? { workspaceId: context.workspaceId, apiKeyId: context.apiKeyId ?? "" } : undefined,
+    principal: context?.workspaceId
+      ? { workspaceId: context.workspaceId, apiKeyId: context.apiKeyId ?? "" }
+      : undefined,
   };
 }
 

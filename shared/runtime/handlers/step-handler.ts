@@ -11,10 +11,14 @@ export function createStepHandler(deps: StepDeps) {
     const parsed = stepMessageSchema.safeParse(JSON.parse(record.body));
     if (!parsed.success) {
       // A malformed nudge can never succeed: log and drop it rather than poison the queue.
-      deps.logger.error("dropping malformed step message", { messageId: record.messageId, body: record.body });
+      deps.logger.error("dropping malformed step message", {
+        messageId: record.messageId,
+        body: record.body,
+      });
       return;
     }
     await runAgentStep(deps, parsed.data);
   };
-  return (event: SQSEvent): Promise<SQSBatchResponse> => processPartialResponse(event, processRecord, processor);
+  return (event: SQSEvent): Promise<SQSBatchResponse> =>
+    processPartialResponse(event, processRecord, processor);
 }

@@ -6,7 +6,11 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { AgentCreateSchema, AgentListQuerySchema, AgentUpdateSchema } from "../../contract/agents.js";
-import { EnvironmentCreateSchema, EnvironmentListQuerySchema, EnvironmentUpdateSchema } from "../../contract/environments.js";
+import {
+  EnvironmentCreateSchema,
+  EnvironmentListQuerySchema,
+  EnvironmentUpdateSchema,
+} from "../../contract/environments.js";
 import { ApiError, AuthenticationError, InvalidRequestError } from "../../contract/errors.js";
 import { EventListQuerySchema, EventSendSchema } from "../../contract/events.js";
 import { SessionCreateSchema, SessionListQuerySchema, SessionUpdateSchema } from "../../contract/sessions.js";
@@ -37,7 +41,8 @@ const json = (body: unknown, status = 200): HttpResponse => ({ kind: "json", sta
 
 function jsonBody(request: HttpRequest): unknown {
   if (!request.body) return {};
-  if (Buffer.byteLength(request.body) > MAX_BODY_BYTES) throw new ApiError("request_too_large", "request body is too large");
+  if (Buffer.byteLength(request.body) > MAX_BODY_BYTES)
+    throw new ApiError("request_too_large", "request body is too large");
   try {
     return JSON.parse(request.body);
   } catch {
@@ -56,7 +61,11 @@ function queryOf(request: HttpRequest, arrays: string[] = []) {
   return flat;
 }
 
-function parseListQuery<S extends Parameters<typeof parseQuery>[0]>(schema: S, request: HttpRequest, arrays: string[] = []) {
+function parseListQuery<S extends Parameters<typeof parseQuery>[0]>(
+  schema: S,
+  request: HttpRequest,
+  arrays: string[] = [],
+) {
   const flat = queryOf(request, arrays);
   const scalars = Object.fromEntries(Object.entries(flat).filter(([k]) => !arrays.includes(k)));
   const parsed = parseQuery(schema, scalars as Record<string, string>) as Record<string, unknown>;
@@ -66,7 +75,8 @@ function parseListQuery<S extends Parameters<typeof parseQuery>[0]>(schema: S, r
 
 const optionalInt = (value: string | null, name: string) => {
   if (value === null) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidRequestError(`${name}: must be a positive integer`);
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new InvalidRequestError(`${name}: must be a positive integer`);
   return Number(value);
 };
 
@@ -80,17 +90,31 @@ export function createApi(services: ApiServices) {
   const router = new Router()
     .add("GET", "/health", async () => json({ status: "ok" }), { public: true })
     // agents
-    .add("POST", "/v1/agents", async (r) => json(await agents.create(ws(r), parseBody(AgentCreateSchema, jsonBody(r)))))
-    .add("GET", "/v1/agents", async (r) => json(await agents.list(ws(r), parseListQuery(AgentListQuerySchema, r) as never)))
+    .add("POST", "/v1/agents", async (r) =>
+      json(await agents.create(ws(r), parseBody(AgentCreateSchema, jsonBody(r)))),
+    )
+    .add("GET", "/v1/agents", async (r) =>
+      json(await agents.list(ws(r), parseListQuery(AgentListQuerySchema, r) as never)),
+    )
     .add("GET", "/v1/agents/{agent_id}", async (r, p) =>
-      json(await agents.retrieve(ws(r), p.agent_id as string, optionalInt(r.query.get("version"), "version"))),
+      json(
+        await agents.retrieve(ws(r), p.agent_id as string, optionalInt(r.query.get("version"), "version")),
+      ),
     )
     .add("POST", "/v1/agents/{agent_id}", async (r, p) =>
       json(await agents.update(ws(r), p.agent_id as string, parseBody(AgentUpdateSchema, jsonBody(r)))),
     )
-    .add("POST", "/v1/agents/{agent_id}/archive", async (r, p) => json(await agents.archive(ws(r), p.agent_id as string)))
+    .add("POST", "/v1/agents/{agent_id}/archive", async (r, p) =>
+      json(await agents.archive(ws(r), p.agent_id as string)),
+    )
     .add("GET", "/v1/agents/{agent_id}/versions", async (r, p) =>
-      json(await agents.listVersions(ws(r), p.agent_id as string, parseListQuery(AgentVersionListQuerySchema, r) as never)),
+      json(
+        await agents.listVersions(
+          ws(r),
+          p.agent_id as string,
+          parseListQuery(AgentVersionListQuerySchema, r) as never,
+        ),
+      ),
     )
     // environments
     .add("POST", "/v1/environments", async (r) =>
@@ -103,7 +127,13 @@ export function createApi(services: ApiServices) {
       json(await environments.retrieve(ws(r), p.environment_id as string)),
     )
     .add("POST", "/v1/environments/{environment_id}", async (r, p) =>
-      json(await environments.update(ws(r), p.environment_id as string, parseBody(EnvironmentUpdateSchema, jsonBody(r)))),
+      json(
+        await environments.update(
+          ws(r),
+          p.environment_id as string,
+          parseBody(EnvironmentUpdateSchema, jsonBody(r)),
+        ),
+      ),
     )
     .add("DELETE", "/v1/environments/{environment_id}", async (r, p) =>
       json(await environments.delete(ws(r), p.environment_id as string)),
@@ -112,15 +142,21 @@ export function createApi(services: ApiServices) {
       json(await environments.archive(ws(r), p.environment_id as string)),
     )
     // sessions
-    .add("POST", "/v1/sessions", async (r) => json(await sessions.create(ws(r), parseBody(SessionCreateSchema, jsonBody(r)))))
+    .add("POST", "/v1/sessions", async (r) =>
+      json(await sessions.create(ws(r), parseBody(SessionCreateSchema, jsonBody(r)))),
+    )
     .add("GET", "/v1/sessions", async (r) =>
       json(await sessions.list(ws(r), parseListQuery(SessionListQuerySchema, r, ["statuses"]) as never)),
     )
-    .add("GET", "/v1/sessions/{session_id}", async (r, p) => json(await sessions.retrieve(ws(r), p.session_id as string)))
+    .add("GET", "/v1/sessions/{session_id}", async (r, p) =>
+      json(await sessions.retrieve(ws(r), p.session_id as string)),
+    )
     .add("POST", "/v1/sessions/{session_id}", async (r, p) =>
       json(await sessions.update(ws(r), p.session_id as string, parseBody(SessionUpdateSchema, jsonBody(r)))),
     )
-    .add("DELETE", "/v1/sessions/{session_id}", async (r, p) => json(await sessions.delete(ws(r), p.session_id as string)))
+    .add("DELETE", "/v1/sessions/{session_id}", async (r, p) =>
+      json(await sessions.delete(ws(r), p.session_id as string)),
+    )
     .add("POST", "/v1/sessions/{session_id}/archive", async (r, p) =>
       json(await sessions.archive(ws(r), p.session_id as string)),
     )
@@ -134,7 +170,13 @@ export function createApi(services: ApiServices) {
       return json(await events.send(ws(r), p.session_id as string, body.events));
     })
     .add("GET", "/v1/sessions/{session_id}/events", async (r, p) =>
-      json(await events.list(ws(r), p.session_id as string, parseListQuery(EventListQuerySchema, r, ["types"]) as never)),
+      json(
+        await events.list(
+          ws(r),
+          p.session_id as string,
+          parseListQuery(EventListQuerySchema, r, ["types"]) as never,
+        ),
+      ),
     )
     .add("GET", "/v1/sessions/{session_id}/events/stream", async (r, p) => {
       const sessionId = p.session_id as string;
@@ -147,7 +189,9 @@ export function createApi(services: ApiServices) {
         try {
           yield ": connected\n\n";
           for await (const entry of follow) {
-            yield entry === "heartbeat" ? sseFrame("ping", undefined, { type: "ping" }) : sseFrame(entry.event.type, entry.seq, entry.event);
+            yield entry === "heartbeat"
+              ? sseFrame("ping", undefined, { type: "ping" })
+              : sseFrame(entry.event.type, entry.seq, entry.event);
           }
         } finally {
           abort.abort();
@@ -162,7 +206,8 @@ export function createApi(services: ApiServices) {
     try {
       const matched = router.match(request.method.toUpperCase(), request.path);
       if ("miss" in matched) {
-        if (matched.miss === "method_not_allowed") throw new InvalidRequestError(`${request.method} is not allowed on ${request.path}`);
+        if (matched.miss === "method_not_allowed")
+          throw new InvalidRequestError(`${request.method} is not allowed on ${request.path}`);
         throw new ApiError("not_found_error", `no route for ${request.method} ${request.path}`);
       }
       if (!matched.route.public) {
@@ -174,11 +219,25 @@ export function createApi(services: ApiServices) {
       return response;
     } catch (error) {
       if (error instanceof ApiError) {
-        return { kind: "json", status: error.status, body: error.toBody(requestId), headers: { "request-id": requestId } };
+        return {
+          kind: "json",
+          status: error.status,
+          body: error.toBody(requestId),
+          headers: { "request-id": requestId },
+        };
       }
-      services.logger.error("unhandled error", { requestId, path: request.path, error: String((error as Error)?.stack ?? error) });
+      services.logger.error("unhandled error", {
+        requestId,
+        path: request.path,
+        error: String((error as Error)?.stack ?? error),
+      });
       const internal = new ApiError("api_error", "internal server error");
-      return { kind: "json", status: 500, body: internal.toBody(requestId), headers: { "request-id": requestId } };
+      return {
+        kind: "json",
+        status: 500,
+        body: internal.toBody(requestId),
+        headers: { "request-id": requestId },
+      };
     }
   }
 

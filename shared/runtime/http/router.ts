@@ -17,14 +17,20 @@ export class Router {
   private readonly routes: Route[] = [];
 
   add(method: string, path: string, handler: RouteHandler, options: { public?: boolean } = {}): this {
-    this.routes.push({ method, segments: path.split("/").filter(Boolean), handler, public: options.public ?? false });
+    this.routes.push({
+      method,
+      segments: path.split("/").filter(Boolean),
+      handler,
+      public: options.public ?? false,
+    });
     return this;
   }
 
   /** The route for a request, or why there is none (`not_found` / `method_not_allowed`). */
-  match(method: string, path: string):
-    | { route: Route; params: Record<string, string> }
-    | { miss: "not_found" | "method_not_allowed" } {
+  match(
+    method: string,
+    path: string,
+  ): { route: Route; params: Record<string, string> } | { miss: "not_found" | "method_not_allowed" } {
     const parts = path.split("/").filter(Boolean);
     let pathMatched = false;
     for (const route of this.routes) {
