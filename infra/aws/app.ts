@@ -40,4 +40,9 @@ new ReverieStack(app, context("stackName") ?? "Reverie", {
   },
 });
 
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+// writeSuppressionsToCloudFormation copies each acknowledgement (id + reason) into the template's
+// Metadata (`cdk_nag.rules_to_suppress`), so the audit trail ships with what gets deployed.
+Validations.of(app).addPlugins(
+  new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }),
+  new ServerlessChecks(app),
+);
