@@ -83,7 +83,7 @@ export class AgentsService {
     const item = await this.item(workspaceId, agentId);
     const current = item.agent as Agent;
     if (current.archived_at) throw new InvalidRequestError(`agent ${agentId} is archived`);
-    if (body.version !== current.version) {
+    if (body.version !== undefined && body.version !== current.version) {
       throw new ConflictError(
         `agent ${agentId} is at version ${current.version}, not ${body.version}: retrieve it and retry`,
       );
