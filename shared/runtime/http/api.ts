@@ -7,9 +7,9 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { AgentCreateSchema, AgentListQuerySchema, AgentUpdateSchema } from "../../contract/agents.js";
 import {
-  EnvironmentCreateSchema,
   EnvironmentListQuerySchema,
-  EnvironmentUpdateSchema,
+  parseEnvironmentCreate,
+  parseEnvironmentUpdate,
 } from "../../contract/environments.js";
 import { ApiError, AuthenticationError, InvalidRequestError } from "../../contract/errors.js";
 import { EventListQuerySchema, EventSendSchema } from "../../contract/events.js";
@@ -118,7 +118,7 @@ export function createApi(services: ApiServices) {
     )
     // environments
     .add("POST", "/v1/environments", async (r) =>
-      json(await environments.create(ws(r), parseBody(EnvironmentCreateSchema, jsonBody(r)))),
+      json(await environments.create(ws(r), parseEnvironmentCreate(jsonBody(r)))),
     )
     .add("GET", "/v1/environments", async (r) =>
       json(await environments.list(ws(r), parseListQuery(EnvironmentListQuerySchema, r) as never)),
@@ -127,13 +127,7 @@ export function createApi(services: ApiServices) {
       json(await environments.retrieve(ws(r), p.environment_id as string)),
     )
     .add("POST", "/v1/environments/{environment_id}", async (r, p) =>
-      json(
-        await environments.update(
-          ws(r),
-          p.environment_id as string,
-          parseBody(EnvironmentUpdateSchema, jsonBody(r)),
-        ),
-      ),
+      json(await environments.update(ws(r), p.environment_id as string, parseEnvironmentUpdate(jsonBody(r)))),
     )
     .add("DELETE", "/v1/environments/{environment_id}", async (r, p) =>
       json(await environments.delete(ws(r), p.environment_id as string)),
