@@ -97,9 +97,10 @@ export interface ReverieRuntimeProps {
   /** Alarm when the oldest message on agent-steps is older than this. @default 30 minutes */
   readonly oldestStepAlarmAge?: Duration;
   /**
-   * Bundle the `@aws-sdk/*` v3 clients into each function (versions pinned by package-lock) instead of
-   * using the copy the Lambda runtime ships. Bundling adds about 650 KB per function.
-   * @default true
+   * Bundle the `@aws-sdk/*` v3 clients (and their `@smithy/*` parts) into each function, versions
+   * pinned by package-lock, instead of using the copy the Lambda runtime ships. Bundling adds about
+   * 650 KB per function and breaks the 500 KB asset budget, so the runtime's copy is the default.
+   * @default false
    */
   readonly bundleAwsSdk?: boolean;
 }
@@ -315,7 +316,9 @@ export class ReverieRuntime extends Construct {
     if (this.props.modelProvider) stepEnvironment.REVERIE_MODEL_PROVIDER = this.props.modelProvider;
     if (this.props.bedrockModelMap) stepEnvironment.REVERIE_BEDROCK_MODEL_MAP = this.props.bedrockModelMap;
 
-    const bundleAwsSdk = this.props.bundleAwsSdk ?? true;
+    const bundleAwsSdk = this.props.bundleAwsSdk ?? false;
+    // Bedrock's SDK carries every API resource; createModel loads it only for the bedrock provider.
+    const bedrockExternal = this.props.modelProvider === "bedrock" ? [] : ["@anthropic-ai/bedrock-sdk"];
     const make = (name: ReverieFunctionName, extra: Partial<lambdaNodejs.NodejsFunctionProps> = {}) => {
       const s = settings[name];
       const id = pascal(name);
@@ -359,10 +362,8 @@ export class ReverieRuntime extends Construct {
           sourceMapMode: lambdaNodejs.SourceMapMode.EXTERNAL,
           // Mappings without the embedded sources: stack traces resolve, the asset stays small.
           sourcesContent: false,
-          // Bundle the v3 clients too by default: versions pinned by package-lock, not by whatever the
-          // runtime ships; otherwise everything but @aws-sdk/* is still bundled.
           bundleAwsSDK: bundleAwsSdk,
-          externalModules: bundleAwsSdk ? [] : ["@aws-sdk/*"],
+          externalModules: [...(bundleAwsSdk ? [] : ["@aws-sdk/*", "@smithy/*"]), ...bedrockExternal],
           // Some CommonJS dependencies call require() for Node built-ins; give the ESM bundle one.
           banner:
             "import{createRequire as __reverieCreateRequire}from'module';const require=__reverieCreateRequire(import.meta.url);",

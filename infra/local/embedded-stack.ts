@@ -34,12 +34,13 @@ export interface EmbeddedStackOptions {
   /** Overrides the configured model provider (tests, benchmarks). */
   model?: ModelProvider;
   logger?: Logger;
-  /** Step lease, ms (short in fault tests). */
+  /** Step lease, ms (short in fault tests); default REVERIE_STEP_LEASE_SECONDS, else 150 s. */
   leaseMs?: number;
+  /** Default REVERIE_SWEEP_INTERVAL_SECONDS, else 30 s. */
   sweepIntervalMs?: number;
   /** Concurrent step batches, like concurrent Lambda invocations. */
   stepConcurrency?: number;
-  /** Visibility timeout of the local step queue, seconds. */
+  /** Visibility timeout of the local step queue, seconds; default REVERIE_QUEUE_VISIBILITY_SECONDS, else 720. */
   visibilityTimeoutSeconds?: number;
 }
 
@@ -84,24 +85,27 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const services = buildServices(config, {
     store,
     steps: queue,
-    model: options.model ?? createModel(config),
+    model: options.model ?? (await createModel(config)),
     workspace: new DirectoryWorkspaceStore(workspaceRoot),
     notifier: new InProcessNotifier(),
     logger: options.logger,
-    leaseMs: options.leaseMs,
+    leaseMs: options.leaseMs ?? secondsToMs(config.REVERIE_STEP_LEASE_SECONDS),
   });
   const apiKey = localApiKey(config, dataDir);
   await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });
 
   queue.start(createStepHandler(services.deps), {
     concurrency: options.stepConcurrency ?? 8,
-    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? config.REVERIE_QUEUE_VISIBILITY_SECONDS,
   });
-  const sweeper = setInterval(() => {
-    sweepStalledSessions(services.deps).catch((error) =>
-      services.logger.error("sweep failed", { error: String(error) }),
-    );
-  }, options.sweepIntervalMs ?? 30_000);
+  const sweeper = setInterval(
+    () => {
+      sweepStalledSessions(services.deps).catch((error) =>
+        services.logger.error("sweep failed", { error: String(error) }),
+      );
+    },
+    options.sweepIntervalMs ?? secondsToMs(config.REVERIE_SWEEP_INTERVAL_SECONDS) ?? 30_000,
+  );
 
   const server = createServer((req, res) => {
     serve(services, req, res).catch((error) => {
@@ -128,6 +132,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     },
   };
 }
+
+const secondsToMs = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {
   const chunks: Buffer[] = [];

@@ -32,7 +32,7 @@ import type {
   BetaManagedAgentsWebFetchURLSourceToolFilter,
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
 import type { BetaManagedAgentsMultiagent } from "@anthropic-ai/sdk/resources/beta/sessions/sessions";
-import { z } from "zod";
+import * as z from "zod";
 import {
   applyMetadataPatch,
   type FieldProblem,

@@ -17,7 +17,7 @@ import type {
   EnvironmentCreateParams,
   EnvironmentUpdateParams,
 } from "@anthropic-ai/sdk/resources/beta/environments/environments";
-import { z } from "zod";
+import * as z from "zod";
 import {
   applyMetadataPatch,
   CodedInvalidRequestError,

@@ -1,5 +1,5 @@
 /** Request schemas for /v1/sessions/{id}/events, matching the SDK's EventSendParams / EventListParams. */
-import { z } from "zod";
+import * as z from "zod";
 import { pageCursorSchema, pageLimitSchema, queryTimestampSchema } from "./validation.js";
 
 const textBlock = z.object({ type: z.literal("text"), text: z.string().min(1).max(1_000_000) }).strict();

@@ -1,5 +1,5 @@
 /** Request schemas for /v1/sessions, matching the SDK's SessionCreateParams / SessionUpdateParams / SessionListParams. */
-import { z } from "zod";
+import * as z from "zod";
 import { userMessageParamsSchema } from "./events.js";
 import {
   metadataPatchSchema,

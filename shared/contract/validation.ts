@@ -5,7 +5,7 @@
  * dots, array indexes as numbers), so a client sees which field is wrong and why, e.g.
  * `tools.0.type: expected one of agent_toolset_20260401, mcp_toolset, custom`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { InvalidRequestError } from "./errors.js";
 
 /**

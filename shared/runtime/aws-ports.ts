@@ -40,7 +40,7 @@ export function awsServices(): Promise<Services> {
         tableNames: { resources: config.REVERIE_TABLE_RESOURCES, events: config.REVERIE_TABLE_EVENTS },
       }),
       steps: new SqsQueue({ client: new SQSClient({}), queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL }),
-      model: createModel(config, await anthropicKey(config)),
+      model: await createModel(config, await anthropicKey(config)),
       workspace: new S3WorkspaceStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
       notifier: new InProcessNotifier(),
     });

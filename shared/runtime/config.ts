@@ -2,7 +2,7 @@
  * Configuration: environment variables parsed once with zod. A bad value fails at start-up with the
  * variable's name. Every variable is documented in README.md ("Configuration").
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const flag = z
   .enum(["0", "1", "true", "false"])
@@ -33,6 +33,12 @@ const schema = z.object({
   REVERIE_MODEL_RETRY_BASE_SECONDS: z.coerce.number().min(0).max(900).default(2),
   /** Client-side timeout of one model call, seconds. */
   REVERIE_MODEL_TIMEOUT_SECONDS: z.coerce.number().min(1).max(900).default(90),
+  /** Embedded stack: how long a step holds a session's lease before the sweeper may re-nudge it, seconds (default 150). */
+  REVERIE_STEP_LEASE_SECONDS: z.coerce.number().positive().max(3600).optional(),
+  /** Embedded stack: how often the sweeper looks for stalled sessions, seconds (default 30). */
+  REVERIE_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().max(3600).optional(),
+  /** Embedded stack: visibility timeout of the local agent-steps queue, seconds (default 720). */
+  REVERIE_QUEUE_VISIBILITY_SECONDS: z.coerce.number().positive().max(43_200).optional(),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
 });
 

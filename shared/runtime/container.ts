@@ -5,7 +5,6 @@
 import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
 import { GuardedFetcher } from "../adapters/http/guarded-fetcher.js";
 import { AnthropicModel } from "../adapters/model/anthropic-model.js";
-import { BedrockModel } from "../adapters/model/bedrock-model.js";
 import { SimulatedModel } from "../adapters/model/simulated-model.js";
 import { TimeSortableIds } from "../contract/ids.js";
 import { AgentsService } from "../core/agents/agents-service.js";
@@ -52,8 +51,11 @@ export function createLogger(config: Pick<Config, "REVERIE_LOG_LEVEL">, serviceN
   };
 }
 
-/** The model provider the configuration asks for. */
-export function createModel(config: Config, apiKey = config.ANTHROPIC_API_KEY): ModelProvider {
+/**
+ * The model provider the configuration asks for. Bedrock's SDK (which carries every API resource)
+ * is loaded only when asked for, so the Lambda bundles of other deployments stay small.
+ */
+export async function createModel(config: Config, apiKey = config.ANTHROPIC_API_KEY): Promise<ModelProvider> {
   const timeoutMs = config.REVERIE_MODEL_TIMEOUT_SECONDS * 1000;
   if (config.modelProvider === "anthropic") {
     return new AnthropicModel({ apiKey: apiKey as string, baseURL: config.ANTHROPIC_BASE_URL, timeoutMs });

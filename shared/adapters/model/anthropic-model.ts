@@ -3,7 +3,10 @@
  * off (`maxRetries: 0`): a failed call becomes a {@link ModelCallError} and the step is retried by
  * the caller with an SQS delay, so that no Lambda sleeps through a backoff.
  */
-import Anthropic from "@anthropic-ai/sdk";
+// The base client plus the Messages resource only: the full `Anthropic` client pulls in every API
+// resource (~400 KB minified), which would put the Lambda bundles over their size budget.
+import { BaseAnthropic } from "@anthropic-ai/sdk/client";
+import { Messages } from "@anthropic-ai/sdk/resources/messages/messages";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/ports.js";
 import { toModelCallError } from "./model-errors.js";
 
@@ -17,20 +20,21 @@ export interface AnthropicModelOptions {
 
 export class AnthropicModel implements ModelProvider {
   readonly name = "anthropic";
-  readonly #client: Anthropic;
+  readonly #messages: Messages;
 
   constructor(options: AnthropicModelOptions) {
-    this.#client = new Anthropic({
+    const client = new BaseAnthropic({
       apiKey: options.apiKey,
       baseURL: options.baseURL,
       maxRetries: 0,
       timeout: options.timeoutMs,
     });
+    this.#messages = new Messages(client);
   }
 
   async createMessage(request: ModelRequest): Promise<ModelResponse> {
     try {
-      return await this.#client.messages.create(request);
+      return await this.#messages.create(request);
     } catch (error) {
       throw toModelCallError(error, this.name);
     }

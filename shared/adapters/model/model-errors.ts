@@ -9,7 +9,7 @@ import {
   APIConnectionTimeoutError,
   APIError,
   APIUserAbortError,
-} from "@anthropic-ai/sdk";
+} from "@anthropic-ai/sdk/core/error";
 import { ModelCallError, type ModelFailureKind } from "../../core/ports.js";
 
 /**

@@ -1,5 +1,5 @@
 /** The agent-steps queue message: a nudge, never the truth (DESIGN.md §5). */
-import { z } from "zod";
+import * as z from "zod";
 
 export const stepMessageSchema = z.object({
   schemaVersion: z.literal(1),

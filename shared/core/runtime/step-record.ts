@@ -4,7 +4,7 @@
  * instead of calling the model again, so the events of a step are the same however often it runs.
  */
 import type Anthropic from "@anthropic-ai/sdk";
-import { z } from "zod";
+import * as z from "zod";
 import { idPrefix } from "../../contract/ids.js";
 import type { AgentToolset, SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
 import type { LoggedEvent } from "../events/event-log.js";

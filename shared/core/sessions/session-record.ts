@@ -2,7 +2,7 @@
  * The stored session: the SDK-visible session document plus the runtime's durable run state.
  * Run state carries a schemaVersion and is validated on read (DESIGN.md §9).
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Session } from "../../contract/sdk-types.js";
 import { ConditionFailedError, type DocumentStore, type StoredItem } from "../ports.js";
 

@@ -15,7 +15,7 @@ import type {
   BetaManagedAgentsAgentToolset20260401WriteInput,
   BetaManagedAgentsWebFetchToolConfig,
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
-import { z } from "zod";
+import * as z from "zod";
 import type { HttpFetcher, WorkspaceStore } from "../ports.js";
 import { editFile, FileToolError, globFiles, grepFiles, readFile, writeFile } from "./file-tools.js";
 import { WebFetchError, type WebFetchInput, webFetch } from "./web-fetch.js";

@@ -4,7 +4,7 @@
  * call `handle`.
  */
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { AgentCreateSchema, AgentListQuerySchema, AgentUpdateSchema } from "../../contract/agents.js";
 import {
   EnvironmentListQuerySchema,
