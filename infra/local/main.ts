@@ -9,7 +9,7 @@ const stack = await startEmbeddedStack({ config, dataDir });
 
 const provider = stack.services.deps.model.name;
 process.stdout.write(
-  [
+  `${[
     "",
     "  Reverie — Claude Managed Agents API, embedded stack",
     `  URL        ${stack.url}`,
@@ -19,7 +19,7 @@ process.stdout.write(
     "",
     `  new Anthropic({ baseURL: "${stack.url}", apiKey: "${stack.apiKey}" })`,
     "",
-  ].join("\n") + "\n",
+  ].join("\n")}\n`,
 );
 
 let stopping = false;

@@ -80,7 +80,7 @@ export async function wakeSession(
     if (current.session.status !== "idle" || current.run.awaiting.length > 0) return current;
     return markRunning(current, now, deps.leaseMs);
   });
-  if (!result || result.before.session.status !== "idle" || result.after.session.status !== "running") return;
+  if (result?.before.session.status !== "idle" || result.after.session.status !== "running") return;
   await deps.store.put("resources", { pk: runningIndexKey, sk: sessionId, workspaceId });
   await emitOnce(deps.store, deps.events, sessionId, `wake#${inputSeq}`, [
     { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) },

@@ -80,7 +80,7 @@ export async function runConfirmedTools(
   for (const { event } of log) {
     if (event.type !== "user.tool_confirmation" || answered.has(event.tool_use_id)) continue;
     const toolUse = log.find((e) => e.event.id === event.tool_use_id)?.event;
-    if (!toolUse || toolUse.type !== "agent.tool_use") continue;
+    if (toolUse?.type !== "agent.tool_use") continue;
     const marker = await deps.store.get("resources", `once#${sessionId}`, `confirm#${toolUse.id}`);
     const outcome: ToolOutcome = marker
       ? { isError: false, content: "" }
