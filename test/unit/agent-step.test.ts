@@ -1,0 +1,195 @@
+import { describe, expect, it } from "vitest";
+import type { Session, SessionEvent } from "../../shared/contract/sdk-types.js";
+import { EventsService } from "../../shared/core/events/events-service.js";
+import { ModelCallError } from "../../shared/core/ports.js";
+import { runAgentStep } from "../../shared/core/runtime/agent-step.js";
+import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
+import { newRunState } from "../../shared/core/sessions/session-record.js";
+import { inMemoryDeps, ScriptedModel, text, toolUse } from "../fixtures/in-memory-runtime.js";
+
+const WS = "wrkspc_test";
+
+function session(id: string): Session {
+  const at = new Date(0).toISOString();
+  return {
+    id,
+    type: "session",
+    agent: {
+      id: "agent_1",
+      type: "agent",
+      version: 1,
+      name: "a",
+      description: null,
+      model: { id: "claude-sonnet-4-6" },
+      system: "be brief",
+      tools: [
+        {
+          type: "agent_toolset_20260401",
+          default_config: { enabled: true, permission_policy: { type: "always_allow" } },
+          configs: [],
+        },
+      ],
+      mcp_servers: [],
+      skills: [],
+      multiagent: null,
+      execution_identity: { type: "service_account" },
+    },
+    archived_at: null,
+    budget: null,
+    created_at: at,
+    updated_at: at,
+    environment_id: "env_1",
+    metadata: {},
+    outcome_evaluations: [],
+    resources: [],
+    stats: {},
+    status: "idle",
+    title: null,
+    usage: {},
+    vault_ids: [],
+  };
+}
+
+async function start(model: ScriptedModel, now?: () => number) {
+  const rt = inMemoryDeps(model, now);
+  await rt.deps.sessions.create({ workspaceId: WS, session: session("sesn_1"), run: newRunState() });
+  await new EventsService(rt.deps).send(WS, "sesn_1", [
+    { type: "user.message", content: [{ type: "text", text: "go" }] },
+  ]);
+  return rt;
+}
+
+/** Delivers queued step messages until the queue is empty. */
+async function drain(rt: Awaited<ReturnType<typeof start>>, deliver = 1) {
+  for (let message = rt.queue.take(); message; message = rt.queue.take()) {
+    const current = message;
+    await Promise.all(Array.from({ length: deliver }, () => runAgentStep(rt.deps, current)));
+  }
+}
+
+const types = async (rt: Awaited<ReturnType<typeof start>>) =>
+  (await rt.deps.events.read("sesn_1")).map((e) => e.event.type as SessionEvent["type"]);
+
+describe("runAgentStep", () => {
+  it("runs a tool turn to idle, counting usage once per model call", async () => {
+    const rt = await start(
+      new ScriptedModel([toolUse("write", { file_path: "a.txt", content: "x" }), text("done")]),
+    );
+    await drain(rt);
+    expect(await types(rt)).toEqual([
+      "user.message",
+      "session.status_running",
+      "span.model_request_start",
+      "agent.tool_use",
+      "span.model_request_end",
+      "agent.tool_result",
+      "span.model_request_start",
+      "agent.message",
+      "span.model_request_end",
+      "session.usage",
+      "session.status_idle",
+    ]);
+    const record = await rt.deps.sessions.get(WS, "sesn_1");
+    expect(record?.session.status).toBe("idle");
+    expect(record?.session.usage.input_tokens).toBe(20);
+    expect(await rt.workspace.read("sesn_1", "a.txt")).toBe("x");
+  });
+
+  it("delivers every message twice concurrently without duplicating events, tool runs or model calls", async () => {
+    const model = new ScriptedModel([toolUse("write", { file_path: "a.txt", content: "x" }), text("done")]);
+    const rt = await start(model);
+    await drain(rt, 2);
+    const events = await rt.deps.events.read("sesn_1");
+    expect(new Set(events.map((e) => e.event.id)).size).toBe(events.length);
+    expect(events.filter((e) => e.event.type === "agent.tool_result")).toHaveLength(1);
+    expect(model.requests).toHaveLength(2);
+    expect(rt.workspace.writes).toHaveLength(1);
+    expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.usage.output_tokens).toBe(10);
+  });
+
+  it("re-runs a step that died after its model call from the stored record, not a new call", async () => {
+    const model = new ScriptedModel([toolUse("write", { file_path: "a.txt", content: "x" }), text("done")]);
+    let clock = 1_000_000;
+    const rt = await start(model, () => clock);
+    const first = rt.queue.take();
+    // The commit fails once: the process "dies" after writing events and running the tool.
+    const save = rt.deps.sessions.save.bind(rt.deps.sessions);
+    let failures = 0;
+    rt.deps.sessions.save = async (record) => {
+      if (record.run.stepSeq === 1 && failures++ === 0) throw new Error("killed");
+      return save(record);
+    };
+    await expect(runAgentStep(rt.deps, first as never)).rejects.toThrow("killed");
+    // Redelivery while the lease is live is dropped; after it expires the sweeper re-nudges.
+    await runAgentStep(rt.deps, first as never);
+    clock += 120_000;
+    expect((await sweepStalledSessions(rt.deps)).nudged).toBe(1);
+    await drain(rt);
+    expect(model.requests).toHaveLength(2);
+    expect(rt.workspace.writes).toHaveLength(1);
+    const events = await rt.deps.events.read("sesn_1");
+    expect(events.filter((e) => e.event.type === "span.model_request_start")).toHaveLength(2);
+    expect(events.at(-1)?.event).toMatchObject({
+      type: "session.status_idle",
+      stop_reason: { type: "end_turn" },
+    });
+  });
+
+  it("reschedules retryable model failures with a delay, then ends with retries_exhausted", async () => {
+    const overloaded = () => new ModelCallError("overloaded", "529 overloaded");
+    const rt = await start(new ScriptedModel([overloaded(), overloaded(), overloaded()]));
+    const delays: Array<number | undefined> = [];
+    for (let sent = rt.queue.sent.shift(); sent; sent = rt.queue.sent.shift()) {
+      delays.push(sent.delaySeconds);
+      await runAgentStep(rt.deps, sent.message);
+    }
+    expect(delays).toHaveLength(3);
+    expect(delays[1]).toBeGreaterThanOrEqual(0);
+    const events = await rt.deps.events.read("sesn_1");
+    const errors = events
+      .filter((e) => e.event.type === "session.error")
+      .map((e) => (e.event as { error: { retry_status: { type: string } } }).error.retry_status.type);
+    expect(errors).toEqual(["retrying", "retrying", "exhausted"]);
+    expect(events.filter((e) => e.event.type === "session.status_rescheduled")).toHaveLength(2);
+    expect(events.at(-1)?.event).toMatchObject({
+      type: "session.status_idle",
+      stop_reason: { type: "retries_exhausted" },
+    });
+    expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("idle");
+  });
+
+  it("ends a non-retryable failure at once as terminal", async () => {
+    const rt = await start(new ScriptedModel([new ModelCallError("invalid_request", "400 bad")]));
+    await drain(rt);
+    const events = await rt.deps.events.read("sesn_1");
+    expect(events.find((e) => e.event.type === "session.error")?.event).toMatchObject({
+      error: { retry_status: { type: "terminal" } },
+    });
+    expect(events.at(-1)?.event).toMatchObject({ stop_reason: { type: "retries_exhausted" } });
+  });
+
+  it("continues the turn when a user message arrives while the model is answering", async () => {
+    const rt = await start(new ScriptedModel([text("first"), text("second")]));
+    const events = new EventsService(rt.deps);
+    const message = rt.queue.take();
+    // The user speaks between the model call and the commit: the step must not go idle on it.
+    const create = rt.deps.model.createMessage.bind(rt.deps.model);
+    rt.deps.model = {
+      name: "scripted",
+      createMessage: async (request) => {
+        const reply = await create(request);
+        if (request.messages.length === 1) {
+          await events.send(WS, "sesn_1", [
+            { type: "user.message", content: [{ type: "text", text: "and more" }] },
+          ]);
+        }
+        return reply;
+      },
+    };
+    await runAgentStep(rt.deps, message as never);
+    await drain(rt);
+    const messages = (await rt.deps.events.read("sesn_1")).filter((e) => e.event.type === "agent.message");
+    expect(messages).toHaveLength(2);
+    expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("idle");
+  });
+});
