@@ -53,3 +53,33 @@ export async function collectPage<Item, Out>(options: {
     cursor = options.keyOf(batch[batch.length - 1] as Item);
   }
 }
+
+/** The `created_at[gt|gte|lt|lte]` query bounds of a list endpoint. */
+export interface CreatedAtBounds {
+  "created_at[gt]"?: string;
+  "created_at[gte]"?: string;
+  "created_at[lt]"?: string;
+  "created_at[lte]"?: string;
+}
+
+/** A predicate over a timestamp (RFC 3339) that holds when it is within the query's bounds. */
+export function createdAtFilter(query: CreatedAtBounds): (timestamp: string | undefined) => boolean {
+  const bound = (key: keyof CreatedAtBounds) => (query[key] ? Date.parse(query[key] as string) : undefined);
+  const [gt, gte, lt, lte] = [
+    bound("created_at[gt]"),
+    bound("created_at[gte]"),
+    bound("created_at[lt]"),
+    bound("created_at[lte]"),
+  ];
+  const unbounded = gt === undefined && gte === undefined && lt === undefined && lte === undefined;
+  return (timestamp) => {
+    const at = Date.parse(timestamp ?? "");
+    if (Number.isNaN(at)) return unbounded;
+    return (
+      (gt === undefined || at > gt) &&
+      (gte === undefined || at >= gte) &&
+      (lt === undefined || at < lt) &&
+      (lte === undefined || at <= lte)
+    );
+  };
+}

@@ -64,6 +64,7 @@ export async function createModel(config: Config, apiKey = config.ANTHROPIC_API_
     const modelIds = config.REVERIE_BEDROCK_MODEL_MAP
       ? (JSON.parse(config.REVERIE_BEDROCK_MODEL_MAP) as Record<string, string>)
       : {};
+    const { BedrockModel } = await import("../adapters/model/bedrock-model.js");
     return new BedrockModel({ region: config.AWS_REGION, timeoutMs, modelIds });
   }
   return new SimulatedModel();

@@ -7,7 +7,7 @@ import { type EventListQuery, sendableEventSchema } from "../../contract/events.
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { parseBody } from "../../contract/validation.js";
-import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
+import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
 import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { LoggedEvent } from "./event-log.js";
@@ -87,7 +87,7 @@ export class EventsService {
   ): Promise<PageCursorBody<SessionEvent>> {
     await this.session(workspaceId, sessionId);
     const start = decodeCursor(query.page) as number | undefined;
-    const inRange = timeFilter(query);
+    const inRange = createdAtFilter(query);
     const types = query.types ? new Set(query.types) : undefined;
     return collectPage<LoggedEvent, SessionEvent>({
       limit: query.limit,
@@ -101,7 +101,8 @@ export class EventsService {
             : { before: cursor as number | undefined }),
         }),
       keyOf: (e) => e.seq,
-      keep: (e) => (!types || types.has(e.event.type)) && inRange(e.event),
+      keep: (e) =>
+        (!types || types.has(e.event.type)) && inRange((e.event as { processed_at?: string }).processed_at),
       map: (e) => e.event,
     });
   }
@@ -143,23 +144,4 @@ export class EventsService {
       await this.deps.notifier.wait(sessionId, gapSince !== undefined ? 50 : 1000);
     }
   }
-}
-
-function timeFilter(query: EventListQuery): (event: SessionEvent) => boolean {
-  const bound = (key: keyof EventListQuery) => (query[key] ? Date.parse(query[key] as string) : undefined);
-  const gt = bound("created_at[gt]");
-  const gte = bound("created_at[gte]");
-  const lt = bound("created_at[lt]");
-  const lte = bound("created_at[lte]");
-  return (event) => {
-    const at = Date.parse((event as { processed_at?: string }).processed_at ?? "");
-    if (Number.isNaN(at))
-      return gt === undefined && gte === undefined && lt === undefined && lte === undefined;
-    return (
-      (gt === undefined || at > gt) &&
-      (gte === undefined || at >= gte) &&
-      (lt === undefined || at < lt) &&
-      (lte === undefined || at <= lte)
-    );
-  };
 }

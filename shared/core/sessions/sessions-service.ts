@@ -5,7 +5,7 @@ import type { Session, SessionAgent } from "../../contract/sdk-types.js";
 import type { SessionCreateBody, SessionListQuery, SessionUpdateBody } from "../../contract/sessions.js";
 import { applyMetadataPatch } from "../../contract/validation.js";
 import type { EventsService } from "../events/events-service.js";
-import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
+import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
 import { listPrice } from "../runtime/budget.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { newRunState, type SessionRecord } from "./session-record.js";
@@ -101,13 +101,7 @@ export class SessionsService {
 
   async list(workspaceId: string, query: SessionListQuery): Promise<PageCursorBody<Session>> {
     const statuses = query.statuses ? new Set<string>(query.statuses) : undefined;
-    const t = (k: keyof SessionListQuery) => (query[k] ? Date.parse(query[k] as string) : undefined);
-    const [gt, gte, lt, lte] = [
-      t("created_at[gt]"),
-      t("created_at[gte]"),
-      t("created_at[lt]"),
-      t("created_at[lte]"),
-    ];
+    const inRange = createdAtFilter(query);
     return collectPage<SessionRecord, Session>({
       limit: query.limit,
       start: decodeCursor(query.page) as string | undefined,
@@ -121,7 +115,6 @@ export class SessionsService {
         }),
       keyOf: (r) => r.session.id,
       keep: ({ session: s }) => {
-        const at = Date.parse(s.created_at);
         return (
           (query.include_archived || !s.archived_at) &&
           (!statuses || statuses.has(s.status)) &&
@@ -132,10 +125,7 @@ export class SessionsService {
               (r) => (r as { memory_store_id?: string }).memory_store_id === query.memory_store_id,
             )) &&
           (!query.deployment_id || s.deployment_id === query.deployment_id) &&
-          (gt === undefined || at > gt) &&
-          (gte === undefined || at >= gte) &&
-          (lt === undefined || at < lt) &&
-          (lte === undefined || at <= lte)
+          inRange(s.created_at)
         );
       },
       map: (r) => this.present(r),
