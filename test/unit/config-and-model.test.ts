@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../shared/runtime/config.js";
+import { createModel } from "../../shared/runtime/container.js";
+
+describe("loadConfig", () => {
+  it("defaults to the simulated model without a key and to anthropic with one", () => {
+    expect(loadConfig({}).modelProvider).toBe("simulated");
+    expect(loadConfig({ ANTHROPIC_API_KEY: "sk-x" }).modelProvider).toBe("anthropic");
+    expect(loadConfig({ REVERIE_MODEL_PROVIDER: "bedrock" }).modelProvider).toBe("bedrock");
+  });
+  it("names the variable that is wrong", () => {
+    expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
+    expect(() => loadConfig({ REVERIE_MODEL_PROVIDER: "openai" })).toThrow(/REVERIE_MODEL_PROVIDER/);
+    expect(() => loadConfig({ REVERIE_MODEL_PROVIDER: "anthropic" })).toThrow(ConfigError);
+  });
+});
+
+describe("createModel", () => {
+  it("builds the provider the configuration asks for", async () => {
+    expect((await createModel(loadConfig({}))).name).toBe("simulated");
+    expect((await createModel(loadConfig({ ANTHROPIC_API_KEY: "sk-x" }))).name).toBe("anthropic");
+    const bedrock = loadConfig({ REVERIE_MODEL_PROVIDER: "bedrock", AWS_REGION: "us-east-1" });
+    expect((await createModel(bedrock)).name).toBe("bedrock");
+  });
+});
