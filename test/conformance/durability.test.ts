@@ -1,0 +1,556 @@
+/**
+ * Durability (DESIGN.md §5, §8 "faults"): at-least-once delivery, crashes, model faults and lost
+ * messages never duplicate an event, never lose a tool result and never leave a session stuck.
+ * Driven through the official SDK against the embedded stack, with a real HTTP mock upstream.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { MessageQueue } from "../../shared/core/ports.js";
+import type { StepMessage } from "../../shared/core/runtime/step-message.js";
+import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
+import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
+import {
+  type MockMessagesServer,
+  type MockStep,
+  mockText,
+  mockToolUse,
+  type ReceivedRequest,
+  startMockMessagesServer,
+} from "../fixtures/mock-messages-server.js";
+import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
+
+type SessionEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionEvent;
+type IdleEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionStatusIdleEvent;
+type ToolResultEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsAgentToolResultEvent;
+type ErrorEvent = Extract<SessionEvent, { type: "session.error" }>;
+
+const text = (s: string) => ({
+  type: "user.message" as const,
+  content: [{ type: "text" as const, text: s }],
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An SQS event carrying one step message, as Lambda would deliver it. */
+function sqsEvent(message: StepMessage): SQSEvent {
+  const body = JSON.stringify(message);
+  return {
+    Records: [
+      {
+        messageId: randomUUID(),
+        receiptHandle: randomUUID(),
+        body,
+        attributes: {
+          ApproximateReceiveCount: "1",
+          SentTimestamp: String(Date.now()),
+          SenderId: "000000000000",
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+        },
+        messageAttributes: {},
+        md5OfBody: "",
+        eventSource: "aws:sqs",
+        eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:agent-steps",
+        awsRegion: "us-east-1",
+      },
+    ],
+  };
+}
+
+/** Every event id appears once. */
+function expectUniqueIds(events: SessionEvent[]) {
+  const ids = events.map((e) => e.id);
+  expect(new Set(ids).size).toBe(ids.length);
+}
+
+/** Each builtin tool use has exactly one result, and every result answers a tool use. */
+function expectOneResultPerToolUse(events: SessionEvent[]) {
+  const uses = events.filter((e) => e.type === "agent.tool_use").map((e) => e.id);
+  const results = (events.filter((e) => e.type === "agent.tool_result") as ToolResultEvent[]).map(
+    (r) => r.tool_use_id,
+  );
+  expect(results.sort()).toEqual([...uses].sort());
+}
+
+const toolStep = [
+  "span.model_request_start",
+  "agent.tool_use",
+  "span.model_request_end",
+  "agent.tool_result",
+] as const;
+const textStep = ["span.model_request_start", "agent.message", "span.model_request_end"] as const;
+const turnStart = ["user.message", "session.status_running"] as const;
+const turnEnd = ["session.usage", "session.status_idle"] as const;
+
+describe("duplicate and concurrent delivery", () => {
+  let h: Harness;
+  let original: MessageQueue<StepMessage>;
+  const deliveries: Promise<SQSBatchResponse[]>[] = [];
+
+  beforeAll(async () => {
+    h = await startHarness();
+    const deps = h.stack.services.deps;
+    original = deps.steps;
+    // A second consumer of the same queue: every message the runtime sends is also delivered to it
+    // twice at once, while the queue delivers its own copy — three concurrent deliveries.
+    const duplicate = createStepHandler(deps);
+    deps.steps = {
+      async send(message, options) {
+        await original.send(message, options);
+        const delayMs = (options?.delaySeconds ?? 0) * 1000;
+        deliveries.push(
+          sleep(delayMs).then(() =>
+            Promise.all([duplicate(sqsEvent(message)), duplicate(sqsEvent(message))]),
+          ),
+        );
+      },
+    };
+  });
+  afterAll(async () => {
+    await Promise.allSettled(deliveries);
+    await h.close();
+  });
+  beforeEach(() => h.upstream.reset());
+
+  it("writes every event once, counts usage once and calls the model once per step", async () => {
+    const { agentId, environmentId } = await h.setup();
+    const usages = [
+      { input_tokens: 101, output_tokens: 11 },
+      { input_tokens: 202, output_tokens: 22 },
+      { input_tokens: 303, output_tokens: 33 },
+    ];
+    h.upstream.script(
+      mockToolUse("write", { file_path: "dup/a.txt", content: "alpha" }, { usage: usages[0] }),
+      mockToolUse("read", { file_path: "dup/a.txt" }, { usage: usages[1] }),
+      mockText("all written and read", { usage: usages[2] }),
+    );
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    await h.client.beta.sessions.events.send(session.id, { events: [text("write then read")] });
+    const done = await h.waitIdle(session.id);
+    const responses = (await Promise.all(deliveries)).flat();
+    // Every duplicate delivery was acknowledged (a stale or held step is dropped, not failed).
+    expect(responses.length).toBeGreaterThanOrEqual(6);
+    for (const response of responses) expect(response.batchItemFailures).toEqual([]);
+    // Nothing more arrives after the turn settled.
+    await sleep(200);
+
+    const events = await h.allEvents(session.id);
+    expectUniqueIds(events);
+    expect(events.map((e) => e.type)).toEqual([
+      ...turnStart,
+      ...toolStep,
+      ...toolStep,
+      ...textStep,
+      ...turnEnd,
+    ]);
+    expectOneResultPerToolUse(events);
+    const results = events.filter((e) => e.type === "agent.tool_result") as ToolResultEvent[];
+    expect(results.map((r) => r.is_error)).toEqual([false, false]);
+    expect(JSON.stringify(results[1]?.content)).toContain("alpha");
+    expect(events.at(-1)).toMatchObject({ type: "session.status_idle", stop_reason: { type: "end_turn" } });
+
+    expect(h.upstream.requests).toHaveLength(3);
+    const inputSum = usages.reduce((n, u) => n + u.input_tokens, 0);
+    const outputSum = usages.reduce((n, u) => n + u.output_tokens, 0);
+    expect(done.usage.input_tokens).toBe(inputSum);
+    expect(done.usage.output_tokens).toBe(outputSum);
+    const usageEvent = events.find((e) => e.type === "session.usage") as unknown as {
+      usage: Record<string, number>;
+    };
+    expect(usageEvent.usage.input_tokens).toBe(inputSum);
+    expect(usageEvent.usage.output_tokens).toBe(outputSum);
+    // The transcript the model saw on its last call holds each tool result once.
+    const last = h.upstream.requests.at(-1) as Anthropic.Messages.MessageCreateParams;
+    const toolResults = last.messages.flatMap((m) =>
+      Array.isArray(m.content) ? m.content.filter((b) => b.type === "tool_result") : [],
+    );
+    expect(toolResults).toHaveLength(2);
+  });
+
+  it("a second turn on the same session is also delivered exactly once", async () => {
+    const { agentId, environmentId } = await h.setup();
+    h.upstream.script(mockText("first"), mockToolUse("glob", { pattern: "**/*" }), mockText("second"));
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    await h.client.beta.sessions.events.send(session.id, { events: [text("one")] });
+    await h.waitIdle(session.id);
+    await h.client.beta.sessions.events.send(session.id, { events: [text("two")] });
+    await h.waitIdle(session.id);
+    await Promise.all(deliveries);
+    const events = await h.allEvents(session.id);
+    expectUniqueIds(events);
+    expect(events.map((e) => e.type)).toEqual([
+      ...turnStart,
+      ...textStep,
+      ...turnEnd,
+      ...turnStart,
+      ...toolStep,
+      ...textStep,
+      ...turnEnd,
+    ]);
+    expect(h.upstream.requests).toHaveLength(3);
+  });
+});
+
+describe("model faults", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { REVERIE_MODEL_MAX_RETRIES: "3", REVERIE_MODEL_TIMEOUT_SECONDS: "1" } });
+  });
+  afterAll(async () => h.close());
+  beforeEach(() => h.upstream.reset());
+
+  async function runTurn(script: MockStep[]) {
+    const { agentId, environmentId } = await h.setup();
+    h.upstream.script(...script);
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    await h.client.beta.sessions.events.send(session.id, { events: [text("go")] });
+    const done = await h.waitIdle(session.id, 20_000);
+    const events = await h.allEvents(session.id);
+    expectUniqueIds(events);
+    return { session: done, events };
+  }
+
+  const errorsOf = (events: SessionEvent[]) =>
+    (events.filter((e) => e.type === "session.error") as ErrorEvent[]).map((e) => e.error);
+  const retried = ["session.error", "session.status_rescheduled"] as const;
+
+  it("retries 429, 500 and 529 with session.error (retrying) + rescheduled, then succeeds", async () => {
+    const { session, events } = await runTurn([
+      { fault: 429, retryAfter: 0 },
+      { fault: 500 },
+      { fault: 529 },
+      mockText("recovered"),
+    ]);
+    expect(events.map((e) => e.type)).toEqual([
+      ...turnStart,
+      ...retried,
+      ...retried,
+      ...retried,
+      ...textStep,
+      ...turnEnd,
+    ]);
+    expect(errorsOf(events)).toEqual([
+      expect.objectContaining({ type: "model_rate_limited_error", retry_status: { type: "retrying" } }),
+      expect.objectContaining({ type: "model_request_failed_error", retry_status: { type: "retrying" } }),
+      expect.objectContaining({ type: "model_overloaded_error", retry_status: { type: "retrying" } }),
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: "session.status_idle", stop_reason: { type: "end_turn" } });
+    expect(session.status).toBe("idle");
+    expect(h.upstream.requests).toHaveLength(4);
+    // Only the successful call counts towards usage.
+    const end = events.find((e) => e.type === "span.model_request_end") as {
+      model_usage: { input_tokens: number };
+    };
+    expect(session.usage.input_tokens).toBe(end.model_usage.input_tokens);
+  });
+
+  it("retries timeouts and dropped connections, then succeeds", async () => {
+    const { events } = await runTurn([{ fault: "timeout" }, { fault: "disconnect" }, mockText("made it")]);
+    expect(events.map((e) => e.type)).toEqual([
+      ...turnStart,
+      ...retried,
+      ...retried,
+      ...textStep,
+      ...turnEnd,
+    ]);
+    expect(errorsOf(events).map((e) => e.retry_status)).toEqual([{ type: "retrying" }, { type: "retrying" }]);
+    expect(h.upstream.requests).toHaveLength(3);
+  });
+
+  it("ends the turn with exhausted + retries_exhausted when faults outlast REVERIE_MODEL_MAX_RETRIES", async () => {
+    const { session, events } = await runTurn([
+      { fault: 529 },
+      { fault: 529 },
+      { fault: 429 },
+      { fault: 500 },
+      mockText("too late"),
+    ]);
+    expect(events.map((e) => e.type)).toEqual([
+      ...turnStart,
+      ...retried,
+      ...retried,
+      ...retried,
+      "session.error",
+      ...turnEnd,
+    ]);
+    expect(errorsOf(events).map((e) => e.retry_status.type)).toEqual([
+      "retrying",
+      "retrying",
+      "retrying",
+      "exhausted",
+    ]);
+    expect((events.at(-1) as IdleEvent).stop_reason).toEqual({ type: "retries_exhausted" });
+    expect(h.upstream.requests).toHaveLength(4);
+    expect(h.upstream.pending).toBe(1);
+
+    // The session is not stuck: the next message runs a normal turn.
+    await h.client.beta.sessions.events.send(session.id, { events: [text("again")] });
+    await h.waitIdle(session.id);
+    const after = await h.allEvents(session.id);
+    expectUniqueIds(after);
+    expect(after.slice(events.length).map((e) => e.type)).toEqual([...turnStart, ...textStep, ...turnEnd]);
+    expect(after.at(-1)).toMatchObject({ type: "session.status_idle", stop_reason: { type: "end_turn" } });
+  });
+
+  it("fails a 400 from upstream at once as terminal", async () => {
+    const { events } = await runTurn([{ fault: 400, message: "messages: bad" }, mockText("unused")]);
+    expect(events.map((e) => e.type)).toEqual([...turnStart, "session.error", ...turnEnd]);
+    expect(errorsOf(events)).toEqual([
+      expect.objectContaining({ type: "model_request_failed_error", retry_status: { type: "terminal" } }),
+    ]);
+    expect((events.at(-1) as IdleEvent).stop_reason).toEqual({ type: "retries_exhausted" });
+    expect(h.upstream.requests).toHaveLength(1);
+  });
+});
+
+describe("sweeper", () => {
+  const leaseMs = 600;
+  let h: Harness;
+  const dropped: StepMessage[] = [];
+  const sent = new Map<number, number>();
+
+  beforeAll(async () => {
+    // The timer sweeper is kept out of the way; the test calls sweepStalledSessions itself.
+    h = await startHarness({ leaseMs, sweepIntervalMs: 3_600_000 });
+    const deps = h.stack.services.deps;
+    const original = deps.steps;
+    // The first message for each step is lost (as if the process died between commit and send).
+    deps.steps = {
+      async send(message, options) {
+        const count = (sent.get(message.stepSeq) ?? 0) + 1;
+        sent.set(message.stepSeq, count);
+        if (count === 1) {
+          dropped.push(message);
+          return;
+        }
+        await original.send(message, options);
+      },
+    };
+  });
+  afterAll(async () => h.close());
+
+  it("re-nudges a session whose step messages were lost, once its lease has passed", async () => {
+    const deps = h.stack.services.deps;
+    const { agentId, environmentId } = await h.setup();
+    h.upstream.script(mockToolUse("write", { file_path: "lost.txt", content: "x" }), mockText("finished"));
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    await h.client.beta.sessions.events.send(session.id, { events: [text("go")] });
+    expect(dropped).toHaveLength(1);
+    expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
+
+    // Before the grace period passes, the sweeper leaves the session alone.
+    expect((await sweepStalledSessions(deps)).nudged).toBe(0);
+    expect(h.upstream.requests).toHaveLength(0);
+
+    const nudges: number[] = [];
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const current = await h.client.beta.sessions.retrieve(session.id);
+      const depth = h.stack.queue.depth();
+      if (current.status === "idle" && depth.visible + depth.inFlight + depth.delayed === 0) break;
+      if (Date.now() > deadline) throw new Error(`session still ${current.status}`);
+      await sleep(leaseMs + 50);
+      nudges.push((await sweepStalledSessions(deps)).nudged);
+    }
+    // Step 0's wake-up and step 1's enqueue were both lost; each cost exactly one re-nudge.
+    expect(dropped.map((m) => m.stepSeq)).toEqual([0, 1]);
+    expect(nudges.filter((n) => n > 0)).toEqual([1, 1]);
+
+    const events = await h.allEvents(session.id);
+    expectUniqueIds(events);
+    expect(events.map((e) => e.type)).toEqual([...turnStart, ...toolStep, ...textStep, ...turnEnd]);
+    expect(events.at(-1)).toMatchObject({ type: "session.status_idle", stop_reason: { type: "end_turn" } });
+    expect(h.upstream.requests).toHaveLength(2);
+    // Idle sessions leave the sweeper's index.
+    expect(await sweepStalledSessions(deps)).toEqual({ checked: 0, nudged: 0 });
+  });
+});
+
+describe("kill -9 and restart", () => {
+  const repoRoot = resolve(import.meta.dirname, "../..");
+  const apiKey = `sk-ant-rev-durability-${randomUUID()}`;
+  const toolSteps = 6;
+  const replyDelayMs = 300;
+  let upstream: MockMessagesServer;
+  let dataDir: string;
+  let port: number;
+  const children = new Set<ChildProcess>();
+  let output = "";
+
+  const toolResultsIn = (request: ReceivedRequest) =>
+    request.body.messages.flatMap((m) =>
+      Array.isArray(m.content) ? m.content.filter((b) => b.type === "tool_result") : [],
+    ).length;
+
+  beforeAll(async () => {
+    // The answer depends only on the transcript, so a model call repeated after a crash gets the
+    // same answer as the one that was lost.
+    upstream = await startMockMessagesServer({
+      delayMs: replyDelayMs,
+      fallback: (request) => {
+        const n = toolResultsIn(request);
+        return n < toolSteps
+          ? mockToolUse(
+              "write",
+              { file_path: `steps/${n}.txt`, content: `step ${n}` },
+              { id: `toolu_step_${n}` },
+            )
+          : mockText("all steps written");
+      },
+    });
+    dataDir = mkdtempSync(join(tmpdir(), "reverie-kill-"));
+    port = await freePort();
+  });
+  afterAll(async () => {
+    for (const child of children) child.kill("SIGKILL");
+    await upstream.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  function freePort(): Promise<number> {
+    return new Promise((resolvePort, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => {
+        const { port: p } = server.address() as { port: number };
+        server.close(() => resolvePort(p));
+      });
+    });
+  }
+
+  /** Starts `npm start`'s entry point as a child process and waits until it serves requests. */
+  async function startChild(): Promise<ChildProcess> {
+    const child = spawn(process.execPath, ["--import", "tsx", "infra/local/main.ts"], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        REVERIE_DATA_DIR: dataDir,
+        PORT: String(port),
+        REVERIE_API_KEY: apiKey,
+        REVERIE_MODEL_PROVIDER: "anthropic",
+        ANTHROPIC_API_KEY: "x",
+        ANTHROPIC_BASE_URL: upstream.url,
+        REVERIE_MODEL_RETRY_BASE_SECONDS: "0",
+        REVERIE_STEP_LEASE_SECONDS: "2",
+        REVERIE_SWEEP_INTERVAL_SECONDS: "0.25",
+        REVERIE_LOG_LEVEL: "WARN",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.add(child);
+    child.on("exit", () => children.delete(child));
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`stack exited with ${child.exitCode}:\n${output}`);
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/health`);
+        if (response.ok) return child;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`stack did not start:\n${output}`);
+      await sleep(50);
+    }
+  }
+
+  async function kill(child: ChildProcess) {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  it("finishes the session with every step's events exactly once after SIGKILLs mid-turn", async () => {
+    const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey, maxRetries: 3 });
+    /** Resolves when the upstream receives the model call of step `n` (after `from` requests). */
+    const stepCall = async (n: number, from: number) => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const hit = upstream.received.slice(from).find((r) => toolResultsIn(r) === n);
+        if (hit) return Date.now();
+        if (Date.now() > deadline) throw new Error(`no model call for step ${n}:\n${output}`);
+        await sleep(2);
+      }
+    };
+    let child = await startChild();
+    const environment = await client.beta.environments.create({ name: "kill-env" });
+    const agent = await client.beta.agents.create({
+      name: "killer",
+      model: "claude-sonnet-4-6",
+      tools: [{ type: "agent_toolset_20260401" }],
+    });
+    const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    await client.beta.sessions.events.send(session.id, { events: [text("write the steps")] });
+
+    // Kill at different points of a step: mid model call, and a few ms after the model's answer
+    // reached the stack (saving the step record, writing events, running the tool, committing).
+    const kills = [
+      { step: 1, afterRequestMs: 150 },
+      { step: 2, afterRequestMs: replyDelayMs + 5 },
+      { step: 3, afterRequestMs: replyDelayMs + 25 },
+      { step: 4, afterRequestMs: replyDelayMs + 60 },
+    ];
+    for (const { step, afterRequestMs } of kills) {
+      const arrived = await stepCall(step, upstream.received.length);
+      await sleep(Math.max(0, arrived + afterRequestMs - Date.now()));
+      await kill(child);
+      child = await startChild();
+    }
+
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const current = await client.beta.sessions.retrieve(session.id);
+      if (current.status === "idle") break;
+      if (Date.now() > deadline) throw new Error(`session still ${current.status} after restart:\n${output}`);
+      await sleep(100);
+    }
+    // Let any late redelivery or sweep run: it must change nothing.
+    await sleep(1_000);
+    const events: SessionEvent[] = [];
+    for await (const e of client.beta.sessions.events.list(session.id, { limit: 100 })) events.push(e);
+
+    expectUniqueIds(events);
+    expect(events.map((e) => e.type)).toEqual([
+      ...turnStart,
+      ...Array.from({ length: toolSteps }, () => toolStep).flat(),
+      ...textStep,
+      ...turnEnd,
+    ]);
+    expectOneResultPerToolUse(events);
+    expect(
+      (events.filter((e) => e.type === "agent.tool_result") as ToolResultEvent[]).map((r) => r.is_error),
+    ).toEqual(Array.from({ length: toolSteps }, () => false));
+    expect(events.filter((e) => e.type === "session.status_idle")).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ type: "session.status_idle", stop_reason: { type: "end_turn" } });
+
+    // The first kill interrupted a model call, which was made again after the restart.
+    expect(upstream.received.length).toBeGreaterThan(toolSteps + 1);
+    // The model's last call saw each tool result once, in order.
+    const last = upstream.received.at(-1) as ReceivedRequest;
+    const ids = last.body.messages.flatMap((m) =>
+      Array.isArray(m.content)
+        ? m.content.flatMap((b) => (b.type === "tool_result" ? [b.tool_use_id] : []))
+        : [],
+    );
+    expect(ids).toEqual(Array.from({ length: toolSteps }, (_, n) => `toolu_step_${n}`));
+    // Every tool ran and left its file in the session's workspace.
+    for (let n = 0; n < toolSteps; n++) {
+      expect(readFileSync(join(dataDir, "workspaces", session.id, "steps", `${n}.txt`), "utf8")).toBe(
+        `step ${n}`,
+      );
+    }
+    await kill(child);
+  });
+});
