@@ -108,6 +108,15 @@ export class EventsService {
   }
 
   /**
+   * Where a new follower starts: after the last event allocated now. Taken before the response
+   * opens, so an event sent right after the client sees the stream open is never missed.
+   */
+  async liveCursor(workspaceId: string, sessionId: string): Promise<number> {
+    await this.session(workspaceId, sessionId);
+    return this.deps.events.lastAllocated(sessionId);
+  }
+
+  /**
    * Follows a session's events from after `afterSeq`: yields each event once, in order, as it is
    * written. A sequence that was allocated but is not written yet (a writer between the two) is
    * waited for briefly, so a follower never skips an event that is about to appear.
@@ -115,10 +124,10 @@ export class EventsService {
   async *follow(
     workspaceId: string,
     sessionId: string,
-    options: { afterSeq?: number; signal?: AbortSignal; gapWaitMs?: number; heartbeatMs?: number },
+    options: { afterSeq: number; signal?: AbortSignal; gapWaitMs?: number; heartbeatMs?: number },
   ): AsyncGenerator<LoggedEvent | "heartbeat"> {
     await this.session(workspaceId, sessionId);
-    let cursor = options.afterSeq ?? (await this.deps.events.lastAllocated(sessionId));
+    let cursor = options.afterSeq;
     let gapSince: number | undefined;
     let lastYield = this.deps.clock.now();
     while (!options.signal?.aborted) {

@@ -176,7 +176,10 @@ export function createApi(services: ApiServices) {
       const sessionId = p.session_id as string;
       await sessions.retrieve(ws(r), sessionId);
       const lastEventId = r.headers["last-event-id"];
-      const afterSeq = lastEventId && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
+      const afterSeq =
+        lastEventId && /^\d+$/.test(lastEventId)
+          ? Number(lastEventId)
+          : await events.liveCursor(ws(r), sessionId);
       const abort = new AbortController();
       const follow = events.follow(ws(r), sessionId, { afterSeq, signal: abort.signal });
       async function* chunks() {
