@@ -6,19 +6,38 @@ export interface PageCursorBody<T> {
   next_page: string | null;
 }
 
-export function encodeCursor(sortKey: string | number): string {
-  return Buffer.from(JSON.stringify({ k: sortKey })).toString("base64url");
+/** A page of a bidirectional list (`prev_page` goes back towards the first page). */
+export interface BidirectionalPageBody<T> extends PageCursorBody<T> {
+  prev_page: string | null;
 }
 
-export function decodeCursor(cursor: string | undefined): string | number | undefined {
+/** A cursor: the sort key to continue from, and whether it leads back (`prev`) or on. */
+export function encodeCursor(sortKey: string | number, direction: "next" | "prev" = "next"): string {
+  return Buffer.from(
+    JSON.stringify(direction === "prev" ? { k: sortKey, d: "prev" } : { k: sortKey }),
+  ).toString("base64url");
+}
+
+export function decodeDirectedCursor(
+  cursor: string | undefined,
+): { key: string | number; direction: "next" | "prev" } | undefined {
   if (cursor === undefined) return undefined;
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { k?: unknown };
-    if (typeof parsed.k === "string" || typeof parsed.k === "number") return parsed.k;
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as {
+      k?: unknown;
+      d?: unknown;
+    };
+    if (typeof parsed.k === "string" || typeof parsed.k === "number") {
+      return { key: parsed.k, direction: parsed.d === "prev" ? "prev" : "next" };
+    }
   } catch {
     // fall through to the error below
   }
   throw new InvalidRequestError("page: not a cursor this API returned");
+}
+
+export function decodeCursor(cursor: string | undefined): string | number | undefined {
+  return decodeDirectedCursor(cursor)?.key;
 }
 
 /**

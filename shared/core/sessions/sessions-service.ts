@@ -5,7 +5,13 @@ import type { Session, SessionAgent } from "../../contract/sdk-types.js";
 import type { SessionCreateBody, SessionListQuery, SessionUpdateBody } from "../../contract/sessions.js";
 import { applyMetadataPatch } from "../../contract/validation.js";
 import type { EventsService } from "../events/events-service.js";
-import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
+import {
+  type BidirectionalPageBody,
+  collectPage,
+  createdAtFilter,
+  decodeDirectedCursor,
+  encodeCursor,
+} from "../paging.js";
 import { listPrice } from "../runtime/budget.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { newRunState, type SessionRecord } from "./session-record.js";
@@ -99,37 +105,51 @@ export class SessionsService {
     return this.present(result.after);
   }
 
-  async list(workspaceId: string, query: SessionListQuery): Promise<PageCursorBody<Session>> {
+  /**
+   * Sessions in creation order (`order`, newest first by default), filtered, one page at a time.
+   * `prev_page` leads back towards the first page: it reads the other way from the page's first item.
+   */
+  async list(workspaceId: string, query: SessionListQuery): Promise<BidirectionalPageBody<Session>> {
     const statuses = query.statuses ? new Set<string>(query.statuses) : undefined;
     const inRange = createdAtFilter(query);
-    return collectPage<SessionRecord, Session>({
+    const cursor = decodeDirectedCursor(query.page);
+    const backwards = cursor?.direction === "prev";
+    const order = backwards ? (query.order === "asc" ? "desc" : "asc") : query.order;
+    const page = await collectPage<SessionRecord, Session>({
       limit: query.limit,
-      start: decodeCursor(query.page) as string | undefined,
-      read: (cursor, batch) =>
+      start: cursor?.key,
+      read: (after, batch) =>
         this.deps.sessions.list(workspaceId, {
-          order: query.order,
+          order,
           limit: batch,
-          ...(query.order === "asc"
-            ? { after: cursor as string | undefined }
-            : { before: cursor as string | undefined }),
+          ...(order === "asc"
+            ? { after: after as string | undefined }
+            : { before: after as string | undefined }),
         }),
       keyOf: (r) => r.session.id,
-      keep: ({ session: s }) => {
-        return (
-          (query.include_archived || !s.archived_at) &&
-          (!statuses || statuses.has(s.status)) &&
-          (!query.agent_id || s.agent.id === query.agent_id) &&
-          (!query.agent_version || s.agent.version === query.agent_version) &&
-          (!query.memory_store_id ||
-            s.resources.some(
-              (r) => (r as { memory_store_id?: string }).memory_store_id === query.memory_store_id,
-            )) &&
-          (!query.deployment_id || s.deployment_id === query.deployment_id) &&
-          inRange(s.created_at)
-        );
-      },
+      keep: ({ session: s }) =>
+        (query.include_archived || !s.archived_at) &&
+        (!statuses || statuses.has(s.status)) &&
+        (!query.agent_id || s.agent.id === query.agent_id) &&
+        (!query.agent_version || s.agent.version === query.agent_version) &&
+        (!query.memory_store_id ||
+          s.resources.some(
+            (r) => (r as { memory_store_id?: string }).memory_store_id === query.memory_store_id,
+          )) &&
+        (!query.deployment_id || s.deployment_id === query.deployment_id) &&
+        inRange(s.created_at),
       map: (r) => this.present(r),
     });
+    const first = backwards ? page.data.at(-1) : page.data[0];
+    const last = backwards ? page.data[0] : page.data.at(-1);
+    if (backwards) {
+      return {
+        data: page.data.reverse(),
+        next_page: last ? encodeCursor(last.id) : null,
+        prev_page: page.next_page && first ? encodeCursor(first.id, "prev") : null,
+      };
+    }
+    return { ...page, prev_page: cursor && first ? encodeCursor(first.id, "prev") : null };
   }
 
   async archive(workspaceId: string, sessionId: string): Promise<Session> {
