@@ -145,12 +145,15 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
   const url = new URL(req.url ?? "/", "http://localhost");
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(",") : v;
+  const disconnected = new AbortController();
+  res.on("close", () => disconnected.abort());
   const request: HttpRequest = {
     method: req.method ?? "GET",
     path: url.pathname,
     query: url.searchParams,
     headers,
     body: await readBody(req),
+    signal: disconnected.signal,
   };
   const response: HttpResponse = await services.api.handle(request);
   if (response.kind === "json") {
@@ -165,7 +168,9 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
   });
   res.flushHeaders();
   const iterator = response.chunks[Symbol.asyncIterator]();
-  const closed = new Promise<void>((resolve) => res.on("close", resolve));
+  const closed = new Promise<void>((resolve) =>
+    disconnected.signal.addEventListener("abort", () => resolve()),
+  );
   try {
     for (;;) {
       const next = await Promise.race([

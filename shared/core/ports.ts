@@ -121,8 +121,8 @@ export interface IdGenerator {
 /** Receives live events for SSE followers; an optimisation only — the event table is the truth. */
 export interface EventNotifier {
   notify(sessionId: string): void;
-  /** Resolves when `sessionId` is notified or `timeoutMs` passes, whichever is first. */
-  wait(sessionId: string, timeoutMs: number): Promise<void>;
+  /** Resolves when `sessionId` is notified, `timeoutMs` passes or `signal` aborts, whichever is first. */
+  wait(sessionId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
 }
 
 export interface Logger {

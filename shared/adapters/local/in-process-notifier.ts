@@ -12,15 +12,18 @@ export class InProcessNotifier implements EventNotifier {
     this.emitter.emit(sessionId);
   }
 
-  wait(sessionId: string, timeoutMs: number): Promise<void> {
+  wait(sessionId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
       const done = () => {
         clearTimeout(timer);
         this.emitter.off(sessionId, done);
+        signal?.removeEventListener("abort", done);
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
       this.emitter.once(sessionId, done);
+      signal?.addEventListener("abort", done, { once: true });
     });
   }
 }

@@ -150,7 +150,7 @@ export class EventsService {
         lastYield = this.deps.clock.now();
         yield "heartbeat";
       }
-      await this.deps.notifier.wait(sessionId, gapSince !== undefined ? 50 : 1000);
+      await this.deps.notifier.wait(sessionId, gapSince !== undefined ? 50 : 1000, options.signal);
     }
   }
 }

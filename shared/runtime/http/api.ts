@@ -181,6 +181,7 @@ export function createApi(services: ApiServices) {
           ? Number(lastEventId)
           : await events.liveCursor(ws(r), sessionId);
       const abort = new AbortController();
+      r.signal?.addEventListener("abort", () => abort.abort(), { once: true });
       const follow = events.follow(ws(r), sessionId, { afterSeq, signal: abort.signal });
       async function* chunks() {
         try {

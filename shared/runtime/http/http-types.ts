@@ -7,6 +7,8 @@ export interface HttpRequest {
   query: URLSearchParams;
   headers: Record<string, string | undefined>;
   body: string | undefined;
+  /** Aborts when the client goes away (ends SSE streams at once instead of at their next write). */
+  signal?: AbortSignal;
   /** Set by the authorizer (AWS) or the local server's auth step. */
   principal?: Principal;
 }
