@@ -1,6 +1,6 @@
 /**
  * The embedded stack (DESIGN.md §6): the whole system in one process with no AWS account —
- * dynalite for DynamoDB, a durable local queue for SQS, a directory for S3 workspaces, a timer for
+ * dynalite for DynamoDB (in process: the same adapter as AWS, minus the socket), a durable local queue for SQS, a directory for S3 workspaces, a timer for
  * the scheduled sweeper — serving the same API through the same handlers as the Lambdas.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -8,9 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDbDocumentStore } from "../../shared/adapters/aws/dynamodb-document-store.js";
 import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
-import { startDynalite } from "../../shared/adapters/local/dynalite-server.js";
+import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
@@ -71,11 +70,8 @@ function localApiKey(config: Config, dataDir: string | undefined): string {
 export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
   const { config, dataDir } = options;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const dynalite = await startDynalite({ dataDir: dataDir ? join(dataDir, "dynamodb") : undefined });
-  const store = new DynamoDbDocumentStore({
-    client: dynalite.client,
-    tableNames: { resources: "resources", events: "events" },
-  });
+  const dynamodb = await startLocalDynamoDb({ dataDir: dataDir ? join(dataDir, "dynamodb") : undefined });
+  const store = dynamodb.store;
   const queue = new LocalQueue<StepMessage>({
     spec: queueSpecs["agent-steps"],
     dir: dataDir ? join(dataDir, "queues", "agent-steps") : undefined,
@@ -128,7 +124,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       clearInterval(sweeper);
       await closeServer(server);
       await queue.stop();
-      await dynalite.close();
+      await dynamodb.close();
     },
   };
 }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoDbDocumentStore } from "../../shared/adapters/aws/dynamodb-document-store.js";
+import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { type RunningDynalite, startDynalite } from "../../shared/adapters/local/dynalite-server.js";
 import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document-store.js";
 import { ConditionFailedError, type DocumentStore, type StoredItem } from "../../shared/core/ports.js";
@@ -364,6 +365,40 @@ documentStoreBehaviour("DynamoDbDocumentStore on dynalite", {
   async tearDown() {
     await dynalite?.close();
   },
+});
+
+let local: Awaited<ReturnType<typeof startLocalDynamoDb>> | undefined;
+documentStoreBehaviour("DynamoDbDocumentStore on in-process dynalite", {
+  async setUp() {
+    local = await startLocalDynamoDb({});
+  },
+  store() {
+    if (local === undefined) throw new Error("in-process dynalite not started");
+    return local.store;
+  },
+  async tearDown() {
+    await local?.close();
+  },
+});
+
+describe("startLocalDynamoDb", () => {
+  it("persists items across a restart on the same data dir", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "reverie-local-ddb-"));
+    try {
+      const first = await startLocalDynamoDb({ dataDir });
+      await first.store.put("resources", { pk: "agent", sk: "v1", name: "kept", nested: { list: [1, "a"] } });
+      await first.store.put("events", { pk: "sesn", sk: 7, type: "user.message" });
+      await first.close();
+      const second = await startLocalDynamoDb({ dataDir });
+      const resource = await second.store.get("resources", "agent", "v1");
+      const events = await second.store.query("events", "sesn");
+      await second.close();
+      expect(resource).toEqual({ pk: "agent", sk: "v1", name: "kept", nested: { list: [1, "a"] } });
+      expect(events).toEqual([{ pk: "sesn", sk: 7, type: "user.message" }]);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("startDynalite", () => {

@@ -1,6 +1,7 @@
 /**
  * The DocumentStore port on DynamoDB (and on dynalite, which speaks the same wire API). Single-item
- * conditional writes only: dynalite has no TransactWriteItems (DESIGN.md §5).
+ * conditional writes only: dynalite has no TransactWriteItems (DESIGN.md §5). The requests go through
+ * a transport: the AWS SDK's document client by default, or an in-process dynalite (embedded stack).
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
@@ -22,34 +23,90 @@ import {
   type TableName,
 } from "../../core/ports.js";
 
-export interface DynamoDbDocumentStoreOptions {
-  client: DynamoDBClient;
+/**
+ * Sends one DynamoDB request whose attribute values are plain JavaScript (the document client's
+ * shape, as `@aws-sdk/lib-dynamodb` takes them) and returns the output in the same shape.
+ */
+export interface DynamoDbTransport {
+  send(operation: DynamoDbOperation, input: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+export type DynamoDbOperation = "GetItem" | "PutItem" | "DeleteItem" | "Query" | "UpdateItem";
+
+export type DynamoDbDocumentStoreOptions = {
   /** Physical table name for each logical table. */
   tableNames: Record<TableName, string>;
+} & (
+  | { client: DynamoDBClient; transport?: undefined }
+  | { transport: DynamoDbTransport; client?: undefined }
+);
+
+/**
+ * Items are stored as their keys, `rev` (for conditions) and counters as native attributes, and the
+ * rest as one JSON string: documents carry user and model JSON (tool inputs, schemas, metadata) with
+ * keys such as `constructor` and numbers beyond 2^53 that DynamoDB's marshalling rejects, and one
+ * string is cheaper to marshal than a deep map.
+ */
+const DOCUMENT_ATTRIBUTE = "doc";
+const NATIVE_ATTRIBUTES = new Set(["pk", "sk", "rev"]);
+
+function encodeItem(item: StoredItem): Record<string, unknown> {
+  const native: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(item)) {
+    if (NATIVE_ATTRIBUTES.has(key)) native[key] = value;
+    else rest[key] = value;
+  }
+  // Like the marshaller's removeUndefinedValues: undefined list entries are dropped, not nulled.
+  const json = JSON.stringify(rest, (_key, value) =>
+    Array.isArray(value) ? value.filter((entry) => entry !== undefined) : value,
+  );
+  return { ...native, [DOCUMENT_ATTRIBUTE]: json };
+}
+
+function decodeItem(raw: Record<string, unknown>): StoredItem {
+  const { [DOCUMENT_ATTRIBUTE]: document, ...native } = raw;
+  return { ...native, ...(typeof document === "string" ? JSON.parse(document) : {}) } as StoredItem;
+}
+
+const commands = {
+  GetItem: GetCommand,
+  PutItem: PutCommand,
+  DeleteItem: DeleteCommand,
+  Query: QueryCommand,
+  UpdateItem: UpdateCommand,
+};
+
+/** The AWS SDK's document client as a transport. */
+export function sdkTransport(client: DynamoDBClient): DynamoDbTransport {
+  const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    send: (operation, input) =>
+      documents.send(new commands[operation](input as never) as never) as Promise<Record<string, unknown>>,
+  };
 }
 
 type SortKey = string | number;
 
 export class DynamoDbDocumentStore implements DocumentStore {
-  private readonly documents: DynamoDBDocumentClient;
+  private readonly transport: DynamoDbTransport;
   private readonly tableNames: Record<TableName, string>;
 
   constructor(options: DynamoDbDocumentStoreOptions) {
-    this.documents = DynamoDBDocumentClient.from(options.client, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    this.transport = options.transport ?? sdkTransport(options.client);
     this.tableNames = options.tableNames;
   }
 
   async get(table: TableName, pk: string, sk: SortKey): Promise<StoredItem | undefined> {
-    const output = await this.documents.send(
-      new GetCommand({ TableName: this.tableNames[table], Key: { pk, sk }, ConsistentRead: true }),
-    );
-    return output.Item as StoredItem | undefined;
+    const output = await this.transport.send("GetItem", {
+      TableName: this.tableNames[table],
+      Key: { pk, sk },
+      ConsistentRead: true,
+    });
+    return output.Item ? decodeItem(output.Item as Record<string, unknown>) : undefined;
   }
 
   async put(table: TableName, item: StoredItem, options: PutOptions = {}): Promise<void> {
-    const input: PutCommandInput = { TableName: this.tableNames[table], Item: item };
+    const input: PutCommandInput = { TableName: this.tableNames[table], Item: encodeItem(item) };
     const conditions: string[] = [];
     if (options.ifNotExists || options.expectedRev === 0) conditions.push("attribute_not_exists(pk)");
     if (options.expectedRev !== undefined && options.expectedRev !== 0) {
@@ -59,14 +116,14 @@ export class DynamoDbDocumentStore implements DocumentStore {
     }
     if (conditions.length > 0) input.ConditionExpression = conditions.join(" AND ");
     try {
-      await this.documents.send(new PutCommand(input));
+      await this.transport.send("PutItem", input as Record<string, unknown>);
     } catch (error) {
       throw mapConditionFailure(error, `put ${table} ${item.pk}/${item.sk}`);
     }
   }
 
   async delete(table: TableName, pk: string, sk: SortKey): Promise<void> {
-    await this.documents.send(new DeleteCommand({ TableName: this.tableNames[table], Key: { pk, sk } }));
+    await this.transport.send("DeleteItem", { TableName: this.tableNames[table], Key: { pk, sk } });
   }
 
   /**
@@ -94,8 +151,12 @@ export class DynamoDbDocumentStore implements DocumentStore {
         // Up to two inclusive endpoints may be dropped below, so ask for that much slack.
         Limit: Number.isFinite(remaining) ? remaining + (plan.expression ? 2 : 0) : undefined,
       };
-      const output = await this.documents.send(new QueryCommand(input));
-      for (const item of (output.Items ?? []) as StoredItem[]) {
+      const output = (await this.transport.send("Query", input as Record<string, unknown>)) as {
+        Items?: unknown[];
+        LastEvaluatedKey?: Record<string, unknown>;
+      };
+      for (const raw of output.Items ?? []) {
+        const item = decodeItem(raw as Record<string, unknown>);
         if (isPastEnd(item.sk, options, descending)) return items;
         if (!matches(item.sk, options)) continue;
         items.push(item);
@@ -107,16 +168,14 @@ export class DynamoDbDocumentStore implements DocumentStore {
   }
 
   async increment(table: TableName, pk: string, sk: SortKey, attribute: string, by: number): Promise<number> {
-    const output = await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableNames[table],
-        Key: { pk, sk },
-        UpdateExpression: "ADD #a :by",
-        ExpressionAttributeNames: { "#a": attribute },
-        ExpressionAttributeValues: { ":by": by },
-        ReturnValues: "UPDATED_NEW",
-      }),
-    );
+    const output = (await this.transport.send("UpdateItem", {
+      TableName: this.tableNames[table],
+      Key: { pk, sk },
+      UpdateExpression: "ADD #a :by",
+      ExpressionAttributeNames: { "#a": attribute },
+      ExpressionAttributeValues: { ":by": by },
+      ReturnValues: "UPDATED_NEW",
+    })) as { Attributes?: Record<string, unknown> };
     const value = output.Attributes?.[attribute];
     if (typeof value !== "number") throw new Error(`increment of ${attribute} returned ${String(value)}`);
     return value;

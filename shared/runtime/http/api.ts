@@ -35,14 +35,18 @@ export interface ApiServices {
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
 
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/**
+ * Request bodies are stored as DynamoDB items (≤ 400 KB each, with the event's envelope), so a
+ * larger body is refused up front with 413 rather than failing at write time.
+ */
+const MAX_BODY_BYTES = 256 * 1024;
 
 const json = (body: unknown, status = 200): HttpResponse => ({ kind: "json", status, body });
 
 function jsonBody(request: HttpRequest): unknown {
   if (!request.body) return {};
   if (Buffer.byteLength(request.body) > MAX_BODY_BYTES)
-    throw new ApiError("request_too_large", "request body is too large");
+    throw new ApiError("request_too_large", `request body is larger than ${MAX_BODY_BYTES / 1024} KiB`);
   try {
     return JSON.parse(request.body);
   } catch {
