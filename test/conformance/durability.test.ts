@@ -384,23 +384,31 @@ describe("a step that keeps failing", () => {
   });
   afterAll(async () => h.close());
 
-  // Known bug, pinned with `it.fails` (drop `.fails` once fixed): a step that throws for a reason
-  // other than the model call (here the DynamoDB marshaller cannot store a tool input with a
-  // `constructor` key) keeps its lease, so redeliveries are dropped; the sweeper re-nudges it after
-  // every lease and the step fails again — the session stays `running` forever and the model is
-  // called again on every attempt. It should end like exhausted model retries: session.error, then
-  // idle with retries_exhausted.
-  it.fails("ends the turn with session.error instead of staying running (known bug)", async () => {
+  // A step that throws for a reason other than the model call (here: storage refuses its step
+  // record) is retried like a model failure and then ends the turn — it never stays running.
+  it("ends the turn with session.error when a step keeps failing outside the model call", async () => {
     const { agentId, environmentId } = await h.setup();
-    h.upstream.fallback = mockToolUse("write", { file_path: "p.txt", content: "p", constructor: "boom" });
-    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
-    await h.client.beta.sessions.events.send(session.id, { events: [text("go")] });
-    const done = await h.waitIdle(session.id, 5_000);
-    expect(done.status).toBe("idle");
-    const events = await h.allEvents(session.id);
-    expect(events.some((e) => e.type === "session.error")).toBe(true);
-    expect((events.at(-1) as IdleEvent).stop_reason).toEqual({ type: "retries_exhausted" });
-    expect(h.upstream.requests.length).toBeLessThanOrEqual(3);
+    const store = h.stack.services.deps.store;
+    const put = store.put.bind(store);
+    store.put = async (table, item, options) => {
+      if (String(item.pk).startsWith("step#")) throw new Error("storage unavailable");
+      return put(table, item, options);
+    };
+    try {
+      h.upstream.fallback = mockText("never stored");
+      const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+      await h.client.beta.sessions.events.send(session.id, { events: [text("go")] });
+      const done = await h.waitIdle(session.id, 10_000);
+      expect(done.status).toBe("idle");
+      const events = await h.allEvents(session.id);
+      const errors = events.filter((e) => e.type === "session.error");
+      expect(errors.at(-1)).toMatchObject({
+        error: { type: "unknown_error", retry_status: { type: "exhausted" } },
+      });
+      expect((events.at(-1) as IdleEvent).stop_reason).toEqual({ type: "retries_exhausted" });
+    } finally {
+      store.put = put;
+    }
   });
 });
 

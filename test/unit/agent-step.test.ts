@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Session, SessionEvent } from "../../shared/contract/sdk-types.js";
 import { EventsService } from "../../shared/core/events/events-service.js";
 import { ModelCallError } from "../../shared/core/ports.js";
@@ -107,32 +107,63 @@ describe("runAgentStep", () => {
     expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.usage.output_tokens).toBe(10);
   });
 
-  it("re-runs a step that died after its model call from the stored record, not a new call", async () => {
+  it("re-runs a step whose process died after its model call from the stored record, not a new call", async () => {
     const model = new ScriptedModel([toolUse("write", { file_path: "a.txt", content: "x" }), text("done")]);
     let clock = 1_000_000;
     const rt = await start(model, () => clock);
     const first = rt.queue.take();
-    // The commit fails once: the process "dies" after writing events and running the tool.
+    // The process dies at its commit: the save never returns (events written, tool already run).
     const save = rt.deps.sessions.save.bind(rt.deps.sessions);
-    let failures = 0;
-    rt.deps.sessions.save = async (record) => {
-      if (record.run.stepSeq === 1 && failures++ === 0) throw new Error("killed");
+    let frozen = false;
+    rt.deps.sessions.save = (record) => {
+      if (record.run.stepSeq === 1 && !frozen) {
+        frozen = true;
+        return new Promise(() => {});
+      }
       return save(record);
     };
-    await expect(runAgentStep(rt.deps, first as never)).rejects.toThrow("killed");
+    void runAgentStep(rt.deps, first as never);
+    await vi.waitFor(() => expect(frozen).toBe(true));
     // Redelivery while the lease is live is dropped; after it expires the sweeper re-nudges.
     await runAgentStep(rt.deps, first as never);
+    expect(rt.queue.sent).toHaveLength(0);
     clock += 120_000;
     expect((await sweepStalledSessions(rt.deps)).nudged).toBe(1);
     await drain(rt);
     expect(model.requests).toHaveLength(2);
     expect(rt.workspace.writes).toHaveLength(1);
     const events = await rt.deps.events.read("sesn_1");
+    expect(new Set(events.map((e) => e.event.id)).size).toBe(events.length);
     expect(events.filter((e) => e.event.type === "span.model_request_start")).toHaveLength(2);
     expect(events.at(-1)?.event).toMatchObject({
       type: "session.status_idle",
       stop_reason: { type: "end_turn" },
     });
+  });
+
+  it("retries a step that fails after its claim, then ends the turn with unknown_error (never stuck running)", async () => {
+    const rt = await start(new ScriptedModel([text("a"), text("b"), text("c")]));
+    const put = rt.deps.store.put.bind(rt.deps.store);
+    rt.deps.store.put = async (table, item, options) => {
+      if (String(item.pk).startsWith("step#")) throw new Error("storage unavailable");
+      return put(table, item, options);
+    };
+    for (let sent = rt.queue.sent.shift(); sent; sent = rt.queue.sent.shift())
+      await runAgentStep(rt.deps, sent.message);
+    const events = await rt.deps.events.read("sesn_1");
+    const errors = events
+      .filter((e) => e.event.type === "session.error")
+      .map((e) => (e.event as { error: { type: string; retry_status: { type: string } } }).error);
+    expect(errors.map((e) => [e.type, e.retry_status.type])).toEqual([
+      ["unknown_error", "retrying"],
+      ["unknown_error", "retrying"],
+      ["unknown_error", "exhausted"],
+    ]);
+    expect(events.at(-1)?.event).toMatchObject({
+      type: "session.status_idle",
+      stop_reason: { type: "retries_exhausted" },
+    });
+    expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("idle");
   });
 
   it("reschedules retryable model failures with a delay, then ends with retries_exhausted", async () => {

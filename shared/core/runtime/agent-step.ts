@@ -49,6 +49,16 @@ async function claim(deps: StepDeps, message: StepMessage): Promise<SessionRecor
 export async function runAgentStep(deps: StepDeps, message: StepMessage): Promise<void> {
   const session = await claim(deps, message);
   if (!session) return;
+  try {
+    await runClaimedStep(deps, session);
+  } catch (error) {
+    // Anything that fails after the claim (storage, a tool's store, a bug) is retried like a model
+    // failure and then ends the turn: a step that keeps failing must never leave the session running.
+    await handleStepFailure(deps, session, error);
+  }
+}
+
+async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<void> {
   const sessionId = session.session.id;
 
   if (session.run.interruptSeq > session.run.interruptHandledSeq)
@@ -68,7 +78,7 @@ export async function runAgentStep(deps: StepDeps, message: StepMessage): Promis
     try {
       response = await deps.model.createMessage(request);
     } catch (error) {
-      return handleModelFailure(deps, session, error);
+      return handleStepFailure(deps, session, error);
     }
     record = await saveStepRecord(
       deps,
@@ -185,26 +195,35 @@ const errorTypeOf = {
 } as const;
 
 /**
- * A failed model call: retryable failures put the session in `rescheduling` and re-enqueue the same
+ * A failed step (most often its model call): retryable failures put the session in `rescheduling` and re-enqueue the same
  * step with a jittered delay; when retries run out (or the failure cannot be retried) the turn ends
  * with `session.error` and `session.status_idle` (`retries_exhausted`) — never a stuck session.
  */
-async function handleModelFailure(deps: StepDeps, claimed: SessionRecord, error: unknown): Promise<void> {
-  const failure =
-    error instanceof ModelCallError
-      ? error
-      : new ModelCallError("server_error", String(error), { cause: error });
+async function handleStepFailure(deps: StepDeps, claimed: SessionRecord, error: unknown): Promise<void> {
   const { attempt, stepSeq } = claimed.run;
   const sessionId = claimed.session.id;
+  const current = await deps.sessions.get(claimed.workspaceId, sessionId);
+  // Failed after its commit (e.g. the enqueue): the step is done, and the sweeper re-nudges.
+  if (!current || current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== stepSeq)
+    return;
+  const fromModel = error instanceof ModelCallError;
+  const failure = fromModel ? error : new ModelCallError("server_error", String(error), { cause: error });
   const retry = failure.retryable && canRetry(attempt, deps.retry);
-  deps.logger.warn("model call failed", { sessionId, stepSeq, attempt, kind: failure.kind, retry });
+  deps.logger.warn(fromModel ? "model call failed" : "step failed", {
+    sessionId,
+    stepSeq,
+    attempt,
+    kind: failure.kind,
+    retry,
+    error: fromModel ? undefined : String((error as Error)?.stack ?? error),
+  });
   const now = new Date(deps.clock.now()).toISOString();
   const errorEvent: SessionEvent = {
     type: "session.error",
     id: deps.ids.next(idPrefix.event),
     processed_at: now,
     error: {
-      type: errorTypeOf[failure.kind],
+      type: fromModel ? errorTypeOf[failure.kind] : "unknown_error",
       message: failure.message,
       retry_status: { type: retry ? "retrying" : failure.retryable ? "exhausted" : "terminal" },
     },

@@ -6,7 +6,6 @@ import type { StepDeps } from "../../core/runtime/step-deps.js";
 import { stepMessageSchema } from "../../core/runtime/step-message.js";
 
 export function createStepHandler(deps: StepDeps) {
-  const processor = new BatchProcessor(EventType.SQS);
   const processRecord = async (record: SQSRecord) => {
     const parsed = stepMessageSchema.safeParse(JSON.parse(record.body));
     if (!parsed.success) {
