@@ -18,6 +18,8 @@ export function createStepHandler(deps: StepDeps) {
     }
     await runAgentStep(deps, parsed.data);
   };
+  // A processor per batch: it keeps the batch's records and failures as state, and the embedded
+  // stack runs several batches at once through one handler.
   return (event: SQSEvent): Promise<SQSBatchResponse> =>
-    processPartialResponse(event, processRecord, processor);
+    processPartialResponse(event, processRecord, new BatchProcessor(EventType.SQS));
 }
