@@ -43,6 +43,8 @@ export interface QueryOptions {
 export interface DocumentStore {
   get(table: TableName, pk: string, sk: string | number): Promise<StoredItem | undefined>;
   put(table: TableName, item: StoredItem, options?: PutOptions): Promise<void>;
+  /** Writes several items unconditionally (overwriting), in as few requests as the store allows. */
+  putMany(table: TableName, items: StoredItem[]): Promise<void>;
   delete(table: TableName, pk: string, sk: string | number): Promise<void>;
   query(table: TableName, pk: string, options?: QueryOptions): Promise<StoredItem[]>;
   /** Atomically adds `by` to a numeric attribute (creating it at 0) and returns the new value. */

@@ -304,6 +304,25 @@ function documentStoreBehaviour(name: string, harness: StoreHarness): void {
       });
     });
 
+    describe("putMany", () => {
+      it("writes more items than one batch holds, overwriting existing ones", async () => {
+        const store = harness.store();
+        const pk = partition();
+        await store.put("events", { pk, sk: 3, v: "old" });
+        const items = Array.from({ length: 60 }, (_, i) => ({
+          pk,
+          sk: i + 1,
+          v: `n${i + 1}`,
+          nested: { constructor: i },
+        }));
+        await store.putMany("events", items);
+        const stored = await store.query("events", pk);
+        expect(stored).toHaveLength(60);
+        expect(stored[2]).toEqual({ pk, sk: 3, v: "n3", nested: { constructor: 2 } });
+        expect(stored.at(-1)?.sk).toBe(60);
+      });
+    });
+
     describe("increment", () => {
       it("creates the attribute at 0 and returns the new value", async () => {
         // Prepare

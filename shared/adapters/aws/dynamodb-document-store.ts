@@ -5,6 +5,7 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
+  BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -30,7 +31,13 @@ import {
 export interface DynamoDbTransport {
   send(operation: DynamoDbOperation, input: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
-export type DynamoDbOperation = "GetItem" | "PutItem" | "DeleteItem" | "Query" | "UpdateItem";
+export type DynamoDbOperation =
+  | "GetItem"
+  | "PutItem"
+  | "DeleteItem"
+  | "Query"
+  | "UpdateItem"
+  | "BatchWriteItem";
 
 export type DynamoDbDocumentStoreOptions = {
   /** Physical table name for each logical table. */
@@ -69,6 +76,7 @@ function decodeItem(raw: Record<string, unknown>): StoredItem {
 }
 
 const commands = {
+  BatchWriteItem: BatchWriteCommand,
   GetItem: GetCommand,
   PutItem: PutCommand,
   DeleteItem: DeleteCommand,
@@ -119,6 +127,27 @@ export class DynamoDbDocumentStore implements DocumentStore {
       await this.transport.send("PutItem", input as Record<string, unknown>);
     } catch (error) {
       throw mapConditionFailure(error, `put ${table} ${item.pk}/${item.sk}`);
+    }
+  }
+
+  /** BatchWriteItem, 25 items a request, retrying what DynamoDB leaves unprocessed. */
+  async putMany(table: TableName, items: StoredItem[]): Promise<void> {
+    const name = this.tableNames[table];
+    for (let start = 0; start < items.length; start += 25) {
+      let requests: unknown[] = items
+        .slice(start, start + 25)
+        .map((item) => ({ PutRequest: { Item: encodeItem(item) } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 0)
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** attempt)));
+        if (attempt > 10) throw new Error(`putMany ${table}: ${requests.length} items still unprocessed`);
+        const output = (await this.transport.send("BatchWriteItem", {
+          RequestItems: { [name]: requests },
+        })) as {
+          UnprocessedItems?: Record<string, unknown[]>;
+        };
+        requests = output.UnprocessedItems?.[name] ?? [];
+      }
     }
   }
 

@@ -88,6 +88,10 @@ export class InProcessDynalite implements DynamoDbTransport {
 
   async send(operation: DynamoDbOperation, input: Record<string, unknown>): Promise<Record<string, unknown>> {
     const request: Record<string, unknown> = { ...input };
+    if (operation === "BatchWriteItem")
+      request.RequestItems = mapBatch(input.RequestItems, (item) =>
+        marshall(item, { removeUndefinedValues: true }),
+      );
     for (const field of valueFields) {
       if (request[field] !== undefined)
         request[field] = marshall(request[field] as Record<string, unknown>, { removeUndefinedValues: true });
@@ -101,6 +105,9 @@ export class InProcessDynalite implements DynamoDbTransport {
       Attributes: plain(output.Attributes),
       LastEvaluatedKey: plain(output.LastEvaluatedKey),
       Items: Array.isArray(output.Items) ? output.Items.map(plain) : undefined,
+      UnprocessedItems: output.UnprocessedItems
+        ? mapBatch(output.UnprocessedItems, (item) => plain(item) as Record<string, unknown>)
+        : undefined,
     };
   }
 
@@ -136,6 +143,20 @@ export class InProcessDynalite implements DynamoDbTransport {
       this.store.db.close((error) => (error ? reject(error) : resolve())),
     );
   }
+}
+
+type BatchRequests = Record<string, Array<{ PutRequest?: { Item: Record<string, unknown> } }>>;
+
+/** Maps the items of BatchWriteItem's `RequestItems` / `UnprocessedItems`. */
+function mapBatch(requests: unknown, map: (item: Record<string, unknown>) => unknown): BatchRequests {
+  return Object.fromEntries(
+    Object.entries(requests as BatchRequests).map(([table, entries]) => [
+      table,
+      entries.map((entry) =>
+        entry.PutRequest ? { PutRequest: { Item: map(entry.PutRequest.Item) } } : entry,
+      ),
+    ]),
+  ) as BatchRequests;
 }
 
 function toError(error: DynaliteError | Error): Error {

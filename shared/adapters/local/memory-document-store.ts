@@ -40,6 +40,10 @@ export class MemoryDocumentStore implements DocumentStore {
     this.partition(table, item.pk, true).set(keyOf(item.sk), copy(item));
   }
 
+  async putMany(table: TableName, items: StoredItem[]): Promise<void> {
+    for (const item of items) await this.put(table, item);
+  }
+
   async delete(table: TableName, pk: string, sk: SortKey): Promise<void> {
     this.partition(table, pk)?.delete(keyOf(sk));
   }

@@ -13,10 +13,12 @@ export async function emitOnce(
   sessionId: string,
   key: string,
   events: SessionEvent[],
-  internals: EventInternals = {},
+  options: { internals?: EventInternals; knownNew?: boolean } = {},
 ): Promise<LoggedEvent[]> {
   const pk = `once#${sessionId}`;
-  let recorded = await store.get("resources", pk, key);
+  const internals = options.internals ?? {};
+  // `knownNew`: the caller knows no earlier attempt can have used this key (saves a read).
+  let recorded = options.knownNew ? undefined : await store.get("resources", pk, key);
   if (!recorded) {
     const first = await log.allocate(sessionId, events.length);
     const entries: LoggedEvent[] = events.map((event, i) => ({ seq: first + i, event, internals }));

@@ -4,7 +4,7 @@
  * retried writer that re-writes the same (sequence, event) pair changes nothing.
  */
 import type { SessionEvent } from "../../contract/sdk-types.js";
-import { ConditionFailedError, type DocumentStore, type EventNotifier, type StoredItem } from "../ports.js";
+import type { DocumentStore, EventNotifier, StoredItem } from "../ports.js";
 
 /** What the runtime keeps beside an event but never shows a client. */
 export interface EventInternals {
@@ -34,22 +34,21 @@ export class EventLog {
     return last - count + 1;
   }
 
-  /** Writes events at their sequences; an event already written there is left as it is. */
+  /**
+   * Writes events at their sequences. Unconditional and idempotent: a sequence is allocated to one
+   * event only, so a retried writer puts the very same item again.
+   */
   async write(sessionId: string, entries: LoggedEvent[]): Promise<void> {
-    for (const entry of entries) {
-      const item: StoredItem = {
-        pk: sessionId,
-        sk: entry.seq,
-        event: entry.event,
-        internals: entry.internals,
-      };
-      try {
-        await this.store.put("events", item, { ifNotExists: true });
-      } catch (error) {
-        if (!(error instanceof ConditionFailedError)) throw error;
-      }
-    }
-    if (entries.length > 0) this.notifier.notify(sessionId);
+    if (entries.length === 0) return;
+    const items: StoredItem[] = entries.map((e) => ({
+      pk: sessionId,
+      sk: e.seq,
+      event: e.event,
+      internals: e.internals,
+    }));
+    if (items.length === 1) await this.store.put("events", items[0] as StoredItem);
+    else await this.store.putMany("events", items);
+    this.notifier.notify(sessionId);
   }
 
   /** Allocates sequences for `events` and writes them; returns them as logged. */

@@ -39,6 +39,7 @@ async function claim(deps: StepDeps, message: StepMessage): Promise<SessionRecor
     if (current.run.leaseUntil !== undefined && current.run.leaseUntil > now) return undefined;
     current.run.leaseUntil = now + deps.leaseMs;
     current.run.leaseOwner = owner;
+    current.run.stepClaims += 1;
     current.session.status = "running";
     return current;
   });
@@ -67,7 +68,8 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
     return finishTurn(deps, session, { type: "budget_reached" }, []);
   }
 
-  let record = await loadStepRecord(deps, sessionId, session.run.stepSeq);
+  const fresh = session.run.stepClaims === 1;
+  let record = fresh ? undefined : await loadStepRecord(deps, sessionId, session.run.stepSeq);
   if (!record) {
     const log = await deps.events.read(sessionId);
     if (await runConfirmedTools(deps, sessionId, session.session.agent, log))
@@ -88,12 +90,17 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
   }
 
   await deps.events.write(sessionId, record.entries);
-  await runStepTools(deps, sessionId, session.session.agent, record);
-  await commitStep(deps, session, record);
+  await runStepTools(deps, sessionId, session.session.agent, record, { fresh });
+  await commitStep(deps, session, record, fresh);
 }
 
 /** Decides what follows a step and commits it; enqueues the next step after the commit. */
-async function commitStep(deps: StepDeps, claimed: SessionRecord, record: StepRecord): Promise<void> {
+async function commitStep(
+  deps: StepDeps,
+  claimed: SessionRecord,
+  record: StepRecord,
+  fresh: boolean,
+): Promise<void> {
   const sessionId = claimed.session.id;
   const usage = addUsage(claimed.session.usage, record.usage);
   const overBudget = budgetReached(claimed.session.agent.model.id, usage, claimed.session.budget);
@@ -109,8 +116,12 @@ async function commitStep(deps: StepDeps, claimed: SessionRecord, record: StepRe
     return { next: "idle", stop: { type: "end_turn" } };
   };
 
-  for (;;) {
-    const current = await deps.sessions.get(claimed.workspaceId, sessionId);
+  // The first pass commits over the claimed record (its rev checks that nothing changed since);
+  // only a conflict costs a re-read.
+  let current: SessionRecord | undefined = claimed;
+  let announcedIdle = false;
+  for (let pass = 0; ; pass++) {
+    if (pass > 0) current = await deps.sessions.get(claimed.workspaceId, sessionId);
     if (
       !current ||
       current.run.stepSeq !== record.stepSeq ||
@@ -121,6 +132,7 @@ async function commitStep(deps: StepDeps, claimed: SessionRecord, record: StepRe
     const next = structuredClone(current);
     next.session.usage = usage;
     next.run.stepSeq += 1;
+    next.run.stepClaims = 0;
     next.run.watermark = record.watermark;
     next.run.attempt = 0;
     next.run.interruptHandledSeq = next.run.interruptSeq;
@@ -129,7 +141,10 @@ async function commitStep(deps: StepDeps, claimed: SessionRecord, record: StepRe
       next.run.leaseOwner = undefined;
       next.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
       next.session.status = "running";
-      if (await deps.store.get("resources", `once#${sessionId}`, `idle#${record.stepSeq}`)) {
+      const idleAnnounced =
+        announcedIdle ||
+        (!fresh && (await deps.store.get("resources", `once#${sessionId}`, `idle#${record.stepSeq}`)));
+      if (idleAnnounced) {
         // An earlier pass announced idle before new input won the race: announce the resumption.
         await emitOnce(deps.store, deps.events, sessionId, `resume#${record.stepSeq}`, [
           {
@@ -146,10 +161,15 @@ async function commitStep(deps: StepDeps, claimed: SessionRecord, record: StepRe
       continue;
     }
     markIdle(next, deps.clock.now(), decision.stop.type === "requires_action" ? record.awaiting : []);
-    await emitOnce(deps.store, deps.events, sessionId, `idle#${record.stepSeq}`, [
-      usageSnapshotEvent(deps, next),
-      idleEvent(deps, decision.stop),
-    ]);
+    await emitOnce(
+      deps.store,
+      deps.events,
+      sessionId,
+      `idle#${record.stepSeq}`,
+      [usageSnapshotEvent(deps, next), idleEvent(deps, decision.stop)],
+      { knownNew: fresh && !announcedIdle },
+    );
+    announcedIdle = true;
     if (await trySave(deps, next)) {
       await deps.store.delete("resources", runningIndexKey, sessionId);
       return;
@@ -179,6 +199,7 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq)
       return undefined;
     current.run.stepSeq += 1;
+    current.run.stepClaims = 0;
     current.run.interruptHandledSeq = current.run.interruptSeq;
     current.run.watermark = Math.max(current.run.watermark, current.run.lastInputSeq);
     return markIdle(current, deps.clock.now(), awaiting);

@@ -82,9 +82,14 @@ export async function wakeSession(
   });
   if (result?.before.session.status !== "idle" || result.after.session.status !== "running") return;
   await deps.store.put("resources", { pk: runningIndexKey, sk: sessionId, workspaceId });
-  await emitOnce(deps.store, deps.events, sessionId, `wake#${inputSeq}`, [
-    { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) },
-  ]);
+  await emitOnce(
+    deps.store,
+    deps.events,
+    sessionId,
+    `wake#${inputSeq}`,
+    [{ type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) }],
+    { knownNew: true },
+  ); // one wake per input event, by this caller only
   await deps.steps.send(stepMessage(workspaceId, sessionId, result.after.run.stepSeq));
 }
 

@@ -47,9 +47,11 @@ export async function runStepTools(
   sessionId: string,
   agent: SessionAgent,
   record: StepRecord,
+  options: { fresh: boolean },
 ): Promise<void> {
   for (const run of record.toolRuns) {
-    if (await deps.events.exists(sessionId, run.resultSeq)) continue;
+    // On a step's first claim no result can exist yet; on a retry a written slot means it ran.
+    if (!options.fresh && (await deps.events.exists(sessionId, run.resultSeq))) continue;
     const outcome = await execute(deps, sessionId, agent, run.name, run.input);
     await deps.events.write(sessionId, [
       {

@@ -13,6 +13,8 @@ export const runStateSchema = z.object({
   /** A step holds the session while `leaseUntil` (epoch ms) is in the future. */
   leaseUntil: z.number().optional(),
   leaseOwner: z.string().optional(),
+  /** Claims of the current step so far: on the first there can be no step record or marker yet. */
+  stepClaims: z.number().int().min(0).default(0),
   /** Model-call attempts already made for the current step (for backoff). */
   attempt: z.number().int().min(0),
   /** Highest event sequence the last model call saw. */
@@ -36,6 +38,7 @@ export function newRunState(): RunState {
   return {
     schemaVersion: 1,
     stepSeq: 0,
+    stepClaims: 0,
     attempt: 0,
     watermark: 0,
     lastInputSeq: 0,
