@@ -22,7 +22,17 @@ export function credentialOf(headers: Record<string, string | undefined>): strin
 }
 
 export class ApiKeys {
-  constructor(private readonly store: DocumentStore) {}
+  private readonly cache = new Map<string, { principal: Principal; until: number }>();
+
+  /**
+   * @param cacheMs how long a resolved key is remembered in this process (a revoked key keeps
+   *   working here for at most this long; API Gateway's authorizer cache behaves the same way).
+   */
+  constructor(
+    private readonly store: DocumentStore,
+    private readonly cacheMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** A new random key in Anthropic's visual format (`sk-ant-…`). */
   static generate(): string {
@@ -36,8 +46,14 @@ export class ApiKeys {
 
   async resolve(key: string | undefined): Promise<Principal | undefined> {
     if (!key) return undefined;
-    const item = await this.store.get("resources", "apikey", hashOf(key));
+    const hash = hashOf(key);
+    const cached = this.cache.get(hash);
+    if (cached && cached.until > this.now()) return cached.principal;
+    const item = await this.store.get("resources", "apikey", hash);
     if (!item) return undefined;
-    return { workspaceId: String(item.workspaceId), apiKeyId: String(item.apiKeyId) };
+    const principal = { workspaceId: String(item.workspaceId), apiKeyId: String(item.apiKeyId) };
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(hash, { principal, until: this.now() + this.cacheMs });
+    return principal;
   }
 }
