@@ -76,7 +76,13 @@ export interface ReverieRuntimeProps {
   readonly stageName?: string;
   /** Stage-wide throttling (requests/second and burst). @default { rateLimit: 50, burstLimit: 100 } */
   readonly throttling?: { readonly rateLimit: number; readonly burstLimit: number };
-  /** How long API Gateway caches the authorizer's answer per `x-api-key`. @default 300 seconds */
+  /**
+   * How long API Gateway caches the authorizer's answer. Caching needs an identity source that every
+   * request carries, and clients differ (@anthropic-ai/sdk 1.12 sends `Authorization: Bearer`, others
+   * `x-api-key`), so a TTL > 0 keys the cache on `Authorization` and then requires that header. The
+   * authorizer itself caches resolved keys per container either way.
+   * @default no API Gateway cache: both headers work
+   */
   readonly authorizerCacheTtl?: Duration;
   /** A WAFv2 web ACL (REGIONAL scope) to associate with the API stage. @default - none */
   readonly webAclArn?: string;
@@ -527,10 +533,11 @@ export class ReverieRuntime extends Construct {
       retention: this.logRetention,
       removalPolicy: this.removalPolicy,
     });
+    const cacheTtl = this.props.authorizerCacheTtl ?? Duration.seconds(0);
     const authorizer = new apigw.RequestAuthorizer(this, "ApiKeyAuthorizer", {
       handler: this.functions.authorizer,
-      identitySources: [apigw.IdentitySource.header("x-api-key")],
-      resultsCacheTtl: this.props.authorizerCacheTtl ?? Duration.seconds(300),
+      identitySources: cacheTtl.toSeconds() > 0 ? [apigw.IdentitySource.header("Authorization")] : [],
+      resultsCacheTtl: cacheTtl,
     });
     const api = new apigw.RestApi(this, "Api", {
       description: "Reverie: Claude Managed Agents API",

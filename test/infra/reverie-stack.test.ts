@@ -258,15 +258,15 @@ describe("functions", () => {
 describe("API", () => {
   const apiId = () => logicalIdOf(stack.runtime.api);
 
-  it("is a regional REST API with a REQUEST authorizer on x-api-key, cached", () => {
+  it("is a regional REST API with an uncached REQUEST authorizer (x-api-key or Authorization: Bearer)", () => {
     template.hasResourceProperties("AWS::ApiGateway::RestApi", {
       EndpointConfiguration: { Types: ["REGIONAL"] },
     });
     template.hasResourceProperties("AWS::ApiGateway::Authorizer", {
       Type: "REQUEST",
       RestApiId: { Ref: apiId() },
-      IdentitySource: "method.request.header.x-api-key",
-      AuthorizerResultTtlInSeconds: 300,
+      IdentitySource: "",
+      AuthorizerResultTtlInSeconds: 0,
       AuthorizerUri: Match.objectLike({
         "Fn::Join": ["", Match.arrayWith([{ "Fn::GetAtt": [logicalIdOf(fn("authorizer")), "Arn"] }])],
       }),
