@@ -223,4 +223,28 @@ describe("runAgentStep", () => {
     expect(messages).toHaveLength(2);
     expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("idle");
   });
+
+  it("ends the turn with budget_reached once the session's list cost reaches its budget", async () => {
+    // A tool call that costs $3 at Sonnet's list price: the turn stops instead of calling the model again.
+    const expensive = {
+      ...toolUse("write", { file_path: "a.txt", content: "x" }),
+      usage: { input_tokens: 1_000_000, output_tokens: 0 },
+    };
+    const rt = inMemoryDeps(new ScriptedModel([expensive as never, text("never")]));
+    const budgeted = {
+      ...session("sesn_1"),
+      budget: { type: "limit" as const, max_list_cost: { amount: "0.5", currency: "USD" as const } },
+    };
+    await rt.deps.sessions.create({ workspaceId: WS, session: budgeted, run: newRunState() });
+    await new EventsService(rt.deps).send(WS, "sesn_1", [
+      { type: "user.message", content: [{ type: "text", text: "go" }] },
+    ]);
+    await drain(rt as never);
+    const events = await rt.deps.events.read("sesn_1");
+    expect(events.at(-1)?.event).toMatchObject({
+      type: "session.status_idle",
+      stop_reason: { type: "budget_reached" },
+    });
+    expect(events.filter((e) => e.event.type === "span.model_request_start")).toHaveLength(1);
+  });
 });
