@@ -21,3 +21,19 @@ export const tableSpecs: Record<TableName, TableSpec> = {
   },
   events: { name: "events", partitionKey: { name: "pk", type: "S" }, sortKey: { name: "sk", type: "N" } },
 };
+
+/** The CreateTable request for a spec (on-demand billing), as the local stacks create their tables. */
+export function createTableRequest(spec: TableSpec) {
+  return {
+    TableName: spec.name,
+    BillingMode: "PAY_PER_REQUEST" as const,
+    AttributeDefinitions: [
+      { AttributeName: spec.partitionKey.name, AttributeType: spec.partitionKey.type },
+      { AttributeName: spec.sortKey.name, AttributeType: spec.sortKey.type },
+    ],
+    KeySchema: [
+      { AttributeName: spec.partitionKey.name, KeyType: "HASH" as const },
+      { AttributeName: spec.sortKey.name, KeyType: "RANGE" as const },
+    ],
+  };
+}

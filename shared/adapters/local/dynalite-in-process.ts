@@ -9,7 +9,7 @@ import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type { TableName } from "../../core/ports.js";
-import { type TableSpec, tableSpecs } from "../../infra-spec/tables.js";
+import { createTableRequest, type TableSpec, tableSpecs } from "../../infra-spec/tables.js";
 import {
   DynamoDbDocumentStore,
   type DynamoDbOperation,
@@ -114,18 +114,7 @@ export class InProcessDynalite implements DynamoDbTransport {
   /** Creates a table from its spec unless it exists, and waits until it is active. */
   async ensureTable(spec: TableSpec): Promise<void> {
     try {
-      await this.call("CreateTable", {
-        TableName: spec.name,
-        BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [
-          { AttributeName: spec.partitionKey.name, AttributeType: spec.partitionKey.type },
-          { AttributeName: spec.sortKey.name, AttributeType: spec.sortKey.type },
-        ],
-        KeySchema: [
-          { AttributeName: spec.partitionKey.name, KeyType: "HASH" },
-          { AttributeName: spec.sortKey.name, KeyType: "RANGE" },
-        ],
-      });
+      await this.call("CreateTable", createTableRequest(spec));
     } catch (error) {
       if ((error as Error).name !== "ResourceInUseException") throw error;
     }

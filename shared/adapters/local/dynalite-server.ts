@@ -12,7 +12,7 @@ import {
   ResourceNotFoundException,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
-import { type TableSpec, tableSpecs } from "../../infra-spec/tables.js";
+import { createTableRequest, type TableSpec, tableSpecs } from "../../infra-spec/tables.js";
 
 export interface DynaliteOptions {
   /** LevelDB directory; undefined keeps everything in memory. */
@@ -69,20 +69,7 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Runn
 
 async function ensureTable(client: DynamoDBClient, spec: TableSpec): Promise<void> {
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: spec.name,
-        BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [
-          { AttributeName: spec.partitionKey.name, AttributeType: spec.partitionKey.type },
-          { AttributeName: spec.sortKey.name, AttributeType: spec.sortKey.type },
-        ],
-        KeySchema: [
-          { AttributeName: spec.partitionKey.name, KeyType: "HASH" },
-          { AttributeName: spec.sortKey.name, KeyType: "RANGE" },
-        ],
-      }),
-    );
+    await client.send(new CreateTableCommand(createTableRequest(spec)));
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
