@@ -120,11 +120,20 @@ export interface IdGenerator {
   next(prefix: string): string;
 }
 
-/** Receives live events for SSE followers; an optimisation only — the event table is the truth. */
+/**
+ * Announces written events to live followers (SSE). An optimisation only: the event table is the
+ * truth, and a follower that hears nothing (another process wrote) polls it.
+ */
 export interface EventNotifier {
-  notify(sessionId: string): void;
-  /** Resolves when `sessionId` is notified, `timeoutMs` passes or `signal` aborts, whichever is first. */
-  wait(sessionId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** Announces that events were written for a session, passing them along to in-process followers. */
+  notify(sessionId: string, written?: readonly unknown[]): void;
+  /** Calls `listener` with what every later `notify` passes, until the returned function is called. */
+  subscribe(sessionId: string, listener: (written: readonly unknown[]) => void): () => void;
+  /**
+   * Resolves when `sessionId` is notified (true), or when `timeoutMs` passes or `signal` aborts
+   * (false), whichever is first.
+   */
+  wait(sessionId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
 }
 
 export interface Logger {

@@ -8,22 +8,29 @@ import type { EventNotifier } from "../../core/ports.js";
 export class InProcessNotifier implements EventNotifier {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
-  notify(sessionId: string): void {
-    this.emitter.emit(sessionId);
+  notify(sessionId: string, written: readonly unknown[] = []): void {
+    this.emitter.emit(sessionId, written);
   }
 
-  wait(sessionId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  subscribe(sessionId: string, listener: (written: readonly unknown[]) => void): () => void {
+    this.emitter.on(sessionId, listener);
+    return () => this.emitter.off(sessionId, listener);
+  }
+
+  wait(sessionId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = () => {
+      if (signal?.aborted) return resolve(false);
+      const finish = (notified: boolean) => {
         clearTimeout(timer);
-        this.emitter.off(sessionId, done);
-        signal?.removeEventListener("abort", done);
-        resolve();
+        this.emitter.off(sessionId, onNotify);
+        signal?.removeEventListener("abort", onAbort);
+        resolve(notified);
       };
-      const timer = setTimeout(done, timeoutMs);
-      this.emitter.once(sessionId, done);
-      signal?.addEventListener("abort", done, { once: true });
+      const onNotify = () => finish(true);
+      const onAbort = () => finish(false);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.emitter.once(sessionId, onNotify);
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 }

@@ -48,7 +48,7 @@ export class EventLog {
     }));
     if (items.length === 1) await this.store.put("events", items[0] as StoredItem);
     else await this.store.putMany("events", items);
-    this.notifier.notify(sessionId);
+    this.notifier.notify(sessionId, entries);
   }
 
   /** Allocates sequences for `events` and writes them; returns them as logged. */

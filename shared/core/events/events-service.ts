@@ -130,27 +130,52 @@ export class EventsService {
     let cursor = options.afterSeq;
     let gapSince: number | undefined;
     let lastYield = this.deps.clock.now();
-    while (!options.signal?.aborted) {
-      const batch = await this.deps.events.read(sessionId, { after: cursor, limit: 100 });
-      let progressed = false;
-      for (const entry of batch) {
-        if (entry.seq !== cursor + 1) {
-          const now = this.deps.clock.now();
-          gapSince ??= now;
-          if (now - gapSince < (options.gapWaitMs ?? 1500)) break;
+    // Events written in this process arrive pushed and are served without a read; the table is read
+    // to catch up, to fill a gap, and when a wait times out (a write from another process).
+    const pushed = new Map<number, LoggedEvent>();
+    const unsubscribe = this.deps.notifier.subscribe(sessionId, (written) => {
+      for (const entry of written as LoggedEvent[]) if (entry.seq > cursor) pushed.set(entry.seq, entry);
+    });
+    let mustRead = true;
+    try {
+      while (!options.signal?.aborted) {
+        for (let next = pushed.get(cursor + 1); next; next = pushed.get(cursor + 1)) {
+          pushed.delete(next.seq);
+          cursor = next.seq;
+          gapSince = undefined;
+          lastYield = this.deps.clock.now();
+          yield next;
         }
-        gapSince = undefined;
-        cursor = entry.seq;
-        progressed = true;
-        lastYield = this.deps.clock.now();
-        yield entry;
+        if (mustRead || pushed.size > 0) {
+          const batch = await this.deps.events.read(sessionId, { after: cursor, limit: 100 });
+          let progressed = false;
+          for (const entry of batch) {
+            if (entry.seq !== cursor + 1) {
+              const now = this.deps.clock.now();
+              gapSince ??= now;
+              if (now - gapSince < (options.gapWaitMs ?? 1500)) break;
+            }
+            gapSince = undefined;
+            cursor = entry.seq;
+            progressed = true;
+            lastYield = this.deps.clock.now();
+            yield entry;
+          }
+          for (const seq of pushed.keys()) if (seq <= cursor) pushed.delete(seq);
+          mustRead = progressed && batch.length === 100;
+          if (mustRead) continue;
+        }
+        if (pushed.has(cursor + 1)) continue;
+        if (this.deps.clock.now() - lastYield >= (options.heartbeatMs ?? 15_000)) {
+          lastYield = this.deps.clock.now();
+          yield "heartbeat";
+        }
+        const waitMs = gapSince !== undefined || pushed.size > 0 ? 50 : 1000;
+        const notified = await this.deps.notifier.wait(sessionId, waitMs, options.signal);
+        if (!notified) mustRead = true;
       }
-      if (progressed && batch.length === 100) continue;
-      if (this.deps.clock.now() - lastYield >= (options.heartbeatMs ?? 15_000)) {
-        lastYield = this.deps.clock.now();
-        yield "heartbeat";
-      }
-      await this.deps.notifier.wait(sessionId, gapSince !== undefined ? 50 : 1000, options.signal);
+    } finally {
+      unsubscribe();
     }
   }
 }

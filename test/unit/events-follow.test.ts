@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import type { SessionEvent } from "../../shared/contract/sdk-types.js";
+import type { LoggedEvent } from "../../shared/core/events/event-log.js";
+import { EventsService } from "../../shared/core/events/events-service.js";
+import { newRunState } from "../../shared/core/sessions/session-record.js";
+import { inMemoryDeps, ScriptedModel } from "../fixtures/in-memory-runtime.js";
+
+const WS = "wrkspc_t";
+const event = (id: string) =>
+  ({ type: "session.status_running", id, processed_at: new Date(0).toISOString() }) as SessionEvent;
+
+async function setup() {
+  const rt = inMemoryDeps(new ScriptedModel([]));
+  const session = { id: "sesn_f", created_at: new Date(0).toISOString() } as never;
+  await rt.deps.sessions.create({ workspaceId: WS, session, run: newRunState() });
+  const reads = { count: 0 };
+  const read = rt.deps.events.read.bind(rt.deps.events);
+  rt.deps.events.read = (...args) => {
+    reads.count++;
+    return read(...args);
+  };
+  return { rt, reads, service: new EventsService(rt.deps) };
+}
+
+async function take(follow: AsyncGenerator<LoggedEvent | "heartbeat">, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  while (ids.length < n) {
+    const { value } = await follow.next();
+    if (value && value !== "heartbeat") ids.push(value.event.id);
+  }
+  return ids;
+}
+
+describe("EventsService.follow", () => {
+  it("serves events written in this process without reading the table again", async () => {
+    const { rt, reads, service } = await setup();
+    const follow = service.follow(WS, "sesn_f", { afterSeq: 0 });
+    const first = take(follow, 3);
+    await new Promise((r) => setTimeout(r, 20));
+    const readsAfterCatchUp = reads.count;
+    await rt.deps.events.append("sesn_f", [event("a"), event("b")]);
+    await rt.deps.events.append("sesn_f", [event("c")]);
+    expect(await first).toEqual(["a", "b", "c"]);
+    expect(reads.count).toBe(readsAfterCatchUp);
+    await follow.return(undefined);
+  });
+
+  it("waits for an allocated sequence that is written late instead of skipping it", async () => {
+    const { rt, service } = await setup();
+    const follow = service.follow(WS, "sesn_f", { afterSeq: 0 });
+    const late = await rt.deps.events.allocate("sesn_f", 1); // seq 1: a writer between its two calls
+    const got = take(follow, 2);
+    await rt.deps.events.append("sesn_f", [event("second")]); // seq 2 arrives first
+    await new Promise((r) => setTimeout(r, 100));
+    await rt.deps.events.write("sesn_f", [{ seq: late, event: event("first"), internals: {} }]);
+    expect(await got).toEqual(["first", "second"]);
+    await follow.return(undefined);
+  });
+
+  it("picks up events another process wrote once a wait times out", async () => {
+    const { rt, service } = await setup();
+    const follow = service.follow(WS, "sesn_f", { afterSeq: 0 });
+    const got = take(follow, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    // Written straight to the table: no notification reaches this process.
+    await rt.store.put("events", { pk: "sesn_f", sk: 1, event: event("remote"), internals: {} });
+    expect(await got).toEqual(["remote"]);
+    await follow.return(undefined);
+  });
+});
