@@ -6,6 +6,7 @@
 import Anthropic, { type APIError } from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
+import { rejection } from "../fixtures/sdk-assertions.js";
 
 type Agent = Anthropic.Beta.Agents.BetaManagedAgentsAgent;
 type Toolset = Anthropic.Beta.Agents.BetaManagedAgentsAgentToolset20260401;
@@ -17,20 +18,6 @@ beforeAll(async () => {
 afterAll(async () => h.close());
 
 const basic = (name: string) => ({ name, model: "claude-sonnet-4-6" });
-
-/** The rejection of `promise`, asserted to be an SDK APIError of `cls`. */
-async function rejection<T extends APIError>(
-  promise: Promise<unknown>,
-  // biome-ignore lint/suspicious/noExplicitAny: any SDK error class, whatever its constructor takes
-  cls: new (...args: any[]) => T,
-): Promise<T> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(cls);
-  return error as T;
-}
 
 /** The error body's type and message, as Anthropic's error shape carries them. */
 function errorOf(error: APIError) {

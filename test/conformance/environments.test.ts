@@ -2,9 +2,10 @@
  * /v1/environments through the official SDK against the embedded stack: create (cloud by default),
  * retrieve, update, list, archive, delete, self-hosted configs, and what sessions accept.
  */
-import Anthropic, { type APIError } from "@anthropic-ai/sdk";
+import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
+import { messageOf, rejection } from "../fixtures/sdk-assertions.js";
 
 type Environment = Anthropic.Beta.Environments.BetaEnvironment;
 
@@ -13,21 +14,6 @@ beforeAll(async () => {
   h = await startHarness();
 });
 afterAll(async () => h.close());
-
-async function rejection<T extends APIError>(
-  promise: Promise<unknown>,
-  // biome-ignore lint/suspicious/noExplicitAny: any SDK error class, whatever its constructor takes
-  cls: new (...args: any[]) => T,
-): Promise<T> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(cls);
-  return error as T;
-}
-
-const messageOf = (error: APIError) => (error.error as { error: { message: string } }).error.message;
 
 async function listIds(params: Anthropic.Beta.Environments.EnvironmentListParams = {}) {
   const ids: string[] = [];

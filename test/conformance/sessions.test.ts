@@ -4,10 +4,11 @@
  * initial events, retrieve/update/list/archive/delete, unsupported agent features, event listing
  * and tool confirmation.
  */
-import Anthropic, { type APIError } from "@anthropic-ai/sdk";
+import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { mockText, mockToolUse } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
+import { messageOf, rejection } from "../fixtures/sdk-assertions.js";
 
 type Session = Anthropic.Beta.Sessions.BetaManagedAgentsSession;
 type SessionEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionEvent;
@@ -39,21 +40,6 @@ async function newAgent(params: Partial<Anthropic.Beta.Agents.AgentCreateParams>
     ...params,
   });
 }
-
-async function rejection<T extends APIError>(
-  promise: Promise<unknown>,
-  // biome-ignore lint/suspicious/noExplicitAny: any SDK error class, whatever its constructor takes
-  cls: new (...args: any[]) => T,
-): Promise<T> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(cls);
-  return error as T;
-}
-
-const messageOf = (error: APIError) => (error.error as { error: { message: string } }).error.message;
 
 /** The system prompt text the upstream model was sent. */
 function systemOf(request: MessageParams | undefined): string {
