@@ -26,6 +26,7 @@ import {
   type IdGenerator,
   type StoredItem,
 } from "../ports.js";
+import { changeRevisioned } from "../revisioned-item.js";
 
 const agentsKey = (ws: string) => `ws#${ws}#agent`;
 const versionsKey = (ws: string, agentId: string) => `ws#${ws}#agentver#${agentId}`;
@@ -118,22 +119,16 @@ export class AgentsService {
   }
 
   async archive(workspaceId: string, agentId: string): Promise<Agent> {
-    for (;;) {
-      const item = await this.item(workspaceId, agentId);
-      const current = item.agent as Agent;
-      if (current.archived_at) return current;
-      const agent = { ...current, archived_at: new Date(this.clock.now()).toISOString() };
-      try {
-        await this.store.put(
-          "resources",
-          { ...item, rev: Number(item.rev) + 1, agent },
-          { expectedRev: Number(item.rev) },
-        );
-        return agent;
-      } catch (error) {
-        if (!(error instanceof ConditionFailedError)) throw error;
-      }
-    }
+    return changeRevisioned<Agent>(
+      this.store,
+      "resources",
+      "agent",
+      () => this.item(workspaceId, agentId),
+      (current) =>
+        current.archived_at
+          ? undefined
+          : { ...current, archived_at: new Date(this.clock.now()).toISOString() },
+    );
   }
 
   async list(workspaceId: string, query: AgentListQuery): Promise<PageCursorBody<Agent>> {

@@ -10,13 +10,8 @@ import { InvalidRequestError, NotFoundError } from "../../contract/errors.js";
 import { idPrefix } from "../../contract/ids.js";
 import type { Environment } from "../../contract/sdk-types.js";
 import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
-import {
-  type Clock,
-  ConditionFailedError,
-  type DocumentStore,
-  type IdGenerator,
-  type StoredItem,
-} from "../ports.js";
+import type { Clock, DocumentStore, IdGenerator, StoredItem } from "../ports.js";
+import { changeRevisioned } from "../revisioned-item.js";
 
 const envKey = (ws: string) => `ws#${ws}#env`;
 
@@ -62,22 +57,14 @@ export class EnvironmentsService {
     return environment.config.type;
   }
 
-  private async change(workspaceId: string, id: string, apply: (e: Environment) => Environment | undefined) {
-    for (;;) {
-      const item = await this.item(workspaceId, id);
-      const next = apply(item.environment as Environment);
-      if (!next) return item.environment as Environment;
-      try {
-        await this.store.put(
-          "resources",
-          { ...item, rev: Number(item.rev) + 1, environment: next },
-          { expectedRev: Number(item.rev) },
-        );
-        return next;
-      } catch (error) {
-        if (!(error instanceof ConditionFailedError)) throw error;
-      }
-    }
+  private change(workspaceId: string, id: string, apply: (e: Environment) => Environment | undefined) {
+    return changeRevisioned<Environment>(
+      this.store,
+      "resources",
+      "environment",
+      () => this.item(workspaceId, id),
+      apply,
+    );
   }
 
   async update(workspaceId: string, id: string, body: EnvironmentUpdate): Promise<Environment> {
