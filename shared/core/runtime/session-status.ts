@@ -5,7 +5,6 @@
 
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent, SessionStatusIdleEvent, SessionUsage } from "../../contract/sdk-types.js";
-import { emitOnce } from "../events/emit-once.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
@@ -82,14 +81,10 @@ export async function wakeSession(
   });
   if (result?.before.session.status !== "idle" || result.after.session.status !== "running") return;
   await deps.store.put("resources", { pk: runningIndexKey, sk: sessionId, workspaceId });
-  await emitOnce(
-    deps.store,
-    deps.events,
-    sessionId,
-    `wake#${inputSeq}`,
-    [{ type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) }],
-    { knownNew: true },
-  ); // one wake per input event, by this caller only
+  // Only the caller whose transition won gets here, once per input event: no emit-once marker needed.
+  await deps.events.append(sessionId, [
+    { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) },
+  ]);
   await deps.steps.send(stepMessage(workspaceId, sessionId, result.after.run.stepSeq));
 }
 
