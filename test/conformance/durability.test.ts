@@ -542,9 +542,13 @@ describe("kill -9 and restart", () => {
       { step: 3, afterRequestMs: replyDelayMs + 25 },
       { step: 4, afterRequestMs: replyDelayMs + 60 },
     ];
+    // Requests are searched from before each kill: a restarted stack can recover (and make the next
+    // step's call) before its health check answers, when the old lease has already run out.
+    let from = upstream.received.length;
     for (const { step, afterRequestMs } of kills) {
-      const arrived = await stepCall(step, upstream.received.length);
+      const arrived = await stepCall(step, from);
       await sleep(Math.max(0, arrived + afterRequestMs - Date.now()));
+      from = upstream.received.length;
       await kill(child);
       child = await startChild();
     }
