@@ -55,8 +55,6 @@ export interface SessionRecord {
   session: Session;
   run: RunState;
   rev: number;
-  /** Set when the session is deleted; the item stays so late queue messages find nothing to do. */
-  deleted?: boolean;
 }
 
 export const sessionKey = (workspaceId: string) => `ws#${workspaceId}#session`;
@@ -67,7 +65,7 @@ export class SessionRepository {
 
   async get(workspaceId: string, sessionId: string): Promise<SessionRecord | undefined> {
     const item = await this.store.get("resources", sessionKey(workspaceId), sessionId);
-    if (!item || item.deleted) return undefined;
+    if (!item) return undefined;
     return fromItem(workspaceId, item);
   }
 
@@ -113,7 +111,7 @@ export class SessionRepository {
     options: { after?: string; before?: string; order: "asc" | "desc"; limit: number },
   ) {
     const items = await this.store.query("resources", sessionKey(workspaceId), options);
-    return items.filter((i) => !i.deleted).map((i) => fromItem(workspaceId, i));
+    return items.map((i) => fromItem(workspaceId, i));
   }
 }
 
@@ -124,7 +122,6 @@ function toItem(record: SessionRecord): StoredItem {
     rev: record.rev,
     session: record.session,
     run: record.run,
-    deleted: record.deleted ?? false,
   };
 }
 
@@ -134,6 +131,5 @@ function fromItem(workspaceId: string, item: StoredItem): SessionRecord {
     session: item.session as Session,
     run: runStateSchema.parse(item.run),
     rev: Number(item.rev),
-    deleted: Boolean(item.deleted),
   };
 }
