@@ -38,5 +38,4 @@ export const idPrefix = {
   thread: "sthr",
   workspace: "wrkspc",
   apiKey: "apikey",
-  request: "req",
 } as const;

@@ -34,7 +34,7 @@ async function take(follow: AsyncGenerator<LoggedEvent | "heartbeat">, n: number
 describe("EventsService.follow", () => {
   it("serves events written in this process without reading the table again", async () => {
     const { rt, reads, service } = await setup();
-    const follow = service.follow(WS, "sesn_f", { afterSeq: 0 });
+    const follow = service.follow("sesn_f", { afterSeq: 0 });
     const first = take(follow, 3);
     await new Promise((r) => setTimeout(r, 20));
     const readsAfterCatchUp = reads.count;
@@ -47,7 +47,7 @@ describe("EventsService.follow", () => {
 
   it("waits for an allocated sequence that is written late instead of skipping it", async () => {
     const { rt, service } = await setup();
-    const follow = service.follow(WS, "sesn_f", { afterSeq: 0 });
+    const follow = service.follow("sesn_f", { afterSeq: 0 });
     const late = await rt.deps.events.allocate("sesn_f", 1); // seq 1: a writer between its two calls
     const got = take(follow, 2);
     await rt.deps.events.append("sesn_f", [event("second")]); // seq 2 arrives first
@@ -59,7 +59,7 @@ describe("EventsService.follow", () => {
 
   it("picks up events another process wrote once a wait times out", async () => {
     const { rt, service } = await setup();
-    const follow = service.follow(WS, "sesn_f", { afterSeq: 0 });
+    const follow = service.follow("sesn_f", { afterSeq: 0 });
     const got = take(follow, 1);
     await new Promise((r) => setTimeout(r, 20));
     // Written straight to the table: no notification reaches this process.

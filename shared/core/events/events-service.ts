@@ -108,25 +108,30 @@ export class EventsService {
   }
 
   /**
-   * Where a new follower starts: after the last event allocated now. Taken before the response
+   * Opens a live stream of a session's events (404 for an unknown session): after `lastEventId`
+   * when the client resumes, else after the last event allocated now — fixed before the response
    * opens, so an event sent right after the client sees the stream open is never missed.
    */
-  async liveCursor(workspaceId: string, sessionId: string): Promise<number> {
+  async openStream(
+    workspaceId: string,
+    sessionId: string,
+    options: { lastEventId?: number; signal?: AbortSignal },
+  ): Promise<AsyncGenerator<LoggedEvent | "heartbeat">> {
     await this.session(workspaceId, sessionId);
-    return this.deps.events.lastAllocated(sessionId);
+    const afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(sessionId));
+    return this.follow(sessionId, { afterSeq, signal: options.signal });
   }
 
   /**
    * Follows a session's events from after `afterSeq`: yields each event once, in order, as it is
    * written. A sequence that was allocated but is not written yet (a writer between the two) is
-   * waited for briefly, so a follower never skips an event that is about to appear.
+   * waited for briefly, so a follower never skips an event that is about to appear. The caller has
+   * checked that the session exists (see `openStream`).
    */
   async *follow(
-    workspaceId: string,
     sessionId: string,
     options: { afterSeq: number; signal?: AbortSignal; gapWaitMs?: number; heartbeatMs?: number },
   ): AsyncGenerator<LoggedEvent | "heartbeat"> {
-    await this.session(workspaceId, sessionId);
     let cursor = options.afterSeq;
     let gapSince: number | undefined;
     let lastYield = this.deps.clock.now();

@@ -1,6 +1,6 @@
 /**
- * Status transitions of a session and the events that announce them. Each transition is keyed so
- * that a retried caller emits its events once (emitOnce) and commits once (rev-checked save).
+ * Status transitions of a session and the events that announce them. Transitions are rev-checked
+ * saves; the step's callers emit their announcements once (emitOnce) before committing.
  */
 
 import { idPrefix } from "../../contract/ids.js";

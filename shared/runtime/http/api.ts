@@ -177,16 +177,13 @@ export function createApi(services: ApiServices) {
       ),
     )
     .add("GET", "/v1/sessions/{session_id}/events/stream", async (r, p) => {
-      const sessionId = p.session_id as string;
-      await sessions.retrieve(ws(r), sessionId);
       const lastEventId = r.headers["last-event-id"];
-      const afterSeq =
-        lastEventId && /^\d+$/.test(lastEventId)
-          ? Number(lastEventId)
-          : await events.liveCursor(ws(r), sessionId);
       const abort = new AbortController();
       r.signal?.addEventListener("abort", () => abort.abort(), { once: true });
-      const follow = events.follow(ws(r), sessionId, { afterSeq, signal: abort.signal });
+      const follow = await events.openStream(ws(r), p.session_id as string, {
+        lastEventId: lastEventId && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined,
+        signal: abort.signal,
+      });
       async function* chunks() {
         try {
           yield ": connected\n\n";
