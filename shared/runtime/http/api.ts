@@ -14,14 +14,22 @@ import {
 import { ApiError, AuthenticationError, InvalidRequestError } from "../../contract/errors.js";
 import { EventListQuerySchema, EventSendSchema } from "../../contract/events.js";
 import { SessionCreateSchema, SessionListQuerySchema, SessionUpdateSchema } from "../../contract/sessions.js";
-import { pageCursorSchema, pageLimitSchema, parseBody, parseQuery } from "../../contract/validation.js";
+import { pageCursorSchema, pageLimitSchema, parseBody } from "../../contract/validation.js";
 import type { AgentsService } from "../../core/agents/agents-service.js";
-import { type ApiKeys, credentialOf, type Principal } from "../../core/auth/api-keys.js";
+import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
 import type { EventsService } from "../../core/events/events-service.js";
 import type { Logger } from "../../core/ports.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
+import {
+  json,
+  jsonBody,
+  optionalInt,
+  parseListQuery,
+  sseFrame,
+  workspaceOf as ws,
+} from "./request-parsing.js";
 import { Router } from "./router.js";
 
 export interface ApiServices {
@@ -35,62 +43,8 @@ export interface ApiServices {
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
 
-/**
- * Request bodies are stored as DynamoDB items (≤ 400 KB each, with the event's envelope), so a
- * larger body is refused up front with 413 rather than failing at write time.
- */
-const MAX_BODY_BYTES = 256 * 1024;
-
-const json = (body: unknown, status = 200): HttpResponse => ({ kind: "json", status, body });
-
-function jsonBody(request: HttpRequest): unknown {
-  if (!request.body) return {};
-  if (Buffer.byteLength(request.body) > MAX_BODY_BYTES)
-    throw new ApiError("request_too_large", `request body is larger than ${MAX_BODY_BYTES / 1024} KiB`);
-  try {
-    return JSON.parse(request.body);
-  } catch {
-    throw new InvalidRequestError("body: not valid JSON");
-  }
-}
-
-/** Query params, with the SDK's `name[]=a&name[]=b` arrays gathered under `name`. */
-function queryOf(request: HttpRequest, arrays: string[] = []) {
-  const flat: Record<string, string | string[]> = {};
-  for (const [key, value] of request.query) {
-    const name = key.endsWith("[]") ? key.slice(0, -2) : key;
-    if (arrays.includes(name)) flat[name] = [...((flat[name] as string[] | undefined) ?? []), value];
-    else if (key !== "beta") flat[key] = key in flat ? [flat[key] as string, value] : value;
-  }
-  return flat;
-}
-
-function parseListQuery<S extends Parameters<typeof parseQuery>[0]>(
-  schema: S,
-  request: HttpRequest,
-  arrays: string[] = [],
-) {
-  const flat = queryOf(request, arrays);
-  const scalars = Object.fromEntries(Object.entries(flat).filter(([k]) => !arrays.includes(k)));
-  const parsed = parseQuery(schema, scalars as Record<string, string>) as Record<string, unknown>;
-  for (const name of arrays) if (flat[name]) parsed[name] = flat[name];
-  return parsed;
-}
-
-const optionalInt = (value: string | null, name: string) => {
-  if (value === null) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1)
-    throw new InvalidRequestError(`${name}: must be a positive integer`);
-  return Number(value);
-};
-
-function sseFrame(type: string, id: string | number | undefined, data: unknown): string {
-  return `${id !== undefined ? `id: ${id}\n` : ""}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
 export function createApi(services: ApiServices) {
   const { agents, environments, sessions, events } = services;
-  const ws = (r: HttpRequest) => (r.principal as Principal).workspaceId;
   const router = new Router()
     .add("GET", "/health", async () => json({ status: "ok" }), { public: true })
     // agents

@@ -1,0 +1,64 @@
+/**
+ * What every route module needs from a request: its JSON body (size-capped), its query (with the
+ * SDK's `name[]` arrays), and the JSON / SSE response shapes.
+ */
+import { ApiError, InvalidRequestError } from "../../contract/errors.js";
+import { parseQuery } from "../../contract/validation.js";
+import type { Principal } from "../../core/auth/api-keys.js";
+import type { HttpRequest, HttpResponse } from "./http-types.js";
+
+/**
+ * Request bodies are stored as DynamoDB items (≤ 400 KB each, with the event's envelope), so a
+ * larger body is refused up front with 413 rather than failing at write time.
+ */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export const json = (body: unknown, status = 200): HttpResponse => ({ kind: "json", status, body });
+
+export function jsonBody(request: HttpRequest): unknown {
+  if (!request.body) return {};
+  if (Buffer.byteLength(request.body) > MAX_BODY_BYTES)
+    throw new ApiError("request_too_large", `request body is larger than ${MAX_BODY_BYTES / 1024} KiB`);
+  try {
+    return JSON.parse(request.body);
+  } catch {
+    throw new InvalidRequestError("body: not valid JSON");
+  }
+}
+
+/** Query params, with the SDK's `name[]=a&name[]=b` arrays gathered under `name`. */
+export function queryOf(request: HttpRequest, arrays: string[] = []) {
+  const flat: Record<string, string | string[]> = {};
+  for (const [key, value] of request.query) {
+    const name = key.endsWith("[]") ? key.slice(0, -2) : key;
+    if (arrays.includes(name)) flat[name] = [...((flat[name] as string[] | undefined) ?? []), value];
+    else if (key !== "beta") flat[key] = key in flat ? [flat[key] as string, value] : value;
+  }
+  return flat;
+}
+
+export function parseListQuery<S extends Parameters<typeof parseQuery>[0]>(
+  schema: S,
+  request: HttpRequest,
+  arrays: string[] = [],
+) {
+  const flat = queryOf(request, arrays);
+  const scalars = Object.fromEntries(Object.entries(flat).filter(([k]) => !arrays.includes(k)));
+  const parsed = parseQuery(schema, scalars as Record<string, string>) as Record<string, unknown>;
+  for (const name of arrays) if (flat[name]) parsed[name] = flat[name];
+  return parsed;
+}
+
+export const optionalInt = (value: string | null, name: string) => {
+  if (value === null) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new InvalidRequestError(`${name}: must be a positive integer`);
+  return Number(value);
+};
+
+export function sseFrame(type: string, id: string | number | undefined, data: unknown): string {
+  return `${id !== undefined ? `id: ${id}\n` : ""}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** The workspace of the authenticated caller (routes run after authentication). */
+export const workspaceOf = (request: HttpRequest) => (request.principal as Principal).workspaceId;
