@@ -141,3 +141,24 @@ export interface Logger {
   warn(message: string, attributes?: Record<string, unknown>): void;
   error(message: string, attributes?: Record<string, unknown>): void;
 }
+
+/**
+ * A domain event (an agent archived, a memory store changed, a session went idle, an outcome was
+ * graded) that leaves the core for webhooks, the EventBridge bus or SNS. `id` is deterministic for
+ * the change that caused it, so a retried write publishes the same event again and consumers dedupe.
+ */
+export interface DomainEvent {
+  /** Webhook event type, as Anthropic names it (`session.status_idled`, `memory_store.updated`, …). */
+  type: string;
+  id: string;
+  workspaceId: string;
+  /** RFC 3339. */
+  createdAt: string;
+  /** The subject's fields beyond `type`, `id` and `workspace_id` (e.g. `session_id`, `outcome_id`). */
+  data: Record<string, unknown>;
+}
+
+/** Where domain events go. At least once: publishing the same `id` twice must be harmless. */
+export interface DomainEvents {
+  publish(event: DomainEvent): Promise<void>;
+}

@@ -15,6 +15,7 @@ import { EventsService } from "../core/events/events-service.js";
 import type {
   Clock,
   DocumentStore,
+  DomainEvents,
   EventNotifier,
   HttpFetcher,
   Logger,
@@ -39,6 +40,8 @@ export interface Ports {
   fetcher?: HttpFetcher;
   clock?: Clock;
   logger?: Logger;
+  /** Where domain events go; until webhooks are wired they are dropped. */
+  domainEvents?: DomainEvents;
   leaseMs?: number;
 }
 
@@ -86,6 +89,7 @@ export function buildServices(config: Config, ports: Ports) {
     clock,
     ids: new TimeSortableIds(() => clock.now()),
     logger,
+    domainEvents: ports.domainEvents ?? { publish: async () => {} },
     retry: {
       maxRetries: config.REVERIE_MODEL_MAX_RETRIES,
       baseSeconds: config.REVERIE_MODEL_RETRY_BASE_SECONDS,

@@ -3,6 +3,7 @@ import type { EventLog } from "../events/event-log.js";
 import type {
   Clock,
   DocumentStore,
+  DomainEvents,
   EventNotifier,
   HttpFetcher,
   IdGenerator,
@@ -27,6 +28,8 @@ export interface StepDeps {
   clock: Clock;
   ids: IdGenerator;
   logger: Logger;
+  /** Webhooks / EventBridge / SNS, for lifecycle events. */
+  domainEvents: DomainEvents;
   retry: RetryPolicy;
   /** How long a step holds its lease, ms. */
   leaseMs: number;
