@@ -16,6 +16,7 @@
  */
 import { createHash } from "node:crypto";
 import type Anthropic from "@anthropic-ai/sdk";
+import { DREAMER_MARKER, simulateDreamAnswer } from "../../core/dreams/dreamer-prompt.js";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/ports.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -243,6 +244,10 @@ function hash(value: unknown): string {
 
 /** What the simulated model does next, as content blocks (ids still to be filled in). */
 function decide(request: ModelRequest): ContentBlock[] {
+  // A dream: consolidate mechanically (merge duplicates, notes from the pre-pass).
+  if (typeof request.system === "string" && request.system.startsWith(DREAMER_MARKER)) {
+    return [text(`${SIMULATED_PREFIX} ${simulateDreamAnswer(request)}`)];
+  }
   const { messages } = request;
   const offered = new Map<string, string>();
   for (const tool of request.tools ?? []) {

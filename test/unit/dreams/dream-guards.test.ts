@@ -74,7 +74,7 @@ describe("dream guards: change set", () => {
     const modified = changes[1];
     expect(modified?.before_sha256).toBe(sha256(build.content));
     expect(modified?.after_sha256).toBe(sha256(edited.content));
-    expect(modified.diff).toContain("+Lint first.");
+    expect(modified?.diff).toContain("+Lint first.");
     expect(modified).toMatchObject({ rationale: "user preference", evidence });
   });
 });

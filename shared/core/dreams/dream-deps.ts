@@ -1,0 +1,50 @@
+/** What the dreams context runs on, wired once by the container. */
+import * as z from "zod";
+import type { EventLog } from "../events/event-log.js";
+import type { Clock, DocumentStore, IdGenerator, Logger, MessageQueue, ModelProvider } from "../ports.js";
+import type { SessionRepository } from "../sessions/session-record.js";
+import type { DreamMemory } from "./dream-memory.js";
+import type { DreamRepository } from "./dream-record.js";
+
+/** The dream-jobs queue message: a nudge to (re)run a dream, never the truth (DESIGN.md §5). */
+export const dreamJobSchema = z.object({
+  schemaVersion: z.literal(1),
+  workspaceId: z.string().min(1),
+  dreamId: z.string().min(1),
+});
+export type DreamJob = z.infer<typeof dreamJobSchema>;
+
+export interface DreamOptions {
+  /** The key that created a review-mode dream may not apply it (REVERIE_DREAM_REQUIRE_SECOND_REVIEWER). */
+  requireSecondReviewer: boolean;
+  /** Conservation guard: the largest share of the store a result may drop and still land (REVERIE_DREAM_MAX_DROP_SHARE). */
+  maxDroppedShare: number;
+  /** Stores larger than this fail the dream with `input_memory_store_too_large` (REVERIE_DREAM_MAX_STORE_BYTES). */
+  maxStoreBytes: number;
+  /** A dream still unfinished this long after it was created fails with `timeout`. */
+  timeoutMs: number;
+  /** How long a run holds a dream before the sweeper may re-nudge it. */
+  leaseMs: number;
+}
+
+export const defaultDreamOptions: DreamOptions = {
+  requireSecondReviewer: false,
+  maxDroppedShare: 0.3,
+  maxStoreBytes: 8 * 1024 * 1024,
+  timeoutMs: 30 * 60_000,
+  leaseMs: 5 * 60_000,
+};
+
+export interface DreamDeps {
+  store: DocumentStore;
+  dreams: DreamRepository;
+  memory: DreamMemory;
+  events: EventLog;
+  sessions: SessionRepository;
+  model: ModelProvider;
+  jobs: MessageQueue<DreamJob>;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  options: DreamOptions;
+}
