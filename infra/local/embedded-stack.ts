@@ -13,12 +13,16 @@ import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-proc
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
+import type { DreamJob } from "../../shared/core/dreams/dream-deps.js";
+import type { DreamMemory } from "../../shared/core/dreams/dream-memory.js";
+import { sweepDreams } from "../../shared/core/dreams/dream-sweeper.js";
 import type { Logger, ModelProvider } from "../../shared/core/ports.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
 import { buildServices, createModel, type Services } from "../../shared/runtime/container.js";
+import { createDreamJobHandler } from "../../shared/runtime/handlers/dream-job-handler.js";
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
 
@@ -41,6 +45,8 @@ export interface EmbeddedStackOptions {
   stepConcurrency?: number;
   /** Visibility timeout of the local step queue, seconds; default REVERIE_QUEUE_VISIBILITY_SECONDS, else 720. */
   visibilityTimeoutSeconds?: number;
+  /** The memory stores dreams read and write (tests inject one; default: the container's). */
+  dreamMemory?: DreamMemory;
 }
 
 export interface EmbeddedStack {
@@ -76,6 +82,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     spec: queueSpecs["agent-steps"],
     dir: dataDir ? join(dataDir, "queues", "agent-steps") : undefined,
   });
+  const dreamJobs = new LocalQueue<DreamJob>({
+    spec: queueSpecs["dream-jobs"],
+    dir: dataDir ? join(dataDir, "queues", "dream-jobs") : undefined,
+  });
   const workspaceRoot = join(dataDir ?? join(tmpdir(), `reverie-${process.pid}-${Date.now()}`), "workspaces");
   mkdirSync(workspaceRoot, { recursive: true });
   const services = buildServices(config, {
@@ -86,6 +96,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     notifier: new InProcessNotifier(),
     logger: options.logger,
     leaseMs: options.leaseMs ?? secondsToMs(config.REVERIE_STEP_LEASE_SECONDS),
+    dreamJobs,
+    dreamMemory: options.dreamMemory,
   });
   const apiKey = localApiKey(config, dataDir);
   await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });
@@ -94,10 +106,14 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     concurrency: options.stepConcurrency ?? 8,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? config.REVERIE_QUEUE_VISIBILITY_SECONDS,
   });
+  dreamJobs.start(createDreamJobHandler(services.dreamDeps), { concurrency: 2 });
   const sweeper = setInterval(
     () => {
       sweepStalledSessions(services.deps).catch((error) =>
         services.logger.error("sweep failed", { error: String(error) }),
+      );
+      sweepDreams(services.dreamDeps).catch((error) =>
+        services.logger.error("dream sweep failed", { error: String(error) }),
       );
     },
     options.sweepIntervalMs ?? secondsToMs(config.REVERIE_SWEEP_INTERVAL_SECONDS) ?? 30_000,
@@ -124,6 +140,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       clearInterval(sweeper);
       await closeServer(server);
       await queue.stop();
+      await dreamJobs.stop();
       await dynamodb.close();
     },
   };

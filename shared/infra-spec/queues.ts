@@ -2,7 +2,7 @@
  * SQS queues as data, shared by the CDK stack and the embedded stack's local queues.
  * DESIGN.md §5: DLQ on every queue, maxReceiveCount ≥ 5, visibility ≥ 6× the consumer's timeout.
  */
-export type QueueName = "agent-steps";
+export type QueueName = "agent-steps" | "dream-jobs";
 
 export interface QueueSpec {
   name: QueueName;
@@ -23,6 +23,15 @@ export const queueSpecs: Record<QueueName, QueueSpec> = {
     maxReceiveCount: 6,
     dlqRetentionDays: 14,
     batchSize: 5,
+  },
+  // One dream per record: a dream makes one long model call, so a small batch keeps retries cheap.
+  "dream-jobs": {
+    name: "dream-jobs",
+    consumerTimeoutSeconds: 600,
+    visibilityTimeoutSeconds: 3600,
+    maxReceiveCount: 5,
+    dlqRetentionDays: 14,
+    batchSize: 1,
   },
 };
 

@@ -3,6 +3,7 @@
  * variable's name. Every variable is documented in README.md ("Configuration").
  */
 import * as z from "zod";
+import { dreamConfigSchema } from "./dream-config.js";
 
 const flag = z
   .enum(["0", "1", "true", "false"])
@@ -40,6 +41,7 @@ const schema = z.object({
   /** Embedded stack: visibility timeout of the local agent-steps queue, seconds (default 720). */
   REVERIE_QUEUE_VISIBILITY_SECONDS: z.coerce.number().positive().max(43_200).optional(),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
+  ...dreamConfigSchema,
 });
 
 export type Config = z.infer<typeof schema> & { modelProvider: "anthropic" | "bedrock" | "simulated" };

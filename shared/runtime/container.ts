@@ -9,6 +9,8 @@ import { SimulatedModel } from "../adapters/model/simulated-model.js";
 import { TimeSortableIds } from "../contract/ids.js";
 import { AgentsService } from "../core/agents/agents-service.js";
 import { ApiKeys } from "../core/auth/api-keys.js";
+import type { DreamJob } from "../core/dreams/dream-deps.js";
+import type { DreamMemory } from "../core/dreams/dream-memory.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
@@ -29,6 +31,7 @@ import { SessionRepository } from "../core/sessions/session-record.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
 import { stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
+import { buildDreams } from "./dream-wiring.js";
 import { createApi } from "./http/api.js";
 
 export interface Ports {
@@ -43,6 +46,9 @@ export interface Ports {
   /** Where domain events go; until webhooks are wired they are dropped. */
   domainEvents?: DomainEvents;
   leaseMs?: number;
+  /** Dreams: the dream-jobs queue (default: run in process) and the memory stores dreams read and write. */
+  dreamJobs?: MessageQueue<DreamJob>;
+  dreamMemory?: DreamMemory;
 }
 
 export function createLogger(config: Pick<Config, "REVERIE_LOG_LEVEL">, serviceName = "reverie"): Logger {
@@ -108,8 +114,9 @@ export function buildServices(config: Config, ports: Ports) {
     events,
   );
   const apiKeys = new ApiKeys(ports.store);
-  const api = createApi({ agents, environments, sessions, events, apiKeys, logger });
-  return { deps, agents, environments, sessions, events, apiKeys, api, logger };
+  const { dreamDeps, dreams } = buildDreams(config, deps, ports);
+  const api = createApi({ agents, environments, sessions, events, apiKeys, logger, dreams });
+  return { deps, agents, environments, sessions, events, apiKeys, api, logger, dreamDeps, dreams };
 }
 
 export type Services = ReturnType<typeof buildServices>;

@@ -17,10 +17,12 @@ import { SessionCreateSchema, SessionListQuerySchema, SessionUpdateSchema } from
 import { pageCursorSchema, pageLimitSchema, parseBody } from "../../contract/validation.js";
 import type { AgentsService } from "../../core/agents/agents-service.js";
 import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
+import type { DreamsService } from "../../core/dreams/dreams-service.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
 import type { EventsService } from "../../core/events/events-service.js";
 import type { Logger } from "../../core/ports.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
+import { addDreamRoutes } from "./dreams-routes.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import {
   json,
@@ -39,6 +41,7 @@ export interface ApiServices {
   events: EventsService;
   apiKeys: ApiKeys;
   logger: Logger;
+  dreams?: DreamsService;
 }
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
@@ -152,6 +155,8 @@ export function createApi(services: ApiServices) {
       }
       return { kind: "sse", status: 200, chunks: chunks() };
     });
+
+  if (services.dreams) addDreamRoutes(router, services.dreams);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {

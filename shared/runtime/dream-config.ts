@@ -1,0 +1,39 @@
+/** The dreams context's environment variables (spread into config.ts's schema). */
+import * as z from "zod";
+import type { DreamOptions } from "../core/dreams/dream-deps.js";
+
+const flag = z
+  .enum(["0", "1", "true", "false"])
+  .optional()
+  .transform((v) => v === "1" || v === "true");
+
+export const dreamConfigSchema = {
+  /** The key that created a review-mode dream may not apply it alone. */
+  REVERIE_DREAM_REQUIRE_SECOND_REVIEWER: flag,
+  /** Conservation guard: the largest share (0–1) of a store a dream may drop and still land unreviewed. */
+  REVERIE_DREAM_MAX_DROP_SHARE: z.coerce.number().min(0).max(1).default(0.3),
+  /** Dreams over larger input stores fail with `input_memory_store_too_large`. */
+  REVERIE_DREAM_MAX_STORE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(8 * 1024 * 1024),
+  /** A dream not finished this long after creation fails with `timeout`. */
+  REVERIE_DREAM_TIMEOUT_SECONDS: z.coerce.number().positive().max(86_400).default(1800),
+  /** AWS: the dream-jobs queue. */
+  REVERIE_DREAM_JOBS_QUEUE_URL: z.string().optional(),
+};
+
+export function dreamOptionsOf(config: {
+  REVERIE_DREAM_REQUIRE_SECOND_REVIEWER: boolean;
+  REVERIE_DREAM_MAX_DROP_SHARE: number;
+  REVERIE_DREAM_MAX_STORE_BYTES: number;
+  REVERIE_DREAM_TIMEOUT_SECONDS: number;
+}): Omit<DreamOptions, "leaseMs"> {
+  return {
+    requireSecondReviewer: config.REVERIE_DREAM_REQUIRE_SECOND_REVIEWER,
+    maxDroppedShare: config.REVERIE_DREAM_MAX_DROP_SHARE,
+    maxStoreBytes: config.REVERIE_DREAM_MAX_STORE_BYTES,
+    timeoutMs: config.REVERIE_DREAM_TIMEOUT_SECONDS * 1000,
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Wires the dreams context from the container's step dependencies: kept out of container.ts so the
+ * composition root gains two lines, not forty.
+ */
+import { type DreamDeps, type DreamJob, defaultDreamOptions } from "../core/dreams/dream-deps.js";
+import type { DreamMemory } from "../core/dreams/dream-memory.js";
+import { DreamRepository } from "../core/dreams/dream-record.js";
+import { runDream } from "../core/dreams/dream-runner.js";
+import { DreamsService } from "../core/dreams/dreams-service.js";
+import type { MessageQueue } from "../core/ports.js";
+import type { StepDeps } from "../core/runtime/step-deps.js";
+import type { Config } from "./config.js";
+import { dreamOptionsOf } from "./dream-config.js";
+
+/** Until a memory store implementation is wired, no store exists: creating a dream is a 404. */
+const noMemoryStores: DreamMemory = {
+  describe: async () => undefined,
+  readAll: async () => [],
+  createStore: async () => {
+    throw new Error("no memory store implementation is wired");
+  },
+  write: async () => "conflict",
+  delete: async () => "conflict",
+};
+
+/**
+ * Runs each job in this process, after the caller's request has returned. Not durable by itself:
+ * the dream sweeper re-sends a job for any dream no run holds, so a lost one is picked up later.
+ */
+class InProcessDreamJobs implements MessageQueue<DreamJob> {
+  deps: DreamDeps | undefined;
+  async send(job: DreamJob): Promise<void> {
+    const deps = this.deps;
+    if (!deps) return;
+    setImmediate(() => {
+      runDream(deps, job).catch((error) =>
+        deps.logger.warn("dream run failed; the sweeper retries", { error: String(error) }),
+      );
+    });
+  }
+}
+
+export function buildDreams(
+  config: Config,
+  deps: StepDeps,
+  ports: { dreamJobs?: MessageQueue<DreamJob>; dreamMemory?: DreamMemory },
+) {
+  const inline = ports.dreamJobs ? undefined : new InProcessDreamJobs();
+  const dreamDeps: DreamDeps = {
+    store: deps.store,
+    dreams: new DreamRepository(deps.store),
+    memory: ports.dreamMemory ?? noMemoryStores,
+    events: deps.events,
+    sessions: deps.sessions,
+    model: deps.model,
+    jobs: ports.dreamJobs ?? (inline as InProcessDreamJobs),
+    clock: deps.clock,
+    ids: deps.ids,
+    logger: deps.logger,
+    options: { ...defaultDreamOptions, ...dreamOptionsOf(config) },
+  };
+  if (inline) inline.deps = dreamDeps;
+  return { dreamDeps, dreams: new DreamsService(dreamDeps) };
+}

@@ -1,0 +1,210 @@
+/**
+ * Dreams through the official SDK against the embedded stack, with the simulated provider doing
+ * both the sessions' work and the dreaming (mechanically), so the before/after is real and offline.
+ */
+import Anthropic from "@anthropic-ai/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
+import { InMemoryDreamMemory } from "../fixtures/memory-dream-memory.js";
+import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
+import { rejection } from "../fixtures/sdk-assertions.js";
+
+let h: Harness;
+const memory = new InMemoryDreamMemory();
+const sessionIds: string[] = [];
+
+const storeFiles = {
+  "/notes/build.md": "Run npm test before pushing.\n",
+  "/notes/build-again.md": "Run npm test before pushing.\n",
+  "/notes/people.md": "Ada owns the billing service.\n",
+};
+
+beforeAll(async () => {
+  h = await startHarness({ model: new SimulatedModel(), dreamMemory: memory });
+  const { agentId, environmentId } = await h.setup();
+  for (const n of [1, 2, 3]) {
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    await h.client.beta.sessions.events.send(session.id, {
+      events: [
+        {
+          type: "user.message",
+          content: [
+            {
+              type: "text",
+              text: `write "note ${n}" to notes${n}.md then read missing${n}.md then read notes${n}.md. Always run the linter before committing.`,
+            },
+          ],
+        },
+      ],
+    });
+    await h.waitIdle(session.id);
+    sessionIds.push(session.id);
+  }
+});
+afterAll(async () => h.close());
+
+async function waitDream(id: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const dream = await h.client.beta.dreams.retrieve(id);
+    if (dream.status === "completed" || dream.status === "failed" || dream.status === "canceled")
+      return dream;
+    if (Date.now() > deadline) throw new Error(`dream ${id} still ${dream.status}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const inputs = (storeId: string, ids = sessionIds): Anthropic.Beta.Dreams.DreamCreateParams["inputs"] => [
+  { type: "memory_store", memory_store_id: storeId },
+  { type: "sessions", session_ids: ids },
+];
+
+describe("dreams through the SDK", () => {
+  it("create → completed: outputs name a new store, the input store is byte-for-byte unchanged", async () => {
+    memory.seed("memstore_a", storeFiles);
+    const before = JSON.stringify(memory.contents("memstore_a"));
+    const created = await h.client.beta.dreams.create({
+      inputs: inputs("memstore_a"),
+      model: "claude-sonnet-4-6",
+    });
+    expect(created).toMatchObject({
+      type: "dream",
+      status: "pending",
+      outputs: [],
+      model: { id: "claude-sonnet-4-6" },
+    });
+    expect(created.id).toMatch(/^drm_/);
+    expect(created.output_behavior).toEqual({ type: "create_new" });
+    const done = await waitDream(created.id);
+    expect(done.status).toBe("completed");
+    const output = done.outputs[0]?.memory_store_id as string;
+    expect(output).toMatch(/^memstore_/);
+    expect(output).not.toBe("memstore_a");
+    expect(JSON.stringify(memory.contents("memstore_a"))).toBe(before);
+    const after = memory.contents(output);
+    expect(Object.keys(after)).toEqual(expect.arrayContaining(["/notes/build-again.md", "/notes/people.md"]));
+    expect(Object.keys(after)).not.toContain("/notes/build.md");
+    const notes = Object.keys(after).filter((p) => p.startsWith("/dreams/"));
+    expect(notes.some((p) => p.startsWith("/dreams/recurring-errors/read-"))).toBe(true);
+    expect(notes.some((p) => p.startsWith("/dreams/preferences/"))).toBe(true);
+    expect(done.usage.input_tokens).toBeGreaterThan(0);
+
+    // The dream's session is a session like any other: retrievable, with a readable event log.
+    const session = await h.client.beta.sessions.retrieve(done.session_id as string);
+    expect(session.status).toBe("idle");
+    const events = await h.allEvents(session.id);
+    expect(events.at(-1)?.type).toBe("session.status_idle");
+  });
+
+  it("update_existing writes into the input store", async () => {
+    memory.seed("memstore_b", storeFiles);
+    const created = await h.client.beta.dreams.create({
+      inputs: inputs("memstore_b"),
+      model: { id: "claude-sonnet-4-6", speed: "standard" },
+      instructions: "Focus on recurring errors.",
+      output_behavior: { type: "update_existing", memory_store_id: "memstore_b" },
+    });
+    const done = await waitDream(created.id);
+    expect(done).toMatchObject({ status: "completed", instructions: "Focus on recurring errors." });
+    expect(done.outputs).toEqual([{ type: "memory_store", memory_store_id: "memstore_b" }]);
+    expect(Object.keys(memory.contents("memstore_b")).some((p) => p.startsWith("/dreams/"))).toBe(true);
+  });
+
+  it("cancels and archives; lists with filters", async () => {
+    memory.seed("memstore_c", storeFiles);
+    const a = await h.client.beta.dreams.create({ inputs: inputs("memstore_c"), model: "claude-sonnet-4-6" });
+    const canceled = await h.client.beta.dreams.cancel(a.id);
+    expect(["canceled", "completed"]).toContain(canceled.status);
+    const ended = await waitDream(a.id);
+    const archived = await h.client.beta.dreams.archive(a.id);
+    expect(archived.archived_at).not.toBeNull();
+    const listed: string[] = [];
+    for await (const d of h.client.beta.dreams.list()) listed.push(d.id);
+    expect(listed).not.toContain(a.id);
+    const all: string[] = [];
+    for await (const d of h.client.beta.dreams.list({ include_archived: true, statuses: [ended.status] }))
+      all.push(d.id);
+    expect(all).toContain(a.id);
+  });
+
+  it("returns the documented errors", async () => {
+    memory.seed("memstore_d", storeFiles);
+    await rejection(
+      h.client.beta.dreams.create({
+        inputs: [{ type: "memory_store", memory_store_id: "memstore_d" }],
+        model: "m",
+      }),
+      Anthropic.BadRequestError,
+    );
+    await rejection(
+      h.client.beta.dreams.create({
+        inputs: inputs("memstore_d"),
+        model: "m",
+        instructions: "x".repeat(4097),
+      }),
+      Anthropic.BadRequestError,
+    );
+    await rejection(
+      h.client.beta.dreams.create({ inputs: inputs("memstore_d", Array(101).fill("sesn_x")), model: "m" }),
+      Anthropic.BadRequestError,
+    );
+    await rejection(
+      h.client.beta.dreams.create({ inputs: inputs("memstore_nope"), model: "m" }),
+      Anthropic.NotFoundError,
+    );
+    await rejection(h.client.beta.dreams.retrieve("drm_nope"), Anthropic.NotFoundError);
+    const ue = { type: "update_existing" as const, memory_store_id: "memstore_d" };
+    const first = await h.client.beta.dreams.create({
+      inputs: inputs("memstore_d"),
+      model: "m",
+      output_behavior: ue,
+    });
+    const second = h.client.beta.dreams.create({
+      inputs: inputs("memstore_d"),
+      model: "m",
+      output_behavior: ue,
+    });
+    const status = await second.then(
+      () => "created",
+      (e) => (e as { status?: number }).status,
+    );
+    // The first may already have finished on a fast machine; then the second is allowed.
+    const firstNow = await h.client.beta.dreams.retrieve(first.id);
+    if (firstNow.status === "pending" || firstNow.status === "running") expect(status).toBe(409);
+    await waitDream(first.id);
+    const done = await h.client.beta.dreams.retrieve(first.id);
+    await rejection(h.client.beta.dreams.cancel(done.id), Anthropic.BadRequestError);
+  });
+
+  it("review: changes with evidence, partial apply, a concurrent edit is a conflict and nothing is lost", async () => {
+    memory.seed("memstore_e", storeFiles);
+    const created = await h.client.beta.dreams.create({
+      inputs: inputs("memstore_e"),
+      model: "claude-sonnet-4-6",
+    });
+    await waitDream(created.id);
+    const changes = (await h.client.get(`/v1/dreams/${created.id}/changes`)) as {
+      data: Array<{ path: string; change: string; evidence: Array<{ session_id: string }>; diff: string }>;
+    };
+    const note = changes.data.find((c) => c.path.startsWith("/dreams/preferences/"));
+    expect(note?.evidence.length).toBeGreaterThanOrEqual(2);
+    expect(note?.diff).toContain("+# User preference");
+    const merged = changes.data.find((c) => c.path === "/notes/build.md");
+    expect(merged?.change).toBe("deleted");
+    memory.seed("memstore_e", {
+      ...storeFiles,
+      "/notes/build.md": "Run npm test and lint before pushing.\n",
+    });
+    const applied = (await h.client.post(`/v1/dreams/${created.id}/apply`, {
+      body: { paths: [note?.path, "/notes/build.md"] },
+    })) as { results: Array<{ path: string; outcome: string }> };
+    expect(applied.results).toEqual([
+      { path: note?.path, outcome: "applied" },
+      { path: "/notes/build.md", outcome: "conflict" },
+    ]);
+    const live = memory.contents("memstore_e");
+    expect(live["/notes/build.md"]).toBe("Run npm test and lint before pushing.\n");
+    expect(live[note?.path as string]).toContain("User preference");
+    expect(live["/notes/build-again.md"]).toBe(storeFiles["/notes/build-again.md"]);
+  });
+});
