@@ -12,6 +12,8 @@ import { ApiKeys } from "../core/auth/api-keys.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
+import { MemoriesService } from "../core/memory/memories-service.js";
+import { MemoryStoresService } from "../core/memory/memory-stores-service.js";
 import type {
   Clock,
   DocumentStore,
@@ -107,9 +109,11 @@ export function buildServices(config: Config, ports: Ports) {
     },
     events,
   );
+  const memoryStores = new MemoryStoresService(deps);
+  const memories = new MemoriesService(deps, memoryStores);
   const apiKeys = new ApiKeys(ports.store);
-  const api = createApi({ agents, environments, sessions, events, apiKeys, logger });
-  return { deps, agents, environments, sessions, events, apiKeys, api, logger };
+  const api = createApi({ agents, environments, sessions, events, apiKeys, logger, memoryStores, memories });
+  return { deps, agents, environments, sessions, events, apiKeys, api, logger, memoryStores, memories };
 }
 
 export type Services = ReturnType<typeof buildServices>;

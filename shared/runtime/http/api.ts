@@ -22,6 +22,7 @@ import type { EventsService } from "../../core/events/events-service.js";
 import type { Logger } from "../../core/ports.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
+import { addMemoryRoutes, type MemoryRouteServices } from "./memory-routes.js";
 import {
   json,
   jsonBody,
@@ -32,7 +33,7 @@ import {
 } from "./request-parsing.js";
 import { Router } from "./router.js";
 
-export interface ApiServices {
+export interface ApiServices extends MemoryRouteServices {
   agents: AgentsService;
   environments: EnvironmentsService;
   sessions: SessionsService;
@@ -152,6 +153,8 @@ export function createApi(services: ApiServices) {
       }
       return { kind: "sse", status: 200, chunks: chunks() };
     });
+
+  addMemoryRoutes(router, services);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {
