@@ -8,6 +8,8 @@ export type ApiErrorType =
   | "permission_error"
   | "not_found_error"
   | "conflict_error"
+  | "memory_path_conflict_error"
+  | "memory_precondition_failed_error"
   | "request_too_large"
   | "rate_limit_error"
   | "api_error"
@@ -19,6 +21,8 @@ const statusOf: Record<ApiErrorType, number> = {
   permission_error: 403,
   not_found_error: 404,
   conflict_error: 409,
+  memory_path_conflict_error: 409,
+  memory_precondition_failed_error: 409,
   request_too_large: 413,
   rate_limit_error: 429,
   api_error: 500,

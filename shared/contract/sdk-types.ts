@@ -6,6 +6,13 @@ export type {
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
 export type { BetaEnvironment as Environment } from "@anthropic-ai/sdk/resources/beta/environments/environments";
 export type {
+  BetaManagedAgentsActor as MemoryActor,
+  BetaManagedAgentsMemory as Memory,
+  BetaManagedAgentsMemoryPrefix as MemoryPrefix,
+  BetaManagedAgentsMemoryStore as MemoryStore,
+  BetaManagedAgentsMemoryVersion as MemoryVersion,
+} from "@anthropic-ai/sdk/resources/beta/memory-stores/index";
+export type {
   BetaManagedAgentsEventParams as EventParams,
   BetaManagedAgentsSessionEvent as SessionEvent,
   BetaManagedAgentsSessionEventType as SessionEventType,

@@ -14,6 +14,8 @@ import type { DreamMemory } from "../core/dreams/dream-memory.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
+import { MemoriesService } from "../core/memory/memories-service.js";
+import { MemoryStoresService } from "../core/memory/memory-stores-service.js";
 import type {
   Clock,
   DocumentStore,
@@ -113,10 +115,35 @@ export function buildServices(config: Config, ports: Ports) {
     },
     events,
   );
+  const memoryStores = new MemoryStoresService(deps);
+  const memories = new MemoriesService(deps, memoryStores);
   const apiKeys = new ApiKeys(ports.store);
   const { dreamDeps, dreams } = buildDreams(config, deps, ports);
-  const api = createApi({ agents, environments, sessions, events, apiKeys, logger, dreams });
-  return { deps, agents, environments, sessions, events, apiKeys, api, logger, dreamDeps, dreams };
+  const api = createApi({
+    agents,
+    environments,
+    sessions,
+    events,
+    apiKeys,
+    logger,
+    memoryStores,
+    memories,
+    dreams,
+  });
+  return {
+    deps,
+    agents,
+    environments,
+    sessions,
+    events,
+    apiKeys,
+    api,
+    logger,
+    memoryStores,
+    memories,
+    dreamDeps,
+    dreams,
+  };
 }
 
 export type Services = ReturnType<typeof buildServices>;

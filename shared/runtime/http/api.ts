@@ -24,6 +24,7 @@ import type { Logger } from "../../core/ports.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
 import { addDreamRoutes } from "./dreams-routes.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
+import { addMemoryRoutes, type MemoryRouteServices } from "./memory-routes.js";
 import {
   json,
   jsonBody,
@@ -34,7 +35,7 @@ import {
 } from "./request-parsing.js";
 import { Router } from "./router.js";
 
-export interface ApiServices {
+export interface ApiServices extends MemoryRouteServices {
   agents: AgentsService;
   environments: EnvironmentsService;
   sessions: SessionsService;
@@ -156,6 +157,7 @@ export function createApi(services: ApiServices) {
       return { kind: "sse", status: 200, chunks: chunks() };
     });
 
+  addMemoryRoutes(router, services);
   if (services.dreams) addDreamRoutes(router, services.dreams);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */

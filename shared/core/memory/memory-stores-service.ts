@@ -1,0 +1,183 @@
+/** /v1/memory_stores: create, retrieve, update, list, delete, archive. */
+import { NotFoundError } from "../../contract/errors.js";
+import {
+  MemoryStoreArchivedError,
+  type MemoryStoreCreate,
+  type MemoryStoreListQuery,
+  type MemoryStoreUpdate,
+} from "../../contract/memory-stores.js";
+import type { MemoryStore } from "../../contract/sdk-types.js";
+import { applyMetadataPatch } from "../../contract/validation.js";
+import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
+import type { Clock, DocumentStore, DomainEvents, IdGenerator, StoredItem } from "../ports.js";
+import { changeRevisioned } from "../revisioned-item.js";
+import {
+  headKey,
+  metaKey,
+  pathKey,
+  snapshotEntryKey,
+  snapshotKey,
+  storeKey,
+  versionKey,
+} from "./memory-records.js";
+
+/** The id prefixes of this bounded context, as the SDK uses them (`memsnap` is Reverie's). */
+export const memoryIdPrefix = {
+  store: "memstore",
+  memory: "mem",
+  version: "memver",
+  snapshot: "memsnap",
+} as const;
+
+export interface MemoryDeps {
+  store: DocumentStore;
+  ids: IdGenerator;
+  clock: Clock;
+  domainEvents: DomainEvents;
+}
+
+export class MemoryStoresService {
+  constructor(private readonly deps: MemoryDeps) {}
+
+  private now() {
+    return new Date(this.deps.clock.now()).toISOString();
+  }
+
+  private async publish(workspaceId: string, type: string, store: MemoryStore, discriminator: string) {
+    await this.deps.domainEvents.publish({
+      type,
+      id: `${type}:${store.id}:${discriminator}`,
+      workspaceId,
+      createdAt: this.now(),
+      data: { memory_store_id: store.id },
+    });
+  }
+
+  async create(workspaceId: string, body: MemoryStoreCreate): Promise<MemoryStore> {
+    const now = this.now();
+    const store: MemoryStore = {
+      id: this.deps.ids.next(memoryIdPrefix.store),
+      type: "memory_store",
+      name: body.name,
+      description: body.description ?? "",
+      metadata: body.metadata ?? {},
+      created_at: now,
+      updated_at: now,
+      archived_at: null,
+    };
+    await this.deps.store.put(
+      "resources",
+      { pk: storeKey(workspaceId), sk: store.id, rev: 1, store },
+      { expectedRev: 0 },
+    );
+    await this.publish(workspaceId, "memory_store.created", store, "created");
+    return store;
+  }
+
+  private async item(workspaceId: string, id: string): Promise<StoredItem> {
+    const item = await this.deps.store.get("resources", storeKey(workspaceId), id);
+    if (!item) throw new NotFoundError("memory store", id);
+    return item;
+  }
+
+  async retrieve(workspaceId: string, id: string): Promise<MemoryStore> {
+    return (await this.item(workspaceId, id)).store as MemoryStore;
+  }
+
+  /** The store, refusing an archived one (memory writes, store updates, new session mounts). */
+  async writable(workspaceId: string, id: string): Promise<MemoryStore> {
+    const store = await this.retrieve(workspaceId, id);
+    if (store.archived_at) throw new MemoryStoreArchivedError(id);
+    return store;
+  }
+
+  async update(workspaceId: string, id: string, body: MemoryStoreUpdate): Promise<MemoryStore> {
+    let changedTo: MemoryStore | undefined;
+    const result = await changeRevisioned<MemoryStore>(
+      this.deps.store,
+      "resources",
+      "store",
+      () => this.item(workspaceId, id),
+      (current) => {
+        if (current.archived_at) throw new MemoryStoreArchivedError(id);
+        const next: MemoryStore = {
+          ...current,
+          name: body.name ?? current.name,
+          description:
+            body.description === undefined || body.description === null
+              ? current.description
+              : body.description,
+          metadata: applyMetadataPatch(current.metadata, body.metadata),
+        };
+        const same =
+          next.name === current.name &&
+          next.description === current.description &&
+          JSON.stringify(next.metadata) === JSON.stringify(current.metadata);
+        changedTo = same ? undefined : { ...next, updated_at: this.now() };
+        return changedTo;
+      },
+    );
+    if (changedTo) await this.publish(workspaceId, "memory_store.updated", result, result.updated_at);
+    return result;
+  }
+
+  async archive(workspaceId: string, id: string): Promise<MemoryStore> {
+    const result = await changeRevisioned<MemoryStore>(
+      this.deps.store,
+      "resources",
+      "store",
+      () => this.item(workspaceId, id),
+      (current) => {
+        if (current.archived_at) return undefined;
+        const now = this.now();
+        return { ...current, archived_at: now, updated_at: now };
+      },
+    );
+    await this.publish(workspaceId, "memory_store.archived", result, "archived");
+    return result;
+  }
+
+  /**
+   * Deletes the store item first — from then on nothing of the store is reachable, since every
+   * memory, version and snapshot route checks the store — then purges its partitions. A crash
+   * during the purge leaves only unreachable items behind.
+   */
+  async delete(workspaceId: string, id: string): Promise<{ id: string; type: "memory_store_deleted" }> {
+    const store = await this.retrieve(workspaceId, id);
+    await this.deps.store.delete("resources", storeKey(workspaceId), id);
+    await this.publish(workspaceId, "memory_store.deleted", store, "deleted");
+    const snapshots = await this.deps.store.query("resources", snapshotKey(id));
+    const partitions = [
+      ...snapshots.map((s) => snapshotEntryKey(id, String(s.sk))),
+      snapshotKey(id),
+      pathKey(id),
+      headKey(id),
+      versionKey(id),
+      metaKey(id),
+    ];
+    for (const pk of partitions) {
+      for (;;) {
+        const items = await this.deps.store.query("resources", pk, { limit: 100 });
+        for (const item of items) await this.deps.store.delete("resources", pk, item.sk);
+        if (items.length < 100) break;
+      }
+    }
+    return { id, type: "memory_store_deleted" };
+  }
+
+  async list(workspaceId: string, query: MemoryStoreListQuery): Promise<PageCursorBody<MemoryStore>> {
+    const inRange = createdAtFilter(query);
+    return collectPage<StoredItem, MemoryStore>({
+      limit: query.limit,
+      start: decodeCursor(query.page),
+      read: (after, limit) =>
+        this.deps.store.query("resources", storeKey(workspaceId), { after, limit, order: "asc" }),
+      keyOf: (i) => i.sk,
+      keep: (i) => {
+        const store = i.store as MemoryStore;
+        return (query.include_archived || !store.archived_at) && inRange(store.created_at);
+      },
+      map: (i) => i.store as MemoryStore,
+    });
+  }
+}
