@@ -118,7 +118,7 @@ export function buildServices(config: Config, ports: Ports) {
   const memoryStores = new MemoryStoresService(deps);
   const memories = new MemoriesService(deps, memoryStores);
   const apiKeys = new ApiKeys(ports.store);
-  const { dreamDeps, dreams } = buildDreams(config, deps, ports);
+  const { dreamDeps, dreams } = buildDreams(config, deps, ports, { memoryStores, memories });
   const api = createApi({
     agents,
     environments,

@@ -7,21 +7,13 @@ import type { DreamMemory } from "../core/dreams/dream-memory.js";
 import { DreamRepository } from "../core/dreams/dream-record.js";
 import { runDream } from "../core/dreams/dream-runner.js";
 import { DreamsService } from "../core/dreams/dreams-service.js";
+import { MemoryStoreDreamMemory } from "../core/dreams/memory-store-dream-memory.js";
+import type { MemoriesService } from "../core/memory/memories-service.js";
+import type { MemoryStoresService } from "../core/memory/memory-stores-service.js";
 import type { MessageQueue } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { Config } from "./config.js";
 import { dreamOptionsOf } from "./dream-config.js";
-
-/** Until a memory store implementation is wired, no store exists: creating a dream is a 404. */
-const noMemoryStores: DreamMemory = {
-  describe: async () => undefined,
-  readAll: async () => [],
-  createStore: async () => {
-    throw new Error("no memory store implementation is wired");
-  },
-  write: async () => "conflict",
-  delete: async () => "conflict",
-};
 
 /**
  * Runs each job in this process, after the caller's request has returned. Not durable by itself:
@@ -44,12 +36,13 @@ export function buildDreams(
   config: Config,
   deps: StepDeps,
   ports: { dreamJobs?: MessageQueue<DreamJob>; dreamMemory?: DreamMemory },
+  memory: { memoryStores: MemoryStoresService; memories: MemoriesService },
 ) {
   const inline = ports.dreamJobs ? undefined : new InProcessDreamJobs();
   const dreamDeps: DreamDeps = {
     store: deps.store,
     dreams: new DreamRepository(deps.store),
-    memory: ports.dreamMemory ?? noMemoryStores,
+    memory: ports.dreamMemory ?? new MemoryStoreDreamMemory(deps, memory.memoryStores, memory.memories),
     events: deps.events,
     sessions: deps.sessions,
     model: deps.model,

@@ -5,13 +5,38 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
-import { InMemoryDreamMemory } from "../fixtures/memory-dream-memory.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
 import { rejection } from "../fixtures/sdk-assertions.js";
 
 let h: Harness;
-const memory = new InMemoryDreamMemory();
 const sessionIds: string[] = [];
+
+/** A memory store holding `files`, made through the SDK. */
+async function seedStore(files: Record<string, string>): Promise<string> {
+  const store = await h.client.beta.memoryStores.create({ name: `dream-input-${Date.now()}` });
+  for (const [path, content] of Object.entries(files)) {
+    await h.client.beta.memoryStores.memories.create(store.id, { path, content });
+  }
+  return store.id;
+}
+
+/** Every memory of a store (path → content and id), read back through the SDK. */
+async function contents(storeId: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for await (const item of h.client.beta.memoryStores.memories.list(storeId, { view: "full" })) {
+    if (item.type !== "memory") continue;
+    const full = await h.client.beta.memoryStores.memories.retrieve(item.id, { memory_store_id: storeId });
+    out[full.path] = full.content ?? "";
+  }
+  return Object.fromEntries(Object.entries(out).sort());
+}
+
+async function memoryIdAt(storeId: string, path: string): Promise<string> {
+  for await (const item of h.client.beta.memoryStores.memories.list(storeId)) {
+    if (item.type === "memory" && item.path === path) return item.id;
+  }
+  throw new Error(`no memory at ${path}`);
+}
 
 const storeFiles = {
   "/notes/build.md": "Run npm test before pushing.\n",
@@ -20,7 +45,7 @@ const storeFiles = {
 };
 
 beforeAll(async () => {
-  h = await startHarness({ model: new SimulatedModel(), dreamMemory: memory });
+  h = await startHarness({ model: new SimulatedModel() });
   const { agentId, environmentId } = await h.setup();
   for (const n of [1, 2, 3]) {
     const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
@@ -61,10 +86,10 @@ const inputs = (storeId: string, ids = sessionIds): Anthropic.Beta.Dreams.DreamC
 
 describe("dreams through the SDK", () => {
   it("create → completed: outputs name a new store, the input store is byte-for-byte unchanged", async () => {
-    memory.seed("memstore_a", storeFiles);
-    const before = JSON.stringify(memory.contents("memstore_a"));
+    const input = await seedStore(storeFiles);
+    const before = JSON.stringify(await contents(input));
     const created = await h.client.beta.dreams.create({
-      inputs: inputs("memstore_a"),
+      inputs: inputs(input),
       model: "claude-sonnet-4-6",
     });
     expect(created).toMatchObject({
@@ -79,15 +104,27 @@ describe("dreams through the SDK", () => {
     expect(done.status).toBe("completed");
     const output = done.outputs[0]?.memory_store_id as string;
     expect(output).toMatch(/^memstore_/);
-    expect(output).not.toBe("memstore_a");
-    expect(JSON.stringify(memory.contents("memstore_a"))).toBe(before);
-    const after = memory.contents(output);
+    expect(output).not.toBe(input);
+    expect(JSON.stringify(await contents(input))).toBe(before);
+    const after = await contents(output);
     expect(Object.keys(after)).toEqual(expect.arrayContaining(["/notes/build-again.md", "/notes/people.md"]));
     expect(Object.keys(after)).not.toContain("/notes/build.md");
     const notes = Object.keys(after).filter((p) => p.startsWith("/dreams/"));
     expect(notes.some((p) => p.startsWith("/dreams/recurring-errors/read-"))).toBe(true);
     expect(notes.some((p) => p.startsWith("/dreams/preferences/"))).toBe(true);
     expect(done.usage.input_tokens).toBeGreaterThan(0);
+
+    // The output store is an ordinary memory store; a note's version names the dream and its evidence.
+    expect((await h.client.beta.memoryStores.retrieve(output)).name).toContain(created.id);
+    const notePath = notes.find((p) => p.startsWith("/dreams/preferences/")) as string;
+    const noteId = await memoryIdAt(output, notePath);
+    const versions = await h.client.get(`/v1/memory_stores/${output}/memory_versions`, {
+      query: { memory_id: noteId },
+    });
+    const provenance = (versions as { data: Array<{ reverie?: { dream_id: string; citations: string[] } }> })
+      .data[0]?.reverie;
+    expect(provenance?.dream_id).toBe(created.id);
+    expect(provenance?.citations.join(" ")).toContain(`${sessionIds[0]}#`);
 
     // The dream's session is a session like any other: retrievable, with a readable event log.
     const session = await h.client.beta.sessions.retrieve(done.session_id as string);
@@ -97,22 +134,22 @@ describe("dreams through the SDK", () => {
   });
 
   it("update_existing writes into the input store", async () => {
-    memory.seed("memstore_b", storeFiles);
+    const input = await seedStore(storeFiles);
     const created = await h.client.beta.dreams.create({
-      inputs: inputs("memstore_b"),
+      inputs: inputs(input),
       model: { id: "claude-sonnet-4-6", speed: "standard" },
       instructions: "Focus on recurring errors.",
-      output_behavior: { type: "update_existing", memory_store_id: "memstore_b" },
+      output_behavior: { type: "update_existing", memory_store_id: input },
     });
     const done = await waitDream(created.id);
     expect(done).toMatchObject({ status: "completed", instructions: "Focus on recurring errors." });
-    expect(done.outputs).toEqual([{ type: "memory_store", memory_store_id: "memstore_b" }]);
-    expect(Object.keys(memory.contents("memstore_b")).some((p) => p.startsWith("/dreams/"))).toBe(true);
+    expect(done.outputs).toEqual([{ type: "memory_store", memory_store_id: input }]);
+    expect(Object.keys(await contents(input)).some((p) => p.startsWith("/dreams/"))).toBe(true);
   });
 
   it("cancels and archives; lists with filters", async () => {
-    memory.seed("memstore_c", storeFiles);
-    const a = await h.client.beta.dreams.create({ inputs: inputs("memstore_c"), model: "claude-sonnet-4-6" });
+    const input = await seedStore(storeFiles);
+    const a = await h.client.beta.dreams.create({ inputs: inputs(input), model: "claude-sonnet-4-6" });
     const canceled = await h.client.beta.dreams.cancel(a.id);
     expect(["canceled", "completed"]).toContain(canceled.status);
     const ended = await waitDream(a.id);
@@ -128,24 +165,24 @@ describe("dreams through the SDK", () => {
   });
 
   it("returns the documented errors", async () => {
-    memory.seed("memstore_d", storeFiles);
+    const input = await seedStore(storeFiles);
     await rejection(
       h.client.beta.dreams.create({
-        inputs: [{ type: "memory_store", memory_store_id: "memstore_d" }],
+        inputs: [{ type: "memory_store", memory_store_id: input }],
         model: "m",
       }),
       Anthropic.BadRequestError,
     );
     await rejection(
       h.client.beta.dreams.create({
-        inputs: inputs("memstore_d"),
+        inputs: inputs(input),
         model: "m",
         instructions: "x".repeat(4097),
       }),
       Anthropic.BadRequestError,
     );
     await rejection(
-      h.client.beta.dreams.create({ inputs: inputs("memstore_d", Array(101).fill("sesn_x")), model: "m" }),
+      h.client.beta.dreams.create({ inputs: inputs(input, Array(101).fill("sesn_x")), model: "m" }),
       Anthropic.BadRequestError,
     );
     await rejection(
@@ -153,14 +190,14 @@ describe("dreams through the SDK", () => {
       Anthropic.NotFoundError,
     );
     await rejection(h.client.beta.dreams.retrieve("drm_nope"), Anthropic.NotFoundError);
-    const ue = { type: "update_existing" as const, memory_store_id: "memstore_d" };
+    const ue = { type: "update_existing" as const, memory_store_id: input };
     const first = await h.client.beta.dreams.create({
-      inputs: inputs("memstore_d"),
+      inputs: inputs(input),
       model: "m",
       output_behavior: ue,
     });
     const second = h.client.beta.dreams.create({
-      inputs: inputs("memstore_d"),
+      inputs: inputs(input),
       model: "m",
       output_behavior: ue,
     });
@@ -177,9 +214,9 @@ describe("dreams through the SDK", () => {
   });
 
   it("review: changes with evidence, partial apply, a concurrent edit is a conflict and nothing is lost", async () => {
-    memory.seed("memstore_e", storeFiles);
+    const input = await seedStore(storeFiles);
     const created = await h.client.beta.dreams.create({
-      inputs: inputs("memstore_e"),
+      inputs: inputs(input),
       model: "claude-sonnet-4-6",
     });
     await waitDream(created.id);
@@ -191,9 +228,10 @@ describe("dreams through the SDK", () => {
     expect(note?.diff).toContain("+# User preference");
     const merged = changes.data.find((c) => c.path === "/notes/build.md");
     expect(merged?.change).toBe("deleted");
-    memory.seed("memstore_e", {
-      ...storeFiles,
-      "/notes/build.md": "Run npm test and lint before pushing.\n",
+    // A concurrent edit while the dream waits for review.
+    await h.client.beta.memoryStores.memories.update(await memoryIdAt(input, "/notes/build.md"), {
+      memory_store_id: input,
+      content: "Run npm test and lint before pushing.\n",
     });
     const applied = (await h.client.post(`/v1/dreams/${created.id}/apply`, {
       body: { paths: [note?.path, "/notes/build.md"] },
@@ -202,7 +240,7 @@ describe("dreams through the SDK", () => {
       { path: note?.path, outcome: "applied" },
       { path: "/notes/build.md", outcome: "conflict" },
     ]);
-    const live = memory.contents("memstore_e");
+    const live = await contents(input);
     expect(live["/notes/build.md"]).toBe("Run npm test and lint before pushing.\n");
     expect(live[note?.path as string]).toContain("User preference");
     expect(live["/notes/build-again.md"]).toBe(storeFiles["/notes/build-again.md"]);

@@ -21,8 +21,14 @@ export interface DreamMemoryStoreInfo {
   archived: boolean;
 }
 
+/** Who a dream's write is attributed to: the dream's session, or the key that applied a review. */
+export type DreamWriteActor =
+  | { type: "session_actor"; session_id: string }
+  | { type: "api_actor"; api_key_id: string };
+
 /** Where a dream's write came from: shown on the version the write creates. */
 export interface DreamWriteProvenance {
+  actor: DreamWriteActor;
   dreamId: string;
   /** `session#event,event` citations the change rests on. */
   citations: string[];

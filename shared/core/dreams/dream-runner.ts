@@ -143,7 +143,10 @@ async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<void> {
         if (isQuarantined(stored.change.path)) continue;
         landed[stored.livePath] =
           record.run.landed[stored.livePath] ??
-          (await applyChange(deps, workspaceId, storeId, dream.id, stored));
+          (await applyChange(deps, workspaceId, storeId, dream.id, stored, {
+            type: "session_actor",
+            session_id: sessionId,
+          }));
       }
     }
   }
@@ -270,7 +273,8 @@ async function writeOutputStore(
 ): Promise<void> {
   const { workspaceId, dream } = record;
   const changed = new Map(changes.map((c) => [c.change.path, c]));
-  const copyProvenance = { dreamId: dream.id, citations: [], tainted: false };
+  const actor = { type: "session_actor" as const, session_id: dream.session_id as string };
+  const copyProvenance = { actor, dreamId: dream.id, citations: [], tainted: false };
   for (const file of input) {
     if (changed.has(file.path)) continue;
     await deps.memory.write(workspaceId, outputStoreId, file.path, file.content, undefined, {
@@ -281,6 +285,7 @@ async function writeOutputStore(
   for (const stored of changes) {
     if (stored.after === null) continue;
     await deps.memory.write(workspaceId, outputStoreId, stored.change.path, stored.after, undefined, {
+      actor,
       dreamId: dream.id,
       citations: stored.change.evidence.length ? [citations(stored.change.evidence)] : [],
       tainted: stored.change.tainted,

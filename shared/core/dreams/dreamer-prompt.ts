@@ -6,6 +6,7 @@
  * bounded by the store and the capped pre-pass, never by the size of the history.
  */
 import * as z from "zod";
+import { memoryPathProblem } from "../../contract/memory-stores.js";
 import type { ModelRequest } from "../ports.js";
 import type { DreamedFile, StoreFile } from "./dream-guards.js";
 import { dreamMechanically } from "./mechanical-dreamer.js";
@@ -117,6 +118,8 @@ export function outputOf(
   }
   for (const write of answer.writes) {
     const path = normalisePath(write.path);
+    // A path the memory store would refuse is dropped here rather than failing the whole dream.
+    if (memoryPathProblem(path) !== undefined) continue;
     const evidence: Evidence[] = write.evidence
       .filter((e) => allowed.has(e.session_id))
       .map((e) => ({ sessionId: e.session_id, eventIds: e.event_ids }));

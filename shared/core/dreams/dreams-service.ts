@@ -15,6 +15,7 @@ import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from 
 import { ConditionFailedError } from "../ports.js";
 import type { DreamDeps, DreamJob } from "./dream-deps.js";
 import type { FileChange } from "./dream-guards.js";
+import type { DreamWriteActor } from "./dream-memory.js";
 import { type ApplyOutcome, activeDreamsKey, type DreamRecord, holdKey } from "./dream-record.js";
 import { citations } from "./mechanical-dreamer.js";
 
@@ -285,7 +286,8 @@ export class DreamsService {
         results.push({ path, outcome: earlier });
         continue;
       }
-      const outcome = await applyChange(this.deps, caller.workspaceId, storeId, dreamId, stored);
+      const actor = { type: "api_actor" as const, api_key_id: caller.apiKeyId ?? "unknown" };
+      const outcome = await applyChange(this.deps, caller.workspaceId, storeId, dreamId, stored, actor);
       outcomes[path] = outcome;
       results.push({ path, outcome });
     }
@@ -308,9 +310,11 @@ export async function applyChange(
   storeId: string,
   dreamId: string,
   stored: { change: FileChange; livePath: string; after: string | null; expectedSha: string | null },
+  actor: DreamWriteActor,
 ): Promise<ApplyOutcome> {
   const { change } = stored;
   const provenance = {
+    actor,
     dreamId,
     citations: change.evidence.length ? [citations(change.evidence)] : [],
     tainted: change.tainted,

@@ -45,6 +45,9 @@ export const provenanceSchema = z.object({
   hidden_characters_stripped: z.number().int().default(0),
   instruction_like: z.boolean().default(false),
   restored_from: z.string().nullable().default(null),
+  /** Dreams: the dream that wrote this version, and the `session#event,…` evidence it cited. */
+  dream_id: z.string().nullable().default(null),
+  citations: z.array(z.string()).default([]),
 });
 export type Provenance = z.infer<typeof provenanceSchema>;
 export type ProvenanceInput = Partial<Provenance>;

@@ -228,6 +228,7 @@ describe("dreams: review and apply", () => {
     const note = data.find((c) => c.path.startsWith("/dreams/workflows/"))?.path as string;
     // A concurrent edit of the memory the dream proposes to delete.
     await rt.memory.write(WS, "memstore_in", "/notes/build.md", "Run npm test AND lint.\n", undefined, {
+      actor: { type: "api_actor", api_key_id: "apikey_other" },
       dreamId: "",
       citations: [],
       tainted: false,
