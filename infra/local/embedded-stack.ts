@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
 import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
+import { LocalDreamScheduler } from "../../shared/adapters/local/local-dream-scheduler.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
 import type { DreamJob } from "../../shared/core/dreams/dream-deps.js";
@@ -86,6 +87,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     spec: queueSpecs["dream-jobs"],
     dir: dataDir ? join(dataDir, "queues", "dream-jobs") : undefined,
   });
+  const dreamScheduler = new LocalDreamScheduler((error) =>
+    options.logger?.error("dream schedule firing failed", { error: String(error) }),
+  );
   const workspaceRoot = join(dataDir ?? join(tmpdir(), `reverie-${process.pid}-${Date.now()}`), "workspaces");
   mkdirSync(workspaceRoot, { recursive: true });
   const services = buildServices(config, {
@@ -98,6 +102,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     leaseMs: options.leaseMs ?? secondsToMs(config.REVERIE_STEP_LEASE_SECONDS),
     dreamJobs,
     dreamMemory: options.dreamMemory,
+    dreamTrigger: dreamScheduler,
   });
   const apiKey = localApiKey(config, dataDir);
   await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });
@@ -107,6 +112,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? config.REVERIE_QUEUE_VISIBILITY_SECONDS,
   });
   dreamJobs.start(createDreamJobHandler(services.dreamDeps), { concurrency: 2 });
+  dreamScheduler.start((firing) => services.dreamSchedules.fire(firing), await services.dreamSchedules.all());
   const sweeper = setInterval(
     () => {
       sweepStalledSessions(services.deps).catch((error) =>
@@ -138,6 +144,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     queue,
     async stop() {
       clearInterval(sweeper);
+      dreamScheduler.stop();
       await closeServer(server);
       await queue.stop();
       await dreamJobs.stop();

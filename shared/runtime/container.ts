@@ -11,6 +11,7 @@ import { AgentsService } from "../core/agents/agents-service.js";
 import { ApiKeys } from "../core/auth/api-keys.js";
 import type { DreamJob } from "../core/dreams/dream-deps.js";
 import type { DreamMemory } from "../core/dreams/dream-memory.js";
+import type { DreamScheduleTrigger } from "../core/dreams/dream-schedules-service.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
@@ -51,6 +52,7 @@ export interface Ports {
   /** Dreams: the dream-jobs queue (default: run in process) and the memory stores dreams read and write. */
   dreamJobs?: MessageQueue<DreamJob>;
   dreamMemory?: DreamMemory;
+  dreamTrigger?: DreamScheduleTrigger;
 }
 
 export function createLogger(config: Pick<Config, "REVERIE_LOG_LEVEL">, serviceName = "reverie"): Logger {
@@ -118,7 +120,7 @@ export function buildServices(config: Config, ports: Ports) {
   const memoryStores = new MemoryStoresService(deps);
   const memories = new MemoriesService(deps, memoryStores);
   const apiKeys = new ApiKeys(ports.store);
-  const { dreamDeps, dreams } = buildDreams(config, deps, ports, { memoryStores, memories });
+  const { dreamDeps, dreams, dreamSchedules } = buildDreams(config, deps, ports, { memoryStores, memories });
   const api = createApi({
     agents,
     environments,
@@ -129,6 +131,7 @@ export function buildServices(config: Config, ports: Ports) {
     memoryStores,
     memories,
     dreams,
+    dreamSchedules,
   });
   return {
     deps,
@@ -143,6 +146,7 @@ export function buildServices(config: Config, ports: Ports) {
     memories,
     dreamDeps,
     dreams,
+    dreamSchedules,
   };
 }
 

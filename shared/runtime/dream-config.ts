@@ -20,8 +20,14 @@ export const dreamConfigSchema = {
     .default(8 * 1024 * 1024),
   /** A dream not finished this long after creation fails with `timeout`. */
   REVERIE_DREAM_TIMEOUT_SECONDS: z.coerce.number().positive().max(86_400).default(1800),
+  /** Embedded stack: accept `rate(n seconds)` dream schedules (demos, tests). */
+  REVERIE_DREAM_ALLOW_SECOND_RATES: flag,
   /** AWS: the dream-jobs queue. */
   REVERIE_DREAM_JOBS_QUEUE_URL: z.string().optional(),
+  /** AWS: the EventBridge Scheduler group, target Lambda and invoke role of dream schedules. */
+  REVERIE_DREAM_SCHEDULE_GROUP: z.string().optional(),
+  REVERIE_DREAM_SCHEDULER_FUNCTION_ARN: z.string().optional(),
+  REVERIE_DREAM_SCHEDULER_ROLE_ARN: z.string().optional(),
 };
 
 export function dreamOptionsOf(config: {
@@ -29,11 +35,13 @@ export function dreamOptionsOf(config: {
   REVERIE_DREAM_MAX_DROP_SHARE: number;
   REVERIE_DREAM_MAX_STORE_BYTES: number;
   REVERIE_DREAM_TIMEOUT_SECONDS: number;
+  REVERIE_DREAM_ALLOW_SECOND_RATES: boolean;
 }): Omit<DreamOptions, "leaseMs"> {
   return {
     requireSecondReviewer: config.REVERIE_DREAM_REQUIRE_SECOND_REVIEWER,
     maxDroppedShare: config.REVERIE_DREAM_MAX_DROP_SHARE,
     maxStoreBytes: config.REVERIE_DREAM_MAX_STORE_BYTES,
     timeoutMs: config.REVERIE_DREAM_TIMEOUT_SECONDS * 1000,
+    allowSecondRates: config.REVERIE_DREAM_ALLOW_SECOND_RATES,
   };
 }

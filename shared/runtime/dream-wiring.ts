@@ -6,6 +6,7 @@ import { type DreamDeps, type DreamJob, defaultDreamOptions } from "../core/drea
 import type { DreamMemory } from "../core/dreams/dream-memory.js";
 import { DreamRepository } from "../core/dreams/dream-record.js";
 import { runDream } from "../core/dreams/dream-runner.js";
+import { DreamSchedulesService, type DreamScheduleTrigger } from "../core/dreams/dream-schedules-service.js";
 import { DreamsService } from "../core/dreams/dreams-service.js";
 import { MemoryStoreDreamMemory } from "../core/dreams/memory-store-dream-memory.js";
 import type { MemoriesService } from "../core/memory/memories-service.js";
@@ -14,6 +15,9 @@ import type { MessageQueue } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { Config } from "./config.js";
 import { dreamOptionsOf } from "./dream-config.js";
+
+/** Without a scheduler (a Lambda that never manages schedules) schedules are stored but never fire. */
+const unscheduled: DreamScheduleTrigger = { put: async () => {}, delete: async () => {} };
 
 /**
  * Runs each job in this process, after the caller's request has returned. Not durable by itself:
@@ -35,7 +39,11 @@ class InProcessDreamJobs implements MessageQueue<DreamJob> {
 export function buildDreams(
   config: Config,
   deps: StepDeps,
-  ports: { dreamJobs?: MessageQueue<DreamJob>; dreamMemory?: DreamMemory },
+  ports: {
+    dreamJobs?: MessageQueue<DreamJob>;
+    dreamMemory?: DreamMemory;
+    dreamTrigger?: DreamScheduleTrigger;
+  },
   memory: { memoryStores: MemoryStoresService; memories: MemoriesService },
 ) {
   const inline = ports.dreamJobs ? undefined : new InProcessDreamJobs();
@@ -53,5 +61,7 @@ export function buildDreams(
     options: { ...defaultDreamOptions, ...dreamOptionsOf(config) },
   };
   if (inline) inline.deps = dreamDeps;
-  return { dreamDeps, dreams: new DreamsService(dreamDeps) };
+  const dreams = new DreamsService(dreamDeps);
+  const dreamSchedules = new DreamSchedulesService(dreamDeps, dreams, ports.dreamTrigger ?? unscheduled);
+  return { dreamDeps, dreams, dreamSchedules };
 }

@@ -25,6 +25,8 @@ export interface DreamOptions {
   timeoutMs: number;
   /** How long a run holds a dream before the sweeper may re-nudge it. */
   leaseMs: number;
+  /** Accept `rate(n seconds)` schedules (local demos and tests only; EventBridge cannot). */
+  allowSecondRates: boolean;
 }
 
 export const defaultDreamOptions: DreamOptions = {
@@ -33,6 +35,7 @@ export const defaultDreamOptions: DreamOptions = {
   maxStoreBytes: 8 * 1024 * 1024,
   timeoutMs: 30 * 60_000,
   leaseMs: 5 * 60_000,
+  allowSecondRates: false,
 };
 
 export interface DreamDeps {

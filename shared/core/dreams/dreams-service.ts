@@ -32,6 +32,8 @@ export interface DreamCaller {
 export interface DreamCreateExtras {
   mode?: "auto" | "review";
   scheduleId?: string;
+  /** A dream id chosen in advance, so a retried schedule firing creates the same dream once. */
+  dreamId?: string;
 }
 
 /** One file of a review, as `GET /v1/dreams/{id}/changes` returns it (extension). */
@@ -66,6 +68,10 @@ export class DreamsService {
     extras: DreamCreateExtras = {},
   ): Promise<BetaDream> {
     const { workspaceId } = caller;
+    if (extras.dreamId) {
+      const existing = await this.deps.dreams.get(workspaceId, extras.dreamId);
+      if (existing) return existing.dream;
+    }
     const storeInput = body.inputs.find((i) => i.type === "memory_store");
     const sessionsInput = body.inputs.find((i) => i.type === "sessions");
     if (!storeInput || !sessionsInput)
@@ -79,7 +85,7 @@ export class DreamsService {
     }
     const behavior = body.output_behavior ?? { type: "create_new" as const };
     const now = new Date(this.deps.clock.now()).toISOString();
-    const dreamId = this.deps.ids.next(dreamIdPrefix);
+    const dreamId = extras.dreamId ?? this.deps.ids.next(dreamIdPrefix);
     const model = typeof body.model === "string" ? { id: body.model } : { id: body.model.id };
     const dream: BetaDream = {
       type: "dream",
@@ -134,6 +140,7 @@ export class DreamsService {
     const key = holdKey(workspaceId, storeId);
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.deps.store.get("resources", key, "hold");
+      if (current?.dreamId === dreamId) return;
       if (current) {
         const holder = await this.deps.dreams.get(workspaceId, String(current.dreamId));
         if (holder && !isTerminalDreamStatus(holder.dream.status)) {

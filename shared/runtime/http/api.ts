@@ -17,6 +17,7 @@ import { SessionCreateSchema, SessionListQuerySchema, SessionUpdateSchema } from
 import { pageCursorSchema, pageLimitSchema, parseBody } from "../../contract/validation.js";
 import type { AgentsService } from "../../core/agents/agents-service.js";
 import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
+import type { DreamSchedulesService } from "../../core/dreams/dream-schedules-service.js";
 import type { DreamsService } from "../../core/dreams/dreams-service.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
 import type { EventsService } from "../../core/events/events-service.js";
@@ -43,6 +44,7 @@ export interface ApiServices extends MemoryRouteServices {
   apiKeys: ApiKeys;
   logger: Logger;
   dreams?: DreamsService;
+  dreamSchedules?: DreamSchedulesService;
 }
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
@@ -158,7 +160,7 @@ export function createApi(services: ApiServices) {
     });
 
   addMemoryRoutes(router, services);
-  if (services.dreams) addDreamRoutes(router, services.dreams);
+  if (services.dreams) addDreamRoutes(router, services.dreams, services.dreamSchedules);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {
