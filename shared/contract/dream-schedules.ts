@@ -10,7 +10,7 @@ export const scheduleExpressionSchema = z
   .string()
   .min(1)
   .max(256)
-  .regex(/^(rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\([^)]+\))$/, {
+  .regex(/^(rate\(\s*\d+\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)|cron\([^)]+\))$/, {
     message:
       "must be rate(<n> minutes|hours|days) or cron(<min> <hour> <day-of-month> <month> <day-of-week> <year>)",
   });
