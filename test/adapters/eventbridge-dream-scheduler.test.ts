@@ -55,7 +55,7 @@ describe("EventBridgeDreamScheduler", () => {
   it("updates an existing schedule (pause disables it)", async () => {
     scheduler
       .on(CreateScheduleCommand)
-      .rejects(new ConflictException({ message: "exists", $metadata: {} }))
+      .rejects(new ConflictException({ message: "exists", Message: "exists", $metadata: {} }))
       .on(UpdateScheduleCommand)
       .resolves({});
     await adapter.put({ ...spec, enabled: false });
@@ -65,7 +65,7 @@ describe("EventBridgeDreamScheduler", () => {
   it("deletes, treating a missing schedule as deleted", async () => {
     scheduler
       .on(DeleteScheduleCommand)
-      .rejects(new ResourceNotFoundException({ message: "gone", $metadata: {} }));
+      .rejects(new ResourceNotFoundException({ message: "gone", Message: "gone", $metadata: {} }));
     await expect(adapter.delete("wrkspc_1", "drmsched_1")).resolves.toBeUndefined();
     expect(scheduler.commandCalls(DeleteScheduleCommand)[0]?.args[0].input).toEqual({
       Name: "reverie-drmsched_1",
