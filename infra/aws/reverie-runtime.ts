@@ -29,12 +29,20 @@ import { Construct, type IConstruct } from "constructs";
 import type { TableName } from "../../shared/core/ports.js";
 import { queueSpecs, sweeperRateMinutes } from "../../shared/infra-spec/queues.js";
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
+import { ReverieDreams } from "./reverie-dreams.js";
 
 /** Repository root: the Lambda entries live in `<root>/functions`. */
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** The Lambda entries, one per file in `functions/`. */
-export type ReverieFunctionName = "api" | "api-stream" | "authorizer" | "agent-step" | "sweeper";
+export type ReverieFunctionName =
+  | "api"
+  | "api-stream"
+  | "authorizer"
+  | "agent-step"
+  | "sweeper"
+  | "dream-worker"
+  | "dream-scheduler";
 
 export type ModelProviderName = "anthropic" | "bedrock" | "simulated";
 
@@ -137,6 +145,8 @@ export class ReverieRuntime extends Construct {
   readonly api: apigw.RestApi;
   readonly authorizer: apigw.RequestAuthorizer;
   readonly alarms: cloudwatch.Alarm[] = [];
+  /** Dream jobs queue, dream schedules group and the Scheduler role (see reverie-dreams.ts). */
+  readonly dreams: ReverieDreams;
 
   private readonly props: ReverieRuntimeProps;
   private readonly removalPolicy: RemovalPolicy;
@@ -164,6 +174,14 @@ export class ReverieRuntime extends Construct {
     this.api = api;
     this.authorizer = authorizer;
     this.createAlarms();
+    const key = props.encryptionKey;
+    this.dreams = new ReverieDreams(this, "Dreams", {
+      functions: this.functions,
+      alarmTopic: props.alarmTopic,
+      encryption: key
+        ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }
+        : { encryption: sqs.QueueEncryption.SQS_MANAGED },
+    });
   }
 
   // ---------------------------------------------------------------- data
@@ -306,6 +324,16 @@ export class ReverieRuntime extends Construct {
         memorySize: 256,
         timeout: Duration.seconds(Math.min(60, sweeperRateMinutes * 60)),
       },
+      "dream-worker": {
+        description: "Reverie dream run (pre-pass, one model call, guards, output)",
+        memorySize: 1024,
+        timeout: Duration.seconds(queueSpecs["dream-jobs"].consumerTimeoutSeconds),
+      },
+      "dream-scheduler": {
+        description: "Reverie dream schedule firing (EventBridge Scheduler target)",
+        memorySize: 256,
+        timeout: Duration.seconds(60),
+      },
     };
     const baseEnvironment: Record<string, string> = {
       REVERIE_TABLE_RESOURCES: this.tables.resources.tableName,
@@ -354,7 +382,7 @@ export class ReverieRuntime extends Construct {
         environment: {
           ...baseEnvironment,
           POWERTOOLS_SERVICE_NAME: `reverie-${name}`,
-          ...(name === "agent-step" ? stepEnvironment : {}),
+          ...(name === "agent-step" || name === "dream-worker" ? stepEnvironment : {}),
         },
         depsLockFilePath: join(repoRoot, "package-lock.json"),
         projectRoot: repoRoot,
@@ -403,13 +431,17 @@ export class ReverieRuntime extends Construct {
       authorizer: make("authorizer"),
       "agent-step": make("agent-step"),
       sweeper,
+      "dream-worker": make("dream-worker"),
+      "dream-scheduler": make("dream-scheduler"),
     };
-    const synchronous: Record<Exclude<ReverieFunctionName, "sweeper">, string> = {
+    const synchronous: Record<Exclude<ReverieFunctionName, "sweeper" | "dream-scheduler">, string> = {
       api: "invoked synchronously by API Gateway",
       "api-stream": "invoked synchronously (InvokeWithResponseStream) by API Gateway",
       authorizer: "invoked synchronously by API Gateway as its authorizer",
       "agent-step":
         "invoked synchronously by the SQS event source mapping; failed messages go to the agent-steps DLQ",
+      "dream-worker":
+        "invoked synchronously by the SQS event source mapping; failed jobs go to the dream-jobs DLQ",
     };
     for (const [name, how] of Object.entries(synchronous)) {
       Validations.of(functions[name as ReverieFunctionName].node.defaultChild as IConstruct).acknowledge({
@@ -443,6 +475,12 @@ export class ReverieRuntime extends Construct {
     // record, so two sweeps never both nudge), drops stale index entries, and re-nudges.
     resources.grantReadWriteData(f.sweeper);
     this.agentStepsQueue.grantSendMessages(f.sweeper);
+    // Dreams: the worker reads the dream's session logs, writes memories and the dream's session;
+    // a schedule firing selects sessions and creates the dream (ReverieDreams adds the queue grants).
+    resources.grantReadWriteData(f["dream-worker"]);
+    events.grantReadWriteData(f["dream-worker"]);
+    this.anthropicSecret?.grantRead(f["dream-worker"]);
+    resources.grantReadWriteData(f["dream-scheduler"]);
 
     const stepRole = f["agent-step"].role as iam.Role;
     for (const action of ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]) {

@@ -7,6 +7,7 @@ import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.j
 import { S3WorkspaceStore } from "../adapters/aws/s3-workspace-store.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
+import { awsDreamPorts } from "./aws-dream-ports.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { buildServices, createModel, type Services } from "./container.js";
 
@@ -43,6 +44,7 @@ export function awsServices(): Promise<Services> {
       model: await createModel(config, await anthropicKey(config)),
       workspace: new S3WorkspaceStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
       notifier: new InProcessNotifier(),
+      ...awsDreamPorts(config),
     });
   })();
   return services;

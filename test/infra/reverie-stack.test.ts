@@ -23,7 +23,15 @@ import {
 } from "./infra-helpers.js";
 
 const MAX_BUNDLE_BYTES = 500 * 1024;
-const FUNCTION_NAMES: ReverieFunctionName[] = ["api", "api-stream", "authorizer", "agent-step", "sweeper"];
+const FUNCTION_NAMES: ReverieFunctionName[] = [
+  "api",
+  "api-stream",
+  "authorizer",
+  "agent-step",
+  "sweeper",
+  "dream-worker",
+  "dream-scheduler",
+];
 
 let outdir: string;
 let stack: ReverieStack;
@@ -229,7 +237,8 @@ describe("functions", () => {
       FunctionResponseTypes: ["ReportBatchItemFailures"],
       ScalingConfig: { MaximumConcurrency: Match.anyValue() },
     });
-    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 1);
+    // agent-steps → agent-step, dream-jobs → dream-worker (reverie-dreams.test.ts checks the second).
+    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 2);
   });
 
   it("the sweeper runs on a schedule with a DLQ and sends async failures to a destination", () => {

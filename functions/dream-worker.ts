@@ -1,0 +1,12 @@
+/** Lambda entry: consumes dream-jobs; one dream run per record, partial batch failures reported. */
+import middy from "@middy/core";
+import type { SQSEvent } from "aws-lambda";
+import { awsServices } from "../shared/runtime/aws-ports.js";
+import { createDreamJobHandler } from "../shared/runtime/handlers/dream-job-handler.js";
+
+let run: ReturnType<typeof createDreamJobHandler> | undefined;
+
+export const handler = middy(async (event: SQSEvent) => {
+  run ??= createDreamJobHandler((await awsServices()).dreamDeps);
+  return run(event);
+});

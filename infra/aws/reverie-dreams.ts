@@ -1,0 +1,142 @@
+/**
+ * `ReverieDreams`: the AWS side of dreaming, hooked into {@link ReverieRuntime} with one line — the
+ * dream-jobs queue (+ DLQ) feeding the dream-worker function, the EventBridge Scheduler group that
+ * holds one schedule per dream schedule, the role Scheduler assumes to invoke the dream-scheduler
+ * function, and the grants and settings that let the API manage those schedules.
+ */
+import { Duration, Stack, Validations } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as cwActions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as lambdaEventSources from "aws-cdk-lib/aws-lambda-event-sources";
+import type * as lambdaNodejs from "aws-cdk-lib/aws-lambda-nodejs";
+import * as scheduler from "aws-cdk-lib/aws-scheduler";
+import type * as sns from "aws-cdk-lib/aws-sns";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import { Construct, type IConstruct } from "constructs";
+import { queueSpecs } from "../../shared/infra-spec/queues.js";
+import type { ReverieFunctionName } from "./reverie-runtime.js";
+
+export interface ReverieDreamsProps {
+  readonly functions: Record<ReverieFunctionName, lambdaNodejs.NodejsFunction>;
+  /** The queues' encryption (the runtime's customer-managed key, if any). */
+  readonly encryption: Pick<sqs.QueueProps, "encryption" | "encryptionMasterKey">;
+  /** Where the dream-jobs DLQ alarm notifies. @default - no action */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+export class ReverieDreams extends Construct {
+  readonly jobsQueue: sqs.Queue;
+  readonly jobsDeadLetterQueue: sqs.Queue;
+  readonly scheduleGroup: scheduler.CfnScheduleGroup;
+  /** The role EventBridge Scheduler assumes to invoke the dream-scheduler function. */
+  readonly schedulerRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: ReverieDreamsProps) {
+    super(scope, id);
+    const spec = queueSpecs["dream-jobs"];
+    const f = props.functions;
+    const stack = Stack.of(this);
+
+    this.jobsDeadLetterQueue = new sqs.Queue(this, "DreamJobsDeadLetterQueue", {
+      ...props.encryption,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(spec.dlqRetentionDays),
+    });
+    for (const rule of ["AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"]) {
+      Validations.of(this.jobsDeadLetterQueue).acknowledge({
+        id: rule,
+        reason:
+          "This queue is the dead-letter queue of dream-jobs; a DLQ of a DLQ would only move the problem. Its depth is alarmed.",
+      });
+    }
+    const dlqAlarm = new cloudwatch.Alarm(this, "DreamJobsDeadLetterAlarm", {
+      alarmDescription: "A dream job exhausted its retries (dream-jobs DLQ is not empty)",
+      metric: this.jobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic) {
+      dlqAlarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+      dlqAlarm.addOkAction(new cwActions.SnsAction(props.alarmTopic));
+    }
+    this.jobsQueue = new sqs.Queue(this, "DreamJobsQueue", {
+      ...props.encryption,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.jobsDeadLetterQueue, maxReceiveCount: spec.maxReceiveCount },
+    });
+    f["dream-worker"].addEventSource(
+      new lambdaEventSources.SqsEventSource(this.jobsQueue, {
+        batchSize: spec.batchSize,
+        reportBatchItemFailures: true,
+      }),
+    );
+    const mapping = f["dream-worker"].node
+      .findAll()
+      .find((c): c is lambda.CfnEventSourceMapping => c instanceof lambda.CfnEventSourceMapping);
+    if (mapping) {
+      Validations.of(mapping).acknowledge({
+        id: "Serverless-LambdaEventSourceMappingDestination",
+        reason:
+          "SQS event source mappings have no on-failure destination; failed jobs reach the dream-jobs DLQ by redrive.",
+      });
+    }
+
+    this.scheduleGroup = new scheduler.CfnScheduleGroup(this, "DreamScheduleGroup", {
+      name: `${stack.stackName}-dreams`.slice(0, 64),
+    });
+    this.schedulerRole = new iam.Role(this, "DreamSchedulerInvokeRole", {
+      assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com", {
+        conditions: { StringEquals: { "aws:SourceAccount": stack.account } },
+      }),
+      description: "EventBridge Scheduler invokes the Reverie dream-scheduler function",
+    });
+    f["dream-scheduler"].grantInvoke(this.schedulerRole);
+    Validations.of(this.schedulerRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(f["dream-scheduler"].node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+      reason:
+        "grantInvoke on the dream-scheduler function covers its versions and aliases (…:*); no other function.",
+    });
+
+    const schedulesArn = stack.formatArn({
+      service: "scheduler",
+      resource: "schedule",
+      resourceName: `${this.scheduleGroup.name}/*`,
+    });
+    // The API manages schedules (create/update/delete) and hands Scheduler the invoke role.
+    f.api.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"],
+        resources: [schedulesArn],
+      }),
+    );
+    f.api.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ["iam:PassRole"], resources: [this.schedulerRole.roleArn] }),
+    );
+    Validations.of(f.api.role as iam.Role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${this.scheduleGroup.name}/*]`,
+      reason:
+        "Dream schedules are created at run time, one per /v1/dream_schedules resource, inside Reverie's own schedule group only.",
+    });
+
+    for (const name of ["api", "dream-worker", "dream-scheduler", "sweeper"] as const) {
+      f[name].addEnvironment("REVERIE_DREAM_JOBS_QUEUE_URL", this.jobsQueue.queueUrl);
+      this.jobsQueue.grantSendMessages(f[name]);
+    }
+    f.api.addEnvironment("REVERIE_DREAM_SCHEDULE_GROUP", this.scheduleGroup.name as string);
+    f.api.addEnvironment("REVERIE_DREAM_SCHEDULER_FUNCTION_ARN", f["dream-scheduler"].functionArn);
+    f.api.addEnvironment("REVERIE_DREAM_SCHEDULER_ROLE_ARN", this.schedulerRole.roleArn);
+
+    Validations.of(f["dream-scheduler"].node.defaultChild as IConstruct).acknowledge({
+      id: "Serverless-LambdaDLQ",
+      reason:
+        "Invoked by EventBridge Scheduler, which retries a firing by its RetryPolicy; a firing that is lost changes nothing, since the next one takes the same sessions (the watermark only moves when a dream is created).",
+    });
+  }
+}

@@ -1,0 +1,27 @@
+/** The dreams context's AWS adapters: the dream-jobs queue and EventBridge Scheduler, when configured. */
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { EventBridgeDreamScheduler } from "../adapters/aws/eventbridge-dream-scheduler.js";
+import { SqsQueue } from "../adapters/aws/sqs-queue.js";
+import type { DreamJob } from "../core/dreams/dream-deps.js";
+import type { Config } from "./config.js";
+
+export function awsDreamPorts(config: Config) {
+  const group = config.REVERIE_DREAM_SCHEDULE_GROUP;
+  const target = config.REVERIE_DREAM_SCHEDULER_FUNCTION_ARN;
+  const role = config.REVERIE_DREAM_SCHEDULER_ROLE_ARN;
+  return {
+    dreamJobs: config.REVERIE_DREAM_JOBS_QUEUE_URL
+      ? new SqsQueue<DreamJob>({ client: new SQSClient({}), queueUrl: config.REVERIE_DREAM_JOBS_QUEUE_URL })
+      : undefined,
+    dreamTrigger:
+      group && target && role
+        ? new EventBridgeDreamScheduler({
+            client: new SchedulerClient({}),
+            groupName: group,
+            targetArn: target,
+            roleArn: role,
+          })
+        : undefined,
+  };
+}
