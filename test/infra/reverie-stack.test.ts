@@ -224,7 +224,8 @@ describe("functions", () => {
     }
     const secretId = logicalIdOf(stack.runtime.anthropicSecret as unknown as import("constructs").IConstruct);
     expect(env("agent-step").REVERIE_ANTHROPIC_SECRET_ARN).toEqual({ Ref: secretId });
-    for (const name of FUNCTION_NAMES.filter((n) => n !== "agent-step")) {
+    expect(env("dream-worker").REVERIE_ANTHROPIC_SECRET_ARN).toEqual({ Ref: secretId });
+    for (const name of FUNCTION_NAMES.filter((n) => n !== "agent-step" && n !== "dream-worker")) {
       expect(env(name).REVERIE_ANTHROPIC_SECRET_ARN, name).toBeUndefined();
     }
   });
@@ -449,16 +450,17 @@ describe("IAM is least privilege", () => {
     }
   });
 
-  it("only agent-step reads the Anthropic secret, touches the workspace bucket and consumes the queue", () => {
+  it("only the model callers (agent-step, dream-worker) read the Anthropic secret and consume a queue; only agent-step touches the workspace bucket", () => {
     for (const name of FUNCTION_NAMES) {
       const actions = allActions(name);
       const isStep = name === "agent-step";
-      expect(actions.includes("secretsmanager:GetSecretValue"), name).toBe(isStep);
+      const callsModel = isStep || name === "dream-worker";
+      expect(actions.includes("secretsmanager:GetSecretValue"), name).toBe(callsModel);
       expect(
         actions.some((a) => a.startsWith("s3:")),
         name,
       ).toBe(isStep);
-      expect(actions.includes("sqs:DeleteMessage"), name).toBe(isStep);
+      expect(actions.includes("sqs:DeleteMessage"), name).toBe(callsModel);
     }
   });
 });
