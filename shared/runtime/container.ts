@@ -28,6 +28,7 @@ import type {
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { StepMessage } from "../core/runtime/step-message.js";
 import { SessionRepository } from "../core/sessions/session-record.js";
+import { SessionResourcesService } from "../core/sessions/session-resources.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
 import { stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
@@ -101,19 +102,22 @@ export function buildServices(config: Config, ports: Ports) {
   const agents = new AgentsService(ports.store, deps.ids, clock);
   const environments = new EnvironmentsService(ports.store, deps.ids, clock);
   const events = new EventsService(deps);
+  const memoryStores = new MemoryStoresService(deps);
+  const memories = new MemoriesService(deps, memoryStores);
+  const sessionResources = new SessionResourcesService(deps, memoryStores);
   const sessions = new SessionsService(
     deps,
     {
       resolveAgent: (ws, ref) => agents.resolveForSession(ws, ref),
       environmentConfigType: (ws, id) => environments.configType(ws, id),
+      resolveResources: (ws, params) => sessionResources.resolve(ws, params),
     },
     events,
   );
-  const memoryStores = new MemoryStoresService(deps);
-  const memories = new MemoriesService(deps, memoryStores);
   const apiKeys = new ApiKeys(ports.store);
-  const api = createApi({ agents, environments, sessions, events, apiKeys, logger, memoryStores, memories });
-  return { deps, agents, environments, sessions, events, apiKeys, api, logger, memoryStores, memories };
+  const memory = { memoryStores, memories, sessionResources };
+  const api = createApi({ agents, environments, sessions, events, apiKeys, logger, ...memory });
+  return { deps, agents, environments, sessions, events, apiKeys, api, logger, ...memory };
 }
 
 export type Services = ReturnType<typeof buildServices>;
