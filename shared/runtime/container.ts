@@ -13,6 +13,7 @@ import { EnvironmentsService } from "../core/environments/environments-service.j
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
 import { MemoriesService } from "../core/memory/memories-service.js";
+import { MemorySnapshotsService } from "../core/memory/memory-snapshots-service.js";
 import { MemoryStoresService } from "../core/memory/memory-stores-service.js";
 import type {
   Clock,
@@ -115,7 +116,8 @@ export function buildServices(config: Config, ports: Ports) {
     events,
   );
   const apiKeys = new ApiKeys(ports.store);
-  const memory = { memoryStores, memories, sessionResources };
+  const memorySnapshots = new MemorySnapshotsService(deps, memoryStores, memories);
+  const memory = { memoryStores, memories, memorySnapshots, sessionResources };
   const api = createApi({ agents, environments, sessions, events, apiKeys, logger, ...memory });
   return { deps, agents, environments, sessions, events, apiKeys, api, logger, ...memory };
 }
