@@ -59,12 +59,9 @@ describe("memory store snapshots and restore", () => {
   it("snapshot → changes → restore gives back the exact contents, keeping every version", async () => {
     const { store, a, b, c, d } = await seed();
     const before = await contents(store.id);
-    const snapshot = await h.client.post<unknown, MemoryStoreSnapshot>(
-      `/v1/memory_stores/${store.id}/snapshots`,
-      {
-        body: { name: "before churn" },
-      },
-    );
+    const snapshot = await h.client.post<MemoryStoreSnapshot>(`/v1/memory_stores/${store.id}/snapshots`, {
+      body: { name: "before churn" },
+    });
     expect(snapshot).toMatchObject({
       type: "memory_store_snapshot",
       memory_store_id: store.id,
@@ -73,21 +70,16 @@ describe("memory store snapshots and restore", () => {
     });
     expect(snapshot.id).toMatch(/^memsnap_/);
     expect(
-      await h.client.get<unknown, MemoryStoreSnapshot>(
-        `/v1/memory_stores/${store.id}/snapshots/${snapshot.id}`,
-      ),
+      await h.client.get<MemoryStoreSnapshot>(`/v1/memory_stores/${store.id}/snapshots/${snapshot.id}`),
     ).toEqual(snapshot);
 
     await churn(store.id, { a: a.id, b: b.id, c: c.id, d: d.id });
     expect(await contents(store.id)).not.toEqual(before);
     const historyBefore = await versionIds(store.id);
 
-    const result = await h.client.post<unknown, MemoryStoreRestoreResult>(
-      `/v1/memory_stores/${store.id}/restore`,
-      {
-        body: { snapshot_id: snapshot.id },
-      },
-    );
+    const result = await h.client.post<MemoryStoreRestoreResult>(`/v1/memory_stores/${store.id}/restore`, {
+      body: { snapshot_id: snapshot.id },
+    });
     expect(result).toMatchObject({
       type: "memory_store_restore",
       restored_from: { snapshot_id: snapshot.id },
@@ -103,21 +95,19 @@ describe("memory store snapshots and restore", () => {
     const restoreVersions = (
       await h.client.beta.memoryStores.memoryVersions.list(store.id, { limit: 100 })
     ).data.filter(
-      (v) => (v as { reverie: { restored_from: string | null } }).reverie.restored_from === snapshot.id,
+      (v) =>
+        (v as unknown as { reverie: { restored_from: string | null } }).reverie.restored_from === snapshot.id,
     );
     expect(restoreVersions.length).toBe(historyAfter.length - historyBefore.length);
 
     // the snapshot is immutable: later changes and restores don't alter it
     await memories().create(store.id, { path: "/after.md", content: "x" });
-    const again = await h.client.post<unknown, MemoryStoreRestoreResult>(
-      `/v1/memory_stores/${store.id}/restore`,
-      {
-        body: { snapshot_id: snapshot.id },
-      },
-    );
+    const again = await h.client.post<MemoryStoreRestoreResult>(`/v1/memory_stores/${store.id}/restore`, {
+      body: { snapshot_id: snapshot.id },
+    });
     expect(again.deleted).toBe(1);
     expect(await contents(store.id)).toEqual(before);
-    const listed = await h.client.get<unknown, { data: MemoryStoreSnapshot[] }>(
+    const listed = await h.client.get<{ data: MemoryStoreSnapshot[] }>(
       `/v1/memory_stores/${store.id}/snapshots`,
     );
     expect(listed.data).toEqual([snapshot]);

@@ -34,7 +34,7 @@ const SIGNALS: ReadonlyArray<[string, RegExp]> = [
   ],
   [
     "exfiltration",
-    /\b(send|forward|email|post|upload|leak|exfiltrate|transmit|cc|bcc)\b[^.\n]{0,80}(\b(to|at)\b\s*)?([\w.+-]+@[\w-]+\.[\w.]+|https?:\/\/\S+)/i,
+    /\b(send|forward|email|post|upload|leak|exfiltrate|transmit|cc|bcc)\b[^\n]{0,80}?\b(to|into|via)\s+([\w.+-]+@[\w-]+\.[\w.]+|https?:\/\/\S+)/i,
   ],
   [
     "addressed_to_agent",
