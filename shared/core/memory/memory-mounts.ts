@@ -17,6 +17,7 @@ import type { WorkspaceFile, WorkspaceStore } from "../ports.js";
 import { FileToolError, type MountedStore } from "../tools/file-tools.js";
 import { instructionLike, stripHiddenCharacters, taintSources } from "./content-safety.js";
 import { MemoriesService, type WriteContext } from "./memories-service.js";
+import type { MemoryHead } from "./memory-records.js";
 import { type MemoryDeps, MemoryStoresService } from "./memory-stores-service.js";
 
 /** Where memory stores are mounted. */
@@ -44,14 +45,19 @@ export class MemoryStoreFiles implements WorkspaceStore {
     private readonly writer: MountWriter,
   ) {}
 
+  /** What `list` read, so a `grep` over the listing doesn't read every memory a second time. */
+  private listed: Map<string, MemoryHead> | undefined;
+
   async read(_id: string, key: string): Promise<string | undefined> {
-    const head = await this.memories.findByPath(this.storeId, `/${key}`);
+    const head = this.listed?.get(key) ?? (await this.memories.findByPath(this.storeId, `/${key}`));
     if (head) this.readShas.set(key, head.sha);
     return head?.content;
   }
 
   async list(_id: string): Promise<WorkspaceFile[]> {
-    return (await this.memories.listAll(this.storeId)).map((head) => ({
+    const heads = await this.memories.listAll(this.storeId);
+    this.listed = new Map(heads.map((head) => [head.path.slice(1), head]));
+    return heads.map((head) => ({
       path: head.path.slice(1),
       size: head.size,
       modifiedAt: Date.parse(head.updatedAt),

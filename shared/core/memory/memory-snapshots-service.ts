@@ -13,6 +13,7 @@ import type { MemoriesService, WriteContext } from "./memories-service.js";
 import {
   type MemoryHead,
   snapshotEntryKey,
+  snapshotEntrySchema,
   snapshotKey,
   versionKey,
   versionSchema,
@@ -85,6 +86,7 @@ export class MemorySnapshotsService {
       await this.deps.store.put("resources", {
         pk: snapshotEntryKey(storeId, id),
         sk: head.path,
+        schemaVersion: 1,
         memoryId: head.memoryId,
         versionId: head.versionId,
         sha: head.sha,
@@ -147,7 +149,7 @@ export class MemorySnapshotsService {
     }
     return this.fromVersions(
       storeId,
-      entries.map((e) => ({ memoryId: String(e.memoryId), versionId: String(e.versionId) })),
+      entries.map((e) => snapshotEntrySchema.parse(e)),
     );
   }
 
@@ -198,6 +200,7 @@ export class MemorySnapshotsService {
     body: { snapshot_id?: string | null; point_in_time?: string | null },
     actor: WriteActor,
   ): Promise<MemoryStoreRestoreResult> {
+    const startedAt = this.now();
     const store = await this.stores.writable(workspaceId, storeId);
     const from: MemoryStoreRestoreResult["restored_from"] = body.snapshot_id
       ? { type: "snapshot", snapshot_id: body.snapshot_id }
@@ -213,7 +216,8 @@ export class MemorySnapshotsService {
     const result = await this.apply(storeId, target, context);
     await this.deps.domainEvents.publish({
       type: "memory_store.restored",
-      id: `memory_store.restored:${storeId}:${this.deps.ids.next("restore")}`,
+      // one event per restore call: the call is identified by its target and when it ran
+      id: `memory_store.restored:${storeId}:${body.snapshot_id ?? body.point_in_time}:${startedAt}`,
       workspaceId,
       createdAt: this.now(),
       data: { memory_store_id: store.id, restored_from: from },
