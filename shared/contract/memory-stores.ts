@@ -161,6 +161,28 @@ export const MemoryVersionListQuerySchema = z.object({
 });
 export type MemoryVersionListQuery = z.infer<typeof MemoryVersionListQuerySchema>;
 
+/** Body of `POST /v1/memory_stores/{id}/snapshots` (Reverie extension). */
+export const MemoryStoreSnapshotCreateSchema = z.strictObject({
+  name: storeName,
+  description: storeDescription.nullish(),
+});
+
+/** Body of `POST /v1/memory_stores/{id}/restore` (Reverie extension): a snapshot or a point in time. */
+export const MemoryStoreRestoreSchema = z
+  .strictObject({
+    snapshot_id: z.string().min(1).max(128).nullish(),
+    point_in_time: z.iso.datetime({ offset: true }).nullish(),
+  })
+  .refine((b) => Boolean(b.snapshot_id) !== Boolean(b.point_in_time), {
+    message: "give exactly one of snapshot_id and point_in_time",
+  });
+
+/** Query of the snapshot list (Reverie extension). */
+export const MemoryStoreSnapshotListQuerySchema = z.object({
+  limit: pageLimitSchema,
+  page: pageCursorSchema,
+});
+
 /** The page size a list really uses: `view=full` caps it at 20, as the SDK documents. */
 export function effectiveLimit(limit: number, view: MemoryView | undefined): number {
   return view === "full" ? Math.min(limit, MEMORY_LIMITS.fullViewPageMax) : limit;

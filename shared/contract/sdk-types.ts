@@ -20,6 +20,11 @@ export type {
   BetaManagedAgentsSpanModelUsage as SpanModelUsage,
 } from "@anthropic-ai/sdk/resources/beta/sessions/events";
 export type {
+  BetaManagedAgentsFileResource as FileResource,
+  BetaManagedAgentsMemoryStoreResource as MemoryStoreResource,
+  BetaManagedAgentsSessionResource as SessionResource,
+} from "@anthropic-ai/sdk/resources/beta/sessions/resources";
+export type {
   BetaManagedAgentsBudgetLimit as BudgetLimit,
   BetaManagedAgentsSession as Session,
   BetaManagedAgentsSessionAgent as SessionAgent,

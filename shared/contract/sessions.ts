@@ -1,6 +1,7 @@
 /** Request schemas for /v1/sessions, matching the SDK's SessionCreateParams / SessionUpdateParams / SessionListParams. */
 import * as z from "zod";
 import { userMessageParamsSchema } from "./events.js";
+import { sessionResourcesSchema } from "./session-resources.js";
 import {
   metadataPatchSchema,
   metadataSchema,
@@ -51,7 +52,7 @@ export const SessionCreateSchema = z
       .max(50)
       .optional(),
     metadata: metadataSchema.optional(),
-    resources: z.array(z.object({ type: z.string() }).loose()).optional(),
+    resources: sessionResourcesSchema.optional(),
     title: z.string().max(512).nullable().optional(),
     vault_ids: z.array(z.string()).max(0, "vaults are not supported yet").optional(),
   })

@@ -16,6 +16,7 @@ import { EnvironmentsService } from "../core/environments/environments-service.j
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
 import { MemoriesService } from "../core/memory/memories-service.js";
+import { MemorySnapshotsService } from "../core/memory/memory-snapshots-service.js";
 import { MemoryStoresService } from "../core/memory/memory-stores-service.js";
 import type {
   Clock,
@@ -31,6 +32,7 @@ import type {
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { StepMessage } from "../core/runtime/step-message.js";
 import { SessionRepository } from "../core/sessions/session-record.js";
+import { SessionResourcesService } from "../core/sessions/session-resources.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
 import { stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
@@ -109,30 +111,24 @@ export function buildServices(config: Config, ports: Ports) {
   const agents = new AgentsService(ports.store, deps.ids, clock);
   const environments = new EnvironmentsService(ports.store, deps.ids, clock);
   const events = new EventsService(deps);
+  const memoryStores = new MemoryStoresService(deps);
+  const memories = new MemoriesService(deps, memoryStores);
+  const sessionResources = new SessionResourcesService(deps, memoryStores);
   const sessions = new SessionsService(
     deps,
     {
       resolveAgent: (ws, ref) => agents.resolveForSession(ws, ref),
       environmentConfigType: (ws, id) => environments.configType(ws, id),
+      resolveResources: (ws, params) => sessionResources.resolve(ws, params),
     },
     events,
   );
-  const memoryStores = new MemoryStoresService(deps);
-  const memories = new MemoriesService(deps, memoryStores);
   const apiKeys = new ApiKeys(ports.store);
+  const memorySnapshots = new MemorySnapshotsService(deps, memoryStores, memories);
+  const memory = { memoryStores, memories, memorySnapshots, sessionResources };
   const { dreamDeps, dreams, dreamSchedules } = buildDreams(config, deps, ports, { memoryStores, memories });
-  const api = createApi({
-    agents,
-    environments,
-    sessions,
-    events,
-    apiKeys,
-    logger,
-    memoryStores,
-    memories,
-    dreams,
-    dreamSchedules,
-  });
+  const dreaming = { dreams, dreamSchedules };
+  const api = createApi({ agents, environments, sessions, events, apiKeys, logger, ...memory, ...dreaming });
   return {
     deps,
     agents,
@@ -142,11 +138,9 @@ export function buildServices(config: Config, ports: Ports) {
     apiKeys,
     api,
     logger,
-    memoryStores,
-    memories,
+    ...memory,
     dreamDeps,
-    dreams,
-    dreamSchedules,
+    ...dreaming,
   };
 }
 

@@ -36,22 +36,19 @@ describe("dream schedules on the embedded stack", () => {
     const { agentId, environmentId } = await h.setup();
     const mounted: string[] = [];
     for (const n of [1, 2, 3]) {
-      const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+      const session = await h.client.beta.sessions.create({
+        agent: agentId,
+        environment_id: environmentId,
+        // Session 2 does not mount the store, so the schedule must leave it out.
+        resources: n === 2 ? [] : [{ type: "memory_store", memory_store_id: store.id }],
+      });
       await h.client.beta.sessions.events.send(session.id, {
         events: [
           { type: "user.message", content: [{ type: "text", text: `read missing${n}.md then list files` }] },
         ],
       });
       await h.waitIdle(session.id);
-      if (n === 2) continue; // this one does not mount the store
-      // Until session mounts land on main, mark the mount on the record the way session creation does.
-      await h.stack.services.deps.sessions.mutate("wrkspc_local", session.id, (current) => {
-        current.session.resources = [
-          { type: "memory_store", memory_store_id: store.id, access: "read_write" } as never,
-        ];
-        return current;
-      });
-      mounted.push(session.id);
+      if (n !== 2) mounted.push(session.id);
     }
 
     const schedule = (await h.client.post("/v1/dream_schedules", {

@@ -33,6 +33,7 @@ describe("memory read-modify-write under contention", () => {
       Array.from({ length: WRITERS }, async (_, writer) => {
         const increment = writer + 1;
         for (let round = 0; round < ROUNDS; round++) {
+          let backoff = 0;
           for (;;) {
             const current = await memories.retrieve(memory.id, { memory_store_id: store.id });
             const next = String(Number(current.content) + increment);
@@ -48,6 +49,8 @@ describe("memory read-modify-write under contention", () => {
             } catch (error) {
               expect(error).toBeInstanceOf(Anthropic.ConflictError);
               refused++;
+              // what a well-behaved client does: back off with jitter before reading again
+              await new Promise((r) => setTimeout(r, Math.random() * 5 * ++backoff));
             }
           }
         }

@@ -297,6 +297,26 @@ describe("memories", () => {
 
   it("answers 404 for another workspace's store and for unknown ids", async () => {
     await rejection(stores().retrieve("memstore_nope"), Anthropic.NotFoundError);
+    const mine = await stores().create({ name: "private" });
+    const m = await memories().create(mine.id, { path: "/secret.md", content: "s" });
+    const otherKey = "sk-ant-rev-other-workspace-key-0123456789";
+    await h.stack.services.apiKeys.register(otherKey, {
+      workspaceId: "wrkspc_other",
+      apiKeyId: "apikey_other",
+    });
+    const other = new Anthropic({ baseURL: h.stack.url, apiKey: otherKey, maxRetries: 0 });
+    await rejection(other.beta.memoryStores.retrieve(mine.id), Anthropic.NotFoundError);
+    await rejection(
+      other.beta.memoryStores.memories.retrieve(m.id, { memory_store_id: mine.id }),
+      Anthropic.NotFoundError,
+    );
+    await rejection(other.beta.memoryStores.memories.list(mine.id), Anthropic.NotFoundError);
+    await rejection(other.beta.memoryStores.memoryVersions.list(mine.id), Anthropic.NotFoundError);
+    await rejection(
+      other.beta.memoryStores.memories.create(mine.id, { path: "/x", content: "x" }),
+      Anthropic.NotFoundError,
+    );
+    expect((await other.beta.memoryStores.list()).data).toEqual([]);
     const store = await stores().create({ name: "ids" });
     await rejection(memories().retrieve("mem_nope", { memory_store_id: store.id }), Anthropic.NotFoundError);
     await rejection(

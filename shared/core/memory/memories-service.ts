@@ -268,7 +268,7 @@ export class MemoriesService {
   }
 
   /** Writes the version the head stands for if a crash kept it from being written. */
-  private async ensureHeadVersion(head: MemoryHead): Promise<void> {
+  async ensureVersion(head: MemoryHead): Promise<void> {
     const existing = await this.deps.store.get("resources", versionKey(head.storeId), head.versionId);
     if (!existing) await this.putVersion(versionOfHead(head));
   }
@@ -339,7 +339,7 @@ export class MemoriesService {
   ): Promise<MemoryHead> {
     for (;;) {
       const head = await this.liveHead(storeId, memoryId);
-      await this.ensureHeadVersion(head);
+      await this.ensureVersion(head);
       const content = change.content ?? head.content;
       const path = change.path ?? head.path;
       if (content === head.content && path === head.path) return head;
@@ -382,7 +382,7 @@ export class MemoriesService {
   ): Promise<void> {
     for (;;) {
       const head = await this.liveHead(storeId, memoryId);
-      await this.ensureHeadVersion(head);
+      await this.ensureVersion(head);
       if (expectedSha !== undefined && expectedSha !== head.sha)
         throw new MemoryPreconditionFailedError(memoryId);
       const tombstone: MemoryHead = {
@@ -486,7 +486,7 @@ export class MemoriesService {
   ): Promise<Memory> {
     await this.stores.retrieve(workspaceId, storeId);
     const head = await this.liveHead(storeId, memoryId);
-    await this.ensureHeadVersion(head);
+    await this.ensureVersion(head);
     return toMemory(head, view);
   }
 
@@ -592,7 +592,7 @@ export class MemoriesService {
     if (query.memory_id) {
       const head = await this.head(storeId, query.memory_id);
       if (head?.deleted) await this.finishDelete(head);
-      else if (head) await this.ensureHeadVersion(head);
+      else if (head) await this.ensureVersion(head);
     }
     const inRange = createdAtFilter(query);
     const view = query.view ?? "basic";

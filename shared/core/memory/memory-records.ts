@@ -104,6 +104,14 @@ export const pathEntrySchema = z.object({
 });
 export type PathEntry = z.infer<typeof pathEntrySchema>;
 
+/** One memory of a snapshot: the version it had when the snapshot was taken. */
+export const snapshotEntrySchema = z.object({
+  schemaVersion: z.literal(1),
+  memoryId: z.string(),
+  versionId: z.string(),
+  sha: z.string(),
+});
+
 /** The version record a head's current state stands for. */
 export function versionOfHead(head: MemoryHead): StoredVersion {
   const deleted = head.operation === "deleted";

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
+import { memoryPromptNote } from "../memory/memory-mounts.js";
 import { ModelCallError } from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { budgetReached } from "./budget.js";
@@ -25,7 +26,7 @@ import {
 import type { StepDeps } from "./step-deps.js";
 import { type StepMessage, stepMessage } from "./step-message.js";
 import { loadStepRecord, recordFromResponse, type StepRecord, saveStepRecord } from "./step-record.js";
-import { runConfirmedTools, runStepTools } from "./tool-execution.js";
+import { runConfirmedTools, runStepTools, toolSession } from "./tool-execution.js";
 import { buildTranscript } from "./transcript.js";
 
 const isActive = (r: SessionRecord) => r.session.status === "running" || r.session.status === "rescheduling";
@@ -72,10 +73,14 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
   let record = fresh ? undefined : await loadStepRecord(deps, sessionId, session.run.stepSeq);
   if (!record) {
     const log = await deps.events.read(sessionId);
-    if (await runConfirmedTools(deps, sessionId, session.session.agent, log))
+    if (await runConfirmedTools(deps, sessionId, session.session.agent, log, toolSession(session)))
       log.splice(0, log.length, ...(await deps.events.read(sessionId)));
     const watermark = log.at(-1)?.seq ?? 0;
-    const request = buildModelRequest(session.session.agent, buildTranscript(log));
+    const request = buildModelRequest(
+      session.session.agent,
+      buildTranscript(log),
+      memoryPromptNote(session.session.resources),
+    );
     let response: Awaited<ReturnType<typeof deps.model.createMessage>>;
     try {
       response = await deps.model.createMessage(request);
@@ -90,7 +95,10 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
   }
 
   await deps.events.write(sessionId, record.entries);
-  await runStepTools(deps, sessionId, session.session.agent, record, { fresh });
+  await runStepTools(deps, sessionId, session.session.agent, record, {
+    fresh,
+    session: toolSession(session),
+  });
   await commitStep(deps, session, record, fresh);
 }
 

@@ -22,9 +22,14 @@ export function toolDefinitions(agent: SessionAgent): Anthropic.Messages.Tool[] 
   return tools;
 }
 
+/**
+ * @param systemNote a session-constant addition to the system prompt (the memory mounts' note): it
+ *   follows the agent's system prompt and carries the cache breakpoint, so it is cached with it.
+ */
 export function buildModelRequest(
   agent: SessionAgent,
   messages: Anthropic.Messages.MessageParam[],
+  systemNote?: string,
 ): ModelRequest {
   const tools = toolDefinitions(agent);
   const last = tools.at(-1);
@@ -34,8 +39,13 @@ export function buildModelRequest(
     max_tokens: DEFAULT_MAX_TOKENS,
     messages,
   };
-  if (agent.system)
-    request.system = [{ type: "text", text: agent.system, cache_control: { type: "ephemeral" } }];
+  const system = [agent.system, systemNote].filter((text): text is string => Boolean(text));
+  if (system.length > 0)
+    request.system = system.map((text, i) => ({
+      type: "text" as const,
+      text,
+      ...(i === system.length - 1 ? { cache_control: { type: "ephemeral" as const } } : {}),
+    }));
   if (tools.length > 0) request.tools = tools;
   return request;
 }

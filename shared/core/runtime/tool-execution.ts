@@ -3,9 +3,10 @@
  * a slot already written means the tool already ran, so a retried step does not run it again.
  */
 import { idPrefix } from "../../contract/ids.js";
-import type { AgentToolset, SessionAgent, SessionEvent } from "../../contract/sdk-types.js";
+import type { AgentToolset, Session, SessionAgent, SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import type { LoggedEvent } from "../events/event-log.js";
+import { sessionMemoryMounts } from "../memory/memory-mounts.js";
 import { runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
 import type { StepDeps } from "./step-deps.js";
 import type { StepRecord } from "./step-record.js";
@@ -21,12 +22,25 @@ function resultEvent(id: string, toolUseEventId: string, outcome: ToolOutcome, n
   };
 }
 
+/** What a tool call needs beyond the agent to mount the session's resources. */
+export interface ToolSession {
+  workspaceId: string;
+  resources: Session["resources"];
+}
+
+/** The mounting context of a claimed session. */
+export const toolSession = (record: { workspaceId: string; session: Session }): ToolSession => ({
+  workspaceId: record.workspaceId,
+  resources: record.session.resources,
+});
+
 async function execute(
   deps: StepDeps,
   sessionId: string,
   agent: SessionAgent,
   name: string,
   input: unknown,
+  mounting?: ToolSession & { toolUseEventId: string },
 ): Promise<ToolOutcome> {
   const toolset = agent.tools.find((t) => t.type === "agent_toolset_20260401") as AgentToolset | undefined;
   try {
@@ -35,6 +49,9 @@ async function execute(
       workspace: deps.workspace,
       fetcher: deps.fetcher,
       toolset,
+      mounts: mounting
+        ? sessionMemoryMounts(deps, { ...mounting, sessionId }, mounting.toolUseEventId)
+        : undefined,
     });
   } catch (error) {
     deps.logger.error("tool failed", { sessionId, tool: name, error: String(error) });
@@ -47,12 +64,13 @@ export async function runStepTools(
   sessionId: string,
   agent: SessionAgent,
   record: StepRecord,
-  options: { fresh: boolean },
+  options: { fresh: boolean; session?: ToolSession },
 ): Promise<void> {
   for (const run of record.toolRuns) {
     // On a step's first claim no result can exist yet; on a retry a written slot means it ran.
     if (!options.fresh && (await deps.events.exists(sessionId, run.resultSeq))) continue;
-    const outcome = await execute(deps, sessionId, agent, run.name, run.input);
+    const mounting = options.session && { ...options.session, toolUseEventId: run.toolUseEventId };
+    const outcome = await execute(deps, sessionId, agent, run.name, run.input, mounting);
     await deps.events.write(sessionId, [
       {
         seq: run.resultSeq,
@@ -72,6 +90,7 @@ export async function runConfirmedTools(
   sessionId: string,
   agent: SessionAgent,
   log: LoggedEvent[],
+  session?: ToolSession,
 ): Promise<boolean> {
   const answered = new Set(
     log
@@ -87,7 +106,14 @@ export async function runConfirmedTools(
     const outcome: ToolOutcome = marker
       ? { isError: false, content: "" }
       : event.result === "allow"
-        ? await execute(deps, sessionId, agent, toolUse.name, toolUse.input)
+        ? await execute(
+            deps,
+            sessionId,
+            agent,
+            toolUse.name,
+            toolUse.input,
+            session && { ...session, toolUseEventId: toolUse.id },
+          )
         : { isError: true, content: event.deny_message ?? "The user denied this tool call." };
     await emitOnce(deps.store, deps.events, sessionId, `confirm#${toolUse.id}`, [
       resultEvent(deps.ids.next(idPrefix.event), toolUse.id, outcome, deps.clock.now()),

@@ -20,6 +20,11 @@ import { newRunState, type SessionRecord } from "./session-record.js";
 export interface SessionDependencies {
   resolveAgent(workspaceId: string, ref: SessionCreateBody["agent"]): Promise<SessionAgent>;
   environmentConfigType(workspaceId: string, environmentId: string): Promise<string>;
+  /** Resolves `resources[]` (memory stores, …) into the session's resources; throws on bad ones. */
+  resolveResources(
+    workspaceId: string,
+    params: NonNullable<SessionCreateBody["resources"]>,
+  ): Promise<Session["resources"]>;
 }
 
 export class SessionsService {
@@ -38,11 +43,6 @@ export class SessionsService {
     }
     const agent = await this.related.resolveAgent(workspaceId, body.agent);
     assertSupported(agent);
-    if (body.resources?.length) {
-      throw new InvalidRequestError(
-        "resources: session resources (files, repositories, memory stores) are not supported yet",
-      );
-    }
     if (body.budget && !listPrice(agent.model.id)) {
       throw new InvalidRequestError(
         `budget: model ${agent.model.id} has no public list price (model_not_budgetable)`,
@@ -51,6 +51,7 @@ export class SessionsService {
     if (body.initial_events?.some((e) => e.type !== "user.message")) {
       throw new InvalidRequestError("initial_events: only user.message is supported yet");
     }
+    const resources = await this.related.resolveResources(workspaceId, body.resources ?? []);
     const now = new Date(this.deps.clock.now()).toISOString();
     const session: Session = {
       id: this.deps.ids.next(idPrefix.session),
@@ -63,7 +64,7 @@ export class SessionsService {
       environment_id: body.environment_id,
       metadata: body.metadata ?? {},
       outcome_evaluations: [],
-      resources: [],
+      resources,
       stats: { active_seconds: 0, duration_seconds: 0 },
       status: "idle",
       title: body.title ?? null,

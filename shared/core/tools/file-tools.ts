@@ -13,7 +13,13 @@ import type {
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
 import picomatch from "picomatch";
 import type { WorkspaceFile, WorkspaceStore } from "../ports.js";
-import { resolveToolPath, WorkspacePathError, workspaceDisplayPath } from "./workspace-paths.js";
+import {
+  mountDisplayPath,
+  type PathMount,
+  resolveToolPath,
+  WORKSPACE_MOUNT,
+  WorkspacePathError,
+} from "./workspace-paths.js";
 
 /** Sizes that keep one tool call from flooding the context window or the store. */
 export const FILE_TOOL_LIMITS = {
@@ -77,8 +83,53 @@ function splitLines(content: string): string[] {
   return lines;
 }
 
-function fileKey(path: string): string {
-  return resolveToolPath(path).key;
+/**
+ * A store mounted into the session's filesystem besides the workspace (a memory store at
+ * `/mnt/memory/<name>`): the file tools route each path to the store of the mount it lies in.
+ */
+export interface MountedStore {
+  readonly mount: PathMount;
+  readonly store: WorkspaceStore;
+  /** The id handed to the store's methods (the workspace id for the workspace). */
+  readonly id: string;
+}
+
+/** Where a tool path lands: its store, the key in it, and how the model sees a key of that mount. */
+interface Located {
+  store: WorkspaceStore;
+  id: string;
+  key: string;
+  mount: PathMount;
+  absolute: string;
+  shown: (key: string) => string;
+}
+
+function locate(
+  store: WorkspaceStore,
+  workspaceId: string,
+  mounts: readonly MountedStore[],
+  path: string,
+  allowRoot = false,
+): Located {
+  const table: MountedStore[] = [{ mount: WORKSPACE_MOUNT, store, id: workspaceId }, ...mounts];
+  const resolved = resolveToolPath(path, { mounts: table.map((m) => m.mount), allowRoot });
+  const target = table.find((m) => m.mount === resolved.mount) as MountedStore;
+  return {
+    store: target.store,
+    id: target.id,
+    key: resolved.key,
+    mount: resolved.mount,
+    absolute: resolved.absolute,
+    shown: (key) => mountDisplayPath(resolved.mount, key),
+  };
+}
+
+/** `read_only` mounts are enforced here, in the tool layer, not by prompt. */
+function assertWritable(at: Located): void {
+  if (at.mount.readOnly)
+    throw new FileToolError(
+      `${at.shown(at.key)} is on a read-only mount (${at.mount.root}); writes are refused`,
+    );
 }
 
 async function isDirectory(store: WorkspaceStore, workspaceId: string, key: string): Promise<boolean> {
@@ -86,10 +137,11 @@ async function isDirectory(store: WorkspaceStore, workspaceId: string, key: stri
   return files.some((file) => file.path.startsWith(`${key}/`));
 }
 
-async function readExisting(store: WorkspaceStore, workspaceId: string, key: string): Promise<string> {
+async function readExisting(at: Located): Promise<string> {
+  const { store, id: workspaceId, key } = at;
   const content = await store.read(workspaceId, key);
   if (content !== undefined) return content;
-  const shown = workspaceDisplayPath(key);
+  const shown = at.shown(key);
   if (await isDirectory(store, workspaceId, key)) {
     throw new FileToolError(`${shown} is a directory, not a file; use glob to list its files`);
   }
@@ -113,10 +165,11 @@ export async function readFile(
   store: WorkspaceStore,
   workspaceId: string,
   input: ReadInput,
+  mounts: readonly MountedStore[] = [],
 ): Promise<string> {
-  const key = fileKey(input.file_path);
-  const shown = workspaceDisplayPath(key);
-  const lines = splitLines(await readExisting(store, workspaceId, key));
+  const at = locate(store, workspaceId, mounts, input.file_path);
+  const shown = at.shown(at.key);
+  const lines = splitLines(await readExisting(at));
   let start = 1;
   let end = lines.length;
   if (input.view_range && input.view_range.length > 0) {
@@ -156,11 +209,13 @@ export async function writeFile(
   store: WorkspaceStore,
   workspaceId: string,
   input: WriteInput,
+  mounts: readonly MountedStore[] = [],
 ): Promise<string> {
-  const key = fileKey(input.file_path);
-  const shown = workspaceDisplayPath(key);
+  const at = locate(store, workspaceId, mounts, input.file_path);
+  const shown = at.shown(at.key);
+  assertWritable(at);
   checkSize(input.content, shown);
-  await store.write(workspaceId, key, input.content);
+  await at.store.write(at.id, at.key, input.content);
   return `Wrote ${splitLines(input.content).length} lines (${utf8Bytes(input.content)} bytes) to ${shown}`;
 }
 
@@ -176,14 +231,16 @@ export async function editFile(
   store: WorkspaceStore,
   workspaceId: string,
   input: EditInput,
+  mounts: readonly MountedStore[] = [],
 ): Promise<string> {
-  const key = fileKey(input.file_path);
-  const shown = workspaceDisplayPath(key);
+  const at = locate(store, workspaceId, mounts, input.file_path);
+  const shown = at.shown(at.key);
+  assertWritable(at);
   if (input.old_string === "") throw new FileToolError("old_string must not be empty");
   if (input.old_string === input.new_string) {
     throw new FileToolError("old_string and new_string are identical; nothing to change");
   }
-  const content = await readExisting(store, workspaceId, key);
+  const content = await readExisting(at);
   const count = countOccurrences(content, input.old_string);
   if (count === 0) throw new FileToolError(`old_string was not found in ${shown} (0 occurrences)`);
   if (count > 1 && !input.replace_all) {
@@ -194,7 +251,7 @@ export async function editFile(
   // split/join rather than String.replace: `$&`-style patterns in new_string must stay literal.
   const updated = content.split(input.old_string).join(input.new_string);
   checkSize(updated, shown);
-  await store.write(workspaceId, key, updated);
+  await at.store.write(at.id, at.key, updated);
   return `Replaced ${count} occurrence${count === 1 ? "" : "s"} in ${shown}`;
 }
 
@@ -215,8 +272,9 @@ export async function globFiles(
   store: WorkspaceStore,
   workspaceId: string,
   input: GlobInput,
+  mounts: readonly MountedStore[] = [],
 ): Promise<string> {
-  const root = resolveToolPath(input.path ?? ".", { allowRoot: true });
+  const root = locate(store, workspaceId, mounts, input.path ?? ".", true);
   let pattern = input.pattern.trim();
   if (pattern === "") throw new FileToolError("pattern must not be empty");
   if (pattern.startsWith("/")) {
@@ -235,12 +293,12 @@ export async function globFiles(
     );
   }
   const prefix = root.key === "" ? "" : `${root.key}/`;
-  const candidates = (await store.list(workspaceId)).filter((file) => file.path.startsWith(prefix));
+  const candidates = (await root.store.list(root.id)).filter((file) => file.path.startsWith(prefix));
   const matches = candidates.filter((file) => isMatch(file.path.slice(prefix.length))).sort(newestFirst);
   if (matches.length === 0) return `No files matched ${JSON.stringify(input.pattern)} under ${root.absolute}`;
   const output = new CappedOutput();
   for (const file of matches) {
-    if (!output.add(workspaceDisplayPath(file.path))) break;
+    if (!output.add(root.shown(file.path))) break;
   }
   let text = output.rows.join("\n");
   if (output.truncated) {
@@ -269,11 +327,12 @@ export async function grepFiles(
   store: WorkspaceStore,
   workspaceId: string,
   input: GrepInput,
+  mounts: readonly MountedStore[] = [],
 ): Promise<string> {
   if (input.pattern === "") throw new FileToolError("pattern must not be empty");
   const regex = compileRegex(input.pattern);
-  const root = resolveToolPath(input.path ?? ".", { allowRoot: true });
-  const scope = filesUnder(await store.list(workspaceId), root.key);
+  const root = locate(store, workspaceId, mounts, input.path ?? ".", true);
+  const scope = filesUnder(await root.store.list(root.id), root.key);
   if (root.key !== "" && scope.files.length === 0) {
     throw new FileToolError(`No such file or directory: ${root.absolute}`);
   }
@@ -284,7 +343,7 @@ export async function grepFiles(
   let matchCount = 0;
   for (let i = 0; i < files.length && !output.truncated; i += GREP_READ_CONCURRENCY) {
     const batch = files.slice(i, i + GREP_READ_CONCURRENCY);
-    const contents = await Promise.all(batch.map((file) => store.read(workspaceId, file.path)));
+    const contents = await Promise.all(batch.map((file) => root.store.read(root.id, file.path)));
     batch.forEach((file, index) => {
       const content = contents[index];
       // Binary files (a NUL byte) have no meaningful lines to show.
@@ -294,7 +353,7 @@ export async function grepFiles(
         const line = lines[n] ?? "";
         if (!regex.test(line)) continue;
         matchCount++;
-        output.add(`${workspaceDisplayPath(file.path)}:${n + 1}:${clipLine(line)}`);
+        output.add(`${root.shown(file.path)}:${n + 1}:${clipLine(line)}`);
       }
     });
   }

@@ -17,7 +17,15 @@ import type {
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
 import * as z from "zod";
 import type { HttpFetcher, WorkspaceStore } from "../ports.js";
-import { editFile, FileToolError, globFiles, grepFiles, readFile, writeFile } from "./file-tools.js";
+import {
+  editFile,
+  FileToolError,
+  globFiles,
+  grepFiles,
+  type MountedStore,
+  readFile,
+  writeFile,
+} from "./file-tools.js";
 import { WebFetchError, type WebFetchInput, webFetch } from "./web-fetch.js";
 import { WorkspacePathError } from "./workspace-paths.js";
 
@@ -30,6 +38,8 @@ export interface ToolContext {
    * applies its config (`allowed_domains`, `blocked_domains`, `max_content_tokens`).
    */
   toolset?: BetaManagedAgentsAgentToolset20260401;
+  /** Stores mounted besides the workspace (memory stores at `/mnt/memory/<name>`). */
+  mounts?: readonly MountedStore[];
 }
 
 export interface ToolOutcome {
@@ -238,18 +248,18 @@ function isExpected(error: unknown): error is Error {
 }
 
 async function dispatch(name: BuiltinToolName, input: unknown, ctx: ToolContext): Promise<string> {
-  const { workspace, workspaceId } = ctx;
+  const { workspace, workspaceId, mounts } = ctx;
   switch (name) {
     case "read":
-      return readFile(workspace, workspaceId, parse(ReadInputSchema, name, input));
+      return readFile(workspace, workspaceId, parse(ReadInputSchema, name, input), mounts);
     case "write":
-      return writeFile(workspace, workspaceId, parse(WriteInputSchema, name, input));
+      return writeFile(workspace, workspaceId, parse(WriteInputSchema, name, input), mounts);
     case "edit":
-      return editFile(workspace, workspaceId, parse(EditInputSchema, name, input));
+      return editFile(workspace, workspaceId, parse(EditInputSchema, name, input), mounts);
     case "glob":
-      return globFiles(workspace, workspaceId, parse(GlobInputSchema, name, input));
+      return globFiles(workspace, workspaceId, parse(GlobInputSchema, name, input), mounts);
     case "grep":
-      return grepFiles(workspace, workspaceId, parse(GrepInputSchema, name, input));
+      return grepFiles(workspace, workspaceId, parse(GrepInputSchema, name, input), mounts);
     case "web_fetch": {
       const config = ctx.toolset ? configOf(ctx.toolset, "web_fetch") : undefined;
       return webFetch(

@@ -13,8 +13,8 @@ export const WORKSPACE_ROOT = "/workspace";
 
 /** A directory of the model's filesystem that is backed by a store. */
 export interface PathMount {
-  /** What backs the mount; `workspace` is the session's WorkspaceStore. */
-  readonly kind: "workspace";
+  /** What backs the mount: the session's WorkspaceStore, or a memory store (`/mnt/memory/<name>`). */
+  readonly kind: "workspace" | "memory_store";
   /** Absolute, normalised, without a trailing slash, e.g. `/workspace`. */
   readonly root: string;
   /** Writes under a read-only mount are refused by the tool layer (not by prompt). */
@@ -102,6 +102,11 @@ export function resolveToolPath(input: string, options: ResolvePathOptions = {})
 /** Shorthand for a file path in the workspace: the workspace-relative key, e.g. `a/b/c.txt`. */
 export function workspaceKey(input: string): string {
   return resolveToolPath(input).key;
+}
+
+/** The absolute path the model sees for a key of a mount. */
+export function mountDisplayPath(mount: PathMount, key: string): string {
+  return key === "" ? mount.root : `${mount.root}/${key}`;
 }
 
 /** The absolute path the model sees for a workspace key. */

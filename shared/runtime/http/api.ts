@@ -22,6 +22,7 @@ import type { DreamsService } from "../../core/dreams/dreams-service.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
 import type { EventsService } from "../../core/events/events-service.js";
 import type { Logger } from "../../core/ports.js";
+import type { SessionResourcesService } from "../../core/sessions/session-resources.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
 import { addDreamRoutes } from "./dreams-routes.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
@@ -35,6 +36,7 @@ import {
   workspaceOf as ws,
 } from "./request-parsing.js";
 import { Router } from "./router.js";
+import { addSessionResourceRoutes } from "./session-resources-routes.js";
 
 export interface ApiServices extends MemoryRouteServices {
   agents: AgentsService;
@@ -45,6 +47,7 @@ export interface ApiServices extends MemoryRouteServices {
   logger: Logger;
   dreams?: DreamsService;
   dreamSchedules?: DreamSchedulesService;
+  sessionResources: SessionResourcesService;
 }
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
@@ -118,10 +121,6 @@ export function createApi(services: ApiServices) {
     .add("POST", "/v1/sessions/{session_id}/archive", async (r, p) =>
       json(await sessions.archive(ws(r), p.session_id as string)),
     )
-    .add("GET", "/v1/sessions/{session_id}/resources", async (r, p) => {
-      await sessions.retrieve(ws(r), p.session_id as string);
-      return json({ data: [], next_page: null });
-    })
     // events
     .add("POST", "/v1/sessions/{session_id}/events", async (r, p) => {
       const body = parseBody(EventSendSchema, jsonBody(r));
@@ -161,6 +160,7 @@ export function createApi(services: ApiServices) {
 
   addMemoryRoutes(router, services);
   if (services.dreams) addDreamRoutes(router, services.dreams, services.dreamSchedules);
+  addSessionResourceRoutes(router, services.sessionResources);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {

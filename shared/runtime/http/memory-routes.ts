@@ -8,6 +8,9 @@ import {
   MemoryListQuerySchema,
   MemoryStoreCreateSchema,
   MemoryStoreListQuerySchema,
+  MemoryStoreRestoreSchema,
+  MemoryStoreSnapshotCreateSchema,
+  MemoryStoreSnapshotListQuerySchema,
   MemoryStoreUpdateSchema,
   MemoryUpdateSchema,
   MemoryVersionListQuerySchema,
@@ -16,6 +19,7 @@ import {
 import { parseBody } from "../../contract/validation.js";
 import type { Principal } from "../../core/auth/api-keys.js";
 import type { MemoriesService, WriteContext } from "../../core/memory/memories-service.js";
+import type { MemorySnapshotsService } from "../../core/memory/memory-snapshots-service.js";
 import type { MemoryStoresService } from "../../core/memory/memory-stores-service.js";
 import type { HttpRequest } from "./http-types.js";
 import { json, jsonBody, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
@@ -24,6 +28,7 @@ import type { Router } from "./router.js";
 export interface MemoryRouteServices {
   memoryStores: MemoryStoresService;
   memories: MemoriesService;
+  memorySnapshots: MemorySnapshotsService;
 }
 
 /** A write through the API is attributed to the API key that authenticated it. */
@@ -35,7 +40,10 @@ const viewOf = (r: HttpRequest) =>
   parseListQuery(MemoryViewQuerySchema, r).view as "basic" | "full" | undefined;
 
 /** Adds the memory store, memory and memory version routes to `router`. */
-export function addMemoryRoutes(router: Router, { memoryStores, memories }: MemoryRouteServices): Router {
+export function addMemoryRoutes(
+  router: Router,
+  { memoryStores, memories, memorySnapshots }: MemoryRouteServices,
+): Router {
   return (
     router
       // memory stores
@@ -142,6 +150,39 @@ export function addMemoryRoutes(router: Router, { memoryStores, memories }: Memo
               apiWrite(r).actor,
             ),
           ),
+      )
+      // snapshots and restore (Reverie extensions)
+      .add("POST", "/v1/memory_stores/{memory_store_id}/snapshots", async (r, p) =>
+        json(
+          await memorySnapshots.create(
+            ws(r),
+            p.memory_store_id as string,
+            parseBody(MemoryStoreSnapshotCreateSchema, jsonBody(r)),
+            apiWrite(r).actor,
+          ),
+        ),
+      )
+      .add("GET", "/v1/memory_stores/{memory_store_id}/snapshots", async (r, p) =>
+        json(
+          await memorySnapshots.list(
+            ws(r),
+            p.memory_store_id as string,
+            parseListQuery(MemoryStoreSnapshotListQuerySchema, r) as { limit: number; page?: string },
+          ),
+        ),
+      )
+      .add("GET", "/v1/memory_stores/{memory_store_id}/snapshots/{snapshot_id}", async (r, p) =>
+        json(await memorySnapshots.retrieve(ws(r), p.memory_store_id as string, p.snapshot_id as string)),
+      )
+      .add("POST", "/v1/memory_stores/{memory_store_id}/restore", async (r, p) =>
+        json(
+          await memorySnapshots.restore(
+            ws(r),
+            p.memory_store_id as string,
+            parseBody(MemoryStoreRestoreSchema, jsonBody(r)),
+            apiWrite(r).actor,
+          ),
+        ),
       )
   );
 }

@@ -1,0 +1,58 @@
+/**
+ * Session resources: the `resources[]` params of `POST /v1/sessions` and the bodies of
+ * `/v1/sessions/{id}/resources`, matching the SDK's `Beta…ResourceParam(s)` / `ResourceAddParams` /
+ * `ResourceUpdateParams`. Each type has its own schema so a type (files, repositories) can be
+ * supported by adding its resolver, without touching the others.
+ */
+import * as z from "zod";
+import { MEMORY_LIMITS } from "./memory-stores.js";
+import { pageCursorSchema, pageLimitSchema } from "./validation.js";
+
+export const memoryStoreResourceParamsSchema = z.strictObject({
+  type: z.literal("memory_store"),
+  memory_store_id: z.string().min(1).max(128),
+  access: z.enum(["read_write", "read_only"]).nullish(),
+  instructions: z.string().max(4096).nullish(),
+});
+export type MemoryStoreResourceParams = z.infer<typeof memoryStoreResourceParamsSchema>;
+
+export const fileResourceParamsSchema = z.strictObject({
+  type: z.literal("file"),
+  file_id: z.string().min(1).max(128),
+  mount_path: z.string().min(1).max(1024).nullish(),
+});
+export type FileResourceParams = z.infer<typeof fileResourceParamsSchema>;
+
+export const githubRepositoryResourceParamsSchema = z
+  .object({ type: z.literal("github_repository"), url: z.string() })
+  .loose();
+
+/** One entry of `resources[]` on session create. */
+export const sessionResourceParamsSchema = z.discriminatedUnion("type", [
+  memoryStoreResourceParamsSchema,
+  fileResourceParamsSchema,
+  githubRepositoryResourceParamsSchema,
+]);
+export type SessionResourceParams = z.infer<typeof sessionResourceParamsSchema>;
+
+/** `resources[]` on session create: at most 8 memory stores (and no store twice). */
+export const sessionResourcesSchema = z.array(sessionResourceParamsSchema).superRefine((resources, ctx) => {
+  const stores = resources.filter((r) => r.type === "memory_store") as MemoryStoreResourceParams[];
+  if (stores.length > MEMORY_LIMITS.storesPerSession)
+    ctx.addIssue({
+      code: "custom",
+      message: `at most ${MEMORY_LIMITS.storesPerSession} memory stores per session (got ${stores.length})`,
+    });
+  const ids = stores.map((s) => s.memory_store_id);
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup) ctx.addIssue({ code: "custom", message: `memory store ${dup} is attached twice` });
+});
+
+/** Body of `POST /v1/sessions/{id}/resources` (ResourceAddParams). */
+export const ResourceAddSchema = fileResourceParamsSchema;
+
+/** Body of `POST /v1/sessions/{id}/resources/{resource_id}` (ResourceUpdateParams). */
+export const ResourceUpdateSchema = z.strictObject({ authorization_token: z.string().min(1) });
+
+/** Query of `GET /v1/sessions/{id}/resources`. */
+export const ResourceListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });

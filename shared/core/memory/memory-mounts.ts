@@ -1,0 +1,175 @@
+/**
+ * Memory stores mounted into a session at `/mnt/memory/<name>/`: each store is a WorkspaceStore the
+ * ordinary file tools use, writing through the memory write path as the session (`session_actor`),
+ * with Reverie's provenance (the `agent.tool_use` event that wrote it) and taint. Also the system
+ * prompt note that tells the agent about its mounts.
+ */
+
+import { ApiError } from "../../contract/errors.js";
+import {
+  MEMORY_LIMITS,
+  MemoryPreconditionFailedError,
+  memoryPathProblem,
+} from "../../contract/memory-stores.js";
+import type { MemoryStoreResource, Session } from "../../contract/sdk-types.js";
+import type { EventLog, LoggedEvent } from "../events/event-log.js";
+import type { WorkspaceFile, WorkspaceStore } from "../ports.js";
+import { FileToolError, type MountedStore } from "../tools/file-tools.js";
+import { instructionLike, stripHiddenCharacters, taintSources } from "./content-safety.js";
+import { MemoriesService, type WriteContext } from "./memories-service.js";
+import type { MemoryHead } from "./memory-records.js";
+import { type MemoryDeps, MemoryStoresService } from "./memory-stores-service.js";
+
+/** Where memory stores are mounted. */
+export const MEMORY_MOUNT_ROOT = "/mnt/memory";
+
+/** What one tool call needs to write to memory as its session. */
+export interface MountWriter {
+  workspaceId: string;
+  sessionId: string;
+  /** The `agent.tool_use` event being executed: recorded on every version it writes. */
+  toolUseEventId?: string;
+  /** The session's events (read only when the call writes to memory, to compute taint). */
+  readLog: () => Promise<readonly LoggedEvent[]>;
+}
+
+/** A memory store seen as a flat file store: key `a/b.md` is the memory at path `/a/b.md`. */
+export class MemoryStoreFiles implements WorkspaceStore {
+  /** The hash of what this tool call read, so an `edit` only lands on the content it edited. */
+  private readonly readShas = new Map<string, string>();
+
+  constructor(
+    private readonly memories: MemoriesService,
+    private readonly stores: MemoryStoresService,
+    private readonly storeId: string,
+    private readonly writer: MountWriter,
+  ) {}
+
+  /** What `list` read, so a `grep` over the listing doesn't read every memory a second time. */
+  private listed: Map<string, MemoryHead> | undefined;
+
+  async read(_id: string, key: string): Promise<string | undefined> {
+    const head = this.listed?.get(key) ?? (await this.memories.findByPath(this.storeId, `/${key}`));
+    if (head) this.readShas.set(key, head.sha);
+    return head?.content;
+  }
+
+  async list(_id: string): Promise<WorkspaceFile[]> {
+    const heads = await this.memories.listAll(this.storeId);
+    this.listed = new Map(heads.map((head) => [head.path.slice(1), head]));
+    return heads.map((head) => ({
+      path: head.path.slice(1),
+      size: head.size,
+      modifiedAt: Date.parse(head.updatedAt),
+    }));
+  }
+
+  async write(_id: string, key: string, content: string): Promise<void> {
+    const path = `/${key}`;
+    const problem = memoryPathProblem(path);
+    if (problem)
+      throw new FileToolError(`${MEMORY_MOUNT_ROOT}/…${path}: not a valid memory path (${problem})`);
+    const clean = stripHiddenCharacters(content);
+    if (Buffer.byteLength(clean.text, "utf8") > MEMORY_LIMITS.contentMaxBytes)
+      throw new FileToolError(
+        `a memory holds at most ${MEMORY_LIMITS.contentMaxBytes} bytes (100 kB); split it into several files`,
+      );
+    try {
+      await this.stores.writable(this.writer.workspaceId, this.storeId);
+      const context = await this.context(clean);
+      await this.memories.writeAtPath(this.storeId, path, clean.text, {
+        ...context,
+        expectedSha: this.readShas.get(key),
+      });
+    } catch (error) {
+      if (error instanceof MemoryPreconditionFailedError)
+        throw new FileToolError(`${path} changed in memory since it was read; read it again and retry`);
+      if (error instanceof ApiError) throw new FileToolError(error.message);
+      throw error;
+    }
+  }
+
+  private async context(clean: { text: string; removed: number }): Promise<WriteContext> {
+    const sources = taintSources(await this.writer.readLog(), this.writer.toolUseEventId);
+    return {
+      actor: { type: "session_actor", session_id: this.writer.sessionId },
+      provenance: {
+        tool_use_event_id: this.writer.toolUseEventId ?? null,
+        tainted: sources.length > 0,
+        taint_sources: sources,
+        hidden_characters_stripped: clean.removed,
+        instruction_like: instructionLike(clean.text),
+      },
+    };
+  }
+}
+
+/** The memory store resources of a session. */
+export function memoryResources(resources: Session["resources"]): MemoryStoreResource[] {
+  return resources.filter((r): r is MemoryStoreResource => r.type === "memory_store");
+}
+
+/** The mounts of a session's memory stores for one tool call (read-only ones refuse writes). */
+export function memoryMounts(
+  resources: Session["resources"],
+  services: { memories: MemoriesService; stores: MemoryStoresService },
+  writer: MountWriter,
+): MountedStore[] {
+  let log: Promise<readonly LoggedEvent[]> | undefined;
+  const once: MountWriter = { ...writer, readLog: () => (log ??= writer.readLog()) };
+  return memoryResources(resources).map((resource) => ({
+    mount: {
+      kind: "memory_store",
+      root: resource.mount_path ?? `${MEMORY_MOUNT_ROOT}/${resource.memory_store_id}`,
+      readOnly: resource.access === "read_only",
+    },
+    store: new MemoryStoreFiles(services.memories, services.stores, resource.memory_store_id, once),
+    id: resource.memory_store_id,
+  }));
+}
+
+/**
+ * The system-prompt section that describes a session's memory mounts (name, description, access,
+ * instructions), or undefined without any. It depends only on the session's resources, which are
+ * fixed at creation, so it sits in the cached prefix of every step.
+ */
+export function memoryPromptNote(resources: Session["resources"]): string | undefined {
+  const mounted = memoryResources(resources);
+  if (mounted.length === 0) return undefined;
+  const lines = [
+    "# Memory",
+    "These memory stores are mounted as directories. Use the file tools (read, write, edit, glob, grep) on them; what you write there persists across sessions. Keep each memory small and focused (at most 100 kB); read a memory before you edit it.",
+  ];
+  for (const r of mounted) {
+    lines.push("");
+    lines.push(
+      `## ${r.mount_path}/ — ${r.name ?? r.memory_store_id} (${r.access === "read_only" ? "read-only: you can read it but not write it" : "read-write"})`,
+    );
+    if (r.description) lines.push(`Description: ${r.description}`);
+    if (r.instructions) lines.push(`Instructions: ${r.instructions}`);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * The memory mounts of a session for the tool call `toolUseEventId`, built from the step's
+ * dependencies (the memory services are stateless, so building them per call costs nothing).
+ */
+export function sessionMemoryMounts(
+  deps: MemoryDeps & { events: EventLog },
+  session: { workspaceId: string; sessionId: string; resources: Session["resources"] },
+  toolUseEventId: string | undefined,
+): MountedStore[] {
+  if (memoryResources(session.resources).length === 0) return [];
+  const stores = new MemoryStoresService(deps);
+  return memoryMounts(
+    session.resources,
+    { memories: new MemoriesService(deps, stores), stores },
+    {
+      workspaceId: session.workspaceId,
+      sessionId: session.sessionId,
+      toolUseEventId,
+      readLog: () => deps.events.read(session.sessionId),
+    },
+  );
+}

@@ -1,0 +1,165 @@
+/**
+ * The memory write path over an in-memory store that "crashes" (throws before a chosen write):
+ * whatever write a create, rename or delete dies before, the store ends up consistent or is
+ * repaired by the next operation — no lost memory, no stuck path, no missing version.
+ */
+import { describe, expect, it } from "vitest";
+import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document-store.js";
+import { NotFoundError } from "../../shared/contract/errors.js";
+import { TimeSortableIds } from "../../shared/contract/ids.js";
+import { MemoryPathConflictError } from "../../shared/contract/memory-stores.js";
+import { MemoriesService, PATH_CLAIM_LEASE_MS } from "../../shared/core/memory/memories-service.js";
+import { MemoryStoresService } from "../../shared/core/memory/memory-stores-service.js";
+import type { PutOptions, StoredItem, TableName } from "../../shared/core/ports.js";
+
+class CrashError extends Error {}
+
+/**
+ * "Crashes" before the first put/delete whose partition key matches `crashOn`: from then on every
+ * write fails (the process is dead, so no cleanup code gets to write either) until `restart()`.
+ */
+class CrashingStore extends MemoryDocumentStore {
+  crashOn: { op: "put" | "delete"; pk: RegExp } | undefined;
+  private dead = false;
+  restart() {
+    this.dead = false;
+  }
+  private maybeCrash(op: "put" | "delete", pk: string) {
+    if (this.crashOn && this.crashOn.op === op && this.crashOn.pk.test(pk)) {
+      this.crashOn = undefined;
+      this.dead = true;
+    }
+    if (this.dead) throw new CrashError(`crashed before ${op} ${pk}`);
+  }
+  override async increment(table: TableName, pk: string, sk: string | number, attribute: string, by: number) {
+    if (this.dead) throw new CrashError(`crashed before increment ${pk}`);
+    return super.increment(table, pk, sk, attribute, by);
+  }
+  override async put(table: TableName, item: StoredItem, options?: PutOptions) {
+    this.maybeCrash("put", item.pk);
+    return super.put(table, item, options);
+  }
+  override async delete(table: TableName, pk: string, sk: string | number) {
+    this.maybeCrash("delete", pk);
+    return super.delete(table, pk, sk);
+  }
+}
+
+const WS = "wrkspc_test";
+const api = { actor: { type: "api_actor" as const, api_key_id: "apikey_t" } };
+
+async function setup() {
+  let now = Date.parse("2026-11-23T00:00:00Z");
+  const store = new CrashingStore();
+  const deps = {
+    store,
+    ids: new TimeSortableIds(() => now++),
+    // every reading moves the clock on, so ids and timestamps of successive writes are ordered
+    clock: { now: () => now++ },
+    domainEvents: { publish: async () => {} },
+  };
+  const stores = new MemoryStoresService(deps);
+  const memories = new MemoriesService(deps, stores);
+  const memStore = await stores.create(WS, { name: "crashy" });
+  const versionsOf = async (memoryId: string) =>
+    (await memories.listVersions(WS, memStore.id, { limit: 100, memory_id: memoryId })).data.map(
+      (v) => v.operation,
+    );
+  return {
+    store,
+    memories,
+    storeId: memStore.id,
+    versionsOf,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+describe("memory writes survive a crash between any two writes", () => {
+  it("create: crash before the version — the version is written by the next read", async () => {
+    const t = await setup();
+    t.store.crashOn = { op: "put", pk: /#ver$/ };
+    await expect(t.memories.createMemory(t.storeId, { path: "/a", content: "A" }, api)).rejects.toThrow(
+      CrashError,
+    );
+    t.store.restart();
+    const [head] = await t.memories.listAll(t.storeId);
+    expect(head?.content).toBe("A");
+    await t.memories.retrieve(WS, t.storeId, head?.memoryId as string);
+    expect(await t.versionsOf(head?.memoryId as string)).toEqual(["created"]);
+  });
+
+  it("create: crash before the head — the claimed path is free again after the claim lease", async () => {
+    const t = await setup();
+    t.store.crashOn = { op: "put", pk: /#mem$/ };
+    await expect(t.memories.createMemory(t.storeId, { path: "/a", content: "A" }, api)).rejects.toThrow(
+      CrashError,
+    );
+    t.store.restart();
+    expect(await t.memories.listAll(t.storeId)).toEqual([]);
+    await expect(t.memories.createMemory(t.storeId, { path: "/a", content: "B" }, api)).rejects.toThrow(
+      MemoryPathConflictError,
+    );
+    t.advance(PATH_CLAIM_LEASE_MS + 1);
+    const created = await t.memories.createMemory(t.storeId, { path: "/a", content: "B" }, api);
+    expect((await t.memories.findByPath(t.storeId, "/a"))?.memoryId).toBe(created.memoryId);
+  });
+
+  it("rename: crash before the head moves — the memory keeps its old path, the new one frees up", async () => {
+    const t = await setup();
+    const m = await t.memories.createMemory(t.storeId, { path: "/old", content: "x" }, api);
+    t.store.crashOn = { op: "put", pk: /#mem$/ };
+    await expect(t.memories.updateMemory(t.storeId, m.memoryId, { path: "/new" }, api)).rejects.toThrow(
+      CrashError,
+    );
+    t.store.restart();
+    expect((await t.memories.findByPath(t.storeId, "/old"))?.memoryId).toBe(m.memoryId);
+    expect(await t.memories.findByPath(t.storeId, "/new")).toBeUndefined();
+    // the same rename, retried, goes through (its own claim is reused)
+    const renamed = await t.memories.updateMemory(t.storeId, m.memoryId, { path: "/new" }, api);
+    expect(renamed.path).toBe("/new");
+    expect(await t.versionsOf(m.memoryId)).toEqual(["modified", "created"]);
+  });
+
+  it("rename: crash before the old path is released — the old path is reusable once its claim is old", async () => {
+    const t = await setup();
+    const m = await t.memories.createMemory(t.storeId, { path: "/old", content: "x" }, api);
+    t.store.crashOn = { op: "delete", pk: /#path$/ };
+    await expect(t.memories.updateMemory(t.storeId, m.memoryId, { path: "/new" }, api)).rejects.toThrow(
+      CrashError,
+    );
+    t.store.restart();
+    expect((await t.memories.findByPath(t.storeId, "/new"))?.memoryId).toBe(m.memoryId);
+    expect(await t.memories.findByPath(t.storeId, "/old")).toBeUndefined();
+    t.advance(PATH_CLAIM_LEASE_MS + 1);
+    const other = await t.memories.createMemory(t.storeId, { path: "/old", content: "y" }, api);
+    expect((await t.memories.listAll(t.storeId)).map((h) => [h.path, h.memoryId])).toEqual([
+      ["/new", m.memoryId],
+      ["/old", other.memoryId],
+    ]);
+  });
+
+  it("delete: crash after the tombstone — the next read finishes the delete and the path is free at once", async () => {
+    const t = await setup();
+    const m = await t.memories.createMemory(t.storeId, { path: "/a", content: "x" }, api);
+    t.store.crashOn = { op: "put", pk: /#ver$/ };
+    await expect(t.memories.deleteMemory(t.storeId, m.memoryId, undefined, api)).rejects.toThrow(CrashError);
+    t.store.restart();
+    await expect(t.memories.retrieve(WS, t.storeId, m.memoryId)).rejects.toThrow(NotFoundError);
+    expect(await t.versionsOf(m.memoryId)).toEqual(["deleted", "created"]);
+    await t.memories.createMemory(t.storeId, { path: "/a", content: "again" }, api);
+  });
+
+  it("update: a failed precondition or a lost race writes nothing", async () => {
+    const t = await setup();
+    const m = await t.memories.createMemory(t.storeId, { path: "/c", content: "0" }, api);
+    const results = await Promise.allSettled(
+      ["1", "2", "3"].map((content) =>
+        t.memories.updateMemory(t.storeId, m.memoryId, { content, expectedSha: m.sha }, api),
+      ),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(await t.versionsOf(m.memoryId)).toEqual(["modified", "created"]);
+  });
+});
