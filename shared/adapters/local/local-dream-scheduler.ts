@@ -4,12 +4,14 @@
  * was due, like EventBridge's `<aws.scheduler.scheduled-time>`, so a firing is deduplicated by it.
  */
 
+import { Cron } from "croner";
+import { InvalidRequestError } from "../../contract/errors.js";
 import type {
   DreamScheduleTrigger,
   ScheduleFiring,
   ScheduleTriggerSpec,
 } from "../../core/dreams/dream-schedules-service.js";
-import { nextFireTime, parseScheduleExpression } from "../../core/dreams/schedule-expression.js";
+import { nextRateTime, parseScheduleExpression } from "../../core/dreams/schedule-expression.js";
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -29,7 +31,9 @@ export class LocalDreamScheduler implements DreamScheduleTrigger {
     for (const spec of specs) this.arm(spec);
   }
 
+  /** Arms (or re-arms) a schedule; a cron expression croner cannot read is a 400. */
   async put(spec: ScheduleTriggerSpec): Promise<void> {
+    nextFireTime(spec, this.now());
     this.clear(spec.workspaceId, spec.scheduleId);
     if (this.fire) this.arm(spec);
   }
@@ -54,12 +58,7 @@ export class LocalDreamScheduler implements DreamScheduleTrigger {
   private arm(spec: ScheduleTriggerSpec, after = this.now()): void {
     if (!spec.enabled || !this.fire) return;
     const key = `${spec.workspaceId}#${spec.scheduleId}`;
-    const due = nextFireTime(
-      parseScheduleExpression(spec.expression, spec.timezone),
-      after,
-      spec.anchorMs,
-      spec.timezone,
-    );
+    const due = nextFireTime(spec, after);
     if (!Number.isFinite(due)) return;
     const generation = ++this.generation;
     const wait = Math.max(0, due - this.now());
@@ -85,4 +84,26 @@ export class LocalDreamScheduler implements DreamScheduleTrigger {
     timer.unref?.();
     this.timers.set(key, { timer, generation });
   }
+}
+
+/**
+ * When a schedule next fires after `afterMs`. EventBridge's cron has six fields (the sixth, year,
+ * must be `*` here); croner reads the first five. Use day names (MON-FRI) for the day of the week:
+ * EventBridge numbers Sunday 1, croner 0.
+ */
+export function nextFireTime(
+  spec: Pick<ScheduleTriggerSpec, "expression" | "timezone" | "anchorMs">,
+  afterMs: number,
+): number {
+  const parsed = parseScheduleExpression(spec.expression);
+  if (parsed.kind === "rate") return nextRateTime(parsed.everyMs, afterMs, spec.anchorMs);
+  if (parsed.fields[5] !== "*")
+    throw new InvalidRequestError("schedule_expression: the year field must be * locally");
+  let cron: Cron;
+  try {
+    cron = new Cron(parsed.fields.slice(0, 5).join(" "), { paused: true, timezone: spec.timezone });
+  } catch (cause) {
+    throw new InvalidRequestError(`schedule_expression: ${(cause as Error).message}`, { cause });
+  }
+  return cron.nextRun(new Date(afterMs))?.getTime() ?? Number.POSITIVE_INFINITY;
 }

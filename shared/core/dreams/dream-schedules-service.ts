@@ -95,9 +95,7 @@ export class DreamSchedulesService {
 
   async create(caller: DreamCaller, body: DreamScheduleCreateBody): Promise<DreamSchedule> {
     const timezone = body.timezone ?? "UTC";
-    parseScheduleExpression(body.schedule_expression, timezone, {
-      allowSeconds: this.deps.options.allowSecondRates,
-    });
+    parseScheduleExpression(body.schedule_expression, { allowSeconds: this.deps.options.allowSecondRates });
     const store = await this.deps.memory.describe(caller.workspaceId, body.memory_store_id);
     if (!store) throw new NotFoundError("memory store", body.memory_store_id);
     const now = this.now();
@@ -178,7 +176,7 @@ export class DreamSchedulesService {
   async update(workspaceId: string, id: string, body: DreamScheduleUpdateBody): Promise<DreamSchedule> {
     const current = await this.retrieve(workspaceId, id);
     const timezone = body.timezone ?? current.timezone;
-    parseScheduleExpression(body.schedule_expression ?? current.schedule_expression, timezone, {
+    parseScheduleExpression(body.schedule_expression ?? current.schedule_expression, {
       allowSeconds: this.deps.options.allowSecondRates,
     });
     const { schedule } = await this.change(workspaceId, id, (s) => ({

@@ -1,13 +1,12 @@
 /**
  * Schedule expressions as EventBridge Scheduler writes them — `rate(5 minutes)`,
- * `cron(0 3 * * ? *)` — and when they next fire, for the embedded stack's local scheduler. Cron
- * uses croner; EventBridge's sixth field (year) must be `*`. Use day names (MON-FRI) for the day of
- * the week: EventBridge numbers Sunday 1, croner 0.
+ * `cron(0 3 * * ? *)` — checked for shape here; the cron fields themselves are checked by whatever
+ * fires the schedule (EventBridge Scheduler on AWS, croner in the embedded stack's scheduler), so
+ * the cron library stays out of the Lambda bundles that never fire a schedule.
  */
-import { Cron } from "croner";
 import { InvalidRequestError } from "../../contract/errors.js";
 
-export type ParsedSchedule = { kind: "rate"; everyMs: number } | { kind: "cron"; pattern: string };
+export type ParsedSchedule = { kind: "rate"; everyMs: number } | { kind: "cron"; fields: string[] };
 
 const UNIT_MS = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 
@@ -17,7 +16,6 @@ const UNIT_MS = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000
  */
 export function parseScheduleExpression(
   expression: string,
-  timezone = "UTC",
   options: { allowSeconds?: boolean } = { allowSeconds: true },
 ): ParsedSchedule {
   const rate = expression.match(/^rate\(\s*(\d+)\s+(second|minute|hour|day)s?\s*\)$/);
@@ -39,27 +37,11 @@ export function parseScheduleExpression(
       "schedule_expression: cron(...) takes 6 fields: minutes hours day-of-month month day-of-week year",
     );
   }
-  if (fields[5] !== "*") throw new InvalidRequestError("schedule_expression: the year field must be *");
-  const pattern = fields.slice(0, 5).join(" ");
-  try {
-    new Cron(pattern, { paused: true, timezone });
-  } catch (cause) {
-    throw new InvalidRequestError(`schedule_expression: ${(cause as Error).message}`, { cause });
-  }
-  return { kind: "cron", pattern };
+  return { kind: "cron", fields };
 }
 
-/** The first firing strictly after `afterMs` (rates count from `anchorMs`, the schedule's creation). */
-export function nextFireTime(
-  parsed: ParsedSchedule,
-  afterMs: number,
-  anchorMs: number,
-  timezone = "UTC",
-): number {
-  if (parsed.kind === "rate") {
-    const elapsed = Math.max(0, afterMs - anchorMs);
-    return anchorMs + (Math.floor(elapsed / parsed.everyMs) + 1) * parsed.everyMs;
-  }
-  const next = new Cron(parsed.pattern, { paused: true, timezone }).nextRun(new Date(afterMs));
-  return next ? next.getTime() : Number.POSITIVE_INFINITY;
+/** The first firing of a rate strictly after `afterMs`, counting from `anchorMs` (the schedule's creation). */
+export function nextRateTime(everyMs: number, afterMs: number, anchorMs: number): number {
+  const elapsed = Math.max(0, afterMs - anchorMs);
+  return anchorMs + (Math.floor(elapsed / everyMs) + 1) * everyMs;
 }

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { nextFireTime } from "../../../shared/adapters/local/local-dream-scheduler.js";
 import type { Session } from "../../../shared/contract/sdk-types.js";
 import {
   DreamSchedulesService,
   type DreamScheduleTrigger,
   type ScheduleTriggerSpec,
 } from "../../../shared/core/dreams/dream-schedules-service.js";
-import { nextFireTime, parseScheduleExpression } from "../../../shared/core/dreams/schedule-expression.js";
+import { parseScheduleExpression } from "../../../shared/core/dreams/schedule-expression.js";
 import { newRunState } from "../../../shared/core/sessions/session-record.js";
 import { dreamRuntime, WS } from "../../fixtures/dream-runtime.js";
 import { typicalSession } from "../../fixtures/dream-transcripts.js";
@@ -64,15 +65,13 @@ async function setup() {
 describe("dream schedules: expressions", () => {
   it("parses rates and EventBridge crons and finds the next firing", () => {
     const anchor = Date.parse("2026-11-23T00:00:00Z");
-    expect(nextFireTime(parseScheduleExpression("rate(5 minutes)"), anchor + 60_000, anchor)).toBe(
-      anchor + 300_000,
-    );
-    const cron = parseScheduleExpression("cron(0 3 * * ? *)");
-    expect(new Date(nextFireTime(cron, anchor, anchor)).toISOString()).toBe("2026-11-23T03:00:00.000Z");
+    const at = (expression: string, after: number) =>
+      nextFireTime({ expression, timezone: "UTC", anchorMs: anchor }, after);
+    expect(at("rate(5 minutes)", anchor + 60_000)).toBe(anchor + 300_000);
+    expect(new Date(at("cron(0 3 * * ? *)", anchor)).toISOString()).toBe("2026-11-23T03:00:00.000Z");
     expect(() => parseScheduleExpression("cron(0 3 * * ?)")).toThrow(/6 fields/);
-    expect(() => parseScheduleExpression("rate(5 seconds)", "UTC", { allowSeconds: false })).toThrow(
-      /locally/,
-    );
+    expect(() => at("cron(99 3 * * ? *)", anchor)).toThrow(/schedule_expression/);
+    expect(() => parseScheduleExpression("rate(5 seconds)", { allowSeconds: false })).toThrow(/locally/);
   });
 });
 
