@@ -5,6 +5,7 @@ import {
   ResourceNotFoundException,
   SchedulerClient,
   UpdateScheduleCommand,
+  ValidationException,
 } from "@aws-sdk/client-scheduler";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -60,6 +61,18 @@ describe("EventBridgeDreamScheduler", () => {
       .resolves({});
     await adapter.put({ ...spec, enabled: false });
     expect(scheduler.commandCalls(UpdateScheduleCommand)[0]?.args[0].input.State).toBe("DISABLED");
+  });
+
+  it("turns EventBridge's refusal of an expression into a 400", async () => {
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejects(
+        new ValidationException({ message: "Invalid Schedule Expression", Message: "x", $metadata: {} }),
+      );
+    await expect(adapter.put({ ...spec, expression: "cron(99 * * * ? *)" })).rejects.toMatchObject({
+      status: 400,
+      type: "invalid_request_error",
+    });
   });
 
   it("deletes, treating a missing schedule as deleted", async () => {

@@ -10,7 +10,9 @@ import {
   ResourceNotFoundException,
   type SchedulerClient,
   UpdateScheduleCommand,
+  ValidationException,
 } from "@aws-sdk/client-scheduler";
+import { InvalidRequestError } from "../../contract/errors.js";
 import type { DreamScheduleTrigger, ScheduleTriggerSpec } from "../../core/dreams/dream-schedules-service.js";
 
 export interface EventBridgeDreamSchedulerOptions {
@@ -50,10 +52,18 @@ export class EventBridgeDreamScheduler implements DreamScheduleTrigger {
       },
     };
     try {
-      await this.options.client.send(new CreateScheduleCommand(input));
+      try {
+        await this.options.client.send(new CreateScheduleCommand(input));
+      } catch (error) {
+        if (!(error instanceof ConflictException)) throw error;
+        await this.options.client.send(new UpdateScheduleCommand(input));
+      }
     } catch (error) {
-      if (!(error instanceof ConflictException)) throw error;
-      await this.options.client.send(new UpdateScheduleCommand(input));
+      // EventBridge is what reads the cron fields and the time zone: its refusal is the caller's 400.
+      if (error instanceof ValidationException) {
+        throw new InvalidRequestError(`schedule_expression: ${error.message}`, { cause: error });
+      }
+      throw error;
     }
   }
 
