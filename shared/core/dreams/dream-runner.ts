@@ -116,7 +116,11 @@ async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<void> {
   await writeSessionEvents(deps, dream, sessionId, 2, spanEvents(dream, answer));
 
   const latest = await deps.dreams.get(workspaceId, dream.id);
-  if (!latest || isTerminalDreamStatus(latest.dream.status)) return; // canceled meanwhile
+  if (!latest || isTerminalDreamStatus(latest.dream.status)) {
+    // Canceled meanwhile: what was written stays; the session stops.
+    await closeDreamSession(deps, workspaceId, sessionId);
+    return;
+  }
 
   const changes = await deps.dreams.changes(dream.id);
   const landed: Record<string, "applied" | "conflict" | "unchanged"> = {};
@@ -130,11 +134,15 @@ async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<void> {
       metadata: { reverie_dream_id: dream.id, reverie_input_store_id: storeId },
     });
     outputs = [{ type: "memory_store", memory_store_id: outputStoreId }];
-    await deps.dreams.mutate(workspaceId, dream.id, (current) => {
-      if (current.dream.outputs.length > 0) return undefined;
+    const recorded = await deps.dreams.mutate(workspaceId, dream.id, (current) => {
+      if (current.dream.outputs.length > 0 || current.dream.status !== "running") return undefined;
       current.dream.outputs = outputs;
       return current;
     });
+    if (recorded?.after.dream.status !== "running") {
+      await closeDreamSession(deps, workspaceId, sessionId); // canceled while the store was made
+      return;
+    }
     await writeOutputStore(deps, record, outputStoreId, input, changes);
   } else {
     outputs = [{ type: "memory_store", memory_store_id: storeId }];
@@ -311,17 +319,25 @@ export async function failDream(
   });
   if (!result) return;
   const sessionId = result.after.dream.session_id;
-  if (sessionId) {
-    await deps.sessions.mutate(workspaceId, sessionId, (current) => {
-      if (current.session.status === "idle") return undefined;
-      current.session.status = "idle";
-      return current;
-    });
-  }
+  if (sessionId) await closeDreamSession(deps, workspaceId, sessionId);
   await new DreamsService(deps).release(result.after);
 }
 
 // ------------------------------------------------------------------ the dream's session
+
+/** Moves a dream's session to idle (a failed or canceled dream), once. */
+export async function closeDreamSession(
+  deps: DreamDeps,
+  workspaceId: string,
+  sessionId: string,
+): Promise<void> {
+  await deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    if (current.session.status === "idle") return undefined;
+    current.session.status = "idle";
+    current.session.updated_at = new Date(deps.clock.now()).toISOString();
+    return current;
+  });
+}
 
 async function ensureSession(deps: DreamDeps, record: DreamRecord, sessionId: string): Promise<void> {
   const { dream, workspaceId } = record;

@@ -279,6 +279,25 @@ describe("dreams: cancel, archive, list, errors", () => {
     expect(rt.model.requests).toHaveLength(0);
   });
 
+  it("cancels a running dream after its answer is pinned: nothing more is written, its session stops", async () => {
+    const rt = await setup();
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions));
+    const realCreate = rt.memory.createStore.bind(rt.memory);
+    // Cancel lands between the pinned answer and the output.
+    rt.memory.createStore = async (...args) => {
+      await rt.service.cancel(WS, created.id);
+      return realCreate(...args);
+    };
+    const storesBefore = rt.memory.stores.size;
+    await rt.drain();
+    const done = await rt.service.retrieve(WS, created.id);
+    expect(done.status).toBe("canceled");
+    expect(rt.memory.stores.size).toBe(storesBefore + 1); // the empty output store, nothing in it
+    expect(rt.memory.contents(done.outputs[0]?.memory_store_id ?? "none")).toEqual({});
+    const session = await rt.deps.sessions.get(WS, done.session_id as string);
+    expect(session?.session.status).toBe("idle");
+  });
+
   it("refuses to cancel a completed dream and to archive an unfinished one (400)", async () => {
     const rt = await setup();
     const a = await rt.service.create(caller, body("memstore_in", rt.sessions));
