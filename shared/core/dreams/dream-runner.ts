@@ -29,7 +29,7 @@ import {
 import { DreamerAnswerError, dreamerRequest, outputOf, parseDreamerAnswer } from "./dreamer-prompt.js";
 import { applyChange, DreamsService, inputStoreOf, sessionIdsOf } from "./dreams-service.js";
 import { citations } from "./mechanical-dreamer.js";
-import { prePassForSessions } from "./pre-pass.js";
+import { readTranscripts, runPrePass, trustedEventIds } from "./pre-pass.js";
 
 /** The built-in agent a dream's session runs as: no tools, so no network and no other store. */
 export const DREAMER_AGENT_ID = "agent_reverie_dreamer";
@@ -213,7 +213,8 @@ async function pinAnswer(
     );
   }
   const sessionIds = sessionIdsOf(dream);
-  const prePass = await prePassForSessions(deps.events, sessionIds);
+  const transcripts = await readTranscripts(deps.events, sessionIds);
+  const prePass = runPrePass(transcripts);
   const request = dreamerRequest(dream.model.id, {
     instructions: dream.instructions,
     store: input,
@@ -223,7 +224,7 @@ async function pinAnswer(
   const response = await deps.model.createMessage(request);
   const text = response.content.map((b) => (b.type === "text" ? b.text : "")).join("");
   const parsed = parseDreamerAnswer(text);
-  const after = outputOf(input, parsed, sessionIds);
+  const after = outputOf(input, parsed, sessionIds, trustedEventIds(transcripts));
   const verdict = guardDream(input, after, { maxDroppedShare: deps.options.maxDroppedShare });
   const inputs = new Map(input.map((f) => [f.path, f]));
   const afterByPath = new Map(verdict.output.map((f) => [f.path, f]));

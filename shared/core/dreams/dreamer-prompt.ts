@@ -99,13 +99,14 @@ export function parseDreamerAnswer(text: string): DreamerAnswer {
 /**
  * The output store an answer describes: the input with the writes and deletes applied. Evidence
  * citing a session outside the dream's inputs is dropped (a model cannot cite what it was not shown).
- * Every write is tainted when any session input carries untrusted content, which the pre-pass
- * findings always may; the poisoning gate then decides by what the content says.
+ * A write is trusted only when it cites evidence and every cited event is one a user wrote
+ * (`trusted`); anything else is tainted, and the poisoning gate then decides by what it says.
  */
 export function outputOf(
   store: readonly StoreFile[],
   answer: DreamerAnswer,
   sessionIds: readonly string[],
+  trusted: ReadonlySet<string> = new Set(),
 ): DreamedFile[] {
   const allowed = new Set(sessionIds);
   const files = new Map<string, DreamedFile>(store.map((f) => [f.path, { ...f }]));
@@ -123,13 +124,15 @@ export function outputOf(
     const evidence: Evidence[] = write.evidence
       .filter((e) => allowed.has(e.session_id))
       .map((e) => ({ sessionId: e.session_id, eventIds: e.event_ids }));
+    const cited = evidence.flatMap((e) => e.eventIds);
+    const userOnly = cited.length > 0 && cited.every((id) => trusted.has(id));
     files.set(path, {
       path,
       content: write.content,
       rationale: write.rationale ?? undefined,
       evidence,
       derivedFrom: write.derived_from.map(normalisePath),
-      tainted: true,
+      tainted: !userOnly,
     });
   }
   return [...files.values()];

@@ -9,6 +9,8 @@ export interface InstructionDetector {
   isInstructionLike(text: string): boolean;
 }
 
+import { instructionLike } from "../memory/content-safety.js";
+
 // Zero-width and bidi control characters hide text from a human reviewer (DESIGN.md §7).
 const HIDDEN = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]/;
 
@@ -31,10 +33,15 @@ const PATTERNS: RegExp[] = [
   /\brm\s+-rf\s+[~/]/i,
 ];
 
-/** The default heuristic: hidden characters or one of a list of injection patterns. */
+/**
+ * The default heuristic: hidden characters, one of the injection patterns above, or the memory
+ * context's own `instructionLike` (the one that flags memory writes). Either flag sends a tainted
+ * note to review; a note resting only on what users wrote is not tainted, so a stated preference
+ * ("always run the linter") lands although it reads like an instruction.
+ */
 export const defaultInstructionDetector: InstructionDetector = {
   isInstructionLike(text: string): boolean {
     if (HIDDEN.test(text)) return true;
-    return PATTERNS.some((pattern) => pattern.test(text));
+    return PATTERNS.some((pattern) => pattern.test(text)) || instructionLike(text);
   },
 };

@@ -83,17 +83,36 @@ export const prePassLimits = {
   sequenceLengths: [2, 3, 4] as const,
 };
 
-/** Reads the given sessions' logs (and nothing else) and runs the pre-pass over them. */
-export async function prePassForSessions(
+/** Reads the given sessions' logs (and nothing else). */
+export async function readTranscripts(
   log: Pick<EventLog, "read">,
   sessionIds: readonly string[],
-): Promise<PrePassResult> {
+): Promise<SessionTranscript[]> {
   const transcripts: SessionTranscript[] = [];
   for (const sessionId of sessionIds) {
     const events = await log.read(sessionId);
     transcripts.push({ sessionId, events: events.map((e) => e.event) });
   }
-  return runPrePass(transcripts);
+  return transcripts;
+}
+
+/** Reads the given sessions' logs (and nothing else) and runs the pre-pass over them. */
+export async function prePassForSessions(
+  log: Pick<EventLog, "read">,
+  sessionIds: readonly string[],
+): Promise<PrePassResult> {
+  return runPrePass(await readTranscripts(log, sessionIds));
+}
+
+/**
+ * The events whose content a user wrote (`user.message`): the only evidence a dream may treat as
+ * trusted. Everything else — tool output, files, fetched pages, and what the agent did after
+ * reading them — may carry an injected instruction.
+ */
+export function trustedEventIds(transcripts: readonly SessionTranscript[]): Set<string> {
+  const ids = new Set<string>();
+  for (const t of transcripts) for (const e of t.events) if (e.type === "user.message") ids.add(e.id);
+  return ids;
 }
 
 /** The pre-pass as a pure function of the transcripts: same input, same findings, same order. */
