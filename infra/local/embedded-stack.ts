@@ -13,12 +13,14 @@ import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-proc
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
+import type { GraderMessage } from "../../shared/core/outcomes/grader-message.js";
 import type { Logger, ModelProvider } from "../../shared/core/ports.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
 import { buildServices, createModel, type Services } from "../../shared/runtime/container.js";
+import { createGraderHandler } from "../../shared/runtime/handlers/grader-handler.js";
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
 
@@ -48,6 +50,7 @@ export interface EmbeddedStack {
   apiKey: string;
   services: Services;
   queue: LocalQueue<StepMessage>;
+  graderQueue: LocalQueue<GraderMessage>;
   stop(): Promise<void>;
 }
 
@@ -76,6 +79,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     spec: queueSpecs["agent-steps"],
     dir: dataDir ? join(dataDir, "queues", "agent-steps") : undefined,
   });
+  const graderQueue = new LocalQueue<GraderMessage>({
+    spec: queueSpecs.grader,
+    dir: dataDir ? join(dataDir, "queues", "grader") : undefined,
+  });
   const workspaceRoot = join(dataDir ?? join(tmpdir(), `reverie-${process.pid}-${Date.now()}`), "workspaces");
   mkdirSync(workspaceRoot, { recursive: true });
   const services = buildServices(config, {
@@ -86,6 +93,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     notifier: new InProcessNotifier(),
     logger: options.logger,
     leaseMs: options.leaseMs ?? secondsToMs(config.REVERIE_STEP_LEASE_SECONDS),
+    grader: graderQueue,
   });
   const apiKey = localApiKey(config, dataDir);
   await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });
@@ -94,6 +102,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     concurrency: options.stepConcurrency ?? 8,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? config.REVERIE_QUEUE_VISIBILITY_SECONDS,
   });
+  graderQueue.start(createGraderHandler(services.deps), { concurrency: options.stepConcurrency ?? 8 });
   const sweeper = setInterval(
     () => {
       sweepStalledSessions(services.deps).catch((error) =>
@@ -120,10 +129,12 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     apiKey,
     services,
     queue,
+    graderQueue,
     async stop() {
       clearInterval(sweeper);
       await closeServer(server);
       await queue.stop();
+      await graderQueue.stop();
       await dynamodb.close();
     },
   };

@@ -34,15 +34,19 @@ export function awsServices(): Promise<Services> {
       throw new ConfigError("REVERIE_AGENT_STEPS_QUEUE_URL is required on AWS");
     if (!config.REVERIE_WORKSPACE_BUCKET)
       throw new ConfigError("REVERIE_WORKSPACE_BUCKET is required on AWS");
+    const sqs = new SQSClient({});
     return buildServices(config, {
       store: new DynamoDbDocumentStore({
         client: new DynamoDBClient({}),
         tableNames: { resources: config.REVERIE_TABLE_RESOURCES, events: config.REVERIE_TABLE_EVENTS },
       }),
-      steps: new SqsQueue({ client: new SQSClient({}), queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL }),
+      steps: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL }),
       model: await createModel(config, await anthropicKey(config)),
       workspace: new S3WorkspaceStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
       notifier: new InProcessNotifier(),
+      grader: config.REVERIE_GRADER_QUEUE_URL
+        ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_GRADER_QUEUE_URL })
+        : undefined,
     });
   })();
   return services;

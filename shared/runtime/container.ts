@@ -23,11 +23,12 @@ import type {
   ModelProvider,
   WorkspaceStore,
 } from "../core/ports.js";
+import type { GraderMessage } from "../core/outcomes/grader-message.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { StepMessage } from "../core/runtime/step-message.js";
 import { SessionRepository } from "../core/sessions/session-record.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
-import { stepLeaseSeconds } from "../infra-spec/queues.js";
+import { graderLeaseSeconds, stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
 import { createApi } from "./http/api.js";
 
@@ -42,6 +43,8 @@ export interface Ports {
   logger?: Logger;
   /** Where domain events go; until webhooks are wired they are dropped. */
   domainEvents?: DomainEvents;
+  /** The grader queue; without it outcomes are accepted but never graded. */
+  grader?: MessageQueue<GraderMessage>;
   leaseMs?: number;
 }
 
@@ -90,6 +93,12 @@ export function buildServices(config: Config, ports: Ports) {
     ids: new TimeSortableIds(() => clock.now()),
     logger,
     domainEvents: ports.domainEvents ?? { publish: async () => {} },
+    outcomes: ports.grader && {
+      queue: ports.grader,
+      modelId: config.REVERIE_GRADER_MODEL,
+      heartbeatMs: config.REVERIE_GRADER_HEARTBEAT_SECONDS * 1000,
+      leaseMs: graderLeaseSeconds * 1000,
+    },
     retry: {
       maxRetries: config.REVERIE_MODEL_MAX_RETRIES,
       baseSeconds: config.REVERIE_MODEL_RETRY_BASE_SECONDS,

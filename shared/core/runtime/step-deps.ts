@@ -12,6 +12,7 @@ import type {
   ModelProvider,
   WorkspaceStore,
 } from "../ports.js";
+import type { OutcomeSettings } from "../outcomes/outcome-settings.js";
 import type { SessionRepository } from "../sessions/session-record.js";
 import type { RetryPolicy } from "./model-retry.js";
 import type { StepMessage } from "./step-message.js";
@@ -30,6 +31,8 @@ export interface StepDeps {
   logger: Logger;
   /** Webhooks / EventBridge / SNS, for lifecycle events. */
   domainEvents: DomainEvents;
+  /** The grader queue and its settings; without it an outcome is never graded. */
+  outcomes?: OutcomeSettings;
   retry: RetryPolicy;
   /** How long a step holds its lease, ms. */
   leaseMs: number;

@@ -48,9 +48,6 @@ export class SessionsService {
         `budget: model ${agent.model.id} has no public list price (model_not_budgetable)`,
       );
     }
-    if (body.initial_events?.some((e) => e.type !== "user.message")) {
-      throw new InvalidRequestError("initial_events: only user.message is supported yet");
-    }
     const now = new Date(this.deps.clock.now()).toISOString();
     const session: Session = {
       id: this.deps.ids.next(idPrefix.session),
