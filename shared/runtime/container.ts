@@ -12,6 +12,7 @@ import { ApiKeys } from "../core/auth/api-keys.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
+import type { GraderMessage } from "../core/outcomes/grader-message.js";
 import type {
   Clock,
   DocumentStore,
@@ -23,7 +24,6 @@ import type {
   ModelProvider,
   WorkspaceStore,
 } from "../core/ports.js";
-import type { GraderMessage } from "../core/outcomes/grader-message.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { StepMessage } from "../core/runtime/step-message.js";
 import { SessionRepository } from "../core/sessions/session-record.js";

@@ -7,8 +7,8 @@ import { type EventListQuery, sendableEventSchema } from "../../contract/events.
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { parseBody } from "../../contract/validation.js";
-import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
 import { defineOutcome, outcomeEcho, validateOutcome } from "../outcomes/outcome-lifecycle.js";
+import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
 import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { LoggedEvent } from "./event-log.js";
@@ -65,7 +65,8 @@ export class EventsService {
       const [logged] = await this.deps.events.append(sessionId, [full]);
       const seq = (logged as LoggedEvent).seq;
       written.push(full);
-      if (full.type === "user.define_outcome") await defineOutcome(this.deps, workspaceId, sessionId, full, seq);
+      if (full.type === "user.define_outcome")
+        await defineOutcome(this.deps, workspaceId, sessionId, full, seq);
       else if (event.type === "user.interrupt") await this.interrupt(workspaceId, sessionId, seq);
       else if (event.type === "user.message") await wakeSession(this.deps, workspaceId, sessionId, seq, "*");
       else if (event.type === "user.custom_tool_result")

@@ -40,7 +40,14 @@ export async function publishIdled(
 ): Promise<void> {
   const idle = entries.find((e) => e.event.type === "session.status_idle");
   if (!idle) return;
-  await publishSessionEvent(deps, record.workspaceId, record.session.id, "session.status_idled", idle.event.id, {
-    agent_id: record.session.agent.id,
-  });
+  await publishSessionEvent(
+    deps,
+    record.workspaceId,
+    record.session.id,
+    "session.status_idled",
+    idle.event.id,
+    {
+      agent_id: record.session.agent.id,
+    },
+  );
 }

@@ -12,7 +12,13 @@ import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import { publishSessionEvent } from "../events/lifecycle-publishing.js";
 import { ModelCallError } from "../ports.js";
-import { addUsage, idleEvent, markIdle, runningIndexKey, usageSnapshotEvent } from "../runtime/session-status.js";
+import {
+  addUsage,
+  idleEvent,
+  markIdle,
+  runningIndexKey,
+  usageSnapshotEvent,
+} from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { stepMessage } from "../runtime/step-message.js";
 import type { SessionRecord } from "../sessions/session-record.js";
@@ -86,12 +92,19 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
     },
   ]);
   if (!end) return;
-  await publishSessionEvent(deps, message.workspaceId, sessionId, "session.outcome_evaluation_ended", end.event.id, {
-    outcome_id: outcomeId,
-    result: record.result,
-    iteration,
-    agent_id: claimed.session.agent.id,
-  });
+  await publishSessionEvent(
+    deps,
+    message.workspaceId,
+    sessionId,
+    "session.outcome_evaluation_ended",
+    end.event.id,
+    {
+      outcome_id: outcomeId,
+      result: record.result,
+      iteration,
+      agent_id: claimed.session.agent.id,
+    },
+  );
   await commit(deps, claimed, record, end.seq);
 }
 
@@ -114,7 +127,12 @@ async function evaluate(
     usage,
     gradedAt: now(),
   });
-  const zero = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+  const zero = {
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+  };
   if (interruptPending(claimed)) return interrupted(zero);
 
   const beat = (n: number) =>
@@ -144,7 +162,9 @@ async function evaluate(
     grade = {
       result: "failed",
       explanation:
-        error instanceof GraderOutputError ? error.message : `the grader model could not be reached: ${error.message}`,
+        error instanceof GraderOutputError
+          ? error.message
+          : `the grader model could not be reached: ${error.message}`,
       criteria: [],
       usage: error instanceof GraderOutputError ? error.usage : zero,
       modelCalls: 0,
@@ -170,7 +190,8 @@ async function gradingInput(deps: StepDeps, sessionId: string, definition: Outco
   const log = await deps.events.read(sessionId, { after: definition.definedSeq });
   let boundary = definition.definedSeq;
   for (const { seq, event } of log) {
-    if (event.type === "span.outcome_evaluation_end" && event.outcome_id === definition.outcomeId) boundary = seq;
+    if (event.type === "span.outcome_evaluation_end" && event.outcome_id === definition.outcomeId)
+      boundary = seq;
   }
   const texts = (from: number) =>
     log
@@ -181,9 +202,12 @@ async function gradingInput(deps: StepDeps, sessionId: string, definition: Outco
           .map((b) => b.text ?? ""),
       );
   const recent = texts(boundary);
-  const output = (recent.length > 0 ? recent : texts(definition.definedSeq).slice(-1)).join("\n\n");
+  // The final output is the last message of the turn; earlier messages belong to the transcript.
+  const output = (recent.length > 0 ? recent : texts(definition.definedSeq)).slice(-1).join("");
   const files = new Map<string, string>();
-  const listed = (await deps.workspace.list(sessionId)).filter((f) => f.size <= MAX_FILE_BYTES).slice(0, MAX_FILES);
+  const listed = (await deps.workspace.list(sessionId))
+    .filter((f) => f.size <= MAX_FILE_BYTES)
+    .slice(0, MAX_FILES);
   for (const file of listed.sort((a, b) => a.path.localeCompare(b.path))) {
     const content = await deps.workspace.read(sessionId, file.path);
     if (content !== undefined) files.set(file.path, content);

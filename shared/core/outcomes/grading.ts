@@ -104,7 +104,9 @@ const gradeToolSchema = {
 
 const gradeAnswerSchema = z.object({
   rubric_applies: z.boolean(),
-  criteria: z.array(z.object({ index: z.number().int().min(0), satisfied: z.boolean(), finding: z.string() })),
+  criteria: z.array(
+    z.object({ index: z.number().int().min(0), satisfied: z.boolean(), finding: z.string() }),
+  ),
   explanation: z.string().min(1),
 });
 
@@ -153,7 +155,10 @@ export async function gradeAgainstRubric(input: GradingInput, options: GradingOp
       usage.output_tokens += response.usage.output_tokens ?? 0;
       usage.cache_creation_input_tokens += response.usage.cache_creation_input_tokens ?? 0;
       usage.cache_read_input_tokens += response.usage.cache_read_input_tokens ?? 0;
-      const read = readAnswer(response.content, forModel.map(({ index }) => index));
+      const read = readAnswer(
+        response.content,
+        forModel.map(({ index }) => index),
+      );
       if (typeof read === "string") problem = read;
       else answer = read;
     }

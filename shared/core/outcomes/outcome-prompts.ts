@@ -8,7 +8,8 @@ type DefineOutcomeEvent = Extract<SessionEvent, { type: "user.define_outcome" }>
 type EvaluationEndEvent = Extract<SessionEvent, { type: "span.outcome_evaluation_end" }>;
 
 export function outcomeInstruction(event: DefineOutcomeEvent): string {
-  const rubric = event.rubric.type === "text" ? event.rubric.content : `(rubric file ${event.rubric.file_id})`;
+  const rubric =
+    event.rubric.type === "text" ? event.rubric.content : `(rubric file ${event.rubric.file_id})`;
   return [
     `Work toward this outcome (${event.outcome_id}). When you end your turn, an independent grader`,
     "scores your final message and the workspace files against the rubric.",

@@ -92,7 +92,11 @@ export class OutcomeStore {
     outcomeId: string,
     iteration: number,
   ): Promise<EvaluationRecord | undefined> {
-    const item = await this.store.get("resources", outcomeKey(sessionId), `eval#${outcomeId}#${pad(iteration)}`);
+    const item = await this.store.get(
+      "resources",
+      outcomeKey(sessionId),
+      `eval#${outcomeId}#${pad(iteration)}`,
+    );
     return item ? evaluationRecordSchema.parse(item) : undefined;
   }
 

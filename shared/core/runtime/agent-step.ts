@@ -9,10 +9,10 @@ import { randomUUID } from "node:crypto";
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
-import { ModelCallError } from "../ports.js";
-import type { SessionRecord } from "../sessions/session-record.js";
 import { publishIdled } from "../events/lifecycle-publishing.js";
 import { beginEvaluation } from "../outcomes/outcome-lifecycle.js";
+import { ModelCallError } from "../ports.js";
+import type { SessionRecord } from "../sessions/session-record.js";
 import { budgetReached } from "./budget.js";
 import { buildModelRequest } from "./model-request.js";
 import { canRetry, retryDelaySeconds } from "./model-retry.js";
@@ -37,7 +37,8 @@ async function claim(deps: StepDeps, message: StepMessage): Promise<SessionRecor
   const owner = randomUUID();
   const now = deps.clock.now();
   const result = await deps.sessions.mutate(message.workspaceId, message.sessionId, (current) => {
-    if (!isActive(current) || current.run.stepSeq !== message.stepSeq || current.run.grading) return undefined;
+    if (!isActive(current) || current.run.stepSeq !== message.stepSeq || current.run.grading)
+      return undefined;
     if (current.run.leaseUntil !== undefined && current.run.leaseUntil > now) return undefined;
     current.run.leaseUntil = now + deps.leaseMs;
     current.run.leaseOwner = owner;

@@ -1,5 +1,6 @@
 /** Everything a step needs from outside, handed in by the composition root. */
 import type { EventLog } from "../events/event-log.js";
+import type { OutcomeSettings } from "../outcomes/outcome-settings.js";
 import type {
   Clock,
   DocumentStore,
@@ -12,7 +13,6 @@ import type {
   ModelProvider,
   WorkspaceStore,
 } from "../ports.js";
-import type { OutcomeSettings } from "../outcomes/outcome-settings.js";
 import type { SessionRepository } from "../sessions/session-record.js";
 import type { RetryPolicy } from "./model-retry.js";
 import type { StepMessage } from "./step-message.js";

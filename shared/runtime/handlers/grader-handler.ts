@@ -10,7 +10,10 @@ export function createGraderHandler(deps: StepDeps) {
     const parsed = graderMessageSchema.safeParse(JSON.parse(record.body));
     if (!parsed.success) {
       // A malformed nudge can never succeed: log and drop it rather than poison the queue.
-      deps.logger.error("dropping malformed grader message", { messageId: record.messageId, body: record.body });
+      deps.logger.error("dropping malformed grader message", {
+        messageId: record.messageId,
+        body: record.body,
+      });
       return;
     }
     await runGrader(deps, parsed.data);
