@@ -225,7 +225,7 @@ describe("outcomes", () => {
     expect(pending.outcome_evaluations.map((e) => e.result)).toEqual([expect.any(String), "pending"]);
     const session = await h.waitIdle(sessionId);
     expect(session.outcome_evaluations.map((e) => e.result)).toEqual(["satisfied", "satisfied"]);
-    const secondId = (second.data[0] as { outcome_id: string }).outcome_id;
+    const secondId = (second.data?.[0] as { outcome_id: string } | undefined)?.outcome_id;
     expect(
       ends(await h.allEvents(sessionId))
         .map((e) => e.outcome_id)

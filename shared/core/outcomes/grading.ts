@@ -218,7 +218,7 @@ function readAnswer(
   return parsed.data;
 }
 
-const escape = (s: string) => s.replaceAll("</", "<\\/");
+const escapeXml = (s: string) => s.replaceAll("</", "<\\/");
 
 /** The grader's whole context: no system prompt, transcript or reasoning of the work's author. */
 export function graderRequest(
@@ -237,24 +237,24 @@ export function graderRequest(
     const shown = content.slice(0, Math.min(perFile, budget));
     budget -= shown.length;
     const cut = shown.length < content.length ? ` truncated_from="${content.length}"` : "";
-    files.push(`<file path="${path}"${cut}>\n${escape(shown)}\n</file>`);
+    files.push(`<file path="${path}"${cut}>\n${escapeXml(shown)}\n</file>`);
   }
   const listed = criteria
     .map((c, index) => ({ c, index }))
     .filter(({ c }) => !c.check)
-    .map(({ c, index }) => `<criterion index="${index}">${escape(c.text)}</criterion>`);
+    .map(({ c, index }) => `<criterion index="${index}">${escapeXml(c.text)}</criterion>`);
   const machine = criteria
     .map((c, index) => ({ c, index }))
     .filter(({ c }) => c.check)
     .map(({ c }) => `- ${c.text}`);
   const text = [
-    `<task_description>\n${escape(input.description)}\n</task_description>`,
-    `<rubric>\n${escape(input.rubric)}\n</rubric>`,
+    `<task_description>\n${escapeXml(input.description)}\n</task_description>`,
+    `<rubric>\n${escapeXml(input.rubric)}\n</rubric>`,
     `<criteria_to_grade>\n${listed.join("\n")}\n</criteria_to_grade>`,
     machine.length > 0
       ? `<checked_by_code>\nThese rubric lines are checked by code; do not grade them:\n${machine.join("\n")}\n</checked_by_code>`
       : "",
-    `<final_output>\n${escape(input.output)}\n</final_output>`,
+    `<final_output>\n${escapeXml(input.output)}\n</final_output>`,
     `<workspace_files>\n${files.join("\n")}\n</workspace_files>`,
     "Grade every criterion listed in criteria_to_grade by calling submit_grade.",
   ]
