@@ -66,7 +66,7 @@ async function startWithOutcome(rubric: string, extra: { max_iterations?: number
   const sent = await h.client.beta.sessions.events.send(session.id, { events: [outcome(rubric, extra)] });
   return {
     sessionId: session.id,
-    echo: sent.data[0] as Anthropic.Beta.Sessions.Events.BetaManagedAgentsUserDefineOutcomeEvent,
+    echo: sent.data?.[0] as Anthropic.Beta.Sessions.Events.BetaManagedAgentsUserDefineOutcomeEvent,
   };
 }
 
