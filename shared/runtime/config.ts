@@ -48,6 +48,10 @@ const schema = z.object({
   REVERIE_WEBHOOKS_DLQ_URL: z.string().optional(),
   /** Allow webhook endpoints on private, loopback or link-local addresses (tests, private networks). */
   REVERIE_WEBHOOK_ALLOW_PRIVATE: flag,
+  /** Delivery attempts of a webhook before it goes to the dead-letter queue. */
+  REVERIE_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  /** Backoff base between webhook attempts: attempt n waits base × 2^(n-1) seconds (≤ 900). */
+  REVERIE_WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().min(0).max(900).default(30),
   REVERIE_OUTCOMES_TOPIC_ARN: z.string().optional(),
   REVERIE_EVENT_BUS_NAME: z.string().optional(),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),

@@ -4,30 +4,42 @@
  */
 import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
 import { GuardedFetcher } from "../adapters/http/guarded-fetcher.js";
+import { checkWebhookUrl, GuardedWebhookSender } from "../adapters/http/webhook-sender.js";
 import { AnthropicModel } from "../adapters/model/anthropic-model.js";
 import { SimulatedModel } from "../adapters/model/simulated-model.js";
+import { InvalidRequestError } from "../contract/errors.js";
 import { TimeSortableIds } from "../contract/ids.js";
 import { AgentsService } from "../core/agents/agents-service.js";
 import { ApiKeys } from "../core/auth/api-keys.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
+import { DomainEventFanout } from "../core/events/domain-event-fanout.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
 import type { GraderMessage } from "../core/outcomes/grader-message.js";
+import { OutcomeStore } from "../core/outcomes/outcome-record.js";
+import { OutcomesService } from "../core/outcomes/outcomes-service.js";
 import type {
   Clock,
   DocumentStore,
   DomainEvents,
+  EventBus,
   EventNotifier,
   HttpFetcher,
   Logger,
   MessageQueue,
   ModelProvider,
+  NotificationTopic,
+  WebhookTransport,
   WorkspaceStore,
 } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { StepMessage } from "../core/runtime/step-message.js";
 import { SessionRepository } from "../core/sessions/session-record.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
+import type { WebhookDeliveryDeps } from "../core/webhooks/webhook-delivery.js";
+import { WebhookOutbox } from "../core/webhooks/webhook-outbox.js";
+import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
+import { WebhooksService } from "../core/webhooks/webhooks-service.js";
 import { graderLeaseSeconds, stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
 import { createApi } from "./http/api.js";
@@ -45,6 +57,13 @@ export interface Ports {
   domainEvents?: DomainEvents;
   /** The grader queue; without it outcomes are accepted but never graded. */
   grader?: MessageQueue<GraderMessage>;
+  /** The webhooks queue and its dead-letter queue; without them webhook endpoints are not served. */
+  webhooks?: MessageQueue<WebhookMessage>;
+  webhookDeadLetters?: MessageQueue<WebhookMessage>;
+  webhookTransport?: WebhookTransport;
+  /** SNS topic for satisfied outcomes and EventBridge bus for domain events (both optional). */
+  notifications?: NotificationTopic;
+  eventBus?: EventBus;
   leaseMs?: number;
 }
 
@@ -80,6 +99,10 @@ export async function createModel(config: Config, apiKey = config.ANTHROPIC_API_
 export function buildServices(config: Config, ports: Ports) {
   const clock = ports.clock ?? { now: () => Date.now() };
   const logger = ports.logger ?? createLogger(config);
+  const webhookOutbox = ports.webhooks && new WebhookOutbox(ports.store, ports.webhooks, logger);
+  const domainEvents =
+    ports.domainEvents ??
+    new DomainEventFanout({ webhooks: webhookOutbox, bus: ports.eventBus, topic: ports.notifications });
   const deps: StepDeps = {
     store: ports.store,
     sessions: new SessionRepository(ports.store),
@@ -92,7 +115,7 @@ export function buildServices(config: Config, ports: Ports) {
     clock,
     ids: new TimeSortableIds(() => clock.now()),
     logger,
-    domainEvents: ports.domainEvents ?? { publish: async () => {} },
+    domainEvents,
     outcomes: ports.grader && {
       queue: ports.grader,
       modelId: config.REVERIE_GRADER_MODEL,
@@ -117,8 +140,46 @@ export function buildServices(config: Config, ports: Ports) {
     events,
   );
   const apiKeys = new ApiKeys(ports.store);
-  const api = createApi({ agents, environments, sessions, events, apiKeys, logger });
-  return { deps, agents, environments, sessions, events, apiKeys, api, logger };
+  const outcomes = new OutcomesService(deps.sessions, new OutcomeStore(ports.store));
+  const webhooks = ports.webhooks && webhooksFrom(config, ports, deps, ports.webhooks);
+  const api = createApi({
+    agents,
+    environments,
+    sessions,
+    events,
+    apiKeys,
+    logger,
+    outcomes,
+    webhooks: webhooks?.service,
+  });
+  return { deps, agents, environments, sessions, events, apiKeys, api, logger, outcomes, webhooks };
+}
+
+/** The webhook endpoints service and the delivery worker's dependencies. */
+function webhooksFrom(config: Config, ports: Ports, deps: StepDeps, queue: MessageQueue<WebhookMessage>) {
+  const allowPrivate = config.REVERIE_WEBHOOK_ALLOW_PRIVATE;
+  const service = new WebhooksService(ports.store, deps.ids, deps.clock, queue, async (url) => {
+    try {
+      checkWebhookUrl(url, allowPrivate);
+    } catch (error) {
+      throw new InvalidRequestError(`url: ${(error as Error).message}`);
+    }
+  });
+  const delivery: WebhookDeliveryDeps = {
+    store: ports.store,
+    transport: ports.webhookTransport ?? new GuardedWebhookSender({ allowPrivate }),
+    queue,
+    deadLetters: ports.webhookDeadLetters ?? {
+      send: async (message) => deps.logger.error("webhook delivery dead-lettered", { ...message }),
+    },
+    clock: deps.clock,
+    logger: deps.logger,
+    maxAttempts: config.REVERIE_WEBHOOK_MAX_ATTEMPTS,
+    retryBaseSeconds: config.REVERIE_WEBHOOK_RETRY_BASE_SECONDS,
+    orderWaitSeconds: 1,
+    timeoutMs: 10_000,
+  };
+  return { service, delivery };
 }
 
 export type Services = ReturnType<typeof buildServices>;

@@ -19,9 +19,12 @@ import type { AgentsService } from "../../core/agents/agents-service.js";
 import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
 import type { EventsService } from "../../core/events/events-service.js";
+import type { OutcomesService } from "../../core/outcomes/outcomes-service.js";
 import type { Logger } from "../../core/ports.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
+import type { WebhooksService } from "../../core/webhooks/webhooks-service.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
+import { addOutcomeRoutes } from "./outcomes-routes.js";
 import {
   json,
   jsonBody,
@@ -31,6 +34,7 @@ import {
   workspaceOf as ws,
 } from "./request-parsing.js";
 import { Router } from "./router.js";
+import { addWebhookRoutes } from "./webhooks-routes.js";
 
 export interface ApiServices {
   agents: AgentsService;
@@ -39,6 +43,8 @@ export interface ApiServices {
   events: EventsService;
   apiKeys: ApiKeys;
   logger: Logger;
+  outcomes?: OutcomesService;
+  webhooks?: WebhooksService;
 }
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
@@ -152,6 +158,9 @@ export function createApi(services: ApiServices) {
       }
       return { kind: "sse", status: 200, chunks: chunks() };
     });
+
+  if (services.outcomes) addOutcomeRoutes(router, services.outcomes);
+  if (services.webhooks) addWebhookRoutes(router, services.webhooks);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {
