@@ -107,7 +107,11 @@ async function sessionWithOutcome(graderReply = satisfied()) {
       },
     ],
   });
-  return { sessionId: session.id, outcomeId: (sent.data?.[0] as { outcome_id: string }).outcome_id, agentId };
+  return {
+    sessionId: session.id,
+    outcomeId: String((sent.data?.[0] as { outcome_id?: string } | undefined)?.outcome_id),
+    agentId,
+  };
 }
 
 describe("webhook endpoints", () => {
