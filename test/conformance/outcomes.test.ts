@@ -233,6 +233,47 @@ describe("outcomes", () => {
     ).toBe(secondId);
   });
 
+  it("hybrid rubric: machine checks decided by code, the rest by the model; findings retrievable", async () => {
+    agentReplies.push(
+      mockToolUse("write", { file_path: "/workspace/report.md", content: "Total: 6" }),
+      mockText("report written"),
+    );
+    graderReplies.push(grade([[2, true]]));
+    const { sessionId, echo } = await startWithOutcome(
+      '- check: file report.md exists\n- check: file report.md contains "Total"\n- The tone is clear',
+    );
+    await h.waitIdle(sessionId);
+    expect(ends(await h.allEvents(sessionId)).map((e) => e.result)).toEqual(["satisfied"]);
+    const sent = JSON.stringify(graderRequests()[0]?.messages);
+    expect(sent).toContain('<criterion index=\\"2\\">The tone is clear</criterion>');
+    expect(sent).not.toContain('<criterion index=\\"0\\">');
+
+    const response = await fetch(
+      `${h.stack.url}/v1/sessions/${sessionId}/outcomes/${echo.outcome_id}/evaluations`,
+      {
+        headers: { "x-api-key": h.stack.apiKey },
+      },
+    );
+    const findings = (await response.json()) as {
+      data: Array<{
+        iteration: number;
+        result: string;
+        criteria: Array<{ method: string; satisfied: boolean }>;
+      }>;
+    };
+    expect(findings.data).toHaveLength(1);
+    expect(findings.data[0]).toMatchObject({ iteration: 0, result: "satisfied" });
+    expect(findings.data[0]?.criteria.map((c) => [c.method, c.satisfied])).toEqual([
+      ["machine", true],
+      ["machine", true],
+      ["model", true],
+    ]);
+    const missing = await fetch(`${h.stack.url}/v1/sessions/${sessionId}/outcomes/outc_nope/evaluations`, {
+      headers: { "x-api-key": h.stack.apiKey },
+    });
+    expect(missing.status).toBe(404);
+  });
+
   it("rejects file rubrics, bad machine checks and max_iterations over 20 with a 400", async () => {
     const { agentId, environmentId } = await h.setup();
     const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
