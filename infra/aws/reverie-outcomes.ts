@@ -34,7 +34,10 @@ export type MakeFunction = (
 export interface ReverieOutcomesProps {
   readonly makeFunction: MakeFunction;
   /** The runtime's functions, which get the environment and the grants their publishing needs. */
-  readonly runtimeFunctions: Record<"api" | "api-stream" | "authorizer" | "agent-step" | "sweeper", lambda.IFunction>;
+  readonly runtimeFunctions: Record<
+    "api" | "api-stream" | "authorizer" | "agent-step" | "sweeper",
+    lambda.IFunction
+  >;
   readonly tables: Record<TableName, dynamodb.ITable>;
   readonly workspaceBucket: s3.IBucket;
   readonly agentStepsQueue: sqs.IQueue;
@@ -62,7 +65,11 @@ export class ReverieOutcomes extends Construct {
   constructor(scope: Construct, id: string, props: ReverieOutcomesProps) {
     super(scope, id);
     [this.graderQueue, this.graderDeadLetterQueue] = this.queuePair("grader", "Grader", props.encryptionKey);
-    [this.webhooksQueue, this.webhooksDeadLetterQueue] = this.queuePair("webhooks", "Webhooks", props.encryptionKey);
+    [this.webhooksQueue, this.webhooksDeadLetterQueue] = this.queuePair(
+      "webhooks",
+      "Webhooks",
+      props.encryptionKey,
+    );
     this.outcomesTopic = new sns.Topic(this, "OutcomesTopic", {
       displayName: "Reverie: outcome satisfied",
       enforceSSL: true,
@@ -73,16 +80,24 @@ export class ReverieOutcomes extends Construct {
     const grader = queueSpecs.grader;
     const webhooks = queueSpecs.webhooks;
     this.functions = {
-      grader: props.makeFunction("grader", {}, {
-        description: "Reverie outcome grader (rubric + output → verdict)",
-        memorySize: 1024,
-        timeout: Duration.seconds(grader.consumerTimeoutSeconds),
-      }),
-      "webhook-deliver": props.makeFunction("webhook-deliver", {}, {
-        description: "Reverie webhook delivery (Standard Webhooks signing, retries, DLQ)",
-        memorySize: 512,
-        timeout: Duration.seconds(webhooks.consumerTimeoutSeconds),
-      }),
+      grader: props.makeFunction(
+        "grader",
+        {},
+        {
+          description: "Reverie outcome grader (rubric + output → verdict)",
+          memorySize: 1024,
+          timeout: Duration.seconds(grader.consumerTimeoutSeconds),
+        },
+      ),
+      "webhook-deliver": props.makeFunction(
+        "webhook-deliver",
+        {},
+        {
+          description: "Reverie webhook delivery (Standard Webhooks signing, retries, DLQ)",
+          memorySize: 512,
+          timeout: Duration.seconds(webhooks.consumerTimeoutSeconds),
+        },
+      ),
     };
     const environment: Record<string, string> = {
       REVERIE_GRADER_QUEUE_URL: this.graderQueue.queueUrl,
@@ -157,7 +172,8 @@ export class ReverieOutcomes extends Construct {
     for (const action of ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]) {
       Validations.of(graderRole).acknowledge({
         id: `AwsSolutions-IAM5[Action::${action}]`,
-        reason: "bucket.grantRead on the workspace bucket only: the grader reads the files the agent produced.",
+        reason:
+          "bucket.grantRead on the workspace bucket only: the grader reads the files the agent produced.",
       });
     }
     Validations.of(graderRole).acknowledge({
@@ -169,7 +185,8 @@ export class ReverieOutcomes extends Construct {
         for (const action of ["kms:GenerateDataKey*", "kms:ReEncrypt*"]) {
           Validations.of(fn.role as iam.Role).acknowledge({
             id: `AwsSolutions-IAM5[Action::${action}]`,
-            reason: "CDK grants on the customer-managed key used for tables, queues, topic and bucket, scoped to that key.",
+            reason:
+              "CDK grants on the customer-managed key used for tables, queues, topic and bucket, scoped to that key.",
           });
         }
       }
@@ -214,7 +231,10 @@ export class ReverieOutcomes extends Construct {
       add(
         new cloudwatch.Alarm(this, id, {
           alarmDescription: `Reverie: messages in a dead-letter queue (${what}).`,
-          metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: "Maximum" }),
+          metric: queue.metricApproximateNumberOfMessagesVisible({
+            period: Duration.minutes(1),
+            statistic: "Maximum",
+          }),
           threshold: 0,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 1,
@@ -225,7 +245,10 @@ export class ReverieOutcomes extends Construct {
     add(
       new cloudwatch.Alarm(this, "GraderAgeAlarm", {
         alarmDescription: "Reverie: the oldest outcome evaluation has waited more than 30 minutes.",
-        metric: this.graderQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: "Maximum" }),
+        metric: this.graderQueue.metricApproximateAgeOfOldestMessage({
+          period: Duration.minutes(1),
+          statistic: "Maximum",
+        }),
         threshold: 30 * 60,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 5,

@@ -24,32 +24,43 @@ const actions = (fn: Parameters<typeof statementsOf>[1]) => statementsOf(templat
 
 describe("grader and webhooks queues", () => {
   it.each([
-    ["grader", () => outcomes().graderQueue, () => outcomes().graderDeadLetterQueue, () => outcomes().functions.grader],
+    [
+      "grader",
+      () => outcomes().graderQueue,
+      () => outcomes().graderDeadLetterQueue,
+      () => outcomes().functions.grader,
+    ],
     [
       "webhooks",
       () => outcomes().webhooksQueue,
       () => outcomes().webhooksDeadLetterQueue,
       () => outcomes().functions["webhook-deliver"],
     ],
-  ] as const)("%s: spec'd visibility ≥ 6× timeout, redrive to its DLQ, consumed with partial failures", (name, queue, dlq, fn) => {
-    const spec = queueSpecs[name];
-    expect(spec.maxReceiveCount).toBeGreaterThanOrEqual(5);
-    expect(spec.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * spec.consumerTimeoutSeconds);
-    const resource = template.findResources("AWS::SQS::Queue")[logicalIdOf(queue())];
-    expect(resource?.Properties).toMatchObject({
-      VisibilityTimeout: spec.visibilityTimeoutSeconds,
-      SqsManagedSseEnabled: true,
-      RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [logicalIdOf(dlq()), "Arn"] }, maxReceiveCount: spec.maxReceiveCount },
-    });
-    const consumer = template.findResources("AWS::Lambda::Function")[logicalIdOf(fn())];
-    expect(consumer?.Properties.Timeout).toBe(spec.consumerTimeoutSeconds);
-    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
-      FunctionName: { Ref: logicalIdOf(fn()) },
-      EventSourceArn: { "Fn::GetAtt": [logicalIdOf(queue()), "Arn"] },
-      BatchSize: spec.batchSize,
-      FunctionResponseTypes: ["ReportBatchItemFailures"],
-    });
-  });
+  ] as const)(
+    "%s: spec'd visibility ≥ 6× timeout, redrive to its DLQ, consumed with partial failures",
+    (name, queue, dlq, fn) => {
+      const spec = queueSpecs[name];
+      expect(spec.maxReceiveCount).toBeGreaterThanOrEqual(5);
+      expect(spec.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * spec.consumerTimeoutSeconds);
+      const resource = template.findResources("AWS::SQS::Queue")[logicalIdOf(queue())];
+      expect(resource?.Properties).toMatchObject({
+        VisibilityTimeout: spec.visibilityTimeoutSeconds,
+        SqsManagedSseEnabled: true,
+        RedrivePolicy: {
+          deadLetterTargetArn: { "Fn::GetAtt": [logicalIdOf(dlq()), "Arn"] },
+          maxReceiveCount: spec.maxReceiveCount,
+        },
+      });
+      const consumer = template.findResources("AWS::Lambda::Function")[logicalIdOf(fn())];
+      expect(consumer?.Properties.Timeout).toBe(spec.consumerTimeoutSeconds);
+      template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+        FunctionName: { Ref: logicalIdOf(fn()) },
+        EventSourceArn: { "Fn::GetAtt": [logicalIdOf(queue()), "Arn"] },
+        BatchSize: spec.batchSize,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+      });
+    },
+  );
 
   it("alarms on both DLQs and on the grader queue's age", () => {
     for (const dlq of [outcomes().graderDeadLetterQueue, outcomes().webhooksDeadLetterQueue]) {
@@ -61,7 +72,9 @@ describe("grader and webhooks queues", () => {
     }
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "ApproximateAgeOfOldestMessage",
-      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [logicalIdOf(outcomes().graderQueue), "QueueName"] } }],
+      Dimensions: [
+        { Name: "QueueName", Value: { "Fn::GetAtt": [logicalIdOf(outcomes().graderQueue), "QueueName"] } },
+      ],
     });
   });
 });
@@ -94,7 +107,9 @@ describe("outcomes topic and event bus", () => {
 describe("grants", () => {
   it("only the grader publishes to the topic, reads the secret and the workspace among the new functions", () => {
     const grader = actions(outcomes().functions.grader);
-    expect(grader).toEqual(expect.arrayContaining(["sns:Publish", "events:PutEvents", "secretsmanager:GetSecretValue"]));
+    expect(grader).toEqual(
+      expect.arrayContaining(["sns:Publish", "events:PutEvents", "secretsmanager:GetSecretValue"]),
+    );
     expect(grader.some((a) => a.startsWith("s3:Get"))).toBe(true);
     expect(grader.some((a) => /^s3:(Put|Delete)/.test(a))).toBe(false);
     const deliver = actions(outcomes().functions["webhook-deliver"]);

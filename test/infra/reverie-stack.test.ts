@@ -230,7 +230,9 @@ describe("functions", () => {
       ScalingConfig: { MaximumConcurrency: Match.anyValue() },
     });
     const mappings = Object.values(template.findResources("AWS::Lambda::EventSourceMapping"));
-    expect(mappings.filter((m) => m.Properties.FunctionName.Ref === logicalIdOf(fn("agent-step")))).toHaveLength(1);
+    expect(
+      mappings.filter((m) => m.Properties.FunctionName.Ref === logicalIdOf(fn("agent-step"))),
+    ).toHaveLength(1);
   });
 
   it("the sweeper runs on a schedule with a DLQ and sends async failures to a destination", () => {

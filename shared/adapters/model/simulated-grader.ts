@@ -15,7 +15,7 @@ export function isGradeRequest(request: ModelRequest): boolean {
   return choice?.type === "tool" && choice.name === "submit_grade";
 }
 
-const unescape = (s: string) => s.replaceAll("<\\/", "</");
+const unescapeXml = (s: string) => s.replaceAll("<\\/", "</");
 
 export function simulatedGrade(request: ModelRequest, prefix: string): ContentBlock[] {
   const text = request.messages
@@ -25,15 +25,15 @@ export function simulatedGrade(request: ModelRequest, prefix: string): ContentBl
     )
     .map((b) => (typeof b === "string" ? b : b.type === "text" ? b.text : ""))
     .join("\n");
-  const output = unescape(/<final_output>\n([\s\S]*?)\n<\/final_output>/.exec(text)?.[1] ?? "");
+  const output = unescapeXml(/<final_output>\n([\s\S]*?)\n<\/final_output>/.exec(text)?.[1] ?? "");
   const files = new Map<string, string>();
   for (const m of text.matchAll(/<file path="([^"]+)"[^>]*>\n([\s\S]*?)\n<\/file>/g)) {
-    files.set(m[1] ?? "", unescape(m[2] ?? ""));
+    files.set(m[1] ?? "", unescapeXml(m[2] ?? ""));
   }
   const haystacks = [output, ...files.values()];
   const criteria = [...text.matchAll(/<criterion index="(\d+)">([\s\S]*?)<\/criterion>/g)].map((m) => {
     const index = Number(m[1]);
-    const criterion = unescape(m[2] ?? "");
+    const criterion = unescapeXml(m[2] ?? "");
     const phrases = [...criterion.matchAll(/"([^"]+)"|“([^”]+)”/g)].map((q) => q[1] ?? q[2] ?? "");
     if (phrases.length > 0) {
       const missing = phrases.filter((p) => !haystacks.some((h) => h.includes(p)));
