@@ -15,6 +15,7 @@ import { EnvironmentsService } from "../core/environments/environments-service.j
 import { DomainEventFanout } from "../core/events/domain-event-fanout.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
+import { withLifecycleEvents } from "../core/events/resource-lifecycle.js";
 import type { GraderMessage } from "../core/outcomes/grader-message.js";
 import { OutcomeStore } from "../core/outcomes/outcome-record.js";
 import { OutcomesService } from "../core/outcomes/outcomes-service.js";
@@ -128,8 +129,19 @@ export function buildServices(config: Config, ports: Ports) {
     },
     leaseMs: ports.leaseMs ?? stepLeaseSeconds * 1000,
   };
-  const agents = new AgentsService(ports.store, deps.ids, clock);
-  const environments = new EnvironmentsService(ports.store, deps.ids, clock);
+  const publisher = { domainEvents, ids: deps.ids, clock, logger };
+  const agents = withLifecycleEvents(
+    new AgentsService(ports.store, deps.ids, clock),
+    "agent",
+    { create: "created", update: "updated", archive: "archived" },
+    publisher,
+  );
+  const environments = withLifecycleEvents(
+    new EnvironmentsService(ports.store, deps.ids, clock),
+    "environment",
+    { create: "created", update: "updated", archive: "archived", delete: "deleted" },
+    publisher,
+  );
   const events = new EventsService(deps);
   const sessions = new SessionsService(
     deps,
@@ -138,6 +150,12 @@ export function buildServices(config: Config, ports: Ports) {
       environmentConfigType: (ws, id) => environments.configType(ws, id),
     },
     events,
+  );
+  withLifecycleEvents(
+    sessions,
+    "session",
+    { create: "created", update: "updated", archive: "archived", delete: "deleted" },
+    publisher,
   );
   const apiKeys = new ApiKeys(ports.store);
   const outcomes = new OutcomesService(deps.sessions, new OutcomeStore(ports.store));

@@ -211,6 +211,36 @@ describe("webhook deliveries", () => {
     }
   });
 
+  it("delivers agent and session lifecycle events (created, updated, archived, deleted)", async () => {
+    const endpoint = await h.client.beta.organization.webhooks.create({
+      url: receiverUrl,
+      enabled_events: events(["agent.created", "session.created", "session.updated", "session.deleted"]),
+    });
+    try {
+      const { agentId, environmentId } = await h.setup();
+      const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+      await h.client.beta.sessions.update(session.id, { title: "renamed" });
+      await h.client.beta.sessions.delete(session.id);
+      await until(() => received.length >= 4);
+      const seen = received.map((r) => {
+        const event = h.client.beta.webhooks.unwrap(r.body, {
+          headers: r.headers,
+          key: endpoint.signing_secret,
+        });
+        return [event.data.type, event.data.id];
+      });
+      // Ordered per subject: the session's events in order; the agent's lane is independent.
+      expect(seen).toContainEqual(["agent.created", agentId]);
+      expect(seen.filter(([, id]) => id === session.id)).toEqual([
+        ["session.created", session.id],
+        ["session.updated", session.id],
+        ["session.deleted", session.id],
+      ]);
+    } finally {
+      await h.client.beta.organization.webhooks.delete(endpoint.id);
+    }
+  });
+
   it("a grader message delivered twice produces one evaluation and one webhook", async () => {
     const endpoint = await h.client.beta.organization.webhooks.create({
       url: receiverUrl,
