@@ -274,6 +274,39 @@ describe("outcomes", () => {
     expect(missing.status).toBe(404);
   });
 
+  it("a grader call that hits 529 is retried through the queue, then graded", async () => {
+    agentReplies.push(mockText("report done"));
+    graderReplies.push({ fault: 529 }, grade([[0, true]]));
+    const { sessionId } = await startWithOutcome("- The report states the totals");
+    const session = await h.waitIdle(sessionId);
+    expect(ends(await h.allEvents(sessionId)).map((e) => e.result)).toEqual(["satisfied"]);
+    expect(graderRequests()).toHaveLength(2);
+    expect(session.outcome_evaluations[0]?.result).toBe("satisfied");
+  });
+
+  it("an outcome in initial_events starts the work at creation; a file rubric there is a 400 before anything is created", async () => {
+    agentReplies.push(mockText("report done"));
+    graderReplies.push(grade([[0, true]]));
+    const { agentId, environmentId } = await h.setup();
+    const session = await h.client.beta.sessions.create({
+      agent: agentId,
+      environment_id: environmentId,
+      initial_events: [outcome("- The report states the totals")],
+    });
+    expect(session.outcome_evaluations).toEqual([expect.objectContaining({ result: "running" })]);
+    expect((await h.waitIdle(session.id)).outcome_evaluations[0]?.result).toBe("satisfied");
+
+    const before = (await h.client.beta.sessions.list({ limit: 100 })).data.length;
+    await expect(
+      h.client.beta.sessions.create({
+        agent: agentId,
+        environment_id: environmentId,
+        initial_events: [{ ...outcome("x"), rubric: { type: "file", file_id: "file_1" } }],
+      }),
+    ).rejects.toMatchObject({ status: 400 });
+    expect((await h.client.beta.sessions.list({ limit: 100 })).data.length).toBe(before);
+  });
+
   it("rejects file rubrics, bad machine checks and max_iterations over 20 with a 400", async () => {
     const { agentId, environmentId } = await h.setup();
     const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });

@@ -12,6 +12,7 @@ import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import { publishSessionEvent } from "../events/lifecycle-publishing.js";
 import { ModelCallError } from "../ports.js";
+import { canRetry, retryDelaySeconds } from "../runtime/model-retry.js";
 import {
   addUsage,
   idleEvent,
@@ -76,6 +77,7 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
   let record = await outcomes.evaluation(sessionId, outcomeId, iteration);
   if (!record) {
     const grade = await evaluate(deps, claimed, definition, iteration);
+    if (grade instanceof ModelCallError) return retryLater(deps, claimed, message, grade);
     record = await outcomes.pinEvaluation(sessionId, grade);
   }
   const [end] = await emitOnce(deps.store, deps.events, sessionId, `outc-end#${outcomeId}#${iteration}`, [
@@ -114,7 +116,7 @@ async function evaluate(
   claimed: SessionRecord,
   definition: OutcomeDefinition,
   iteration: number,
-): Promise<EvaluationRecord> {
+): Promise<EvaluationRecord | ModelCallError> {
   const settings = deps.outcomes as NonNullable<StepDeps["outcomes"]>;
   const sessionId = claimed.session.id;
   const base = { schemaVersion: 1 as const, outcomeId: definition.outcomeId, iteration };
@@ -158,6 +160,13 @@ async function evaluate(
     });
   } catch (error) {
     if (!(error instanceof GraderOutputError) && !(error instanceof ModelCallError)) throw error;
+    // A rate limit or an outage is retried later through the queue, like an agent step's model call.
+    if (
+      error instanceof ModelCallError &&
+      error.retryable &&
+      canRetry(claimed.run.grading?.attempt ?? 0, deps.retry)
+    )
+      return error;
     deps.logger.warn("grader failed", { sessionId, outcomeId: definition.outcomeId, error: error.message });
     grade = {
       result: "failed",
@@ -183,6 +192,37 @@ async function evaluate(
     usage: grade.usage,
     gradedAt: now(),
   };
+}
+
+/**
+ * Releases the evaluation and re-sends its message after a jittered delay; the sweeper's deadline
+ * moves past the delay so it does not re-nudge early.
+ */
+async function retryLater(
+  deps: StepDeps,
+  claimed: SessionRecord,
+  message: GraderMessage,
+  error: ModelCallError,
+) {
+  const attempt = claimed.run.grading?.attempt ?? 0;
+  const delaySeconds = retryDelaySeconds(attempt, deps.retry);
+  deps.logger.warn("grader model call failed; retrying", {
+    sessionId: message.sessionId,
+    attempt,
+    kind: error.kind,
+  });
+  const saved = await deps.sessions.mutate(message.workspaceId, message.sessionId, (current) => {
+    const grading = current.run.grading;
+    if (!grading || !matches(current, message) || grading.leaseOwner !== claimed.run.grading?.leaseOwner)
+      return undefined;
+    grading.attempt = attempt + 1;
+    grading.leaseUntil = undefined;
+    grading.leaseOwner = undefined;
+    current.run.nudgeAfter = deps.clock.now() + delaySeconds * 1000 + (deps.outcomes?.leaseMs ?? 0);
+    return current;
+  });
+  if (saved?.after.run.grading?.attempt === attempt + 1)
+    await deps.outcomes?.queue.send(message, { delaySeconds });
 }
 
 /** The grader's context: this iteration's final output and the workspace files, nothing else. */

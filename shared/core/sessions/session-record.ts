@@ -36,6 +36,8 @@ export const runStateSchema = z.object({
     .object({
       outcomeId: z.string(),
       iteration: z.number().int().min(0),
+      /** Grader model calls of this evaluation that failed retryably so far (for backoff). */
+      attempt: z.number().int().min(0).default(0),
       leaseUntil: z.number().optional(),
       leaseOwner: z.string().optional(),
     })

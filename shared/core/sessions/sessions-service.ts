@@ -5,6 +5,7 @@ import type { Session, SessionAgent } from "../../contract/sdk-types.js";
 import type { SessionCreateBody, SessionListQuery, SessionUpdateBody } from "../../contract/sessions.js";
 import { applyMetadataPatch } from "../../contract/validation.js";
 import type { EventsService } from "../events/events-service.js";
+import { validateOutcome } from "../outcomes/outcome-lifecycle.js";
 import {
   type BidirectionalPageBody,
   collectPage,
@@ -48,6 +49,8 @@ export class SessionsService {
         `budget: model ${agent.model.id} has no public list price (model_not_budgetable)`,
       );
     }
+    for (const [i, event] of (body.initial_events ?? []).entries())
+      if (event.type === "user.define_outcome") validateOutcome(event, `initial_events.${i}`);
     const now = new Date(this.deps.clock.now()).toISOString();
     const session: Session = {
       id: this.deps.ids.next(idPrefix.session),
