@@ -283,6 +283,8 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
       idleEvent(deps, { type: "end_turn" }),
     ]);
     idleEvents = entries.map((e) => e.event);
+    const idle = idleEvents.find((e) => e.type === "session.status_idle");
+    if (idle) await publishSessionEvent(deps, workspaceId, sessionId, "session.status_idled", idle.id);
   }
   const now = deps.clock.now();
   const result = await deps.sessions.mutate(workspaceId, sessionId, (current) => {
@@ -317,8 +319,6 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
   if (!after || result.before.rev === after.rev) return;
   if (after.session.status === "idle") {
     await deps.store.delete("resources", runningIndexKey, sessionId);
-    const idle = idleEvents.find((e) => e.type === "session.status_idle");
-    if (idle) await publishSessionEvent(deps, workspaceId, sessionId, "session.status_idled", idle.id);
     return;
   }
   if (idleEvents.length > 0) {

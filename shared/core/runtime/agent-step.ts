@@ -185,9 +185,10 @@ async function commitStep(
       { knownNew: fresh && !announcedIdle },
     );
     announcedIdle = true;
+    // Published before the commit, so a failure retries the step, which publishes the same event id.
+    await publishIdled(deps, next, idleEntries);
     if (await trySave(deps, next)) {
       await deps.store.delete("resources", runningIndexKey, sessionId);
-      await publishIdled(deps, next, idleEntries);
       return;
     }
   }
@@ -211,7 +212,8 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     usageSnapshotEvent(deps, claimed),
     idleEvent(deps, stop),
   ]);
-  const saved = await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
+  await publishIdled(deps, claimed, idleEntries);
+  await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
     if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq)
       return undefined;
     current.run.stepSeq += 1;
@@ -221,7 +223,6 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     return markIdle(current, deps.clock.now(), awaiting);
   });
   await deps.store.delete("resources", runningIndexKey, sessionId);
-  if (saved && saved.before.rev !== saved.after.rev) await publishIdled(deps, saved.after, idleEntries);
 }
 
 const errorTypeOf = {

@@ -87,9 +87,10 @@ export async function wakeSession(
     { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) },
   ]);
   if (running) {
+    // Best effort: a failure is logged, and must not keep the step from being enqueued.
     await publishSessionEvent(deps, workspaceId, sessionId, "session.status_run_started", running.event.id, {
       agent_id: result.after.session.agent.id,
-    });
+    }).catch(() => undefined);
   }
   await deps.steps.send(stepMessage(workspaceId, sessionId, result.after.run.stepSeq));
 }
