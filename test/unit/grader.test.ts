@@ -102,6 +102,32 @@ describe("outcome hand-off and grading", () => {
     expect(JSON.stringify(model.requests[1])).not.toContain("AGENT-SYSTEM-PROMPT");
   });
 
+  it("a grader that dies after pinning its verdict is re-run after its lease and reuses the verdict", async () => {
+    const clock = { t: 1_000_000 };
+    const model = new ScriptedModel([text("done"), satisfied]);
+    const { deps, graders } = await start(model, clock);
+    const message = graders.sent[0] as GraderMessage;
+    const put = deps.store.put.bind(deps.store);
+    let crashed = false;
+    deps.store.put = async (table, item, options) => {
+      if (!crashed && String(item.sk).startsWith("outc-end#")) {
+        crashed = true;
+        throw new Error("process killed");
+      }
+      return put(table, item, options);
+    };
+    await expect(runGrader(deps, message)).rejects.toThrow("process killed");
+    await runGrader(deps, message); // redelivered within the lease: dropped
+    expect((await deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("running");
+    clock.t += 331_000;
+    await runGrader(deps, message);
+    expect(model.requests).toHaveLength(2);
+    const events = await deps.events.read("sesn_1");
+    expect(events.filter((e) => e.event.type === "span.outcome_evaluation_start")).toHaveLength(1);
+    expect(events.filter((e) => e.event.type === "span.outcome_evaluation_end")).toHaveLength(1);
+    expect((await deps.sessions.get(WS, "sesn_1"))?.session.outcome_evaluations[0]?.result).toBe("satisfied");
+  });
+
   it("a lost grader message is re-sent by the sweeper once the hand-off lease passes, and no agent step runs meanwhile", async () => {
     const clock = { t: 1_000_000 };
     const { deps, graders, queue } = await start(new ScriptedModel([text("done")]), clock);
