@@ -214,6 +214,22 @@ describe("outcomes", () => {
     expect(graderRequests()).toHaveLength(1);
   });
 
+  it("a user message sent during evaluation is answered after the verdict", async () => {
+    agentReplies.push(mockText("report done"), mockText("answering your question"));
+    graderReplies.push(grade([[0, true]], { delayMs: 400 }));
+    const { sessionId } = await startWithOutcome("- The report states the totals");
+    await waitForEvent(sessionId, "span.outcome_evaluation_start");
+    await h.client.beta.sessions.events.send(sessionId, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "QUESTION-DURING-EVALUATION" }] }],
+    });
+    await h.waitIdle(sessionId);
+    const types = (await h.allEvents(sessionId)).map((e) => e.type);
+    expect(types.indexOf("span.outcome_evaluation_end")).toBeLessThan(types.lastIndexOf("agent.message"));
+    expect(types.at(-1)).toBe("session.status_idle");
+    expect(JSON.stringify(agentRequests().at(-1)?.messages)).toContain("QUESTION-DURING-EVALUATION");
+    expect(graderRequests()).toHaveLength(1);
+  });
+
   it("a second outcome waits for the first, then is worked on and graded", async () => {
     agentReplies.push(mockText("report done"), mockText("summary done"));
     graderReplies.push(grade([[0, true]], { delayMs: 300 }), grade([[0, true]]));

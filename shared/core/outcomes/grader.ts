@@ -266,7 +266,9 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
       record.result === "interrupted"
         ? undefined
         : current.session.outcome_evaluations.find((e) => e.result === "pending");
-    const goIdle = interruptPending(current) || (!revise && !nextPending);
+    // A message the user sent during the evaluation is answered, not left behind by going idle.
+    const unansweredInput = current.run.lastInputSeq > current.run.watermark;
+    const goIdle = interruptPending(current) || (!revise && !nextPending && !unansweredInput);
     return { revise, nextPending, goIdle };
   };
   const owned = (r: SessionRecord) =>
