@@ -75,7 +75,7 @@ describe("runMachineCheck", () => {
     };
     const tooSmall = runMachineCheck({ kind: "json_schema", path: "data.json", schema }, workspace);
     expect(tooSmall.satisfied).toBe(false);
-    expect(tooSmall.finding).toMatch(/does not match the schema: total/);
+    expect(tooSmall.finding).toMatch(/does not match the schema: \(root\)\.total: below 10/);
     expect(runMachineCheck({ kind: "json_schema", path: "bad.json", schema }, workspace).finding).toMatch(
       /not valid JSON/,
     );
@@ -85,6 +85,49 @@ describe("runMachineCheck", () => {
         workspace,
       ).satisfied,
     ).toBe(true);
+  });
+});
+
+describe("JSON schema checks", () => {
+  const check = (schema: object, content: string) =>
+    runMachineCheck(
+      { kind: "json_schema", path: "d.json", schema: schema as Record<string, unknown> },
+      files({ "d.json": content }),
+    );
+  it("covers types, required, nested properties, items, enum, bounds, patterns and additionalProperties", () => {
+    const schema = {
+      type: "object",
+      required: ["rows"],
+      additionalProperties: false,
+      properties: {
+        rows: {
+          type: "array",
+          minItems: 1,
+          items: {
+            type: "object",
+            required: ["price"],
+            properties: { price: { type: "number", minimum: 0 } },
+          },
+        },
+        currency: { enum: ["USD", "EUR"] },
+        code: { type: "string", pattern: "^[A-Z]{3}$" },
+      },
+    };
+    expect(check(schema, '{"rows":[{"price":1.5}],"currency":"USD","code":"ABC"}').satisfied).toBe(true);
+    expect(check(schema, '{"rows":[]}').finding).toMatch(/fewer than 1 items/);
+    expect(check(schema, '{"rows":[{"price":-1}]}').finding).toMatch(/rows\[0\]\.price: below 0/);
+    expect(check(schema, '{"rows":[{"price":"x"}]}').finding).toMatch(/expected number, got string/);
+    expect(check(schema, '{"rows":[{"price":1}],"currency":"GBP"}').finding).toMatch(/not one of/);
+    expect(check(schema, '{"rows":[{"price":1}],"code":"abc"}').finding).toMatch(/does not match/);
+    expect(check(schema, '{"rows":[{"price":1}],"extra":1}').finding).toMatch(/unexpected property "extra"/);
+    expect(check({ type: "integer" }, "1.5").satisfied).toBe(false);
+  });
+
+  it("refuses schemas with keywords it does not check, when the outcome is defined", () => {
+    expect(() => parseRubric('- check: json a.json matches {"oneOf":[{"type":"string"}]}')).toThrow(
+      /keyword "oneOf"/,
+    );
+    expect(() => parseRubric('- check: json a.json matches {"type":"date"}')).toThrow(/type "date"/);
   });
 });
 

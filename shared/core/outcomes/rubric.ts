@@ -14,7 +14,7 @@
  *
  * Paths are relative to the workspace root (`/workspace/` may be written out).
  */
-import * as z from "zod";
+import { unsupportedSchemaParts, validateJsonSchema } from "./json-schema-subset.js";
 
 export type MachineCheck =
   | { kind: "exists"; path: string }
@@ -63,10 +63,9 @@ function parseSchema(raw: string): Record<string, unknown> {
   } catch {
     throw new RubricSyntaxError(`not valid JSON: ${raw}`);
   }
-  try {
-    z.fromJSONSchema(schema as never);
-  } catch (error) {
-    throw new RubricSyntaxError(`not a JSON schema this server can check: ${(error as Error).message}`);
+  const unsupported = unsupportedSchemaParts(schema);
+  if (unsupported.length > 0) {
+    throw new RubricSyntaxError(`not a JSON schema this server can check: ${unsupported.join(", ")}`);
   }
   return schema as Record<string, unknown>;
 }
@@ -125,12 +124,9 @@ export function runMachineCheck(
       } catch (error) {
         return { satisfied: false, finding: `${check.path} is not valid JSON: ${(error as Error).message}` };
       }
-      const parsed = z.fromJSONSchema(check.schema as never).safeParse(value);
-      if (parsed.success) return { satisfied: true, finding: `${check.path} matches the schema` };
-      const problems = parsed.error.issues
-        .slice(0, 5)
-        .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
-        .join("; ");
+      const issues = validateJsonSchema(check.schema, value);
+      if (issues.length === 0) return { satisfied: true, finding: `${check.path} matches the schema` };
+      const problems = issues.slice(0, 5).join("; ");
       return { satisfied: false, finding: `${check.path} does not match the schema: ${problems}` };
     }
   }
