@@ -154,7 +154,7 @@ export function buildServices(config: Config, ports: Ports) {
   withLifecycleEvents(
     sessions,
     "session",
-    { create: "created", update: "updated", archive: "archived", delete: "deleted" },
+    { update: "updated", archive: "archived", delete: "deleted" },
     publisher,
   );
   const apiKeys = new ApiKeys(ports.store);

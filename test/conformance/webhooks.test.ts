@@ -214,14 +214,25 @@ describe("webhook deliveries", () => {
   it("delivers agent and session lifecycle events (created, updated, archived, deleted)", async () => {
     const endpoint = await h.client.beta.organization.webhooks.create({
       url: receiverUrl,
-      enabled_events: events(["agent.created", "session.created", "session.updated", "session.deleted"]),
+      enabled_events: events([
+        "agent.created",
+        "session.created",
+        "session.status_run_started",
+        "session.updated",
+        "session.deleted",
+      ]),
     });
     try {
       const { agentId, environmentId } = await h.setup();
-      const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+      const session = await h.client.beta.sessions.create({
+        agent: agentId,
+        environment_id: environmentId,
+        initial_events: [{ type: "user.message", content: [{ type: "text", text: "hi" }] }],
+      });
+      await h.waitIdle(session.id);
       await h.client.beta.sessions.update(session.id, { title: "renamed" });
       await h.client.beta.sessions.delete(session.id);
-      await until(() => received.length >= 4);
+      await until(() => received.length >= 5);
       const seen = received.map((r) => {
         const event = h.client.beta.webhooks.unwrap(r.body, {
           headers: r.headers,
@@ -233,6 +244,7 @@ describe("webhook deliveries", () => {
       expect(seen).toContainEqual(["agent.created", agentId]);
       expect(seen.filter(([, id]) => id === session.id)).toEqual([
         ["session.created", session.id],
+        ["session.status_run_started", session.id],
         ["session.updated", session.id],
         ["session.deleted", session.id],
       ]);

@@ -32,21 +32,30 @@ export function withLifecycleEvents<T extends object>(
     const original = (service as Record<string, unknown>)[method] as (...args: unknown[]) => Promise<unknown>;
     (service as Record<string, unknown>)[method] = async (...args: unknown[]) => {
       const result = await original.apply(service, args);
-      const workspaceId = String(args[0]);
       const id = (result as { id?: unknown } | undefined)?.id ?? args[1];
-      try {
-        await publisher.domainEvents.publish({
-          type: `${kind}.${suffix}`,
-          id: publisher.ids.next("wevt"),
-          workspaceId,
-          createdAt: new Date(publisher.clock.now()).toISOString(),
-          data: { id: String(id) },
-        });
-      } catch (error) {
-        publisher.logger.error("publishing a lifecycle event failed", { kind, suffix, error: String(error) });
-      }
+      await publishLifecycleEvent(publisher, `${kind}.${suffix}`, String(args[0]), String(id));
       return result;
     };
   }
   return service;
+}
+
+/** Publishes one control-plane lifecycle event with a fresh id; a failure is logged, not thrown. */
+export async function publishLifecycleEvent(
+  publisher: LifecyclePublisher,
+  type: string,
+  workspaceId: string,
+  subjectId: string,
+): Promise<void> {
+  try {
+    await publisher.domainEvents.publish({
+      type,
+      id: publisher.ids.next("wevt"),
+      workspaceId,
+      createdAt: new Date(publisher.clock.now()).toISOString(),
+      data: { id: subjectId },
+    });
+  } catch (error) {
+    publisher.logger.error("publishing a lifecycle event failed", { type, subjectId, error: String(error) });
+  }
 }

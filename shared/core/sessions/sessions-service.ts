@@ -5,6 +5,7 @@ import type { Session, SessionAgent } from "../../contract/sdk-types.js";
 import type { SessionCreateBody, SessionListQuery, SessionUpdateBody } from "../../contract/sessions.js";
 import { applyMetadataPatch } from "../../contract/validation.js";
 import type { EventsService } from "../events/events-service.js";
+import { publishLifecycleEvent } from "../events/resource-lifecycle.js";
 import { validateOutcome } from "../outcomes/outcome-lifecycle.js";
 import {
   type BidirectionalPageBody,
@@ -76,6 +77,8 @@ export class SessionsService {
       vault_ids: [],
     };
     await this.deps.sessions.create({ workspaceId, session, run: newRunState() });
+    // Before the initial events, so a receiver hears `session.created` before the session runs.
+    await publishLifecycleEvent(this.deps, "session.created", workspaceId, session.id);
     if (body.initial_events?.length) await this.events.send(workspaceId, session.id, body.initial_events);
     return this.retrieve(workspaceId, session.id);
   }
