@@ -11,15 +11,20 @@ import { join } from "node:path";
 import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
 import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
+import { LocalEventBus, LocalNotificationTopic } from "../../shared/adapters/local/local-bus.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
+import type { GraderMessage } from "../../shared/core/outcomes/grader-message.js";
 import type { Logger, ModelProvider } from "../../shared/core/ports.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
+import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
-import { buildServices, createModel, type Services } from "../../shared/runtime/container.js";
+import { buildServices, createLogger, createModel, type Services } from "../../shared/runtime/container.js";
+import { createGraderHandler } from "../../shared/runtime/handlers/grader-handler.js";
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
+import { createWebhookHandler } from "../../shared/runtime/handlers/webhook-handler.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
 
 export const LOCAL_WORKSPACE_ID = "wrkspc_local";
@@ -48,6 +53,12 @@ export interface EmbeddedStack {
   apiKey: string;
   services: Services;
   queue: LocalQueue<StepMessage>;
+  graderQueue: LocalQueue<GraderMessage>;
+  webhooksQueue: LocalQueue<WebhookMessage>;
+  webhookDeadLetters: LocalQueue<WebhookMessage>;
+  /** The local SNS topic (satisfied outcomes) and EventBridge bus; subscribe to see what is published. */
+  notifications: LocalNotificationTopic;
+  eventBus: LocalEventBus;
   stop(): Promise<void>;
 }
 
@@ -76,6 +87,22 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     spec: queueSpecs["agent-steps"],
     dir: dataDir ? join(dataDir, "queues", "agent-steps") : undefined,
   });
+  const graderQueue = new LocalQueue<GraderMessage>({
+    spec: queueSpecs.grader,
+    dir: dataDir ? join(dataDir, "queues", "grader") : undefined,
+  });
+  const webhooksQueue = new LocalQueue<WebhookMessage>({
+    spec: queueSpecs.webhooks,
+    dir: dataDir ? join(dataDir, "queues", "webhooks") : undefined,
+  });
+  // Never consumed: what it holds is what an operator would find in the webhooks DLQ.
+  const webhookDeadLetters = new LocalQueue<WebhookMessage>({
+    spec: queueSpecs.webhooks,
+    dir: dataDir ? join(dataDir, "queues", "webhooks-dlq") : undefined,
+  });
+  const busLogger = options.logger ?? createLogger(config, "reverie-bus");
+  const notifications = new LocalNotificationTopic(busLogger);
+  const eventBus = new LocalEventBus(busLogger);
   const workspaceRoot = join(dataDir ?? join(tmpdir(), `reverie-${process.pid}-${Date.now()}`), "workspaces");
   mkdirSync(workspaceRoot, { recursive: true });
   const services = buildServices(config, {
@@ -86,6 +113,11 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     notifier: new InProcessNotifier(),
     logger: options.logger,
     leaseMs: options.leaseMs ?? secondsToMs(config.REVERIE_STEP_LEASE_SECONDS),
+    grader: graderQueue,
+    webhooks: webhooksQueue,
+    webhookDeadLetters,
+    notifications,
+    eventBus,
   });
   const apiKey = localApiKey(config, dataDir);
   await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });
@@ -94,6 +126,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     concurrency: options.stepConcurrency ?? 8,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? config.REVERIE_QUEUE_VISIBILITY_SECONDS,
   });
+  graderQueue.start(createGraderHandler(services.deps), { concurrency: options.stepConcurrency ?? 8 });
+  if (services.webhooks)
+    webhooksQueue.start(createWebhookHandler(services.webhooks.delivery), { concurrency: 4 });
   const sweeper = setInterval(
     () => {
       sweepStalledSessions(services.deps).catch((error) =>
@@ -120,10 +155,17 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     apiKey,
     services,
     queue,
+    graderQueue,
+    webhooksQueue,
+    webhookDeadLetters,
+    notifications,
+    eventBus,
     async stop() {
       clearInterval(sweeper);
       await closeServer(server);
       await queue.stop();
+      await graderQueue.stop();
+      await webhooksQueue.stop();
       await dynamodb.close();
     },
   };

@@ -19,11 +19,14 @@ import type { AgentsService } from "../../core/agents/agents-service.js";
 import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
 import type { EventsService } from "../../core/events/events-service.js";
+import type { OutcomesService } from "../../core/outcomes/outcomes-service.js";
 import type { Logger } from "../../core/ports.js";
 import type { SessionResourcesService } from "../../core/sessions/session-resources.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
+import type { WebhooksService } from "../../core/webhooks/webhooks-service.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { addMemoryRoutes, type MemoryRouteServices } from "./memory-routes.js";
+import { addOutcomeRoutes } from "./outcomes-routes.js";
 import {
   json,
   jsonBody,
@@ -34,6 +37,7 @@ import {
 } from "./request-parsing.js";
 import { Router } from "./router.js";
 import { addSessionResourceRoutes } from "./session-resources-routes.js";
+import { addWebhookRoutes } from "./webhooks-routes.js";
 
 export interface ApiServices extends MemoryRouteServices {
   agents: AgentsService;
@@ -43,6 +47,8 @@ export interface ApiServices extends MemoryRouteServices {
   apiKeys: ApiKeys;
   logger: Logger;
   sessionResources: SessionResourcesService;
+  outcomes?: OutcomesService;
+  webhooks?: WebhooksService;
 }
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
@@ -155,6 +161,8 @@ export function createApi(services: ApiServices) {
 
   addMemoryRoutes(router, services);
   addSessionResourceRoutes(router, services.sessionResources);
+  if (services.outcomes) addOutcomeRoutes(router, services.outcomes);
+  if (services.webhooks) addWebhookRoutes(router, services.webhooks);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {
