@@ -30,6 +30,7 @@ import type { TableName } from "../../shared/core/ports.js";
 import { queueSpecs, sweeperRateMinutes } from "../../shared/infra-spec/queues.js";
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
 import { ReverieDreams } from "./reverie-dreams.js";
+import { type MakeFunction, type OutcomeFunctionName, ReverieOutcomes } from "./reverie-outcomes.js";
 
 /** Repository root: the Lambda entries live in `<root>/functions`. */
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -117,6 +118,8 @@ export interface ReverieRuntimeProps {
    * @default false
    */
   readonly bundleAwsSdk?: boolean;
+  /** `REVERIE_GRADER_MODEL`: the model outcome graders call. @default - the session agent's model */
+  readonly graderModel?: string;
 }
 
 interface FunctionSettings {
@@ -147,6 +150,10 @@ export class ReverieRuntime extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   /** Dream jobs queue, dream schedules group and the Scheduler role (see reverie-dreams.ts). */
   readonly dreams: ReverieDreams;
+  /** Outcomes and webhooks: grader and webhooks queues, their functions, the outcomes topic, the event bus. */
+  readonly outcomes: ReverieOutcomes;
+  private makeFunction!: MakeFunction;
+  private modelEnvironment: Record<string, string> = {};
 
   private readonly props: ReverieRuntimeProps;
   private readonly removalPolicy: RemovalPolicy;
@@ -170,6 +177,18 @@ export class ReverieRuntime extends Construct {
     this.grantAccess();
     this.wireAgentSteps();
     this.wireSweeper();
+    this.outcomes = new ReverieOutcomes(this, "Outcomes", {
+      makeFunction: this.makeFunction,
+      runtimeFunctions: this.functions,
+      tables: this.tables,
+      workspaceBucket: this.workspaceBucket,
+      agentStepsQueue: this.agentStepsQueue,
+      anthropicSecret: this.anthropicSecret,
+      modelEnvironment: this.modelEnvironment,
+      encryptionKey: props.encryptionKey,
+      alarmTopic: props.alarmTopic,
+      graderModel: props.graderModel,
+    });
     const { api, authorizer } = this.createApi();
     this.api = api;
     this.authorizer = authorizer;
@@ -349,12 +368,16 @@ export class ReverieRuntime extends Construct {
     if (this.anthropicSecret) stepEnvironment.REVERIE_ANTHROPIC_SECRET_ARN = this.anthropicSecret.secretArn;
     if (this.props.modelProvider) stepEnvironment.REVERIE_MODEL_PROVIDER = this.props.modelProvider;
     if (this.props.bedrockModelMap) stepEnvironment.REVERIE_BEDROCK_MODEL_MAP = this.props.bedrockModelMap;
+    this.modelEnvironment = stepEnvironment;
 
     const bundleAwsSdk = this.props.bundleAwsSdk ?? false;
     // Bedrock's SDK carries every API resource; createModel loads it only for the bedrock provider.
     const bedrockExternal = this.props.modelProvider === "bedrock" ? [] : ["@anthropic-ai/bedrock-sdk"];
-    const make = (name: ReverieFunctionName, extra: Partial<lambdaNodejs.NodejsFunctionProps> = {}) => {
-      const s = settings[name];
+    const make = (
+      name: ReverieFunctionName | OutcomeFunctionName,
+      extra: Partial<lambdaNodejs.NodejsFunctionProps> = {},
+      s: FunctionSettings = settings[name as ReverieFunctionName],
+    ) => {
       const id = pascal(name);
       const logGroup = new logs.LogGroup(this, `${id}Logs`, {
         retention: this.logRetention,
@@ -378,7 +401,7 @@ export class ReverieRuntime extends Construct {
         logGroup,
         loggingFormat: lambda.LoggingFormat.JSON,
         tracing: lambda.Tracing.ACTIVE,
-        reservedConcurrentExecutions: this.props.reservedConcurrency?.[name],
+        reservedConcurrentExecutions: this.props.reservedConcurrency?.[name as ReverieFunctionName],
         environment: {
           ...baseEnvironment,
           POWERTOOLS_SERVICE_NAME: `reverie-${name}`,
@@ -415,6 +438,7 @@ export class ReverieRuntime extends Construct {
       return fn;
     };
 
+    this.makeFunction = make;
     const sweeper = make("sweeper", {
       // A failed sweep is superseded by the next one a minute later; retrying only piles up overlapping runs.
       retryAttempts: 0,

@@ -41,6 +41,8 @@ export class ReverieStack extends Stack {
     new CfnOutput(this, "AgentStepsQueueUrl", { value: r.agentStepsQueue.queueUrl });
     new CfnOutput(this, "AgentStepsDeadLetterQueueUrl", { value: r.agentStepsDeadLetterQueue.queueUrl });
     new CfnOutput(this, "WorkspaceBucketName", { value: r.workspaceBucket.bucketName });
+    new CfnOutput(this, "OutcomesTopicArn", { value: r.outcomes.outcomesTopic.topicArn });
+    new CfnOutput(this, "EventBusName", { value: r.outcomes.eventBus.eventBusName });
     if (r.anthropicSecret) {
       new CfnOutput(this, "AnthropicSecretName", {
         value: r.anthropicSecret.secretName,

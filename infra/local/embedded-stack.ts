@@ -11,20 +11,25 @@ import { join } from "node:path";
 import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
 import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
+import { LocalEventBus, LocalNotificationTopic } from "../../shared/adapters/local/local-bus.js";
 import { LocalDreamScheduler } from "../../shared/adapters/local/local-dream-scheduler.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
 import type { DreamJob } from "../../shared/core/dreams/dream-deps.js";
 import type { DreamMemory } from "../../shared/core/dreams/dream-memory.js";
 import { sweepDreams } from "../../shared/core/dreams/dream-sweeper.js";
+import type { GraderMessage } from "../../shared/core/outcomes/grader-message.js";
 import type { Logger, ModelProvider } from "../../shared/core/ports.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
+import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
-import { buildServices, createModel, type Services } from "../../shared/runtime/container.js";
+import { buildServices, createLogger, createModel, type Services } from "../../shared/runtime/container.js";
 import { createDreamJobHandler } from "../../shared/runtime/handlers/dream-job-handler.js";
+import { createGraderHandler } from "../../shared/runtime/handlers/grader-handler.js";
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
+import { createWebhookHandler } from "../../shared/runtime/handlers/webhook-handler.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
 
 export const LOCAL_WORKSPACE_ID = "wrkspc_local";
@@ -55,6 +60,12 @@ export interface EmbeddedStack {
   apiKey: string;
   services: Services;
   queue: LocalQueue<StepMessage>;
+  graderQueue: LocalQueue<GraderMessage>;
+  webhooksQueue: LocalQueue<WebhookMessage>;
+  webhookDeadLetters: LocalQueue<WebhookMessage>;
+  /** The local SNS topic (satisfied outcomes) and EventBridge bus; subscribe to see what is published. */
+  notifications: LocalNotificationTopic;
+  eventBus: LocalEventBus;
   stop(): Promise<void>;
 }
 
@@ -83,6 +94,22 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     spec: queueSpecs["agent-steps"],
     dir: dataDir ? join(dataDir, "queues", "agent-steps") : undefined,
   });
+  const graderQueue = new LocalQueue<GraderMessage>({
+    spec: queueSpecs.grader,
+    dir: dataDir ? join(dataDir, "queues", "grader") : undefined,
+  });
+  const webhooksQueue = new LocalQueue<WebhookMessage>({
+    spec: queueSpecs.webhooks,
+    dir: dataDir ? join(dataDir, "queues", "webhooks") : undefined,
+  });
+  // Never consumed: what it holds is what an operator would find in the webhooks DLQ.
+  const webhookDeadLetters = new LocalQueue<WebhookMessage>({
+    spec: queueSpecs.webhooks,
+    dir: dataDir ? join(dataDir, "queues", "webhooks-dlq") : undefined,
+  });
+  const busLogger = options.logger ?? createLogger(config, "reverie-bus");
+  const notifications = new LocalNotificationTopic(busLogger);
+  const eventBus = new LocalEventBus(busLogger);
   const dreamJobs = new LocalQueue<DreamJob>({
     spec: queueSpecs["dream-jobs"],
     dir: dataDir ? join(dataDir, "queues", "dream-jobs") : undefined,
@@ -100,6 +127,11 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     notifier: new InProcessNotifier(),
     logger: options.logger,
     leaseMs: options.leaseMs ?? secondsToMs(config.REVERIE_STEP_LEASE_SECONDS),
+    grader: graderQueue,
+    webhooks: webhooksQueue,
+    webhookDeadLetters,
+    notifications,
+    eventBus,
     dreamJobs,
     dreamMemory: options.dreamMemory,
     dreamTrigger: dreamScheduler,
@@ -111,6 +143,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     concurrency: options.stepConcurrency ?? 8,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? config.REVERIE_QUEUE_VISIBILITY_SECONDS,
   });
+  graderQueue.start(createGraderHandler(services.deps), { concurrency: options.stepConcurrency ?? 8 });
+  if (services.webhooks)
+    webhooksQueue.start(createWebhookHandler(services.webhooks.delivery), { concurrency: 4 });
   dreamJobs.start(createDreamJobHandler(services.dreamDeps), { concurrency: 2 });
   dreamScheduler.start((firing) => services.dreamSchedules.fire(firing), await services.dreamSchedules.all());
   const sweeper = setInterval(
@@ -142,11 +177,18 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     apiKey,
     services,
     queue,
+    graderQueue,
+    webhooksQueue,
+    webhookDeadLetters,
+    notifications,
+    eventBus,
     async stop() {
       clearInterval(sweeper);
       dreamScheduler.stop();
       await closeServer(server);
       await queue.stop();
+      await graderQueue.stop();
+      await webhooksQueue.stop();
       await dreamJobs.stop();
       await dynamodb.close();
     },

@@ -1,5 +1,6 @@
 /** Request schemas for /v1/sessions/{id}/events, matching the SDK's EventSendParams / EventListParams. */
 import * as z from "zod";
+import { defineOutcomeParamsSchema } from "./outcomes.js";
 import { pageCursorSchema, pageLimitSchema, queryTimestampSchema } from "./validation.js";
 
 const textBlock = z.object({ type: z.literal("text"), text: z.string().min(1).max(1_000_000) }).strict();
@@ -56,6 +57,7 @@ export const sendableEventSchema = z.discriminatedUnion("type", [
   interruptSchema,
   toolConfirmationSchema,
   customToolResultSchema,
+  defineOutcomeParamsSchema,
 ]);
 export type SendableEvent = z.infer<typeof sendableEventSchema>;
 

@@ -1,6 +1,7 @@
 /** Request schemas for /v1/sessions, matching the SDK's SessionCreateParams / SessionUpdateParams / SessionListParams. */
 import * as z from "zod";
 import { userMessageParamsSchema } from "./events.js";
+import { defineOutcomeParamsSchema } from "./outcomes.js";
 import { sessionResourcesSchema } from "./session-resources.js";
 import {
   metadataPatchSchema,
@@ -48,7 +49,7 @@ export const SessionCreateSchema = z
     environment_id: z.string().min(1).max(128),
     budget: budgetSchema.optional(),
     initial_events: z
-      .array(z.union([userMessageParamsSchema, z.object({ type: z.literal("user.define_outcome") }).loose()]))
+      .array(z.discriminatedUnion("type", [userMessageParamsSchema, defineOutcomeParamsSchema]))
       .max(50)
       .optional(),
     metadata: metadataSchema.optional(),

@@ -162,3 +162,24 @@ export interface DomainEvent {
 export interface DomainEvents {
   publish(event: DomainEvent): Promise<void>;
 }
+
+/** POSTs a signed webhook to an endpoint's URL (the SSRF guard sits in front of it). */
+export interface WebhookTransport {
+  /** Resolves with the receiver's status; rejects when the target is refused or unreachable. */
+  post(
+    url: string,
+    body: string,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<{ status: number }>;
+}
+
+/** A message for operators' subscriptions (SNS on AWS), with attributes they can filter on. */
+export interface NotificationTopic {
+  publish(message: { subject: string; body: string; attributes: Record<string, string> }): Promise<void>;
+}
+
+/** An event bus for domain events (EventBridge on AWS) that users route with rules. */
+export interface EventBus {
+  put(events: Array<{ source: string; detailType: string; detail: Record<string, unknown> }>): Promise<void>;
+}

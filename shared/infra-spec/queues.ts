@@ -2,7 +2,7 @@
  * SQS queues as data, shared by the CDK stack and the embedded stack's local queues.
  * DESIGN.md §5: DLQ on every queue, maxReceiveCount ≥ 5, visibility ≥ 6× the consumer's timeout.
  */
-export type QueueName = "agent-steps" | "dream-jobs";
+export type QueueName = "agent-steps" | "grader" | "webhooks" | "dream-jobs";
 
 export interface QueueSpec {
   name: QueueName;
@@ -24,6 +24,22 @@ export const queueSpecs: Record<QueueName, QueueSpec> = {
     dlqRetentionDays: 14,
     batchSize: 5,
   },
+  grader: {
+    name: "grader",
+    consumerTimeoutSeconds: 300,
+    visibilityTimeoutSeconds: 1800,
+    maxReceiveCount: 6,
+    dlqRetentionDays: 14,
+    batchSize: 1,
+  },
+  webhooks: {
+    name: "webhooks",
+    consumerTimeoutSeconds: 30,
+    visibilityTimeoutSeconds: 180,
+    maxReceiveCount: 6,
+    dlqRetentionDays: 14,
+    batchSize: 10,
+  },
   // One dream per record: a dream makes one long model call, so a small batch keeps retries cheap.
   "dream-jobs": {
     name: "dream-jobs",
@@ -34,6 +50,9 @@ export const queueSpecs: Record<QueueName, QueueSpec> = {
     batchSize: 1,
   },
 };
+
+/** How long the grader holds an evaluation before the sweeper may re-nudge it (over a grader timeout). */
+export const graderLeaseSeconds = 330;
 
 /** How long a step's lease lasts before the sweeper may re-nudge it (a little over a consumer timeout). */
 export const stepLeaseSeconds = 150;

@@ -1,10 +1,14 @@
 /** The AWS adapters behind the ports, built once per Lambda cold start from the configuration. */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
+import { EventBridgeEventBus } from "../adapters/aws/eventbridge-event-bus.js";
 import { S3WorkspaceStore } from "../adapters/aws/s3-workspace-store.js";
+import { SnsNotificationTopic } from "../adapters/aws/sns-notification-topic.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
 import { awsDreamPorts } from "./aws-dream-ports.js";
@@ -35,15 +39,34 @@ export function awsServices(): Promise<Services> {
       throw new ConfigError("REVERIE_AGENT_STEPS_QUEUE_URL is required on AWS");
     if (!config.REVERIE_WORKSPACE_BUCKET)
       throw new ConfigError("REVERIE_WORKSPACE_BUCKET is required on AWS");
+    const sqs = new SQSClient({});
     return buildServices(config, {
       store: new DynamoDbDocumentStore({
         client: new DynamoDBClient({}),
         tableNames: { resources: config.REVERIE_TABLE_RESOURCES, events: config.REVERIE_TABLE_EVENTS },
       }),
-      steps: new SqsQueue({ client: new SQSClient({}), queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL }),
+      steps: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL }),
       model: await createModel(config, await anthropicKey(config)),
       workspace: new S3WorkspaceStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
       notifier: new InProcessNotifier(),
+      webhooks: config.REVERIE_WEBHOOKS_QUEUE_URL
+        ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_QUEUE_URL })
+        : undefined,
+      webhookDeadLetters: config.REVERIE_WEBHOOKS_DLQ_URL
+        ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_DLQ_URL })
+        : undefined,
+      notifications: config.REVERIE_OUTCOMES_TOPIC_ARN
+        ? new SnsNotificationTopic({ client: new SNSClient({}), topicArn: config.REVERIE_OUTCOMES_TOPIC_ARN })
+        : undefined,
+      eventBus: config.REVERIE_EVENT_BUS_NAME
+        ? new EventBridgeEventBus({
+            client: new EventBridgeClient({}),
+            busName: config.REVERIE_EVENT_BUS_NAME,
+          })
+        : undefined,
+      grader: config.REVERIE_GRADER_QUEUE_URL
+        ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_GRADER_QUEUE_URL })
+        : undefined,
       ...awsDreamPorts(config),
     });
   })();

@@ -40,6 +40,21 @@ const schema = z.object({
   REVERIE_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().max(3600).optional(),
   /** Embedded stack: visibility timeout of the local agent-steps queue, seconds (default 720). */
   REVERIE_QUEUE_VISIBILITY_SECONDS: z.coerce.number().positive().max(43_200).optional(),
+  /** Model the outcome grader calls; default: the session agent's model. */
+  REVERIE_GRADER_MODEL: z.string().min(1).optional(),
+  /** Interval of `span.outcome_evaluation_ongoing` heartbeats while the grader works, seconds. */
+  REVERIE_GRADER_HEARTBEAT_SECONDS: z.coerce.number().positive().max(3600).default(15),
+  REVERIE_GRADER_QUEUE_URL: z.string().optional(),
+  REVERIE_WEBHOOKS_QUEUE_URL: z.string().optional(),
+  REVERIE_WEBHOOKS_DLQ_URL: z.string().optional(),
+  /** Allow webhook endpoints on private, loopback or link-local addresses (tests, private networks). */
+  REVERIE_WEBHOOK_ALLOW_PRIVATE: flag,
+  /** Delivery attempts of a webhook before it goes to the dead-letter queue. */
+  REVERIE_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  /** Backoff base between webhook attempts: attempt n waits base × 2^(n-1) seconds (≤ 900). */
+  REVERIE_WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().min(0).max(900).default(30),
+  REVERIE_OUTCOMES_TOPIC_ARN: z.string().optional(),
+  REVERIE_EVENT_BUS_NAME: z.string().optional(),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
   ...dreamConfigSchema,
 });

@@ -4,8 +4,10 @@
  */
 import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
 import { GuardedFetcher } from "../adapters/http/guarded-fetcher.js";
+import { checkWebhookUrl, GuardedWebhookSender } from "../adapters/http/webhook-sender.js";
 import { AnthropicModel } from "../adapters/model/anthropic-model.js";
 import { SimulatedModel } from "../adapters/model/simulated-model.js";
+import { InvalidRequestError } from "../contract/errors.js";
 import { TimeSortableIds } from "../contract/ids.js";
 import { AgentsService } from "../core/agents/agents-service.js";
 import { ApiKeys } from "../core/auth/api-keys.js";
@@ -13,20 +15,28 @@ import type { DreamJob } from "../core/dreams/dream-deps.js";
 import type { DreamMemory } from "../core/dreams/dream-memory.js";
 import type { DreamScheduleTrigger } from "../core/dreams/dream-schedules-service.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
+import { DomainEventFanout } from "../core/events/domain-event-fanout.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
+import { withLifecycleEvents } from "../core/events/resource-lifecycle.js";
 import { MemoriesService } from "../core/memory/memories-service.js";
 import { MemorySnapshotsService } from "../core/memory/memory-snapshots-service.js";
 import { MemoryStoresService } from "../core/memory/memory-stores-service.js";
+import type { GraderMessage } from "../core/outcomes/grader-message.js";
+import { OutcomeStore } from "../core/outcomes/outcome-record.js";
+import { OutcomesService } from "../core/outcomes/outcomes-service.js";
 import type {
   Clock,
   DocumentStore,
   DomainEvents,
+  EventBus,
   EventNotifier,
   HttpFetcher,
   Logger,
   MessageQueue,
   ModelProvider,
+  NotificationTopic,
+  WebhookTransport,
   WorkspaceStore,
 } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
@@ -34,7 +44,11 @@ import type { StepMessage } from "../core/runtime/step-message.js";
 import { SessionRepository } from "../core/sessions/session-record.js";
 import { SessionResourcesService } from "../core/sessions/session-resources.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
-import { stepLeaseSeconds } from "../infra-spec/queues.js";
+import type { WebhookDeliveryDeps } from "../core/webhooks/webhook-delivery.js";
+import { WebhookOutbox } from "../core/webhooks/webhook-outbox.js";
+import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
+import { WebhooksService } from "../core/webhooks/webhooks-service.js";
+import { graderLeaseSeconds, stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
 import { buildDreams } from "./dream-wiring.js";
 import { createApi } from "./http/api.js";
@@ -50,6 +64,15 @@ export interface Ports {
   logger?: Logger;
   /** Where domain events go; until webhooks are wired they are dropped. */
   domainEvents?: DomainEvents;
+  /** The grader queue; without it outcomes are accepted but never graded. */
+  grader?: MessageQueue<GraderMessage>;
+  /** The webhooks queue and its dead-letter queue; without them webhook endpoints are not served. */
+  webhooks?: MessageQueue<WebhookMessage>;
+  webhookDeadLetters?: MessageQueue<WebhookMessage>;
+  webhookTransport?: WebhookTransport;
+  /** SNS topic for satisfied outcomes and EventBridge bus for domain events (both optional). */
+  notifications?: NotificationTopic;
+  eventBus?: EventBus;
   leaseMs?: number;
   /** Dreams: the dream-jobs queue (default: run in process) and the memory stores dreams read and write. */
   dreamJobs?: MessageQueue<DreamJob>;
@@ -89,6 +112,10 @@ export async function createModel(config: Config, apiKey = config.ANTHROPIC_API_
 export function buildServices(config: Config, ports: Ports) {
   const clock = ports.clock ?? { now: () => Date.now() };
   const logger = ports.logger ?? createLogger(config);
+  const webhookOutbox = ports.webhooks && new WebhookOutbox(ports.store, ports.webhooks, logger);
+  const domainEvents =
+    ports.domainEvents ??
+    new DomainEventFanout({ webhooks: webhookOutbox, bus: ports.eventBus, topic: ports.notifications });
   const deps: StepDeps = {
     store: ports.store,
     sessions: new SessionRepository(ports.store),
@@ -101,15 +128,32 @@ export function buildServices(config: Config, ports: Ports) {
     clock,
     ids: new TimeSortableIds(() => clock.now()),
     logger,
-    domainEvents: ports.domainEvents ?? { publish: async () => {} },
+    domainEvents,
+    outcomes: ports.grader && {
+      queue: ports.grader,
+      modelId: config.REVERIE_GRADER_MODEL,
+      heartbeatMs: config.REVERIE_GRADER_HEARTBEAT_SECONDS * 1000,
+      leaseMs: graderLeaseSeconds * 1000,
+    },
     retry: {
       maxRetries: config.REVERIE_MODEL_MAX_RETRIES,
       baseSeconds: config.REVERIE_MODEL_RETRY_BASE_SECONDS,
     },
     leaseMs: ports.leaseMs ?? stepLeaseSeconds * 1000,
   };
-  const agents = new AgentsService(ports.store, deps.ids, clock);
-  const environments = new EnvironmentsService(ports.store, deps.ids, clock);
+  const publisher = { domainEvents, ids: deps.ids, clock, logger };
+  const agents = withLifecycleEvents(
+    new AgentsService(ports.store, deps.ids, clock),
+    "agent",
+    { create: "created", update: "updated", archive: "archived" },
+    publisher,
+  );
+  const environments = withLifecycleEvents(
+    new EnvironmentsService(ports.store, deps.ids, clock),
+    "environment",
+    { create: "created", update: "updated", archive: "archived", delete: "deleted" },
+    publisher,
+  );
   const events = new EventsService(deps);
   const memoryStores = new MemoryStoresService(deps);
   const memories = new MemoriesService(deps, memoryStores);
@@ -123,12 +167,31 @@ export function buildServices(config: Config, ports: Ports) {
     },
     events,
   );
+  withLifecycleEvents(
+    sessions,
+    "session",
+    { update: "updated", archive: "archived", delete: "deleted" },
+    publisher,
+  );
   const apiKeys = new ApiKeys(ports.store);
   const memorySnapshots = new MemorySnapshotsService(deps, memoryStores, memories);
   const memory = { memoryStores, memories, memorySnapshots, sessionResources };
+  const outcomes = new OutcomesService(deps.sessions, new OutcomeStore(ports.store));
+  const webhooks = ports.webhooks && webhooksFrom(config, ports, deps, ports.webhooks);
   const { dreamDeps, dreams, dreamSchedules } = buildDreams(config, deps, ports, { memoryStores, memories });
   const dreaming = { dreams, dreamSchedules };
-  const api = createApi({ agents, environments, sessions, events, apiKeys, logger, ...memory, ...dreaming });
+  const api = createApi({
+    agents,
+    environments,
+    sessions,
+    events,
+    apiKeys,
+    logger,
+    outcomes,
+    webhooks: webhooks?.service,
+    ...memory,
+    ...dreaming,
+  });
   return {
     deps,
     agents,
@@ -138,10 +201,39 @@ export function buildServices(config: Config, ports: Ports) {
     apiKeys,
     api,
     logger,
+    outcomes,
+    webhooks,
     ...memory,
     dreamDeps,
     ...dreaming,
   };
+}
+
+/** The webhook endpoints service and the delivery worker's dependencies. */
+function webhooksFrom(config: Config, ports: Ports, deps: StepDeps, queue: MessageQueue<WebhookMessage>) {
+  const allowPrivate = config.REVERIE_WEBHOOK_ALLOW_PRIVATE;
+  const service = new WebhooksService(ports.store, deps.ids, deps.clock, queue, async (url) => {
+    try {
+      checkWebhookUrl(url, allowPrivate);
+    } catch (error) {
+      throw new InvalidRequestError(`url: ${(error as Error).message}`);
+    }
+  });
+  const delivery: WebhookDeliveryDeps = {
+    store: ports.store,
+    transport: ports.webhookTransport ?? new GuardedWebhookSender({ allowPrivate }),
+    queue,
+    deadLetters: ports.webhookDeadLetters ?? {
+      send: async (message) => deps.logger.error("webhook delivery dead-lettered", { ...message }),
+    },
+    clock: deps.clock,
+    logger: deps.logger,
+    maxAttempts: config.REVERIE_WEBHOOK_MAX_ATTEMPTS,
+    retryBaseSeconds: config.REVERIE_WEBHOOK_RETRY_BASE_SECONDS,
+    orderWaitSeconds: 1,
+    timeoutMs: 10_000,
+  };
+  return { service, delivery };
 }
 
 export type Services = ReturnType<typeof buildServices>;

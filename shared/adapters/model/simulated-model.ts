@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import type Anthropic from "@anthropic-ai/sdk";
 import { DREAMER_MARKER, simulateDreamAnswer } from "../../core/dreams/dreamer-prompt.js";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/ports.js";
+import { isGradeRequest, simulatedGrade } from "./simulated-grader.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlock = Anthropic.Messages.ContentBlock;
@@ -324,7 +325,9 @@ export class SimulatedModel implements ModelProvider {
 
   async createMessage(request: ModelRequest): Promise<ModelResponse> {
     const digest = hash(request);
-    const content = decide(request).map((block) =>
+    const content = (
+      isGradeRequest(request) ? simulatedGrade(request, SIMULATED_PREFIX) : decide(request)
+    ).map((block) =>
       block.type === "tool_use"
         ? { ...block, id: `toolu_sim_${hash([digest, "tool_use"]).slice(0, 24)}` }
         : block,

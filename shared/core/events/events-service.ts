@@ -7,12 +7,13 @@ import { type EventListQuery, sendableEventSchema } from "../../contract/events.
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { parseBody } from "../../contract/validation.js";
+import { defineOutcome, outcomeEcho, validateOutcome } from "../outcomes/outcome-lifecycle.js";
 import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
 import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { LoggedEvent } from "./event-log.js";
 
-const unsupportedTypes = new Set(["user.define_outcome", "user.tool_result", "system.message"]);
+const unsupportedTypes = new Set(["user.tool_result", "system.message"]);
 
 export class EventsService {
   constructor(private readonly deps: StepDeps) {}
@@ -37,7 +38,9 @@ export class EventsService {
       if (typeof type === "string" && unsupportedTypes.has(type)) {
         throw new InvalidRequestError(`events.${i}.type: ${type} is not supported by this server yet`);
       }
-      return parseBody(sendableEventSchema, raw, { root: `events.${i}` });
+      const event = parseBody(sendableEventSchema, raw, { root: `events.${i}` });
+      if (event.type === "user.define_outcome") validateOutcome(event, `events.${i}`);
+      return event;
     });
     const awaiting = new Set(record.run.awaiting);
     for (const [i, event] of events.entries()) {
@@ -55,15 +58,21 @@ export class EventsService {
     const now = new Date(this.deps.clock.now()).toISOString();
     const written: SessionEvent[] = [];
     for (const event of events) {
-      const full = { ...event, id: this.deps.ids.next(idPrefix.event), processed_at: now } as SessionEvent;
+      const full =
+        event.type === "user.define_outcome"
+          ? outcomeEcho(this.deps, event, now)
+          : ({ ...event, id: this.deps.ids.next(idPrefix.event), processed_at: now } as SessionEvent);
       const [logged] = await this.deps.events.append(sessionId, [full]);
       const seq = (logged as LoggedEvent).seq;
       written.push(full);
-      if (event.type === "user.interrupt") await this.interrupt(workspaceId, sessionId, seq);
+      if (full.type === "user.define_outcome")
+        await defineOutcome(this.deps, workspaceId, sessionId, full, seq);
+      else if (event.type === "user.interrupt") await this.interrupt(workspaceId, sessionId, seq);
       else if (event.type === "user.message") await wakeSession(this.deps, workspaceId, sessionId, seq, "*");
       else if (event.type === "user.custom_tool_result")
         await wakeSession(this.deps, workspaceId, sessionId, seq, event.custom_tool_use_id);
-      else await wakeSession(this.deps, workspaceId, sessionId, seq, event.tool_use_id);
+      else if (event.type === "user.tool_confirmation")
+        await wakeSession(this.deps, workspaceId, sessionId, seq, event.tool_use_id);
     }
     return { data: written };
   }

@@ -9,7 +9,9 @@ import { randomUUID } from "node:crypto";
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
+import { publishIdled } from "../events/lifecycle-publishing.js";
 import { memoryPromptNote } from "../memory/memory-mounts.js";
+import { beginEvaluation } from "../outcomes/outcome-lifecycle.js";
 import { ModelCallError } from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { budgetReached } from "./budget.js";
@@ -36,7 +38,8 @@ async function claim(deps: StepDeps, message: StepMessage): Promise<SessionRecor
   const owner = randomUUID();
   const now = deps.clock.now();
   const result = await deps.sessions.mutate(message.workspaceId, message.sessionId, (current) => {
-    if (!isActive(current) || current.run.stepSeq !== message.stepSeq) return undefined;
+    if (!isActive(current) || current.run.stepSeq !== message.stepSeq || current.run.grading)
+      return undefined;
     if (current.run.leaseUntil !== undefined && current.run.leaseUntil > now) return undefined;
     current.run.leaseUntil = now + deps.leaseMs;
     current.run.leaseOwner = owner;
@@ -168,8 +171,20 @@ async function commitStep(
       }
       continue;
     }
+    const evaluation =
+      decision.stop.type === "end_turn" && current.run.interruptSeq <= current.run.interruptHandledSeq
+        ? beginEvaluation(deps, next)
+        : undefined;
+    if (evaluation) {
+      // An outcome is being worked on: the grader decides what follows, not the end of the turn.
+      if (await trySave(deps, next)) {
+        await deps.outcomes?.queue.send(evaluation);
+        return;
+      }
+      continue;
+    }
     markIdle(next, deps.clock.now(), decision.stop.type === "requires_action" ? record.awaiting : []);
-    await emitOnce(
+    const idleEntries = await emitOnce(
       deps.store,
       deps.events,
       sessionId,
@@ -178,6 +193,8 @@ async function commitStep(
       { knownNew: fresh && !announcedIdle },
     );
     announcedIdle = true;
+    // Published before the commit, so a failure retries the step, which publishes the same event id.
+    await publishIdled(deps, next, idleEntries);
     if (await trySave(deps, next)) {
       await deps.store.delete("resources", runningIndexKey, sessionId);
       return;
@@ -199,10 +216,11 @@ async function trySave(deps: StepDeps, record: SessionRecord): Promise<boolean> 
 async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReason, awaiting: string[]) {
   const sessionId = claimed.session.id;
   // Events first, then the commit: a crash in between re-runs this step, which re-emits nothing.
-  await emitOnce(deps.store, deps.events, sessionId, `idle#${claimed.run.stepSeq}`, [
+  const idleEntries = await emitOnce(deps.store, deps.events, sessionId, `idle#${claimed.run.stepSeq}`, [
     usageSnapshotEvent(deps, claimed),
     idleEvent(deps, stop),
   ]);
+  await publishIdled(deps, claimed, idleEntries);
   await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
     if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq)
       return undefined;

@@ -5,6 +5,7 @@
 
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent, SessionStatusIdleEvent, SessionUsage } from "../../contract/sdk-types.js";
+import { publishSessionEvent } from "../events/lifecycle-publishing.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
@@ -82,9 +83,15 @@ export async function wakeSession(
   if (result?.before.session.status !== "idle" || result.after.session.status !== "running") return;
   await deps.store.put("resources", { pk: runningIndexKey, sk: sessionId, workspaceId });
   // Only the caller whose transition won gets here, once per input event: no emit-once marker needed.
-  await deps.events.append(sessionId, [
+  const [running] = await deps.events.append(sessionId, [
     { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) },
   ]);
+  if (running) {
+    // Best effort: a failure is logged, and must not keep the step from being enqueued.
+    await publishSessionEvent(deps, workspaceId, sessionId, "session.status_run_started", running.event.id, {
+      agent_id: result.after.session.agent.id,
+    }).catch(() => undefined);
+  }
   await deps.steps.send(stepMessage(workspaceId, sessionId, result.after.run.stepSeq));
 }
 

@@ -1,5 +1,6 @@
 /** Everything a step needs from outside, handed in by the composition root. */
 import type { EventLog } from "../events/event-log.js";
+import type { OutcomeSettings } from "../outcomes/outcome-settings.js";
 import type {
   Clock,
   DocumentStore,
@@ -30,6 +31,8 @@ export interface StepDeps {
   logger: Logger;
   /** Webhooks / EventBridge / SNS, for lifecycle events. */
   domainEvents: DomainEvents;
+  /** The grader queue and its settings; without it an outcome is never graded. */
+  outcomes?: OutcomeSettings;
   retry: RetryPolicy;
   /** How long a step holds its lease, ms. */
   leaseMs: number;

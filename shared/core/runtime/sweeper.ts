@@ -2,6 +2,7 @@
  * The sweeper: finds running sessions whose step lease expired (or that never got their step
  * message) and re-nudges them. Duplicate nudges are harmless: a step claims the session first.
  */
+import { pendingGraderMessage } from "../outcomes/outcome-lifecycle.js";
 import { runningIndexKey } from "./session-status.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
@@ -27,7 +28,9 @@ export async function sweepStalledSessions(deps: StepDeps): Promise<{ checked: n
     }
     if (result.before.rev === after.rev) continue;
     deps.logger.info("re-nudging stalled session", { sessionId, stepSeq: after.run.stepSeq });
-    await deps.steps.send(stepMessage(workspaceId, sessionId, after.run.stepSeq));
+    const grading = pendingGraderMessage(after);
+    if (grading && deps.outcomes) await deps.outcomes.queue.send(grading);
+    else await deps.steps.send(stepMessage(workspaceId, sessionId, after.run.stepSeq));
     nudged++;
   }
   return { checked: entries.length, nudged };

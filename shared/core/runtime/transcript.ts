@@ -6,6 +6,7 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import type { LoggedEvent } from "../events/event-log.js";
+import { evaluationFeedback, outcomeInstruction } from "../outcomes/outcome-prompts.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type UserBlock = Anthropic.Messages.ContentBlockParam;
@@ -50,6 +51,14 @@ export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
       case "user.message":
         pendingUser.push(...(event.content as UserBlock[]));
         break;
+      case "user.define_outcome":
+        pendingUser.push({ type: "text", text: outcomeInstruction(event) });
+        break;
+      case "span.outcome_evaluation_end": {
+        const feedback = evaluationFeedback(event);
+        if (feedback) pendingUser.push({ type: "text", text: feedback });
+        break;
+      }
       case "agent.tool_result":
       case "user.custom_tool_result": {
         const eventId = event.type === "agent.tool_result" ? event.tool_use_id : event.custom_tool_use_id;

@@ -31,6 +31,17 @@ export const runStateSchema = z.object({
   /** Epoch ms when the session last went running (for active_seconds). */
   runningSince: z.number().optional(),
   activeMs: z.number().min(0),
+  /** Set while the grader evaluates an outcome: agent steps wait, the sweeper re-nudges the grader. */
+  grading: z
+    .object({
+      outcomeId: z.string(),
+      iteration: z.number().int().min(0),
+      /** Grader model calls of this evaluation that failed retryably so far (for backoff). */
+      attempt: z.number().int().min(0).default(0),
+      leaseUntil: z.number().optional(),
+      leaseOwner: z.string().optional(),
+    })
+    .optional(),
 });
 export type RunState = z.infer<typeof runStateSchema>;
 

@@ -5,6 +5,8 @@ import type { Session, SessionAgent } from "../../contract/sdk-types.js";
 import type { SessionCreateBody, SessionListQuery, SessionUpdateBody } from "../../contract/sessions.js";
 import { applyMetadataPatch } from "../../contract/validation.js";
 import type { EventsService } from "../events/events-service.js";
+import { publishLifecycleEvent } from "../events/resource-lifecycle.js";
+import { validateOutcome } from "../outcomes/outcome-lifecycle.js";
 import {
   type BidirectionalPageBody,
   collectPage,
@@ -48,9 +50,8 @@ export class SessionsService {
         `budget: model ${agent.model.id} has no public list price (model_not_budgetable)`,
       );
     }
-    if (body.initial_events?.some((e) => e.type !== "user.message")) {
-      throw new InvalidRequestError("initial_events: only user.message is supported yet");
-    }
+    for (const [i, event] of (body.initial_events ?? []).entries())
+      if (event.type === "user.define_outcome") validateOutcome(event, `initial_events.${i}`);
     const resources = await this.related.resolveResources(workspaceId, body.resources ?? []);
     const now = new Date(this.deps.clock.now()).toISOString();
     const session: Session = {
@@ -77,6 +78,8 @@ export class SessionsService {
       vault_ids: [],
     };
     await this.deps.sessions.create({ workspaceId, session, run: newRunState() });
+    // Before the initial events, so a receiver hears `session.created` before the session runs.
+    await publishLifecycleEvent(this.deps, "session.created", workspaceId, session.id);
     if (body.initial_events?.length) await this.events.send(workspaceId, session.id, body.initial_events);
     return this.retrieve(workspaceId, session.id);
   }

@@ -21,12 +21,15 @@ import type { DreamSchedulesService } from "../../core/dreams/dream-schedules-se
 import type { DreamsService } from "../../core/dreams/dreams-service.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
 import type { EventsService } from "../../core/events/events-service.js";
+import type { OutcomesService } from "../../core/outcomes/outcomes-service.js";
 import type { Logger } from "../../core/ports.js";
 import type { SessionResourcesService } from "../../core/sessions/session-resources.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
+import type { WebhooksService } from "../../core/webhooks/webhooks-service.js";
 import { addDreamRoutes } from "./dreams-routes.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { addMemoryRoutes, type MemoryRouteServices } from "./memory-routes.js";
+import { addOutcomeRoutes } from "./outcomes-routes.js";
 import {
   json,
   jsonBody,
@@ -37,6 +40,7 @@ import {
 } from "./request-parsing.js";
 import { Router } from "./router.js";
 import { addSessionResourceRoutes } from "./session-resources-routes.js";
+import { addWebhookRoutes } from "./webhooks-routes.js";
 
 export interface ApiServices extends MemoryRouteServices {
   agents: AgentsService;
@@ -48,6 +52,8 @@ export interface ApiServices extends MemoryRouteServices {
   dreams?: DreamsService;
   dreamSchedules?: DreamSchedulesService;
   sessionResources: SessionResourcesService;
+  outcomes?: OutcomesService;
+  webhooks?: WebhooksService;
 }
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
@@ -161,6 +167,8 @@ export function createApi(services: ApiServices) {
   addMemoryRoutes(router, services);
   if (services.dreams) addDreamRoutes(router, services.dreams, services.dreamSchedules);
   addSessionResourceRoutes(router, services.sessionResources);
+  if (services.outcomes) addOutcomeRoutes(router, services.outcomes);
+  if (services.webhooks) addWebhookRoutes(router, services.webhooks);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {

@@ -1,0 +1,277 @@
+/**
+ * The grading core: scores work against a rubric in a fresh context. Machine-check lines are decided
+ * by code first; the remaining criteria go to the grader model, which must answer through a forced
+ * `submit_grade` tool call whose input is validated. Malformed answers are retried, then reported
+ * (GraderOutputError) — never guessed. Reusable outside sessions (a dream's output against a memory
+ * rubric):
+ *
+ * ```ts
+ * const grade = await gradeAgainstRubric(
+ *   { description: "Consolidate the notes", rubric: "- check: file index.md exists\n- No duplicates",
+ *     output: "Done.", files: new Map([["index.md", "…"]]) },
+ *   { model, modelId: "claude-sonnet-4-6" },
+ * );
+ * grade.result; // "satisfied" | "needs_revision" | "failed"; grade.criteria says how each was decided
+ * ```
+ */
+import type Anthropic from "@anthropic-ai/sdk";
+import * as z from "zod";
+import type { ModelProvider, ModelRequest } from "../ports.js";
+import type { CriterionFinding } from "./outcome-record.js";
+import { parseRubric, type RubricCriterion, RubricSyntaxError, runMachineCheck } from "./rubric.js";
+
+export interface GradingInput {
+  /** What the work was meant to produce. */
+  description: string;
+  /** The rubric as written (free text; `check:` lines are machine checks). */
+  rubric: string;
+  /** The work's final output (e.g. the agent's last messages). */
+  output: string;
+  /** Files the work produced, path → content (paths relative to the workspace root). */
+  files: ReadonlyMap<string, string>;
+}
+
+export interface GradingOptions {
+  model: ModelProvider;
+  modelId: string;
+  /** Model calls allowed before malformed output is reported (default 3). */
+  maxAttempts?: number;
+  /** Limits on what of each file (and of all files) the grader model reads. */
+  maxFileChars?: number;
+  maxTotalFileChars?: number;
+}
+
+export interface GradeUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+}
+
+export interface Grade {
+  result: "satisfied" | "needs_revision" | "failed";
+  explanation: string;
+  criteria: CriterionFinding[];
+  usage: GradeUsage;
+  modelCalls: number;
+}
+
+/** The grader model kept answering in a shape that cannot be read. */
+export class GraderOutputError extends Error {
+  override name = "GraderOutputError";
+  constructor(
+    message: string,
+    readonly usage: GradeUsage,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const GRADE_TOOL_NAME = "submit_grade";
+
+const GRADER_SYSTEM = [
+  "You are an impartial grader. You judge a piece of work against a rubric, one criterion at a time,",
+  "using only the task description, the rubric, the final output and the files given to you.",
+  "Judge each listed criterion independently and say concretely what you found.",
+  "If the rubric does not apply to the deliverables at all (they are about something else entirely),",
+  "set rubric_applies to false. Answer only by calling the submit_grade tool.",
+].join(" ");
+
+const gradeToolSchema = {
+  type: "object",
+  properties: {
+    rubric_applies: {
+      type: "boolean",
+      description: "false only when the rubric cannot apply to these deliverables",
+    },
+    criteria: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          index: { type: "integer", description: "the criterion's index as listed" },
+          satisfied: { type: "boolean" },
+          finding: { type: "string", description: "what you found, concretely" },
+        },
+        required: ["index", "satisfied", "finding"],
+      },
+    },
+    explanation: { type: "string", description: "overall verdict: what is met and what is missing" },
+  },
+  required: ["rubric_applies", "criteria", "explanation"],
+} as const;
+
+const gradeAnswerSchema = z.object({
+  rubric_applies: z.boolean(),
+  criteria: z.array(
+    z.object({ index: z.number().int().min(0), satisfied: z.boolean(), finding: z.string() }),
+  ),
+  explanation: z.string().min(1),
+});
+
+const zeroUsage = (): GradeUsage => ({
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+});
+
+/** Grades `input`; throws GraderOutputError when the model's answers stay unreadable. */
+export async function gradeAgainstRubric(input: GradingInput, options: GradingOptions): Promise<Grade> {
+  let criteria: RubricCriterion[];
+  try {
+    criteria = parseRubric(input.rubric);
+  } catch (error) {
+    if (!(error instanceof RubricSyntaxError)) throw error;
+    return { result: "failed", explanation: error.message, criteria: [], usage: zeroUsage(), modelCalls: 0 };
+  }
+  if (criteria.length === 0) {
+    return {
+      result: "failed",
+      explanation: "the rubric has no criteria",
+      criteria: [],
+      usage: zeroUsage(),
+      modelCalls: 0,
+    };
+  }
+  const findings: Array<CriterionFinding | undefined> = criteria.map((c) =>
+    c.check ? { criterion: c.text, method: "machine", ...runMachineCheck(c.check, input.files) } : undefined,
+  );
+  const forModel = criteria.map((c, index) => ({ c, index })).filter(({ c }) => !c.check);
+  const usage = zeroUsage();
+  let modelCalls = 0;
+  let applies = true;
+  let modelExplanation = "";
+  if (forModel.length > 0) {
+    const request = graderRequest(input, criteria, options);
+    const maxAttempts = options.maxAttempts ?? 3;
+    let answer: z.infer<typeof gradeAnswerSchema> | undefined;
+    let problem = "";
+    while (!answer && modelCalls < maxAttempts) {
+      modelCalls++;
+      const response = await options.model.createMessage(request);
+      usage.input_tokens += response.usage.input_tokens ?? 0;
+      usage.output_tokens += response.usage.output_tokens ?? 0;
+      usage.cache_creation_input_tokens += response.usage.cache_creation_input_tokens ?? 0;
+      usage.cache_read_input_tokens += response.usage.cache_read_input_tokens ?? 0;
+      const read = readAnswer(
+        response.content,
+        forModel.map(({ index }) => index),
+      );
+      if (typeof read === "string") problem = read;
+      else answer = read;
+    }
+    if (!answer) {
+      throw new GraderOutputError(
+        `the grader's output could not be read after ${modelCalls} attempts: ${problem}`,
+        usage,
+      );
+    }
+    applies = answer.rubric_applies;
+    modelExplanation = answer.explanation;
+    for (const item of answer.criteria) {
+      findings[item.index] = {
+        criterion: (criteria[item.index] as RubricCriterion).text,
+        method: "model",
+        satisfied: item.satisfied,
+        finding: item.finding,
+      };
+    }
+  }
+  const decided = findings as CriterionFinding[];
+  const unmet = decided.filter((f) => !f.satisfied);
+  if (!applies) {
+    return { result: "failed", explanation: modelExplanation, criteria: decided, usage, modelCalls };
+  }
+  const summary =
+    unmet.length === 0
+      ? `All ${decided.length} criteria are met.`
+      : `${unmet.length} of ${decided.length} criteria are not met:\n${unmet
+          .map((f) => `- ${f.criterion}: ${f.finding}`)
+          .join("\n")}`;
+  return {
+    result: unmet.length === 0 ? "satisfied" : "needs_revision",
+    explanation: modelExplanation ? `${modelExplanation}\n\n${summary}` : summary,
+    criteria: decided,
+    usage,
+    modelCalls,
+  };
+}
+
+/** Reads a `submit_grade` answer covering exactly `expected` indexes, or says what is wrong with it. */
+function readAnswer(
+  content: Anthropic.Messages.ContentBlock[],
+  expected: number[],
+): z.infer<typeof gradeAnswerSchema> | string {
+  const call = content.find((b) => b.type === "tool_use" && b.name === GRADE_TOOL_NAME) as
+    | Anthropic.Messages.ToolUseBlock
+    | undefined;
+  if (!call) return "no submit_grade tool call";
+  const parsed = gradeAnswerSchema.safeParse(call.input);
+  if (!parsed.success) return `invalid submit_grade input: ${parsed.error.issues[0]?.message ?? "?"}`;
+  const seen = parsed.data.criteria.map((c) => c.index).sort((a, b) => a - b);
+  const want = [...expected].sort((a, b) => a - b);
+  if (seen.length !== want.length || seen.some((v, i) => v !== want[i])) {
+    return `graded criteria [${seen.join(",")}] instead of [${want.join(",")}]`;
+  }
+  return parsed.data;
+}
+
+const escapeXml = (s: string) => s.replaceAll("</", "<\\/");
+
+/** The grader's whole context: no system prompt, transcript or reasoning of the work's author. */
+export function graderRequest(
+  input: GradingInput,
+  criteria: RubricCriterion[],
+  options: Pick<GradingOptions, "modelId" | "maxFileChars" | "maxTotalFileChars">,
+): ModelRequest {
+  const perFile = options.maxFileChars ?? 20_000;
+  let budget = options.maxTotalFileChars ?? 150_000;
+  const files: string[] = [];
+  for (const [path, content] of input.files) {
+    if (budget <= 0) {
+      files.push(`<file path="${path}" omitted="true"/>`);
+      continue;
+    }
+    const shown = content.slice(0, Math.min(perFile, budget));
+    budget -= shown.length;
+    const cut = shown.length < content.length ? ` truncated_from="${content.length}"` : "";
+    files.push(`<file path="${path}"${cut}>\n${escapeXml(shown)}\n</file>`);
+  }
+  const listed = criteria
+    .map((c, index) => ({ c, index }))
+    .filter(({ c }) => !c.check)
+    .map(({ c, index }) => `<criterion index="${index}">${escapeXml(c.text)}</criterion>`);
+  const machine = criteria
+    .map((c, index) => ({ c, index }))
+    .filter(({ c }) => c.check)
+    .map(({ c }) => `- ${c.text}`);
+  const text = [
+    `<task_description>\n${escapeXml(input.description)}\n</task_description>`,
+    `<rubric>\n${escapeXml(input.rubric)}\n</rubric>`,
+    `<criteria_to_grade>\n${listed.join("\n")}\n</criteria_to_grade>`,
+    machine.length > 0
+      ? `<checked_by_code>\nThese rubric lines are checked by code; do not grade them:\n${machine.join("\n")}\n</checked_by_code>`
+      : "",
+    `<final_output>\n${escapeXml(input.output)}\n</final_output>`,
+    `<workspace_files>\n${files.join("\n")}\n</workspace_files>`,
+    "Grade every criterion listed in criteria_to_grade by calling submit_grade.",
+  ]
+    .filter(Boolean)
+    .join("\n\n");
+  return {
+    model: options.modelId,
+    max_tokens: 4096,
+    system: GRADER_SYSTEM,
+    messages: [{ role: "user", content: [{ type: "text", text }] }],
+    tools: [
+      {
+        name: GRADE_TOOL_NAME,
+        description: "Submit the grade: one entry per criterion to grade, and an overall explanation.",
+        input_schema: gradeToolSchema as unknown as Anthropic.Messages.Tool.InputSchema,
+      },
+    ],
+    tool_choice: { type: "tool", name: GRADE_TOOL_NAME },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Outcome state transitions on the session record: defining an outcome (one active at a time, later
+ * ones wait as `pending`), and handing a finished turn to the grader instead of going idle.
+ */
+import { InvalidRequestError } from "../../contract/errors.js";
+import { idPrefix } from "../../contract/ids.js";
+import { DEFAULT_MAX_ITERATIONS, type DefineOutcomeParams } from "../../contract/outcomes.js";
+import type { SessionEvent } from "../../contract/sdk-types.js";
+import { wakeSession } from "../runtime/session-status.js";
+import type { StepDeps } from "../runtime/step-deps.js";
+import type { SessionRecord } from "../sessions/session-record.js";
+import { type GraderMessage, graderMessage } from "./grader-message.js";
+import { type OutcomeEvaluation, OutcomeStore } from "./outcome-record.js";
+import { parseRubric, RubricSyntaxError } from "./rubric.js";
+
+export const outcomeIdPrefix = "outc";
+
+const openResults = new Set(["pending", "running", "evaluating"]);
+
+/** Rejects what cannot be graded, before anything is written. */
+export function validateOutcome(event: DefineOutcomeParams, root: string): void {
+  if (event.rubric.type === "file") {
+    throw new InvalidRequestError(
+      `${root}.rubric: file rubrics need the Files API, which this server does not offer yet; send the rubric as {"type":"text","content":"…"}`,
+    );
+  }
+  try {
+    parseRubric(event.rubric.content);
+  } catch (error) {
+    if (error instanceof RubricSyntaxError) throw new InvalidRequestError(`${root}.rubric: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The echo the log keeps and the client sees: the params plus the server's `outc_` id. */
+export function outcomeEcho(deps: StepDeps, event: DefineOutcomeParams, processedAt: string): SessionEvent {
+  return {
+    type: "user.define_outcome",
+    id: deps.ids.next(idPrefix.event),
+    processed_at: processedAt,
+    outcome_id: deps.ids.next(outcomeIdPrefix),
+    description: event.description,
+    rubric: event.rubric,
+    max_iterations: event.max_iterations ?? DEFAULT_MAX_ITERATIONS,
+  } as SessionEvent;
+}
+
+/**
+ * Records a defined outcome (its echo is already in the log at `seq`) and starts work on it unless
+ * another outcome is still open, in which case it waits as `pending`.
+ */
+export async function defineOutcome(
+  deps: StepDeps,
+  workspaceId: string,
+  sessionId: string,
+  echo: Extract<SessionEvent, { type: "user.define_outcome" }>,
+  seq: number,
+): Promise<void> {
+  await new OutcomeStore(deps.store).putDefinition(sessionId, {
+    schemaVersion: 1,
+    outcomeId: echo.outcome_id,
+    description: echo.description,
+    rubric: echo.rubric.type === "text" ? echo.rubric.content : "",
+    maxIterations: echo.max_iterations ?? DEFAULT_MAX_ITERATIONS,
+    definedSeq: seq,
+  });
+  let started = false;
+  await deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    const list = current.session.outcome_evaluations;
+    if (list.some((e) => e.outcome_id === echo.outcome_id)) {
+      started = list.find((e) => e.outcome_id === echo.outcome_id)?.result === "running";
+      return undefined;
+    }
+    started = !list.some((e) => openResults.has(e.result));
+    const entry: OutcomeEvaluation = {
+      type: "outcome_evaluation",
+      outcome_id: echo.outcome_id,
+      description: echo.description,
+      result: started ? "running" : "pending",
+      iteration: 0,
+      explanation: null,
+      completed_at: null,
+    };
+    list.push(entry);
+    current.session.updated_at = new Date(deps.clock.now()).toISOString();
+    return current;
+  });
+  if (started) await wakeSession(deps, workspaceId, sessionId, seq);
+}
+
+/**
+ * At the end of a turn: if an outcome is being worked on, marks it `evaluating` on `next` (which the
+ * caller saves) and returns the grader message to send after the save; the session stays running.
+ */
+export function beginEvaluation(deps: StepDeps, next: SessionRecord): GraderMessage | undefined {
+  if (!deps.outcomes || next.run.grading) return undefined;
+  const entry = next.session.outcome_evaluations.find((e) => e.result === "running");
+  if (!entry) return undefined;
+  entry.result = "evaluating";
+  next.run.grading = { outcomeId: entry.outcome_id, iteration: entry.iteration, attempt: 0 };
+  next.run.leaseUntil = undefined;
+  next.run.leaseOwner = undefined;
+  next.run.nudgeAfter = deps.clock.now() + deps.outcomes.leaseMs;
+  next.session.status = "running";
+  return graderMessage(next.workspaceId, next.session.id, entry.outcome_id, entry.iteration);
+}
+
+/** The grader message a stalled evaluation is re-nudged with (sweeper), if the session is grading. */
+export function pendingGraderMessage(record: SessionRecord): GraderMessage | undefined {
+  const grading = record.run.grading;
+  return grading
+    ? graderMessage(record.workspaceId, record.session.id, grading.outcomeId, grading.iteration)
+    : undefined;
+}

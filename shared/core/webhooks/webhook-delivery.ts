@@ -1,0 +1,139 @@
+/**
+ * Delivers one webhook (one webhooks-queue message): Standard Webhooks signing with the endpoint's
+ * secret, order kept per subject (a later event of a session waits for the earlier one), retries
+ * with exponential backoff through delayed re-sends, then the dead-letter queue. Each attempt is
+ * claimed with a rev-checked write, so a duplicate message does not POST twice at once.
+ */
+import { Webhook } from "standardwebhooks";
+import {
+  type Clock,
+  ConditionFailedError,
+  type DocumentStore,
+  type Logger,
+  type MessageQueue,
+  type WebhookTransport,
+} from "../ports.js";
+import {
+  type DeliveryRecord,
+  deliveryKey,
+  deliveryRecordSchema,
+  endpointKey,
+  endpointRecordSchema,
+  type WebhookMessage,
+} from "./webhook-records.js";
+
+export interface WebhookDeliveryDeps {
+  store: DocumentStore;
+  transport: WebhookTransport;
+  queue: MessageQueue<WebhookMessage>;
+  /** Where a delivery goes when its attempts are exhausted (the webhooks DLQ). */
+  deadLetters: MessageQueue<WebhookMessage>;
+  clock: Clock;
+  logger: Logger;
+  /** Attempts before the dead-letter queue (default 5). */
+  maxAttempts: number;
+  /** Backoff base: attempt n waits base × 2^(n-1) seconds (capped at SQS's 900 s). */
+  retryBaseSeconds: number;
+  /** How long a delivery waits before re-checking an earlier one of its subject, seconds. */
+  orderWaitSeconds: number;
+  timeoutMs: number;
+}
+
+const userAgent = "Reverie-Webhooks/0.1";
+
+export async function deliverWebhook(deps: WebhookDeliveryDeps, message: WebhookMessage): Promise<void> {
+  const item = await deps.store.get("resources", deliveryKey(message.endpointId), message.eventId);
+  if (!item) return;
+  const delivery = deliveryRecordSchema.parse(item);
+  if (delivery.status !== "pending" || delivery.generation !== message.generation) return;
+  const endpointItem = await deps.store.get(
+    "resources",
+    endpointKey(delivery.workspaceId),
+    delivery.endpointId,
+  );
+  if (!endpointItem) return; // endpoint deleted: nothing to deliver to
+  const endpoint = endpointRecordSchema.parse(endpointItem);
+  if (endpoint.state !== "enabled") return; // stays pending; a replay sends it after re-enabling
+
+  if (await waitsForEarlier(deps, delivery)) {
+    await deps.queue.send(message, { delaySeconds: deps.orderWaitSeconds });
+    return;
+  }
+  const claimed = await save(deps, { ...delivery, attempts: delivery.attempts + 1 }, delivery.rev);
+  if (!claimed) return;
+
+  const timestamp = new Date(deps.clock.now());
+  const signature = new Webhook(endpoint.signingSecret).sign(delivery.eventId, timestamp, delivery.payload);
+  const headers = {
+    "content-type": "application/json",
+    "user-agent": userAgent,
+    "webhook-id": delivery.eventId,
+    "webhook-timestamp": String(Math.floor(timestamp.getTime() / 1000)),
+    "webhook-signature": signature,
+  };
+  let status: number | undefined;
+  let error: string | undefined;
+  try {
+    status = (await deps.transport.post(endpoint.url, delivery.payload, headers, deps.timeoutMs)).status;
+    if (status < 200 || status >= 300) error = `receiver answered ${status}`;
+  } catch (cause) {
+    error = (cause as Error).message;
+  }
+  const now = new Date(deps.clock.now()).toISOString();
+  if (!error) {
+    await save(
+      deps,
+      { ...claimed, status: "delivered", lastStatus: status, lastError: undefined, deliveredAt: now },
+      claimed.rev,
+    );
+    return;
+  }
+  deps.logger.warn("webhook delivery failed", {
+    endpointId: delivery.endpointId,
+    eventId: delivery.eventId,
+    attempt: claimed.attempts,
+    error,
+  });
+  if (claimed.attempts >= deps.maxAttempts) {
+    await save(deps, { ...claimed, status: "failed", lastStatus: status, lastError: error }, claimed.rev);
+    await deps.deadLetters.send(message);
+    return;
+  }
+  await save(deps, { ...claimed, lastStatus: status, lastError: error }, claimed.rev);
+  const delaySeconds = Math.min(900, deps.retryBaseSeconds * 2 ** (claimed.attempts - 1));
+  await deps.queue.send(message, { delaySeconds });
+}
+
+/** Whether the subject's previous delivery to this endpoint is still pending. */
+async function waitsForEarlier(deps: WebhookDeliveryDeps, delivery: DeliveryRecord): Promise<boolean> {
+  const [previous] = await deps.store.query("resources", delivery.lane, {
+    before: String(delivery.laneSeq).padStart(12, "0"),
+    order: "desc",
+    limit: 1,
+  });
+  if (!previous) return false;
+  const earlier = await deps.store.get(
+    "resources",
+    deliveryKey(delivery.endpointId),
+    String(previous.eventId),
+  );
+  return earlier !== undefined && deliveryRecordSchema.parse(earlier).status === "pending";
+}
+
+async function save(deps: WebhookDeliveryDeps, next: DeliveryRecord, expectedRev: number) {
+  const stored = { ...next, rev: expectedRev + 1 };
+  try {
+    await deps.store.put(
+      "resources",
+      { pk: deliveryKey(next.endpointId), sk: next.eventId, ...stripUndefined(stored) },
+      { expectedRev },
+    );
+    return stored;
+  } catch (error) {
+    if (error instanceof ConditionFailedError) return undefined;
+    throw error;
+  }
+}
+
+const stripUndefined = <T extends object>(value: T): T =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;

@@ -1,0 +1,103 @@
+/**
+ * The DomainEvents port for webhooks: an event becomes one durable delivery record per subscribed
+ * endpoint (its key makes this idempotent), a place in the subject's delivery lane (order), and a
+ * nudge on the webhooks queue. Publishing the same event again re-nudges without duplicating.
+ */
+import {
+  ConditionFailedError,
+  type DocumentStore,
+  type DomainEvent,
+  type DomainEvents,
+  type Logger,
+  type MessageQueue,
+} from "../ports.js";
+import {
+  type DeliveryRecord,
+  deliveryKey,
+  deliveryRecordSchema,
+  endpointKey,
+  endpointRecordSchema,
+  laneKey,
+  padLane,
+  type WebhookMessage,
+} from "./webhook-records.js";
+
+/** The thin payload Anthropic sends: the event's type and subject ids, never the subject itself. */
+export function webhookPayload(event: DomainEvent): string {
+  return JSON.stringify({
+    type: "event",
+    id: event.id,
+    created_at: event.createdAt,
+    data: {
+      ...event.data,
+      type: event.type,
+      id: event.data.id ?? event.id,
+      workspace_id: event.workspaceId,
+      organization_id: event.data.organization_id ?? event.workspaceId,
+    },
+  });
+}
+
+export class WebhookOutbox implements DomainEvents {
+  constructor(
+    private readonly store: DocumentStore,
+    private readonly queue: MessageQueue<WebhookMessage>,
+    private readonly logger: Logger,
+  ) {}
+
+  async publish(event: DomainEvent): Promise<void> {
+    const endpoints = (await this.store.query("resources", endpointKey(event.workspaceId)))
+      .map((item) => endpointRecordSchema.parse(item))
+      .filter((e) => e.state === "enabled" && e.enabled_events.includes(event.type));
+    for (const endpoint of endpoints) {
+      const delivery = await this.record(endpoint.id, event);
+      if (delivery.status === "pending") {
+        await this.queue.send({
+          schemaVersion: 1,
+          endpointId: endpoint.id,
+          eventId: event.id,
+          generation: delivery.generation,
+        });
+      }
+    }
+  }
+
+  /** Records the delivery once: a retried publish finds the record and keeps its lane position. */
+  private async record(endpointId: string, event: DomainEvent): Promise<DeliveryRecord> {
+    const existing = await this.store.get("resources", deliveryKey(endpointId), event.id);
+    if (existing) return deliveryRecordSchema.parse(existing);
+    const subject = String(event.data.id ?? event.id);
+    const lane = laneKey(endpointId, subject);
+    const laneSeq = await this.store.increment("resources", `seq#${lane}`, "seq", "value", 1);
+    const delivery: DeliveryRecord = {
+      schemaVersion: 1,
+      endpointId,
+      workspaceId: event.workspaceId,
+      eventId: event.id,
+      eventType: event.type,
+      payload: webhookPayload(event),
+      lane,
+      laneSeq,
+      status: "pending",
+      attempts: 0,
+      createdAt: event.createdAt,
+      generation: 0,
+      rev: 1,
+    };
+    try {
+      await this.store.put(
+        "resources",
+        { pk: deliveryKey(endpointId), sk: event.id, ...delivery },
+        { ifNotExists: true },
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      return deliveryRecordSchema.parse(await this.store.get("resources", deliveryKey(endpointId), event.id));
+    }
+    // The lane entry comes after the record: a crash in between leaves a delivery without a
+    // predecessor check, never a lane entry that points at nothing.
+    await this.store.put("resources", { pk: lane, sk: padLane(laneSeq), eventId: event.id });
+    this.logger.info("webhook delivery recorded", { endpointId, eventId: event.id, type: event.type });
+    return delivery;
+  }
+}
