@@ -1,6 +1,6 @@
 /** The dreams context's environment variables (spread into config.ts's schema). */
 import * as z from "zod";
-import type { DreamOptions } from "../core/dreams/dream-deps.js";
+import { DEFAULT_MEMORY_RUBRIC, type DreamOptions } from "../core/dreams/dream-deps.js";
 
 const flag = z
   .enum(["0", "1", "true", "false"])
@@ -20,6 +20,8 @@ export const dreamConfigSchema = {
     .default(8 * 1024 * 1024),
   /** A dream not finished this long after creation fails with `timeout`. */
   REVERIE_DREAM_TIMEOUT_SECONDS: z.coerce.number().positive().max(86_400).default(1800),
+  /** A memory rubric the outcomes grader checks before a dream lands: `default`, or the rubric's text. */
+  REVERIE_DREAM_RUBRIC: z.string().min(1).optional(),
   /** Embedded stack: accept `rate(n seconds)` dream schedules (demos, tests). */
   REVERIE_DREAM_ALLOW_SECOND_RATES: flag,
   /** AWS: the dream-jobs queue. */
@@ -36,6 +38,7 @@ export function dreamOptionsOf(config: {
   REVERIE_DREAM_MAX_STORE_BYTES: number;
   REVERIE_DREAM_TIMEOUT_SECONDS: number;
   REVERIE_DREAM_ALLOW_SECOND_RATES: boolean;
+  REVERIE_DREAM_RUBRIC?: string;
 }): Omit<DreamOptions, "leaseMs"> {
   return {
     requireSecondReviewer: config.REVERIE_DREAM_REQUIRE_SECOND_REVIEWER,
@@ -43,5 +46,6 @@ export function dreamOptionsOf(config: {
     maxStoreBytes: config.REVERIE_DREAM_MAX_STORE_BYTES,
     timeoutMs: config.REVERIE_DREAM_TIMEOUT_SECONDS * 1000,
     allowSecondRates: config.REVERIE_DREAM_ALLOW_SECOND_RATES,
+    rubric: config.REVERIE_DREAM_RUBRIC === "default" ? DEFAULT_MEMORY_RUBRIC : config.REVERIE_DREAM_RUBRIC,
   };
 }

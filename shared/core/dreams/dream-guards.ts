@@ -61,7 +61,7 @@ export interface FileChange {
 }
 
 export interface GuardViolation {
-  guard: "conservation" | "poisoning";
+  guard: "conservation" | "poisoning" | "rubric";
   path: string | null;
   message: string;
 }

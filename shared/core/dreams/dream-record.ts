@@ -40,7 +40,7 @@ export const dreamRunSchema = z.object({
   review: z.enum(["none", "pending", "applied"]),
   violations: z.array(
     z.object({
-      guard: z.enum(["conservation", "poisoning"]),
+      guard: z.enum(["conservation", "poisoning", "rubric"]),
       path: z.string().nullable(),
       message: z.string(),
     }),

@@ -14,10 +14,11 @@ import type { BetaDream } from "@anthropic-ai/sdk/resources/beta/dreams";
 import { isTerminalDreamStatus } from "../../contract/dreams.js";
 import { idPrefix } from "../../contract/ids.js";
 import type { Session, SessionEvent } from "../../contract/sdk-types.js";
+import { GraderOutputError, gradeAgainstRubric } from "../outcomes/grading.js";
 import { ConditionFailedError, ModelCallError } from "../ports.js";
 import { newRunState } from "../sessions/session-record.js";
 import type { DreamDeps, DreamJob } from "./dream-deps.js";
-import { guardDream, isQuarantined } from "./dream-guards.js";
+import { type GuardViolation, guardDream, isQuarantined } from "./dream-guards.js";
 import type { DreamMemoryFile } from "./dream-memory.js";
 import {
   answerKey,
@@ -241,18 +242,24 @@ async function pinAnswer(
     return { pk: changeKey(dream.id), sk: change.path, value: stored };
   });
   if (items.length) await deps.store.putMany("resources", items);
-  const usage = response.usage;
+  const usage = {
+    input_tokens: response.usage.input_tokens,
+    output_tokens: response.usage.output_tokens,
+    cache_creation_input_tokens: response.usage.cache_creation_input_tokens ?? 0,
+    cache_read_input_tokens: response.usage.cache_read_input_tokens ?? 0,
+  };
+  const violations = [...verdict.violations];
+  if (deps.options.rubric && verdict.changes.length > 0) {
+    const graded = await gradeDream(deps, dream.model.id, deps.options.rubric, parsed.summary, items);
+    for (const key of Object.keys(usage) as Array<keyof typeof usage>) usage[key] += graded.usage[key];
+    if (graded.violation) violations.push(graded.violation);
+  }
   const answer: PinnedAnswer = {
     schemaVersion: 1,
     summary: parsed.summary,
-    usage: {
-      input_tokens: usage.input_tokens,
-      output_tokens: usage.output_tokens,
-      cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
-      cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
-    },
-    passed: verdict.passed,
-    violations: verdict.violations,
+    usage,
+    passed: violations.length === 0,
+    violations,
     paths: verdict.changes.map((c) => c.path),
   };
   try {
@@ -269,6 +276,47 @@ async function pinAnswer(
   } catch (error) {
     if (!(error instanceof ConditionFailedError)) throw error;
     return (await deps.dreams.answer(dream.id)) as PinnedAnswer;
+  }
+}
+
+/**
+ * The optional rubric gate: the outcomes grader judges the proposed changes (each changed file's new
+ * content) against the memory rubric. Anything but `satisfied` — including a grader that cannot
+ * answer — is a violation, so the result waits for a reviewer rather than landing.
+ */
+async function gradeDream(
+  deps: DreamDeps,
+  modelId: string,
+  rubric: string,
+  summary: string,
+  items: Array<{ value: StoredChange }>,
+): Promise<{ usage: PinnedAnswer["usage"]; violation?: GuardViolation }> {
+  const files = new Map<string, string>();
+  for (const { value } of items)
+    if (value.after !== null) files.set(value.change.path.replace(/^\//, ""), value.after);
+  const output = [
+    summary,
+    ...items.map(({ value }) => {
+      const cites = value.change.evidence.map((e) => e.sessionId);
+      return `${value.change.change} ${value.change.path}: ${value.change.rationale ?? "no rationale"} (evidence from ${new Set(cites).size} session(s)${value.change.tainted ? ", derived from untrusted content" : ""})`;
+    }),
+  ].join("\n");
+  try {
+    const grade = await gradeAgainstRubric(
+      { description: "Consolidate an agent team's memory store from past sessions.", rubric, output, files },
+      { model: deps.model, modelId },
+    );
+    if (grade.result === "satisfied") return { usage: grade.usage };
+    return {
+      usage: grade.usage,
+      violation: { guard: "rubric", path: null, message: `rubric: ${grade.explanation}` },
+    };
+  } catch (error) {
+    if (!(error instanceof GraderOutputError)) throw error;
+    return {
+      usage: error.usage,
+      violation: { guard: "rubric", path: null, message: `rubric: ${error.message}` },
+    };
   }
 }
 

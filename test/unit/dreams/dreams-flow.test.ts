@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { SimulatedModel } from "../../../shared/adapters/model/simulated-model.js";
 import type { DreamCreateBody } from "../../../shared/contract/dreams.js";
 import { ApiError } from "../../../shared/contract/errors.js";
+import { DEFAULT_MEMORY_RUBRIC } from "../../../shared/core/dreams/dream-deps.js";
 import { runDream } from "../../../shared/core/dreams/dream-runner.js";
 import { dreamJob } from "../../../shared/core/dreams/dreams-service.js";
+import { GRADE_TOOL_NAME } from "../../../shared/core/outcomes/grading.js";
+import type { ModelResponse } from "../../../shared/core/ports.js";
 import { CountingModel, dreamRuntime, WS } from "../../fixtures/dream-runtime.js";
 import { transcript, typicalSession } from "../../fixtures/dream-transcripts.js";
 
@@ -453,5 +457,69 @@ describe("dreams: poisoning through the sessions", () => {
     // The pre-pass keeps the 20 most frequent recurring errors; every one of them was quarantined.
     expect(review.data.filter((c) => c.change === "quarantined").length).toBeGreaterThanOrEqual(20);
     expect(review.review).toMatchObject({ state: "pending" });
+  });
+});
+
+describe("dreams: the rubric gate", () => {
+  /** Dreams mechanically; grades with a fixed verdict through the outcomes grader's tool. */
+  function gradingModel(satisfied: boolean) {
+    const simulated = new SimulatedModel();
+    return new CountingModel({
+      name: "grading",
+      async createMessage(request) {
+        if (!request.tools?.some((t) => "name" in t && t.name === GRADE_TOOL_NAME)) {
+          return simulated.createMessage(request);
+        }
+        const answer = await simulated.createMessage(request);
+        return {
+          ...answer,
+          stop_reason: "tool_use",
+          content: [
+            {
+              type: "tool_use",
+              id: "toolu_grade",
+              name: GRADE_TOOL_NAME,
+              input: {
+                rubric_applies: true,
+                criteria: [0, 1, 2].map((index) => ({
+                  index,
+                  satisfied,
+                  finding: satisfied ? "ok" : "a fact was lost",
+                })),
+                explanation: satisfied ? "all met" : "a still-valid fact was lost",
+              },
+            },
+          ],
+        } as ModelResponse;
+      },
+    });
+  }
+
+  const ue = { output_behavior: { type: "update_existing" as const, memory_store_id: "memstore_in" } };
+
+  it("a result the grader does not judge satisfied goes to review; nothing lands", async () => {
+    const rt = await setup(gradingModel(false), { rubric: DEFAULT_MEMORY_RUBRIC });
+    const before = structuredClone(rt.memory.contents("memstore_in"));
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+    await rt.drain();
+    expect(rt.memory.contents("memstore_in")).toEqual(before);
+    const review = await rt.service.changes(WS, created.id);
+    expect(review.review).toMatchObject({
+      state: "pending",
+      violations: [
+        { guard: "rubric", path: null, message: expect.stringContaining("rubric: a still-valid fact was lost") },
+      ],
+    });
+    // The grader's tokens are the dream's too.
+    const done = await rt.service.retrieve(WS, created.id);
+    expect(rt.model.requests).toHaveLength(2);
+    expect(done.usage.input_tokens).toBeGreaterThan(0);
+  });
+
+  it("a satisfied grade lets a guarded result land", async () => {
+    const rt = await setup(gradingModel(true), { rubric: DEFAULT_MEMORY_RUBRIC });
+    await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+    await rt.drain();
+    expect(Object.keys(rt.memory.contents("memstore_in")).some((p) => p.startsWith("/dreams/"))).toBe(true);
   });
 });
