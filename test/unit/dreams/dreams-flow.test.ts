@@ -507,7 +507,11 @@ describe("dreams: the rubric gate", () => {
     expect(review.review).toMatchObject({
       state: "pending",
       violations: [
-        { guard: "rubric", path: null, message: expect.stringContaining("rubric: a still-valid fact was lost") },
+        {
+          guard: "rubric",
+          path: null,
+          message: expect.stringContaining("rubric: a still-valid fact was lost"),
+        },
       ],
     });
     // The grader's tokens are the dream's too.
