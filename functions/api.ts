@@ -1,11 +1,12 @@
 /** Lambda entry: every JSON route of the API behind API Gateway (the authorizer has set the workspace). */
 import middy from "@middy/core";
 import type { APIGatewayProxyEvent } from "aws-lambda";
+import { withDreams } from "../shared/runtime/aws-dream-ports.js";
 import { awsServices } from "../shared/runtime/aws-ports.js";
 import { fromApiGateway, toApiGateway } from "../shared/runtime/handlers/api-gateway.js";
 
 export const handler = middy(async (event: APIGatewayProxyEvent) => {
-  const { api } = await awsServices();
+  const { api } = await awsServices(withDreams);
   const response = await api.handle(fromApiGateway(event));
   if (response.kind !== "json")
     return toApiGateway({ kind: "json", status: 400, body: { error: "use the stream route" } });

@@ -1,12 +1,14 @@
 /** Lambda entry: consumes dream-jobs; one dream run per record, partial batch failures reported. */
 import middy from "@middy/core";
 import type { SQSEvent } from "aws-lambda";
+import { withDreams } from "../shared/runtime/aws-dream-ports.js";
 import { awsServices } from "../shared/runtime/aws-ports.js";
+import { dreamsOf } from "../shared/runtime/dream-wiring.js";
 import { createDreamJobHandler } from "../shared/runtime/handlers/dream-job-handler.js";
 
 let run: ReturnType<typeof createDreamJobHandler> | undefined;
 
 export const handler = middy(async (event: SQSEvent) => {
-  run ??= createDreamJobHandler((await awsServices()).dreamDeps);
+  run ??= createDreamJobHandler(dreamsOf(await awsServices(withDreams)).dreamDeps);
   return run(event);
 });

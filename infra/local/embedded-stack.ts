@@ -26,6 +26,7 @@ import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
 import { buildServices, createLogger, createModel, type Services } from "../../shared/runtime/container.js";
+import { buildDreams, dreamsOf } from "../../shared/runtime/dream-wiring.js";
 import { createDreamJobHandler } from "../../shared/runtime/handlers/dream-job-handler.js";
 import { createGraderHandler } from "../../shared/runtime/handlers/grader-handler.js";
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
@@ -135,6 +136,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     dreamJobs,
     dreamMemory: options.dreamMemory,
     dreamTrigger: dreamScheduler,
+    dreaming: buildDreams,
   });
   const apiKey = localApiKey(config, dataDir);
   await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });
@@ -146,14 +148,15 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   graderQueue.start(createGraderHandler(services.deps), { concurrency: options.stepConcurrency ?? 8 });
   if (services.webhooks)
     webhooksQueue.start(createWebhookHandler(services.webhooks.delivery), { concurrency: 4 });
-  dreamJobs.start(createDreamJobHandler(services.dreamDeps), { concurrency: 2 });
-  dreamScheduler.start((firing) => services.dreamSchedules.fire(firing), await services.dreamSchedules.all());
+  const dreaming = dreamsOf(services);
+  dreamJobs.start(createDreamJobHandler(dreaming.dreamDeps), { concurrency: 2 });
+  dreamScheduler.start((firing) => dreaming.dreamSchedules.fire(firing), await dreaming.dreamSchedules.all());
   const sweeper = setInterval(
     () => {
       sweepStalledSessions(services.deps).catch((error) =>
         services.logger.error("sweep failed", { error: String(error) }),
       );
-      sweepDreams(services.dreamDeps).catch((error) =>
+      sweepDreams(dreaming.dreamDeps).catch((error) =>
         services.logger.error("dream sweep failed", { error: String(error) }),
       );
     },

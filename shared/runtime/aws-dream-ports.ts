@@ -1,10 +1,21 @@
-/** The dreams context's AWS adapters: the dream-jobs queue and EventBridge Scheduler, when configured. */
+/**
+ * The dreams context on AWS, for the entries that serve or run dreams (`awsServices(withDreams)`):
+ * its wiring, the dream-jobs queue and EventBridge Scheduler, when configured.
+ */
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { EventBridgeDreamScheduler } from "../adapters/aws/eventbridge-dream-scheduler.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import type { DreamJob } from "../core/dreams/dream-deps.js";
 import type { Config } from "./config.js";
+import type { Ports } from "./container.js";
+import { buildDreams } from "./dream-wiring.js";
+
+/** `awsServices(withDreams)`: the services with the dreams context wired. */
+export const withDreams = (config: Config): Partial<Ports> => ({
+  dreaming: buildDreams,
+  ...awsDreamPorts(config),
+});
 
 export function awsDreamPorts(config: Config) {
   const group = config.REVERIE_DREAM_SCHEDULE_GROUP;

@@ -11,9 +11,8 @@ import { S3WorkspaceStore } from "../adapters/aws/s3-workspace-store.js";
 import { SnsNotificationTopic } from "../adapters/aws/sns-notification-topic.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
-import { awsDreamPorts } from "./aws-dream-ports.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
-import { buildServices, createModel, type Services } from "./container.js";
+import { buildServices, createModel, type Ports, type Services } from "./container.js";
 
 async function anthropicKey(config: Config): Promise<string | undefined> {
   if (
@@ -31,8 +30,11 @@ async function anthropicKey(config: Config): Promise<string | undefined> {
 
 let services: Promise<Services> | undefined;
 
-/** The services of this Lambda container, built on first use. */
-export function awsServices(): Promise<Services> {
+/**
+ * The services of this Lambda container, built on first use. `extra` adds ports only some entries
+ * need (e.g. `withDreams`), so the other bundles do not carry them.
+ */
+export function awsServices(extra?: (config: Config) => Partial<Ports>): Promise<Services> {
   services ??= (async () => {
     const config = loadConfig();
     if (!config.REVERIE_AGENT_STEPS_QUEUE_URL)
@@ -41,6 +43,7 @@ export function awsServices(): Promise<Services> {
       throw new ConfigError("REVERIE_WORKSPACE_BUCKET is required on AWS");
     const sqs = new SQSClient({});
     return buildServices(config, {
+      ...extra?.(config),
       store: new DynamoDbDocumentStore({
         client: new DynamoDBClient({}),
         tableNames: { resources: config.REVERIE_TABLE_RESOURCES, events: config.REVERIE_TABLE_EVENTS },
@@ -67,7 +70,6 @@ export function awsServices(): Promise<Services> {
       grader: config.REVERIE_GRADER_QUEUE_URL
         ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_GRADER_QUEUE_URL })
         : undefined,
-      ...awsDreamPorts(config),
     });
   })();
   return services;

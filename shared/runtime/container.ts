@@ -50,7 +50,7 @@ import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
 import { WebhooksService } from "../core/webhooks/webhooks-service.js";
 import { graderLeaseSeconds, stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
-import { buildDreams } from "./dream-wiring.js";
+import type { DreamWiring } from "./dream-wiring.js";
 import { createApi } from "./http/api.js";
 
 export interface Ports {
@@ -78,6 +78,11 @@ export interface Ports {
   dreamJobs?: MessageQueue<DreamJob>;
   dreamMemory?: DreamMemory;
   dreamTrigger?: DreamScheduleTrigger;
+  /**
+   * Wires the dreams context (`buildDreams`); passed only by the processes that serve or run dreams,
+   * so the other Lambda bundles carry none of it.
+   */
+  dreaming?: DreamWiring;
 }
 
 export function createLogger(config: Pick<Config, "REVERIE_LOG_LEVEL">, serviceName = "reverie"): Logger {
@@ -178,8 +183,7 @@ export function buildServices(config: Config, ports: Ports) {
   const memory = { memoryStores, memories, memorySnapshots, sessionResources };
   const outcomes = new OutcomesService(deps.sessions, new OutcomeStore(ports.store));
   const webhooks = ports.webhooks && webhooksFrom(config, ports, deps, ports.webhooks);
-  const { dreamDeps, dreams, dreamSchedules } = buildDreams(config, deps, ports, { memoryStores, memories });
-  const dreaming = { dreams, dreamSchedules };
+  const dreaming = ports.dreaming?.(config, deps, ports, { memoryStores, memories });
   const api = createApi({
     agents,
     environments,
@@ -190,7 +194,8 @@ export function buildServices(config: Config, ports: Ports) {
     outcomes,
     webhooks: webhooks?.service,
     ...memory,
-    ...dreaming,
+    dreams: dreaming?.dreams,
+    dreamSchedules: dreaming?.dreamSchedules,
   });
   return {
     deps,
@@ -204,8 +209,7 @@ export function buildServices(config: Config, ports: Ports) {
     outcomes,
     webhooks,
     ...memory,
-    dreamDeps,
-    ...dreaming,
+    dreaming,
   };
 }
 

@@ -65,3 +65,13 @@ export function buildDreams(
   const dreamSchedules = new DreamSchedulesService(dreamDeps, dreams, ports.dreamTrigger ?? unscheduled);
   return { dreamDeps, dreams, dreamSchedules };
 }
+
+/** What `buildServices` takes as `ports.dreaming`. */
+export type DreamWiring = typeof buildDreams;
+export type Dreaming = ReturnType<DreamWiring>;
+
+/** The dreams context of a process that wired it (`ports.dreaming`). */
+export function dreamsOf(services: { dreaming?: Dreaming }): Dreaming {
+  if (!services.dreaming) throw new Error("dreams are not wired in this process (ports.dreaming)");
+  return services.dreaming;
+}
