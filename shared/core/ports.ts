@@ -162,3 +162,16 @@ export interface DomainEvent {
 export interface DomainEvents {
   publish(event: DomainEvent): Promise<void>;
 }
+
+/**
+ * Runs fan-outs (Step Functions on AWS, aws-local-stepfunctions locally) and takes the callbacks of
+ * the threads they wait on. Every call is idempotent from the caller's side: starting an execution
+ * that already runs, or answering a task that is already answered or gone, changes nothing.
+ */
+export interface FanoutOrchestrator {
+  /** Starts the fan-out execution `name` (unique per coordinator step) with `input`. */
+  start(name: string, input: unknown): Promise<void>;
+  sendTaskSuccess(taskToken: string, output: unknown): Promise<void>;
+  sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
+  sendTaskHeartbeat(taskToken: string): Promise<void>;
+}

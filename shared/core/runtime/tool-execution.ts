@@ -6,6 +6,7 @@ import { idPrefix } from "../../contract/ids.js";
 import type { AgentToolset, SessionAgent, SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import type { LoggedEvent } from "../events/event-log.js";
+import { isCoordinatorTool } from "../threads/coordinator-tools.js";
 import { runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
 import type { StepDeps } from "./step-deps.js";
 import type { StepRecord } from "./step-record.js";
@@ -50,6 +51,8 @@ export async function runStepTools(
   options: { fresh: boolean },
 ): Promise<void> {
   for (const run of record.toolRuns) {
+    // Coordinator tools answer in their reserved slots from the fan-out (threads/fan-out.ts).
+    if (isCoordinatorTool(agent, run.name)) continue;
     // On a step's first claim no result can exist yet; on a retry a written slot means it ran.
     if (!options.fresh && (await deps.events.exists(sessionId, run.resultSeq))) continue;
     const outcome = await execute(deps, sessionId, agent, run.name, run.input);
