@@ -11,14 +11,21 @@ import { join } from "node:path";
 import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
 import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
+import { LocalFanoutOrchestrator } from "../../shared/adapters/local/local-fanout-orchestrator.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
 import type { Logger, ModelProvider } from "../../shared/core/ports.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
+import { fanoutStateMachineDefinition } from "../../shared/infra-spec/fanout-state-machine.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
-import { buildServices, createModel, type Services } from "../../shared/runtime/container.js";
+import {
+  buildServices,
+  createLogger,
+  createModel,
+  type Services,
+} from "../../shared/runtime/container.js";
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
 
@@ -48,6 +55,8 @@ export interface EmbeddedStack {
   apiKey: string;
   services: Services;
   queue: LocalQueue<StepMessage>;
+  /** Runs the fan-out ASL locally (multiagent threads). */
+  orchestrator: LocalFanoutOrchestrator;
   stop(): Promise<void>;
 }
 
@@ -78,7 +87,15 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   });
   const workspaceRoot = join(dataDir ?? join(tmpdir(), `reverie-${process.pid}-${Date.now()}`), "workspaces");
   mkdirSync(workspaceRoot, { recursive: true });
+  const logger = options.logger ?? createLogger(config);
+  const orchestrator = new LocalFanoutOrchestrator({
+    definition: fanoutStateMachineDefinition,
+    // Fan-out messages share the agent-steps queue with step nudges (the step handler tells them apart).
+    send: (body) => queue.send(body as StepMessage),
+    logger,
+  });
   const services = buildServices(config, {
+    orchestrator,
     store,
     steps: queue,
     model: options.model ?? (await createModel(config)),
@@ -120,6 +137,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     apiKey,
     services,
     queue,
+    orchestrator,
     async stop() {
       clearInterval(sweeper);
       await closeServer(server);

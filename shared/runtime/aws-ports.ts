@@ -2,9 +2,11 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
 import { S3WorkspaceStore } from "../adapters/aws/s3-workspace-store.js";
+import { SfnFanoutOrchestrator } from "../adapters/aws/sfn-fanout-orchestrator.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
@@ -43,6 +45,12 @@ export function awsServices(): Promise<Services> {
       model: await createModel(config, await anthropicKey(config)),
       workspace: new S3WorkspaceStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
       notifier: new InProcessNotifier(),
+      orchestrator: config.REVERIE_FANOUT_STATE_MACHINE_ARN
+        ? new SfnFanoutOrchestrator({
+            client: new SFNClient({}),
+            stateMachineArn: config.REVERIE_FANOUT_STATE_MACHINE_ARN,
+          })
+        : undefined,
     });
   })();
   return services;

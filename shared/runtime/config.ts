@@ -39,6 +39,10 @@ const schema = z.object({
   REVERIE_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().max(3600).optional(),
   /** Embedded stack: visibility timeout of the local agent-steps queue, seconds (default 720). */
   REVERIE_QUEUE_VISIBILITY_SECONDS: z.coerce.number().positive().max(43_200).optional(),
+  /** Threads: the Step Functions fan-out state machine (AWS). */
+  REVERIE_FANOUT_STATE_MACHINE_ARN: z.string().min(1).optional(),
+  /** Threads: tokens the cost preflight assumes per dispatched thread without a token_budget. */
+  REVERIE_THREAD_ESTIMATED_TOKENS: z.coerce.number().int().min(0).default(20_000),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
 });
 

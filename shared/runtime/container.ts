@@ -17,6 +17,7 @@ import type {
   DocumentStore,
   DomainEvents,
   EventNotifier,
+  FanoutOrchestrator,
   HttpFetcher,
   Logger,
   MessageQueue,
@@ -27,6 +28,8 @@ import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { StepMessage } from "../core/runtime/step-message.js";
 import { SessionRepository } from "../core/sessions/session-record.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
+import { ThreadsRuntime } from "../core/threads/threads-runtime.js";
+import { ThreadsService } from "../core/threads/threads-service.js";
 import { stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
 import { createApi } from "./http/api.js";
@@ -43,6 +46,8 @@ export interface Ports {
   /** Where domain events go; until webhooks are wired they are dropped. */
   domainEvents?: DomainEvents;
   leaseMs?: number;
+  /** Runs multiagent fan-outs (Step Functions / local); without it coordinators cannot dispatch. */
+  orchestrator?: FanoutOrchestrator;
 }
 
 export function createLogger(config: Pick<Config, "REVERIE_LOG_LEVEL">, serviceName = "reverie"): Logger {
@@ -95,6 +100,7 @@ export function buildServices(config: Config, ports: Ports) {
       baseSeconds: config.REVERIE_MODEL_RETRY_BASE_SECONDS,
     },
     leaseMs: ports.leaseMs ?? stepLeaseSeconds * 1000,
+    orchestrator: ports.orchestrator,
   };
   const agents = new AgentsService(ports.store, deps.ids, clock);
   const environments = new EnvironmentsService(ports.store, deps.ids, clock);
@@ -107,9 +113,15 @@ export function buildServices(config: Config, ports: Ports) {
     },
     events,
   );
+  deps.threads = new ThreadsRuntime({
+    resolveAgent: (ws, ref) => agents.resolveForSession(ws, { type: "agent", ...ref }),
+    queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL ?? "local://agent-steps",
+    estimatedThreadTokens: config.REVERIE_THREAD_ESTIMATED_TOKENS,
+  });
+  const threads = new ThreadsService(deps, events);
   const apiKeys = new ApiKeys(ports.store);
-  const api = createApi({ agents, environments, sessions, events, apiKeys, logger });
-  return { deps, agents, environments, sessions, events, apiKeys, api, logger };
+  const api = createApi({ agents, environments, sessions, events, apiKeys, logger, threads });
+  return { deps, agents, environments, sessions, events, apiKeys, api, logger, threads };
 }
 
 export type Services = ReturnType<typeof buildServices>;

@@ -21,6 +21,7 @@ import type { EnvironmentsService } from "../../core/environments/environments-s
 import type { EventsService } from "../../core/events/events-service.js";
 import type { Logger } from "../../core/ports.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
+import type { ThreadsService } from "../../core/threads/threads-service.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import {
   json,
@@ -31,6 +32,7 @@ import {
   workspaceOf as ws,
 } from "./request-parsing.js";
 import { Router } from "./router.js";
+import { addThreadRoutes } from "./threads-routes.js";
 
 export interface ApiServices {
   agents: AgentsService;
@@ -39,6 +41,7 @@ export interface ApiServices {
   events: EventsService;
   apiKeys: ApiKeys;
   logger: Logger;
+  threads?: ThreadsService;
 }
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
@@ -152,6 +155,7 @@ export function createApi(services: ApiServices) {
       }
       return { kind: "sse", status: 200, chunks: chunks() };
     });
+  if (services.threads) addThreadRoutes(router, services.threads);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {
