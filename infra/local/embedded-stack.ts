@@ -20,12 +20,7 @@ import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { fanoutStateMachineDefinition } from "../../shared/infra-spec/fanout-state-machine.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
-import {
-  buildServices,
-  createLogger,
-  createModel,
-  type Services,
-} from "../../shared/runtime/container.js";
+import { buildServices, createLogger, createModel, type Services } from "../../shared/runtime/container.js";
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
 

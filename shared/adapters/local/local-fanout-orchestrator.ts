@@ -88,7 +88,8 @@ export class LocalFanoutOrchestrator implements FanoutOrchestrator {
   }
 
   async sendTaskHeartbeat(taskToken: string): Promise<void> {
-    if (this.waiting.has(taskToken)) this.heartbeats.set(taskToken, (this.heartbeats.get(taskToken) ?? 0) + 1);
+    if (this.waiting.has(taskToken))
+      this.heartbeats.set(taskToken, (this.heartbeats.get(taskToken) ?? 0) + 1);
   }
 
   /** Resolves when every execution started so far has ended (tests, shutdown). */

@@ -1,6 +1,7 @@
 /** Everything a step needs from outside, handed in by the composition root. */
-import type { EventLog } from "../events/event-log.js";
+
 import type { SessionUsage } from "../../contract/sdk-types.js";
+import type { EventLog } from "../events/event-log.js";
 import type {
   Clock,
   DocumentStore,

@@ -13,8 +13,8 @@ import {
   encodeCursor,
 } from "../paging.js";
 import { listPrice } from "../runtime/budget.js";
-import { withThreadUsage } from "../threads/thread-usage.js";
 import type { StepDeps } from "../runtime/step-deps.js";
+import { withThreadUsage } from "../threads/thread-usage.js";
 import { newRunState, type SessionRecord } from "./session-record.js";
 
 /** What sessions need from agents and environments. */
@@ -187,7 +187,10 @@ export class SessionsService {
         active_seconds: activeSeconds,
         duration_seconds: Math.round((now - Date.parse(record.session.created_at)) / 1000),
       },
-      usage: { ...withThreadUsage(record.session.usage, record.run.threadUsage), active_seconds: activeSeconds },
+      usage: {
+        ...withThreadUsage(record.session.usage, record.run.threadUsage),
+        active_seconds: activeSeconds,
+      },
     };
   }
 }
@@ -195,7 +198,9 @@ export class SessionsService {
 /** Agent features stored and validated now, but used by later releases: a clear 400 at session time. */
 function assertSupported(agent: SessionAgent) {
   if (agent.multiagent && agent.multiagent.type !== "coordinator")
-    throw new InvalidRequestError(`agent.multiagent: ${agent.multiagent.type} sessions are not supported yet`);
+    throw new InvalidRequestError(
+      `agent.multiagent: ${agent.multiagent.type} sessions are not supported yet`,
+    );
   if (agent.skills.length > 0) throw new InvalidRequestError("agent.skills: skills are not supported yet");
   if (agent.mcp_servers.length > 0 || agent.tools.some((t) => t.type === "mcp_toolset")) {
     throw new InvalidRequestError("agent.tools: MCP toolsets are not supported yet");

@@ -12,7 +12,9 @@ export const COORDINATOR_TOOL_NAMES = ["list_agents", "send_to_agent"] as const;
 
 /** Whether `name` is a coordinator tool of a coordinator agent (other agents may have a custom tool so named). */
 export function isCoordinatorTool(agent: SessionAgent, name: string): boolean {
-  return agent.multiagent?.type === "coordinator" && (COORDINATOR_TOOL_NAMES as readonly string[]).includes(name);
+  return (
+    agent.multiagent?.type === "coordinator" && (COORDINATOR_TOOL_NAMES as readonly string[]).includes(name)
+  );
 }
 
 /** Per-thread timeout bounds, seconds (extension). */

@@ -4,8 +4,8 @@
  * its roster name, archive time, the dispatch it is answering — is {@link ThreadMeta}.
  */
 import * as z from "zod";
-import { type SessionRecord, SessionRepository } from "../sessions/session-record.js";
 import type { DocumentStore } from "../ports.js";
+import { type SessionRecord, SessionRepository } from "../sessions/session-record.js";
 
 export const threadsKey = (sessionId: string) => `thread#${sessionId}`;
 

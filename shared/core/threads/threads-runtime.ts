@@ -12,6 +12,10 @@
  */
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionAgent, SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
+import {
+  FANOUT_HEARTBEAT_SECONDS,
+  type FanoutExecutionInput,
+} from "../../infra-spec/fanout-state-machine.js";
 import { emitOnce } from "../events/emit-once.js";
 import { ConditionFailedError, type DomainEvent } from "../ports.js";
 import { budgetReached, listCostUsd, listPrice } from "../runtime/budget.js";
@@ -20,7 +24,6 @@ import type { StepDeps, ThreadHooks } from "../runtime/step-deps.js";
 import { type StepMessage, stepMessage } from "../runtime/step-message.js";
 import type { StepRecord } from "../runtime/step-record.js";
 import { newRunState, type SessionRecord } from "../sessions/session-record.js";
-import { FANOUT_HEARTBEAT_SECONDS, type FanoutExecutionInput } from "../../infra-spec/fanout-state-machine.js";
 import { SendToAgentInputSchema, THREAD_TIMEOUT } from "./coordinator-tools.js";
 import {
   dispatchedItems,
@@ -128,7 +131,8 @@ export class ThreadsRuntime implements ThreadHooks {
         resultEventId: run.resultEventId,
         tool: run.name,
       } as const;
-      const refuse = (message: string) => items.push({ ...base, immediate: { isError: true, text: message } });
+      const refuse = (message: string) =>
+        items.push({ ...base, immediate: { isError: true, text: message } });
       if (run.name === "list_agents") {
         const listing = roster.map((m) => ({
           name: m.name,
@@ -142,7 +146,9 @@ export class ThreadsRuntime implements ThreadHooks {
       }
       const parsed = SendToAgentInputSchema.safeParse(run.input);
       if (!parsed.success) {
-        refuse(`Invalid input for send_to_agent: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`);
+        refuse(
+          `Invalid input for send_to_agent: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`,
+        );
         continue;
       }
       const input = parsed.data;
@@ -225,7 +231,12 @@ export class ThreadsRuntime implements ThreadHooks {
     }
     const limit = Number(budget.max_list_cost.amount);
     if (spent + estimate <= limit) return undefined;
-    deps.logger.info("fan-out refused by cost preflight", { sessionId: record.session.id, spent, estimate, limit });
+    deps.logger.info("fan-out refused by cost preflight", {
+      sessionId: record.session.id,
+      spent,
+      estimate,
+      limit,
+    });
     return `Fan-out refused by the cost preflight: ${dispatched.length} thread(s) are estimated at $${estimate.toFixed(4)} and the session has $${Math.max(0, limit - spent).toFixed(4)} of its $${limit.toFixed(2)} budget left. Send fewer threads, give them a smaller token_budget, or do the work yourself.`;
   }
 
@@ -272,7 +283,13 @@ export class ThreadsRuntime implements ThreadHooks {
     const sent = dispatchedItems(plan)
       .filter((i) => i.dispatch.isNew)
       .map((i) =>
-        messageSentEvent(deps.ids.next(idPrefix.event), now, i.dispatch.threadId, i.dispatch.agentName, i.dispatch.message),
+        messageSentEvent(
+          deps.ids.next(idPrefix.event),
+          now,
+          i.dispatch.threadId,
+          i.dispatch.agentName,
+          i.dispatch.message,
+        ),
       );
     await emitOnce(deps.store, deps.events, sessionId, `fanout#${plan.stepSeq}`, sent);
     for (const item of dispatchedItems(plan).filter((i) => i.dispatch.isNew)) {
@@ -357,7 +374,8 @@ export class ThreadsRuntime implements ThreadHooks {
     await deps.orchestrator.start(`${sessionId}-${fanoutStep}`, input);
     // The sweeper looks again only after the longest thread could have finished (then restarts the
     // execution idempotently: a lost start or a lost local execution is recovered).
-    const waitMs = (Math.max(...items.map((i) => i.dispatch.timeoutSeconds)) + FANOUT_HEARTBEAT_SECONDS) * 1000;
+    const waitMs =
+      (Math.max(...items.map((i) => i.dispatch.timeoutSeconds)) + FANOUT_HEARTBEAT_SECONDS) * 1000;
     await deps.sessions.mutate(record.workspaceId, sessionId, (current) => {
       if (current.run.fanoutStep !== fanoutStep) return undefined;
       current.run.leaseUntil = undefined;
@@ -395,7 +413,12 @@ export class ThreadsRuntime implements ThreadHooks {
     }
     const now = deps.clock.now();
     const [logged] = await emitOnce(deps.store, threadDeps.events, threadId, `dispatch#${fanoutKey}`, [
-      { type: "user.message", id: deps.ids.next(idPrefix.event), processed_at: iso(now), content: text(item.dispatch.message) },
+      {
+        type: "user.message",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: iso(now),
+        content: text(item.dispatch.message),
+      },
     ]);
     await threadDeps.sessions.mutate(ws, threadId, (current) => {
       const meta = metaOf(current);
@@ -430,10 +453,24 @@ export class ThreadsRuntime implements ThreadHooks {
     await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
   }
 
-  private async answer(deps: StepDeps, token: string, threadId: string, outcome: NonNullable<ThreadMeta["dispatch"]>["outcome"]) {
+  private async answer(
+    deps: StepDeps,
+    token: string,
+    threadId: string,
+    outcome: NonNullable<ThreadMeta["dispatch"]>["outcome"],
+  ) {
     if (!deps.orchestrator || !outcome) return;
-    if (outcome.ok) await deps.orchestrator.sendTaskSuccess(token, { threadId, reply: (outcome.reply ?? "").slice(0, MAX_REPLY_CHARS) });
-    else await deps.orchestrator.sendTaskFailure(token, outcome.error?.startsWith("cancelled") ? "ThreadCancelled" : "ThreadFailed", outcome.error ?? "failed");
+    if (outcome.ok)
+      await deps.orchestrator.sendTaskSuccess(token, {
+        threadId,
+        reply: (outcome.reply ?? "").slice(0, MAX_REPLY_CHARS),
+      });
+    else
+      await deps.orchestrator.sendTaskFailure(
+        token,
+        outcome.error?.startsWith("cancelled") ? "ThreadCancelled" : "ThreadFailed",
+        outcome.error ?? "failed",
+      );
   }
 
   /** Budget rule of a child thread: its own token budget for the dispatch, and the shared session budget. */
@@ -449,7 +486,10 @@ export class ThreadsRuntime implements ThreadHooks {
     if (dispatch?.tokenBudget && tokens - dispatch.startTokens >= dispatch.tokenBudget) return true;
     const parent = await deps.sessions.get(workspaceId, sessionId);
     if (!parent?.session.budget) return false;
-    const total = withThreadUsage(parent.session.usage, { ...parent.run.threadUsage, [record.session.id]: usage });
+    const total = withThreadUsage(parent.session.usage, {
+      ...parent.run.threadUsage,
+      [record.session.id]: usage,
+    });
     return budgetReached(parent.session.agent.model.id, total, parent.session.budget);
   }
 
@@ -515,19 +555,39 @@ export class ThreadsRuntime implements ThreadHooks {
         from_session_thread_id: threadId,
         from_agent_name: meta.agentName,
       });
-    await emitOnce(deps.store, deps.events, sessionId, `thread-idle#${threadId}#${dispatch.fanoutKey}`, events);
-    await this.publish(deps, workspaceId, "session.thread_status_idle", `${threadId}#idle#${dispatch.fanoutKey}`, {
-      session_id: sessionId,
-      session_thread_id: threadId,
-      stop_reason: stop.type,
-    });
+    await emitOnce(
+      deps.store,
+      deps.events,
+      sessionId,
+      `thread-idle#${threadId}#${dispatch.fanoutKey}`,
+      events,
+    );
+    await this.publish(
+      deps,
+      workspaceId,
+      "session.thread_status_idle",
+      `${threadId}#idle#${dispatch.fanoutKey}`,
+      {
+        session_id: sessionId,
+        session_thread_id: threadId,
+        stop_reason: stop.type,
+      },
+    );
     const answered = saved?.after ? metaOf(saved.after).dispatch : undefined;
-    if (answered?.taskToken && answered.outcome) await this.answer(deps, answered.taskToken, threadId, answered.outcome);
-    if (!outcome.ok && !dispatch.cancelled) await this.cancelSiblings(deps, workspaceId, sessionId, threadId, dispatch.fanoutKey);
+    if (answered?.taskToken && answered.outcome)
+      await this.answer(deps, answered.taskToken, threadId, answered.outcome);
+    if (!outcome.ok && !dispatch.cancelled)
+      await this.cancelSiblings(deps, workspaceId, sessionId, threadId, dispatch.fanoutKey);
   }
 
   /** Failure policy `cancel_siblings`: interrupt the fan-out's other threads; they answer as cancelled. */
-  private async cancelSiblings(deps: StepDeps, ws: string, sessionId: string, failedId: string, fanoutKey: string) {
+  private async cancelSiblings(
+    deps: StepDeps,
+    ws: string,
+    sessionId: string,
+    failedId: string,
+    fanoutKey: string,
+  ) {
     const plan = await loadFanoutPlan(deps.store, sessionId, Number(fanoutKey));
     if (plan?.policy !== "cancel_siblings") return;
     const threads = threadRepository(deps.store, sessionId);
@@ -578,15 +638,33 @@ export class ThreadsRuntime implements ThreadHooks {
       await deps.steps.send(stepMessage(ws, sessionId, saved.after.run.stepSeq));
   }
 
-  private async publish(deps: StepDeps, workspaceId: string, type: string, key: string, data: Record<string, unknown>) {
-    const event: DomainEvent = { type, id: `dev_${key}`, workspaceId, createdAt: iso(deps.clock.now()), data };
-    await deps.domainEvents.publish(event).catch((error) =>
-      deps.logger.warn("domain event not published", { type, error: String(error) }),
-    );
+  private async publish(
+    deps: StepDeps,
+    workspaceId: string,
+    type: string,
+    key: string,
+    data: Record<string, unknown>,
+  ) {
+    const event: DomainEvent = {
+      type,
+      id: `dev_${key}`,
+      workspaceId,
+      createdAt: iso(deps.clock.now()),
+      data,
+    };
+    await deps.domainEvents
+      .publish(event)
+      .catch((error) => deps.logger.warn("domain event not published", { type, error: String(error) }));
   }
 }
 
-function messageSentEvent(id: string, now: string, threadId: string, agentName: string, message: string): SessionEvent {
+function messageSentEvent(
+  id: string,
+  now: string,
+  threadId: string,
+  agentName: string,
+  message: string,
+): SessionEvent {
   return {
     type: "agent.thread_message_sent",
     id,

@@ -6,8 +6,8 @@ import type { BetaManagedAgentsSessionThread } from "@anthropic-ai/sdk/resources
 import { ConflictError, NotFoundError } from "../../contract/errors.js";
 import type { EventListQuery } from "../../contract/events.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
-import type { EventsService } from "../events/events-service.js";
 import type { LoggedEvent } from "../events/event-log.js";
+import type { EventsService } from "../events/events-service.js";
 import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { SessionRecord } from "../sessions/session-record.js";
@@ -28,20 +28,27 @@ export class ThreadsService {
   ) {}
 
   private async thread(workspaceId: string, sessionId: string, threadId: string): Promise<SessionRecord> {
-    if (!(await this.deps.sessions.get(workspaceId, sessionId))) throw new NotFoundError("session", sessionId);
+    if (!(await this.deps.sessions.get(workspaceId, sessionId)))
+      throw new NotFoundError("session", sessionId);
     const record = await threadRepository(this.deps.store, sessionId).get(workspaceId, threadId);
     if (!record) throw new NotFoundError("session thread", threadId);
     return record;
   }
 
-  async list(workspaceId: string, sessionId: string, query: ThreadListQuery): Promise<PageCursorBody<SessionThread>> {
-    if (!(await this.deps.sessions.get(workspaceId, sessionId))) throw new NotFoundError("session", sessionId);
+  async list(
+    workspaceId: string,
+    sessionId: string,
+    query: ThreadListQuery,
+  ): Promise<PageCursorBody<SessionThread>> {
+    if (!(await this.deps.sessions.get(workspaceId, sessionId)))
+      throw new NotFoundError("session", sessionId);
     const threads = threadRepository(this.deps.store, sessionId);
     const statuses = query.statuses ? new Set(query.statuses) : undefined;
     return collectPage<SessionRecord, SessionThread>({
       limit: query.limit,
       start: decodeCursor(query.page),
-      read: (after, limit) => threads.list(workspaceId, { after: after as string | undefined, limit, order: "asc" }),
+      read: (after, limit) =>
+        threads.list(workspaceId, { after: after as string | undefined, limit, order: "asc" }),
       keyOf: (r) => r.session.id,
       keep: (r) => !statuses || statuses.has(r.session.status),
       map: (r) => this.present(r),
@@ -55,16 +62,20 @@ export class ThreadsService {
   /** Archives a thread: it takes no more messages (a running one must finish or be interrupted first). */
   async archive(workspaceId: string, sessionId: string, threadId: string): Promise<SessionThread> {
     await this.thread(workspaceId, sessionId, threadId);
-    const result = await threadRepository(this.deps.store, sessionId).mutate(workspaceId, threadId, (current) => {
-      if (current.session.status === "running" || current.session.status === "rescheduling")
-        throw new ConflictError("session thread is running: wait until it is idle before archiving");
-      const meta = metaOf(current);
-      if (meta.archivedAt) return undefined;
-      meta.archivedAt = new Date(this.deps.clock.now()).toISOString();
-      current.thread = meta;
-      current.session.updated_at = meta.archivedAt;
-      return current;
-    });
+    const result = await threadRepository(this.deps.store, sessionId).mutate(
+      workspaceId,
+      threadId,
+      (current) => {
+        if (current.session.status === "running" || current.session.status === "rescheduling")
+          throw new ConflictError("session thread is running: wait until it is idle before archiving");
+        const meta = metaOf(current);
+        if (meta.archivedAt) return undefined;
+        meta.archivedAt = new Date(this.deps.clock.now()).toISOString();
+        current.thread = meta;
+        current.session.updated_at = meta.archivedAt;
+        return current;
+      },
+    );
     if (!result) throw new NotFoundError("session thread", threadId);
     return this.present(result.after);
   }
@@ -90,7 +101,8 @@ export class ThreadsService {
             : { before: cursor as number | undefined }),
         }),
       keyOf: (e) => e.seq,
-      keep: (e) => (!types || types.has(e.event.type)) && inRange((e.event as { processed_at?: string }).processed_at),
+      keep: (e) =>
+        (!types || types.has(e.event.type)) && inRange((e.event as { processed_at?: string }).processed_at),
       map: (e) => e.event,
     });
   }

@@ -16,7 +16,11 @@ export function addThreadRoutes(router: Router, threads: ThreadsService): Router
   return router
     .add("GET", "/v1/sessions/{session_id}/threads", async (r, p) =>
       json(
-        await threads.list(ws(r), p.session_id as string, parseListQuery(ThreadListQuerySchema, r, ["statuses"]) as never),
+        await threads.list(
+          ws(r),
+          p.session_id as string,
+          parseListQuery(ThreadListQuerySchema, r, ["statuses"]) as never,
+        ),
       ),
     )
     .add("GET", "/v1/sessions/{session_id}/threads/{thread_id}", async (r, p) =>
