@@ -29,6 +29,7 @@ import { Construct, type IConstruct } from "constructs";
 import type { TableName } from "../../shared/core/ports.js";
 import { queueSpecs, sweeperRateMinutes } from "../../shared/infra-spec/queues.js";
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
+import { FanoutStateMachine } from "./fanout-state-machine.js";
 
 /** Repository root: the Lambda entries live in `<root>/functions`. */
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -137,6 +138,8 @@ export class ReverieRuntime extends Construct {
   readonly api: apigw.RestApi;
   readonly authorizer: apigw.RequestAuthorizer;
   readonly alarms: cloudwatch.Alarm[] = [];
+  /** Multiagent fan-out (Step Functions). */
+  readonly fanout: FanoutStateMachine;
 
   private readonly props: ReverieRuntimeProps;
   private readonly removalPolicy: RemovalPolicy;
@@ -160,6 +163,12 @@ export class ReverieRuntime extends Construct {
     this.grantAccess();
     this.wireAgentSteps();
     this.wireSweeper();
+    this.fanout = new FanoutStateMachine(this, "Fanout", {
+      queue: this.agentStepsQueue,
+      callers: [this.functions["agent-step"]],
+      logRetention: this.logRetention,
+      removalPolicy: this.removalPolicy,
+    });
     const { api, authorizer } = this.createApi();
     this.api = api;
     this.authorizer = authorizer;

@@ -6,6 +6,7 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { fanoutStateMachineDefinition } from "../../shared/infra-spec/fanout-state-machine.js";
 import type { MockResponse, ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
 
@@ -91,6 +92,10 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 describe("multiagent threads", () => {
+  it("runs the fan-out with the very ASL object that CDK deploys", () => {
+    expect(h.stack.orchestrator.definition).toBe(fanoutStateMachineDefinition);
+  });
+
   it("fans out to three threads, resumes the coordinator with three results, and keeps thread history", async () => {
     const { environmentId, coordinator } = await coordinatorSetup();
     const session = await h.client.beta.sessions.create({
@@ -109,7 +114,7 @@ describe("multiagent threads", () => {
     const coordinatorCalls = h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR"));
     expect(coordinatorCalls).toHaveLength(2);
     // The coordinator was offered its tools, and got four results: the roster and three replies.
-    expect(coordinatorCalls[0]?.body.tools?.map((t) => t.name)).toEqual(
+    expect(coordinatorCalls[0]?.body.tools?.map((t) => (t as { name: string }).name)).toEqual(
       expect.arrayContaining(["list_agents", "send_to_agent"]),
     );
     const results = resultsOf(coordinatorCalls[1] as ReceivedRequest);
@@ -140,7 +145,9 @@ describe("multiagent threads", () => {
     expect(
       threads.every((t) => t.id.startsWith("sthr_") && t.status === "idle" && t.session_id === session.id),
     ).toBe(true);
-    const alpha = threads.find((t) => t.agent.name === "alpha") as (typeof threads)[number];
+    const alpha = threads.find(
+      (t) => (t.agent as { name?: string }).name === "alpha",
+    ) as (typeof threads)[number];
     expect(alpha.usage?.output_tokens).toBeGreaterThan(0);
     const retrieved = await h.client.beta.sessions.threads.retrieve(alpha.id, { session_id: session.id });
     expect(retrieved.id).toBe(alpha.id);
