@@ -216,4 +216,60 @@ describe("multiagent threads", () => {
     await h.waitIdle(session.id);
     workers = {};
   });
+
+  it("changes nothing when a resume, a dispatch or a step message is delivered twice", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "task A"), send("beta", "task B")];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const threadIds: string[] = [];
+    for await (const t of h.client.beta.sessions.threads.list(session.id)) threadIds.push(t.id);
+    const snapshot = async () => ({
+      primary: (await h.allEvents(session.id)).map((e) => e.id),
+      threads: await Promise.all(
+        threadIds.map(async (id) => {
+          const ids: string[] = [];
+          for await (const e of h.client.beta.sessions.threads.events.list(id, { session_id: session.id }))
+            ids.push(e.id);
+          return ids;
+        }),
+      ),
+      requests: h.upstream.received.length,
+    });
+    const before = await snapshot();
+    const store = h.stack.services.deps.store;
+    const [plan] = await store.query("resources", `fanout#${session.id}`);
+    const fanoutStep = Number(plan?.sk);
+    const ws = "wrkspc_local";
+    const redeliver = [
+      {
+        schemaVersion: 1,
+        kind: "fanout_resume",
+        workspaceId: ws,
+        sessionId: session.id,
+        fanoutStep,
+        results: [],
+      },
+      {
+        schemaVersion: 1,
+        kind: "thread_dispatch",
+        workspaceId: ws,
+        sessionId: session.id,
+        threadId: threadIds[0],
+        toolUseEventId: "sevt_unknown",
+        fanoutKey: String(fanoutStep),
+        timeoutSeconds: 60,
+        taskToken: "stale-token",
+      },
+      { schemaVersion: 1, workspaceId: ws, sessionId: session.id, stepSeq: fanoutStep },
+      { schemaVersion: 1, workspaceId: ws, sessionId: session.id, threadId: threadIds[0], stepSeq: 0 },
+    ];
+    for (const message of redeliver) await h.stack.queue.send(message as never);
+    await h.waitIdle(session.id);
+    expect(await snapshot()).toEqual(before);
+  });
 });
