@@ -30,7 +30,12 @@ export class LocalFanoutOrchestrator implements FanoutOrchestrator {
   /** Heartbeats received per task token (observable in tests). */
   readonly heartbeats = new Map<string, number>();
 
-  constructor(private readonly options: LocalFanoutOrchestratorOptions) {}
+  /** Validated once; each execution is a `run` of it. */
+  private readonly machine: StateMachine;
+
+  constructor(private readonly options: LocalFanoutOrchestratorOptions) {
+    this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: false } });
+  }
 
   /** The definition this orchestrator executes (the same object CDK deploys). */
   get definition(): object {
@@ -39,10 +44,7 @@ export class LocalFanoutOrchestrator implements FanoutOrchestrator {
 
   async start(name: string, input: unknown): Promise<void> {
     if (this.executions.has(name)) return;
-    const machine = new StateMachine(this.options.definition as never, {
-      validationOptions: { checkArn: false },
-    });
-    const run = machine.run(input as never, {
+    const run = this.machine.run(input as never, {
       // Iterations get their own token in RunThread; the library needs a value for $$.Task.Token.
       context: { Task: { Token: "local" } } as never,
       overrides: {

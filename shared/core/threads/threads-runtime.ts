@@ -246,14 +246,22 @@ export class ThreadsRuntime implements ThreadHooks {
     const sessionId = record.session.id;
     const now = iso(deps.clock.now());
     const threads = threadRepository(deps.store, sessionId);
-    for (const item of dispatchedItems(plan)) {
-      if (!item.dispatch.isNew) continue;
-      const agent = (await this.roster(ws, record.session.agent)).find(
-        (m) => m.agent.id === item.dispatch.agentRef.id,
-      )?.agent;
-      if (!agent) continue;
-      await this.createThread(threads, record, item.dispatch.threadId, item.dispatch.agentName, agent, now);
-    }
+    const fresh = dispatchedItems(plan).filter((i) => i.dispatch.isNew);
+    const roster = fresh.length > 0 ? await this.roster(ws, record.session.agent) : [];
+    await Promise.all(
+      fresh.map(async (item) => {
+        const agent = roster.find((m) => m.agent.id === item.dispatch.agentRef.id)?.agent;
+        if (agent)
+          await this.createThread(
+            threads,
+            record,
+            item.dispatch.threadId,
+            item.dispatch.agentName,
+            agent,
+            now,
+          );
+      }),
+    );
     // Each call's reserved slot: its result when answered now; for a dispatch, the thread's
     // creation (new) or the message sent (follow-up), so a live stream never waits on an empty slot.
     const slots = plan.items.map((item) => {
@@ -484,13 +492,26 @@ export class ThreadsRuntime implements ThreadHooks {
     const dispatch = metaOf(record).dispatch;
     const tokens = (usage.input_tokens ?? 0) + (usage.output_tokens ?? 0);
     if (dispatch?.tokenBudget && tokens - dispatch.startTokens >= dispatch.tokenBudget) return true;
+    // A thread carries its session's budget from creation: without one, no read of the parent.
+    if (!record.session.budget) return false;
     const parent = await deps.sessions.get(workspaceId, sessionId);
     if (!parent?.session.budget) return false;
-    const total = withThreadUsage(parent.session.usage, {
-      ...parent.run.threadUsage,
-      [record.session.id]: usage,
-    });
+    const live = await this.threadUsage(deps, workspaceId, sessionId);
+    const total = withThreadUsage(parent.session.usage, { ...live, [record.session.id]: usage });
     return budgetReached(parent.session.agent.model.id, total, parent.session.budget);
+  }
+
+  /**
+   * Every child thread's cumulative usage, read from the thread records themselves: threads never
+   * write the parent's record, so 25 threads finishing at once do not contend on it. The parent's
+   * `run.threadUsage` takes this snapshot when a fan-out resumes.
+   */
+  private async threadUsage(deps: StepDeps, workspaceId: string, sessionId: string) {
+    const threads = await threadRepository(deps.store, sessionId).list(workspaceId, {
+      order: "asc",
+      limit: 1000,
+    });
+    return Object.fromEntries(threads.map((t) => [t.session.id, t.session.usage]));
   }
 
   /** A child thread went idle: count its usage, report to the primary stream and answer its task. */
@@ -503,10 +524,6 @@ export class ThreadsRuntime implements ThreadHooks {
   ): Promise<void> {
     const threadId = record.session.id;
     const meta = metaOf(record);
-    await deps.sessions.mutate(workspaceId, sessionId, (parent) => {
-      parent.run.threadUsage = { ...parent.run.threadUsage, [threadId]: record.session.usage };
-      return parent;
-    });
     const dispatch = meta.dispatch;
     if (!dispatch || dispatch.outcome) return;
     const recent = await deps.events.read(threadId, { order: "desc", limit: 50 });
@@ -627,9 +644,11 @@ export class ThreadsRuntime implements ThreadHooks {
       };
     });
     await emitOnce(deps.store, deps.events, sessionId, `fanout-results#${fanoutStep}`, results);
+    const threadUsage = await this.threadUsage(deps, ws, sessionId);
     const saved = await deps.sessions.mutate(ws, sessionId, (current) => {
       if (current.run.fanoutStep !== fanoutStep) return undefined;
       current.run.fanoutStep = undefined;
+      current.run.threadUsage = threadUsage;
       current.run.stepClaims = 0;
       current.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
       return current;
