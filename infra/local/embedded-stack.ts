@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DirectoryFileBlobStore } from "../../shared/adapters/local/directory-file-blob-store.js";
 import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
 import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
@@ -91,6 +92,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   });
   const services = buildServices(config, {
     orchestrator,
+    // Uploaded files sit beside the workspaces: <data dir>/files.
+    fileBlobs: new DirectoryFileBlobStore(join(workspaceRoot, "..", "files")),
     store,
     steps: queue,
     model: options.model ?? (await createModel(config)),
@@ -144,10 +147,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
 const secondsToMs = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return chunks.length ? Buffer.concat(chunks).toString("utf8") : undefined;
+  return chunks.length ? Buffer.concat(chunks) : undefined;
 }
 
 async function serve(services: Services, req: IncomingMessage, res: ServerResponse) {
@@ -156,18 +159,25 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(",") : v;
   const disconnected = new AbortController();
   res.on("close", () => disconnected.abort());
+  const raw = await readBody(req);
   const request: HttpRequest = {
     method: req.method ?? "GET",
     path: url.pathname,
     query: url.searchParams,
     headers,
-    body: await readBody(req),
+    body: raw?.toString("utf8"),
+    rawBody: raw,
     signal: disconnected.signal,
   };
   const response: HttpResponse = await services.api.handle(request);
   if (response.kind === "json") {
     res.writeHead(response.status, { "content-type": "application/json", ...response.headers });
     res.end(JSON.stringify(response.body));
+    return;
+  }
+  if (response.kind === "binary") {
+    res.writeHead(response.status, response.headers);
+    res.end(response.body);
     return;
   }
   res.writeHead(200, {

@@ -175,3 +175,10 @@ export interface FanoutOrchestrator {
   sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
   sendTaskHeartbeat(taskToken: string): Promise<void>;
 }
+
+/** Uploaded files' bytes (Files API): S3 on AWS, a directory locally. Keys are opaque. */
+export interface FileBlobStore {
+  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  delete(key: string): Promise<void>;
+}

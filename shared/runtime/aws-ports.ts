@@ -5,6 +5,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
+import { S3FileBlobStore } from "../adapters/aws/s3-file-blob-store.js";
 import { S3WorkspaceStore } from "../adapters/aws/s3-workspace-store.js";
 import { SfnFanoutOrchestrator } from "../adapters/aws/sfn-fanout-orchestrator.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
@@ -45,6 +46,7 @@ export function awsServices(): Promise<Services> {
       model: await createModel(config, await anthropicKey(config)),
       workspace: new S3WorkspaceStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
       notifier: new InProcessNotifier(),
+      fileBlobs: new S3FileBlobStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
       orchestrator: config.REVERIE_FANOUT_STATE_MACHINE_ARN
         ? new SfnFanoutOrchestrator({
             client: new SFNClient({}),

@@ -43,6 +43,12 @@ const schema = z.object({
   REVERIE_FANOUT_STATE_MACHINE_ARN: z.string().min(1).optional(),
   /** Threads: tokens the cost preflight assumes per dispatched thread without a token_budget. */
   REVERIE_THREAD_ESTIMATED_TOKENS: z.coerce.number().int().min(0).default(20_000),
+  /** Files API: largest upload, bytes (default 5 MB, under Lambda's 6 MB request limit). */
+  REVERIE_FILE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * 1024 * 1024),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
 });
 

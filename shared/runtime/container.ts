@@ -12,12 +12,14 @@ import { ApiKeys } from "../core/auth/api-keys.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
+import { FilesService } from "../core/files/files-service.js";
 import type {
   Clock,
   DocumentStore,
   DomainEvents,
   EventNotifier,
   FanoutOrchestrator,
+  FileBlobStore,
   HttpFetcher,
   Logger,
   MessageQueue,
@@ -48,6 +50,8 @@ export interface Ports {
   leaseMs?: number;
   /** Runs multiagent fan-outs (Step Functions / local); without it coordinators cannot dispatch. */
   orchestrator?: FanoutOrchestrator;
+  /** Where uploaded files' bytes go (Files API); without it /v1/files is not served. */
+  fileBlobs?: FileBlobStore;
 }
 
 export function createLogger(config: Pick<Config, "REVERIE_LOG_LEVEL">, serviceName = "reverie"): Logger {
@@ -119,9 +123,22 @@ export function buildServices(config: Config, ports: Ports) {
     estimatedThreadTokens: config.REVERIE_THREAD_ESTIMATED_TOKENS,
   });
   const threads = new ThreadsService(deps, events);
+  const maxBytes = config.REVERIE_FILE_MAX_BYTES;
+  const files = ports.fileBlobs
+    ? new FilesService(ports.store, ports.fileBlobs, deps.ids, clock, { maxBytes })
+    : undefined;
   const apiKeys = new ApiKeys(ports.store);
-  const api = createApi({ agents, environments, sessions, events, apiKeys, logger, threads });
-  return { deps, agents, environments, sessions, events, apiKeys, api, logger, threads };
+  const api = createApi({
+    agents,
+    environments,
+    sessions,
+    events,
+    apiKeys,
+    logger,
+    threads,
+    files: files && { service: files, maxBytes },
+  });
+  return { deps, agents, environments, sessions, events, apiKeys, api, logger, threads, files };
 }
 
 export type Services = ReturnType<typeof buildServices>;

@@ -19,9 +19,11 @@ import type { AgentsService } from "../../core/agents/agents-service.js";
 import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
 import type { EventsService } from "../../core/events/events-service.js";
+import type { FilesService } from "../../core/files/files-service.js";
 import type { Logger } from "../../core/ports.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
 import type { ThreadsService } from "../../core/threads/threads-service.js";
+import { addFileRoutes } from "./files-routes.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import {
   json,
@@ -42,6 +44,7 @@ export interface ApiServices {
   apiKeys: ApiKeys;
   logger: Logger;
   threads?: ThreadsService;
+  files?: { service: FilesService; maxBytes: number };
 }
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
@@ -156,6 +159,7 @@ export function createApi(services: ApiServices) {
       return { kind: "sse", status: 200, chunks: chunks() };
     });
   if (services.threads) addThreadRoutes(router, services.threads);
+  if (services.files) addFileRoutes(router, services.files.service, services.files);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {
