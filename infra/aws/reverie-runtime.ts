@@ -437,6 +437,8 @@ export class ReverieRuntime extends Construct {
     resources.grantReadWriteData(f.api);
     events.grantReadWriteData(f.api);
     this.agentStepsQueue.grantSendMessages(f.api);
+    // Files API: uploaded files' bytes, under the bucket's files/ prefix only.
+    this.workspaceBucket.grantReadWrite(f.api, "files/*");
     // SSE: reads the session (workspace check) and follows its event log.
     resources.grantReadData(f["api-stream"]);
     events.grantReadData(f["api-stream"]);
@@ -454,12 +456,20 @@ export class ReverieRuntime extends Construct {
     this.agentStepsQueue.grantSendMessages(f.sweeper);
 
     const stepRole = f["agent-step"].role as iam.Role;
-    for (const action of ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]) {
-      Validations.of(stepRole).acknowledge({
-        id: `AwsSolutions-IAM5[Action::${action}]`,
-        reason: "bucket.grantReadWrite on the workspace bucket only (CDK's standard read/write action set).",
-      });
+    for (const role of [stepRole, f.api.role as iam.Role]) {
+      for (const action of ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Action::${action}]`,
+          reason:
+            "bucket.grantReadWrite on the workspace bucket only (CDK's standard read/write action set).",
+        });
+      }
     }
+    Validations.of(f.api.role as iam.Role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workspaceBucket.node.defaultChild as s3.CfnBucket)}.Arn>/files/*]`,
+      reason:
+        "Files API: uploaded files are object keys created at run time under the bucket's files/ prefix.",
+    });
     Validations.of(stepRole).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workspaceBucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
       reason: "Session workspaces are object keys created at run time under the workspace bucket.",
