@@ -6,6 +6,8 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
+import { threadRepository } from "../../shared/core/threads/thread-record.js";
 import { fanoutStateMachineDefinition } from "../../shared/infra-spec/fanout-state-machine.js";
 import type { MockResponse, ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
@@ -271,5 +273,42 @@ describe("multiagent threads", () => {
     for (const message of redeliver) await h.stack.queue.send(message as never);
     await h.waitIdle(session.id);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it("lets the sweeper re-nudge a stalled thread with a thread step message", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "task A")];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const [thread] = (await h.client.beta.sessions.threads.list(session.id)).data;
+    const threadId = (thread as { id: string }).id;
+    // A thread whose step message was lost: running, no lease, its nudge time passed.
+    const deps = h.stack.services.deps;
+    const stalled = await threadRepository(deps.store, session.id).mutate("wrkspc_local", threadId, (t) => {
+      t.session.status = "running";
+      t.run.nudgeAfter = 0;
+      return t;
+    });
+    await deps.store.put("resources", {
+      pk: "running",
+      sk: threadId,
+      workspaceId: "wrkspc_local",
+      sessionId: session.id,
+    });
+    const sent: unknown[] = [];
+    const result = await sweepStalledSessions({ ...deps, steps: { send: async (m) => void sent.push(m) } });
+    expect(result.nudged).toBeGreaterThanOrEqual(1);
+    expect(sent).toContainEqual({
+      schemaVersion: 1,
+      workspaceId: "wrkspc_local",
+      sessionId: session.id,
+      threadId,
+      stepSeq: stalled?.after.run.stepSeq,
+    });
+    await deps.store.delete("resources", "running", threadId);
   });
 });

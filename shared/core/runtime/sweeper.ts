@@ -2,6 +2,7 @@
  * The sweeper: finds running sessions whose step lease expired (or that never got their step
  * message) and re-nudges them. Duplicate nudges are harmless: a step claims the session first.
  */
+import { threadRepository } from "../threads/thread-record.js";
 import { runningIndexKey } from "./session-status.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
@@ -12,8 +13,11 @@ export async function sweepStalledSessions(deps: StepDeps): Promise<{ checked: n
   for (const entry of entries) {
     const sessionId = String(entry.sk);
     const workspaceId = String(entry.workspaceId);
+    // A child thread's entry names its session (threads/threads-runtime.ts): its run record is there.
+    const parentId = typeof entry.sessionId === "string" ? entry.sessionId : undefined;
+    const runs = parentId ? threadRepository(deps.store, parentId) : deps.sessions;
     const now = deps.clock.now();
-    const result = await deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    const result = await runs.mutate(workspaceId, sessionId, (current) => {
       const active = current.session.status === "running" || current.session.status === "rescheduling";
       if (!active) return undefined;
       if (Math.max(current.run.leaseUntil ?? 0, current.run.nudgeAfter ?? 0) > now) return undefined;
@@ -27,7 +31,11 @@ export async function sweepStalledSessions(deps: StepDeps): Promise<{ checked: n
     }
     if (result.before.rev === after.rev) continue;
     deps.logger.info("re-nudging stalled session", { sessionId, stepSeq: after.run.stepSeq });
-    await deps.steps.send(stepMessage(workspaceId, sessionId, after.run.stepSeq));
+    await deps.steps.send(
+      parentId
+        ? stepMessage(workspaceId, parentId, after.run.stepSeq, sessionId)
+        : stepMessage(workspaceId, sessionId, after.run.stepSeq),
+    );
     nudged++;
   }
   return { checked: entries.length, nudged };

@@ -19,7 +19,7 @@ import {
 import { emitOnce } from "../events/emit-once.js";
 import { ConditionFailedError, type DomainEvent } from "../ports.js";
 import { budgetReached, listCostUsd, listPrice } from "../runtime/budget.js";
-import { type StopReason, wakeSession } from "../runtime/session-status.js";
+import { runningIndexKey, type StopReason, wakeSession } from "../runtime/session-status.js";
 import type { StepDeps, ThreadHooks } from "../runtime/step-deps.js";
 import { type StepMessage, stepMessage } from "../runtime/step-message.js";
 import type { StepRecord } from "../runtime/step-record.js";
@@ -459,6 +459,10 @@ export class ThreadsRuntime implements ThreadHooks {
       session_thread_id: threadId,
     });
     await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
+    // The running index entry names the session, so the sweeper can re-nudge a stalled thread.
+    const running = await deps.store.get("resources", runningIndexKey, threadId);
+    if (running && running.sessionId !== sessionId)
+      await deps.store.put("resources", { ...running, sessionId });
   }
 
   private async answer(

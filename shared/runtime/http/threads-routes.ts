@@ -6,7 +6,8 @@ import type { ThreadsService } from "../../core/threads/threads-service.js";
 import { json, parseListQuery, sseFrame, workspaceOf as ws } from "./request-parsing.js";
 import type { Router } from "./router.js";
 
-const ThreadListQuerySchema = z.object({
+/** GET /v1/sessions/{id}/threads query (SDK: ThreadListParams). */
+export const ThreadListQuerySchema = z.object({
   limit: pageLimitSchema,
   page: pageCursorSchema,
   statuses: z.array(z.enum(["running", "idle", "rescheduling", "terminated"])).optional(),
