@@ -311,4 +311,82 @@ describe("multiagent threads", () => {
     });
     await deps.store.delete("resources", "running", threadId);
   });
+
+  it("refuses a fan-out that cannot fit the session budget (cost preflight) with a clear tool error", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+      budget: { type: "limit", max_list_cost: { amount: "0.01", currency: "USD" } },
+    });
+    coordinatorNext = [send("alpha", "a"), send("beta", "b"), send("gamma", "c")];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const resumed = h.upstream.received.find(
+      (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
+    );
+    const results = resultsOf(resumed as ReceivedRequest);
+    expect(results).toHaveLength(3);
+    for (const r of results) {
+      expect(r.is_error).toBe(true);
+      expect(textOf(r)).toMatch(/cost preflight/);
+    }
+    expect(h.upstream.received.filter((r) => systemOf(r).startsWith("WORKER"))).toHaveLength(0);
+    expect((await h.client.beta.sessions.threads.list(session.id)).data).toHaveLength(0);
+  });
+
+  it("stops a thread at its token_budget and reports it as an error result", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = {
+      alpha: () => ({
+        stop_reason: "tool_use",
+        content: [{ type: "tool_use", name: "write", input: { file_path: "a.txt", content: "x" } }],
+      }),
+    };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "loop forever", { token_budget: 1 })];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    workers = {};
+    const resumed = h.upstream.received.find(
+      (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
+    );
+    const [result] = resultsOf(resumed as ReceivedRequest);
+    expect(result?.is_error).toBe(true);
+    expect(textOf(result as Anthropic.Messages.ToolResultBlockParam)).toMatch(
+      /budget_reached: token_budget 1/,
+    );
+    expect(h.upstream.received.filter((r) => systemOf(r) === "WORKER alpha")).toHaveLength(1);
+  });
+
+  it("cancels the siblings when a thread with failure_policy cancel_siblings fails", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = {
+      beta: () => ({ fault: 400, message: "no", delayMs: 300 }),
+      gamma: () => ({ content: "slow answer", delayMs: 1_500 }),
+    };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [
+      send("alpha", "quick"),
+      send("beta", "fails", { failure_policy: "cancel_siblings" }),
+      send("gamma", "slow"),
+    ];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    workers = {};
+    const resumed = h.upstream.received.find(
+      (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
+    );
+    const [alpha, beta, gamma] = resultsOf(resumed as ReceivedRequest);
+    expect(alpha?.is_error).toBeFalsy();
+    expect(beta?.is_error).toBe(true);
+    expect(gamma?.is_error).toBe(true);
+    expect(textOf(gamma as Anthropic.Messages.ToolResultBlockParam)).toMatch(/cancelled/);
+  });
 });

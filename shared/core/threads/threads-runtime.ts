@@ -546,7 +546,7 @@ export class ThreadsRuntime implements ThreadHooks {
             ? "cancelled: a sibling thread failed (failure_policy cancel_siblings)"
             : stop.type === "retries_exhausted"
               ? `the thread failed: ${failure?.type === "session.error" ? failure.error.message : "model errors"}`
-              : `the thread stopped: ${stop.type}`,
+              : `the thread stopped (${stop.type}${dispatch.tokenBudget && stop.type === "budget_reached" ? `: token_budget ${dispatch.tokenBudget}` : ""})${reply ? `; its last message: ${reply}` : ""}`,
         };
     const saved = await threadRepository(deps.store, sessionId).mutate(workspaceId, threadId, (current) => {
       const m = metaOf(current);
