@@ -140,6 +140,8 @@ describe("multiagent threads", () => {
     ])
       expect(count(type), type).toBe(3);
     expect(primary.at(-1)?.type).toBe("session.status_idle");
+    // Working threads heartbeat the execution that waits on them.
+    expect(h.stack.orchestrator.heartbeats.size).toBeGreaterThanOrEqual(3);
 
     const threads: Anthropic.Beta.Sessions.Threads.BetaManagedAgentsSessionThread[] = [];
     for await (const t of h.client.beta.sessions.threads.list(session.id)) threads.push(t);

@@ -65,13 +65,7 @@ export class ThreadsRuntime implements ThreadHooks {
 
   async depsFor(deps: StepDeps, message: StepMessage): Promise<StepDeps> {
     if (!message.threadId) return deps;
-    const threadDeps = this.threadDeps(deps, message.workspaceId, message.sessionId);
-    const record = await threadDeps.sessions.get(message.workspaceId, message.threadId);
-    const token = record ? metaOf(record).dispatch?.taskToken : undefined;
-    // Each step of a working thread is a heartbeat for the execution that waits on it.
-    if (token && !metaOf(record as SessionRecord).dispatch?.outcome)
-      await deps.orchestrator?.sendTaskHeartbeat(token).catch(() => {});
-    return threadDeps;
+    return this.threadDeps(deps, message.workspaceId, message.sessionId);
   }
 
   /** Deps for a session's child threads: their repository, their queue messages, their callbacks. */
@@ -459,10 +453,9 @@ export class ThreadsRuntime implements ThreadHooks {
       session_thread_id: threadId,
     });
     await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
-    // The running index entry names the session, so the sweeper can re-nudge a stalled thread.
-    const running = await deps.store.get("resources", runningIndexKey, threadId);
-    if (running && running.sessionId !== sessionId)
-      await deps.store.put("resources", { ...running, sessionId });
+    // The running index entry names the session, so the sweeper can re-nudge a stalled thread (an
+    // entry left by a thread that went idle meanwhile is dropped by the sweeper's next look).
+    await deps.store.put("resources", { pk: runningIndexKey, sk: threadId, workspaceId: ws, sessionId });
   }
 
   private async answer(
@@ -494,6 +487,10 @@ export class ThreadsRuntime implements ThreadHooks {
     usage: SessionUsage,
   ): Promise<boolean> {
     const dispatch = metaOf(record).dispatch;
+    // Asked at the start and at the commit of every claimed step: also the step's heartbeat for the
+    // execution waiting on this thread.
+    if (dispatch?.taskToken && !dispatch.outcome)
+      await deps.orchestrator?.sendTaskHeartbeat(dispatch.taskToken).catch(() => {});
     const tokens = (usage.input_tokens ?? 0) + (usage.output_tokens ?? 0);
     if (dispatch?.tokenBudget && tokens - dispatch.startTokens >= dispatch.tokenBudget) return true;
     // A thread carries its session's budget from creation: without one, no read of the parent.
