@@ -391,4 +391,28 @@ describe("multiagent threads", () => {
     expect(gamma?.is_error).toBe(true);
     expect(textOf(gamma as Anthropic.Messages.ToolResultBlockParam)).toMatch(/cancelled/);
   });
+
+  it("streams a thread's own events over SSE (threads.events.stream)", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "first")];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const [thread] = (await h.client.beta.sessions.threads.list(session.id)).data;
+    const threadId = (thread as { id: string }).id;
+    const stream = await h.client.beta.sessions.threads.events.stream(threadId, { session_id: session.id });
+    coordinatorNext = [{ name: "send_to_agent", input: { thread_id: threadId, message: "second" } }];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("again")] });
+    const seen: string[] = [];
+    for await (const event of stream) {
+      seen.push(event.type);
+      if (event.type === "session.status_idle") break;
+    }
+    expect(seen).toEqual(expect.arrayContaining(["user.message", "session.status_running", "agent.message"]));
+    expect(seen).not.toContain("agent.thread_message_sent");
+    await h.waitIdle(session.id);
+  });
 });
