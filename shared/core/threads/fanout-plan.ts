@@ -33,6 +33,8 @@ export const fanoutPlanSchema = z.object({
   schemaVersion: z.literal(1),
   stepSeq: z.number().int(),
   policy: z.enum(["continue", "cancel_siblings"]),
+  /** When the plan was made: the time of every event it writes, so a replay writes identical events. */
+  createdAt: z.string(),
   items: z.array(planItemSchema),
 });
 export type FanoutPlan = z.infer<typeof fanoutPlanSchema>;

@@ -201,7 +201,13 @@ export class ThreadsRuntime implements ThreadHooks {
           item.immediate = { isError: true, text: refusal };
         }
     }
-    return { schemaVersion: 1, stepSeq: step.stepSeq, policy, items };
+    return {
+      schemaVersion: 1,
+      stepSeq: step.stepSeq,
+      policy,
+      createdAt: iso(deps.clock.now()),
+      items,
+    };
   }
 
   /**
@@ -238,7 +244,7 @@ export class ThreadsRuntime implements ThreadHooks {
   private async applyPlan(deps: StepDeps, record: SessionRecord, plan: FanoutPlan) {
     const ws = record.workspaceId;
     const sessionId = record.session.id;
-    const now = iso(deps.clock.now());
+    const now = plan.createdAt;
     const threads = threadRepository(deps.store, sessionId);
     const fresh = dispatchedItems(plan).filter((i) => i.dispatch.isNew);
     const roster = fresh.length > 0 ? await this.roster(ws, record.session.agent) : [];
