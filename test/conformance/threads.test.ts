@@ -415,4 +415,40 @@ describe("multiagent threads", () => {
     expect(seen).not.toContain("agent.thread_message_sent");
     await h.waitIdle(session.id);
   });
+
+  it("lets the sweeper finish a thread's report when a crash cut it short before the task was answered", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const orchestrator = h.stack.orchestrator;
+    const original = orchestrator.sendTaskSuccess.bind(orchestrator);
+    let lost = 0;
+    orchestrator.sendTaskSuccess = async (token, output) => {
+      if (lost++ === 0) throw new Error("process died before SendTaskSuccess");
+      return original(token, output);
+    };
+    try {
+      const session = await h.client.beta.sessions.create({
+        agent: coordinator.id,
+        environment_id: environmentId,
+      });
+      coordinatorNext = [send("alpha", "task A")];
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      await waitFor("the lost answer", async () => (lost > 0 ? true : undefined));
+      await waitFor("the thread to settle", async () => {
+        const depth = h.stack.queue.depth();
+        return depth.inFlight + depth.visible + depth.delayed === 0 ? true : undefined;
+      });
+      expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
+      await sweepStalledSessions(h.stack.services.deps);
+      const done = await h.waitIdle(session.id);
+      expect(done.status).toBe("idle");
+      const resumed = h.upstream.received.find(
+        (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
+      );
+      const [result] = resultsOf(resumed as ReceivedRequest);
+      expect(result?.is_error).toBeFalsy();
+      expect(textOf(result as Anthropic.Messages.ToolResultBlockParam)).toBe("alpha did it");
+    } finally {
+      orchestrator.sendTaskSuccess = original;
+    }
+  });
 });

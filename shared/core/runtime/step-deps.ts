@@ -31,6 +31,8 @@ export interface ThreadHooks {
   startFanout(deps: StepDeps, record: SessionRecord): Promise<void>;
   /** Handles a fan-out message (thread dispatch, coordinator resume) from the agent-steps queue; false if `body` is none. */
   handleQueueMessage(deps: StepDeps, body: unknown): Promise<boolean>;
+  /** Sweeper: finishes the report of an idle child thread whose task was never answered (a crash). */
+  recoverIdleThread(deps: StepDeps, workspaceId: string, sessionId: string, threadId: string): Promise<void>;
 }
 
 export interface StepDeps {

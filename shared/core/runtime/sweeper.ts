@@ -26,6 +26,7 @@ export async function sweepStalledSessions(deps: StepDeps): Promise<{ checked: n
     });
     const after = result?.after;
     if (!after || (after.session.status !== "running" && after.session.status !== "rescheduling")) {
+      if (after && parentId) await deps.threads?.recoverIdleThread(deps, workspaceId, parentId, sessionId);
       await deps.store.delete("resources", runningIndexKey, sessionId);
       continue;
     }

@@ -23,8 +23,16 @@ const dispatchSchema = z.object({
   /** Set when siblings are cancelled (failure policy `cancel_siblings`). */
   cancelled: z.boolean().optional(),
   outcome: z
-    .object({ ok: z.boolean(), reply: z.string().optional(), error: z.string().optional() })
+    .object({
+      ok: z.boolean(),
+      reply: z.string().optional(),
+      error: z.string().optional(),
+      /** The thread's stop reason (SDK shape), for the primary stream's `session.thread_status_idle`. */
+      stop: z.record(z.string(), z.unknown()).optional(),
+    })
     .optional(),
+  /** Set once the task was answered; until then a crash is finished by the sweeper. */
+  answered: z.boolean().optional(),
 });
 
 export const threadMetaSchema = z.object({

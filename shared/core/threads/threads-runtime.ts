@@ -521,7 +521,11 @@ export class ThreadsRuntime implements ThreadHooks {
     return Object.fromEntries(threads.map((t) => [t.session.id, t.session.usage]));
   }
 
-  /** A child thread went idle: count its usage, report to the primary stream and answer its task. */
+  /**
+   * A child thread went idle: record its outcome, report it on the primary stream and answer its
+   * task. Re-runnable: until the task is answered the thread keeps a running-index entry, so the
+   * sweeper finishes a report a crash cut short (recoverIdleThread).
+   */
   private async threadIdle(
     deps: StepDeps,
     workspaceId: string,
@@ -532,32 +536,20 @@ export class ThreadsRuntime implements ThreadHooks {
     const threadId = record.session.id;
     const meta = metaOf(record);
     const dispatch = meta.dispatch;
-    if (!dispatch || dispatch.outcome) return;
-    const recent = await deps.events.read(threadId, { order: "desc", limit: 50 });
-    const reply = recent
-      .map((e) => e.event)
-      .find((e) => e.type === "agent.message")
-      ?.content.map((b) => (b.type === "text" ? b.text : ""))
-      .join("");
-    const failure = recent.map((e) => e.event).find((e) => e.type === "session.error");
-    const ok = stop.type === "end_turn" && !dispatch.cancelled;
-    const outcome = ok
-      ? { ok, reply: reply ?? "" }
-      : {
-          ok,
-          error: dispatch.cancelled
-            ? "cancelled: a sibling thread failed (failure_policy cancel_siblings)"
-            : stop.type === "retries_exhausted"
-              ? `the thread failed: ${failure?.type === "session.error" ? failure.error.message : "model errors"}`
-              : `the thread stopped (${stop.type}${dispatch.tokenBudget && stop.type === "budget_reached" ? `: token_budget ${dispatch.tokenBudget}` : ""})${reply ? `; its last message: ${reply}` : ""}`,
-        };
-    const saved = await threadRepository(deps.store, sessionId).mutate(workspaceId, threadId, (current) => {
+    if (!dispatch || dispatch.answered) return;
+    await deps.store.put("resources", { pk: runningIndexKey, sk: threadId, workspaceId, sessionId });
+    const outcome = dispatch.outcome ?? (await this.outcomeOf(deps, threadId, dispatch, stop));
+    const threads = threadRepository(deps.store, sessionId);
+    const saved = await threads.mutate(workspaceId, threadId, (current) => {
       const m = metaOf(current);
       if (m.dispatch?.fanoutKey !== dispatch.fanoutKey || m.dispatch.outcome) return undefined;
       m.dispatch.outcome = outcome;
       current.thread = threadMetaSchema.parse(m);
       return current;
     });
+    const stored = saved ? metaOf(saved.after).dispatch : undefined;
+    if (stored?.fanoutKey !== dispatch.fanoutKey || !stored.outcome) return;
+    const final = stored.outcome;
     const now = iso(deps.clock.now());
     const events: SessionEvent[] = [
       {
@@ -566,16 +558,16 @@ export class ThreadsRuntime implements ThreadHooks {
         processed_at: now,
         agent_name: meta.agentName,
         session_thread_id: threadId,
-        stop_reason: stop,
+        stop_reason: (final.stop ?? stop) as StopReason,
         stop_details: null,
       },
     ];
-    if (reply)
+    if (final.reply)
       events.push({
         type: "agent.thread_message_received",
         id: deps.ids.next(idPrefix.event),
         processed_at: now,
-        content: text(reply),
+        content: text(final.reply),
         from_session_thread_id: threadId,
         from_agent_name: meta.agentName,
       });
@@ -594,14 +586,58 @@ export class ThreadsRuntime implements ThreadHooks {
       {
         session_id: sessionId,
         session_thread_id: threadId,
-        stop_reason: stop.type,
+        stop_reason: ((final.stop ?? stop) as StopReason).type,
       },
     );
-    const answered = saved?.after ? metaOf(saved.after).dispatch : undefined;
-    if (answered?.taskToken && answered.outcome)
-      await this.answer(deps, answered.taskToken, threadId, answered.outcome);
-    if (!outcome.ok && !dispatch.cancelled)
+    if (stored.taskToken) await this.answer(deps, stored.taskToken, threadId, final);
+    await threads.mutate(workspaceId, threadId, (current) => {
+      const m = metaOf(current);
+      if (m.dispatch?.fanoutKey !== dispatch.fanoutKey || m.dispatch.answered) return undefined;
+      m.dispatch.answered = true;
+      current.thread = threadMetaSchema.parse(m);
+      return current;
+    });
+    await deps.store.delete("resources", runningIndexKey, threadId);
+    if (!final.ok && !dispatch.cancelled)
       await this.cancelSiblings(deps, workspaceId, sessionId, threadId, dispatch.fanoutKey);
+  }
+
+  /** What a thread's turn amounts to for its dispatcher: its reply, or why it has none. */
+  private async outcomeOf(
+    deps: StepDeps,
+    threadId: string,
+    dispatch: NonNullable<ThreadMeta["dispatch"]>,
+    stop: StopReason,
+  ): Promise<NonNullable<NonNullable<ThreadMeta["dispatch"]>["outcome"]>> {
+    const recent = (await deps.events.read(threadId, { order: "desc", limit: 50 })).map((e) => e.event);
+    const reply = recent
+      .find((e) => e.type === "agent.message")
+      ?.content.map((b) => (b.type === "text" ? b.text : ""))
+      .join("");
+    const failure = recent.find((e) => e.type === "session.error");
+    const stopRecord = stop as unknown as Record<string, unknown>;
+    if (stop.type === "end_turn" && !dispatch.cancelled)
+      return { ok: true, reply: reply ?? "", stop: stopRecord };
+    const error = dispatch.cancelled
+      ? "cancelled: a sibling thread failed (failure_policy cancel_siblings)"
+      : stop.type === "retries_exhausted"
+        ? `the thread failed: ${failure?.type === "session.error" ? failure.error.message : "model errors"}`
+        : `the thread stopped (${stop.type}${dispatch.tokenBudget && stop.type === "budget_reached" ? `: token_budget ${dispatch.tokenBudget}` : ""})${reply ? `; its last message: ${reply}` : ""}`;
+    return { ok: false, error, stop: stopRecord };
+  }
+
+  async recoverIdleThread(deps: StepDeps, workspaceId: string, sessionId: string, threadId: string) {
+    const record = await threadRepository(deps.store, sessionId).get(workspaceId, threadId);
+    if (!record || record.session.status === "running" || record.session.status === "rescheduling") return;
+    const dispatch = metaOf(record).dispatch;
+    if (!dispatch || dispatch.answered) return;
+    const lastIdle = (await deps.events.read(threadId, { order: "desc", limit: 50 }))
+      .map((e) => e.event)
+      .find((e) => e.type === "session.status_idle");
+    const stop =
+      lastIdle?.type === "session.status_idle" ? lastIdle.stop_reason : { type: "end_turn" as const };
+    deps.logger.info("finishing an idle thread's report", { sessionId, threadId });
+    await this.threadIdle(deps, workspaceId, sessionId, record, stop);
   }
 
   /** Failure policy `cancel_siblings`: interrupt the fan-out's other threads; they answer as cancelled. */
