@@ -187,6 +187,12 @@ describe("multiagent threads", () => {
     );
     expect(refused[0]?.is_error).toBe(true);
     expect(textOf(refused[0] as Anthropic.Messages.ToolResultBlockParam)).toMatch(/archived/);
+
+    // Deleting the session deletes its threads.
+    await h.client.beta.sessions.delete(session.id);
+    const threadsLeft = await h.stack.services.deps.store.query("resources", `thread#${session.id}`);
+    expect(threadsLeft).toHaveLength(0);
+    expect(await h.stack.services.deps.events.read(alpha.id)).toHaveLength(0);
   });
 
   it("keeps the sibling's result when one thread fails and one times out", async () => {

@@ -14,6 +14,7 @@ import {
 } from "../paging.js";
 import { listPrice } from "../runtime/budget.js";
 import type { StepDeps } from "../runtime/step-deps.js";
+import { deleteThreads } from "../threads/thread-record.js";
 import { withThreadUsage } from "../threads/thread-usage.js";
 import { newRunState, type SessionRecord } from "./session-record.js";
 
@@ -173,6 +174,7 @@ export class SessionsService {
     }
     await this.deps.store.delete("resources", `ws#${workspaceId}#session`, sessionId);
     await this.deps.events.deleteAll(sessionId);
+    await deleteThreads(this.deps.store, this.deps.events, workspaceId, sessionId);
     return { id: sessionId, type: "session_deleted" };
   }
 

@@ -55,3 +55,21 @@ export function threadRepository(store: DocumentStore, sessionId: string): Sessi
 export function metaOf(record: SessionRecord): ThreadMeta {
   return threadMetaSchema.parse(record.thread);
 }
+
+/** Deletes a session's child threads and their event logs (session delete). */
+export async function deleteThreads(
+  store: DocumentStore,
+  events: { deleteAll(logId: string): Promise<void> },
+  workspaceId: string,
+  sessionId: string,
+): Promise<void> {
+  const threads = threadRepository(store, sessionId);
+  for (;;) {
+    const batch = await threads.list(workspaceId, { order: "asc", limit: 100 });
+    if (batch.length === 0) return;
+    for (const thread of batch) {
+      await events.deleteAll(thread.session.id);
+      await store.delete("resources", threadsKey(sessionId), thread.session.id);
+    }
+  }
+}
