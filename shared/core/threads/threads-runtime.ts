@@ -61,7 +61,22 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const text = (t: string) => [{ type: "text" as const, text: t }];
 
 export class ThreadsRuntime implements ThreadHooks {
+  /** Stored plans never change, so a process keeps the ones it read (25 dispatches read one plan). */
+  private readonly plans = new Map<string, FanoutPlan>();
+
   constructor(private readonly options: ThreadsRuntimeOptions) {}
+
+  private async plan(deps: StepDeps, sessionId: string, stepSeq: number): Promise<FanoutPlan | undefined> {
+    const key = `${sessionId}#${stepSeq}`;
+    const cached = this.plans.get(key);
+    if (cached) return cached;
+    const plan = await loadFanoutPlan(deps.store, sessionId, stepSeq);
+    if (plan) {
+      if (this.plans.size >= 200) this.plans.delete(this.plans.keys().next().value as string);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
 
   async depsFor(deps: StepDeps, message: StepMessage): Promise<StepDeps> {
     if (!message.threadId) return deps;
@@ -355,7 +370,7 @@ export class ThreadsRuntime implements ThreadHooks {
     const fanoutStep = record.run.fanoutStep;
     if (fanoutStep === undefined) return;
     const sessionId = record.session.id;
-    const plan = await loadFanoutPlan(deps.store, sessionId, fanoutStep);
+    const plan = await this.plan(deps, sessionId, fanoutStep);
     if (!plan) throw new Error(`session ${sessionId}: no fan-out plan for step ${fanoutStep}`);
     const items = dispatchedItems(plan);
     const input: FanoutExecutionInput = {
@@ -406,7 +421,7 @@ export class ThreadsRuntime implements ThreadHooks {
   private async dispatch(deps: StepDeps, message: ThreadDispatchMessage) {
     const { workspaceId: ws, sessionId, threadId, fanoutKey, taskToken } = message;
     const threadDeps = this.threadDeps(deps, ws, sessionId);
-    const plan = await loadFanoutPlan(deps.store, sessionId, Number(fanoutKey));
+    const plan = await this.plan(deps, sessionId, Number(fanoutKey));
     const item = plan && dispatchedItems(plan).find((i) => i.dispatch.threadId === threadId);
     const thread = await threadDeps.sessions.get(ws, threadId);
     if (!item || !thread) {
@@ -578,18 +593,21 @@ export class ThreadsRuntime implements ThreadHooks {
       `thread-idle#${threadId}#${dispatch.fanoutKey}`,
       events,
     );
-    await this.publish(
-      deps,
-      workspaceId,
-      "session.thread_status_idle",
-      `${threadId}#idle#${dispatch.fanoutKey}`,
-      {
-        session_id: sessionId,
-        session_thread_id: threadId,
-        stop_reason: ((final.stop ?? stop) as StopReason).type,
-      },
-    );
-    if (stored.taskToken) await this.answer(deps, stored.taskToken, threadId, final);
+    // The answer releases the execution: it does not wait on the domain event.
+    await Promise.all([
+      stored.taskToken ? this.answer(deps, stored.taskToken, threadId, final) : undefined,
+      this.publish(
+        deps,
+        workspaceId,
+        "session.thread_status_idle",
+        `${threadId}#idle#${dispatch.fanoutKey}`,
+        {
+          session_id: sessionId,
+          session_thread_id: threadId,
+          stop_reason: ((final.stop ?? stop) as StopReason).type,
+        },
+      ),
+    ]);
     await threads.mutate(workspaceId, threadId, (current) => {
       const m = metaOf(current);
       if (m.dispatch?.fanoutKey !== dispatch.fanoutKey || m.dispatch.answered) return undefined;
@@ -648,7 +666,7 @@ export class ThreadsRuntime implements ThreadHooks {
     failedId: string,
     fanoutKey: string,
   ) {
-    const plan = await loadFanoutPlan(deps.store, sessionId, Number(fanoutKey));
+    const plan = await this.plan(deps, sessionId, Number(fanoutKey));
     if (plan?.policy !== "cancel_siblings") return;
     const threads = threadRepository(deps.store, sessionId);
     for (const item of dispatchedItems(plan)) {
@@ -669,7 +687,7 @@ export class ThreadsRuntime implements ThreadHooks {
     const { workspaceId: ws, sessionId, fanoutStep } = message;
     const record = await deps.sessions.get(ws, sessionId);
     if (record?.run.fanoutStep !== fanoutStep) return;
-    const plan = await loadFanoutPlan(deps.store, sessionId, fanoutStep);
+    const plan = await this.plan(deps, sessionId, fanoutStep);
     if (!plan) return;
     const now = iso(deps.clock.now());
     const results: SessionEvent[] = dispatchedItems(plan).map((item) => {
