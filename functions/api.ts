@@ -8,7 +8,7 @@ import { fromApiGateway, toApiGateway } from "../shared/runtime/handlers/api-gat
 export const handler = middy(async (event: APIGatewayProxyEvent) => {
   const { api } = await awsServices(withDreams);
   const response = await api.handle(fromApiGateway(event));
-  if (response.kind !== "json")
+  if (response.kind === "sse")
     return toApiGateway({ kind: "json", status: 400, body: { error: "use the stream route" } });
   return toApiGateway(response);
 });

@@ -29,6 +29,7 @@ import { Construct, type IConstruct } from "constructs";
 import type { TableName } from "../../shared/core/ports.js";
 import { queueSpecs, sweeperRateMinutes } from "../../shared/infra-spec/queues.js";
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
+import { FanoutStateMachine } from "./fanout-state-machine.js";
 import { ReverieDreams } from "./reverie-dreams.js";
 import { type MakeFunction, type OutcomeFunctionName, ReverieOutcomes } from "./reverie-outcomes.js";
 
@@ -154,6 +155,8 @@ export class ReverieRuntime extends Construct {
   readonly outcomes: ReverieOutcomes;
   private makeFunction!: MakeFunction;
   private modelEnvironment: Record<string, string> = {};
+  /** Multiagent fan-out (Step Functions). */
+  readonly fanout: FanoutStateMachine;
 
   private readonly props: ReverieRuntimeProps;
   private readonly removalPolicy: RemovalPolicy;
@@ -188,6 +191,13 @@ export class ReverieRuntime extends Construct {
       encryptionKey: props.encryptionKey,
       alarmTopic: props.alarmTopic,
       graderModel: props.graderModel,
+    });
+    this.fanout = new FanoutStateMachine(this, "Fanout", {
+      queue: this.agentStepsQueue,
+      // The sweeper finishes a thread report a crash cut short, so it answers task tokens too.
+      callers: [this.functions["agent-step"], this.functions.sweeper],
+      logRetention: this.logRetention,
+      removalPolicy: this.removalPolicy,
     });
     const { api, authorizer } = this.createApi();
     this.api = api;
@@ -484,6 +494,8 @@ export class ReverieRuntime extends Construct {
     resources.grantReadWriteData(f.api);
     events.grantReadWriteData(f.api);
     this.agentStepsQueue.grantSendMessages(f.api);
+    // Files API: uploaded files' bytes, under the bucket's files/ prefix only.
+    this.workspaceBucket.grantReadWrite(f.api, "files/*");
     // SSE: reads the session (workspace check) and follows its event log.
     resources.grantReadData(f["api-stream"]);
     events.grantReadData(f["api-stream"]);
@@ -507,12 +519,20 @@ export class ReverieRuntime extends Construct {
     resources.grantReadWriteData(f["dream-scheduler"]);
 
     const stepRole = f["agent-step"].role as iam.Role;
-    for (const action of ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]) {
-      Validations.of(stepRole).acknowledge({
-        id: `AwsSolutions-IAM5[Action::${action}]`,
-        reason: "bucket.grantReadWrite on the workspace bucket only (CDK's standard read/write action set).",
-      });
+    for (const role of [stepRole, f.api.role as iam.Role]) {
+      for (const action of ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Action::${action}]`,
+          reason:
+            "bucket.grantReadWrite on the workspace bucket only (CDK's standard read/write action set).",
+        });
+      }
     }
+    Validations.of(f.api.role as iam.Role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workspaceBucket.node.defaultChild as s3.CfnBucket)}.Arn>/files/*]`,
+      reason:
+        "Files API: uploaded files are object keys created at run time under the bucket's files/ prefix.",
+    });
     Validations.of(stepRole).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workspaceBucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
       reason: "Session workspaces are object keys created at run time under the workspace bucket.",

@@ -8,11 +8,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DirectoryFileBlobStore } from "../../shared/adapters/local/directory-file-blob-store.js";
 import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
 import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
 import { LocalEventBus, LocalNotificationTopic } from "../../shared/adapters/local/local-bus.js";
 import { LocalDreamScheduler } from "../../shared/adapters/local/local-dream-scheduler.js";
+import { LocalFanoutOrchestrator } from "../../shared/adapters/local/local-fanout-orchestrator.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
 import type { DreamJob } from "../../shared/core/dreams/dream-deps.js";
@@ -23,6 +25,7 @@ import type { Logger, ModelProvider } from "../../shared/core/ports.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
+import { fanoutStateMachineDefinition } from "../../shared/infra-spec/fanout-state-machine.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
 import { buildServices, createLogger, createModel, type Services } from "../../shared/runtime/container.js";
@@ -67,6 +70,8 @@ export interface EmbeddedStack {
   /** The local SNS topic (satisfied outcomes) and EventBridge bus; subscribe to see what is published. */
   notifications: LocalNotificationTopic;
   eventBus: LocalEventBus;
+  /** Runs the fan-out ASL locally (multiagent threads). */
+  orchestrator: LocalFanoutOrchestrator;
   stop(): Promise<void>;
 }
 
@@ -120,7 +125,17 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   );
   const workspaceRoot = join(dataDir ?? join(tmpdir(), `reverie-${process.pid}-${Date.now()}`), "workspaces");
   mkdirSync(workspaceRoot, { recursive: true });
+  const logger = options.logger ?? createLogger(config);
+  const orchestrator = new LocalFanoutOrchestrator({
+    definition: fanoutStateMachineDefinition,
+    // Fan-out messages share the agent-steps queue with step nudges (the step handler tells them apart).
+    send: (body) => queue.send(body as StepMessage),
+    logger,
+  });
   const services = buildServices(config, {
+    orchestrator,
+    // Uploaded files sit beside the workspaces: <data dir>/files.
+    fileBlobs: new DirectoryFileBlobStore(join(workspaceRoot, "..", "files")),
     store,
     steps: queue,
     model: options.model ?? (await createModel(config)),
@@ -185,6 +200,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     webhookDeadLetters,
     notifications,
     eventBus,
+    orchestrator,
     async stop() {
       clearInterval(sweeper);
       dreamScheduler.stop();
@@ -200,10 +216,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
 const secondsToMs = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return chunks.length ? Buffer.concat(chunks).toString("utf8") : undefined;
+  return chunks.length ? Buffer.concat(chunks) : undefined;
 }
 
 async function serve(services: Services, req: IncomingMessage, res: ServerResponse) {
@@ -212,18 +228,25 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(",") : v;
   const disconnected = new AbortController();
   res.on("close", () => disconnected.abort());
+  const raw = await readBody(req);
   const request: HttpRequest = {
     method: req.method ?? "GET",
     path: url.pathname,
     query: url.searchParams,
     headers,
-    body: await readBody(req),
+    body: raw?.toString("utf8"),
+    rawBody: raw,
     signal: disconnected.signal,
   };
   const response: HttpResponse = await services.api.handle(request);
   if (response.kind === "json") {
     res.writeHead(response.status, { "content-type": "application/json", ...response.headers });
     res.end(JSON.stringify(response.body));
+    return;
+  }
+  if (response.kind === "binary") {
+    res.writeHead(response.status, response.headers);
+    res.end(response.body);
     return;
   }
   res.writeHead(200, {

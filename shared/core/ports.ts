@@ -183,3 +183,23 @@ export interface NotificationTopic {
 export interface EventBus {
   put(events: Array<{ source: string; detailType: string; detail: Record<string, unknown> }>): Promise<void>;
 }
+
+/**
+ * Runs fan-outs (Step Functions on AWS, aws-local-stepfunctions locally) and takes the callbacks of
+ * the threads they wait on. Every call is idempotent from the caller's side: starting an execution
+ * that already runs, or answering a task that is already answered or gone, changes nothing.
+ */
+export interface FanoutOrchestrator {
+  /** Starts the fan-out execution `name` (unique per coordinator step) with `input`. */
+  start(name: string, input: unknown): Promise<void>;
+  sendTaskSuccess(taskToken: string, output: unknown): Promise<void>;
+  sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
+  sendTaskHeartbeat(taskToken: string): Promise<void>;
+}
+
+/** Uploaded files' bytes (Files API): S3 on AWS, a directory locally. Keys are opaque. */
+export interface FileBlobStore {
+  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  delete(key: string): Promise<void>;
+}

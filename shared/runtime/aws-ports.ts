@@ -3,11 +3,14 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
 import { EventBridgeEventBus } from "../adapters/aws/eventbridge-event-bus.js";
+import { S3FileBlobStore } from "../adapters/aws/s3-file-blob-store.js";
 import { S3WorkspaceStore } from "../adapters/aws/s3-workspace-store.js";
+import { SfnFanoutOrchestrator } from "../adapters/aws/sfn-fanout-orchestrator.js";
 import { SnsNotificationTopic } from "../adapters/aws/sns-notification-topic.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
@@ -69,6 +72,13 @@ export function awsServices(extra?: (config: Config) => Partial<Ports>): Promise
         : undefined,
       grader: config.REVERIE_GRADER_QUEUE_URL
         ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_GRADER_QUEUE_URL })
+        : undefined,
+      fileBlobs: new S3FileBlobStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
+      orchestrator: config.REVERIE_FANOUT_STATE_MACHINE_ARN
+        ? new SfnFanoutOrchestrator({
+            client: new SFNClient({}),
+            stateMachineArn: config.REVERIE_FANOUT_STATE_MACHINE_ARN,
+          })
         : undefined,
     });
   })();

@@ -55,6 +55,16 @@ const schema = z.object({
   REVERIE_WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().min(0).max(900).default(30),
   REVERIE_OUTCOMES_TOPIC_ARN: z.string().optional(),
   REVERIE_EVENT_BUS_NAME: z.string().optional(),
+  /** Threads: the Step Functions fan-out state machine (AWS). */
+  REVERIE_FANOUT_STATE_MACHINE_ARN: z.string().min(1).optional(),
+  /** Threads: tokens the cost preflight assumes per dispatched thread without a token_budget. */
+  REVERIE_THREAD_ESTIMATED_TOKENS: z.coerce.number().int().min(0).default(20_000),
+  /** Files API: largest upload, bytes (default 5 MB, under Lambda's 6 MB request limit). */
+  REVERIE_FILE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * 1024 * 1024),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
   ...dreamConfigSchema,
 });

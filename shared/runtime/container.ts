@@ -19,6 +19,7 @@ import { DomainEventFanout } from "../core/events/domain-event-fanout.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
 import { withLifecycleEvents } from "../core/events/resource-lifecycle.js";
+import { FilesService } from "../core/files/files-service.js";
 import { MemoriesService } from "../core/memory/memories-service.js";
 import { MemorySnapshotsService } from "../core/memory/memory-snapshots-service.js";
 import { MemoryStoresService } from "../core/memory/memory-stores-service.js";
@@ -31,6 +32,8 @@ import type {
   DomainEvents,
   EventBus,
   EventNotifier,
+  FanoutOrchestrator,
+  FileBlobStore,
   HttpFetcher,
   Logger,
   MessageQueue,
@@ -44,6 +47,8 @@ import type { StepMessage } from "../core/runtime/step-message.js";
 import { SessionRepository } from "../core/sessions/session-record.js";
 import { SessionResourcesService } from "../core/sessions/session-resources.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
+import { ThreadsRuntime } from "../core/threads/threads-runtime.js";
+import { ThreadsService } from "../core/threads/threads-service.js";
 import type { WebhookDeliveryDeps } from "../core/webhooks/webhook-delivery.js";
 import { WebhookOutbox } from "../core/webhooks/webhook-outbox.js";
 import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
@@ -74,6 +79,10 @@ export interface Ports {
   notifications?: NotificationTopic;
   eventBus?: EventBus;
   leaseMs?: number;
+  /** Runs multiagent fan-outs (Step Functions / local); without it coordinators cannot dispatch. */
+  orchestrator?: FanoutOrchestrator;
+  /** Where uploaded files' bytes go (Files API); without it /v1/files is not served. */
+  fileBlobs?: FileBlobStore;
   /** Dreams: the dream-jobs queue (default: run in process) and the memory stores dreams read and write. */
   dreamJobs?: MessageQueue<DreamJob>;
   dreamMemory?: DreamMemory;
@@ -145,6 +154,7 @@ export function buildServices(config: Config, ports: Ports) {
       baseSeconds: config.REVERIE_MODEL_RETRY_BASE_SECONDS,
     },
     leaseMs: ports.leaseMs ?? stepLeaseSeconds * 1000,
+    orchestrator: ports.orchestrator,
   };
   const publisher = { domainEvents, ids: deps.ids, clock, logger };
   const agents = withLifecycleEvents(
@@ -178,6 +188,16 @@ export function buildServices(config: Config, ports: Ports) {
     { update: "updated", archive: "archived", delete: "deleted" },
     publisher,
   );
+  deps.threads = new ThreadsRuntime({
+    resolveAgent: (ws, ref) => agents.resolveForSession(ws, { type: "agent", ...ref }),
+    queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL ?? "local://agent-steps",
+    estimatedThreadTokens: config.REVERIE_THREAD_ESTIMATED_TOKENS,
+  });
+  const threads = new ThreadsService(deps, events);
+  const maxBytes = config.REVERIE_FILE_MAX_BYTES;
+  const files = ports.fileBlobs
+    ? new FilesService(ports.store, ports.fileBlobs, deps.ids, clock, { maxBytes })
+    : undefined;
   const apiKeys = new ApiKeys(ports.store);
   const memorySnapshots = new MemorySnapshotsService(deps, memoryStores, memories);
   const memory = { memoryStores, memories, memorySnapshots, sessionResources };
@@ -193,6 +213,8 @@ export function buildServices(config: Config, ports: Ports) {
     logger,
     outcomes,
     webhooks: webhooks?.service,
+    threads,
+    files: files && { service: files, maxBytes },
     ...memory,
     dreams: dreaming?.dreams,
     dreamSchedules: dreaming?.dreamSchedules,
@@ -208,6 +230,8 @@ export function buildServices(config: Config, ports: Ports) {
     logger,
     outcomes,
     webhooks,
+    threads,
+    files,
     ...memory,
     dreaming,
   };

@@ -189,12 +189,9 @@ describe("create", () => {
       tools: [{ type: "mcp_toolset", mcp_server_name: "docs" }],
     });
     const skills = await newAgent({ skills: [{ type: "anthropic", skill_id: "xlsx" }] });
-    const worker = await newAgent();
-    const coordinator = await newAgent({ multiagent: { type: "coordinator", agents: [worker.id] } });
     const cases: Array<[string, RegExp]> = [
       [mcp.id, /mcp/i],
       [skills.id, /skills/i],
-      [coordinator.id, /multiagent/i],
     ];
     for (const [agent, pattern] of cases) {
       const error = await rejection(

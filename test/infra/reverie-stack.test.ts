@@ -404,12 +404,17 @@ describe("IAM is least privilege", () => {
     }
   });
 
-  it("Resource '*' appears only for X-Ray (which has no resource-level permissions)", () => {
+  it("Resource '*' appears only for X-Ray and the state machine's log delivery (no resource-level permissions)", () => {
+    const fanoutPolicy = logicalIdOf(stack.runtime.fanout.stateMachine.role.node.findChild("DefaultPolicy"));
     for (const [id, policy] of Object.entries(template.findResources("AWS::IAM::Policy"))) {
       for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
         const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
         if (resources.includes("*")) {
-          for (const action of actionsOf(s)) expect(action, id).toMatch(/^xray:/);
+          const allowed =
+            id === fanoutPolicy
+              ? /^(xray:|logs:(\w+LogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$)/
+              : /^xray:/;
+          for (const action of actionsOf(s)) expect(action, id).toMatch(allowed);
         }
       }
     }
@@ -427,7 +432,11 @@ describe("IAM is least privilege", () => {
     expect(actions).toContain("sqs:SendMessage");
     expect(actions).not.toContain("sqs:DeleteMessage");
     expect(actions).not.toContain("sqs:ReceiveMessage");
-    expect(actions.some((a) => a.startsWith("s3:"))).toBe(false);
+    // Files API: objects under files/ only (the workspaces stay the agent step's).
+    const bucketArn = { "Fn::GetAtt": [logicalIdOf(stack.runtime.workspaceBucket), "Arn"] };
+    for (const s of statements("api").filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")))) {
+      expect(s.Resource).toEqual([bucketArn, { "Fn::Join": ["", [bucketArn, "/files/*"]] }]);
+    }
     expect(actions.some((a) => a.startsWith("secretsmanager:"))).toBe(false);
   });
 
@@ -452,7 +461,7 @@ describe("IAM is least privilege", () => {
     }
   });
 
-  it("only the model callers (agent-step, dream-worker) read the Anthropic secret and consume a queue; only agent-step touches the workspace bucket", () => {
+  it("only the model callers (agent-step, dream-worker) read the Anthropic secret and consume a queue; only agent-step touches the workspaces (api: files/ only)", () => {
     for (const name of FUNCTION_NAMES) {
       const actions = allActions(name);
       const isStep = name === "agent-step";
@@ -461,7 +470,7 @@ describe("IAM is least privilege", () => {
       expect(
         actions.some((a) => a.startsWith("s3:")),
         name,
-      ).toBe(isStep);
+      ).toBe(isStep || name === "api");
       expect(actions.includes("sqs:DeleteMessage"), name).toBe(callsModel);
     }
   });

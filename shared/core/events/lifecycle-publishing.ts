@@ -35,9 +35,11 @@ export async function publishSessionEvent(
 /** Publishes `session.status_idled` for the idle event among `entries` (what emit-once wrote). */
 export async function publishIdled(
   deps: Pick<StepDeps, "domainEvents" | "logger" | "clock">,
-  record: { workspaceId: string; session: { id: string; agent: { id: string } } },
+  record: { workspaceId: string; session: { id: string; agent: { id: string } }; thread?: unknown },
   entries: ReadonlyArray<{ event: { type: string; id: string } }>,
 ): Promise<void> {
+  // A child thread's idle is `session.thread_status_idle`, published by the threads runtime.
+  if (record.thread) return;
   const idle = entries.find((e) => e.event.type === "session.status_idle");
   if (!idle) return;
   await publishSessionEvent(

@@ -14,6 +14,7 @@ import { memoryPromptNote } from "../memory/memory-mounts.js";
 import { beginEvaluation } from "../outcomes/outcome-lifecycle.js";
 import { ModelCallError } from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
+import { withThreadUsage } from "../threads/thread-usage.js";
 import { budgetReached } from "./budget.js";
 import { buildModelRequest } from "./model-request.js";
 import { canRetry, retryDelaySeconds } from "./model-retry.js";
@@ -37,7 +38,9 @@ const isActive = (r: SessionRecord) => r.session.status === "running" || r.sessi
 async function claim(deps: StepDeps, message: StepMessage): Promise<SessionRecord | undefined> {
   const owner = randomUUID();
   const now = deps.clock.now();
-  const result = await deps.sessions.mutate(message.workspaceId, message.sessionId, (current) => {
+  // A child thread's run is keyed by its thread id (its own record, log, step records, markers).
+  const runId = message.threadId ?? message.sessionId;
+  const result = await deps.sessions.mutate(message.workspaceId, runId, (current) => {
     if (!isActive(current) || current.run.stepSeq !== message.stepSeq || current.run.grading)
       return undefined;
     if (current.run.leaseUntil !== undefined && current.run.leaseUntil > now) return undefined;
@@ -51,7 +54,8 @@ async function claim(deps: StepDeps, message: StepMessage): Promise<SessionRecor
 }
 
 /** Runs one step for a queue message; resolves when the step's effects are committed. */
-export async function runAgentStep(deps: StepDeps, message: StepMessage): Promise<void> {
+export async function runAgentStep(sessionDeps: StepDeps, message: StepMessage): Promise<void> {
+  const deps = sessionDeps.threads ? await sessionDeps.threads.depsFor(sessionDeps, message) : sessionDeps;
   const session = await claim(deps, message);
   if (!session) return;
   try {
@@ -66,9 +70,10 @@ export async function runAgentStep(deps: StepDeps, message: StepMessage): Promis
 async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<void> {
   const sessionId = session.session.id;
 
+  if (session.run.fanoutStep !== undefined && deps.threads) return deps.threads.startFanout(deps, session);
   if (session.run.interruptSeq > session.run.interruptHandledSeq)
     return finishTurn(deps, session, { type: "end_turn" }, []);
-  if (budgetReached(session.session.agent.model.id, session.session.usage, session.session.budget)) {
+  if (await overBudget(deps, session, session.session.usage)) {
     return finishTurn(deps, session, { type: "budget_reached" }, []);
   }
 
@@ -102,7 +107,15 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
     fresh,
     session: toolSession(session),
   });
-  await commitStep(deps, session, record, fresh);
+  const fanout = (await deps.threads?.planFanout(deps, session, record)) ?? false;
+  await commitStep(deps, session, record, fresh, fanout);
+}
+
+/** The budget rule: a child thread's own (deps.overBudget), else the session budget over every thread's usage. */
+async function overBudget(deps: StepDeps, record: SessionRecord, usage: SessionRecord["session"]["usage"]) {
+  if (deps.overBudget) return deps.overBudget(record, usage);
+  const total = withThreadUsage(usage, record.run.threadUsage);
+  return budgetReached(record.session.agent.model.id, total, record.session.budget);
 }
 
 /** Decides what follows a step and commits it; enqueues the next step after the commit. */
@@ -111,16 +124,21 @@ async function commitStep(
   claimed: SessionRecord,
   record: StepRecord,
   fresh: boolean,
+  fanout = false,
 ): Promise<void> {
   const sessionId = claimed.session.id;
   const usage = addUsage(claimed.session.usage, record.usage);
-  const overBudget = budgetReached(claimed.session.agent.model.id, usage, claimed.session.budget);
-  const decide = (current: SessionRecord): { next: "continue" } | { next: "idle"; stop: StopReason } => {
+  const spent = await overBudget(deps, claimed, usage);
+  const decide = (
+    current: SessionRecord,
+  ): { next: "continue" } | { next: "fanout" } | { next: "idle"; stop: StopReason } => {
+    // A dispatched fan-out runs to its end (its threads are already told): the coordinator waits.
+    if (fanout) return { next: "fanout" };
     if (current.run.interruptSeq > current.run.interruptHandledSeq)
       return { next: "idle", stop: { type: "end_turn" } };
     if (record.awaiting.length > 0)
       return { next: "idle", stop: { type: "requires_action", event_ids: record.awaiting } };
-    if (overBudget) return { next: "idle", stop: { type: "budget_reached" } };
+    if (spent) return { next: "idle", stop: { type: "budget_reached" } };
     if (record.stopReason === "refusal") return { next: "idle", stop: { type: "refusal" } };
     if (record.stopReason === "tool_use" && record.toolRuns.length > 0) return { next: "continue" };
     if (current.run.lastInputSeq > record.watermark) return { next: "continue" };
@@ -147,6 +165,18 @@ async function commitStep(
     next.run.watermark = record.watermark;
     next.run.attempt = 0;
     next.run.interruptHandledSeq = next.run.interruptSeq;
+    if (decision.next === "fanout") {
+      next.run.leaseUntil = undefined;
+      next.run.leaseOwner = undefined;
+      next.run.fanoutStep = record.stepSeq;
+      next.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
+      next.session.status = "running";
+      if (await trySave(deps, next)) {
+        await deps.threads?.startFanout(deps, next);
+        return;
+      }
+      continue;
+    }
     if (decision.next === "continue") {
       next.run.leaseUntil = undefined;
       next.run.leaseOwner = undefined;
@@ -197,6 +227,7 @@ async function commitStep(
     await publishIdled(deps, next, idleEntries);
     if (await trySave(deps, next)) {
       await deps.store.delete("resources", runningIndexKey, sessionId);
+      await deps.afterIdle?.(next, decision.stop);
       return;
     }
   }
@@ -221,7 +252,7 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     idleEvent(deps, stop),
   ]);
   await publishIdled(deps, claimed, idleEntries);
-  await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
+  const saved = await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
     if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq)
       return undefined;
     current.run.stepSeq += 1;
@@ -231,6 +262,7 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     return markIdle(current, deps.clock.now(), awaiting);
   });
   await deps.store.delete("resources", runningIndexKey, sessionId);
+  if (saved && saved.before.rev !== saved.after.rev) await deps.afterIdle?.(saved.after, stop);
 }
 
 const errorTypeOf = {

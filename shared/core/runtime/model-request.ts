@@ -5,6 +5,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { AgentToolset, CustomTool, SessionAgent } from "../../contract/sdk-types.js";
 import type { ModelRequest } from "../ports.js";
+import { coordinatorToolDefinitions } from "../threads/coordinator-tools.js";
 import { builtinToolDefinitions } from "../tools/toolset.js";
 
 const DEFAULT_MAX_TOKENS = 8192;
@@ -19,6 +20,7 @@ export function toolDefinitions(agent: SessionAgent): Anthropic.Messages.Tool[] 
       tools.push({ name: custom.name, description: custom.description, input_schema: custom.input_schema });
     }
   }
+  tools.push(...coordinatorToolDefinitions(agent));
   return tools;
 }
 

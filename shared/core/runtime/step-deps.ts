@@ -1,4 +1,6 @@
 /** Everything a step needs from outside, handed in by the composition root. */
+
+import type { SessionUsage } from "../../contract/sdk-types.js";
 import type { EventLog } from "../events/event-log.js";
 import type { OutcomeSettings } from "../outcomes/outcome-settings.js";
 import type {
@@ -6,6 +8,7 @@ import type {
   DocumentStore,
   DomainEvents,
   EventNotifier,
+  FanoutOrchestrator,
   HttpFetcher,
   IdGenerator,
   Logger,
@@ -13,9 +16,25 @@ import type {
   ModelProvider,
   WorkspaceStore,
 } from "../ports.js";
-import type { SessionRepository } from "../sessions/session-record.js";
+import type { SessionRecord, SessionRepository } from "../sessions/session-record.js";
 import type { RetryPolicy } from "./model-retry.js";
+import type { StopReason } from "./session-status.js";
 import type { StepMessage } from "./step-message.js";
+import type { StepRecord } from "./step-record.js";
+
+/** How child threads (core/threads) plug into the one step loop; absent when threads are not wired. */
+export interface ThreadHooks {
+  /** The deps a message's run uses: the primary thread's as given, a child thread's own repository, queue and callbacks. */
+  depsFor(deps: StepDeps, message: StepMessage): Promise<StepDeps>;
+  /** After a coordinator step's tools ran: records its `send_to_agent` calls as a fan-out; true when it must wait. */
+  planFanout(deps: StepDeps, record: SessionRecord, step: StepRecord): Promise<boolean>;
+  /** Starts (idempotently) the fan-out that a waiting coordinator's `run.fanoutStep` names. */
+  startFanout(deps: StepDeps, record: SessionRecord): Promise<void>;
+  /** Handles a fan-out message (thread dispatch, coordinator resume) from the agent-steps queue; false if `body` is none. */
+  handleQueueMessage(deps: StepDeps, body: unknown): Promise<boolean>;
+  /** Sweeper: finishes the report of an idle child thread whose task was never answered (a crash). */
+  recoverIdleThread(deps: StepDeps, workspaceId: string, sessionId: string, threadId: string): Promise<void>;
+}
 
 export interface StepDeps {
   store: DocumentStore;
@@ -36,4 +55,11 @@ export interface StepDeps {
   retry: RetryPolicy;
   /** How long a step holds its lease, ms. */
   leaseMs: number;
+  /** Multiagent threads (set by the composition root when wired). */
+  threads?: ThreadHooks;
+  orchestrator?: FanoutOrchestrator;
+  /** A child thread's budget rule (shared session budget, own token budget); default: the session's. */
+  overBudget?: (record: SessionRecord, usage: SessionUsage) => Promise<boolean>;
+  /** Called once a run's idle transition is committed (a child thread reports back to its fan-out). */
+  afterIdle?: (record: SessionRecord, stop: StopReason) => Promise<void>;
 }

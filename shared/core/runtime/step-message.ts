@@ -6,12 +6,20 @@ export const stepMessageSchema = z.object({
   workspaceId: z.string().min(1),
   sessionId: z.string().min(1),
   stepSeq: z.number().int().min(0),
+  /** A child thread's step (threads); absent for the session's primary thread. */
+  threadId: z.string().min(1).optional(),
 });
 export type StepMessage = z.infer<typeof stepMessageSchema>;
 
-export const stepMessage = (workspaceId: string, sessionId: string, stepSeq: number): StepMessage => ({
+export const stepMessage = (
+  workspaceId: string,
+  sessionId: string,
+  stepSeq: number,
+  threadId?: string,
+): StepMessage => ({
   schemaVersion: 1,
   workspaceId,
   sessionId,
   stepSeq,
+  ...(threadId ? { threadId } : {}),
 });

@@ -3,6 +3,7 @@
  * message) and re-nudges them. Duplicate nudges are harmless: a step claims the session first.
  */
 import { pendingGraderMessage } from "../outcomes/outcome-lifecycle.js";
+import { threadRepository } from "../threads/thread-record.js";
 import { runningIndexKey } from "./session-status.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
@@ -13,8 +14,11 @@ export async function sweepStalledSessions(deps: StepDeps): Promise<{ checked: n
   for (const entry of entries) {
     const sessionId = String(entry.sk);
     const workspaceId = String(entry.workspaceId);
+    // A child thread's entry names its session (threads/threads-runtime.ts): its run record is there.
+    const parentId = typeof entry.sessionId === "string" ? entry.sessionId : undefined;
+    const runs = parentId ? threadRepository(deps.store, parentId) : deps.sessions;
     const now = deps.clock.now();
-    const result = await deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    const result = await runs.mutate(workspaceId, sessionId, (current) => {
       const active = current.session.status === "running" || current.session.status === "rescheduling";
       if (!active) return undefined;
       if (Math.max(current.run.leaseUntil ?? 0, current.run.nudgeAfter ?? 0) > now) return undefined;
@@ -23,6 +27,7 @@ export async function sweepStalledSessions(deps: StepDeps): Promise<{ checked: n
     });
     const after = result?.after;
     if (!after || (after.session.status !== "running" && after.session.status !== "rescheduling")) {
+      if (after && parentId) await deps.threads?.recoverIdleThread(deps, workspaceId, parentId, sessionId);
       await deps.store.delete("resources", runningIndexKey, sessionId);
       continue;
     }
@@ -30,7 +35,12 @@ export async function sweepStalledSessions(deps: StepDeps): Promise<{ checked: n
     deps.logger.info("re-nudging stalled session", { sessionId, stepSeq: after.run.stepSeq });
     const grading = pendingGraderMessage(after);
     if (grading && deps.outcomes) await deps.outcomes.queue.send(grading);
-    else await deps.steps.send(stepMessage(workspaceId, sessionId, after.run.stepSeq));
+    else
+      await deps.steps.send(
+        parentId
+          ? stepMessage(workspaceId, parentId, after.run.stepSeq, sessionId)
+          : stepMessage(workspaceId, sessionId, after.run.stepSeq),
+      );
     nudged++;
   }
   return { checked: entries.length, nudged };

@@ -7,6 +7,7 @@ import type { AgentToolset, Session, SessionAgent, SessionEvent } from "../../co
 import { emitOnce } from "../events/emit-once.js";
 import type { LoggedEvent } from "../events/event-log.js";
 import { sessionMemoryMounts } from "../memory/memory-mounts.js";
+import { isCoordinatorTool } from "../threads/coordinator-tools.js";
 import { runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
 import type { StepDeps } from "./step-deps.js";
 import type { StepRecord } from "./step-record.js";
@@ -67,6 +68,8 @@ export async function runStepTools(
   options: { fresh: boolean; session?: ToolSession },
 ): Promise<void> {
   for (const run of record.toolRuns) {
+    // Coordinator tools answer in their reserved slots from the fan-out (threads/fan-out.ts).
+    if (isCoordinatorTool(agent, run.name)) continue;
     // On a step's first claim no result can exist yet; on a retry a written slot means it ran.
     if (!options.fresh && (await deps.events.exists(sessionId, run.resultSeq))) continue;
     const mounting = options.session && { ...options.session, toolUseEventId: run.toolUseEventId };

@@ -42,6 +42,10 @@ export const runStateSchema = z.object({
       leaseOwner: z.string().optional(),
     })
     .optional(),
+  /** A coordinator waiting on the fan-out its step `fanoutStep` dispatched (threads). */
+  fanoutStep: z.number().int().min(0).optional(),
+  /** Each child thread's cumulative usage, counted into the session's usage and budget (threads). */
+  threadUsage: z.record(z.string(), z.any()).optional(),
 });
 export type RunState = z.infer<typeof runStateSchema>;
 
@@ -66,16 +70,22 @@ export interface SessionRecord {
   session: Session;
   run: RunState;
   rev: number;
+  /** Set on a child thread's record (threads/thread-record.ts); validated there. */
+  thread?: unknown;
 }
 
 export const sessionKey = (workspaceId: string) => `ws#${workspaceId}#session`;
 
 /** Reads and writes session records with optimistic concurrency on `rev`. */
 export class SessionRepository {
-  constructor(private readonly store: DocumentStore) {}
+  /** `keyOf` picks the partition: sessions by default; a session's child threads use their own. */
+  constructor(
+    private readonly store: DocumentStore,
+    private readonly keyOf: (workspaceId: string) => string = sessionKey,
+  ) {}
 
   async get(workspaceId: string, sessionId: string): Promise<SessionRecord | undefined> {
-    const item = await this.store.get("resources", sessionKey(workspaceId), sessionId);
+    const item = await this.store.get("resources", this.keyOf(workspaceId), sessionId);
     if (!item) return undefined;
     return fromItem(workspaceId, item);
   }
@@ -83,14 +93,14 @@ export class SessionRepository {
   /** Creates a new record; fails if one exists. */
   async create(record: Omit<SessionRecord, "rev">): Promise<SessionRecord> {
     const stored = { ...record, rev: 1 };
-    await this.store.put("resources", toItem(stored), { expectedRev: 0 });
+    await this.store.put("resources", toItem(stored, this.keyOf), { expectedRev: 0 });
     return stored;
   }
 
   /** Writes `record` if nobody changed it since it was read; throws ConditionFailedError otherwise. */
   async save(record: SessionRecord): Promise<SessionRecord> {
     const next = { ...record, rev: record.rev + 1 };
-    await this.store.put("resources", toItem(next), { expectedRev: record.rev });
+    await this.store.put("resources", toItem(next, this.keyOf), { expectedRev: record.rev });
     return next;
   }
 
@@ -121,19 +131,21 @@ export class SessionRepository {
     workspaceId: string,
     options: { after?: string; before?: string; order: "asc" | "desc"; limit: number },
   ) {
-    const items = await this.store.query("resources", sessionKey(workspaceId), options);
+    const items = await this.store.query("resources", this.keyOf(workspaceId), options);
     return items.map((i) => fromItem(workspaceId, i));
   }
 }
 
-function toItem(record: SessionRecord): StoredItem {
-  return {
-    pk: sessionKey(record.workspaceId),
+function toItem(record: SessionRecord, keyOf: (workspaceId: string) => string): StoredItem {
+  const item: StoredItem = {
+    pk: keyOf(record.workspaceId),
     sk: record.session.id,
     rev: record.rev,
     session: record.session,
     run: record.run,
   };
+  if (record.thread !== undefined) item.thread = record.thread;
+  return item;
 }
 
 function fromItem(workspaceId: string, item: StoredItem): SessionRecord {
@@ -142,5 +154,6 @@ function fromItem(workspaceId: string, item: StoredItem): SessionRecord {
     session: item.session as Session,
     run: runStateSchema.parse(item.run),
     rev: Number(item.rev),
+    ...(item.thread !== undefined ? { thread: item.thread } : {}),
   };
 }

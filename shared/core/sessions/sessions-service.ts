@@ -16,6 +16,8 @@ import {
 } from "../paging.js";
 import { listPrice } from "../runtime/budget.js";
 import type { StepDeps } from "../runtime/step-deps.js";
+import { deleteThreads } from "../threads/thread-record.js";
+import { withThreadUsage } from "../threads/thread-usage.js";
 import { newRunState, type SessionRecord } from "./session-record.js";
 
 /** What sessions need from agents and environments. */
@@ -176,6 +178,7 @@ export class SessionsService {
     }
     await this.deps.store.delete("resources", `ws#${workspaceId}#session`, sessionId);
     await this.deps.events.deleteAll(sessionId);
+    await deleteThreads(this.deps.store, this.deps.events, workspaceId, sessionId);
     return { id: sessionId, type: "session_deleted" };
   }
 
@@ -190,15 +193,20 @@ export class SessionsService {
         active_seconds: activeSeconds,
         duration_seconds: Math.round((now - Date.parse(record.session.created_at)) / 1000),
       },
-      usage: { ...record.session.usage, active_seconds: activeSeconds },
+      usage: {
+        ...withThreadUsage(record.session.usage, record.run.threadUsage),
+        active_seconds: activeSeconds,
+      },
     };
   }
 }
 
 /** Agent features stored and validated now, but used by later releases: a clear 400 at session time. */
 function assertSupported(agent: SessionAgent) {
-  if (agent.multiagent)
-    throw new InvalidRequestError("agent.multiagent: multiagent sessions are not supported yet");
+  if (agent.multiagent && agent.multiagent.type !== "coordinator")
+    throw new InvalidRequestError(
+      `agent.multiagent: ${agent.multiagent.type} sessions are not supported yet`,
+    );
   if (agent.skills.length > 0) throw new InvalidRequestError("agent.skills: skills are not supported yet");
   if (agent.mcp_servers.length > 0 || agent.tools.some((t) => t.type === "mcp_toolset")) {
     throw new InvalidRequestError("agent.tools: MCP toolsets are not supported yet");

@@ -1,6 +1,6 @@
 /** Converts between API Gateway REST proxy events and the API's HttpRequest/HttpResponse. */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import type { HttpRequest, JsonResponse } from "../http/http-types.js";
+import type { BinaryResponse, HttpRequest, JsonResponse } from "../http/http-types.js";
 
 export function fromApiGateway(event: APIGatewayProxyEvent): HttpRequest {
   const query = new URLSearchParams();
@@ -13,23 +13,35 @@ export function fromApiGateway(event: APIGatewayProxyEvent): HttpRequest {
     | { workspaceId?: string; apiKeyId?: string }
     | null
     | undefined;
-  const body =
+  const raw =
     event.body && event.isBase64Encoded
-      ? Buffer.from(event.body, "base64").toString("utf8")
-      : (event.body ?? undefined);
+      ? Buffer.from(event.body, "base64")
+      : event.body
+        ? Buffer.from(event.body, "utf8")
+        : undefined;
+  const body = raw?.toString("utf8");
   return {
     method: event.httpMethod,
     path: event.path,
     query,
     headers,
     body,
+    rawBody: raw,
     principal: context?.workspaceId
       ? { workspaceId: context.workspaceId, apiKeyId: context.apiKeyId ?? "" }
       : undefined,
   };
 }
 
-export function toApiGateway(response: JsonResponse): APIGatewayProxyResult {
+export function toApiGateway(response: JsonResponse | BinaryResponse): APIGatewayProxyResult {
+  if (response.kind === "binary") {
+    return {
+      statusCode: response.status,
+      headers: response.headers,
+      body: Buffer.from(response.body).toString("base64"),
+      isBase64Encoded: true,
+    };
+  }
   return {
     statusCode: response.status,
     headers: { "content-type": "application/json", ...response.headers },

@@ -7,7 +7,9 @@ import { stepMessageSchema } from "../../core/runtime/step-message.js";
 
 export function createStepHandler(deps: StepDeps) {
   const processRecord = async (record: SQSRecord) => {
-    const parsed = stepMessageSchema.safeParse(JSON.parse(record.body));
+    const body: unknown = JSON.parse(record.body);
+    if (deps.threads && (await deps.threads.handleQueueMessage(deps, body))) return;
+    const parsed = stepMessageSchema.safeParse(body);
     if (!parsed.success) {
       // A malformed nudge can never succeed: log and drop it rather than poison the queue.
       deps.logger.error("dropping malformed step message", {

@@ -21,12 +21,15 @@ import type { DreamSchedulesService } from "../../core/dreams/dream-schedules-se
 import type { DreamsService } from "../../core/dreams/dreams-service.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
 import type { EventsService } from "../../core/events/events-service.js";
+import type { FilesService } from "../../core/files/files-service.js";
 import type { OutcomesService } from "../../core/outcomes/outcomes-service.js";
 import type { Logger } from "../../core/ports.js";
 import type { SessionResourcesService } from "../../core/sessions/session-resources.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
+import type { ThreadsService } from "../../core/threads/threads-service.js";
 import type { WebhooksService } from "../../core/webhooks/webhooks-service.js";
 import { addDreamRoutes } from "./dreams-routes.js";
+import { addFileRoutes } from "./files-routes.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { addMemoryRoutes, type MemoryRouteServices } from "./memory-routes.js";
 import { addOutcomeRoutes } from "./outcomes-routes.js";
@@ -40,6 +43,7 @@ import {
 } from "./request-parsing.js";
 import { Router } from "./router.js";
 import { addSessionResourceRoutes } from "./session-resources-routes.js";
+import { addThreadRoutes } from "./threads-routes.js";
 import { addWebhookRoutes } from "./webhooks-routes.js";
 
 export interface ApiServices extends MemoryRouteServices {
@@ -54,6 +58,8 @@ export interface ApiServices extends MemoryRouteServices {
   sessionResources: SessionResourcesService;
   outcomes?: OutcomesService;
   webhooks?: WebhooksService;
+  threads?: ThreadsService;
+  files?: { service: FilesService; maxBytes: number };
 }
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
@@ -163,6 +169,8 @@ export function createApi(services: ApiServices) {
       }
       return { kind: "sse", status: 200, chunks: chunks() };
     });
+  if (services.threads) addThreadRoutes(router, services.threads);
+  if (services.files) addFileRoutes(router, services.files.service, services.files);
 
   addMemoryRoutes(router, services);
   if (services.dreams) addDreamRoutes(router, services.dreams, services.dreamSchedules);

@@ -7,6 +7,8 @@ export interface HttpRequest {
   query: URLSearchParams;
   headers: Record<string, string | undefined>;
   body: string | undefined;
+  /** The body's bytes, for binary uploads (multipart); `body` is their UTF-8 reading. */
+  rawBody?: Uint8Array;
   /** Aborts when the client goes away (ends SSE streams at once instead of at their next write). */
   signal?: AbortSignal;
   /** Set by the authorizer (AWS) or the local server's auth step. */
@@ -27,4 +29,12 @@ export interface StreamResponse {
   chunks: AsyncIterable<string>;
 }
 
-export type HttpResponse = JsonResponse | StreamResponse;
+/** Raw bytes (file downloads). */
+export interface BinaryResponse {
+  kind: "binary";
+  status: number;
+  body: Uint8Array;
+  headers: Record<string, string>;
+}
+
+export type HttpResponse = JsonResponse | StreamResponse | BinaryResponse;

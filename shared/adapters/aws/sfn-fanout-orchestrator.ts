@@ -1,0 +1,58 @@
+/**
+ * The fan-out on AWS Step Functions. Duplicates are harmless by construction: an execution name is
+ * unique per coordinator step (a second start of the same name is ExecutionAlreadyExists), and an
+ * answer to a task that was answered, timed out or belongs to an ended execution is dropped.
+ */
+import {
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  type SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import type { FanoutOrchestrator } from "../../core/ports.js";
+
+/** Errors that mean "already done or no longer wanted" — never worth a retry. */
+const settled = new Set(["ExecutionAlreadyExists", "TaskDoesNotExist", "TaskTimedOut", "InvalidToken"]);
+
+async function unlessSettled(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (error) {
+    if (!settled.has((error as Error).name)) throw error;
+  }
+}
+
+export class SfnFanoutOrchestrator implements FanoutOrchestrator {
+  constructor(private readonly options: { client: SFNClient; stateMachineArn: string }) {}
+
+  start(name: string, input: unknown): Promise<void> {
+    return unlessSettled(
+      this.options.client.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.options.stateMachineArn,
+          name: name.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 80),
+          input: JSON.stringify(input),
+        }),
+      ),
+    );
+  }
+
+  sendTaskSuccess(taskToken: string, output: unknown): Promise<void> {
+    return unlessSettled(
+      this.options.client.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) })),
+    );
+  }
+
+  sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void> {
+    return unlessSettled(
+      this.options.client.send(
+        new SendTaskFailureCommand({ taskToken, error: error.slice(0, 256), cause: cause.slice(0, 32_768) }),
+      ),
+    );
+  }
+
+  sendTaskHeartbeat(taskToken: string): Promise<void> {
+    return unlessSettled(this.options.client.send(new SendTaskHeartbeatCommand({ taskToken })));
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Step Functions on one machine: aws-local-stepfunctions executes the very ASL object CDK deploys,
+ * with its two task states bound to local handlers — `RunThread` puts the thread's dispatch nudge
+ * (with a fresh task token) on the local agent-steps queue and waits for the token's answer;
+ * `ResumeCoordinator` puts the resume message there. Executions live in memory: after a restart the
+ * sweeper re-nudges the waiting coordinator, which starts its fan-out again (threads that answered
+ * already answer again at once).
+ */
+import { randomUUID } from "node:crypto";
+import { StateMachine } from "aws-local-stepfunctions";
+import type { FanoutOrchestrator, Logger } from "../../core/ports.js";
+
+interface Waiter {
+  execution: string;
+  resolve(output: unknown): void;
+  reject(error: Error): void;
+}
+
+export interface LocalFanoutOrchestratorOptions {
+  /** The ASL definition (shared/infra-spec/fanout-state-machine.ts). */
+  definition: object;
+  /** Sends a message body to the agent-steps queue. */
+  send(body: unknown): Promise<void>;
+  logger: Logger;
+}
+
+export class LocalFanoutOrchestrator implements FanoutOrchestrator {
+  private readonly executions = new Map<string, Promise<unknown>>();
+  private readonly waiting = new Map<string, Waiter>();
+  /** Heartbeats received per task token (observable in tests). */
+  readonly heartbeats = new Map<string, number>();
+
+  /** Validated once; each execution is a `run` of it. */
+  private readonly machine: StateMachine;
+
+  constructor(private readonly options: LocalFanoutOrchestratorOptions) {
+    this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: false } });
+  }
+
+  /** The definition this orchestrator executes (the same object CDK deploys). */
+  get definition(): object {
+    return this.options.definition;
+  }
+
+  async start(name: string, input: unknown): Promise<void> {
+    if (this.executions.has(name)) return;
+    const run = this.machine.run(input as never, {
+      // Iterations get their own token in RunThread; the library needs a value for $$.Task.Token.
+      context: { Task: { Token: "local" } } as never,
+      overrides: {
+        taskResourceLocalHandlers: {
+          RunThread: (params) => this.runThread(name, params as { MessageBody: Record<string, unknown> }),
+          ResumeCoordinator: async (params) => {
+            await this.options.send((params as { MessageBody: unknown }).MessageBody);
+            return {};
+          },
+        },
+      },
+    });
+    const settled = run.result
+      .catch((error) => this.options.logger.error("fan-out execution failed", { name, error: String(error) }))
+      .finally(() => {
+        // Iterations that timed out leave their waiters behind; a late answer then changes nothing.
+        for (const [token, waiter] of this.waiting) if (waiter.execution === name) this.waiting.delete(token);
+      });
+    this.executions.set(name, settled);
+  }
+
+  private runThread(execution: string, params: { MessageBody: Record<string, unknown> }): Promise<never> {
+    const taskToken = randomUUID();
+    return new Promise((resolve, reject) => {
+      this.waiting.set(taskToken, { execution, resolve: resolve as (o: unknown) => void, reject });
+      this.options.send({ ...params.MessageBody, taskToken }).catch(reject);
+    });
+  }
+
+  async sendTaskSuccess(taskToken: string, output: unknown): Promise<void> {
+    const waiter = this.waiting.get(taskToken);
+    this.waiting.delete(taskToken);
+    waiter?.resolve(output);
+  }
+
+  async sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void> {
+    const waiter = this.waiting.get(taskToken);
+    this.waiting.delete(taskToken);
+    if (!waiter) return;
+    const failure = new Error(cause);
+    failure.name = error;
+    waiter.reject(failure);
+  }
+
+  async sendTaskHeartbeat(taskToken: string): Promise<void> {
+    if (this.waiting.has(taskToken))
+      this.heartbeats.set(taskToken, (this.heartbeats.get(taskToken) ?? 0) + 1);
+  }
+
+  /** Resolves when every execution started so far has ended (tests, shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all(this.executions.values());
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The fan-out's messages on the agent-steps queue (nudges, never the truth — DESIGN.md §5): the
+ * Step Functions task that starts a thread's work (with its task token) and the one that resumes
+ * the coordinator with every thread's result. Their shapes are the ASL's MessageBody templates.
+ */
+import * as z from "zod";
+
+export const threadDispatchMessageSchema = z.object({
+  schemaVersion: z.literal(1),
+  kind: z.literal("thread_dispatch"),
+  workspaceId: z.string().min(1),
+  sessionId: z.string().min(1),
+  threadId: z.string().min(1),
+  toolUseEventId: z.string().min(1),
+  fanoutKey: z.string().min(1),
+  timeoutSeconds: z.number().int().positive(),
+  taskToken: z.string().min(1),
+});
+
+const threadResultSchema = z.object({
+  threadId: z.string(),
+  toolUseEventId: z.string(),
+  ok: z.boolean(),
+  reply: z.string().optional(),
+  error: z.string().optional(),
+  cause: z.string().optional(),
+});
+export type ThreadResult = z.infer<typeof threadResultSchema>;
+
+export const fanoutResumeMessageSchema = z.object({
+  schemaVersion: z.literal(1),
+  kind: z.literal("fanout_resume"),
+  workspaceId: z.string().min(1),
+  sessionId: z.string().min(1),
+  fanoutStep: z.number().int().min(0),
+  results: z.array(threadResultSchema),
+});
+
+export const threadQueueMessageSchema = z.discriminatedUnion("kind", [
+  threadDispatchMessageSchema,
+  fanoutResumeMessageSchema,
+]);
+export type ThreadDispatchMessage = z.infer<typeof threadDispatchMessageSchema>;
+export type FanoutResumeMessage = z.infer<typeof fanoutResumeMessageSchema>;

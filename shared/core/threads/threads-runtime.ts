@@ -1,0 +1,763 @@
+/**
+ * Multiagent threads in the step loop (ThreadHooks): a child thread runs through the very same
+ * `runAgentStep` as a session's primary thread — only its repository (its own run record), its
+ * queue messages (carrying `threadId`) and two callbacks (its budget rule, its report when idle)
+ * differ. A coordinator step whose model called `send_to_agent` becomes a fan-out: its plan is
+ * stored, its threads created, a Step Functions execution started; the coordinator waits
+ * (`run.fanoutStep`) until the execution's resume message brings every thread's result.
+ *
+ * Every effect is idempotent (DESIGN.md §5): the plan is stored once per step, thread records are
+ * created with `ifNotExists`, events go to fixed slots or through emitOnce, the orchestrator ignores
+ * duplicate starts and answers, and a resume for a step the coordinator no longer waits on is dropped.
+ */
+import { idPrefix } from "../../contract/ids.js";
+import type { SessionAgent, SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
+import {
+  FANOUT_HEARTBEAT_SECONDS,
+  type FanoutExecutionInput,
+} from "../../infra-spec/fanout-state-machine.js";
+import { emitOnce } from "../events/emit-once.js";
+import { ConditionFailedError, type DomainEvent } from "../ports.js";
+import { budgetReached, listCostUsd, listPrice } from "../runtime/budget.js";
+import { runningIndexKey, type StopReason, wakeSession } from "../runtime/session-status.js";
+import type { StepDeps, ThreadHooks } from "../runtime/step-deps.js";
+import { type StepMessage, stepMessage } from "../runtime/step-message.js";
+import type { StepRecord } from "../runtime/step-record.js";
+import { newRunState, type SessionRecord } from "../sessions/session-record.js";
+import { SendToAgentInputSchema, THREAD_TIMEOUT } from "./coordinator-tools.js";
+import {
+  dispatchedItems,
+  type FanoutPlan,
+  type FanoutPlanItem,
+  loadFanoutPlan,
+  saveFanoutPlan,
+} from "./fanout-plan.js";
+import {
+  type FanoutResumeMessage,
+  type ThreadDispatchMessage,
+  threadQueueMessageSchema,
+} from "./thread-messages.js";
+import { metaOf, type ThreadMeta, threadMetaSchema, threadRepository } from "./thread-record.js";
+import { withThreadUsage } from "./thread-usage.js";
+
+/** A roster member as the coordinator sees it. */
+export interface RosterMember {
+  name: string;
+  agent: SessionAgent;
+}
+
+export interface ThreadsRuntimeOptions {
+  /** An agent snapshot by pinned reference (agents service). */
+  resolveAgent(workspaceId: string, ref: { id: string; version: number }): Promise<SessionAgent>;
+  /** The agent-steps queue URL the state machine sends to (any string locally). */
+  queueUrl: string;
+  /** Tokens a thread is assumed to spend when its call gives no token_budget (cost preflight). */
+  estimatedThreadTokens: number;
+}
+
+/** A thread reply travels in the task output; Step Functions caps payloads at 256 KB for 25 threads. */
+const MAX_REPLY_CHARS = 8_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+const text = (t: string) => [{ type: "text" as const, text: t }];
+
+export class ThreadsRuntime implements ThreadHooks {
+  /** Stored plans never change, so a process keeps the ones it read (25 dispatches read one plan). */
+  private readonly plans = new Map<string, FanoutPlan>();
+
+  constructor(private readonly options: ThreadsRuntimeOptions) {}
+
+  private async plan(deps: StepDeps, sessionId: string, stepSeq: number): Promise<FanoutPlan | undefined> {
+    const key = `${sessionId}#${stepSeq}`;
+    const cached = this.plans.get(key);
+    if (cached) return cached;
+    const plan = await loadFanoutPlan(deps.store, sessionId, stepSeq);
+    if (plan) {
+      if (this.plans.size >= 200) this.plans.delete(this.plans.keys().next().value as string);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  async depsFor(deps: StepDeps, message: StepMessage): Promise<StepDeps> {
+    if (!message.threadId) return deps;
+    return this.threadDeps(deps, message.workspaceId, message.sessionId);
+  }
+
+  /** Deps for a session's child threads: their repository, their queue messages, their callbacks. */
+  threadDeps(deps: StepDeps, workspaceId: string, sessionId: string): StepDeps {
+    return {
+      ...deps,
+      sessions: threadRepository(deps.store, sessionId),
+      // The loop addresses a run by its own id; a thread's nudge names the session and the thread.
+      steps: {
+        send: (m, options) =>
+          deps.steps.send(stepMessage(m.workspaceId, sessionId, m.stepSeq, m.sessionId), options),
+      },
+      overBudget: (record, usage) => this.threadOverBudget(deps, workspaceId, sessionId, record, usage),
+      afterIdle: (record, stop) => this.threadIdle(deps, workspaceId, sessionId, record, stop),
+    };
+  }
+
+  /** The coordinator's roster, resolved to the pinned agent versions (self included). */
+  async roster(workspaceId: string, agent: SessionAgent): Promise<RosterMember[]> {
+    if (agent.multiagent?.type !== "coordinator") return [];
+    const members: RosterMember[] = [];
+    for (const entry of agent.multiagent.agents) {
+      if (entry.type !== "agent") continue;
+      const resolved = await this.options.resolveAgent(workspaceId, { id: entry.id, version: entry.version });
+      // One level only: a thread never coordinates (a `self` entry runs the coordinator without its roster).
+      members.push({ name: resolved.name, agent: { ...resolved, multiagent: null } });
+    }
+    return members;
+  }
+
+  async planFanout(deps: StepDeps, record: SessionRecord, step: StepRecord): Promise<boolean> {
+    const agent = record.session.agent;
+    if (agent.multiagent?.type !== "coordinator") return false;
+    const runs = step.toolRuns.filter((r) => r.name === "list_agents" || r.name === "send_to_agent");
+    if (runs.length === 0) return false;
+    const sessionId = record.session.id;
+    const plan =
+      (await loadFanoutPlan(deps.store, sessionId, step.stepSeq)) ??
+      (await saveFanoutPlan(deps.store, sessionId, await this.buildPlan(deps, record, step)));
+    await this.applyPlan(deps, record, plan);
+    return dispatchedItems(plan).length > 0;
+  }
+
+  private async buildPlan(deps: StepDeps, record: SessionRecord, step: StepRecord): Promise<FanoutPlan> {
+    const ws = record.workspaceId;
+    const sessionId = record.session.id;
+    const roster = await this.roster(ws, record.session.agent);
+    const threads = threadRepository(deps.store, sessionId);
+    const items: FanoutPlanItem[] = [];
+    let policy: FanoutPlan["policy"] = "continue";
+    const targeted = new Set<string>();
+    for (const run of step.toolRuns) {
+      if (run.name !== "list_agents" && run.name !== "send_to_agent") continue;
+      const base = {
+        toolUseEventId: run.toolUseEventId,
+        resultSeq: run.resultSeq,
+        resultEventId: run.resultEventId,
+        tool: run.name,
+      } as const;
+      const refuse = (message: string) =>
+        items.push({ ...base, immediate: { isError: true, text: message } });
+      if (run.name === "list_agents") {
+        const listing = roster.map((m) => ({
+          name: m.name,
+          id: m.agent.id,
+          version: m.agent.version,
+          description: m.agent.description,
+          model: m.agent.model.id,
+        }));
+        items.push({ ...base, immediate: { isError: false, text: JSON.stringify(listing, null, 2) } });
+        continue;
+      }
+      const parsed = SendToAgentInputSchema.safeParse(run.input);
+      if (!parsed.success) {
+        refuse(
+          `Invalid input for send_to_agent: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`,
+        );
+        continue;
+      }
+      const input = parsed.data;
+      if (input.failure_policy === "cancel_siblings") policy = "cancel_siblings";
+      let member: RosterMember | undefined;
+      let threadId: string;
+      let isNew = false;
+      if (input.thread_id) {
+        const thread = await threads.get(ws, input.thread_id);
+        if (!thread) {
+          refuse(`Unknown thread ${input.thread_id}: start a new one with agent_name.`);
+          continue;
+        }
+        const meta = metaOf(thread);
+        if (meta.archivedAt) {
+          refuse(`Thread ${input.thread_id} is archived and takes no more messages.`);
+          continue;
+        }
+        member = { name: meta.agentName, agent: thread.session.agent };
+        threadId = input.thread_id;
+      } else {
+        const wanted = input.agent_name ?? "";
+        member = roster.find((m) => m.name === wanted) ?? roster.find((m) => m.agent.id === wanted);
+        if (!member) {
+          refuse(
+            `No agent named ${JSON.stringify(wanted)} in your roster (${roster.map((m) => m.name).join(", ")}).`,
+          );
+          continue;
+        }
+        threadId = deps.ids.next(idPrefix.thread);
+        isNew = true;
+      }
+      if (targeted.has(threadId)) {
+        refuse(`Thread ${threadId} already gets a message in this turn.`);
+        continue;
+      }
+      targeted.add(threadId);
+      items.push({
+        ...base,
+        dispatch: {
+          threadId,
+          isNew,
+          agentName: member.name,
+          agentRef: { id: member.agent.id, version: member.agent.version },
+          message: input.message,
+          timeoutSeconds: input.timeout_seconds ?? THREAD_TIMEOUT.default,
+          ...(input.token_budget ? { tokenBudget: input.token_budget } : {}),
+        },
+      });
+    }
+    const refusal = await this.preflight(deps, record, items);
+    if (refusal) {
+      for (const item of items)
+        if (item.dispatch) {
+          item.dispatch = undefined;
+          item.immediate = { isError: true, text: refusal };
+        }
+    }
+    return {
+      schemaVersion: 1,
+      stepSeq: step.stepSeq,
+      policy,
+      createdAt: iso(deps.clock.now()),
+      items,
+    };
+  }
+
+  /**
+   * Cost preflight (extension): the dispatched threads' estimated spend — their token budgets, or a
+   * default estimate, at their models' list input price — must fit what is left of the session budget.
+   */
+  private async preflight(deps: StepDeps, record: SessionRecord, items: FanoutPlanItem[]) {
+    const budget = record.session.budget;
+    const dispatched = items.filter((i) => i.dispatch);
+    if (!budget || dispatched.length === 0) return undefined;
+    const spent = listCostUsd(
+      record.session.agent.model.id,
+      withThreadUsage(record.session.usage, record.run.threadUsage),
+    );
+    let estimate = 0;
+    for (const item of dispatched) {
+      const d = item.dispatch as NonNullable<FanoutPlanItem["dispatch"]>;
+      const agent = await this.options.resolveAgent(record.workspaceId, d.agentRef);
+      const price = listPrice(agent.model.id)?.input ?? 3;
+      estimate += ((d.tokenBudget ?? this.options.estimatedThreadTokens) * price) / 1_000_000;
+    }
+    const limit = Number(budget.max_list_cost.amount);
+    if (spent + estimate <= limit) return undefined;
+    deps.logger.info("fan-out refused by cost preflight", {
+      sessionId: record.session.id,
+      spent,
+      estimate,
+      limit,
+    });
+    return `Fan-out refused by the cost preflight: ${dispatched.length} thread(s) are estimated at $${estimate.toFixed(4)} and the session has $${Math.max(0, limit - spent).toFixed(4)} of its $${limit.toFixed(2)} budget left. Send fewer threads, give them a smaller token_budget, or do the work yourself.`;
+  }
+
+  /** Creates the plan's new threads and writes its events; safe to repeat. */
+  private async applyPlan(deps: StepDeps, record: SessionRecord, plan: FanoutPlan) {
+    const ws = record.workspaceId;
+    const sessionId = record.session.id;
+    const now = plan.createdAt;
+    const threads = threadRepository(deps.store, sessionId);
+    const fresh = dispatchedItems(plan).filter((i) => i.dispatch.isNew);
+    const roster = fresh.length > 0 ? await this.roster(ws, record.session.agent) : [];
+    await Promise.all(
+      fresh.map(async (item) => {
+        const agent = roster.find((m) => m.agent.id === item.dispatch.agentRef.id)?.agent;
+        if (agent)
+          await this.createThread(
+            threads,
+            record,
+            item.dispatch.threadId,
+            item.dispatch.agentName,
+            agent,
+            now,
+          );
+      }),
+    );
+    // Each call's reserved slot: its result when answered now; for a dispatch, the thread's
+    // creation (new) or the message sent (follow-up), so a live stream never waits on an empty slot.
+    const slots = plan.items.map((item) => {
+      const d = item.dispatch;
+      const event: SessionEvent = d
+        ? d.isNew
+          ? {
+              type: "session.thread_created",
+              id: item.resultEventId,
+              processed_at: now,
+              agent_name: d.agentName,
+              session_thread_id: d.threadId,
+              workflow_run_id: null,
+            }
+          : messageSentEvent(item.resultEventId, now, d.threadId, d.agentName, d.message)
+        : {
+            type: "agent.tool_result",
+            id: item.resultEventId,
+            processed_at: now,
+            tool_use_id: item.toolUseEventId,
+            is_error: item.immediate?.isError ?? true,
+            content: text(item.immediate?.text ?? ""),
+          };
+      return { seq: item.resultSeq, event, internals: {} };
+    });
+    await deps.events.write(sessionId, slots);
+    const sent = dispatchedItems(plan)
+      .filter((i) => i.dispatch.isNew)
+      .map((i) =>
+        messageSentEvent(
+          deps.ids.next(idPrefix.event),
+          now,
+          i.dispatch.threadId,
+          i.dispatch.agentName,
+          i.dispatch.message,
+        ),
+      );
+    await emitOnce(deps.store, deps.events, sessionId, `fanout#${plan.stepSeq}`, sent);
+    for (const item of dispatchedItems(plan).filter((i) => i.dispatch.isNew)) {
+      await this.publish(deps, ws, "session.thread_created", `${item.dispatch.threadId}#created`, {
+        session_id: sessionId,
+        session_thread_id: item.dispatch.threadId,
+        agent_name: item.dispatch.agentName,
+      });
+    }
+  }
+
+  private async createThread(
+    threads: ReturnType<typeof threadRepository>,
+    parent: SessionRecord,
+    threadId: string,
+    agentName: string,
+    agent: SessionAgent,
+    now: string,
+  ) {
+    const meta: ThreadMeta = {
+      schemaVersion: 1,
+      sessionId: parent.session.id,
+      agentName,
+      parentThreadId: null,
+      archivedAt: null,
+    };
+    try {
+      await threads.create({
+        workspaceId: parent.workspaceId,
+        session: {
+          ...parent.session,
+          id: threadId,
+          agent,
+          created_at: now,
+          updated_at: now,
+          status: "idle",
+          usage: {
+            input_tokens: 0,
+            output_tokens: 0,
+            cache_read_input_tokens: 0,
+            cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+          },
+          outcome_evaluations: [],
+          metadata: {},
+        },
+        run: newRunState(),
+        thread: meta,
+      });
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+    }
+  }
+
+  async startFanout(deps: StepDeps, record: SessionRecord): Promise<void> {
+    const fanoutStep = record.run.fanoutStep;
+    if (fanoutStep === undefined) return;
+    const sessionId = record.session.id;
+    const plan = await this.plan(deps, sessionId, fanoutStep);
+    if (!plan) throw new Error(`session ${sessionId}: no fan-out plan for step ${fanoutStep}`);
+    const items = dispatchedItems(plan);
+    const input: FanoutExecutionInput = {
+      schemaVersion: 1,
+      queueUrl: this.options.queueUrl,
+      workspaceId: record.workspaceId,
+      sessionId,
+      fanoutStep,
+      threads: items.map((i) => ({
+        QueueUrl: this.options.queueUrl,
+        MessageBody: {
+          schemaVersion: 1,
+          kind: "thread_dispatch",
+          workspaceId: record.workspaceId,
+          sessionId,
+          threadId: i.dispatch.threadId,
+          toolUseEventId: i.toolUseEventId,
+          fanoutKey: String(fanoutStep),
+          timeoutSeconds: i.dispatch.timeoutSeconds,
+        },
+      })),
+    };
+    if (!deps.orchestrator) throw new Error("threads need a fan-out orchestrator");
+    await deps.orchestrator.start(`${sessionId}-${fanoutStep}`, input);
+    // The sweeper looks again only after the longest thread could have finished (then restarts the
+    // execution idempotently: a lost start or a lost local execution is recovered).
+    const waitMs =
+      (Math.max(...items.map((i) => i.dispatch.timeoutSeconds)) + FANOUT_HEARTBEAT_SECONDS) * 1000;
+    await deps.sessions.mutate(record.workspaceId, sessionId, (current) => {
+      if (current.run.fanoutStep !== fanoutStep) return undefined;
+      current.run.leaseUntil = undefined;
+      current.run.leaseOwner = undefined;
+      current.run.nudgeAfter = deps.clock.now() + waitMs;
+      return current;
+    });
+  }
+
+  /** Handles a fan-out message from the agent-steps queue; false when `body` is not one. */
+  async handleQueueMessage(deps: StepDeps, body: unknown): Promise<boolean> {
+    if (typeof body !== "object" || body === null || !("kind" in body)) return false;
+    const message = threadQueueMessageSchema.parse(body);
+    if (message.kind === "thread_dispatch") await this.dispatch(deps, message);
+    else await this.resume(deps, message);
+    return true;
+  }
+
+  /** A thread's iteration started: record its task token, give it the message, wake it. */
+  private async dispatch(deps: StepDeps, message: ThreadDispatchMessage) {
+    const { workspaceId: ws, sessionId, threadId, fanoutKey, taskToken } = message;
+    const threadDeps = this.threadDeps(deps, ws, sessionId);
+    const plan = await this.plan(deps, sessionId, Number(fanoutKey));
+    const item = plan && dispatchedItems(plan).find((i) => i.dispatch.threadId === threadId);
+    const thread = await threadDeps.sessions.get(ws, threadId);
+    if (!item || !thread) {
+      await deps.orchestrator?.sendTaskFailure(taskToken, "ThreadMissing", `thread ${threadId} not found`);
+      return;
+    }
+    const known = metaOf(thread).dispatch;
+    if (known?.fanoutKey === fanoutKey && known.outcome) {
+      // Redelivered, or a restarted execution: the thread has answered already — answer again.
+      await this.answer(deps, taskToken, threadId, known.outcome);
+      return;
+    }
+    const now = deps.clock.now();
+    const [logged] = await emitOnce(deps.store, threadDeps.events, threadId, `dispatch#${fanoutKey}`, [
+      {
+        type: "user.message",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: iso(now),
+        content: text(item.dispatch.message),
+      },
+    ]);
+    await threadDeps.sessions.mutate(ws, threadId, (current) => {
+      const meta = metaOf(current);
+      if (meta.dispatch?.fanoutKey === fanoutKey) {
+        if (meta.dispatch.taskToken === taskToken) return undefined;
+        meta.dispatch.taskToken = taskToken;
+      } else {
+        meta.dispatch = {
+          fanoutKey,
+          toolUseEventId: message.toolUseEventId,
+          taskToken,
+          startTokens: (current.session.usage.input_tokens ?? 0) + (current.session.usage.output_tokens ?? 0),
+          ...(item.dispatch.tokenBudget ? { tokenBudget: item.dispatch.tokenBudget } : {}),
+        };
+      }
+      current.thread = meta;
+      return current;
+    });
+    await emitOnce(deps.store, deps.events, sessionId, `thread-running#${threadId}#${fanoutKey}`, [
+      {
+        type: "session.thread_status_running",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: iso(now),
+        agent_name: item.dispatch.agentName,
+        session_thread_id: threadId,
+      },
+    ]);
+    await this.publish(deps, ws, "session.thread_status_running", `${threadId}#running#${fanoutKey}`, {
+      session_id: sessionId,
+      session_thread_id: threadId,
+    });
+    await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
+    // The running index entry names the session, so the sweeper can re-nudge a stalled thread (an
+    // entry left by a thread that went idle meanwhile is dropped by the sweeper's next look).
+    await deps.store.put("resources", { pk: runningIndexKey, sk: threadId, workspaceId: ws, sessionId });
+  }
+
+  private async answer(
+    deps: StepDeps,
+    token: string,
+    threadId: string,
+    outcome: NonNullable<ThreadMeta["dispatch"]>["outcome"],
+  ) {
+    if (!deps.orchestrator || !outcome) return;
+    if (outcome.ok)
+      await deps.orchestrator.sendTaskSuccess(token, {
+        threadId,
+        reply: (outcome.reply ?? "").slice(0, MAX_REPLY_CHARS),
+      });
+    else
+      await deps.orchestrator.sendTaskFailure(
+        token,
+        outcome.error?.startsWith("cancelled") ? "ThreadCancelled" : "ThreadFailed",
+        outcome.error ?? "failed",
+      );
+  }
+
+  /** Budget rule of a child thread: its own token budget for the dispatch, and the shared session budget. */
+  private async threadOverBudget(
+    deps: StepDeps,
+    workspaceId: string,
+    sessionId: string,
+    record: SessionRecord,
+    usage: SessionUsage,
+  ): Promise<boolean> {
+    const dispatch = metaOf(record).dispatch;
+    // Asked at the start and at the commit of every claimed step: also the step's heartbeat for the
+    // execution waiting on this thread.
+    if (dispatch?.taskToken && !dispatch.outcome)
+      await deps.orchestrator?.sendTaskHeartbeat(dispatch.taskToken).catch(() => {});
+    const tokens = (usage.input_tokens ?? 0) + (usage.output_tokens ?? 0);
+    if (dispatch?.tokenBudget && tokens - dispatch.startTokens >= dispatch.tokenBudget) return true;
+    // A thread carries its session's budget from creation: without one, no read of the parent.
+    if (!record.session.budget) return false;
+    const parent = await deps.sessions.get(workspaceId, sessionId);
+    if (!parent?.session.budget) return false;
+    const live = await this.threadUsage(deps, workspaceId, sessionId);
+    const total = withThreadUsage(parent.session.usage, { ...live, [record.session.id]: usage });
+    return budgetReached(parent.session.agent.model.id, total, parent.session.budget);
+  }
+
+  /**
+   * Every child thread's cumulative usage, read from the thread records themselves: threads never
+   * write the parent's record, so 25 threads finishing at once do not contend on it. The parent's
+   * `run.threadUsage` takes this snapshot when a fan-out resumes.
+   */
+  private async threadUsage(deps: StepDeps, workspaceId: string, sessionId: string) {
+    const threads = await threadRepository(deps.store, sessionId).list(workspaceId, {
+      order: "asc",
+      limit: 1000,
+    });
+    return Object.fromEntries(threads.map((t) => [t.session.id, t.session.usage]));
+  }
+
+  /**
+   * A child thread went idle: record its outcome, report it on the primary stream and answer its
+   * task. Re-runnable: until the task is answered the thread keeps a running-index entry, so the
+   * sweeper finishes a report a crash cut short (recoverIdleThread).
+   */
+  private async threadIdle(
+    deps: StepDeps,
+    workspaceId: string,
+    sessionId: string,
+    record: SessionRecord,
+    stop: StopReason,
+  ): Promise<void> {
+    const threadId = record.session.id;
+    const meta = metaOf(record);
+    const dispatch = meta.dispatch;
+    if (!dispatch || dispatch.answered) return;
+    await deps.store.put("resources", { pk: runningIndexKey, sk: threadId, workspaceId, sessionId });
+    const outcome = dispatch.outcome ?? (await this.outcomeOf(deps, threadId, dispatch, stop));
+    const threads = threadRepository(deps.store, sessionId);
+    const saved = await threads.mutate(workspaceId, threadId, (current) => {
+      const m = metaOf(current);
+      if (m.dispatch?.fanoutKey !== dispatch.fanoutKey || m.dispatch.outcome) return undefined;
+      m.dispatch.outcome = outcome;
+      current.thread = threadMetaSchema.parse(m);
+      return current;
+    });
+    const stored = saved ? metaOf(saved.after).dispatch : undefined;
+    if (stored?.fanoutKey !== dispatch.fanoutKey || !stored.outcome) return;
+    const final = stored.outcome;
+    const now = iso(deps.clock.now());
+    const events: SessionEvent[] = [
+      {
+        type: "session.thread_status_idle",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: now,
+        agent_name: meta.agentName,
+        session_thread_id: threadId,
+        stop_reason: (final.stop ?? stop) as StopReason,
+        stop_details: null,
+      },
+    ];
+    if (final.reply)
+      events.push({
+        type: "agent.thread_message_received",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: now,
+        content: text(final.reply),
+        from_session_thread_id: threadId,
+        from_agent_name: meta.agentName,
+      });
+    await emitOnce(
+      deps.store,
+      deps.events,
+      sessionId,
+      `thread-idle#${threadId}#${dispatch.fanoutKey}`,
+      events,
+    );
+    // The answer releases the execution: it does not wait on the domain event.
+    await Promise.all([
+      stored.taskToken ? this.answer(deps, stored.taskToken, threadId, final) : undefined,
+      this.publish(
+        deps,
+        workspaceId,
+        "session.thread_status_idle",
+        `${threadId}#idle#${dispatch.fanoutKey}`,
+        {
+          session_id: sessionId,
+          session_thread_id: threadId,
+          stop_reason: ((final.stop ?? stop) as StopReason).type,
+        },
+      ),
+    ]);
+    await threads.mutate(workspaceId, threadId, (current) => {
+      const m = metaOf(current);
+      if (m.dispatch?.fanoutKey !== dispatch.fanoutKey || m.dispatch.answered) return undefined;
+      m.dispatch.answered = true;
+      current.thread = threadMetaSchema.parse(m);
+      return current;
+    });
+    await deps.store.delete("resources", runningIndexKey, threadId);
+    if (!final.ok && !dispatch.cancelled)
+      await this.cancelSiblings(deps, workspaceId, sessionId, threadId, dispatch.fanoutKey);
+  }
+
+  /** What a thread's turn amounts to for its dispatcher: its reply, or why it has none. */
+  private async outcomeOf(
+    deps: StepDeps,
+    threadId: string,
+    dispatch: NonNullable<ThreadMeta["dispatch"]>,
+    stop: StopReason,
+  ): Promise<NonNullable<NonNullable<ThreadMeta["dispatch"]>["outcome"]>> {
+    const recent = (await deps.events.read(threadId, { order: "desc", limit: 50 })).map((e) => e.event);
+    const reply = recent
+      .find((e) => e.type === "agent.message")
+      ?.content.map((b) => (b.type === "text" ? b.text : ""))
+      .join("");
+    const failure = recent.find((e) => e.type === "session.error");
+    const stopRecord = stop as unknown as Record<string, unknown>;
+    if (stop.type === "end_turn" && !dispatch.cancelled)
+      return { ok: true, reply: reply ?? "", stop: stopRecord };
+    const error = dispatch.cancelled
+      ? "cancelled: a sibling thread failed (failure_policy cancel_siblings)"
+      : stop.type === "retries_exhausted"
+        ? `the thread failed: ${failure?.type === "session.error" ? failure.error.message : "model errors"}`
+        : `the thread stopped (${stop.type}${dispatch.tokenBudget && stop.type === "budget_reached" ? `: token_budget ${dispatch.tokenBudget}` : ""})${reply ? `; its last message: ${reply}` : ""}`;
+    return { ok: false, error, stop: stopRecord };
+  }
+
+  async recoverIdleThread(deps: StepDeps, workspaceId: string, sessionId: string, threadId: string) {
+    const record = await threadRepository(deps.store, sessionId).get(workspaceId, threadId);
+    if (!record || record.session.status === "running" || record.session.status === "rescheduling") return;
+    const dispatch = metaOf(record).dispatch;
+    if (!dispatch || dispatch.answered) return;
+    const lastIdle = (await deps.events.read(threadId, { order: "desc", limit: 50 }))
+      .map((e) => e.event)
+      .find((e) => e.type === "session.status_idle");
+    const stop =
+      lastIdle?.type === "session.status_idle" ? lastIdle.stop_reason : { type: "end_turn" as const };
+    deps.logger.info("finishing an idle thread's report", { sessionId, threadId });
+    await this.threadIdle(deps, workspaceId, sessionId, record, stop);
+  }
+
+  /** Failure policy `cancel_siblings`: interrupt the fan-out's other threads; they answer as cancelled. */
+  private async cancelSiblings(
+    deps: StepDeps,
+    ws: string,
+    sessionId: string,
+    failedId: string,
+    fanoutKey: string,
+  ) {
+    const plan = await this.plan(deps, sessionId, Number(fanoutKey));
+    if (plan?.policy !== "cancel_siblings") return;
+    const threads = threadRepository(deps.store, sessionId);
+    for (const item of dispatchedItems(plan)) {
+      if (item.dispatch.threadId === failedId) continue;
+      await threads.mutate(ws, item.dispatch.threadId, (current) => {
+        const meta = metaOf(current);
+        if (meta.dispatch?.fanoutKey !== fanoutKey || meta.dispatch.outcome) return undefined;
+        meta.dispatch.cancelled = true;
+        current.thread = meta;
+        current.run.interruptSeq = Math.max(current.run.interruptSeq, current.run.interruptHandledSeq + 1);
+        return current;
+      });
+    }
+  }
+
+  /** The fan-out ended: every result becomes its `send_to_agent` call's tool result; the coordinator resumes. */
+  private async resume(deps: StepDeps, message: FanoutResumeMessage) {
+    const { workspaceId: ws, sessionId, fanoutStep } = message;
+    const record = await deps.sessions.get(ws, sessionId);
+    if (record?.run.fanoutStep !== fanoutStep) return;
+    const plan = await this.plan(deps, sessionId, fanoutStep);
+    if (!plan) return;
+    const now = iso(deps.clock.now());
+    const results: SessionEvent[] = dispatchedItems(plan).map((item) => {
+      const r = message.results.find((x) => x.toolUseEventId === item.toolUseEventId);
+      const body = r?.ok
+        ? r.reply || "(the agent ended its turn without a reply)"
+        : `Thread ${item.dispatch.threadId} (${item.dispatch.agentName}) gave no result: ${describeError(r?.error, r?.cause)}`;
+      return {
+        type: "agent.tool_result",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: now,
+        tool_use_id: item.toolUseEventId,
+        is_error: !r?.ok,
+        content: text(body),
+      };
+    });
+    await emitOnce(deps.store, deps.events, sessionId, `fanout-results#${fanoutStep}`, results);
+    const threadUsage = await this.threadUsage(deps, ws, sessionId);
+    const saved = await deps.sessions.mutate(ws, sessionId, (current) => {
+      if (current.run.fanoutStep !== fanoutStep) return undefined;
+      current.run.fanoutStep = undefined;
+      current.run.threadUsage = threadUsage;
+      current.run.stepClaims = 0;
+      current.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
+      return current;
+    });
+    if (saved && saved.before.rev !== saved.after.rev)
+      await deps.steps.send(stepMessage(ws, sessionId, saved.after.run.stepSeq));
+  }
+
+  private async publish(
+    deps: StepDeps,
+    workspaceId: string,
+    type: string,
+    key: string,
+    data: Record<string, unknown>,
+  ) {
+    const event: DomainEvent = {
+      type,
+      id: `dev_${key}`,
+      workspaceId,
+      createdAt: iso(deps.clock.now()),
+      data,
+    };
+    await deps.domainEvents
+      .publish(event)
+      .catch((error) => deps.logger.warn("domain event not published", { type, error: String(error) }));
+  }
+}
+
+function messageSentEvent(
+  id: string,
+  now: string,
+  threadId: string,
+  agentName: string,
+  message: string,
+): SessionEvent {
+  return {
+    type: "agent.thread_message_sent",
+    id,
+    processed_at: now,
+    content: text(message),
+    to_session_thread_id: threadId,
+    to_agent_name: agentName,
+  };
+}
+
+function describeError(error: string | undefined, cause: string | undefined): string {
+  if (!error) return "no result was reported";
+  if (error === "States.Timeout") return "it timed out (timeout_seconds elapsed)";
+  if (error === "States.HeartbeatTimeout") return "it stopped sending heartbeats";
+  return cause && cause !== error ? `${error}: ${cause}` : error;
+}

@@ -1,0 +1,460 @@
+/**
+ * Multiagent threads through the official SDK: a coordinator fans out to three specialists in one
+ * turn (Step Functions ASL run locally), gets every result, follows up one thread (which kept its
+ * history), and the threads API lists, retrieves and archives them. Failure isolation: a failed and
+ * a timed-out thread become error results without losing the sibling's reply.
+ */
+import type Anthropic from "@anthropic-ai/sdk";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
+import { threadRepository } from "../../shared/core/threads/thread-record.js";
+import { fanoutStateMachineDefinition } from "../../shared/infra-spec/fanout-state-machine.js";
+import type { MockResponse, ReceivedRequest } from "../fixtures/mock-messages-server.js";
+import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ env: { REVERIE_MODEL_MAX_RETRIES: "0" } });
+});
+afterAll(async () => h.close());
+
+type Tool = { name: string; input: unknown };
+/** What the coordinator answers next: tool calls, or (once results are in) a summary. */
+let coordinatorNext: Tool[] = [];
+/** How each worker answers, by its system prompt's name. */
+let workers: Record<string, (r: ReceivedRequest) => MockResponse> = {};
+
+const systemOf = (r: ReceivedRequest) =>
+  Array.isArray(r.body.system) ? r.body.system.map((b) => b.text).join("") : String(r.body.system ?? "");
+const lastUser = (r: ReceivedRequest) => r.body.messages.at(-1);
+const hasToolResults = (r: ReceivedRequest) => {
+  const content = lastUser(r)?.content;
+  return Array.isArray(content) && content.some((b) => b.type === "tool_result");
+};
+
+beforeEach(() => {
+  h.upstream.reset();
+  h.upstream.fallback = (r) => {
+    const system = systemOf(r);
+    if (system.startsWith("COORDINATOR")) {
+      if (hasToolResults(r)) return { content: "summary done" };
+      const calls = coordinatorNext;
+      coordinatorNext = [];
+      return {
+        stop_reason: "tool_use",
+        content: calls.map((c) => ({ type: "tool_use" as const, name: c.name, input: c.input })),
+      };
+    }
+    const name = system.replace(/^WORKER /, "");
+    return workers[name]?.(r) ?? { content: `${name} did it` };
+  };
+});
+
+async function coordinatorSetup() {
+  const { environmentId } = await h.setup();
+  const worker = (name: string) =>
+    h.client.beta.agents.create({
+      name,
+      model: "claude-haiku-4-5",
+      system: `WORKER ${name}`,
+      tools: [{ type: "agent_toolset_20260401" }],
+    });
+  const [a, b, c] = await Promise.all([worker("alpha"), worker("beta"), worker("gamma")]);
+  const coordinator = await h.client.beta.agents.create({
+    name: "lead",
+    model: "claude-sonnet-4-6",
+    system: "COORDINATOR",
+    multiagent: { type: "coordinator", agents: [a.id, b.id, { type: "agent", id: c.id }] },
+  });
+  return { environmentId, coordinator, workers: [a, b, c] };
+}
+
+const say = (text: string) => ({ type: "user.message" as const, content: [{ type: "text" as const, text }] });
+const send = (agent_name: string, message: string, extra: Record<string, unknown> = {}) => ({
+  name: "send_to_agent",
+  input: { agent_name, message, ...extra },
+});
+const resultsOf = (r: ReceivedRequest) =>
+  ((lastUser(r)?.content ?? []) as Anthropic.Messages.ToolResultBlockParam[]).filter(
+    (b) => b.type === "tool_result",
+  );
+const textOf = (b: Anthropic.Messages.ToolResultBlockParam) =>
+  Array.isArray(b.content)
+    ? b.content.map((x) => (x.type === "text" ? x.text : "")).join("")
+    : String(b.content);
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("multiagent threads", () => {
+  it("runs the fan-out with the very ASL object that CDK deploys", () => {
+    expect(h.stack.orchestrator.definition).toBe(fanoutStateMachineDefinition);
+  });
+
+  it("fans out to three threads, resumes the coordinator with three results, and keeps thread history", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [
+      { name: "list_agents", input: {} },
+      send("alpha", "task A"),
+      send("beta", "task B"),
+      send("gamma", "task C"),
+    ];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("split the work")] });
+    await h.waitIdle(session.id);
+
+    const coordinatorCalls = h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR"));
+    expect(coordinatorCalls).toHaveLength(2);
+    // The coordinator was offered its tools, and got four results: the roster and three replies.
+    expect(coordinatorCalls[0]?.body.tools?.map((t) => (t as { name: string }).name)).toEqual(
+      expect.arrayContaining(["list_agents", "send_to_agent"]),
+    );
+    const results = resultsOf(coordinatorCalls[1] as ReceivedRequest);
+    expect(results).toHaveLength(4);
+    expect(results.every((b) => !b.is_error)).toBe(true);
+    expect(results.map(textOf).slice(1).sort()).toEqual(["alpha did it", "beta did it", "gamma did it"]);
+    expect(textOf(results[0] as Anthropic.Messages.ToolResultBlockParam)).toContain('"name": "alpha"');
+    // Each thread ran with its own agent's model and system prompt.
+    const workerCalls = h.upstream.received.filter((r) => systemOf(r).startsWith("WORKER"));
+    expect(workerCalls).toHaveLength(3);
+    expect(new Set(workerCalls.map((r) => r.body.model))).toEqual(new Set(["claude-haiku-4-5"]));
+
+    const primary = await h.allEvents(session.id);
+    const count = (type: string) => primary.filter((e) => e.type === type).length;
+    for (const type of [
+      "session.thread_created",
+      "agent.thread_message_sent",
+      "session.thread_status_running",
+      "session.thread_status_idle",
+      "agent.thread_message_received",
+    ])
+      expect(count(type), type).toBe(3);
+    expect(primary.at(-1)?.type).toBe("session.status_idle");
+    // Working threads heartbeat the execution that waits on them.
+    expect(h.stack.orchestrator.heartbeats.size).toBeGreaterThanOrEqual(3);
+
+    const threads: Anthropic.Beta.Sessions.Threads.BetaManagedAgentsSessionThread[] = [];
+    for await (const t of h.client.beta.sessions.threads.list(session.id)) threads.push(t);
+    expect(threads).toHaveLength(3);
+    expect(
+      threads.every((t) => t.id.startsWith("sthr_") && t.status === "idle" && t.session_id === session.id),
+    ).toBe(true);
+    const alpha = threads.find(
+      (t) => (t.agent as { name?: string }).name === "alpha",
+    ) as (typeof threads)[number];
+    expect(alpha.usage?.output_tokens).toBeGreaterThan(0);
+    const retrieved = await h.client.beta.sessions.threads.retrieve(alpha.id, { session_id: session.id });
+    expect(retrieved.id).toBe(alpha.id);
+
+    // The thread's own events are in its own log, not the primary one.
+    const own: string[] = [];
+    for await (const e of h.client.beta.sessions.threads.events.list(alpha.id, { session_id: session.id }))
+      own.push(e.type);
+    expect(own).toEqual(expect.arrayContaining(["user.message", "agent.message", "session.status_idle"]));
+    expect(primary.filter((e) => e.type === "agent.message").length).toBe(1);
+
+    // A follow-up to the same thread: the worker sees its earlier turn.
+    coordinatorNext = [{ name: "send_to_agent", input: { thread_id: alpha.id, message: "one more thing" } }];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("follow up with alpha")] });
+    await h.waitIdle(session.id);
+    const followUp = h.upstream.received
+      .filter((r) => systemOf(r) === "WORKER alpha")
+      .at(-1) as ReceivedRequest;
+    expect(followUp.body.messages).toHaveLength(3);
+    expect(JSON.stringify(followUp.body.messages[0])).toContain("task A");
+    const after: Anthropic.Beta.Sessions.Threads.BetaManagedAgentsSessionThread[] = [];
+    for await (const t of h.client.beta.sessions.threads.list(session.id)) after.push(t);
+    expect(after).toHaveLength(3);
+
+    // Archive: the thread takes no more messages.
+    const archived = await h.client.beta.sessions.threads.archive(alpha.id, { session_id: session.id });
+    expect(archived.archived_at).not.toBeNull();
+    coordinatorNext = [{ name: "send_to_agent", input: { thread_id: alpha.id, message: "again" } }];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("again")] });
+    await h.waitIdle(session.id);
+    const refused = resultsOf(
+      h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR")).at(-1) as ReceivedRequest,
+    );
+    expect(refused[0]?.is_error).toBe(true);
+    expect(textOf(refused[0] as Anthropic.Messages.ToolResultBlockParam)).toMatch(/archived/);
+
+    // Deleting the session deletes its threads.
+    await h.client.beta.sessions.delete(session.id);
+    const threadsLeft = await h.stack.services.deps.store.query("resources", `thread#${session.id}`);
+    expect(threadsLeft).toHaveLength(0);
+    expect(await h.stack.services.deps.events.read(alpha.id)).toHaveLength(0);
+  });
+
+  it("keeps the sibling's result when one thread fails and one times out", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = {
+      beta: () => ({ fault: 400, message: "upstream says no" }),
+      gamma: () => ({ content: "too late", delayMs: 3_000 }),
+    };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [
+      send("alpha", "task A"),
+      send("beta", "task B"),
+      send("gamma", "task C", { timeout_seconds: 1 }),
+    ];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    const resumed = await waitFor("the coordinator's resume", async () =>
+      h.upstream.received.find((r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r)),
+    );
+    const results = resultsOf(resumed);
+    expect(results).toHaveLength(3);
+    const [alpha, beta, gamma] = results as Anthropic.Messages.ToolResultBlockParam[];
+    expect(alpha?.is_error).toBeFalsy();
+    expect(textOf(alpha as Anthropic.Messages.ToolResultBlockParam)).toBe("alpha did it");
+    expect(beta?.is_error).toBe(true);
+    expect(textOf(beta as Anthropic.Messages.ToolResultBlockParam)).toMatch(/failed/);
+    expect(gamma?.is_error).toBe(true);
+    expect(textOf(gamma as Anthropic.Messages.ToolResultBlockParam)).toMatch(/timed out/);
+    await h.waitIdle(session.id);
+    workers = {};
+  });
+
+  it("changes nothing when a resume, a dispatch or a step message is delivered twice", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "task A"), send("beta", "task B")];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const threadIds: string[] = [];
+    for await (const t of h.client.beta.sessions.threads.list(session.id)) threadIds.push(t.id);
+    const snapshot = async () => ({
+      primary: (await h.allEvents(session.id)).map((e) => e.id),
+      threads: await Promise.all(
+        threadIds.map(async (id) => {
+          const ids: string[] = [];
+          for await (const e of h.client.beta.sessions.threads.events.list(id, { session_id: session.id }))
+            ids.push(e.id);
+          return ids;
+        }),
+      ),
+      requests: h.upstream.received.length,
+    });
+    const before = await snapshot();
+    const store = h.stack.services.deps.store;
+    const [plan] = await store.query("resources", `fanout#${session.id}`);
+    const fanoutStep = Number(plan?.sk);
+    const ws = "wrkspc_local";
+    const redeliver = [
+      {
+        schemaVersion: 1,
+        kind: "fanout_resume",
+        workspaceId: ws,
+        sessionId: session.id,
+        fanoutStep,
+        results: [],
+      },
+      {
+        schemaVersion: 1,
+        kind: "thread_dispatch",
+        workspaceId: ws,
+        sessionId: session.id,
+        threadId: threadIds[0],
+        toolUseEventId: "sevt_unknown",
+        fanoutKey: String(fanoutStep),
+        timeoutSeconds: 60,
+        taskToken: "stale-token",
+      },
+      { schemaVersion: 1, workspaceId: ws, sessionId: session.id, stepSeq: fanoutStep },
+      { schemaVersion: 1, workspaceId: ws, sessionId: session.id, threadId: threadIds[0], stepSeq: 0 },
+    ];
+    for (const message of redeliver) await h.stack.queue.send(message as never);
+    await h.waitIdle(session.id);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("lets the sweeper re-nudge a stalled thread with a thread step message", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "task A")];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const [thread] = (await h.client.beta.sessions.threads.list(session.id)).data;
+    const threadId = (thread as { id: string }).id;
+    // A thread whose step message was lost: running, no lease, its nudge time passed.
+    const deps = h.stack.services.deps;
+    const stalled = await threadRepository(deps.store, session.id).mutate("wrkspc_local", threadId, (t) => {
+      t.session.status = "running";
+      t.run.nudgeAfter = 0;
+      return t;
+    });
+    await deps.store.put("resources", {
+      pk: "running",
+      sk: threadId,
+      workspaceId: "wrkspc_local",
+      sessionId: session.id,
+    });
+    const sent: unknown[] = [];
+    const result = await sweepStalledSessions({ ...deps, steps: { send: async (m) => void sent.push(m) } });
+    expect(result.nudged).toBeGreaterThanOrEqual(1);
+    expect(sent).toContainEqual({
+      schemaVersion: 1,
+      workspaceId: "wrkspc_local",
+      sessionId: session.id,
+      threadId,
+      stepSeq: stalled?.after.run.stepSeq,
+    });
+    await deps.store.delete("resources", "running", threadId);
+  });
+
+  it("refuses a fan-out that cannot fit the session budget (cost preflight) with a clear tool error", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+      budget: { type: "limit", max_list_cost: { amount: "0.01", currency: "USD" } },
+    });
+    coordinatorNext = [send("alpha", "a"), send("beta", "b"), send("gamma", "c")];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const resumed = h.upstream.received.find(
+      (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
+    );
+    const results = resultsOf(resumed as ReceivedRequest);
+    expect(results).toHaveLength(3);
+    for (const r of results) {
+      expect(r.is_error).toBe(true);
+      expect(textOf(r)).toMatch(/cost preflight/);
+    }
+    expect(h.upstream.received.filter((r) => systemOf(r).startsWith("WORKER"))).toHaveLength(0);
+    expect((await h.client.beta.sessions.threads.list(session.id)).data).toHaveLength(0);
+  });
+
+  it("stops a thread at its token_budget and reports it as an error result", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = {
+      alpha: () => ({
+        stop_reason: "tool_use",
+        content: [{ type: "tool_use", name: "write", input: { file_path: "a.txt", content: "x" } }],
+      }),
+    };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "loop forever", { token_budget: 1 })];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    workers = {};
+    const resumed = h.upstream.received.find(
+      (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
+    );
+    const [result] = resultsOf(resumed as ReceivedRequest);
+    expect(result?.is_error).toBe(true);
+    expect(textOf(result as Anthropic.Messages.ToolResultBlockParam)).toMatch(
+      /budget_reached: token_budget 1/,
+    );
+    expect(h.upstream.received.filter((r) => systemOf(r) === "WORKER alpha")).toHaveLength(1);
+  });
+
+  it("cancels the siblings when a thread with failure_policy cancel_siblings fails", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = {
+      beta: () => ({ fault: 400, message: "no", delayMs: 300 }),
+      gamma: () => ({ content: "slow answer", delayMs: 1_500 }),
+    };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [
+      send("alpha", "quick"),
+      send("beta", "fails", { failure_policy: "cancel_siblings" }),
+      send("gamma", "slow"),
+    ];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    workers = {};
+    const resumed = h.upstream.received.find(
+      (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
+    );
+    const [alpha, beta, gamma] = resultsOf(resumed as ReceivedRequest);
+    expect(alpha?.is_error).toBeFalsy();
+    expect(beta?.is_error).toBe(true);
+    expect(gamma?.is_error).toBe(true);
+    expect(textOf(gamma as Anthropic.Messages.ToolResultBlockParam)).toMatch(/cancelled/);
+  });
+
+  it("streams a thread's own events over SSE (threads.events.stream)", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "first")];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const [thread] = (await h.client.beta.sessions.threads.list(session.id)).data;
+    const threadId = (thread as { id: string }).id;
+    const stream = await h.client.beta.sessions.threads.events.stream(threadId, { session_id: session.id });
+    coordinatorNext = [{ name: "send_to_agent", input: { thread_id: threadId, message: "second" } }];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("again")] });
+    const seen: string[] = [];
+    for await (const event of stream) {
+      seen.push(event.type);
+      if (event.type === "session.status_idle") break;
+    }
+    expect(seen).toEqual(expect.arrayContaining(["user.message", "session.status_running", "agent.message"]));
+    expect(seen).not.toContain("agent.thread_message_sent");
+    await h.waitIdle(session.id);
+  });
+
+  it("lets the sweeper finish a thread's report when a crash cut it short before the task was answered", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const orchestrator = h.stack.orchestrator;
+    const original = orchestrator.sendTaskSuccess.bind(orchestrator);
+    let lost = 0;
+    orchestrator.sendTaskSuccess = async (token, output) => {
+      if (lost++ === 0) throw new Error("process died before SendTaskSuccess");
+      return original(token, output);
+    };
+    try {
+      const session = await h.client.beta.sessions.create({
+        agent: coordinator.id,
+        environment_id: environmentId,
+      });
+      coordinatorNext = [send("alpha", "task A")];
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      await waitFor("the lost answer", async () => (lost > 0 ? true : undefined));
+      await waitFor("the thread to settle", async () => {
+        const depth = h.stack.queue.depth();
+        return depth.inFlight + depth.visible + depth.delayed === 0 ? true : undefined;
+      });
+      expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
+      await sweepStalledSessions(h.stack.services.deps);
+      const done = await h.waitIdle(session.id);
+      expect(done.status).toBe("idle");
+      const resumed = h.upstream.received.find(
+        (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
+      );
+      const [result] = resultsOf(resumed as ReceivedRequest);
+      expect(result?.is_error).toBeFalsy();
+      expect(textOf(result as Anthropic.Messages.ToolResultBlockParam)).toBe("alpha did it");
+    } finally {
+      orchestrator.sendTaskSuccess = original;
+    }
+  });
+});
