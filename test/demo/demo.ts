@@ -235,7 +235,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       fileContent,
     };
   } catch (error) {
-    throw explain(error, options.baseURL);
+    throw explainClientError(error, options.baseURL);
   }
 }
 
@@ -266,7 +266,7 @@ function withoutLineNumbers(text: string): string {
 }
 
 /** Turns connection and auth failures into something a new user can act on. */
-function explain(error: unknown, baseURL: string): unknown {
+export function explainClientError(error: unknown, baseURL: string): unknown {
   if (error instanceof Anthropic.APIConnectionError) {
     return new DemoError(
       `cannot reach Reverie at ${baseURL}: is the stack running?\n` +
