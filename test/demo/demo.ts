@@ -298,10 +298,13 @@ export function resolveApiKey(env: NodeJS.ProcessEnv = process.env): string {
   );
 }
 
-async function main() {
+/** Runs a demo from the command line: the stack's URL and key from the environment, friendly errors. */
+export async function runFromCommandLine(
+  demo: (options: { baseURL: string; apiKey: string }) => Promise<unknown>,
+): Promise<void> {
   const baseURL = (process.env.REVERIE_URL || DEFAULT_URL).replace(/\/+$/, "");
   try {
-    await runDemo({ baseURL, apiKey: resolveApiKey() });
+    await demo({ baseURL, apiKey: resolveApiKey() });
   } catch (error) {
     if (error instanceof DemoError) {
       process.stderr.write(`\nDemo stopped: ${error.message}\n`);
@@ -311,4 +314,5 @@ async function main() {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  await runFromCommandLine(runDemo);

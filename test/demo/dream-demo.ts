@@ -13,7 +13,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import Anthropic from "@anthropic-ai/sdk";
-import { DEFAULT_URL, DemoError, type DemoOutput, explainClientError, resolveApiKey } from "./demo.js";
+import { DemoError, type DemoOutput, explainClientError, runFromCommandLine } from "./demo.js";
 
 export interface DreamDemoOptions {
   baseURL: string;
@@ -181,17 +181,5 @@ function printStore(print: (line?: string) => void, title: string, contents: Rec
   print();
 }
 
-async function main() {
-  const baseURL = (process.env.REVERIE_URL || DEFAULT_URL).replace(/\/+$/, "");
-  try {
-    await runDreamDemo({ baseURL, apiKey: resolveApiKey() });
-  } catch (error) {
-    if (error instanceof DemoError) {
-      process.stderr.write(`\nDemo stopped: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  await runFromCommandLine(runDreamDemo);

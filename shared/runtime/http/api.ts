@@ -34,11 +34,11 @@ import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { addMemoryRoutes, type MemoryRouteServices } from "./memory-routes.js";
 import { addOutcomeRoutes } from "./outcomes-routes.js";
 import {
+  eventStreamResponse,
   json,
   jsonBody,
   optionalInt,
   parseListQuery,
-  sseFrame,
   workspaceOf as ws,
 } from "./request-parsing.js";
 import { Router } from "./router.js";
@@ -148,26 +148,7 @@ export function createApi(services: ApiServices) {
       ),
     )
     .add("GET", "/v1/sessions/{session_id}/events/stream", async (r, p) => {
-      const lastEventId = r.headers["last-event-id"];
-      const abort = new AbortController();
-      r.signal?.addEventListener("abort", () => abort.abort(), { once: true });
-      const follow = await events.openStream(ws(r), p.session_id as string, {
-        lastEventId: lastEventId && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined,
-        signal: abort.signal,
-      });
-      async function* chunks() {
-        try {
-          yield ": connected\n\n";
-          for await (const entry of follow) {
-            yield entry === "heartbeat"
-              ? sseFrame("ping", undefined, { type: "ping" })
-              : sseFrame(entry.event.type, entry.seq, entry.event);
-          }
-        } finally {
-          abort.abort();
-        }
-      }
-      return { kind: "sse", status: 200, chunks: chunks() };
+      return eventStreamResponse(r, (options) => events.openStream(ws(r), p.session_id as string, options));
     });
   if (services.threads) addThreadRoutes(router, services.threads);
   if (services.files) addFileRoutes(router, services.files.service, services.files);

@@ -62,3 +62,36 @@ export function sseFrame(type: string, id: string | number | undefined, data: un
 
 /** The workspace of the authenticated caller (routes run after authentication). */
 export const workspaceOf = (request: HttpRequest) => (request.principal as Principal).workspaceId;
+
+/** What an event stream yields: a stored event with its sequence number, or a keep-alive. */
+type StreamEntry = "heartbeat" | { seq: number; event: { type: string } };
+
+/**
+ * An SSE response over a session's (or thread's) event log: `open` follows the log from the
+ * client's `Last-Event-ID`, and stops when the client goes away or the response ends.
+ */
+export async function eventStreamResponse(
+  request: HttpRequest,
+  open: (options: { lastEventId?: number; signal: AbortSignal }) => Promise<AsyncIterable<StreamEntry>>,
+): Promise<HttpResponse> {
+  const lastEventId = request.headers["last-event-id"];
+  const abort = new AbortController();
+  request.signal?.addEventListener("abort", () => abort.abort(), { once: true });
+  const follow = await open({
+    lastEventId: lastEventId && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined,
+    signal: abort.signal,
+  });
+  async function* chunks() {
+    try {
+      yield ": connected\n\n";
+      for await (const entry of follow) {
+        yield entry === "heartbeat"
+          ? sseFrame("ping", undefined, { type: "ping" })
+          : sseFrame(entry.event.type, entry.seq, entry.event);
+      }
+    } finally {
+      abort.abort();
+    }
+  }
+  return { kind: "sse", status: 200, chunks: chunks() };
+}

@@ -3,7 +3,7 @@ import * as z from "zod";
 import { EventListQuerySchema } from "../../contract/events.js";
 import { pageCursorSchema, pageLimitSchema } from "../../contract/validation.js";
 import type { ThreadsService } from "../../core/threads/threads-service.js";
-import { json, parseListQuery, sseFrame, workspaceOf as ws } from "./request-parsing.js";
+import { eventStreamResponse, json, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
 import type { Router } from "./router.js";
 
 /** GET /v1/sessions/{id}/threads query (SDK: ThreadListParams). */
@@ -41,25 +41,8 @@ export function addThreadRoutes(router: Router, threads: ThreadsService): Router
       ),
     )
     .add("GET", "/v1/sessions/{session_id}/threads/{thread_id}/stream", async (r, p) => {
-      const lastEventId = r.headers["last-event-id"];
-      const abort = new AbortController();
-      r.signal?.addEventListener("abort", () => abort.abort(), { once: true });
-      const follow = await threads.openStream(ws(r), p.session_id as string, p.thread_id as string, {
-        lastEventId: lastEventId && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined,
-        signal: abort.signal,
-      });
-      async function* chunks() {
-        try {
-          yield ": connected\n\n";
-          for await (const entry of follow) {
-            yield entry === "heartbeat"
-              ? sseFrame("ping", undefined, { type: "ping" })
-              : sseFrame(entry.event.type, entry.seq, entry.event);
-          }
-        } finally {
-          abort.abort();
-        }
-      }
-      return { kind: "sse", status: 200, chunks: chunks() };
+      return eventStreamResponse(r, (options) =>
+        threads.openStream(ws(r), p.session_id as string, p.thread_id as string, options),
+      );
     });
 }
