@@ -4,18 +4,18 @@
  * holds one schedule per dream schedule, the role Scheduler assumes to invoke the dream-scheduler
  * function, and the grants and settings that let the API manage those schedules.
  */
-import { Duration, Stack, Validations } from "aws-cdk-lib";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import * as cwActions from "aws-cdk-lib/aws-cloudwatch-actions";
+
+import { Stack, Validations } from "aws-cdk-lib";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as iam from "aws-cdk-lib/aws-iam";
-import * as lambda from "aws-cdk-lib/aws-lambda";
-import * as lambdaEventSources from "aws-cdk-lib/aws-lambda-event-sources";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as lambdaNodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import type * as sns from "aws-cdk-lib/aws-sns";
-import * as sqs from "aws-cdk-lib/aws-sqs";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct, type IConstruct } from "constructs";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
+import { consumeQueue, deadLetterAlarm, queueWithDeadLetter } from "./queue-wiring.js";
 import type { ReverieFunctionName } from "./reverie-runtime.js";
 
 export interface ReverieDreamsProps {
@@ -29,6 +29,8 @@ export interface ReverieDreamsProps {
 export class ReverieDreams extends Construct {
   readonly jobsQueue: sqs.Queue;
   readonly jobsDeadLetterQueue: sqs.Queue;
+  /** The dream-jobs DLQ alarm. */
+  readonly alarms: cloudwatch.Alarm[];
   readonly scheduleGroup: scheduler.CfnScheduleGroup;
   /** The role EventBridge Scheduler assumes to invoke the dream-scheduler function. */
   readonly schedulerRole: iam.Role;
@@ -39,54 +41,23 @@ export class ReverieDreams extends Construct {
     const f = props.functions;
     const stack = Stack.of(this);
 
-    this.jobsDeadLetterQueue = new sqs.Queue(this, "DreamJobsDeadLetterQueue", {
-      ...props.encryption,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(spec.dlqRetentionDays),
+    const jobs = queueWithDeadLetter(this, "DreamJobs", spec, props.encryption);
+    this.jobsQueue = jobs.queue;
+    this.jobsDeadLetterQueue = jobs.deadLetterQueue;
+    this.alarms = [
+      deadLetterAlarm(
+        this,
+        "DreamJobsDeadLetterAlarm",
+        this.jobsDeadLetterQueue,
+        "dream jobs exhausted their retries",
+        props.alarmTopic,
+      ),
+    ];
+    consumeQueue(f["dream-worker"], this.jobsQueue, {
+      queueName: "dream-jobs",
+      batchSize: spec.batchSize,
+      maxConcurrency: 5,
     });
-    for (const rule of ["AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"]) {
-      Validations.of(this.jobsDeadLetterQueue).acknowledge({
-        id: rule,
-        reason:
-          "This queue is the dead-letter queue of dream-jobs; a DLQ of a DLQ would only move the problem. Its depth is alarmed.",
-      });
-    }
-    const dlqAlarm = new cloudwatch.Alarm(this, "DreamJobsDeadLetterAlarm", {
-      alarmDescription: "A dream job exhausted its retries (dream-jobs DLQ is not empty)",
-      metric: this.jobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    if (props.alarmTopic) {
-      dlqAlarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
-      dlqAlarm.addOkAction(new cwActions.SnsAction(props.alarmTopic));
-    }
-    this.jobsQueue = new sqs.Queue(this, "DreamJobsQueue", {
-      ...props.encryption,
-      enforceSSL: true,
-      visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
-      deadLetterQueue: { queue: this.jobsDeadLetterQueue, maxReceiveCount: spec.maxReceiveCount },
-    });
-    f["dream-worker"].addEventSource(
-      new lambdaEventSources.SqsEventSource(this.jobsQueue, {
-        batchSize: spec.batchSize,
-        reportBatchItemFailures: true,
-      }),
-    );
-    const mapping = f["dream-worker"].node
-      .findAll()
-      .find((c): c is lambda.CfnEventSourceMapping => c instanceof lambda.CfnEventSourceMapping);
-    if (mapping) {
-      Validations.of(mapping).acknowledge({
-        id: "Serverless-LambdaEventSourceMappingDestination",
-        reason:
-          "SQS event source mappings have no on-failure destination; failed jobs reach the dream-jobs DLQ by redrive.",
-      });
-    }
 
     this.scheduleGroup = new scheduler.CfnScheduleGroup(this, "DreamScheduleGroup", {
       name: `${stack.stackName}-dreams`.slice(0, 64),

@@ -4,23 +4,29 @@
  * SNS topic that hears about satisfied outcomes, the EventBridge bus for domain events, their
  * grants, environment variables and alarms (DESIGN.md §2, §5).
  */
+
 import { Duration, Stack, Validations } from "aws-cdk-lib";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import * as cwActions from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
-import * as lambda from "aws-cdk-lib/aws-lambda";
-import * as lambdaEventSources from "aws-cdk-lib/aws-lambda-event-sources";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as lambdaNodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sns from "aws-cdk-lib/aws-sns";
-import * as sqs from "aws-cdk-lib/aws-sqs";
-import { Construct, type IConstruct } from "constructs";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
 import type { TableName } from "../../shared/core/ports.js";
 import { type QueueName, queueSpecs } from "../../shared/infra-spec/queues.js";
+import {
+  consumeQueue,
+  deadLetterAlarm,
+  queueAgeAlarm,
+  queueEncryption,
+  queueWithDeadLetter,
+} from "./queue-wiring.js";
 
 export type OutcomeFunctionName = "grader" | "webhook-deliver";
 
@@ -114,34 +120,18 @@ export class ReverieOutcomes extends Construct {
     for (const [k, v] of Object.entries(props.modelEnvironment)) this.functions.grader.addEnvironment(k, v);
 
     this.grant(props);
-    this.consume(this.functions.grader, this.graderQueue, "grader");
-    this.consume(this.functions["webhook-deliver"], this.webhooksQueue, "webhooks");
+    for (const [fn, queue, name] of [
+      [this.functions.grader, this.graderQueue, "grader"],
+      [this.functions["webhook-deliver"], this.webhooksQueue, "webhooks"],
+    ] as const) {
+      consumeQueue(fn, queue, { queueName: name, batchSize: queueSpecs[name].batchSize, maxConcurrency: 10 });
+    }
     this.createAlarms(props.alarmTopic);
   }
 
   private queuePair(name: QueueName, id: string, key?: kms.IKey): [sqs.Queue, sqs.Queue] {
-    const spec = queueSpecs[name];
-    const encryption = key
-      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }
-      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
-    const dlq = new sqs.Queue(this, `${id}DeadLetterQueue`, {
-      ...encryption,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(spec.dlqRetentionDays),
-    });
-    for (const rule of ["AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"]) {
-      Validations.of(dlq).acknowledge({
-        id: rule,
-        reason: `This queue is the dead-letter queue for ${name}; a DLQ of a DLQ would only move the problem. Its depth is alarmed.`,
-      });
-    }
-    const queue = new sqs.Queue(this, `${id}Queue`, {
-      ...encryption,
-      enforceSSL: true,
-      visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
-      deadLetterQueue: { queue: dlq, maxReceiveCount: spec.maxReceiveCount },
-    });
-    return [queue, dlq];
+    const { queue, deadLetterQueue } = queueWithDeadLetter(this, id, queueSpecs[name], queueEncryption(key));
+    return [queue, deadLetterQueue];
   }
 
   /** Least privilege: who publishes domain events, who grades, who delivers. */
@@ -193,67 +183,30 @@ export class ReverieOutcomes extends Construct {
     }
   }
 
-  private consume(fn: lambdaNodejs.NodejsFunction, queue: sqs.Queue, name: QueueName): void {
-    fn.addEventSource(
-      new lambdaEventSources.SqsEventSource(queue, {
-        batchSize: queueSpecs[name].batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: 10,
-      }),
-    );
-    Validations.of(fn.node.defaultChild as IConstruct).acknowledge({
-      id: "Serverless-LambdaDLQ",
-      reason: `A Lambda DLQ only receives failed asynchronous invocations; this function is invoked synchronously by the SQS event source mapping and failed messages go to the ${name} DLQ.`,
-    });
-    const mapping = fn.node
-      .findAll()
-      .find((c): c is lambda.CfnEventSourceMapping => c instanceof lambda.CfnEventSourceMapping);
-    if (mapping) {
-      Validations.of(mapping).acknowledge({
-        id: "Serverless-LambdaEventSourceMappingDestination",
-        reason: `SQS event source mappings do not support on-failure destinations; failed messages reach the ${name} DLQ through the queue's redrive policy (maxReceiveCount from shared/infra-spec).`,
-      });
-    }
-  }
-
   private createAlarms(topic?: sns.ITopic): void {
-    const add = (alarm: cloudwatch.Alarm) => {
-      if (topic) {
-        alarm.addAlarmAction(new cwActions.SnsAction(topic));
-        alarm.addOkAction(new cwActions.SnsAction(topic));
-      }
-      this.alarms.push(alarm);
-    };
-    for (const [id, queue, what] of [
-      ["GraderDeadLetterAlarm", this.graderDeadLetterQueue, "outcome evaluations exhausted their receives"],
-      ["WebhooksDeadLetterAlarm", this.webhooksDeadLetterQueue, "webhook deliveries failed every attempt"],
-    ] as const) {
-      add(
-        new cloudwatch.Alarm(this, id, {
-          alarmDescription: `Reverie: messages in a dead-letter queue (${what}).`,
-          metric: queue.metricApproximateNumberOfMessagesVisible({
-            period: Duration.minutes(1),
-            statistic: "Maximum",
-          }),
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
-    }
-    add(
-      new cloudwatch.Alarm(this, "GraderAgeAlarm", {
-        alarmDescription: "Reverie: the oldest outcome evaluation has waited more than 30 minutes.",
-        metric: this.graderQueue.metricApproximateAgeOfOldestMessage({
-          period: Duration.minutes(1),
-          statistic: "Maximum",
-        }),
-        threshold: 30 * 60,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 5,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+    this.alarms.push(
+      deadLetterAlarm(
+        this,
+        "GraderDeadLetterAlarm",
+        this.graderDeadLetterQueue,
+        "outcome evaluations exhausted their receives",
+        topic,
+      ),
+      deadLetterAlarm(
+        this,
+        "WebhooksDeadLetterAlarm",
+        this.webhooksDeadLetterQueue,
+        "webhook deliveries failed every attempt",
+        topic,
+      ),
+      queueAgeAlarm(
+        this,
+        "GraderAgeAlarm",
+        this.graderQueue,
+        "outcome evaluation",
+        Duration.minutes(30),
+        topic,
+      ),
     );
   }
 }

@@ -8,8 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import * as apigw from "aws-cdk-lib/aws-apigateway";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import * as cwActions from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import * as eventTargets from "aws-cdk-lib/aws-events-targets";
@@ -17,7 +16,6 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as lambdaDestinations from "aws-cdk-lib/aws-lambda-destinations";
-import * as lambdaEventSources from "aws-cdk-lib/aws-lambda-event-sources";
 import * as lambdaNodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
@@ -30,6 +28,14 @@ import type { TableName } from "../../shared/core/ports.js";
 import { queueSpecs, sweeperRateMinutes } from "../../shared/infra-spec/queues.js";
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
 import { FanoutStateMachine } from "./fanout-state-machine.js";
+import {
+  acknowledgeDeadLetterQueue,
+  consumeQueue,
+  deadLetterAlarm,
+  queueAgeAlarm,
+  queueEncryption,
+  queueWithDeadLetter,
+} from "./queue-wiring.js";
 import { ReverieDreams } from "./reverie-dreams.js";
 import { type MakeFunction, type OutcomeFunctionName, ReverieOutcomes } from "./reverie-outcomes.js";
 
@@ -203,13 +209,10 @@ export class ReverieRuntime extends Construct {
     this.api = api;
     this.authorizer = authorizer;
     this.createAlarms();
-    const key = props.encryptionKey;
     this.dreams = new ReverieDreams(this, "Dreams", {
       functions: this.functions,
       alarmTopic: props.alarmTopic,
-      encryption: key
-        ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }
-        : { encryption: sqs.QueueEncryption.SQS_MANAGED },
+      encryption: queueEncryption(props.encryptionKey),
     });
   }
 
@@ -237,22 +240,12 @@ export class ReverieRuntime extends Construct {
 
   private createQueues(): { queue: sqs.Queue; dlq: sqs.Queue; sweeperFailures: sqs.Queue } {
     const spec = queueSpecs["agent-steps"];
-    const key = this.props.encryptionKey;
-    const encryption = key
-      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }
-      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
-    const dlq = new sqs.Queue(this, "AgentStepsDeadLetterQueue", {
-      ...encryption,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(spec.dlqRetentionDays),
-    });
-    acknowledgeDeadLetterQueue(dlq, "agent-steps");
-    const queue = new sqs.Queue(this, "AgentStepsQueue", {
-      ...encryption,
-      enforceSSL: true,
-      visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
-      deadLetterQueue: { queue: dlq, maxReceiveCount: spec.maxReceiveCount },
-    });
+    const { queue, deadLetterQueue: dlq } = queueWithDeadLetter(
+      this,
+      "AgentSteps",
+      spec,
+      queueEncryption(this.props.encryptionKey),
+    );
     // EventBridge (the sweeper rule's DLQ) can only write to SQS-managed SSE without extra key policy.
     const sweeperFailures = new sqs.Queue(this, "SweeperFailureQueue", {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -572,24 +565,11 @@ export class ReverieRuntime extends Construct {
   }
 
   private wireAgentSteps(): void {
-    const spec = queueSpecs["agent-steps"];
-    this.functions["agent-step"].addEventSource(
-      new lambdaEventSources.SqsEventSource(this.agentStepsQueue, {
-        batchSize: spec.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: this.props.agentStepMaxConcurrency ?? 20,
-      }),
-    );
-    const mapping = this.functions["agent-step"].node
-      .findAll()
-      .find((c): c is lambda.CfnEventSourceMapping => c instanceof lambda.CfnEventSourceMapping);
-    if (mapping) {
-      Validations.of(mapping).acknowledge({
-        id: "Serverless-LambdaEventSourceMappingDestination",
-        reason:
-          "SQS event source mappings do not support on-failure destinations; failed messages reach the agent-steps DLQ through the queue's redrive policy (maxReceiveCount from shared/infra-spec).",
-      });
-    }
+    consumeQueue(this.functions["agent-step"], this.agentStepsQueue, {
+      queueName: "agent-steps",
+      batchSize: queueSpecs["agent-steps"].batchSize,
+      maxConcurrency: this.props.agentStepMaxConcurrency ?? 20,
+    });
   }
 
   private wireSweeper(): void {
@@ -785,54 +765,24 @@ export class ReverieRuntime extends Construct {
 
   private createAlarms(): void {
     const topic = this.props.alarmTopic;
-    const add = (alarm: cloudwatch.Alarm) => {
-      if (topic) {
-        alarm.addAlarmAction(new cwActions.SnsAction(topic));
-        alarm.addOkAction(new cwActions.SnsAction(topic));
-      }
-      this.alarms.push(alarm);
-    };
-    for (const [id, queue, what] of [
-      ["AgentStepsDeadLetterAlarm", this.agentStepsDeadLetterQueue, "agent steps exhausted their receives"],
-      ["SweeperFailureAlarm", this.sweeperFailureQueue, "sweeper runs failed"],
-    ] as const) {
-      add(
-        new cloudwatch.Alarm(this, id, {
-          alarmDescription: `Reverie: messages in a dead-letter queue (${what}).`,
-          metric: queue.metricApproximateNumberOfMessagesVisible({
-            period: Duration.minutes(1),
-            statistic: "Maximum",
-          }),
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
-    }
-    const age = this.props.oldestStepAlarmAge ?? Duration.minutes(30);
-    add(
-      new cloudwatch.Alarm(this, "AgentStepsAgeAlarm", {
-        alarmDescription: `Reverie: the oldest agent step has waited more than ${age.toHumanString()}.`,
-        metric: this.agentStepsQueue.metricApproximateAgeOfOldestMessage({
-          period: Duration.minutes(1),
-          statistic: "Maximum",
-        }),
-        threshold: age.toSeconds(),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 5,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+    this.alarms.push(
+      deadLetterAlarm(
+        this,
+        "AgentStepsDeadLetterAlarm",
+        this.agentStepsDeadLetterQueue,
+        "agent steps exhausted their receives",
+        topic,
+      ),
+      deadLetterAlarm(this, "SweeperFailureAlarm", this.sweeperFailureQueue, "sweeper runs failed", topic),
+      queueAgeAlarm(
+        this,
+        "AgentStepsAgeAlarm",
+        this.agentStepsQueue,
+        "agent step",
+        this.props.oldestStepAlarmAge ?? Duration.minutes(30),
+        topic,
+      ),
     );
-  }
-}
-
-function acknowledgeDeadLetterQueue(queue: IConstruct, owner: string): void {
-  for (const id of ["AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"]) {
-    Validations.of(queue).acknowledge({
-      id,
-      reason: `This queue is the dead-letter queue for ${owner}; a DLQ of a DLQ would only move the problem. Its depth is alarmed.`,
-    });
   }
 }
 
