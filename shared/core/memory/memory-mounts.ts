@@ -26,7 +26,10 @@ export const MEMORY_MOUNT_ROOT = "/mnt/memory";
 /** What one tool call needs to write to memory as its session. */
 export interface MountWriter {
   workspaceId: string;
+  /** The session the version is attributed to (`session_actor`): a thread's parent session. */
   sessionId: string;
+  /** The child thread that wrote, recorded in the provenance (`reverie.thread_id`). */
+  threadId?: string;
   /** The `agent.tool_use` event being executed: recorded on every version it writes. */
   toolUseEventId?: string;
   /** The session's events (read only when the call writes to memory, to compute taint). */
@@ -95,6 +98,7 @@ export class MemoryStoreFiles implements WorkspaceStore {
       actor: { type: "session_actor", session_id: this.writer.sessionId },
       provenance: {
         tool_use_event_id: this.writer.toolUseEventId ?? null,
+        thread_id: this.writer.threadId ?? null,
         tainted: sources.length > 0,
         taint_sources: sources,
         hidden_characters_stripped: clean.removed,
@@ -157,9 +161,11 @@ export function memoryPromptNote(resources: Session["resources"]): string | unde
  */
 export function sessionMemoryMounts(
   deps: MemoryDeps & { events: EventLog },
-  session: { workspaceId: string; sessionId: string; resources: Session["resources"] },
+  session: { workspaceId: string; sessionId: string; resources: Session["resources"]; owner?: string },
   toolUseEventId: string | undefined,
 ): MountedStore[] {
+  // A child thread writes as its parent session; its own log (its context) decides the taint.
+  const thread = session.owner && session.owner !== session.sessionId ? session.sessionId : undefined;
   if (memoryResources(session.resources).length === 0) return [];
   const stores = new MemoryStoresService(deps);
   return memoryMounts(
@@ -167,7 +173,8 @@ export function sessionMemoryMounts(
     { memories: new MemoriesService(deps, stores), stores },
     {
       workspaceId: session.workspaceId,
-      sessionId: session.sessionId,
+      sessionId: session.owner ?? session.sessionId,
+      threadId: thread,
       toolUseEventId,
       readLog: () => deps.events.read(session.sessionId),
     },

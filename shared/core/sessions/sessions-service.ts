@@ -29,6 +29,8 @@ export interface SessionDependencies {
     workspaceId: string,
     params: NonNullable<SessionCreateBody["resources"]>,
   ): Promise<Session["resources"]>;
+  /** Copies the content of resolved resources (files) into the new session's stores, before it exists. */
+  mountResources?(workspaceId: string, sessionId: string, resources: Session["resources"]): Promise<void>;
 }
 
 export class SessionsService {
@@ -79,6 +81,7 @@ export class SessionsService {
       },
       vault_ids: [],
     };
+    await this.related.mountResources?.(workspaceId, session.id, resources);
     await this.deps.sessions.create({ workspaceId, session, run: newRunState() });
     // Before the initial events, so a receiver hears `session.created` before the session runs.
     await publishLifecycleEvent(this.deps, "session.created", workspaceId, session.id);
