@@ -156,13 +156,13 @@ export function buildServices(config: Config, ports: Ports) {
     { create: "created", update: "updated", archive: "archived", delete: "deleted" },
     publisher,
   );
-  const events = new EventsService(deps);
-  const memoryStores = new MemoryStoresService(deps);
-  const memories = new MemoriesService(deps, memoryStores);
   const maxBytes = config.REVERIE_FILE_MAX_BYTES;
   const files = ports.fileBlobs
     ? new FilesService(ports.store, ports.fileBlobs, deps.ids, clock, { maxBytes })
     : undefined;
+  const events = new EventsService(deps, files);
+  const memoryStores = new MemoryStoresService(deps);
+  const memories = new MemoriesService(deps, memoryStores);
   const sessionResources = new SessionResourcesService(deps, memoryStores, files);
   const sessions = new SessionsService(
     deps,

@@ -56,6 +56,7 @@ export class SessionsService {
     }
     for (const [i, event] of (body.initial_events ?? []).entries())
       if (event.type === "user.define_outcome") validateOutcome(event, `initial_events.${i}`);
+    await this.events.fileRubrics(workspaceId, body.initial_events ?? [], "initial_events");
     const resources = await this.related.resolveResources(workspaceId, body.resources ?? []);
     const now = new Date(this.deps.clock.now()).toISOString();
     const session: Session = {
