@@ -1,0 +1,139 @@
+/**
+ * Where threads meet session resources, through the official SDK: child threads of a coordinator
+ * work on the session's files (a mounted file, the shared workspace) and its memory mounts; a memory
+ * version a thread writes is attributed to the parent session (`session_actor`) with the thread in
+ * Reverie's provenance (`reverie.thread_id`), and is tainted by what entered that thread's context.
+ */
+import type Anthropic from "@anthropic-ai/sdk";
+import { toFile } from "@anthropic-ai/sdk";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { MockResponse, ReceivedRequest } from "../fixtures/mock-messages-server.js";
+import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
+
+type Version = Anthropic.Beta.MemoryStores.BetaManagedAgentsMemoryVersion & {
+  reverie: { thread_id: string | null; tainted: boolean; taint_sources: string[] };
+};
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ env: { REVERIE_MODEL_MAX_RETRIES: "0" } });
+});
+afterAll(async () => h.close());
+
+const systemOf = (r: ReceivedRequest) =>
+  Array.isArray(r.body.system) ? r.body.system.map((b) => b.text).join("") : String(r.body.system ?? "");
+const tool = (name: string, input: unknown): MockResponse => ({
+  stop_reason: "tool_use",
+  content: [{ type: "tool_use", name, input }],
+});
+
+/** Each worker's turns, by its name: one scripted answer per model call of its thread. */
+const plans: Record<string, MockResponse[]> = {
+  // reads a workspace file (untrusted content enters its context), then writes memory
+  reader: [
+    tool("read", { file_path: "/workspace/brief.txt" }),
+    tool("write", { file_path: "/mnt/memory/team-notes/reader.md", content: "brief read" }),
+    { content: "reader done" },
+  ],
+  // writes memory and the shared workspace without reading anything
+  writer: [
+    tool("write", { file_path: "/mnt/memory/team-notes/writer.md", content: "clean note" }),
+    tool("write", { file_path: "/workspace/from-thread.txt", content: "written by a thread" }),
+    { content: "writer done" },
+  ],
+};
+let coordinatorCalls = 0;
+
+beforeEach(() => {
+  h.upstream.reset();
+  coordinatorCalls = 0;
+  h.upstream.fallback = (r) => {
+    const system = systemOf(r);
+    if (system.startsWith("COORDINATOR")) {
+      if (coordinatorCalls++ > 0) return { content: "all done" };
+      return {
+        stop_reason: "tool_use",
+        content: ["reader", "writer"].map((agent_name) => ({
+          type: "tool_use" as const,
+          name: "send_to_agent",
+          input: { agent_name, message: `go, ${agent_name}` },
+        })),
+      };
+    }
+    const name = /^WORKER (\w+)/.exec(system)?.[1] ?? "";
+    const turn = Math.floor((r.body.messages.length - 1) / 2);
+    return plans[name]?.[turn] ?? { content: `${name} done` };
+  };
+});
+
+describe("threads and session resources", () => {
+  it("threads read mounted files, share the workspace, and write memory as the parent session", async () => {
+    const { environmentId } = await h.setup();
+    const worker = (name: string) =>
+      h.client.beta.agents.create({
+        name,
+        model: "claude-haiku-4-5",
+        system: `WORKER ${name}`,
+        tools: [{ type: "agent_toolset_20260401" }],
+      });
+    const [reader, writer] = await Promise.all([worker("reader"), worker("writer")]);
+    const coordinator = await h.client.beta.agents.create({
+      name: "lead",
+      model: "claude-sonnet-4-6",
+      system: "COORDINATOR",
+      multiagent: { type: "coordinator", agents: [reader.id, writer.id] },
+    });
+    const store = await h.client.beta.memoryStores.create({ name: "Team Notes" });
+    const brief = await h.client.beta.files.upload({
+      file: await toFile(Buffer.from("BRIEF: ship on monday\n"), "brief.txt", { type: "text/plain" }),
+    });
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+      resources: [
+        { type: "memory_store", memory_store_id: store.id },
+        { type: "file", file_id: brief.id, mount_path: "/workspace/brief.txt" },
+      ],
+    });
+    await h.client.beta.sessions.events.send(session.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "delegate" }] }],
+    });
+    await h.waitIdle(session.id, 20_000);
+
+    const threads = [];
+    for await (const t of h.client.beta.sessions.threads.list(session.id)) threads.push(t);
+    const threadOf = (name: string) => threads.find((t) => t.agent.name === name)?.id;
+    expect(threadOf("reader")).toMatch(/^sthr_/);
+    expect(threadOf("writer")).toMatch(/^sthr_/);
+
+    // the reader thread saw the mounted file
+    const readerCalls = h.upstream.received.filter((r) => systemOf(r).startsWith("WORKER reader"));
+    expect(JSON.stringify(readerCalls[1]?.body.messages.at(-1))).toContain("BRIEF: ship on monday");
+    // the writer thread wrote into the session's own workspace
+    expect(await h.stack.services.deps.workspace.read(session.id, "from-thread.txt")).toBe(
+      "written by a thread",
+    );
+
+    const versions: Version[] = [];
+    for await (const v of h.client.beta.memoryStores.memoryVersions.list(store.id))
+      versions.push(v as Version);
+    expect(versions).toHaveLength(2);
+    for (const v of versions) expect(v.created_by).toEqual({ type: "session_actor", session_id: session.id });
+    const byPath = (p: string) => versions.find((v) => v.path === p) as Version;
+    expect(byPath("/reader.md").reverie).toMatchObject({
+      thread_id: threadOf("reader"),
+      tainted: true,
+      taint_sources: ["file"],
+    });
+    expect(byPath("/writer.md").reverie).toMatchObject({
+      thread_id: threadOf("writer"),
+      tainted: false,
+      taint_sources: [],
+    });
+    // listing by session finds what its threads wrote
+    const bySession = await h.client.beta.memoryStores.memoryVersions.list(store.id, {
+      session_id: session.id,
+    });
+    expect(bySession.data).toHaveLength(2);
+  });
+});
