@@ -2,8 +2,11 @@
  * Where threads meet session resources, through the official SDK: child threads of a coordinator
  * work on the session's files (a mounted file, the shared workspace) and its memory mounts; a memory
  * version a thread writes is attributed to the parent session (`session_actor`) with the thread in
- * Reverie's provenance (`reverie.thread_id`), and is tainted by what entered that thread's context.
+ * Reverie's provenance (`reverie.thread_id`), and is tainted by what entered that thread's context;
+ * `session.thread_created` / `session.thread_idled` reach webhooks in the SDK's shape.
  */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import type Anthropic from "@anthropic-ai/sdk";
 import { toFile } from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -15,10 +18,32 @@ type Version = Anthropic.Beta.MemoryStores.BetaManagedAgentsMemoryVersion & {
 };
 
 let h: Harness;
+let receiver: Server;
+let receiverUrl: string;
+const delivered: Array<{ data: Record<string, unknown> }> = [];
 beforeAll(async () => {
-  h = await startHarness({ env: { REVERIE_MODEL_MAX_RETRIES: "0" } });
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      delivered.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  h = await startHarness({
+    env: {
+      REVERIE_MODEL_MAX_RETRIES: "0",
+      REVERIE_WEBHOOK_ALLOW_PRIVATE: "1",
+      REVERIE_WEBHOOK_RETRY_BASE_SECONDS: "0",
+    },
+  });
 });
-afterAll(async () => h.close());
+afterAll(async () => {
+  await h.close();
+  await new Promise((resolve) => receiver.close(resolve));
+});
 
 const systemOf = (r: ReceivedRequest) =>
   Array.isArray(r.body.system) ? r.body.system.map((b) => b.text).join("") : String(r.body.system ?? "");
@@ -67,8 +92,12 @@ beforeEach(() => {
 });
 
 describe("threads and session resources", () => {
-  it("threads read mounted files, share the workspace, and write memory as the parent session", async () => {
+  it("threads read mounted files, share the workspace, write memory as the parent session, and reach webhooks", async () => {
     const { environmentId } = await h.setup();
+    await h.client.beta.organization.webhooks.create({
+      url: receiverUrl,
+      enabled_events: ["session.thread_created", "session.thread_idled"],
+    });
     const worker = (name: string) =>
       h.client.beta.agents.create({
         name,
@@ -130,6 +159,14 @@ describe("threads and session resources", () => {
       tainted: false,
       taint_sources: [],
     });
+    // the SDK's thread webhooks: the session as `id`, the thread as `session_thread_id`
+    const deadline = Date.now() + 10_000;
+    while (delivered.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const hooks = delivered.map((d) => [d.data.type, d.data.id, d.data.session_thread_id]);
+    for (const name of ["reader", "writer"])
+      for (const type of ["session.thread_created", "session.thread_idled"])
+        expect(hooks).toContainEqual([type, session.id, threadOf(name)]);
+
     // listing by session finds what its threads wrote
     const bySession = await h.client.beta.memoryStores.memoryVersions.list(store.id, {
       session_id: session.id,
