@@ -96,7 +96,10 @@ describe("threads and session resources", () => {
     const { environmentId } = await h.setup();
     await h.client.beta.organization.webhooks.create({
       url: receiverUrl,
-      enabled_events: ["session.thread_created", "session.thread_idled"],
+      enabled_events: [
+        "session.thread_created",
+        "session.thread_idled",
+      ] as unknown as Anthropic.Beta.Organization.WebhookCreateParams["enabled_events"],
     });
     const worker = (name: string) =>
       h.client.beta.agents.create({
