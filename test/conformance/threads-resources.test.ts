@@ -132,9 +132,9 @@ describe("threads and session resources", () => {
     });
     await h.waitIdle(session.id, 20_000);
 
-    const threads = [];
+    const threads: Anthropic.Beta.Sessions.BetaManagedAgentsSessionThread[] = [];
     for await (const t of h.client.beta.sessions.threads.list(session.id)) threads.push(t);
-    const threadOf = (name: string) => threads.find((t) => t.agent.name === name)?.id;
+    const threadOf = (name: string) => threads.find((t) => (t.agent as { name?: string }).name === name)?.id;
     expect(threadOf("reader")).toMatch(/^sthr_/);
     expect(threadOf("writer")).toMatch(/^sthr_/);
 
