@@ -338,7 +338,10 @@ describe("outcomes", () => {
     const sent = await h.client.beta.sessions.events.send(session.id, {
       events: [{ ...outcome("x"), rubric: { type: "file", file_id: rubric.id } }],
     });
-    expect((sent.data?.[0] as { rubric: unknown }).rubric).toEqual({ type: "file", file_id: rubric.id });
+    expect((sent.data?.[0] as { rubric?: unknown } | undefined)?.rubric).toEqual({
+      type: "file",
+      file_id: rubric.id,
+    });
     await h.client.beta.files.delete(rubric.id);
     const done = await h.waitIdle(session.id);
     expect(done.outcome_evaluations[0]?.result).toBe("satisfied");
