@@ -2,7 +2,8 @@
  * File resources on sessions through the official SDK and a scripted upstream model: a file uploaded
  * with `files.upload` and mounted at creation is read by the `read` tool; `resources.add` / list /
  * retrieve / delete on a running session (a retried add returns the same resource, a detached file
- * under /mnt/session is gone from the next tool call on); missing, foreign and badly placed files.
+ * under /mnt/session is gone from the next tool call on); missing, foreign and badly placed files,
+ * archived sessions.
  */
 import Anthropic, { toFile } from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -189,6 +190,12 @@ describe("session file resources", () => {
     await rejection(
       h.client.beta.sessions.resources.add("sesn_nope", { type: "file", file_id: text.id }),
       Anthropic.NotFoundError,
+    );
+    const archived = await create([]);
+    await h.client.beta.sessions.archive(archived.id);
+    await rejection(
+      h.client.beta.sessions.resources.add(archived.id, { type: "file", file_id: text.id }),
+      Anthropic.BadRequestError,
     );
 
     // another workspace's file is as unknown as a missing one

@@ -190,7 +190,10 @@ export class SessionResourcesService {
    * is written before the session record names it, so the resource never points at a missing copy.
    */
   async add(workspaceId: string, sessionId: string, body: FileResourceParams): Promise<SessionResource> {
-    const current = await this.resources(workspaceId, sessionId);
+    const record = await this.deps.sessions.get(workspaceId, sessionId);
+    if (!record) throw new NotFoundError("session", sessionId);
+    if (record.session.archived_at) throw new InvalidRequestError("session is archived");
+    const current = record.session.resources;
     const wanted = fileMountTarget(body.file_id, body.mount_path).mountPath;
     const same = (r: StoredFileResource) => r.file_id === body.file_id && r.mount_path === wanted;
     const existing = fileResources(current).find(same);
