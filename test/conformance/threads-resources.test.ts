@@ -68,6 +68,8 @@ const plans: Record<string, MockResponse[]> = {
   ],
 };
 let coordinatorCalls = 0;
+/** A follow-up the coordinator sends to an existing thread on its next turn. */
+let followUp: { thread_id: string; message: string } | undefined;
 
 beforeEach(() => {
   h.upstream.reset();
@@ -75,6 +77,13 @@ beforeEach(() => {
   h.upstream.fallback = (r) => {
     const system = systemOf(r);
     if (system.startsWith("COORDINATOR")) {
+      const last = r.body.messages.at(-1)?.content;
+      const answered = Array.isArray(last) && last.some((b) => b.type === "tool_result");
+      if (followUp && !answered) {
+        const input = followUp;
+        followUp = undefined;
+        return tool("send_to_agent", input);
+      }
       if (coordinatorCalls++ > 0) return { content: "all done" };
       return {
         stop_reason: "tool_use",
@@ -169,6 +178,22 @@ describe("threads and session resources", () => {
     for (const name of ["reader", "writer"])
       for (const type of ["session.thread_created", "session.thread_idled"])
         expect(hooks).toContainEqual([type, session.id, threadOf(name)]);
+
+    // a file added to the session later is visible to an existing thread
+    const late = await h.client.beta.files.upload({
+      file: await toFile(Buffer.from("LATE FILE: added after the thread\n"), "late.txt"),
+    });
+    await h.client.beta.sessions.resources.add(session.id, { type: "file", file_id: late.id });
+    (plans.reader as MockResponse[]).push(tool("read", { file_path: `/mnt/session/uploads/${late.id}` }), {
+      content: "late read",
+    });
+    followUp = { thread_id: threadOf("reader") as string, message: "read the late file" };
+    await h.client.beta.sessions.events.send(session.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "follow up" }] }],
+    });
+    await h.waitIdle(session.id, 20_000);
+    const afterLate = h.upstream.received.filter((r) => systemOf(r).startsWith("WORKER reader")).at(-1);
+    expect(JSON.stringify(afterLate?.body.messages.at(-1))).toContain("LATE FILE: added after the thread");
 
     // listing by session finds what its threads wrote
     const bySession = await h.client.beta.memoryStores.memoryVersions.list(store.id, {

@@ -8,6 +8,7 @@ import { emitOnce } from "../events/emit-once.js";
 import type { LoggedEvent } from "../events/event-log.js";
 import { sessionFileMounts } from "../files/file-mounts.js";
 import { sessionMemoryMounts } from "../memory/memory-mounts.js";
+import { SessionRepository } from "../sessions/session-record.js";
 import { isCoordinatorTool } from "../threads/coordinator-tools.js";
 import { runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
 import type { StepDeps } from "./step-deps.js";
@@ -46,6 +47,15 @@ export const toolSession = (record: {
   owner: (record.thread as { sessionId?: string } | undefined)?.sessionId,
 });
 
+/**
+ * A child thread mounts its session's resources as they are now (files added or detached since the
+ * thread was created included), not the copy taken when the thread was created.
+ */
+async function ownerResources(deps: StepDeps, mounting: ToolSession, owner: string) {
+  const parent = await new SessionRepository(deps.store).get(mounting.workspaceId, owner);
+  return parent?.session.resources ?? mounting.resources;
+}
+
 async function execute(
   deps: StepDeps,
   sessionId: string,
@@ -57,6 +67,8 @@ async function execute(
   const toolset = agent.tools.find((t) => t.type === "agent_toolset_20260401") as AgentToolset | undefined;
   const owner = mounting?.owner ?? sessionId;
   try {
+    if (mounting && owner !== sessionId)
+      mounting = { ...mounting, resources: await ownerResources(deps, mounting, owner) };
     return await runBuiltinTool(name, input, {
       workspaceId: owner,
       workspace: deps.workspace,
