@@ -161,10 +161,18 @@ export function memoryPromptNote(resources: Session["resources"]): string | unde
  */
 export function sessionMemoryMounts(
   deps: MemoryDeps & { events: EventLog },
-  session: { workspaceId: string; sessionId: string; resources: Session["resources"]; owner?: string },
+  session: {
+    workspaceId: string;
+    sessionId: string;
+    resources: Session["resources"];
+    /** A child thread's parent session (the thread writes as it). */
+    owner?: string;
+    /** A child thread's dispatching `send_to_agent` tool use in the parent's log. */
+    dispatchedBy?: string;
+  },
   toolUseEventId: string | undefined,
 ): MountedStore[] {
-  // A child thread writes as its parent session; its own log (its context) decides the taint.
+  // A child thread writes as its parent session; its taint is what entered its own context.
   const thread = session.owner && session.owner !== session.sessionId ? session.sessionId : undefined;
   if (memoryResources(session.resources).length === 0) return [];
   const stores = new MemoryStoresService(deps);
@@ -176,7 +184,24 @@ export function sessionMemoryMounts(
       sessionId: session.owner ?? session.sessionId,
       threadId: thread,
       toolUseEventId,
-      readLog: () => deps.events.read(session.sessionId),
+      readLog: () => (thread ? threadContextLog(deps.events, session) : deps.events.read(session.sessionId)),
     },
   );
+}
+
+/**
+ * What entered a child thread's context: the coordinator's log up to the `send_to_agent` call that
+ * sent the thread its message (which the coordinator may have written from untrusted content, so
+ * that content's taint carries over), then the thread's own log.
+ */
+async function threadContextLog(
+  events: EventLog,
+  session: { sessionId: string; owner?: string; dispatchedBy?: string },
+): Promise<LoggedEvent[]> {
+  const [parent, own] = await Promise.all([
+    events.read(session.owner as string),
+    events.read(session.sessionId),
+  ]);
+  const cut = session.dispatchedBy ? parent.findIndex((e) => e.event.id === session.dispatchedBy) : -1;
+  return [...(cut >= 0 ? parent.slice(0, cut) : parent), ...own];
 }

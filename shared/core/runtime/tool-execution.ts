@@ -34,6 +34,8 @@ export interface ToolSession {
    * or for a child thread its parent session (threads share the session's files).
    */
   owner?: string;
+  /** For a child thread: the coordinator's `send_to_agent` tool use that gave it its current message. */
+  dispatchedBy?: string;
 }
 
 /** The mounting context of a claimed session (or child thread: its record carries `thread`). */
@@ -45,6 +47,8 @@ export const toolSession = (record: {
   workspaceId: record.workspaceId,
   resources: record.session.resources,
   owner: (record.thread as { sessionId?: string } | undefined)?.sessionId,
+  dispatchedBy: (record.thread as { dispatch?: { toolUseEventId?: string } } | undefined)?.dispatch
+    ?.toolUseEventId,
 });
 
 /**
