@@ -127,6 +127,7 @@ describe("threads and session resources", () => {
       name: "lead",
       model: "claude-sonnet-4-6",
       system: "COORDINATOR",
+      tools: [{ type: "agent_toolset_20260401" }],
       multiagent: { type: "coordinator", agents: [reader.id, writer.id] },
     });
     const store = await h.client.beta.memoryStores.create({ name: "Team Notes" });
@@ -205,6 +206,23 @@ describe("threads and session resources", () => {
       session_id: session.id,
     });
     expect(bySession.data).toHaveLength(2);
+
+    // the coordinator read nothing itself, but the reader's reply carried a file's content to it
+    coordinatorScript = [
+      tool("write", { file_path: "/mnt/memory/team-notes/lead.md", content: "summary" }),
+      { content: "noted" } as MockResponse,
+    ];
+    await h.client.beta.sessions.events.send(session.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "write it down" }] }],
+    });
+    await h.waitIdle(session.id, 20_000);
+    const all: Version[] = [];
+    for await (const v of h.client.beta.memoryStores.memoryVersions.list(store.id)) all.push(v as Version);
+    expect(all.find((v) => v.path === "/lead.md")?.reverie).toMatchObject({
+      thread_id: null,
+      tainted: true,
+      taint_sources: ["file"],
+    });
   });
 
   it("a thread inherits the taint of the coordinator's context up to the message it was sent", async () => {

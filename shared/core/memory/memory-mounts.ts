@@ -34,6 +34,8 @@ export interface MountWriter {
   toolUseEventId?: string;
   /** The session's events (read only when the call writes to memory, to compute taint). */
   readLog: () => Promise<readonly LoggedEvent[]>;
+  /** A child thread's log, to carry the taint of a thread's reply into the coordinator's writes. */
+  readThreadLog?: (threadId: string) => Promise<readonly LoggedEvent[]>;
 }
 
 /** A memory store seen as a flat file store: key `a/b.md` is the memory at path `/a/b.md`. */
@@ -93,7 +95,14 @@ export class MemoryStoreFiles implements WorkspaceStore {
   }
 
   private async context(clean: { text: string; removed: number }): Promise<WriteContext> {
-    const sources = taintSources(await this.writer.readLog(), this.writer.toolUseEventId);
+    const log = await this.writer.readLog();
+    const found = new Set(taintSources(log, this.writer.toolUseEventId));
+    // A thread's reply may carry what the thread read: its sources count for the coordinator
+    // (conservatively, all of the thread's, also those after its reply).
+    if (this.writer.readThreadLog)
+      for (const threadId of repliesBefore(log, this.writer.toolUseEventId))
+        for (const source of taintSources(await this.writer.readThreadLog(threadId))) found.add(source);
+    const sources = [...found];
     return {
       actor: { type: "session_actor", session_id: this.writer.sessionId },
       provenance: {
@@ -185,6 +194,7 @@ export function sessionMemoryMounts(
       threadId: thread,
       toolUseEventId,
       readLog: () => (thread ? threadContextLog(deps.events, session) : deps.events.read(session.sessionId)),
+      readThreadLog: thread ? undefined : (threadId) => deps.events.read(threadId),
     },
   );
 }
@@ -204,4 +214,14 @@ async function threadContextLog(
   ]);
   const cut = session.dispatchedBy ? parent.findIndex((e) => e.event.id === session.dispatchedBy) : -1;
   return [...(cut >= 0 ? parent.slice(0, cut) : parent), ...own];
+}
+
+/** The child threads whose replies reached a log before the event `beforeEventId`. */
+function repliesBefore(log: readonly LoggedEvent[], beforeEventId?: string): Set<string> {
+  const threads = new Set<string>();
+  for (const { event } of log) {
+    if (beforeEventId && event.id === beforeEventId) break;
+    if (event.type === "agent.thread_message_received") threads.add(event.from_session_thread_id);
+  }
+  return threads;
 }
