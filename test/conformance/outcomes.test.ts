@@ -324,7 +324,7 @@ describe("outcomes", () => {
     expect((await h.client.beta.sessions.list({ limit: 100 })).data.length).toBe(before);
   });
 
-  it("a file rubric: its content reaches the grader, pinned at define time (deleting the file changes nothing)", async () => {
+  it("a file rubric: its content reaches the agent and the grader, pinned at define time (deleting the file changes nothing)", async () => {
     // The agent's turn (and so the grader) only ends after the file is gone.
     agentReplies.push(mockText("FINAL-OUTPUT: revenue 10, totals 6", { delayMs: 300 }));
     graderReplies.push(grade([[0, true]]));
@@ -347,6 +347,8 @@ describe("outcomes", () => {
     expect(done.outcome_evaluations[0]?.result).toBe("satisfied");
     const sentToGrader = JSON.stringify(graderRequests()[0]);
     expect(sentToGrader).toContain("RUBRIC-FROM-FILE: the answer states the totals");
+    // the agent worked toward the same text
+    expect(JSON.stringify(agentRequests()[0]?.messages)).toContain("RUBRIC-FROM-FILE");
   });
 
   it("rejects missing, binary or unparsable rubric files, bad machine checks and max_iterations over 20 with a 400", async () => {

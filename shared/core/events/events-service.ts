@@ -96,7 +96,12 @@ export class EventsService {
         event.type === "user.define_outcome"
           ? outcomeEcho(this.deps, event, now)
           : ({ ...event, id: this.deps.ids.next(idPrefix.event), processed_at: now } as SessionEvent);
-      const [logged] = await this.deps.events.append(sessionId, [full]);
+      const rubric = rubrics.get(i);
+      const [logged] = await this.deps.events.append(
+        sessionId,
+        [full],
+        rubric === undefined ? {} : { rubricText: rubric },
+      );
       const seq = (logged as LoggedEvent).seq;
       written.push(full);
       if (full.type === "user.define_outcome")
