@@ -19,13 +19,16 @@ export type MemoryStoreResourceParams = z.infer<typeof memoryStoreResourceParams
 export const fileResourceParamsSchema = z.strictObject({
   type: z.literal("file"),
   file_id: z.string().min(1).max(128),
-  mount_path: z.string().min(1).max(1024).nullish(),
+  mount_path: z.string().min(1).max(4096).nullish(),
 });
 export type FileResourceParams = z.infer<typeof fileResourceParamsSchema>;
 
 export const githubRepositoryResourceParamsSchema = z
   .object({ type: z.literal("github_repository"), url: z.string() })
   .loose();
+
+/** Most file resources per session (Anthropic's documented limit). */
+export const MAX_SESSION_FILES = 100;
 
 /** One entry of `resources[]` on session create. */
 export const sessionResourceParamsSchema = z.discriminatedUnion("type", [
@@ -35,7 +38,7 @@ export const sessionResourceParamsSchema = z.discriminatedUnion("type", [
 ]);
 export type SessionResourceParams = z.infer<typeof sessionResourceParamsSchema>;
 
-/** `resources[]` on session create: at most 8 memory stores (and no store twice). */
+/** `resources[]` on session create: at most 8 memory stores (and no store twice), at most 100 files. */
 export const sessionResourcesSchema = z.array(sessionResourceParamsSchema).superRefine((resources, ctx) => {
   const stores = resources.filter((r) => r.type === "memory_store") as MemoryStoreResourceParams[];
   if (stores.length > MEMORY_LIMITS.storesPerSession)
@@ -46,6 +49,12 @@ export const sessionResourcesSchema = z.array(sessionResourceParamsSchema).super
   const ids = stores.map((s) => s.memory_store_id);
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
   if (dup) ctx.addIssue({ code: "custom", message: `memory store ${dup} is attached twice` });
+  const files = resources.filter((r) => r.type === "file").length;
+  if (files > MAX_SESSION_FILES)
+    ctx.addIssue({
+      code: "custom",
+      message: `at most ${MAX_SESSION_FILES} files per session (got ${files})`,
+    });
 });
 
 /** Body of `POST /v1/sessions/{id}/resources` (ResourceAddParams). */

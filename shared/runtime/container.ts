@@ -169,16 +169,21 @@ export function buildServices(config: Config, ports: Ports) {
     { create: "created", update: "updated", archive: "archived", delete: "deleted" },
     publisher,
   );
-  const events = new EventsService(deps);
+  const maxBytes = config.REVERIE_FILE_MAX_BYTES;
+  const files = ports.fileBlobs
+    ? new FilesService(ports.store, ports.fileBlobs, deps.ids, clock, { maxBytes })
+    : undefined;
+  const events = new EventsService(deps, files);
   const memoryStores = new MemoryStoresService(deps);
   const memories = new MemoriesService(deps, memoryStores);
-  const sessionResources = new SessionResourcesService(deps, memoryStores);
+  const sessionResources = new SessionResourcesService(deps, memoryStores, files);
   const sessions = new SessionsService(
     deps,
     {
       resolveAgent: (ws, ref) => agents.resolveForSession(ws, ref),
       environmentConfigType: (ws, id) => environments.configType(ws, id),
       resolveResources: (ws, params) => sessionResources.resolve(ws, params),
+      mountResources: (ws, sid, resources) => sessionResources.mount(ws, sid, resources),
     },
     events,
   );
@@ -194,10 +199,6 @@ export function buildServices(config: Config, ports: Ports) {
     estimatedThreadTokens: config.REVERIE_THREAD_ESTIMATED_TOKENS,
   });
   const threads = new ThreadsService(deps, events);
-  const maxBytes = config.REVERIE_FILE_MAX_BYTES;
-  const files = ports.fileBlobs
-    ? new FilesService(ports.store, ports.fileBlobs, deps.ids, clock, { maxBytes })
-    : undefined;
   const apiKeys = new ApiKeys(ports.store);
   const memorySnapshots = new MemorySnapshotsService(deps, memoryStores, memories);
   const memory = { memoryStores, memories, memorySnapshots, sessionResources };

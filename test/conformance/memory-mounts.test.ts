@@ -95,7 +95,7 @@ describe("memory mounts", () => {
     );
   });
 
-  it("rejects bad resources: unknown, archived or repeated stores, more than 8, files (not yet)", async () => {
+  it("rejects bad resources: unknown, archived or repeated stores, more than 8, missing files", async () => {
     const { agentId, environmentId } = await h.setup();
     const create = (resources: Anthropic.Beta.Sessions.SessionCreateParams["resources"]) =>
       h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId, resources });
@@ -126,7 +126,7 @@ describe("memory mounts", () => {
     expect(messageOf(tooMany)).toMatch(/at most 8 memory stores/);
     await create(nine.slice(0, 8).map((s) => ({ type: "memory_store" as const, memory_store_id: s.id })));
     const file = await rejection(create([{ type: "file", file_id: "file_x" }]), Anthropic.BadRequestError);
-    expect(messageOf(file)).toMatch(/file resources are not supported yet/);
+    expect(messageOf(file)).toMatch(/file file_x not found/);
     await rejection(
       create([{ type: "memory_store", memory_store_id: store.id, instructions: "x".repeat(4097) }]),
       Anthropic.BadRequestError,
@@ -135,7 +135,7 @@ describe("memory mounts", () => {
     const session = await create([{ type: "memory_store", memory_store_id: store.id }]);
     await rejection(
       h.client.beta.sessions.resources.add(session.id, { type: "file", file_id: "file_x" }),
-      Anthropic.BadRequestError,
+      Anthropic.NotFoundError,
     );
     const [resource] = session.resources as MemoryResource[];
     await rejection(

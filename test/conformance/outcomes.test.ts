@@ -3,6 +3,7 @@
  * separately for the agent and for the grader (told apart by the grader's forced `submit_grade`).
  */
 import type Anthropic from "@anthropic-ai/sdk";
+import { toFile } from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { graderMessage } from "../../shared/core/outcomes/grader-message.js";
 import {
@@ -300,7 +301,7 @@ describe("outcomes", () => {
     expect(session.outcome_evaluations[0]?.result).toBe("satisfied");
   });
 
-  it("an outcome in initial_events starts the work at creation; a file rubric there is a 400 before anything is created", async () => {
+  it("an outcome in initial_events starts the work at creation; a missing rubric file there is a 400 before anything is created", async () => {
     agentReplies.push(mockText("report done"));
     graderReplies.push(grade([[0, true]]));
     const { agentId, environmentId } = await h.setup();
@@ -323,7 +324,34 @@ describe("outcomes", () => {
     expect((await h.client.beta.sessions.list({ limit: 100 })).data.length).toBe(before);
   });
 
-  it("rejects file rubrics, bad machine checks and max_iterations over 20 with a 400", async () => {
+  it("a file rubric: its content reaches the agent and the grader, pinned at define time (deleting the file changes nothing)", async () => {
+    // The agent's turn (and so the grader) only ends after the file is gone.
+    agentReplies.push(mockText("FINAL-OUTPUT: revenue 10, totals 6", { delayMs: 300 }));
+    graderReplies.push(grade([[0, true]]));
+    const rubric = await h.client.beta.files.upload({
+      file: await toFile(Buffer.from("- RUBRIC-FROM-FILE: the answer states the totals\n"), "rubric.md", {
+        type: "text/markdown",
+      }),
+    });
+    const { agentId, environmentId } = await h.setup();
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    const sent = await h.client.beta.sessions.events.send(session.id, {
+      events: [{ ...outcome("x"), rubric: { type: "file", file_id: rubric.id } }],
+    });
+    expect((sent.data?.[0] as { rubric?: unknown } | undefined)?.rubric).toEqual({
+      type: "file",
+      file_id: rubric.id,
+    });
+    await h.client.beta.files.delete(rubric.id);
+    const done = await h.waitIdle(session.id);
+    expect(done.outcome_evaluations[0]?.result).toBe("satisfied");
+    const sentToGrader = JSON.stringify(graderRequests()[0]);
+    expect(sentToGrader).toContain("RUBRIC-FROM-FILE: the answer states the totals");
+    // the agent worked toward the same text
+    expect(JSON.stringify(agentRequests()[0]?.messages)).toContain("RUBRIC-FROM-FILE");
+  });
+
+  it("rejects missing, binary or unparsable rubric files, bad machine checks and max_iterations over 20 with a 400", async () => {
     const { agentId, environmentId } = await h.setup();
     const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
     const send = (event: unknown) =>
@@ -333,7 +361,19 @@ describe("outcomes", () => {
       );
     const fileRubric = await send({ ...outcome("x"), rubric: { type: "file", file_id: "file_1" } });
     expect(fileRubric?.status).toBe(400);
-    expect(fileRubric?.message).toMatch(/Files API/);
+    expect(fileRubric?.message).toMatch(/file file_1 not found/);
+    const binary = await h.client.beta.files.upload({
+      file: await toFile(new Uint8Array([0xc3, 0x28, 0xff]), "rubric.bin"),
+    });
+    const notText = await send({ ...outcome("x"), rubric: { type: "file", file_id: binary.id } });
+    expect(notText?.status).toBe(400);
+    expect(notText?.message).toMatch(/not UTF-8 text/);
+    const badCheck = await h.client.beta.files.upload({
+      file: await toFile(Buffer.from("- check: file exists"), "rubric.md"),
+    });
+    const unparsable = await send({ ...outcome("x"), rubric: { type: "file", file_id: badCheck.id } });
+    expect(unparsable?.status).toBe(400);
+    expect(unparsable?.message).toMatch(/rubric/);
     expect((await send(outcome("- check: file exists")))?.status).toBe(400);
     expect((await send(outcome("- ok", { max_iterations: 21 })))?.status).toBe(400);
     expect((await h.client.beta.sessions.retrieve(session.id)).outcome_evaluations).toEqual([]);

@@ -33,7 +33,7 @@ describe("memory store domain events", () => {
     expect(new Set(published.map((e) => e.id)).size).toBe(4);
     for (const e of published) {
       expect(e.workspaceId).toBe("ws");
-      expect(e.data).toEqual({ memory_store_id: store.id });
+      expect(e.data).toEqual({ id: store.id, memory_store_id: store.id });
     }
   });
 });

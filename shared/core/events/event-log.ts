@@ -14,6 +14,8 @@ export interface EventInternals {
   toolUseId?: string;
   /** The step that wrote the event. */
   stepSeq?: number;
+  /** A file rubric's text as read when its `user.define_outcome` was sent (shown to the agent). */
+  rubricText?: string;
 }
 
 export interface LoggedEvent {

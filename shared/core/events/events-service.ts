@@ -5,9 +5,17 @@
 import { ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
 import { type EventListQuery, sendableEventSchema } from "../../contract/events.js";
 import { idPrefix } from "../../contract/ids.js";
+import type { DefineOutcomeParams } from "../../contract/outcomes.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { parseBody } from "../../contract/validation.js";
-import { defineOutcome, outcomeEcho, validateOutcome } from "../outcomes/outcome-lifecycle.js";
+import type { FilesService } from "../files/files-service.js";
+import {
+  checkRubricText,
+  defineOutcome,
+  outcomeEcho,
+  validateOutcome,
+} from "../outcomes/outcome-lifecycle.js";
+import { rubricText } from "../outcomes/rubric-files.js";
 import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
 import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
@@ -16,7 +24,32 @@ import type { LoggedEvent } from "./event-log.js";
 const unsupportedTypes = new Set(["user.tool_result", "system.message"]);
 
 export class EventsService {
-  constructor(private readonly deps: StepDeps) {}
+  constructor(
+    private readonly deps: StepDeps,
+    /** Reads file rubrics of `user.define_outcome`; without it they are a 400. */
+    private readonly files?: FilesService,
+  ) {}
+
+  /**
+   * Reads the rubric file of every `user.define_outcome` with `rubric: {type: "file"}` and checks its
+   * text, before anything is written; the texts by event index.
+   */
+  async fileRubrics(
+    workspaceId: string,
+    events: readonly unknown[],
+    root: string,
+  ): Promise<Map<number, string>> {
+    const texts = new Map<number, string>();
+    for (const [i, event] of events.entries()) {
+      const e = event as { type?: string; rubric?: { type?: string } };
+      if (e.type !== "user.define_outcome" || e.rubric?.type !== "file") continue;
+      const at = `${root}.${i}`;
+      const text = await rubricText(this.files, workspaceId, event as DefineOutcomeParams, at);
+      checkRubricText(text, `${at}.rubric`);
+      texts.set(i, text);
+    }
+    return texts;
+  }
 
   private async session(workspaceId: string, sessionId: string) {
     const record = await this.deps.sessions.get(workspaceId, sessionId);
@@ -42,6 +75,7 @@ export class EventsService {
       if (event.type === "user.define_outcome") validateOutcome(event, `events.${i}`);
       return event;
     });
+    const rubrics = await this.fileRubrics(workspaceId, events, "events");
     const awaiting = new Set(record.run.awaiting);
     for (const [i, event] of events.entries()) {
       const ref =
@@ -57,16 +91,21 @@ export class EventsService {
 
     const now = new Date(this.deps.clock.now()).toISOString();
     const written: SessionEvent[] = [];
-    for (const event of events) {
+    for (const [i, event] of events.entries()) {
       const full =
         event.type === "user.define_outcome"
           ? outcomeEcho(this.deps, event, now)
           : ({ ...event, id: this.deps.ids.next(idPrefix.event), processed_at: now } as SessionEvent);
-      const [logged] = await this.deps.events.append(sessionId, [full]);
+      const rubric = rubrics.get(i);
+      const [logged] = await this.deps.events.append(
+        sessionId,
+        [full],
+        rubric === undefined ? {} : { rubricText: rubric },
+      );
       const seq = (logged as LoggedEvent).seq;
       written.push(full);
       if (full.type === "user.define_outcome")
-        await defineOutcome(this.deps, workspaceId, sessionId, full, seq);
+        await defineOutcome(this.deps, workspaceId, sessionId, full, seq, rubrics.get(i));
       else if (event.type === "user.interrupt") await this.interrupt(workspaceId, sessionId, seq);
       else if (event.type === "user.message") await wakeSession(this.deps, workspaceId, sessionId, seq, "*");
       else if (event.type === "user.custom_tool_result")

@@ -26,11 +26,16 @@ export const MEMORY_MOUNT_ROOT = "/mnt/memory";
 /** What one tool call needs to write to memory as its session. */
 export interface MountWriter {
   workspaceId: string;
+  /** The session the version is attributed to (`session_actor`): a thread's parent session. */
   sessionId: string;
+  /** The child thread that wrote, recorded in the provenance (`reverie.thread_id`). */
+  threadId?: string;
   /** The `agent.tool_use` event being executed: recorded on every version it writes. */
   toolUseEventId?: string;
   /** The session's events (read only when the call writes to memory, to compute taint). */
   readLog: () => Promise<readonly LoggedEvent[]>;
+  /** A child thread's log, to carry the taint of a thread's reply into the coordinator's writes. */
+  readThreadLog?: (threadId: string) => Promise<readonly LoggedEvent[]>;
 }
 
 /** A memory store seen as a flat file store: key `a/b.md` is the memory at path `/a/b.md`. */
@@ -90,11 +95,19 @@ export class MemoryStoreFiles implements WorkspaceStore {
   }
 
   private async context(clean: { text: string; removed: number }): Promise<WriteContext> {
-    const sources = taintSources(await this.writer.readLog(), this.writer.toolUseEventId);
+    const log = await this.writer.readLog();
+    const found = new Set(taintSources(log, this.writer.toolUseEventId));
+    // A thread's reply may carry what the thread read: its sources count for the coordinator
+    // (conservatively, all of the thread's, also those after its reply).
+    if (this.writer.readThreadLog)
+      for (const threadId of repliesBefore(log, this.writer.toolUseEventId))
+        for (const source of taintSources(await this.writer.readThreadLog(threadId))) found.add(source);
+    const sources = [...found];
     return {
       actor: { type: "session_actor", session_id: this.writer.sessionId },
       provenance: {
         tool_use_event_id: this.writer.toolUseEventId ?? null,
+        thread_id: this.writer.threadId ?? null,
         tainted: sources.length > 0,
         taint_sources: sources,
         hidden_characters_stripped: clean.removed,
@@ -157,9 +170,19 @@ export function memoryPromptNote(resources: Session["resources"]): string | unde
  */
 export function sessionMemoryMounts(
   deps: MemoryDeps & { events: EventLog },
-  session: { workspaceId: string; sessionId: string; resources: Session["resources"] },
+  session: {
+    workspaceId: string;
+    sessionId: string;
+    resources: Session["resources"];
+    /** A child thread's parent session (the thread writes as it). */
+    owner?: string;
+    /** A child thread's dispatching `send_to_agent` tool use in the parent's log. */
+    dispatchedBy?: string;
+  },
   toolUseEventId: string | undefined,
 ): MountedStore[] {
+  // A child thread writes as its parent session; its taint is what entered its own context.
+  const thread = session.owner && session.owner !== session.sessionId ? session.sessionId : undefined;
   if (memoryResources(session.resources).length === 0) return [];
   const stores = new MemoryStoresService(deps);
   return memoryMounts(
@@ -167,9 +190,38 @@ export function sessionMemoryMounts(
     { memories: new MemoriesService(deps, stores), stores },
     {
       workspaceId: session.workspaceId,
-      sessionId: session.sessionId,
+      sessionId: session.owner ?? session.sessionId,
+      threadId: thread,
       toolUseEventId,
-      readLog: () => deps.events.read(session.sessionId),
+      readLog: () => (thread ? threadContextLog(deps.events, session) : deps.events.read(session.sessionId)),
+      readThreadLog: thread ? undefined : (threadId) => deps.events.read(threadId),
     },
   );
+}
+
+/**
+ * What entered a child thread's context: the coordinator's log up to the `send_to_agent` call that
+ * sent the thread its message (which the coordinator may have written from untrusted content, so
+ * that content's taint carries over), then the thread's own log.
+ */
+async function threadContextLog(
+  events: EventLog,
+  session: { sessionId: string; owner?: string; dispatchedBy?: string },
+): Promise<LoggedEvent[]> {
+  const [parent, own] = await Promise.all([
+    events.read(session.owner as string),
+    events.read(session.sessionId),
+  ]);
+  const cut = session.dispatchedBy ? parent.findIndex((e) => e.event.id === session.dispatchedBy) : -1;
+  return [...(cut >= 0 ? parent.slice(0, cut) : parent), ...own];
+}
+
+/** The child threads whose replies reached a log before the event `beforeEventId`. */
+function repliesBefore(log: readonly LoggedEvent[], beforeEventId?: string): Set<string> {
+  const threads = new Set<string>();
+  for (const { event } of log) {
+    if (beforeEventId && event.id === beforeEventId) break;
+    if (event.type === "agent.thread_message_received") threads.add(event.from_session_thread_id);
+  }
+  return threads;
 }

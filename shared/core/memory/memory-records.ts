@@ -40,6 +40,8 @@ export type WriteActor = z.infer<typeof actorSchema>;
  */
 export const provenanceSchema = z.object({
   tool_use_event_id: z.string().nullable().default(null),
+  /** The child thread that wrote (its parent session is the version's `session_actor`). */
+  thread_id: z.string().nullable().default(null),
   tainted: z.boolean().default(false),
   taint_sources: z.array(z.string()).default([]),
   hidden_characters_stripped: z.number().int().default(0),

@@ -220,7 +220,7 @@ export class MemorySnapshotsService {
       id: `memory_store.restored:${storeId}:${body.snapshot_id ?? body.point_in_time}:${startedAt}`,
       workspaceId,
       createdAt: this.now(),
-      data: { memory_store_id: store.id, restored_from: from },
+      data: { id: store.id, memory_store_id: store.id, restored_from: from },
     });
     return {
       type: "memory_store_restore",

@@ -49,7 +49,8 @@ export class MemoryStoresService {
       id: `${type}:${store.id}:${discriminator}`,
       workspaceId,
       createdAt: this.now(),
-      data: { memory_store_id: store.id },
+      // `id` is what the SDK's memory_store webhooks carry; `memory_store_id` is kept for existing consumers.
+      data: { id: store.id, memory_store_id: store.id },
     });
   }
 

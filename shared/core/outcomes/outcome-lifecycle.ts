@@ -17,17 +17,20 @@ export const outcomeIdPrefix = "outc";
 
 const openResults = new Set(["pending", "running", "evaluating"]);
 
-/** Rejects what cannot be graded, before anything is written. */
+/**
+ * Rejects what cannot be graded, before anything is written. A file rubric's text is checked once it
+ * has been read ({@link checkRubricText}, from `rubric-files.ts`).
+ */
 export function validateOutcome(event: DefineOutcomeParams, root: string): void {
-  if (event.rubric.type === "file") {
-    throw new InvalidRequestError(
-      `${root}.rubric: file rubrics need the Files API, which this server does not offer yet; send the rubric as {"type":"text","content":"…"}`,
-    );
-  }
+  if (event.rubric.type === "text") checkRubricText(event.rubric.content, `${root}.rubric`);
+}
+
+/** A rubric's text must parse (plain criteria, or the hybrid JSON checks). */
+export function checkRubricText(text: string, at: string): void {
   try {
-    parseRubric(event.rubric.content);
+    parseRubric(text);
   } catch (error) {
-    if (error instanceof RubricSyntaxError) throw new InvalidRequestError(`${root}.rubric: ${error.message}`);
+    if (error instanceof RubricSyntaxError) throw new InvalidRequestError(`${at}: ${error.message}`);
     throw error;
   }
 }
@@ -55,12 +58,14 @@ export async function defineOutcome(
   sessionId: string,
   echo: Extract<SessionEvent, { type: "user.define_outcome" }>,
   seq: number,
+  /** The rubric's text, read from its file for a file rubric (pinned here). */
+  rubricText?: string,
 ): Promise<void> {
   await new OutcomeStore(deps.store).putDefinition(sessionId, {
     schemaVersion: 1,
     outcomeId: echo.outcome_id,
     description: echo.description,
-    rubric: echo.rubric.type === "text" ? echo.rubric.content : "",
+    rubric: echo.rubric.type === "text" ? echo.rubric.content : (rubricText ?? ""),
     maxIterations: echo.max_iterations ?? DEFAULT_MAX_ITERATIONS,
     definedSeq: seq,
   });

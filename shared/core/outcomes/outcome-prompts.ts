@@ -7,9 +7,12 @@ import type { SessionEvent } from "../../contract/sdk-types.js";
 type DefineOutcomeEvent = Extract<SessionEvent, { type: "user.define_outcome" }>;
 type EvaluationEndEvent = Extract<SessionEvent, { type: "span.outcome_evaluation_end" }>;
 
-export function outcomeInstruction(event: DefineOutcomeEvent): string {
+/** @param rubricText a file rubric's text, read when the outcome was defined */
+export function outcomeInstruction(event: DefineOutcomeEvent, rubricText?: string): string {
   const rubric =
-    event.rubric.type === "text" ? event.rubric.content : `(rubric file ${event.rubric.file_id})`;
+    event.rubric.type === "text"
+      ? event.rubric.content
+      : (rubricText ?? `(rubric file ${event.rubric.file_id})`);
   return [
     `Work toward this outcome (${event.outcome_id}). When you end your turn, an independent grader`,
     "scores your final message and the workspace files against the rubric.",

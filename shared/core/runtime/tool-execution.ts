@@ -6,7 +6,9 @@ import { idPrefix } from "../../contract/ids.js";
 import type { AgentToolset, Session, SessionAgent, SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import type { LoggedEvent } from "../events/event-log.js";
+import { sessionFileMounts } from "../files/file-mounts.js";
 import { sessionMemoryMounts } from "../memory/memory-mounts.js";
+import { SessionRepository } from "../sessions/session-record.js";
 import { isCoordinatorTool } from "../threads/coordinator-tools.js";
 import { runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
 import type { StepDeps } from "./step-deps.js";
@@ -27,13 +29,36 @@ function resultEvent(id: string, toolUseEventId: string, outcome: ToolOutcome, n
 export interface ToolSession {
   workspaceId: string;
   resources: Session["resources"];
+  /**
+   * The session whose workspace the tools work on and as which memory is written: the run's own id,
+   * or for a child thread its parent session (threads share the session's files).
+   */
+  owner?: string;
+  /** For a child thread: the coordinator's `send_to_agent` tool use that gave it its current message. */
+  dispatchedBy?: string;
 }
 
-/** The mounting context of a claimed session. */
-export const toolSession = (record: { workspaceId: string; session: Session }): ToolSession => ({
+/** The mounting context of a claimed session (or child thread: its record carries `thread`). */
+export const toolSession = (record: {
+  workspaceId: string;
+  session: Session;
+  thread?: unknown;
+}): ToolSession => ({
   workspaceId: record.workspaceId,
   resources: record.session.resources,
+  owner: (record.thread as { sessionId?: string } | undefined)?.sessionId,
+  dispatchedBy: (record.thread as { dispatch?: { toolUseEventId?: string } } | undefined)?.dispatch
+    ?.toolUseEventId,
 });
+
+/**
+ * A child thread mounts its session's resources as they are now (files added or detached since the
+ * thread was created included), not the copy taken when the thread was created.
+ */
+async function ownerResources(deps: StepDeps, mounting: ToolSession, owner: string) {
+  const parent = await new SessionRepository(deps.store).get(mounting.workspaceId, owner);
+  return parent?.session.resources ?? mounting.resources;
+}
 
 async function execute(
   deps: StepDeps,
@@ -44,14 +69,20 @@ async function execute(
   mounting?: ToolSession & { toolUseEventId: string },
 ): Promise<ToolOutcome> {
   const toolset = agent.tools.find((t) => t.type === "agent_toolset_20260401") as AgentToolset | undefined;
+  const owner = mounting?.owner ?? sessionId;
   try {
+    if (mounting && owner !== sessionId)
+      mounting = { ...mounting, resources: await ownerResources(deps, mounting, owner) };
     return await runBuiltinTool(name, input, {
-      workspaceId: sessionId,
+      workspaceId: owner,
       workspace: deps.workspace,
       fetcher: deps.fetcher,
       toolset,
       mounts: mounting
-        ? sessionMemoryMounts(deps, { ...mounting, sessionId }, mounting.toolUseEventId)
+        ? [
+            ...sessionMemoryMounts(deps, { ...mounting, sessionId }, mounting.toolUseEventId),
+            ...sessionFileMounts(deps.workspace, owner, mounting.resources),
+          ]
         : undefined,
     });
   } catch (error) {

@@ -52,7 +52,7 @@ export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
         pendingUser.push(...(event.content as UserBlock[]));
         break;
       case "user.define_outcome":
-        pendingUser.push({ type: "text", text: outcomeInstruction(event) });
+        pendingUser.push({ type: "text", text: outcomeInstruction(event, internals.rubricText) });
         break;
       case "span.outcome_evaluation_end": {
         const feedback = evaluationFeedback(event);

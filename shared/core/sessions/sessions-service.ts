@@ -29,6 +29,8 @@ export interface SessionDependencies {
     workspaceId: string,
     params: NonNullable<SessionCreateBody["resources"]>,
   ): Promise<Session["resources"]>;
+  /** Copies the content of resolved resources (files) into the new session's stores, before it exists. */
+  mountResources?(workspaceId: string, sessionId: string, resources: Session["resources"]): Promise<void>;
 }
 
 export class SessionsService {
@@ -54,6 +56,7 @@ export class SessionsService {
     }
     for (const [i, event] of (body.initial_events ?? []).entries())
       if (event.type === "user.define_outcome") validateOutcome(event, `initial_events.${i}`);
+    await this.events.fileRubrics(workspaceId, body.initial_events ?? [], "initial_events");
     const resources = await this.related.resolveResources(workspaceId, body.resources ?? []);
     const now = new Date(this.deps.clock.now()).toISOString();
     const session: Session = {
@@ -79,6 +82,7 @@ export class SessionsService {
       },
       vault_ids: [],
     };
+    await this.related.mountResources?.(workspaceId, session.id, resources);
     await this.deps.sessions.create({ workspaceId, session, run: newRunState() });
     // Before the initial events, so a receiver hears `session.created` before the session runs.
     await publishLifecycleEvent(this.deps, "session.created", workspaceId, session.id);

@@ -596,17 +596,11 @@ export class ThreadsRuntime implements ThreadHooks {
     // The answer releases the execution: it does not wait on the domain event.
     await Promise.all([
       stored.taskToken ? this.answer(deps, stored.taskToken, threadId, final) : undefined,
-      this.publish(
-        deps,
-        workspaceId,
-        "session.thread_status_idle",
-        `${threadId}#idle#${dispatch.fanoutKey}`,
-        {
-          session_id: sessionId,
-          session_thread_id: threadId,
-          stop_reason: ((final.stop ?? stop) as StopReason).type,
-        },
-      ),
+      this.publish(deps, workspaceId, "session.thread_idled", `${threadId}#idle#${dispatch.fanoutKey}`, {
+        session_id: sessionId,
+        session_thread_id: threadId,
+        stop_reason: ((final.stop ?? stop) as StopReason).type,
+      }),
     ]);
     await threads.mutate(workspaceId, threadId, (current) => {
       const m = metaOf(current);
@@ -725,12 +719,13 @@ export class ThreadsRuntime implements ThreadHooks {
     key: string,
     data: Record<string, unknown>,
   ) {
+    // The SDK's thread webhooks carry the session as `id` (and the thread as `session_thread_id`).
     const event: DomainEvent = {
       type,
       id: `dev_${key}`,
       workspaceId,
       createdAt: iso(deps.clock.now()),
-      data,
+      data: { id: data.session_id, ...data },
     };
     await deps.domainEvents
       .publish(event)
