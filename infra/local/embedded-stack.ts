@@ -25,7 +25,10 @@ import type { Logger, ModelProvider } from "../../shared/core/ports.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
-import { fanoutStateMachineDefinition } from "../../shared/infra-spec/fanout-state-machine.js";
+import {
+  FANOUT_MAX_CONCURRENCY,
+  fanoutStateMachineDefinition,
+} from "../../shared/infra-spec/fanout-state-machine.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
 import { buildServices, createLogger, createModel, type Services } from "../../shared/runtime/container.js";
@@ -51,7 +54,7 @@ export interface EmbeddedStackOptions {
   leaseMs?: number;
   /** Default REVERIE_SWEEP_INTERVAL_SECONDS, else 30 s. */
   sweepIntervalMs?: number;
-  /** Concurrent step batches, like concurrent Lambda invocations. */
+  /** Concurrent step batches, like concurrent Lambda invocations; default 32 (a full fan-out of 25 threads, its coordinator and more). */
   stepConcurrency?: number;
   /** Visibility timeout of the local step queue, seconds; default REVERIE_QUEUE_VISIBILITY_SECONDS, else 720. */
   visibilityTimeoutSeconds?: number;
@@ -156,11 +159,14 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const apiKey = localApiKey(config, dataDir);
   await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });
 
+  // Steps mostly wait on the model, so the local queue runs as many at once as one fan-out can
+  // dispatch (plus its coordinator and other sessions), the way Lambda would scale agent-step.
+  const stepConcurrency = options.stepConcurrency ?? FANOUT_MAX_CONCURRENCY + 7;
   queue.start(createStepHandler(services.deps), {
-    concurrency: options.stepConcurrency ?? 8,
+    concurrency: stepConcurrency,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? config.REVERIE_QUEUE_VISIBILITY_SECONDS,
   });
-  graderQueue.start(createGraderHandler(services.deps), { concurrency: options.stepConcurrency ?? 8 });
+  graderQueue.start(createGraderHandler(services.deps), { concurrency: 8 });
   if (services.webhooks)
     webhooksQueue.start(createWebhookHandler(services.webhooks.delivery), { concurrency: 4 });
   const dreaming = dreamsOf(services);

@@ -5,8 +5,8 @@
  * upstream call. Target ≤ 1.1: the Map, the queue round trips and the callbacks add little beside
  * the threads' own work, because the threads run side by side (MaxConcurrency 25).
  *
- * The embedded stack runs with 32 concurrent step batches, as Lambda would scale the agent-step
- * function; data in memory. Knobs (env): FANOUT_THREADS (25), FANOUT_THREAD_MS (2000), FANOUT_ROUNDS (3).
+ * The embedded stack runs with its default step concurrency (32, as Lambda would scale the
+ * agent-step function); data in memory. Knobs (env): FANOUT_THREADS (25), FANOUT_THREAD_MS (2000), FANOUT_ROUNDS (3).
  */
 import type { ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { startHarness } from "../fixtures/reverie-harness.js";
@@ -25,7 +25,7 @@ const systemOf = (r: ReceivedRequest) =>
   Array.isArray(r.body.system) ? r.body.system.map((b) => b.text).join("") : String(r.body.system ?? "");
 
 async function main() {
-  const h = await startHarness({ stepConcurrency: 32, env: { REVERIE_MODEL_TIMEOUT_SECONDS: "60" } });
+  const h = await startHarness({ env: { REVERIE_MODEL_TIMEOUT_SECONDS: "60" } });
   let dispatchedAt = 0;
   let resumedAt = 0;
   const threadCalls: number[] = [];
