@@ -198,6 +198,11 @@ export class ReverieRuntime extends Construct {
       alarmTopic: props.alarmTopic,
       graderModel: props.graderModel,
     });
+    this.grantBedrock([
+      this.functions["agent-step"],
+      this.functions["dream-worker"],
+      this.outcomes.functions.grader,
+    ]);
     this.fanout = new FanoutStateMachine(this, "Fanout", {
       queue: this.agentStepsQueue,
       // The sweeper finishes a thread report a crash cut short, so it answers task tokens too.
@@ -541,9 +546,17 @@ export class ReverieRuntime extends Construct {
         }
       }
     }
-    if (this.props.modelProvider === "bedrock") {
-      const stack = Stack.of(this);
-      f["agent-step"].addToRolePolicy(
+  }
+
+  /**
+   * With the Bedrock provider, the functions that call the model (agent steps, the grader, dream
+   * runs) may invoke Anthropic models on Bedrock, and nothing else there.
+   */
+  private grantBedrock(modelCallers: lambda.IFunction[]): void {
+    if (this.props.modelProvider !== "bedrock") return;
+    const stack = Stack.of(this);
+    for (const fn of modelCallers) {
+      fn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
           resources: [
@@ -552,12 +565,13 @@ export class ReverieRuntime extends Construct {
           ],
         }),
       );
-      Validations.of(stepRole).acknowledge({
+      const role = fn.role as iam.Role;
+      Validations.of(role).acknowledge({
         id: "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/anthropic.*]",
         reason:
           "Anthropic models on Bedrock only; cross-region inference profiles route to any region's model.",
       });
-      Validations.of(stepRole).acknowledge({
+      Validations.of(role).acknowledge({
         id: "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:inference-profile/*anthropic.*]",
         reason: "Anthropic inference profiles of this account and region only.",
       });

@@ -72,13 +72,20 @@ describe("customer KMS key, Bedrock, WAF, alarm topic", () => {
     });
   });
 
-  it("creates no Anthropic secret and lets agent-step invoke Anthropic models on Bedrock only", () => {
+  it("creates no Anthropic secret and lets the model callers invoke Anthropic models on Bedrock only", () => {
     bedrockTemplate.resourceCountIs("AWS::SecretsManager::Secret", 0);
     expect(bedrock.anthropicSecret).toBeUndefined();
-    const step = statementsOf(bedrockTemplate, bedrock.functions["agent-step"]);
-    const invoke = step.find((s) => actionsOf(s).includes("bedrock:InvokeModel"));
-    expect(JSON.stringify(invoke?.Resource)).toContain("foundation-model/anthropic.");
-    for (const name of ["api", "api-stream", "authorizer", "sweeper"] as const) {
+    for (const fn of [
+      bedrock.functions["agent-step"],
+      bedrock.functions["dream-worker"],
+      bedrock.outcomes.functions.grader,
+    ]) {
+      const invoke = statementsOf(bedrockTemplate, fn).find((s) =>
+        actionsOf(s).includes("bedrock:InvokeModel"),
+      );
+      expect(JSON.stringify(invoke?.Resource)).toContain("foundation-model/anthropic.");
+    }
+    for (const name of ["api", "api-stream", "authorizer", "sweeper", "dream-scheduler"] as const) {
       const actions = statementsOf(bedrockTemplate, bedrock.functions[name]).flatMap(actionsOf);
       expect(
         actions.some((a) => a.startsWith("bedrock:")),
