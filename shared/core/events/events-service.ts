@@ -134,14 +134,18 @@ export class EventsService {
     query: EventListQuery,
   ): Promise<PageCursorBody<SessionEvent>> {
     await this.session(workspaceId, sessionId);
-    const start = decodeCursor(query.page) as number | undefined;
+    return this.listLog(sessionId, query);
+  }
+
+  /** A page of one event log (a session's, or a thread's: `logId` is its id); the caller checked access. */
+  listLog(logId: string, query: EventListQuery): Promise<PageCursorBody<SessionEvent>> {
     const inRange = createdAtFilter(query);
     const types = query.types ? new Set(query.types) : undefined;
     return collectPage<LoggedEvent, SessionEvent>({
       limit: query.limit,
-      start,
+      start: decodeCursor(query.page) as number | undefined,
       read: (cursor, batch) =>
-        this.deps.events.read(sessionId, {
+        this.deps.events.read(logId, {
           order: query.order,
           limit: batch,
           ...(query.order === "asc"
@@ -166,8 +170,19 @@ export class EventsService {
     options: { lastEventId?: number; signal?: AbortSignal },
   ): Promise<AsyncGenerator<LoggedEvent | "heartbeat">> {
     await this.session(workspaceId, sessionId);
-    const afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(sessionId));
-    return this.follow(sessionId, { afterSeq, signal: options.signal });
+    return this.streamLog(sessionId, options);
+  }
+
+  /**
+   * Follows one event log (a session's or a thread's) from `lastEventId`, else from the last event
+   * allocated now; the caller checked access.
+   */
+  async streamLog(
+    logId: string,
+    options: { lastEventId?: number; signal?: AbortSignal },
+  ): Promise<AsyncGenerator<LoggedEvent | "heartbeat">> {
+    const afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(logId));
+    return this.follow(logId, { afterSeq, signal: options.signal });
   }
 
   /**

@@ -6,9 +6,8 @@ import type { BetaManagedAgentsSessionThread } from "@anthropic-ai/sdk/resources
 import { ConflictError, NotFoundError } from "../../contract/errors.js";
 import type { EventListQuery } from "../../contract/events.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
-import type { LoggedEvent } from "../events/event-log.js";
 import type { EventsService } from "../events/events-service.js";
-import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
+import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { metaOf, threadRepository } from "./thread-record.js";
@@ -87,24 +86,7 @@ export class ThreadsService {
     query: EventListQuery,
   ): Promise<PageCursorBody<SessionEvent>> {
     await this.thread(workspaceId, sessionId, threadId);
-    const inRange = createdAtFilter(query);
-    const types = query.types ? new Set(query.types) : undefined;
-    return collectPage<LoggedEvent, SessionEvent>({
-      limit: query.limit,
-      start: decodeCursor(query.page) as number | undefined,
-      read: (cursor, batch) =>
-        this.deps.events.read(threadId, {
-          order: query.order,
-          limit: batch,
-          ...(query.order === "asc"
-            ? { after: cursor as number | undefined }
-            : { before: cursor as number | undefined }),
-        }),
-      keyOf: (e) => e.seq,
-      keep: (e) =>
-        (!types || types.has(e.event.type)) && inRange((e.event as { processed_at?: string }).processed_at),
-      map: (e) => e.event,
-    });
+    return this.events.listLog(threadId, query);
   }
 
   /** A thread's live stream: like a session's, over the thread's own log. */
@@ -115,8 +97,7 @@ export class ThreadsService {
     options: { lastEventId?: number; signal?: AbortSignal },
   ) {
     await this.thread(workspaceId, sessionId, threadId);
-    const afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(threadId));
-    return this.events.follow(threadId, { afterSeq, signal: options.signal });
+    return this.events.streamLog(threadId, options);
   }
 
   private present(record: SessionRecord): SessionThread {
