@@ -378,4 +378,30 @@ describe("outcomes", () => {
     expect((await send(outcome("- ok", { max_iterations: 21 })))?.status).toBe(400);
     expect((await h.client.beta.sessions.retrieve(session.id)).outcome_evaluations).toEqual([]);
   });
+
+  it("deleting a graded session leaves none of its run data behind", async () => {
+    agentReplies.push(
+      mockToolUse("write", { file_path: "/workspace/report.md", content: "totals 6" }),
+      mockText("done"),
+    );
+    graderReplies.push(grade([[0, true]]));
+    const { sessionId } = await startWithOutcome("- The report states the totals");
+    await h.waitIdle(sessionId);
+    const store = h.stack.services.deps.store;
+    const partitions = [`step#${sessionId}`, `once#${sessionId}`, `outcome#${sessionId}`, `seq#${sessionId}`];
+    const counts = async () => ({
+      events: (await store.query("events", sessionId)).length,
+      ...Object.fromEntries(
+        await Promise.all(partitions.map(async (pk) => [pk, (await store.query("resources", pk)).length])),
+      ),
+    });
+    const before = await counts();
+    expect(before.events).toBeGreaterThan(0);
+    for (const pk of partitions) expect(before[pk as keyof typeof before], pk).toBeGreaterThan(0);
+
+    await h.client.beta.sessions.delete(sessionId);
+    const after = await counts();
+    expect(Object.values(after).every((n) => n === 0)).toBe(true);
+    await expect(h.client.beta.sessions.retrieve(sessionId)).rejects.toMatchObject({ status: 404 });
+  });
 });

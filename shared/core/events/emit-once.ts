@@ -7,6 +7,9 @@ import type { SessionEvent } from "../../contract/sdk-types.js";
 import { ConditionFailedError, type DocumentStore } from "../ports.js";
 import type { EventLog, LoggedEvent } from "./event-log.js";
 
+/** The partition of a run's emit-once markers. */
+export const emitOnceKey = (sessionId: string) => `once#${sessionId}`;
+
 export async function emitOnce(
   store: DocumentStore,
   log: EventLog,
@@ -15,7 +18,7 @@ export async function emitOnce(
   events: SessionEvent[],
   options: { knownNew?: boolean } = {},
 ): Promise<LoggedEvent[]> {
-  const pk = `once#${sessionId}`;
+  const pk = emitOnceKey(sessionId);
   // `knownNew`: the caller knows no earlier attempt can have used this key (saves a read).
   let recorded = options.knownNew ? undefined : await store.get("resources", pk, key);
   if (!recorded) {

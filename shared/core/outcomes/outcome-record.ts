@@ -52,7 +52,8 @@ export const evaluationRecordSchema = z.object({
 });
 export type EvaluationRecord = z.infer<typeof evaluationRecordSchema>;
 
-const outcomeKey = (sessionId: string) => `outcome#${sessionId}`;
+/** The partition of a session's outcome definitions and evaluations. */
+export const outcomeKey = (sessionId: string) => `outcome#${sessionId}`;
 const pad = (n: number) => String(n).padStart(4, "0");
 
 /** Reads and writes outcome definitions and evaluation records. */

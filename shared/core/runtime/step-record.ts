@@ -38,7 +38,9 @@ export const stepRecordSchema = z.object({
 });
 export type StepRecord = z.infer<typeof stepRecordSchema> & { entries: LoggedEvent[]; usage: SessionUsage };
 
-const recordKey = (sessionId: string) => `step#${sessionId}`;
+/** The partition of a run's (session's or thread's) step records. */
+export const stepRecordKey = (sessionId: string) => `step#${sessionId}`;
+const recordKey = stepRecordKey;
 
 export async function loadStepRecord(deps: StepDeps, sessionId: string, stepSeq: number) {
   const item = await deps.store.get("resources", recordKey(sessionId), stepSeq.toString().padStart(10, "0"));

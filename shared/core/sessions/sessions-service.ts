@@ -18,6 +18,7 @@ import { listPrice } from "../runtime/budget.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { deleteThreads } from "../threads/thread-record.js";
 import { withThreadUsage } from "../threads/thread-usage.js";
+import { purgeRunData } from "./session-purge.js";
 import { newRunState, type SessionRecord } from "./session-record.js";
 
 /** What sessions need from agents and environments. */
@@ -180,9 +181,10 @@ export class SessionsService {
     if (record.session.status === "running" || record.session.status === "rescheduling") {
       throw new ConflictError("session is running: interrupt it before deleting");
     }
-    await this.deps.store.delete("resources", `ws#${workspaceId}#session`, sessionId);
-    await this.deps.events.deleteAll(sessionId);
+    // Everything that hangs off the session first, the record last: a retried delete finishes a crashed one.
     await deleteThreads(this.deps.store, this.deps.events, workspaceId, sessionId);
+    await purgeRunData(this.deps.store, this.deps.events, sessionId);
+    await this.deps.store.delete("resources", `ws#${workspaceId}#session`, sessionId);
     return { id: sessionId, type: "session_deleted" };
   }
 

@@ -39,7 +39,8 @@ export const fanoutPlanSchema = z.object({
 });
 export type FanoutPlan = z.infer<typeof fanoutPlanSchema>;
 
-const planKey = (sessionId: string) => `fanout#${sessionId}`;
+/** The partition of a coordinator's fan-out plans. */
+export const planKey = (sessionId: string) => `fanout#${sessionId}`;
 const planSk = (stepSeq: number) => stepSeq.toString().padStart(10, "0");
 
 export async function loadFanoutPlan(store: DocumentStore, sessionId: string, stepSeq: number) {

@@ -4,7 +4,9 @@
  * its roster name, archive time, the dispatch it is answering — is {@link ThreadMeta}.
  */
 import * as z from "zod";
+import type { EventLog } from "../events/event-log.js";
 import type { DocumentStore } from "../ports.js";
+import { purgeRunData } from "../sessions/session-purge.js";
 import { type SessionRecord, SessionRepository } from "../sessions/session-record.js";
 
 export const threadsKey = (sessionId: string) => `thread#${sessionId}`;
@@ -56,10 +58,10 @@ export function metaOf(record: SessionRecord): ThreadMeta {
   return threadMetaSchema.parse(record.thread);
 }
 
-/** Deletes a session's child threads and their event logs (session delete). */
+/** Deletes a session's child threads and all their run data (session delete). */
 export async function deleteThreads(
   store: DocumentStore,
-  events: { deleteAll(logId: string): Promise<void> },
+  events: Pick<EventLog, "deleteAll">,
   workspaceId: string,
   sessionId: string,
 ): Promise<void> {
@@ -68,7 +70,7 @@ export async function deleteThreads(
     const batch = await threads.list(workspaceId, { order: "asc", limit: 100 });
     if (batch.length === 0) return;
     for (const thread of batch) {
-      await events.deleteAll(thread.session.id);
+      await purgeRunData(store, events, thread.session.id);
       await store.delete("resources", threadsKey(sessionId), thread.session.id);
     }
   }
