@@ -139,8 +139,9 @@ export class ReverieOutcomes extends Construct {
     const { api, "agent-step": step, sweeper } = props.runtimeFunctions;
     const { grader, "webhook-deliver": deliver } = this.functions;
     // Publishers of domain events record webhook deliveries (resources table, already granted to
-    // api and agent-step), enqueue them and put events on the bus.
-    for (const fn of [api, step, grader]) {
+    // api, agent-step and the sweeper), enqueue them and put events on the bus. The sweeper publishes
+    // when it finishes a thread report a crash cut short.
+    for (const fn of [api, step, grader, sweeper]) {
       this.webhooksQueue.grantSendMessages(fn);
       this.eventBus.grantPutEventsTo(fn);
     }

@@ -509,6 +509,8 @@ export class ReverieRuntime extends Construct {
     // record, so two sweeps never both nudge), drops stale index entries, and re-nudges.
     resources.grantReadWriteData(f.sweeper);
     this.agentStepsQueue.grantSendMessages(f.sweeper);
+    // It also finishes a thread's report that a crash cut short, which reads and writes event logs.
+    events.grantReadWriteData(f.sweeper);
     // Dreams: the worker reads the dream's session logs, writes memories and the dream's session;
     // a schedule firing selects sessions and creates the dream (ReverieDreams adds the queue grants).
     resources.grantReadWriteData(f["dream-worker"]);

@@ -368,7 +368,7 @@ describe("sweeper", () => {
     expect(events.at(-1)).toMatchObject({ type: "session.status_idle", stop_reason: { type: "end_turn" } });
     expect(h.upstream.requests).toHaveLength(2);
     // Idle sessions leave the sweeper's index.
-    expect(await sweepStalledSessions(deps)).toEqual({ checked: 0, nudged: 0 });
+    expect(await sweepStalledSessions(deps)).toEqual({ checked: 0, nudged: 0, failed: 0 });
   });
 });
 

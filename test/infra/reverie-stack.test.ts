@@ -455,6 +455,19 @@ describe("IAM is least privilege", () => {
     }
   });
 
+  it("the sweeper may write event logs and publish domain events (it finishes thread reports a crash cut short)", () => {
+    const eventsArn = JSON.stringify({ "Fn::GetAtt": [logicalIdOf(stack.runtime.tables.events), "Arn"] });
+    const sweeper = statements("sweeper");
+    expect(
+      sweeper.some(
+        (s) => actionsOf(s).includes("dynamodb:PutItem") && JSON.stringify(s.Resource).includes(eventsArn),
+      ),
+    ).toBe(true);
+    const actions = sweeper.flatMap(actionsOf);
+    expect(actions).toContain("events:PutEvents");
+    expect(actions).toContain("sqs:SendMessage");
+  });
+
   it("the stream function only reads", () => {
     for (const a of allActions("api-stream")) {
       expect(a).not.toMatch(/^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)$|^sqs:|^s3:/);

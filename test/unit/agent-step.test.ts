@@ -107,6 +107,20 @@ describe("runAgentStep", () => {
     expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.usage.output_tokens).toBe(10);
   });
 
+  it("keeps sweeping past an entry it cannot handle", async () => {
+    let clock = 1_000_000;
+    const rt = await start(new ScriptedModel([text("done")]), () => clock);
+    rt.queue.take(); // the step message is lost
+    // An entry that sorts first and whose handling fails (a storage error, a missing grant).
+    await rt.deps.store.put("resources", { pk: "running", sk: "sesn_0broken", workspaceId: WS });
+    const mutate = rt.deps.sessions.mutate.bind(rt.deps.sessions);
+    rt.deps.sessions.mutate = (ws, id, change) =>
+      id === "sesn_0broken" ? Promise.reject(new Error("AccessDenied")) : mutate(ws, id, change);
+    clock += 120_000;
+    expect(await sweepStalledSessions(rt.deps)).toEqual({ checked: 2, nudged: 1, failed: 1 });
+    expect(rt.queue.sent).toHaveLength(1);
+  });
+
   it("re-runs a step whose process died after its model call from the stored record, not a new call", async () => {
     const model = new ScriptedModel([toolUse("write", { file_path: "a.txt", content: "x" }), text("done")]);
     let clock = 1_000_000;

@@ -3,45 +3,60 @@
  * message) and re-nudges them. Duplicate nudges are harmless: a step claims the session first.
  */
 import { pendingGraderMessage } from "../outcomes/outcome-lifecycle.js";
+import type { StoredItem } from "../ports.js";
 import { threadRepository } from "../threads/thread-record.js";
 import { runningIndexKey } from "./session-status.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
 
-export async function sweepStalledSessions(deps: StepDeps): Promise<{ checked: number; nudged: number }> {
+export async function sweepStalledSessions(
+  deps: StepDeps,
+): Promise<{ checked: number; nudged: number; failed: number }> {
   const entries = await deps.store.query("resources", runningIndexKey);
   let nudged = 0;
+  let failed = 0;
   for (const entry of entries) {
-    const sessionId = String(entry.sk);
-    const workspaceId = String(entry.workspaceId);
-    // A child thread's entry names its session (threads/threads-runtime.ts): its run record is there.
-    const parentId = typeof entry.sessionId === "string" ? entry.sessionId : undefined;
-    const runs = parentId ? threadRepository(deps.store, parentId) : deps.sessions;
-    const now = deps.clock.now();
-    const result = await runs.mutate(workspaceId, sessionId, (current) => {
-      const active = current.session.status === "running" || current.session.status === "rescheduling";
-      if (!active) return undefined;
-      if (Math.max(current.run.leaseUntil ?? 0, current.run.nudgeAfter ?? 0) > now) return undefined;
-      current.run.nudgeAfter = now + deps.leaseMs;
-      return current;
-    });
-    const after = result?.after;
-    if (!after || (after.session.status !== "running" && after.session.status !== "rescheduling")) {
-      if (after && parentId) await deps.threads?.recoverIdleThread(deps, workspaceId, parentId, sessionId);
-      await deps.store.delete("resources", runningIndexKey, sessionId);
-      continue;
+    // One entry that cannot be handled (a storage error, a bug) must not stop the others' recovery.
+    try {
+      if (await sweepEntry(deps, entry)) nudged++;
+    } catch (error) {
+      failed++;
+      deps.logger.error("sweeping a running entry failed", { runId: String(entry.sk), error: String(error) });
     }
-    if (result.before.rev === after.rev) continue;
-    deps.logger.info("re-nudging stalled session", { sessionId, stepSeq: after.run.stepSeq });
-    const grading = pendingGraderMessage(after);
-    if (grading && deps.outcomes) await deps.outcomes.queue.send(grading);
-    else
-      await deps.steps.send(
-        parentId
-          ? stepMessage(workspaceId, parentId, after.run.stepSeq, sessionId)
-          : stepMessage(workspaceId, sessionId, after.run.stepSeq),
-      );
-    nudged++;
   }
-  return { checked: entries.length, nudged };
+  return { checked: entries.length, nudged, failed };
+}
+
+/** Re-nudges one running session or thread if its lease expired; true when it sent a nudge. */
+async function sweepEntry(deps: StepDeps, entry: StoredItem): Promise<boolean> {
+  const sessionId = String(entry.sk);
+  const workspaceId = String(entry.workspaceId);
+  // A child thread's entry names its session (threads/threads-runtime.ts): its run record is there.
+  const parentId = typeof entry.sessionId === "string" ? entry.sessionId : undefined;
+  const runs = parentId ? threadRepository(deps.store, parentId) : deps.sessions;
+  const now = deps.clock.now();
+  const result = await runs.mutate(workspaceId, sessionId, (current) => {
+    const active = current.session.status === "running" || current.session.status === "rescheduling";
+    if (!active) return undefined;
+    if (Math.max(current.run.leaseUntil ?? 0, current.run.nudgeAfter ?? 0) > now) return undefined;
+    current.run.nudgeAfter = now + deps.leaseMs;
+    return current;
+  });
+  const after = result?.after;
+  if (!after || (after.session.status !== "running" && after.session.status !== "rescheduling")) {
+    if (after && parentId) await deps.threads?.recoverIdleThread(deps, workspaceId, parentId, sessionId);
+    await deps.store.delete("resources", runningIndexKey, sessionId);
+    return false;
+  }
+  if (result.before.rev === after.rev) return false;
+  deps.logger.info("re-nudging stalled session", { sessionId, stepSeq: after.run.stepSeq });
+  const grading = pendingGraderMessage(after);
+  if (grading && deps.outcomes) await deps.outcomes.queue.send(grading);
+  else
+    await deps.steps.send(
+      parentId
+        ? stepMessage(workspaceId, parentId, after.run.stepSeq, sessionId)
+        : stepMessage(workspaceId, sessionId, after.run.stepSeq),
+    );
+  return true;
 }
