@@ -118,6 +118,25 @@ describe("deliverWebhook", () => {
     await deliverWebhook(deps, second as WebhookMessage);
     expect(posts.map((p) => JSON.parse(p.body).id)).toEqual(["wevt_1", "wevt_2"]);
   });
+
+  it("re-nudges an earlier delivery whose queue message was lost, instead of waiting on it forever", async () => {
+    const { outbox, queue, deps, posts } = await setup();
+    await outbox.publish(event("wevt_1", "session.status_run_started"));
+    await outbox.publish(event("wevt_2", "session.status_idled"));
+    const [first, second] = queue.sent.map((s) => s.message);
+    queue.sent.length = 0; // the first delivery's message is lost
+    const created = Date.parse("2026-11-23T00:00:00.000Z");
+    let now = created + 10_000;
+    deps.clock = { now: () => now };
+    await deliverWebhook(deps, second as WebhookMessage);
+    expect(queue.sent).toEqual([{ message: second, delaySeconds: 1 }]); // too recent to call lost
+    queue.sent.length = 0;
+    now = created + 120_000;
+    await deliverWebhook(deps, second as WebhookMessage);
+    expect(queue.sent.map((s) => s.message)).toEqual([first, second]);
+    for (const { message } of queue.sent.splice(0)) await deliverWebhook(deps, message);
+    expect(posts.map((p) => JSON.parse(p.body).id)).toEqual(["wevt_1", "wevt_2"]);
+  });
 });
 
 describe("webhook SSRF guard", () => {

@@ -40,6 +40,8 @@ export interface WebhookDeliveryDeps {
 }
 
 const userAgent = "Reverie-Webhooks/0.1";
+/** A pending, never-attempted delivery this old has lost its queue message. */
+const LOST_NUDGE_MS = 60_000;
 
 export async function deliverWebhook(deps: WebhookDeliveryDeps, message: WebhookMessage): Promise<void> {
   const item = await deps.store.get("resources", deliveryKey(message.endpointId), message.eventId);
@@ -55,7 +57,19 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, message: Webhook
   const endpoint = endpointRecordSchema.parse(endpointItem);
   if (endpoint.state !== "enabled") return; // stays pending; a replay sends it after re-enabling
 
-  if (await waitsForEarlier(deps, delivery)) {
+  const earlier = await pendingEarlier(deps, delivery);
+  if (earlier) {
+    // A publisher that recorded the earlier delivery may have died before enqueueing it; a
+    // never-attempted earlier delivery older than any queue latency gets its nudge again (an
+    // attempt is claimed by rev, so a duplicate nudge is harmless).
+    const age = deps.clock.now() - Date.parse(earlier.createdAt);
+    if (earlier.attempts === 0 && age > LOST_NUDGE_MS)
+      await deps.queue.send({
+        schemaVersion: 1,
+        endpointId: earlier.endpointId,
+        eventId: earlier.eventId,
+        generation: earlier.generation,
+      });
     await deps.queue.send(message, { delaySeconds: deps.orderWaitSeconds });
     return;
   }
@@ -104,20 +118,20 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, message: Webhook
   await deps.queue.send(message, { delaySeconds });
 }
 
-/** Whether the subject's previous delivery to this endpoint is still pending. */
-async function waitsForEarlier(deps: WebhookDeliveryDeps, delivery: DeliveryRecord): Promise<boolean> {
+/** The subject's previous delivery to this endpoint, if it is still pending. */
+async function pendingEarlier(
+  deps: WebhookDeliveryDeps,
+  delivery: DeliveryRecord,
+): Promise<DeliveryRecord | undefined> {
   const [previous] = await deps.store.query("resources", delivery.lane, {
     before: String(delivery.laneSeq).padStart(12, "0"),
     order: "desc",
     limit: 1,
   });
-  if (!previous) return false;
-  const earlier = await deps.store.get(
-    "resources",
-    deliveryKey(delivery.endpointId),
-    String(previous.eventId),
-  );
-  return earlier !== undefined && deliveryRecordSchema.parse(earlier).status === "pending";
+  if (!previous) return undefined;
+  const item = await deps.store.get("resources", deliveryKey(delivery.endpointId), String(previous.eventId));
+  const earlier = item && deliveryRecordSchema.parse(item);
+  return earlier && earlier.status === "pending" ? earlier : undefined;
 }
 
 async function save(deps: WebhookDeliveryDeps, next: DeliveryRecord, expectedRev: number) {
