@@ -44,6 +44,12 @@ export function awsServices(extra?: (config: Config) => Partial<Ports>): Promise
       throw new ConfigError("REVERIE_AGENT_STEPS_QUEUE_URL is required on AWS");
     if (!config.REVERIE_WORKSPACE_BUCKET)
       throw new ConfigError("REVERIE_WORKSPACE_BUCKET is required on AWS");
+    // Without these an outcome would be accepted and never graded, a webhook never delivered: fail
+    // at start instead (CDK sets both on every function).
+    if (!config.REVERIE_GRADER_QUEUE_URL)
+      throw new ConfigError("REVERIE_GRADER_QUEUE_URL is required on AWS");
+    if (!config.REVERIE_WEBHOOKS_QUEUE_URL)
+      throw new ConfigError("REVERIE_WEBHOOKS_QUEUE_URL is required on AWS");
     const sqs = new SQSClient({});
     return buildServices(config, {
       ...extra?.(config),
@@ -55,9 +61,7 @@ export function awsServices(extra?: (config: Config) => Partial<Ports>): Promise
       model: await createModel(config, await anthropicKey(config)),
       workspace: new S3WorkspaceStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
       notifier: new InProcessNotifier(),
-      webhooks: config.REVERIE_WEBHOOKS_QUEUE_URL
-        ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_QUEUE_URL })
-        : undefined,
+      webhooks: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_QUEUE_URL }),
       webhookDeadLetters: config.REVERIE_WEBHOOKS_DLQ_URL
         ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_DLQ_URL })
         : undefined,
@@ -70,9 +74,7 @@ export function awsServices(extra?: (config: Config) => Partial<Ports>): Promise
             busName: config.REVERIE_EVENT_BUS_NAME,
           })
         : undefined,
-      grader: config.REVERIE_GRADER_QUEUE_URL
-        ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_GRADER_QUEUE_URL })
-        : undefined,
+      grader: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_GRADER_QUEUE_URL }),
       fileBlobs: new S3FileBlobStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
       orchestrator: config.REVERIE_FANOUT_STATE_MACHINE_ARN
         ? new SfnFanoutOrchestrator({
