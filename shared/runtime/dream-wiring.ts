@@ -50,7 +50,7 @@ export function buildDreams(
   const dreamDeps: DreamDeps = {
     store: deps.store,
     dreams: new DreamRepository(deps.store),
-    memory: ports.dreamMemory ?? new MemoryStoreDreamMemory(deps, memory.memoryStores, memory.memories),
+    memory: ports.dreamMemory ?? new MemoryStoreDreamMemory(memory.memoryStores, memory.memories),
     events: deps.events,
     sessions: deps.sessions,
     model: deps.model,

@@ -36,4 +36,22 @@ describe("memory store domain events", () => {
       expect(e.data).toEqual({ id: store.id, memory_store_id: store.id });
     }
   });
+
+  it("creates under a chosen id idempotently (a dream's output store): one store, the same created event", async () => {
+    const published: DomainEvent[] = [];
+    const stores = new MemoryStoresService({
+      store: new MemoryDocumentStore(),
+      ids: new TimeSortableIds(),
+      clock: { now: () => Date.now() },
+      domainEvents: { publish: async (e) => void published.push(e) },
+    });
+    const first = await stores.create("ws", { name: "out" }, { id: "memstore_chosen" });
+    const retried = await stores.create("ws", { name: "out" }, { id: "memstore_chosen" });
+    expect(retried).toEqual(first);
+    expect(published.map((e) => [e.type, e.id])).toEqual([
+      ["memory_store.created", published[0]?.id],
+      ["memory_store.created", published[0]?.id],
+    ]);
+    await expect(stores.create("ws", { name: "other" })).resolves.toMatchObject({ name: "other" });
+  });
 });

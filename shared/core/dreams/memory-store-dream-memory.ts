@@ -6,9 +6,7 @@
 import { ApiError, NotFoundError } from "../../contract/errors.js";
 import { MemoryPathConflictError, MemoryPreconditionFailedError } from "../../contract/memory-stores.js";
 import type { MemoriesService, WriteContext } from "../memory/memories-service.js";
-import { storeKey } from "../memory/memory-records.js";
-import type { MemoryDeps, MemoryStoresService } from "../memory/memory-stores-service.js";
-import { ConditionFailedError } from "../ports.js";
+import type { MemoryStoresService } from "../memory/memory-stores-service.js";
 import type {
   DreamMemory,
   DreamMemoryFile,
@@ -20,7 +18,6 @@ import type {
 
 export class MemoryStoreDreamMemory implements DreamMemory {
   constructor(
-    private readonly deps: Pick<MemoryDeps, "store" | "clock">,
     private readonly stores: MemoryStoresService,
     private readonly memories: MemoriesService,
   ) {}
@@ -46,38 +43,13 @@ export class MemoryStoreDreamMemory implements DreamMemory {
     }));
   }
 
-  /**
-   * Creates the store under the id the dream chose up front (the memory service picks its own ids,
-   * so this writes the store item in the memory context's layout, once).
-   */
+  /** Creates the store under the id the dream chose up front (idempotent, so a retried run is safe). */
   async createStore(
     workspaceId: string,
     store: { id: string; name: string; description: string; metadata: Record<string, string> },
   ): Promise<void> {
-    const now = new Date(this.deps.clock.now()).toISOString();
-    try {
-      await this.deps.store.put(
-        "resources",
-        {
-          pk: storeKey(workspaceId),
-          sk: store.id,
-          rev: 1,
-          store: {
-            id: store.id,
-            type: "memory_store",
-            name: store.name,
-            description: store.description,
-            metadata: store.metadata,
-            created_at: now,
-            updated_at: now,
-            archived_at: null,
-          },
-        },
-        { expectedRev: 0 },
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionFailedError)) throw error;
-    }
+    const { id, ...body } = store;
+    await this.stores.create(workspaceId, body, { id });
   }
 
   async write(

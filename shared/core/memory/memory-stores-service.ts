@@ -9,7 +9,14 @@ import {
 import type { MemoryStore } from "../../contract/sdk-types.js";
 import { applyMetadataPatch } from "../../contract/validation.js";
 import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
-import type { Clock, DocumentStore, DomainEvents, IdGenerator, StoredItem } from "../ports.js";
+import {
+  type Clock,
+  ConditionFailedError,
+  type DocumentStore,
+  type DomainEvents,
+  type IdGenerator,
+  type StoredItem,
+} from "../ports.js";
 import { changeRevisioned } from "../revisioned-item.js";
 import {
   headKey,
@@ -54,10 +61,18 @@ export class MemoryStoresService {
     });
   }
 
-  async create(workspaceId: string, body: MemoryStoreCreate): Promise<MemoryStore> {
+  /**
+   * Creates a store. With `options.id` (a dream's output store, whose id is chosen up front) the
+   * create is idempotent: a retry finds the store it made and publishes the same event again.
+   */
+  async create(
+    workspaceId: string,
+    body: MemoryStoreCreate,
+    options: { id?: string } = {},
+  ): Promise<MemoryStore> {
     const now = this.now();
-    const store: MemoryStore = {
-      id: this.deps.ids.next(memoryIdPrefix.store),
+    let store: MemoryStore = {
+      id: options.id ?? this.deps.ids.next(memoryIdPrefix.store),
       type: "memory_store",
       name: body.name,
       description: body.description ?? "",
@@ -66,11 +81,16 @@ export class MemoryStoresService {
       updated_at: now,
       archived_at: null,
     };
-    await this.deps.store.put(
-      "resources",
-      { pk: storeKey(workspaceId), sk: store.id, rev: 1, store },
-      { expectedRev: 0 },
-    );
+    try {
+      await this.deps.store.put(
+        "resources",
+        { pk: storeKey(workspaceId), sk: store.id, rev: 1, store },
+        { expectedRev: 0 },
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError) || !options.id) throw error;
+      store = await this.retrieve(workspaceId, store.id);
+    }
     await this.publish(workspaceId, "memory_store.created", store, "created");
     return store;
   }
