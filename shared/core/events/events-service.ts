@@ -118,7 +118,7 @@ export class EventsService {
 
   /** Marks the interrupt; a running step honours it at its next decision point. */
   private async interrupt(workspaceId: string, sessionId: string, seq: number) {
-    await this.deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    const saved = await this.deps.sessions.mutate(workspaceId, sessionId, (current) => {
       current.run.interruptSeq = seq;
       if (current.session.status === "idle") {
         current.run.interruptHandledSeq = seq;
@@ -126,6 +126,11 @@ export class EventsService {
       }
       return current;
     });
+    // A coordinator waiting on its fan-out: stop the threads, so the fan-out ends and the
+    // coordinator resumes to honour the interrupt (a crash here is finished by the sweeper's re-nudge).
+    const fanoutStep = saved?.after.run.fanoutStep;
+    if (fanoutStep !== undefined)
+      await this.deps.threads?.cancelFanout(this.deps, workspaceId, sessionId, fanoutStep);
   }
 
   async list(
