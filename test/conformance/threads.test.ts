@@ -500,4 +500,22 @@ describe("multiagent threads", () => {
     await h.client.beta.sessions.delete(session.id);
     await rejection(h.client.beta.sessions.retrieve(session.id), Anthropic.NotFoundError);
   });
+
+  it("stops a thread that timed out once the coordinator resumes; it makes no further calls", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = { alpha: endless(2_000) };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "slow", { timeout_seconds: 1 })];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id, 8_000);
+    const [thread] = await threadsOf(session.id);
+    expect(thread?.status).toBe("idle");
+    expect(callsOf("alpha")).toBe(1);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(callsOf("alpha")).toBe(1);
+    workers = {};
+  });
 });

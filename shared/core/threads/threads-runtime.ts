@@ -748,6 +748,19 @@ export class ThreadsRuntime implements ThreadHooks {
       };
     });
     await emitOnce(deps.store, deps.events, sessionId, `fanout-results#${fanoutStep}`, results);
+    // A thread that timed out or failed may still be running (and spending): stop it, before the
+    // coordinator moves on, so a redelivered resume repeats the stop.
+    const failed = dispatchedItems(plan).filter(
+      (item) => !message.results.find((x) => x.toolUseEventId === item.toolUseEventId)?.ok,
+    );
+    await this.cancelThreads(
+      deps,
+      ws,
+      sessionId,
+      String(fanoutStep),
+      failed.map((i) => i.dispatch.threadId),
+      "its fan-out gave up on it (timed out or failed)",
+    );
     const threadUsage = await this.threadUsage(deps, ws, sessionId);
     const saved = await deps.sessions.mutate(ws, sessionId, (current) => {
       if (current.run.fanoutStep !== fanoutStep) return undefined;
