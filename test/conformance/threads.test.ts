@@ -11,7 +11,7 @@ import { threadRepository } from "../../shared/core/threads/thread-record.js";
 import { fanoutStateMachineDefinition } from "../../shared/infra-spec/fanout-state-machine.js";
 import type { MockResponse, ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
-import { rejection } from "../fixtures/sdk-assertions.js";
+import { messageOf, rejection } from "../fixtures/sdk-assertions.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -517,5 +517,29 @@ describe("multiagent threads", () => {
     await new Promise((r) => setTimeout(r, 2_500));
     expect(callsOf("alpha")).toBe(1);
     workers = {};
+  });
+
+  it("refuses to delete or archive a session while one of its threads still runs (409)", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = { alpha: endless(3_000) };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "slow", { timeout_seconds: 1 })];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    // The coordinator gives up on the thread after 1 s and ends its turn; the thread is still in its call.
+    await waitFor("the coordinator idle", async () =>
+      (await h.client.beta.sessions.retrieve(session.id)).status === "idle" ? true : undefined,
+    );
+    const [running] = await threadsOf(session.id);
+    expect(running?.status).toBe("running");
+    const conflict = await rejection(h.client.beta.sessions.delete(session.id), Anthropic.ConflictError);
+    expect(messageOf(conflict)).toMatch(/thread .* is running/);
+    await rejection(h.client.beta.sessions.archive(session.id), Anthropic.ConflictError);
+    expect((await threadsOf(session.id)).length).toBe(1);
+    await h.waitIdle(session.id, 8_000);
+    workers = {};
+    await h.client.beta.sessions.delete(session.id);
   });
 });
