@@ -66,6 +66,10 @@ export class EventsService {
     const record = await this.session(workspaceId, sessionId);
     if (record.session.status === "terminated") throw new InvalidRequestError("session is terminated");
     if (record.session.archived_at) throw new InvalidRequestError("session is archived");
+    if (record.session.metadata?.reverie_dream_id)
+      throw new InvalidRequestError(
+        `session ${sessionId} belongs to dream ${record.session.metadata.reverie_dream_id} and takes no events: cancel the dream instead`,
+      );
     const events = rawEvents.map((raw, i) => {
       const type = (raw as { type?: unknown } | null)?.type;
       if (typeof type === "string" && unsupportedTypes.has(type)) {
