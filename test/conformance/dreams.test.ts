@@ -6,7 +6,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
-import { rejection } from "../fixtures/sdk-assertions.js";
+import { messageOf, rejection } from "../fixtures/sdk-assertions.js";
 
 let h: Harness;
 const sessionIds: string[] = [];
@@ -162,6 +162,24 @@ describe("dreams through the SDK", () => {
     for await (const d of h.client.beta.dreams.list({ include_archived: true, statuses: [ended.status] }))
       all.push(d.id);
     expect(all).toContain(a.id);
+  });
+
+  it("refuses user events to a dream's session (cancel the dream instead)", async () => {
+    const input = await seedStore(storeFiles);
+    const created = await h.client.beta.dreams.create({ inputs: inputs(input), model: "claude-sonnet-4-6" });
+    const done = await waitDream(created.id);
+    const sessionId = done.session_id as string;
+    for (const event of [
+      { type: "user.message" as const, content: [{ type: "text" as const, text: "hi" }] },
+      { type: "user.interrupt" as const },
+    ]) {
+      const error = await rejection(
+        h.client.beta.sessions.events.send(sessionId, { events: [event] }),
+        Anthropic.BadRequestError,
+      );
+      expect(messageOf(error)).toMatch(/belongs to dream .*cancel the dream/);
+    }
+    expect((await h.client.beta.sessions.retrieve(sessionId)).status).toBe("idle");
   });
 
   it("returns the documented errors", async () => {

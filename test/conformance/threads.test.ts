@@ -4,13 +4,14 @@
  * history), and the threads API lists, retrieves and archives them. Failure isolation: a failed and
  * a timed-out thread become error results without losing the sibling's reply.
  */
-import type Anthropic from "@anthropic-ai/sdk";
+import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { threadRepository } from "../../shared/core/threads/thread-record.js";
 import { fanoutStateMachineDefinition } from "../../shared/infra-spec/fanout-state-machine.js";
 import type { MockResponse, ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
+import { messageOf, rejection } from "../fixtures/sdk-assertions.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -456,5 +457,89 @@ describe("multiagent threads", () => {
     } finally {
       orchestrator.sendTaskSuccess = original;
     }
+  });
+  /** A worker that never ends its turn: every (slow) call asks for one more tool. */
+  const endless = (delayMs: number) => (): MockResponse => ({
+    stop_reason: "tool_use",
+    content: [{ type: "tool_use", name: "glob", input: { pattern: "*.nothing" } }],
+    delayMs,
+  });
+  const callsOf = (name: string) =>
+    h.upstream.received.filter((r) => systemOf(r) === `WORKER ${name}`).length;
+  const threadsOf = async (sessionId: string) => {
+    const out: Anthropic.Beta.Sessions.Threads.BetaManagedAgentsSessionThread[] = [];
+    for await (const t of h.client.beta.sessions.threads.list(sessionId)) out.push(t);
+    return out;
+  };
+
+  it("stops the fan-out when the user interrupts a waiting coordinator; the session can then be deleted", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = { alpha: endless(1_000) };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "work forever")];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await waitFor("the thread's first call", async () => (callsOf("alpha") > 0 ? true : undefined));
+    await h.client.beta.sessions.events.send(session.id, { events: [{ type: "user.interrupt" }] });
+    const idle = await h.waitIdle(session.id, 6_000);
+    expect(idle.status).toBe("idle");
+    const primary = await h.allEvents(session.id);
+    const last = primary.at(-1);
+    expect(last?.type).toBe("session.status_idle");
+    expect((last as { stop_reason?: { type: string } }).stop_reason?.type).toBe("end_turn");
+    // The coordinator honoured the interrupt without another model call.
+    expect(h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR"))).toHaveLength(1);
+    const [thread] = await threadsOf(session.id);
+    expect(thread?.status).toBe("idle");
+    const calls = callsOf("alpha");
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(callsOf("alpha")).toBe(calls);
+    workers = {};
+    await h.client.beta.sessions.delete(session.id);
+    await rejection(h.client.beta.sessions.retrieve(session.id), Anthropic.NotFoundError);
+  });
+
+  it("stops a thread that timed out once the coordinator resumes; it makes no further calls", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = { alpha: endless(2_000) };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "slow", { timeout_seconds: 1 })];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id, 8_000);
+    const [thread] = await threadsOf(session.id);
+    expect(thread?.status).toBe("idle");
+    expect(callsOf("alpha")).toBe(1);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(callsOf("alpha")).toBe(1);
+    workers = {};
+  });
+
+  it("refuses to delete or archive a session while one of its threads still runs (409)", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = { alpha: endless(3_000) };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "slow", { timeout_seconds: 1 })];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    // The coordinator gives up on the thread after 1 s and ends its turn; the thread is still in its call.
+    await waitFor("the coordinator idle", async () =>
+      (await h.client.beta.sessions.retrieve(session.id)).status === "idle" ? true : undefined,
+    );
+    const [running] = await threadsOf(session.id);
+    expect(running?.status).toBe("running");
+    const conflict = await rejection(h.client.beta.sessions.delete(session.id), Anthropic.ConflictError);
+    expect(messageOf(conflict)).toMatch(/thread .* is running/);
+    await rejection(h.client.beta.sessions.archive(session.id), Anthropic.ConflictError);
+    expect((await threadsOf(session.id)).length).toBe(1);
+    await h.waitIdle(session.id, 8_000);
+    workers = {};
+    await h.client.beta.sessions.delete(session.id);
   });
 });

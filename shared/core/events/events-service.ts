@@ -66,6 +66,10 @@ export class EventsService {
     const record = await this.session(workspaceId, sessionId);
     if (record.session.status === "terminated") throw new InvalidRequestError("session is terminated");
     if (record.session.archived_at) throw new InvalidRequestError("session is archived");
+    if (record.session.metadata?.reverie_dream_id)
+      throw new InvalidRequestError(
+        `session ${sessionId} belongs to dream ${record.session.metadata.reverie_dream_id} and takes no events: cancel the dream instead`,
+      );
     const events = rawEvents.map((raw, i) => {
       const type = (raw as { type?: unknown } | null)?.type;
       if (typeof type === "string" && unsupportedTypes.has(type)) {
@@ -118,7 +122,7 @@ export class EventsService {
 
   /** Marks the interrupt; a running step honours it at its next decision point. */
   private async interrupt(workspaceId: string, sessionId: string, seq: number) {
-    await this.deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    const saved = await this.deps.sessions.mutate(workspaceId, sessionId, (current) => {
       current.run.interruptSeq = seq;
       if (current.session.status === "idle") {
         current.run.interruptHandledSeq = seq;
@@ -126,6 +130,11 @@ export class EventsService {
       }
       return current;
     });
+    // A coordinator waiting on its fan-out: stop the threads, so the fan-out ends and the
+    // coordinator resumes to honour the interrupt (a crash here is finished by the sweeper's re-nudge).
+    const fanoutStep = saved?.after.run.fanoutStep;
+    if (fanoutStep !== undefined)
+      await this.deps.threads?.cancelFanout(this.deps, workspaceId, sessionId, fanoutStep);
   }
 
   async list(

@@ -32,6 +32,8 @@ export interface ThreadHooks {
   startFanout(deps: StepDeps, record: SessionRecord): Promise<void>;
   /** Handles a fan-out message (thread dispatch, coordinator resume) from the agent-steps queue; false if `body` is none. */
   handleQueueMessage(deps: StepDeps, body: unknown): Promise<boolean>;
+  /** A coordinator waiting on fan-out step `fanoutStep` was interrupted: stops every thread of it (idempotent). */
+  cancelFanout(deps: StepDeps, workspaceId: string, sessionId: string, fanoutStep: number): Promise<void>;
   /** Sweeper: finishes the report of an idle child thread whose task was never answered (a crash). */
   recoverIdleThread(deps: StepDeps, workspaceId: string, sessionId: string, threadId: string): Promise<void>;
 }

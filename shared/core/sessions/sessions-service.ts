@@ -16,7 +16,7 @@ import {
 } from "../paging.js";
 import { listPrice } from "../runtime/budget.js";
 import type { StepDeps } from "../runtime/step-deps.js";
-import { deleteThreads } from "../threads/thread-record.js";
+import { deleteThreads, threadRepository } from "../threads/thread-record.js";
 import { withThreadUsage } from "../threads/thread-usage.js";
 import { purgeRunData } from "./session-purge.js";
 import { newRunState, type SessionRecord } from "./session-record.js";
@@ -164,6 +164,7 @@ export class SessionsService {
   }
 
   async archive(workspaceId: string, sessionId: string): Promise<Session> {
+    await this.assertNoRunningThread(workspaceId, sessionId, "archiving");
     const result = await this.deps.sessions.mutate(workspaceId, sessionId, (current) => {
       if (current.session.status === "running" || current.session.status === "rescheduling") {
         throw new ConflictError("session is running: interrupt it before archiving");
@@ -181,11 +182,25 @@ export class SessionsService {
     if (record.session.status === "running" || record.session.status === "rescheduling") {
       throw new ConflictError("session is running: interrupt it before deleting");
     }
+    await this.assertNoRunningThread(workspaceId, sessionId, "deleting");
     // Everything that hangs off the session first, the record last: a retried delete finishes a crashed one.
     await deleteThreads(this.deps.store, this.deps.events, workspaceId, sessionId);
     await purgeRunData(this.deps.store, this.deps.events, sessionId);
     await this.deps.store.delete("resources", `ws#${workspaceId}#session`, sessionId);
     return { id: sessionId, type: "session_deleted" };
+  }
+
+  /** A child thread still at work (e.g. one its fan-out gave up on) must end before its session goes. */
+  private async assertNoRunningThread(workspaceId: string, sessionId: string, action: string) {
+    const threads = await threadRepository(this.deps.store, sessionId).list(workspaceId, {
+      order: "asc",
+      limit: 1000,
+    });
+    const busy = threads.find((t) => t.session.status === "running" || t.session.status === "rescheduling");
+    if (busy)
+      throw new ConflictError(
+        `session thread ${busy.session.id} is running: wait for it to stop before ${action}`,
+      );
   }
 
   /** The client's view: stats computed from the run state at read time. */

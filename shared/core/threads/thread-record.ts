@@ -24,6 +24,8 @@ const dispatchSchema = z.object({
   startTokens: z.number().int().min(0).default(0),
   /** Set when siblings are cancelled (failure policy `cancel_siblings`). */
   cancelled: z.boolean().optional(),
+  /** Why it was cancelled (a failed sibling, the coordinator's interrupt, its fan-out giving up). */
+  cancelReason: z.string().optional(),
   outcome: z
     .object({
       ok: z.boolean(),

@@ -395,6 +395,9 @@ export class ThreadsRuntime implements ThreadHooks {
     };
     if (!deps.orchestrator) throw new Error("threads need a fan-out orchestrator");
     await deps.orchestrator.start(`${sessionId}-${fanoutStep}`, input);
+    // An interrupt whose cancel a crash cut short is finished when the sweeper re-nudges the coordinator.
+    if (record.run.interruptSeq > record.run.interruptHandledSeq)
+      await this.cancelFanout(deps, record.workspaceId, sessionId, fanoutStep);
     // The sweeper looks again only after the longest thread could have finished (then restarts the
     // execution idempotently: a lost start or a lost local execution is recovered).
     const waitMs =
@@ -474,6 +477,14 @@ export class ThreadsRuntime implements ThreadHooks {
       session_thread_id: threadId,
     });
     await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
+    // Checked after the thread is awake: an interrupt whose cancel ran before this dispatch existed
+    // is seen here (its coordinator write precedes this read), one that ran later saw the dispatch.
+    const parent = await deps.sessions.get(ws, sessionId);
+    if (
+      parent?.run.fanoutStep === Number(fanoutKey) &&
+      parent.run.interruptSeq > parent.run.interruptHandledSeq
+    )
+      await this.cancelFanout(deps, ws, sessionId, Number(fanoutKey));
     // The running index entry names the session, so the sweeper can re-nudge a stalled thread (an
     // entry left by a thread that went idle meanwhile is dropped by the sweeper's next look).
     await deps.store.put("resources", { pk: runningIndexKey, sk: threadId, workspaceId: ws, sessionId });
@@ -631,7 +642,7 @@ export class ThreadsRuntime implements ThreadHooks {
     if (stop.type === "end_turn" && !dispatch.cancelled)
       return { ok: true, reply: reply ?? "", stop: stopRecord };
     const error = dispatch.cancelled
-      ? "cancelled: a sibling thread failed (failure_policy cancel_siblings)"
+      ? `cancelled: ${dispatch.cancelReason ?? "a sibling thread failed (failure_policy cancel_siblings)"}`
       : stop.type === "retries_exhausted"
         ? `the thread failed: ${failure?.type === "session.error" ? failure.error.message : "model errors"}`
         : `the thread stopped (${stop.type}${dispatch.tokenBudget && stop.type === "budget_reached" ? `: token_budget ${dispatch.tokenBudget}` : ""})${reply ? `; its last message: ${reply}` : ""}`;
@@ -662,18 +673,56 @@ export class ThreadsRuntime implements ThreadHooks {
   ) {
     const plan = await this.plan(deps, sessionId, Number(fanoutKey));
     if (plan?.policy !== "cancel_siblings") return;
+    const others = dispatchedItems(plan)
+      .map((i) => i.dispatch.threadId)
+      .filter((id) => id !== failedId);
+    await this.cancelThreads(
+      deps,
+      ws,
+      sessionId,
+      fanoutKey,
+      others,
+      "a sibling thread failed (failure_policy cancel_siblings)",
+    );
+  }
+
+  /**
+   * Stops the given threads of a fan-out that have not answered: marks their dispatch cancelled and
+   * raises their interrupt, so each ends at its next decision point and answers as cancelled.
+   * Idempotent (a redelivery changes nothing); an idle thread is left alone (its report is underway,
+   * or its dispatch checks for a pending interrupt once it is awake).
+   */
+  private async cancelThreads(
+    deps: StepDeps,
+    ws: string,
+    sessionId: string,
+    fanoutKey: string,
+    threadIds: string[],
+    reason: string,
+  ) {
     const threads = threadRepository(deps.store, sessionId);
-    for (const item of dispatchedItems(plan)) {
-      if (item.dispatch.threadId === failedId) continue;
-      await threads.mutate(ws, item.dispatch.threadId, (current) => {
+    for (const threadId of threadIds) {
+      await threads.mutate(ws, threadId, (current) => {
         const meta = metaOf(current);
-        if (meta.dispatch?.fanoutKey !== fanoutKey || meta.dispatch.outcome) return undefined;
+        if (meta.dispatch?.fanoutKey !== fanoutKey || meta.dispatch.outcome || meta.dispatch.cancelled)
+          return undefined;
+        if (current.session.status !== "running" && current.session.status !== "rescheduling")
+          return undefined;
         meta.dispatch.cancelled = true;
+        meta.dispatch.cancelReason = reason;
         current.thread = meta;
         current.run.interruptSeq = Math.max(current.run.interruptSeq, current.run.interruptHandledSeq + 1);
         return current;
       });
     }
+  }
+
+  /** A coordinator waiting on its fan-out was interrupted: every thread of the plan is stopped. */
+  async cancelFanout(deps: StepDeps, ws: string, sessionId: string, fanoutStep: number): Promise<void> {
+    const plan = await this.plan(deps, sessionId, fanoutStep);
+    if (!plan) return;
+    const ids = dispatchedItems(plan).map((i) => i.dispatch.threadId);
+    await this.cancelThreads(deps, ws, sessionId, String(fanoutStep), ids, "the coordinator was interrupted");
   }
 
   /** The fan-out ended: every result becomes its `send_to_agent` call's tool result; the coordinator resumes. */
@@ -699,6 +748,19 @@ export class ThreadsRuntime implements ThreadHooks {
       };
     });
     await emitOnce(deps.store, deps.events, sessionId, `fanout-results#${fanoutStep}`, results);
+    // A thread that timed out or failed may still be running (and spending): stop it, before the
+    // coordinator moves on, so a redelivered resume repeats the stop.
+    const failed = dispatchedItems(plan).filter(
+      (item) => !message.results.find((x) => x.toolUseEventId === item.toolUseEventId)?.ok,
+    );
+    await this.cancelThreads(
+      deps,
+      ws,
+      sessionId,
+      String(fanoutStep),
+      failed.map((i) => i.dispatch.threadId),
+      "its fan-out gave up on it (timed out or failed)",
+    );
     const threadUsage = await this.threadUsage(deps, ws, sessionId);
     const saved = await deps.sessions.mutate(ws, sessionId, (current) => {
       if (current.run.fanoutStep !== fanoutStep) return undefined;
