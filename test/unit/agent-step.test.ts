@@ -1,58 +1,17 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Session, SessionEvent } from "../../shared/contract/sdk-types.js";
+import type { SessionEvent } from "../../shared/contract/sdk-types.js";
 import { EventsService } from "../../shared/core/events/events-service.js";
 import { ModelCallError } from "../../shared/core/ports.js";
 import { runAgentStep } from "../../shared/core/runtime/agent-step.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { newRunState } from "../../shared/core/sessions/session-record.js";
-import { inMemoryDeps, ScriptedModel, text, toolUse } from "../fixtures/in-memory-runtime.js";
+import { inMemoryDeps, ScriptedModel, sessionFixture, text, toolUse } from "../fixtures/in-memory-runtime.js";
 
 const WS = "wrkspc_test";
 
-function session(id: string): Session {
-  const at = new Date(0).toISOString();
-  return {
-    id,
-    type: "session",
-    agent: {
-      id: "agent_1",
-      type: "agent",
-      version: 1,
-      name: "a",
-      description: null,
-      model: { id: "claude-sonnet-4-6" },
-      system: "be brief",
-      tools: [
-        {
-          type: "agent_toolset_20260401",
-          default_config: { enabled: true, permission_policy: { type: "always_allow" } },
-          configs: [],
-        },
-      ],
-      mcp_servers: [],
-      skills: [],
-      multiagent: null,
-      execution_identity: { type: "service_account" },
-    },
-    archived_at: null,
-    budget: null,
-    created_at: at,
-    updated_at: at,
-    environment_id: "env_1",
-    metadata: {},
-    outcome_evaluations: [],
-    resources: [],
-    stats: {},
-    status: "idle",
-    title: null,
-    usage: {},
-    vault_ids: [],
-  };
-}
-
 async function start(model: ScriptedModel, now?: () => number) {
   const rt = inMemoryDeps(model, now);
-  await rt.deps.sessions.create({ workspaceId: WS, session: session("sesn_1"), run: newRunState() });
+  await rt.deps.sessions.create({ workspaceId: WS, session: sessionFixture("sesn_1"), run: newRunState() });
   await new EventsService(rt.deps).send(WS, "sesn_1", [
     { type: "user.message", content: [{ type: "text", text: "go" }] },
   ]);
@@ -246,7 +205,7 @@ describe("runAgentStep", () => {
     };
     const rt = inMemoryDeps(new ScriptedModel([expensive as never, text("never")]));
     const budgeted = {
-      ...session("sesn_1"),
+      ...sessionFixture("sesn_1"),
       budget: { type: "limit" as const, max_list_cost: { amount: "0.5", currency: "USD" as const } },
     };
     await rt.deps.sessions.create({ workspaceId: WS, session: budgeted, run: newRunState() });

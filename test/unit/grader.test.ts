@@ -1,6 +1,5 @@
 /** The grader worker over in-memory fakes: hand-off at end of turn, exactly-once evaluation, sweeper re-nudge. */
 import { describe, expect, it } from "vitest";
-import type { Session } from "../../shared/contract/sdk-types.js";
 import { EventsService } from "../../shared/core/events/events-service.js";
 import { runGrader } from "../../shared/core/outcomes/grader.js";
 import type { GraderMessage } from "../../shared/core/outcomes/grader-message.js";
@@ -9,7 +8,7 @@ import type { MessageQueue } from "../../shared/core/ports.js";
 import { runAgentStep } from "../../shared/core/runtime/agent-step.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { newRunState } from "../../shared/core/sessions/session-record.js";
-import { inMemoryDeps, ScriptedModel, text, toolUse } from "../fixtures/in-memory-runtime.js";
+import { inMemoryDeps, ScriptedModel, sessionFixture, text, toolUse } from "../fixtures/in-memory-runtime.js";
 
 const WS = "wrkspc_test";
 
@@ -20,37 +19,7 @@ class GraderQueue implements MessageQueue<GraderMessage> {
   }
 }
 
-const session = (): Session =>
-  ({
-    id: "sesn_1",
-    type: "session",
-    agent: {
-      id: "agent_1",
-      type: "agent",
-      version: 1,
-      name: "a",
-      description: null,
-      model: { id: "claude-sonnet-4-6" },
-      system: "AGENT-SYSTEM-PROMPT",
-      tools: [],
-      mcp_servers: [],
-      skills: [],
-      multiagent: null,
-    },
-    archived_at: null,
-    budget: null,
-    created_at: new Date(0).toISOString(),
-    updated_at: new Date(0).toISOString(),
-    environment_id: "env_1",
-    metadata: {},
-    outcome_evaluations: [],
-    resources: [],
-    stats: {},
-    status: "idle",
-    title: null,
-    usage: {},
-    vault_ids: [],
-  }) as unknown as Session;
+const session = () => sessionFixture("sesn_1", { system: "AGENT-SYSTEM-PROMPT", tools: [] });
 
 const satisfied = toolUse("submit_grade", {
   rubric_applies: true,
