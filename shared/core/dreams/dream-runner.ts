@@ -16,7 +16,7 @@ import { idPrefix } from "../../contract/ids.js";
 import type { Session, SessionEvent } from "../../contract/sdk-types.js";
 import { GraderOutputError, gradeAgainstRubric } from "../outcomes/grading.js";
 import { ConditionFailedError, ModelCallError } from "../ports.js";
-import { newRunState } from "../sessions/session-record.js";
+import { emptySessionUsage, newRunState } from "../sessions/session-record.js";
 import type { DreamDeps, DreamJob } from "./dream-deps.js";
 import { type GuardViolation, guardDream, isQuarantined } from "./dream-guards.js";
 import type { DreamMemoryFile } from "./dream-memory.js";
@@ -420,12 +420,7 @@ async function ensureSession(deps: DreamDeps, record: DreamRecord, sessionId: st
       stats: { active_seconds: 0, duration_seconds: 0 },
       status: "running",
       title: `Dream ${dream.id}`,
-      usage: {
-        input_tokens: 0,
-        output_tokens: 0,
-        cache_read_input_tokens: 0,
-        cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
-      },
+      usage: emptySessionUsage(),
       vault_ids: [],
     };
     try {

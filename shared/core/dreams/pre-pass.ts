@@ -146,7 +146,11 @@ function toolCalls(events: readonly SessionEvent[]): ToolCall[] {
   const calls: ToolCall[] = [];
   const byId = new Map<string, ToolCall>();
   for (const event of events) {
-    if (event.type === "agent.tool_use" || event.type === "agent.mcp_tool_use") {
+    if (
+      event.type === "agent.tool_use" ||
+      event.type === "agent.mcp_tool_use" ||
+      event.type === "agent.custom_tool_use"
+    ) {
       const call: ToolCall = {
         useId: event.id,
         name: event.name,
@@ -156,25 +160,18 @@ function toolCalls(events: readonly SessionEvent[]): ToolCall[] {
       };
       calls.push(call);
       byId.set(event.id, call);
-    } else if (event.type === "agent.custom_tool_use") {
-      const call: ToolCall = {
-        useId: event.id,
-        name: event.name,
-        input: event.input,
-        isError: false,
-        resultText: "",
-      };
-      calls.push(call);
-      byId.set(event.id, call);
-    } else if (event.type === "agent.tool_result" || event.type === "agent.mcp_tool_result") {
-      const ref = event.type === "agent.tool_result" ? event.tool_use_id : event.mcp_tool_use_id;
+    } else if (
+      event.type === "agent.tool_result" ||
+      event.type === "agent.mcp_tool_result" ||
+      event.type === "user.custom_tool_result"
+    ) {
+      const ref =
+        event.type === "agent.tool_result"
+          ? event.tool_use_id
+          : event.type === "agent.mcp_tool_result"
+            ? event.mcp_tool_use_id
+            : event.custom_tool_use_id;
       const call = byId.get(ref);
-      if (!call) continue;
-      call.resultId = event.id;
-      call.isError = event.is_error === true;
-      call.resultText = blocksText(event.content);
-    } else if (event.type === "user.custom_tool_result") {
-      const call = byId.get(event.custom_tool_use_id);
       if (!call) continue;
       call.resultId = event.id;
       call.isError = event.is_error === true;

@@ -157,3 +157,13 @@ function fromItem(workspaceId: string, item: StoredItem): SessionRecord {
     ...(item.thread !== undefined ? { thread: item.thread } : {}),
   };
 }
+
+/** A new session's (or thread's) token usage: nothing spent yet. */
+export function emptySessionUsage() {
+  return {
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_input_tokens: 0,
+    cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+  };
+}

@@ -19,7 +19,7 @@ import type { StepDeps } from "../runtime/step-deps.js";
 import { deleteThreads, threadRepository } from "../threads/thread-record.js";
 import { withThreadUsage } from "../threads/thread-usage.js";
 import { purgeRunData } from "./session-purge.js";
-import { newRunState, type SessionRecord } from "./session-record.js";
+import { emptySessionUsage, newRunState, type SessionRecord } from "./session-record.js";
 
 /** What sessions need from agents and environments. */
 export interface SessionDependencies {
@@ -75,12 +75,7 @@ export class SessionsService {
       stats: { active_seconds: 0, duration_seconds: 0 },
       status: "idle",
       title: body.title ?? null,
-      usage: {
-        input_tokens: 0,
-        output_tokens: 0,
-        cache_read_input_tokens: 0,
-        cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
-      },
+      usage: emptySessionUsage(),
       vault_ids: [],
     };
     await this.related.mountResources?.(workspaceId, session.id, resources);

@@ -23,7 +23,7 @@ import { runningIndexKey, type StopReason, wakeSession } from "../runtime/sessio
 import type { StepDeps, ThreadHooks } from "../runtime/step-deps.js";
 import { type StepMessage, stepMessage } from "../runtime/step-message.js";
 import type { StepRecord } from "../runtime/step-record.js";
-import { newRunState, type SessionRecord } from "../sessions/session-record.js";
+import { emptySessionUsage, newRunState, type SessionRecord } from "../sessions/session-record.js";
 import { SendToAgentInputSchema, THREAD_TIMEOUT } from "./coordinator-tools.js";
 import {
   dispatchedItems,
@@ -349,12 +349,7 @@ export class ThreadsRuntime implements ThreadHooks {
           created_at: now,
           updated_at: now,
           status: "idle",
-          usage: {
-            input_tokens: 0,
-            output_tokens: 0,
-            cache_read_input_tokens: 0,
-            cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
-          },
+          usage: emptySessionUsage(),
           outcome_evaluations: [],
           metadata: {},
         },
