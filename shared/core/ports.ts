@@ -203,3 +203,63 @@ export interface FileBlobStore {
   get(key: string): Promise<Uint8Array | undefined>;
   delete(key: string): Promise<void>;
 }
+
+/**
+ * A directory the sandbox sees besides `/workspace` (a mounted memory store): its files are laid out
+ * before the command runs; for a writable mount the sandbox reports what the command changed.
+ */
+export interface SandboxMount {
+  /** Absolute path inside the sandbox, e.g. `/mnt/memory/notes`. */
+  path: string;
+  readOnly: boolean;
+  /** Files by path relative to the mount root. */
+  files: ReadonlyArray<{ path: string; content: string }>;
+}
+
+/** What a command changed in a writable mount: `content: null` is a deletion. */
+export interface SandboxMountChange {
+  mountPath: string;
+  path: string;
+  content: string | null;
+}
+
+/** Egress of a sandbox, from the environment's `networking` config. */
+export type SandboxNetwork =
+  | { type: "unrestricted" }
+  | { type: "limited"; allowedHosts: readonly string[]; allowPackageManagers: boolean };
+
+export interface SandboxExecRequest {
+  /** The sandbox's identity: one persistent shell per session (or per thread's owner session). */
+  sessionId: string;
+  /** The WorkspaceStore id whose files are the sandbox's writable `/workspace`. */
+  workspaceId: string;
+  /** The command; absent with `restart` only restarts the shell. */
+  command?: string;
+  /** Restart the persistent shell before running. */
+  restart?: boolean;
+  /** Per-call timeout in ms (the adapter clamps it to its maximum). */
+  timeoutMs?: number;
+  mounts: readonly SandboxMount[];
+  network: SandboxNetwork;
+}
+
+export interface SandboxExecResult {
+  /** stdout and stderr interleaved, truncated (with a marker) past the adapter's limit. */
+  output: string;
+  /** The command's exit code; null when it was killed (timeout) or the shell died. */
+  exitCode: number | null;
+  timedOut: boolean;
+  mountChanges: SandboxMountChange[];
+}
+
+/**
+ * The hands of a `cloud` environment: an isolated shell per session over its workspace (bubblewrap
+ * on one machine, an isolated engine on AWS). A model's command never runs anywhere else.
+ */
+export interface ShellSandbox {
+  /** Whether commands can run here; when not, `bash` is not offered and `reason` says why. */
+  availability(): Promise<{ available: true } | { available: false; reason: string }>;
+  exec(request: SandboxExecRequest): Promise<SandboxExecResult>;
+  /** Ends a session's shell (idle, session deleted); the workspace stays. */
+  close(sessionId: string): Promise<void>;
+}
