@@ -20,6 +20,12 @@ export const handler = async (
         { Action: "execute-api:Invoke", Effect: "Allow", Resource: `${event.methodArn.split("/")[0]}/*` },
       ],
     },
-    context: { workspaceId: principal.workspaceId, apiKeyId: principal.apiKeyId },
+    // A narrower credential (environment key, sessions token) carries its scope: without it the API
+    // would treat the request as the workspace's own key.
+    context: {
+      workspaceId: principal.workspaceId,
+      apiKeyId: principal.apiKeyId,
+      ...(principal.scope ? { scope: JSON.stringify(principal.scope) } : {}),
+    },
   };
 };

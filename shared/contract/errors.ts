@@ -10,6 +10,7 @@ export type ApiErrorType =
   | "conflict_error"
   | "memory_path_conflict_error"
   | "memory_precondition_failed_error"
+  | "precondition_failed_error"
   | "request_too_large"
   | "rate_limit_error"
   | "api_error"
@@ -23,6 +24,7 @@ const statusOf: Record<ApiErrorType, number> = {
   conflict_error: 409,
   memory_path_conflict_error: 409,
   memory_precondition_failed_error: 409,
+  precondition_failed_error: 412,
   request_too_large: 413,
   rate_limit_error: 429,
   api_error: 500,

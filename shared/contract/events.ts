@@ -1,7 +1,7 @@
 /** Request schemas for /v1/sessions/{id}/events, matching the SDK's EventSendParams / EventListParams. */
 import * as z from "zod";
 import { defineOutcomeParamsSchema } from "./outcomes.js";
-import { pageCursorSchema, pageLimitSchema, queryTimestampSchema } from "./validation.js";
+import { pageCursorSchema, pageLimit, queryTimestampSchema } from "./validation.js";
 
 const textBlock = z.object({ type: z.literal("text"), text: z.string().min(1).max(1_000_000) }).strict();
 const base64Source = z
@@ -51,12 +51,36 @@ const customToolResultSchema = z
   })
   .strict();
 
+const searchResultBlock = z
+  .object({
+    type: z.literal("search_result"),
+    source: z.string(),
+    title: z.string(),
+    content: z.array(textBlock),
+    citations: z.object({ enabled: z.boolean() }).strict().optional(),
+  })
+  .strict();
+
+/** A self-hosted worker's answer to an `agent.tool_use` (the SDK's `SessionToolRunner` sends it). */
+export const toolResultSchema = z
+  .object({
+    type: z.literal("user.tool_result"),
+    tool_use_id: z.string().min(1).max(200),
+    content: z
+      .array(z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock, searchResultBlock]))
+      .max(100)
+      .optional(),
+    is_error: z.boolean().nullable().optional(),
+  })
+  .strict();
+
 /** The event types a client may send; other SDK-typed ones get a clear "not supported yet". */
 export const sendableEventSchema = z.discriminatedUnion("type", [
   userMessageParamsSchema,
   interruptSchema,
   toolConfirmationSchema,
   customToolResultSchema,
+  toolResultSchema,
   defineOutcomeParamsSchema,
 ]);
 export type SendableEvent = z.infer<typeof sendableEventSchema>;
@@ -64,7 +88,8 @@ export type SendableEvent = z.infer<typeof sendableEventSchema>;
 export const EventSendSchema = z.object({ events: z.array(z.unknown()).min(1).max(50) }).strict();
 
 export const EventListQuerySchema = z.object({
-  limit: pageLimitSchema,
+  // The SDK's SessionToolRunner reads a session's history with `limit: 1000`.
+  limit: pageLimit({ max: 1000, fallback: 20 }),
   page: pageCursorSchema,
   order: z.enum(["asc", "desc"]).default("asc"),
   "created_at[gt]": queryTimestampSchema.optional(),

@@ -38,4 +38,6 @@ export const idPrefix = {
   thread: "sthr",
   workspace: "wrkspc",
   apiKey: "apikey",
+  work: "work",
+  environmentKey: "envkey",
 } as const;

@@ -65,6 +65,10 @@ const schema = z.object({
     .int()
     .positive()
     .default(5 * 1024 * 1024),
+  /** Self-hosted environments: lease TTL of a work item when the worker asks for none, seconds. */
+  REVERIE_WORK_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(90),
+  /** Self-hosted environments: how long a turn waits for a worker's tool results before it ends, seconds. */
+  REVERIE_WORKER_TIMEOUT_SECONDS: z.coerce.number().min(1).max(86_400).default(600),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
   ...dreamConfigSchema,
 });

@@ -11,10 +11,13 @@ import { InvalidRequestError } from "../contract/errors.js";
 import { TimeSortableIds } from "../contract/ids.js";
 import { AgentsService } from "../core/agents/agents-service.js";
 import { ApiKeys } from "../core/auth/api-keys.js";
+import { ScopedAccess } from "../core/auth/scoped-access.js";
 import type { DreamJob } from "../core/dreams/dream-deps.js";
 import type { DreamMemory } from "../core/dreams/dream-memory.js";
 import type { DreamScheduleTrigger } from "../core/dreams/dream-schedules-service.js";
+import { EnvironmentKeysService } from "../core/environments/environment-keys.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
+import { WorkService } from "../core/environments/work-service.js";
 import { DomainEventFanout } from "../core/events/domain-event-fanout.js";
 import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
@@ -44,6 +47,7 @@ import type {
 } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { StepMessage } from "../core/runtime/step-message.js";
+import { workerWriteContext } from "../core/runtime/worker-hands.js";
 import { SessionRepository } from "../core/sessions/session-record.js";
 import { SessionResourcesService } from "../core/sessions/session-resources.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
@@ -155,6 +159,7 @@ export function buildServices(config: Config, ports: Ports) {
     },
     leaseMs: ports.leaseMs ?? stepLeaseSeconds * 1000,
     orchestrator: ports.orchestrator,
+    workerTimeoutMs: config.REVERIE_WORKER_TIMEOUT_SECONDS * 1000,
   };
   const publisher = { domainEvents, ids: deps.ids, clock, logger };
   const agents = withLifecycleEvents(
@@ -200,6 +205,8 @@ export function buildServices(config: Config, ports: Ports) {
   });
   const threads = new ThreadsService(deps, events);
   const apiKeys = new ApiKeys(ports.store);
+  const work = selfHostedWork(config, ports.store, deps, apiKeys, environments);
+  deps.work = work.service;
   const memorySnapshots = new MemorySnapshotsService(deps, memoryStores, memories);
   const memory = { memoryStores, memories, memorySnapshots, sessionResources };
   const outcomes = new OutcomesService(deps.sessions, new OutcomeStore(ports.store));
@@ -217,6 +224,8 @@ export function buildServices(config: Config, ports: Ports) {
     threads,
     files: files && { service: files, maxBytes },
     ...memory,
+    sessionWrite: work.sessionWrite,
+    work,
     dreams: dreaming?.dreams,
     dreamSchedules: dreaming?.dreamSchedules,
   });
@@ -235,7 +244,31 @@ export function buildServices(config: Config, ports: Ports) {
     files,
     ...memory,
     dreaming,
+    work: work.service,
+    environmentKeys: work.keys,
   };
+}
+
+/**
+ * Self-hosted environments: the work queue, environment keys, what their scoped credentials may
+ * reach, and how a worker's memory sync is attributed (as its session, with the session's taint).
+ */
+function selfHostedWork(
+  config: Config,
+  store: DocumentStore,
+  deps: StepDeps,
+  apiKeys: ApiKeys,
+  environments: EnvironmentsService,
+) {
+  const settings = { leaseSeconds: config.REVERIE_WORK_LEASE_SECONDS, maxLeaseSeconds: 3600 };
+  const service = new WorkService(store, deps.ids, deps.clock, apiKeys, environments, settings);
+  const keys = new EnvironmentKeysService(store, deps.ids, deps.clock, apiKeys, environments);
+  const access = new ScopedAccess({
+    sessionResources: async (ws, sid) => (await deps.sessions.get(ws, sid))?.session.resources,
+    tokenIsCurrent: (ws, scope) => service.tokenIsCurrent(ws, scope),
+  });
+  const sessionWrite = (_ws: string, sessionId: string) => workerWriteContext(deps, sessionId);
+  return { service, keys, access, sessionWrite };
 }
 
 /** The webhook endpoints service and the delivery worker's dependencies. */

@@ -5,9 +5,21 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { DocumentStore } from "../ports.js";
 
+/**
+ * A narrower credential than a workspace API key (self-hosted environments):
+ * - `environment`: an environment key; it may only poll and work its own environment's queue.
+ * - `session`: the `sessions_token` of one claimed work item; it may only serve that work item's
+ *   session (its events, its mounted memory stores) and only while that lease generation holds.
+ */
+export type CredentialScope =
+  | { kind: "environment"; environmentId: string }
+  | { kind: "session"; environmentId: string; workId: string; sessionId: string; generation: number };
+
 export interface Principal {
   workspaceId: string;
   apiKeyId: string;
+  /** Absent for a workspace API key (full access to its workspace). */
+  scope?: CredentialScope;
 }
 
 const hashOf = (key: string) => createHash("sha256").update(key).digest("hex");
@@ -44,6 +56,24 @@ export class ApiKeys {
     await this.store.put("resources", { pk: "apikey", sk: hashOf(key), ...principal });
   }
 
+  /** Removes a key (idempotent); this process forgets it at once, others within `cacheMs`. */
+  async revoke(key: string): Promise<void> {
+    const hash = hashOf(key);
+    this.cache.delete(hash);
+    await this.store.delete("resources", "apikey", hash);
+  }
+
+  /** The stored hash of a key, for records that must revoke it later without keeping the key. */
+  static hash(key: string): string {
+    return hashOf(key);
+  }
+
+  /** Removes a key by its hash (see {@link ApiKeys.hash}). */
+  async revokeHash(hash: string): Promise<void> {
+    this.cache.delete(hash);
+    await this.store.delete("resources", "apikey", hash);
+  }
+
   async resolve(key: string | undefined): Promise<Principal | undefined> {
     if (!key) return undefined;
     const hash = hashOf(key);
@@ -51,7 +81,8 @@ export class ApiKeys {
     if (cached && cached.until > this.now()) return cached.principal;
     const item = await this.store.get("resources", "apikey", hash);
     if (!item) return undefined;
-    const principal = { workspaceId: String(item.workspaceId), apiKeyId: String(item.apiKeyId) };
+    const principal: Principal = { workspaceId: String(item.workspaceId), apiKeyId: String(item.apiKeyId) };
+    if (item.scope) principal.scope = item.scope as CredentialScope;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { principal, until: this.now() + this.cacheMs });
     return principal;

@@ -2,12 +2,13 @@
  * Sending, listing and streaming a session's events. Sent events are written to the log first and
  * then wake the session; the step that follows reads them from the log (DESIGN.md §5).
  */
-import { ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
+import { ApiError, ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
 import { type EventListQuery, sendableEventSchema } from "../../contract/events.js";
 import { idPrefix } from "../../contract/ids.js";
 import type { DefineOutcomeParams } from "../../contract/outcomes.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { parseBody } from "../../contract/validation.js";
+import type { CredentialScope } from "../auth/api-keys.js";
 import type { FilesService } from "../files/files-service.js";
 import {
   checkRubricText,
@@ -19,9 +20,11 @@ import { rubricText } from "../outcomes/rubric-files.js";
 import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
 import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
+import { stepMessage } from "../runtime/step-message.js";
+import { checkToolResult, servedByWorker, workerResultArrived } from "../runtime/worker-hands.js";
 import type { LoggedEvent } from "./event-log.js";
 
-const unsupportedTypes = new Set(["user.tool_result", "system.message"]);
+const unsupportedTypes = new Set(["system.message"]);
 
 export class EventsService {
   constructor(
@@ -62,6 +65,7 @@ export class EventsService {
     workspaceId: string,
     sessionId: string,
     rawEvents: unknown[],
+    scope?: CredentialScope,
   ): Promise<{ data: SessionEvent[] }> {
     const record = await this.session(workspaceId, sessionId);
     if (record.session.status === "terminated") throw new InvalidRequestError("session is terminated");
@@ -77,8 +81,26 @@ export class EventsService {
       }
       const event = parseBody(sendableEventSchema, raw, { root: `events.${i}` });
       if (event.type === "user.define_outcome") validateOutcome(event, `events.${i}`);
+      // A worker's sessions token answers tool calls; it does not speak for the user.
+      if (scope && event.type !== "user.tool_result")
+        throw new ApiError("permission_error", `events.${i}.type: a sessions token may only send user.tool_result`);
       return event;
     });
+    if (events.some((e) => e.type === "user.tool_result")) {
+      if (!servedByWorker(record))
+        throw new InvalidRequestError(
+          "user.tool_result answers a self-hosted worker's tool call; this session's tools run on the server",
+        );
+      const log = await this.deps.events.read(sessionId);
+      const seen = new Set<string>();
+      for (const [i, event] of events.entries()) {
+        if (event.type !== "user.tool_result") continue;
+        if (seen.has(event.tool_use_id))
+          throw new InvalidRequestError(`events.${i}: tool call ${event.tool_use_id} is answered twice`);
+        seen.add(event.tool_use_id);
+        checkToolResult(log, event.tool_use_id, `events.${i}`);
+      }
+    }
     const rubrics = await this.fileRubrics(workspaceId, events, "events");
     const awaiting = new Set(record.run.awaiting);
     for (const [i, event] of events.entries()) {
@@ -116,6 +138,8 @@ export class EventsService {
         await wakeSession(this.deps, workspaceId, sessionId, seq, event.custom_tool_use_id);
       else if (event.type === "user.tool_confirmation")
         await wakeSession(this.deps, workspaceId, sessionId, seq, event.tool_use_id);
+      else if (event.type === "user.tool_result")
+        await workerResultArrived(this.deps, workspaceId, sessionId, seq, event.tool_use_id);
     }
     return { data: written };
   }
@@ -132,6 +156,10 @@ export class EventsService {
     });
     // A coordinator waiting on its fan-out: stop the threads, so the fan-out ends and the
     // coordinator resumes to honour the interrupt (a crash here is finished by the sweeper's re-nudge).
+    // A step waiting on a worker holds no lease: nudge it, so it honours the interrupt now.
+    const after = saved?.after;
+    if (after?.run.workerWait && after.session.status === "running" && after.run.leaseOwner === undefined)
+      await this.deps.steps.send(stepMessage(workspaceId, sessionId, after.run.stepSeq));
     const fanoutStep = saved?.after.run.fanoutStep;
     if (fanoutStep !== undefined)
       await this.deps.threads?.cancelFanout(this.deps, workspaceId, sessionId, fanoutStep);

@@ -70,14 +70,16 @@ export function instructionLike(text: string): boolean {
 }
 
 /** Where untrusted content came from. */
-export type TaintSource = "web_fetch" | "file" | "custom_tool_result" | "mcp_tool_result";
+export type TaintSource = "web_fetch" | "file" | "bash" | "custom_tool_result" | "mcp_tool_result";
 
 const MEMORY_MOUNT_ROOT = "/mnt/memory/";
 
 /**
  * The untrusted sources that entered a session's context before the event `beforeEventId` (the
  * `agent.tool_use` that writes to memory): `web_fetch` results, reads and greps of workspace files
- * (which may hold uploaded or fetched content), custom and MCP tool results. Reads of memory mounts
+ * (which may hold uploaded or fetched content), `bash` output (whatever a command printed: files,
+ * downloads), custom and MCP tool results — whether a server-side tool (`agent.tool_result`) or a
+ * self-hosted worker (`user.tool_result`) answered. Reads of memory mounts
  * do not taint: memory carries its own per-version taint. User messages are the principal speaking.
  */
 export function taintSources(log: readonly LoggedEvent[], beforeEventId?: string): TaintSource[] {
@@ -88,10 +90,11 @@ export function taintSources(log: readonly LoggedEvent[], beforeEventId?: string
     const e = event as { type: string; id: string; name?: string; input?: unknown; tool_use_id?: string };
     if (e.type === "agent.tool_use") {
       toolUses.set(e.id, { name: e.name ?? "", input: (e.input ?? {}) as Record<string, unknown> });
-    } else if (e.type === "agent.tool_result") {
+    } else if (e.type === "agent.tool_result" || e.type === "user.tool_result") {
       const use = toolUses.get(e.tool_use_id ?? "");
       if (!use) continue;
       if (use.name === "web_fetch") sources.add("web_fetch");
+      if (use.name === "bash") sources.add("bash");
       if (use.name === "read" || use.name === "grep") {
         const path = String(use.input.file_path ?? use.input.path ?? ".");
         if (!path.startsWith(MEMORY_MOUNT_ROOT)) sources.add("file");

@@ -31,6 +31,7 @@ import { type StepMessage, stepMessage } from "./step-message.js";
 import { loadStepRecord, recordFromResponse, type StepRecord, saveStepRecord } from "./step-record.js";
 import { runConfirmedTools, runStepTools, toolSession } from "./tool-execution.js";
 import { buildTranscript } from "./transcript.js";
+import { awaitWorker, servedByWorker, unansweredWorkerCalls, workerTimedOut } from "./worker-hands.js";
 
 const isActive = (r: SessionRecord) => r.session.status === "running" || r.session.status === "rescheduling";
 
@@ -83,11 +84,21 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
     const log = await deps.events.read(sessionId);
     if (await runConfirmedTools(deps, sessionId, session.session.agent, log, toolSession(session)))
       log.splice(0, log.length, ...(await deps.events.read(sessionId)));
+    // A self-hosted session's tool calls are answered by its worker: no model call until they are.
+    if (servedByWorker(session)) {
+      const pending = unansweredWorkerCalls(log);
+      if (pending.length > 0) {
+        if ((await awaitWorker(deps, session, pending)) === "waiting") return;
+        await workerTimedOut(deps, session, pending);
+        return finishTurn(deps, session, { type: "retries_exhausted" }, []);
+      }
+    }
     const watermark = log.at(-1)?.seq ?? 0;
     const request = buildModelRequest(
       session.session.agent,
       buildTranscript(log),
       memoryPromptNote(session.session.resources),
+      { bash: servedByWorker(session) || (deps.bashAvailable ?? false) },
     );
     let response: Awaited<ReturnType<typeof deps.model.createMessage>>;
     try {
@@ -140,7 +151,8 @@ async function commitStep(
       return { next: "idle", stop: { type: "requires_action", event_ids: record.awaiting } };
     if (spent) return { next: "idle", stop: { type: "budget_reached" } };
     if (record.stopReason === "refusal") return { next: "idle", stop: { type: "refusal" } };
-    if (record.stopReason === "tool_use" && record.toolRuns.length > 0) return { next: "continue" };
+    if (record.stopReason === "tool_use" && record.toolRuns.length + record.workerCalls.length > 0)
+      return { next: "continue" };
     if (current.run.lastInputSeq > record.watermark) return { next: "continue" };
     return { next: "idle", stop: { type: "end_turn" } };
   };

@@ -10,11 +10,17 @@ import { builtinToolDefinitions } from "../tools/toolset.js";
 
 const DEFAULT_MAX_TOKENS = 8192;
 
+/** Which hands the session has: `bash` is offered only where a sandbox (or a worker) runs it. */
+export interface ToolOffer {
+  bash: boolean;
+}
+
 /** The tools offered to the model: the enabled builtin tools, then the agent's custom tools. */
-export function toolDefinitions(agent: SessionAgent): Anthropic.Messages.Tool[] {
+export function toolDefinitions(agent: SessionAgent, offer: ToolOffer = { bash: false }): Anthropic.Messages.Tool[] {
   const tools: Anthropic.Messages.Tool[] = [];
   for (const tool of agent.tools) {
-    if (tool.type === "agent_toolset_20260401") tools.push(...builtinToolDefinitions(tool as AgentToolset));
+    if (tool.type === "agent_toolset_20260401")
+      tools.push(...builtinToolDefinitions(tool as AgentToolset, { bash: offer.bash }));
     if (tool.type === "custom") {
       const custom = tool as CustomTool;
       tools.push({ name: custom.name, description: custom.description, input_schema: custom.input_schema });
@@ -32,8 +38,9 @@ export function buildModelRequest(
   agent: SessionAgent,
   messages: Anthropic.Messages.MessageParam[],
   systemNote?: string,
+  offer: ToolOffer = { bash: false },
 ): ModelRequest {
-  const tools = toolDefinitions(agent);
+  const tools = toolDefinitions(agent, offer);
   const last = tools.at(-1);
   if (last) tools[tools.length - 1] = { ...last, cache_control: { type: "ephemeral" } };
   const request: ModelRequest = {

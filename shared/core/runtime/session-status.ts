@@ -46,6 +46,7 @@ export function markIdle(record: SessionRecord, now: number, awaiting: string[] 
   run.leaseOwner = undefined;
   run.attempt = 0;
   run.awaiting = awaiting;
+  run.workerWait = undefined;
   record.session.status = "idle";
   record.session.updated_at = iso(now);
   return record;

@@ -21,6 +21,7 @@ import type { RetryPolicy } from "./model-retry.js";
 import type { StopReason } from "./session-status.js";
 import type { StepMessage } from "./step-message.js";
 import type { StepRecord } from "./step-record.js";
+import type { WorkQueuePort } from "./worker-hands.js";
 
 /** How child threads (core/threads) plug into the one step loop; absent when threads are not wired. */
 export interface ThreadHooks {
@@ -62,6 +63,12 @@ export interface StepDeps {
   orchestrator?: FanoutOrchestrator;
   /** A child thread's budget rule (shared session budget, own token budget); default: the session's. */
   overBudget?: (record: SessionRecord, usage: SessionUsage) => Promise<boolean>;
+  /** Whether a sandbox runs `bash` for cloud sessions here (else `bash` is not offered). */
+  bashAvailable?: boolean;
+  /** Self-hosted environments' work queue (absent: self-hosted sessions wait until the timeout). */
+  work?: WorkQueuePort;
+  /** How long a step waits for a self-hosted worker's tool results before ending the turn, ms. */
+  workerTimeoutMs: number;
   /** Called once a run's idle transition is committed (a child thread reports back to its fan-out). */
   afterIdle?: (record: SessionRecord, stop: StopReason) => Promise<void>;
 }

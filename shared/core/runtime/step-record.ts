@@ -11,6 +11,7 @@ import type { LoggedEvent } from "../events/event-log.js";
 import { ConditionFailedError, type ModelResponse } from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { isBuiltinTool, toolPolicy } from "../tools/toolset.js";
+import { isWorkerTool, servedByWorker } from "./worker-hands.js";
 import type { StepDeps } from "./step-deps.js";
 
 const toolRunSchema = z.object({
@@ -33,6 +34,8 @@ export const stepRecordSchema = z.object({
   toolRuns: z.array(toolRunSchema),
   /** Event ids the session must wait on (custom tool uses, tool uses awaiting confirmation). */
   awaiting: z.array(z.string()),
+  /** Tool uses a self-hosted worker answers (the next step waits for their `user.tool_result`s). */
+  workerCalls: z.array(z.string()).default([]),
   stopReason: z.string().nullable(),
   usage: z.record(z.string(), z.any()),
 });
@@ -100,6 +103,8 @@ export async function recordFromResponse(
   ];
   const pendingRuns: Omit<ToolRun, "resultSeq" | "resultEventId">[] = [];
   const awaiting: string[] = [];
+  const workerCalls: string[] = [];
+  const byWorker = servedByWorker(session);
 
   for (const block of response.content) {
     if (block.type === "thinking" || block.type === "redacted_thinking") {
@@ -125,7 +130,11 @@ export async function recordFromResponse(
         awaiting.push(eventId);
         continue;
       }
-      const ask = toolset && isBuiltinTool(block.name) && toolPolicy(toolset, block.name) === "always_ask";
+      const worker = byWorker && isWorkerTool(block.name);
+      const ask =
+        toolset &&
+        (isBuiltinTool(block.name) || worker) &&
+        toolPolicy(toolset, block.name) === "always_ask";
       events.push({
         event: {
           type: "agent.tool_use",
@@ -138,6 +147,7 @@ export async function recordFromResponse(
         internals: { toolUseId: block.id },
       });
       if (ask) awaiting.push(eventId);
+      else if (worker) workerCalls.push(eventId);
       else pendingRuns.push({ toolUseEventId: eventId, toolUseId: block.id, name: block.name, input });
     }
   }
@@ -178,6 +188,7 @@ export async function recordFromResponse(
     entries,
     toolRuns,
     awaiting,
+    workerCalls,
     stopReason: response.stop_reason,
     usage,
   };

@@ -1,7 +1,7 @@
 /**
  * Turns a session's event log into Messages API turns. Assistant turns come from the raw model
- * content kept on `span.model_request_end`; tool results from `agent.tool_result` and
- * `user.custom_tool_result`; user turns from `user.message`. A tool call that never got a result
+ * content kept on `span.model_request_end`; tool results from `agent.tool_result`, a self-hosted
+ * worker's `user.tool_result` and `user.custom_tool_result`; user turns from `user.message`. A tool call that never got a result
  * (interrupted, or the user moved on) gets an explicit error result so the transcript stays valid.
  */
 import type Anthropic from "@anthropic-ai/sdk";
@@ -60,8 +60,9 @@ export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
         break;
       }
       case "agent.tool_result":
+      case "user.tool_result":
       case "user.custom_tool_result": {
-        const eventId = event.type === "agent.tool_result" ? event.tool_use_id : event.custom_tool_use_id;
+        const eventId = event.type === "user.custom_tool_result" ? event.custom_tool_use_id : event.tool_use_id;
         const toolUseId = toolUseIdByEventId.get(eventId);
         if (!toolUseId || !openToolUses.includes(toolUseId)) break;
         pendingUser.push({

@@ -46,6 +46,10 @@ export const runStateSchema = z.object({
   fanoutStep: z.number().int().min(0).optional(),
   /** Each child thread's cumulative usage, counted into the session's usage and budget (threads). */
   threadUsage: z.record(z.string(), z.any()).optional(),
+  /** Who runs the toolset: absent = the server (cloud); `worker` = a self-hosted environment's worker. */
+  hands: z.literal("worker").optional(),
+  /** A step waiting for a worker's `user.tool_result`s: since when, and which calls are still open. */
+  workerWait: z.object({ since: z.number(), toolUseIds: z.array(z.string()) }).optional(),
 });
 export type RunState = z.infer<typeof runStateSchema>;
 

@@ -43,13 +43,12 @@ export class SessionsService {
 
   async create(workspaceId: string, body: SessionCreateBody): Promise<Session> {
     const configType = await this.related.environmentConfigType(workspaceId, body.environment_id);
-    if (configType !== "cloud") {
-      throw new InvalidRequestError(
-        `environment ${body.environment_id} is ${configType}: sessions on self-hosted environments need the work API, which this server does not offer yet`,
-      );
-    }
+    const selfHosted = configType === "self_hosted";
+    if (!selfHosted && configType !== "cloud")
+      throw new InvalidRequestError(`environment ${body.environment_id} is ${configType}: not supported`);
     const agent = await this.related.resolveAgent(workspaceId, body.agent);
     assertSupported(agent);
+    if (selfHosted) checkSelfHostedSession(agent, body.resources ?? []);
     if (body.budget && !listPrice(agent.model.id)) {
       throw new InvalidRequestError(
         `budget: model ${agent.model.id} has no public list price (model_not_budgetable)`,
@@ -79,7 +78,9 @@ export class SessionsService {
       vault_ids: [],
     };
     await this.related.mountResources?.(workspaceId, session.id, resources);
-    await this.deps.sessions.create({ workspaceId, session, run: newRunState() });
+    const run = newRunState();
+    if (selfHosted) run.hands = "worker";
+    await this.deps.sessions.create({ workspaceId, session, run });
     // Before the initial events, so a receiver hears `session.created` before the session runs.
     await publishLifecycleEvent(this.deps, "session.created", workspaceId, session.id);
     if (body.initial_events?.length) await this.events.send(workspaceId, session.id, body.initial_events);
@@ -168,6 +169,8 @@ export class SessionsService {
       return current;
     });
     if (!result) throw new NotFoundError("session", sessionId);
+    // Its worker lets go: the next heartbeat says stopped, and its sessions token stops working.
+    await this.deps.work?.stopForSession(workspaceId, sessionId);
     return this.present(result.after);
   }
 
@@ -178,6 +181,7 @@ export class SessionsService {
       throw new ConflictError("session is running: interrupt it before deleting");
     }
     await this.assertNoRunningThread(workspaceId, sessionId, "deleting");
+    await this.deps.work?.stopForSession(workspaceId, sessionId);
     // Everything that hangs off the session first, the record last: a retried delete finishes a crashed one.
     await deleteThreads(this.deps.store, this.deps.events, workspaceId, sessionId);
     await purgeRunData(this.deps.store, this.deps.events, sessionId);
@@ -227,4 +231,21 @@ function assertSupported(agent: SessionAgent) {
   if (agent.mcp_servers.length > 0 || agent.tools.some((t) => t.type === "mcp_toolset")) {
     throw new InvalidRequestError("agent.tools: MCP toolsets are not supported yet");
   }
+}
+
+/**
+ * What a self-hosted environment's worker cannot serve yet, refused up front: file resources (the
+ * worker syncs memory stores, not session files) and multiagent threads (their tool calls would not
+ * reach the worker).
+ */
+function checkSelfHostedSession(agent: Session["agent"], resources: ReadonlyArray<{ type: string }>) {
+  if ((agent as { multiagent?: unknown }).multiagent)
+    throw new InvalidRequestError(
+      "agent: multiagent sessions are not supported on self_hosted environments yet; use a cloud environment",
+    );
+  const file = resources.findIndex((r) => r.type === "file");
+  if (file >= 0)
+    throw new InvalidRequestError(
+      `resources.${file}: file resources are not supported on self_hosted environments yet (the worker syncs memory stores only); put the file in the worker's workdir`,
+    );
 }

@@ -1,5 +1,6 @@
 /** Converts between API Gateway REST proxy events and the API's HttpRequest/HttpResponse. */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type { CredentialScope } from "../../core/auth/api-keys.js";
 import type { BinaryResponse, HttpRequest, JsonResponse } from "../http/http-types.js";
 
 export function fromApiGateway(event: APIGatewayProxyEvent): HttpRequest {
@@ -10,7 +11,7 @@ export function fromApiGateway(event: APIGatewayProxyEvent): HttpRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(event.headers ?? {})) headers[key.toLowerCase()] = value;
   const context = event.requestContext?.authorizer as
-    | { workspaceId?: string; apiKeyId?: string }
+    | { workspaceId?: string; apiKeyId?: string; scope?: string }
     | null
     | undefined;
   const raw =
@@ -28,7 +29,11 @@ export function fromApiGateway(event: APIGatewayProxyEvent): HttpRequest {
     body,
     rawBody: raw,
     principal: context?.workspaceId
-      ? { workspaceId: context.workspaceId, apiKeyId: context.apiKeyId ?? "" }
+      ? {
+          workspaceId: context.workspaceId,
+          apiKeyId: context.apiKeyId ?? "",
+          ...(context.scope ? { scope: JSON.parse(context.scope) as CredentialScope } : {}),
+        }
       : undefined,
   };
 }

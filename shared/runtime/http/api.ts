@@ -19,7 +19,10 @@ import type { AgentsService } from "../../core/agents/agents-service.js";
 import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
 import type { DreamSchedulesService } from "../../core/dreams/dream-schedules-service.js";
 import type { DreamsService } from "../../core/dreams/dreams-service.js";
+import type { ScopedAccess } from "../../core/auth/scoped-access.js";
+import type { EnvironmentKeysService } from "../../core/environments/environment-keys.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
+import type { WorkService } from "../../core/environments/work-service.js";
 import type { EventsService } from "../../core/events/events-service.js";
 import type { FilesService } from "../../core/files/files-service.js";
 import type { OutcomesService } from "../../core/outcomes/outcomes-service.js";
@@ -45,6 +48,7 @@ import { Router } from "./router.js";
 import { addSessionResourceRoutes } from "./session-resources-routes.js";
 import { addThreadRoutes } from "./threads-routes.js";
 import { addWebhookRoutes } from "./webhooks-routes.js";
+import { addWorkRoutes } from "./work-routes.js";
 
 export interface ApiServices extends MemoryRouteServices {
   agents: AgentsService;
@@ -60,7 +64,12 @@ export interface ApiServices extends MemoryRouteServices {
   webhooks?: WebhooksService;
   threads?: ThreadsService;
   files?: { service: FilesService; maxBytes: number };
+  /** Self-hosted environments: the work queue, environment keys, and what scoped credentials may reach. */
+  work?: { service: WorkService; keys: EnvironmentKeysService; access: ScopedAccess };
 }
+
+/** Session routes a self-hosted worker's sessions token may call (for its own session only). */
+const SESSION_SCOPE = { scopes: ["session"] } as const;
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
 
@@ -121,8 +130,11 @@ export function createApi(services: ApiServices) {
     .add("GET", "/v1/sessions", async (r) =>
       json(await sessions.list(ws(r), parseListQuery(SessionListQuerySchema, r, ["statuses"]) as never)),
     )
-    .add("GET", "/v1/sessions/{session_id}", async (r, p) =>
-      json(await sessions.retrieve(ws(r), p.session_id as string)),
+    .add(
+      "GET",
+      "/v1/sessions/{session_id}",
+      async (r, p) => json(await sessions.retrieve(ws(r), p.session_id as string)),
+      SESSION_SCOPE,
     )
     .add("POST", "/v1/sessions/{session_id}", async (r, p) =>
       json(await sessions.update(ws(r), p.session_id as string, parseBody(SessionUpdateSchema, jsonBody(r)))),
@@ -134,22 +146,36 @@ export function createApi(services: ApiServices) {
       json(await sessions.archive(ws(r), p.session_id as string)),
     )
     // events
-    .add("POST", "/v1/sessions/{session_id}/events", async (r, p) => {
-      const body = parseBody(EventSendSchema, jsonBody(r));
-      return json(await events.send(ws(r), p.session_id as string, body.events));
-    })
-    .add("GET", "/v1/sessions/{session_id}/events", async (r, p) =>
-      json(
-        await events.list(
-          ws(r),
-          p.session_id as string,
-          parseListQuery(EventListQuerySchema, r, ["types"]) as never,
-        ),
-      ),
+    .add(
+      "POST",
+      "/v1/sessions/{session_id}/events",
+      async (r, p) => {
+        const body = parseBody(EventSendSchema, jsonBody(r));
+        return json(await events.send(ws(r), p.session_id as string, body.events, r.principal?.scope));
+      },
+      SESSION_SCOPE,
     )
-    .add("GET", "/v1/sessions/{session_id}/events/stream", async (r, p) => {
-      return eventStreamResponse(r, (options) => events.openStream(ws(r), p.session_id as string, options));
-    });
+    .add(
+      "GET",
+      "/v1/sessions/{session_id}/events",
+      async (r, p) =>
+        json(
+          await events.list(
+            ws(r),
+            p.session_id as string,
+            parseListQuery(EventListQuerySchema, r, ["types"]) as never,
+          ),
+        ),
+      SESSION_SCOPE,
+    )
+    .add(
+      "GET",
+      "/v1/sessions/{session_id}/events/stream",
+      async (r, p) =>
+        eventStreamResponse(r, (options) => events.openStream(ws(r), p.session_id as string, options)),
+      SESSION_SCOPE,
+    );
+  if (services.work) addWorkRoutes(router, services.work.service, services.work.keys);
   if (services.threads) addThreadRoutes(router, services.threads);
   if (services.files) addFileRoutes(router, services.files.service, services.files);
 
@@ -172,6 +198,10 @@ export function createApi(services: ApiServices) {
       if (!matched.route.public) {
         request.principal ??= await services.apiKeys.resolve(credentialOf(request.headers));
         if (!request.principal) throw new AuthenticationError();
+        if (request.principal.scope) {
+          if (!services.work) throw new ApiError("permission_error", "scoped credentials are not accepted here");
+          await services.work.access.check(request.principal, matched.route, matched.params, request.method);
+        }
       }
       const response = await matched.route.handler(request, matched.params);
       if (response.kind === "json") response.headers = { ...response.headers, "request-id": requestId };

@@ -29,12 +29,27 @@ export interface MemoryRouteServices {
   memoryStores: MemoryStoresService;
   memories: MemoriesService;
   memorySnapshots: MemorySnapshotsService;
+  /**
+   * The write context of a self-hosted worker syncing a session's mounted store with its sessions
+   * token: the session as actor, with the session's taint (as for mount writes in the cloud toolset).
+   */
+  sessionWrite?: (workspaceId: string, sessionId: string) => Promise<WriteContext>;
 }
+
+/** Memory routes a sessions token may call (its session's mounted stores only; see ScopedAccess). */
+const SESSION_SCOPE = { scopes: ["session"] } as const;
 
 /** A write through the API is attributed to the API key that authenticated it. */
 const apiWrite = (r: HttpRequest): WriteContext => ({
   actor: { type: "api_actor", api_key_id: (r.principal as Principal).apiKeyId },
 });
+
+/** The write context of a memory write: a worker's sessions token writes as its session. */
+function writerOf(r: HttpRequest, sessionWrite: MemoryRouteServices["sessionWrite"]): Promise<WriteContext> {
+  const scope = (r.principal as Principal).scope;
+  if (scope?.kind === "session" && sessionWrite) return sessionWrite(ws(r), scope.sessionId);
+  return Promise.resolve(apiWrite(r));
+}
 
 const viewOf = (r: HttpRequest) =>
   parseListQuery(MemoryViewQuerySchema, r).view as "basic" | "full" | undefined;
@@ -42,7 +57,7 @@ const viewOf = (r: HttpRequest) =>
 /** Adds the memory store, memory and memory version routes to `router`. */
 export function addMemoryRoutes(
   router: Router,
-  { memoryStores, memories, memorySnapshots }: MemoryRouteServices,
+  { memoryStores, memories, memorySnapshots, sessionWrite }: MemoryRouteServices,
 ): Router {
   return (
     router
@@ -71,54 +86,73 @@ export function addMemoryRoutes(
       .add("POST", "/v1/memory_stores/{memory_store_id}/archive", async (r, p) =>
         json(await memoryStores.archive(ws(r), p.memory_store_id as string)),
       )
-      // memories
-      .add("POST", "/v1/memory_stores/{memory_store_id}/memories", async (r, p) =>
-        json(
-          await memories.create(
-            ws(r),
-            p.memory_store_id as string,
-            parseBody(MemoryCreateSchema, jsonBody(r)),
-            apiWrite(r),
-            viewOf(r),
+      // memories (also a self-hosted worker's memory sync, with its sessions token)
+      .add(
+        "POST",
+        "/v1/memory_stores/{memory_store_id}/memories",
+        async (r, p) =>
+          json(
+            await memories.create(
+              ws(r),
+              p.memory_store_id as string,
+              parseBody(MemoryCreateSchema, jsonBody(r)),
+              await writerOf(r, sessionWrite),
+              viewOf(r),
+            ),
           ),
-        ),
+        SESSION_SCOPE,
       )
-      .add("GET", "/v1/memory_stores/{memory_store_id}/memories", async (r, p) =>
-        json(
-          await memories.list(
-            ws(r),
-            p.memory_store_id as string,
-            parseListQuery(MemoryListQuerySchema, r) as never,
+      .add(
+        "GET",
+        "/v1/memory_stores/{memory_store_id}/memories",
+        async (r, p) =>
+          json(
+            await memories.list(
+              ws(r),
+              p.memory_store_id as string,
+              parseListQuery(MemoryListQuerySchema, r) as never,
+            ),
           ),
-        ),
+        SESSION_SCOPE,
       )
-      .add("GET", "/v1/memory_stores/{memory_store_id}/memories/{memory_id}", async (r, p) =>
-        json(await memories.retrieve(ws(r), p.memory_store_id as string, p.memory_id as string, viewOf(r))),
+      .add(
+        "GET",
+        "/v1/memory_stores/{memory_store_id}/memories/{memory_id}",
+        async (r, p) =>
+          json(await memories.retrieve(ws(r), p.memory_store_id as string, p.memory_id as string, viewOf(r))),
+        SESSION_SCOPE,
       )
-      .add("POST", "/v1/memory_stores/{memory_store_id}/memories/{memory_id}", async (r, p) =>
-        json(
-          await memories.update(
-            ws(r),
-            p.memory_store_id as string,
-            p.memory_id as string,
-            parseBody(MemoryUpdateSchema, jsonBody(r)),
-            apiWrite(r),
-            viewOf(r),
+      .add(
+        "POST",
+        "/v1/memory_stores/{memory_store_id}/memories/{memory_id}",
+        async (r, p) =>
+          json(
+            await memories.update(
+              ws(r),
+              p.memory_store_id as string,
+              p.memory_id as string,
+              parseBody(MemoryUpdateSchema, jsonBody(r)),
+              await writerOf(r, sessionWrite),
+              viewOf(r),
+            ),
           ),
-        ),
+        SESSION_SCOPE,
       )
-      .add("DELETE", "/v1/memory_stores/{memory_store_id}/memories/{memory_id}", async (r, p) =>
-        json(
-          await memories.delete(
-            ws(r),
-            p.memory_store_id as string,
-            p.memory_id as string,
-            parseListQuery(MemoryDeleteQuerySchema, r).expected_content_sha256 as string | undefined,
-            apiWrite(r),
+      .add(
+        "DELETE",
+        "/v1/memory_stores/{memory_store_id}/memories/{memory_id}",
+        async (r, p) =>
+          json(
+            await memories.delete(
+              ws(r),
+              p.memory_store_id as string,
+              p.memory_id as string,
+              parseListQuery(MemoryDeleteQuerySchema, r).expected_content_sha256 as string | undefined,
+              await writerOf(r, sessionWrite),
+            ),
           ),
-        ),
+        SESSION_SCOPE,
       )
-      // memory versions
       .add("GET", "/v1/memory_stores/{memory_store_id}/memory_versions", async (r, p) =>
         json(
           await memories.listVersions(

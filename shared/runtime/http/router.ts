@@ -2,7 +2,16 @@
  * A small method + path router. Paths are written as on the API (`/v1/sessions/{session_id}`) so a
  * route is found by its URL; `{name}` segments become params.
  */
+import type { CredentialScope } from "../../core/auth/api-keys.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
+
+/** Which narrower credentials (besides workspace API keys) may call a route. */
+export interface RouteOptions {
+  public?: boolean;
+  scopes?: ReadonlyArray<CredentialScope["kind"]>;
+  /** The handler checks a sessions token's lease generation itself (heartbeat answers 412). */
+  ownLeaseCheck?: boolean;
+}
 
 export type RouteHandler = (request: HttpRequest, params: Record<string, string>) => Promise<HttpResponse>;
 
@@ -11,17 +20,21 @@ interface Route {
   segments: string[];
   handler: RouteHandler;
   public: boolean;
+  scopes: ReadonlyArray<CredentialScope["kind"]>;
+  ownLeaseCheck: boolean;
 }
 
 export class Router {
   private readonly routes: Route[] = [];
 
-  add(method: string, path: string, handler: RouteHandler, options: { public?: boolean } = {}): this {
+  add(method: string, path: string, handler: RouteHandler, options: RouteOptions = {}): this {
     this.routes.push({
       method,
       segments: path.split("/").filter(Boolean),
       handler,
       public: options.public ?? false,
+      scopes: options.scopes ?? [],
+      ownLeaseCheck: options.ownLeaseCheck ?? false,
     });
     return this;
   }

@@ -1,0 +1,181 @@
+/**
+ * Tool calls served by a self-hosted worker (a `self_hosted` environment's hands): the step emits
+ * `agent.tool_use` for `bash`, `read`, `write`, `edit`, `glob` and `grep` and, instead of running
+ * them, waits — `running`, with no lease — until the worker's `user.tool_result` answers each one.
+ * The wait is recorded in `run.workerWait`; a result that completes it nudges the step; the sweeper
+ * nudges a wait past its deadline, and the step then ends the turn with a `session.error` and an
+ * error result per unanswered call, so a session whose worker never comes is never stuck running.
+ */
+import { ConflictError, InvalidRequestError } from "../../contract/errors.js";
+import { idPrefix } from "../../contract/ids.js";
+import type { SessionEvent } from "../../contract/sdk-types.js";
+import { emitOnce } from "../events/emit-once.js";
+import type { LoggedEvent } from "../events/event-log.js";
+import { taintSources } from "../memory/content-safety.js";
+import type { WriteContext } from "../memory/memories-service.js";
+import type { SessionRecord } from "../sessions/session-record.js";
+import type { StepDeps } from "./step-deps.js";
+import { stepMessage } from "./step-message.js";
+
+/** The tools a self-hosted worker runs (the SDK's `betaAgentToolset20260401`). */
+export const WORKER_TOOL_NAMES = ["bash", "read", "write", "edit", "glob", "grep"] as const;
+
+export const isWorkerTool = (name: string) => (WORKER_TOOL_NAMES as readonly string[]).includes(name);
+
+/** Whether a run's tools are served by a self-hosted worker. */
+export const servedByWorker = (record: Pick<SessionRecord, "run">) => record.run.hands === "worker";
+
+/** What the step needs of the work queue. */
+export interface WorkQueuePort {
+  /** Makes sure the session has a live work item for a worker to claim (idempotent). */
+  ensureWork(workspaceId: string, environmentId: string, sessionId: string): Promise<string>;
+  /** Stops the session's work item, if any. */
+  stopForSession(workspaceId: string, sessionId: string): Promise<void>;
+}
+
+const resultOf = (event: SessionEvent) =>
+  event.type === "user.tool_result" || event.type === "agent.tool_result" ? event.tool_use_id : undefined;
+
+/**
+ * The worker tool calls in `log` that still wait for their result: allowed ones, and `ask` ones the
+ * user allowed. A denied call is answered by the server (an error result), not by the worker.
+ */
+export function unansweredWorkerCalls(log: readonly LoggedEvent[]): string[] {
+  const answered = new Set<string>();
+  const allowed = new Set<string>();
+  for (const { event } of log) {
+    const answers = resultOf(event);
+    if (answers) answered.add(answers);
+    if (event.type === "user.tool_confirmation" && event.result === "allow") allowed.add(event.tool_use_id);
+  }
+  const pending: string[] = [];
+  for (const { event } of log) {
+    if (event.type !== "agent.tool_use" || !isWorkerTool(event.name) || answered.has(event.id)) continue;
+    if (event.evaluated_permission === "ask" && !allowed.has(event.id)) continue;
+    pending.push(event.id);
+  }
+  return pending;
+}
+
+/**
+ * Checks a `user.tool_result` before it is written: it must answer a worker tool call of this
+ * session that has no result yet (a late or repeated answer is a 409, an unknown id a 400).
+ */
+export function checkToolResult(log: readonly LoggedEvent[], toolUseId: string, at: string): void {
+  const use = log.find((e) => e.event.id === toolUseId)?.event;
+  if (use?.type !== "agent.tool_use" || !isWorkerTool(use.name))
+    throw new InvalidRequestError(`${at}.tool_use_id: ${toolUseId} is not a tool call a worker serves in this session`);
+  if (log.some((e) => resultOf(e.event) === toolUseId))
+    throw new ConflictError(`${at}: tool call ${toolUseId} already has a result`);
+  if (!unansweredWorkerCalls(log).includes(toolUseId))
+    throw new ConflictError(`${at}: tool call ${toolUseId} is waiting for the user's confirmation`);
+}
+
+/**
+ * After a `user.tool_result` is written at `seq`: records it as input and, if it was the last result
+ * a waiting step needed, nudges that step (after the commit).
+ */
+export async function workerResultArrived(
+  deps: StepDeps,
+  workspaceId: string,
+  sessionId: string,
+  seq: number,
+  toolUseId: string,
+): Promise<void> {
+  let resume = false;
+  const saved = await deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    resume = false;
+    if (current.run.lastInputSeq < seq) current.run.lastInputSeq = seq;
+    const wait = current.run.workerWait;
+    if (wait) {
+      wait.toolUseIds = wait.toolUseIds.filter((id) => id !== toolUseId);
+      if (wait.toolUseIds.length === 0) {
+        current.run.workerWait = undefined;
+        current.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
+        resume = current.session.status === "running" && current.run.leaseOwner === undefined;
+      }
+    }
+    return current;
+  });
+  if (saved && resume) await deps.steps.send(stepMessage(workspaceId, sessionId, saved.after.run.stepSeq));
+}
+
+/**
+ * A claimed step found worker calls unanswered: waits for them (lease released, deadline set, work
+ * item ensured) or, past the deadline, ends the turn. Returns the stop when the turn must end.
+ */
+export async function awaitWorker(
+  deps: StepDeps,
+  claimed: SessionRecord,
+  pending: string[],
+): Promise<"waiting" | "timed_out"> {
+  const now = deps.clock.now();
+  const since = claimed.run.workerWait?.since ?? now;
+  if (now - since >= deps.workerTimeoutMs) return "timed_out";
+  const sessionId = claimed.session.id;
+  let inputArrived = false;
+  const saved = await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
+    if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq)
+      return undefined;
+    current.run.leaseUntil = undefined;
+    current.run.leaseOwner = undefined;
+    // A result that arrived since the claim may have seen no wait to clear: look again instead.
+    inputArrived = current.run.lastInputSeq > claimed.run.lastInputSeq;
+    current.run.workerWait = inputArrived ? undefined : { since, toolUseIds: pending };
+    current.run.nudgeAfter = inputArrived ? now + deps.leaseMs : since + deps.workerTimeoutMs;
+    return current;
+  });
+  if (!saved) return "waiting";
+  if (inputArrived) {
+    await deps.steps.send(stepMessage(claimed.workspaceId, sessionId, claimed.run.stepSeq));
+    return "waiting";
+  }
+  await deps.work?.ensureWork(claimed.workspaceId, claimed.session.environment_id, sessionId);
+  return "waiting";
+}
+
+/** Past the deadline: an error result for each unanswered call and a `session.error`, once. */
+export async function workerTimedOut(deps: StepDeps, claimed: SessionRecord, pending: string[]) {
+  const sessionId = claimed.session.id;
+  const seconds = Math.round(deps.workerTimeoutMs / 1000);
+  const now = new Date(deps.clock.now()).toISOString();
+  const message =
+    `No worker of self-hosted environment ${claimed.session.environment_id} answered within ${seconds} s. ` +
+    "Run a worker (client.beta.environments.work.worker({ environmentId, environmentKey }).run()) and send a new message.";
+  const events: SessionEvent[] = pending.map((toolUseId) => ({
+    type: "agent.tool_result",
+    id: deps.ids.next(idPrefix.event),
+    processed_at: now,
+    tool_use_id: toolUseId,
+    is_error: true,
+    content: [{ type: "text", text: message }],
+  }));
+  events.push({
+    type: "session.error",
+    id: deps.ids.next(idPrefix.event),
+    processed_at: now,
+    error: { type: "unknown_error", message, retry_status: { type: "terminal" } },
+  } as SessionEvent);
+  await emitOnce(deps.store, deps.events, sessionId, `workertimeout#${claimed.run.stepSeq}`, events);
+  await deps.work?.stopForSession(claimed.workspaceId, sessionId);
+}
+
+/**
+ * How a worker's memory sync (`memories.create/update/delete` with its sessions token) is recorded:
+ * as the session (`session_actor`), with the session's taint and the latest worker tool call as
+ * provenance — as mount writes from the cloud toolset are. Content is stored byte for byte (the
+ * worker compares `content_sha256` with its local copy).
+ */
+export async function workerWriteContext(deps: StepDeps, sessionId: string): Promise<WriteContext> {
+  const log = await deps.events.read(sessionId);
+  const sources = taintSources(log);
+  const lastCall = log.findLast((e) => e.event.type === "agent.tool_use" && isWorkerTool(e.event.name));
+  return {
+    actor: { type: "session_actor", session_id: sessionId },
+    provenance: {
+      tool_use_event_id: lastCall?.event.id ?? null,
+      tainted: sources.length > 0,
+      taint_sources: sources,
+    },
+  };
+}
