@@ -152,15 +152,22 @@ describe("environments", () => {
 });
 
 describe("sessions and environments", () => {
-  it("refuses a session on a self_hosted environment with a clear 400", async () => {
+  it("runs sessions on a self_hosted environment, but refuses what its worker cannot serve with a clear 400", async () => {
     const { agentId } = await h.setup();
     const env = await h.client.beta.environments.create({ name: "runner", config: { type: "self_hosted" } });
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: env.id });
+    expect(session.environment_id).toBe(env.id);
+    const helper = await h.client.beta.agents.create({ name: "helper", model: "claude-sonnet-4-6" });
+    const coordinator = await h.client.beta.agents.create({
+      name: "lead",
+      model: "claude-sonnet-4-6",
+      multiagent: { type: "coordinator", agents: [helper.id] },
+    });
     const error = await rejection(
-      h.client.beta.sessions.create({ agent: agentId, environment_id: env.id }),
+      h.client.beta.sessions.create({ agent: coordinator.id, environment_id: env.id }),
       Anthropic.BadRequestError,
     );
-    expect(messageOf(error)).toContain(env.id);
-    expect(messageOf(error)).toMatch(/self.hosted/i);
+    expect(messageOf(error)).toMatch(/multiagent.*self_hosted/);
   });
 
   it("refuses a session on an archived environment with 400, and on an unknown one with 404", async () => {

@@ -93,7 +93,10 @@ describe("self-hosted environment served by the SDK's EnvironmentWorker", () => 
       tools: [{ type: "agent_toolset_20260401" }],
     });
     const store = await h.client.beta.memoryStores.create({ name: `worker notes ${Date.now()}` });
-    await h.client.beta.memoryStores.memories.create(store.id, { path: "/seed.md", content: "seeded fact\n" });
+    await h.client.beta.memoryStores.memories.create(store.id, {
+      path: "/seed.md",
+      content: "seeded fact\n",
+    });
     const session = await h.client.beta.sessions.create({
       agent: agent.id,
       environment_id: environmentId,
@@ -127,13 +130,23 @@ describe("self-hosted environment served by the SDK's EnvironmentWorker", () => 
 
     const events = await h.allEvents(session.id);
     const uses = events.filter((e) => e.type === "agent.tool_use");
-    expect(uses.map((u) => u.name)).toEqual(["bash", "write", "read", "edit", "glob", "grep", "read", "write"]);
+    expect(uses.map((u) => u.name)).toEqual([
+      "bash",
+      "write",
+      "read",
+      "edit",
+      "glob",
+      "grep",
+      "read",
+      "write",
+    ]);
     for (const use of uses) expect(use.evaluated_permission).toBe("allow");
     // Every call answered exactly once, by the worker (user.tool_result), never by the server.
     expect(events.filter((e) => e.type === "agent.tool_result")).toEqual([]);
     const results = events.filter((e) => e.type === "user.tool_result");
     expect(results.map((r) => (r as { tool_use_id: string }).tool_use_id)).toEqual(uses.map((u) => u.id));
-    const byUse = (i: number) => results.find((r) => (r as { tool_use_id: string }).tool_use_id === uses[i]?.id);
+    const byUse = (i: number) =>
+      results.find((r) => (r as { tool_use_id: string }).tool_use_id === uses[i]?.id);
     expect(resultText(byUse(0))).toBe("42");
     expect(resultText(byUse(2))).toContain("alpha");
     expect(resultText(byUse(4))).toContain("notes.txt");
@@ -151,7 +164,9 @@ describe("self-hosted environment served by the SDK's EnvironmentWorker", () => 
         if (m.type === "memory" && m.path === "/learned.md") return m;
       return undefined;
     });
-    const full = await h.client.beta.memoryStores.memories.retrieve(learned.id, { memory_store_id: store.id });
+    const full = await h.client.beta.memoryStores.memories.retrieve(learned.id, {
+      memory_store_id: store.id,
+    });
     expect(full.content).toBe("the worker wrote this\n");
     const versions: Anthropic.Beta.MemoryStores.BetaManagedAgentsMemoryVersion[] = [];
     for await (const v of h.client.beta.memoryStores.memoryVersions.list(store.id, { memory_id: learned.id }))
@@ -164,7 +179,9 @@ describe("self-hosted environment served by the SDK's EnvironmentWorker", () => 
     expect(item?.acknowledged_at).toBeTruthy();
     expect(item?.latest_heartbeat_at).toBeTruthy();
     await waitFor("the worker to stop its item", async () => {
-      const w = await h.client.beta.environments.work.retrieve(item?.id as string, { environment_id: environmentId });
+      const w = await h.client.beta.environments.work.retrieve(item?.id as string, {
+        environment_id: environmentId,
+      });
       return w.state === "stopped" ? w : undefined;
     });
   });
@@ -231,7 +248,9 @@ describe("the work API's guards", () => {
     await expect(worker.beta.agents.list()).rejects.toBeInstanceOf(Anthropic.PermissionDeniedError);
     await expect(worker.beta.sessions.list()).rejects.toBeInstanceOf(Anthropic.PermissionDeniedError);
     // A revoked key stops working.
-    const keys = (await h.client.get(`/v1/environments/${a.environmentId}/keys`)) as { data: { id: string }[] };
+    const keys = (await h.client.get(`/v1/environments/${a.environmentId}/keys`)) as {
+      data: { id: string }[];
+    };
     await h.client.delete(`/v1/environments/${a.environmentId}/keys/${keys.data[0]?.id}`);
     await expect(worker.beta.environments.work.poll(a.environmentId)).rejects.toBeInstanceOf(
       Anthropic.AuthenticationError,
@@ -252,7 +271,10 @@ describe("the work API's guards", () => {
       events: [{ type: "user.message", content: [{ type: "text", text: "go" }] }],
     });
     const poller = new Anthropic({ baseURL: h.stack.url, apiKey: key, maxRetries: 0 });
-    const work = await waitFor("a work item", async () => (await poller.beta.environments.work.poll(environmentId)) ?? undefined);
+    const work = await waitFor(
+      "a work item",
+      async () => (await poller.beta.environments.work.poll(environmentId)) ?? undefined,
+    );
     expect(work.data).toEqual({ type: "session", id: session.id });
     const secret = JSON.parse(Buffer.from(work.secret as string, "base64url").toString("utf8")) as {
       sessions_token: string;
@@ -272,7 +294,12 @@ describe("the work API's guards", () => {
       environment_id: environmentId,
       expected_last_heartbeat: "NO_HEARTBEAT",
     });
-    expect(beat).toMatchObject({ type: "work_heartbeat", lease_extended: true, state: "active", ttl_seconds: 3 });
+    expect(beat).toMatchObject({
+      type: "work_heartbeat",
+      lease_extended: true,
+      state: "active",
+      ttl_seconds: 3,
+    });
     await expect(
       token.beta.environments.work.heartbeat(work.id, {
         environment_id: environmentId,
@@ -282,11 +309,19 @@ describe("the work API's guards", () => {
 
     // The lease lapses; the item is handed out again with a new token; the old one is dead.
     await new Promise((r) => setTimeout(r, 3500));
-    const again = await waitFor("the re-offered item", async () => (await poller.beta.environments.work.poll(environmentId)) ?? undefined);
+    const again = await waitFor(
+      "the re-offered item",
+      async () => (await poller.beta.environments.work.poll(environmentId)) ?? undefined,
+    );
     expect(again.id).toBe(work.id);
-    await expect(token.beta.sessions.retrieve(session.id)).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
+    await expect(token.beta.sessions.retrieve(session.id)).rejects.toBeInstanceOf(
+      Anthropic.AuthenticationError,
+    );
     await expect(
-      token.beta.environments.work.heartbeat(work.id, { environment_id: environmentId, expected_last_heartbeat: beat.last_heartbeat }),
+      token.beta.environments.work.heartbeat(work.id, {
+        environment_id: environmentId,
+        expected_last_heartbeat: beat.last_heartbeat,
+      }),
     ).rejects.toMatchObject({ status: 412 });
     const stats = await h.client.beta.environments.work.stats(environmentId);
     expect(stats).toMatchObject({ type: "work_queue_stats", pending: 1 });
@@ -296,7 +331,9 @@ describe("the work API's guards", () => {
   });
 
   it("a session whose worker never comes ends its turn after the timeout, never stuck running", async () => {
-    const timeoutHarness = await startHarness({ env: { REVERIE_WORKER_TIMEOUT_SECONDS: "1", REVERIE_SWEEP_INTERVAL_SECONDS: "0.5" } });
+    const timeoutHarness = await startHarness({
+      env: { REVERIE_WORKER_TIMEOUT_SECONDS: "1", REVERIE_SWEEP_INTERVAL_SECONDS: "0.5" },
+    });
     try {
       const environment = await timeoutHarness.client.beta.environments.create({
         name: "nobody-home",

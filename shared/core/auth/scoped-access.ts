@@ -62,7 +62,10 @@ export class ScopedAccess {
         | undefined;
       if (!mounted) throw new NotFoundError("memory_store", storeId);
       if (method !== "GET" && mounted.access === "read_only")
-        throw new ApiError("permission_error", `memory store ${storeId} is mounted read_only in this session`);
+        throw new ApiError(
+          "permission_error",
+          `memory store ${storeId} is mounted read_only in this session`,
+        );
     }
   }
 }

@@ -30,7 +30,9 @@ export class EnvironmentKeysService {
   ): Promise<EnvironmentKey & { key: string }> {
     const environment = await this.environments.retrieve(workspaceId, environmentId);
     if (environment.config.type !== "self_hosted")
-      throw new InvalidRequestError(`environment ${environmentId} is not self_hosted: only self-hosted environments take keys`);
+      throw new InvalidRequestError(
+        `environment ${environmentId} is not self_hosted: only self-hosted environments take keys`,
+      );
     if (environment.archived_at) throw new InvalidRequestError(`environment ${environmentId} is archived`);
     const key = `sk-ant-env-${randomBytes(24).toString("base64url")}`;
     const record: EnvironmentKey = {

@@ -21,7 +21,13 @@ import {
 } from "../../contract/work.js";
 import { ApiKeys, type CredentialScope } from "../auth/api-keys.js";
 import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
-import { type Clock, ConditionFailedError, type DocumentStore, type IdGenerator, type StoredItem } from "../ports.js";
+import {
+  type Clock,
+  ConditionFailedError,
+  type DocumentStore,
+  type IdGenerator,
+  type StoredItem,
+} from "../ports.js";
 
 /** Lease settings of work items. */
 export interface WorkSettings {
@@ -144,9 +150,11 @@ export class WorkService {
     for (;;) {
       const pointer = await this.store.get("resources", sessionPointerKey(sessionId), "current");
       if (pointer) {
-        const existing = (await this.store.get("resources", workKey(environmentId), String(pointer.workId))) as
-          | WorkItem
-          | undefined;
+        const existing = (await this.store.get(
+          "resources",
+          workKey(environmentId),
+          String(pointer.workId),
+        )) as WorkItem | undefined;
         if (!existing) {
           await this.createItem(workspaceId, environmentId, sessionId, String(pointer.workId));
           return String(pointer.workId);
@@ -242,10 +250,15 @@ export class WorkService {
     options: { reclaimOlderThanMs?: number; workerId?: string },
   ): Promise<SelfHostedWork | undefined> {
     const reclaimMs = options.reclaimOlderThanMs ?? DEFAULT_RECLAIM_MS;
-    const entries = await this.store.query("resources", queueKey(environmentId), { limit: 100, order: "asc" });
+    const entries = await this.store.query("resources", queueKey(environmentId), {
+      limit: 100,
+      order: "asc",
+    });
     for (const entry of entries) {
       const now = this.clock.now();
-      const item = (await this.store.get("resources", workKey(environmentId), entry.sk)) as WorkItem | undefined;
+      const item = (await this.store.get("resources", workKey(environmentId), entry.sk)) as
+        | WorkItem
+        | undefined;
       if (!item || item.workspaceId !== workspaceId) continue;
       if (item.work.state === "stopped") {
         await this.store.delete("resources", queueKey(environmentId), entry.sk);
@@ -282,7 +295,11 @@ export class WorkService {
         generation: next.lease.generation,
       };
       // The token exists before the item names it, so a worker never holds an unknown token.
-      await this.apiKeys.register(token, { workspaceId, apiKeyId: `${item.sk}#${next.lease.generation}`, scope });
+      await this.apiKeys.register(token, {
+        workspaceId,
+        apiKeyId: `${item.sk}#${next.lease.generation}`,
+        scope,
+      });
       try {
         await this.store.put("resources", next, { expectedRev: item.rev });
       } catch (error) {
@@ -354,7 +371,10 @@ export class WorkService {
   ): Promise<WorkHeartbeatResponse> {
     this.checkScope(scope, environmentId, workId);
     const now = this.clock.now();
-    const ttl = Math.min(params.desiredTtlSeconds ?? this.settings.leaseSeconds, this.settings.maxLeaseSeconds);
+    const ttl = Math.min(
+      params.desiredTtlSeconds ?? this.settings.leaseSeconds,
+      this.settings.maxLeaseSeconds,
+    );
     const { before, after } = await this.mutate(workspaceId, environmentId, workId, (item) => {
       const state = item.work.state;
       if (state === "stopping" || state === "stopped") return undefined;
@@ -377,7 +397,8 @@ export class WorkService {
       }
       // Each heartbeat value is unique, so a worker echoing an old one is told it lost the lease.
       let beat = iso(now);
-      if (beat <= (item.lease.lastHeartbeat ?? "")) beat = iso(Date.parse(item.lease.lastHeartbeat as string) + 1);
+      if (beat <= (item.lease.lastHeartbeat ?? ""))
+        beat = iso(Date.parse(item.lease.lastHeartbeat as string) + 1);
       item.lease.lastHeartbeat = beat;
       item.lease.ttlSeconds = ttl;
       item.lease.leaseUntil = now + ttl * 1000;
@@ -474,7 +495,8 @@ export class WorkService {
     return collectPage<StoredItem, SelfHostedWork>({
       limit: query.limit,
       start: decodeCursor(query.page),
-      read: (after, limit) => this.store.query("resources", workKey(environmentId), { after, limit, order: "desc" }),
+      read: (after, limit) =>
+        this.store.query("resources", workKey(environmentId), { after, limit, order: "desc" }),
       keyOf: (i) => i.sk,
       keep: (i) => i.workspaceId === workspaceId,
       map: (i) => this.view(i as WorkItem),
@@ -489,8 +511,10 @@ export class WorkService {
     let pending = 0;
     let oldest: string | null = null;
     for (const entry of await this.store.query("resources", queueKey(environmentId), { order: "asc" })) {
-      const item = (await this.store.get("resources", workKey(environmentId), entry.sk)) as WorkItem | undefined;
-      if (!item || item.work.state !== "queued") continue;
+      const item = (await this.store.get("resources", workKey(environmentId), entry.sk)) as
+        | WorkItem
+        | undefined;
+      if (item?.work.state !== "queued") continue;
       oldest ??= item.work.created_at;
       if (item.lease.polledAt !== undefined && now - item.lease.polledAt <= DEFAULT_RECLAIM_MS) pending += 1;
       else depth += 1;
@@ -505,4 +529,3 @@ export class WorkService {
     };
   }
 }
-

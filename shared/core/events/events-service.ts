@@ -83,7 +83,10 @@ export class EventsService {
       if (event.type === "user.define_outcome") validateOutcome(event, `events.${i}`);
       // A worker's sessions token answers tool calls; it does not speak for the user.
       if (scope && event.type !== "user.tool_result")
-        throw new ApiError("permission_error", `events.${i}.type: a sessions token may only send user.tool_result`);
+        throw new ApiError(
+          "permission_error",
+          `events.${i}.type: a sessions token may only send user.tool_result`,
+        );
       return event;
     });
     if (events.some((e) => e.type === "user.tool_result")) {

@@ -64,7 +64,9 @@ export function unansweredWorkerCalls(log: readonly LoggedEvent[]): string[] {
 export function checkToolResult(log: readonly LoggedEvent[], toolUseId: string, at: string): void {
   const use = log.find((e) => e.event.id === toolUseId)?.event;
   if (use?.type !== "agent.tool_use" || !isWorkerTool(use.name))
-    throw new InvalidRequestError(`${at}.tool_use_id: ${toolUseId} is not a tool call a worker serves in this session`);
+    throw new InvalidRequestError(
+      `${at}.tool_use_id: ${toolUseId} is not a tool call a worker serves in this session`,
+    );
   if (log.some((e) => resultOf(e.event) === toolUseId))
     throw new ConflictError(`${at}: tool call ${toolUseId} already has a result`);
   if (!unansweredWorkerCalls(log).includes(toolUseId))

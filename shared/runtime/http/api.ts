@@ -17,9 +17,9 @@ import { SessionCreateSchema, SessionListQuerySchema, SessionUpdateSchema } from
 import { pageCursorSchema, pageLimitSchema, parseBody } from "../../contract/validation.js";
 import type { AgentsService } from "../../core/agents/agents-service.js";
 import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
+import type { ScopedAccess } from "../../core/auth/scoped-access.js";
 import type { DreamSchedulesService } from "../../core/dreams/dream-schedules-service.js";
 import type { DreamsService } from "../../core/dreams/dreams-service.js";
-import type { ScopedAccess } from "../../core/auth/scoped-access.js";
 import type { EnvironmentKeysService } from "../../core/environments/environment-keys.js";
 import type { EnvironmentsService } from "../../core/environments/environments-service.js";
 import type { WorkService } from "../../core/environments/work-service.js";
@@ -199,7 +199,8 @@ export function createApi(services: ApiServices) {
         request.principal ??= await services.apiKeys.resolve(credentialOf(request.headers));
         if (!request.principal) throw new AuthenticationError();
         if (request.principal.scope) {
-          if (!services.work) throw new ApiError("permission_error", "scoped credentials are not accepted here");
+          if (!services.work)
+            throw new ApiError("permission_error", "scoped credentials are not accepted here");
           await services.work.access.check(request.principal, matched.route, matched.params, request.method);
         }
       }

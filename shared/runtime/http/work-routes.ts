@@ -45,7 +45,9 @@ export function addWorkRoutes(router: Router, work: WorkService, keys: Environme
       )
       .add("GET", `${base}/stats`, async (r, p) => json(await work.stats(ws(r), p.environment_id as string)))
       .add("GET", base, async (r, p) =>
-        json(await work.list(ws(r), p.environment_id as string, parseListQuery(WorkListQuerySchema, r) as never)),
+        json(
+          await work.list(ws(r), p.environment_id as string, parseListQuery(WorkListQuerySchema, r) as never),
+        ),
       )
       .add("GET", `${base}/{work_id}`, async (r, p) =>
         json(await work.retrieve(ws(r), p.environment_id as string, p.work_id as string)),
@@ -63,7 +65,8 @@ export function addWorkRoutes(router: Router, work: WorkService, keys: Environme
       .add(
         "POST",
         `${base}/{work_id}/ack`,
-        async (r, p) => json(await work.ack(ws(r), p.environment_id as string, p.work_id as string, scopeOf(r))),
+        async (r, p) =>
+          json(await work.ack(ws(r), p.environment_id as string, p.work_id as string, scopeOf(r))),
         { scopes: ["environment", "session"] },
       )
       .add(
@@ -106,7 +109,13 @@ export function addWorkRoutes(router: Router, work: WorkService, keys: Environme
       )
       // environment keys (Reverie extension)
       .add("POST", "/v1/environments/{environment_id}/keys", async (r, p) =>
-        json(await keys.create(ws(r), p.environment_id as string, parseBody(EnvironmentKeyCreateSchema, jsonBody(r)))),
+        json(
+          await keys.create(
+            ws(r),
+            p.environment_id as string,
+            parseBody(EnvironmentKeyCreateSchema, jsonBody(r)),
+          ),
+        ),
       )
       .add("GET", "/v1/environments/{environment_id}/keys", async (r, p) =>
         json(await keys.list(ws(r), p.environment_id as string)),
