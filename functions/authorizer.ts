@@ -2,6 +2,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import { credentialOf } from "../shared/core/auth/api-keys.js";
 import { awsServices } from "../shared/runtime/aws-ports.js";
+import { principalContext } from "../shared/runtime/handlers/api-gateway.js";
 
 export const handler = async (
   event: APIGatewayRequestAuthorizerEvent,
@@ -20,12 +21,6 @@ export const handler = async (
         { Action: "execute-api:Invoke", Effect: "Allow", Resource: `${event.methodArn.split("/")[0]}/*` },
       ],
     },
-    // A narrower credential (environment key, sessions token) carries its scope: without it the API
-    // would treat the request as the workspace's own key.
-    context: {
-      workspaceId: principal.workspaceId,
-      apiKeyId: principal.apiKeyId,
-      ...(principal.scope ? { scope: JSON.stringify(principal.scope) } : {}),
-    },
+    context: principalContext(principal),
   };
 };

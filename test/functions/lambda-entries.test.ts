@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { stepMessage } from "../../shared/core/runtime/step-message.js";
-import { fromApiGateway, toApiGateway } from "../../shared/runtime/handlers/api-gateway.js";
+import { fromApiGateway, principalContext, toApiGateway } from "../../shared/runtime/handlers/api-gateway.js";
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
 import { inMemoryDeps, ScriptedModel } from "../fixtures/in-memory-runtime.js";
 
@@ -43,6 +43,27 @@ describe("agent-step handler", () => {
 });
 
 describe("API Gateway conversion", () => {
+  it("keeps a scoped credential scoped from the authorizer to the API", () => {
+    const principal = {
+      workspaceId: "wrkspc_9",
+      apiKeyId: "work_1#2",
+      scope: {
+        kind: "session",
+        environmentId: "env_1",
+        workId: "work_1",
+        sessionId: "sesn_1",
+        generation: 2,
+      },
+    } as const;
+    const event = {
+      httpMethod: "GET",
+      path: "/v1/agents",
+      headers: {},
+      requestContext: { authorizer: principalContext(principal) },
+    } as unknown as APIGatewayProxyEvent;
+    expect(fromApiGateway(event).principal).toEqual(principal);
+  });
+
   it("carries method, path, repeated query params, lower-cased headers, base64 bodies and the authorizer's workspace", () => {
     const event = {
       httpMethod: "GET",

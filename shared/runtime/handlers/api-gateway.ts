@@ -1,7 +1,20 @@
 /** Converts between API Gateway REST proxy events and the API's HttpRequest/HttpResponse. */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import type { CredentialScope } from "../../core/auth/api-keys.js";
+import type { CredentialScope, Principal } from "../../core/auth/api-keys.js";
 import type { BinaryResponse, HttpRequest, JsonResponse } from "../http/http-types.js";
+
+/**
+ * The authorizer's context for a principal (string values only). A narrower credential carries its
+ * scope: without it the API would treat an environment key or a sessions token as the workspace's
+ * own key. {@link fromApiGateway} reads it back.
+ */
+export function principalContext(principal: Principal): Record<string, string> {
+  return {
+    workspaceId: principal.workspaceId,
+    apiKeyId: principal.apiKeyId,
+    ...(principal.scope ? { scope: JSON.stringify(principal.scope) } : {}),
+  };
+}
 
 export function fromApiGateway(event: APIGatewayProxyEvent): HttpRequest {
   const query = new URLSearchParams();
