@@ -172,6 +172,15 @@ describe("self-hosted environment served by the SDK's EnvironmentWorker", () => 
     for await (const v of h.client.beta.memoryStores.memoryVersions.list(store.id, { memory_id: learned.id }))
       versions.push(v);
     expect(versions[0]?.created_by).toEqual({ type: "session_actor", session_id: session.id });
+    // What bash printed and what read showed entered the context: the synced write carries that taint.
+    const reverie = (
+      versions[0] as unknown as {
+        reverie: { tainted: boolean; taint_sources: string[]; tool_use_event_id: string };
+      }
+    ).reverie;
+    expect(reverie.tainted).toBe(true);
+    expect(reverie.taint_sources).toEqual(expect.arrayContaining(["bash", "file"]));
+    expect(reverie.tool_use_event_id).toBe(uses.at(-1)?.id);
 
     // The work item was handed out, acknowledged, heartbeated and stopped by the worker.
     const items = await h.client.beta.environments.work.list(environmentId);
@@ -328,6 +337,32 @@ describe("the work API's guards", () => {
     await h.client.beta.environments.work.stop(work.id, { environment_id: environmentId, force: true });
     await h.client.beta.sessions.events.send(session.id, { events: [{ type: "user.interrupt" }] });
     await h.waitIdle(session.id);
+  });
+
+  it("an interrupt ends a turn that waits for a worker at once", async () => {
+    const { environmentId } = await selfHostedEnvironment();
+    const agent = await h.client.beta.agents.create({
+      name: "interrupted",
+      model: "claude-sonnet-4-6",
+      tools: [{ type: "agent_toolset_20260401" }],
+    });
+    const session = await h.client.beta.sessions.create({ agent: agent.id, environment_id: environmentId });
+    h.upstream.script(mockToolUse("bash", { command: "sleep 1" }));
+    await h.client.beta.sessions.events.send(session.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "wait for it" }] }],
+    });
+    await waitFor("the call to be dispatched", async () => {
+      const events = await h.allEvents(session.id);
+      return events.some((e) => e.type === "agent.tool_use") ? true : undefined;
+    });
+    expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
+    await h.client.beta.sessions.events.send(session.id, { events: [{ type: "user.interrupt" }] });
+    const idle = await h.waitIdle(session.id, 5_000);
+    expect(idle.status).toBe("idle");
+    const events = await h.allEvents(session.id);
+    expect(events.findLast((e) => e.type === "session.status_idle")).toMatchObject({
+      stop_reason: { type: "end_turn" },
+    });
   });
 
   it("a session whose worker never comes ends its turn after the timeout, never stuck running", async () => {
