@@ -23,7 +23,7 @@ import { sweepDreams } from "../../shared/core/dreams/dream-sweeper.js";
 import type { GraderMessage } from "../../shared/core/outcomes/grader-message.js";
 import type { Logger, ModelProvider } from "../../shared/core/ports.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
-import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
+import { resumeRunsAtBoot, sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
 import {
   FANOUT_MAX_CONCURRENCY,
@@ -158,6 +158,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   });
   const apiKey = localApiKey(config, dataDir);
   await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });
+  // One process owns a data dir: every lease alive now belongs to a process that died.
+  const resumed = await resumeRunsAtBoot(services.deps);
+  for (const runId of resumed)
+    services.logger.info("resuming a run interrupted by the last shutdown", { runId });
 
   // Steps mostly wait on the model, so the local queue runs as many at once as one fan-out can
   // dispatch (plus its coordinator and other sessions), the way Lambda would scale agent-step.
@@ -172,6 +176,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const dreaming = dreamsOf(services);
   dreamJobs.start(createDreamJobHandler(dreaming.dreamDeps), { concurrency: 2 });
   dreamScheduler.start((firing) => dreaming.dreamSchedules.fire(firing), await dreaming.dreamSchedules.all());
+  if (resumed.length > 0)
+    await sweepStalledSessions(services.deps).catch((error) =>
+      services.logger.error("sweep failed", { error: String(error) }),
+    );
   const sweeper = setInterval(
     () => {
       sweepStalledSessions(services.deps).catch((error) =>

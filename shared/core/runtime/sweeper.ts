@@ -60,3 +60,45 @@ async function sweepEntry(deps: StepDeps, entry: StoredItem): Promise<boolean> {
     );
   return true;
 }
+
+/**
+ * Embedded stack, at start: every lease still held belongs to a process that died (one process owns
+ * a data dir), so each running session's or thread's step lease — and a grader's — is released at
+ * once and the run re-nudged now, instead of waiting for the dead lease to expire. The time the stack
+ * was down is not counted in `active_seconds`: the run's clock restarts now, keeping what it had
+ * counted up to its last claim. Returns the ids it resumed.
+ */
+export async function resumeRunsAtBoot(deps: StepDeps): Promise<string[]> {
+  const now = deps.clock.now();
+  const resumed: string[] = [];
+  for (const entry of await deps.store.query("resources", runningIndexKey)) {
+    const runId = String(entry.sk);
+    const parentId = typeof entry.sessionId === "string" ? entry.sessionId : undefined;
+    const runs = parentId ? threadRepository(deps.store, parentId) : deps.sessions;
+    try {
+      const result = await runs.mutate(String(entry.workspaceId), runId, (current) => {
+        const active = current.session.status === "running" || current.session.status === "rescheduling";
+        if (!active) return undefined;
+        const run = current.run;
+        // The last moment the dead process is known to have worked on the run: its last claim.
+        const lastAlive = run.leaseUntil !== undefined ? run.leaseUntil - deps.leaseMs : undefined;
+        if (run.runningSince !== undefined && lastAlive !== undefined && lastAlive > run.runningSince)
+          run.activeMs += lastAlive - run.runningSince;
+        if (run.runningSince !== undefined) run.runningSince = now;
+        run.leaseUntil = undefined;
+        run.leaseOwner = undefined;
+        if (run.grading) {
+          run.grading.leaseUntil = undefined;
+          run.grading.leaseOwner = undefined;
+        }
+        // A step waiting on a worker or a fan-out keeps its own deadline; anything else goes now.
+        if (!run.workerWait && run.fanoutStep === undefined) run.nudgeAfter = now;
+        return current;
+      });
+      if (result) resumed.push(runId);
+    } catch (error) {
+      deps.logger.error("releasing a lease at start failed", { runId, error: String(error) });
+    }
+  }
+  return resumed;
+}
