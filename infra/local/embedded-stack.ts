@@ -3,6 +3,7 @@
  * dynalite for DynamoDB (in process: the same adapter as AWS, minus the socket), a durable local queue for SQS, a directory for S3 workspaces, a timer for
  * the scheduled sweeper — serving the same API through the same handlers as the Lambdas.
  */
+import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,7 +17,8 @@ import { LocalEventBus, LocalNotificationTopic } from "../../shared/adapters/loc
 import { LocalDreamScheduler } from "../../shared/adapters/local/local-dream-scheduler.js";
 import { LocalFanoutOrchestrator } from "../../shared/adapters/local/local-fanout-orchestrator.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
-import { ApiKeys } from "../../shared/core/auth/api-keys.js";
+import { ApiError, AuthenticationError } from "../../shared/contract/errors.js";
+import { ApiKeys, credentialOf } from "../../shared/core/auth/api-keys.js";
 import type { DreamJob } from "../../shared/core/dreams/dream-deps.js";
 import type { DreamMemory } from "../../shared/core/dreams/dream-memory.js";
 import { sweepDreams } from "../../shared/core/dreams/dream-sweeper.js";
@@ -38,6 +40,7 @@ import { createGraderHandler } from "../../shared/runtime/handlers/grader-handle
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
 import { createWebhookHandler } from "../../shared/runtime/handlers/webhook-handler.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
+import { MAX_BODY_BYTES } from "../../shared/runtime/http/request-parsing.js";
 
 export const LOCAL_WORKSPACE_ID = "wrkspc_local";
 
@@ -230,11 +233,38 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
 const secondsToMs = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+/** The request body is larger than the route takes (counted while it streams in). */
+class BodyTooLargeError extends Error {
+  override name = "BodyTooLargeError";
+}
+
+/** Reads the body, giving up as soon as it passes `limit` bytes (never buffering more than that). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > limit) throw new BodyTooLargeError();
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength;
+    if (size > limit) throw new BodyTooLargeError();
+    chunks.push(chunk as Buffer);
+  }
   return chunks.length ? Buffer.concat(chunks) : undefined;
 }
+
+/** Answers with Anthropic's error shape and closes the connection (the rest of the body is not read). */
+function refuse(res: ServerResponse, error: ApiError) {
+  const requestId = `req_${randomUUID().replaceAll("-", "")}`;
+  res.writeHead(error.status, {
+    "content-type": "application/json",
+    "request-id": requestId,
+    connection: "close",
+  });
+  res.end(JSON.stringify(error.toBody(requestId)));
+}
+
+/** Room for a multipart upload's envelope around the largest file. */
+const UPLOAD_ENVELOPE_BYTES = 64 * 1024;
 
 async function serve(services: Services, req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? "/", "http://localhost");
@@ -242,7 +272,25 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(",") : v;
   const disconnected = new AbortController();
   res.on("close", () => disconnected.abort());
-  const raw = await readBody(req);
+  // Authentication before the body: an unauthenticated request never gets its body buffered.
+  const principal =
+    url.pathname === "/health" ? undefined : await services.apiKeys.resolve(credentialOf(headers));
+  if (url.pathname !== "/health" && !principal) {
+    refuse(res, new AuthenticationError());
+    req.destroy();
+    return;
+  }
+  const limit =
+    url.pathname === "/v1/files" ? services.filesMaxBytes + UPLOAD_ENVELOPE_BYTES : MAX_BODY_BYTES;
+  let raw: Buffer | undefined;
+  try {
+    raw = await readBody(req, limit);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    refuse(res, new ApiError("request_too_large", `request body is larger than ${limit} bytes`));
+    req.destroy();
+    return;
+  }
   const request: HttpRequest = {
     method: req.method ?? "GET",
     path: url.pathname,
@@ -251,6 +299,7 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
     body: raw?.toString("utf8"),
     rawBody: raw,
     signal: disconnected.signal,
+    principal,
   };
   const response: HttpResponse = await services.api.handle(request);
   if (response.kind === "json") {

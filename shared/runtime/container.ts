@@ -246,6 +246,8 @@ export function buildServices(config: Config, ports: Ports) {
     dreaming,
     work: work.service,
     environmentKeys: work.keys,
+    /** Largest Files API upload (the HTTP edge sizes its body limit from it). */
+    filesMaxBytes: maxBytes,
   };
 }
 
