@@ -18,8 +18,17 @@ export function encodeCursor(sortKey: string | number, direction: "next" | "prev
   ).toString("base64url");
 }
 
+/** Longest sort key a cursor may carry (DynamoDB sort keys are at most 1,024 bytes). */
+const MAX_CURSOR_KEY_LENGTH = 512;
+
+/**
+ * Decodes a cursor whose sort key must be of type `keyType` (a list's keys are all strings, or all
+ * sequence numbers): anything else — garbage, a key of the wrong type or size — is a 400, never a
+ * query the store would reject.
+ */
 export function decodeDirectedCursor(
   cursor: string | undefined,
+  keyType: "string" | "number" = "string",
 ): { key: string | number; direction: "next" | "prev" } | undefined {
   if (cursor === undefined) return undefined;
   try {
@@ -27,17 +36,22 @@ export function decodeDirectedCursor(
       k?: unknown;
       d?: unknown;
     };
-    if (typeof parsed.k === "string" || typeof parsed.k === "number") {
-      return { key: parsed.k, direction: parsed.d === "prev" ? "prev" : "next" };
-    }
+    const direction = parsed.d === "prev" ? "prev" : "next";
+    if (keyType === "string" && typeof parsed.k === "string" && parsed.k.length <= MAX_CURSOR_KEY_LENGTH)
+      return { key: parsed.k, direction };
+    if (keyType === "number" && Number.isSafeInteger(parsed.k) && (parsed.k as number) >= 0)
+      return { key: parsed.k as number, direction };
   } catch {
     // fall through to the error below
   }
   throw new InvalidRequestError("page: not a cursor this API returned");
 }
 
-export function decodeCursor(cursor: string | undefined): string | number | undefined {
-  return decodeDirectedCursor(cursor)?.key;
+export function decodeCursor(
+  cursor: string | undefined,
+  keyType: "string" | "number" = "string",
+): string | number | undefined {
+  return decodeDirectedCursor(cursor, keyType)?.key;
 }
 
 /**

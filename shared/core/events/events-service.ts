@@ -183,7 +183,7 @@ export class EventsService {
     const types = query.types ? new Set(query.types) : undefined;
     return collectPage<LoggedEvent, SessionEvent>({
       limit: query.limit,
-      start: decodeCursor(query.page) as number | undefined,
+      start: decodeCursor(query.page, "number") as number | undefined,
       read: (cursor, batch) =>
         this.deps.events.read(logId, {
           order: query.order,

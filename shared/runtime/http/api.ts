@@ -68,6 +68,9 @@ export interface ApiServices extends MemoryRouteServices {
   work?: { service: WorkService; keys: EnvironmentKeysService; access: ScopedAccess };
 }
 
+/** Longest id a path segment may carry. */
+const MAX_PATH_ID_LENGTH = 256;
+
 /** Session routes a self-hosted worker's sessions token may call (for its own session only). */
 const SESSION_SCOPE = { scopes: ["session"] } as const;
 
@@ -195,6 +198,10 @@ export function createApi(services: ApiServices) {
           throw new InvalidRequestError(`${request.method} is not allowed on ${request.path}`);
         throw new ApiError("not_found_error", `no route for ${request.method} ${request.path}`);
       }
+      // No resource has an id this long: a 404, before any store is asked (keys are ≤ 1,024 bytes).
+      for (const [name, value] of Object.entries(matched.params))
+        if (value.length > MAX_PATH_ID_LENGTH)
+          throw new ApiError("not_found_error", `${name}: no such resource`);
       if (!matched.route.public) {
         request.principal ??= await services.apiKeys.resolve(credentialOf(request.headers));
         if (!request.principal) throw new AuthenticationError();
