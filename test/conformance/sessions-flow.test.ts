@@ -196,5 +196,22 @@ describe("session turn", () => {
       body += new TextDecoder().decode((await reader?.read())?.value);
     await reader?.cancel();
     expect(body.match(/^event: (.+)$/gm)).toEqual(["event: session.usage", "event: session.status_idle"]);
+
+    // The event's own id (what the SDK hands out) resumes the same way; an unknown one is a 400.
+    const events = await h.allEvents(session.id);
+    const ninth = events[8]?.id as string;
+    const byId = await fetch(`${h.stack.url}/v1/sessions/${session.id}/events/stream`, {
+      headers: { "x-api-key": h.stack.apiKey, "last-event-id": ninth },
+    });
+    const idReader = byId.body?.getReader();
+    let idBody = "";
+    while (!idBody.includes("session.status_idle"))
+      idBody += new TextDecoder().decode((await idReader?.read())?.value);
+    await idReader?.cancel();
+    expect(idBody.match(/^event: (.+)$/gm)).toEqual(["event: session.usage", "event: session.status_idle"]);
+    const unknown = await fetch(`${h.stack.url}/v1/sessions/${session.id}/events/stream`, {
+      headers: { "x-api-key": h.stack.apiKey, "last-event-id": "sevt_unknown" },
+    });
+    expect(unknown.status).toBe(400);
   });
 });

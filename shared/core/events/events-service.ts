@@ -207,7 +207,7 @@ export class EventsService {
   async openStream(
     workspaceId: string,
     sessionId: string,
-    options: { lastEventId?: number; signal?: AbortSignal },
+    options: { lastEventId?: number | string; signal?: AbortSignal },
   ): Promise<AsyncGenerator<LoggedEvent | "heartbeat">> {
     await this.session(workspaceId, sessionId);
     return this.streamLog(sessionId, options);
@@ -219,9 +219,17 @@ export class EventsService {
    */
   async streamLog(
     logId: string,
-    options: { lastEventId?: number; signal?: AbortSignal },
+    options: { lastEventId?: number | string; signal?: AbortSignal },
   ): Promise<AsyncGenerator<LoggedEvent | "heartbeat">> {
-    const afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(logId));
+    let afterSeq: number;
+    if (typeof options.lastEventId === "string") {
+      // An event id (`sevt_…`): resume after that event.
+      const id = options.lastEventId;
+      const found = (await this.deps.events.read(logId)).find((e) => e.event.id === id);
+      if (!found)
+        throw new InvalidRequestError(`Last-Event-ID: ${id.slice(0, 64)} is not an event of this stream`);
+      afterSeq = found.seq;
+    } else afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(logId));
     return this.follow(logId, { afterSeq, signal: options.signal });
   }
 

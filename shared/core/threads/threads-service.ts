@@ -94,7 +94,7 @@ export class ThreadsService {
     workspaceId: string,
     sessionId: string,
     threadId: string,
-    options: { lastEventId?: number; signal?: AbortSignal },
+    options: { lastEventId?: number | string; signal?: AbortSignal },
   ) {
     await this.thread(workspaceId, sessionId, threadId);
     return this.events.streamLog(threadId, options);

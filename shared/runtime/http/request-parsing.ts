@@ -72,15 +72,20 @@ type StreamEntry = "heartbeat" | { seq: number; event: { type: string } };
  */
 export async function eventStreamResponse(
   request: HttpRequest,
-  open: (options: { lastEventId?: number; signal: AbortSignal }) => Promise<AsyncIterable<StreamEntry>>,
+  open: (options: {
+    lastEventId?: number | string;
+    signal: AbortSignal;
+  }) => Promise<AsyncIterable<StreamEntry>>,
 ): Promise<HttpResponse> {
-  const lastEventId = request.headers["last-event-id"];
+  const lastEventId = request.headers["last-event-id"]?.trim();
   const abort = new AbortController();
   request.signal?.addEventListener("abort", () => abort.abort(), { once: true });
-  const follow = await open({
-    lastEventId: lastEventId && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined,
-    signal: abort.signal,
-  });
+  // Either form resumes: the SSE frame's `id:` (a sequence number), or the event's own id (`sevt_…`,
+  // what the SDK hands out).
+  let resumeFrom: number | string | undefined;
+  if (lastEventId && /^\d{1,15}$/.test(lastEventId)) resumeFrom = Number(lastEventId);
+  else if (lastEventId) resumeFrom = lastEventId;
+  const follow = await open({ lastEventId: resumeFrom, signal: abort.signal });
   async function* chunks() {
     try {
       yield ": connected\n\n";
