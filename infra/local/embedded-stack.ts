@@ -17,7 +17,7 @@ import { LocalEventBus, LocalNotificationTopic } from "../../shared/adapters/loc
 import { LocalDreamScheduler } from "../../shared/adapters/local/local-dream-scheduler.js";
 import { LocalFanoutOrchestrator } from "../../shared/adapters/local/local-fanout-orchestrator.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
-import { ApiError, AuthenticationError } from "../../shared/contract/errors.js";
+import { ApiError, authenticationFailure } from "../../shared/contract/errors.js";
 import { ApiKeys, credentialOf } from "../../shared/core/auth/api-keys.js";
 import type { DreamJob } from "../../shared/core/dreams/dream-deps.js";
 import type { DreamMemory } from "../../shared/core/dreams/dream-memory.js";
@@ -273,10 +273,10 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
   const disconnected = new AbortController();
   res.on("close", () => disconnected.abort());
   // Authentication before the body: an unauthenticated request never gets its body buffered.
-  const principal =
-    url.pathname === "/health" ? undefined : await services.apiKeys.resolve(credentialOf(headers));
+  const credential = credentialOf(headers);
+  const principal = url.pathname === "/health" ? undefined : await services.apiKeys.resolve(credential);
   if (url.pathname !== "/health" && !principal) {
-    refuse(res, new AuthenticationError());
+    refuse(res, authenticationFailure(credential));
     req.destroy();
     return;
   }

@@ -76,6 +76,15 @@ export class ConflictError extends ApiError {
   }
 }
 
+/** The 401 for a request whose credential is missing, or is not a key this server knows. */
+export function authenticationFailure(credential: string | undefined): AuthenticationError {
+  return new AuthenticationError(
+    credential
+      ? "invalid API key: this key is not known here (revoked, or from another deployment)"
+      : "missing API key: send it as `Authorization: Bearer <key>` (what the SDK sends) or `x-api-key`",
+  );
+}
+
 export class AuthenticationError extends ApiError {
   override name = "AuthenticationError";
   constructor(message = "invalid x-api-key") {

@@ -71,6 +71,20 @@ describe("request body limits", () => {
     expect(health.status).toBe(200);
   });
 
+  it("tells a missing key from an unknown one", async () => {
+    const missing = await fetch(`${h.stack.url}/v1/agents`);
+    expect(await missing.json()).toMatchObject({
+      error: { message: expect.stringMatching(/^missing API key/) },
+    });
+    const unknown = await fetch(`${h.stack.url}/v1/agents`, {
+      headers: { authorization: "Bearer sk-ant-nope" },
+    });
+    expect(unknown.status).toBe(401);
+    expect(await unknown.json()).toMatchObject({
+      error: { message: expect.stringMatching(/^invalid API key/) },
+    });
+  });
+
   it("answers 413 at the limit for an authenticated body, declared or streamed", async () => {
     const auth = { authorization: `Bearer ${h.stack.apiKey}`, "content-type": "application/json" };
     const declared = await fetch(`${h.stack.url}/v1/agents`, {

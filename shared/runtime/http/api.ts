@@ -11,7 +11,7 @@ import {
   parseEnvironmentCreate,
   parseEnvironmentUpdate,
 } from "../../contract/environments.js";
-import { ApiError, AuthenticationError, InvalidRequestError } from "../../contract/errors.js";
+import { ApiError, authenticationFailure, InvalidRequestError } from "../../contract/errors.js";
 import { EventListQuerySchema, EventSendSchema } from "../../contract/events.js";
 import { SessionCreateSchema, SessionListQuerySchema, SessionUpdateSchema } from "../../contract/sessions.js";
 import { pageCursorSchema, pageLimitSchema, parseBody } from "../../contract/validation.js";
@@ -203,8 +203,9 @@ export function createApi(services: ApiServices) {
         if (value.length > MAX_PATH_ID_LENGTH)
           throw new ApiError("not_found_error", `${name}: no such resource`);
       if (!matched.route.public) {
-        request.principal ??= await services.apiKeys.resolve(credentialOf(request.headers));
-        if (!request.principal) throw new AuthenticationError();
+        const credential = credentialOf(request.headers);
+        request.principal ??= await services.apiKeys.resolve(credential);
+        if (!request.principal) throw authenticationFailure(credential);
         if (request.principal.scope) {
           if (!services.work)
             throw new ApiError("permission_error", "scoped credentials are not accepted here");
