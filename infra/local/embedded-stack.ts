@@ -202,9 +202,13 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       res.end();
     });
   });
-  await new Promise<void>((resolve) =>
-    server.listen(options.port ?? config.PORT, config.REVERIE_HOST, resolve),
-  );
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? config.PORT, config.REVERIE_HOST, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const { port } = server.address() as AddressInfo;
 
   return {

@@ -1,11 +1,36 @@
 /** `npm start`: the embedded stack on 127.0.0.1:$PORT with a banner; Ctrl-C stops it cleanly. */
+import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { loadConfig } from "../../shared/runtime/config.js";
-import { startEmbeddedStack } from "./embedded-stack.js";
+import { ConfigError, loadConfig } from "../../shared/runtime/config.js";
+import { DataDirInUseError, lockDataDir } from "./data-dir-lock.js";
+import { type EmbeddedStack, startEmbeddedStack } from "./embedded-stack.js";
 
-const config = loadConfig();
-const dataDir = resolve(config.REVERIE_DATA_DIR);
-const stack = await startEmbeddedStack({ config, dataDir });
+/** A start-up failure a user can fix, said in one line (no stack trace). */
+function fail(message: string): never {
+  process.stderr.write(`reverie: ${message}\n`);
+  process.exit(1);
+}
+
+let stack: EmbeddedStack;
+let dataDir: string;
+let unlock: () => void = () => {};
+try {
+  const config = loadConfig();
+  dataDir = resolve(config.REVERIE_DATA_DIR);
+  mkdirSync(dataDir, { recursive: true });
+  unlock = lockDataDir(dataDir);
+  try {
+    stack = await startEmbeddedStack({ config, dataDir });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE")
+      fail(`port ${config.PORT} on ${config.REVERIE_HOST} is in use: stop what listens there, or set PORT`);
+    throw error;
+  }
+} catch (error) {
+  unlock();
+  if (error instanceof ConfigError || error instanceof DataDirInUseError) fail(error.message);
+  throw error;
+}
 
 const provider = stack.services.deps.model.name;
 process.stdout.write(
@@ -29,7 +54,10 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     stopping = true;
     process.stdout.write("\nstopping…\n");
     stack.stop().then(
-      () => process.exit(0),
+      () => {
+        unlock();
+        process.exit(0);
+      },
       () => process.exit(1),
     );
   });

@@ -6,7 +6,7 @@
  * stream, asks the agent to write a file and read it back, prints every event as it arrives, and
  * ends with the session's token usage and the file's content.
  *
- *   REVERIE_URL       where the stack listens (default http://127.0.0.1:8787)
+ *   REVERIE_URL       where the stack listens (default http://127.0.0.1:$PORT, PORT defaulting to 8787)
  *   REVERIE_API_KEY   the workspace API key (default: the one `npm start` saved in
  *                     ${REVERIE_DATA_DIR:-.reverie}/api-key)
  *
@@ -23,7 +23,7 @@ type SessionEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionEvent
 type ToolUse = Anthropic.Beta.Sessions.Events.BetaManagedAgentsAgentToolUseEvent;
 type ToolResult = Anthropic.Beta.Sessions.Events.BetaManagedAgentsAgentToolResultEvent;
 
-export const DEFAULT_URL = "http://127.0.0.1:8787";
+export const DEFAULT_URL = `http://127.0.0.1:${process.env.PORT || 8787}`;
 export const DEMO_FILE = "hello.txt";
 export const DEMO_TEXT = "hello from Reverie";
 /** An instruction the offline simulated model understands, and any real model does too. */
