@@ -1,8 +1,9 @@
 /**
  * The built-in `agent_toolset_20260401` as Reverie runs it in a `cloud` environment: which tools the
  * model is offered, their input schemas, their permission policy, and one entry point that runs a call.
- * `bash` and `web_search` are never offered here: there is no sandbox to run a shell in and no search
- * backend.
+ * `bash` is offered only where the caller has a sandbox to run it in (`builtinToolDefinitions(…,
+ * { bash: true })`, and `ToolContext.sandbox` when it runs): a call without one is refused, never run
+ * on the host. `web_search` is never offered: there is no search backend.
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import type {
@@ -16,7 +17,8 @@ import type {
   BetaManagedAgentsWebFetchToolConfig,
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
 import * as z from "zod";
-import type { HttpFetcher, WorkspaceStore } from "../ports.js";
+import type { HttpFetcher, SandboxMountChange, WorkspaceStore } from "../ports.js";
+import { BASH_DESCRIPTION, BashInputSchema, type BashSandboxContext, runBash } from "./bash-tool.js";
 import {
   editFile,
   FileToolError,
@@ -40,19 +42,27 @@ export interface ToolContext {
   toolset?: BetaManagedAgentsAgentToolset20260401;
   /** Stores mounted besides the workspace (memory stores at `/mnt/memory/<name>`). */
   mounts?: readonly MountedStore[];
+  /**
+   * Where `bash` runs: the sandbox, the shell's session id, the environment's networking and the
+   * mounts as the shell sees them. Absent, a `bash` call is refused.
+   */
+  sandbox?: BashSandboxContext;
 }
 
 export interface ToolOutcome {
   content: string;
   isError: boolean;
+  /** `bash` only: what the command changed in writable mounts, to be written back into their stores. */
+  mountChanges?: SandboxMountChange[];
 }
 
-export type BuiltinToolName = "read" | "write" | "edit" | "glob" | "grep" | "web_fetch";
+export type BuiltinToolName = "bash" | "read" | "write" | "edit" | "glob" | "grep" | "web_fetch";
 
 export type PermissionPolicyType = "always_allow" | "always_ask" | "auto";
 
-/** The builtin tools Reverie can run, in the order they are offered. */
+/** The builtin tools Reverie can run, in the order they are offered (`bash` only with a sandbox). */
 export const BUILTIN_TOOL_NAMES: readonly BuiltinToolName[] = [
+  "bash",
   "read",
   "write",
   "edit",
@@ -62,6 +72,8 @@ export const BUILTIN_TOOL_NAMES: readonly BuiltinToolName[] = [
 ];
 
 // Input schemas: zod validates a call, and `satisfies` proves each matches the SDK's input type.
+export { BashInputSchema };
+
 export const ReadInputSchema = z.object({
   file_path: z.string(),
   view_range: z.array(z.number().int()).min(1).max(2).optional(),
@@ -98,6 +110,17 @@ type InputSchema = Anthropic.Messages.Tool.InputSchema;
 const PATH_NOTE = "Relative paths resolve against the working directory /workspace.";
 
 const DEFINITIONS: Record<BuiltinToolName, { description: string; input_schema: InputSchema }> = {
+  bash: {
+    description: BASH_DESCRIPTION,
+    input_schema: {
+      type: "object",
+      properties: {
+        command: { type: "string", description: "The command to run. Omit only with restart." },
+        restart: { type: "boolean", description: "Restart the persistent shell before running (or alone)." },
+        timeout_ms: { type: "integer", description: "Per-call timeout in milliseconds." },
+      },
+    },
+  },
   read: {
     description: `Read a text file. Lines are numbered like \`cat -n\`. ${PATH_NOTE} Long files are truncated; use view_range to read a part.`,
     input_schema: {
@@ -189,16 +212,21 @@ function isEnabled(toolset: BetaManagedAgentsAgentToolset20260401, name: Builtin
 
 /**
  * The resolved agent_toolset_20260401 tools offered to the model in a `cloud` environment: read, write,
- * edit, glob, grep, web_fetch when enabled (bash and web_search are never offered in cloud).
+ * edit, glob, grep, web_fetch when enabled, and bash too when `options.bash` says a sandbox can run it
+ * (web_search is never offered).
  */
 export function builtinToolDefinitions(
   toolset: BetaManagedAgentsAgentToolset20260401,
+  options: { bash?: boolean } = {},
 ): Array<Anthropic.Messages.Tool> {
-  return BUILTIN_TOOL_NAMES.filter((name) => isEnabled(toolset, name)).map((name) => ({
-    name,
-    description: DEFINITIONS[name].description,
-    input_schema: structuredClone(DEFINITIONS[name].input_schema),
-  }));
+  const offered = BUILTIN_TOOL_NAMES.filter((name) => name !== "bash" || options.bash === true);
+  return offered
+    .filter((name) => isEnabled(toolset, name))
+    .map((name) => ({
+      name,
+      description: DEFINITIONS[name].description,
+      input_schema: structuredClone(DEFINITIONS[name].input_schema),
+    }));
 }
 
 /** Whether `name` is a builtin tool that {@link runBuiltinTool} can run. */
@@ -247,7 +275,11 @@ function isExpected(error: unknown): error is Error {
   );
 }
 
-async function dispatch(name: BuiltinToolName, input: unknown, ctx: ToolContext): Promise<string> {
+async function dispatch(
+  name: Exclude<BuiltinToolName, "bash">,
+  input: unknown,
+  ctx: ToolContext,
+): Promise<string> {
   const { workspace, workspaceId, mounts } = ctx;
   switch (name) {
     case "read":
@@ -284,6 +316,8 @@ export async function runBuiltinTool(name: string, input: unknown, ctx: ToolCont
     return { isError: true, content: `The ${name} tool is not enabled for this agent` };
   }
   try {
+    if (name === "bash")
+      return await runBash(parse(BashInputSchema, name, input), ctx.workspaceId, ctx.sandbox);
     return { isError: false, content: await dispatch(name, input, ctx) };
   } catch (error) {
     if (isExpected(error)) return { isError: true, content: error.message };
