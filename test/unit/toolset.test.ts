@@ -44,9 +44,11 @@ function config(name: string, extra: Record<string, unknown> = {}): BetaManagedA
 }
 
 describe("builtinToolDefinitions", () => {
-  it("offers the six cloud tools, never bash or web_search", () => {
+  it("offers the six cloud tools, bash only where a sandbox runs it, never web_search", () => {
     const names = builtinToolDefinitions(toolset()).map((tool) => tool.name);
     expect(names).toEqual(["read", "write", "edit", "glob", "grep", "web_fetch"]);
+    const withSandbox = builtinToolDefinitions(toolset(), { bash: true }).map((tool) => tool.name);
+    expect(withSandbox).toEqual(["bash", "read", "write", "edit", "glob", "grep", "web_fetch"]);
   });
 
   it("leaves out disabled tools and honours per-tool overrides of the default", () => {
@@ -67,6 +69,7 @@ describe("builtinToolDefinitions", () => {
       web_fetch: WebFetchInputSchema,
     };
     for (const tool of builtinToolDefinitions(toolset())) {
+      // bash's JSON Schema is the SDK toolset's own (test/unit/bash-tool.test.ts checks it)
       const generated = z.toJSONSchema(schemas[tool.name as keyof typeof schemas], { io: "input" }) as {
         properties: Record<string, unknown>;
         required?: string[];
@@ -84,7 +87,7 @@ describe("builtinToolDefinitions", () => {
 describe("isBuiltinTool", () => {
   it("knows the runnable builtins", () => {
     for (const name of BUILTIN_TOOL_NAMES) expect(isBuiltinTool(name)).toBe(true);
-    expect(isBuiltinTool("bash")).toBe(false);
+    expect(isBuiltinTool("bash")).toBe(true);
     expect(isBuiltinTool("web_search")).toBe(false);
     expect(isBuiltinTool("my_custom_tool")).toBe(false);
   });
@@ -161,7 +164,11 @@ describe("runBuiltinTool", () => {
   });
 
   it("refuses unknown and disabled tools", async () => {
-    expect(await runBuiltinTool("bash", { command: "ls" }, ctx)).toMatchObject({ isError: true });
+    // bash without a sandbox is refused, never run
+    expect(await runBuiltinTool("bash", { command: "ls" }, ctx)).toMatchObject({
+      isError: true,
+      content: expect.stringContaining("no sandbox"),
+    });
     ctx.toolset = toolset([config("write", { enabled: false })]);
     expect(await runBuiltinTool("write", { file_path: "a", content: "" }, ctx)).toEqual({
       isError: true,
