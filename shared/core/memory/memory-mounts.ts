@@ -13,8 +13,8 @@ import {
 } from "../../contract/memory-stores.js";
 import type { MemoryStoreResource, Session } from "../../contract/sdk-types.js";
 import type { EventLog, LoggedEvent } from "../events/event-log.js";
-import type { WorkspaceFile, WorkspaceStore } from "../ports.js";
-import { FileToolError, type MountedStore } from "../tools/file-tools.js";
+import type { WorkspaceFile } from "../ports.js";
+import { FileToolError, type FileToolStore, type MountedStore } from "../tools/file-tools.js";
 import { instructionLike, stripHiddenCharacters, taintSources } from "./content-safety.js";
 import { MemoriesService, type WriteContext } from "./memories-service.js";
 import type { MemoryHead } from "./memory-records.js";
@@ -39,7 +39,7 @@ export interface MountWriter {
 }
 
 /** A memory store seen as a flat file store: key `a/b.md` is the memory at path `/a/b.md`. */
-export class MemoryStoreFiles implements WorkspaceStore {
+export class MemoryStoreFiles implements FileToolStore {
   /** The hash of what this tool call read, so an `edit` only lands on the content it edited. */
   private readonly readShas = new Map<string, string>();
 
@@ -69,23 +69,50 @@ export class MemoryStoreFiles implements WorkspaceStore {
     }));
   }
 
+  /** The memory as it would be stored: hidden characters stripped, path and size checked. */
+  storedForm(key: string, content: string): string {
+    return this.clean(key, content).text;
+  }
+
+  /** Writes on the content this tool call read, if it read the memory (`content_sha256` precondition). */
   async write(_id: string, key: string, content: string): Promise<void> {
-    const path = `/${key}`;
-    const problem = memoryPathProblem(path);
+    await this.put(key, content, this.readShas.get(key));
+  }
+
+  /**
+   * Writes only if the memory's content hashes to `expectedSha` (the `content_sha256` precondition),
+   * or with `null` only if there is no memory at the path (a create, which never overwrites).
+   */
+  async writeIfUnchanged(
+    _id: string,
+    key: string,
+    content: string,
+    expectedSha: string | null,
+  ): Promise<void> {
+    await this.put(key, content, expectedSha);
+  }
+
+  private clean(key: string, content: string): { text: string; removed: number } {
+    const problem = memoryPathProblem(`/${key}`);
     if (problem)
-      throw new FileToolError(`${MEMORY_MOUNT_ROOT}/…${path}: not a valid memory path (${problem})`);
+      throw new FileToolError(`${MEMORY_MOUNT_ROOT}/…/${key}: not a valid memory path (${problem})`);
     const clean = stripHiddenCharacters(content);
     if (Buffer.byteLength(clean.text, "utf8") > MEMORY_LIMITS.contentMaxBytes)
       throw new FileToolError(
         `a memory holds at most ${MEMORY_LIMITS.contentMaxBytes} bytes (100 kB); split it into several files`,
       );
+    return clean;
+  }
+
+  private async put(key: string, content: string, expectedSha: string | null | undefined): Promise<void> {
+    const path = `/${key}`;
+    const clean = this.clean(key, content);
     try {
       await this.stores.writable(this.writer.workspaceId, this.storeId);
       const context = await this.context(clean);
-      await this.memories.writeAtPath(this.storeId, path, clean.text, {
-        ...context,
-        expectedSha: this.readShas.get(key),
-      });
+      if (expectedSha === null)
+        await this.memories.createMemory(this.storeId, { path, content: clean.text }, context);
+      else await this.memories.writeAtPath(this.storeId, path, clean.text, { ...context, expectedSha });
     } catch (error) {
       if (error instanceof MemoryPreconditionFailedError)
         throw new FileToolError(`${path} changed in memory since it was read; read it again and retry`);

@@ -1,6 +1,10 @@
 /**
  * Runs the builtin tools a step asked for. Each result goes to a slot reserved in the step record;
  * a slot already written means the tool already ran, so a retried step does not run it again.
+ * A tool that took effect but whose result was not written yet (a crash in between) is re-run, so
+ * every tool that changes something is keyed by its `agent.tool_use` event (`tool-intents.ts`):
+ * `write`/`edit` apply their change as a compare-and-swap, anything else with effects runs at most
+ * once, and read-only tools just run again.
  */
 import { idPrefix } from "../../contract/ids.js";
 import type { AgentToolset, Session, SessionAgent, SessionEvent } from "../../contract/sdk-types.js";
@@ -10,9 +14,16 @@ import { sessionFileMounts } from "../files/file-mounts.js";
 import { sessionMemoryMounts } from "../memory/memory-mounts.js";
 import { SessionRepository } from "../sessions/session-record.js";
 import { isCoordinatorTool } from "../threads/coordinator-tools.js";
-import { runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
+import { type MountedStore, withWriteIntents } from "../tools/file-tools.js";
+import { isBuiltinTool, runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
 import type { StepDeps } from "./step-deps.js";
 import type { StepRecord } from "./step-record.js";
+import { fileIntentLog, runOnce } from "./tool-intents.js";
+
+/** Builtin tools that only read: re-running one after a crash changes nothing. */
+const READ_ONLY_TOOLS: ReadonlySet<string> = new Set(["read", "glob", "grep", "web_fetch"]);
+/** Builtin tools that change one file, as a compare-and-swap against their recorded intent. */
+const FILE_CHANGE_TOOLS: ReadonlySet<string> = new Set(["write", "edit"]);
 
 function resultEvent(id: string, toolUseEventId: string, outcome: ToolOutcome, now: number): SessionEvent {
   return {
@@ -60,31 +71,45 @@ async function ownerResources(deps: StepDeps, mounting: ToolSession, owner: stri
   return parent?.session.resources ?? mounting.resources;
 }
 
+/** One tool call of a run: its `agent.tool_use` event and what the model asked for. */
+interface ToolCall {
+  toolUseEventId: string;
+  name: string;
+  input: unknown;
+}
+
 async function execute(
   deps: StepDeps,
   sessionId: string,
   agent: SessionAgent,
-  name: string,
-  input: unknown,
-  mounting?: ToolSession & { toolUseEventId: string },
+  call: ToolCall,
+  options: { fresh: boolean; session?: ToolSession },
 ): Promise<ToolOutcome> {
+  const { name, input, toolUseEventId } = call;
   const toolset = agent.tools.find((t) => t.type === "agent_toolset_20260401") as AgentToolset | undefined;
+  let mounting = options.session;
   const owner = mounting?.owner ?? sessionId;
   try {
     if (mounting && owner !== sessionId)
       mounting = { ...mounting, resources: await ownerResources(deps, mounting, owner) };
-    return await runBuiltinTool(name, input, {
-      workspaceId: owner,
-      workspace: deps.workspace,
-      fetcher: deps.fetcher,
-      toolset,
-      mounts: mounting
-        ? [
-            ...sessionMemoryMounts(deps, { ...mounting, sessionId }, mounting.toolUseEventId),
-            ...sessionFileMounts(deps.workspace, owner, mounting.resources),
-          ]
-        : undefined,
-    });
+    let workspace: StepDeps["workspace"] = deps.workspace;
+    let mounts: MountedStore[] | undefined = mounting
+      ? [
+          ...sessionMemoryMounts(deps, { ...mounting, sessionId }, toolUseEventId),
+          ...sessionFileMounts(deps.workspace, owner, mounting.resources),
+        ]
+      : undefined;
+    if (FILE_CHANGE_TOOLS.has(name)) {
+      const intents = fileIntentLog(deps, sessionId, toolUseEventId, name, { fresh: options.fresh });
+      workspace = withWriteIntents(workspace, intents);
+      mounts = mounts?.map((m) => ({ ...m, store: withWriteIntents(m.store, intents) }));
+    }
+    const run = () =>
+      runBuiltinTool(name, input, { workspaceId: owner, workspace, fetcher: deps.fetcher, toolset, mounts });
+    // Any other builtin tool may have effects that cannot be compared afterwards: at most once.
+    if (isBuiltinTool(name) && !READ_ONLY_TOOLS.has(name) && !FILE_CHANGE_TOOLS.has(name))
+      return await runOnce(deps, sessionId, toolUseEventId, name, run);
+    return await run();
   } catch (error) {
     deps.logger.error("tool failed", { sessionId, tool: name, error: String(error) });
     return { isError: true, content: `The ${name} tool failed: ${(error as Error).message}` };
@@ -103,8 +128,7 @@ export async function runStepTools(
     if (isCoordinatorTool(agent, run.name)) continue;
     // On a step's first claim no result can exist yet; on a retry a written slot means it ran.
     if (!options.fresh && (await deps.events.exists(sessionId, run.resultSeq))) continue;
-    const mounting = options.session && { ...options.session, toolUseEventId: run.toolUseEventId };
-    const outcome = await execute(deps, sessionId, agent, run.name, run.input, mounting);
+    const outcome = await execute(deps, sessionId, agent, run, options);
     await deps.events.write(sessionId, [
       {
         seq: run.resultSeq,
@@ -144,9 +168,8 @@ export async function runConfirmedTools(
             deps,
             sessionId,
             agent,
-            toolUse.name,
-            toolUse.input,
-            session && { ...session, toolUseEventId: toolUse.id },
+            { toolUseEventId: toolUse.id, name: toolUse.name, input: toolUse.input },
+            { fresh: false, session },
           )
         : { isError: true, content: event.deny_message ?? "The user denied this tool call." };
     await emitOnce(deps.store, deps.events, sessionId, `confirm#${toolUse.id}`, [

@@ -3,7 +3,13 @@
  * WorkspaceStore. Each function returns the text handed back to the model, or throws a
  * {@link FileToolError} / {@link WorkspacePathError} whose message is written for the model to act on;
  * `toolset.ts` turns those into `is_error` tool results.
+ *
+ * `write` and `edit` change one file each. When the store they write to is guarded by a tool call's
+ * {@link WriteIntentLog} ({@link withWriteIntents}), that change is a compare-and-swap keyed by the
+ * call: the intended change (path, hash before, hash after, result) is recorded before it is applied,
+ * and a re-run of the same call after a crash applies it at most once (see `runtime/tool-intents.ts`).
  */
+import { createHash } from "node:crypto";
 import type {
   BetaManagedAgentsAgentToolset20260401EditInput as EditInput,
   BetaManagedAgentsAgentToolset20260401GlobInput as GlobInput,
@@ -83,20 +89,102 @@ function splitLines(content: string): string[] {
   return lines;
 }
 
+/** SHA-256 of a file's UTF-8 content, hex — the same hash as a memory's `content_sha256`. */
+export const contentSha256 = (content: string): string =>
+  createHash("sha256").update(content, "utf8").digest("hex");
+
+/**
+ * What a store may offer the file tools beyond {@link WorkspaceStore} (a memory store does; the
+ * workspace does not): the form it keeps content in, and a conditional write.
+ */
+export interface FileToolStore extends WorkspaceStore {
+  /**
+   * The content as the store would keep it (a memory store strips hidden characters), after the
+   * store's own checks; the hash of this is what a write leaves behind.
+   *
+   * @throws FileToolError when the store would refuse the content or the key.
+   */
+  storedForm?(key: string, content: string): string;
+  /**
+   * Writes only if the file's current content hashes to `expectedSha` (`null`: only if there is no
+   * such file) — a compare-and-swap.
+   *
+   * @throws FileToolError when the file is not as expected.
+   */
+  writeIfUnchanged?(id: string, key: string, content: string, expectedSha: string | null): Promise<void>;
+}
+
 /**
  * A store mounted into the session's filesystem besides the workspace (a memory store at
  * `/mnt/memory/<name>`): the file tools route each path to the store of the mount it lies in.
  */
 export interface MountedStore {
   readonly mount: PathMount;
-  readonly store: WorkspaceStore;
+  readonly store: FileToolStore;
   /** The id handed to the store's methods (the workspace id for the workspace). */
   readonly id: string;
 }
 
+/**
+ * The one change a `write` or `edit` call makes, as recorded before it is applied. Deterministic: a
+ * re-run of the call on the same file computes the same intent.
+ */
+export interface FileChangeIntent {
+  /** The file, absolute as the model sees it (`/workspace/f.txt`, `/mnt/memory/notes/a.md`). */
+  path: string;
+  /** {@link contentSha256} of the file before the change; `null` when there was no file. */
+  before: string | null;
+  /** {@link contentSha256} of the file as the store keeps it after the change. */
+  after: string;
+  /** The (successful) tool result the change reports. */
+  result: string;
+}
+
+/**
+ * Where one tool call records the change it is about to make (implemented over the document store
+ * by `runtime/tool-intents.ts`, keyed by the run and the `agent.tool_use` event id).
+ */
+export interface WriteIntentLog {
+  /** The change an earlier attempt of this tool call recorded, if any. */
+  recorded(): Promise<FileChangeIntent | undefined>;
+  /**
+   * Records `intent` unless one is recorded already (a conditional put); returns the one already
+   * recorded in that case, else undefined.
+   */
+  record(intent: FileChangeIntent): Promise<FileChangeIntent | undefined>;
+}
+
+/** A store seen through one tool call whose writes are guarded by that call's intent log. */
+class IntentGuardedStore implements WorkspaceStore {
+  constructor(
+    readonly inner: FileToolStore,
+    readonly intents: WriteIntentLog,
+  ) {}
+  read(id: string, key: string) {
+    return this.inner.read(id, key);
+  }
+  write(id: string, key: string, content: string) {
+    return this.inner.write(id, key, content);
+  }
+  list(id: string) {
+    return this.inner.list(id);
+  }
+}
+
+/**
+ * `store` as one tool call sees it: a `write` or `edit` through it records its change in `intents`
+ * before applying it, and on a re-run of the call applies it at most once. Wrap the workspace and
+ * every mounted store of the call (the tool entry point passes stores, not per-call options).
+ */
+export function withWriteIntents(store: FileToolStore, intents: WriteIntentLog): WorkspaceStore {
+  return new IntentGuardedStore(store instanceof IntentGuardedStore ? store.inner : store, intents);
+}
+
 /** Where a tool path lands: its store, the key in it, and how the model sees a key of that mount. */
 interface Located {
-  store: WorkspaceStore;
+  store: FileToolStore;
+  /** The tool call's intent log when its writes are guarded. */
+  intents?: WriteIntentLog;
   id: string;
   key: string;
   mount: PathMount;
@@ -114,8 +202,10 @@ function locate(
   const table: MountedStore[] = [{ mount: WORKSPACE_MOUNT, store, id: workspaceId }, ...mounts];
   const resolved = resolveToolPath(path, { mounts: table.map((m) => m.mount), allowRoot });
   const target = table.find((m) => m.mount === resolved.mount) as MountedStore;
+  const guarded = target.store instanceof IntentGuardedStore ? target.store : undefined;
   return {
-    store: target.store,
+    store: guarded?.inner ?? target.store,
+    intents: guarded?.intents,
     id: target.id,
     key: resolved.key,
     mount: resolved.mount,
@@ -138,14 +228,78 @@ async function isDirectory(store: WorkspaceStore, workspaceId: string, key: stri
 }
 
 async function readExisting(at: Located): Promise<string> {
-  const { store, id: workspaceId, key } = at;
-  const content = await store.read(workspaceId, key);
+  const content = await at.store.read(at.id, at.key);
   if (content !== undefined) return content;
+  throw await notAFile(at);
+}
+
+async function notAFile(at: Located): Promise<FileToolError> {
+  const { store, id: workspaceId, key } = at;
   const shown = at.shown(key);
   if (await isDirectory(store, workspaceId, key)) {
-    throw new FileToolError(`${shown} is a directory, not a file; use glob to list its files`);
+    return new FileToolError(`${shown} is a directory, not a file; use glob to list its files`);
   }
-  throw new FileToolError(`File not found: ${shown}`);
+  return new FileToolError(`File not found: ${shown}`);
+}
+
+const shaOf = (content: string | undefined): string | null =>
+  content === undefined ? null : contentSha256(content);
+
+/**
+ * For a guarded call that an earlier attempt already started: the result it recorded if the file is
+ * as that attempt left it (nothing to do again), undefined if the file is still as it was before
+ * (the change was never applied: go on), a conflict if it is neither.
+ */
+async function replayed(at: Located, current: string | undefined, tool: string): Promise<string | undefined> {
+  const intent = await at.intents?.recorded();
+  if (!intent) return undefined;
+  const sha = shaOf(current);
+  if (intent.path === at.absolute && sha === intent.after) return intent.result;
+  if (intent.path === at.absolute && sha === intent.before) return undefined;
+  throw changedSince(at, tool);
+}
+
+function changedSince(at: Located, tool: string): FileToolError {
+  return new FileToolError(
+    `${at.shown(at.key)} changed since this ${tool} call was started (it was interrupted by a restart): ` +
+      `the file is neither as it was before the call nor as the call left it, so the ${tool} was not applied. ` +
+      "Read the file and redo the change if it is still needed.",
+  );
+}
+
+/**
+ * Applies a call's one change: `current` (what the call read; undefined = no file) becomes `next`.
+ * Guarded, the intent is recorded first and the write is conditional on `current` where the store
+ * can do that (a memory store); without a guard it is a plain write.
+ */
+async function applyChange(
+  at: Located,
+  current: string | undefined,
+  next: string,
+  result: string,
+  tool: string,
+): Promise<string> {
+  if (!at.intents) {
+    await at.store.write(at.id, at.key, next);
+    return result;
+  }
+  const stored = at.store.storedForm ? at.store.storedForm(at.key, next) : next;
+  const intent: FileChangeIntent = {
+    path: at.absolute,
+    before: shaOf(current),
+    after: contentSha256(stored),
+    result,
+  };
+  const earlier = await at.intents.record(intent);
+  // Recorded meanwhile by another attempt of the same call: it may go on only if it is the same change.
+  if (
+    earlier &&
+    (earlier.path !== intent.path || earlier.before !== intent.before || earlier.after !== intent.after)
+  )
+    throw changedSince(at, tool);
+  if (at.store.writeIfUnchanged) await at.store.writeIfUnchanged(at.id, at.key, next, intent.before);
+  else await at.store.write(at.id, at.key, next);
+  return earlier?.result ?? result;
 }
 
 function checkSize(content: string, shown: string): void {
@@ -215,8 +369,12 @@ export async function writeFile(
   const shown = at.shown(at.key);
   assertWritable(at);
   checkSize(input.content, shown);
-  await at.store.write(at.id, at.key, input.content);
-  return `Wrote ${splitLines(input.content).length} lines (${utf8Bytes(input.content)} bytes) to ${shown}`;
+  const result = `Wrote ${splitLines(input.content).length} lines (${utf8Bytes(input.content)} bytes) to ${shown}`;
+  // Only a guarded write needs to know what it replaces.
+  const current = at.intents ? await at.store.read(at.id, at.key) : undefined;
+  const done = await replayed(at, current, "write");
+  if (done !== undefined) return done;
+  return applyChange(at, current, input.content, result, "write");
 }
 
 function countOccurrences(haystack: string, needle: string): number {
@@ -240,7 +398,13 @@ export async function editFile(
   if (input.old_string === input.new_string) {
     throw new FileToolError("old_string and new_string are identical; nothing to change");
   }
-  const content = await readExisting(at);
+  const current = await at.store.read(at.id, at.key);
+  // Before any check of the content: a re-run finds `old_string` gone, or still there after an
+  // append-style edit, and must neither fail nor apply the edit twice.
+  const done = await replayed(at, current, "edit");
+  if (done !== undefined) return done;
+  if (current === undefined) throw await notAFile(at);
+  const content = current;
   const count = countOccurrences(content, input.old_string);
   if (count === 0) throw new FileToolError(`old_string was not found in ${shown} (0 occurrences)`);
   if (count > 1 && !input.replace_all) {
@@ -251,8 +415,13 @@ export async function editFile(
   // split/join rather than String.replace: `$&`-style patterns in new_string must stay literal.
   const updated = content.split(input.old_string).join(input.new_string);
   checkSize(updated, shown);
-  await at.store.write(at.id, at.key, updated);
-  return `Replaced ${count} occurrence${count === 1 ? "" : "s"} in ${shown}`;
+  return applyChange(
+    at,
+    content,
+    updated,
+    `Replaced ${count} occurrence${count === 1 ? "" : "s"} in ${shown}`,
+    "edit",
+  );
 }
 
 /** The files under a directory argument (`""` = the whole workspace), or the one file it names. */
