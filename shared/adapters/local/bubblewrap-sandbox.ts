@@ -649,7 +649,10 @@ class ShellProcess {
       exitCode = match ? Number(match[1]) : null;
       output = this.out.slice(0, at);
     }
-    output = output.replace(ANSI, "").replace(/\n+$/, "");
+    output = output.replace(ANSI, "");
+    let keep = output.length;
+    while (keep > 0 && output[keep - 1] === "\n") keep--;
+    output = output.slice(0, keep);
     if (output.length > this.maxOutputChars) {
       output = output.slice(output.length - this.maxOutputChars);
       this.truncated = true;
