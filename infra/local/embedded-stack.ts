@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BubblewrapSandbox } from "../../shared/adapters/local/bubblewrap-sandbox.js";
 import { DirectoryFileBlobStore } from "../../shared/adapters/local/directory-file-blob-store.js";
 import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
 import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
@@ -23,7 +24,7 @@ import type { DreamJob } from "../../shared/core/dreams/dream-deps.js";
 import type { DreamMemory } from "../../shared/core/dreams/dream-memory.js";
 import { sweepDreams } from "../../shared/core/dreams/dream-sweeper.js";
 import type { GraderMessage } from "../../shared/core/outcomes/grader-message.js";
-import type { Logger, ModelProvider } from "../../shared/core/ports.js";
+import type { Logger, ModelProvider, ShellSandbox } from "../../shared/core/ports.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
 import { resumeRunsAtBoot, sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
@@ -63,6 +64,8 @@ export interface EmbeddedStackOptions {
   visibilityTimeoutSeconds?: number;
   /** The memory stores dreams read and write (tests inject one; default: the container's). */
   dreamMemory?: DreamMemory;
+  /** The sandbox `bash` runs in; default bubblewrap over the workspaces; `null`: no sandbox (no bash). */
+  sandbox?: ShellSandbox | null;
 }
 
 export interface EmbeddedStack {
@@ -78,6 +81,8 @@ export interface EmbeddedStack {
   eventBus: LocalEventBus;
   /** Runs the fan-out ASL locally (multiagent threads). */
   orchestrator: LocalFanoutOrchestrator;
+  /** Whether `bash` runs here, and if not, why (shown in the banner). */
+  bash: { available: true } | { available: false; reason: string };
   stop(): Promise<void>;
 }
 
@@ -132,6 +137,22 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const workspaceRoot = join(dataDir ?? join(tmpdir(), `reverie-${process.pid}-${Date.now()}`), "workspaces");
   mkdirSync(workspaceRoot, { recursive: true });
   const logger = options.logger ?? createLogger(config);
+  const dataRoot = join(workspaceRoot, "..");
+  const sandbox =
+    options.sandbox === null
+      ? undefined
+      : (options.sandbox ??
+        new BubblewrapSandbox({
+          workspaceDir: (id) => join(workspaceRoot, id),
+          // The sandbox sees its own workspace, never the rest of the data dir (database, queues, keys).
+          hiddenPaths: [dataRoot],
+          scratchDir: join(dataRoot, "sandbox"),
+        }));
+  const bash: EmbeddedStack["bash"] = sandbox
+    ? await sandbox.availability()
+    : { available: false, reason: "no sandbox is configured" };
+  if (!bash.available)
+    logger.warn("bash is not offered: the sandbox cannot run here", { reason: bash.reason });
   const orchestrator = new LocalFanoutOrchestrator({
     definition: fanoutStateMachineDefinition,
     // Fan-out messages share the agent-steps queue with step nudges (the step handler tells them apart).
@@ -146,6 +167,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     steps: queue,
     model: options.model ?? (await createModel(config)),
     workspace: new DirectoryWorkspaceStore(workspaceRoot),
+    sandbox,
+    bashAvailable: bash.available,
     notifier: new InProcessNotifier(),
     logger: options.logger,
     leaseMs: options.leaseMs ?? secondsToMs(config.REVERIE_STEP_LEASE_SECONDS),
@@ -222,6 +245,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     notifications,
     eventBus,
     orchestrator,
+    bash,
     async stop() {
       clearInterval(sweeper);
       dreamScheduler.stop();
@@ -230,6 +254,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       await graderQueue.stop();
       await webhooksQueue.stop();
       await dreamJobs.stop();
+      await sandbox?.dispose?.();
       await dynamodb.close();
     },
   };

@@ -41,6 +41,7 @@ process.stdout.write(
     `  API key    ${stack.apiKey}`,
     `  Model      ${provider}${provider === "simulated" ? " (offline stand-in: set ANTHROPIC_API_KEY for Claude)" : ""}`,
     `  Data dir   ${dataDir}`,
+    `  bash       ${stack.bash.available ? "sandboxed (bubblewrap): offered in cloud environments" : `not offered: ${stack.bash.reason}`}`,
     "",
     `  new Anthropic({ baseURL: "${stack.url}", apiKey: "${stack.apiKey}" })`,
     "",

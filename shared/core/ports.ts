@@ -262,4 +262,6 @@ export interface ShellSandbox {
   exec(request: SandboxExecRequest): Promise<SandboxExecResult>;
   /** Ends a session's shell (idle, session deleted); the workspace stays. */
   close(sessionId: string): Promise<void>;
+  /** Ends every shell (the process is shutting down). */
+  dispose?(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { AnthropicModel } from "../adapters/model/anthropic-model.js";
 import { SimulatedModel } from "../adapters/model/simulated-model.js";
 import { InvalidRequestError } from "../contract/errors.js";
 import { TimeSortableIds } from "../contract/ids.js";
+import type { Environment } from "../contract/sdk-types.js";
 import { AgentsService } from "../core/agents/agents-service.js";
 import { ApiKeys } from "../core/auth/api-keys.js";
 import { ScopedAccess } from "../core/auth/scoped-access.js";
@@ -42,6 +43,8 @@ import type {
   MessageQueue,
   ModelProvider,
   NotificationTopic,
+  SandboxNetwork,
+  ShellSandbox,
   WebhookTransport,
   WorkspaceStore,
 } from "../core/ports.js";
@@ -85,6 +88,9 @@ export interface Ports {
   leaseMs?: number;
   /** Runs multiagent fan-outs (Step Functions / local); without it coordinators cannot dispatch. */
   orchestrator?: FanoutOrchestrator;
+  /** The sandbox `bash` runs in (cloud environments), and whether it can run commands here. */
+  sandbox?: ShellSandbox;
+  bashAvailable?: boolean;
   /** Where uploaded files' bytes go (Files API); without it /v1/files is not served. */
   fileBlobs?: FileBlobStore;
   /** Dreams: the dream-jobs queue (default: run in process) and the memory stores dreams read and write. */
@@ -160,6 +166,8 @@ export function buildServices(config: Config, ports: Ports) {
     leaseMs: ports.leaseMs ?? stepLeaseSeconds * 1000,
     orchestrator: ports.orchestrator,
     workerTimeoutMs: config.REVERIE_WORKER_TIMEOUT_SECONDS * 1000,
+    sandbox: ports.sandbox,
+    bashAvailable: ports.sandbox !== undefined && ports.bashAvailable === true,
   };
   const publisher = { domainEvents, ids: deps.ids, clock, logger };
   const agents = withLifecycleEvents(
@@ -174,6 +182,7 @@ export function buildServices(config: Config, ports: Ports) {
     { create: "created", update: "updated", archive: "archived", delete: "deleted" },
     publisher,
   );
+  deps.environmentNetwork = async (ws, id) => sandboxNetwork(await environments.retrieve(ws, id));
   const maxBytes = config.REVERIE_FILE_MAX_BYTES;
   const files = ports.fileBlobs
     ? new FilesService(ports.store, ports.fileBlobs, deps.ids, clock, { maxBytes })
@@ -248,6 +257,17 @@ export function buildServices(config: Config, ports: Ports) {
     environmentKeys: work.keys,
     /** Largest Files API upload (the HTTP edge sizes its body limit from it). */
     filesMaxBytes: maxBytes,
+  };
+}
+
+/** A cloud environment's `networking` as the sandbox applies it (anything else: no egress). */
+function sandboxNetwork(environment: Environment): SandboxNetwork {
+  const networking = environment.config.type === "cloud" ? environment.config.networking : undefined;
+  if (networking?.type === "unrestricted") return { type: "unrestricted" };
+  return {
+    type: "limited",
+    allowedHosts: networking?.type === "limited" ? networking.allowed_hosts : [],
+    allowPackageManagers: networking?.type === "limited" ? networking.allow_package_managers : false,
   };
 }
 

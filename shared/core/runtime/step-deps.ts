@@ -14,6 +14,8 @@ import type {
   Logger,
   MessageQueue,
   ModelProvider,
+  SandboxNetwork,
+  ShellSandbox,
   WorkspaceStore,
 } from "../ports.js";
 import type { SessionRecord, SessionRepository } from "../sessions/session-record.js";
@@ -63,8 +65,12 @@ export interface StepDeps {
   orchestrator?: FanoutOrchestrator;
   /** A child thread's budget rule (shared session budget, own token budget); default: the session's. */
   overBudget?: (record: SessionRecord, usage: SessionUsage) => Promise<boolean>;
-  /** Whether a sandbox runs `bash` for cloud sessions here (else `bash` is not offered). */
+  /** The sandbox `bash` runs in for cloud sessions (bubblewrap on one machine, a Lambda on AWS). */
+  sandbox?: ShellSandbox;
+  /** Whether the sandbox can run commands here (checked at start); else `bash` is not offered. */
   bashAvailable?: boolean;
+  /** An environment's `networking`, as the sandbox applies it. */
+  environmentNetwork?: (workspaceId: string, environmentId: string) => Promise<SandboxNetwork>;
   /** Self-hosted environments' work queue (absent: self-hosted sessions wait until the timeout). */
   work?: WorkQueuePort;
   /** How long a step waits for a self-hosted worker's tool results before ending the turn, ms. */

@@ -12,13 +12,17 @@ import { emitOnce } from "../events/emit-once.js";
 import type { LoggedEvent } from "../events/event-log.js";
 import { sessionFileMounts } from "../files/file-mounts.js";
 import { sessionMemoryMounts } from "../memory/memory-mounts.js";
+import type { SandboxNetwork } from "../ports.js";
 import { SessionRepository } from "../sessions/session-record.js";
 import { isCoordinatorTool } from "../threads/coordinator-tools.js";
+import { sandboxMounts, writeBackMountChanges } from "../tools/bash-mounts.js";
+import type { BashSandboxContext } from "../tools/bash-tool.js";
 import { type MountedStore, withWriteIntents } from "../tools/file-tools.js";
 import { isBuiltinTool, runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
 import type { StepDeps } from "./step-deps.js";
 import type { StepRecord } from "./step-record.js";
 import { fileIntentLog, runOnce } from "./tool-intents.js";
+import { isWorkerTool } from "./worker-hands.js";
 
 /** Builtin tools that only read: re-running one after a crash changes nothing. */
 const READ_ONLY_TOOLS: ReadonlySet<string> = new Set(["read", "glob", "grep", "web_fetch"]);
@@ -47,6 +51,10 @@ export interface ToolSession {
   owner?: string;
   /** For a child thread: the coordinator's `send_to_agent` tool use that gave it its current message. */
   dispatchedBy?: string;
+  /** The session's environment (its `networking` decides what `bash` may reach). */
+  environmentId?: string;
+  /** A self-hosted session: its worker runs the toolset, not this server. */
+  servedByWorker?: boolean;
 }
 
 /** The mounting context of a claimed session (or child thread: its record carries `thread`). */
@@ -60,6 +68,8 @@ export const toolSession = (record: {
   owner: (record.thread as { sessionId?: string } | undefined)?.sessionId,
   dispatchedBy: (record.thread as { dispatch?: { toolUseEventId?: string } } | undefined)?.dispatch
     ?.toolUseEventId,
+  environmentId: record.session.environment_id,
+  servedByWorker: (record as { run?: { hands?: string } }).run?.hands === "worker",
 });
 
 /**
@@ -104,8 +114,20 @@ async function execute(
       workspace = withWriteIntents(workspace, intents);
       mounts = mounts?.map((m) => ({ ...m, store: withWriteIntents(m.store, intents) }));
     }
-    const run = () =>
-      runBuiltinTool(name, input, { workspaceId: owner, workspace, fetcher: deps.fetcher, toolset, mounts });
+    const sandbox = name === "bash" ? await bashSandbox(deps, owner, mounting, mounts) : undefined;
+    const run = async () => {
+      const outcome = await runBuiltinTool(name, input, {
+        workspaceId: owner,
+        workspace,
+        fetcher: deps.fetcher,
+        toolset,
+        mounts,
+        sandbox,
+      });
+      // Inside `run`: what bash changed in a memory mount is saved before its outcome is recorded.
+      const notes = await writeBackMountChanges(mounts, outcome.mountChanges);
+      return notes.length > 0 ? { ...outcome, content: `${outcome.content}\n${notes.join("\n")}` } : outcome;
+    };
     // Any other builtin tool may have effects that cannot be compared afterwards: at most once.
     if (isBuiltinTool(name) && !READ_ONLY_TOOLS.has(name) && !FILE_CHANGE_TOOLS.has(name))
       return await runOnce(deps, sessionId, toolUseEventId, name, run);
@@ -114,6 +136,25 @@ async function execute(
     deps.logger.error("tool failed", { sessionId, tool: name, error: String(error) });
     return { isError: true, content: `The ${name} tool failed: ${(error as Error).message}` };
   }
+}
+
+/**
+ * Where a `bash` call runs: the session's shell in the sandbox (one per owner session), with the
+ * environment's networking and the session's mounts. Undefined when there is no sandbox here, and
+ * the call is then refused — a model's command never runs outside one.
+ */
+async function bashSandbox(
+  deps: StepDeps,
+  owner: string,
+  mounting: ToolSession | undefined,
+  mounts: MountedStore[] | undefined,
+): Promise<BashSandboxContext | undefined> {
+  if (!deps.sandbox || !deps.bashAvailable) return undefined;
+  const network: SandboxNetwork =
+    mounting?.environmentId && deps.environmentNetwork
+      ? await deps.environmentNetwork(mounting.workspaceId, mounting.environmentId)
+      : { type: "limited", allowedHosts: [], allowPackageManagers: false };
+  return { shell: deps.sandbox, sessionId: owner, network, mounts: await sandboxMounts(mounts) };
 }
 
 export async function runStepTools(
@@ -152,7 +193,7 @@ export async function runConfirmedTools(
 ): Promise<boolean> {
   const answered = new Set(
     log
-      .filter((e) => e.event.type === "agent.tool_result")
+      .filter((e) => e.event.type === "agent.tool_result" || e.event.type === "user.tool_result")
       .map((e) => (e.event as { tool_use_id: string }).tool_use_id),
   );
   let ran = false;
@@ -160,6 +201,9 @@ export async function runConfirmedTools(
     if (event.type !== "user.tool_confirmation" || answered.has(event.tool_use_id)) continue;
     const toolUse = log.find((e) => e.event.id === event.tool_use_id)?.event;
     if (toolUse?.type !== "agent.tool_use") continue;
+    // A self-hosted worker runs an allowed call itself (its result is a user.tool_result); only a
+    // denial is answered here.
+    if (session?.servedByWorker && isWorkerTool(toolUse.name) && event.result === "allow") continue;
     const marker = await deps.store.get("resources", `once#${sessionId}`, `confirm#${toolUse.id}`);
     const outcome: ToolOutcome = marker
       ? { isError: false, content: "" }

@@ -169,8 +169,10 @@ export class SessionsService {
       return current;
     });
     if (!result) throw new NotFoundError("session", sessionId);
-    // Its worker lets go: the next heartbeat says stopped, and its sessions token stops working.
+    // Its worker lets go: the next heartbeat says stopped, and its sessions token stops working; its
+    // sandboxed shell ends (the workspace stays).
     await this.deps.work?.stopForSession(workspaceId, sessionId);
+    await this.deps.sandbox?.close(sessionId);
     return this.present(result.after);
   }
 
@@ -182,6 +184,7 @@ export class SessionsService {
     }
     await this.assertNoRunningThread(workspaceId, sessionId, "deleting");
     await this.deps.work?.stopForSession(workspaceId, sessionId);
+    await this.deps.sandbox?.close(sessionId);
     // Everything that hangs off the session first, the record last: a retried delete finishes a crashed one.
     await deleteThreads(this.deps.store, this.deps.events, workspaceId, sessionId);
     await purgeRunData(this.deps.store, this.deps.events, sessionId);
