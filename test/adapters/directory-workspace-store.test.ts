@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, utimes } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -25,6 +25,38 @@ describe("DirectoryWorkspaceStore", () => {
     expect(await store.read("ws_1", "a/b/c.txt")).toBe("one");
     await store.write("ws_1", "a/b/c.txt", "two ✓");
     expect(await store.read("ws_1", "a/b/c.txt")).toBe("two ✓");
+  });
+
+  it("never follows a symbolic link out of the workspace (bash can plant one)", async () => {
+    const outside = await mkdtemp(path.join(tmpdir(), "reverie-outside-"));
+    try {
+      await writeFile(path.join(outside, "secret.txt"), "host secret");
+      await store.write("ws_1", "keep.txt", "inside");
+      await symlink(outside, path.join(root, "ws_1", "hostdir"));
+      await symlink(path.join(outside, "secret.txt"), path.join(root, "ws_1", "link.txt"));
+      await expect(store.read("ws_1", "hostdir/secret.txt")).rejects.toBeInstanceOf(
+        InvalidWorkspacePathError,
+      );
+      await expect(store.read("ws_1", "link.txt")).rejects.toBeInstanceOf(InvalidWorkspacePathError);
+      await expect(store.write("ws_1", "hostdir/planted.txt", "x")).rejects.toBeInstanceOf(
+        InvalidWorkspacePathError,
+      );
+      await expect(store.write("ws_1", "hostdir/new/deeper.txt", "x")).rejects.toBeInstanceOf(
+        InvalidWorkspacePathError,
+      );
+      expect(await readdir(outside)).toEqual(["secret.txt"]);
+      // Writing over a link replaces the link; the file it pointed to is untouched.
+      await store.write("ws_1", "link.txt", "replaced");
+      expect(await readFile(path.join(outside, "secret.txt"), "utf8")).toBe("host secret");
+      expect(await store.read("ws_1", "link.txt")).toBe("replaced");
+      // A link that stays inside the workspace still works.
+      await mkdir(path.join(root, "ws_1", "real"), { recursive: true });
+      await writeFile(path.join(root, "ws_1", "real", "f.txt"), "ok");
+      await symlink(path.join(root, "ws_1", "real"), path.join(root, "ws_1", "alias"));
+      expect(await store.read("ws_1", "alias/f.txt")).toBe("ok");
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   it("keeps one folder per workspace", async () => {

@@ -72,7 +72,7 @@ describe("bash in a cloud environment", () => {
     expect(results[3]?.text).toContain("made");
     expect(results[5]?.text).toBe("written by the file tool");
     const request = h.upstream.requests.at(-1);
-    expect(request?.tools?.map((t) => t.name)).toContain("bash");
+    expect(request?.tools?.map((t) => (t as { name?: string }).name)).toContain("bash");
   });
 
   it("ends a runaway command at its timeout and goes on with a fresh shell", async () => {

@@ -1,11 +1,13 @@
 /**
  * The WorkspaceStore of the embedded stack: one directory per workspace under the data dir. Writes go
  * to a temporary file first and are renamed into place, so a reader (or a `kill -9`) never sees half a
- * file.
+ * file. `bash` can plant symbolic links in a workspace, so every path is resolved to where it really
+ * leads and must stay inside its workspace: a link to `/` is not a way out for the file tools.
  */
 import { randomUUID } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { lstat, mkdir, open, readdir, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { WorkspaceFile, WorkspaceStore } from "../../core/ports.js";
 
@@ -27,10 +29,17 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
 
   async read(workspaceId: string, filePath: string): Promise<string | undefined> {
     try {
-      return await readFile(this.fileOf(workspaceId, filePath), "utf8");
+      const real = await this.contained(workspaceId, await realpath(this.fileOf(workspaceId, filePath)));
+      // O_NOFOLLOW: the file checked is the file opened, even if a link is swapped in meanwhile.
+      const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        return await handle.readFile("utf8");
+      } finally {
+        await handle.close();
+      }
     } catch (error) {
       const code = errorCode(error);
-      if (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR") return undefined;
+      if (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR" || code === "ELOOP") return undefined;
       throw error;
     }
   }
@@ -40,6 +49,7 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
     const tmpDir = path.join(this.root, TMP_DIR);
     const tmp = path.join(tmpDir, `${randomUUID()}.tmp`);
     await mkdir(tmpDir, { recursive: true });
+    await this.containedParent(workspaceId, target);
     await mkdir(path.dirname(target), { recursive: true });
     try {
       await writeFile(tmp, content, "utf8");
@@ -81,6 +91,40 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
     return files
       .filter((file): file is WorkspaceFile => file !== undefined)
       .sort((a, b) => b.modifiedAt - a.modifiedAt || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** `real` (a resolved path) if it lies inside the workspace folder, else an error. */
+  private async contained(workspaceId: string, real: string): Promise<string> {
+    const dir = this.dirOf(workspaceId);
+    await mkdir(dir, { recursive: true });
+    const realDir = await realpath(dir);
+    if (real !== realDir && !real.startsWith(`${realDir}${path.sep}`))
+      throw new InvalidWorkspacePathError("this path leads outside the workspace through a symbolic link");
+    return real;
+  }
+
+  /**
+   * Checks that the deepest existing folder on the way to `target` resolves inside the workspace
+   * (so `mkdir` and the rename cannot follow a planted link out of it); a link at `target` itself is
+   * replaced by the rename, never followed.
+   */
+  private async containedParent(workspaceId: string, target: string): Promise<void> {
+    // The workspace folder exists, so the walk up stops at it at the latest.
+    await mkdir(this.dirOf(workspaceId), { recursive: true });
+    let dir = path.dirname(target);
+    for (;;) {
+      try {
+        const info = await lstat(dir);
+        if (info.isSymbolicLink() || info.isDirectory()) {
+          await this.contained(workspaceId, await realpath(dir));
+          return;
+        }
+        throw new InvalidWorkspacePathError(`${path.basename(dir)} is a file, not a folder`);
+      } catch (error) {
+        if (errorCode(error) !== "ENOENT") throw error;
+        dir = path.dirname(dir);
+      }
+    }
   }
 
   private dirOf(workspaceId: string): string {
