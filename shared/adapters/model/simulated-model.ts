@@ -87,7 +87,7 @@ const rules: Rule[] = [
   rule(
     String.raw`(?:(?:list|show)\s+(?:me\s+)?(?:all\s+)?(?:the\s+)?files|ls)(?:\s+(?:in|under)\s+(?:the\s+)?(?:folder\s+|directory\s+)?${PATH})?`,
     (m) => {
-      const dir = m[1] ? cleanPath(m[1]).replace(/\/+$/, "") : "";
+      const dir = m[1] ? trimEndOf(cleanPath(m[1]), "/") : "";
       return { name: "glob", input: { pattern: dir ? `${dir}/**/*` : "**/*" } };
     },
   ),
@@ -133,7 +133,17 @@ function unquote(value: string): string {
 }
 
 function cleanPath(value: string): string {
-  return unquote(value.replace(/[.,;:!?)]+$/, ""));
+  return unquote(trimEndOf(value, ".,;:!?)"));
+}
+
+/**
+ * `value` without its trailing characters from `chars`. (Not `/[…]+$/`: that retries from every
+ * character of a run that does not reach the end, quadratic in the run.)
+ */
+function trimEndOf(value: string, chars: string): string {
+  let end = value.length;
+  while (end > 0 && chars.includes(value[end - 1] ?? "")) end--;
+  return value.slice(0, end);
 }
 
 function parseJsonObject(text: string): Record<string, unknown> | undefined {
@@ -170,36 +180,63 @@ function splitClauses(text: string): string[] {
       mask += ch;
     }
   }
+  // Linear: a run of whitespace that separates nothing is consumed whole by the last alternative (a
+  // separator only if it holds a line break), so no later position re-scans it; and the verb after
+  // "and" / "," is captured rather than looked ahead at, and handed back to the next clause.
   const separator = new RegExp(
-    String.raw`[;\n]+|\.\s+|,?\s+(?:and\s+)?then\s+|,?\s+and\s+(?=(?:${VERBS})\b)|,\s+(?=(?:${VERBS.replace("replace|change|", "")})\b)`,
+    String.raw`[;\n]+|\.\s+|,?\s+(?:and\s+)?then\s+|,?\s+and\s+((?:${VERBS})\b)|,\s+((?:${VERBS.replace("replace|change|", "")})\b)|(\s+)`,
     "gi",
   );
   const clauses: string[] = [];
   let start = 0;
   for (const match of mask.matchAll(separator)) {
+    if (match[3] !== undefined && !match[3].includes("\n")) continue;
     clauses.push(text.slice(start, match.index));
-    start = match.index + match[0].length;
+    start = match.index + match[0].length - (match[1] ?? match[2] ?? "").length;
   }
   clauses.push(text.slice(start));
   return clauses.map(cleanClause).filter((c) => c.length > 0);
 }
 
 function cleanClause(clause: string): string {
-  return clause
+  const opened = clause
     .trim()
     .replace(/^(?:[-*•]|\d+[.)])\s+/, "")
     .replace(
       /^(?:(?:please|now|first(?:ly)?|second(?:ly)?|next|finally|lastly|also|and|then|after\s+that|afterwards|can\s+you|could\s+you|would\s+you|kindly)\b[,:]?\s*)+/i,
       "",
-    )
-    .replace(/(?:[\s,]+please)?[.!?]*$/i, "")
-    .trim();
+    );
+  return withoutClosingPlease(opened).trim();
 }
+
+/** What `.replace(/(?:[\s,]+please)?[.!?]*$/i, "")` did, without re-scanning runs of whitespace. */
+function withoutClosingPlease(clause: string): string {
+  let end = trimEndOf(clause, ".!?").length;
+  const word = end - "please".length;
+  if (word > 0 && clause.slice(word, end).toLowerCase() === "please") {
+    let start = word;
+    while (start > 0 && /[\s,]/.test(clause[start - 1] ?? "")) start--;
+    if (start < word) end = start;
+  }
+  return clause.slice(0, end);
+}
+
+/**
+ * How much of a message the simulated model reads as instructions. Its rules put lazy values next to
+ * whitespace (`.+?\s+`), which backtracks polynomially on a long run of spaces, and on the embedded
+ * stack it runs in the process that answers every request: a pasted text must not stall it. An
+ * instruction is a short clause, so longer clauses are not tried, nor clauses past `messageChars`.
+ */
+export const SIMULATED_INSTRUCTION_LIMITS = { clauseChars: 2_000, messageChars: 8_000 } as const;
 
 /** The tool calls an instruction message asks for, in order; clauses that match no pattern are ignored. */
 export function parseInstructions(text: string): SimulatedToolCall[] {
   const calls: SimulatedToolCall[] = [];
+  let read = 0;
   for (const clause of splitClauses(text)) {
+    read += clause.length;
+    if (read > SIMULATED_INSTRUCTION_LIMITS.messageChars) break;
+    if (clause.length > SIMULATED_INSTRUCTION_LIMITS.clauseChars) continue;
     for (const [pattern, build] of rules) {
       const match = clause.match(pattern);
       const call = match ? build(match) : undefined;

@@ -29,7 +29,8 @@ const hashOf = (key: string) => createHash("sha256").update(key).digest("hex");
  * 1.12 sends for `apiKey`). Header names are lower-case.
  */
 export function credentialOf(headers: Record<string, string | undefined>): string | undefined {
-  const bearer = headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
+  // `(\S.*)`, not `(.+)`: the key starts after the spaces, so no split of them is retried.
+  const bearer = headers.authorization?.match(/^Bearer\s+(\S.*)$/i)?.[1];
   return headers["x-api-key"] || bearer || undefined;
 }
 

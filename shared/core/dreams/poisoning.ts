@@ -18,13 +18,18 @@ const PATTERNS: RegExp[] = [
   // Overriding the agent's instructions or role.
   /\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the)\b.{0,30}\b(instructions?|rules?|guidelines?|prompts?|polic(y|ies)|guardrails?)\b/i,
   /\b(new|updated|real|actual|hidden|secret) (system )?(instructions?|directives?|prompt)\b/i,
-  /^\s*(system|assistant|developer)\s*[:>]/im,
+  // A line that opens with a role name. Only horizontal whitespace before it: with `\s*` every line
+  // start re-scanned all the blank lines after it (quadratic on a text of newlines).
+  /^[^\S\n\r\u2028\u2029]*(system|assistant|developer)\s*[:>]/im,
   /<\/?\s*(system|instructions?|im_start|im_end)\b/i,
   /\byou (are now|must now|will now|should now|have been)\b/i,
   /\b(as an ai|dear (ai|assistant|agent|model)|note to (the )?(ai|assistant|agent|model))\b/i,
   /\b(from now on|henceforth|in (all|every) future (sessions?|tasks?|conversations?))\b/i,
   // Exfiltration and privilege: sending data out, credentials, disabling checks.
-  /\b(send|post|upload|forward|exfiltrate|leak|email|transmit)\b.{0,60}\b(to|at)\b.{0,20}(https?:\/\/|\S+@\S+\.\w+|webhook|server|endpoint)/i,
+  // The address starts after a space or an opening mark and its parts are bounded (an address is at
+  // most 64@63.…): `\S+@\S+\.\w+` nested three unbounded scans in the windows before it, and a page
+  // of "send:to:" took minutes.
+  /\b(send|post|upload|forward|exfiltrate|leak|email|transmit)\b.{0,60}\b(to|at)\b.{0,20}(https?:\/\/|[ \t<(:"'][^\s@<(:"']{1,64}@[^\s@.]{1,63}\.\w|webhook|server|endpoint)/i,
   /\b(api[_ -]?keys?|secrets?|passwords?|credentials?|tokens?|private keys?|\.env|ssh keys?)\b.{0,60}\b(send|post|print|reveal|share|include|paste|upload|output|exfiltrate)\b/i,
   /\b(send|post|print|reveal|share|include|paste|upload|output|exfiltrate)\b.{0,60}\b(api[_ -]?keys?|secrets?|passwords?|credentials?|tokens?|private keys?|\.env|ssh keys?)\b/i,
   /\b(curl|wget|nc|netcat)\b[^\n]{0,80}https?:\/\//i,

@@ -83,6 +83,21 @@ export const prePassLimits = {
   sequenceLengths: [2, 3, 4] as const,
 };
 
+/**
+ * Caps that bound the pre-pass's work, not just its output. The pre-pass is synchronous and, on the
+ * embedded stack, runs in the process that answers every API request (`/health` included): its
+ * regex work must stay proportional to a fixed budget, never to whatever a key holder pasted into a
+ * message or a tool returned. Findings quote at most `textChars` (300) of a text and a retry's
+ * grouping key its first 80 normalised characters, so reading more of an event than
+ * `eventTextChars` could only change which over-long sentence gets quoted.
+ */
+export const PRE_PASS_TEXT_LIMITS = {
+  /** Characters of one event's text (a user message, a tool result, a grader explanation) read. */
+  eventTextChars: 16_000,
+  /** Characters read in total per kind of finding over all a dream's sessions (≤ 100). */
+  totalTextChars: 1_000_000,
+} as const;
+
 /** Reads the given sessions' logs (and nothing else). */
 export async function readTranscripts(
   log: Pick<EventLog, "read">,
@@ -175,13 +190,14 @@ function toolCalls(events: readonly SessionEvent[]): ToolCall[] {
       if (!call) continue;
       call.resultId = event.id;
       call.isError = event.is_error === true;
-      call.resultText = blocksText(event.content);
+      call.resultText = blocksText(event.content, PRE_PASS_TEXT_LIMITS.eventTextChars);
     }
   }
   return calls;
 }
 
 function toolRetries(transcripts: readonly SessionTranscript[]): ToolRetryFinding[] {
+  const budget = new TextBudget();
   const groups = new Map<string, ToolRetryFinding>();
   for (const { sessionId, events } of transcripts) {
     const calls = toolCalls(events);
@@ -190,7 +206,7 @@ function toolRetries(transcripts: readonly SessionTranscript[]): ToolRetryFindin
       const retry = calls.slice(i + 1).find((c) => c.name === failed.name);
       if (!retry || retry.isError || retry.resultId === undefined) continue;
       if (stableJson(retry.input) === stableJson(failed.input)) continue;
-      const key = `${failed.name}\u0000${normalise(failed.resultText).slice(0, 80)}`;
+      const key = `${failed.name}\u0000${normalise(budget.take(failed.resultText)).slice(0, 80)}`;
       const evidence: Evidence = {
         sessionId,
         eventIds: [failed.useId, failed.resultId, retry.useId, retry.resultId],
@@ -220,11 +236,12 @@ function toolRetries(transcripts: readonly SessionTranscript[]): ToolRetryFindin
 // ---------------------------------------------------------------- recurring grader feedback
 
 function recurringFeedback(transcripts: readonly SessionTranscript[]): RecurringFeedbackFinding[] {
+  const budget = new TextBudget();
   const groups = new Map<string, { text: string; bySession: Map<string, string[]> }>();
   for (const { sessionId, events } of transcripts) {
     for (const event of events) {
       if (event.type !== "span.outcome_evaluation_end" || event.result !== "needs_revision") continue;
-      for (const sentence of sentences(event.explanation)) {
+      for (const sentence of sentences(budget.take(event.explanation))) {
         const key = normalise(sentence);
         if (key.length < 8) continue;
         const group = groups.get(key) ?? { text: sentence, bySession: new Map() };
@@ -318,11 +335,13 @@ const PREFERENCE =
   /\b(i|we) (prefer|like|want|always|never|use)\b|\b(please )?(always|never)\b|\b(don't|do not|avoid)\b|\binstead of\b|\bmake sure\b/i;
 
 function userPreferences(transcripts: readonly SessionTranscript[]): UserPreferenceFinding[] {
+  const budget = new TextBudget();
   const groups = new Map<string, { text: string; bySession: Map<string, string[]> }>();
   for (const { sessionId, events } of transcripts) {
     for (const event of events) {
       if (event.type !== "user.message") continue;
-      for (const sentence of sentences(blocksText(event.content))) {
+      const text = budget.take(blocksText(event.content, PRE_PASS_TEXT_LIMITS.eventTextChars));
+      for (const sentence of sentences(text)) {
         if (!PREFERENCE.test(sentence)) continue;
         const key = normalise(sentence);
         if (key.length < 6) continue;
@@ -362,29 +381,58 @@ function pushEvidence(list: Evidence[], evidence: Evidence): void {
   if (list.length < prePassLimits.evidencePerFinding) list.push(evidence);
 }
 
-function blocksText(content: readonly unknown[] | undefined): string {
-  if (!content) return "";
-  return content
-    .map((block) => {
-      const b = block as { type?: string; text?: unknown };
-      return b.type === "text" && typeof b.text === "string" ? b.text : "";
-    })
-    .filter(Boolean)
-    .join("\n");
+/**
+ * Reading within {@link PRE_PASS_TEXT_LIMITS}: each text cut to `eventTextChars`, and all the texts
+ * one kind of finding reads to `totalTextChars` (the sessions come in a fixed order, so what is read
+ * stays deterministic).
+ */
+class TextBudget {
+  private left: number = PRE_PASS_TEXT_LIMITS.totalTextChars;
+
+  take(text: string): string {
+    const cut = text.slice(0, Math.min(PRE_PASS_TEXT_LIMITS.eventTextChars, this.left));
+    this.left -= cut.length;
+    return cut;
+  }
 }
 
+/** The text blocks' text joined by newlines, at most `maxChars` of it. */
+function blocksText(content: readonly unknown[] | undefined, maxChars = Number.POSITIVE_INFINITY): string {
+  let text = "";
+  for (const block of content ?? []) {
+    if (text.length >= maxChars) break;
+    const b = block as { type?: string; text?: unknown };
+    if (b.type !== "text" || typeof b.text !== "string" || b.text === "") continue;
+    if (text !== "") text += "\n";
+    text += b.text.slice(0, maxChars - text.length);
+  }
+  return text.slice(0, maxChars);
+}
+
+/**
+ * Sentences: split after `.`, `!` or `?` followed by whitespace, and at line breaks. (Marking the
+ * sentence ends with a newline first keeps both regexes free of look-behind, so the regex-safety
+ * test can prove them linear.)
+ */
 function sentences(text: string): string[] {
   return text
-    .split(/(?<=[.!?])\s+|\n+/)
+    .replace(/([.!?])\s+/g, "$1\n")
+    .split(/\n+/)
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 }
 
-/** Lowercase words only, numbers and ids blurred, so "line 12" and "line 40" group together. */
+/**
+ * Lowercase words only, numbers and ids blurred, so "line 12" and "line 40" group together.
+ *
+ * Linear in the text: an id (`prefix_` then ≥ 10 id characters) is found by matching every run of
+ * letters once, whole, with its optional id tail. The former `/[a-z]+_[0-9a-z]{10,}/g` retried a run
+ * of letters from each of its letters, so 250,000 × "a" took over a minute while the API waited.
+ */
 export function normalise(text: string): string {
   return text
     .toLowerCase()
-    .replace(/[a-z]+_[0-9a-z]{10,}/g, "#id")
+    .replace(/[a-z]+(_[0-9a-z]{10,})?/g, (word, id: string | undefined) => (id === undefined ? word : "#id"))
     .replace(/\d+/g, "#")
     .replace(/[^\p{L}#]+/gu, " ")
     .trim();

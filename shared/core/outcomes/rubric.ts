@@ -80,7 +80,8 @@ export function parseRubric(rubric: string): RubricCriterion[] {
       .replace(/^\[[ xX]?\]\s+/, "")
       .trim();
     if (line === "" || line.startsWith("#")) continue;
-    const check = /^check:\s*(.*)$/i.exec(line);
+    // `(\S.*)?`, not `(.*)`: the body starts after the spaces, so no split of them is retried.
+    const check = /^check:\s*(\S.*)?$/i.exec(line);
     if (!check) {
       criteria.push({ text: line });
       continue;

@@ -92,22 +92,67 @@ function decodeEntities(text: string): string {
   });
 }
 
-/** A readable text rendering of an HTML page: scripts and styles dropped, block tags become line breaks. */
+/**
+ * A readable text rendering of an HTML page: scripts and styles dropped, block tags become line breaks.
+ *
+ * Linear in the page (up to 1 MiB of whatever a server sends): a pattern like `<[^>]+>` that fails
+ * retries from every later `<` — a page of a million `<` would stall the process for hours. So each
+ * tag pattern here also matches an unclosed rest of the page (`…|$`, or an optional `>`) and hands it
+ * back unchanged: once nothing closes a tag, nothing later can either.
+ */
 export function htmlToText(html: string): string {
-  return decodeEntities(
-    html
-      .replace(/<!--[\s\S]*?-->/g, "")
-      .replace(/<(script|style|noscript|template|svg)\b[\s\S]*?<\/\1\s*>/gi, "")
-      .replace(
-        /<\/?(p|div|br|li|tr|h[1-6]|section|article|header|footer|pre|blockquote|ul|ol|table)\b[^>]*>/gi,
-        "\n",
+  return (
+    decodeEntities(
+      dropRawTextElements(
+        html.replace(/<!--[\s\S]*?(-->|$)/g, (comment, end: string) => (end ? "" : comment)),
       )
-      .replace(/<[^>]+>/g, ""),
-  )
-    .replace(/[ \t\f\v]+/g, " ")
-    .replace(/ *\n */g, "\n")
-    .replace(/\n{3,}/g, "\n\n")
-    .trim();
+        .replace(
+          /<\/?(?:p|div|br|li|tr|h[1-6]|section|article|header|footer|pre|blockquote|ul|ol|table)\b[^>]*(>?)/gi,
+          (tag, end: string) => (end ? "\n" : tag),
+        )
+        .replace(/<([^>]*)(>?)/g, (tag, body: string, end: string) => (body && end ? "" : tag)),
+    )
+      .replace(/[ \t\f\v]+/g, " ")
+      // Runs of spaces are single spaces by now, so ` ?` is ` *`, without a run to re-scan.
+      .replace(/ ?\n ?/g, "\n")
+      .replace(/\n{3,}/g, "\n\n")
+      .trim()
+  );
+}
+
+const RAW_TEXT_OPEN = /<(script|style|noscript|template|svg)\b/gi;
+const RAW_TEXT_CLOSE = /<\/(script|style|noscript|template|svg)\s*>/gi;
+
+/**
+ * Drops `<script>…</script>` and its kind (what `/<(script|…)\b[\s\S]*?<\/\1\s*>/gi` removes) in one
+ * pass: every closing tag is found once, and each opening tag takes the first closing tag of its name
+ * after it, so an unclosed `<svg` costs nothing however many follow it.
+ */
+function dropRawTextElements(html: string): string {
+  const closers = new Map<string, Array<{ start: number; end: number }>>();
+  for (const m of html.matchAll(RAW_TEXT_CLOSE)) {
+    const name = (m[1] ?? "").toLowerCase();
+    const list = closers.get(name) ?? [];
+    list.push({ start: m.index, end: m.index + m[0].length });
+    closers.set(name, list);
+  }
+  const next = new Map<string, number>();
+  let text = "";
+  let cursor = 0;
+  for (const m of html.matchAll(RAW_TEXT_OPEN)) {
+    if (m.index < cursor) continue;
+    const name = (m[1] ?? "").toLowerCase();
+    const list = closers.get(name) ?? [];
+    const from = m.index + m[0].length;
+    let i = next.get(name) ?? 0;
+    while (i < list.length && (list[i]?.start ?? 0) < from) i++;
+    next.set(name, i);
+    const close = list[i];
+    if (!close) continue;
+    text += html.slice(cursor, m.index);
+    cursor = close.end;
+  }
+  return text + html.slice(cursor);
 }
 
 const TEXTUAL =
