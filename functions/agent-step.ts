@@ -1,12 +1,12 @@
 /** Lambda entry: consumes agent-steps; one step per record, partial batch failures reported. */
 import middy from "@middy/core";
 import type { SQSEvent } from "aws-lambda";
-import { awsServices } from "../shared/runtime/aws-ports.js";
+import { awsServices, withModel } from "../shared/runtime/aws-ports.js";
 import { createStepHandler } from "../shared/runtime/handlers/step-handler.js";
 
 let step: ReturnType<typeof createStepHandler> | undefined;
 
 export const handler = middy(async (event: SQSEvent) => {
-  step ??= createStepHandler((await awsServices()).deps);
+  step ??= createStepHandler((await awsServices(withModel)).deps);
   return step(event);
 });

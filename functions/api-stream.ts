@@ -5,6 +5,7 @@
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { awsServices } from "../shared/runtime/aws-ports.js";
 import { fromApiGateway } from "../shared/runtime/handlers/api-gateway.js";
+import { type Api, createApi } from "../shared/runtime/http/api.js";
 
 declare const awslambda: {
   streamifyResponse(
@@ -19,8 +20,8 @@ declare const awslambda: {
 };
 
 export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
-  const { api } = await awsServices();
-  const response = await api.handle(fromApiGateway(event));
+  const { api } = await awsServices(() => ({ http: createApi }));
+  const response = await (api as Api).handle(fromApiGateway(event));
   const isSse = response.kind === "sse";
   const stream = awslambda.HttpResponseStream.from(responseStream, {
     statusCode: response.status,

@@ -4,10 +4,11 @@ import type { APIGatewayProxyEvent } from "aws-lambda";
 import { withDreams } from "../shared/runtime/aws-dream-ports.js";
 import { awsServices } from "../shared/runtime/aws-ports.js";
 import { fromApiGateway, toApiGateway } from "../shared/runtime/handlers/api-gateway.js";
+import { type Api, createApi } from "../shared/runtime/http/api.js";
 
 export const handler = middy(async (event: APIGatewayProxyEvent) => {
-  const { api } = await awsServices(withDreams);
-  const response = await api.handle(fromApiGateway(event));
+  const { api } = await awsServices((config) => ({ ...withDreams(config), http: createApi }));
+  const response = await (api as Api).handle(fromApiGateway(event));
   if (response.kind === "sse")
     return toApiGateway({ kind: "json", status: 400, body: { error: "use the stream route" } });
   return toApiGateway(response);

@@ -18,6 +18,7 @@ import { LocalEventBus, LocalNotificationTopic } from "../../shared/adapters/loc
 import { LocalDreamScheduler } from "../../shared/adapters/local/local-dream-scheduler.js";
 import { LocalFanoutOrchestrator } from "../../shared/adapters/local/local-fanout-orchestrator.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
+import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
 import { ApiError, authenticationFailure } from "../../shared/contract/errors.js";
 import { ApiKeys, credentialOf } from "../../shared/core/auth/api-keys.js";
 import type { DreamJob } from "../../shared/core/dreams/dream-deps.js";
@@ -34,14 +35,16 @@ import {
 } from "../../shared/infra-spec/fanout-state-machine.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
-import { buildServices, createLogger, createModel, type Services } from "../../shared/runtime/container.js";
+import { buildServices, createLogger, type Services } from "../../shared/runtime/container.js";
 import { buildDreams, dreamsOf } from "../../shared/runtime/dream-wiring.js";
 import { createDreamJobHandler } from "../../shared/runtime/handlers/dream-job-handler.js";
 import { createGraderHandler } from "../../shared/runtime/handlers/grader-handler.js";
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
 import { createWebhookHandler } from "../../shared/runtime/handlers/webhook-handler.js";
+import { type Api, createApi } from "../../shared/runtime/http/api.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
 import { MAX_BODY_BYTES } from "../../shared/runtime/http/request-parsing.js";
+import { createModel } from "../../shared/runtime/model-provider.js";
 
 export const LOCAL_WORKSPACE_ID = "wrkspc_local";
 
@@ -160,12 +163,13 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     logger,
   });
   const services = buildServices(config, {
+    http: createApi,
     orchestrator,
     // Uploaded files sit beside the workspaces: <data dir>/files.
     fileBlobs: new DirectoryFileBlobStore(join(workspaceRoot, "..", "files")),
     store,
     steps: queue,
-    model: options.model ?? (await createModel(config)),
+    model: options.model ?? (await createModel(config, config.ANTHROPIC_API_KEY, () => new SimulatedModel())),
     workspace: new DirectoryWorkspaceStore(workspaceRoot),
     sandbox,
     bashAvailable: bash.available,
@@ -330,7 +334,7 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
     signal: disconnected.signal,
     principal,
   };
-  const response: HttpResponse = await services.api.handle(request);
+  const response: HttpResponse = await (services.api as Api).handle(request);
   if (response.kind === "json") {
     res.writeHead(response.status, { "content-type": "application/json", ...response.headers });
     res.end(JSON.stringify(response.body));

@@ -15,7 +15,8 @@ import { SnsNotificationTopic } from "../adapters/aws/sns-notification-topic.js"
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
-import { buildServices, createModel, type Ports, type Services } from "./container.js";
+import { buildServices, type Ports, type Services } from "./container.js";
+import { createModel } from "./model-provider.js";
 
 async function anthropicKey(config: Config): Promise<string | undefined> {
   if (
@@ -31,13 +32,23 @@ async function anthropicKey(config: Config): Promise<string | undefined> {
   return secret.SecretString;
 }
 
+/**
+ * `awsServices(withModel)`: for the entries that call the model (agent-step, grader, dream-worker);
+ * the others carry no model SDK.
+ */
+export const withModel = async (config: Config): Promise<Partial<Ports>> => ({
+  model: await createModel(config, await anthropicKey(config)),
+});
+
 let services: Promise<Services> | undefined;
 
 /**
  * The services of this Lambda container, built on first use. `extra` adds ports only some entries
  * need (e.g. `withDreams`), so the other bundles do not carry them.
  */
-export function awsServices(extra?: (config: Config) => Partial<Ports>): Promise<Services> {
+export function awsServices(
+  extra?: (config: Config) => Partial<Ports> | Promise<Partial<Ports>>,
+): Promise<Services> {
   services ??= (async () => {
     const config = loadConfig();
     if (!config.REVERIE_AGENT_STEPS_QUEUE_URL)
@@ -52,13 +63,12 @@ export function awsServices(extra?: (config: Config) => Partial<Ports>): Promise
       throw new ConfigError("REVERIE_WEBHOOKS_QUEUE_URL is required on AWS");
     const sqs = new SQSClient({});
     return buildServices(config, {
-      ...extra?.(config),
+      ...(await extra?.(config)),
       store: new DynamoDbDocumentStore({
         client: new DynamoDBClient({}),
         tableNames: { resources: config.REVERIE_TABLE_RESOURCES, events: config.REVERIE_TABLE_EVENTS },
       }),
       steps: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL }),
-      model: await createModel(config, await anthropicKey(config)),
       workspace: new S3WorkspaceStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
       notifier: new InProcessNotifier(),
       webhooks: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_QUEUE_URL }),

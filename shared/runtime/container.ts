@@ -5,8 +5,6 @@
 import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
 import { GuardedFetcher } from "../adapters/http/guarded-fetcher.js";
 import { checkWebhookUrl, GuardedWebhookSender } from "../adapters/http/webhook-sender.js";
-import { AnthropicModel } from "../adapters/model/anthropic-model.js";
-import { SimulatedModel } from "../adapters/model/simulated-model.js";
 import { InvalidRequestError } from "../contract/errors.js";
 import { TimeSortableIds } from "../contract/ids.js";
 import type { Environment } from "../contract/sdk-types.js";
@@ -30,23 +28,24 @@ import { MemoryStoresService } from "../core/memory/memory-stores-service.js";
 import type { GraderMessage } from "../core/outcomes/grader-message.js";
 import { OutcomeStore } from "../core/outcomes/outcome-record.js";
 import { OutcomesService } from "../core/outcomes/outcomes-service.js";
-import type {
-  Clock,
-  DocumentStore,
-  DomainEvents,
-  EventBus,
-  EventNotifier,
-  FanoutOrchestrator,
-  FileBlobStore,
-  HttpFetcher,
-  Logger,
-  MessageQueue,
-  ModelProvider,
-  NotificationTopic,
-  SandboxNetwork,
-  ShellSandbox,
-  WebhookTransport,
-  WorkspaceStore,
+import {
+  type Clock,
+  type DocumentStore,
+  type DomainEvents,
+  type EventBus,
+  type EventNotifier,
+  type FanoutOrchestrator,
+  type FileBlobStore,
+  type HttpFetcher,
+  type Logger,
+  type MessageQueue,
+  ModelCallError,
+  type ModelProvider,
+  type NotificationTopic,
+  type SandboxNetwork,
+  type ShellSandbox,
+  type WebhookTransport,
+  type WorkspaceStore,
 } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { StepMessage } from "../core/runtime/step-message.js";
@@ -63,12 +62,16 @@ import { WebhooksService } from "../core/webhooks/webhooks-service.js";
 import { graderLeaseSeconds, stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
 import type { DreamWiring } from "./dream-wiring.js";
-import { createApi } from "./http/api.js";
+import type { createApi } from "./http/api.js";
 
 export interface Ports {
   store: DocumentStore;
   steps: MessageQueue<StepMessage>;
-  model: ModelProvider;
+  /**
+   * The model; only the processes that call it pass one (agent-step, grader, dream-worker, the
+   * embedded stack), so the others carry no model SDK. Without one a model call fails clearly.
+   */
+  model?: ModelProvider;
   workspace: WorkspaceStore;
   notifier: EventNotifier;
   fetcher?: HttpFetcher;
@@ -88,6 +91,11 @@ export interface Ports {
   leaseMs?: number;
   /** Runs multiagent fan-outs (Step Functions / local); without it coordinators cannot dispatch. */
   orchestrator?: FanoutOrchestrator;
+  /**
+   * Serves the HTTP API (`createApi`); passed only by the processes that serve it (the API Lambdas,
+   * the embedded stack), so the step, sweeper and worker bundles carry no routes.
+   */
+  http?: typeof createApi;
   /** The sandbox `bash` runs in (cloud environments), and whether it can run commands here. */
   sandbox?: ShellSandbox;
   bashAvailable?: boolean;
@@ -113,24 +121,13 @@ export function createLogger(config: Pick<Config, "REVERIE_LOG_LEVEL">, serviceN
   };
 }
 
-/**
- * The model provider the configuration asks for. Bedrock's SDK (which carries every API resource)
- * is loaded only when asked for, so the Lambda bundles of other deployments stay small.
- */
-export async function createModel(config: Config, apiKey = config.ANTHROPIC_API_KEY): Promise<ModelProvider> {
-  const timeoutMs = config.REVERIE_MODEL_TIMEOUT_SECONDS * 1000;
-  if (config.modelProvider === "anthropic") {
-    return new AnthropicModel({ apiKey: apiKey as string, baseURL: config.ANTHROPIC_BASE_URL, timeoutMs });
-  }
-  if (config.modelProvider === "bedrock") {
-    const modelIds = config.REVERIE_BEDROCK_MODEL_MAP
-      ? (JSON.parse(config.REVERIE_BEDROCK_MODEL_MAP) as Record<string, string>)
-      : {};
-    const { BedrockModel } = await import("../adapters/model/bedrock-model.js");
-    return new BedrockModel({ region: config.AWS_REGION, timeoutMs, modelIds });
-  }
-  return new SimulatedModel();
-}
+/** The model of a process that makes no model calls (the API, the sweeper, …). */
+const noModel: ModelProvider = {
+  name: "none",
+  createMessage: async () => {
+    throw new ModelCallError("invalid_request", "this process has no model: model calls run in agent-step");
+  },
+};
 
 /** Wires the core services and the API from ports. */
 export function buildServices(config: Config, ports: Ports) {
@@ -146,7 +143,7 @@ export function buildServices(config: Config, ports: Ports) {
     events: new EventLog(ports.store, ports.notifier),
     notifier: ports.notifier,
     steps: ports.steps,
-    model: ports.model,
+    model: ports.model ?? noModel,
     workspace: ports.workspace,
     fetcher: ports.fetcher ?? new GuardedFetcher({ allowPrivate: config.REVERIE_WEB_FETCH_ALLOW_PRIVATE }),
     clock,
@@ -221,7 +218,7 @@ export function buildServices(config: Config, ports: Ports) {
   const outcomes = new OutcomesService(deps.sessions, new OutcomeStore(ports.store));
   const webhooks = ports.webhooks && webhooksFrom(config, ports, deps, ports.webhooks);
   const dreaming = ports.dreaming?.(config, deps, ports, { memoryStores, memories });
-  const api = createApi({
+  const api = ports.http?.({
     agents,
     environments,
     sessions,

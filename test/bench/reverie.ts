@@ -311,7 +311,7 @@ export function instrument(system: ReverieSystem) {
         totals.handlerMs += now() - started;
       }
     });
-  const api = stack.services.api;
+  const api = stack.services.api as NonNullable<typeof stack.services.api>;
   const handle = api.handle;
   api.handle = (request) => {
     const route = `${request.method} ${request.path.replace(/[a-z]+_[0-9A-Za-z]{10,}/g, ":id")}`;
