@@ -16,7 +16,10 @@ export interface ToolOffer {
 }
 
 /** The tools offered to the model: the enabled builtin tools, then the agent's custom tools. */
-export function toolDefinitions(agent: SessionAgent, offer: ToolOffer = { bash: false }): Anthropic.Messages.Tool[] {
+export function toolDefinitions(
+  agent: SessionAgent,
+  offer: ToolOffer = { bash: false },
+): Anthropic.Messages.Tool[] {
   const tools: Anthropic.Messages.Tool[] = [];
   for (const tool of agent.tools) {
     if (tool.type === "agent_toolset_20260401")

@@ -11,8 +11,8 @@ import type { LoggedEvent } from "../events/event-log.js";
 import { ConditionFailedError, type ModelResponse } from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { isBuiltinTool, toolPolicy } from "../tools/toolset.js";
-import { isWorkerTool, servedByWorker } from "./worker-hands.js";
 import type { StepDeps } from "./step-deps.js";
+import { isWorkerTool, servedByWorker } from "./worker-hands.js";
 
 const toolRunSchema = z.object({
   toolUseEventId: z.string(),
@@ -132,9 +132,7 @@ export async function recordFromResponse(
       }
       const worker = byWorker && isWorkerTool(block.name);
       const ask =
-        toolset &&
-        (isBuiltinTool(block.name) || worker) &&
-        toolPolicy(toolset, block.name) === "always_ask";
+        toolset && (isBuiltinTool(block.name) || worker) && toolPolicy(toolset, block.name) === "always_ask";
       events.push({
         event: {
           type: "agent.tool_use",

@@ -62,7 +62,8 @@ export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
       case "agent.tool_result":
       case "user.tool_result":
       case "user.custom_tool_result": {
-        const eventId = event.type === "user.custom_tool_result" ? event.custom_tool_use_id : event.tool_use_id;
+        const eventId =
+          event.type === "user.custom_tool_result" ? event.custom_tool_use_id : event.tool_use_id;
         const toolUseId = toolUseIdByEventId.get(eventId);
         if (!toolUseId || !openToolUses.includes(toolUseId)) break;
         pendingUser.push({
