@@ -2,11 +2,15 @@
 import middy from "@middy/core";
 import type { SQSEvent } from "aws-lambda";
 import { awsServices, withModel } from "../shared/runtime/aws-ports.js";
+import { withSandbox } from "../shared/runtime/aws-sandbox-ports.js";
 import { createStepHandler } from "../shared/runtime/handlers/step-handler.js";
 
 let step: ReturnType<typeof createStepHandler> | undefined;
 
 export const handler = middy(async (event: SQSEvent) => {
-  step ??= createStepHandler((await awsServices(withModel)).deps);
+  step ??= createStepHandler(
+    (await awsServices(async (config) => ({ ...(await withModel(config)), ...(await withSandbox(config)) })))
+      .deps,
+  );
   return step(event);
 });

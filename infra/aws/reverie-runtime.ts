@@ -38,6 +38,7 @@ import {
 } from "./queue-wiring.js";
 import { ReverieDreams } from "./reverie-dreams.js";
 import { type MakeFunction, type OutcomeFunctionName, ReverieOutcomes } from "./reverie-outcomes.js";
+import { ReverieSandbox } from "./reverie-sandbox.js";
 
 /** Repository root: the Lambda entries live in `<root>/functions`. */
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -152,6 +153,8 @@ export class ReverieRuntime extends Construct {
   /** The Anthropic API key secret; undefined when the provider is `bedrock` or `simulated`. */
   readonly anthropicSecret?: secretsmanager.ISecret;
   readonly functions: Record<ReverieFunctionName, lambdaNodejs.NodejsFunction>;
+  /** The sandbox `bash` runs in (cloud environments). */
+  readonly sandbox: ReverieSandbox;
   readonly api: apigw.RestApi;
   readonly authorizer: apigw.RequestAuthorizer;
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -207,6 +210,15 @@ export class ReverieRuntime extends Construct {
       queue: this.agentStepsQueue,
       // The sweeper finishes a thread report a crash cut short, so it answers task tokens too.
       callers: [this.functions["agent-step"], this.functions.sweeper],
+      logRetention: this.logRetention,
+      removalPolicy: this.removalPolicy,
+    });
+    // bash in cloud environments: one command per invocation of a sandbox Lambda with no permissions
+    // (docs/sandbox-on-aws.md). agent-step waits for it, so its timeout bounds the sandbox's.
+    this.sandbox = new ReverieSandbox(this, "Sandbox", {
+      workspaceBucket: this.workspaceBucket,
+      invokers: [this.functions["agent-step"]],
+      timeout: Duration.seconds(queueSpecs["agent-steps"].consumerTimeoutSeconds),
       logRetention: this.logRetention,
       removalPolicy: this.removalPolicy,
     });

@@ -102,7 +102,13 @@ export class ReverieSandbox extends Construct {
     }
 
     for (const invoker of props.invokers) {
-      for (const fn of [this.function, this.isolatedFunction]) fn?.grantInvoke(invoker);
+      // The function itself, not `grantInvoke`'s `<arn>:*` (versions and aliases it never needs).
+      const functionArns = [this.function, this.isolatedFunction].flatMap((fn) =>
+        fn ? [fn.functionArn] : [],
+      );
+      invoker.addToRolePolicy?.(
+        new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: functionArns }),
+      );
       if (invoker instanceof lambda.Function) {
         for (const [key, value] of Object.entries(this.environment)) invoker.addEnvironment(key, value);
       }

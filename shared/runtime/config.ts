@@ -69,6 +69,10 @@ const schema = z.object({
   REVERIE_WORK_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(90),
   /** Self-hosted environments: how long a turn waits for a worker's tool results before it ends, seconds. */
   REVERIE_WORKER_TIMEOUT_SECONDS: z.coerce.number().min(1).max(86_400).default(600),
+  /** AWS: the sandbox functions bash runs in, and the longest command (set by CDK). */
+  REVERIE_SANDBOX_FUNCTION_NAME: z.string().min(1).optional(),
+  REVERIE_SANDBOX_ISOLATED_FUNCTION_NAME: z.string().min(1).optional(),
+  REVERIE_SANDBOX_MAX_TIMEOUT_SECONDS: z.coerce.number().int().positive().max(840).default(600),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
   ...dreamConfigSchema,
 });

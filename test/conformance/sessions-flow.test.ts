@@ -59,6 +59,7 @@ describe("session turn", () => {
     ]);
     expect(request.tools?.at(-1)).toMatchObject({ cache_control: { type: "ephemeral" } });
     expect(request.tools?.map((t) => (t as { name: string }).name).sort()).toEqual([
+      "bash",
       "edit",
       "glob",
       "grep",
