@@ -3,12 +3,11 @@
  * messages never duplicate an event, never lose a tool result and never leave a session stuck.
  * Driven through the official SDK against the embedded stack, with a real HTTP mock upstream.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -25,6 +24,7 @@ import {
   startMockMessagesServer,
 } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
+import { freePort, type StackProcess, startStackProcess } from "../fixtures/stack-process.js";
 
 type SessionEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionEvent;
 type IdleEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionStatusIdleEvent;
@@ -413,7 +413,6 @@ describe("a step that keeps failing", () => {
 });
 
 describe("kill -9 and restart", () => {
-  const repoRoot = resolve(import.meta.dirname, "../..");
   const apiKey = `sk-ant-rev-durability-${randomUUID()}`;
   const toolSteps = 6;
   const replyDelayMs = 300;
@@ -421,7 +420,6 @@ describe("kill -9 and restart", () => {
   let dataDir: string;
   let port: number;
   const children = new Set<ChildProcess>();
-  let output = "";
 
   const toolResultsIn = (request: ReceivedRequest) =>
     request.body.messages.flatMap((m) =>
@@ -453,57 +451,27 @@ describe("kill -9 and restart", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  function freePort(): Promise<number> {
-    return new Promise((resolvePort, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const { port: p } = server.address() as { port: number };
-        server.close(() => resolvePort(p));
-      });
-    });
-  }
+  let earlier = "";
+  let current: StackProcess | undefined;
+  const output = () => earlier + (current?.output() ?? "");
 
   /** Starts `npm start`'s entry point as a child process and waits until it serves requests. */
   async function startChild(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ["--import", "tsx", "infra/local/main.ts"], {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        REVERIE_DATA_DIR: dataDir,
-        PORT: String(port),
-        REVERIE_API_KEY: apiKey,
-        REVERIE_MODEL_PROVIDER: "anthropic",
-        ANTHROPIC_API_KEY: "x",
-        ANTHROPIC_BASE_URL: upstream.url,
-        REVERIE_MODEL_RETRY_BASE_SECONDS: "0",
-        REVERIE_STEP_LEASE_SECONDS: "2",
-        REVERIE_SWEEP_INTERVAL_SECONDS: "0.25",
-        REVERIE_LOG_LEVEL: "WARN",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    if (current) earlier += current.output();
+    current = await startStackProcess(port, {
+      REVERIE_DATA_DIR: dataDir,
+      REVERIE_API_KEY: apiKey,
+      REVERIE_MODEL_PROVIDER: "anthropic",
+      ANTHROPIC_API_KEY: "x",
+      ANTHROPIC_BASE_URL: upstream.url,
+      REVERIE_MODEL_RETRY_BASE_SECONDS: "0",
+      REVERIE_STEP_LEASE_SECONDS: "2",
+      REVERIE_SWEEP_INTERVAL_SECONDS: "0.25",
+      REVERIE_LOG_LEVEL: "WARN",
     });
-    children.add(child);
-    child.on("exit", () => children.delete(child));
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`stack exited with ${child.exitCode}:\n${output}`);
-      try {
-        const response = await fetch(`http://127.0.0.1:${port}/health`);
-        if (response.ok) return child;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`stack did not start:\n${output}`);
-      await sleep(50);
-    }
+    children.add(current.child);
+    current.child.on("exit", () => children.delete(current?.child as ChildProcess));
+    return current.child;
   }
 
   async function kill(child: ChildProcess) {
@@ -520,7 +488,7 @@ describe("kill -9 and restart", () => {
       for (;;) {
         const hit = upstream.received.slice(from).find((r) => toolResultsIn(r) === n);
         if (hit) return Date.now();
-        if (Date.now() > deadline) throw new Error(`no model call for step ${n}:\n${output}`);
+        if (Date.now() > deadline) throw new Error(`no model call for step ${n}:\n${output()}`);
         await sleep(2);
       }
     };
@@ -557,7 +525,8 @@ describe("kill -9 and restart", () => {
     for (;;) {
       const current = await client.beta.sessions.retrieve(session.id);
       if (current.status === "idle") break;
-      if (Date.now() > deadline) throw new Error(`session still ${current.status} after restart:\n${output}`);
+      if (Date.now() > deadline)
+        throw new Error(`session still ${current.status} after restart:\n${output()}`);
       await sleep(100);
     }
     // Let any late redelivery or sweep run: it must change nothing.

@@ -14,7 +14,7 @@
  *
  * `REVERIE_KILL_TRIALS` trials per kind (default 10), `REVERIE_KILL_BATCH` sessions per kill (default 5).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import {
   closeSync,
@@ -28,9 +28,8 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
@@ -42,6 +41,7 @@ import {
   type ReceivedRequest,
   startMockMessagesServer,
 } from "../fixtures/mock-messages-server.js";
+import { freePort, type StackProcess, startStackProcess } from "../fixtures/stack-process.js";
 
 type SessionEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionEvent;
 type ToolResultEvent = Extract<SessionEvent, { type: "agent.tool_result" }>;
@@ -81,13 +81,11 @@ interface Trial {
 }
 
 describe("kill -9 between a tool's effect and its result", () => {
-  const repoRoot = resolve(import.meta.dirname, "../..");
   const apiKey = `sk-ant-rev-kill-${randomUUID()}`;
   let upstream: MockMessagesServer;
   let dataDir: string;
   let port: number;
   let child: ChildProcess | undefined;
-  let output = "";
   const outcomes: TrialResult[] = [];
   /** Model answers held until their whole batch asked (`edit <path> for trial <n> of batch <b> of <size>`). */
   const held = new Map<number, Array<() => void>>();
@@ -144,54 +142,25 @@ describe("kill -9 between a tool's effect and its result", () => {
     }
   });
 
-  function freePort(): Promise<number> {
-    return new Promise((resolvePort, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const { port: p } = server.address() as { port: number };
-        server.close(() => resolvePort(p));
-      });
-    });
-  }
+  /** Previous processes' output is kept, so a failure shows every run's logs. */
+  let earlier = "";
+  let current: StackProcess | undefined;
+  const output = () => earlier + (current?.output() ?? "");
 
   async function startChild(): Promise<ChildProcess> {
-    const started = spawn(process.execPath, ["--import", "tsx", "infra/local/main.ts"], {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        REVERIE_DATA_DIR: dataDir,
-        PORT: String(port),
-        REVERIE_API_KEY: apiKey,
-        REVERIE_MODEL_PROVIDER: "anthropic",
-        ANTHROPIC_API_KEY: "x",
-        ANTHROPIC_BASE_URL: upstream.url,
-        REVERIE_MODEL_RETRY_BASE_SECONDS: "0",
-        REVERIE_STEP_LEASE_SECONDS: "1",
-        REVERIE_SWEEP_INTERVAL_SECONDS: "0.1",
-        REVERIE_LOG_LEVEL: "WARN",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    if (current) earlier += current.output();
+    current = await startStackProcess(port, {
+      REVERIE_DATA_DIR: dataDir,
+      REVERIE_API_KEY: apiKey,
+      REVERIE_MODEL_PROVIDER: "anthropic",
+      ANTHROPIC_API_KEY: "x",
+      ANTHROPIC_BASE_URL: upstream.url,
+      REVERIE_MODEL_RETRY_BASE_SECONDS: "0",
+      REVERIE_STEP_LEASE_SECONDS: "1",
+      REVERIE_SWEEP_INTERVAL_SECONDS: "0.1",
+      REVERIE_LOG_LEVEL: "WARN",
     });
-    started.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    started.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (started.exitCode !== null) throw new Error(`stack exited with ${started.exitCode}:\n${output}`);
-      try {
-        const response = await fetch(`http://127.0.0.1:${port}/health`);
-        if (response.ok) return started;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`stack did not start:\n${output}`);
-      await sleep(20);
-    }
+    return current.child;
   }
 
   async function kill(target: ChildProcess) {
@@ -239,7 +208,7 @@ describe("kill -9 between a tool's effect and its result", () => {
     while (pending.size > 0) {
       for (const trial of pending) if (trial.changed()) pending.delete(trial);
       if (Date.now() > deadline)
-        throw new Error(`edits of trials ${[...pending].map((t) => t.n)} never landed:\n${output}`);
+        throw new Error(`edits of trials ${[...pending].map((t) => t.n)} never landed:\n${output()}`);
       await tick();
     }
     await kill(child as ChildProcess);
@@ -383,7 +352,7 @@ describe("kill -9 between a tool's effect and its result", () => {
           const hit = !written.has(trial.sessionId);
           outcomes.push({ kind, hit, doubled, stuck, idleAfterRestartMs, startMs });
           // Soft: every trial runs, and the summary counts them all.
-          expect.soft(stuck, `trial ${trial.n} (${kind}) stuck:\n${output}`).toBe(false);
+          expect.soft(stuck, `trial ${trial.n} (${kind}) stuck:\n${output()}`).toBe(false);
           expect.soft(after, `trial ${trial.n} (${kind})`).toBe(l.edited);
           await checkLog(client, trial.sessionId);
         }
