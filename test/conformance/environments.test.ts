@@ -46,7 +46,7 @@ describe("environments", () => {
       config: {
         type: "cloud",
         networking: { type: "limited", allowed_hosts: ["api.example.com"], allow_package_managers: true },
-        packages: { pip: ["pandas"], npm: ["left-pad"] },
+        packages: { pip: [], npm: [] },
       },
     });
     expect(env.description).toBe("for data work");
@@ -57,8 +57,26 @@ describe("environments", () => {
       allowed_hosts: ["api.example.com"],
       allow_package_managers: true,
     });
-    expect(config.packages).toMatchObject({ pip: ["pandas"], npm: ["left-pad"], apt: [] });
+    expect(config.packages).toMatchObject({ pip: [], npm: [], apt: [] });
     expect(await h.client.beta.environments.retrieve(env.id)).toEqual(env);
+  });
+
+  it("refuses packages it would not install, with a clear 400 (at create and update)", async () => {
+    const error = await rejection(
+      h.client.beta.environments.create({
+        name: "wants-pandas",
+        config: { type: "cloud", networking: { type: "unrestricted" }, packages: { pip: ["pandas"] } },
+      }),
+      Anthropic.BadRequestError,
+    );
+    expect(messageOf(error)).toMatch(/config\.packages: .*does not preinstall packages \(pip\)/);
+    const env = await h.client.beta.environments.create({ name: "plain" });
+    await rejection(
+      h.client.beta.environments.update(env.id, {
+        config: { type: "cloud", packages: { npm: ["left-pad"] } },
+      }),
+      Anthropic.BadRequestError,
+    );
   });
 
   it("stores a self_hosted config", async () => {

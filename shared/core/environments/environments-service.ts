@@ -24,8 +24,10 @@ export class EnvironmentsService {
 
   async create(workspaceId: string, body: EnvironmentCreate): Promise<Environment> {
     const now = new Date(this.clock.now()).toISOString();
+    const fields = normalizeEnvironmentFields(body);
+    refuseUninstallablePackages(fields.config);
     const environment: Environment = {
-      ...normalizeEnvironmentFields(body),
+      ...fields,
       id: this.ids.next(idPrefix.environment),
       type: "environment",
       created_at: now,
@@ -74,6 +76,7 @@ export class EnvironmentsService {
         { ...current, scope: current.scope ?? "organization" },
         body,
       );
+      if (changed) refuseUninstallablePackages(fields.config);
       return changed
         ? { ...current, ...fields, updated_at: new Date(this.clock.now()).toISOString() }
         : undefined;
@@ -103,4 +106,25 @@ export class EnvironmentsService {
       map: (i) => i.environment as Environment,
     });
   }
+}
+
+/**
+ * `packages` on a cloud environment are refused rather than stored and silently not installed: no
+ * sandbox here installs packages when it starts yet (the bubblewrap root and the AWS sandbox
+ * Lambda are read-only images). An agent can still install what it needs with `bash` where the
+ * environment's networking allows the registries.
+ */
+function refuseUninstallablePackages(config: Environment["config"] | undefined) {
+  if (config?.type !== "cloud" || !config.packages) return;
+  const asked = Object.entries(config.packages).filter(
+    ([manager, list]) => manager !== "type" && Array.isArray(list) && list.length > 0,
+  );
+  if (asked.length === 0) return;
+  throw new InvalidRequestError(
+    `config.packages: this deployment's sandbox does not preinstall packages (${asked
+      .map(([manager]) => manager)
+      .join(
+        ", ",
+      )}); leave packages empty and have the agent install them with bash (networking must allow the package registries)`,
+  );
 }
