@@ -245,6 +245,61 @@ describe("self-hosted environment served by the SDK's EnvironmentWorker", () => 
   });
 });
 
+describe("permission policies with a worker", () => {
+  it("holds an always_ask call until the user allows it, then the worker runs it; a denied call never runs", async () => {
+    const { environmentId, key } = await selfHostedEnvironment();
+    const agent = await h.client.beta.agents.create({
+      name: "asking-agent",
+      model: "claude-sonnet-4-6",
+      tools: [
+        { type: "agent_toolset_20260401", default_config: { permission_policy: { type: "always_ask" } } },
+      ],
+    });
+    const session = await h.client.beta.sessions.create({ agent: agent.id, environment_id: environmentId });
+    const workdir = mkdtempSync(join(tmpdir(), "reverie-worker-ask-"));
+    cleanup.push(workdir);
+    h.upstream.script(
+      mockToolUse("bash", { command: "echo allowed > allowed.txt && echo ran" }),
+      mockToolUse("bash", { command: "echo denied > denied.txt" }),
+      mockText("done"),
+    );
+    startWorker(environmentId, key, workdir, "worker-ask");
+    await h.client.beta.sessions.events.send(session.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "run two commands" }] }],
+    });
+    const confirm = async (n: number, result: "allow" | "deny") => {
+      const use = await waitFor(`tool call ${n} to wait for confirmation`, async () => {
+        const s = await h.client.beta.sessions.retrieve(session.id);
+        const uses = (await h.allEvents(session.id)).filter((e) => e.type === "agent.tool_use");
+        return s.status === "idle" && uses.length === n ? uses[n - 1] : undefined;
+      });
+      expect(use).toMatchObject({ name: "bash", evaluated_permission: "ask" });
+      await h.client.beta.sessions.events.send(session.id, {
+        events: [{ type: "user.tool_confirmation", tool_use_id: use?.id as string, result }],
+      });
+      return use?.id as string;
+    };
+    const first = await confirm(1, "allow");
+    const second = await confirm(2, "deny");
+    await waitFor("the turn to end", async () => {
+      const events = await h.allEvents(session.id);
+      return events.at(-1)?.type === "session.status_idle" && events.some((e) => e.type === "agent.message")
+        ? true
+        : undefined;
+    });
+    const events = await h.allEvents(session.id);
+    const answer = (id: string) =>
+      events.filter(
+        (e) => (e as { tool_use_id?: string }).tool_use_id === id && e.type.endsWith("tool_result"),
+      );
+    expect(answer(first)).toEqual([expect.objectContaining({ type: "user.tool_result" })]);
+    expect(resultText(answer(first)[0])).toBe("ran");
+    expect(answer(second)).toEqual([expect.objectContaining({ type: "agent.tool_result", is_error: true })]);
+    expect(readFileSync(join(workdir, "allowed.txt"), "utf8")).toBe("allowed\n");
+    expect(() => readFileSync(join(workdir, "denied.txt"))).toThrow();
+  });
+});
+
 describe("the work API's guards", () => {
   it("an environment key may only poll its own environment, and nothing else", async () => {
     const a = await selfHostedEnvironment();
