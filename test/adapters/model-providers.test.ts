@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import Anthropic, {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -183,6 +185,36 @@ describe("AnthropicModel against the mock Messages server", () => {
     );
     expect(error.kind).toBe("invalid_request");
     expect(error.message).toContain("max_tokens");
+  });
+});
+
+describe("AnthropicModel against an upstream that answers 200 with junk", () => {
+  it("fails with a retryable, clearly worded model error instead of a TypeError", async () => {
+    const junk = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ hello: "world" }));
+    });
+    await new Promise<void>((r) => junk.listen(0, "127.0.0.1", r));
+    const { port } = junk.address() as AddressInfo;
+    try {
+      const model = new AnthropicModel({
+        apiKey: "k",
+        baseURL: `http://127.0.0.1:${port}`,
+        timeoutMs: 5_000,
+      });
+      const error = await model
+        .createMessage({
+          model: "claude-sonnet-4-6",
+          max_tokens: 10,
+          messages: [{ role: "user", content: "hi" }],
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelCallError);
+      expect(error).toMatchObject({ kind: "server_error", retryable: true });
+      expect((error as Error).message).toMatch(/not a Messages API message/);
+    } finally {
+      await new Promise((r) => junk.close(r));
+    }
   });
 });
 

@@ -54,6 +54,23 @@ describe("runAgentStep", () => {
     expect(await rt.workspace.read("sesn_1", "a.txt")).toBe("x");
   });
 
+  it("records a tool input the model sent as a JSON string as the object the SDK types, and junk as {}", async () => {
+    const rt = await start(
+      new ScriptedModel([
+        toolUse("write", JSON.stringify({ file_path: "s.txt", content: "from a string" }) as never),
+        toolUse("write", 42 as never),
+        text("done"),
+      ]),
+    );
+    await drain(rt);
+    const uses = (await rt.deps.events.read("sesn_1")).filter((e) => e.event.type === "agent.tool_use");
+    expect(uses.map((u) => (u.event as { input: unknown }).input)).toEqual([
+      { file_path: "s.txt", content: "from a string" },
+      {},
+    ]);
+    expect(await rt.workspace.read("sesn_1", "s.txt")).toBe("from a string");
+  });
+
   it("delivers every message twice concurrently without duplicating events, tool runs or model calls", async () => {
     const model = new ScriptedModel([toolUse("write", { file_path: "a.txt", content: "x" }), text("done")]);
     const rt = await start(model);

@@ -8,7 +8,7 @@
 import { BaseAnthropic } from "@anthropic-ai/sdk/client";
 import { Messages } from "@anthropic-ai/sdk/resources/messages/messages";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/ports.js";
-import { toModelCallError } from "./model-errors.js";
+import { checkedMessage, toModelCallError } from "./model-errors.js";
 
 export interface AnthropicModelOptions {
   apiKey: string;
@@ -34,7 +34,7 @@ export class AnthropicModel implements ModelProvider {
 
   async createMessage(request: ModelRequest): Promise<ModelResponse> {
     try {
-      return await this.#messages.create(request);
+      return checkedMessage(await this.#messages.create(request), this.name);
     } catch (error) {
       throw toModelCallError(error, this.name);
     }

@@ -6,7 +6,7 @@
  */
 import AnthropicBedrock from "@anthropic-ai/bedrock-sdk";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/ports.js";
-import { toModelCallError } from "./model-errors.js";
+import { checkedMessage, toModelCallError } from "./model-errors.js";
 
 export interface BedrockModelOptions {
   /** AWS region of the Bedrock runtime; defaults to the SDK's (`AWS_REGION`). */
@@ -44,7 +44,7 @@ export class BedrockModel implements ModelProvider {
   async createMessage(request: ModelRequest): Promise<ModelResponse> {
     const model = resolveBedrockModelId(request.model, this.#modelIds);
     try {
-      return await this.#client.messages.create({ ...request, model });
+      return checkedMessage(await this.#client.messages.create({ ...request, model }), this.name);
     } catch (error) {
       throw toModelCallError(error, this.name);
     }

@@ -71,3 +71,23 @@ function describe(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * A 200 whose body is not a Messages API message (a proxy's error page, a truncated body) is a
+ * retryable upstream failure with a clear message, not a TypeError deep in the step.
+ */
+export function checkedMessage<T>(response: T, provider: string): T {
+  const message = response as { type?: unknown; content?: unknown; usage?: unknown } | null;
+  if (
+    message === null ||
+    typeof message !== "object" ||
+    !Array.isArray(message.content) ||
+    typeof message.usage !== "object" ||
+    message.usage === null
+  )
+    throw new ModelCallError(
+      "server_error",
+      `${provider} answered 200 with a body that is not a Messages API message`,
+    );
+  return response;
+}

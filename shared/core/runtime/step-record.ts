@@ -121,7 +121,7 @@ export async function recordFromResponse(
       });
     } else if (block.type === "tool_use") {
       const eventId = id();
-      const input = (block.input ?? {}) as Record<string, unknown>;
+      const input = toolInput(block.input);
       if (customNames.has(block.name)) {
         events.push({
           event: { type: "agent.custom_tool_use", id: eventId, processed_at: now, name: block.name, input },
@@ -204,4 +204,23 @@ function asParams(content: ModelResponse["content"]): Anthropic.Messages.Content
     else if (block.type === "redacted_thinking") params.push({ type: "redacted_thinking", data: block.data });
   }
   return params;
+}
+
+/**
+ * A tool call's input as the SDK types it on `agent.tool_use` (an object). A model that sends a JSON
+ * string gets it parsed; anything else that is not an object becomes `{}`, and the tool's own input
+ * check then tells the model what is missing.
+ */
+function toolInput(raw: unknown): Record<string, unknown> {
+  let value = raw;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      value = undefined;
+    }
+  }
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
 }
