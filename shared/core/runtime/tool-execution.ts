@@ -29,6 +29,25 @@ const READ_ONLY_TOOLS: ReadonlySet<string> = new Set(["read", "glob", "grep", "w
 /** Builtin tools that change one file, as a compare-and-swap against their recorded intent. */
 const FILE_CHANGE_TOOLS: ReadonlySet<string> = new Set(["write", "edit"]);
 
+/**
+ * The most a tool result may take in the event log, as stored (JSON-escaped): an event is one store
+ * item (DynamoDB's 400 KB), and control characters escape to six bytes each, so a 119 KB file of them
+ * would otherwise fail every retry of the step that read it.
+ */
+export const MAX_TOOL_RESULT_STORED_BYTES = 100_000;
+
+/** `text`, cut (with a marker saying so) to fit {@link MAX_TOOL_RESULT_STORED_BYTES} once escaped. */
+export function capToolResultText(text: string): string {
+  const stored = (t: string) => Buffer.byteLength(JSON.stringify(t), "utf8");
+  const size = stored(text);
+  if (size <= MAX_TOOL_RESULT_STORED_BYTES) return text;
+  const marker = `\n[output truncated: the result was ${size} bytes stored; at most ${MAX_TOOL_RESULT_STORED_BYTES} are kept]`;
+  let keep = Math.floor((text.length * (MAX_TOOL_RESULT_STORED_BYTES - 200)) / size);
+  while (keep > 0 && stored(text.slice(0, keep) + marker) > MAX_TOOL_RESULT_STORED_BYTES)
+    keep = Math.floor(keep * 0.9);
+  return text.slice(0, keep) + marker;
+}
+
 function resultEvent(id: string, toolUseEventId: string, outcome: ToolOutcome, now: number): SessionEvent {
   return {
     type: "agent.tool_result",
@@ -36,7 +55,7 @@ function resultEvent(id: string, toolUseEventId: string, outcome: ToolOutcome, n
     processed_at: new Date(now).toISOString(),
     tool_use_id: toolUseEventId,
     is_error: outcome.isError,
-    content: [{ type: "text", text: outcome.content }],
+    content: [{ type: "text", text: capToolResultText(outcome.content) }],
   };
 }
 
