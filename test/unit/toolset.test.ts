@@ -163,6 +163,23 @@ describe("runBuiltinTool", () => {
     });
   });
 
+  it("never shows a host path from an operating-system error", async () => {
+    ctx.workspace = {
+      read: async () => undefined,
+      write: async () => {
+        throw Object.assign(
+          new Error("ENAMETOOLONG: name too long, rename '/srv/reverie-data/workspaces/.tmp/x.tmp'"),
+          {
+            code: "ENAMETOOLONG",
+          },
+        );
+      },
+      list: async () => [],
+    };
+    const outcome = await runBuiltinTool("write", { file_path: "a.txt", content: "x" }, ctx);
+    expect(outcome).toEqual({ isError: true, content: "write failed: a file name is too long" });
+  });
+
   it("refuses unknown and disabled tools", async () => {
     // bash without a sandbox is refused, never run
     expect(await runBuiltinTool("bash", { command: "ls" }, ctx)).toMatchObject({

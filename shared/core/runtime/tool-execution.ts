@@ -18,7 +18,7 @@ import { isCoordinatorTool } from "../threads/coordinator-tools.js";
 import { sandboxMounts, writeBackMountChanges } from "../tools/bash-mounts.js";
 import type { BashSandboxContext } from "../tools/bash-tool.js";
 import { type MountedStore, withWriteIntents } from "../tools/file-tools.js";
-import { isBuiltinTool, runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
+import { describeFailure, isBuiltinTool, runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
 import type { StepDeps } from "./step-deps.js";
 import type { StepRecord } from "./step-record.js";
 import { fileIntentLog, runOnce } from "./tool-intents.js";
@@ -153,7 +153,7 @@ async function execute(
     return await run();
   } catch (error) {
     deps.logger.error("tool failed", { sessionId, tool: name, error: String(error) });
-    return { isError: true, content: `The ${name} tool failed: ${(error as Error).message}` };
+    return { isError: true, content: `The ${name} tool failed: ${describeFailure(error)}` };
   }
 }
 

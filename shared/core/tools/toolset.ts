@@ -321,7 +321,28 @@ export async function runBuiltinTool(name: string, input: unknown, ctx: ToolCont
     return { isError: false, content: await dispatch(name, input, ctx) };
   } catch (error) {
     if (isExpected(error)) return { isError: true, content: error.message };
-    const message = error instanceof Error ? error.message : String(error);
-    return { isError: true, content: `${name} failed: ${message}` };
+    return { isError: true, content: `${name} failed: ${describeFailure(error)}` };
   }
+}
+
+const systemErrors: Record<string, string> = {
+  ENAMETOOLONG: "a file name is too long",
+  ENOSPC: "no space is left on the device",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EISDIR: "it is a directory",
+  ENOTDIR: "a part of the path is a file, not a directory",
+  EEXIST: "it already exists",
+  EMFILE: "too many open files",
+};
+
+/**
+ * What a tool failure says to the model (and the event log): an operating-system error by its
+ * meaning, never its message — that names host paths (the data dir) the model must not see.
+ */
+export function describeFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && /^E[A-Z0-9]+$/.test(code))
+    return systemErrors[code] ?? `system error ${code}`;
+  return error instanceof Error ? error.message : String(error);
 }
