@@ -24,7 +24,7 @@ import {
   startMockMessagesServer,
 } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
-import { freePort, type StackProcess, startStackProcess } from "../fixtures/stack-process.js";
+import { freePort, restartableStack } from "../fixtures/stack-process.js";
 
 type SessionEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionEvent;
 type IdleEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionStatusIdleEvent;
@@ -451,14 +451,9 @@ describe("kill -9 and restart", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  let earlier = "";
-  let current: StackProcess | undefined;
-  const output = () => earlier + (current?.output() ?? "");
-
-  /** Starts `npm start`'s entry point as a child process and waits until it serves requests. */
-  async function startChild(): Promise<ChildProcess> {
-    if (current) earlier += current.output();
-    current = await startStackProcess(port, {
+  const stack = restartableStack(
+    () => port,
+    () => ({
       REVERIE_DATA_DIR: dataDir,
       REVERIE_API_KEY: apiKey,
       REVERIE_MODEL_PROVIDER: "anthropic",
@@ -468,10 +463,16 @@ describe("kill -9 and restart", () => {
       REVERIE_STEP_LEASE_SECONDS: "2",
       REVERIE_SWEEP_INTERVAL_SECONDS: "0.25",
       REVERIE_LOG_LEVEL: "WARN",
-    });
-    children.add(current.child);
-    current.child.on("exit", () => children.delete(current?.child as ChildProcess));
-    return current.child;
+    }),
+  );
+  const output = stack.output;
+
+  /** Starts `npm start`'s entry point as a child process and waits until it serves requests. */
+  async function startChild(): Promise<ChildProcess> {
+    const child = await stack.start();
+    children.add(child);
+    child.on("exit", () => children.delete(child));
+    return child;
   }
 
   async function kill(child: ChildProcess) {

@@ -41,7 +41,7 @@ import {
   type ReceivedRequest,
   startMockMessagesServer,
 } from "../fixtures/mock-messages-server.js";
-import { freePort, type StackProcess, startStackProcess } from "../fixtures/stack-process.js";
+import { freePort, restartableStack } from "../fixtures/stack-process.js";
 
 type SessionEvent = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionEvent;
 type ToolResultEvent = Extract<SessionEvent, { type: "agent.tool_result" }>;
@@ -142,14 +142,9 @@ describe("kill -9 between a tool's effect and its result", () => {
     }
   });
 
-  /** Previous processes' output is kept, so a failure shows every run's logs. */
-  let earlier = "";
-  let current: StackProcess | undefined;
-  const output = () => earlier + (current?.output() ?? "");
-
-  async function startChild(): Promise<ChildProcess> {
-    if (current) earlier += current.output();
-    current = await startStackProcess(port, {
+  const stack = restartableStack(
+    () => port,
+    () => ({
       REVERIE_DATA_DIR: dataDir,
       REVERIE_API_KEY: apiKey,
       REVERIE_MODEL_PROVIDER: "anthropic",
@@ -159,8 +154,14 @@ describe("kill -9 between a tool's effect and its result", () => {
       REVERIE_STEP_LEASE_SECONDS: "1",
       REVERIE_SWEEP_INTERVAL_SECONDS: "0.1",
       REVERIE_LOG_LEVEL: "WARN",
-    });
-    return current.child;
+    }),
+  );
+  const output = stack.output;
+
+  /** Starts `npm start`'s entry point as a child process and waits until it serves requests. */
+  async function startChild(): Promise<ChildProcess> {
+    const child = await stack.start();
+    return child;
   }
 
   async function kill(target: ChildProcess) {
