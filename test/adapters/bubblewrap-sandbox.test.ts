@@ -130,6 +130,21 @@ describe("BubblewrapSandbox", () => {
     );
   });
 
+  it("lets nothing a command started outlive the call (no background job races the file tools)", async () => {
+    await exec("(while true; do echo tick >> /workspace/ticks.txt; sleep 0.05; done) & echo started");
+    await new Promise((r) => setTimeout(r, 300));
+    const first = await exec("wc -l < /workspace/ticks.txt");
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await exec("wc -l < /workspace/ticks.txt");
+    const count = (output: string) => Number(output.trim().split("\n").at(-1));
+    // (bash itself reports the killed job: "… Killed …")
+    expect(count(second.output)).toBe(count(first.output));
+    expect(count(first.output)).toBeLessThanOrEqual(2);
+    // The shell itself, its state and the network proxy survive.
+    expect((await exec("export KEEP=1; echo ok")).output).toBe("ok");
+    expect((await exec("echo $KEEP")).output).toBe("1");
+  });
+
   it("kills a command at its timeout and starts the next call in a fresh shell", async () => {
     await exec("export BEFORE=yes");
     const started = Date.now();

@@ -705,6 +705,8 @@ interface Session {
   signature: string;
   scratch: string;
   cgroup?: string;
+  /** The cgroup's processes once the shell is up (its init, proxy listeners and the shell itself). */
+  baseline?: Set<string>;
   network: { mode: ProxyMode; id?: string };
   mounts: MaterialisedMount[];
   /** For each writable mount, what is on disk by path → sha256 (as last listed). */
@@ -961,10 +963,40 @@ export class BubblewrapSandbox implements ShellSandbox {
     session.busy = true;
     session.lastUsed = Date.now();
     try {
+      await this.takeBaseline(session);
       return await this.runCommand(session, request, request.command, timeoutMs, notes);
     } finally {
+      // Nothing a command started outlives it: a background job could otherwise race the file
+      // tools (which run outside the sandbox) by swapping symlinks in the workspace.
+      await this.killStrays(session);
       session.busy = false;
       session.lastUsed = Date.now();
+    }
+  }
+
+  /** Records what runs in the session's cgroup once its shell is up, before any command. */
+  private async takeBaseline(session: Session): Promise<void> {
+    if (!session.cgroup || session.baseline) return;
+    const nonce = randomUUID().replace(/-/g, "");
+    const sentinel = `__REVERIE_${nonce}_UP__`;
+    const split = `${sentinel.slice(0, 10)}''${sentinel.slice(10)}`;
+    await session.shell.run(`printf '\\n${split}0\\n'\n`, sentinel, 30_000);
+    session.baseline = new Set(await cgroupPids(session.cgroup));
+  }
+
+  /** Kills every process of the session's cgroup that was not there before its first command. */
+  private async killStrays(session: Session): Promise<void> {
+    if (!session.cgroup || !session.baseline) return;
+    for (let pass = 0; pass < 5; pass++) {
+      const strays = (await cgroupPids(session.cgroup)).filter((pid) => !session.baseline?.has(pid));
+      if (strays.length === 0) return;
+      for (const pid of strays) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
     }
   }
 
@@ -1302,6 +1334,12 @@ async function listFiles(dir: string): Promise<string[]> {
   return entries
     .filter((e) => e.isFile())
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join("/"));
+}
+
+/** The pids in a cgroup (host pid namespace). */
+async function cgroupPids(dir: string): Promise<string[]> {
+  const procs = await readFile(path.join(dir, "cgroup.procs"), "utf8").catch(() => "");
+  return procs.split("\n").filter(Boolean);
 }
 
 /** Kills what is left in a cgroup and removes it (retrying while its tasks exit). */

@@ -33,6 +33,9 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
       // O_NOFOLLOW: the file checked is the file opened, even if a link is swapped in meanwhile.
       const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
       try {
+        // What was opened, not what the name led to a moment before (a folder swapped for a link).
+        if (process.platform === "linux")
+          await this.contained(workspaceId, await realpath(`/proc/self/fd/${handle.fd}`));
         return await handle.readFile("utf8");
       } finally {
         await handle.close();
