@@ -124,13 +124,14 @@ describe("bash in a cloud environment", () => {
       ],
     });
     const [rwMount, roMount] = session.resources.map((r) => (r as { mount_path: string }).mount_path);
+    // The write comes first: nothing untrusted is in the context before it but the command itself.
     const results = await runCommands(session.id, [
-      { input: { command: `cat ${roMount}/rule.md` } },
       { input: { command: `echo learned > ${rwMount}/from-bash.md && echo ok` } },
+      { input: { command: `cat ${roMount}/rule.md` } },
       { input: { command: `echo nope > ${roMount}/rule.md` } },
     ]);
-    expect(results[0]?.text).toBe("be careful");
-    expect(results[1]).toEqual({ isError: false, text: "ok" });
+    expect(results[1]?.text).toBe("be careful");
+    expect(results[0]).toEqual({ isError: false, text: "ok" });
     expect(results[2]?.isError).toBe(true);
     const memories: Array<{ path: string; id: string }> = [];
     for await (const m of h.client.beta.memoryStores.memories.list(rw.id))
@@ -141,6 +142,13 @@ describe("bash in a cloud environment", () => {
     for await (const v of h.client.beta.memoryStores.memoryVersions.list(rw.id, { memory_id: written?.id }))
       versions.push(v);
     expect(versions[0]?.created_by).toEqual({ type: "session_actor", session_id: session.id });
+    // Whatever the command wrote may come from what it read: the version is tainted by bash.
+    expect(
+      (versions[0] as unknown as { reverie: { tainted: boolean; taint_sources: string[] } }).reverie,
+    ).toMatchObject({
+      tainted: true,
+      taint_sources: expect.arrayContaining(["bash"]),
+    });
     const rule = await h.client.beta.memoryStores.memories.list(ro.id, { view: "full" });
     expect(rule.data.find((m) => m.type === "memory" && m.path === "/rule.md")).toMatchObject({
       content: "be careful\n",

@@ -15,7 +15,7 @@ import type { MemoryStoreResource, Session } from "../../contract/sdk-types.js";
 import type { EventLog, LoggedEvent } from "../events/event-log.js";
 import type { WorkspaceFile } from "../ports.js";
 import { FileToolError, type FileToolStore, type MountedStore } from "../tools/file-tools.js";
-import { instructionLike, stripHiddenCharacters, taintSources } from "./content-safety.js";
+import { instructionLike, stripHiddenCharacters, type TaintSource, taintSources } from "./content-safety.js";
 import { MemoriesService, type WriteContext } from "./memories-service.js";
 import type { MemoryHead } from "./memory-records.js";
 import { type MemoryDeps, MemoryStoresService } from "./memory-stores-service.js";
@@ -36,6 +36,11 @@ export interface MountWriter {
   readLog: () => Promise<readonly LoggedEvent[]>;
   /** A child thread's log, to carry the taint of a thread's reply into the coordinator's writes. */
   readThreadLog?: (threadId: string) => Promise<readonly LoggedEvent[]>;
+  /**
+   * Sources the writing call itself brings: what a `bash` command writes into a mount may come from
+   * what it read or fetched, so its write-backs are tainted by `bash` whatever came before.
+   */
+  ownTaint?: readonly TaintSource[];
 }
 
 /** A memory store seen as a flat file store: key `a/b.md` is the memory at path `/a/b.md`. */
@@ -123,7 +128,10 @@ export class MemoryStoreFiles implements FileToolStore {
 
   private async context(clean: { text: string; removed: number }): Promise<WriteContext> {
     const log = await this.writer.readLog();
-    const found = new Set(taintSources(log, this.writer.toolUseEventId));
+    const found = new Set([
+      ...taintSources(log, this.writer.toolUseEventId),
+      ...(this.writer.ownTaint ?? []),
+    ]);
     // A thread's reply may carry what the thread read: its sources count for the coordinator
     // (conservatively, all of the thread's, also those after its reply).
     if (this.writer.readThreadLog)
@@ -207,6 +215,7 @@ export function sessionMemoryMounts(
     dispatchedBy?: string;
   },
   toolUseEventId: string | undefined,
+  ownTaint?: readonly TaintSource[],
 ): MountedStore[] {
   // A child thread writes as its parent session; its taint is what entered its own context.
   const thread = session.owner && session.owner !== session.sessionId ? session.sessionId : undefined;
@@ -222,6 +231,7 @@ export function sessionMemoryMounts(
       toolUseEventId,
       readLog: () => (thread ? threadContextLog(deps.events, session) : deps.events.read(session.sessionId)),
       readThreadLog: thread ? undefined : (threadId) => deps.events.read(threadId),
+      ownTaint,
     },
   );
 }

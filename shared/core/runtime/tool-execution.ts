@@ -124,7 +124,12 @@ async function execute(
     let workspace: StepDeps["workspace"] = deps.workspace;
     let mounts: MountedStore[] | undefined = mounting
       ? [
-          ...sessionMemoryMounts(deps, { ...mounting, sessionId }, toolUseEventId),
+          ...sessionMemoryMounts(
+            deps,
+            { ...mounting, sessionId },
+            toolUseEventId,
+            name === "bash" ? ["bash"] : undefined,
+          ),
           ...sessionFileMounts(deps.workspace, owner, mounting.resources),
         ]
       : undefined;
