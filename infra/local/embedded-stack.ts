@@ -43,7 +43,7 @@ import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js
 import { createWebhookHandler } from "../../shared/runtime/handlers/webhook-handler.js";
 import { type Api, createApi } from "../../shared/runtime/http/api.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
-import { MAX_BODY_BYTES } from "../../shared/runtime/http/request-parsing.js";
+import { bodyLimitOf } from "../../shared/runtime/http/request-parsing.js";
 import { createModel } from "../../shared/runtime/model-provider.js";
 
 export const LOCAL_WORKSPACE_ID = "wrkspc_local";
@@ -314,7 +314,9 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
     return;
   }
   const limit =
-    url.pathname === "/v1/files" ? services.filesMaxBytes + UPLOAD_ENVELOPE_BYTES : MAX_BODY_BYTES;
+    url.pathname === "/v1/files"
+      ? services.filesMaxBytes + UPLOAD_ENVELOPE_BYTES
+      : bodyLimitOf({ principal });
   let raw: Buffer | undefined;
   try {
     raw = await readBody(req, limit);

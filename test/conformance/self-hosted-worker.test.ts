@@ -5,7 +5,7 @@
  * SIGKILL is replaced by a second one after its lease lapses, with no tool result lost or doubled.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
@@ -418,6 +418,50 @@ describe("the work API's guards", () => {
     expect(events.findLast((e) => e.type === "session.status_idle")).toMatchObject({
       stop_reason: { type: "end_turn" },
     });
+    // The interrupted call is answered (it must not run later), so the next turn does not wait on it.
+    const use = events.find((e) => e.type === "agent.tool_use");
+    expect(events.filter((e) => (e as { tool_use_id?: string }).tool_use_id === use?.id)).toEqual([
+      expect.objectContaining({ type: "agent.tool_result", is_error: true }),
+    ]);
+    const before = h.upstream.requests.length;
+    h.upstream.script(mockText("fresh turn"));
+    await h.client.beta.sessions.events.send(session.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "something else" }] }],
+    });
+    await waitFor(
+      "the next turn's model call",
+      async () => (h.upstream.requests.length > before ? true : undefined),
+      10_000,
+    );
+    expect((await h.waitIdle(session.id, 10_000)).status).toBe("idle");
+  });
+
+  it("takes a large worker result (a 200 KB read) and stores it cut to size", async () => {
+    const { environmentId, key } = await selfHostedEnvironment();
+    const agent = await h.client.beta.agents.create({
+      name: "big-reader",
+      model: "claude-sonnet-4-6",
+      tools: [{ type: "agent_toolset_20260401" }],
+    });
+    const session = await h.client.beta.sessions.create({ agent: agent.id, environment_id: environmentId });
+    const workdir = mkdtempSync(join(tmpdir(), "reverie-worker-big-"));
+    cleanup.push(workdir);
+    writeFileSync(join(workdir, "big.txt"), `${"\u0001".repeat(999)}\n`.repeat(200));
+    h.upstream.script(mockToolUse("read", { file_path: "big.txt" }), mockText("read it"));
+    startWorker(environmentId, key, workdir, "worker-big");
+    await h.client.beta.sessions.events.send(session.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "read big.txt" }] }],
+    });
+    await waitFor("the turn to end", async () => {
+      const events = await h.allEvents(session.id);
+      return events.some((e) => e.type === "session.status_idle") ? true : undefined;
+    });
+    const events = await h.allEvents(session.id);
+    expect(events.findLast((e) => e.type === "session.status_idle")).toMatchObject({
+      stop_reason: { type: "end_turn" },
+    });
+    const result = events.find((e) => e.type === "user.tool_result");
+    expect(resultText(result)).toMatch(/\[output truncated: the result was \d+ bytes stored/);
   });
 
   it("a session whose worker never comes ends its turn after the timeout, never stuck running", async () => {

@@ -21,7 +21,13 @@ import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from 
 import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { stepMessage } from "../runtime/step-message.js";
-import { checkToolResult, servedByWorker, workerResultArrived } from "../runtime/worker-hands.js";
+import { capToolResultEvent } from "../runtime/tool-execution.js";
+import {
+  checkToolResult,
+  recordToolResult,
+  servedByWorker,
+  workerResultArrived,
+} from "../runtime/worker-hands.js";
 import type { LoggedEvent } from "./event-log.js";
 
 const unsupportedTypes = new Set(["system.message"]);
@@ -126,13 +132,16 @@ export class EventsService {
           ? outcomeEcho(this.deps, event, now)
           : ({ ...event, id: this.deps.ids.next(idPrefix.event), processed_at: now } as SessionEvent);
       const rubric = rubrics.get(i);
-      const [logged] = await this.deps.events.append(
-        sessionId,
-        [full],
-        rubric === undefined ? {} : { rubricText: rubric },
-      );
+      const [logged] =
+        full.type === "user.tool_result"
+          ? [await recordToolResult(this.deps, sessionId, capToolResultEvent(full))]
+          : await this.deps.events.append(
+              sessionId,
+              [full],
+              rubric === undefined ? {} : { rubricText: rubric },
+            );
       const seq = (logged as LoggedEvent).seq;
-      written.push(full);
+      written.push((logged as LoggedEvent).event);
       if (full.type === "user.define_outcome")
         await defineOutcome(this.deps, workspaceId, sessionId, full, seq, rubrics.get(i));
       else if (event.type === "user.interrupt") await this.interrupt(workspaceId, sessionId, seq);

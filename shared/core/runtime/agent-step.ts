@@ -31,7 +31,13 @@ import { type StepMessage, stepMessage } from "./step-message.js";
 import { loadStepRecord, recordFromResponse, type StepRecord, saveStepRecord } from "./step-record.js";
 import { runConfirmedTools, runStepTools, toolSession } from "./tool-execution.js";
 import { buildTranscript } from "./transcript.js";
-import { awaitWorker, servedByWorker, unansweredWorkerCalls, workerTimedOut } from "./worker-hands.js";
+import {
+  awaitWorker,
+  closeWorkerCalls,
+  servedByWorker,
+  unansweredWorkerCalls,
+  workerTimedOut,
+} from "./worker-hands.js";
 
 const isActive = (r: SessionRecord) => r.session.status === "running" || r.session.status === "rescheduling";
 
@@ -225,6 +231,9 @@ async function commitStep(
       }
       continue;
     }
+    // Worker calls of this step left open by an interrupt or a budget: answered, their worker let go.
+    if (record.workerCalls.length > 0 && decision.stop.type !== "requires_action")
+      await closeWorkerCalls(deps, claimed);
     markIdle(next, deps.clock.now(), decision.stop.type === "requires_action" ? record.awaiting : []);
     const idleEntries = await emitOnce(
       deps.store,
@@ -258,6 +267,7 @@ async function trySave(deps: StepDeps, record: SessionRecord): Promise<boolean> 
 /** Ends the turn without a model call (interrupt, budget), with the usual idle events. */
 async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReason, awaiting: string[]) {
   const sessionId = claimed.session.id;
+  await closeWorkerCalls(deps, claimed);
   // Events first, then the commit: a crash in between re-runs this step, which re-emits nothing.
   const idleEntries = await emitOnce(deps.store, deps.events, sessionId, `idle#${claimed.run.stepSeq}`, [
     usageSnapshotEvent(deps, claimed),

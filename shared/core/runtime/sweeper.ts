@@ -35,13 +35,17 @@ async function sweepEntry(deps: StepDeps, entry: StoredItem): Promise<boolean> {
   const parentId = typeof entry.sessionId === "string" ? entry.sessionId : undefined;
   const runs = parentId ? threadRepository(deps.store, parentId) : deps.sessions;
   const now = deps.clock.now();
+  let waitsOnWorker: string | undefined;
   const result = await runs.mutate(workspaceId, sessionId, (current) => {
     const active = current.session.status === "running" || current.session.status === "rescheduling";
     if (!active) return undefined;
+    waitsOnWorker = current.run.workerWait ? current.session.environment_id : undefined;
     if (Math.max(current.run.leaseUntil ?? 0, current.run.nudgeAfter ?? 0) > now) return undefined;
     current.run.nudgeAfter = now + deps.leaseMs;
     return current;
   });
+  // A session waiting on a worker keeps a live work item (one stopped meanwhile is replaced).
+  if (waitsOnWorker && !parentId) await deps.work?.ensureWork(workspaceId, waitsOnWorker, sessionId);
   const after = result?.after;
   if (!after || (after.session.status !== "running" && after.session.status !== "rescheduling")) {
     if (after && parentId) await deps.threads?.recoverIdleThread(deps, workspaceId, parentId, sessionId);

@@ -16,7 +16,7 @@ import type { SandboxNetwork } from "../ports.js";
 import { SessionRepository } from "../sessions/session-record.js";
 import { isCoordinatorTool } from "../threads/coordinator-tools.js";
 import { sandboxMounts, writeBackMountChanges } from "../tools/bash-mounts.js";
-import type { BashSandboxContext } from "../tools/bash-tool.js";
+import { BASH_DEFAULT_TIMEOUT_MS, type BashSandboxContext } from "../tools/bash-tool.js";
 import { type MountedStore, withWriteIntents } from "../tools/file-tools.js";
 import { describeFailure, isBuiltinTool, runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
 import type { StepDeps } from "./step-deps.js";
@@ -46,6 +46,30 @@ export function capToolResultText(text: string): string {
   while (keep > 0 && stored(text.slice(0, keep) + marker) > MAX_TOOL_RESULT_STORED_BYTES)
     keep = Math.floor(keep * 0.9);
   return text.slice(0, keep) + marker;
+}
+
+/**
+ * A worker's `user.tool_result` as stored: its text cut like a server-side result; images and
+ * documents that would not fit replaced by a note (an event is one store item).
+ */
+export function capToolResultEvent<E extends { content?: ReadonlyArray<{ type: string }> | null }>(
+  event: E,
+): E {
+  if (!event.content) return event;
+  const content = event.content.map((block) =>
+    block.type === "text"
+      ? { ...block, text: capToolResultText((block as unknown as { text: string }).text) }
+      : block,
+  );
+  if (Buffer.byteLength(JSON.stringify(content), "utf8") <= MAX_TOOL_RESULT_STORED_BYTES)
+    return { ...event, content };
+  let kept = content.filter((b) => b.type === "text");
+  if (Buffer.byteLength(JSON.stringify(kept), "utf8") > MAX_TOOL_RESULT_STORED_BYTES) kept = kept.slice(0, 1);
+  const note = {
+    type: "text",
+    text: `[${content.length - kept.length} image/document block(s) left out: the result was over ${MAX_TOOL_RESULT_STORED_BYTES} bytes]`,
+  };
+  return { ...event, content: [...kept, note] };
 }
 
 function resultEvent(id: string, toolUseEventId: string, outcome: ToolOutcome, now: number): SessionEvent {
@@ -140,7 +164,7 @@ async function execute(
     }
     const sandbox = name === "bash" ? await bashSandbox(deps, owner, mounting, mounts) : undefined;
     const run = async () => {
-      const outcome = await runBuiltinTool(name, input, {
+      const outcome = await runBuiltinTool(name, name === "bash" ? withinLease(input, deps.leaseMs) : input, {
         workspaceId: owner,
         workspace,
         fetcher: deps.fetcher,
@@ -160,6 +184,21 @@ async function execute(
     deps.logger.error("tool failed", { sessionId, tool: name, error: String(error) });
     return { isError: true, content: `The ${name} tool failed: ${describeFailure(error)}` };
   }
+}
+
+/**
+ * A `bash` call's timeout, kept inside the step's lease: a command that outlived it would be taken
+ * for a crash (the sweeper re-runs the step, which reports the call as interrupted while it runs).
+ */
+function withinLease(input: unknown, leaseMs: number): unknown {
+  if (input === null || typeof input !== "object") return input;
+  const asked = (input as { timeout_ms?: unknown }).timeout_ms;
+  const limit = Math.max(1_000, leaseMs - 10_000);
+  const timeout =
+    typeof asked === "number" && asked > 0
+      ? Math.min(asked, limit)
+      : Math.min(BASH_DEFAULT_TIMEOUT_MS, limit);
+  return { ...input, timeout_ms: timeout };
 }
 
 /**

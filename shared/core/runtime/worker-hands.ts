@@ -73,6 +73,62 @@ export function checkToolResult(log: readonly LoggedEvent[], toolUseId: string, 
     throw new ConflictError(`${at}: tool call ${toolUseId} is waiting for the user's confirmation`);
 }
 
+/** The emit-once key of a tool call's one result (the worker's, or the server's error). */
+const resultKey = (toolUseId: string) => `result#${toolUseId}`;
+
+/**
+ * Writes a worker's `user.tool_result` as the call's one result: of two concurrent answers (or an
+ * answer racing the server's timeout error) exactly one lands. A retried post of the same answer
+ * finds its own result and succeeds again; a call the server already answered is a 409.
+ */
+export async function recordToolResult(
+  deps: StepDeps,
+  sessionId: string,
+  event: Extract<SessionEvent, { type: "user.tool_result" }>,
+): Promise<LoggedEvent> {
+  const [entry] = await emitOnce(deps.store, deps.events, sessionId, resultKey(event.tool_use_id), [event]);
+  const recorded = entry as LoggedEvent;
+  if (recorded.event.type !== "user.tool_result")
+    throw new ConflictError(`tool call ${event.tool_use_id} already has a result`);
+  return recorded;
+}
+
+/** Answers open worker calls with an error result each (once per call, whoever answers first). */
+async function answerWithError(deps: StepDeps, sessionId: string, pending: string[], message: string) {
+  const now = new Date(deps.clock.now()).toISOString();
+  for (const toolUseId of pending) {
+    await emitOnce(deps.store, deps.events, sessionId, resultKey(toolUseId), [
+      {
+        type: "agent.tool_result",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: now,
+        tool_use_id: toolUseId,
+        is_error: true,
+        content: [{ type: "text", text: message }],
+      },
+    ]);
+  }
+}
+
+/**
+ * When a self-hosted session's turn ends with worker calls still open (an interrupt, a budget):
+ * each gets an error result, and the work item is stopped so its worker lets go — a call the user
+ * interrupted must not run later, nor keep the next turn waiting.
+ */
+export async function closeWorkerCalls(deps: StepDeps, record: SessionRecord): Promise<void> {
+  if (!servedByWorker(record)) return;
+  const sessionId = record.session.id;
+  const pending = unansweredWorkerCalls(await deps.events.read(sessionId));
+  if (pending.length === 0) return;
+  await answerWithError(
+    deps,
+    sessionId,
+    pending,
+    "Not run: the turn ended before a worker answered this call.",
+  );
+  await deps.work?.stopForSession(record.workspaceId, sessionId);
+}
+
 /**
  * After a `user.tool_result` is written at `seq`: records it as input and, if it was the last result
  * a waiting step needed, nudges that step (after the commit).
@@ -115,24 +171,25 @@ export async function awaitWorker(
   const since = claimed.run.workerWait?.since ?? now;
   if (now - since >= deps.workerTimeoutMs) return "timed_out";
   const sessionId = claimed.session.id;
+  // The work item first, while the lease is held: a crash after it leaves nothing to repair.
+  await deps.work?.ensureWork(claimed.workspaceId, claimed.session.environment_id, sessionId);
   let inputArrived = false;
   const saved = await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
     if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq)
       return undefined;
     current.run.leaseUntil = undefined;
     current.run.leaseOwner = undefined;
-    // A result that arrived since the claim may have seen no wait to clear: look again instead.
-    inputArrived = current.run.lastInputSeq > claimed.run.lastInputSeq;
+    // A result or an interrupt that arrived since the claim may have found no wait to act on (the
+    // lease was held): look again instead of waiting.
+    inputArrived =
+      current.run.lastInputSeq > claimed.run.lastInputSeq ||
+      current.run.interruptSeq > current.run.interruptHandledSeq;
     current.run.workerWait = inputArrived ? undefined : { since, toolUseIds: pending };
     current.run.nudgeAfter = inputArrived ? now + deps.leaseMs : since + deps.workerTimeoutMs;
     return current;
   });
   if (!saved) return "waiting";
-  if (inputArrived) {
-    await deps.steps.send(stepMessage(claimed.workspaceId, sessionId, claimed.run.stepSeq));
-    return "waiting";
-  }
-  await deps.work?.ensureWork(claimed.workspaceId, claimed.session.environment_id, sessionId);
+  if (inputArrived) await deps.steps.send(stepMessage(claimed.workspaceId, sessionId, claimed.run.stepSeq));
   return "waiting";
 }
 
@@ -140,25 +197,18 @@ export async function awaitWorker(
 export async function workerTimedOut(deps: StepDeps, claimed: SessionRecord, pending: string[]) {
   const sessionId = claimed.session.id;
   const seconds = Math.round(deps.workerTimeoutMs / 1000);
-  const now = new Date(deps.clock.now()).toISOString();
   const message =
     `No worker of self-hosted environment ${claimed.session.environment_id} answered within ${seconds} s. ` +
     "Run a worker (client.beta.environments.work.worker({ environmentId, environmentKey }).run()) and send a new message.";
-  const events: SessionEvent[] = pending.map((toolUseId) => ({
-    type: "agent.tool_result",
-    id: deps.ids.next(idPrefix.event),
-    processed_at: now,
-    tool_use_id: toolUseId,
-    is_error: true,
-    content: [{ type: "text", text: message }],
-  }));
-  events.push({
-    type: "session.error",
-    id: deps.ids.next(idPrefix.event),
-    processed_at: now,
-    error: { type: "unknown_error", message, retry_status: { type: "terminal" } },
-  } as SessionEvent);
-  await emitOnce(deps.store, deps.events, sessionId, `workertimeout#${claimed.run.stepSeq}`, events);
+  await answerWithError(deps, sessionId, pending, message);
+  await emitOnce(deps.store, deps.events, sessionId, `workertimeout#${claimed.run.stepSeq}`, [
+    {
+      type: "session.error",
+      id: deps.ids.next(idPrefix.event),
+      processed_at: new Date(deps.clock.now()).toISOString(),
+      error: { type: "unknown_error", message, retry_status: { type: "terminal" } },
+    } as SessionEvent,
+  ]);
   await deps.work?.stopForSession(claimed.workspaceId, sessionId);
 }
 

@@ -15,10 +15,21 @@ export const MAX_BODY_BYTES = 256 * 1024;
 
 export const json = (body: unknown, status = 200): HttpResponse => ({ kind: "json", status, body });
 
+/**
+ * What a self-hosted worker may post (its sessions token): the SDK's `read` returns up to 256 KB,
+ * which JSON-escaping inflates; the stored result is cut to size (capToolResultEvent).
+ */
+export const WORKER_MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/** The body limit of a request: a worker's (sessions token) is larger, for its tool results. */
+export const bodyLimitOf = (request: Pick<HttpRequest, "principal">) =>
+  request.principal?.scope?.kind === "session" ? WORKER_MAX_BODY_BYTES : MAX_BODY_BYTES;
+
 export function jsonBody(request: HttpRequest): unknown {
   if (!request.body) return {};
-  if (Buffer.byteLength(request.body) > MAX_BODY_BYTES)
-    throw new ApiError("request_too_large", `request body is larger than ${MAX_BODY_BYTES / 1024} KiB`);
+  const limit = bodyLimitOf(request);
+  if (Buffer.byteLength(request.body) > limit)
+    throw new ApiError("request_too_large", `request body is larger than ${limit / 1024} KiB`);
   try {
     return JSON.parse(request.body);
   } catch {
