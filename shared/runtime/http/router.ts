@@ -39,6 +39,11 @@ export class Router {
     return this;
   }
 
+  /** Every route as `{method, path}` with `{param}` segments (docs, the API fuzzer). */
+  list(): Array<{ method: string; path: string; public: boolean }> {
+    return this.routes.map((r) => ({ method: r.method, path: `/${r.segments.join("/")}`, public: r.public }));
+  }
+
   /** The route for a request, or why there is none (`not_found` / `method_not_allowed`). */
   match(
     method: string,
