@@ -265,3 +265,11 @@ export interface ShellSandbox {
   /** Ends every shell (the process is shutting down). */
   dispose?(): Promise<void>;
 }
+
+/** The work queue of self-hosted environments, as a step needs it. */
+export interface WorkQueuePort {
+  /** Makes sure the session has a live work item for a worker to claim (idempotent). */
+  ensureWork(workspaceId: string, environmentId: string, sessionId: string): Promise<string>;
+  /** Stops the session's work item, if any. */
+  stopForSession(workspaceId: string, sessionId: string): Promise<void>;
+}

@@ -22,12 +22,8 @@ import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { stepMessage } from "../runtime/step-message.js";
 import { capToolResultEvent } from "../runtime/tool-execution.js";
-import {
-  checkToolResult,
-  recordToolResult,
-  servedByWorker,
-  workerResultArrived,
-} from "../runtime/worker-hands.js";
+import { checkToolResult, recordToolResult, workerResultArrived } from "../runtime/worker-hands.js";
+import { servedByWorker } from "../runtime/worker-tools.js";
 import type { LoggedEvent } from "./event-log.js";
 
 const unsupportedTypes = new Set(["system.message"]);

@@ -31,13 +31,8 @@ import { type StepMessage, stepMessage } from "./step-message.js";
 import { loadStepRecord, recordFromResponse, type StepRecord, saveStepRecord } from "./step-record.js";
 import { runConfirmedTools, runStepTools, toolSession } from "./tool-execution.js";
 import { buildTranscript } from "./transcript.js";
-import {
-  awaitWorker,
-  closeWorkerCalls,
-  servedByWorker,
-  unansweredWorkerCalls,
-  workerTimedOut,
-} from "./worker-hands.js";
+import { awaitWorker, closeWorkerCalls, unansweredWorkerCalls, workerTimedOut } from "./worker-hands.js";
+import { servedByWorker } from "./worker-tools.js";
 
 const isActive = (r: SessionRecord) => r.session.status === "running" || r.session.status === "rescheduling";
 

@@ -4,13 +4,13 @@
  */
 
 import { idPrefix } from "../../contract/ids.js";
-import type { SessionEvent, SessionStatusIdleEvent, SessionUsage } from "../../contract/sdk-types.js";
+import type { SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
 import { publishSessionEvent } from "../events/lifecycle-publishing.js";
 import type { SessionRecord } from "../sessions/session-record.js";
-import type { StepDeps } from "./step-deps.js";
+import type { StepDeps, StopReason } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
 
-export type StopReason = SessionStatusIdleEvent["stop_reason"];
+export type { StopReason };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

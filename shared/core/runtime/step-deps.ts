@@ -1,6 +1,6 @@
 /** Everything a step needs from outside, handed in by the composition root. */
 
-import type { SessionUsage } from "../../contract/sdk-types.js";
+import type { SessionStatusIdleEvent, SessionUsage } from "../../contract/sdk-types.js";
 import type { EventLog } from "../events/event-log.js";
 import type { OutcomeSettings } from "../outcomes/outcome-settings.js";
 import type {
@@ -16,14 +16,16 @@ import type {
   ModelProvider,
   SandboxNetwork,
   ShellSandbox,
+  WorkQueuePort,
   WorkspaceStore,
 } from "../ports.js";
 import type { SessionRecord, SessionRepository } from "../sessions/session-record.js";
 import type { RetryPolicy } from "./model-retry.js";
-import type { StopReason } from "./session-status.js";
 import type { StepMessage } from "./step-message.js";
 import type { StepRecord } from "./step-record.js";
-import type { WorkQueuePort } from "./worker-hands.js";
+
+/** Why a run went idle (the SDK's `stop_reason`). */
+export type StopReason = SessionStatusIdleEvent["stop_reason"];
 
 /** How child threads (core/threads) plug into the one step loop; absent when threads are not wired. */
 export interface ThreadHooks {

@@ -7,12 +7,25 @@ import type Anthropic from "@anthropic-ai/sdk";
 import * as z from "zod";
 import { idPrefix } from "../../contract/ids.js";
 import type { AgentToolset, SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
-import type { LoggedEvent } from "../events/event-log.js";
-import { ConditionFailedError, type ModelResponse } from "../ports.js";
+import type { EventLog, LoggedEvent } from "../events/event-log.js";
+import {
+  type Clock,
+  ConditionFailedError,
+  type DocumentStore,
+  type IdGenerator,
+  type ModelResponse,
+} from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { isBuiltinTool, toolPolicy } from "../tools/toolset.js";
-import type { StepDeps } from "./step-deps.js";
-import { isWorkerTool, servedByWorker } from "./worker-hands.js";
+import { isWorkerTool, servedByWorker } from "./worker-tools.js";
+
+/** What the step record needs of a step's deps (StepDeps has it). */
+interface RecordDeps {
+  store: DocumentStore;
+  events: EventLog;
+  ids: IdGenerator;
+  clock: Clock;
+}
 
 const toolRunSchema = z.object({
   toolUseEventId: z.string(),
@@ -45,14 +58,14 @@ export type StepRecord = z.infer<typeof stepRecordSchema> & { entries: LoggedEve
 export const stepRecordKey = (sessionId: string) => `step#${sessionId}`;
 const recordKey = stepRecordKey;
 
-export async function loadStepRecord(deps: StepDeps, sessionId: string, stepSeq: number) {
+export async function loadStepRecord(deps: RecordDeps, sessionId: string, stepSeq: number) {
   const item = await deps.store.get("resources", recordKey(sessionId), stepSeq.toString().padStart(10, "0"));
   return item ? (stepRecordSchema.parse(item.record) as StepRecord) : undefined;
 }
 
 /** Stores a record unless one exists for the step; returns whichever is stored. */
 export async function saveStepRecord(
-  deps: StepDeps,
+  deps: RecordDeps,
   sessionId: string,
   record: StepRecord,
 ): Promise<StepRecord> {
@@ -83,7 +96,7 @@ export function usageOf(response: ModelResponse): SessionUsage {
 
 /** Turns a model response into the step's events, tool runs and waits (no I/O but sequence allocation). */
 export async function recordFromResponse(
-  deps: StepDeps,
+  deps: RecordDeps,
   session: SessionRecord,
   watermark: number,
   response: ModelResponse,

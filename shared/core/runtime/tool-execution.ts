@@ -22,7 +22,7 @@ import { describeFailure, isBuiltinTool, runBuiltinTool, type ToolOutcome } from
 import type { StepDeps } from "./step-deps.js";
 import type { StepRecord } from "./step-record.js";
 import { fileIntentLog, runOnce } from "./tool-intents.js";
-import { isWorkerTool } from "./worker-hands.js";
+import { isWorkerTool } from "./worker-tools.js";
 
 /** Builtin tools that only read: re-running one after a crash changes nothing. */
 const READ_ONLY_TOOLS: ReadonlySet<string> = new Set(["read", "glob", "grep", "web_fetch"]);

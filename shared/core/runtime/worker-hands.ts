@@ -16,22 +16,7 @@ import type { WriteContext } from "../memory/memories-service.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
-
-/** The tools a self-hosted worker runs (the SDK's `betaAgentToolset20260401`). */
-export const WORKER_TOOL_NAMES = ["bash", "read", "write", "edit", "glob", "grep"] as const;
-
-export const isWorkerTool = (name: string) => (WORKER_TOOL_NAMES as readonly string[]).includes(name);
-
-/** Whether a run's tools are served by a self-hosted worker. */
-export const servedByWorker = (record: Pick<SessionRecord, "run">) => record.run.hands === "worker";
-
-/** What the step needs of the work queue. */
-export interface WorkQueuePort {
-  /** Makes sure the session has a live work item for a worker to claim (idempotent). */
-  ensureWork(workspaceId: string, environmentId: string, sessionId: string): Promise<string>;
-  /** Stops the session's work item, if any. */
-  stopForSession(workspaceId: string, sessionId: string): Promise<void>;
-}
+import { isWorkerTool, servedByWorker } from "./worker-tools.js";
 
 const resultOf = (event: SessionEvent) =>
   event.type === "user.tool_result" || event.type === "agent.tool_result" ? event.tool_use_id : undefined;
