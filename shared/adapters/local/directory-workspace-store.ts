@@ -98,9 +98,8 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
 
   /** `real` (a resolved path) if it lies inside the workspace folder, else an error. */
   private async contained(workspaceId: string, real: string): Promise<string> {
-    const dir = this.dirOf(workspaceId);
-    await mkdir(dir, { recursive: true });
-    const realDir = await realpath(dir);
+    // The folder exists: `real` resolved inside it, or containedParent made it.
+    const realDir = await realpath(this.dirOf(workspaceId));
     if (real !== realDir && !real.startsWith(`${realDir}${path.sep}`))
       throw new InvalidWorkspacePathError("this path leads outside the workspace through a symbolic link");
     return real;

@@ -59,9 +59,7 @@ export class ApiKeys {
 
   /** Removes a key (idempotent); this process forgets it at once, others within `cacheMs`. */
   async revoke(key: string): Promise<void> {
-    const hash = hashOf(key);
-    this.cache.delete(hash);
-    await this.store.delete("resources", "apikey", hash);
+    await this.revokeHash(hashOf(key));
   }
 
   /** The stored hash of a key, for records that must revoke it later without keeping the key. */

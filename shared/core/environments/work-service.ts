@@ -93,6 +93,19 @@ export class WorkService {
     private readonly settings: WorkSettings,
   ) {}
 
+  /** When this process last recorded each poller (a worker polls every few seconds). */
+  private readonly pollersNoted = new Map<string, number>();
+
+  /** Records that a worker polls (for `stats.workers_polling`), at most every 10 s per worker. */
+  private async notePoller(environmentId: string, workerId: string) {
+    const now = this.clock.now();
+    const key = `${environmentId}#${workerId}`;
+    if (now - (this.pollersNoted.get(key) ?? Number.NEGATIVE_INFINITY) < 10_000) return;
+    if (this.pollersNoted.size > 10_000) this.pollersNoted.clear();
+    this.pollersNoted.set(key, now);
+    await this.store.put("resources", { pk: workersKey(environmentId), sk: workerId, at: now });
+  }
+
   /** A self-hosted environment of the workspace, or a 404 / 400. */
   private async selfHosted(workspaceId: string, environmentId: string): Promise<Environment> {
     const environment = await this.environments.retrieve(workspaceId, environmentId);
@@ -227,13 +240,7 @@ export class WorkService {
     options: { blockMs?: number; reclaimOlderThanMs?: number; workerId?: string },
   ): Promise<SelfHostedWork | null> {
     await this.selfHosted(workspaceId, environmentId);
-    if (options.workerId) {
-      await this.store.put("resources", {
-        pk: workersKey(environmentId),
-        sk: options.workerId.slice(0, 200),
-        at: this.clock.now(),
-      });
-    }
+    if (options.workerId) await this.notePoller(environmentId, options.workerId.slice(0, 200));
     const deadline = this.clock.now() + (options.blockMs ?? 0);
     for (;;) {
       const claimed = await this.tryClaim(workspaceId, environmentId, options);

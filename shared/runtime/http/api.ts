@@ -44,7 +44,7 @@ import {
   parseListQuery,
   workspaceOf as ws,
 } from "./request-parsing.js";
-import { Router } from "./router.js";
+import { Router, SESSION_SCOPE } from "./router.js";
 import { addSessionResourceRoutes } from "./session-resources-routes.js";
 import { addThreadRoutes } from "./threads-routes.js";
 import { addWebhookRoutes } from "./webhooks-routes.js";
@@ -70,9 +70,6 @@ export interface ApiServices extends MemoryRouteServices {
 
 /** Longest id a path segment may carry. */
 const MAX_PATH_ID_LENGTH = 256;
-
-/** Session routes a self-hosted worker's sessions token may call (for its own session only). */
-const SESSION_SCOPE = { scopes: ["session"] } as const;
 
 const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
 

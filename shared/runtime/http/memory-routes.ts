@@ -23,7 +23,7 @@ import type { MemorySnapshotsService } from "../../core/memory/memory-snapshots-
 import type { MemoryStoresService } from "../../core/memory/memory-stores-service.js";
 import type { HttpRequest } from "./http-types.js";
 import { json, jsonBody, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
-import type { Router } from "./router.js";
+import { type Router, SESSION_SCOPE } from "./router.js";
 
 export interface MemoryRouteServices {
   memoryStores: MemoryStoresService;
@@ -35,9 +35,6 @@ export interface MemoryRouteServices {
    */
   sessionWrite?: (workspaceId: string, sessionId: string) => Promise<WriteContext>;
 }
-
-/** Memory routes a sessions token may call (its session's mounted stores only; see ScopedAccess). */
-const SESSION_SCOPE = { scopes: ["session"] } as const;
 
 /** A write through the API is attributed to the API key that authenticated it. */
 const apiWrite = (r: HttpRequest): WriteContext => ({

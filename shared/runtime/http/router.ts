@@ -13,6 +13,9 @@ export interface RouteOptions {
   ownLeaseCheck?: boolean;
 }
 
+/** Routes a self-hosted worker's sessions token may call (for its own session and stores only). */
+export const SESSION_SCOPE: RouteOptions = { scopes: ["session"] };
+
 export type RouteHandler = (request: HttpRequest, params: Record<string, string>) => Promise<HttpResponse>;
 
 interface Route {
