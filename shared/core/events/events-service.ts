@@ -22,8 +22,7 @@ import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { stepMessage } from "../runtime/step-message.js";
 import { capToolResultEvent } from "../runtime/tool-execution.js";
-import { checkToolResult, recordToolResult, workerResultArrived } from "../runtime/worker-hands.js";
-import { servedByWorker } from "../runtime/worker-tools.js";
+import { checkWorkerResults, recordToolResult, workerResultArrived } from "../runtime/worker-hands.js";
 import type { LoggedEvent } from "./event-log.js";
 
 const unsupportedTypes = new Set(["system.message"]);
@@ -91,21 +90,7 @@ export class EventsService {
         );
       return event;
     });
-    if (events.some((e) => e.type === "user.tool_result")) {
-      if (!servedByWorker(record))
-        throw new InvalidRequestError(
-          "user.tool_result answers a self-hosted worker's tool call; this session's tools run on the server",
-        );
-      const log = await this.deps.events.read(sessionId);
-      const seen = new Set<string>();
-      for (const [i, event] of events.entries()) {
-        if (event.type !== "user.tool_result") continue;
-        if (seen.has(event.tool_use_id))
-          throw new InvalidRequestError(`events.${i}: tool call ${event.tool_use_id} is answered twice`);
-        seen.add(event.tool_use_id);
-        checkToolResult(log, event.tool_use_id, `events.${i}`);
-      }
-    }
+    await checkWorkerResults(this.deps, record, events);
     const rubrics = await this.fileRubrics(workspaceId, events, "events");
     const awaiting = new Set(record.run.awaiting);
     for (const [i, event] of events.entries()) {
@@ -162,12 +147,12 @@ export class EventsService {
       }
       return current;
     });
-    // A coordinator waiting on its fan-out: stop the threads, so the fan-out ends and the
-    // coordinator resumes to honour the interrupt (a crash here is finished by the sweeper's re-nudge).
     // A step waiting on a worker holds no lease: nudge it, so it honours the interrupt now.
     const after = saved?.after;
     if (after?.run.workerWait && after.session.status === "running" && after.run.leaseOwner === undefined)
       await this.deps.steps.send(stepMessage(workspaceId, sessionId, after.run.stepSeq));
+    // A coordinator waiting on its fan-out: stop the threads, so the fan-out ends and the
+    // coordinator resumes to honour the interrupt (a crash here is finished by the sweeper's re-nudge).
     const fanoutStep = saved?.after.run.fanoutStep;
     if (fanoutStep !== undefined)
       await this.deps.threads?.cancelFanout(this.deps, workspaceId, sessionId, fanoutStep);

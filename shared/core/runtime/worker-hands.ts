@@ -115,6 +115,32 @@ export async function closeWorkerCalls(deps: StepDeps, record: SessionRecord): P
 }
 
 /**
+ * Checks the `user.tool_result`s of one send before anything is written: only a self-hosted
+ * session takes them, each must answer an open worker call of this session, once.
+ */
+export async function checkWorkerResults(
+  deps: StepDeps,
+  record: SessionRecord,
+  events: ReadonlyArray<{ type: string; tool_use_id?: string }>,
+): Promise<void> {
+  if (!events.some((e) => e.type === "user.tool_result")) return;
+  if (!servedByWorker(record))
+    throw new InvalidRequestError(
+      "user.tool_result answers a self-hosted worker's tool call; this session's tools run on the server",
+    );
+  const log = await deps.events.read(record.session.id);
+  const seen = new Set<string>();
+  for (const [i, event] of events.entries()) {
+    if (event.type !== "user.tool_result") continue;
+    const toolUseId = event.tool_use_id as string;
+    if (seen.has(toolUseId))
+      throw new InvalidRequestError(`events.${i}: tool call ${toolUseId} is answered twice`);
+    seen.add(toolUseId);
+    checkToolResult(log, toolUseId, `events.${i}`);
+  }
+}
+
+/**
  * After a `user.tool_result` is written at `seq`: records it as input and, if it was the last result
  * a waiting step needed, nudges that step (after the commit).
  */
