@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_TOOL_RESULT_STORED_BYTES } from "../../shared/core/runtime/tool-execution.js";
+import { MAX_TOOL_RESULT_STORED_BYTES } from "../../shared/core/events/result-size.js";
 import { mockText, mockToolUse } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
 

@@ -21,9 +21,9 @@ import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from 
 import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { stepMessage } from "../runtime/step-message.js";
-import { capToolResultEvent } from "../runtime/tool-execution.js";
 import { checkWorkerResults, recordToolResult, workerResultArrived } from "../runtime/worker-hands.js";
 import type { LoggedEvent } from "./event-log.js";
+import { capToolResultEvent } from "./result-size.js";
 
 const unsupportedTypes = new Set(["system.message"]);
 
