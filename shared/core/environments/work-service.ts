@@ -314,6 +314,10 @@ export class WorkService {
         if (error instanceof ConditionFailedError) continue;
         throw error;
       }
+      // The item keeps the last 20 generations' hashes (revoked when it stops); older ones go now.
+      const kept = new Set(next.lease.tokenHashes);
+      for (const hash of item.lease.tokenHashes ?? [])
+        if (!kept.has(hash)) await this.apiKeys.revokeHash(hash);
       return this.view(next, encodeSecret(token));
     }
     return undefined;
