@@ -23,6 +23,11 @@ import {
 } from "./infra-helpers.js";
 
 const MAX_BUNDLE_BYTES = 500 * 1024;
+/**
+ * agent-step alone carries the model SDK (the official SDK is ~120 KB minified), the toolset and the
+ * clients of the things tools reach (sandbox, MCP servers), so its budget is larger.
+ */
+const BUNDLE_BUDGETS: Partial<Record<string, number>> = { "agent-step": 640 * 1024 };
 const FUNCTION_NAMES: ReverieFunctionName[] = [
   "api",
   "api-stream",
@@ -526,16 +531,20 @@ describe("Lambda assets", () => {
   const bundled = [...FUNCTION_NAMES, "grader", "webhook-deliver"] as const;
   const any = (name: (typeof bundled)[number]) =>
     name === "grader" || name === "webhook-deliver" ? stack.runtime.outcomes.functions[name] : fn(name);
-  it.each(bundled)(`%s: the bundled code is at most ${MAX_BUNDLE_BYTES / 1024} KB`, (name) => {
-    const resource = template.findResources("AWS::Lambda::Function")[logicalIdOf(any(name))];
-    const key = resource?.Properties.Code.S3Key as string;
-    const dir = join(outdir, `asset.${key.replace(/\.zip$/, "")}`);
-    const files = readdirSync(dir);
-    const sizes = Object.fromEntries(files.map((f) => [f, statSync(join(dir, f)).size]));
-    expect(files).toContain("index.mjs");
-    const bundle = sizes["index.mjs"] ?? 0;
-    expect(bundle, `${name} index.mjs is ${(bundle / 1024).toFixed(0)} KB`).toBeLessThanOrEqual(
-      MAX_BUNDLE_BYTES,
-    );
-  });
+  const budgetOf = (name: string) => BUNDLE_BUDGETS[name] ?? MAX_BUNDLE_BYTES;
+  it.each(bundled.map((name) => [name, budgetOf(name) / 1024] as const))(
+    "%s: the bundled code is at most %i KB",
+    (name, _kb) => {
+      const resource = template.findResources("AWS::Lambda::Function")[logicalIdOf(any(name))];
+      const key = resource?.Properties.Code.S3Key as string;
+      const dir = join(outdir, `asset.${key.replace(/\.zip$/, "")}`);
+      const files = readdirSync(dir);
+      const sizes = Object.fromEntries(files.map((f) => [f, statSync(join(dir, f)).size]));
+      expect(files).toContain("index.mjs");
+      const bundle = sizes["index.mjs"] ?? 0;
+      expect(bundle, `${name} index.mjs is ${(bundle / 1024).toFixed(0)} KB`).toBeLessThanOrEqual(
+        budgetOf(name),
+      );
+    },
+  );
 });
