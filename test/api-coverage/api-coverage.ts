@@ -57,7 +57,8 @@ export function sdkInfo(): { version: string; betaDir: string } {
 }
 
 const METHOD_DEFINITION = /^\s+([a-zA-Z]\w*)\([^)]*\)\s*\{\s*$/;
-const CLIENT_CALL = /this\._client\.(get|post|put|patch|delete|getAPIList)\((?:\(0, path_\d+\.path\)\s*)?([`'])([^`']*)\2/;
+const CLIENT_CALL =
+  /this\._client\.(get|post|put|patch|delete|getAPIList)\((?:\(0, path_\d+\.path\)\s*)?([`'])([^`']*)\2/;
 
 /** Every HTTP-calling method of the Managed Agents resources in the pinned SDK. */
 export function sdkEndpoints(betaDir = sdkInfo().betaDir): SdkEndpoint[] {

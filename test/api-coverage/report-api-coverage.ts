@@ -18,9 +18,12 @@ try {
   const { version } = sdkInfo();
   const rows = coverage(sdkEndpoints(), stack.services.api?.router.list() ?? []);
   const width = Math.max(...rows.map((r) => r.call.length));
-  for (const r of rows) console.log(`${r.served ? "✅" : "— "} ${r.call.padEnd(width)}  ${r.method} ${r.path}`);
+  for (const r of rows)
+    console.log(`${r.served ? "✅" : "— "} ${r.call.padEnd(width)}  ${r.method} ${r.path}`);
   const served = rows.filter((r) => r.served).length;
-  console.log(`\n@anthropic-ai/sdk ${version}: Reverie serves ${served} / ${rows.length} Managed Agents endpoints`);
+  console.log(
+    `\n@anthropic-ai/sdk ${version}: Reverie serves ${served} / ${rows.length} Managed Agents endpoints`,
+  );
   if (process.argv.includes("--write")) {
     const readme = readFileSync("README.md", "utf8");
     writeFileSync("README.md", withCoverageBlock(readme, coverageMarkdown(rows, version)));
