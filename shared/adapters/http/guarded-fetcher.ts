@@ -11,6 +11,7 @@ import type { LookupFunction } from "node:net";
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 import type { HttpFetcher } from "../../core/ports.js";
+import { type FetchLike, guardedFetch } from "./guarded-fetch.js";
 
 export interface ResolvedAddress {
   address: string;
@@ -93,6 +94,13 @@ export class GuardedFetcher implements HttpFetcher {
   private readonly resolve: (hostname: string) => Promise<ResolvedAddress[]>;
   private readonly isAllowedAddress: (address: string) => boolean;
   private readonly userAgent: string;
+
+  /**
+   * A WHATWG `fetch` behind the same guard, for clients that take one (the MCP SDK's transports):
+   * every request's host is vetted like a `web_fetch` hop and the socket pinned to the vetted
+   * address; redirects are returned, not followed, so each hop a client follows comes back here.
+   */
+  readonly fetch: FetchLike = guardedFetch((url) => this.vet(url));
 
   constructor(options: GuardedFetcherOptions = {}) {
     this.allowPrivate = options.allowPrivate ?? false;
