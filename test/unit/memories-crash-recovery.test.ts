@@ -90,7 +90,7 @@ describe("memory writes survive a crash between any two writes", () => {
     expect(await t.versionsOf(head?.memoryId as string)).toEqual(["created"]);
   });
 
-  it("create: crash before the head — the claimed path is free again after the claim lease", async () => {
+  it("create: crash before the head — nothing was claimed, the path is free at once", async () => {
     const t = await setup();
     t.store.crashOn = { op: "put", pk: /#mem$/ };
     await expect(t.memories.createMemory(t.storeId, { path: "/a", content: "A" }, api)).rejects.toThrow(
@@ -98,12 +98,66 @@ describe("memory writes survive a crash between any two writes", () => {
     );
     t.store.restart();
     expect(await t.memories.listAll(t.storeId)).toEqual([]);
-    await expect(t.memories.createMemory(t.storeId, { path: "/a", content: "B" }, api)).rejects.toThrow(
-      MemoryPathConflictError,
-    );
-    t.advance(PATH_CLAIM_LEASE_MS + 1);
     const created = await t.memories.createMemory(t.storeId, { path: "/a", content: "B" }, api);
     expect((await t.memories.findByPath(t.storeId, "/a"))?.memoryId).toBe(created.memoryId);
+  });
+
+  it("create: crash before the path claim — the pending memory is invisible and the path free at once", async () => {
+    const t = await setup();
+    t.store.crashOn = { op: "put", pk: /#path$/ };
+    await expect(t.memories.createMemory(t.storeId, { path: "/a", content: "A" }, api)).rejects.toThrow(
+      CrashError,
+    );
+    t.store.restart();
+    expect(await t.memories.listAll(t.storeId)).toEqual([]);
+    const created = await t.memories.createMemory(t.storeId, { path: "/a", content: "B" }, api);
+    expect((await t.memories.listAll(t.storeId)).map((h) => [h.path, h.content, h.memoryId])).toEqual([
+      ["/a", "B", created.memoryId],
+    ]);
+  });
+
+  it("create: crash after the path claim — the next access finishes the create; no orphan holds the path", async () => {
+    const t = await setup();
+    // the first head put (pending) goes through; the crash comes before the second (going live)
+    let heads = 0;
+    const put = t.store.put.bind(t.store);
+    t.store.put = async (table, item, options) => {
+      if (/#mem$/.test(item.pk) && ++heads === 2) {
+        t.store.crashOn = { op: "put", pk: /#mem$/ };
+      }
+      return put(table, item, options);
+    };
+    await expect(t.memories.createMemory(t.storeId, { path: "/a", content: "A" }, api)).rejects.toThrow(
+      CrashError,
+    );
+    t.store.restart();
+    t.store.put = put;
+    // a second create at the same path meets the first one, finished — a real memory, not a 404
+    const conflict = await t.memories
+      .createMemory(t.storeId, { path: "/a", content: "B" }, api)
+      .catch((error: unknown) => error);
+    expect(conflict).toBeInstanceOf(MemoryPathConflictError);
+    const [first] = await t.memories.listAll(t.storeId);
+    expect(first?.content).toBe("A");
+    expect((conflict as Error).message).toContain(first?.memoryId);
+    await t.memories.retrieve(WS, t.storeId, first?.memoryId as string);
+    expect(await t.versionsOf(first?.memoryId as string)).toEqual(["created"]);
+    // and an edit through the path goes straight through
+    const edited = await t.memories.writeAtPath(t.storeId, "/a", "A2", api);
+    expect(edited.memoryId).toBe(first?.memoryId);
+    expect(await t.versionsOf(first?.memoryId as string)).toEqual(["modified", "created"]);
+  });
+
+  it("create: whatever write it dies before, 20 creates and edits after a restart never meet a blocked path", async () => {
+    for (const crashOn of [/#mem$/, /#path$/, /#ver$/]) {
+      const t = await setup();
+      t.store.crashOn = { op: "put", pk: crashOn };
+      await t.memories.createMemory(t.storeId, { path: "/p", content: "0" }, api).catch(() => undefined);
+      t.store.restart();
+      for (let i = 1; i <= 20; i++) await t.memories.writeAtPath(t.storeId, "/p", String(i), api);
+      const live = await t.memories.listAll(t.storeId);
+      expect(live.map((h) => [h.path, h.content])).toEqual([["/p", "20"]]);
+    }
   });
 
   it("rename: crash before the head moves — the memory keeps its old path, the new one frees up", async () => {

@@ -4,8 +4,11 @@
  *
  * Every write is a sequence of single-item conditional writes, ordered so a crash between any two
  * leaves a state the next operation repairs or ignores (see memory-records.ts for the items):
- * - create: reserve a slot in the count → claim the path (ifNotExists) → put the head (must not
- *   exist) → put the version. A claim whose head never appeared is reclaimable after a lease.
+ * - create: reserve a slot in the count → put the head as `pending` (must not exist) → claim the
+ *   path (ifNotExists) → mark the head live (rev-checked) → put the version. A claim always names
+ *   a head that holds the whole create, so the next reader of a pending head whose path entry names
+ *   it finishes the create (roll forward) and a claim without a head is free at once: a crashed
+ *   create never blocks its path.
  * - update: claim the new path (rename) → move the head (rev-checked; the precondition is checked
  *   against the head that is overwritten) → put the version → release the old path.
  * - delete: tombstone the head (rev-checked) → put the `deleted` version → release the path →
@@ -86,10 +89,31 @@ export class MemoriesService {
   // Reading
   // -------------------------------------------------------------------------------------------
 
-  /** The head of a memory (live or tombstoned), validated. */
+  /**
+   * The head of a memory (live or tombstoned), validated. A pending create is finished here if its
+   * path is claimed, and is no memory (undefined) if not.
+   */
   async head(storeId: string, memoryId: string): Promise<MemoryHead | undefined> {
     const item = await this.deps.store.get("resources", headKey(storeId), memoryId);
-    return item ? headSchema.parse(item) : undefined;
+    if (!item) return undefined;
+    const head = headSchema.parse(item);
+    return head.pending ? this.finishCreate(head) : head;
+  }
+
+  /** Rolls a pending create forward if its path entry names it; idempotent, any reader may run it. */
+  private async finishCreate(pending: MemoryHead): Promise<MemoryHead | undefined> {
+    const entry = await this.pathEntry(pending.storeId, pending.path);
+    if (entry?.memoryId !== pending.memoryId) return undefined;
+    const live: MemoryHead = { ...pending, rev: pending.rev + 1, pending: false };
+    try {
+      await this.deps.store.put("resources", this.headItem(live), { expectedRev: pending.rev });
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      // another reader (or the create itself) finished it first
+      return this.head(pending.storeId, pending.memoryId);
+    }
+    await this.putVersion(versionOfHead(live));
+    return live;
   }
 
   private async liveHead(storeId: string, memoryId: string): Promise<MemoryHead> {
@@ -147,8 +171,10 @@ export class MemoriesService {
    */
   private async entryHolds(storeId: string, entry: PathEntry & { path: string }): Promise<boolean> {
     const head = await this.head(storeId, entry.memoryId);
-    if (head?.deleted) return false;
-    if (head && head.path === entry.path) return true;
+    // no head: a create that died before its head (claims follow heads) or a finished delete
+    if (!head || head.deleted) return false;
+    if (head.path === entry.path) return true;
+    // a rename in progress (claimed, head not moved yet) or one that died there
     return this.deps.clock.now() - entry.claimedAt < PATH_CLAIM_LEASE_MS;
   }
 
@@ -289,14 +315,8 @@ export class MemoriesService {
   ): Promise<MemoryHead> {
     const memoryId = input.memoryId ?? this.deps.ids.next(memoryIdPrefix.memory);
     await this.reserveSlot(storeId);
-    try {
-      await this.claimPath(storeId, input.path, memoryId);
-    } catch (error) {
-      await this.releaseSlot(storeId);
-      throw error;
-    }
     const now = this.now();
-    const head: MemoryHead = {
+    const pending: MemoryHead = {
       schemaVersion: 1,
       rev: 1,
       memoryId,
@@ -312,17 +332,25 @@ export class MemoriesService {
       actor: context.actor,
       provenance: provenanceSchema.parse(context.provenance ?? {}),
       deleted: false,
+      pending: true,
     };
     try {
-      await this.deps.store.put("resources", this.headItem(head), { expectedRev: 0 });
+      await this.deps.store.put("resources", this.headItem(pending), { expectedRev: 0 });
     } catch (error) {
-      await this.releasePath(storeId, input.path, memoryId);
       await this.releaseSlot(storeId);
       throw error instanceof ConditionFailedError
         ? new ConflictError(`memory ${memoryId} already exists`)
         : error;
     }
-    await this.putVersion(versionOfHead(head));
+    try {
+      await this.claimPath(storeId, input.path, memoryId);
+    } catch (error) {
+      await this.deps.store.delete("resources", headKey(storeId), memoryId);
+      await this.releaseSlot(storeId);
+      throw error;
+    }
+    const head = await this.finishCreate(pending);
+    if (!head) throw new Error(`memory ${memoryId}: its path claim vanished while it was created`);
     return head;
   }
 

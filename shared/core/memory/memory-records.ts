@@ -75,6 +75,11 @@ export const headSchema = z.object({
   provenance: provenanceSchema,
   /** Set by a delete before the path is released and the head removed. */
   deleted: z.boolean(),
+  /**
+   * Set by a create until its path is claimed: a pending head whose path entry names it is finished
+   * by whoever reads it next (the create is rolled forward); one without is invisible.
+   */
+  pending: z.boolean().optional(),
 });
 export type MemoryHead = z.infer<typeof headSchema>;
 
