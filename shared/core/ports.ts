@@ -109,6 +109,32 @@ export interface HttpFetcher {
     url: string,
     options: { maxBytes: number; timeoutMs: number },
   ): Promise<{ status: number; contentType: string; body: string }>;
+  /**
+   * Sends one request with a method, headers and a body (an OAuth token endpoint, an MCP probe),
+   * through the same guard; redirects are not followed. Optional so that test fakes of `fetchText`
+   * stay valid; the guarded fetcher implements it.
+   */
+  send?(url: string, request: HttpSendRequest): Promise<{ status: number; contentType: string; body: string }>;
+}
+
+export interface HttpSendRequest {
+  method: "GET" | "POST" | "DELETE";
+  headers?: Record<string, string>;
+  body?: string;
+  /** The body read is cut here (the connection is closed). */
+  maxBytes: number;
+  timeoutMs: number;
+}
+
+/**
+ * Seals secrets at rest (vault credentials): AES-256-GCM under a local key file, or KMS envelope
+ * encryption on AWS. `context` is bound to the sealed value (GCM associated data, the KMS encryption
+ * context): an envelope opens only with the context it was sealed with, so it cannot be moved to
+ * another record. Both methods throw on a tampered envelope, a wrong key or a wrong context.
+ */
+export interface SecretSealer {
+  seal(plaintext: string, context: Readonly<Record<string, string>>): Promise<string>;
+  open(envelope: string, context: Readonly<Record<string, string>>): Promise<string>;
 }
 
 export interface Clock {
@@ -272,4 +298,61 @@ export interface WorkQueuePort {
   ensureWork(workspaceId: string, environmentId: string, sessionId: string): Promise<string>;
   /** Stops the session's work item, if any. */
   stopForSession(workspaceId: string, sessionId: string): Promise<void>;
+}
+
+/** A tool an MCP server offers: its `tools/list` entry, as far as Reverie uses it. */
+export interface McpTool {
+  name: string;
+  description?: string;
+  /** The tool's input as JSON Schema (`type: "object"`). */
+  inputSchema: Record<string, unknown>;
+  /** The server's hints (`readOnlyHint`, `destructiveHint`, …): untrusted, advisory only. */
+  annotations?: Record<string, unknown>;
+}
+
+/** What an MCP `tools/call` answered: its content blocks as the server sent them. */
+export interface McpCallResult {
+  content: ReadonlyArray<Record<string, unknown>>;
+  isError: boolean;
+  structuredContent?: unknown;
+}
+
+/**
+ * Why talking to an MCP server failed: `unauthorized` (401), `refused` (the SSRF guard or a 403),
+ * `unreachable` (DNS, connection, a 5xx, the server went away), `timeout`, `protocol` (it answered
+ * something that is not MCP: invalid JSON-RPC, a JSON-RPC error, an unexpected content type).
+ */
+export type McpFailureKind = "unauthorized" | "refused" | "unreachable" | "timeout" | "protocol";
+
+/** A failed MCP connection or request; the message never carries credentials. */
+export class McpServerError extends Error {
+  override name = "McpServerError";
+  constructor(
+    readonly kind: McpFailureKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** One live connection to an MCP server (an initialized MCP client session). */
+export interface McpConnection {
+  /** Which transport the server answered on. */
+  readonly transport: "streamable_http" | "sse";
+  /** Every tool the server lists (all pages). */
+  listTools(options: { timeoutMs: number }): Promise<McpTool[]>;
+  /** Calls one tool; a tool's own failure is `isError: true`, a failure to get an answer throws McpServerError. */
+  callTool(name: string, args: Record<string, unknown>, options: { timeoutMs: number }): Promise<McpCallResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to remote MCP servers (Streamable HTTP, falling back to the older HTTP+SSE transport),
+ * every request through the SSRF guard. `headers` carry the Authorization a vault resolved.
+ *
+ * @throws McpServerError when the server cannot be reached or initialized within `timeoutMs`.
+ */
+export interface McpConnector {
+  connect(url: string, options: { headers: Record<string, string>; timeoutMs: number }): Promise<McpConnection>;
 }

@@ -117,11 +117,16 @@ export function guardedFetch(
         resolve(responseOf(res, method));
       });
       const connectTimer = setTimeout(
-        () => request.destroy(new GuardedFetchError(`connecting to ${url.host} timed out after ${connectTimeoutMs} ms`)),
+        () =>
+          request.destroy(
+            new GuardedFetchError(`connecting to ${url.host} timed out after ${connectTimeoutMs} ms`),
+          ),
         connectTimeoutMs,
       );
       request.on("socket", (socket) => {
-        socket.once(url.protocol === "https:" ? "secureConnect" : "connect", () => clearTimeout(connectTimer));
+        socket.once(url.protocol === "https:" ? "secureConnect" : "connect", () =>
+          clearTimeout(connectTimer),
+        );
       });
       request.on("error", (error) => {
         clearTimeout(connectTimer);
