@@ -9,12 +9,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AesSecretSealer } from "../../shared/adapters/local/aes-secret-sealer.js";
 import { BubblewrapSandbox } from "../../shared/adapters/local/bubblewrap-sandbox.js";
 import { DirectoryFileBlobStore } from "../../shared/adapters/local/directory-file-blob-store.js";
 import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
-import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
 import { LocalEventBus, LocalNotificationTopic } from "../../shared/adapters/local/local-bus.js";
+import { openLocalDocumentStore } from "../../shared/adapters/local/local-document-store.js";
 import { LocalDreamScheduler } from "../../shared/adapters/local/local-dream-scheduler.js";
 import { LocalFanoutOrchestrator } from "../../shared/adapters/local/local-fanout-orchestrator.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
@@ -44,7 +45,9 @@ import { createWebhookHandler } from "../../shared/runtime/handlers/webhook-hand
 import { type Api, createApi } from "../../shared/runtime/http/api.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
 import { bodyLimitOf } from "../../shared/runtime/http/request-parsing.js";
+import { isSkillUploadPath, SKILL_UPLOAD_ENVELOPE_BYTES } from "../../shared/runtime/http/skills-routes.js";
 import { createModel } from "../../shared/runtime/model-provider.js";
+import { buildSkills } from "../../shared/runtime/skills-wiring.js";
 
 export const LOCAL_WORKSPACE_ID = "wrkspc_local";
 
@@ -84,6 +87,8 @@ export interface EmbeddedStack {
   eventBus: LocalEventBus;
   /** Runs the fan-out ASL locally (multiagent threads). */
   orchestrator: LocalFanoutOrchestrator;
+  /** Which document store holds the state (shown in the banner), and why when it was not asked for. */
+  store: { kind: "sqlite" | "dynalite"; note?: string };
   /** Whether `bash` runs here, and if not, why (shown in the banner). */
   bash: { available: true } | { available: false; reason: string };
   stop(): Promise<void>;
@@ -108,8 +113,8 @@ function localApiKey(config: Config, dataDir: string | undefined): string {
 export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise<EmbeddedStack> {
   const { config, dataDir } = options;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const dynamodb = await startLocalDynamoDb({ dataDir: dataDir ? join(dataDir, "dynamodb") : undefined });
-  const store = dynamodb.store;
+  const documents = await openLocalDocumentStore(dataDir, config.REVERIE_STORE);
+  const store = documents.store;
   const queue = new LocalQueue<StepMessage>({
     spec: queueSpecs["agent-steps"],
     dir: dataDir ? join(dataDir, "queues", "agent-steps") : undefined,
@@ -185,6 +190,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     dreamMemory: options.dreamMemory,
     dreamTrigger: dreamScheduler,
     dreaming: buildDreams,
+    skilling: buildSkills,
+    // Vault credentials are sealed under a key kept beside the data (created 0600 on first start);
+    // an in-memory stack gets a key that lives as long as it does.
+    secrets: dataDir ? AesSecretSealer.fromKeyFile(join(dataDir, "secrets.key")) : new AesSecretSealer(),
   });
   const apiKey = localApiKey(config, dataDir);
   await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });
@@ -250,6 +259,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     eventBus,
     orchestrator,
     bash,
+    store: { kind: documents.kind, note: documents.note },
     async stop() {
       clearInterval(sweeper);
       dreamScheduler.stop();
@@ -259,7 +269,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       await webhooksQueue.stop();
       await dreamJobs.stop();
       await sandbox?.dispose?.();
-      await dynamodb.close();
+      await documents.close();
     },
   };
 }
@@ -316,7 +326,9 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
   const limit =
     url.pathname === "/v1/files"
       ? services.filesMaxBytes + UPLOAD_ENVELOPE_BYTES
-      : bodyLimitOf({ principal });
+      : isSkillUploadPath(url.pathname)
+        ? services.filesMaxBytes + SKILL_UPLOAD_ENVELOPE_BYTES
+        : bodyLimitOf({ principal });
   let raw: Buffer | undefined;
   try {
     raw = await readBody(req, limit);

@@ -11,8 +11,10 @@ import {
   queryBooleanSchema,
   queryTimestampSchema,
 } from "./validation.js";
+import { sessionVaultIdsSchema } from "./vaults.js";
 
-const budgetSchema = z
+/** `budget` (SDK: BetaManagedAgentsBudgetLimit): a USD list-cost ceiling. */
+export const budgetSchema = z
   .object({
     type: z.literal("limit"),
     max_list_cost: z
@@ -55,7 +57,7 @@ export const SessionCreateSchema = z
     metadata: metadataSchema.optional(),
     resources: sessionResourcesSchema.optional(),
     title: z.string().max(512).nullable().optional(),
-    vault_ids: z.array(z.string()).max(0, "vaults are not supported yet").optional(),
+    vault_ids: sessionVaultIdsSchema.optional(),
   })
   .strict();
 export type SessionCreateBody = z.infer<typeof SessionCreateSchema>;
@@ -69,7 +71,8 @@ export const SessionUpdateSchema = z
     budget: budgetSchema.nullable().optional(),
     metadata: metadataPatchSchema.nullable().optional(),
     title: z.string().max(512).nullable().optional(),
-    vault_ids: z.array(z.string()).max(0, "vaults are not supported yet").optional(),
+    // The SDK: "Not yet supported; requests setting this field are rejected. Reserved for future use."
+    vault_ids: z.array(z.string()).max(0, "vault_ids can only be set when the session is created").optional(),
   })
   .strict();
 export type SessionUpdateBody = z.infer<typeof SessionUpdateSchema>;

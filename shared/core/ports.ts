@@ -114,7 +114,10 @@ export interface HttpFetcher {
    * through the same guard; redirects are not followed. Optional so that test fakes of `fetchText`
    * stay valid; the guarded fetcher implements it.
    */
-  send?(url: string, request: HttpSendRequest): Promise<{ status: number; contentType: string; body: string }>;
+  send?(
+    url: string,
+    request: HttpSendRequest,
+  ): Promise<{ status: number; contentType: string; body: string }>;
 }
 
 export interface HttpSendRequest {
@@ -343,7 +346,11 @@ export interface McpConnection {
   /** Every tool the server lists (all pages). */
   listTools(options: { timeoutMs: number }): Promise<McpTool[]>;
   /** Calls one tool; a tool's own failure is `isError: true`, a failure to get an answer throws McpServerError. */
-  callTool(name: string, args: Record<string, unknown>, options: { timeoutMs: number }): Promise<McpCallResult>;
+  callTool(
+    name: string,
+    args: Record<string, unknown>,
+    options: { timeoutMs: number },
+  ): Promise<McpCallResult>;
   close(): Promise<void>;
 }
 
@@ -354,5 +361,8 @@ export interface McpConnection {
  * @throws McpServerError when the server cannot be reached or initialized within `timeoutMs`.
  */
 export interface McpConnector {
-  connect(url: string, options: { headers: Record<string, string>; timeoutMs: number }): Promise<McpConnection>;
+  connect(
+    url: string,
+    options: { headers: Record<string, string>; timeoutMs: number },
+  ): Promise<McpConnection>;
 }

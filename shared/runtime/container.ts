@@ -7,12 +7,13 @@ import { GuardedFetcher } from "../adapters/http/guarded-fetcher.js";
 import { checkWebhookUrl, GuardedWebhookSender } from "../adapters/http/webhook-sender.js";
 import { InvalidRequestError } from "../contract/errors.js";
 import { TimeSortableIds } from "../contract/ids.js";
-import type { Environment } from "../contract/sdk-types.js";
+import type { Environment, SessionAgent } from "../contract/sdk-types.js";
 import { AgentsService } from "../core/agents/agents-service.js";
 import { ApiKeys } from "../core/auth/api-keys.js";
 import { ScopedAccess } from "../core/auth/scoped-access.js";
 import type { DreamJob } from "../core/dreams/dream-deps.js";
 import type { DreamMemory } from "../core/dreams/dream-memory.js";
+import type { DeploymentScheduleTrigger } from "../core/deployments/deployment-trigger.js";
 import type { DreamScheduleTrigger } from "../core/dreams/dream-schedules-service.js";
 import { EnvironmentKeysService } from "../core/environments/environment-keys.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
@@ -43,6 +44,7 @@ import {
   type ModelProvider,
   type NotificationTopic,
   type SandboxNetwork,
+  type SecretSealer,
   type ShellSandbox,
   type WebhookTransport,
   type WorkspaceStore,
@@ -61,8 +63,11 @@ import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
 import { WebhooksService } from "../core/webhooks/webhooks-service.js";
 import { graderLeaseSeconds, stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
+import type { DeploymentWiring } from "./deployment-wiring.js";
 import type { DreamWiring } from "./dream-wiring.js";
 import type { createApi } from "./http/api.js";
+import type { SkillsWiring } from "./skills-wiring.js";
+import { buildVaults } from "./vaults-wiring.js";
 
 export interface Ports {
   store: DocumentStore;
@@ -110,6 +115,21 @@ export interface Ports {
    * so the other Lambda bundles carry none of it.
    */
   dreaming?: DreamWiring;
+  /**
+   * Wires deployments (`buildDeployments`: /v1/deployments, runs); passed by the processes that serve
+   * the API or start runs (deployment-runner, the embedded stack), with the trigger that fires them.
+   */
+  deploying?: DeploymentWiring;
+  deploymentTrigger?: DeploymentScheduleTrigger;
+  /**
+   * Wires skills (`buildSkills`: /v1/skills, skill checks on agents, skills in new sessions); passed
+   * only by the processes that serve the API, and used only with `fileBlobs` (where versions live).
+   */
+  skilling?: SkillsWiring;
+  /** Seals vault credentials at rest (a local key file, KMS on AWS); without it none can be stored or used. */
+  secrets?: SecretSealer;
+  /** Whether `environment_variable` credentials can be honoured by this deployment's sandbox. */
+  environmentVariableCredentials?: Parameters<typeof buildVaults>[2];
 }
 
 export function createLogger(config: Pick<Config, "REVERIE_LOG_LEVEL">, serviceName = "reverie"): Logger {
@@ -167,8 +187,15 @@ export function buildServices(config: Config, ports: Ports) {
     bashAvailable: ports.sandbox !== undefined && ports.bashAvailable === true,
   };
   const publisher = { domainEvents, ids: deps.ids, clock, logger };
+  const skills =
+    ports.fileBlobs &&
+    ports.skilling?.(
+      deps,
+      ports.fileBlobs,
+      (ws, ref): Promise<SessionAgent> => agents.resolveForSession(ws, { type: "agent", ...ref }),
+    );
   const agents = withLifecycleEvents(
-    new AgentsService(ports.store, deps.ids, clock),
+    new AgentsService(ports.store, deps.ids, clock, skills?.checkAgentSkills),
     "agent",
     { create: "created", update: "updated", archive: "archived" },
     publisher,
@@ -185,6 +212,8 @@ export function buildServices(config: Config, ports: Ports) {
     ? new FilesService(ports.store, ports.fileBlobs, deps.ids, clock, { maxBytes })
     : undefined;
   const events = new EventsService(deps, files);
+  const vaulting = buildVaults(deps, ports.secrets, ports.environmentVariableCredentials);
+  deps.vaultCredentials = vaulting.vaultCredentials;
   const memoryStores = new MemoryStoresService(deps);
   const memories = new MemoriesService(deps, memoryStores);
   const sessionResources = new SessionResourcesService(deps, memoryStores, files);
@@ -195,6 +224,8 @@ export function buildServices(config: Config, ports: Ports) {
       environmentConfigType: (ws, id) => environments.configType(ws, id),
       resolveResources: (ws, params) => sessionResources.resolve(ws, params),
       mountResources: (ws, sid, resources) => sessionResources.mount(ws, sid, resources),
+      prepareSkills: skills?.prepareSkills,
+      resolveVaults: (ws, ids) => vaulting.vaults.forSession(ws, ids),
     },
     events,
   );
@@ -218,6 +249,10 @@ export function buildServices(config: Config, ports: Ports) {
   const outcomes = new OutcomesService(deps.sessions, new OutcomeStore(ports.store));
   const webhooks = ports.webhooks && webhooksFrom(config, ports, deps, ports.webhooks);
   const dreaming = ports.dreaming?.(config, deps, ports, { memoryStores, memories });
+  const deploying = ports.deploying?.(deps, ports.deploymentTrigger, {
+    ...{ agents, environments, sessions, events, files, memoryStores, sessionResources },
+    vaults: vaulting.vaults,
+  });
   const api = ports.http?.({
     agents,
     environments,
@@ -229,11 +264,14 @@ export function buildServices(config: Config, ports: Ports) {
     webhooks: webhooks?.service,
     threads,
     files: files && { service: files, maxBytes },
+    skills: skills && { service: skills.service, maxBytes },
     ...memory,
     sessionWrite: work.sessionWrite,
     work,
     dreams: dreaming?.dreams,
     dreamSchedules: dreaming?.dreamSchedules,
+    deployments: deploying?.deployments,
+    vaults: vaulting,
   });
   return {
     deps,
@@ -248,8 +286,11 @@ export function buildServices(config: Config, ports: Ports) {
     webhooks,
     threads,
     files,
+    skills: skills?.service,
     ...memory,
     dreaming,
+    deploying,
+    vaults: vaulting,
     work: work.service,
     environmentKeys: work.keys,
     /** Largest Files API upload (the HTTP edge sizes its body limit from it). */
@@ -285,6 +326,7 @@ function selfHostedWork(
   const access = new ScopedAccess({
     sessionResources: async (ws, sid) => (await deps.sessions.get(ws, sid))?.session.resources,
     tokenIsCurrent: (ws, scope) => service.tokenIsCurrent(ws, scope),
+    sessionSkills: async (ws, sid) => (await deps.sessions.get(ws, sid))?.session.agent.skills,
   });
   const sessionWrite = (_ws: string, sessionId: string) => workerWriteContext(deps, sessionId);
   return { service, keys, access, sessionWrite };

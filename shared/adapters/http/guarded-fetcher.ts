@@ -10,7 +10,7 @@ import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
-import type { HttpFetcher } from "../../core/ports.js";
+import type { HttpFetcher, HttpSendRequest } from "../../core/ports.js";
 import { type FetchLike, guardedFetch } from "./guarded-fetch.js";
 
 export interface ResolvedAddress {
@@ -140,6 +140,25 @@ export class GuardedFetcher implements HttpFetcher {
     }
   }
 
+  /**
+   * Sends one request (method, headers, body) to `url` through the same guard; a redirect is returned
+   * as it is, never followed. Secrets in `headers` or `body` go to the vetted address only.
+   *
+   * @throws FetchBlockedError when the target is refused; FetchFailedError when the network fails or times out.
+   */
+  async send(
+    url: string,
+    options: HttpSendRequest,
+  ): Promise<{ status: number; contentType: string; body: string }> {
+    const signal = AbortSignal.timeout(options.timeoutMs);
+    const target = this.parse(url);
+    const address = await this.vet(target);
+    const response = await this.request(target, address, signal, options.timeoutMs, options);
+    const contentType = String(response.headers["content-type"] ?? "");
+    const bytes = await this.readBody(response, options.maxBytes, signal, options.timeoutMs);
+    return { status: response.statusCode ?? 0, contentType, body: decode(bytes, contentType) };
+  }
+
   private parse(raw: string): URL {
     let url: URL;
     try {
@@ -188,25 +207,27 @@ export class GuardedFetcher implements HttpFetcher {
     target: ResolvedAddress,
     signal: AbortSignal,
     timeoutMs: number,
+    send?: HttpSendRequest,
   ): Promise<IncomingMessage> {
     const client = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
       const request = client.request(
         url,
         {
-          method: "GET",
+          method: send?.method ?? "GET",
           lookup: pinnedLookup(target),
           signal,
           headers: {
             "user-agent": this.userAgent,
             accept: "text/html, text/plain, application/json, application/xml;q=0.9, */*;q=0.5",
+            ...send?.headers,
             "accept-encoding": "identity",
           },
         },
         resolve,
       );
       request.on("error", (error) => reject(this.failure(url, error, signal, timeoutMs)));
-      request.end();
+      request.end(send?.body);
     });
   }
 

@@ -20,6 +20,7 @@ import type {
   WorkspaceStore,
 } from "../ports.js";
 import type { SessionRecord, SessionRepository } from "../sessions/session-record.js";
+import type { VaultCredentials } from "../vaults/vault-credentials.js";
 import type { RetryPolicy } from "./model-retry.js";
 import type { StepMessage } from "./step-message.js";
 import type { StepRecord } from "./step-record.js";
@@ -79,4 +80,10 @@ export interface StepDeps {
   workerTimeoutMs: number;
   /** Called once a run's idle transition is committed (a child thread reports back to its fan-out). */
   afterIdle?: (record: SessionRecord, stop: StopReason) => Promise<void>;
+  /**
+   * Credentials of the session's vaults at the moment of use:
+   * `authorizationFor(workspaceId, session.vault_ids, mcpServerUrl, { afterUnauthorized })` is the
+   * `Authorization` header for that MCP server, or undefined.
+   */
+  vaultCredentials?: VaultCredentials;
 }

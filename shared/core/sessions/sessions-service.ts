@@ -32,6 +32,18 @@ export interface SessionDependencies {
   ): Promise<Session["resources"]>;
   /** Copies the content of resolved resources (files) into the new session's stores, before it exists. */
   mountResources?(workspaceId: string, sessionId: string, resources: Session["resources"]): Promise<void>;
+  /**
+   * Pins the skills of the new session's agents to concrete versions and lays out their files, before
+   * the session exists; returns the agent with its skills pinned (throws a 400 for a bad skill).
+   */
+  prepareSkills?(
+    workspaceId: string,
+    sessionId: string,
+    agent: SessionAgent,
+    options: { selfHosted: boolean },
+  ): Promise<SessionAgent>;
+  /** Checks `vault_ids` (each a vault of the workspace, not archived) and returns them in order. */
+  resolveVaults?(workspaceId: string, vaultIds: readonly string[]): Promise<string[]>;
 }
 
 export class SessionsService {
@@ -41,7 +53,16 @@ export class SessionsService {
     private readonly events: EventsService,
   ) {}
 
-  async create(workspaceId: string, body: SessionCreateBody): Promise<Session> {
+  /**
+   * `options.sessionId` creates the session under an id the caller allocated (a deployment run
+   * allocates it before creating, so a retried run finds its session instead of making a second);
+   * `options.deploymentId` records the deployment the session was created from.
+   */
+  async create(
+    workspaceId: string,
+    body: SessionCreateBody,
+    options: { sessionId?: string; deploymentId?: string } = {},
+  ): Promise<Session> {
     const configType = await this.related.environmentConfigType(workspaceId, body.environment_id);
     const selfHosted = configType === "self_hosted";
     if (!selfHosted && configType !== "cloud")
@@ -58,9 +79,10 @@ export class SessionsService {
       if (event.type === "user.define_outcome") validateOutcome(event, `initial_events.${i}`);
     await this.events.fileRubrics(workspaceId, body.initial_events ?? [], "initial_events");
     const resources = await this.related.resolveResources(workspaceId, body.resources ?? []);
+    const vaultIds = await this.resolveVaults(workspaceId, body.vault_ids ?? []);
     const now = new Date(this.deps.clock.now()).toISOString();
     const session: Session = {
-      id: this.deps.ids.next(idPrefix.session),
+      id: options.sessionId ?? this.deps.ids.next(idPrefix.session),
       type: "session",
       agent,
       archived_at: null,
@@ -75,8 +97,10 @@ export class SessionsService {
       status: "idle",
       title: body.title ?? null,
       usage: emptySessionUsage(),
-      vault_ids: [],
+      vault_ids: vaultIds,
+      ...(options.deploymentId ? { deployment_id: options.deploymentId } : {}),
     };
+    session.agent = await this.prepareSkills(workspaceId, session.id, agent, selfHosted);
     await this.related.mountResources?.(workspaceId, session.id, resources);
     const run = newRunState();
     if (selfHosted) run.hands = "worker";
@@ -85,6 +109,18 @@ export class SessionsService {
     await publishLifecycleEvent(this.deps, "session.created", workspaceId, session.id);
     if (body.initial_events?.length) await this.events.send(workspaceId, session.id, body.initial_events);
     return this.retrieve(workspaceId, session.id);
+  }
+
+  private async prepareSkills(workspaceId: string, sessionId: string, agent: SessionAgent, selfHosted: boolean) {
+    if (agent.skills.length === 0) return agent;
+    if (!this.related.prepareSkills) throw new InvalidRequestError("agent.skills: skills are not served here");
+    return this.related.prepareSkills(workspaceId, sessionId, agent, { selfHosted });
+  }
+
+  private async resolveVaults(workspaceId: string, vaultIds: readonly string[]): Promise<string[]> {
+    if (vaultIds.length === 0) return [];
+    if (!this.related.resolveVaults) throw new InvalidRequestError("vault_ids: vaults are not served here");
+    return this.related.resolveVaults(workspaceId, vaultIds);
   }
 
   async retrieve(workspaceId: string, sessionId: string): Promise<Session> {
@@ -230,7 +266,6 @@ function assertSupported(agent: SessionAgent) {
     throw new InvalidRequestError(
       `agent.multiagent: ${agent.multiagent.type} sessions are not supported yet`,
     );
-  if (agent.skills.length > 0) throw new InvalidRequestError("agent.skills: skills are not supported yet");
   if (agent.mcp_servers.length > 0 || agent.tools.some((t) => t.type === "mcp_toolset")) {
     throw new InvalidRequestError("agent.tools: MCP toolsets are not supported yet");
   }

@@ -18,6 +18,7 @@ import { pageCursorSchema, pageLimitSchema, parseBody } from "../../contract/val
 import type { AgentsService } from "../../core/agents/agents-service.js";
 import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
 import type { ScopedAccess } from "../../core/auth/scoped-access.js";
+import type { DeploymentsService } from "../../core/deployments/deployments-service.js";
 import type { DreamSchedulesService } from "../../core/dreams/dream-schedules-service.js";
 import type { DreamsService } from "../../core/dreams/dreams-service.js";
 import type { EnvironmentKeysService } from "../../core/environments/environment-keys.js";
@@ -29,8 +30,10 @@ import type { OutcomesService } from "../../core/outcomes/outcomes-service.js";
 import type { Logger } from "../../core/ports.js";
 import type { SessionResourcesService } from "../../core/sessions/session-resources.js";
 import type { SessionsService } from "../../core/sessions/sessions-service.js";
+import type { SkillsService } from "../../core/skills/skills-service.js";
 import type { ThreadsService } from "../../core/threads/threads-service.js";
 import type { WebhooksService } from "../../core/webhooks/webhooks-service.js";
+import { addDeploymentRoutes } from "./deployments-routes.js";
 import { addDreamRoutes } from "./dreams-routes.js";
 import { addFileRoutes } from "./files-routes.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
@@ -46,7 +49,9 @@ import {
 } from "./request-parsing.js";
 import { Router, SESSION_SCOPE } from "./router.js";
 import { addSessionResourceRoutes } from "./session-resources-routes.js";
+import { addSkillRoutes } from "./skills-routes.js";
 import { addThreadRoutes } from "./threads-routes.js";
+import { addVaultRoutes, type VaultRouteServices } from "./vaults-routes.js";
 import { addWebhookRoutes } from "./webhooks-routes.js";
 import { addWorkRoutes } from "./work-routes.js";
 
@@ -59,13 +64,18 @@ export interface ApiServices extends MemoryRouteServices {
   logger: Logger;
   dreams?: DreamsService;
   dreamSchedules?: DreamSchedulesService;
+  deployments?: DeploymentsService;
   sessionResources: SessionResourcesService;
   outcomes?: OutcomesService;
   webhooks?: WebhooksService;
   threads?: ThreadsService;
   files?: { service: FilesService; maxBytes: number };
+  /** Skills and their versions (/v1/skills); uploads share the Files API's size limit. */
+  skills?: { service: SkillsService; maxBytes: number };
   /** Self-hosted environments: the work queue, environment keys, and what scoped credentials may reach. */
   work?: { service: WorkService; keys: EnvironmentKeysService; access: ScopedAccess };
+  /** Vaults and credentials (/v1/vaults). */
+  vaults?: VaultRouteServices;
 }
 
 /** Longest id a path segment may carry. */
@@ -178,12 +188,15 @@ export function createApi(services: ApiServices) {
   if (services.work) addWorkRoutes(router, services.work.service, services.work.keys);
   if (services.threads) addThreadRoutes(router, services.threads);
   if (services.files) addFileRoutes(router, services.files.service, services.files);
+  if (services.skills) addSkillRoutes(router, services.skills.service, services.skills);
 
   addMemoryRoutes(router, services);
   if (services.dreams) addDreamRoutes(router, services.dreams, services.dreamSchedules);
+  if (services.deployments) addDeploymentRoutes(router, services.deployments);
   addSessionResourceRoutes(router, services.sessionResources);
   if (services.outcomes) addOutcomeRoutes(router, services.outcomes);
   if (services.webhooks) addWebhookRoutes(router, services.webhooks);
+  if (services.vaults) addVaultRoutes(router, services.vaults);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {
