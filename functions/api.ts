@@ -5,9 +5,14 @@ import { withDreams } from "../shared/runtime/aws-dream-ports.js";
 import { awsServices } from "../shared/runtime/aws-ports.js";
 import { fromApiGateway, toApiGateway } from "../shared/runtime/handlers/api-gateway.js";
 import { type Api, createApi } from "../shared/runtime/http/api.js";
+import { buildSkills } from "../shared/runtime/skills-wiring.js";
 
 export const handler = middy(async (event: APIGatewayProxyEvent) => {
-  const { api } = await awsServices((config) => ({ ...withDreams(config), http: createApi }));
+  const { api } = await awsServices((config) => ({
+    ...withDreams(config),
+    http: createApi,
+    skilling: buildSkills,
+  }));
   const response = await (api as Api).handle(fromApiGateway(event));
   if (response.kind === "sse")
     return toApiGateway({ kind: "json", status: 400, body: { error: "use the stream route" } });

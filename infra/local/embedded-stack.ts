@@ -15,6 +15,7 @@ import { DirectoryFileBlobStore } from "../../shared/adapters/local/directory-fi
 import { DirectoryWorkspaceStore } from "../../shared/adapters/local/directory-workspace-store.js";
 import { InProcessNotifier } from "../../shared/adapters/local/in-process-notifier.js";
 import { LocalEventBus, LocalNotificationTopic } from "../../shared/adapters/local/local-bus.js";
+import { LocalDeploymentScheduler } from "../../shared/adapters/local/local-deployment-scheduler.js";
 import { openLocalDocumentStore } from "../../shared/adapters/local/local-document-store.js";
 import { LocalDreamScheduler } from "../../shared/adapters/local/local-dream-scheduler.js";
 import { LocalFanoutOrchestrator } from "../../shared/adapters/local/local-fanout-orchestrator.js";
@@ -37,6 +38,7 @@ import {
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import type { Config } from "../../shared/runtime/config.js";
 import { buildServices, createLogger, type Services } from "../../shared/runtime/container.js";
+import { buildDeployments, deploymentsOf } from "../../shared/runtime/deployment-wiring.js";
 import { buildDreams, dreamsOf } from "../../shared/runtime/dream-wiring.js";
 import { createDreamJobHandler } from "../../shared/runtime/handlers/dream-job-handler.js";
 import { createGraderHandler } from "../../shared/runtime/handlers/grader-handler.js";
@@ -72,6 +74,8 @@ export interface EmbeddedStackOptions {
   dreamMemory?: DreamMemory;
   /** The sandbox `bash` runs in; default bubblewrap over the workspaces; `null`: no sandbox (no bash). */
   sandbox?: ShellSandbox | null;
+  /** The clock deployment schedules' due times are read against (tests skew it to bring a minute closer). */
+  scheduleClock?: () => number;
 }
 
 export interface EmbeddedStack {
@@ -91,6 +95,8 @@ export interface EmbeddedStack {
   store: { kind: "sqlite" | "dynalite"; note?: string };
   /** Whether `bash` runs here, and if not, why (shown in the banner). */
   bash: { available: true } | { available: false; reason: string };
+  /** Fires scheduled deployments on the wall clock (EventBridge Scheduler's stand-in). */
+  deploymentScheduler: LocalDeploymentScheduler;
   stop(): Promise<void>;
 }
 
@@ -142,6 +148,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const dreamScheduler = new LocalDreamScheduler((error) =>
     options.logger?.error("dream schedule firing failed", { error: String(error) }),
   );
+  const deploymentScheduler = new LocalDeploymentScheduler(
+    (error) => options.logger?.error("deployment firing failed", { error: String(error) }),
+    options.scheduleClock,
+  );
   const workspaceRoot = join(dataDir ?? join(tmpdir(), `reverie-${process.pid}-${Date.now()}`), "workspaces");
   mkdirSync(workspaceRoot, { recursive: true });
   const logger = options.logger ?? createLogger(config);
@@ -190,6 +200,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     dreamMemory: options.dreamMemory,
     dreamTrigger: dreamScheduler,
     dreaming: buildDreams,
+    deploymentTrigger: deploymentScheduler,
+    deploying: buildDeployments,
     skilling: buildSkills,
     // Vault credentials are sealed under a key kept beside the data (created 0600 on first start);
     // an in-memory stack gets a key that lives as long as it does.
@@ -215,6 +227,17 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   const dreaming = dreamsOf(services);
   dreamJobs.start(createDreamJobHandler(dreaming.dreamDeps), { concurrency: 2 });
   dreamScheduler.start((firing) => dreaming.dreamSchedules.fire(firing), await dreaming.dreamSchedules.all());
+  const deploying = deploymentsOf(services);
+  deploymentScheduler.start(
+    (firing) => deploying.runner.fire(firing),
+    await deploying.deployments.triggers(),
+  );
+  // One process owns a data dir: a run a dead process claimed is finished once its lease runs out.
+  const sweepRuns = (olderThanMs?: number) =>
+    deploying.runner
+      .sweep(olderThanMs)
+      .catch((error) => services.logger.error("deployment run sweep failed", { error: String(error) }));
+  await sweepRuns(0);
   if (resumed.length > 0)
     await sweepStalledSessions(services.deps).catch((error) =>
       services.logger.error("sweep failed", { error: String(error) }),
@@ -227,6 +250,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       sweepDreams(dreaming.dreamDeps).catch((error) =>
         services.logger.error("dream sweep failed", { error: String(error) }),
       );
+      sweepRuns();
     },
     options.sweepIntervalMs ?? secondsToMs(config.REVERIE_SWEEP_INTERVAL_SECONDS) ?? 30_000,
   );
@@ -260,9 +284,11 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     orchestrator,
     bash,
     store: { kind: documents.kind, note: documents.note },
+    deploymentScheduler,
     async stop() {
       clearInterval(sweeper);
       dreamScheduler.stop();
+      deploymentScheduler.stop();
       await closeServer(server);
       await queue.stop();
       await graderQueue.stop();

@@ -74,6 +74,8 @@ export const AGENT_LIMITS = {
   roleArnMaxLength: 2048,
   /** SDK: coordinator roster "1–20 entries"; predefined_agents "At most 20". */
   maxRosterEntries: 20,
+  /** Docs (Managed Agents skills): "Each session supports up to 20 skills total". */
+  maxSkills: 20,
 } as const;
 
 /** The tools of `agent_toolset_20260401`, in the order responses list them. */
@@ -325,15 +327,18 @@ const skillParams = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("anthropic"), ...skillFields }),
   z.strictObject({ type: z.literal("custom"), ...skillFields }),
 ]);
-const skillsParams = z.array(skillParams).superRefine((skills, ctx) => {
-  const seen = new Set<string>();
-  skills.forEach((s, i) => {
-    const key = `${s.type}:${s.skill_id}`;
-    if (seen.has(key))
-      ctx.addIssue({ code: "custom", path: [i, "skill_id"], message: `duplicate skill "${s.skill_id}"` });
-    seen.add(key);
+const skillsParams = z
+  .array(skillParams)
+  .max(AGENT_LIMITS.maxSkills)
+  .superRefine((skills, ctx) => {
+    const seen = new Set<string>();
+    skills.forEach((s, i) => {
+      const key = `${s.type}:${s.skill_id}`;
+      if (seen.has(key))
+        ctx.addIssue({ code: "custom", path: [i, "skill_id"], message: `duplicate skill "${s.skill_id}"` });
+      seen.add(key);
+    });
   });
-});
 
 const executionIdentityParams = z.discriminatedUnion("type", [
   z.strictObject({

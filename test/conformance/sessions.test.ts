@@ -188,11 +188,8 @@ describe("create", () => {
       mcp_servers: [{ type: "url", name: "docs", url: "https://mcp.example.com/sse" }],
       tools: [{ type: "mcp_toolset", mcp_server_name: "docs" }],
     });
-    const skills = await newAgent({ skills: [{ type: "anthropic", skill_id: "xlsx" }] });
-    const cases: Array<[string, RegExp]> = [
-      [mcp.id, /mcp/i],
-      [skills.id, /skills/i],
-    ];
+    // Skills run in sessions (test/conformance/skills-sessions.test.ts).
+    const cases: Array<[string, RegExp]> = [[mcp.id, /mcp/i]];
     for (const [agent, pattern] of cases) {
       const error = await rejection(
         h.client.beta.sessions.create({ agent, environment_id: environmentId }),

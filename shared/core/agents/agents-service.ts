@@ -32,11 +32,15 @@ const agentsKey = (ws: string) => `ws#${ws}#agent`;
 const versionsKey = (ws: string, agentId: string) => `ws#${ws}#agentver#${agentId}`;
 const versionSk = (version: number) => version.toString().padStart(10, "0");
 
+/** Checks an agent's `skills[]` against the workspace's skills (400 naming the entry). */
+export type SkillReferenceCheck = (workspaceId: string, skills: Agent["skills"]) => Promise<void>;
+
 export class AgentsService {
   constructor(
     private readonly store: DocumentStore,
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
+    private readonly checkSkills?: SkillReferenceCheck,
   ) {}
 
   async create(workspaceId: string, body: AgentCreate): Promise<Agent> {
@@ -52,6 +56,7 @@ export class AgentsService {
       updated_at: now,
       archived_at: null,
     };
+    if (agent.skills.length > 0) await this.checkSkills?.(workspaceId, agent.skills);
     // The version first: an agent item never points at a version that does not exist.
     await this.store.put(
       "resources",
@@ -92,6 +97,7 @@ export class AgentsService {
     const roster = await this.rosterResolver(workspaceId, agentId, current.version + 1, body.multiagent);
     const { fields, changed } = applyAgentUpdate(current, body, roster);
     if (!changed) return current;
+    if (body.skills && fields.skills.length > 0) await this.checkSkills?.(workspaceId, fields.skills);
     const agent: Agent = {
       ...current,
       ...fields,

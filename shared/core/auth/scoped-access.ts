@@ -1,9 +1,10 @@
 /**
  * What a narrower credential may reach. An environment key works only its own environment's queue;
  * a sessions token serves only its work item's session — that session's events, the memory stores
- * mounted in it (writes only where it is mounted `read_write`) and its own work item — and only while
- * its lease generation is current. Anything else is refused before a handler runs: a route the
- * credential may not call is a 403, a resource outside its scope a 404 (as another workspace's is).
+ * mounted in it (writes only where it is mounted `read_write`), the skill versions its agent names and
+ * its own work item — and only while its lease generation is current. Anything else is refused before
+ * a handler runs: a route the credential may not call is a 403, a resource outside its scope a 404
+ * (as another workspace's is).
  */
 import { ApiError, NotFoundError } from "../../contract/errors.js";
 import type { Session } from "../../contract/sdk-types.js";
@@ -16,6 +17,11 @@ export interface ScopedAccessDeps {
   sessionResources(workspaceId: string, sessionId: string): Promise<Session["resources"] | undefined>;
   /** Whether the token's lease generation still holds its (unstopped) work item. */
   tokenIsCurrent(workspaceId: string, scope: SessionScope): Promise<boolean>;
+  /** The skills the session's agent names, pinned (what its worker downloads); absent: none reachable. */
+  sessionSkills?(
+    workspaceId: string,
+    sessionId: string,
+  ): Promise<ReadonlyArray<{ type: string; skill_id: string; version: string }> | undefined>;
 }
 
 /** The parts of a matched route the check needs. */
@@ -54,6 +60,15 @@ export class ScopedAccess {
         "authentication_error",
         "this sessions token no longer holds its work item's lease (stopped, or handed to another worker)",
       );
+    const skillId = params.skill_id;
+    if (skillId !== undefined) {
+      // Only the pinned versions of the skills its session's agent names (the SDK's setupSkills).
+      const skills = await this.deps.sessionSkills?.(principal.workspaceId, scope.sessionId);
+      const named = skills?.some(
+        (s) => s.type === "custom" && s.skill_id === skillId && (params.version ?? s.version) === s.version,
+      );
+      if (!named) throw new NotFoundError("skill", skillId);
+    }
     const storeId = params.memory_store_id;
     if (storeId !== undefined) {
       const resources = await this.deps.sessionResources(principal.workspaceId, scope.sessionId);

@@ -14,6 +14,7 @@ import { memoryPromptNote } from "../memory/memory-mounts.js";
 import { beginEvaluation } from "../outcomes/outcome-lifecycle.js";
 import { ModelCallError } from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
+import { skillsPromptNote } from "../skills/session-skills.js";
 import { withThreadUsage } from "../threads/thread-usage.js";
 import { budgetReached } from "./budget.js";
 import { buildModelRequest } from "./model-request.js";
@@ -98,7 +99,7 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
     const request = buildModelRequest(
       session.session.agent,
       buildTranscript(log),
-      memoryPromptNote(session.session.resources),
+      await systemNote(deps, session),
       { bash: servedByWorker(session) || (deps.bashAvailable ?? false) },
     );
     let response: Awaited<ReturnType<typeof deps.model.createMessage>>;
@@ -121,6 +122,12 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
   });
   const fanout = (await deps.threads?.planFanout(deps, session, record)) ?? false;
   await commitStep(deps, session, record, fresh, fanout);
+}
+
+/** The session-constant additions to the system prompt: mounted memory stores, then skills. */
+async function systemNote(deps: StepDeps, session: SessionRecord): Promise<string | undefined> {
+  const notes = [memoryPromptNote(session.session.resources), await skillsPromptNote(deps.store, session)];
+  return notes.filter((n): n is string => Boolean(n)).join("\n\n") || undefined;
 }
 
 /** The budget rule: a child thread's own (deps.overBudget), else the session budget over every thread's usage. */

@@ -15,6 +15,7 @@ import { sessionFileMounts } from "../files/file-mounts.js";
 import { sessionMemoryMounts } from "../memory/memory-mounts.js";
 import type { SandboxNetwork } from "../ports.js";
 import { SessionRepository } from "../sessions/session-record.js";
+import { sessionSkillMounts } from "../skills/session-skills.js";
 import { isCoordinatorTool } from "../threads/coordinator-tools.js";
 import { sandboxMounts, writeBackMountChanges } from "../tools/bash-mounts.js";
 import { BASH_DEFAULT_TIMEOUT_MS, type BashSandboxContext } from "../tools/bash-tool.js";
@@ -113,6 +114,7 @@ async function execute(
             name === "bash" ? ["bash"] : undefined,
           ),
           ...sessionFileMounts(deps.workspace, owner, mounting.resources),
+          ...(agent.skills.length > 0 ? sessionSkillMounts(deps.workspace, owner) : []),
         ]
       : undefined;
     if (FILE_CHANGE_TOOLS.has(name)) {

@@ -1,7 +1,7 @@
 /**
  * What deleting a session removes besides its record: for the session and each of its threads, the
- * event log (with its sequence counter), step records, emit-once markers, tool intents, outcome records
- * and fan-out plans. Callers delete these before the session record, so a delete that dies half way leaves the
+ * event log (with its sequence counter), step records, emit-once markers, tool intents, outcome records,
+ * fan-out plans and its skill catalog. Callers delete these before the session record, so a delete that dies half way leaves the
  * session in place and the retried delete finishes the job — nothing is orphaned.
  */
 import { emitOnceKey } from "../events/emit-once.js";
@@ -10,6 +10,7 @@ import { outcomeKey } from "../outcomes/outcome-record.js";
 import type { DocumentStore } from "../ports.js";
 import { stepRecordKey } from "../runtime/step-record.js";
 import { toolIntentKey } from "../runtime/tool-intents.js";
+import { catalogKey } from "../skills/session-skills.js";
 import { planKey } from "../threads/fanout-plan.js";
 
 const runPartitions = (runId: string) => [
@@ -18,6 +19,7 @@ const runPartitions = (runId: string) => [
   toolIntentKey(runId),
   outcomeKey(runId),
   planKey(runId),
+  catalogKey(runId).pk,
 ];
 
 /** Deletes every item of one `resources` partition. */

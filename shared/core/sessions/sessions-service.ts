@@ -111,9 +111,15 @@ export class SessionsService {
     return this.retrieve(workspaceId, session.id);
   }
 
-  private async prepareSkills(workspaceId: string, sessionId: string, agent: SessionAgent, selfHosted: boolean) {
+  private async prepareSkills(
+    workspaceId: string,
+    sessionId: string,
+    agent: SessionAgent,
+    selfHosted: boolean,
+  ) {
     if (agent.skills.length === 0) return agent;
-    if (!this.related.prepareSkills) throw new InvalidRequestError("agent.skills: skills are not served here");
+    if (!this.related.prepareSkills)
+      throw new InvalidRequestError("agent.skills: skills are not served here");
     return this.related.prepareSkills(workspaceId, sessionId, agent, { selfHosted });
   }
 

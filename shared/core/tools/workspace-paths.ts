@@ -13,8 +13,11 @@ export const WORKSPACE_ROOT = "/workspace";
 
 /** A directory of the model's filesystem that is backed by a store. */
 export interface PathMount {
-  /** What backs the mount: the session's WorkspaceStore, or a memory store (`/mnt/memory/<name>`). */
-  readonly kind: "workspace" | "memory_store" | "session_files";
+  /**
+   * What backs the mount: the session's WorkspaceStore, a memory store (`/mnt/memory/<name>`), the
+   * session's uploaded files (`/mnt/session`) or its skills (`/mnt/skills`).
+   */
+  readonly kind: "workspace" | "memory_store" | "session_files" | "skills";
   /** Absolute, normalised, without a trailing slash, e.g. `/workspace`. */
   readonly root: string;
   /** Writes under a read-only mount are refused by the tool layer (not by prompt). */
