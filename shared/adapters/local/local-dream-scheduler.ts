@@ -1,7 +1,8 @@
 /**
- * The embedded stack's EventBridge Scheduler: one wall-clock timer per active dream schedule, armed
- * from the stored schedules at start and re-armed after every firing. A firing carries the time it
- * was due, like EventBridge's `<aws.scheduler.scheduled-time>`, so a firing is deduplicated by it.
+ * The embedded stack's EventBridge Scheduler for dream schedules: one wall-clock timer per active
+ * schedule (local-wall-clock.ts), armed from the stored schedules at start and re-armed after every
+ * firing. A firing carries the time it was due, like EventBridge's `<aws.scheduler.scheduled-time>`,
+ * so a firing is deduplicated by it.
  */
 
 import { Cron } from "croner";
@@ -12,18 +13,15 @@ import type {
   ScheduleTriggerSpec,
 } from "../../core/dreams/dream-schedules-service.js";
 import { nextRateTime, parseScheduleExpression } from "../../core/dreams/schedule-expression.js";
-
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+import { LocalWallClock } from "./local-wall-clock.js";
 
 export class LocalDreamScheduler implements DreamScheduleTrigger {
-  private readonly timers = new Map<string, { timer: NodeJS.Timeout; generation: number }>();
-  private generation = 0;
+  private readonly clock: LocalWallClock;
   private fire: ((firing: ScheduleFiring) => Promise<unknown>) | undefined;
 
-  constructor(
-    private readonly onError: (error: unknown) => void = () => {},
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(onError: (error: unknown) => void = () => {}, now: () => number = Date.now) {
+    this.clock = new LocalWallClock(onError, now);
+  }
 
   /** Starts firing into `fire` (the schedules service), arming every schedule given. */
   start(fire: (firing: ScheduleFiring) => Promise<unknown>, specs: readonly ScheduleTriggerSpec[]): void {
@@ -33,58 +31,37 @@ export class LocalDreamScheduler implements DreamScheduleTrigger {
 
   /** Arms (or re-arms) a schedule; a cron expression croner cannot read is a 400. */
   async put(spec: ScheduleTriggerSpec): Promise<void> {
-    nextFireTime(spec, this.now());
-    this.clear(spec.workspaceId, spec.scheduleId);
-    if (this.fire) this.arm(spec);
+    nextFireTime(spec, this.clock.now());
+    this.clock.disarm(keyOf(spec.workspaceId, spec.scheduleId));
+    this.arm(spec);
   }
 
   async delete(workspaceId: string, scheduleId: string): Promise<void> {
-    this.clear(workspaceId, scheduleId);
+    this.clock.disarm(keyOf(workspaceId, scheduleId));
   }
 
   stop(): void {
-    for (const { timer } of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    this.clock.stop();
     this.fire = undefined;
   }
 
-  private clear(workspaceId: string, scheduleId: string): void {
-    const key = `${workspaceId}#${scheduleId}`;
-    const entry = this.timers.get(key);
-    if (entry) clearTimeout(entry.timer);
-    this.timers.delete(key);
-  }
-
-  private arm(spec: ScheduleTriggerSpec, after = this.now()): void {
-    if (!spec.enabled || !this.fire) return;
-    const key = `${spec.workspaceId}#${spec.scheduleId}`;
-    const due = nextFireTime(spec, after);
-    if (!Number.isFinite(due)) return;
-    const generation = ++this.generation;
-    const wait = Math.max(0, due - this.now());
-    const timer = setTimeout(
-      () => {
-        if (this.timers.get(key)?.generation !== generation) return;
-        if (due > this.now()) return this.arm(spec, after); // a clamped long wait: not due yet
-        const fire = this.fire;
-        if (!fire) return;
+  private arm(spec: ScheduleTriggerSpec): void {
+    const fire = this.fire;
+    if (!spec.enabled || !fire) return;
+    this.clock.arm(keyOf(spec.workspaceId, spec.scheduleId), {
+      nextAfter: (after) => nextFireTime(spec, after),
+      fire: (due) =>
         fire({
           schemaVersion: 1,
           workspaceId: spec.workspaceId,
           scheduleId: spec.scheduleId,
           scheduledTime: new Date(due).toISOString(),
-        })
-          .catch(this.onError)
-          .finally(() => {
-            if (this.timers.get(key)?.generation === generation) this.arm(spec, due);
-          });
-      },
-      Math.min(wait, MAX_TIMEOUT_MS),
-    );
-    timer.unref?.();
-    this.timers.set(key, { timer, generation });
+        }),
+    });
   }
 }
+
+const keyOf = (workspaceId: string, scheduleId: string) => `${workspaceId}#${scheduleId}`;
 
 /**
  * When a schedule next fires after `afterMs`. EventBridge's cron has six fields (the sixth, year,
