@@ -39,6 +39,7 @@ import {
 import { ReverieDreams } from "./reverie-dreams.js";
 import { type MakeFunction, type OutcomeFunctionName, ReverieOutcomes } from "./reverie-outcomes.js";
 import { ReverieSandbox } from "./reverie-sandbox.js";
+import { ReverieVaults } from "./reverie-vaults.js";
 
 /** Repository root: the Lambda entries live in `<root>/functions`. */
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -166,6 +167,8 @@ export class ReverieRuntime extends Construct {
   private modelEnvironment: Record<string, string> = {};
   /** Multiagent fan-out (Step Functions). */
   readonly fanout: FanoutStateMachine;
+  /** The KMS key vault credentials are sealed under, granted to the API and agent steps only. */
+  readonly vaults: ReverieVaults;
 
   private readonly props: ReverieRuntimeProps;
   private readonly removalPolicy: RemovalPolicy;
@@ -187,6 +190,14 @@ export class ReverieRuntime extends Construct {
     this.anthropicSecret = this.createOrImportSecret();
     this.functions = this.createFunctions();
     this.grantAccess();
+    // The API seals credentials (create, update) and opens them (validate, partial updates); agent
+    // steps open them for MCP connections and seal refreshed OAuth tokens.
+    const credentialUsers = [this.functions.api, this.functions["agent-step"]];
+    this.vaults = new ReverieVaults(this, "Vaults", {
+      writers: credentialUsers,
+      readers: credentialUsers,
+      removalPolicy: this.removalPolicy,
+    });
     this.wireAgentSteps();
     this.wireSweeper();
     this.outcomes = new ReverieOutcomes(this, "Outcomes", {

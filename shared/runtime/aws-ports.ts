@@ -1,6 +1,7 @@
 /** The AWS adapters behind the ports, built once per Lambda cold start from the configuration. */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
@@ -8,6 +9,7 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
 import { EventBridgeEventBus } from "../adapters/aws/eventbridge-event-bus.js";
+import { KmsSecretSealer } from "../adapters/aws/kms-secret-sealer.js";
 import { S3FileBlobStore } from "../adapters/aws/s3-file-blob-store.js";
 import { S3WorkspaceStore } from "../adapters/aws/s3-workspace-store.js";
 import { SfnFanoutOrchestrator } from "../adapters/aws/sfn-fanout-orchestrator.js";
@@ -91,6 +93,10 @@ export function awsServices(
             client: new SFNClient({}),
             stateMachineArn: config.REVERIE_FANOUT_STATE_MACHINE_ARN,
           })
+        : undefined,
+      // Only the functions that store or use vault credentials (api, agent-step) get the key.
+      secrets: config.REVERIE_SECRETS_KMS_KEY_ID
+        ? new KmsSecretSealer({ client: new KMSClient({}), keyId: config.REVERIE_SECRETS_KMS_KEY_ID })
         : undefined,
     });
   })();

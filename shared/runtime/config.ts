@@ -22,6 +22,8 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   REVERIE_HOST: z.string().default("127.0.0.1"),
   REVERIE_DATA_DIR: z.string().default(".reverie"),
+  /** The embedded stack's document store: SQLite (default for a new data dir) or dynalite. */
+  REVERIE_STORE: z.enum(["sqlite", "dynalite"]).optional(),
   REVERIE_API_KEY: z.string().min(16).optional(),
   REVERIE_TABLE_RESOURCES: z.string().default("resources"),
   REVERIE_TABLE_EVENTS: z.string().default("events"),
@@ -73,6 +75,8 @@ const schema = z.object({
   REVERIE_SANDBOX_FUNCTION_NAME: z.string().min(1).optional(),
   REVERIE_SANDBOX_ISOLATED_FUNCTION_NAME: z.string().min(1).optional(),
   REVERIE_SANDBOX_MAX_TIMEOUT_SECONDS: z.coerce.number().int().positive().max(840).default(600),
+  /** AWS: the KMS key vault credentials are sealed under (envelope encryption; set by CDK). */
+  REVERIE_SECRETS_KMS_KEY_ID: z.string().min(1).optional(),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
   ...dreamConfigSchema,
 });
