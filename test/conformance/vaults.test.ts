@@ -214,6 +214,25 @@ describe("credentials", () => {
       }),
     ).toMatch(/expires_at: must be in the future/);
     await rejection(credentials().list(vault.id, { limit: 101 }), Anthropic.BadRequestError);
+    expect(
+      await bad({
+        type: "environment_variable",
+        secret_name: "API_KEY",
+        secret_value: "v",
+        networking: { type: "limited", allowed_hosts: ["api.example.com:443"] },
+      }),
+    ).toMatch(/allowed_hosts\.0: .*ports/);
+    // Well-formed, and still refused: no sandbox here can keep the value out of the sandbox.
+    expect(
+      await bad({
+        type: "environment_variable",
+        secret_name: "API_KEY",
+        secret_value: "v",
+        networking: { type: "limited", allowed_hosts: ["api.example.com", "*.example.org", "192.0.2.1"] },
+      }),
+    ).toMatch(
+      /environment_variable credentials are not supported by this deployment: the sandbox would see the real secret/,
+    );
   });
 
   it("answers 404 for unknown ids and a credential asked for through another vault", async () => {

@@ -49,7 +49,8 @@ export class CredentialsService {
     private readonly deps: VaultDeps,
     private readonly environmentVariables: EnvironmentVariableSupport = () => ({
       supported: false,
-      reason: "no sandbox here substitutes secrets into outbound requests",
+      reason:
+        "the sandbox would see the real secret: neither the local bubblewrap sandbox (one egress proxy shared by every session) nor the AWS Lambda sandbox (no egress proxy) can give it a placeholder and substitute the secret only into outbound requests to the allowed hosts",
     }),
   ) {}
 
