@@ -119,6 +119,7 @@ describe("skills in a cloud session", () => {
       "Description: Greets people by running its script. Use when asked to greet.",
     );
     expect(note?.text).toContain(`Instructions: ${dir}/SKILL.md`);
+    expect(note?.text).toContain("Not available here (binary files): assets/logo.bin");
     // Every later step sends the same prefix, so it is read from cache.
     for (const request of h.upstream.requests) expect(request.system).toEqual(system);
 

@@ -20,6 +20,8 @@ import {
 import { unpackSkillArchive } from "./skill-bundle.js";
 import type { SkillsService, StoredSkillVersion } from "./skills-service.js";
 
+const MAX_SKIPPED_LISTED = 5;
+
 export interface SessionSkillSetupOptions {
   /** The other agents of the session (a coordinator's roster), whose skills count and are mounted too. */
   members: readonly SessionAgent[];
@@ -69,6 +71,7 @@ export class SessionSkillSetup {
           name: version.name,
           description: version.description,
           skipped: [],
+          skippedCount: 0,
         },
       });
     }
@@ -89,7 +92,12 @@ export class SessionSkillSetup {
     }
     const unique = entries.filter(({ entry }) => byName.get(entry.name) === entry);
     if (options.copyFiles) {
-      for (const { entry, stored } of unique) entry.skipped = await this.copy(workspaceId, sessionId, stored);
+      for (const { entry, stored } of unique) {
+        const skipped = await this.copy(workspaceId, sessionId, stored);
+        // A few names are enough for the prompt; the catalog item stays small.
+        entry.skipped = skipped.slice(0, MAX_SKIPPED_LISTED);
+        entry.skippedCount = skipped.length;
+      }
     }
     const catalog: SkillCatalog = { schemaVersion: 1, skills: entries.map((e) => e.entry) };
     await this.deps.store.put("resources", { ...catalogKey(sessionId), catalog });

@@ -36,8 +36,9 @@ const catalogEntrySchema = z.object({
   version: z.string(),
   name: z.string(),
   description: z.string(),
-  /** Files not copied into the cloud mount (not UTF-8 text). */
+  /** Files not copied into the cloud mount (not UTF-8 text): the first few, and how many in all. */
   skipped: z.array(z.string()).default([]),
+  skippedCount: z.number().int().min(0).default(0),
 });
 export type SkillCatalogEntry = z.infer<typeof catalogEntrySchema>;
 
@@ -111,6 +112,10 @@ export async function skillsPromptNote(store: DocumentStore, record: SkillRun): 
     lines.push(`## ${skill.name}`);
     lines.push(`Description: ${skill.description}`);
     lines.push(`Instructions: ${dir(skill.name)}/SKILL.md`);
+    if (!worker && skill.skippedCount > 0)
+      lines.push(
+        `Not available here (binary files): ${skill.skipped.join(", ")}${skill.skippedCount > skill.skipped.length ? ` and ${skill.skippedCount - skill.skipped.length} more` : ""}`,
+      );
   }
   return lines.join("\n");
 }

@@ -305,9 +305,11 @@ const startsWithShebang = (bytes: Uint8Array) => bytes[0] === 0x23 && bytes[1] =
  */
 export function skillArchive(name: string, files: readonly SkillFile[], mtime: number): Uint8Array {
   const entries: Record<string, [Uint8Array, { os: number; attrs: number; mtime: number }]> = {};
+  // Zip (DOS) timestamps cover 1980–2099 only.
+  const stamp = Math.min(Math.max(mtime, Date.UTC(1980, 0, 2)), Date.UTC(2099, 11, 30));
   for (const file of files) {
     const mode = startsWithShebang(file.bytes) ? 0o100755 : 0o100644;
-    entries[`${name}/${file.path}`] = [file.bytes, { os: 3, attrs: mode << 16, mtime }];
+    entries[`${name}/${file.path}`] = [file.bytes, { os: 3, attrs: mode << 16, mtime: stamp }];
   }
   return zipSync(entries, { level: 6 });
 }

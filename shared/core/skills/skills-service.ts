@@ -49,8 +49,8 @@ const SOURCES = new Set(["custom", "anthropic", "anthropic_example", "plugin"]);
 /** A stored version: what the SDK sees, and where its files are. */
 export interface StoredSkillVersion {
   version: BetaSkillVersion;
-  /** Files relative to the skill's directory, with their sizes. */
-  files: Array<{ path: string; size: number }>;
+  /** How many files the version holds, and their size uncompressed (the list lives in the zip). */
+  fileCount: number;
   totalBytes: number;
   blob: string;
 }
@@ -329,7 +329,7 @@ export class SkillsService {
         description: bundle.description,
         created_at: new Date(now).toISOString(),
       },
-      files: bundle.files.map((f) => ({ path: f.path, size: f.bytes.byteLength })),
+      fileCount: bundle.files.length,
       totalBytes: bundle.totalBytes,
       blob,
     };
