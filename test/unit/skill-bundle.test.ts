@@ -152,11 +152,32 @@ describe("invalid bundles: a 400 naming the problem", () => {
     refused(parts, /at most 1000 files/);
   });
 
-  it("more than 30 MB uncompressed: a zip bomb is refused before it is inflated", () => {
+  it("more than 30 MB uncompressed: a zip bomb is refused by its declared sizes, before it is inflated", () => {
+    const bytes = zipSync({ "pdf-tools/SKILL.md": enc(GOOD), "pdf-tools/zeros.bin": new Uint8Array(1024) });
+    // Declare 31 MB for zeros.bin (local header offset 22, central directory offset 24).
+    const view = new DataView(bytes.buffer);
+    const declared = 31 * 1024 * 1024;
+    for (let i = 0; i + 46 < bytes.length; i++) {
+      const signature = view.getUint32(i, true);
+      const nameAt = signature === 0x04034b50 ? i + 30 : signature === 0x02014b50 ? i + 46 : -1;
+      if (nameAt < 0) continue;
+      const nameLength = view.getUint16(i + (signature === 0x04034b50 ? 26 : 28), true);
+      const name = new TextDecoder().decode(bytes.subarray(nameAt, nameAt + nameLength));
+      if (name === "pdf-tools/zeros.bin")
+        view.setUint32(i + (signature === 0x04034b50 ? 22 : 24), declared, true);
+    }
+    refused(
+      [{ path: "bomb.zip", bytes }],
+      /is 31457280\+? ?.*must be under 31457280 bytes \(30 MB\)|must be under 31457280 bytes \(30 MB\)/,
+    );
+  });
+
+  it("more than 30 MB uncompressed in separate files", () => {
     const big = new Uint8Array(31 * 1024 * 1024);
-    const zip = zipOf({ "pdf-tools/SKILL.md": GOOD, "pdf-tools/zeros.bin": big });
-    expect(zip.bytes.byteLength).toBeLessThan(100 * 1024);
-    refused([zip], /must be under 31457280 bytes \(30 MB\)/);
+    refused(
+      [file("t/SKILL.md", GOOD), { path: "t/big.bin", bytes: big }],
+      /must be under 31457280 bytes \(30 MB\)/,
+    );
   });
 
   it("SKILL.md without front matter", () =>
