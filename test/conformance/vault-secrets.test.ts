@@ -152,7 +152,7 @@ describe("vault secrets", () => {
           auth: { type: "static_bearer", token: SECRET, mcp_server_url: "not a url" },
           extra: SECRET,
         } as never)
-        .catch((e: Anthropic.APIError) => ({ status: e.status, body: e.error })),
+        .catch((e: InstanceType<typeof Anthropic.APIError>) => ({ status: e.status, body: e.error })),
     );
     api(
       "credential.retrieve",
@@ -206,7 +206,9 @@ describe("vault secrets", () => {
     const store = h.stack.services.deps.store;
     for (const pk of [vaultKey("wrkspc_local"), credentialKey(vault.id), identityKey(vault.id)])
       record("store", await store.query("resources", pk));
-    const sealed = (await store.get("resources", credentialKey(vault.id), bearer.id)) as { sealed: string };
+    const sealed = (await store.get("resources", credentialKey(vault.id), bearer.id)) as unknown as {
+      sealed: string;
+    };
     expect(sealed.sealed).toMatch(/^rv1\.aes256gcm\./);
 
     api("credential.archive", await client.beta.vaults.credentials.archive(oauth.id, { vault_id: vault.id }));
