@@ -3,16 +3,16 @@
  * stack's data dir — a second workspace (or another key for one). The stack must be stopped: one
  * process owns a data dir (its lock says which).
  */
-import { join, resolve } from "node:path";
-import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
+import { resolve } from "node:path";
+import { openLocalDocumentStore } from "../../shared/adapters/local/local-document-store.js";
 import { idPrefix, TimeSortableIds } from "../../shared/contract/ids.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
 import { lockDataDir } from "./data-dir-lock.js";
 
-export async function createLocalApiKey(dataDir: string, workspaceId?: string) {
+export async function createLocalApiKey(dataDir: string, workspaceId?: string, store = loadStoreKind()) {
   const dir = resolve(dataDir);
   const unlock = lockDataDir(dir);
-  const dynamodb = await startLocalDynamoDb({ dataDir: join(dir, "dynamodb") });
+  const documents = await openLocalDocumentStore(dir, store);
   try {
     const ids = new TimeSortableIds();
     const key = ApiKeys.generate();
@@ -20,10 +20,16 @@ export async function createLocalApiKey(dataDir: string, workspaceId?: string) {
       workspaceId: workspaceId ?? ids.next(idPrefix.workspace),
       apiKeyId: ids.next(idPrefix.apiKey),
     };
-    await new ApiKeys(dynamodb.store).register(key, principal);
+    await new ApiKeys(documents.store).register(key, principal);
     return { key, ...principal };
   } finally {
-    await dynamodb.close();
+    await documents.close();
     unlock();
   }
+}
+
+/** REVERIE_STORE, as the stack reads it (undefined: whatever the data dir holds). */
+function loadStoreKind(): "sqlite" | "dynalite" | undefined {
+  const value = process.env.REVERIE_STORE;
+  return value === "sqlite" || value === "dynalite" ? value : undefined;
 }

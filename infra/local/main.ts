@@ -40,7 +40,7 @@ process.stdout.write(
     `  URL        ${stack.url}`,
     `  API key    ${stack.apiKey}`,
     `  Model      ${provider}${provider === "simulated" ? " (offline stand-in: set ANTHROPIC_API_KEY for Claude)" : ""}`,
-    `  Data dir   ${dataDir}`,
+    `  Data dir   ${dataDir} (${stack.store.kind === "sqlite" ? "SQLite" : "dynalite"}${stack.store.note ? `: ${stack.store.note}` : ""})`,
     `  bash       ${stack.bash.available ? "sandboxed (bubblewrap): offered in cloud environments" : `not offered: ${stack.bash.reason}`}`,
     "",
     `  new Anthropic({ baseURL: "${stack.url}", apiKey: "${stack.apiKey}" })`,

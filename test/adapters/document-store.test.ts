@@ -7,6 +7,7 @@ import { DynamoDbDocumentStore } from "../../shared/adapters/aws/dynamodb-docume
 import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { type RunningDynalite, startDynalite } from "../../shared/adapters/local/dynalite-server.js";
 import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document-store.js";
+import { SqliteDocumentStore } from "../../shared/adapters/local/sqlite-document-store.js";
 import { ConditionFailedError, type DocumentStore, type StoredItem } from "../../shared/core/ports.js";
 
 const tableNames = { resources: "resources", events: "events" } as const;
@@ -384,6 +385,58 @@ documentStoreBehaviour("DynamoDbDocumentStore on dynalite", {
   async tearDown() {
     await dynalite?.close();
   },
+});
+
+let sqlite: SqliteDocumentStore | undefined;
+documentStoreBehaviour("SqliteDocumentStore", {
+  async setUp() {
+    sqlite = new SqliteDocumentStore(":memory:");
+  },
+  store() {
+    if (sqlite === undefined) throw new Error("sqlite not opened");
+    return sqlite;
+  },
+  async tearDown() {
+    sqlite?.close();
+  },
+});
+
+describe("SqliteDocumentStore on a file", () => {
+  it("persists items across a reopen, and keeps DynamoDB's item and key limits", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "reverie-sqlite-"));
+    try {
+      const first = new SqliteDocumentStore(join(dataDir, "store.sqlite"));
+      await first.put("resources", { pk: "agent", sk: "v1", name: "kept", nested: { list: [1, "a"] } });
+      await first.put("events", { pk: "sesn", sk: 7, type: "user.message" });
+      await expect(
+        first.put("resources", { pk: "big", sk: "x", body: "a".repeat(410 * 1024) }),
+      ).rejects.toThrow(/Item size has exceeded/);
+      await expect(first.put("resources", { pk: "k".repeat(2049), sk: "x" })).rejects.toThrow(/hashkey/);
+      await expect(first.put("resources", { pk: "p", sk: "s".repeat(1025) })).rejects.toThrow(/range keys/);
+      await first.put("resources", { pk: "fits", sk: "x", body: "a".repeat(390 * 1024) });
+      first.close();
+      const second = new SqliteDocumentStore(join(dataDir, "store.sqlite"));
+      expect(await second.get("resources", "agent", "v1")).toEqual({
+        pk: "agent",
+        sk: "v1",
+        name: "kept",
+        nested: { list: [1, "a"] },
+      });
+      expect(await second.query("events", "sesn")).toEqual([{ pk: "sesn", sk: 7, type: "user.message" }]);
+      expect(await second.get("resources", "big", "x")).toBeUndefined();
+      second.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps a `__proto__` key as data", async () => {
+    const store = new SqliteDocumentStore(":memory:");
+    await store.put("resources", JSON.parse('{"pk":"p","sk":"s","meta":{"__proto__":{"x":1}}}'));
+    const item = await store.get("resources", "p", "s");
+    expect(Object.keys(item?.meta as object)).toEqual(["__proto__"]);
+    store.close();
+  });
 });
 
 let local: Awaited<ReturnType<typeof startLocalDynamoDb>> | undefined;

@@ -146,6 +146,10 @@ describe("kill -9 between a tool's effect and its result", () => {
     () => port,
     () => ({
       REVERIE_DATA_DIR: dataDir,
+      // dynalite: its slower writes leave a window between a memory write and the tool result that a
+      // kill can hit often enough to prove something; on SQLite the two land within microseconds.
+      // The intents are the same code on either store.
+      REVERIE_STORE: "dynalite",
       REVERIE_API_KEY: apiKey,
       REVERIE_MODEL_PROVIDER: "anthropic",
       ANTHROPIC_API_KEY: "x",

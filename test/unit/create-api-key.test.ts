@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { createApiKey } from "../../infra/aws/create-api-key.js";
 import { lockDataDir } from "../../infra/local/data-dir-lock.js";
 import { createLocalApiKey } from "../../infra/local/local-api-key.js";
-import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
+import { openLocalDocumentStore } from "../../shared/adapters/local/local-document-store.js";
 import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document-store.js";
 import { ApiKeys } from "../../shared/core/auth/api-keys.js";
 
@@ -34,14 +34,15 @@ describe("createLocalApiKey", () => {
     try {
       const created = await createLocalApiKey(dataDir);
       expect(created.workspaceId).toMatch(/^wrkspc_01/);
-      const dynamodb = await startLocalDynamoDb({ dataDir: join(dataDir, "dynamodb") });
+      const documents = await openLocalDocumentStore(dataDir);
       try {
-        expect(await new ApiKeys(dynamodb.store).resolve(created.key)).toEqual({
+        expect(documents.kind).toBe("sqlite");
+        expect(await new ApiKeys(documents.store).resolve(created.key)).toEqual({
           workspaceId: created.workspaceId,
           apiKeyId: created.apiKeyId,
         });
       } finally {
-        await dynamodb.close();
+        await documents.close();
       }
       // A process holding the data dir (here: a lock under a live pid, as `npm start` takes it).
       const unlock = lockDataDir(dataDir);

@@ -1,0 +1,210 @@
+/**
+ * The DocumentStore port on SQLite (`node:sqlite`, built into Node 24): the embedded stack's default
+ * store. One file in the data dir, WAL journal, every write committed before the call returns, so
+ * `kill -9` loses nothing that was acknowledged.
+ *
+ * DynamoDB's semantics, checked by the same behaviour suite as the DynamoDB adapter: single-item
+ * conditional puts, strict key ranges, sort keys ordered as numbers by value and strings by their
+ * UTF-8 bytes (SQLite's BINARY collation compares UTF-8 bytes), `undefined` attributes dropped, and
+ * DynamoDB's limits (400 KB items, 2,048-byte partition and 1,024-byte sort keys) so that what works
+ * here works on AWS. The calls are synchronous underneath: one process owns the data dir (its lock),
+ * and a read-check-write runs without interleaving, so conditional writes need no transaction.
+ */
+import { createRequire } from "node:module";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import {
+  ConditionFailedError,
+  type DocumentStore,
+  type PutOptions,
+  type QueryOptions,
+  type StoredItem,
+  type TableName,
+} from "../../core/ports.js";
+
+type SortKey = string | number;
+
+/** DynamoDB's limits, enforced here so the embedded stack refuses what AWS would. */
+export const SQLITE_STORE_LIMITS = {
+  itemBytes: 400 * 1024,
+  partitionKeyBytes: 2048,
+  sortKeyBytes: 1024,
+} as const;
+
+/** A write DynamoDB would refuse (item or key too large), with DynamoDB's wording. */
+export class StoreValidationError extends Error {
+  override name = "StoreValidationError";
+}
+
+/**
+ * `node:sqlite`, loaded without its ExperimentalWarning: the module is stable in use on the Node the
+ * project pins, and the warning would otherwise be the first line of every `npm start`.
+ */
+function loadSqlite(): typeof import("node:sqlite") {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (String(warning).includes("SQLite is an experimental feature")) return;
+    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return createRequire(import.meta.url)("node:sqlite") as typeof import("node:sqlite");
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+export class SqliteDocumentStore implements DocumentStore {
+  private readonly db: DatabaseSync;
+  private readonly statements: {
+    get: StatementSync;
+    put: StatementSync;
+    delete: StatementSync;
+  };
+  private readonly queries = new Map<string, StatementSync>();
+
+  /** `path` is the database file, or `:memory:` (tests). */
+  constructor(path: string) {
+    const { DatabaseSync } = loadSqlite();
+    this.db = new DatabaseSync(path);
+    this.db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = NORMAL;
+      PRAGMA busy_timeout = 5000;
+      CREATE TABLE IF NOT EXISTS items (
+        tbl TEXT NOT NULL,
+        pk TEXT NOT NULL,
+        sk ANY NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (tbl, pk, sk)
+      ) STRICT, WITHOUT ROWID;
+    `);
+    this.statements = {
+      get: this.db.prepare("SELECT doc FROM items WHERE tbl = ? AND pk = ? AND sk = ?"),
+      put: this.db.prepare("INSERT OR REPLACE INTO items (tbl, pk, sk, doc) VALUES (?, ?, ?, ?)"),
+      delete: this.db.prepare("DELETE FROM items WHERE tbl = ? AND pk = ? AND sk = ?"),
+    };
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  async get(table: TableName, pk: string, sk: SortKey): Promise<StoredItem | undefined> {
+    return this.read(table, pk, sk);
+  }
+
+  async put(table: TableName, item: StoredItem, options: PutOptions = {}): Promise<void> {
+    const doc = this.encode(item);
+    const mustNotExist = options.ifNotExists || options.expectedRev === 0;
+    if (mustNotExist || options.expectedRev !== undefined) {
+      const existing = this.read(table, item.pk, item.sk);
+      if (mustNotExist && existing !== undefined)
+        throw new ConditionFailedError(`condition failed: put ${table} ${item.pk}/${item.sk} (exists)`);
+      if (!mustNotExist && existing?.rev !== options.expectedRev)
+        throw new ConditionFailedError(
+          `condition failed: put ${table} ${item.pk}/${item.sk} (rev ${String(existing?.rev)} ≠ ${options.expectedRev})`,
+        );
+    }
+    this.statements.put.run(table, item.pk, item.sk, doc);
+  }
+
+  async putMany(table: TableName, items: StoredItem[]): Promise<void> {
+    const docs = items.map((item) => this.encode(item));
+    this.db.exec("BEGIN");
+    try {
+      items.forEach((item, i) => {
+        this.statements.put.run(table, item.pk, item.sk, docs[i] as string);
+      });
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  async delete(table: TableName, pk: string, sk: SortKey): Promise<void> {
+    this.statements.delete.run(table, pk, sk);
+  }
+
+  async query(table: TableName, pk: string, options: QueryOptions = {}): Promise<StoredItem[]> {
+    const { after, before, beginsWith, limit, order } = options;
+    const where = ["tbl = ?", "pk = ?"];
+    const params: Array<string | number> = [table, pk];
+    if (after !== undefined) {
+      where.push("sk > ?");
+      params.push(after);
+    }
+    if (before !== undefined) {
+      where.push("sk < ?");
+      params.push(before);
+    }
+    if (beginsWith !== undefined) {
+      // the range bound lets the primary key index do the work; substr checks the prefix exactly
+      where.push("sk >= ?", "typeof(sk) = 'text'", "substr(sk, 1, ?) = ?");
+      params.push(beginsWith, beginsWith.length, beginsWith);
+    }
+    let sql = `SELECT pk, sk, doc FROM items WHERE ${where.join(" AND ")} ORDER BY sk ${order === "desc" ? "DESC" : "ASC"}`;
+    if (limit !== undefined) {
+      sql += " LIMIT ?";
+      params.push(limit);
+    }
+    const rows = this.statement(sql).all(...params) as Array<{ sk: SortKey; doc: string }>;
+    return rows.map((row) => decode(pk, row.sk, row.doc));
+  }
+
+  async increment(table: TableName, pk: string, sk: SortKey, attribute: string, by: number): Promise<number> {
+    const item = this.read(table, pk, sk) ?? { pk, sk };
+    const current = item[attribute] ?? 0;
+    if (typeof current !== "number") throw new TypeError(`${attribute} of ${pk}/${sk} is not a number`);
+    item[attribute] = current + by;
+    this.statements.put.run(table, pk, sk, this.encode(item));
+    return current + by;
+  }
+
+  private read(table: TableName, pk: string, sk: SortKey): StoredItem | undefined {
+    const row = this.statements.get.get(table, pk, sk) as { doc: string } | undefined;
+    return row === undefined ? undefined : decode(pk, sk, row.doc);
+  }
+
+  private statement(sql: string): StatementSync {
+    let statement = this.queries.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.queries.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** The item's attributes besides its keys, as JSON, within DynamoDB's limits. */
+  private encode(item: StoredItem): string {
+    const { pk, sk, ...attributes } = item;
+    if (Buffer.byteLength(pk) > SQLITE_STORE_LIMITS.partitionKeyBytes)
+      throw new StoreValidationError(
+        `One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of ${SQLITE_STORE_LIMITS.partitionKeyBytes} bytes`,
+      );
+    if (typeof sk === "string" && Buffer.byteLength(sk) > SQLITE_STORE_LIMITS.sortKeyBytes)
+      throw new StoreValidationError(
+        `One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of ${SQLITE_STORE_LIMITS.sortKeyBytes} bytes`,
+      );
+    const doc = JSON.stringify(withoutUndefined(attributes));
+    if (Buffer.byteLength(doc) + Buffer.byteLength(pk) + String(sk).length > SQLITE_STORE_LIMITS.itemBytes)
+      throw new StoreValidationError("Item size has exceeded the maximum allowed size");
+    return doc;
+  }
+}
+
+function decode(pk: string, sk: SortKey, doc: string): StoredItem {
+  return { pk, sk, ...(JSON.parse(doc) as Record<string, unknown>) };
+}
+
+/** `undefined` dropped from objects and arrays alike, as DynamoDB's `removeUndefinedValues` stores it. */
+function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.filter((entry) => entry !== undefined).map(withoutUndefined);
+  if (value !== null && typeof value === "object") {
+    // no prototype: a `__proto__` key is data here, as it is in JSON
+    const result: Record<string, unknown> = Object.create(null);
+    for (const [key, entry] of Object.entries(value))
+      if (entry !== undefined) result[key] = withoutUndefined(entry);
+    return result;
+  }
+  return value;
+}
