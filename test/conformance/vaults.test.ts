@@ -498,6 +498,78 @@ describe("mcp_oauth credentials", () => {
     );
   });
 
+  it("updates: secrets replaced in part, the scope cleared with an empty string, refresh removed with null", async () => {
+    const vault = await vaults().create({ display_name: "oauth updates" });
+    const cred = await create(vault.id, "access-a");
+    const later = new Date(Date.now() + 7200_000).toISOString();
+    const updated = await credentials().update(cred.id, {
+      vault_id: vault.id,
+      auth: {
+        type: "mcp_oauth",
+        access_token: "access-b",
+        expires_at: later,
+        refresh: {
+          scope: "",
+          token_endpoint_auth: { type: "client_secret_basic", client_secret: "client-secret-2" },
+        },
+      },
+    });
+    expect(updated.auth).toMatchObject({
+      type: "mcp_oauth",
+      expires_at: later,
+      // The credential keeps its token endpoint auth type, whatever type is sent with the new secret.
+      refresh: { scope: null, token_endpoint_auth: { type: "client_secret_post" } },
+    });
+    expect(await resolver().authorizationFor("wrkspc_local", [vault.id], `${oauth.url}/mcp`)).toBe(
+      "Bearer access-b",
+    );
+    const past = await rejection(
+      credentials().update(cred.id, {
+        vault_id: vault.id,
+        auth: { type: "mcp_oauth", expires_at: "2020-01-01T00:00:00Z" },
+      }),
+      Anthropic.BadRequestError,
+    );
+    expect(messageOf(past)).toMatch(/expires_at: must be in the future/);
+    const cleared = await credentials().update(cred.id, {
+      vault_id: vault.id,
+      auth: { type: "mcp_oauth", refresh: null },
+    });
+    expect(cleared.auth).toMatchObject({ type: "mcp_oauth", refresh: null });
+    const validation = await credentials().mcpOAuthValidate(cred.id, { vault_id: vault.id });
+    expect(validation.has_refresh_token).toBe(false);
+    await rejection(
+      credentials().update(cred.id, {
+        vault_id: vault.id,
+        auth: { type: "mcp_oauth", refresh: { refresh_token: "r" } },
+      }),
+      Anthropic.BadRequestError,
+    );
+    const immutable = await rejection(
+      credentials().update(cred.id, {
+        vault_id: vault.id,
+        auth: { type: "mcp_oauth", mcp_server_url: "https://elsewhere.example.com" },
+      } as never),
+      Anthropic.BadRequestError,
+    );
+    expect(messageOf(immutable)).toMatch(/mcp_server_url: unknown field/);
+  });
+
+  it("holds at most 20 credentials in a vault", async () => {
+    const vault = await vaults().create({ display_name: "full" });
+    for (let i = 0; i < 20; i++)
+      await credentials().create(vault.id, {
+        auth: { type: "static_bearer", token: `t${i}`, mcp_server_url: `https://mcp${i}.example.com/mcp` },
+      });
+    const full = await rejection(
+      credentials().create(vault.id, {
+        auth: { type: "static_bearer", token: "t", mcp_server_url: "https://mcp-extra.example.com/mcp" },
+      }),
+      Anthropic.BadRequestError,
+    );
+    expect(messageOf(full)).toMatch(/20 credentials/);
+  });
+
   it("refreshes a token that expires within a minute before handing it out", async () => {
     const vault = await vaults().create({ display_name: "expiring" });
     const cred = await create(vault.id, "about-to-expire", new Date(Date.now() + 30_000).toISOString());
