@@ -12,7 +12,7 @@
  * `.DS_Store` entries (added by macOS archivers) are ignored.
  */
 import { unzipSync, zipSync } from "fflate";
-import { parse as parseYaml } from "yaml";
+import { load as parseYaml } from "js-yaml";
 import { ApiError, InvalidRequestError } from "../../contract/errors.js";
 import {
   RESERVED_SKILL_NAME_WORDS,
@@ -220,6 +220,8 @@ function skillRoot(paths: readonly string[]): string {
   return root;
 }
 
+/** Reverie's bound on the front matter (the documented fields fit in ~1.1 kB). */
+const MAX_FRONT_MATTER_CHARS = 64 * 1024;
 const FRONT_MATTER = /^---[ \t]*\r?\n(?:([\s\S]*?)\r?\n)?---[ \t]*(?:\r?\n|$)/;
 
 /** SKILL.md's front matter, validated: name (or the directory's name) and description. */
@@ -231,10 +233,10 @@ function frontMatter(bytes: Uint8Array, directory: string): { name: string; desc
     throw new SkillBundleError("SKILL.md: not UTF-8 text");
   }
   if (text.startsWith("\uFEFF")) text = text.slice(1);
-  const match = FRONT_MATTER.exec(text);
+  const match = FRONT_MATTER.exec(text.slice(0, MAX_FRONT_MATTER_CHARS + 16));
   if (!match)
     throw new SkillBundleError(
-      "SKILL.md: must start with YAML front matter between two `---` lines, with `name` and `description`",
+      `SKILL.md: must start with YAML front matter between two \`---\` lines, with \`name\` and \`description\` (at most ${MAX_FRONT_MATTER_CHARS} characters)`,
     );
   let data: unknown;
   try {
