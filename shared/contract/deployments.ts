@@ -74,7 +74,10 @@ export type ScheduleParams = z.infer<typeof scheduleParamsSchema>;
  * `POST /v1/sessions/{id}/events`): a clear 400 instead of an event that would be ignored.
  */
 const systemMessageParamsSchema = z
-  .object({ type: z.literal("system.message") })
+  .object({
+    type: z.literal("system.message"),
+    content: z.array(z.object({ type: z.literal("text"), text: z.string() })),
+  })
   .loose()
   .refine(() => false, { message: "system.message is not supported by this server yet" });
 
