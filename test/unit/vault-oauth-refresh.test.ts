@@ -179,6 +179,32 @@ describe("mcp_oauth refresh at the moment of use", () => {
     expect(await resolver.authorizationFor(WS, [vaultId], SERVER)).toBe("Bearer access-2");
   });
 
+  it("merges onto an update made through the API while its refresh ran: the user's token stands, the rotated refresh token is kept, the lease released", async () => {
+    await createCredential(10_000);
+    let release: () => void = () => {};
+    endpoint.gate = new Promise((resolve) => {
+      release = resolve;
+    });
+    const pending = resolver.authorizationFor(WS, [vaultId], SERVER);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new CredentialsService(deps).update(WS, vaultId, credentialId, {
+      auth: {
+        type: "mcp_oauth",
+        access_token: "access-from-user",
+        expires_at: new Date(now + 7200_000).toISOString(),
+      },
+    });
+    release();
+    expect(await pending).toBe("Bearer access-from-user");
+    const stored = await deps.store.get("resources", credentialKey(vaultId), credentialId);
+    expect(stored?.refreshLeaseUntil).toBeUndefined();
+    // The refresh token the server rotated meanwhile was merged in, not lost: the next refresh works.
+    expect(await resolver.authorizationFor(WS, [vaultId], SERVER, { afterUnauthorized: true })).toBe(
+      "Bearer access-2",
+    );
+    expect(endpoint.calls.map((c) => c.form.get("refresh_token"))).toEqual(["refresh-0", "refresh-1"]);
+  });
+
   it("takes over a lease left by a refresher that died", async () => {
     await createCredential(10_000);
     const item = await deps.store.get("resources", credentialKey(vaultId), credentialId);

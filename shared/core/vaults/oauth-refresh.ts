@@ -194,38 +194,30 @@ export class OAuthRefresher {
     const secrets = await openSecrets(this.deps.sealer, leased);
     const auth = leased.credential.auth as McpOAuthAuth;
     const attempt = await exchangeRefreshToken(this.deps, auth, secrets, this.timeoutMs);
-    const next: CredentialItem = { ...leased, rev: leased.rev + 1 };
-    delete next.refreshLeaseUntil;
-    if (attempt.status === "succeeded") {
-      const now = this.deps.clock.now();
-      next.sealed = await sealSecrets(this.deps.sealer, leased, {
-        ...secrets,
-        access_token: attempt.accessToken,
-        ...(attempt.refreshToken ? { refresh_token: attempt.refreshToken } : {}),
-      });
-      next.credential = {
-        ...leased.credential,
-        auth: {
-          ...auth,
-          expires_at: attempt.expiresInSeconds
-            ? new Date(now + attempt.expiresInSeconds * 1000).toISOString()
-            : null,
-        },
-        updated_at: new Date(now).toISOString(),
-      };
+    // Commit: rev-checked against the lease. If someone wrote meanwhile (an update through the API,
+    // or a refresher after our lease ran out), merge onto what they wrote: a token they replaced
+    // stands, a token they left as we found it takes what the exchange returned — so a refresh token
+    // the server rotated is never lost.
+    let base: CredentialItem = leased;
+    let next: CredentialItem | undefined;
+    for (;;) {
+      const current = base === leased ? secrets : await openSecrets(this.deps.sealer, base);
+      next = await this.merged(base, current, secrets, attempt, leased.refreshLeaseUntil);
+      if (!next) break;
+      try {
+        await this.deps.store.put("resources", next, { expectedRev: base.rev });
+        break;
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+        const reloaded = await this.load(vaultId, id);
+        if (!reloaded || reloaded.credential.archived_at) return { item: reloaded ?? leased, attempt };
+        base = reloaded;
+      }
     }
-    try {
-      await this.deps.store.put("resources", next, { expectedRev: leased.rev });
-    } catch (error) {
-      if (!(error instanceof ConditionFailedError)) throw error;
-      // Our lease ran out and someone else wrote meanwhile (an update through the API, another
-      // refresher): theirs stands. A rotated refresh token we got is lost only in that case.
-      this.deps.logger.warn("a credential changed while its refresh ran; keeping the newer version", {
+    if (base !== leased)
+      this.deps.logger.warn("a credential changed while its refresh ran; merged onto the newer version", {
         credentialId: id,
       });
-      const current = await this.load(vaultId, id);
-      return { item: current ?? leased, attempt };
-    }
     if (attempt.status !== "succeeded") {
       this.deps.logger.warn("refreshing an OAuth credential failed", {
         credentialId: id,
@@ -241,7 +233,46 @@ export class OAuthRefresher {
         String(leased.rev),
       );
     }
-    return { item: next, attempt };
+    return { item: next ?? base, attempt };
+  }
+
+  /**
+   * The item to write after an exchange, on top of `base` whose secrets are `current`; `spent` are
+   * the secrets the exchange started from. Undefined when there is nothing to write.
+   */
+  private async merged(
+    base: CredentialItem,
+    current: CredentialSecrets,
+    spent: CredentialSecrets,
+    attempt: RefreshAttempt,
+    lease: number | undefined,
+  ): Promise<CredentialItem | undefined> {
+    const ours = base.refreshLeaseUntil !== undefined && base.refreshLeaseUntil === lease;
+    const next: CredentialItem = { ...base, rev: base.rev + 1 };
+    delete next.refreshLeaseUntil;
+    if (attempt.status !== "succeeded" || base.credential.auth.type !== "mcp_oauth")
+      return ours ? next : undefined;
+    const takeAccess = current.access_token === spent.access_token;
+    const takeRefresh = Boolean(attempt.refreshToken) && current.refresh_token === spent.refresh_token;
+    if (!takeAccess && !takeRefresh) return ours ? next : undefined;
+    const now = this.deps.clock.now();
+    next.sealed = await sealSecrets(this.deps.sealer, base, {
+      ...current,
+      ...(takeAccess ? { access_token: attempt.accessToken } : {}),
+      ...(takeRefresh ? { refresh_token: attempt.refreshToken } : {}),
+    });
+    if (takeAccess)
+      next.credential = {
+        ...base.credential,
+        auth: {
+          ...base.credential.auth,
+          expires_at: attempt.expiresInSeconds
+            ? new Date(now + attempt.expiresInSeconds * 1000).toISOString()
+            : null,
+        },
+        updated_at: new Date(now).toISOString(),
+      };
+    return next;
   }
 
   private async load(vaultId: string, credentialId: string): Promise<CredentialItem | undefined> {
