@@ -129,9 +129,9 @@ describe("mcp_oauth refresh at the moment of use", () => {
     expect(call?.headers.authorization).toBe(`Basic ${Buffer.from("client:shh").toString("base64")}`);
     const stored = await deps.store.get("resources", credentialKey(vaultId), credentialId);
     expect(JSON.stringify(stored)).not.toMatch(/access-1|refresh-1|shh/);
-    expect((stored?.credential as { auth: { expires_at: string } }).auth.expires_at).toBe(
-      new Date(now + 3600_000).toISOString(),
-    );
+    expect(
+      (stored as unknown as { credential: { auth: { expires_at: string } } }).credential.auth.expires_at,
+    ).toBe(new Date(now + 3600_000).toISOString());
     // The rotated refresh token is the one used next time.
     now += 3600_000;
     expect(await resolver.authorizationFor(WS, [vaultId], SERVER)).toBe("Bearer access-2");
