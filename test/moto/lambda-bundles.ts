@@ -1,0 +1,88 @@
+/**
+ * The Lambda functions' code as CDK deploys it: each `functions/<name>.ts` bundled by esbuild with
+ * the options of infra/aws/reverie-runtime.ts's NodejsFunction (ESM, node24, minified, the AWS SDK
+ * and Bedrock's SDK left external, the `require` banner). The bundles are written under
+ * node_modules/.cache, so their external imports resolve to this checkout's node_modules — where
+ * Lambda's Node.js runtime would supply its own copy of the AWS SDK.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { build } from "esbuild";
+
+const repoRoot = resolve(import.meta.dirname, "../..");
+
+/** The functions a stack runs (functions/*.ts, except the sandbox: see sandbox-stand-in.ts). */
+export const lambdaFunctionNames = [
+  "api",
+  "api-stream",
+  "authorizer",
+  "agent-step",
+  "grader",
+  "webhook-deliver",
+  "dream-worker",
+  "dream-scheduler",
+  "sweeper",
+] as const;
+export type LambdaFunctionName = (typeof lambdaFunctionNames)[number];
+
+export interface LambdaBundles {
+  dir: string;
+  /** The runtime that hosts a bundle in a child process (lambda-runtime.ts). */
+  runtime: string;
+  /** The sandbox function's stand-in (sandbox-stand-in.ts). */
+  sandbox: string;
+  functions: Record<LambdaFunctionName, string>;
+  remove(): void;
+}
+
+/** Builds every function into a fresh directory; `remove()` deletes it. */
+export async function buildLambdaBundles(): Promise<LambdaBundles> {
+  const dir = join(repoRoot, "node_modules", ".cache", "reverie-aws-on-moto", `${process.pid}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  // infra/aws/reverie-runtime.ts, `make` → bundling: keep these in step with it.
+  await build({
+    entryPoints: Object.fromEntries(
+      lambdaFunctionNames.map((name) => [name, join(repoRoot, "functions", `${name}.ts`)]),
+    ),
+    outdir: dir,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    format: "esm",
+    target: "node24",
+    platform: "node",
+    mainFields: ["module", "main"],
+    minify: true,
+    sourcemap: "external",
+    sourcesContent: false,
+    external: ["@aws-sdk/*", "@smithy/*", "@anthropic-ai/bedrock-sdk"],
+    banner: {
+      js: "import{createRequire as __reverieCreateRequire}from'module';const require=__reverieCreateRequire(import.meta.url);",
+    },
+    tsconfig: join(repoRoot, "tsconfig.json"),
+    logLevel: "error",
+  });
+  // The test's own pieces: not Reverie's code, so plain bundles.
+  await build({
+    entryPoints: {
+      "lambda-runtime": join(import.meta.dirname, "lambda-runtime.ts"),
+      "sandbox-stand-in": join(import.meta.dirname, "sandbox-stand-in.ts"),
+    },
+    outdir: dir,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    format: "esm",
+    target: "node24",
+    platform: "node",
+    packages: "external",
+    logLevel: "error",
+  });
+  return {
+    dir,
+    runtime: join(dir, "lambda-runtime.mjs"),
+    sandbox: join(dir, "sandbox-stand-in.mjs"),
+    functions: Object.fromEntries(
+      lambdaFunctionNames.map((name) => [name, join(dir, `${name}.mjs`)]),
+    ) as Record<LambdaFunctionName, string>,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
