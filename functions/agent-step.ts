@@ -4,13 +4,19 @@ import type { SQSEvent } from "aws-lambda";
 import { awsServices, withModel } from "../shared/runtime/aws-ports.js";
 import { withSandbox } from "../shared/runtime/aws-sandbox-ports.js";
 import { createStepHandler } from "../shared/runtime/handlers/step-handler.js";
+import { withMcp } from "../shared/runtime/mcp-ports.js";
 
 let step: ReturnType<typeof createStepHandler> | undefined;
 
 export const handler = middy(async (event: SQSEvent) => {
   step ??= createStepHandler(
-    (await awsServices(async (config) => ({ ...(await withModel(config)), ...(await withSandbox(config)) })))
-      .deps,
+    (
+      await awsServices(async (config) => ({
+        ...(await withModel(config)),
+        ...(await withSandbox(config)),
+        ...withMcp(config),
+      }))
+    ).deps,
   );
   return step(event);
 });

@@ -48,6 +48,7 @@ import { type Api, createApi } from "../../shared/runtime/http/api.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
 import { bodyLimitOf } from "../../shared/runtime/http/request-parsing.js";
 import { isSkillUploadPath, SKILL_UPLOAD_ENVELOPE_BYTES } from "../../shared/runtime/http/skills-routes.js";
+import { withMcp } from "../../shared/runtime/mcp-ports.js";
 import { createModel } from "../../shared/runtime/model-provider.js";
 import { buildSkills } from "../../shared/runtime/skills-wiring.js";
 
@@ -188,6 +189,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     workspace: new DirectoryWorkspaceStore(workspaceRoot),
     sandbox,
     bashAvailable: bash.available,
+    ...withMcp(config),
     notifier: new InProcessNotifier(),
     logger: options.logger,
     leaseMs: options.leaseMs ?? secondsToMs(config.REVERIE_STEP_LEASE_SECONDS),

@@ -30,6 +30,12 @@ const schema = z.object({
   REVERIE_AGENT_STEPS_QUEUE_URL: z.string().optional(),
   REVERIE_WORKSPACE_BUCKET: z.string().optional(),
   REVERIE_WEB_FETCH_ALLOW_PRIVATE: flag,
+  /** Allow MCP servers on private, loopback or link-local addresses (tests, private networks). */
+  REVERIE_MCP_ALLOW_PRIVATE: flag,
+  /** MCP: how long connecting to a server (initialize) and listing its tools may take, each, seconds. */
+  REVERIE_MCP_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().max(120).default(15),
+  /** MCP: how long one tool call may take, seconds (also kept inside the step's lease). */
+  REVERIE_MCP_CALL_TIMEOUT_SECONDS: z.coerce.number().positive().max(900).default(60),
   /** Model calls that fail with 429/5xx/overloaded are retried this many times before the turn ends. */
   REVERIE_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(4),
   /** Base delay of the jittered exponential backoff between model retries, seconds. */
@@ -79,6 +85,10 @@ const schema = z.object({
   REVERIE_SECRETS_KMS_KEY_ID: z.string().min(1).optional(),
   REVERIE_LOG_LEVEL: z.enum(["DEBUG", "INFO", "WARN", "ERROR", "SILENT"]).default("INFO"),
   ...dreamConfigSchema,
+  /** AWS: the EventBridge Scheduler group, target Lambda (deployment-runner) and invoke role of deployments. */
+  REVERIE_DEPLOYMENT_SCHEDULE_GROUP: z.string().min(1).optional(),
+  REVERIE_DEPLOYMENT_RUNNER_FUNCTION_ARN: z.string().min(1).optional(),
+  REVERIE_DEPLOYMENT_SCHEDULER_ROLE_ARN: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof schema> & { modelProvider: "anthropic" | "bedrock" | "simulated" };

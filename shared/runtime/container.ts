@@ -39,6 +39,7 @@ import {
   type FileBlobStore,
   type HttpFetcher,
   type Logger,
+  type McpConnector,
   type MessageQueue,
   ModelCallError,
   type ModelProvider,
@@ -130,6 +131,11 @@ export interface Ports {
   secrets?: SecretSealer;
   /** Whether `environment_variable` credentials can be honoured by this deployment's sandbox. */
   environmentVariableCredentials?: Parameters<typeof buildVaults>[2];
+  /**
+   * Connects to agents' MCP servers (`withMcp`); passed only by the processes that run steps
+   * (agent-step, the embedded stack), so the others carry no MCP client.
+   */
+  mcp?: McpConnector;
 }
 
 export function createLogger(config: Pick<Config, "REVERIE_LOG_LEVEL">, serviceName = "reverie"): Logger {
@@ -185,6 +191,11 @@ export function buildServices(config: Config, ports: Ports) {
     workerTimeoutMs: config.REVERIE_WORKER_TIMEOUT_SECONDS * 1000,
     sandbox: ports.sandbox,
     bashAvailable: ports.sandbox !== undefined && ports.bashAvailable === true,
+    mcp: ports.mcp,
+    mcpTimeouts: {
+      connectMs: config.REVERIE_MCP_CONNECT_TIMEOUT_SECONDS * 1000,
+      callMs: config.REVERIE_MCP_CALL_TIMEOUT_SECONDS * 1000,
+    },
   };
   const publisher = { domainEvents, ids: deps.ids, clock, logger };
   const skills =

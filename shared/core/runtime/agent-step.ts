@@ -10,6 +10,8 @@ import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import { publishIdled } from "../events/lifecycle-publishing.js";
+import { offerMcpTools } from "../mcp/mcp-servers.js";
+import { mcpToolDefinition } from "../mcp/mcp-toolsets.js";
 import { memoryPromptNote } from "../memory/memory-mounts.js";
 import { beginEvaluation } from "../outcomes/outcome-lifecycle.js";
 import { ModelCallError } from "../ports.js";
@@ -17,7 +19,7 @@ import type { SessionRecord } from "../sessions/session-record.js";
 import { skillsPromptNote } from "../skills/session-skills.js";
 import { withThreadUsage } from "../threads/thread-usage.js";
 import { budgetReached } from "./budget.js";
-import { buildModelRequest } from "./model-request.js";
+import { buildModelRequest, toolDefinitions } from "./model-request.js";
 import { canRetry, retryDelaySeconds } from "./model-retry.js";
 import {
   addUsage,
@@ -96,12 +98,14 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
       }
     }
     const watermark = log.at(-1)?.seq ?? 0;
-    const request = buildModelRequest(
-      session.session.agent,
-      buildTranscript(log),
-      await systemNote(deps, session),
-      { bash: servedByWorker(session) || (deps.bashAvailable ?? false) },
-    );
+    const agent = session.session.agent;
+    // The agent's MCP servers' tools, named apart from every other tool it may be offered.
+    const reserved = new Set(toolDefinitions(agent, { bash: true }).map((t) => t.name));
+    const mcpTools = await offerMcpTools(deps, session, session.run.stepSeq, reserved);
+    const request = buildModelRequest(agent, buildTranscript(log), await systemNote(deps, session), {
+      bash: servedByWorker(session) || (deps.bashAvailable ?? false),
+      mcp: mcpTools.map(mcpToolDefinition),
+    });
     let response: Awaited<ReturnType<typeof deps.model.createMessage>>;
     try {
       response = await deps.model.createMessage(request);
@@ -111,7 +115,7 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
     record = await saveStepRecord(
       deps,
       sessionId,
-      await recordFromResponse(deps, session, watermark, response),
+      await recordFromResponse(deps, session, watermark, response, mcpTools),
     );
   }
 

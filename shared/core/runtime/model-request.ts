@@ -13,9 +13,11 @@ const DEFAULT_MAX_TOKENS = 8192;
 /** Which hands the session has: `bash` is offered only where a sandbox (or a worker) runs it. */
 export interface ToolOffer {
   bash: boolean;
+  /** The agent's MCP servers' tools as offered this step (offered last, after every other tool). */
+  mcp?: readonly Anthropic.Messages.Tool[];
 }
 
-/** The tools offered to the model: the enabled builtin tools, then the agent's custom tools. */
+/** The tools offered to the model: the enabled builtin tools, the agent's custom tools, coordinator tools, MCP tools. */
 export function toolDefinitions(
   agent: SessionAgent,
   offer: ToolOffer = { bash: false },
@@ -30,6 +32,7 @@ export function toolDefinitions(
     }
   }
   tools.push(...coordinatorToolDefinitions(agent));
+  tools.push(...(offer.mcp ?? []));
   return tools;
 }
 

@@ -2,6 +2,7 @@
 
 import type { SessionStatusIdleEvent, SessionUsage } from "../../contract/sdk-types.js";
 import type { EventLog } from "../events/event-log.js";
+import type { McpTimeouts } from "../mcp/mcp-servers.js";
 import type { OutcomeSettings } from "../outcomes/outcome-settings.js";
 import type {
   Clock,
@@ -12,6 +13,7 @@ import type {
   HttpFetcher,
   IdGenerator,
   Logger,
+  McpConnector,
   MessageQueue,
   ModelProvider,
   SandboxNetwork,
@@ -86,4 +88,8 @@ export interface StepDeps {
    * `Authorization` header for that MCP server, or undefined.
    */
   vaultCredentials?: VaultCredentials;
+  /** Connects to the agents' MCP servers (agent-step and the embedded stack); absent, they are unreachable. */
+  mcp?: McpConnector;
+  /** Bounds on MCP connects, listings and calls; default `DEFAULT_MCP_TIMEOUTS`. */
+  mcpTimeouts?: McpTimeouts;
 }

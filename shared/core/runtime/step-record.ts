@@ -8,6 +8,7 @@ import * as z from "zod";
 import { idPrefix } from "../../contract/ids.js";
 import type { AgentToolset, SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
 import type { EventLog, LoggedEvent } from "../events/event-log.js";
+import { evaluateMcpPermission, type OfferedMcpTool } from "../mcp/mcp-toolsets.js";
 import {
   type Clock,
   ConditionFailedError,
@@ -34,6 +35,8 @@ const toolRunSchema = z.object({
   input: z.unknown(),
   resultSeq: z.number(),
   resultEventId: z.string(),
+  /** An MCP tool call: the server and the server's name for the tool (`name` is the offered name). */
+  mcp: z.object({ server: z.string(), tool: z.string() }).optional(),
 });
 export type ToolRun = z.infer<typeof toolRunSchema>;
 
@@ -100,6 +103,7 @@ export async function recordFromResponse(
   session: SessionRecord,
   watermark: number,
   response: ModelResponse,
+  mcpTools: readonly OfferedMcpTool[] = [],
 ): Promise<StepRecord> {
   const now = new Date(deps.clock.now()).toISOString();
   const id = () => deps.ids.next(idPrefix.event);
@@ -118,6 +122,7 @@ export async function recordFromResponse(
   const awaiting: string[] = [];
   const workerCalls: string[] = [];
   const byWorker = servedByWorker(session);
+  const mcpByName = new Map(mcpTools.map((t) => [t.modelName, t]));
 
   for (const block of response.content) {
     if (block.type === "thinking" || block.type === "redacted_thinking") {
@@ -141,6 +146,34 @@ export async function recordFromResponse(
           internals: { toolUseId: block.id },
         });
         awaiting.push(eventId);
+        continue;
+      }
+      const mcp = mcpByName.get(block.name);
+      if (mcp) {
+        // Server-side on every environment (a self-hosted worker never sees MCP calls).
+        const { permission, evaluation } = evaluateMcpPermission(mcp);
+        events.push({
+          event: {
+            type: "agent.mcp_tool_use",
+            id: eventId,
+            processed_at: now,
+            name: mcp.tool.name,
+            mcp_server_name: mcp.server,
+            input,
+            evaluated_permission: permission,
+            evaluation,
+          },
+          internals: { toolUseId: block.id },
+        });
+        if (permission === "ask") awaiting.push(eventId);
+        else
+          pendingRuns.push({
+            toolUseEventId: eventId,
+            toolUseId: block.id,
+            name: block.name,
+            input,
+            mcp: { server: mcp.server, tool: mcp.tool.name },
+          });
         continue;
       }
       const worker = byWorker && isWorkerTool(block.name);

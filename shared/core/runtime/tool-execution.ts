@@ -12,6 +12,8 @@ import { emitOnce } from "../events/emit-once.js";
 import type { LoggedEvent } from "../events/event-log.js";
 import { capToolResultText } from "../events/result-size.js";
 import { sessionFileMounts } from "../files/file-mounts.js";
+import { mcpResultEvent, runMcpCall } from "../mcp/mcp-calls.js";
+import { McpServers, mcpRunOf } from "../mcp/mcp-servers.js";
 import { sessionMemoryMounts } from "../memory/memory-mounts.js";
 import type { SandboxNetwork } from "../ports.js";
 import { SessionRepository } from "../sessions/session-record.js";
@@ -57,6 +59,8 @@ export interface ToolSession {
   environmentId?: string;
   /** A self-hosted session: its worker runs the toolset, not this server. */
   servedByWorker?: boolean;
+  /** The session's vaults: their credentials authorize its MCP servers. */
+  vaultIds?: readonly string[];
 }
 
 /** The mounting context of a claimed session (or child thread: its record carries `thread`). */
@@ -72,6 +76,7 @@ export const toolSession = (record: {
     ?.toolUseEventId,
   environmentId: record.session.environment_id,
   servedByWorker: (record as { run?: { hands?: string } }).run?.hands === "worker",
+  vaultIds: record.session.vault_ids ?? [],
 });
 
 /**
@@ -187,21 +192,56 @@ export async function runStepTools(
   record: StepRecord,
   options: { fresh: boolean; session?: ToolSession },
 ): Promise<void> {
-  for (const run of record.toolRuns) {
-    // Coordinator tools answer in their reserved slots from the fan-out (threads/fan-out.ts).
-    if (isCoordinatorTool(agent, run.name)) continue;
-    // On a step's first claim no result can exist yet; on a retry a written slot means it ran.
-    if (!options.fresh && (await deps.events.exists(sessionId, run.resultSeq))) continue;
-    const outcome = await execute(deps, sessionId, agent, run, options);
-    await deps.events.write(sessionId, [
-      {
-        seq: run.resultSeq,
-        event: resultEvent(run.resultEventId, run.toolUseEventId, outcome, deps.clock.now()),
-        internals: {},
-      },
-    ]);
+  // MCP calls of this step share one connection per server, closed when the step's tools are done.
+  const mcp = record.toolRuns.some((r) => r.mcp)
+    ? mcpServersOf(deps, sessionId, agent, options.session)
+    : undefined;
+  try {
+    for (const run of record.toolRuns) {
+      // Coordinator tools answer in their reserved slots from the fan-out (threads/fan-out.ts).
+      if (!run.mcp && isCoordinatorTool(agent, run.name)) continue;
+      // On a step's first claim no result can exist yet; on a retry a written slot means it ran.
+      if (!options.fresh && (await deps.events.exists(sessionId, run.resultSeq))) continue;
+      const event =
+        run.mcp && mcp
+          ? mcpResultEvent(
+              deps,
+              run.toolUseEventId,
+              await runMcpCall(deps, mcp, {
+                ...run.mcp,
+                toolUseEventId: run.toolUseEventId,
+                input: mcpInput(run.input),
+              }),
+              run.resultEventId,
+            )
+          : resultEvent(
+              run.resultEventId,
+              run.toolUseEventId,
+              await execute(deps, sessionId, agent, run, options),
+              deps.clock.now(),
+            );
+      await deps.events.write(sessionId, [{ seq: run.resultSeq, event, internals: {} }]);
+    }
+  } finally {
+    await mcp?.closeAll();
   }
 }
+
+/** The MCP servers of a run's agent, with the session's vaults, for one step's calls. */
+function mcpServersOf(deps: StepDeps, runId: string, agent: SessionAgent, session?: ToolSession): McpServers {
+  return new McpServers(
+    deps,
+    mcpRunOf({
+      workspaceId: session?.workspaceId ?? "",
+      session: { id: runId, vault_ids: session?.vaultIds ?? [], agent },
+    }),
+  );
+}
+
+const mcpInput = (input: unknown): Record<string, unknown> =>
+  input !== null && typeof input === "object" && !Array.isArray(input)
+    ? (input as Record<string, unknown>)
+    : {};
 
 /**
  * Tool calls that waited for a `user.tool_confirmation`: allowed ones run now, denied ones get an
@@ -215,11 +255,43 @@ export async function runConfirmedTools(
   session?: ToolSession,
 ): Promise<boolean> {
   const answered = new Set(
-    log
-      .filter((e) => e.event.type === "agent.tool_result" || e.event.type === "user.tool_result")
-      .map((e) => (e.event as { tool_use_id: string }).tool_use_id),
+    log.flatMap((e) =>
+      e.event.type === "agent.tool_result" || e.event.type === "user.tool_result"
+        ? [e.event.tool_use_id]
+        : e.event.type === "agent.mcp_tool_result"
+          ? [e.event.mcp_tool_use_id]
+          : [],
+    ),
   );
   let ran = false;
+  let mcp: McpServers | undefined;
+  try {
+    for (const { event } of log) {
+      if (event.type !== "user.tool_confirmation" || answered.has(event.tool_use_id)) continue;
+      const toolUse = log.find((e) => e.event.id === event.tool_use_id)?.event;
+      if (toolUse?.type !== "agent.mcp_tool_use") continue;
+      const marker = await deps.store.get("resources", `once#${sessionId}`, `confirm#${toolUse.id}`);
+      let outcome: ToolOutcome = { isError: false, content: "" };
+      if (!marker && event.result === "allow") {
+        mcp ??= mcpServersOf(deps, sessionId, agent, session);
+        outcome = await runMcpCall(deps, mcp, {
+          toolUseEventId: toolUse.id,
+          server: toolUse.mcp_server_name,
+          tool: toolUse.name,
+          input: mcpInput(toolUse.input),
+        });
+      } else if (!marker) {
+        outcome = { isError: true, content: event.deny_message ?? "The user denied this tool call." };
+      }
+      await emitOnce(deps.store, deps.events, sessionId, `confirm#${toolUse.id}`, [
+        mcpResultEvent(deps, toolUse.id, outcome),
+      ]);
+      answered.add(toolUse.id);
+      ran = true;
+    }
+  } finally {
+    await mcp?.closeAll();
+  }
   for (const { event } of log) {
     if (event.type !== "user.tool_confirmation" || answered.has(event.tool_use_id)) continue;
     const toolUse = log.find((e) => e.event.id === event.tool_use_id)?.event;

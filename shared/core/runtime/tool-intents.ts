@@ -24,7 +24,12 @@ import type { ToolOutcome } from "../tools/toolset.js";
 /** The partition of a run's (a session's or a thread's) tool intents. */
 export const toolIntentKey = (runId: string) => `intent#${runId}`;
 
-const outcomeSchema = z.object({ content: z.string(), isError: z.boolean() });
+const outcomeSchema = z.object({
+  content: z.string(),
+  isError: z.boolean(),
+  /** An MCP result's content blocks (text, images, documents), when it has more than text. */
+  blocks: z.array(z.record(z.string(), z.unknown())).optional(),
+});
 
 const fileChangeSchema = z.object({
   schemaVersion: z.literal(1),
@@ -144,7 +149,7 @@ export function interruptedOutcome(tool: string): ToolOutcome {
  * record that counts), so a store failure there does not turn a finished run into an error. Only
  * `content` and `isError` are recorded: whatever else the tool does with its result (writing a
  * sandbox's mount changes back into their stores) belongs inside `run`, or a re-run that returns the
- * recorded outcome would skip it.
+ * recorded outcome would skip it. (`blocks`, an MCP result's content, are recorded with it.)
  *
  * @param deps the document store (and optionally a logger): `StepDeps` will do.
  * @param runId the run the tool use belongs to: the session id, or a child thread's id.
@@ -163,7 +168,7 @@ export async function runOnce(
   const started: ToolIntent = { schemaVersion: 1, kind: "run_once", tool };
   const earlier = await putIntent(deps.store, runId, toolUseEventId, started);
   if (earlier) {
-    if (earlier.kind === "run_once" && earlier.outcome) return earlier.outcome;
+    if (earlier.kind === "run_once" && earlier.outcome) return earlier.outcome as ToolOutcome;
     return interruptedOutcome(tool);
   }
   const outcome = await run();
@@ -172,7 +177,11 @@ export async function runOnce(
       pk: toolIntentKey(runId),
       sk: toolUseEventId,
       ...started,
-      outcome: { content: outcome.content, isError: outcome.isError },
+      outcome: {
+        content: outcome.content,
+        isError: outcome.isError,
+        ...(outcome.blocks ? { blocks: outcome.blocks } : {}),
+      },
     });
   } catch (error) {
     deps.logger?.warn("could not record a tool outcome", {

@@ -1,6 +1,6 @@
 /**
  * Turns a session's event log into Messages API turns. Assistant turns come from the raw model
- * content kept on `span.model_request_end`; tool results from `agent.tool_result`, a self-hosted
+ * content kept on `span.model_request_end`; tool results from `agent.tool_result`, `agent.mcp_tool_result`, a self-hosted
  * worker's `user.tool_result` and `user.custom_tool_result`; user turns from `user.message`. A tool call that never got a result
  * (interrupted, or the user moved on) gets an explicit error result so the transcript stays valid.
  */
@@ -14,7 +14,12 @@ type UserBlock = Anthropic.Messages.ContentBlockParam;
 export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
   const toolUseIdByEventId = new Map<string, string>();
   for (const { event, internals } of log) {
-    if ((event.type === "agent.tool_use" || event.type === "agent.custom_tool_use") && internals.toolUseId) {
+    if (
+      (event.type === "agent.tool_use" ||
+        event.type === "agent.custom_tool_use" ||
+        event.type === "agent.mcp_tool_use") &&
+      internals.toolUseId
+    ) {
       toolUseIdByEventId.set(event.id, internals.toolUseId);
     }
   }
@@ -60,10 +65,15 @@ export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
         break;
       }
       case "agent.tool_result":
+      case "agent.mcp_tool_result":
       case "user.tool_result":
       case "user.custom_tool_result": {
         const eventId =
-          event.type === "user.custom_tool_result" ? event.custom_tool_use_id : event.tool_use_id;
+          event.type === "user.custom_tool_result"
+            ? event.custom_tool_use_id
+            : event.type === "agent.mcp_tool_result"
+              ? event.mcp_tool_use_id
+              : event.tool_use_id;
         const toolUseId = toolUseIdByEventId.get(eventId);
         if (!toolUseId || !openToolUses.includes(toolUseId)) break;
         pendingUser.push({

@@ -1,11 +1,12 @@
 /**
  * What deleting a session removes besides its record: for the session and each of its threads, the
  * event log (with its sequence counter), step records, emit-once markers, tool intents, outcome records,
- * fan-out plans and its skill catalog. Callers delete these before the session record, so a delete that dies half way leaves the
+ * fan-out plans, its skill catalog and its MCP tool lists. Callers delete these before the session record, so a delete that dies half way leaves the
  * session in place and the retried delete finishes the job — nothing is orphaned.
  */
 import { emitOnceKey } from "../events/emit-once.js";
 import type { EventLog } from "../events/event-log.js";
+import { mcpToolListKey } from "../mcp/mcp-tool-lists.js";
 import { outcomeKey } from "../outcomes/outcome-record.js";
 import type { DocumentStore } from "../ports.js";
 import { stepRecordKey } from "../runtime/step-record.js";
@@ -20,6 +21,7 @@ const runPartitions = (runId: string) => [
   outcomeKey(runId),
   planKey(runId),
   catalogKey(runId).pk,
+  mcpToolListKey(runId),
 ];
 
 /** Deletes every item of one `resources` partition. */

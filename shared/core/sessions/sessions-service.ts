@@ -272,9 +272,6 @@ function assertSupported(agent: SessionAgent) {
     throw new InvalidRequestError(
       `agent.multiagent: ${agent.multiagent.type} sessions are not supported yet`,
     );
-  if (agent.mcp_servers.length > 0 || agent.tools.some((t) => t.type === "mcp_toolset")) {
-    throw new InvalidRequestError("agent.tools: MCP toolsets are not supported yet");
-  }
 }
 
 /**

@@ -16,6 +16,7 @@ import type {
   BetaManagedAgentsAgentToolset20260401WriteInput,
   BetaManagedAgentsWebFetchToolConfig,
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
+import type { BetaManagedAgentsAgentMCPToolResultEvent } from "@anthropic-ai/sdk/resources/beta/sessions/events";
 import * as z from "zod";
 import type { HttpFetcher, SandboxMountChange, WorkspaceStore } from "../ports.js";
 import { BASH_DESCRIPTION, BashInputSchema, type BashSandboxContext, runBash } from "./bash-tool.js";
@@ -52,9 +53,17 @@ export interface ToolContext {
 export interface ToolOutcome {
   content: string;
   isError: boolean;
+  /**
+   * The result as content blocks when it is more than one text (an MCP tool's images and
+   * documents); `content` then holds its text. Absent, the result is one text block of `content`.
+   */
+  blocks?: ToolResultBlock[];
   /** `bash` only: what the command changed in writable mounts, to be written back into their stores. */
   mountChanges?: SandboxMountChange[];
 }
+
+/** A block of a tool result as the SDK types `agent.tool_result` / `agent.mcp_tool_result` content. */
+export type ToolResultBlock = NonNullable<BetaManagedAgentsAgentMCPToolResultEvent["content"]>[number];
 
 export type BuiltinToolName = "bash" | "read" | "write" | "edit" | "glob" | "grep" | "web_fetch";
 
