@@ -26,6 +26,7 @@ import * as wafv2 from "aws-cdk-lib/aws-wafv2";
 import { Construct, type IConstruct } from "constructs";
 import type { TableName } from "../../shared/core/ports.js";
 import { queueSpecs, sweeperRateMinutes } from "../../shared/infra-spec/queues.js";
+import { restApiBinaryMediaTypes, restApiDefaultStageName } from "../../shared/infra-spec/rest-api.js";
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
 import { FanoutStateMachine } from "./fanout-state-machine.js";
 import {
@@ -36,6 +37,7 @@ import {
   queueEncryption,
   queueWithDeadLetter,
 } from "./queue-wiring.js";
+import { ReverieDeployments } from "./reverie-deployments.js";
 import { ReverieDreams } from "./reverie-dreams.js";
 import { type MakeFunction, type OutcomeFunctionName, ReverieOutcomes } from "./reverie-outcomes.js";
 import { ReverieSandbox } from "./reverie-sandbox.js";
@@ -52,7 +54,8 @@ export type ReverieFunctionName =
   | "agent-step"
   | "sweeper"
   | "dream-worker"
-  | "dream-scheduler";
+  | "dream-scheduler"
+  | "deployment-runner";
 
 export type ModelProviderName = "anthropic" | "bedrock" | "simulated";
 
@@ -161,6 +164,8 @@ export class ReverieRuntime extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   /** Dream jobs queue, dream schedules group and the Scheduler role (see reverie-dreams.ts). */
   readonly dreams: ReverieDreams;
+  /** Deployment schedules group, the Scheduler role and the runner's failed firings (see reverie-deployments.ts). */
+  readonly deployments: ReverieDeployments;
   /** Outcomes and webhooks: grader and webhooks queues, their functions, the outcomes topic, the event bus. */
   readonly outcomes: ReverieOutcomes;
   private makeFunction!: MakeFunction;
@@ -241,6 +246,15 @@ export class ReverieRuntime extends Construct {
       functions: this.functions,
       alarmTopic: props.alarmTopic,
       encryption: queueEncryption(props.encryptionKey),
+    });
+    this.deployments = new ReverieDeployments(this, "Deployments", {
+      functions: this.functions,
+      tables: this.tables,
+      workspaceBucket: this.workspaceBucket,
+      agentStepsQueue: this.agentStepsQueue,
+      webhooksQueue: this.outcomes.webhooksQueue,
+      eventBus: this.outcomes.eventBus,
+      alarmTopic: props.alarmTopic,
     });
   }
 
@@ -384,6 +398,12 @@ export class ReverieRuntime extends Construct {
         memorySize: 256,
         timeout: Duration.seconds(60),
       },
+      "deployment-runner": {
+        description: "Reverie deployment run (EventBridge Scheduler target): one session per firing",
+        memorySize: 512,
+        // Within the run's 60-second claim lease, so a live run is never taken over.
+        timeout: Duration.seconds(50),
+      },
     };
     const baseEnvironment: Record<string, string> = {
       REVERIE_TABLE_RESOURCES: this.tables.resources.tableName,
@@ -488,8 +508,12 @@ export class ReverieRuntime extends Construct {
       sweeper,
       "dream-worker": make("dream-worker"),
       "dream-scheduler": make("dream-scheduler"),
+      "deployment-runner": make("deployment-runner"),
     };
-    const synchronous: Record<Exclude<ReverieFunctionName, "sweeper" | "dream-scheduler">, string> = {
+    const synchronous: Record<
+      Exclude<ReverieFunctionName, "sweeper" | "dream-scheduler" | "deployment-runner">,
+      string
+    > = {
       api: "invoked synchronously by API Gateway",
       "api-stream": "invoked synchronously (InvokeWithResponseStream) by API Gateway",
       authorizer: "invoked synchronously by API Gateway as its authorizer",
@@ -646,10 +670,11 @@ export class ReverieRuntime extends Construct {
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
       cloudWatchRole: executionLogging,
       cloudWatchRoleRemovalPolicy: executionLogging ? RemovalPolicy.RETAIN : undefined,
-      // Files API: multipart uploads and raw downloads pass through as base64 instead of being mangled as text.
-      binaryMediaTypes: ["multipart/form-data", "application/octet-stream"],
+      // Files API: multipart uploads and raw downloads pass through as base64 instead of being mangled as
+      // text; shared with the AWS-on-moto tests' API Gateway front (shared/infra-spec/rest-api.ts).
+      binaryMediaTypes: restApiBinaryMediaTypes,
       deployOptions: {
-        stageName: this.props.stageName ?? "prod",
+        stageName: this.props.stageName ?? restApiDefaultStageName,
         tracingEnabled: true,
         metricsEnabled: true,
         loggingLevel: executionLogging ? apigw.MethodLoggingLevel.ERROR : apigw.MethodLoggingLevel.OFF,

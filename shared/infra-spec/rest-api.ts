@@ -7,10 +7,15 @@
 /**
  * Content types API Gateway passes to the function base64-encoded (request bodies whose
  * Content-Type matches) and converts back to bytes (responses marked `isBase64Encoded` when the
- * request's first Accept type matches). Uploads are multipart; the SDK downloads files with
- * `Accept: application/binary`.
+ * request's first Accept type matches). Uploads are multipart. The SDK downloads files and skill
+ * versions with `Accept: application/binary`: without that type here API Gateway hands the client
+ * the base64 text instead of the file (found by test/moto's front, which applies that rule).
  */
-export const restApiBinaryMediaTypes = ["multipart/form-data", "application/octet-stream"];
+export const restApiBinaryMediaTypes = [
+  "multipart/form-data",
+  "application/octet-stream",
+  "application/binary",
+];
 
 /** The stage the SDK's base URL ends with (`…/prod`). */
 export const restApiDefaultStageName = "prod";
