@@ -51,6 +51,7 @@ import { isSkillUploadPath, SKILL_UPLOAD_ENVELOPE_BYTES } from "../../shared/run
 import { withMcp } from "../../shared/runtime/mcp-ports.js";
 import { createModel } from "../../shared/runtime/model-provider.js";
 import { buildSkills } from "../../shared/runtime/skills-wiring.js";
+import { buildVaultApi } from "../../shared/runtime/vault-api-wiring.js";
 
 export const LOCAL_WORKSPACE_ID = "wrkspc_local";
 
@@ -208,6 +209,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     // Vault credentials are sealed under a key kept beside the data (created 0600 on first start);
     // an in-memory stack gets a key that lives as long as it does.
     secrets: dataDir ? AesSecretSealer.fromKeyFile(join(dataDir, "secrets.key")) : new AesSecretSealer(),
+    vaultApi: buildVaultApi,
   });
   const apiKey = localApiKey(config, dataDir);
   await services.apiKeys.register(apiKey, { workspaceId: LOCAL_WORKSPACE_ID, apiKeyId: "apikey_local" });

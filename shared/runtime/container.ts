@@ -68,6 +68,7 @@ import type { DeploymentWiring } from "./deployment-wiring.js";
 import type { DreamWiring } from "./dream-wiring.js";
 import type { createApi } from "./http/api.js";
 import type { SkillsWiring } from "./skills-wiring.js";
+import type { buildVaultApi } from "./vault-api-wiring.js";
 import { buildVaults } from "./vaults-wiring.js";
 
 export interface Ports {
@@ -129,8 +130,13 @@ export interface Ports {
   skilling?: SkillsWiring;
   /** Seals vault credentials at rest (a local key file, KMS on AWS); without it none can be stored or used. */
   secrets?: SecretSealer;
+  /**
+   * Wires the vault and credential services (`buildVaultApi`: /v1/vaults); passed only by the
+   * processes that serve the API, so the step bundles carry only credential resolution.
+   */
+  vaultApi?: typeof buildVaultApi;
   /** Whether `environment_variable` credentials can be honoured by this deployment's sandbox. */
-  environmentVariableCredentials?: Parameters<typeof buildVaults>[2];
+  environmentVariableCredentials?: Parameters<typeof buildVaultApi>[1];
   /**
    * Connects to agents' MCP servers (`withMcp`); passed only by the processes that run steps
    * (agent-step, the embedded stack), so the others carry no MCP client.
@@ -223,8 +229,9 @@ export function buildServices(config: Config, ports: Ports) {
     ? new FilesService(ports.store, ports.fileBlobs, deps.ids, clock, { maxBytes })
     : undefined;
   const events = new EventsService(deps, files);
-  const vaulting = buildVaults(deps, ports.secrets, ports.environmentVariableCredentials);
+  const vaulting = buildVaults(deps, ports.secrets);
   deps.vaultCredentials = vaulting.vaultCredentials;
+  const vaultApi = ports.vaultApi?.(vaulting, ports.environmentVariableCredentials);
   const memoryStores = new MemoryStoresService(deps);
   const memories = new MemoriesService(deps, memoryStores);
   const sessionResources = new SessionResourcesService(deps, memoryStores, files);
@@ -282,7 +289,7 @@ export function buildServices(config: Config, ports: Ports) {
     dreams: dreaming?.dreams,
     dreamSchedules: dreaming?.dreamSchedules,
     deployments: deploying?.deployments,
-    vaults: vaulting,
+    vaults: vaultApi,
   });
   return {
     deps,
@@ -301,7 +308,7 @@ export function buildServices(config: Config, ports: Ports) {
     ...memory,
     dreaming,
     deploying,
-    vaults: vaulting,
+    vaults: vaultApi,
     work: work.service,
     environmentKeys: work.keys,
     /** Largest Files API upload (the HTTP edge sizes its body limit from it). */

@@ -1,5 +1,4 @@
 /** /v1/vaults: create, retrieve, update, list, delete, archive; and the `vault_ids` check of sessions. */
-import { InvalidRequestError, NotFoundError } from "../../contract/errors.js";
 import { applyMetadataPatch } from "../../contract/validation.js";
 import {
   type DeletedVault,
@@ -13,16 +12,11 @@ import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
 import type { StoredItem } from "../ports.js";
 import { changeRevisioned } from "../revisioned-item.js";
 import type { CredentialsService } from "./credentials-service.js";
+import { checkSessionVaults, VaultArchivedError } from "./session-vaults.js";
 import { publishVaultEvent, type VaultDeps } from "./vault-deps.js";
 import { credentialKey, identityKey, loadVault, vaultKey } from "./vault-records.js";
 
-/** A vault that was archived is refused for new sessions and new credentials. */
-export class VaultArchivedError extends InvalidRequestError {
-  override name = "VaultArchivedError";
-  constructor(id: string, field = "vault") {
-    super(`${field}: vault ${id} is archived`);
-  }
-}
+export { VaultArchivedError };
 
 export class VaultsService {
   constructor(
@@ -130,16 +124,8 @@ export class VaultsService {
     return { id: vaultId, type: "vault_deleted" };
   }
 
-  /**
-   * The `vault_ids` of a new session: each must be a vault of the workspace (404 otherwise, also for
-   * another workspace's) that is not archived (400).
-   */
-  async forSession(workspaceId: string, vaultIds: readonly string[]): Promise<string[]> {
-    for (const [i, id] of vaultIds.entries()) {
-      const item = await this.deps.store.get("resources", vaultKey(workspaceId), id);
-      if (!item) throw new NotFoundError("vault", id);
-      if ((item.vault as Vault).archived_at) throw new VaultArchivedError(id, `vault_ids.${i}`);
-    }
-    return [...vaultIds];
+  /** The `vault_ids` of a new session (see {@link checkSessionVaults}). */
+  forSession(workspaceId: string, vaultIds: readonly string[]): Promise<string[]> {
+    return checkSessionVaults(this.deps.store, workspaceId, vaultIds);
   }
 }
