@@ -5,18 +5,18 @@
  * function, and the grants and settings that let the API manage those schedules.
  */
 
-import { Stack, Validations } from "aws-cdk-lib";
+import { Validations } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import * as iam from "aws-cdk-lib/aws-iam";
-import type * as lambda from "aws-cdk-lib/aws-lambda";
+import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambdaNodejs from "aws-cdk-lib/aws-lambda-nodejs";
-import * as scheduler from "aws-cdk-lib/aws-scheduler";
+import type * as scheduler from "aws-cdk-lib/aws-scheduler";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct, type IConstruct } from "constructs";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
 import { consumeQueue, deadLetterAlarm, queueWithDeadLetter } from "./queue-wiring.js";
 import type { ReverieFunctionName } from "./reverie-runtime.js";
+import { scheduledTarget } from "./scheduler-wiring.js";
 
 export interface ReverieDreamsProps {
   readonly functions: Record<ReverieFunctionName, lambdaNodejs.NodejsFunction>;
@@ -39,7 +39,6 @@ export class ReverieDreams extends Construct {
     super(scope, id);
     const spec = queueSpecs["dream-jobs"];
     const f = props.functions;
-    const stack = Stack.of(this);
 
     const jobs = queueWithDeadLetter(this, "DreamJobs", spec, props.encryption);
     this.jobsQueue = jobs.queue;
@@ -59,42 +58,19 @@ export class ReverieDreams extends Construct {
       maxConcurrency: 5,
     });
 
-    this.scheduleGroup = new scheduler.CfnScheduleGroup(this, "DreamScheduleGroup", {
-      name: `${stack.stackName}-dreams`.slice(0, 64),
+    const target = scheduledTarget(this, {
+      groupId: "DreamScheduleGroup",
+      groupSuffix: "dreams",
+      roleId: "DreamSchedulerInvokeRole",
+      roleDescription: "EventBridge Scheduler invokes the Reverie dream-scheduler function",
+      target: f["dream-scheduler"],
+      // The API manages schedules (create/update/delete) and hands Scheduler the invoke role.
+      managers: [f.api],
+      targetName: "dream-scheduler",
+      what: "Dream schedules, one per /v1/dream_schedules resource,",
     });
-    this.schedulerRole = new iam.Role(this, "DreamSchedulerInvokeRole", {
-      assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com", {
-        conditions: { StringEquals: { "aws:SourceAccount": stack.account } },
-      }),
-      description: "EventBridge Scheduler invokes the Reverie dream-scheduler function",
-    });
-    f["dream-scheduler"].grantInvoke(this.schedulerRole);
-    Validations.of(this.schedulerRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(f["dream-scheduler"].node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
-      reason:
-        "grantInvoke on the dream-scheduler function covers its versions and aliases (…:*); no other function.",
-    });
-
-    const schedulesArn = stack.formatArn({
-      service: "scheduler",
-      resource: "schedule",
-      resourceName: `${this.scheduleGroup.name}/*`,
-    });
-    // The API manages schedules (create/update/delete) and hands Scheduler the invoke role.
-    f.api.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"],
-        resources: [schedulesArn],
-      }),
-    );
-    f.api.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ["iam:PassRole"], resources: [this.schedulerRole.roleArn] }),
-    );
-    Validations.of(f.api.role as iam.Role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${this.scheduleGroup.name}/*]`,
-      reason:
-        "Dream schedules are created at run time, one per /v1/dream_schedules resource, inside Reverie's own schedule group only.",
-    });
+    this.scheduleGroup = target.group;
+    this.schedulerRole = target.role;
 
     for (const name of ["api", "dream-worker", "dream-scheduler", "sweeper"] as const) {
       f[name].addEnvironment("REVERIE_DREAM_JOBS_QUEUE_URL", this.jobsQueue.queueUrl);

@@ -1,0 +1,35 @@
+/**
+ * Lambda entry: the target of every deployment's EventBridge Scheduler schedule. One firing → at
+ * most one run (a session from the deployment) per scheduled time; a duplicate delivery finds the
+ * same run, and a retry of a run a crash cut short finishes it without a second session.
+ */
+import { deploymentFiringSchema } from "../shared/core/deployments/deployment-trigger.js";
+import { withDeployments } from "../shared/runtime/aws-deployment-ports.js";
+import { awsServices } from "../shared/runtime/aws-ports.js";
+import { deploymentsOf } from "../shared/runtime/deployment-wiring.js";
+
+export const handler = async (event: unknown, context?: { invokedFunctionArn?: string }) => {
+  const firing = deploymentFiringSchema.parse(event);
+  // Its own ARN (the target it re-writes when a run auto-pauses a deployment) comes from the
+  // invocation: CloudFormation cannot put a function's ARN into its own environment.
+  const services = await awsServices((config) =>
+    withDeployments({
+      ...config,
+      REVERIE_DEPLOYMENT_RUNNER_FUNCTION_ARN:
+        config.REVERIE_DEPLOYMENT_RUNNER_FUNCTION_ARN ?? context?.invokedFunctionArn,
+    }),
+  );
+  const { runner } = deploymentsOf(services);
+  const outcome = await runner.fire(firing);
+  // Then any run a crash left unfinished past its lease (a run-now whose API call died, a firing
+  // whose retries ran out): rare, and finished here rather than by a function that can reach less.
+  const recovered = await runner.sweep();
+  services.logger.info("deployment fired", {
+    deploymentId: firing.deploymentId,
+    scheduledTime: firing.scheduledTime,
+    outcome: outcome.kind,
+    runId: "run" in outcome ? outcome.run.id : "runId" in outcome ? outcome.runId : undefined,
+    recovered,
+  });
+  return { kind: outcome.kind, recovered };
+};
