@@ -67,12 +67,16 @@ const schema = z.object({
   REVERIE_FANOUT_STATE_MACHINE_ARN: z.string().min(1).optional(),
   /** Threads: tokens the cost preflight assumes per dispatched thread without a token_budget. */
   REVERIE_THREAD_ESTIMATED_TOKENS: z.coerce.number().int().min(0).default(20_000),
-  /** Files API: largest upload, bytes (default 5 MB, under Lambda's 6 MB request limit). */
+  /**
+   * Files API: largest upload, bytes (default 4 MiB). On AWS an upload reaches the function inside API
+   * Gateway's event, base64-encoded (4/3 of its size), and a download leaves it the same way; both
+   * must fit Lambda's 6 MB synchronous payload, which 5 MiB did not.
+   */
   REVERIE_FILE_MAX_BYTES: z.coerce
     .number()
     .int()
     .positive()
-    .default(5 * 1024 * 1024),
+    .default(4 * 1024 * 1024),
   /** Self-hosted environments: lease TTL of a work item when the worker asks for none, seconds. */
   REVERIE_WORK_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(90),
   /** Self-hosted environments: how long a turn waits for a worker's tool results before it ends, seconds. */

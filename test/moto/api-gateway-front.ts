@@ -232,6 +232,9 @@ export async function startApiGatewayFront(options: ApiGatewayFrontOptions): Pro
   }
 
   function respond(outcome: InvokeOutcome, req: IncomingMessage, res: ServerResponse) {
+    // The Invoke call failing (payload over 6 MB, throttling) is API Gateway's 500; the function
+    // failing or answering something that is not a proxy response, its 502.
+    if (outcome.kind === "invoke-error") return sendJson(res, 500, { message: "Internal server error" });
     if (outcome.kind !== "result") return sendJson(res, 502, { message: "Internal server error" });
     const result = JSON.parse(outcome.payload) as APIGatewayProxyResult | null;
     if (!result || typeof result.statusCode !== "number") {

@@ -25,6 +25,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DREAMER_MARKER, simulateDreamAnswer } from "../../shared/core/dreams/dreamer-prompt.js";
 import type { ModelRequest } from "../../shared/core/ports.js";
+import { loadConfig } from "../../shared/runtime/config.js";
 import {
   type MockMessagesServer,
   type MockRequestBody,
@@ -536,6 +537,19 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
       }),
     );
     expect(uploaded.size_bytes).toBe(bytes.byteLength);
+    const downloaded = Buffer.from(await (await client.beta.files.download(uploaded.id)).arrayBuffer());
+    expect(downloaded.equals(bytes)).toBe(true);
+  });
+
+  it("accepts an upload as large as REVERIE_FILE_MAX_BYTES allows (within Lambda's 6 MB payload once base64)", async () => {
+    const max = loadConfig({}).REVERIE_FILE_MAX_BYTES;
+    const bytes = Buffer.alloc(max, 7);
+    const uploaded = await explained(
+      client.beta.files.upload({
+        file: await toFile(bytes, "large.bin", { type: "application/octet-stream" }),
+      }),
+    );
+    expect(uploaded.size_bytes).toBe(max);
     const downloaded = Buffer.from(await (await client.beta.files.download(uploaded.id)).arrayBuffer());
     expect(downloaded.equals(bytes)).toBe(true);
   });
