@@ -3,7 +3,8 @@
  * access/refresh token and client secret, and the token a refresh rotates in) appears in no API
  * response, no session event, no domain event or webhook, no log line or console output of the
  * stack, no request to the upstream model, and not in the document store (sealed at rest) — for a
- * session that uses the vault, while its credentials are resolved and refreshed.
+ * session whose agent calls two real MCP servers authorised from the vault (one OAuth credential
+ * refreshed on the way), which receive exactly those secrets.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -11,7 +12,8 @@ import type Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Logger } from "../../shared/core/ports.js";
 import { credentialKey, identityKey, vaultKey } from "../../shared/core/vaults/vault-records.js";
-import { mockText } from "../fixtures/mock-messages-server.js";
+import { type McpTestServer, startMcpTestServer } from "../fixtures/mcp-test-server.js";
+import { mockText, mockToolUse } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
 
 const SECRET = "sk-VAULT-CANARY-7f3a9c";
@@ -35,6 +37,8 @@ let tokenEndpoint: Server;
 let tokenUrl: string;
 let webhookReceiver: Server;
 let webhookUrl: string;
+let staticMcp: McpTestServer;
+let oauthMcp: McpTestServer;
 const restore: Array<() => void> = [];
 
 /** Records every byte written to stdout/stderr while the stack runs (Powertools, console, …). */
@@ -78,9 +82,12 @@ beforeAll(async () => {
     });
   });
   webhookUrl = `${await listen(webhookReceiver)}/hook`;
+  staticMcp = await startMcpTestServer({ tokens: [SECRET] });
+  oauthMcp = await startMcpTestServer({ tokens: [ROTATED] });
   h = await startHarness({
     logger: capturingLogger,
     env: {
+      REVERIE_MCP_ALLOW_PRIVATE: "1",
       REVERIE_WEB_FETCH_ALLOW_PRIVATE: "1",
       REVERIE_WEBHOOK_ALLOW_PRIVATE: "1",
       REVERIE_WEBHOOK_RETRY_BASE_SECONDS: "0",
@@ -93,6 +100,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h.close();
+  await staticMcp.close();
+  await oauthMcp.close();
   await new Promise<void>((resolve) => tokenEndpoint.close(() => resolve()));
   await new Promise<void>((resolve) => webhookReceiver.close(() => resolve()));
   for (const undo of restore) undo();
@@ -124,7 +133,7 @@ describe("vault secrets", () => {
     const bearer = api(
       "credential.create",
       await client.beta.vaults.credentials.create(vault.id, {
-        auth: { type: "static_bearer", token: SECRET, mcp_server_url: "https://mcp.example.com/static" },
+        auth: { type: "static_bearer", token: SECRET, mcp_server_url: staticMcp.url },
       }),
     );
     const oauth = api(
@@ -133,7 +142,7 @@ describe("vault secrets", () => {
         auth: {
           type: "mcp_oauth",
           access_token: ACCESS,
-          mcp_server_url: "https://mcp.example.com/oauth",
+          mcp_server_url: oauthMcp.url,
           expires_at: new Date(Date.now() + 20_000).toISOString(),
           refresh: {
             client_id: "client",
@@ -167,28 +176,39 @@ describe("vault secrets", () => {
       }),
     );
 
-    // A session that uses the vault runs a turn.
-    const { agentId, environmentId } = await h.setup();
-    h.upstream.script(mockText("done"));
+    // A session whose agent calls both MCP servers, authorised from the vault.
+    const environment = await client.beta.environments.create({ name: "canary" });
+    const allow = { permission_policy: { type: "always_allow" as const } };
+    const agent = await client.beta.agents.create({
+      name: "canary",
+      model: "claude-sonnet-4-6",
+      mcp_servers: [
+        { type: "url", name: "static", url: staticMcp.url },
+        { type: "url", name: "oauth", url: oauthMcp.url },
+      ],
+      tools: [
+        { type: "mcp_toolset", mcp_server_name: "static", default_config: allow },
+        { type: "mcp_toolset", mcp_server_name: "oauth", default_config: allow },
+      ],
+    });
+    h.upstream.script(
+      mockToolUse("static__echo", { text: "via the static bearer" }),
+      mockToolUse("oauth__echo", { text: "via the refreshed oauth token" }),
+      mockText("done"),
+    );
     const session = api(
       "session.create",
       await client.beta.sessions.create({
-        agent: agentId,
-        environment_id: environmentId,
+        agent: agent.id,
+        environment_id: environment.id,
         vault_ids: [vault.id],
         initial_events: [{ type: "user.message", content: [{ type: "text", text: "hello" }] }],
       }),
     );
     api("session.idle", await h.waitIdle(session.id));
-
-    // Its credentials resolved as an MCP connection does (the OAuth one refreshed: it expires soon).
-    const resolver = h.stack.services.deps.vaultCredentials;
-    expect(
-      await resolver?.authorizationFor("wrkspc_local", session.vault_ids, "https://mcp.example.com/static"),
-    ).toBe(`Bearer ${SECRET}`);
-    expect(
-      await resolver?.authorizationFor("wrkspc_local", session.vault_ids, "https://mcp.example.com/oauth"),
-    ).toBe(`Bearer ${ROTATED}`);
+    // The servers got exactly the vault's secrets (the OAuth one refreshed on the way: it expired soon).
+    expect(staticMcp.calls.map((c) => c.authorization)).toEqual([`Bearer ${SECRET}`]);
+    expect(oauthMcp.calls.map((c) => c.authorization)).toEqual([`Bearer ${ROTATED}`]);
     api("validate", await client.beta.vaults.credentials.mcpOAuthValidate(oauth.id, { vault_id: vault.id }));
     api(
       "credential.after-refresh",
