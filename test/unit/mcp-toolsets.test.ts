@@ -318,7 +318,9 @@ describe("MCP calls exactly once", () => {
   it("offers the stored list to the model and records the call with its result", async () => {
     const rt = await start([toolUse("tickets__create", { title: "a" }), text("done")]);
     await drain(rt);
-    expect(rt.model.requests[0]?.tools?.map((t) => t.name)).toContain("tickets__create");
+    expect(rt.model.requests[0]?.tools?.map((t) => (t as { name: string }).name)).toContain(
+      "tickets__create",
+    );
     const { uses, results, last } = await mcpEvents(rt);
     expect(uses).toEqual([
       expect.objectContaining({ name: "create", mcp_server_name: "tickets", input: { title: "a" } }),

@@ -13,6 +13,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JsonSchemaValidator, jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
 import {
   type McpCallResult,
   type McpConnection,
@@ -116,6 +117,18 @@ async function within<T>(ms: number, what: string, work: Promise<T>, onTimeout: 
     clearTimeout(timer);
   }
 }
+
+/**
+ * The client checks a tool's `structuredContent` against its `outputSchema` with this. Reverie hands
+ * the model a result as the server sent it, so it does not check (the SDK's default, Ajv, would
+ * refuse a mismatching result outright); with this set, nothing at run time needs Ajv, and a bundle
+ * may alias `ajv` / `ajv-formats` to an empty module.
+ */
+const acceptAnyOutput: jsonSchemaValidator = {
+  getValidator<T>(): JsonSchemaValidator<T> {
+    return (input) => ({ valid: true, data: input as T, errorMessage: undefined });
+  },
+};
 
 /** An initialized client and the transport it runs on. */
 class SdkMcpConnection implements McpConnection {
@@ -244,7 +257,7 @@ export class McpSdkConnector implements McpConnector {
     origin: string,
     timeoutMs: number,
   ): Promise<McpConnection> {
-    const client = new Client(this.clientInfo, { capabilities: {} });
+    const client = new Client(this.clientInfo, { capabilities: {}, jsonSchemaValidator: acceptAnyOutput });
     // Errors the transport reports outside a request (a broken notification stream) are not ours to
     // throw: a request that depended on them times out or fails on its own.
     client.onerror = () => {};
