@@ -20,7 +20,14 @@ import { type ApiGatewayFront, startApiGatewayFront } from "./api-gateway-front.
 import { type AwsResources, createAwsResources, type MotoClients, motoClients } from "./aws-resources.js";
 import { buildLambdaBundles, type LambdaBundles, type LambdaFunctionName } from "./lambda-bundles.js";
 import { type InvokeOutcome, LambdaFunction, startLambdaInvokeFront } from "./lambda-service.js";
-import { configureMoto, MOTO_ACCOUNT, MOTO_REGION, type MotoServer, startMotoServer } from "./moto-server.js";
+import {
+  configureMoto,
+  MOTO_ACCOUNT,
+  MOTO_REGION,
+  type MotoServer,
+  motoCommand,
+  startMotoServer,
+} from "./moto-server.js";
 import { SqsEventSource } from "./sqs-event-source.js";
 
 export interface AwsOnMotoOptions {
@@ -175,6 +182,8 @@ export async function startAwsOnMoto(options: AwsOnMotoOptions): Promise<AwsOnMo
     startup[phase] = Date.now() - began;
   };
   try {
+    // Fail at once, saying how to install it, when moto is not here.
+    motoCommand();
     // Bundling (esbuild) and moto's start and resources (Python) overlap.
     const bundling = buildLambdaBundles();
     bundling.then(
