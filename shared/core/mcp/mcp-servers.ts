@@ -224,7 +224,7 @@ function listFailureEvent(deps: McpDeps, server: string, error: unknown): Sessio
         : `MCP server ${server} could not be reached; its tools are not available until it can be (${reason})`,
       retry_status: { type: "retrying" },
     },
-  } as SessionEvent;
+  };
 }
 
 /**
