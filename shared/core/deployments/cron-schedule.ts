@@ -2,15 +2,17 @@
  * Deployment schedules: 5-field POSIX cron (`minute hour day-of-month month day-of-week`) in an IANA
  * time zone, as the SDK documents it. This module reads an expression into the set of values each
  * field allows — so every check (ranges, syntax the SDK rules out, a date that never comes) is ours
- * and gives a clear 400 — and writes that one reading out again for whoever fires it: croner
- * locally and for `upcoming_runs_at`, EventBridge Scheduler's 6-field `cron(…)` on AWS.
+ * and gives a clear 400 — and answers from that one reading: the next firings (`upcoming_runs_at`
+ * and the embedded stack's timer) and EventBridge Scheduler's 6-field `cron(…)` on AWS. Daylight
+ * saving time is handled as Scheduler handles it: a wall-clock time that does not exist that day
+ * (spring forward) is skipped, one that occurs twice (fall back) fires once, at its first occurrence.
+ * No cron library: what the API bundle carries is this file.
  *
  * Day matching follows cron: when day-of-month and day-of-week are both restricted (not `*`), a
  * day matching either fires; otherwise the restricted one decides. EventBridge cannot say "either"
  * in one expression, so such a schedule becomes two Scheduler schedules whose firings meet in the
  * run key (deployment + scheduled time): an instant both match still starts one run.
  */
-import { Cron } from "croner";
 import { InvalidRequestError } from "../../contract/errors.js";
 
 /** One expression as the sets of values its fields allow (day-of-week 0–6, Sunday 0). */
@@ -170,18 +172,6 @@ function compress(values: readonly number[], min: number, max: number, name?: (v
   return parts.join(",");
 }
 
-/** The expression for croner: explicit values, so croner and EventBridge read the very same thing. */
-export function cronerPattern(fields: CronFields): string {
-  const list = (values: readonly number[]) => values.join(",");
-  return [
-    list(fields.minute),
-    list(fields.hour),
-    fields.dayOfMonthRestricted ? list(fields.dayOfMonth) : "*",
-    list(fields.month),
-    fields.dayOfWeekRestricted ? list(fields.dayOfWeek) : "*",
-  ].join(" ");
-}
-
 /**
  * EventBridge Scheduler expressions (6 fields, `?` in one day field, weekdays by name) that fire
  * exactly when the cron expression does: one, or two when both day fields are restricted.
@@ -198,13 +188,98 @@ export function eventBridgeExpressions(fields: CronFields): string[] {
   return [fields.dayOfWeekRestricted ? byWeekday : byDate];
 }
 
-/** The next `count` times (epoch ms) the schedule fires strictly after `afterMs`. */
+const DAY_MS = 86_400_000;
+const MINUTE_MS = 60_000;
+/** How far ahead firings are looked for: a 29 February schedule fires about once in 4 years. */
+const SEARCH_DAYS = 30 * 366;
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The wall-clock time of instant `ms` in `timezone`, as a UTC timestamp of the same fields (to the minute). */
+function wallClock(timezone: string, ms: number): number {
+  let format = formatters.get(timezone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone: timezone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+    });
+    formatters.set(timezone, format);
+  }
+  const part: Record<string, number> = {};
+  for (const p of format.formatToParts(new Date(ms)))
+    if (p.type !== "literal") part[p.type] = Number(p.value);
+  return Date.UTC(part.year as number, (part.month as number) - 1, part.day, part.hour, part.minute);
+}
+
+/** The zone's offset from UTC at instant `ms` (to the minute), in ms. */
+function offsetAt(timezone: string, ms: number): number {
+  const at = Math.floor(ms / MINUTE_MS) * MINUTE_MS;
+  return wallClock(timezone, at) - at;
+}
+
+/**
+ * The instant a wall-clock time (given as UTC fields) has in `timezone`: the earliest, when the
+ * clock shows it twice; undefined when the clock skips it. The offsets on either side of the day
+ * cover any transition near it.
+ */
+function instantOf(timezone: string, local: number): number | undefined {
+  let found: number | undefined;
+  for (const probe of [local - DAY_MS, local, local + DAY_MS]) {
+    const candidate = local - offsetAt(timezone, probe);
+    if (wallClock(timezone, candidate) === local && (found === undefined || candidate < found))
+      found = candidate;
+  }
+  return found;
+}
+
+/**
+ * The next `count` times (epoch ms, ascending) the schedule fires strictly after `afterMs`, read in
+ * `timezone`; fewer when the search horizon (30 years) ends first.
+ */
 export function nextCronTimes(
   fields: CronFields,
   timezone: string,
   afterMs: number,
   count: number,
 ): number[] {
-  const cron = new Cron(cronerPattern(fields), { paused: true, timezone, mode: "5-part" });
-  return cron.nextRuns(count, new Date(afterMs)).map((d) => d.getTime());
+  const out: number[] = [];
+  const localAfter = wallClock(timezone, afterMs);
+  // Local dates from the day before (an offset can move the instant across midnight).
+  const firstDay = Math.floor(localAfter / DAY_MS) * DAY_MS - DAY_MS;
+  const months = new Set(fields.month);
+  const daysOfMonth = new Set(fields.dayOfMonth);
+  const daysOfWeek = new Set(fields.dayOfWeek);
+  for (let i = 0; i < SEARCH_DAYS && out.length < count; i++) {
+    const day = new Date(firstDay + i * DAY_MS);
+    if (!months.has(day.getUTCMonth() + 1)) continue;
+    const dom = daysOfMonth.has(day.getUTCDate());
+    const dow = daysOfWeek.has(day.getUTCDay());
+    const matches =
+      fields.dayOfMonthRestricted && fields.dayOfWeekRestricted
+        ? dom || dow
+        : (!fields.dayOfMonthRestricted || dom) && (!fields.dayOfWeekRestricted || dow);
+    if (!matches) continue;
+    // The zone's offset on either side of the day: the same (the usual case) means no transition
+    // near it, so each time of the day is one subtraction away from its instant.
+    const offset = offsetAt(timezone, day.getTime() - DAY_MS);
+    const steady = offset === offsetAt(timezone, day.getTime() + 2 * DAY_MS);
+    for (const hour of fields.hour) {
+      for (const minute of fields.minute) {
+        const local = day.getTime() + hour * 3_600_000 + minute * MINUTE_MS;
+        // A wall-clock time more than a few hours before the start's is before it (an offset never
+        // changes by that much), so the zone is not asked.
+        if (local < localAfter - 4 * 3_600_000) continue;
+        const at = steady ? local - offset : instantOf(timezone, local);
+        if (at === undefined || at <= afterMs) continue;
+        out.push(at);
+        if (out.length === count) return out.sort((a, b) => a - b);
+      }
+    }
+  }
+  return out.sort((a, b) => a - b);
 }

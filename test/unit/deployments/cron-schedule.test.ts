@@ -1,13 +1,12 @@
 /**
  * The one reading of a deployment's cron expression: the sets each field allows, the next firings
- * croner computes from it (checked minute by minute against cron's own rule), and the EventBridge
- * Scheduler expressions that say the same thing.
+ * computed from it (checked minute by minute against cron's own rule, and across daylight saving
+ * changes as EventBridge Scheduler handles them), and the Scheduler expressions that say the same.
  */
 import { describe, expect, it } from "vitest";
 import {
   type CronFields,
   checkTimezone,
-  cronerPattern,
   eventBridgeExpressions,
   nextCronTimes,
   parseCronExpression,
@@ -99,7 +98,7 @@ describe("nextCronTimes", () => {
     ["0 0 29 2 *", 2],
   ];
   it.each(expressions)(
-    "%s: croner's next firings are exactly the minutes cron's rule matches",
+    "%s: the next firings are exactly the minutes cron's rule matches",
     (expression, count) => {
       const f = parseCronExpression(expression);
       const start = Date.parse("2027-01-30T22:17:31Z");
@@ -124,10 +123,64 @@ describe("nextCronTimes", () => {
     expect(new Date(kolkata as number).toISOString()).toBe("2027-01-15T03:30:00.000Z");
   });
 
-  it("gives croner explicit values for a stepped day field", () => {
-    expect(cronerPattern(parseCronExpression("0 0 */10 * *"))).toBe(
-      "0 0 1,11,21,31 1,2,3,4,5,6,7,8,9,10,11,12 *",
+  it("skips a time the clock skips (spring forward) and fires once at a time it shows twice (fall back)", () => {
+    const iso = (times: number[]) => times.map((t) => new Date(t).toISOString());
+    // New York, 14 March 2027: 02:00 EST becomes 03:00 EDT, so 02:30 does not happen that day.
+    const spring = nextCronTimes(
+      parseCronExpression("30 2 * * *"),
+      "America/New_York",
+      Date.parse("2027-03-13T00:00:00Z"),
+      3,
     );
+    expect(iso(spring)).toEqual([
+      "2027-03-13T07:30:00.000Z",
+      "2027-03-15T06:30:00.000Z",
+      "2027-03-16T06:30:00.000Z",
+    ]);
+    // 7 November 2027: 02:00 EDT becomes 01:00 EST, so 01:30 happens twice; it fires at the first.
+    const fall = nextCronTimes(
+      parseCronExpression("30 1 * * *"),
+      "America/New_York",
+      Date.parse("2027-11-06T12:00:00Z"),
+      3,
+    );
+    expect(iso(fall)).toEqual([
+      "2027-11-07T05:30:00.000Z",
+      "2027-11-08T06:30:00.000Z",
+      "2027-11-09T06:30:00.000Z",
+    ]);
+    // Every 20 minutes across the fall-back hour: each wall-clock minute once, in order.
+    const hourly = nextCronTimes(
+      parseCronExpression("*/20 1 * * *"),
+      "America/New_York",
+      Date.parse("2027-11-07T04:00:00Z"),
+      3,
+    );
+    expect(iso(hourly)).toEqual([
+      "2027-11-07T05:00:00.000Z",
+      "2027-11-07T05:20:00.000Z",
+      "2027-11-07T05:40:00.000Z",
+    ]);
+  });
+
+  it("finds the next firing of a sparse schedule quickly", () => {
+    const started = performance.now();
+    const times = nextCronTimes(
+      parseCronExpression("0 0 29 2 *"),
+      "Europe/Paris",
+      Date.parse("2027-01-01T00:00:00Z"),
+      5,
+    );
+    expect(times).toHaveLength(5);
+    expect(new Date(times[0] as number).toISOString()).toBe("2028-02-28T23:00:00.000Z");
+    const every = nextCronTimes(
+      parseCronExpression("* * * * *"),
+      "Asia/Kolkata",
+      Date.parse("2027-01-01T23:59:30Z"),
+      5,
+    );
+    expect(new Date(every[0] as number).toISOString()).toBe("2027-01-02T00:00:00.000Z");
+    expect(performance.now() - started).toBeLessThan(500);
   });
 });
 
