@@ -30,8 +30,6 @@ const schema = z.object({
   REVERIE_AGENT_STEPS_QUEUE_URL: z.string().optional(),
   REVERIE_WORKSPACE_BUCKET: z.string().optional(),
   REVERIE_WEB_FETCH_ALLOW_PRIVATE: flag,
-  /** Allow MCP servers on private, loopback or link-local addresses (tests, private networks). */
-  REVERIE_MCP_ALLOW_PRIVATE: flag,
   /** MCP: how long connecting to a server (initialize) and listing its tools may take, each, seconds. */
   REVERIE_MCP_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().max(120).default(15),
   /** MCP: how long one tool call may take, seconds (also kept inside the step's lease). */

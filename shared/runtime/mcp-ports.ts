@@ -8,7 +8,8 @@ import { McpSdkConnector } from "../adapters/http/mcp-sdk-connector.js";
 import type { Config } from "./config.js";
 import type { Ports } from "./container.js";
 
-export function withMcp(config: Pick<Config, "REVERIE_MCP_ALLOW_PRIVATE">): Pick<Ports, "mcp"> {
-  const guard = new GuardedFetcher({ allowPrivate: config.REVERIE_MCP_ALLOW_PRIVATE });
+export function withMcp(config: Pick<Config, "REVERIE_WEB_FETCH_ALLOW_PRIVATE">): Pick<Ports, "mcp"> {
+  // One setting for every outbound request a session makes: web_fetch, MCP servers, token endpoints.
+  const guard = new GuardedFetcher({ allowPrivate: config.REVERIE_WEB_FETCH_ALLOW_PRIVATE });
   return { mcp: new McpSdkConnector({ fetch: guard.fetch }) };
 }

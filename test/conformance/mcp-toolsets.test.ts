@@ -31,8 +31,7 @@ let environmentId: string;
 beforeAll(async () => {
   h = await startHarness({
     env: {
-      REVERIE_MCP_ALLOW_PRIVATE: "1",
-      // The OAuth token endpoint below is on 127.0.0.1 too (vault refreshes go through web_fetch's guard).
+      // The MCP servers and the OAuth token endpoint below are on 127.0.0.1.
       REVERIE_WEB_FETCH_ALLOW_PRIVATE: "1",
       REVERIE_MCP_CALL_TIMEOUT_SECONDS: String(CALL_TIMEOUT_SECONDS),
       REVERIE_MCP_CONNECT_TIMEOUT_SECONDS: "5",
