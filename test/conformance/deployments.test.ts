@@ -390,6 +390,44 @@ describe("deployments: run now and deployment runs", () => {
     ]);
   });
 
+  it("attaches its vaults to each session; a vault archived since records vault_archived_error", async () => {
+    const vault = await h.client.beta.vaults.create({ display_name: "deploy creds" });
+    expect(
+      await status(h.client.beta.deployments.create({ ...base(), vault_ids: ["vlt_missing"] })),
+    ).toMatchObject({
+      status: 404,
+    });
+    const d = await h.client.beta.deployments.create({ ...base(), vault_ids: [vault.id] });
+    expect(d.vault_ids).toEqual([vault.id]);
+    const ok = await h.client.beta.deployments.run(d.id);
+    expect((await h.client.beta.sessions.retrieve(ok.session_id as string)).vault_ids).toEqual([vault.id]);
+    await h.client.beta.vaults.archive(vault.id);
+    const failed = await h.client.beta.deployments.run(d.id);
+    expect(failed).toMatchObject({ session_id: null, error: { type: "vault_archived_error" } });
+  });
+
+  it("stamps its budget onto each session it creates; a model without a list price takes none", async () => {
+    const budget = { type: "limit" as const, max_list_cost: { amount: "2.50", currency: "USD" as const } };
+    const d = await h.client.beta.deployments.create({ ...base(), budget });
+    expect(d.budget).toEqual(budget);
+    const run = await h.client.beta.deployments.run(d.id);
+    expect((await h.client.beta.sessions.retrieve(run.session_id as string)).budget).toEqual(budget);
+    const cleared = await h.client.beta.deployments.update(d.id, { budget: null });
+    expect(cleared.budget).toBeUndefined();
+    const unpriced = await h.client.beta.agents.create({ name: "unpriced", model: "claude-custom-1" });
+    expect(
+      await status(h.client.beta.deployments.create({ ...base(), agent: unpriced.id, budget })),
+    ).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/model_not_budgetable/),
+    });
+    const priced = await h.client.beta.deployments.create({ ...base(), budget });
+    expect(await status(h.client.beta.deployments.update(priced.id, { agent: unpriced.id }))).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/model_not_budgetable/),
+    });
+  });
+
   it("is a 404 for an unknown run and another workspace's run; bad list queries are 400s", async () => {
     const d = await h.client.beta.deployments.create(base());
     const run = await h.client.beta.deployments.run(d.id);

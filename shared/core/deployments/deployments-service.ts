@@ -131,7 +131,9 @@ export class DeploymentsService {
     if (body.vault_ids?.length) await this.checkVaults(ws, body.vault_ids);
     if (body.initial_events)
       await this.d.references.initialEvents(ws, body.initial_events as InitialEventParams[]);
-    if (body.budget) checkBudgetable((agent ?? (await this.d.references.pinAgent(ws, current.agent))).model);
+    // A budget needs a priced model: a new budget, or a new agent under the budget already set.
+    const budgeted = body.budget || (body.budget === undefined && current.budget && agent);
+    if (budgeted) checkBudgetable((agent ?? (await this.d.references.pinAgent(ws, current.agent))).model);
     const { after } = await this.d.repository.change(ws, id, ({ deployment: d, scheduleRev }) => {
       if (d.archived_at) throw new InvalidRequestError(`deployment ${id} is archived: it cannot be updated`);
       const next: StoredDeployment = {
