@@ -6,7 +6,7 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mockText } from "../fixtures/mock-messages-server.js";
+import { mockText, mockToolUse, type ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
 
 let h: Harness;
@@ -33,6 +33,16 @@ beforeAll(async () => {
   other = new Anthropic({ baseURL: h.stack.url, apiKey: key, maxRetries: 0 });
 });
 afterAll(async () => h.close());
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 async function status(
   promise: Promise<unknown>,
@@ -372,6 +382,45 @@ describe("deployments: run now and deployment runs", () => {
     expect((await h.client.beta.deploymentRuns.list({ deployment_id: "depl_nope" })).data).toEqual([]);
     const sessions = await h.client.beta.sessions.list({ deployment_id: d.id });
     expect(sessions.data.map((s) => s.id)).toEqual([sessionId]);
+  });
+
+  it("runs a user.define_outcome initial event: the agent works, the grader grades, the outcome is satisfied", async () => {
+    const isGrader = (request: ReceivedRequest) =>
+      (request.body.tool_choice as { name?: string } | undefined)?.name === "submit_grade";
+    h.upstream.fallback = (request) =>
+      isGrader(request)
+        ? mockToolUse("submit_grade", {
+            rubric_applies: true,
+            criteria: [{ index: 0, satisfied: true, finding: "it names the total" }],
+            explanation: "Done.",
+          })
+        : mockText("The total is 42.");
+    try {
+      const d = await h.client.beta.deployments.create({
+        ...base(),
+        initial_events: [
+          {
+            type: "user.define_outcome",
+            description: "State the total",
+            rubric: { type: "text", content: "- The answer states the total" },
+            max_iterations: 2,
+          },
+        ],
+      });
+      expect(d.initial_events[0]).toMatchObject({ type: "user.define_outcome", max_iterations: 2 });
+      const run = await h.client.beta.deployments.run(d.id);
+      const session = await until("the outcome to be satisfied", async () => {
+        const s = await h.client.beta.sessions.retrieve(run.session_id as string);
+        return s.outcome_evaluations[0]?.result === "satisfied" ? s : undefined;
+      });
+      expect(session.outcome_evaluations).toHaveLength(1);
+      const events = await h.allEvents(session.id);
+      expect(events.filter((e) => e.type === "user.define_outcome")).toHaveLength(1);
+      expect(events.map((e) => e.type)).toContain("span.outcome_evaluation_end");
+      await h.waitIdle(session.id);
+    } finally {
+      h.upstream.reset();
+    }
   });
 
   it("records a run whose session cannot be created (a manual run does not pause)", async () => {
