@@ -184,12 +184,16 @@ describe("create", () => {
   });
 
   it("rejects agents that use features sessions do not run yet, with a clear 400", async () => {
-    const mcp = await newAgent({
-      mcp_servers: [{ type: "url", name: "docs", url: "https://mcp.example.com/sse" }],
-      tools: [{ type: "mcp_toolset", mcp_server_name: "docs" }],
+    const orchestrator = await newAgent({
+      multiagent: {
+        type: "multiagent_20261001",
+        advisor: { type: "enabled", model: "claude-opus-4-8" },
+        subagents: null,
+        workflows: null,
+      },
     });
-    // Skills run in sessions (test/conformance/skills-sessions.test.ts).
-    const cases: Array<[string, RegExp]> = [[mcp.id, /mcp/i]];
+    // Skills and MCP toolsets run in sessions (skills-sessions.test.ts, mcp-toolsets.test.ts).
+    const cases: Array<[string, RegExp]> = [[orchestrator.id, /multiagent_20261001/]];
     for (const [agent, pattern] of cases) {
       const error = await rejection(
         h.client.beta.sessions.create({ agent, environment_id: environmentId }),
