@@ -25,7 +25,8 @@ const envOf = (fn: Parameters<typeof logicalIdOf>[0]) =>
 describe("ReverieDeployments", () => {
   it("stays cdk-nag clean", () => {
     expect(nagFindings(stack.runtime.deployments)).toEqual([]);
-    expect(nagFindings(stack.runtime.functions["deployment-runner"])).toEqual([]);
+    // The runner's function and its role (created beside the other functions' roles).
+    expect(nagFindings(stack).filter((finding) => /Deployment/.test(finding))).toEqual([]);
   });
 
   it("has one schedule group, whose schedules only EventBridge Scheduler of this account runs", () => {
