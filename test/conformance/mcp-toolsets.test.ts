@@ -294,15 +294,25 @@ describe("MCP toolsets", () => {
       default_config: { permission_policy: { type: "always_allow" } },
     });
     const s = await session(agentId, [await bearerVault(mcp.url)]);
-    h.upstream.script(mockToolUse("tickets__slow", { ms: 20_000 }), mockText("too slow"));
+    h.upstream.script(
+      {
+        content: [
+          { type: "tool_use", id: "toolu_slow", name: "tickets__slow", input: { ms: 20_000 } },
+          // The same step's next call to that server still gets through.
+          { type: "tool_use", id: "toolu_echo", name: "tickets__echo", input: { text: "still here" } },
+        ],
+      },
+      mockText("too slow"),
+    );
     const started = Date.now();
     await h.client.beta.sessions.events.send(s.id, { events: [say("wait")] });
     await h.waitIdle(s.id);
     expect(Date.now() - started).toBeLessThan(12_000);
     const events = await h.allEvents(s.id);
-    const result = ofType<McpResult>(events, "agent.mcp_tool_result")[0];
+    const [result, echo] = ofType<McpResult>(events, "agent.mcp_tool_result");
     expect(result?.is_error).toBe(true);
     expect(JSON.stringify(result?.content)).toContain(`did not answer within ${CALL_TIMEOUT_SECONDS} s`);
+    expect(echo).toMatchObject({ is_error: false, content: [{ type: "text", text: "echo: still here" }] });
     expect((events.at(-1) as Idle).stop_reason).toEqual({ type: "end_turn" });
   });
 

@@ -150,6 +150,8 @@ export async function runMcpCall(deps: McpDeps, servers: McpServers, call: McpCa
           return mcpOutcome(await connection.callTool(call.tool, call.input, { timeoutMs }));
         }
       } catch (error) {
+        // A connection that timed out or broke is closed: the step's next call to the server reconnects.
+        if (error instanceof McpServerError && error.kind !== "protocol") await servers.discard(call.server);
         deps.logger.warn("an MCP tool call failed", {
           runId: servers.run.runId,
           server: call.server,

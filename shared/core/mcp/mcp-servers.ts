@@ -122,6 +122,13 @@ export class McpServers {
     return connection;
   }
 
+  /** Drops (and closes) the step's connection to `name`: the next use connects again. */
+  async discard(name: string): Promise<void> {
+    const previous = this.open.get(name);
+    this.open.delete(name);
+    await previous?.then((c) => c.close()).catch(() => undefined);
+  }
+
   async closeAll(): Promise<void> {
     const open = [...this.open.values()];
     this.open.clear();
@@ -175,7 +182,11 @@ export class McpServers {
     return connection;
   }
 
-  /** A (re)connect refreshes the stored tool list; a failure here only costs the refresh. */
+  /**
+   * A (re)connect refreshes the stored tool list. A server that lists garbage may still answer
+   * calls, so that failure only costs the refresh; one that does not answer (or refuses) fails the
+   * connection.
+   */
   private async refreshList(server: { name: string; url: string }, connection: McpConnection) {
     try {
       const tools = await connection.listTools({ timeoutMs: this.timeouts.connectMs });
@@ -188,7 +199,7 @@ export class McpServers {
         server: server.name,
         error: String((error as Error)?.message ?? error),
       });
-      if (error instanceof McpServerError && error.kind === "unauthorized") throw error;
+      if (!(error instanceof McpServerError) || error.kind !== "protocol") throw error;
     }
   }
 }
