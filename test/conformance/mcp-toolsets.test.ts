@@ -457,6 +457,52 @@ describe("MCP toolsets", () => {
     expect((events.at(-1) as Idle).stop_reason).toEqual({ type: "end_turn" });
   });
 
+  it("a coordinator's thread calls its own agent's MCP server, authorised from the session's vaults", async () => {
+    const before = mcp.calls.length;
+    const ticketer = await h.client.beta.agents.create({
+      name: "ticketer",
+      model: "claude-haiku-4-5",
+      mcp_servers: [{ type: "url", name: "tickets", url: mcp.url }],
+      tools: [
+        {
+          type: "mcp_toolset",
+          mcp_server_name: "tickets",
+          default_config: { permission_policy: { type: "always_allow" } },
+        },
+      ],
+    });
+    const lead = await h.client.beta.agents.create({
+      name: "lead",
+      model: "claude-sonnet-4-6",
+      multiagent: { type: "coordinator", agents: [ticketer.id] },
+    });
+    const s = await session(lead.id, [await bearerVault(mcp.url)]);
+    // One thread: the coordinator, the thread (twice), then the coordinator again, in that order.
+    h.upstream.script(
+      mockToolUse("send_to_agent", { agent_name: "ticketer", message: "file a ticket for the outage" }),
+      mockToolUse("tickets__create", { title: "outage" }),
+      mockText("filed T-n"),
+      mockText("the ticketer filed it"),
+    );
+    await h.client.beta.sessions.events.send(s.id, { events: [say("get a ticket filed")] });
+    await h.waitIdle(s.id);
+    expect(mcp.calls.slice(before)).toEqual([
+      { tool: "create", args: { title: "outage" }, authorization: `Bearer ${TOKEN}` },
+    ]);
+    const threads: Anthropic.Beta.Sessions.BetaManagedAgentsSessionThread[] = [];
+    for await (const t of h.client.beta.sessions.threads.list(s.id)) threads.push(t);
+    const thread = threads.find((t) => (t.agent as { name?: string }).name === "ticketer");
+    const threadEvents: SessionEvent[] = [];
+    for await (const e of h.client.beta.sessions.threads.events.list(thread?.id ?? "", { session_id: s.id }))
+      threadEvents.push(e);
+    expect(ofType<McpResult>(threadEvents, "agent.mcp_tool_result")).toEqual([
+      expect.objectContaining({ is_error: false }),
+    ]);
+    expect(JSON.stringify(ofType<McpResult>(threadEvents, "agent.mcp_tool_result")[0]?.content)).toMatch(
+      /created ticket T-\d+: outage/,
+    );
+  });
+
   it("an MCP result taints a later memory write", async () => {
     const agentId = await mcpAgent(mcp.url, {
       default_config: { permission_policy: { type: "always_allow" } },
