@@ -209,6 +209,11 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
       // Where the time went: the start's phases, and each function's cold starts and invocations.
       console.log("startup (ms since start)", aws.startup);
       for (const [name, f] of aws.functions) console.log(name, f.coldStarts, f.invocations);
+      const warnings = aws
+        .logs()
+        .split("\n")
+        .filter((line) => /"level":"(WARN|ERROR)"/.test(line));
+      console.log(`warnings and errors logged by the functions:\n${warnings.join("\n")}`);
     }
     await aws?.stop();
     await upstream?.close();
@@ -281,6 +286,39 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
     );
     expect(transfers).toEqual([]);
     expect(aws.fn("sandbox").invocations.started).toBeGreaterThanOrEqual(1);
+  });
+
+  it("delivers every step twice at once and still records each event once (conditional writes on DynamoDB)", async () => {
+    const { agentId, environmentId } = await cloudSetup();
+    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    agentReplies.push(
+      mockToolUse("write", { file_path: "/workspace/twice.md", content: "once\n" }),
+      mockToolUse("read", { file_path: "/workspace/twice.md" }),
+      mockText("read it back"),
+    );
+    const steps = aws.eventSources["agent-steps"];
+    const batchesBefore = steps.stats.batches;
+    const requestsBefore = upstream.received.length;
+    steps.duplicateDeliveries = true;
+    try {
+      await client.beta.sessions.events.send(session.id, { events: [say("write, then read")] });
+      await waitIdle(session.id);
+    } finally {
+      steps.duplicateDeliveries = false;
+    }
+    expect(steps.stats.batches - batchesBefore).toBeGreaterThanOrEqual(3);
+    const events = await allEvents(session.id);
+    const count = (type: string) => events.filter((e) => e.type === type).length;
+    expect(count("user.message")).toBe(1);
+    expect(count("agent.tool_use")).toBe(2);
+    expect(count("agent.tool_result")).toBe(2);
+    expect(count("agent.message")).toBe(1);
+    expect(count("session.status_idle")).toBe(1);
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+    // The step's lease (a conditional write) lets one of the two copies call the model; only a step
+    // that failed and was retried (a session.error event says so) may call it again.
+    const retried = events.filter((e) => e.type === "session.error");
+    expect(upstream.received.length - requestsBefore, JSON.stringify(retried)).toBe(3 + retried.length);
   });
 
   it("writes and reads memory with content_sha256 preconditions (DynamoDB conditional writes)", async () => {
@@ -446,18 +484,19 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
     expect((threads as { data: unknown[] }).data.length).toBeGreaterThanOrEqual(2);
   });
 
-  it("dreams: dream-jobs queue, dream-worker, the output store; a schedule lives in EventBridge Scheduler", async () => {
+  it("dreams: a turn retried through an SQS delay, then dream-jobs, dream-worker and the output store; a schedule lives in EventBridge Scheduler", async () => {
     const { agentId, environmentId } = await cloudSetup();
-    const sessionIds: string[] = [];
-    for (const n of [1, 2]) {
-      const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
-      agentReplies.push(mockText(`noted ${n}`));
-      await client.beta.sessions.events.send(session.id, {
-        events: [say(`Remember: always run the linter before committing (${n}).`)],
-      });
-      await waitIdle(session.id);
-      sessionIds.push(session.id);
-    }
+    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    // The model is overloaded once: the step is retried through an SQS delayed send, then answers.
+    agentReplies.push({ fault: 529 }, mockText("noted"));
+    await client.beta.sessions.events.send(session.id, {
+      events: [say("Remember: always run the linter before committing.")],
+    });
+    await waitIdle(session.id);
+    const turn = await allEvents(session.id);
+    expect(turn.filter((e) => e.type === "session.error")).toHaveLength(1);
+    expect(turn.filter((e) => e.type === "agent.message")).toHaveLength(1);
+    const sessionIds = [session.id];
     const store = await client.beta.memoryStores.create({ name: "moto-dream-input" });
     for (const [path, content] of Object.entries({
       "/notes/build.md": "Run npm test before pushing.\n",
@@ -605,7 +644,7 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
       sqs,
       queueUrl: QueueUrl as string,
       queueArn,
-      fn: fn as never,
+      fn,
       batchSize: 10,
       concurrency: 1,
       waitTimeSeconds: 1,

@@ -20,7 +20,7 @@ export interface SqsEventSourceOptions {
   sqs: SQSClient;
   queueUrl: string;
   queueArn: string;
-  fn: LambdaFunction;
+  fn: Pick<LambdaFunction, "invoke">;
   /** Records per invocation (shared/infra-spec's batchSize). */
   batchSize: number;
   /** Concurrent pollers, each with at most one batch in flight (the mapping's maxConcurrency, scaled down). */
@@ -87,6 +87,11 @@ export function recordsToDelete(records: SQSRecord[], outcome: InvokeOutcome): S
 }
 
 export class SqsEventSource {
+  /**
+   * Fault injection: hand every batch to the function twice at once, as SQS's at-least-once delivery
+   * may (two pollers holding one message). A record is deleted when either invocation succeeded.
+   */
+  duplicateDeliveries = false;
   private readonly abort = new AbortController();
   private loops: Promise<void>[] = [];
   private busy = 0;
@@ -140,12 +145,16 @@ export class SqsEventSource {
         const records = messages.map((m) => sqsRecordOf(m, queueArn));
         const event: SQSEvent = { Records: records };
         this.stats.batches++;
-        const outcome = await fn.invoke(event);
-        const done = recordsToDelete(records, outcome);
-        if (done.length < records.length) {
+        const outcomes = await Promise.all(
+          Array.from({ length: this.duplicateDeliveries ? 2 : 1 }, () => fn.invoke(event)),
+        );
+        const succeeded = new Set(outcomes.flatMap((o) => recordsToDelete(records, o)));
+        const done = records.filter((r) => succeeded.has(r));
+        const failed = outcomes.find((o) => recordsToDelete(records, o).length < records.length);
+        if (failed && done.length < records.length) {
           this.stats.failedBatches++;
           this.options.onFailure?.(
-            outcome,
+            failed,
             records.filter((r) => !done.includes(r)),
           );
         }
