@@ -7,18 +7,21 @@ import { deploymentFiringSchema } from "../shared/core/deployments/deployment-tr
 import { withDeployments } from "../shared/runtime/aws-deployment-ports.js";
 import { awsServices } from "../shared/runtime/aws-ports.js";
 import { deploymentsOf } from "../shared/runtime/deployment-wiring.js";
+import { buildSkills } from "../shared/runtime/skills-wiring.js";
 
 export const handler = async (event: unknown, context?: { invokedFunctionArn?: string }) => {
   const firing = deploymentFiringSchema.parse(event);
   // Its own ARN (the target it re-writes when a run auto-pauses a deployment) comes from the
   // invocation: CloudFormation cannot put a function's ARN into its own environment.
-  const services = await awsServices((config) =>
-    withDeployments({
+  // A run starts a session like the API does, so it needs the skills wiring to pin its agent's skills.
+  const services = await awsServices((config) => ({
+    ...withDeployments({
       ...config,
       REVERIE_DEPLOYMENT_RUNNER_FUNCTION_ARN:
         config.REVERIE_DEPLOYMENT_RUNNER_FUNCTION_ARN ?? context?.invokedFunctionArn,
     }),
-  );
+    skilling: buildSkills,
+  }));
   const { runner } = deploymentsOf(services);
   const outcome = await runner.fire(firing);
   // Then any run a crash left unfinished past its lease (a run-now whose API call died, a firing

@@ -477,6 +477,9 @@ export class ReverieRuntime extends Construct {
             "import{createRequire as __reverieCreateRequire}from'module';const require=__reverieCreateRequire(import.meta.url);",
           forceDockerBundling: false,
           tsconfig: join(repoRoot, "tsconfig.json"),
+          // The MCP client imports Ajv (~130 KB with its helpers) only for its tool output-schema
+          // check, which Reverie turns off (mcp-sdk-connector.ts passes its own validator).
+          ...(name === "agent-step" ? { esbuildArgs: absentModules(["ajv", "ajv-formats"]) } : {}),
         },
         ...extra,
       });
@@ -859,4 +862,10 @@ function pascal(name: string): string {
     .split(/[-_]/)
     .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
     .join("");
+}
+
+/** esbuild `--alias` arguments that replace packages by infra/aws/absent-module.ts in a bundle. */
+function absentModules(packages: string[]): Record<string, string> {
+  const stub = join(repoRoot, "infra", "aws", "absent-module.ts");
+  return Object.fromEntries(packages.map((name) => [`--alias:${name}`, stub]));
 }
