@@ -187,7 +187,10 @@ export async function startAwsOnMoto(options: AwsOnMotoOptions): Promise<AwsOnMo
     // Bundling (esbuild) and moto's start and resources (Python) overlap.
     const bundling = buildLambdaBundles();
     bundling.then(
-      (b) => cleanups.push(() => b.remove()),
+      (b) => {
+        mark("functions bundled");
+        cleanups.push(() => b.remove());
+      },
       () => {},
     );
     const moto = await startMotoServer().catch(async (error) => {

@@ -60,6 +60,8 @@ interface Container {
   child: ChildProcess;
   ready: Promise<void>;
   pending: Map<number, Pending>;
+  /** Stopped (SIGSTOP) while no invocation runs, as Lambda freezes an idle environment. */
+  frozen: boolean;
 }
 
 export class LambdaFunction {
@@ -92,7 +94,27 @@ export class LambdaFunction {
    * concurrency), so that cold starts overlap instead of adding up along a test's path.
    */
   async warm(): Promise<void> {
-    await this.ensureContainer().ready;
+    const container = this.ensureContainer();
+    await container.ready;
+    this.freezeIfIdle(container);
+  }
+
+  /**
+   * Lambda freezes an environment between invocations: work a handler leaves running after it
+   * returns (an unawaited promise, a timer) does not run until the next invocation, if ever. The
+   * runtime process is stopped the same way, so such work stalls here as it would on AWS.
+   */
+  private freezeIfIdle(container: Container): void {
+    const alive = container.child.exitCode === null && container.child.signalCode === null;
+    if (!alive || container.frozen || container.pending.size > 0) return;
+    container.child.kill("SIGSTOP");
+    container.frozen = true;
+  }
+
+  private thaw(container: Container): void {
+    if (!container.frozen) return;
+    container.child.kill("SIGCONT");
+    container.frozen = false;
   }
 
   /** A synchronous (RequestResponse) invocation. */
@@ -154,6 +176,7 @@ export class LambdaFunction {
       }, timeoutMs);
       container.pending.set(id, { resolve, sink, timer });
     });
+    this.thaw(container);
     container.child.send({
       type: "invoke",
       id,
@@ -163,6 +186,7 @@ export class LambdaFunction {
     } satisfies RuntimeRequest);
     const startedAt = Date.now();
     const settled = await outcome;
+    this.freezeIfIdle(container);
     this.invocations.totalMs += Date.now() - startedAt;
     if (settled.kind !== "result") this.invocations.failed++;
     return settled;
@@ -260,7 +284,7 @@ export class LambdaFunction {
       pending.clear();
       if (this.container?.child === child) this.container = undefined;
     });
-    this.container = { child, ready, pending };
+    this.container = { child, ready, pending, frozen: false };
     return this.container;
   }
 
