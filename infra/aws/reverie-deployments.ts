@@ -19,8 +19,8 @@ import type * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct, type IConstruct } from "constructs";
 import type { TableName } from "../../shared/core/ports.js";
+import type { ReverieFunctionName } from "./function-names.js";
 import { acknowledgeDeadLetterQueue, deadLetterAlarm } from "./queue-wiring.js";
-import type { ReverieFunctionName } from "./reverie-runtime.js";
 import { scheduledTarget } from "./scheduler-wiring.js";
 
 export interface ReverieDeploymentsProps {

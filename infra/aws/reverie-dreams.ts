@@ -14,8 +14,8 @@ import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct, type IConstruct } from "constructs";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
+import type { ReverieFunctionName } from "./function-names.js";
 import { consumeQueue, deadLetterAlarm, queueWithDeadLetter } from "./queue-wiring.js";
-import type { ReverieFunctionName } from "./reverie-runtime.js";
 import { scheduledTarget } from "./scheduler-wiring.js";
 
 export interface ReverieDreamsProps {

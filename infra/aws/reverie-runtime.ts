@@ -29,6 +29,7 @@ import { queueSpecs, sweeperRateMinutes } from "../../shared/infra-spec/queues.j
 import { restApiBinaryMediaTypes, restApiDefaultStageName } from "../../shared/infra-spec/rest-api.js";
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
 import { FanoutStateMachine } from "./fanout-state-machine.js";
+import type { ReverieFunctionName } from "./function-names.js";
 import {
   acknowledgeDeadLetterQueue,
   consumeQueue,
@@ -47,15 +48,7 @@ import { ReverieVaults } from "./reverie-vaults.js";
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** The Lambda entries, one per file in `functions/`. */
-export type ReverieFunctionName =
-  | "api"
-  | "api-stream"
-  | "authorizer"
-  | "agent-step"
-  | "sweeper"
-  | "dream-worker"
-  | "dream-scheduler"
-  | "deployment-runner";
+export type { ReverieFunctionName } from "./function-names.js";
 
 export type ModelProviderName = "anthropic" | "bedrock" | "simulated";
 
