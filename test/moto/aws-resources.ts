@@ -3,7 +3,8 @@
  * (shared/infra-spec): the two tables, the four queues with their dead-letter queues and redrive,
  * the workspace bucket, the outcomes topic, the event bus, the dream schedule group, the fan-out
  * state machine and the Anthropic key's secret. Two probe queues subscribe to the topic and the bus,
- * so a test can read what was published, as an operator's subscriber would.
+ * so a test can read what was published, as an operator's subscriber would (moto delivers to them
+ * without the queue policies AWS would require; docs/aws-on-moto.md).
  */
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
 import {

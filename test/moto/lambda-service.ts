@@ -4,8 +4,9 @@
  * CDK gives it, plus the standard `AWS_ENDPOINT_URL` that points its SDK clients at moto. It keeps
  * the limits that shape Reverie's code on AWS: 6 MB synchronous payloads each way, the function's
  * timeout (after which the environment is replaced), a crashed environment failing its in-flight
- * invocations. `startLambdaInvokeFront` serves the Invoke API for the functions other functions
- * call through the SDK (agent-step → sandbox).
+ * invocations, an idle environment frozen. `startLambdaInvokeFront` serves the Invoke API for the
+ * functions other functions call through the SDK (agent-step → sandbox): moto's own Lambda runs
+ * functions in Docker, which this machine does not have.
  *
  * Unlike Lambda, one environment serves every concurrent invocation of its function (Lambda would
  * start one environment per concurrent invocation); docs/aws-on-moto.md lists this with the rest.
