@@ -85,6 +85,7 @@ const functionSettings: Record<
   sweeper: { timeoutSeconds: 60, memorySize: 256 },
   "dream-worker": { timeoutSeconds: queueSpecs["dream-jobs"].consumerTimeoutSeconds, memorySize: 1024 },
   "dream-scheduler": { timeoutSeconds: 60, memorySize: 256 },
+  "deployment-runner": { timeoutSeconds: 50, memorySize: 512 },
   grader: { timeoutSeconds: queueSpecs.grader.consumerTimeoutSeconds, memorySize: 1024 },
   "webhook-deliver": { timeoutSeconds: queueSpecs.webhooks.consumerTimeoutSeconds, memorySize: 512 },
   sandbox: { timeoutSeconds: queueSpecs["agent-steps"].consumerTimeoutSeconds, memorySize: 2048 },
@@ -95,7 +96,8 @@ const SANDBOX_TRANSFER_RESERVE_SECONDS = 60;
 
 /**
  * Each function's environment exactly as the CDK stack sets it (infra/aws: reverie-runtime.ts's
- * base and model environments, ReverieOutcomes, FanoutStateMachine, ReverieSandbox, ReverieDreams),
+ * base and model environments, ReverieOutcomes, FanoutStateMachine, ReverieSandbox, ReverieDreams,
+ * ReverieVaults, ReverieDeployments),
  * with moto's names in place of CloudFormation's.
  */
 export function functionEnvironments(
@@ -131,6 +133,15 @@ export function functionEnvironments(
     ),
   };
   const dreamJobs = { REVERIE_DREAM_JOBS_QUEUE_URL: resources.queues["dream-jobs"].url };
+  // ReverieVaults: the functions that seal and open vault credentials.
+  const vaults = { REVERIE_SECRETS_KMS_KEY_ID: resources.secretsKeyArn };
+  // ReverieDeployments: the API and the runner manage deployment schedules.
+  const deployments = {
+    REVERIE_DEPLOYMENT_SCHEDULE_GROUP: resources.deploymentScheduleGroup,
+    REVERIE_DEPLOYMENT_SCHEDULER_ROLE_ARN: resources.serviceRoleArn,
+  };
+  const arnOf = (name: LambdaFunctionName) =>
+    `arn:aws:lambda:${MOTO_REGION}:${MOTO_ACCOUNT}:function:${names[name]}`;
   const service = (name: string) => ({ POWERTOOLS_SERVICE_NAME: `reverie-${name}` });
   return {
     api: {
@@ -139,8 +150,11 @@ export function functionEnvironments(
       ...outcomes,
       ...dreamJobs,
       REVERIE_DREAM_SCHEDULE_GROUP: resources.scheduleGroup,
-      REVERIE_DREAM_SCHEDULER_FUNCTION_ARN: `arn:aws:lambda:${MOTO_REGION}:${MOTO_ACCOUNT}:function:${names["dream-scheduler"]}`,
+      REVERIE_DREAM_SCHEDULER_FUNCTION_ARN: arnOf("dream-scheduler"),
       REVERIE_DREAM_SCHEDULER_ROLE_ARN: resources.serviceRoleArn,
+      ...vaults,
+      ...deployments,
+      REVERIE_DEPLOYMENT_RUNNER_FUNCTION_ARN: arnOf("deployment-runner"),
     },
     "api-stream": { ...base, ...service("api-stream"), ...outcomes },
     authorizer: { ...base, ...service("authorizer"), ...outcomes },
@@ -151,10 +165,12 @@ export function functionEnvironments(
       ...outcomes,
       ...fanout,
       ...sandbox,
+      ...vaults,
     },
     sweeper: { ...base, ...service("sweeper"), ...outcomes, ...fanout, ...dreamJobs },
     "dream-worker": { ...base, ...service("dream-worker"), ...modelEnvironment, ...outcomes, ...dreamJobs },
     "dream-scheduler": { ...base, ...service("dream-scheduler"), ...outcomes, ...dreamJobs },
+    "deployment-runner": { ...base, ...service("deployment-runner"), ...outcomes, ...deployments },
     grader: { ...base, ...service("grader"), ...modelEnvironment, ...outcomes },
     "webhook-deliver": { ...base, ...service("webhook-deliver"), ...outcomes },
     // The sandbox function has no Reverie configuration (its role may only write its logs).

@@ -12,8 +12,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Anthropic, { toFile } from "@anthropic-ai/sdk";
+import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { GetScheduleCommand } from "@aws-sdk/client-scheduler";
+import { GetScheduleCommand, ListSchedulesCommand } from "@aws-sdk/client-scheduler";
 import { DescribeExecutionCommand, ListExecutionsCommand } from "@aws-sdk/client-sfn";
 import {
   CreateQueueCommand,
@@ -26,6 +27,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DREAMER_MARKER, simulateDreamAnswer } from "../../shared/core/dreams/dreamer-prompt.js";
 import type { ModelRequest } from "../../shared/core/ports.js";
 import { loadConfig } from "../../shared/runtime/config.js";
+import { type McpTestServer, startMcpTestServer } from "../fixtures/mcp-test-server.js";
 import {
   type MockMessagesServer,
   type MockRequestBody,
@@ -48,6 +50,8 @@ let aws: AwsOnMoto;
 let client: Anthropic;
 let receiver: Server;
 let receiverUrl: string;
+let mcp: McpTestServer;
+const MCP_TOKEN = "mcp-bearer-on-moto";
 const hooks: Array<{ body: string; headers: Record<string, string> }> = [];
 
 const agentReplies: MockResponse[] = [];
@@ -192,11 +196,13 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
     upstream = await startMockMessagesServer({ fallback: answer });
+    mcp = await startMcpTestServer({ tokens: [MCP_TOKEN] });
     aws = await startAwsOnMoto({
       anthropicBaseUrl: upstream.url,
       environment: {
-        // The webhook receiver listens on loopback.
+        // The webhook receiver and the MCP server listen on loopback.
         REVERIE_WEBHOOK_ALLOW_PRIVATE: "1",
+        REVERIE_WEB_FETCH_ALLOW_PRIVATE: "1",
         REVERIE_GRADER_HEARTBEAT_SECONDS: "0.5",
         REVERIE_MODEL_RETRY_BASE_SECONDS: "0",
       },
@@ -217,6 +223,7 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
     }
     await aws?.stop();
     await upstream?.close();
+    await mcp?.close();
     await new Promise((resolve) => receiver?.close(resolve));
   });
 
@@ -569,6 +576,96 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
         }),
       ),
     ).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+  });
+
+  it("seals a vault credential with KMS, and agent-step opens it to call an MCP server with it", async () => {
+    const vault = await explained(client.beta.vaults.create({ display_name: "moto-vault" }));
+    const credential = await client.beta.vaults.credentials.create(vault.id, {
+      auth: { type: "static_bearer", token: MCP_TOKEN, mcp_server_url: mcp.url },
+    });
+    expect(credential.id).toBeTruthy();
+    // What DynamoDB holds is sealed: the token is nowhere in the table.
+    const { Items = [] } = await aws.clients.dynamodb.send(
+      new ScanCommand({ TableName: aws.resources.tables.resources }),
+    );
+    expect(Items.length).toBeGreaterThan(0);
+    expect(JSON.stringify(Items)).not.toContain(MCP_TOKEN);
+
+    const environment = await client.beta.environments.create({ name: "moto-mcp" });
+    const agent = await client.beta.agents.create({
+      name: "mcp-agent",
+      model: "claude-sonnet-4-6",
+      mcp_servers: [{ type: "url", name: "tickets", url: mcp.url }],
+      tools: [
+        {
+          type: "mcp_toolset",
+          mcp_server_name: "tickets",
+          default_config: { permission_policy: { type: "always_allow" } },
+        },
+      ],
+    });
+    const session = await client.beta.sessions.create({
+      agent: agent.id,
+      environment_id: environment.id,
+      vault_ids: [vault.id],
+    });
+    const callsBefore = mcp.calls.length;
+    agentReplies.push(mockToolUse("tickets__create", { title: "filed from moto" }), mockText("filed"));
+    await client.beta.sessions.events.send(session.id, { events: [say("file a ticket")] });
+    await waitIdle(session.id);
+    expect(mcp.calls.slice(callsBefore)).toEqual([
+      { tool: "create", args: { title: "filed from moto" }, authorization: `Bearer ${MCP_TOKEN}` },
+    ]);
+  });
+
+  it("runs a scheduled deployment: its schedule in EventBridge Scheduler, a firing through deployment-runner", async () => {
+    const { agentId, environmentId } = await cloudSetup();
+    const deployment = await explained(
+      client.beta.deployments.create({
+        agent: agentId,
+        environment_id: environmentId,
+        name: "moto report",
+        initial_events: [say("Write the daily report.")],
+        schedule: { type: "cron", expression: "0 9 * * 1-5", timezone: "UTC" },
+      }),
+    );
+    const { Schedules = [] } = await aws.clients.scheduler.send(
+      new ListSchedulesCommand({ GroupName: aws.resources.deploymentScheduleGroup }),
+    );
+    expect(Schedules).toHaveLength(1);
+    const stored = await aws.clients.scheduler.send(
+      new GetScheduleCommand({ Name: Schedules[0]?.Name, GroupName: aws.resources.deploymentScheduleGroup }),
+    );
+    expect(stored.Target?.Arn).toContain(aws.fn("deployment-runner").name);
+    expect(stored.ScheduleExpressionTimezone).toBe("UTC");
+    // moto never fires a schedule: invoke its target with its Input, as EventBridge Scheduler would.
+    const firing = JSON.parse(
+      (stored.Target?.Input ?? "").replace("<aws.scheduler.scheduled-time>", "2030-01-07T09:00:00Z"),
+    ) as unknown;
+    agentReplies.push(mockText("report written"));
+    const fired = await aws.fn("deployment-runner").invoke(firing);
+    expect(fired.kind, JSON.stringify(fired)).toBe("result");
+    expect(JSON.parse((fired as Extract<InvokeOutcome, { kind: "result" }>).payload)).toMatchObject({
+      kind: "started",
+    });
+    const runs: Anthropic.Beta.DeploymentRuns.BetaManagedAgentsDeploymentRun[] = [];
+    for await (const run of client.beta.deploymentRuns.list({ deployment_id: deployment.id })) runs.push(run);
+    expect(runs).toHaveLength(1);
+    const sessionId = runs[0]?.session_id as string;
+    await waitIdle(sessionId);
+    const events = await allEvents(sessionId);
+    expect(events.filter((e) => e.type === "agent.message")).toHaveLength(1);
+    // The same firing delivered again finds the same run: no second run, no second session.
+    const again = await aws.fn("deployment-runner").invoke(firing);
+    expect(again.kind).toBe("result");
+    const after: string[] = [];
+    for await (const run of client.beta.deploymentRuns.list({ deployment_id: deployment.id }))
+      after.push(run.id);
+    expect(after).toEqual([runs[0]?.id]);
+    const sessions: string[] = [];
+    for await (const s of client.beta.sessions.list({ deployment_id: deployment.id })) sessions.push(s.id);
+    expect(sessions).toEqual([sessionId]);
+    await client.beta.deployments.archive(deployment.id);
   });
 
   it("stores an upload in S3 and downloads the same bytes (binary media through API Gateway)", async () => {

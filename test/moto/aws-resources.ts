@@ -2,7 +2,7 @@
  * The AWS resources of a Reverie stack, created on moto from the same data the CDK stack deploys
  * (shared/infra-spec): the two tables, the four queues with their dead-letter queues and redrive,
  * the workspace bucket, the outcomes topic, the event bus, the dream schedule group, the fan-out
- * state machine and the Anthropic key's secret. Two probe queues subscribe to the topic and the bus,
+ * state machine, the vault credentials' KMS key and the Anthropic key's secret. Two probe queues subscribe to the topic and the bus,
  * so a test can read what was published, as an operator's subscriber would (moto delivers to them
  * without the queue policies AWS would require; docs/aws-on-moto.md).
  */
@@ -13,6 +13,7 @@ import {
   PutRuleCommand,
   PutTargetsCommand,
 } from "@aws-sdk/client-eventbridge";
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateScheduleGroupCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -38,6 +39,7 @@ export function motoClients(endpoint: string) {
     scheduler: new SchedulerClient(config),
     sfn: new SFNClient(config),
     secrets: new SecretsManagerClient(config),
+    kms: new KMSClient(config),
   };
 }
 export type MotoClients = ReturnType<typeof motoClients>;
@@ -55,8 +57,12 @@ export interface AwsResources {
   bucket: string;
   outcomesTopicArn: string;
   eventBusName: string;
+  /** The dream schedules' group and the deployment schedules' group. */
   scheduleGroup: string;
+  deploymentScheduleGroup: string;
   stateMachineArn: string;
+  /** The customer-managed key that seals vault credentials. */
+  secretsKeyArn: string;
   anthropicSecretArn: string;
   /** An IAM role ARN handed to Scheduler and Step Functions (moto does not check it). */
   serviceRoleArn: string;
@@ -160,26 +166,36 @@ export async function createAwsResources(
   };
 
   const scheduleGroup = `${prefix}-dreams`;
+  const deploymentScheduleGroup = `${prefix}-deployments`;
   const serviceRoleArn = `arn:aws:iam::${MOTO_ACCOUNT}:role/${prefix}-service`;
-  const [tables, queues, , topic, busProbe, , { stateMachineArn }, { ARN }] = await Promise.all([
-    createTables(),
-    createQueues(),
-    clients.s3.send(new CreateBucketCommand({ Bucket: bucket })),
-    createTopic(),
-    createBus(),
-    clients.scheduler.send(new CreateScheduleGroupCommand({ Name: scheduleGroup })),
-    clients.sfn.send(
-      new CreateStateMachineCommand({
-        name: `${prefix}-fanout`,
-        type: "STANDARD",
-        definition: JSON.stringify(fanoutStateMachineDefinition),
-        roleArn: serviceRoleArn,
-      }),
-    ),
-    clients.secrets.send(
-      new CreateSecretCommand({ Name: `${prefix}/anthropic-api-key`, SecretString: options.anthropicApiKey }),
-    ),
-  ]);
+  const createScheduleGroups = async () => {
+    await clients.scheduler.send(new CreateScheduleGroupCommand({ Name: scheduleGroup }));
+    await clients.scheduler.send(new CreateScheduleGroupCommand({ Name: deploymentScheduleGroup }));
+  };
+  const [tables, queues, , topic, busProbe, , { stateMachineArn }, { ARN }, { KeyMetadata }] =
+    await Promise.all([
+      createTables(),
+      createQueues(),
+      clients.s3.send(new CreateBucketCommand({ Bucket: bucket })),
+      createTopic(),
+      createBus(),
+      createScheduleGroups(),
+      clients.sfn.send(
+        new CreateStateMachineCommand({
+          name: `${prefix}-fanout`,
+          type: "STANDARD",
+          definition: JSON.stringify(fanoutStateMachineDefinition),
+          roleArn: serviceRoleArn,
+        }),
+      ),
+      clients.secrets.send(
+        new CreateSecretCommand({
+          Name: `${prefix}/anthropic-api-key`,
+          SecretString: options.anthropicApiKey,
+        }),
+      ),
+      clients.kms.send(new CreateKeyCommand({ Description: `${prefix} vault credentials` })),
+    ]);
 
   return {
     tables,
@@ -188,7 +204,9 @@ export async function createAwsResources(
     outcomesTopicArn: topic.topicArn,
     eventBusName,
     scheduleGroup,
+    deploymentScheduleGroup,
     stateMachineArn: stateMachineArn as string,
+    secretsKeyArn: KeyMetadata?.Arn as string,
     anthropicSecretArn: ARN as string,
     serviceRoleArn,
     probes: { notifications: topic.probe, busEvents: busProbe },

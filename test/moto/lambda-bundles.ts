@@ -21,6 +21,7 @@ export const lambdaFunctionNames = [
   "webhook-deliver",
   "dream-worker",
   "dream-scheduler",
+  "deployment-runner",
   "sweeper",
 ] as const;
 export type LambdaFunctionName = (typeof lambdaFunctionNames)[number];
