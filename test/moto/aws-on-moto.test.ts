@@ -204,7 +204,8 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
         REVERIE_WEBHOOK_ALLOW_PRIVATE: "1",
         REVERIE_WEB_FETCH_ALLOW_PRIVATE: "1",
         REVERIE_GRADER_HEARTBEAT_SECONDS: "0.5",
-        REVERIE_MODEL_RETRY_BASE_SECONDS: "0",
+        // A retried model call waits 0–1 s, rounded up to SQS's whole seconds: a real DelaySeconds.
+        REVERIE_MODEL_RETRY_BASE_SECONDS: "1",
       },
     });
     client = new Anthropic({ baseURL: aws.url, apiKey: aws.apiKey, maxRetries: 0 });
@@ -498,11 +499,18 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
     const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
     // The model is overloaded once: the step is retried through an SQS delayed send, then answers.
     agentReplies.push({ fault: 529 }, mockText("noted"));
+
     await client.beta.sessions.events.send(session.id, {
       events: [say("Remember: always run the linter before committing.")],
     });
     await waitIdle(session.id);
     const turn = await allEvents(session.id);
+    const at = (type: string) =>
+      Date.parse(
+        (turn.find((e) => e.type === type) as { processed_at?: string } | undefined)?.processed_at ?? "",
+      );
+    // moto held the retry's message for its DelaySeconds (a whole second at least).
+    expect(at("span.model_request_start") - at("session.status_rescheduled")).toBeGreaterThanOrEqual(900);
     expect(turn.filter((e) => e.type === "session.error")).toHaveLength(1);
     expect(turn.filter((e) => e.type === "agent.message")).toHaveLength(1);
     const sessionIds = [session.id];
