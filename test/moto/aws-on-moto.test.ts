@@ -443,6 +443,8 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", () => {
     await client.beta.organization.webhooks.delete(endpoint.id);
   });
 
+  // The only fan-out of this file: moto 5.2.1 starts one execution per state machine (a second
+  // StartExecution fails with a 500; docs/aws-on-moto.md).
   it("fans a coordinator out to two threads through a Step Functions execution", async () => {
     const environment = await client.beta.environments.create({ name: "moto-fanout" });
     const worker = (name: string) =>

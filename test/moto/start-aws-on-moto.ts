@@ -2,7 +2,8 @@
  * `npx tsx test/moto/start-aws-on-moto.ts`: the AWS-on-moto stack to poke at by hand — point the SDK
  * (or curl) at the printed URL with the printed key. The model is Anthropic's API when
  * ANTHROPIC_API_KEY is set (stored in the stack's Secrets Manager secret, as on AWS), else a mock
- * Messages server that answers every call with a short text. Ctrl-C stops everything.
+ * Messages server that answers every call with a short text. Ctrl-C stops everything. moto runs one
+ * Step Functions execution per state machine, so one multiagent fan-out per start (docs/aws-on-moto.md).
  */
 import { mockText, startMockMessagesServer } from "../fixtures/mock-messages-server.js";
 import { startAwsOnMoto } from "./aws-on-moto-stack.js";
