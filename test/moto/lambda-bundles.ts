@@ -7,7 +7,7 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { build } from "esbuild";
+import { type BuildOptions, build } from "esbuild";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 
@@ -41,10 +41,7 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
   const dir = join(repoRoot, "node_modules", ".cache", "reverie-aws-on-moto", `${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   // infra/aws/reverie-runtime.ts, `make` → bundling: keep these in step with it.
-  await build({
-    entryPoints: Object.fromEntries(
-      lambdaFunctionNames.map((name) => [name, join(repoRoot, "functions", `${name}.ts`)]),
-    ),
+  const cdkOptions: BuildOptions = {
     outdir: dir,
     outExtension: { ".js": ".mjs" },
     bundle: true,
@@ -61,7 +58,26 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
     },
     tsconfig: join(repoRoot, "tsconfig.json"),
     logLevel: "error",
-  });
+  };
+  const entry = (name: LambdaFunctionName): [string, string] => [
+    name,
+    join(repoRoot, "functions", `${name}.ts`),
+  ];
+  await Promise.all([
+    build({
+      ...cdkOptions,
+      entryPoints: Object.fromEntries(lambdaFunctionNames.filter((n) => n !== "agent-step").map(entry)),
+    }),
+    // agent-step's bundle stands a stub in for the MCP client's unused Ajv (reverie-runtime.ts,
+    // absentModules): if anything used it, it would throw here as on AWS.
+    build({
+      ...cdkOptions,
+      entryPoints: Object.fromEntries([entry("agent-step")]),
+      alias: Object.fromEntries(
+        ["ajv", "ajv-formats"].map((name) => [name, join(repoRoot, "infra", "aws", "absent-module.ts")]),
+      ),
+    }),
+  ]);
   // The test's own pieces: not Reverie's code, so plain bundles.
   await build({
     entryPoints: {
