@@ -102,7 +102,8 @@ describe("customer KMS key, Bedrock, WAF, alarm topic", () => {
   it("associates the web ACL with the stage and sends alarms to the topic", () => {
     bedrockTemplate.hasResourceProperties("AWS::WAFv2::WebACLAssociation", { WebACLArn: webAclArn });
     const alarms = Object.values(bedrockTemplate.findResources("AWS::CloudWatch::Alarm"));
-    expect(alarms.length).toBe(3 + bedrock.outcomes.alarms.length + 1); // + the dream-jobs DLQ alarm
+    // + the dream-jobs DLQ alarm and the deployments' failed-firings alarm
+    expect(alarms.length).toBe(3 + bedrock.outcomes.alarms.length + 1 + bedrock.deployments.alarms.length);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: logicalIdOf(alarmTopic) }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: logicalIdOf(alarmTopic) }]);
