@@ -92,3 +92,9 @@ export const DreamApplySchema = z
   .object({ paths: z.array(z.string().min(1).max(1024)).min(1).max(2000) })
   .strict();
 export type DreamApplyBody = z.infer<typeof DreamApplySchema>;
+
+/**
+ * The built-in agent a dream's session runs as. Dream sessions are left out of `sessions.list`
+ * unless it asks for them (`agent_id` of this agent, or `include_dream_sessions=true`).
+ */
+export const DREAMER_AGENT_ID = "agent_reverie_dreamer";

@@ -90,6 +90,8 @@ export const SessionListQuerySchema = z.object({
   "created_at[lte]": queryTimestampSchema.optional(),
   deployment_id: z.string().optional(),
   include_archived: queryBooleanSchema,
+  /** Reverie extension: list dreams' sessions too (they are left out unless asked for). */
+  include_dream_sessions: queryBooleanSchema,
   memory_store_id: z.string().optional(),
   order: z.enum(["asc", "desc"]).default("desc"),
   statuses: z.array(z.enum(sessionStatuses)).optional(),

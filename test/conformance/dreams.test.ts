@@ -175,6 +175,26 @@ describe("dreams through the SDK", () => {
     expect(all).toContain(a.id);
   });
 
+  it("leaves dreams' sessions out of sessions.list unless asked for", async () => {
+    const input = await seedStore(storeFiles);
+    const created = await h.client.beta.dreams.create({ inputs: inputs(input), model: "claude-sonnet-4-6" });
+    const sessionId = (await waitDream(created.id)).session_id as string;
+    const ids = async (query: Record<string, unknown>) => {
+      const out: string[] = [];
+      for await (const s of h.client.beta.sessions.list(query)) out.push(s.id);
+      return out;
+    };
+    const plain = await ids({});
+    expect(plain).not.toContain(sessionId);
+    expect(plain).toEqual(expect.arrayContaining(sessionIds));
+    expect(await ids({ agent_id: "agent_reverie_dreamer" })).toContain(sessionId);
+    const all = await ids({ include_dream_sessions: true });
+    expect(all).toContain(sessionId);
+    expect(all).toEqual(expect.arrayContaining(sessionIds));
+    const dreamSession = await h.client.beta.sessions.retrieve(sessionId);
+    expect(dreamSession.metadata).toMatchObject({ reverie_dream_id: created.id });
+  });
+
   it("refuses user events to a dream's session (cancel the dream instead)", async () => {
     const input = await seedStore(storeFiles);
     const created = await h.client.beta.dreams.create({ inputs: inputs(input), model: "claude-sonnet-4-6" });

@@ -11,7 +11,7 @@
  * the brief, the model request span and the dreamer's summary, written at fixed sequences.
  */
 import type { BetaDream } from "@anthropic-ai/sdk/resources/beta/dreams";
-import { isTerminalDreamStatus } from "../../contract/dreams.js";
+import { DREAMER_AGENT_ID, isTerminalDreamStatus } from "../../contract/dreams.js";
 import { idPrefix } from "../../contract/ids.js";
 import type { Session, SessionEvent } from "../../contract/sdk-types.js";
 import { GraderOutputError, gradeAgainstRubric } from "../outcomes/grading.js";
@@ -31,9 +31,6 @@ import { DreamerAnswerError, dreamerRequest, outputOf, parseDreamerAnswer } from
 import { applyChange, DreamsService, inputStoreOf, sessionIdsOf } from "./dreams-service.js";
 import { citations } from "./mechanical-dreamer.js";
 import { readTranscripts, runPrePass, trustedEventIds } from "./pre-pass.js";
-
-/** The built-in agent a dream's session runs as: no tools, so no network and no other store. */
-export const DREAMER_AGENT_ID = "agent_reverie_dreamer";
 
 /** A dream that cannot succeed: it ends `failed` with this error type (the Dreams guide's codes). */
 export class DreamFailedError extends Error {

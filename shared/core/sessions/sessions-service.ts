@@ -1,4 +1,5 @@
 /** /v1/sessions: create (resolving the agent snapshot), retrieve, update, list, delete, archive. */
+import { DREAMER_AGENT_ID } from "../../contract/dreams.js";
 import { ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
 import { idPrefix } from "../../contract/ids.js";
 import type { Session, SessionAgent } from "../../contract/sdk-types.js";
@@ -178,6 +179,9 @@ export class SessionsService {
       keyOf: (r) => r.session.id,
       keep: ({ session: s }) =>
         (query.include_archived || !s.archived_at) &&
+        (s.agent.id !== DREAMER_AGENT_ID ||
+          query.include_dream_sessions ||
+          query.agent_id === DREAMER_AGENT_ID) &&
         (!statuses || statuses.has(s.status)) &&
         (!query.agent_id || s.agent.id === query.agent_id) &&
         (!query.agent_version || s.agent.version === query.agent_version) &&
