@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
 
 const sha = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+const sumOf = (content: string) => Number(content.split(" ")[0]);
 const WRITERS = 20;
 const ROUNDS = 50;
 
@@ -36,7 +37,10 @@ describe("memory read-modify-write under contention", () => {
           let backoff = 0;
           for (;;) {
             const current = await memories.retrieve(memory.id, { memory_store_id: store.id });
-            const next = String(Number(current.content) + increment);
+            // Each write is unique (the sum, then who wrote it and when): the API answers 200 to a
+            // stale precondition when the memory already holds exactly the requested content, so two
+            // writers asking for the same bare sum would both be "accepted" with one write.
+            const next = `${sumOf(current.content as string) + increment} ${writer}:${round}`;
             try {
               await memories.update(memory.id, {
                 memory_store_id: store.id,
@@ -58,13 +62,13 @@ describe("memory read-modify-write under contention", () => {
     );
 
     const final = await memories.retrieve(memory.id, { memory_store_id: store.id });
-    const lost = acceptedSum - Number(final.content);
+    const lost = acceptedSum - sumOf(final.content as string);
     console.log(
-      `memory concurrency: ${WRITERS} writers × ${ROUNDS} rounds, ${accepted} accepted, ${refused} refused with 409, final ${final.content}, sum of accepted ${acceptedSum}, lost updates ${lost}`,
+      `memory concurrency: ${WRITERS} writers × ${ROUNDS} rounds, ${accepted} accepted, ${refused} refused with 409, final ${sumOf(final.content as string)}, sum of accepted ${acceptedSum}, lost updates ${lost}`,
     );
     expect(lost).toBe(0);
     expect(accepted).toBe(WRITERS * ROUNDS);
-    expect(Number(final.content)).toBe((ROUNDS * WRITERS * (WRITERS + 1)) / 2);
+    expect(sumOf(final.content as string)).toBe((ROUNDS * WRITERS * (WRITERS + 1)) / 2);
     const versions = [];
     for await (const v of h.client.beta.memoryStores.memoryVersions.list(store.id, { memory_id: memory.id }))
       versions.push(v);
