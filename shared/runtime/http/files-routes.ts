@@ -4,7 +4,7 @@ import { FileListQuerySchema, FileUploadFieldsSchema } from "../../contract/file
 import { parseBody } from "../../contract/validation.js";
 import type { FilesService } from "../../core/files/files-service.js";
 import type { HttpRequest } from "./http-types.js";
-import { json, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
+import { json, multipartForm, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
 import type { Router } from "./router.js";
 
 /** Room for the multipart envelope (boundaries, part headers, other fields) around the file. */
@@ -20,16 +20,7 @@ async function parseUpload(request: HttpRequest, maxBytes: number) {
       "request_too_large",
       `request is ${raw.byteLength} bytes; uploads are limited to ${maxBytes} bytes (REVERIE_FILE_MAX_BYTES)`,
     );
-  let form: FormData;
-  try {
-    form = await new Request("http://upload.invalid/", {
-      method: "POST",
-      headers: { "content-type": contentType },
-      body: raw,
-    }).formData();
-  } catch (error) {
-    throw new InvalidRequestError(`body: not a valid multipart/form-data body (${(error as Error).message})`);
-  }
+  const form = await multipartForm(contentType, raw);
   const file = form.get("file");
   if (!file || typeof file === "string")
     throw new InvalidRequestError("file: a `file` part with a filename is required");

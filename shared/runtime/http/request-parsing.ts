@@ -72,6 +72,19 @@ export function sseFrame(type: string, id: string | number | undefined, data: un
 }
 
 /** The workspace of the authenticated caller (routes run after authentication). */
+/** A multipart/form-data body (Files API, skills), parsed by the platform's own FormData; junk is a 400. */
+export async function multipartForm(contentType: string, raw: Uint8Array): Promise<FormData> {
+  try {
+    return await new Request("http://upload.invalid/", {
+      method: "POST",
+      headers: { "content-type": contentType },
+      body: raw,
+    }).formData();
+  } catch (error) {
+    throw new InvalidRequestError(`body: not a valid multipart/form-data body (${(error as Error).message})`);
+  }
+}
+
 export const workspaceOf = (request: HttpRequest) => (request.principal as Principal).workspaceId;
 
 /** What an event stream yields: a stored event with its sequence number, or a keep-alive. */

@@ -15,7 +15,7 @@ import { parseBody } from "../../contract/validation.js";
 import type { UploadedSkillFile } from "../../core/skills/skill-bundle.js";
 import type { SkillsService } from "../../core/skills/skills-service.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
-import { json, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
+import { json, multipartForm, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
 import { type Router, SESSION_SCOPE } from "./router.js";
 
 /** Room for the multipart envelope around the files: part headers of up to 1,000 files. */
@@ -33,16 +33,7 @@ async function parseSkillUpload(request: HttpRequest, maxBytes: number) {
     );
   const raw = request.rawBody ?? new TextEncoder().encode(request.body ?? "");
   if (raw.byteLength > maxBytes + SKILL_UPLOAD_ENVELOPE_BYTES) throw tooLarge(raw.byteLength, maxBytes);
-  let form: FormData;
-  try {
-    form = await new Request("http://upload.invalid/", {
-      method: "POST",
-      headers: { "content-type": contentType },
-      body: raw,
-    }).formData();
-  } catch (error) {
-    throw new InvalidRequestError(`body: not a valid multipart/form-data body (${(error as Error).message})`);
-  }
+  const form = await multipartForm(contentType, raw);
   const files: UploadedSkillFile[] = [];
   let total = 0;
   for (const part of [...form.getAll("files[]"), ...form.getAll("files")]) {
