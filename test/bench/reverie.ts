@@ -1,6 +1,6 @@
 /**
- * Reverie under the benchmark: the embedded stack with its data on disk (dynalite on LevelDB, the
- * durable file queue, directory workspaces), driven through the official SDK like a client would:
+ * Reverie under the benchmark: the embedded stack with its data on disk (SQLite by default, dynalite
+ * on LevelDB with BENCH_STORE=dynalite; the durable file queue, directory workspaces), driven through the official SDK like a client would:
  * create a session, follow its SSE stream, send the user message, stop at `session.status_idle`.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -51,8 +51,10 @@ export interface ReverieSystem {
 
 export async function startReverie(options: { stepConcurrency?: number } = {}): Promise<ReverieSystem> {
   const dataDir = await mkdtemp(join(tmpdir(), "reverie-bench-stack-"));
+  const store = process.env.BENCH_STORE;
   const harness = await startHarness({
     dataDir,
+    ...(store ? { env: { REVERIE_STORE: store } } : {}),
     ...(options.stepConcurrency !== undefined ? { stepConcurrency: options.stepConcurrency } : {}),
   });
   harness.upstream.fallback = benchModel;

@@ -15,7 +15,8 @@
  * run kept on record.
  *
  * Knobs (env): BENCH_SESSIONS (30), BENCH_WARMUP (5), BENCH_CONCURRENCY (50), BENCH_CONCURRENT_ROUNDS (3),
- * BENCH_PROFILE_SESSIONS (20), BENCH_STEP_CONCURRENCY (the stack's default, 8); BENCH_DEBUG_OWNER=<owner>
+ * BENCH_PROFILE_SESSIONS (20), BENCH_STEP_CONCURRENCY (the stack's default, 8), BENCH_STORE (sqlite | dynalite);
+ * BENCH_DEBUG_OWNER=<owner>
  * prints the hottest stacks charged to one owner of the CPU profile.
  */
 import { execFileSync } from "node:child_process";
