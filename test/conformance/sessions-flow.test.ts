@@ -91,6 +91,7 @@ describe("session turn", () => {
     expect(results[2]?.is_error).toBe(true);
     const toolUses = events.filter((e) => e.type === "agent.tool_use");
     expect(results.map((r) => r.tool_use_id)).toEqual(toolUses.map((t) => t.id));
+    for (const use of toolUses) expect(use.evaluation).toEqual({ type: "always_allow" });
     // The model got the read result back as a tool_result for its own tool_use id.
     const last = h.upstream.requests.at(-1) as Anthropic.Messages.MessageCreateParams;
     const lastUser = last.messages.at(-1) as { content: Array<{ type: string; is_error?: boolean }> };

@@ -441,6 +441,7 @@ describe("tool confirmation", () => {
     const events = await h.allEvents(sessionId);
     const use = events.find((e) => e.type === "agent.tool_use") as ToolUse;
     expect(use.evaluated_permission).toBe("ask");
+    expect(use.evaluation).toEqual({ type: "always_ask" });
     expect(events.some((e) => e.type === "agent.tool_result")).toBe(false);
     const idle = events.at(-1) as Idle;
     expect(idle.type).toBe("session.status_idle");

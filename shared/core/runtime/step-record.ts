@@ -177,8 +177,9 @@ export async function recordFromResponse(
         continue;
       }
       const worker = byWorker && isWorkerTool(block.name);
-      const ask =
-        toolset && (isBuiltinTool(block.name) || worker) && toolPolicy(toolset, block.name) === "always_ask";
+      const policy =
+        toolset && (isBuiltinTool(block.name) || worker) ? toolPolicy(toolset, block.name) : undefined;
+      const ask = policy === "always_ask";
       events.push({
         event: {
           type: "agent.tool_use",
@@ -187,6 +188,13 @@ export async function recordFromResponse(
           name: block.name,
           input,
           evaluated_permission: ask ? "ask" : "allow",
+          // which policy decided (SDK 1.15); `auto` has no risk classifier here and allows
+          ...(policy && {
+            evaluation:
+              policy === "auto"
+                ? { type: "auto" as const, evaluated_permission: { type: "allow" as const } }
+                : { type: policy },
+          }),
         },
         internals: { toolUseId: block.id },
       });
