@@ -22,8 +22,15 @@ const threadResultSchema = z.object({
   toolUseEventId: z.string(),
   ok: z.boolean(),
   reply: z.string().optional(),
-  error: z.string().optional(),
-  cause: z.string().optional(),
+  // A Catch's `$.error.Error` / `.Cause` may arrive as null (moto sends a null Cause): read as absent.
+  error: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? undefined),
+  cause: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? undefined),
 });
 export type ThreadResult = z.infer<typeof threadResultSchema>;
 
