@@ -6,7 +6,7 @@
  * asset through the worker. The sessions token reaches exactly the pinned versions its session's agent
  * names: another skill is a 404 and every other skills endpoint a 403.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,8 +14,12 @@ import Anthropic, { toFile } from "@anthropic-ai/sdk";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mockText, mockToolUse } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
-
-type Event = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionEvent;
+import {
+  createSelfHostedEnvironment,
+  spawnEnvironmentWorker,
+  toolResultText,
+  waitFor,
+} from "../fixtures/self-hosted.js";
 
 let h: Harness;
 const workers: ChildProcess[] = [];
@@ -32,57 +36,21 @@ afterAll(async () => {
   for (const path of cleanup) rmSync(path, { recursive: true, force: true });
 });
 
-async function selfHostedEnvironment() {
-  const environment = await h.client.beta.environments.create({
-    name: `skills-worker-${Date.now()}`,
-    config: { type: "self_hosted" },
-  });
-  const key = (await h.client.post(`/v1/environments/${environment.id}/keys`, { body: {} })) as {
-    key: string;
-  };
-  return { environmentId: environment.id, key: key.key };
-}
+const selfHostedEnvironment = () => createSelfHostedEnvironment(h.client, "skills-worker");
 
 function startWorker(environmentId: string, key: string, workdir: string): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/environment-worker.ts"], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ANTHROPIC_BASE_URL: h.stack.url,
-      ANTHROPIC_ENVIRONMENT_ID: environmentId,
-      ANTHROPIC_ENVIRONMENT_KEY: key,
-      WORKER_WORKDIR: workdir,
-      WORKER_ID: "skills-worker",
-      WORKER_MAX_IDLE_MS: "1500",
-      ...(process.env.DEBUG_WORKER ? { ANTHROPIC_LOG: "info" } : {}),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const child = spawnEnvironmentWorker({
+    baseURL: h.stack.url,
+    environmentId,
+    key,
+    workdir,
+    id: "skills-worker",
   });
-  if (process.env.DEBUG_WORKER) {
-    child.stdout?.pipe(process.stderr);
-    child.stderr?.pipe(process.stderr);
-  } else {
-    child.stdout?.resume();
-    child.stderr?.resume();
-  }
   workers.push(child);
   return child;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const resultText = (event: Event | undefined) =>
-  event?.type === "user.tool_result"
-    ? (event.content ?? []).map((b) => (b.type === "text" ? b.text : "")).join("")
-    : undefined;
+const resultText = toolResultText;
 
 async function uploadSkill(name: string) {
   return h.client.beta.skills.create({

@@ -4,7 +4,7 @@
  * comes back through the worker; a mounted memory store round-trips a write; a worker killed with
  * SIGKILL is replaced by a second one after its lease lapses, with no tool result lost or doubled.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,8 +12,12 @@ import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mockText, mockToolUse } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
-
-type Event = Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionEvent;
+import {
+  createSelfHostedEnvironment,
+  spawnEnvironmentWorker,
+  toolResultText,
+  waitFor,
+} from "../fixtures/self-hosted.js";
 
 let h: Harness;
 const workers: ChildProcess[] = [];
@@ -30,59 +34,15 @@ afterAll(async () => {
   for (const path of cleanup) rmSync(path, { recursive: true, force: true });
 });
 
-async function selfHostedEnvironment() {
-  const environment = await h.client.beta.environments.create({
-    name: `self-hosted-${Date.now()}`,
-    config: { type: "self_hosted" },
-  });
-  const key = (await h.client.post(`/v1/environments/${environment.id}/keys`, { body: {} })) as {
-    id: string;
-    key: string;
-  };
-  return { environmentId: environment.id, key: key.key, keyId: key.id };
-}
+const selfHostedEnvironment = () => createSelfHostedEnvironment(h.client, "self-hosted");
 
 function startWorker(environmentId: string, key: string, workdir: string, id: string): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/environment-worker.ts"], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ANTHROPIC_BASE_URL: h.stack.url,
-      ANTHROPIC_ENVIRONMENT_ID: environmentId,
-      ANTHROPIC_ENVIRONMENT_KEY: key,
-      WORKER_WORKDIR: workdir,
-      WORKER_ID: id,
-      WORKER_MAX_IDLE_MS: "1500",
-      ...(process.env.DEBUG_WORKER ? { ANTHROPIC_LOG: "info" } : {}),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  // DEBUG_WORKER=1 shows what the worker logs (the SDK's own logger) on the test's stderr.
-  if (process.env.DEBUG_WORKER) {
-    child.stdout?.pipe(process.stderr);
-    child.stderr?.pipe(process.stderr);
-  } else {
-    child.stdout?.resume();
-    child.stderr?.resume();
-  }
+  const child = spawnEnvironmentWorker({ baseURL: h.stack.url, environmentId, key, workdir, id });
   workers.push(child);
   return child;
 }
 
-const resultText = (event: Event | undefined) =>
-  event?.type === "user.tool_result"
-    ? (event.content ?? []).map((b) => (b.type === "text" ? b.text : "")).join("")
-    : undefined;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const resultText = toolResultText;
 
 describe("self-hosted environment served by the SDK's EnvironmentWorker", () => {
   it("runs bash, write, read, edit, glob and grep through the worker and round-trips a memory store", async () => {
