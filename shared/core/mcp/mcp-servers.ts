@@ -85,6 +85,8 @@ const originOf = (url: string) => {
 export class McpServers {
   private readonly open = new Map<string, Promise<McpConnection>>();
   private readonly listErrors = new Map<string, unknown>();
+  /** What each server listed in this step (as stored), so a caller need not read it back. */
+  private readonly listed = new Map<string, McpToolList>();
 
   constructor(
     private readonly deps: McpDeps,
@@ -101,14 +103,7 @@ export class McpServers {
 
   /** The step's connection to `name`, opened (and its tool list stored) on first use. */
   connection(name: string): Promise<McpConnection> {
-    let connection = this.open.get(name);
-    if (!connection) {
-      connection = this.connect(name, false);
-      // A failed attempt is not kept: the next call of the step tries again.
-      connection.catch(() => this.open.delete(name));
-      this.open.set(name, connection);
-    }
-    return connection;
+    return this.open.get(name) ?? this.opening(name, false);
   }
 
   /** Drops the step's connection to `name` and opens a new one, telling the vault the last one got a 401. */
@@ -116,7 +111,12 @@ export class McpServers {
     const previous = this.open.get(name);
     this.open.delete(name);
     await previous?.then((c) => c.close()).catch(() => undefined);
-    const connection = this.connect(name, true);
+    return this.opening(name, true);
+  }
+
+  private opening(name: string, afterUnauthorized: boolean): Promise<McpConnection> {
+    const connection = this.connect(name, afterUnauthorized);
+    // A failed attempt is not kept: the next call of the step tries again.
     connection.catch(() => this.open.delete(name));
     this.open.set(name, connection);
     return connection;
@@ -149,6 +149,11 @@ export class McpServers {
   /** Why the last listing of `name` in this step failed (undefined: it did not). */
   listError(name: string): unknown {
     return this.listErrors.get(name);
+  }
+
+  /** The list `name` answered in this step, as stored (undefined: not listed in this step). */
+  listedIn(name: string): McpToolList | undefined {
+    return this.listed.get(name);
   }
 
   private async connect(name: string, afterUnauthorized: boolean): Promise<McpConnection> {
@@ -190,7 +195,10 @@ export class McpServers {
   private async refreshList(server: { name: string; url: string }, connection: McpConnection) {
     try {
       const tools = await connection.listTools({ timeoutMs: this.timeouts.connectMs });
-      await saveMcpToolList(this.deps, this.run.runId, server, tools, this.deps.clock.now());
+      this.listed.set(
+        server.name,
+        await saveMcpToolList(this.deps, this.run.runId, server, tools, this.deps.clock.now()),
+      );
       this.listErrors.delete(server.name);
     } catch (error) {
       this.listErrors.set(server.name, error);
@@ -267,7 +275,7 @@ export async function offerMcpTools(
           try {
             await servers.connection(server.name);
             if (servers.listError(server.name)) throw servers.listError(server.name);
-            const fresh = (await loadMcpToolLists(deps.store, run.runId, [server])).get(server.name);
+            const fresh = servers.listedIn(server.name);
             if (!fresh?.tools) throw new McpServerError("protocol", `${originOf(server.url)}: no tool list`);
             stored.set(server.name, fresh);
           } catch (error) {
