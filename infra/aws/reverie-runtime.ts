@@ -30,6 +30,7 @@ import { restApiBinaryMediaTypes, restApiDefaultStageName } from "../../shared/i
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
 import { FanoutStateMachine } from "./fanout-state-machine.js";
 import type { ReverieFunctionName } from "./function-names.js";
+import { absentAliases, REQUIRE_BANNER } from "./lambda-bundling.js";
 import {
   acknowledgeDeadLetterQueue,
   consumeQueue,
@@ -465,14 +466,13 @@ export class ReverieRuntime extends Construct {
           sourcesContent: false,
           bundleAwsSDK: bundleAwsSdk,
           externalModules: [...(bundleAwsSdk ? [] : ["@aws-sdk/*", "@smithy/*"]), ...bedrockExternal],
-          // Some CommonJS dependencies call require() for Node built-ins; give the ESM bundle one.
-          banner:
-            "import{createRequire as __reverieCreateRequire}from'module';const require=__reverieCreateRequire(import.meta.url);",
+          banner: REQUIRE_BANNER,
           forceDockerBundling: false,
           tsconfig: join(repoRoot, "tsconfig.json"),
-          // The MCP client imports Ajv (~130 KB with its helpers) only for its tool output-schema
-          // check, which Reverie turns off (mcp-sdk-connector.ts passes its own validator).
-          ...(name === "agent-step" ? { esbuildArgs: absentModules(["ajv", "ajv-formats"]) } : {}),
+          // packages the function imports but never uses (lambda-bundling.ts)
+          esbuildArgs: Object.fromEntries(
+            Object.entries(absentAliases(name)).map(([from, to]) => [`--alias:${from}`, to]),
+          ),
         },
         ...extra,
       });
@@ -855,10 +855,4 @@ function pascal(name: string): string {
     .split(/[-_]/)
     .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
     .join("");
-}
-
-/** esbuild `--alias` arguments that replace packages by infra/aws/absent-module.ts in a bundle. */
-function absentModules(packages: string[]): Record<string, string> {
-  const stub = join(repoRoot, "infra", "aws", "absent-module.ts");
-  return Object.fromEntries(packages.map((name) => [`--alias:${name}`, stub]));
 }

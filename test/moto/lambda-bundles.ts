@@ -8,6 +8,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type BuildOptions, build } from "esbuild";
+import { absentAliases, REQUIRE_BANNER } from "../../infra/aws/lambda-bundling.js";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 
@@ -40,7 +41,7 @@ export interface LambdaBundles {
 export async function buildLambdaBundles(): Promise<LambdaBundles> {
   const dir = join(repoRoot, "node_modules", ".cache", "reverie-aws-on-moto", `${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
-  // infra/aws/reverie-runtime.ts, `make` → bundling: keep these in step with it.
+  // infra/aws/reverie-runtime.ts, `make` → bundling (the shared parts come from lambda-bundling.ts).
   const cdkOptions: BuildOptions = {
     outdir: dir,
     outExtension: { ".js": ".mjs" },
@@ -53,9 +54,7 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
     sourcemap: "external",
     sourcesContent: false,
     external: ["@aws-sdk/*", "@smithy/*", "@anthropic-ai/bedrock-sdk"],
-    banner: {
-      js: "import{createRequire as __reverieCreateRequire}from'module';const require=__reverieCreateRequire(import.meta.url);",
-    },
+    banner: { js: REQUIRE_BANNER },
     tsconfig: join(repoRoot, "tsconfig.json"),
     logLevel: "error",
   };
@@ -68,14 +67,12 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
       ...cdkOptions,
       entryPoints: Object.fromEntries(lambdaFunctionNames.filter((n) => n !== "agent-step").map(entry)),
     }),
-    // agent-step's bundle stands a stub in for the MCP client's unused Ajv (reverie-runtime.ts,
-    // absentModules): if anything used it, it would throw here as on AWS.
+    // agent-step's bundle stands a stub in for the MCP client's unused Ajv (lambda-bundling.ts):
+    // if anything used it, it would throw here as on AWS.
     build({
       ...cdkOptions,
       entryPoints: Object.fromEntries([entry("agent-step")]),
-      alias: Object.fromEntries(
-        ["ajv", "ajv-formats"].map((name) => [name, join(repoRoot, "infra", "aws", "absent-module.ts")]),
-      ),
+      alias: absentAliases("agent-step"),
     }),
   ]);
   // The test's own pieces: not Reverie's code, so plain bundles.
