@@ -169,20 +169,24 @@ export async function startApiGatewayFront(options: ApiGatewayFrontOptions): Pro
       },
     };
 
+    // What the authorizer's REQUEST event and the proxy event both carry.
+    const requestFields = {
+      resource,
+      path,
+      httpMethod: method,
+      headers,
+      multiValueHeaders,
+      queryStringParameters: hasQuery ? query : null,
+      multiValueQueryStringParameters: hasQuery ? multiQuery : null,
+      pathParameters,
+      stageVariables: null,
+    };
     let authorizerContext: Record<string, unknown> | undefined;
     if (path !== "/health") {
       const outcome = await options.authorizer.invoke({
         type: "REQUEST",
         methodArn,
-        resource,
-        path,
-        httpMethod: method,
-        headers,
-        multiValueHeaders,
-        queryStringParameters: hasQuery ? query : null,
-        multiValueQueryStringParameters: hasQuery ? multiQuery : null,
-        pathParameters,
-        stageVariables: null,
+        ...requestFields,
         requestContext,
       });
       if (outcome.kind === "function-error" && outcome.errorMessage === "Unauthorized") {
@@ -203,15 +207,7 @@ export async function startApiGatewayFront(options: ApiGatewayFrontOptions): Pro
 
     const binaryRequest = matchesMediaType(mediaTypeOf(req.headers["content-type"]), binaryTypes);
     const event = {
-      resource,
-      path,
-      httpMethod: method,
-      headers,
-      multiValueHeaders,
-      queryStringParameters: hasQuery ? query : null,
-      multiValueQueryStringParameters: hasQuery ? multiQuery : null,
-      pathParameters,
-      stageVariables: null,
+      ...requestFields,
       requestContext: { ...requestContext, authorizer: authorizerContext ?? null },
       body: raw.byteLength === 0 ? null : binaryRequest ? raw.toString("base64") : raw.toString("utf8"),
       isBase64Encoded: raw.byteLength > 0 && binaryRequest,
