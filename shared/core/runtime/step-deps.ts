@@ -24,6 +24,7 @@ import type {
 import type { SessionRecord, SessionRepository } from "../sessions/session-record.js";
 import type { VaultCredentials } from "../vaults/vault-credentials.js";
 import type { RetryPolicy } from "./model-retry.js";
+import type { RunExtension } from "./run-extension.js";
 import type { StepMessage } from "./step-message.js";
 import type { StepRecord } from "./step-record.js";
 
@@ -65,6 +66,8 @@ export interface StepDeps {
   retry: RetryPolicy;
   /** How long a step holds its lease, ms. */
   leaseMs: number;
+  /** What plugs into the step loop (run-extension.ts), asked in this order. */
+  extensions?: readonly RunExtension[];
   /** Multiagent threads (set by the composition root when wired). */
   threads?: ThreadHooks;
   orchestrator?: FanoutOrchestrator;
