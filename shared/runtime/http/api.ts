@@ -39,6 +39,7 @@ import { addFileRoutes } from "./files-routes.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import { addMemoryRoutes, type MemoryRouteServices } from "./memory-routes.js";
 import { addOutcomeRoutes } from "./outcomes-routes.js";
+import { logRequest } from "./request-log.js";
 import {
   eventStreamResponse,
   json,
@@ -198,11 +199,30 @@ export function createApi(services: ApiServices) {
   if (services.webhooks) addWebhookRoutes(router, services.webhooks);
   if (services.vaults) addVaultRoutes(router, services.vaults);
 
-  /** Handles one request: auth, routing, validation and errors in Anthropic's shape. */
+  /** Handles one request: auth, routing, validation and errors in Anthropic's shape; logs one line. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {
+    const startedAt = performance.now();
     const requestId = `req_${randomUUID().replaceAll("-", "")}`;
+    const seen: { route?: string } = {};
+    const response = await respond(request, requestId, seen);
+    const fields = {
+      method: request.method.toUpperCase(),
+      route: seen.route ?? "unmatched",
+      requestId,
+      workspaceId: request.principal?.workspaceId,
+      startedAt,
+    };
+    return logRequest(services.logger, fields, response);
+  }
+
+  async function respond(
+    request: HttpRequest,
+    requestId: string,
+    seen: { route?: string },
+  ): Promise<HttpResponse> {
     try {
       const matched = router.match(request.method.toUpperCase(), request.path);
+      if (!("miss" in matched)) seen.route = matched.route.path;
       if ("miss" in matched) {
         if (matched.miss === "method_not_allowed")
           throw new InvalidRequestError(`${request.method} is not allowed on ${request.path}`);

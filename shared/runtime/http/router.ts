@@ -20,6 +20,8 @@ export type RouteHandler = (request: HttpRequest, params: Record<string, string>
 
 interface Route {
   method: string;
+  /** The path as written (`/v1/sessions/{session_id}`): what the request log names. */
+  path: string;
   segments: string[];
   handler: RouteHandler;
   public: boolean;
@@ -33,6 +35,7 @@ export class Router {
   add(method: string, path: string, handler: RouteHandler, options: RouteOptions = {}): this {
     this.routes.push({
       method,
+      path,
       segments: path.split("/").filter(Boolean),
       handler,
       public: options.public ?? false,
