@@ -52,18 +52,32 @@ async function claim(deps: StepDeps, message: GraderMessage, leaseMs: number) {
   return result?.after.run.grading?.leaseOwner === owner ? result.after : undefined;
 }
 
+/**
+ * What one grader job did, for its log line: `skipped` (stale, duplicate or held), `retrying` (the
+ * model failed and the evaluation is re-sent later), or `graded` with the verdict and its tokens.
+ */
+export type GraderRun =
+  | { outcome: "skipped" }
+  | { outcome: "retrying"; errorKind: string }
+  | {
+      outcome: "graded";
+      result: EvaluationRecord["result"];
+      inputTokens: number;
+      outputTokens: number;
+    };
+
 /** Runs the evaluation a grader message asks for; resolves when its effects are committed. */
-export async function runGrader(deps: StepDeps, message: GraderMessage): Promise<void> {
+export async function runGrader(deps: StepDeps, message: GraderMessage): Promise<GraderRun> {
   const settings = deps.outcomes;
   if (!settings) throw new Error("runGrader needs deps.outcomes");
   const claimed = await claim(deps, message, settings.leaseMs);
-  if (!claimed) return;
+  if (!claimed) return { outcome: "skipped" };
   const { sessionId, outcomeId, iteration } = message;
   const outcomes = new OutcomeStore(deps.store);
   const definition = await outcomes.definition(sessionId, outcomeId);
   if (!definition) {
     deps.logger.error("grader: outcome definition missing", { sessionId, outcomeId });
-    return;
+    return { outcome: "skipped" };
   }
   const [start] = await emitOnce(deps.store, deps.events, sessionId, `outc-start#${outcomeId}#${iteration}`, [
     {
@@ -77,7 +91,10 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
   let record = await outcomes.evaluation(sessionId, outcomeId, iteration);
   if (!record) {
     const grade = await evaluate(deps, claimed, definition, iteration);
-    if (grade instanceof ModelCallError) return retryLater(deps, claimed, message, grade);
+    if (grade instanceof ModelCallError) {
+      await retryLater(deps, claimed, message, grade);
+      return { outcome: "retrying", errorKind: grade.kind };
+    }
     record = await outcomes.pinEvaluation(sessionId, grade);
   }
   const [end] = await emitOnce(deps.store, deps.events, sessionId, `outc-end#${outcomeId}#${iteration}`, [
@@ -93,7 +110,13 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
       processed_at: iso(deps.clock.now()),
     },
   ]);
-  if (!end) return;
+  const graded = {
+    outcome: "graded" as const,
+    result: record.result,
+    inputTokens: record.usage.input_tokens,
+    outputTokens: record.usage.output_tokens,
+  };
+  if (!end) return graded;
   await publishSessionEvent(
     deps,
     message.workspaceId,
@@ -108,6 +131,7 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
     },
   );
   await commit(deps, claimed, record, end.seq);
+  return graded;
 }
 
 /** Grades one iteration; every failure becomes a verdict (`failed`), never a guess. */

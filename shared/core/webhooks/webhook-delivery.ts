@@ -43,19 +43,31 @@ const userAgent = "Reverie-Webhooks/0.1";
 /** A pending, never-attempted delivery this old has lost its queue message. */
 const LOST_NUDGE_MS = 60_000;
 
-export async function deliverWebhook(deps: WebhookDeliveryDeps, message: WebhookMessage): Promise<void> {
+/**
+ * What one delivery job did, for its log line: `skipped` (nothing to do: delivered, superseded,
+ * endpoint gone or disabled, or another attempt holds it), `waiting` (an earlier delivery to the
+ * endpoint goes first), or an attempt that was `delivered`, is `retrying` or has `failed` for good.
+ */
+export type WebhookDeliveryRun =
+  | { outcome: "skipped" | "waiting" }
+  | { outcome: "delivered" | "retrying" | "failed"; attempt: number; status?: number };
+
+export async function deliverWebhook(
+  deps: WebhookDeliveryDeps,
+  message: WebhookMessage,
+): Promise<WebhookDeliveryRun> {
   const item = await deps.store.get("resources", deliveryKey(message.endpointId), message.eventId);
-  if (!item) return;
+  if (!item) return skipped;
   const delivery = deliveryRecordSchema.parse(item);
-  if (delivery.status !== "pending" || delivery.generation !== message.generation) return;
+  if (delivery.status !== "pending" || delivery.generation !== message.generation) return skipped;
   const endpointItem = await deps.store.get(
     "resources",
     endpointKey(delivery.workspaceId),
     delivery.endpointId,
   );
-  if (!endpointItem) return; // endpoint deleted: nothing to deliver to
+  if (!endpointItem) return skipped; // endpoint deleted: nothing to deliver to
   const endpoint = endpointRecordSchema.parse(endpointItem);
-  if (endpoint.state !== "enabled") return; // stays pending; a replay sends it after re-enabling
+  if (endpoint.state !== "enabled") return skipped; // stays pending; a replay sends it after re-enabling
 
   const earlier = await pendingEarlier(deps, delivery);
   if (earlier) {
@@ -71,10 +83,10 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, message: Webhook
         generation: earlier.generation,
       });
     await deps.queue.send(message, { delaySeconds: deps.orderWaitSeconds });
-    return;
+    return { outcome: "waiting" };
   }
   const claimed = await save(deps, { ...delivery, attempts: delivery.attempts + 1 }, delivery.rev);
-  if (!claimed) return;
+  if (!claimed) return skipped;
 
   const timestamp = new Date(deps.clock.now());
   const signature = new Webhook(endpoint.signingSecret).sign(delivery.eventId, timestamp, delivery.payload);
@@ -100,7 +112,7 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, message: Webhook
       { ...claimed, status: "delivered", lastStatus: status, lastError: undefined, deliveredAt: now },
       claimed.rev,
     );
-    return;
+    return { outcome: "delivered", attempt: claimed.attempts, status };
   }
   deps.logger.warn("webhook delivery failed", {
     endpointId: delivery.endpointId,
@@ -111,12 +123,15 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, message: Webhook
   if (claimed.attempts >= deps.maxAttempts) {
     await save(deps, { ...claimed, status: "failed", lastStatus: status, lastError: error }, claimed.rev);
     await deps.deadLetters.send(message);
-    return;
+    return { outcome: "failed", attempt: claimed.attempts, status };
   }
   await save(deps, { ...claimed, lastStatus: status, lastError: error }, claimed.rev);
   const delaySeconds = Math.min(900, deps.retryBaseSeconds * 2 ** (claimed.attempts - 1));
   await deps.queue.send(message, { delaySeconds });
+  return { outcome: "retrying", attempt: claimed.attempts, status };
 }
+
+const skipped: WebhookDeliveryRun = { outcome: "skipped" };
 
 /** The subject's previous delivery to this endpoint, if it is still pending. */
 async function pendingEarlier(

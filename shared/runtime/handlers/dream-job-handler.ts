@@ -3,6 +3,7 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { type DreamDeps, dreamJobSchema } from "../../core/dreams/dream-deps.js";
 import { runDream } from "../../core/dreams/dream-runner.js";
+import { loggedJob } from "./job-log.js";
 
 export function createDreamJobHandler(deps: DreamDeps) {
   const processRecord = async (record: SQSRecord) => {
@@ -11,7 +12,10 @@ export function createDreamJobHandler(deps: DreamDeps) {
       deps.logger.error("dropping malformed dream job", { messageId: record.messageId, body: record.body });
       return;
     }
-    await runDream(deps, parsed.data);
+    const { workspaceId, dreamId } = parsed.data;
+    await loggedJob(deps.logger, "dream", { workspaceId, dreamId }, async () => ({
+      outcome: await runDream(deps, parsed.data),
+    }));
   };
   return (event: SQSEvent): Promise<SQSBatchResponse> =>
     processPartialResponse(event, processRecord, new BatchProcessor(EventType.SQS));

@@ -4,6 +4,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { runGrader } from "../../core/outcomes/grader.js";
 import { graderMessageSchema } from "../../core/outcomes/grader-message.js";
 import type { StepDeps } from "../../core/runtime/step-deps.js";
+import { loggedJob } from "./job-log.js";
 
 export function createGraderHandler(deps: StepDeps) {
   const processRecord = async (record: SQSRecord) => {
@@ -16,7 +17,10 @@ export function createGraderHandler(deps: StepDeps) {
       });
       return;
     }
-    await runGrader(deps, parsed.data);
+    const { workspaceId, sessionId, outcomeId, iteration } = parsed.data;
+    await loggedJob(deps.logger, "grader", { workspaceId, sessionId, outcomeId, iteration }, () =>
+      runGrader(deps, parsed.data),
+    );
   };
   return (event: SQSEvent): Promise<SQSBatchResponse> =>
     processPartialResponse(event, processRecord, new BatchProcessor(EventType.SQS));

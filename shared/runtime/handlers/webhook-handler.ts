@@ -3,6 +3,7 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { deliverWebhook, type WebhookDeliveryDeps } from "../../core/webhooks/webhook-delivery.js";
 import { webhookMessageSchema } from "../../core/webhooks/webhook-records.js";
+import { loggedJob } from "./job-log.js";
 
 export function createWebhookHandler(deps: WebhookDeliveryDeps) {
   const processRecord = async (record: SQSRecord) => {
@@ -14,7 +15,10 @@ export function createWebhookHandler(deps: WebhookDeliveryDeps) {
       });
       return;
     }
-    await deliverWebhook(deps, parsed.data);
+    const { endpointId, eventId, generation } = parsed.data;
+    await loggedJob(deps.logger, "webhook", { endpointId, eventId, generation }, () =>
+      deliverWebhook(deps, parsed.data),
+    );
   };
   return (event: SQSEvent): Promise<SQSBatchResponse> =>
     processPartialResponse(event, processRecord, new BatchProcessor(EventType.SQS));
