@@ -981,7 +981,7 @@ function normalizeTools(tools: ReadonlyArray<ToolParams> | null | undefined): Ag
  * skill versions resolved to "latest", and the documented defaults for everything omitted.
  */
 export function normalizeAgentFields(params: AgentCreate, options?: NormalizeAgentOptions): AgentFields {
-  return {
+  const fields: AgentFields = {
     name: params.name,
     description: params.description ?? null,
     model: normalizeModel(params.model),
@@ -993,6 +993,48 @@ export function normalizeAgentFields(params: AgentCreate, options?: NormalizeAge
     multiagent: normalizeMultiagent(params.multiagent, options),
     metadata: { ...(params.metadata ?? {}) },
   };
+  throwProblems(advisorPairingProblems(fields.model.id, fields.multiagent));
+  return fields;
+}
+
+/** Model families by capability, for advisor pairing; a model of another family is not ranked. */
+const ADVISOR_FAMILIES = ["haiku", "sonnet", "opus"] as const;
+const familyRank = (modelId: string) => ADVISOR_FAMILIES.findIndex((f) => modelId.includes(f));
+
+/**
+ * SDK: an advisor "must be permitted as an advisor for this agent's model"; Anthropic's docs: it
+ * must meet a minimum capability bar, and the agent's own model must not be more capable than its
+ * advisor (equals pair). Reverie ranks the families it knows (haiku < sonnet < opus): a Haiku
+ * advisor, or an advisor of a lower family than the agent's model, is a 400. Models of other
+ * families (a self-hosted gateway's names) are not ranked and pass.
+ */
+export function advisorPairingProblems(
+  agentModel: string,
+  multiagent: BetaManagedAgentsMultiagent | null,
+): FieldProblem[] {
+  const advisors: Array<{ model: string; path: PropertyKey[] }> = [];
+  if (multiagent?.type === "multiagent_20261001" && multiagent.advisor.type === "enabled")
+    advisors.push({ model: multiagent.advisor.model, path: ["multiagent", "advisor", "model"] });
+  if (multiagent?.type === "coordinator")
+    multiagent.agents.forEach((e, i) => {
+      if (e.type === "advisor") advisors.push({ model: e.model, path: ["multiagent", "agents", i, "model"] });
+    });
+  const problems: FieldProblem[] = [];
+  for (const { model, path } of advisors) {
+    const advisor = familyRank(model);
+    const own = familyRank(agentModel);
+    if (advisor === 0)
+      problems.push({
+        path,
+        message: `${model} is not permitted as an advisor (below the advisor capability bar)`,
+      });
+    else if (advisor >= 0 && own > advisor)
+      problems.push({
+        path,
+        message: `${model} is not permitted as an advisor for ${agentModel}: the agent's model must not be more capable than its advisor`,
+      });
+  }
+  return problems;
 }
 
 export interface AgentUpdateResult {
@@ -1032,6 +1074,8 @@ export function applyAgentUpdate(
   if (params.tools !== undefined || params.mcp_servers !== undefined) {
     throwProblems(agentToolProblems(next.tools, next.mcp_servers));
   }
+  if (params.model !== undefined || params.multiagent !== undefined)
+    throwProblems(advisorPairingProblems(next.model.id, next.multiagent));
   return { fields: next, changed: !isDeepStrictEqual(current, next) };
 }
 
