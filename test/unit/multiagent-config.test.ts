@@ -50,12 +50,13 @@ const withAdvisor = (model: string, advisor: string) =>
 
 describe("advisor pairing", () => {
   test("an advisor at least as capable as the agent's model pairs", () => {
-    for (const [model, advisor] of [
+    const pairs: Array<[string, string]> = [
       ["claude-haiku-4-5", "claude-opus-4-8"],
       ["claude-sonnet-4-6", "claude-sonnet-4-6"],
       ["claude-opus-4-8", "claude-opus-5"],
       ["my-gateway-model", "claude-opus-4-8"],
-    ])
+    ];
+    for (const [model, advisor] of pairs)
       expect(normalizeAgentFields(withAdvisor(model, advisor), roster).multiagent).toMatchObject({
         advisor: { type: "enabled", model: advisor },
       });
