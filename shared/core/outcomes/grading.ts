@@ -1,8 +1,8 @@
 /**
  * The grading core: scores work against a rubric in a fresh context. Machine-check lines are decided
  * by code first; the remaining criteria go to the grader model, which must answer through a forced
- * `submit_grade` tool call whose input is validated. Malformed answers are retried, then reported
- * (GraderOutputError) — never guessed. Reusable outside sessions (a dream's output against a memory
+ * `submit_grade` tool call whose input is validated (tools/forced-tool-call.ts: a malformed call is
+ * answered with its validation error and asked again, then reported as GraderOutputError) — never guessed. Reusable outside sessions (a dream's output against a memory
  * rubric):
  *
  * ```ts
@@ -17,6 +17,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import * as z from "zod";
 import type { ModelProvider, ModelRequest } from "../ports.js";
+import { forcedToolCall, StructuredAnswerError } from "../tools/forced-tool-call.js";
 import type { CriterionFinding } from "./outcome-record.js";
 import { parseRubric, type RubricCriterion, RubricSyntaxError, runMachineCheck } from "./rubric.js";
 
@@ -110,6 +111,12 @@ const gradeAnswerSchema = z.object({
   explanation: z.string().min(1),
 });
 
+const gradeTool: Anthropic.Messages.Tool = {
+  name: GRADE_TOOL_NAME,
+  description: "Submit the grade: one entry per criterion to grade, and an overall explanation.",
+  input_schema: gradeToolSchema as unknown as Anthropic.Messages.Tool.InputSchema,
+};
+
 const zeroUsage = (): GradeUsage => ({
   input_tokens: 0,
   output_tokens: 0,
@@ -144,28 +151,25 @@ export async function gradeAgainstRubric(input: GradingInput, options: GradingOp
   let applies = true;
   let modelExplanation = "";
   if (forModel.length > 0) {
-    const request = graderRequest(input, criteria, options);
-    const maxAttempts = options.maxAttempts ?? 3;
-    let answer: z.infer<typeof gradeAnswerSchema> | undefined;
-    let problem = "";
-    while (!answer && modelCalls < maxAttempts) {
-      modelCalls++;
-      const response = await options.model.createMessage(request);
-      usage.input_tokens += response.usage.input_tokens ?? 0;
-      usage.output_tokens += response.usage.output_tokens ?? 0;
-      usage.cache_creation_input_tokens += response.usage.cache_creation_input_tokens ?? 0;
-      usage.cache_read_input_tokens += response.usage.cache_read_input_tokens ?? 0;
-      const read = readAnswer(
-        response.content,
-        forModel.map(({ index }) => index),
-      );
-      if (typeof read === "string") problem = read;
-      else answer = read;
-    }
-    if (!answer) {
+    const expected = forModel.map(({ index }) => index);
+    let answer: z.infer<typeof gradeAnswerSchema>;
+    try {
+      const read = await forcedToolCall(options.model, {
+        request: graderRequest(input, criteria, options),
+        tool: gradeTool,
+        schema: gradeAnswerSchema,
+        check: (value) => coverageProblem(value, expected),
+        maxAttempts: options.maxAttempts ?? 3,
+      });
+      answer = read.value;
+      modelCalls = read.attempts;
+      Object.assign(usage, read.usage);
+    } catch (error) {
+      if (!(error instanceof StructuredAnswerError)) throw error;
       throw new GraderOutputError(
-        `the grader's output could not be read after ${modelCalls} attempts: ${problem}`,
-        usage,
+        `the grader's output could not be read after ${error.attempts} attempts: ${error.problem}`,
+        error.usage,
+        { cause: error },
       );
     }
     applies = answer.rubric_applies;
@@ -199,23 +203,14 @@ export async function gradeAgainstRubric(input: GradingInput, options: GradingOp
   };
 }
 
-/** Reads a `submit_grade` answer covering exactly `expected` indexes, or says what is wrong with it. */
-function readAnswer(
-  content: Anthropic.Messages.ContentBlock[],
-  expected: number[],
-): z.infer<typeof gradeAnswerSchema> | string {
-  const call = content.find((b) => b.type === "tool_use" && b.name === GRADE_TOOL_NAME) as
-    | Anthropic.Messages.ToolUseBlock
-    | undefined;
-  if (!call) return "no submit_grade tool call";
-  const parsed = gradeAnswerSchema.safeParse(call.input);
-  if (!parsed.success) return `invalid submit_grade input: ${parsed.error.issues[0]?.message ?? "?"}`;
-  const seen = parsed.data.criteria.map((c) => c.index).sort((a, b) => a - b);
+/** Whether a `submit_grade` answer grades exactly the `expected` criteria; what is wrong, if not. */
+function coverageProblem(answer: z.infer<typeof gradeAnswerSchema>, expected: number[]): string | undefined {
+  const seen = answer.criteria.map((c) => c.index).sort((a, b) => a - b);
   const want = [...expected].sort((a, b) => a - b);
   if (seen.length !== want.length || seen.some((v, i) => v !== want[i])) {
     return `graded criteria [${seen.join(",")}] instead of [${want.join(",")}]`;
   }
-  return parsed.data;
+  return undefined;
 }
 
 const escapeXml = (s: string) => s.replaceAll("</", "<\\/");
@@ -265,13 +260,7 @@ export function graderRequest(
     max_tokens: 4096,
     system: GRADER_SYSTEM,
     messages: [{ role: "user", content: [{ type: "text", text }] }],
-    tools: [
-      {
-        name: GRADE_TOOL_NAME,
-        description: "Submit the grade: one entry per criterion to grade, and an overall explanation.",
-        input_schema: gradeToolSchema as unknown as Anthropic.Messages.Tool.InputSchema,
-      },
-    ],
+    tools: [gradeTool],
     tool_choice: { type: "tool", name: GRADE_TOOL_NAME },
   };
 }
