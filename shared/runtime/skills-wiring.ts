@@ -5,6 +5,7 @@
  * through `core/skills/session-skills.ts` alone).
  */
 import type { SessionAgent } from "../contract/sdk-types.js";
+import { pinnedMembers } from "../core/multiagent/session-multiagent.js";
 import type { FileBlobStore } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import { SessionSkillSetup } from "../core/skills/session-skill-setup.js";
@@ -40,8 +41,12 @@ export function buildSkills(deps: StepDeps, blobs: FileBlobStore, resolveMember:
 
 export type SkillsWiring = typeof buildSkills;
 
-/** A coordinator's roster agents (their skills are the session's too); none for other agents. */
+/**
+ * The other agents a session may run (their skills are the session's too): a coordinator's roster,
+ * or the predefined agents already copied into a `multiagent_20261001` session; none for other agents.
+ */
 async function rosterOf(workspaceId: string, agent: SessionAgent, resolve: RosterMemberResolver) {
+  if (agent.multiagent?.type === "multiagent_20261001") return pinnedMembers(agent);
   if (agent.multiagent?.type !== "coordinator") return [];
   const members: SessionAgent[] = [];
   for (const entry of agent.multiagent.agents)

@@ -18,6 +18,7 @@ import { idPrefix } from "../../contract/ids.js";
 import type { Agent, SessionAgent } from "../../contract/sdk-types.js";
 import type { SessionCreateBody } from "../../contract/sessions.js";
 import { parseBody } from "../../contract/validation.js";
+import { pinSessionMultiagent } from "../multiagent/session-multiagent.js";
 import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
 import {
   type Clock,
@@ -207,7 +208,10 @@ export class AgentsService {
     };
   }
 
-  /** The agent snapshot a session runs with: by id (latest), by {id, version}, or with overrides. */
+  /**
+   * The agent snapshot a session runs with: by id (latest), by {id, version}, or with overrides; a
+   * `multiagent_20261001` configuration resolved to the session's copy (full predefined agents).
+   */
   async resolveForSession(workspaceId: string, ref: SessionCreateBody["agent"]): Promise<SessionAgent> {
     const id = typeof ref === "string" ? ref : ref.id;
     const version = typeof ref === "string" ? undefined : ref.version;
@@ -230,6 +234,7 @@ export class AgentsService {
       metadata: _m,
       ...snapshot
     } = { ...agent, ...fields };
-    return snapshot as SessionAgent;
+    // multiagent_20261001: its predefined agents are copied into the session, at their pinned versions.
+    return pinSessionMultiagent(snapshot, (pinned) => this.retrieve(workspaceId, pinned.id, pinned.version));
   }
 }
