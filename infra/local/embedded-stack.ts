@@ -21,6 +21,12 @@ import { LocalDreamScheduler } from "../../shared/adapters/local/local-dream-sch
 import { LocalFanoutOrchestrator } from "../../shared/adapters/local/local-fanout-orchestrator.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
 import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
+import {
+  buildConsoleAssets,
+  type ConsoleAssets,
+  isConsolePath,
+  serveConsoleAsset,
+} from "../../shared/console/console-assets.js";
 import { ApiError, authenticationFailure } from "../../shared/contract/errors.js";
 import { ApiKeys, credentialOf } from "../../shared/core/auth/api-keys.js";
 import type { DreamJob } from "../../shared/core/dreams/dream-deps.js";
@@ -82,6 +88,8 @@ export interface EmbeddedStackOptions {
 
 export interface EmbeddedStack {
   url: string;
+  /** The web console (issue 14), served by the same server. */
+  consoleUrl: string;
   apiKey: string;
   services: Services;
   queue: LocalQueue<StepMessage>;
@@ -259,7 +267,20 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     options.sweepIntervalMs ?? secondsToMs(config.REVERIE_SWEEP_INTERVAL_SECONDS) ?? 30_000,
   );
 
+  // Built on the first request for it, so a stack that never serves the console never pays for esbuild.
+  let consoleAssets: Promise<ConsoleAssets> | undefined;
   const server = createServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (isConsolePath(path) || (path === "/" && req.headers.accept?.includes("text/html"))) {
+      consoleAssets ??= buildConsoleAssets();
+      serveConsole(consoleAssets, req, res, path).catch((error) => {
+        consoleAssets = undefined;
+        services.logger.error("console failed", { error: String(error) });
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end(`the console is not available: ${(error as Error).message}\n`);
+      });
+      return;
+    }
     serve(services, req, res).catch((error) => {
       services.logger.error("request failed", { error: String(error) });
       if (!res.headersSent) res.writeHead(500);
@@ -277,6 +298,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
   return {
     url: `http://${config.REVERIE_HOST}:${port}`,
+    consoleUrl: `http://${config.REVERIE_HOST}:${port}/console/`,
     apiKey,
     services,
     queue,
@@ -334,6 +356,23 @@ function refuse(res: ServerResponse, error: ApiError) {
     connection: "close",
   });
   res.end(JSON.stringify(error.toBody(requestId)));
+}
+
+/** The console's static files (no API key: the page asks for one and sends it to the API itself). */
+async function serveConsole(
+  assets: Promise<ConsoleAssets>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+) {
+  if (path === "/") {
+    res.writeHead(302, { location: "/console/" });
+    res.end();
+    return;
+  }
+  const answer = serveConsoleAsset(await assets, req.method ?? "GET", path, req.headers["if-none-match"]);
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
 }
 
 /** Room for a multipart upload's envelope around the largest file. */

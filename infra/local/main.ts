@@ -38,6 +38,7 @@ process.stdout.write(
     "",
     "  Reverie — Claude Managed Agents API, embedded stack",
     `  URL        ${stack.url}`,
+    `  Console    ${stack.consoleUrl}`,
     `  API key    ${stack.apiKey}`,
     `  Model      ${provider}${provider === "simulated" ? " (offline stand-in: set ANTHROPIC_API_KEY for Claude)" : ""}`,
     `  Data dir   ${dataDir} (${stack.store.kind === "sqlite" ? "SQLite" : "dynalite"}${stack.store.note ? `: ${stack.store.note}` : ""})`,
