@@ -226,6 +226,22 @@ export interface FanoutOrchestrator {
   sendTaskHeartbeat(taskToken: string): Promise<void>;
 }
 
+/**
+ * Runs workflow runs: each run's plan compiled to its own ASL definition (shared/infra-spec/
+ * workflow-state-machine.ts) — a state machine and an execution on AWS, aws-local-stepfunctions
+ * locally. Idempotent like {@link FanoutOrchestrator}; its task answers go through the same calls
+ * (a thread answers its task token the same way whichever engine waits on it).
+ */
+export interface WorkflowOrchestrator {
+  /** Starts execution `name` of `definition` with `input`; a second start of `name` changes nothing. */
+  start(name: string, definition: object, input: unknown): Promise<void>;
+  /** Stops execution `name` (an interrupt, a session delete, a run timeout); unknown or ended: nothing. */
+  stop(name: string): Promise<void>;
+  sendTaskSuccess(taskToken: string, output: unknown): Promise<void>;
+  sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
+  sendTaskHeartbeat(taskToken: string): Promise<void>;
+}
+
 /** Uploaded files' bytes (Files API): S3 on AWS, a directory locally. Keys are opaque. */
 export interface FileBlobStore {
   put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
