@@ -1,17 +1,16 @@
 /** Lambda entry: REQUEST authorizer mapping the API key (`x-api-key` or `Authorization: Bearer`, hashed) to its workspace. */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
 import { credentialOf } from "../shared/core/auth/api-keys.js";
-import { awsServices } from "../shared/runtime/aws-ports.js";
+import { authorizerApiKeys } from "../shared/runtime/authorizer-wiring.js";
 import { principalContext } from "../shared/runtime/handlers/api-gateway.js";
 
 export const handler = async (
   event: APIGatewayRequestAuthorizerEvent,
 ): Promise<APIGatewayAuthorizerResult> => {
-  const { apiKeys } = await awsServices();
   const headers = Object.fromEntries(
     Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
   );
-  const principal = await apiKeys.resolve(credentialOf(headers));
+  const principal = await authorizerApiKeys().resolve(credentialOf(headers));
   if (!principal) throw new Error("Unauthorized"); // API Gateway answers 401
   return {
     principalId: principal.apiKeyId,

@@ -2,8 +2,8 @@
  * The deployments context on AWS, for the entries that serve deployments or start their runs
  * (`awsServices(withDeployments)`): its wiring and EventBridge Scheduler, when configured.
  */
-import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { EventBridgeDeploymentScheduler } from "../adapters/aws/eventbridge-deployment-scheduler.js";
+import { awsClients } from "./aws-clients.js";
 import type { Config } from "./config.js";
 import type { Ports } from "./container.js";
 import { buildDeployments } from "./deployment-wiring.js";
@@ -18,7 +18,7 @@ export const withDeployments = (config: Config): Partial<Ports> => {
     deploymentTrigger:
       group && target && role
         ? new EventBridgeDeploymentScheduler({
-            client: new SchedulerClient({}),
+            client: awsClients().scheduler,
             groupName: group,
             targetArn: target,
             roleArn: role,

@@ -2,11 +2,11 @@
  * The dreams context on AWS, for the entries that serve or run dreams (`awsServices(withDreams)`):
  * its wiring, the dream-jobs queue and EventBridge Scheduler, when configured.
  */
-import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { EventBridgeDreamScheduler } from "../adapters/aws/eventbridge-dream-scheduler.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import type { DreamJob } from "../core/dreams/dream-deps.js";
+import { awsClients } from "./aws-clients.js";
 import type { Config } from "./config.js";
 import type { Ports } from "./container.js";
 import { buildDreams } from "./dream-wiring.js";
@@ -28,7 +28,7 @@ export function awsDreamPorts(config: Config) {
     dreamTrigger:
       group && target && role
         ? new EventBridgeDreamScheduler({
-            client: new SchedulerClient({}),
+            client: awsClients().scheduler,
             groupName: group,
             targetArn: target,
             roleArn: role,

@@ -1,11 +1,10 @@
-/** The AWS adapters behind the ports, built once per Lambda cold start from the configuration. */
+/**
+ * The AWS adapters behind the ports, built once per Lambda cold start from the configuration. Only
+ * DynamoDB and SQS, which nearly every invocation of every function uses, are imported with the
+ * function; every other client's package is imported the first time an adapter sends with it
+ * (aws-clients.ts), so a function never loads a client it does not use.
+ */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { KMSClient } from "@aws-sdk/client-kms";
-import { S3Client } from "@aws-sdk/client-s3";
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SFNClient } from "@aws-sdk/client-sfn";
-import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
 import { EventBridgeEventBus } from "../adapters/aws/eventbridge-event-bus.js";
@@ -16,6 +15,7 @@ import { SfnFanoutOrchestrator } from "../adapters/aws/sfn-fanout-orchestrator.j
 import { SnsNotificationTopic } from "../adapters/aws/sns-notification-topic.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
+import { awsClients } from "./aws-clients.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { buildServices, type Ports, type Services } from "./container.js";
 import { createModel } from "./model-provider.js";
@@ -28,6 +28,7 @@ async function anthropicKey(config: Config): Promise<string | undefined> {
   ) {
     return config.ANTHROPIC_API_KEY;
   }
+  const { GetSecretValueCommand, SecretsManagerClient } = await import("@aws-sdk/client-secrets-manager");
   const secret = await new SecretsManagerClient({}).send(
     new GetSecretValueCommand({ SecretId: config.REVERIE_ANTHROPIC_SECRET_ARN }),
   );
@@ -64,6 +65,7 @@ export function awsServices(
     if (!config.REVERIE_WEBHOOKS_QUEUE_URL)
       throw new ConfigError("REVERIE_WEBHOOKS_QUEUE_URL is required on AWS");
     const sqs = new SQSClient({});
+    const clients = awsClients();
     return buildServices(config, {
       ...(await extra?.(config)),
       store: new DynamoDbDocumentStore({
@@ -71,32 +73,32 @@ export function awsServices(
         tableNames: { resources: config.REVERIE_TABLE_RESOURCES, events: config.REVERIE_TABLE_EVENTS },
       }),
       steps: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL }),
-      workspace: new S3WorkspaceStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
+      workspace: new S3WorkspaceStore({ client: clients.s3, bucket: config.REVERIE_WORKSPACE_BUCKET }),
       notifier: new InProcessNotifier(),
       webhooks: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_QUEUE_URL }),
       webhookDeadLetters: config.REVERIE_WEBHOOKS_DLQ_URL
         ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_DLQ_URL })
         : undefined,
       notifications: config.REVERIE_OUTCOMES_TOPIC_ARN
-        ? new SnsNotificationTopic({ client: new SNSClient({}), topicArn: config.REVERIE_OUTCOMES_TOPIC_ARN })
+        ? new SnsNotificationTopic({ client: clients.sns, topicArn: config.REVERIE_OUTCOMES_TOPIC_ARN })
         : undefined,
       eventBus: config.REVERIE_EVENT_BUS_NAME
         ? new EventBridgeEventBus({
-            client: new EventBridgeClient({}),
+            client: clients.eventBridge,
             busName: config.REVERIE_EVENT_BUS_NAME,
           })
         : undefined,
       grader: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_GRADER_QUEUE_URL }),
-      fileBlobs: new S3FileBlobStore({ client: new S3Client({}), bucket: config.REVERIE_WORKSPACE_BUCKET }),
+      fileBlobs: new S3FileBlobStore({ client: clients.s3, bucket: config.REVERIE_WORKSPACE_BUCKET }),
       orchestrator: config.REVERIE_FANOUT_STATE_MACHINE_ARN
         ? new SfnFanoutOrchestrator({
-            client: new SFNClient({}),
+            client: clients.sfn,
             stateMachineArn: config.REVERIE_FANOUT_STATE_MACHINE_ARN,
           })
         : undefined,
       // Only the functions that store or use vault credentials (api, agent-step) get the key.
       secrets: config.REVERIE_SECRETS_KMS_KEY_ID
-        ? new KmsSecretSealer({ client: new KMSClient({}), keyId: config.REVERIE_SECRETS_KMS_KEY_ID })
+        ? new KmsSecretSealer({ client: clients.kms, keyId: config.REVERIE_SECRETS_KMS_KEY_ID })
         : undefined,
     });
   })();

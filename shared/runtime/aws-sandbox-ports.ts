@@ -2,16 +2,20 @@
  * `bash` on AWS, for agent-step only (`awsServices(withSandbox)`): the sandbox Lambda of the
  * ReverieSandbox construct, with the workspace carried in and out through presigned S3 URLs.
  */
-import { LambdaClient } from "@aws-sdk/client-lambda";
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { LambdaShellSandbox, type PresignS3 } from "../adapters/aws/lambda-shell-sandbox.js";
+import { awsClients } from "./aws-clients.js";
 import type { Config } from "./config.js";
 import type { Ports } from "./container.js";
 
 /** Presigns with the runtime's `@aws-sdk/s3-request-presigner`, loaded on the first bash call. */
-function presigner(s3: S3Client): PresignS3 {
+function presigner(client: () => Promise<S3Client>): PresignS3 {
   return async ({ method, bucket, key, expiresIn, signingDate }) => {
-    const { getSignedUrl } = await import("@aws-sdk/s3-request-presigner");
+    const [{ getSignedUrl }, { GetObjectCommand, PutObjectCommand }, s3] = await Promise.all([
+      import("@aws-sdk/s3-request-presigner"),
+      import("@aws-sdk/client-s3"),
+      client(),
+    ]);
     const command =
       method === "GET"
         ? new GetObjectCommand({ Bucket: bucket, Key: key })
@@ -21,12 +25,12 @@ function presigner(s3: S3Client): PresignS3 {
 }
 
 export const withSandbox = async (config: Config): Promise<Partial<Ports>> => {
-  const s3 = new S3Client({});
+  const clients = awsClients();
   const sandbox = new LambdaShellSandbox({
     // One attempt: a retried invoke could run a command twice.
-    lambda: new LambdaClient({ maxAttempts: 1, requestHandler: { requestTimeout: 15 * 60_000 } }),
-    s3,
-    presign: presigner(s3),
+    lambda: clients.sandboxLambda,
+    s3: clients.s3,
+    presign: presigner(clients.s3),
     bucket: config.REVERIE_WORKSPACE_BUCKET,
     functionName: config.REVERIE_SANDBOX_FUNCTION_NAME,
     isolatedFunctionName: config.REVERIE_SANDBOX_ISOLATED_FUNCTION_NAME,

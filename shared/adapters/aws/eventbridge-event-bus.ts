@@ -1,15 +1,23 @@
 /** EventBus on Amazon EventBridge: PutEvents in batches of 10; a partially failed batch throws (the caller retries). */
-import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { EventBus } from "../../core/ports.js";
+import { type SdkClient, sdkClientGetter } from "./sdk-client.js";
 
 export class EventBridgeEventBus implements EventBus {
-  constructor(private readonly options: { client: EventBridgeClient; busName: string }) {}
+  private readonly client: () => Promise<EventBridgeClient>;
+
+  constructor(private readonly options: { client: SdkClient<EventBridgeClient>; busName: string }) {
+    this.client = sdkClientGetter(options.client);
+  }
 
   async put(
     events: Array<{ source: string; detailType: string; detail: Record<string, unknown> }>,
   ): Promise<void> {
+    if (events.length === 0) return;
+    const { PutEventsCommand } = await import("@aws-sdk/client-eventbridge");
+    const client = await this.client();
     for (let i = 0; i < events.length; i += 10) {
-      const result = await this.options.client.send(
+      const result = await client.send(
         new PutEventsCommand({
           Entries: events.slice(i, i + 10).map((e) => ({
             EventBusName: this.options.busName,

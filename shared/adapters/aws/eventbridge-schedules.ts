@@ -5,20 +5,12 @@
  * zone handed to Scheduler (which reads cron in it, DST included), no flexible window, a bounded
  * retry policy, and Scheduler's refusal of an expression turned into the caller's 400.
  */
-import {
-  ConflictException,
-  CreateScheduleCommand,
-  type CreateScheduleCommandInput,
-  DeleteScheduleCommand,
-  ResourceNotFoundException,
-  type SchedulerClient,
-  UpdateScheduleCommand,
-  ValidationException,
-} from "@aws-sdk/client-scheduler";
+import type { CreateScheduleCommandInput, SchedulerClient } from "@aws-sdk/client-scheduler";
 import { InvalidRequestError } from "../../contract/errors.js";
+import { type SdkClient, sdkClientGetter } from "./sdk-client.js";
 
 export interface EventBridgeSchedulesOptions {
-  client: SchedulerClient;
+  client: SdkClient<SchedulerClient>;
   /** The schedule group holding these schedules. */
   groupName: string;
   /** The Lambda every schedule invokes. */
@@ -39,13 +31,20 @@ export interface ScheduleDefinition {
 }
 
 export class EventBridgeSchedules {
-  constructor(private readonly options: EventBridgeSchedulesOptions) {}
+  private readonly client: () => Promise<SchedulerClient>;
+
+  constructor(private readonly options: EventBridgeSchedulesOptions) {
+    this.client = sdkClientGetter(options.client);
+  }
 
   /**
    * Creates or replaces a schedule. `invalidField` names the request field a Scheduler
    * ValidationException is reported against (its 400).
    */
   async put(schedule: ScheduleDefinition, invalidField: string): Promise<void> {
+    const { ConflictException, CreateScheduleCommand, UpdateScheduleCommand, ValidationException } =
+      await import("@aws-sdk/client-scheduler");
+    const client = await this.client();
     const input: CreateScheduleCommandInput = {
       Name: schedule.name,
       GroupName: this.options.groupName,
@@ -62,10 +61,10 @@ export class EventBridgeSchedules {
     };
     try {
       try {
-        await this.options.client.send(new CreateScheduleCommand(input));
+        await client.send(new CreateScheduleCommand(input));
       } catch (error) {
         if (!(error instanceof ConflictException)) throw error;
-        await this.options.client.send(new UpdateScheduleCommand(input));
+        await client.send(new UpdateScheduleCommand(input));
       }
     } catch (error) {
       // Scheduler is what reads the cron fields and the time zone: its refusal is the caller's 400.
@@ -78,10 +77,10 @@ export class EventBridgeSchedules {
 
   /** Deletes a schedule; one that is not there counts as deleted. */
   async delete(name: string): Promise<void> {
+    const { DeleteScheduleCommand, ResourceNotFoundException } = await import("@aws-sdk/client-scheduler");
+    const client = await this.client();
     try {
-      await this.options.client.send(
-        new DeleteScheduleCommand({ Name: name, GroupName: this.options.groupName }),
-      );
+      await client.send(new DeleteScheduleCommand({ Name: name, GroupName: this.options.groupName }));
     } catch (error) {
       if (!(error instanceof ResourceNotFoundException)) throw error;
     }

@@ -6,8 +6,9 @@
  * The plaintext data key never leaves memory; the master key never leaves KMS.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from "@aws-sdk/client-kms";
+import type { KMSClient } from "@aws-sdk/client-kms";
 import type { SecretSealer } from "../../core/ports.js";
+import { type SdkClient, sdkClientGetter } from "./sdk-client.js";
 
 /** An envelope that does not open: tampered with, or not for this key or this context. */
 export class KmsSecretOpenError extends Error {
@@ -18,7 +19,7 @@ const VERSION = "rv1";
 const SCHEME = "kms";
 
 export interface KmsSecretSealerOptions {
-  client: KMSClient;
+  client: SdkClient<KMSClient>;
   /** The KMS key's id or ARN (`REVERIE_SECRETS_KMS_KEY_ID`). */
   keyId: string;
 }
@@ -31,10 +32,15 @@ function contextBytes(context: Readonly<Record<string, string>>): Buffer {
 }
 
 export class KmsSecretSealer implements SecretSealer {
-  constructor(private readonly options: KmsSecretSealerOptions) {}
+  private readonly client: () => Promise<KMSClient>;
+
+  constructor(private readonly options: KmsSecretSealerOptions) {
+    this.client = sdkClientGetter(options.client);
+  }
 
   async seal(plaintext: string, context: Readonly<Record<string, string>>): Promise<string> {
-    const dataKey = await this.options.client.send(
+    const { GenerateDataKeyCommand } = await import("@aws-sdk/client-kms");
+    const dataKey = await (await this.client()).send(
       new GenerateDataKeyCommand({
         KeyId: this.options.keyId,
         KeySpec: "AES_256",
@@ -68,7 +74,8 @@ export class KmsSecretSealer implements SecretSealer {
     ];
     let key: Buffer;
     try {
-      const decrypted = await this.options.client.send(
+      const { DecryptCommand } = await import("@aws-sdk/client-kms");
+      const decrypted = await (await this.client()).send(
         new DecryptCommand({
           CiphertextBlob: wrapped,
           KeyId: this.options.keyId,

@@ -13,16 +13,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { gunzipSync } from "node:zlib";
-import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from "@aws-sdk/client-lambda";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  NoSuchKey,
-  PutObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import type { InvokeCommandOutput, LambdaClient } from "@aws-sdk/client-lambda";
+import type { ListObjectsV2CommandOutput, S3Client } from "@aws-sdk/client-s3";
 import type {
   SandboxExecRequest,
   SandboxExecResult,
@@ -43,6 +35,7 @@ import {
   type SandboxLimits,
   SandboxProtocolError,
 } from "./sandbox-protocol.js";
+import { type SdkClient, sdkClientGetter } from "./sdk-client.js";
 
 /**
  * Presigns one S3 request. On AWS: `@aws-sdk/s3-request-presigner`'s `getSignedUrl` with a
@@ -58,8 +51,8 @@ export type PresignS3 = (request: {
 }) => Promise<string>;
 
 export interface LambdaShellSandboxOptions {
-  lambda: LambdaClient;
-  s3: S3Client;
+  lambda: SdkClient<LambdaClient>;
+  s3: SdkClient<S3Client>;
   presign: PresignS3;
   /** The workspace bucket; unset: the sandbox is unavailable. */
   bucket?: string;
@@ -100,8 +93,12 @@ export class LambdaShellSandbox implements ShellSandbox {
   private readonly prefix: string;
   private readonly limits: SandboxLimits;
   private readonly maxTimeoutMs: number;
+  private readonly lambda: () => Promise<LambdaClient>;
+  private readonly s3Client: () => Promise<S3Client>;
 
   constructor(private readonly options: LambdaShellSandboxOptions) {
+    this.lambda = sdkClientGetter(options.lambda);
+    this.s3Client = sdkClientGetter(options.s3);
     this.prefix = options.prefix ?? "";
     this.limits = { ...defaultSandboxLimits, ...options.limits };
     this.maxTimeoutMs = options.maxTimeoutMs ?? 600_000;
@@ -212,8 +209,9 @@ export class LambdaShellSandbox implements ShellSandbox {
     const result = answer.result;
     if (result.changesUploaded) await this.applyChanges(bucket, workspaceRoot, transferKey);
     if (result.shellState !== undefined && result.shellState.length <= this.limits.shellStateBytes) {
-      await this.options.s3.send(
-        new PutObjectCommand({
+      const { s3, S3 } = await this.s3();
+      await s3.send(
+        new S3.PutObjectCommand({
           Bucket: bucket,
           Key: stateKey,
           Body: result.shellState,
@@ -272,7 +270,11 @@ export class LambdaShellSandbox implements ShellSandbox {
   ): Promise<{ kind: "result"; result: SandboxInvocationResult } | { kind: "timeout"; message: string }> {
     let output: InvokeCommandOutput;
     try {
-      output = await this.options.lambda.send(
+      const [{ InvokeCommand }, lambda] = await Promise.all([
+        import("@aws-sdk/client-lambda"),
+        this.lambda(),
+      ]);
+      output = await lambda.send(
         new InvokeCommand({
           FunctionName: functionName,
           InvocationType: "RequestResponse",
@@ -323,15 +325,22 @@ export class LambdaShellSandbox implements ShellSandbox {
 
   // ---------------------------------------------------------------- S3
 
+  /** The S3 client and the package's commands, loaded on the first bash call. */
+  private async s3(): Promise<{ s3: S3Client; S3: typeof import("@aws-sdk/client-s3") }> {
+    const [S3, s3] = await Promise.all([import("@aws-sdk/client-s3"), this.s3Client()]);
+    return { s3, S3 };
+  }
+
   private async listWorkspace(bucket: string, root: string): Promise<Array<{ path: string; size: number }>> {
     const files: Array<{ path: string; size: number }> = [];
     let bytes = 0;
     let token: string | undefined;
     const maxFiles = this.options.maxWorkspaceFiles ?? 20_000;
     const maxBytes = this.options.maxWorkspaceBytes ?? 2 * 1024 * 1024 * 1024;
+    const { s3, S3 } = await this.s3();
     do {
-      const page: ListObjectsV2CommandOutput = await this.options.s3.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: root, ContinuationToken: token }),
+      const page: ListObjectsV2CommandOutput = await s3.send(
+        new S3.ListObjectsV2Command({ Bucket: bucket, Prefix: root, ContinuationToken: token }),
       );
       for (const object of page.Contents ?? []) {
         if (!object.Key || object.Key.length <= root.length) continue;
@@ -353,8 +362,9 @@ export class LambdaShellSandbox implements ShellSandbox {
   /** Applies the sandbox's changes object to the workspace, then deletes it. */
   private async applyChanges(bucket: string, workspaceRoot: string, transferKey: string): Promise<void> {
     let bytes: Uint8Array;
+    const { s3, S3 } = await this.s3();
     try {
-      const object = await this.options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: transferKey }));
+      const object = await s3.send(new S3.GetObjectCommand({ Bucket: bucket, Key: transferKey }));
       const body = await object.Body?.transformToByteArray();
       if (!body) throw new SandboxProtocolError("empty changes object");
       bytes = gunzipSync(body, { maxOutputLength: this.limits.changedBytes + 16 * 1024 * 1024 });
@@ -383,8 +393,8 @@ export class LambdaShellSandbox implements ShellSandbox {
     const writes = [
       ...changes.written.map(
         (w) => () =>
-          this.options.s3.send(
-            new PutObjectCommand({
+          s3.send(
+            new S3.PutObjectCommand({
               Bucket: bucket,
               Key: `${workspaceRoot}${w.path}`,
               Body: w.data,
@@ -399,17 +409,20 @@ export class LambdaShellSandbox implements ShellSandbox {
   }
 
   private async readText(bucket: string, key: string): Promise<string | undefined> {
+    const { s3, S3 } = await this.s3();
     try {
-      const object = await this.options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const object = await s3.send(new S3.GetObjectCommand({ Bucket: bucket, Key: key }));
       return (await object.Body?.transformToString("utf-8")) ?? undefined;
     } catch (error) {
-      if (error instanceof NoSuchKey || (error as { name?: string }).name === "NoSuchKey") return undefined;
+      if (error instanceof S3.NoSuchKey || (error as { name?: string }).name === "NoSuchKey")
+        return undefined;
       throw error;
     }
   }
 
   private async deleteObject(key: string): Promise<void> {
-    await this.options.s3.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
+    const { s3, S3 } = await this.s3();
+    await s3.send(new S3.DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
   }
 
   private workspaceRoot(workspaceId: string): string {

@@ -2,15 +2,9 @@
  * The WorkspaceStore on AWS: one S3 object per file under `<prefix>workspaces/<workspaceId>/`.
  * A PutObject replaces an object atomically, so readers never see a partial write.
  */
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  NoSuchKey,
-  PutObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import type { ListObjectsV2CommandOutput, S3Client } from "@aws-sdk/client-s3";
 import type { WorkspaceFile, WorkspaceStore } from "../../core/ports.js";
+import { type SdkClient, sdkClientGetter } from "./sdk-client.js";
 
 /** A workspace id or path that does not map onto a key under the workspace's prefix. */
 export class InvalidWorkspaceKeyError extends Error {
@@ -18,28 +12,31 @@ export class InvalidWorkspaceKeyError extends Error {
 }
 
 export interface S3WorkspaceStoreOptions {
-  client: S3Client;
+  client: SdkClient<S3Client>;
   bucket: string;
   /** Prepended to every key, e.g. `reverie/`; empty by default. */
   prefix?: string;
 }
 
 export class S3WorkspaceStore implements WorkspaceStore {
-  private readonly client: S3Client;
+  private readonly client: () => Promise<S3Client>;
   private readonly bucket: string;
   private readonly prefix: string;
 
   constructor(options: S3WorkspaceStoreOptions) {
-    this.client = options.client;
+    this.client = sdkClientGetter(options.client);
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? "";
   }
 
   async read(workspaceId: string, path: string): Promise<string | undefined> {
+    const key = this.keyOf(workspaceId, path);
+    const [{ GetObjectCommand, NoSuchKey }, client] = await Promise.all([
+      import("@aws-sdk/client-s3"),
+      this.client(),
+    ]);
     try {
-      const output = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(workspaceId, path) }),
-      );
+      const output = await client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return (await output.Body?.transformToString("utf-8")) ?? "";
     } catch (error) {
       if (error instanceof NoSuchKey || (error as { name?: string }).name === "NoSuchKey") return undefined;
@@ -48,10 +45,12 @@ export class S3WorkspaceStore implements WorkspaceStore {
   }
 
   async write(workspaceId: string, path: string, content: string): Promise<void> {
-    await this.client.send(
+    const key = this.keyOf(workspaceId, path);
+    const [{ PutObjectCommand }, client] = await Promise.all([import("@aws-sdk/client-s3"), this.client()]);
+    await client.send(
       new PutObjectCommand({
         Bucket: this.bucket,
-        Key: this.keyOf(workspaceId, path),
+        Key: key,
         Body: content,
         ContentType: "text/plain; charset=utf-8",
       }),
@@ -60,10 +59,14 @@ export class S3WorkspaceStore implements WorkspaceStore {
 
   async list(workspaceId: string): Promise<WorkspaceFile[]> {
     const root = this.rootOf(workspaceId);
+    const [{ ListObjectsV2Command }, client] = await Promise.all([
+      import("@aws-sdk/client-s3"),
+      this.client(),
+    ]);
     const files: WorkspaceFile[] = [];
     let token: string | undefined;
     do {
-      const page: ListObjectsV2CommandOutput = await this.client.send(
+      const page: ListObjectsV2CommandOutput = await client.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: root, ContinuationToken: token }),
       );
       for (const object of page.Contents ?? []) {
