@@ -2,24 +2,18 @@
  * The web console's static assets (issue 14): the browser app under `app/` bundled by esbuild into one
  * script, with its page and stylesheet, held in memory. The embedded stack builds them on the first
  * request for `/console/`; the CDK stack builds them at synth into the console function's asset
- * (infra/aws/reverie-console.ts). Both serve them with {@link serveConsoleAsset}.
+ * (infra/aws/reverie-console.ts). Both serve them with `serveConsoleAsset` (console-http.ts).
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { BuildOptions } from "esbuild";
+import type { ConsoleAsset, ConsoleAssets } from "./console-http.js";
+
+export { type ConsoleAssets, isConsolePath, serveConsoleAsset } from "./console-http.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-/** One file of the console: its bytes, content type and a strong ETag. */
-export interface ConsoleAsset {
-  body: string;
-  contentType: string;
-  etag: string;
-}
-
-/** The console's files by name (`index.html`, `app.js`, `console.css`). */
-export type ConsoleAssets = Record<string, ConsoleAsset>;
 
 /** The console could not be built (esbuild missing or the app does not compile). */
 export class ConsoleBuildError extends Error {
@@ -32,98 +26,76 @@ const asset = (body: string, contentType: string): ConsoleAsset => ({
   etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`,
 });
 
-/**
- * Bundles the browser app with esbuild (minified, ES2022, no network) and reads the page and
- * stylesheet; the page references the script and stylesheet by content hash so a new build is never
- * served from a stale cache.
- */
-export async function buildConsoleAssets(): Promise<ConsoleAssets> {
-  let esbuild: typeof import("esbuild");
-  try {
-    esbuild = await import("esbuild");
-  } catch (error) {
-    throw new ConsoleBuildError("esbuild is not installed: run npm ci to build the console", {
-      cause: error,
-    });
-  }
-  let script: string;
-  try {
-    const result = await esbuild.build({
-      entryPoints: [join(here, "app", "main.ts")],
-      bundle: true,
-      write: false,
-      format: "esm",
-      target: "es2022",
-      platform: "browser",
-      minify: true,
-      legalComments: "none",
-      logLevel: "silent",
-    });
-    script = result.outputFiles[0]?.text ?? "";
-  } catch (error) {
-    throw new ConsoleBuildError(`the console app does not build: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  const css = readFileSync(join(here, "console.css"), "utf8");
+/** The browser bundle: one minified ES2022 module, everything inlined, nothing fetched. */
+const appBuild: BuildOptions = {
+  entryPoints: [join(here, "app", "main.ts")],
+  bundle: true,
+  write: false,
+  format: "esm",
+  target: "es2022",
+  platform: "browser",
+  minify: true,
+  legalComments: "none",
+  logLevel: "silent",
+};
+
+/** The page and stylesheet around a built script; the page names each file by content hash. */
+function assemble(script: string): ConsoleAssets {
   const app = asset(script, "text/javascript; charset=utf-8");
-  const styles = asset(css, "text/css; charset=utf-8");
+  const styles = asset(readFileSync(join(here, "console.css"), "utf8"), "text/css; charset=utf-8");
   const page = readFileSync(join(here, "index.html"), "utf8")
     .replace("app.js", `app.js?v=${app.etag.slice(1, 13)}`)
     .replace("console.css", `console.css?v=${styles.etag.slice(1, 13)}`);
   return { "index.html": asset(page, "text/html; charset=utf-8"), "app.js": app, "console.css": styles };
 }
 
-/** What {@link serveConsoleAsset} answers: a status, headers and a body (text). */
-export interface ConsoleResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
+async function loadEsbuild(): Promise<typeof import("esbuild")> {
+  try {
+    return await import("esbuild");
+  } catch (error) {
+    throw new ConsoleBuildError("esbuild is not installed: run npm ci to build the console", {
+      cause: error,
+    });
+  }
+}
+
+/** Builds the console (embedded stack: on the first request for it). */
+export async function buildConsoleAssets(): Promise<ConsoleAssets> {
+  const esbuild = await loadEsbuild();
+  try {
+    const result = await esbuild.build(appBuild);
+    return assemble(result.outputFiles?.[0]?.text ?? "");
+  } catch (error) {
+    throw new ConsoleBuildError(`the console app does not build: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }
 
 /**
- * The page may load only its own script and stylesheet and talk only to its own origin (the API it
- * is served beside); nothing frames it and it sends no referrer (its URLs never carry the key, but
- * resource ids are nobody else's business).
+ * The console Lambda function's code, built synchronously (CDK constructs are synchronous): the
+ * handler (functions/console.ts) bundled to `index.mjs`, and the assets beside it as
+ * `console-assets.json`, which the handler reads once per container.
  */
-export const CONSOLE_SECURITY_HEADERS: Record<string, string> = {
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY",
-};
-
-/** True for the paths the console owns: `/console` and everything under `/console/`. */
-export function isConsolePath(path: string): boolean {
-  return path === "/console" || path.startsWith("/console/");
-}
-
-/**
- * Answers a GET for a console path (`path` as the API sees it, without any stage prefix):
- * `/console` redirects to `/console/` (relative, so it works under an API Gateway stage), `/console/`
- * is the page, `/console/<file>` a file; anything else under it is the page too (deep links).
- */
-export function serveConsoleAsset(
-  assets: ConsoleAssets,
-  method: string,
-  path: string,
-  ifNoneMatch?: string,
-): ConsoleResponse {
-  if (method !== "GET" && method !== "HEAD")
-    return { status: 405, headers: { allow: "GET, HEAD", "content-type": "text/plain" }, body: "" };
-  if (path === "/console")
-    return { status: 308, headers: { location: "console/", "content-type": "text/plain" }, body: "" };
-  const name = path.slice("/console/".length);
-  const file = assets[name] ?? assets["index.html"];
-  if (!file) return { status: 404, headers: { "content-type": "text/plain" }, body: "not found" };
-  const headers: Record<string, string> = {
-    ...CONSOLE_SECURITY_HEADERS,
-    "content-type": file.contentType,
-    etag: file.etag,
-    "cache-control": "no-cache",
-  };
-  if (ifNoneMatch === file.etag) return { status: 304, headers, body: "" };
-  return { status: 200, headers, body: method === "HEAD" ? "" : file.body };
+export function buildConsoleFunctionFiles(esbuild: typeof import("esbuild")): Record<string, string> {
+  try {
+    const assets = assemble(esbuild.buildSync(appBuild).outputFiles?.[0]?.text ?? "");
+    const handler = esbuild.buildSync({
+      entryPoints: [join(here, "..", "..", "functions", "console.ts")],
+      bundle: true,
+      write: false,
+      format: "esm",
+      platform: "node",
+      target: "node24",
+      minify: true,
+      legalComments: "none",
+      logLevel: "silent",
+    });
+    return {
+      "index.mjs": handler.outputFiles?.[0]?.text ?? "",
+      "console-assets.json": JSON.stringify(assets),
+    };
+  } catch (error) {
+    throw new ConsoleBuildError(`the console does not build: ${(error as Error).message}`, { cause: error });
+  }
 }

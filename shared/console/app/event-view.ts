@@ -3,6 +3,7 @@
  * model request spans with tokens and latency, outcome evaluations with their verdict, thread
  * events linking to the thread, and every event's raw JSON one click away.
  */
+import { useState } from "preact/hooks";
 import { count, json, type Loose, textOf, when } from "./format.js";
 import { html } from "./html.js";
 import { href } from "./router.js";
@@ -20,8 +21,19 @@ export interface EventContext {
   highlighted?: string | undefined;
 }
 
-function Folded({ summary, body }: { summary: string; body: string }) {
-  return html`<details class="fold"><summary>${summary}</summary><pre>${body}</pre></details>`;
+/** Folded content, rendered only once opened (a long timeline keeps its DOM small). */
+function Folded({
+  summary,
+  body,
+  className = "fold",
+}: {
+  summary: string;
+  body: () => string;
+  className?: string;
+}) {
+  const [open, setOpen] = useState(false);
+  return html`<details class=${className} onToggle=${(e: Event) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+    <summary>${summary}</summary>${open ? html`<pre>${body()}</pre>` : null}</details>`;
 }
 
 function kindOf(type: string): string {
@@ -39,7 +51,7 @@ function body(event: AnyEvent, ctx: EventContext) {
     case "system.message":
       return html`<p class="text">${textOf(e.content)}</p>`;
     case "agent.thinking":
-      return html`<${Folded} summary="Thinking" body=${String(e.thinking ?? textOf(e.content) ?? "")} />`;
+      return html`<${Folded} summary="Thinking" body=${() => String(e.thinking ?? textOf(e.content) ?? "")} />`;
     case "agent.tool_use":
     case "agent.mcp_tool_use":
     case "agent.custom_tool_use": {
@@ -50,7 +62,7 @@ function body(event: AnyEvent, ctx: EventContext) {
           <strong class="tool-name">${e.mcp_server_name ? `${e.mcp_server_name}.` : ""}${e.name}</strong>
           ${permission ? html` <span class=${`badge perm-${permission}`}>permission: ${permission}</span>` : null}
         </p>
-        <${Folded} summary="Input" body=${json(e.input)} />
+        <${Folded} summary="Input" body=${() => json(e.input)} />
         ${
           pending
             ? html`<div class="confirm" role="group" aria-label=${`Confirm ${e.name}`}>
@@ -69,11 +81,11 @@ function body(event: AnyEvent, ctx: EventContext) {
       return html`<div>
         <p>${e.is_error ? html`<span class="badge error">error</span> ` : null}Result of
         <strong>${(use?.name as string) ?? "a tool"}</strong> (${count(text.length)} chars)</p>
-        <${Folded} summary="Result" body=${text} />
+        <${Folded} summary="Result" body=${() => text} />
       </div>`;
     }
     case "user.custom_tool_result":
-      return html`<${Folded} summary="Custom tool result" body=${textOf(e.content)} />`;
+      return html`<${Folded} summary="Custom tool result" body=${() => textOf(e.content)} />`;
     case "user.tool_confirmation":
       return html`<p>${e.result === "allow" ? "Allowed" : "Denied"} tool use <code>${e.tool_use_id}</code>${e.deny_message ? `: ${e.deny_message}` : ""}</p>`;
     case "span.model_request_start":
@@ -96,7 +108,7 @@ function body(event: AnyEvent, ctx: EventContext) {
     }
     case "user.define_outcome":
       return html`<div><p><strong>Outcome:</strong> ${e.description}</p>
-        <${Folded} summary="Rubric" body=${e.rubric?.type === "text" ? e.rubric.content : json(e.rubric)} /></div>`;
+        <${Folded} summary="Rubric" body=${() => (e.rubric?.type === "text" ? e.rubric.content : json(e.rubric))} /></div>`;
     case "span.outcome_evaluation_start":
       return html`<p class="muted">Grading iteration ${e.iteration ?? ""}</p>`;
     case "span.outcome_evaluation_ongoing":
@@ -133,6 +145,6 @@ export function EventView({ event, index, ctx }: { event: AnyEvent; index: numbe
       <time datetime=${event.processed_at ?? ""}>${when(event.processed_at)}</time>
     </header>
     ${content}
-    <details class="fold raw"><summary>JSON</summary><pre>${json(event)}</pre></details>
+    <${Folded} className="fold raw" summary="JSON" body=${() => json(event)} />
   </article>`;
 }
