@@ -43,6 +43,11 @@ export const threadMetaSchema = z.object({
   schemaVersion: z.literal(1),
   sessionId: z.string(),
   agentName: z.string(),
+  /**
+   * What runs the thread: a saved agent (absent: the default), an inline agent the model defined
+   * (multiagent_20261001; it has no Agent resource), or an advisor consultation.
+   */
+  agentKind: z.enum(["agent", "inline", "advisor"]).optional(),
   parentThreadId: z.string().nullable(),
   archivedAt: z.string().nullable(),
   dispatch: dispatchSchema.optional(),

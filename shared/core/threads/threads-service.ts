@@ -7,6 +7,8 @@ import { ConflictError, NotFoundError } from "../../contract/errors.js";
 import type { EventListQuery } from "../../contract/events.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import type { EventsService } from "../events/events-service.js";
+import { presentInlineAgent } from "../multiagent/inline-agents.js";
+import { threadAgentOf } from "../multiagent/session-multiagent.js";
 import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { SessionRecord } from "../sessions/session-record.js";
@@ -106,22 +108,16 @@ export class ThreadsService {
     const now = this.deps.clock.now();
     const running = record.run.runningSince !== undefined ? now - record.run.runningSince : 0;
     const activeSeconds = Math.round((record.run.activeMs + running) / 1000);
+    const agent: SessionThread["agent"] =
+      meta.agentKind === "inline"
+        ? presentInlineAgent(s.agent)
+        : meta.agentKind === "advisor"
+          ? { type: "advisor", model: s.agent.model.id }
+          : threadAgentOf(s.agent);
     return {
       id: s.id,
       type: "session_thread",
-      agent: {
-        id: s.agent.id,
-        type: "agent",
-        version: s.agent.version,
-        name: s.agent.name,
-        description: s.agent.description,
-        execution_identity: s.agent.execution_identity,
-        mcp_servers: s.agent.mcp_servers,
-        model: s.agent.model,
-        skills: s.agent.skills,
-        system: s.agent.system,
-        tools: s.agent.tools,
-      } as SessionThread["agent"],
+      agent,
       archived_at: meta.archivedAt,
       created_at: s.created_at,
       parent_thread_id: meta.parentThreadId,
