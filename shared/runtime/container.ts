@@ -26,6 +26,7 @@ import { FilesService } from "../core/files/files-service.js";
 import { MemoriesService } from "../core/memory/memories-service.js";
 import { MemorySnapshotsService } from "../core/memory/memory-snapshots-service.js";
 import { MemoryStoresService } from "../core/memory/memory-stores-service.js";
+import { workerWriteContext } from "../core/memory/worker-write-context.js";
 import type { GraderMessage } from "../core/outcomes/grader-message.js";
 import { OutcomeStore } from "../core/outcomes/outcome-record.js";
 import { OutcomesService } from "../core/outcomes/outcomes-service.js";
@@ -52,7 +53,6 @@ import {
 } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { StepMessage } from "../core/runtime/step-message.js";
-import { workerWriteContext } from "../core/runtime/worker-hands.js";
 import { SessionRepository } from "../core/sessions/session-record.js";
 import { SessionResourcesService } from "../core/sessions/session-resources.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
@@ -67,6 +67,7 @@ import type { Config } from "./config.js";
 import type { DeploymentWiring } from "./deployment-wiring.js";
 import type { DreamWiring } from "./dream-wiring.js";
 import type { createApi } from "./http/api.js";
+import { builtinExtensions } from "./run-extensions.js";
 import type { SkillsWiring } from "./skills-wiring.js";
 import type { buildVaultApi } from "./vault-api-wiring.js";
 import { buildVaults } from "./vaults-wiring.js";
@@ -253,11 +254,14 @@ export function buildServices(config: Config, ports: Ports) {
     { update: "updated", archive: "archived", delete: "deleted" },
     publisher,
   );
-  deps.threads = new ThreadsRuntime({
+  const threadsRuntime = new ThreadsRuntime({
     resolveAgent: (ws, ref) => agents.resolveForSession(ws, { type: "agent", ...ref }),
     queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL ?? "local://agent-steps",
     estimatedThreadTokens: config.REVERIE_THREAD_ESTIMATED_TOKENS,
   });
+  deps.threads = threadsRuntime;
+  // What plugs into the step loop, in the order it is asked (prompt notes and mounts follow it).
+  deps.extensions = [...builtinExtensions, threadsRuntime.extension];
   const threads = new ThreadsService(deps, events);
   const apiKeys = new ApiKeys(ports.store);
   const work = selfHostedWork(config, ports.store, deps, apiKeys, environments);

@@ -151,11 +151,10 @@ export class EventsService {
     const after = saved?.after;
     if (after?.run.workerWait && after.session.status === "running" && after.run.leaseOwner === undefined)
       await this.deps.steps.send(stepMessage(workspaceId, sessionId, after.run.stepSeq));
-    // A coordinator waiting on its fan-out: stop the threads, so the fan-out ends and the
-    // coordinator resumes to honour the interrupt (a crash here is finished by the sweeper's re-nudge).
-    const fanoutStep = saved?.after.run.fanoutStep;
-    if (fanoutStep !== undefined)
-      await this.deps.threads?.cancelFanout(this.deps, workspaceId, sessionId, fanoutStep);
+    // Outside work the run started (a coordinator's fan-out) stops, so the run resumes to honour
+    // the interrupt (a crash here is finished by the sweeper's re-nudge of a parked run).
+    if (after)
+      for (const extension of this.deps.extensions ?? []) await extension.interrupted?.(this.deps, after);
   }
 
   async list(

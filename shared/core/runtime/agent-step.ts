@@ -12,15 +12,12 @@ import { emitOnce } from "../events/emit-once.js";
 import { publishIdled } from "../events/lifecycle-publishing.js";
 import { offerMcpTools } from "../mcp/mcp-servers.js";
 import { mcpToolDefinition } from "../mcp/mcp-toolsets.js";
-import { memoryPromptNote } from "../memory/memory-mounts.js";
-import { beginEvaluation } from "../outcomes/outcome-lifecycle.js";
 import { ModelCallError } from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
-import { skillsPromptNote } from "../skills/session-skills.js";
-import { withThreadUsage } from "../threads/thread-usage.js";
-import { budgetReached } from "./budget.js";
+import { budgetReached, withThreadUsage } from "./budget.js";
 import { buildModelRequest, toolDefinitions } from "./model-request.js";
 import { canRetry, retryDelaySeconds } from "./model-retry.js";
+import type { ExtensionTool, RunExtension } from "./run-extension.js";
 import {
   addUsage,
   idleEvent,
@@ -75,7 +72,7 @@ export async function runAgentStep(sessionDeps: StepDeps, message: StepMessage):
 async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<void> {
   const sessionId = session.session.id;
 
-  if (session.run.fanoutStep !== undefined && deps.threads) return deps.threads.startFanout(deps, session);
+  if (session.run.parkedStep !== undefined) return resumeParked(deps, session);
   if (session.run.interruptSeq > session.run.interruptHandledSeq)
     return finishTurn(deps, session, { type: "end_turn" }, []);
   if (await overBudget(deps, session, session.session.usage)) {
@@ -83,6 +80,7 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
   }
 
   const fresh = session.run.stepClaims === 1;
+  const offered = await extensionTools(deps, session);
   let record = fresh ? undefined : await loadStepRecord(deps, sessionId, session.run.stepSeq);
   if (!record) {
     const log = await deps.events.read(sessionId);
@@ -99,11 +97,14 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
     }
     const watermark = log.at(-1)?.seq ?? 0;
     const agent = session.session.agent;
+    const extension = offered.map((t) => t.definition);
     // The agent's MCP servers' tools, named apart from every other tool it may be offered.
-    const reserved = new Set(toolDefinitions(agent, { bash: true }).map((t) => t.name));
+    const reserved = new Set(toolDefinitions(agent, { bash: true, extension }).map((t) => t.name));
     const mcpTools = await offerMcpTools(deps, session, session.run.stepSeq, reserved);
-    const request = buildModelRequest(agent, buildTranscript(log), await systemNote(deps, session), {
+    const transcript = buildTranscript(log, extensionsOf(deps));
+    const request = buildModelRequest(agent, transcript, await systemNote(deps, session), {
       bash: servedByWorker(session) || (deps.bashAvailable ?? false),
+      extension,
       mcp: mcpTools.map(mcpToolDefinition),
     });
     let response: Awaited<ReturnType<typeof deps.model.createMessage>>;
@@ -123,22 +124,61 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
   await runStepTools(deps, sessionId, session.session.agent, record, {
     fresh,
     session: toolSession(session),
+    extension: { run: session, tools: offered },
   });
-  const fanout = (await deps.threads?.planFanout(deps, session, record)) ?? false;
-  await commitStep(deps, session, record, fresh, fanout);
+  const parkedBy = await afterTools(deps, session, record);
+  await commitStep(deps, session, record, fresh, parkedBy);
 }
 
-/** The session-constant additions to the system prompt: mounted memory stores, then skills. */
+const extensionsOf = (deps: StepDeps): readonly RunExtension[] => deps.extensions ?? [];
+
+/** The tools the run's extensions offer this step, in extension order. */
+async function extensionTools(deps: StepDeps, run: SessionRecord): Promise<ExtensionTool[]> {
+  const tools: ExtensionTool[] = [];
+  for (const extension of extensionsOf(deps)) tools.push(...((await extension.tools?.(deps, run)) ?? []));
+  return tools;
+}
+
+/** The session-constant additions to the system prompt, in extension order (memory mounts, skills, …). */
 async function systemNote(deps: StepDeps, session: SessionRecord): Promise<string | undefined> {
-  const notes = [memoryPromptNote(session.session.resources), await skillsPromptNote(deps.store, session)];
-  return notes.filter((n): n is string => Boolean(n)).join("\n\n") || undefined;
+  const notes: string[] = [];
+  for (const extension of extensionsOf(deps)) {
+    const note = await extension.systemNote?.(deps, session);
+    if (note) notes.push(note);
+  }
+  return notes.join("\n\n") || undefined;
 }
 
-/** The budget rule: a child thread's own (deps.overBudget), else the session budget over every thread's usage. */
+/** After the step's tools: the first extension that parks the run names itself (or undefined). */
+async function afterTools(deps: StepDeps, run: SessionRecord, step: StepRecord): Promise<string | undefined> {
+  for (const extension of extensionsOf(deps))
+    if (await extension.afterTools?.(deps, run, step)) return extension.name;
+  return undefined;
+}
+
+/** A parked run was claimed: the extension that parked it restarts what it waits on. */
+async function resumeParked(deps: StepDeps, run: SessionRecord): Promise<void> {
+  const extension = extensionsOf(deps).find((e) => e.name === run.run.parkedBy && e.resumeParked);
+  if (!extension?.resumeParked) throw new Error(`run ${run.session.id} is parked by an unknown extension`);
+  await extension.resumeParked(deps, run);
+}
+
+/**
+ * The budget rule: the first extension with a rule of its own for the run (a child thread's token
+ * budget), else the session budget over every thread's usage.
+ */
 async function overBudget(deps: StepDeps, record: SessionRecord, usage: SessionRecord["session"]["usage"]) {
-  if (deps.overBudget) return deps.overBudget(record, usage);
+  for (const extension of extensionsOf(deps)) {
+    const spent = await extension.overBudget?.(deps, record, usage);
+    if (spent !== undefined) return spent;
+  }
   const total = withThreadUsage(usage, record.run.threadUsage);
   return budgetReached(record.session.agent.model.id, total, record.session.budget);
+}
+
+/** Runs once a run's idle transition is committed (a child thread reports back). */
+async function afterIdle(deps: StepDeps, record: SessionRecord, stop: StopReason): Promise<void> {
+  for (const extension of extensionsOf(deps)) await extension.afterIdle?.(deps, record, stop);
 }
 
 /** Decides what follows a step and commits it; enqueues the next step after the commit. */
@@ -147,16 +187,16 @@ async function commitStep(
   claimed: SessionRecord,
   record: StepRecord,
   fresh: boolean,
-  fanout = false,
+  parkedBy: string | undefined,
 ): Promise<void> {
   const sessionId = claimed.session.id;
   const usage = addUsage(claimed.session.usage, record.usage);
   const spent = await overBudget(deps, claimed, usage);
   const decide = (
     current: SessionRecord,
-  ): { next: "continue" } | { next: "fanout" } | { next: "idle"; stop: StopReason } => {
-    // A dispatched fan-out runs to its end (its threads are already told): the coordinator waits.
-    if (fanout) return { next: "fanout" };
+  ): { next: "continue" } | { next: "park" } | { next: "idle"; stop: StopReason } => {
+    // Parked work runs to its end (a fan-out's threads are already told): the run waits.
+    if (parkedBy) return { next: "park" };
     if (current.run.interruptSeq > current.run.interruptHandledSeq)
       return { next: "idle", stop: { type: "end_turn" } };
     if (record.awaiting.length > 0)
@@ -189,14 +229,15 @@ async function commitStep(
     next.run.watermark = record.watermark;
     next.run.attempt = 0;
     next.run.interruptHandledSeq = next.run.interruptSeq;
-    if (decision.next === "fanout") {
+    if (decision.next === "park") {
       next.run.leaseUntil = undefined;
       next.run.leaseOwner = undefined;
-      next.run.fanoutStep = record.stepSeq;
+      next.run.parkedStep = record.stepSeq;
+      next.run.parkedBy = parkedBy;
       next.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
       next.session.status = "running";
       if (await trySave(deps, next)) {
-        await deps.threads?.startFanout(deps, next);
+        await resumeParked(deps, next);
         return;
       }
       continue;
@@ -225,14 +266,14 @@ async function commitStep(
       }
       continue;
     }
-    const evaluation =
+    const handoff =
       decision.stop.type === "end_turn" && current.run.interruptSeq <= current.run.interruptHandledSeq
-        ? beginEvaluation(deps, next)
+        ? insteadOfIdle(deps, next)
         : undefined;
-    if (evaluation) {
-      // An outcome is being worked on: the grader decides what follows, not the end of the turn.
+    if (handoff) {
+      // An extension takes the end of the turn over (an outcome's grader decides what follows).
       if (await trySave(deps, next)) {
-        await deps.outcomes?.queue.send(evaluation);
+        await handoff();
         return;
       }
       continue;
@@ -254,10 +295,19 @@ async function commitStep(
     await publishIdled(deps, next, idleEntries);
     if (await trySave(deps, next)) {
       await deps.store.delete("resources", runningIndexKey, sessionId);
-      await deps.afterIdle?.(next, decision.stop);
+      await afterIdle(deps, next, decision.stop);
       return;
     }
   }
+}
+
+/** The first extension that takes the end of a turn over (changing `next`), or undefined. */
+function insteadOfIdle(deps: StepDeps, next: SessionRecord) {
+  for (const extension of extensionsOf(deps)) {
+    const handoff = extension.insteadOfIdle?.(deps, next);
+    if (handoff) return handoff;
+  }
+  return undefined;
 }
 
 async function trySave(deps: StepDeps, record: SessionRecord): Promise<boolean> {
@@ -290,7 +340,7 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     return markIdle(current, deps.clock.now(), awaiting);
   });
   await deps.store.delete("resources", runningIndexKey, sessionId);
-  if (saved && saved.before.rev !== saved.after.rev) await deps.afterIdle?.(saved.after, stop);
+  if (saved && saved.before.rev !== saved.after.rev) await afterIdle(deps, saved.after, stop);
 }
 
 const errorTypeOf = {

@@ -3,6 +3,7 @@
  * A model without a known price cannot carry a budget (`model_not_budgetable`).
  */
 import type { BudgetLimit, SessionUsage } from "../../contract/sdk-types.js";
+import { addUsage } from "./session-status.js";
 
 interface Price {
   input: number;
@@ -45,4 +46,11 @@ export function budgetReached(modelId: string, usage: SessionUsage, budget: Budg
 
 export function formatUsd(amount: number): string {
   return amount.toFixed(6);
+}
+
+/** A session's usage over every thread: `own` plus each child thread's cumulative usage (RunState.threadUsage). */
+export function withThreadUsage(own: SessionUsage, threadUsage: Record<string, unknown> | undefined) {
+  let total = own;
+  for (const usage of Object.values(threadUsage ?? {})) total = addUsage(total, usage as SessionUsage);
+  return total;
 }

@@ -5,7 +5,6 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { AgentToolset, CustomTool, SessionAgent } from "../../contract/sdk-types.js";
 import type { ModelRequest } from "../ports.js";
-import { coordinatorToolDefinitions } from "../threads/coordinator-tools.js";
 import { builtinToolDefinitions } from "../tools/toolset.js";
 
 const DEFAULT_MAX_TOKENS = 8192;
@@ -13,11 +12,13 @@ const DEFAULT_MAX_TOKENS = 8192;
 /** Which hands the session has: `bash` is offered only where a sandbox (or a worker) runs it. */
 export interface ToolOffer {
   bash: boolean;
+  /** Tools the run's extensions offer (coordinator, dreamer, …), after the agent's own tools. */
+  extension?: readonly Anthropic.Messages.Tool[];
   /** The agent's MCP servers' tools as offered this step (offered last, after every other tool). */
   mcp?: readonly Anthropic.Messages.Tool[];
 }
 
-/** The tools offered to the model: the enabled builtin tools, the agent's custom tools, coordinator tools, MCP tools. */
+/** The tools offered to the model: the enabled builtin tools, the agent's custom tools, extension tools, MCP tools. */
 export function toolDefinitions(
   agent: SessionAgent,
   offer: ToolOffer = { bash: false },
@@ -31,7 +32,7 @@ export function toolDefinitions(
       tools.push({ name: custom.name, description: custom.description, input_schema: custom.input_schema });
     }
   }
-  tools.push(...coordinatorToolDefinitions(agent));
+  tools.push(...(offer.extension ?? []));
   tools.push(...(offer.mcp ?? []));
   return tools;
 }

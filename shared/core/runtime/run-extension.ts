@@ -6,9 +6,11 @@
  *
  *     claim ─▶ resumeParked?      a parked run's claim restarts what it waits on (a fan-out)
  *           ─▶ systemNote         session-constant prompt additions (memory mounts, skills, a brief)
+ *           ─▶ contextText        what its own events say in the model's context (an outcome, a result)
  *           ─▶ tools              tools beyond the agent's toolset, run here (coordinator, dreamer…)
  *     model ─▶ tool.run           each call to an extension tool, result in its reserved slot
  *           ─▶ afterTools         may park the run until outside work ends (threads, a workflow run)
+ *     interrupt ─▶ interrupted    stop outside work (a fan-out's threads, workflow runs)
  *     commit ─▶ insteadOfIdle     may take the end of a turn over (an outcome's grader)
  *            ─▶ afterIdle         the idle transition is committed (a child thread reports back)
  *     budget ─▶ overBudget        a run's own budget rule (a child thread's token budget)
@@ -18,6 +20,7 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import type { SessionUsage } from "../../contract/sdk-types.js";
+import type { LoggedEvent } from "../events/event-log.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import type { MountedStore } from "../tools/file-tools.js";
 import type { ToolOutcome } from "../tools/toolset.js";
@@ -51,19 +54,22 @@ export interface MountContext {
   dispatchedBy?: string;
 }
 
-/** What the end of a turn hands to instead of going idle; `start` runs after the record is saved. */
-export interface IdleHandoff {
-  /** Applies the handoff's state to the record about to be saved (instead of marking it idle). */
-  apply(next: SessionRecord): void;
-  /** Runs once the record is saved (e.g. enqueues the grader); must be safe to repeat. */
-  start(): Promise<void>;
-}
+/**
+ * What a turn's end was handed to instead of going idle: `next` (the record about to be saved) was
+ * changed accordingly, and this starts the handoff once it is saved (safe to repeat).
+ */
+export type IdleHandoff = () => Promise<void>;
 
 export interface RunExtension {
   /** For logs and tests. */
   readonly name: string;
   /** A session-constant addition to the system prompt (cached with it), or undefined. */
   systemNote?(deps: StepDeps, run: SessionRecord): Promise<string | undefined>;
+  /**
+   * The user-turn text an event adds to the model's context (events of this extension's own kinds:
+   * an outcome's instruction, a grader's feedback); undefined for events it does not render.
+   */
+  contextText?(logged: LoggedEvent): string | undefined;
   /** Tools this run's model is offered beyond its agent's tools, named apart from them. */
   tools?(deps: StepDeps, run: SessionRecord): Promise<readonly ExtensionTool[]> | readonly ExtensionTool[];
   /** Stores a builtin tool call mounts (memory stores, session files, skills). */
@@ -72,7 +78,13 @@ export interface RunExtension {
   afterTools?(deps: StepDeps, run: SessionRecord, step: StepRecord): Promise<boolean>;
   /** A parked run was claimed (the park was just committed, or redelivered): (re)starts what it waits on. */
   resumeParked?(deps: StepDeps, run: SessionRecord): Promise<boolean>;
-  /** The turn ended with `end_turn`: a handoff takes the place of the idle transition. */
+  /**
+   * A `user.interrupt` was recorded on the run (`run` as saved with it): stop the outside work the
+   * extension started (a fan-out's threads, workflow runs). A crash here is finished by the parked
+   * run's next claim (resumeParked sees the pending interrupt).
+   */
+  interrupted?(deps: StepDeps, run: SessionRecord): Promise<void>;
+  /** The turn ended with `end_turn`: may take the place of the idle transition by changing `next`. */
   insteadOfIdle?(deps: StepDeps, next: SessionRecord): IdleHandoff | undefined;
   /** The run's idle transition is committed. */
   afterIdle?(deps: StepDeps, run: SessionRecord, stop: StopReason): Promise<void>;

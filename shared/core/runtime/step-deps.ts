@@ -1,6 +1,6 @@
 /** Everything a step needs from outside, handed in by the composition root. */
 
-import type { SessionStatusIdleEvent, SessionUsage } from "../../contract/sdk-types.js";
+import type { SessionStatusIdleEvent } from "../../contract/sdk-types.js";
 import type { EventLog } from "../events/event-log.js";
 import type { McpTimeouts } from "../mcp/mcp-servers.js";
 import type { OutcomeSettings } from "../outcomes/outcome-settings.js";
@@ -21,28 +21,25 @@ import type {
   WorkQueuePort,
   WorkspaceStore,
 } from "../ports.js";
-import type { SessionRecord, SessionRepository } from "../sessions/session-record.js";
+import type { SessionRepository } from "../sessions/session-record.js";
 import type { VaultCredentials } from "../vaults/vault-credentials.js";
 import type { RetryPolicy } from "./model-retry.js";
 import type { RunExtension } from "./run-extension.js";
 import type { StepMessage } from "./step-message.js";
-import type { StepRecord } from "./step-record.js";
 
 /** Why a run went idle (the SDK's `stop_reason`). */
 export type StopReason = SessionStatusIdleEvent["stop_reason"];
 
-/** How child threads (core/threads) plug into the one step loop; absent when threads are not wired. */
+/**
+ * How a session's child threads are addressed (core/threads): the scope a queue message's run
+ * lives in, the fan-out's own queue messages, and the sweeper's repair of a thread's report. What
+ * a coordinator adds to its steps is its RunExtension (`threads`), not a hook here.
+ */
 export interface ThreadHooks {
-  /** The deps a message's run uses: the primary thread's as given, a child thread's own repository, queue and callbacks. */
+  /** The deps a message's run uses: the primary thread's as given, a child thread's own repository, queue and extension. */
   depsFor(deps: StepDeps, message: StepMessage): Promise<StepDeps>;
-  /** After a coordinator step's tools ran: records its `send_to_agent` calls as a fan-out; true when it must wait. */
-  planFanout(deps: StepDeps, record: SessionRecord, step: StepRecord): Promise<boolean>;
-  /** Starts (idempotently) the fan-out that a waiting coordinator's `run.fanoutStep` names. */
-  startFanout(deps: StepDeps, record: SessionRecord): Promise<void>;
   /** Handles a fan-out message (thread dispatch, coordinator resume) from the agent-steps queue; false if `body` is none. */
   handleQueueMessage(deps: StepDeps, body: unknown): Promise<boolean>;
-  /** A coordinator waiting on fan-out step `fanoutStep` was interrupted: stops every thread of it (idempotent). */
-  cancelFanout(deps: StepDeps, workspaceId: string, sessionId: string, fanoutStep: number): Promise<void>;
   /** Sweeper: finishes the report of an idle child thread whose task was never answered (a crash). */
   recoverIdleThread(deps: StepDeps, workspaceId: string, sessionId: string, threadId: string): Promise<void>;
 }
@@ -71,8 +68,6 @@ export interface StepDeps {
   /** Multiagent threads (set by the composition root when wired). */
   threads?: ThreadHooks;
   orchestrator?: FanoutOrchestrator;
-  /** A child thread's budget rule (shared session budget, own token budget); default: the session's. */
-  overBudget?: (record: SessionRecord, usage: SessionUsage) => Promise<boolean>;
   /** The sandbox `bash` runs in for cloud sessions (bubblewrap on one machine, a Lambda on AWS). */
   sandbox?: ShellSandbox;
   /** Whether the sandbox can run commands here (checked at start); else `bash` is not offered. */
@@ -83,8 +78,6 @@ export interface StepDeps {
   work?: WorkQueuePort;
   /** How long a step waits for a self-hosted worker's tool results before ending the turn, ms. */
   workerTimeoutMs: number;
-  /** Called once a run's idle transition is committed (a child thread reports back to its fan-out). */
-  afterIdle?: (record: SessionRecord, stop: StopReason) => Promise<void>;
   /**
    * Credentials of the session's vaults at the moment of use:
    * `authorizationFor(workspaceId, session.vault_ids, mcpServerUrl, { afterUnauthorized })` is the

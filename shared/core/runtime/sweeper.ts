@@ -95,8 +95,8 @@ export async function resumeRunsAtBoot(deps: StepDeps): Promise<string[]> {
           run.grading.leaseUntil = undefined;
           run.grading.leaseOwner = undefined;
         }
-        // A step waiting on a worker or a fan-out keeps its own deadline; anything else goes now.
-        if (!run.workerWait && run.fanoutStep === undefined) run.nudgeAfter = now;
+        // A step waiting on a worker or parked (a fan-out) keeps its own deadline; anything else goes now.
+        if (!run.workerWait && run.parkedStep === undefined) run.nudgeAfter = now;
         return current;
       });
       if (result) resumed.push(runId);

@@ -11,18 +11,15 @@ import type { AgentToolset, Session, SessionAgent, SessionEvent } from "../../co
 import { emitOnce } from "../events/emit-once.js";
 import type { LoggedEvent } from "../events/event-log.js";
 import { capToolResultText } from "../events/result-size.js";
-import { sessionFileMounts } from "../files/file-mounts.js";
 import { mcpResultEvent, runMcpCall } from "../mcp/mcp-calls.js";
 import { McpServers, mcpRunOf } from "../mcp/mcp-servers.js";
-import { sessionMemoryMounts } from "../memory/memory-mounts.js";
 import type { SandboxNetwork } from "../ports.js";
-import { SessionRepository } from "../sessions/session-record.js";
-import { sessionSkillMounts } from "../skills/session-skills.js";
-import { isCoordinatorTool } from "../threads/coordinator-tools.js";
+import { type SessionRecord, SessionRepository } from "../sessions/session-record.js";
 import { sandboxMounts, writeBackMountChanges } from "../tools/bash-mounts.js";
 import { BASH_DEFAULT_TIMEOUT_MS, type BashSandboxContext } from "../tools/bash-tool.js";
 import { type MountedStore, withWriteIntents } from "../tools/file-tools.js";
 import { describeFailure, isBuiltinTool, runBuiltinTool, type ToolOutcome } from "../tools/toolset.js";
+import type { ExtensionTool, MountContext } from "./run-extension.js";
 import type { StepDeps } from "./step-deps.js";
 import type { StepRecord } from "./step-record.js";
 import { fileIntentLog, runOnce } from "./tool-intents.js";
@@ -111,16 +108,16 @@ async function execute(
       mounting = { ...mounting, resources: await ownerResources(deps, mounting, owner) };
     let workspace: StepDeps["workspace"] = deps.workspace;
     let mounts: MountedStore[] | undefined = mounting
-      ? [
-          ...sessionMemoryMounts(
-            deps,
-            { ...mounting, sessionId },
-            toolUseEventId,
-            name === "bash" ? ["bash"] : undefined,
-          ),
-          ...sessionFileMounts(deps.workspace, owner, mounting.resources),
-          ...(agent.skills.length > 0 ? sessionSkillMounts(deps.workspace, owner) : []),
-        ]
+      ? extensionMounts(deps, {
+          workspaceId: mounting.workspaceId,
+          runId: sessionId,
+          owner,
+          resources: mounting.resources,
+          agent,
+          toolUseEventId,
+          tool: name,
+          dispatchedBy: mounting.dispatchedBy,
+        })
       : undefined;
     if (FILE_CHANGE_TOOLS.has(name)) {
       const intents = fileIntentLog(deps, sessionId, toolUseEventId, name, { fresh: options.fresh });
@@ -149,6 +146,11 @@ async function execute(
     deps.logger.error("tool failed", { sessionId, tool: name, error: String(error) });
     return { isError: true, content: `The ${name} tool failed: ${describeFailure(error)}` };
   }
+}
+
+/** What the run's extensions mount for a tool call (memory stores, session files, skills), in order. */
+function extensionMounts(deps: StepDeps, context: MountContext): MountedStore[] {
+  return (deps.extensions ?? []).flatMap((extension) => extension.mounts?.(deps, context) ?? []);
 }
 
 /**
@@ -190,18 +192,31 @@ export async function runStepTools(
   sessionId: string,
   agent: SessionAgent,
   record: StepRecord,
-  options: { fresh: boolean; session?: ToolSession },
+  options: {
+    fresh: boolean;
+    session?: ToolSession;
+    /** The claimed run and the tools its extensions offer this step (they run their own calls). */
+    extension?: { run: SessionRecord; tools: readonly ExtensionTool[] };
+  },
 ): Promise<void> {
+  const owned = new Map(options.extension?.tools.map((t) => [t.definition.name, t]));
   // MCP calls of this step share one connection per server, closed when the step's tools are done.
   const mcp = record.toolRuns.some((r) => r.mcp)
     ? mcpServersOf(deps, sessionId, agent, options.session)
     : undefined;
   try {
     for (const run of record.toolRuns) {
-      // Coordinator tools answer in their reserved slots from the fan-out (threads/fan-out.ts).
-      if (!run.mcp && isCoordinatorTool(agent, run.name)) continue;
       // On a step's first claim no result can exist yet; on a retry a written slot means it ran.
       if (!options.fresh && (await deps.events.exists(sessionId, run.resultSeq))) continue;
+      const own = run.mcp ? undefined : owned.get(run.name);
+      if (own && options.extension) {
+        const outcome = await runExtensionTool(deps, own, options.extension.run, run);
+        // Deferred: the extension writes the result into the slot itself (a fan-out's threads).
+        if (outcome === "deferred") continue;
+        const event = resultEvent(run.resultEventId, run.toolUseEventId, outcome, deps.clock.now());
+        await deps.events.write(sessionId, [{ seq: run.resultSeq, event, internals: {} }]);
+        continue;
+      }
       const event =
         run.mcp && mcp
           ? mcpResultEvent(
@@ -224,6 +239,21 @@ export async function runStepTools(
     }
   } finally {
     await mcp?.closeAll();
+  }
+}
+
+/** An extension's tool call; a failure is the call's error result, as a builtin tool's is. */
+async function runExtensionTool(
+  deps: StepDeps,
+  tool: ExtensionTool,
+  run: SessionRecord,
+  call: StepRecord["toolRuns"][number],
+): Promise<ToolOutcome | "deferred"> {
+  try {
+    return await tool.run(deps, run, call);
+  } catch (error) {
+    deps.logger.error("tool failed", { sessionId: run.session.id, tool: call.name, error: String(error) });
+    return { isError: true, content: `The ${call.name} tool failed: ${describeFailure(error)}` };
   }
 }
 

@@ -6,12 +6,19 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import type { LoggedEvent } from "../events/event-log.js";
-import { evaluationFeedback, outcomeInstruction } from "../outcomes/outcome-prompts.js";
+import type { RunExtension } from "./run-extension.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type UserBlock = Anthropic.Messages.ContentBlockParam;
 
-export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
+/**
+ * @param extensions what plug-ins render their own events as (`contextText`): the first text an
+ *   extension gives for an event joins the user turn.
+ */
+export function buildTranscript(
+  log: LoggedEvent[],
+  extensions: readonly Pick<RunExtension, "contextText">[] = [],
+): MessageParam[] {
   const toolUseIdByEventId = new Map<string, string>();
   for (const { event, internals } of log) {
     if (
@@ -51,19 +58,13 @@ export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
     if (content.length > 0) messages.push({ role: "user", content });
   };
 
-  for (const { event, internals } of log) {
+  const renderers = extensions.filter((e) => e.contextText);
+  for (const logged of log) {
+    const { event, internals } = logged;
     switch (event.type) {
       case "user.message":
         pendingUser.push(...(event.content as UserBlock[]));
         break;
-      case "user.define_outcome":
-        pendingUser.push({ type: "text", text: outcomeInstruction(event, internals.rubricText) });
-        break;
-      case "span.outcome_evaluation_end": {
-        const feedback = evaluationFeedback(event);
-        if (feedback) pendingUser.push({ type: "text", text: feedback });
-        break;
-      }
       case "agent.tool_result":
       case "agent.mcp_tool_result":
       case "user.tool_result":
@@ -94,8 +95,15 @@ export function buildTranscript(log: LoggedEvent[]): MessageParam[] {
           .map((b) => (b as Anthropic.Messages.ToolUseBlockParam).id);
         break;
       }
-      default:
+      default: {
+        for (const extension of renderers) {
+          const text = extension.contextText?.(logged);
+          if (text === undefined) continue;
+          pendingUser.push({ type: "text", text });
+          break;
+        }
         break;
+      }
     }
   }
   // Open tool calls at the end stay open only if nothing else was said after them.

@@ -11,8 +11,6 @@ import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import type { LoggedEvent } from "../events/event-log.js";
-import { taintSources } from "../memory/content-safety.js";
-import type { WriteContext } from "../memory/memories-service.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
@@ -221,24 +219,4 @@ export async function workerTimedOut(deps: StepDeps, claimed: SessionRecord, pen
     } as SessionEvent,
   ]);
   await deps.work?.stopForSession(claimed.workspaceId, sessionId);
-}
-
-/**
- * How a worker's memory sync (`memories.create/update/delete` with its sessions token) is recorded:
- * as the session (`session_actor`), with the session's taint and the latest worker tool call as
- * provenance — as mount writes from the cloud toolset are. Content is stored byte for byte (the
- * worker compares `content_sha256` with its local copy).
- */
-export async function workerWriteContext(deps: StepDeps, sessionId: string): Promise<WriteContext> {
-  const log = await deps.events.read(sessionId);
-  const sources = taintSources(log);
-  const lastCall = log.findLast((e) => e.event.type === "agent.tool_use" && isWorkerTool(e.event.name));
-  return {
-    actor: { type: "session_actor", session_id: sessionId },
-    provenance: {
-      tool_use_event_id: lastCall?.event.id ?? null,
-      tainted: sources.length > 0,
-      taint_sources: sources,
-    },
-  };
 }

@@ -42,8 +42,10 @@ export const runStateSchema = z.object({
       leaseOwner: z.string().optional(),
     })
     .optional(),
-  /** A coordinator waiting on the fan-out its step `fanoutStep` dispatched (threads). */
-  fanoutStep: z.number().int().min(0).optional(),
+  /** A run parked by step `parkedStep`: it waits (running, no lease) for work outside the loop. */
+  parkedStep: z.number().int().min(0).optional(),
+  /** The extension that parked it and resumes it (run-extension.ts; `threads` for a fan-out). */
+  parkedBy: z.string().optional(),
   /** Each child thread's cumulative usage, counted into the session's usage and budget (threads). */
   threadUsage: z.record(z.string(), z.any()).optional(),
   /** Who runs the toolset: absent = the server (cloud); `worker` = a self-hosted environment's worker. */
@@ -52,6 +54,13 @@ export const runStateSchema = z.object({
   workerWait: z.object({ since: z.number(), toolUseIds: z.array(z.string()) }).optional(),
 });
 export type RunState = z.infer<typeof runStateSchema>;
+
+/** Run state written before the run kernel: a coordinator's `fanoutStep` is a run parked by `threads`. */
+function fromEarlierRunState(run: unknown): unknown {
+  if (typeof run !== "object" || run === null || !("fanoutStep" in run)) return run;
+  const { fanoutStep, ...rest } = run as { fanoutStep?: number };
+  return fanoutStep === undefined ? rest : { ...rest, parkedStep: fanoutStep, parkedBy: "threads" };
+}
 
 export function newRunState(): RunState {
   return {
@@ -156,7 +165,7 @@ function fromItem(workspaceId: string, item: StoredItem): SessionRecord {
   return {
     workspaceId,
     session: item.session as Session,
-    run: runStateSchema.parse(item.run),
+    run: runStateSchema.parse(fromEarlierRunState(item.run)),
     rev: Number(item.rev),
     ...(item.thread !== undefined ? { thread: item.thread } : {}),
   };

@@ -15,10 +15,9 @@ import {
   decodeDirectedCursor,
   encodeCursor,
 } from "../paging.js";
-import { listPrice } from "../runtime/budget.js";
+import { listPrice, withThreadUsage } from "../runtime/budget.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { deleteThreads, threadRepository } from "../threads/thread-record.js";
-import { withThreadUsage } from "../threads/thread-usage.js";
 import { purgeRunData } from "./session-purge.js";
 import { emptySessionUsage, newRunState, type SessionRecord } from "./session-record.js";
 

@@ -1,10 +1,11 @@
 /**
- * Multiagent threads in the step loop (ThreadHooks): a child thread runs through the very same
- * `runAgentStep` as a session's primary thread — only its repository (its own run record), its
- * queue messages (carrying `threadId`) and two callbacks (its budget rule, its report when idle)
- * differ. A coordinator step whose model called `send_to_agent` becomes a fan-out: its plan is
- * stored, its threads created, a Step Functions execution started; the coordinator waits
- * (`run.fanoutStep`) until the execution's resume message brings every thread's result.
+ * Multiagent threads in the step loop: a child thread runs through the very same `runAgentStep` as
+ * a session's primary thread — only its repository (its own run record), its queue messages
+ * (carrying `threadId`) and one extension (its budget rule, its report when idle) differ. The
+ * coordinator's side is the `threads` RunExtension: a step whose model called `send_to_agent`
+ * becomes a fan-out — its plan is stored, its threads created, a Step Functions execution started;
+ * the coordinator is parked (`run.parkedStep`) until the execution's resume message brings every
+ * thread's result.
  *
  * Every effect is idempotent (DESIGN.md §5): the plan is stored once per step, thread records are
  * created with `ifNotExists`, events go to fixed slots or through emitOnce, the orchestrator ignores
@@ -18,13 +19,19 @@ import {
 } from "../../infra-spec/fanout-state-machine.js";
 import { emitOnce } from "../events/emit-once.js";
 import { ConditionFailedError, type DomainEvent } from "../ports.js";
-import { budgetReached, listCostUsd, listPrice } from "../runtime/budget.js";
+import { budgetReached, listCostUsd, listPrice, withThreadUsage } from "../runtime/budget.js";
+import type { RunExtension } from "../runtime/run-extension.js";
 import { runningIndexKey, type StopReason, wakeSession } from "../runtime/session-status.js";
 import type { StepDeps, ThreadHooks } from "../runtime/step-deps.js";
 import { type StepMessage, stepMessage } from "../runtime/step-message.js";
 import type { StepRecord } from "../runtime/step-record.js";
-import { emptySessionUsage, newRunState, type SessionRecord } from "../sessions/session-record.js";
-import { SendToAgentInputSchema, THREAD_TIMEOUT } from "./coordinator-tools.js";
+import {
+  emptySessionUsage,
+  newRunState,
+  type RunState,
+  type SessionRecord,
+} from "../sessions/session-record.js";
+import { coordinatorToolDefinitions, SendToAgentInputSchema, THREAD_TIMEOUT } from "./coordinator-tools.js";
 import {
   dispatchedItems,
   type FanoutPlan,
@@ -38,7 +45,6 @@ import {
   threadQueueMessageSchema,
 } from "./thread-messages.js";
 import { metaOf, type ThreadMeta, threadMetaSchema, threadRepository } from "./thread-record.js";
-import { withThreadUsage } from "./thread-usage.js";
 
 /** A roster member as the coordinator sees it. */
 export interface RosterMember {
@@ -59,10 +65,35 @@ export interface ThreadsRuntimeOptions {
 const MAX_REPLY_CHARS = 8_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 const text = (t: string) => [{ type: "text" as const, text: t }];
+/** The extension name a coordinator waiting on a fan-out is parked by. */
+const THREADS = "threads";
+/** The fan-out step a coordinator waits on, if it is parked by one. */
+const fanoutStepOf = (run: RunState) => (run.parkedBy === THREADS ? run.parkedStep : undefined);
 
 export class ThreadsRuntime implements ThreadHooks {
   /** Stored plans never change, so a process keeps the ones it read (25 dispatches read one plan). */
   private readonly plans = new Map<string, FanoutPlan>();
+
+  /** The coordinator's side in the step loop: its tools, its fan-out (parking), its interrupt. */
+  readonly extension: RunExtension = {
+    name: THREADS,
+    tools: (_deps, run) =>
+      coordinatorToolDefinitions(run.session.agent).map((definition) => ({
+        definition,
+        // Answered from the fan-out, in the calls' reserved slots (applyPlan, resume).
+        run: async () => "deferred" as const,
+      })),
+    afterTools: (deps, run, step) => this.planFanout(deps, run, step),
+    resumeParked: async (deps, run) => {
+      await this.startFanout(deps, run);
+      return true;
+    },
+    interrupted: async (deps, run) => {
+      const fanoutStep = fanoutStepOf(run.run);
+      if (fanoutStep !== undefined)
+        await this.cancelFanout(deps, run.workspaceId, run.session.id, fanoutStep);
+    },
+  };
 
   constructor(private readonly options: ThreadsRuntimeOptions) {}
 
@@ -93,8 +124,17 @@ export class ThreadsRuntime implements ThreadHooks {
         send: (m, options) =>
           deps.steps.send(stepMessage(m.workspaceId, sessionId, m.stepSeq, m.sessionId), options),
       },
-      overBudget: (record, usage) => this.threadOverBudget(deps, workspaceId, sessionId, record, usage),
-      afterIdle: (record, stop) => this.threadIdle(deps, workspaceId, sessionId, record, stop),
+      // A child thread's own rules come first: its budget (which answers for the session's too)
+      // and its report to the fan-out once idle.
+      extensions: [
+        {
+          name: "child-thread",
+          overBudget: (_deps, record, usage) =>
+            this.threadOverBudget(deps, workspaceId, sessionId, record, usage),
+          afterIdle: (_deps, record, stop) => this.threadIdle(deps, workspaceId, sessionId, record, stop),
+        },
+        ...(deps.extensions ?? []),
+      ],
     };
   }
 
@@ -362,7 +402,7 @@ export class ThreadsRuntime implements ThreadHooks {
   }
 
   async startFanout(deps: StepDeps, record: SessionRecord): Promise<void> {
-    const fanoutStep = record.run.fanoutStep;
+    const fanoutStep = fanoutStepOf(record.run);
     if (fanoutStep === undefined) return;
     const sessionId = record.session.id;
     const plan = await this.plan(deps, sessionId, fanoutStep);
@@ -398,7 +438,7 @@ export class ThreadsRuntime implements ThreadHooks {
     const waitMs =
       (Math.max(...items.map((i) => i.dispatch.timeoutSeconds)) + FANOUT_HEARTBEAT_SECONDS) * 1000;
     await deps.sessions.mutate(record.workspaceId, sessionId, (current) => {
-      if (current.run.fanoutStep !== fanoutStep) return undefined;
+      if (fanoutStepOf(current.run) !== fanoutStep) return undefined;
       current.run.leaseUntil = undefined;
       current.run.leaseOwner = undefined;
       current.run.nudgeAfter = deps.clock.now() + waitMs;
@@ -476,7 +516,8 @@ export class ThreadsRuntime implements ThreadHooks {
     // is seen here (its coordinator write precedes this read), one that ran later saw the dispatch.
     const parent = await deps.sessions.get(ws, sessionId);
     if (
-      parent?.run.fanoutStep === Number(fanoutKey) &&
+      parent &&
+      fanoutStepOf(parent.run) === Number(fanoutKey) &&
       parent.run.interruptSeq > parent.run.interruptHandledSeq
     )
       await this.cancelFanout(deps, ws, sessionId, Number(fanoutKey));
@@ -724,7 +765,7 @@ export class ThreadsRuntime implements ThreadHooks {
   private async resume(deps: StepDeps, message: FanoutResumeMessage) {
     const { workspaceId: ws, sessionId, fanoutStep } = message;
     const record = await deps.sessions.get(ws, sessionId);
-    if (record?.run.fanoutStep !== fanoutStep) return;
+    if (!record || fanoutStepOf(record.run) !== fanoutStep) return;
     const plan = await this.plan(deps, sessionId, fanoutStep);
     if (!plan) return;
     const now = iso(deps.clock.now());
@@ -758,8 +799,9 @@ export class ThreadsRuntime implements ThreadHooks {
     );
     const threadUsage = await this.threadUsage(deps, ws, sessionId);
     const saved = await deps.sessions.mutate(ws, sessionId, (current) => {
-      if (current.run.fanoutStep !== fanoutStep) return undefined;
-      current.run.fanoutStep = undefined;
+      if (fanoutStepOf(current.run) !== fanoutStep) return undefined;
+      current.run.parkedStep = undefined;
+      current.run.parkedBy = undefined;
       current.run.threadUsage = threadUsage;
       current.run.stepClaims = 0;
       current.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
