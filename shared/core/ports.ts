@@ -97,10 +97,22 @@ export class ModelCallError extends Error {
   }
 }
 
-/** One model call, Messages API in and out. */
+/**
+ * What a streaming model call reports while it runs, so that clients can preview the agent's text
+ * (`event_deltas`). Best-effort and never durable: the response the call resolves with is what
+ * counts. A provider that cannot stream just never calls it.
+ */
+export interface ModelStreamObserver {
+  /** A content block opened at `index` of the response's content (`text`, `thinking`, `tool_use`, …). */
+  blockStart(index: number, type: string): void;
+  /** Text was appended to the text block at `index`. */
+  textDelta(index: number, text: string): void;
+}
+
+/** One model call, Messages API in and out; with an observer, the call streams and reports as it goes. */
 export interface ModelProvider {
   readonly name: string;
-  createMessage(request: ModelRequest): Promise<ModelResponse>;
+  createMessage(request: ModelRequest, observer?: ModelStreamObserver): Promise<ModelResponse>;
 }
 
 /** Fetches a URL for the `web_fetch` tool (the SSRF guard sits in front of it). */
@@ -163,6 +175,24 @@ export interface EventNotifier {
    * (false), whichever is first.
    */
   wait(sessionId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+}
+
+/**
+ * A preview of an event being produced (`event_start`, `event_delta`), as the SDK types them. Only
+ * streams that ask for them (`event_deltas`) see them; they are never stored.
+ */
+export type EventPreview =
+  | Anthropic.Beta.Sessions.BetaManagedAgentsStartEvent
+  | Anthropic.Beta.Sessions.BetaManagedAgentsDeltaEvent;
+
+/**
+ * The non-durable channel from a step to the open event streams of its session (or thread):
+ * in-process on one machine; a process that cannot reach the streams drops what it publishes.
+ */
+export interface EventPreviews {
+  publish(runId: string, preview: EventPreview): void;
+  /** Calls `listener` with every later preview of `runId`, until the returned function is called. */
+  subscribe(runId: string, listener: (preview: EventPreview) => void): () => void;
 }
 
 export interface Logger {
