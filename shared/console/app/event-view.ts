@@ -103,7 +103,11 @@ function body(event: AnyEvent, ctx: EventContext) {
         <span class="metric">out <b>${count(u.output_tokens)}</b></span>
         <span class="metric">cache read <b>${count(u.cache_read_input_tokens)}</b></span>
         <span class="metric">cache write <b>${count(u.cache_creation_input_tokens)}</b></span>
-        ${ms === undefined ? null : html`<span class="metric">latency <b>${count(ms)} ms</b></span>`}
+        ${
+          ms
+            ? html`<span class="metric">latency <b>${count(ms)} ms</b></span>`
+            : html`<span class="metric muted" title="the start and end of this span carry the same time">latency not recorded</span>`
+        }
       </p>`;
     }
     case "user.define_outcome":
@@ -123,6 +127,13 @@ function body(event: AnyEvent, ctx: EventContext) {
       return html`<div><p>To <a href=${href("sessions", ctx.sessionId, "threads", e.to_session_thread_id)}>${e.to_agent_name ?? e.to_session_thread_id}</a></p><p class="text">${textOf(e.content)}</p></div>`;
     case "agent.thread_message_received":
       return html`<div><p>From <a href=${href("sessions", ctx.sessionId, "threads", e.from_session_thread_id)}>${e.from_agent_name ?? e.from_session_thread_id}</a></p><p class="text">${textOf(e.content)}</p></div>`;
+    case "session.usage": {
+      const u = (e.usage ?? {}) as Record<string, number>;
+      return html`<p class="span-line">Session usage
+        <span class="metric">in <b>${count(u.input_tokens)}</b></span>
+        <span class="metric">out <b>${count(u.output_tokens)}</b></span>
+        <span class="metric">cache read <b>${count(u.cache_read_input_tokens)}</b></span></p>`;
+    }
     case "session.status_idle":
       return html`<p class="muted">Idle — ${e.stop_reason?.type ?? ""}</p>`;
     case "session.error":

@@ -45,7 +45,7 @@ function ThreadTree({
   }
   const item = (t: Thread): unknown => html`<li key=${t.id}>
     <a href=${href("sessions", sessionId, "threads", t.id)} aria-current=${selected === t.id ? "page" : undefined}>
-      ${t.agent?.name ?? t.agent?.type ?? "thread"}</a>
+      ${t.agent?.name ?? t.agent?.type ?? "thread"}</a>${" "}
     <span class=${`badge status-${t.status}`}>${t.status}</span>
     ${t.workflow_run_id ? html`<span class="muted small"> run ${t.workflow_run_id}</span>` : null}
     <div class="muted small">${t.id} · ${tokens(t.usage)}</div>

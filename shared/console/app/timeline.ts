@@ -131,8 +131,8 @@ export function Timeline({ api, sessionId, threadId, target, onLive }: TimelineP
   return html`<section class="timeline" aria-label="Timeline">
     <p class="timeline-status" role="status">
       <span class=${`dot dot-${live}`} aria-hidden="true"></span>
-      ${live === "live" ? "Live" : live === "reconnecting" ? "Reconnecting…" : "Connecting…"} ·
-      ${count(events.length)} events${loading ? " · loading history…" : ""}
+      ${` ${live === "live" ? "Live" : live === "reconnecting" ? "Reconnecting…" : "Connecting…"} · ${count(events.length)} events`}
+      ${loading ? " · loading history…" : ""}
       ${target && targetIndex === undefined && !loading ? " · that event is not in this timeline" : ""}
     </p>
     ${error ? html`<p class="error-text" role="alert">${error}</p>` : null}
