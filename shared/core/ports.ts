@@ -11,7 +11,9 @@ export interface StoredItem {
   [attribute: string]: unknown;
 }
 
-export type TableName = "resources" | "events";
+export type { TableName } from "../infra-spec/tables.js";
+
+import type { TableName } from "../infra-spec/tables.js";
 
 /** Raised by a conditional write whose condition did not hold. */
 export class ConditionFailedError extends Error {
@@ -156,10 +158,7 @@ export interface Clock {
   now(): number;
 }
 
-export interface IdGenerator {
-  /** A new id with the given prefix, e.g. `sesn` → `sesn_011C…`; sortable by creation time. */
-  next(prefix: string): string;
-}
+export type { IdGenerator } from "../contract/ids.js";
 
 /**
  * Announces written events to live followers (SSE). An optimisation only: the event table is the
@@ -190,6 +189,8 @@ export type EventPreview =
  * in-process on one machine; a process that cannot reach the streams drops what it publishes.
  */
 export interface EventPreviews {
+  /** Whether any stream of `runId` wants previews now (a step streams its model call only then). */
+  listening(runId: string): boolean;
   publish(runId: string, preview: EventPreview): void;
   /** Calls `listener` with every later preview of `runId`, until the returned function is called. */
   subscribe(runId: string, listener: (preview: EventPreview) => void): () => void;
