@@ -5,7 +5,7 @@
  */
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { ConditionFailedError, type DocumentStore } from "../ports.js";
-import type { EventLog, LoggedEvent } from "./event-log.js";
+import type { EventInternals, EventLog, LoggedEvent } from "./event-log.js";
 
 /** The partition of a run's emit-once markers. */
 export const emitOnceKey = (sessionId: string) => `once#${sessionId}`;
@@ -16,14 +16,18 @@ export async function emitOnce(
   sessionId: string,
   key: string,
   events: SessionEvent[],
-  options: { knownNew?: boolean } = {},
+  options: { knownNew?: boolean; internals?: EventInternals[] } = {},
 ): Promise<LoggedEvent[]> {
   const pk = emitOnceKey(sessionId);
   // `knownNew`: the caller knows no earlier attempt can have used this key (saves a read).
   let recorded = options.knownNew ? undefined : await store.get("resources", pk, key);
   if (!recorded) {
     const first = await log.allocate(sessionId, events.length);
-    const entries: LoggedEvent[] = events.map((event, i) => ({ seq: first + i, event, internals: {} }));
+    const entries: LoggedEvent[] = events.map((event, i) => ({
+      seq: first + i,
+      event,
+      internals: options.internals?.[i] ?? {},
+    }));
     try {
       await store.put("resources", { pk, sk: key, entries }, { ifNotExists: true });
       recorded = { pk, sk: key, entries };

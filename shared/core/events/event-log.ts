@@ -16,6 +16,8 @@ export interface EventInternals {
   stepSeq?: number;
   /** A file rubric's text as read when its `user.define_outcome` was sent (shown to the agent). */
   rubricText?: string;
+  /** A workflow run's result as its agent reads it (on `workflow_run.status_ended`). */
+  workflowResult?: string;
 }
 
 export interface LoggedEvent {

@@ -90,6 +90,8 @@ export const InlineAgentSchema = z.strictObject({
     ),
   system: z.string().min(1).max(50_000),
   model: z.string().min(1).max(200).optional(),
+  /** Names of the starting agent's tools it may use (default: all of them). */
+  tools: z.array(z.string().min(1)).max(128).optional(),
   description: z.string().max(2_000).optional(),
 });
 export type InlineAgent = z.infer<typeof InlineAgentSchema>;

@@ -84,12 +84,13 @@ export async function emitPhaseStarted(deps: WorkflowEventDeps, run: WorkflowRun
   await emitOnce(deps.store, deps.events, run.sessionId, key(run.runId, `phase#${p}`), events);
 }
 
-/** The run ended: the last started phase ends, its error (if any), then `status_ended`. */
+/** The run ended: the last started phase ends, its error (if any), then `status_ended` carrying `resultText`. */
 export async function emitRunEnded(
   deps: WorkflowEventDeps,
   run: WorkflowRun,
   result: WorkflowRunResult,
   now: string,
+  resultText: string,
 ) {
   const events: SessionEvent[] = [];
   for (let p = run.phases.length - 1; p >= 0; p--) {
@@ -120,7 +121,9 @@ export async function emitRunEnded(
     workflow_run_id: run.runId,
     result,
   } as SessionEvent);
-  return emitOnce(deps.store, deps.events, run.sessionId, key(run.runId, "end"), events);
+  // The result text rides on status_ended, hidden from clients, for the agent's context (contextText).
+  const internals = events.map((_e, i) => (i === events.length - 1 ? { workflowResult: resultText } : {}));
+  return emitOnce(deps.store, deps.events, run.sessionId, key(run.runId, "end"), events, { internals });
 }
 
 /** An error kept a run from being created (a refused plan, the open-runs limit). */
