@@ -4,7 +4,11 @@
  * order) and list pagination can use them as cursors.
  */
 import { randomBytes } from "node:crypto";
-import type { IdGenerator } from "../core/ports.js";
+
+export interface IdGenerator {
+  /** A new id with the given prefix, e.g. `sesn` → `sesn_011C…`; sortable by creation time. */
+  next(prefix: string): string;
+}
 
 const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 

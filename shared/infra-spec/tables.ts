@@ -3,7 +3,7 @@
  * `resources` holds every control-plane item (agents and their versions, environments, sessions, API
  * keys, step records); `events` holds each session's event log, sorted by a numeric sequence.
  */
-import type { TableName } from "../core/ports.js";
+export type TableName = "resources" | "events";
 
 export interface TableSpec {
   name: TableName;

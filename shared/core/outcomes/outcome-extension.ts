@@ -3,7 +3,7 @@
  * that ends while an outcome is worked on goes to the grader instead of idle (outcome-lifecycle.ts).
  */
 import type { RunExtension } from "../runtime/run-extension.js";
-import { beginEvaluation } from "./outcome-lifecycle.js";
+import { beginEvaluation, pendingGraderMessage } from "./outcome-lifecycle.js";
 import { evaluationFeedback, outcomeInstruction } from "./outcome-prompts.js";
 
 export const outcomeExtension: RunExtension = {
@@ -12,6 +12,12 @@ export const outcomeExtension: RunExtension = {
     if (event.type === "user.define_outcome") return outcomeInstruction(event, internals.rubricText);
     if (event.type === "span.outcome_evaluation_end") return evaluationFeedback(event);
     return undefined;
+  },
+  async nudgeStalled(deps, run) {
+    const grading = pendingGraderMessage(run);
+    if (!grading || !deps.outcomes) return false;
+    await deps.outcomes.queue.send(grading);
+    return true;
   },
   insteadOfIdle(deps, next) {
     const message = beginEvaluation(deps, next);

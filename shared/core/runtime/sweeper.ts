@@ -2,9 +2,8 @@
  * The sweeper: finds running sessions whose step lease expired (or that never got their step
  * message) and re-nudges them. Duplicate nudges are harmless: a step claims the session first.
  */
-import { pendingGraderMessage } from "../outcomes/outcome-lifecycle.js";
 import type { StoredItem } from "../ports.js";
-import { threadRepository } from "../threads/thread-record.js";
+import type { SessionRepository } from "../sessions/session-record.js";
 import { runningIndexKey } from "./session-status.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
@@ -27,13 +26,24 @@ export async function sweepStalledSessions(
   return { checked: entries.length, nudged, failed };
 }
 
+/**
+ * The deps of the run a running-index entry names: a child thread's entry names its session too
+ * (threads/threads-runtime.ts), and its run record, queue addressing and extensions are the thread's.
+ */
+async function entryScope(deps: StepDeps, entry: StoredItem) {
+  const runId = String(entry.sk);
+  const workspaceId = String(entry.workspaceId);
+  const parentId = typeof entry.sessionId === "string" ? entry.sessionId : undefined;
+  if (!parentId) return { runId, workspaceId, parentId, scoped: deps };
+  if (!deps.threads) throw new Error(`thread ${runId} of ${parentId}: threads are not wired here`);
+  const scoped = await deps.threads.depsFor(deps, stepMessage(workspaceId, parentId, 0, runId));
+  return { runId, workspaceId, parentId, scoped };
+}
+
 /** Re-nudges one running session or thread if its lease expired; true when it sent a nudge. */
 async function sweepEntry(deps: StepDeps, entry: StoredItem): Promise<boolean> {
-  const sessionId = String(entry.sk);
-  const workspaceId = String(entry.workspaceId);
-  // A child thread's entry names its session (threads/threads-runtime.ts): its run record is there.
-  const parentId = typeof entry.sessionId === "string" ? entry.sessionId : undefined;
-  const runs = parentId ? threadRepository(deps.store, parentId) : deps.sessions;
+  const { runId: sessionId, workspaceId, parentId, scoped } = await entryScope(deps, entry);
+  const runs: SessionRepository = scoped.sessions;
   const now = deps.clock.now();
   let waitsOnWorker: string | undefined;
   const result = await runs.mutate(workspaceId, sessionId, (current) => {
@@ -54,14 +64,9 @@ async function sweepEntry(deps: StepDeps, entry: StoredItem): Promise<boolean> {
   }
   if (result.before.rev === after.rev) return false;
   deps.logger.info("re-nudging stalled session", { sessionId, stepSeq: after.run.stepSeq });
-  const grading = pendingGraderMessage(after);
-  if (grading && deps.outcomes) await deps.outcomes.queue.send(grading);
-  else
-    await deps.steps.send(
-      parentId
-        ? stepMessage(workspaceId, parentId, after.run.stepSeq, sessionId)
-        : stepMessage(workspaceId, sessionId, after.run.stepSeq),
-    );
+  for (const extension of scoped.extensions ?? [])
+    if (await extension.nudgeStalled?.(scoped, after)) return true;
+  await scoped.steps.send(stepMessage(workspaceId, sessionId, after.run.stepSeq));
   return true;
 }
 
@@ -77,10 +82,9 @@ export async function resumeRunsAtBoot(deps: StepDeps): Promise<string[]> {
   const resumed: string[] = [];
   for (const entry of await deps.store.query("resources", runningIndexKey)) {
     const runId = String(entry.sk);
-    const parentId = typeof entry.sessionId === "string" ? entry.sessionId : undefined;
-    const runs = parentId ? threadRepository(deps.store, parentId) : deps.sessions;
     try {
-      const result = await runs.mutate(String(entry.workspaceId), runId, (current) => {
+      const { scoped } = await entryScope(deps, entry);
+      const result = await scoped.sessions.mutate(String(entry.workspaceId), runId, (current) => {
         const active = current.session.status === "running" || current.session.status === "rescheduling";
         if (!active) return undefined;
         const run = current.run;
