@@ -1,0 +1,739 @@
+/**
+ * Workflow runs (`multiagent_20261001` workflows) in the step loop and on the queue.
+ *
+ *   start  The session's agent calls `start_workflow_run` with a plan (workflow-plan.ts). The plan is
+ *          validated (a refusal is a `program_error` the agent can fix and retry), checked against
+ *          the open-runs limit, stored as a run, announced (`workflow_run.created`, `status_running`)
+ *          and compiled to ASL, whose execution starts (WorkflowOrchestrator: Step Functions on AWS,
+ *          aws-local-stepfunctions locally). The call answers at once: the run is background work;
+ *          the agent may go on or end its turn.
+ *   run    The execution sends `workflow_phase` markers (phase events) and, per agent call, a
+ *          `workflow_task` with its task token. Each call gets a fresh thread of the session
+ *          (`workflow_run_id` on it), dispatched through the threads runtime like a fan-out's; the
+ *          thread answers a relay token on idle, which records the outcome here (the truth, in the
+ *          store) and answers Step Functions. Retries are new attempts in new threads.
+ *   end    `workflow_run_finished` (or the deadline, an interrupt, the thread limit, a session
+ *          delete) ends the run once: its last phase ends, an error if any, `status_ended`; threads
+ *          still at work are stopped; the run's result text is carried to the agent's context and
+ *          an idle session is woken to read it.
+ *
+ * Every handler is idempotent (DESIGN.md §5): runs are keyed by the starting tool call, events go
+ * through emitOnce, attempts are keyed by task token, answers and stops of settled things change nothing.
+ */
+import * as z from "zod";
+import { idPrefix } from "../../contract/ids.js";
+import type { SessionAgent } from "../../contract/sdk-types.js";
+import {
+  compileWorkflowStateMachine,
+  WORKFLOW_TASK_FAILED,
+  type WorkflowExecutionInput,
+} from "../../infra-spec/workflow-state-machine.js";
+import { buildInlineAgent, InlineAgentError } from "../multiagent/inline-agents.js";
+import { runnableAgent, sessionMultiagent } from "../multiagent/session-multiagent.js";
+import type { FanoutOrchestrator, WorkflowOrchestrator } from "../ports.js";
+import type { ExtensionTool, RunExtension } from "../runtime/run-extension.js";
+import { wakeSession } from "../runtime/session-status.js";
+import type { StepDeps } from "../runtime/step-deps.js";
+import type { ToolRun } from "../runtime/step-record.js";
+import type { SessionRecord } from "../sessions/session-record.js";
+import type { ToolOutcome } from "../tools/toolset.js";
+import {
+  WORKFLOW_MESSAGE_KINDS,
+  type WorkflowFinishedMessage,
+  type WorkflowQueueMessage,
+  type WorkflowTaskMessage,
+  workflowQueueMessageSchema,
+} from "./workflow-messages.js";
+import {
+  type PlanStep,
+  parseListOutput,
+  renderStepInput,
+  type ValidatedPlan,
+  validateWorkflowPlan,
+  WORKFLOW_PLAN_LIMITS,
+  WorkflowPlanSchema,
+} from "./workflow-plan.js";
+import { emitPhaseStarted, emitRunCreated, emitRunEnded, emitRunRefused } from "./workflow-run-events.js";
+import {
+  type WorkflowRun,
+  type WorkflowRunError,
+  type WorkflowRunResult,
+  WorkflowRunStore,
+  type WorkflowTask,
+  workflowTaskSk,
+} from "./workflow-run-record.js";
+
+export const START_WORKFLOW_RUN = "start_workflow_run";
+/** The extension's name (run-extension.ts). */
+const WORKFLOWS = "workflows";
+/** Relay tokens: what a workflow task's thread answers, so the run records the outcome first. */
+const RELAY = "wfrelay";
+/** A step output as a later step's input or the run's result sees it. */
+const MAX_OUTPUT_CHARS = 8_000;
+const MAX_RESULT_CHARS = 40_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** What workflow runs need from the session's threads (implemented by threads/threads-runtime.ts). */
+export interface WorkflowThreadDispatcher {
+  /**
+   * Creates thread `threadId` (unless it exists) running `agent`, marked as created by workflow run
+   * `workflowRunId` (`session.thread_created` carries it), gives it `message` for the task `key`
+   * with `taskToken`, and wakes it. Idempotent per (thread, key); the thread answers the token when
+   * it goes idle (success with its reply, failure with why), and heartbeats it while it works.
+   */
+  dispatchTask(
+    deps: StepDeps,
+    task: {
+      workspaceId: string;
+      sessionId: string;
+      threadId: string;
+      agentName: string;
+      agent: SessionAgent;
+      agentKind: "agent" | "inline";
+      workflowRunId: string;
+      key: string;
+      toolUseEventId: string;
+      message: string;
+      taskToken: string;
+    },
+  ): Promise<void>;
+  /** Stops threads still working on task `key` (each ends at its next decision point, answering as cancelled). */
+  cancelTasks(
+    deps: StepDeps,
+    workspaceId: string,
+    sessionId: string,
+    tasks: Array<{ threadId: string; key: string }>,
+    reason: string,
+  ): Promise<void>;
+}
+
+export interface WorkflowLimits {
+  /** Runs a session may have open (not ended) at once. */
+  maxOpenRuns: number;
+  /** Threads one run may create (every attempt of every call is a thread). */
+  maxThreadsPerRun: number;
+  /** Upper bound of a plan's `timeout_seconds`. */
+  maxRunTimeoutSeconds: number;
+}
+
+export interface WorkflowRunsOptions {
+  orchestrator: WorkflowOrchestrator;
+  threads: WorkflowThreadDispatcher;
+  /** The agent-steps queue URL the state machines send to (any string locally). */
+  queueUrl: string;
+  limits: WorkflowLimits;
+}
+
+const relayTokenSchema = z.tuple([
+  z.literal(RELAY),
+  z.string(),
+  z.string(),
+  z.string(),
+  z.string(),
+  z.coerce.number().int(),
+]);
+
+const toolInputSchema = (() => {
+  const schema = z.toJSONSchema(WorkflowPlanSchema, { io: "input" }) as Record<string, unknown>;
+  delete schema.$schema;
+  return schema;
+})();
+
+const description = `Start a workflow run: background work that follows a plan you write, running other agents in session threads and combining what they return. The call answers at once with the run's id; you may keep working or end your turn, and the run's result is given to you when it ends.
+
+A plan has phases, run in order; a phase's steps run one after the other. A step is
+- {"type":"agent","id","agent","input"}: one agent works on input and replies (add "output":"list" to parse its reply into a list of items);
+- {"type":"map","id","agent","items","input"}: the same call once per item, side by side ("items": a list of strings, or {"from":"<id of an earlier list step>"}; "max_concurrency" ≤ ${WORKFLOW_PLAN_LIMITS.branches});
+- {"type":"parallel","id","branches":[[steps…],[steps…]]}: branches side by side.
+An input names an earlier step's output as {{steps.<id>}} (a map's outputs come numbered); a map's input names its item {{item}} and {{index}}. "retries" (0–${WORKFLOW_PLAN_LIMITS.retries}) re-runs a failed or timed-out call; "timeout_seconds" bounds a call (default ${WORKFLOW_PLAN_LIMITS.stepTimeout.default}) and the plan's "timeout_seconds" the run. "agent" is one of your workflow agents (by name) or an inline agent you define in "agents" ({name, system, model?, tools?}). "result" lists the steps whose outputs make the run's result (default: the last phase's steps). A failed step does not stop the run: its failure is reported in its place.`;
+
+/** The run a starting tool call makes: one per call, so a re-run of the call finds it. */
+export const workflowRunIdFor = (toolUseEventId: string) => `wfrun_${toolUseEventId.replace(/^sevt_/, "")}`;
+
+function workflowsOf(agent: SessionAgent) {
+  const w = sessionMultiagent(agent)?.workflows;
+  return w?.type === "enabled" ? w : undefined;
+}
+
+export class WorkflowRunsRuntime {
+  constructor(private readonly options: WorkflowRunsOptions) {}
+
+  /** The primary thread's side in the step loop: the start tool, and interrupts stopping its runs. */
+  readonly extension: RunExtension = {
+    name: WORKFLOWS,
+    tools: (_deps, run) =>
+      run.thread === undefined && workflowsOf(run.session.agent) ? [this.startTool] : [],
+    contextText: (logged) =>
+      logged.event.type === "workflow_run.status_ended" ? logged.internals.workflowResult : undefined,
+    interrupted: async (deps, run) => {
+      if (run.thread !== undefined) return;
+      await this.stopRuns(deps, run.workspaceId, run.session.id, { type: "stopped" });
+    },
+  };
+
+  private readonly startTool: ExtensionTool = {
+    definition: {
+      name: START_WORKFLOW_RUN,
+      description,
+      input_schema: toolInputSchema as never,
+    },
+    run: (deps, run, call) => this.start(deps, run, call),
+  };
+
+  private runs(deps: StepDeps) {
+    return new WorkflowRunStore(deps.store);
+  }
+
+  // ── start ────────────────────────────────────────────────────────────────────────────────────
+
+  private async start(deps: StepDeps, record: SessionRecord, call: ToolRun): Promise<ToolOutcome> {
+    const workflows = workflowsOf(record.session.agent);
+    const sessionId = record.session.id;
+    const now = iso(deps.clock.now());
+    const eventDeps = { store: deps.store, events: deps.events, ids: deps.ids };
+    if (!workflows) return { isError: true, content: "Workflow runs are not enabled for this agent." };
+    const runId = workflowRunIdFor(call.toolUseEventId);
+    const store = this.runs(deps);
+    const existing = await store.get(sessionId, runId);
+    if (existing) return this.startedOutcome(deps, existing);
+    const refuse = async (error: WorkflowRunError) => {
+      await emitRunRefused(eventDeps, sessionId, call.toolUseEventId, error, now);
+      return { isError: true, content: error.message };
+    };
+    const validation = validateWorkflowPlan(call.input, {
+      predefined: workflows.predefined_agents.map((a) => ({ name: a.name, id: a.id, version: a.version })),
+      inlineAgents: workflows.inline_agents.type === "enabled",
+      maxRunTimeoutSeconds: this.options.limits.maxRunTimeoutSeconds,
+    });
+    if (!validation.ok) return refuse({ type: "program_error", message: validation.message });
+    const plan = validation.plan;
+    for (const [i, inline] of plan.inlineAgents.entries()) {
+      try {
+        buildInlineAgent(record.session.agent, inline, {
+          budgeted: Boolean(record.session.budget),
+          defaultName: inline.name,
+        });
+      } catch (error) {
+        if (!(error instanceof InlineAgentError)) throw error;
+        return refuse({
+          type: "program_error",
+          message: `The plan was refused: agents[${i}]: ${error.message} Fix the plan and call ${START_WORKFLOW_RUN} again.`,
+        });
+      }
+    }
+    const open = (await store.list(sessionId)).filter((r) => r.status === "running").length;
+    if (open >= this.options.limits.maxOpenRuns)
+      return refuse({
+        type: "max_workflow_runs_error",
+        message: `No run was created: this session already has ${open} open workflow runs, its limit. Wait for one to end (its result comes to you), then start this one again.`,
+      });
+    const run = await store.create({
+      schemaVersion: 1,
+      workspaceId: record.workspaceId,
+      sessionId,
+      runId,
+      toolUseEventId: call.toolUseEventId,
+      stepSeq: record.run.stepSeq,
+      name: plan.name ?? `Workflow run ${runId.slice(-6)}`,
+      description: plan.description,
+      phases: plan.phases.map((p) => ({
+        id: deps.ids.next("wfph"),
+        name: p.name,
+        description: p.description,
+      })),
+      plan,
+      createdAt: now,
+      deadline: deps.clock.now() + plan.timeoutSeconds * 1000,
+      status: "running",
+    });
+    await emitRunCreated(eventDeps, run);
+    await this.startExecution(deps, run);
+    await this.sendDeadline(deps, run);
+    return this.startedOutcome(deps, run);
+  }
+
+  private startedOutcome(_deps: StepDeps, run: WorkflowRun): ToolOutcome {
+    const phases = run.phases.map((p, i) => `${i + 1}. ${p.name}`).join("; ");
+    return {
+      isError: false,
+      content: `Workflow run ${run.runId} ("${run.name}") started, with ${run.phases.length} phase(s): ${phases}. It runs in the background (time limit ${run.plan.timeoutSeconds} s); its result will be given to you when it ends. You may keep working or end your turn.`,
+    };
+  }
+
+  private executionInput(run: WorkflowRun): WorkflowExecutionInput {
+    return {
+      schemaVersion: 1,
+      queueUrl: this.options.queueUrl,
+      workspaceId: run.workspaceId,
+      sessionId: run.sessionId,
+      runId: run.runId,
+      items: run.plan.items,
+      results: {},
+    };
+  }
+
+  /** Starts (idempotently) the run's execution of its compiled plan. */
+  private startExecution(_deps: StepDeps, run: WorkflowRun) {
+    return this.options.orchestrator.start(
+      run.runId,
+      compileWorkflowStateMachine(run.plan.program),
+      this.executionInput(run),
+    );
+  }
+
+  /** The deadline nudge: SQS delays at most 15 minutes, so a long run's deadline is re-nudged until due. */
+  private async sendDeadline(deps: StepDeps, run: WorkflowRun) {
+    const remaining = Math.ceil((run.deadline - deps.clock.now()) / 1000);
+    await (deps.steps as unknown as { send(m: unknown, o?: { delaySeconds?: number }): Promise<void> }).send(
+      {
+        schemaVersion: 1,
+        kind: "workflow_run_deadline",
+        workspaceId: run.workspaceId,
+        sessionId: run.sessionId,
+        runId: run.runId,
+      },
+      { delaySeconds: Math.max(0, Math.min(900, remaining)) },
+    );
+  }
+
+  // ── queue ────────────────────────────────────────────────────────────────────────────────────
+
+  /** Handles a workflow message from the agent-steps queue; false when `body` is not one. */
+  async handleQueueMessage(deps: StepDeps, body: unknown): Promise<boolean> {
+    if (
+      typeof body !== "object" ||
+      body === null ||
+      !WORKFLOW_MESSAGE_KINDS.has(String((body as { kind?: unknown }).kind))
+    )
+      return false;
+    const message: WorkflowQueueMessage = workflowQueueMessageSchema.parse(body);
+    const run = await this.runs(deps).get(message.sessionId, message.runId);
+    if (message.kind === "workflow_task") await this.dispatch(deps, run, message);
+    else if (!run || run.status === "ended") return true;
+    else if (message.kind === "workflow_phase")
+      await emitPhaseStarted(deps, run, message.phase, iso(deps.clock.now()));
+    else if (message.kind === "workflow_run_finished") await this.finished(deps, run, message);
+    else if (deps.clock.now() >= run.deadline)
+      await this.endRun(deps, run, {
+        type: "error",
+        error: {
+          type: "timeout_error",
+          message: `The run reached its time limit of ${run.plan.timeoutSeconds} s.`,
+        },
+      });
+    else await this.sendDeadline(deps, run);
+    return true;
+  }
+
+  /** One call of the plan: a fresh attempt in a fresh thread, or the answer it already has. */
+  private async dispatch(deps: StepDeps, run: WorkflowRun | undefined, message: WorkflowTaskMessage) {
+    const { taskToken, stepId, index } = message;
+    const orchestrator = this.options.orchestrator;
+    if (!run || run.status === "ended") {
+      await orchestrator.sendTaskFailure(taskToken, "WorkflowRunStopped", "the run has ended");
+      return;
+    }
+    if (deps.clock.now() >= run.deadline) {
+      await orchestrator.sendTaskFailure(taskToken, "WorkflowRunStopped", "the run reached its time limit");
+      await this.endRun(deps, run, {
+        type: "error",
+        error: {
+          type: "timeout_error",
+          message: `The run reached its time limit of ${run.plan.timeoutSeconds} s.`,
+        },
+      });
+      return;
+    }
+    const step = run.plan.steps[stepId];
+    if (!step?.agent || step.input === undefined) {
+      await orchestrator.sendTaskFailure(
+        taskToken,
+        WORKFLOW_TASK_FAILED,
+        `no agent step ${stepId} in the plan`,
+      );
+      return;
+    }
+    await emitPhaseStarted(deps, run, message.phase, iso(deps.clock.now()));
+    const store = this.runs(deps);
+    const task = await store.mutateTask(run.runId, stepId, index, message.item, (t) => {
+      const last = t.attempts.at(-1);
+      if (last?.taskToken === taskToken) return undefined;
+      // A restarted execution asks again for a call that succeeded: it gets the same answer.
+      if (last?.outcome?.ok) return undefined;
+      t.attempts.push({ threadId: deps.ids.next(idPrefix.thread), taskToken });
+      return t;
+    });
+    const attemptIndex = task.attempts.findIndex((a) => a.taskToken === taskToken);
+    if (attemptIndex === -1) {
+      const done = task.attempts.at(-1);
+      if (done?.outcome) await this.answer(step, taskToken, done.outcome);
+      return;
+    }
+    const attempt = task.attempts[attemptIndex] as WorkflowTask["attempts"][number];
+    if (attempt.outcome) {
+      await this.answer(step, taskToken, attempt.outcome);
+      return;
+    }
+    const key = this.taskKey(run.runId, stepId, index, attemptIndex);
+    // The attempt before this one was given up (its timeout): its thread stops.
+    const previous = task.attempts[attemptIndex - 1];
+    if (previous && !previous.outcome)
+      await this.options.threads.cancelTasks(
+        deps,
+        run.workspaceId,
+        run.sessionId,
+        [{ threadId: previous.threadId, key: this.taskKey(run.runId, stepId, index, attemptIndex - 1) }],
+        "its workflow step timed out and was retried",
+      );
+    if (!(await deps.store.get("resources", `wfthreadcounted#${run.runId}`, attempt.threadId))) {
+      const count = await store.countThread(run.sessionId, run.runId);
+      await deps.store.put("resources", { pk: `wfthreadcounted#${run.runId}`, sk: attempt.threadId });
+      if (count > this.options.limits.maxThreadsPerRun) {
+        await this.endRun(deps, run, {
+          type: "error",
+          error: {
+            type: "thread_limit_error",
+            message: `The run needed more than ${this.options.limits.maxThreadsPerRun} threads, its limit.`,
+          },
+        });
+        await orchestrator.sendTaskFailure(
+          taskToken,
+          "WorkflowThreadLimit",
+          "the run's thread limit was reached",
+        );
+        return;
+      }
+    }
+    const session = await deps.sessions.get(run.workspaceId, run.sessionId);
+    if (!session) {
+      await orchestrator.sendTaskFailure(taskToken, "WorkflowRunStopped", "the session is gone");
+      return;
+    }
+    const { agent, agentKind } = agentFor(session, run, step);
+    const outputs = await this.referencedOutputs(deps, run, step.input);
+    await this.options.threads.dispatchTask(deps, {
+      workspaceId: run.workspaceId,
+      sessionId: run.sessionId,
+      threadId: attempt.threadId,
+      agentName: agent.name,
+      agent,
+      agentKind,
+      workflowRunId: run.runId,
+      key,
+      toolUseEventId: run.toolUseEventId,
+      message: renderStepInput(step.input, {
+        output: (id) => outputText(run, id, outputs),
+        item: message.item,
+        index,
+      }),
+      taskToken: [
+        RELAY,
+        run.workspaceId,
+        run.sessionId,
+        run.runId,
+        workflowTaskSk(stepId, index),
+        attemptIndex,
+      ].join(":"),
+    });
+  }
+
+  private taskKey(runId: string, stepId: string, index: number | undefined, attempt: number) {
+    return `wf:${runId}:${workflowTaskSk(stepId, index)}:${attempt}`;
+  }
+
+  /** The texts of the steps `template` names, read from their tasks' outcomes. */
+  private async referencedOutputs(deps: StepDeps, run: WorkflowRun, template: string) {
+    const ids = new Set(
+      [...template.matchAll(/\{\{\s*steps\.([a-z][a-z0-9_]*)\s*\}\}/g)].map((m) => m[1] as string),
+    );
+    const out = new Map<string, WorkflowTask[]>();
+    for (const id of ids) out.set(id, await this.runs(deps).tasksOf(run.runId, id));
+    return out;
+  }
+
+  /** Answers Step Functions for a call with its recorded outcome. */
+  private async answer(
+    step: PlanStep,
+    taskToken: string,
+    outcome: NonNullable<WorkflowTask["attempts"][number]["outcome"]>,
+  ) {
+    if (outcome.ok)
+      await this.options.orchestrator.sendTaskSuccess(
+        taskToken,
+        step.listOutput ? { ok: true, items: outcome.items ?? [] } : { ok: true },
+      );
+    else
+      await this.options.orchestrator.sendTaskFailure(
+        taskToken,
+        WORKFLOW_TASK_FAILED,
+        outcome.error ?? "failed",
+      );
+  }
+
+  // ── relay ────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The orchestrator the step loop answers tasks through: relay tokens (a workflow call's thread)
+   * are recorded here first; every other token goes on to `base` (the fan-out's engine).
+   */
+  relay(deps: () => StepDeps, base: FanoutOrchestrator | undefined): FanoutOrchestrator {
+    const isRelay = (token: string) => token.startsWith(`${RELAY}:`);
+    return {
+      start: (name, input) =>
+        base ? base.start(name, input) : Promise.reject(new Error("no fan-out engine")),
+      sendTaskSuccess: (token, output) =>
+        isRelay(token)
+          ? this.threadAnswered(deps(), token, output, undefined)
+          : (base?.sendTaskSuccess(token, output) ?? Promise.resolve()),
+      sendTaskFailure: (token, error, cause) =>
+        isRelay(token)
+          ? this.threadAnswered(deps(), token, undefined, `${error}: ${cause}`)
+          : (base?.sendTaskFailure(token, error, cause) ?? Promise.resolve()),
+      sendTaskHeartbeat: (token) =>
+        isRelay(token)
+          ? this.threadHeartbeat(deps(), token)
+          : (base?.sendTaskHeartbeat(token) ?? Promise.resolve()),
+    };
+  }
+
+  private parseRelay(token: string) {
+    const parsed = relayTokenSchema.safeParse(token.split(":"));
+    if (!parsed.success) return undefined;
+    const [, workspaceId, sessionId, runId, sk, attempt] = parsed.data;
+    const [stepId, rawIndex] = sk.split("#") as [string, string];
+    const index = rawIndex === "-" ? undefined : Number(rawIndex);
+    return { workspaceId, sessionId, runId, stepId, index, attempt };
+  }
+
+  /** A call's thread went idle: record its outcome (the truth), then answer Step Functions. */
+  private async threadAnswered(deps: StepDeps, token: string, output: unknown, failure: string | undefined) {
+    const ref = this.parseRelay(token);
+    if (!ref) return;
+    const store = this.runs(deps);
+    const run = await store.get(ref.sessionId, ref.runId);
+    const step = run?.plan.steps[ref.stepId];
+    if (!run || !step) return;
+    const reply = (output as { reply?: unknown } | undefined)?.reply;
+    const outcome = failure
+      ? { ok: false, error: failure.replace(/^Thread(Failed|Cancelled): /, "") }
+      : {
+          ok: true,
+          reply: typeof reply === "string" ? reply : "",
+          ...(step.listOutput
+            ? {
+                items: parseListOutput(
+                  typeof reply === "string" ? reply : "",
+                  this.options.limits.maxThreadsPerRun,
+                ),
+              }
+            : {}),
+        };
+    const task = await store.mutateTask(run.runId, ref.stepId, ref.index, undefined, (t) => {
+      const attempt = t.attempts[ref.attempt];
+      if (!attempt || attempt.outcome) return undefined;
+      attempt.outcome = outcome;
+      return t;
+    });
+    const attempt = task.attempts[ref.attempt];
+    if (!attempt?.outcome || attempt.answered) return;
+    if (run.status === "running") await this.answer(step, attempt.taskToken, attempt.outcome);
+    await store.mutateTask(run.runId, ref.stepId, ref.index, undefined, (t) => {
+      const a = t.attempts[ref.attempt];
+      if (!a || a.answered) return undefined;
+      a.answered = true;
+      return t;
+    });
+  }
+
+  private async threadHeartbeat(deps: StepDeps, token: string) {
+    const ref = this.parseRelay(token);
+    if (!ref) return;
+    const task = await this.runs(deps).task(ref.runId, ref.stepId, ref.index);
+    const attempt = task?.attempts[ref.attempt];
+    if (attempt && !attempt.outcome) await this.options.orchestrator.sendTaskHeartbeat(attempt.taskToken);
+  }
+
+  // ── end ──────────────────────────────────────────────────────────────────────────────────────
+
+  private async finished(deps: StepDeps, run: WorkflowRun, message: WorkflowFinishedMessage) {
+    if (message.ok) return this.endRun(deps, run, { type: "completed" });
+    if (message.error === "WorkflowRunStopped") return; // whoever stopped it ends it
+    const error: WorkflowRunError =
+      message.error === "WorkflowThreadLimit"
+        ? {
+            type: "thread_limit_error",
+            message: `The run needed more than ${this.options.limits.maxThreadsPerRun} threads, its limit.`,
+          }
+        : message.error === "States.Timeout"
+          ? {
+              type: "timeout_error",
+              message: `The run reached its time limit of ${run.plan.timeoutSeconds} s.`,
+            }
+          : {
+              type: "unknown_error",
+              message: `The run's execution failed (${(message.error ?? "unknown").slice(0, 100)}).`,
+            };
+    return this.endRun(deps, run, { type: "error", error });
+  }
+
+  /**
+   * Ends a run once (whoever comes first: the execution's end, the deadline, the thread limit, an
+   * interrupt, a delete) and reports it; a repeat finishes a report a crash cut short.
+   */
+  async endRun(deps: StepDeps, run: WorkflowRun, result: WorkflowRunResult) {
+    const store = this.runs(deps);
+    const ended = await store.mutate(run.sessionId, run.runId, (current) => {
+      if (current.status === "ended") return undefined;
+      current.status = "ended";
+      current.result = result;
+      return current;
+    });
+    if (ended.reported) return;
+    const final = ended.result ?? result;
+    const now = iso(deps.clock.now());
+    await this.options.orchestrator.stop(run.runId);
+    // Calls still at work are given up: their threads stop.
+    const tasks = await store.allTasks(run.runId);
+    const open = tasks.flatMap((t) =>
+      t.attempts.flatMap((a, i) =>
+        a.outcome ? [] : [{ threadId: a.threadId, key: this.taskKey(run.runId, t.stepId, t.index, i) }],
+      ),
+    );
+    if (open.length > 0)
+      await this.options.threads.cancelTasks(
+        deps,
+        run.workspaceId,
+        run.sessionId,
+        open,
+        "its workflow run ended",
+      );
+    const text = resultText(ended, final, tasks);
+    const entries = await emitRunEnded(
+      { store: deps.store, events: deps.events, ids: deps.ids },
+      ended,
+      final,
+      now,
+      text,
+    );
+    // The result joins the agent's context; an idle session wakes to read it.
+    const last = entries.at(-1);
+    if (last) await wakeSession(deps, run.workspaceId, run.sessionId, last.seq);
+    await store.mutate(run.sessionId, run.runId, (current) => {
+      if (current.reported) return undefined;
+      current.reported = true;
+      return current;
+    });
+  }
+
+  /** Ends a session's open runs (an interrupt: `stopped`). */
+  async stopRuns(deps: StepDeps, workspaceId: string, sessionId: string, result: WorkflowRunResult) {
+    for (const run of await this.runs(deps).list(sessionId))
+      if (run.status === "running" || !run.reported)
+        if (run.workspaceId === workspaceId) await this.endRun(deps, run, result);
+  }
+
+  /** Session delete: stops every run's execution and deletes the runs (their threads go with the session). */
+  async deleteSessionRuns(deps: StepDeps, workspaceId: string, sessionId: string) {
+    const store = this.runs(deps);
+    for (const run of await store.list(sessionId)) {
+      if (run.workspaceId !== workspaceId) continue;
+      await this.options.orchestrator.stop(run.runId);
+      const tasks = await store.allTasks(run.runId);
+      const open = tasks.flatMap((t) =>
+        t.attempts.flatMap((a, i) =>
+          a.outcome ? [] : [{ threadId: a.threadId, key: this.taskKey(run.runId, t.stepId, t.index, i) }],
+        ),
+      );
+      if (open.length > 0)
+        await this.options.threads.cancelTasks(deps, workspaceId, sessionId, open, "its session was deleted");
+    }
+  }
+}
+
+/** The agent a step calls: a predefined agent as pinned in the session, or an inline one built from the caller. */
+function agentFor(
+  session: SessionRecord,
+  run: WorkflowRun,
+  step: PlanStep,
+): { agent: SessionAgent; agentKind: "agent" | "inline" } {
+  const binding = step.agent;
+  if (binding?.kind === "predefined") {
+    // The session's copy, resolved when it was created (core/multiagent/session-multiagent.ts).
+    const pinned = workflowsOf(session.session.agent)?.predefined_agents.find((a) => a.id === binding.id);
+    if (pinned) return { agent: runnableAgent(pinned), agentKind: "agent" };
+  }
+  const inline = run.plan.inlineAgents.find((a) => a.name === binding?.name);
+  if (!inline) throw new Error(`workflow run ${run.runId}: the agent of step ${step.id} is gone`);
+  const agent = buildInlineAgent(session.session.agent, inline, {
+    budgeted: Boolean(session.session.budget),
+    defaultName: inline.name,
+  });
+  return { agent, agentKind: "inline" };
+}
+
+function outputText(run: WorkflowRun, stepId: string, outputs: Map<string, WorkflowTask[]>): string {
+  const tasks = outputs.get(stepId) ?? [];
+  if (run.plan.steps[stepId]?.kind === "map")
+    return (
+      tasks.map((t, i) => `[${(t.index ?? i) + 1}] ${describeTask(t, MAX_OUTPUT_CHARS / 4)}`).join("\n") ||
+      "(no items)"
+    );
+  const task = tasks[0];
+  return task ? describeTask(task, MAX_OUTPUT_CHARS) : `[step ${stepId} gave no result]`;
+}
+
+function describeTask(task: WorkflowTask, max: number): string {
+  const last = task.attempts.at(-1);
+  const tries = task.attempts.length > 1 ? ` (after ${task.attempts.length} attempts)` : "";
+  if (!last) return "[not run]";
+  if (!last.outcome) return `[no result: it timed out or was stopped${tries}]`;
+  if (!last.outcome.ok) return `[failed${tries}: ${(last.outcome.error ?? "").slice(0, 500)}]`;
+  const reply = last.outcome.reply ?? "";
+  return reply.length > max ? `${reply.slice(0, max)}… [truncated]` : reply || "(no reply)";
+}
+
+/** The run's result as the agent reads it: how it ended, every step's status, the result steps' outputs. */
+export function resultText(run: WorkflowRun, result: WorkflowRunResult, tasks: WorkflowTask[]): string {
+  const plan: ValidatedPlan = run.plan;
+  const how =
+    result.type === "completed"
+      ? "completed (its plan finished; check each step's outcome below)"
+      : result.type === "stopped"
+        ? "was stopped"
+        : `ended with an error (${result.error.type}: ${result.error.message})`;
+  const lines = [`Workflow run ${run.runId} ("${run.name}") ${how}.`, "", "Steps:"];
+  const byStep = new Map<string, WorkflowTask[]>();
+  for (const t of tasks) byStep.set(t.stepId, [...(byStep.get(t.stepId) ?? []), t]);
+  for (const step of Object.values(plan.steps)) {
+    if (step.kind === "parallel") continue;
+    const ts = byStep.get(step.id) ?? [];
+    const ok = ts.filter((t) => t.attempts.at(-1)?.outcome?.ok).length;
+    const status =
+      step.kind === "map"
+        ? `${ok}/${ts.length} item(s) succeeded`
+        : ts.length === 0
+          ? "not run"
+          : ok === 1
+            ? "succeeded"
+            : describeTask(ts[0] as WorkflowTask, 300);
+    lines.push(`- ${step.id} (phase ${step.phase + 1}, ${step.agent?.name ?? "?"}): ${status}`);
+  }
+  let budget = MAX_RESULT_CHARS;
+  lines.push("", "Result:");
+  for (const id of plan.result) {
+    const step = plan.steps[id];
+    const ts = (byStep.get(id) ?? []).sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    const body =
+      step?.kind === "map"
+        ? ts.map((t, i) => `[${(t.index ?? i) + 1}] ${describeTask(t, MAX_OUTPUT_CHARS / 4)}`).join("\n") ||
+          "(no items)"
+        : ts[0]
+          ? describeTask(ts[0], MAX_OUTPUT_CHARS)
+          : "[not run]";
+    const part = `## ${id}\n${body}`;
+    lines.push(part.length > budget ? `${part.slice(0, Math.max(0, budget))}… [truncated]` : part);
+    budget -= part.length;
+    if (budget <= 0) break;
+  }
+  return lines.join("\n");
+}
