@@ -6,6 +6,7 @@ import type { APIGatewayProxyEvent } from "aws-lambda";
 import { awsServices } from "../shared/runtime/aws-ports.js";
 import { fromApiGateway } from "../shared/runtime/handlers/api-gateway.js";
 import { type Api, createApi } from "../shared/runtime/http/api.js";
+import { eventStreamApiRoutes } from "../shared/runtime/http/sessions-api-routes.js";
 
 declare const awslambda: {
   streamifyResponse(
@@ -20,7 +21,9 @@ declare const awslambda: {
 };
 
 export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
-  const { api } = await awsServices(() => ({ http: createApi }));
+  const { api } = await awsServices(() => ({
+    http: (services) => createApi(services, eventStreamApiRoutes),
+  }));
   const response = await (api as Api).handle(fromApiGateway(event));
   const isSse = response.kind === "sse";
   const stream = awslambda.HttpResponseStream.from(responseStream, {

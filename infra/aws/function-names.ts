@@ -1,6 +1,8 @@
 /** The Lambda functions of a Reverie stack, each built from `functions/<name>.ts`. */
 export type ReverieFunctionName =
   | "api"
+  | "api-memory"
+  | "api-workspace"
   | "api-stream"
   | "authorizer"
   | "agent-step"

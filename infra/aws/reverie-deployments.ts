@@ -54,20 +54,20 @@ export class ReverieDeployments extends Construct {
       roleId: "DeploymentSchedulerInvokeRole",
       roleDescription: "EventBridge Scheduler invokes the Reverie deployment-runner function",
       target: runner,
-      // The API writes a deployment's schedule; the runner disables it when a run auto-pauses it.
-      managers: [f.api, runner],
+      // The API (its workspace function) writes a deployment's schedule; the runner disables it when a run auto-pauses it.
+      managers: [f["api-workspace"], runner],
       targetName: "deployment-runner",
       what: "Deployment schedules, one or two per scheduled /v1/deployments resource,",
     });
     this.scheduleGroup = target.group;
     this.schedulerRole = target.role;
 
-    for (const fn of [f.api, runner]) {
+    for (const fn of [f["api-workspace"], runner]) {
       fn.addEnvironment("REVERIE_DEPLOYMENT_SCHEDULE_GROUP", this.scheduleGroup.name as string);
       fn.addEnvironment("REVERIE_DEPLOYMENT_SCHEDULER_ROLE_ARN", this.schedulerRole.roleArn);
     }
     // The runner reads its own ARN from its invocation context (its environment cannot name it).
-    f.api.addEnvironment("REVERIE_DEPLOYMENT_RUNNER_FUNCTION_ARN", runner.functionArn);
+    f["api-workspace"].addEnvironment("REVERIE_DEPLOYMENT_RUNNER_FUNCTION_ARN", runner.functionArn);
 
     // A run creates a session (resources table, its event log), mounts its files (workspace bucket),
     // wakes it (agent-steps) and publishes deployment_run.* events (webhooks outbox, event bus).

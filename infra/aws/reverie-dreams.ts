@@ -64,21 +64,21 @@ export class ReverieDreams extends Construct {
       roleId: "DreamSchedulerInvokeRole",
       roleDescription: "EventBridge Scheduler invokes the Reverie dream-scheduler function",
       target: f["dream-scheduler"],
-      // The API manages schedules (create/update/delete) and hands Scheduler the invoke role.
-      managers: [f.api],
+      // The API (its memory function) manages schedules (create/update/delete) and hands Scheduler the invoke role.
+      managers: [f["api-memory"]],
       targetName: "dream-scheduler",
       what: "Dream schedules, one per /v1/dream_schedules resource,",
     });
     this.scheduleGroup = target.group;
     this.schedulerRole = target.role;
 
-    for (const name of ["api", "dream-worker", "dream-scheduler", "sweeper"] as const) {
+    for (const name of ["api-memory", "dream-worker", "dream-scheduler", "sweeper"] as const) {
       f[name].addEnvironment("REVERIE_DREAM_JOBS_QUEUE_URL", this.jobsQueue.queueUrl);
       this.jobsQueue.grantSendMessages(f[name]);
     }
-    f.api.addEnvironment("REVERIE_DREAM_SCHEDULE_GROUP", this.scheduleGroup.name as string);
-    f.api.addEnvironment("REVERIE_DREAM_SCHEDULER_FUNCTION_ARN", f["dream-scheduler"].functionArn);
-    f.api.addEnvironment("REVERIE_DREAM_SCHEDULER_ROLE_ARN", this.schedulerRole.roleArn);
+    f["api-memory"].addEnvironment("REVERIE_DREAM_SCHEDULE_GROUP", this.scheduleGroup.name as string);
+    f["api-memory"].addEnvironment("REVERIE_DREAM_SCHEDULER_FUNCTION_ARN", f["dream-scheduler"].functionArn);
+    f["api-memory"].addEnvironment("REVERIE_DREAM_SCHEDULER_ROLE_ARN", this.schedulerRole.roleArn);
 
     Validations.of(f["dream-scheduler"].node.defaultChild as IConstruct).acknowledge({
       id: "Serverless-LambdaDLQ",

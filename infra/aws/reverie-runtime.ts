@@ -26,7 +26,11 @@ import * as wafv2 from "aws-cdk-lib/aws-wafv2";
 import { Construct, type IConstruct } from "constructs";
 import type { TableName } from "../../shared/core/ports.js";
 import { queueSpecs, sweeperRateMinutes } from "../../shared/infra-spec/queues.js";
-import { restApiBinaryMediaTypes, restApiDefaultStageName } from "../../shared/infra-spec/rest-api.js";
+import {
+  restApiBinaryMediaTypes,
+  restApiDefaultStageName,
+  restApiFunctionCollections,
+} from "../../shared/infra-spec/rest-api.js";
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
 import { FanoutStateMachine } from "./fanout-state-machine.js";
 import type { ReverieFunctionName } from "./function-names.js";
@@ -189,9 +193,9 @@ export class ReverieRuntime extends Construct {
     this.anthropicSecret = this.createOrImportSecret();
     this.functions = this.createFunctions();
     this.grantAccess();
-    // The API seals credentials (create, update) and opens them (validate, partial updates); agent
-    // steps open them for MCP connections and seal refreshed OAuth tokens.
-    const credentialUsers = [this.functions.api, this.functions["agent-step"]];
+    // The API's vaults routes (api-workspace) seal credentials (create, update) and open them
+    // (validate, partial updates); agent steps open them for MCP connections and seal refreshed tokens.
+    const credentialUsers = [this.functions["api-workspace"], this.functions["agent-step"]];
     this.vaults = new ReverieVaults(this, "Vaults", {
       writers: credentialUsers,
       readers: credentialUsers,
@@ -358,7 +362,17 @@ export class ReverieRuntime extends Construct {
     const streamTimeout = this.props.streamTimeout ?? Duration.minutes(15);
     const settings: Record<ReverieFunctionName, FunctionSettings> = {
       api: {
-        description: "Reverie JSON API (API Gateway proxy)",
+        description: "Reverie JSON API: agents, environments, sessions (API Gateway proxy)",
+        memorySize: 1024,
+        timeout: Duration.seconds(29),
+      },
+      "api-memory": {
+        description: "Reverie JSON API: memory stores, memories, dreams (API Gateway proxy)",
+        memorySize: 1024,
+        timeout: Duration.seconds(29),
+      },
+      "api-workspace": {
+        description: "Reverie JSON API: files, skills, vaults, webhooks, deployments (API Gateway proxy)",
         memorySize: 1024,
         timeout: Duration.seconds(29),
       },
@@ -498,6 +512,8 @@ export class ReverieRuntime extends Construct {
     });
     const functions: Record<ReverieFunctionName, lambdaNodejs.NodejsFunction> = {
       api: make("api"),
+      "api-memory": make("api-memory"),
+      "api-workspace": make("api-workspace"),
       "api-stream": make("api-stream"),
       authorizer: make("authorizer"),
       "agent-step": make("agent-step"),
@@ -511,6 +527,8 @@ export class ReverieRuntime extends Construct {
       string
     > = {
       api: "invoked synchronously by API Gateway",
+      "api-memory": "invoked synchronously by API Gateway",
+      "api-workspace": "invoked synchronously by API Gateway",
       "api-stream": "invoked synchronously (InvokeWithResponseStream) by API Gateway",
       authorizer: "invoked synchronously by API Gateway as its authorizer",
       "agent-step":
@@ -531,12 +549,16 @@ export class ReverieRuntime extends Construct {
   private grantAccess(): void {
     const f = this.functions;
     const { resources, events } = this.tables;
-    // API: every control-plane write, appends events, enqueues the first step of a turn.
-    resources.grantReadWriteData(f.api);
-    events.grantReadWriteData(f.api);
-    this.agentStepsQueue.grantSendMessages(f.api);
-    // Files API: uploaded files' bytes, under the bucket's files/ prefix only.
-    this.workspaceBucket.grantReadWrite(f.api, "files/*");
+    // API (its three functions): every control-plane write, appends events, enqueues the first step
+    // of a turn (sessions; dreams and deployment runs start sessions too).
+    for (const fn of [f.api, f["api-memory"], f["api-workspace"]]) {
+      resources.grantReadWriteData(fn);
+      events.grantReadWriteData(fn);
+      this.agentStepsQueue.grantSendMessages(fn);
+    }
+    // Files API and skills: uploaded bytes, under the bucket's files/ prefix only; sessions read them
+    // when they mount files and skills.
+    for (const fn of [f.api, f["api-workspace"]]) this.workspaceBucket.grantReadWrite(fn, "files/*");
     // SSE: reads the session (workspace check) and follows its event log.
     resources.grantReadData(f["api-stream"]);
     events.grantReadData(f["api-stream"]);
@@ -562,7 +584,7 @@ export class ReverieRuntime extends Construct {
     resources.grantReadWriteData(f["dream-scheduler"]);
 
     const stepRole = f["agent-step"].role as iam.Role;
-    for (const role of [stepRole, f.api.role as iam.Role]) {
+    for (const role of [stepRole, f.api.role as iam.Role, f["api-workspace"].role as iam.Role]) {
       for (const action of ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"]) {
         Validations.of(role).acknowledge({
           id: `AwsSolutions-IAM5[Action::${action}]`,
@@ -571,11 +593,13 @@ export class ReverieRuntime extends Construct {
         });
       }
     }
-    Validations.of(f.api.role as iam.Role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workspaceBucket.node.defaultChild as s3.CfnBucket)}.Arn>/files/*]`,
-      reason:
-        "Files API: uploaded files are object keys created at run time under the bucket's files/ prefix.",
-    });
+    for (const fn of [f.api, f["api-workspace"]]) {
+      Validations.of(fn.role as iam.Role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workspaceBucket.node.defaultChild as s3.CfnBucket)}.Arn>/files/*]`,
+        reason:
+          "Files API: uploaded files are object keys created at run time under the bucket's files/ prefix.",
+      });
+    }
     Validations.of(stepRole).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workspaceBucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
       reason: "Session workspaces are object keys created at run time under the workspace bucket.",
@@ -721,13 +745,19 @@ export class ReverieRuntime extends Construct {
         "Path parameters are validated by API Gateway; bodies are validated by the handlers' zod schemas, which mirror the SDK's param types and return Anthropic-shaped errors. Body validation without JSON-schema models would be a no-op.",
     });
 
-    const json = new apigw.LambdaIntegration(this.functions.api, {
-      proxy: true,
-      // One resource-policy statement for the whole API instead of two per method.
-      scopePermissionToMethod: false,
-    });
-    const anyMethod = (resource: apigw.IResource, parameters: string[] = []) =>
-      resource.addMethod("ANY", json, {
+    const integrationOf = (fn: lambda.IFunction) =>
+      new apigw.LambdaIntegration(fn, {
+        proxy: true,
+        // One resource-policy statement per function instead of two per method.
+        scopePermissionToMethod: false,
+      });
+    const json = integrationOf(this.functions.api);
+    const anyMethod = (
+      resource: apigw.IResource,
+      parameters: string[] = [],
+      integration: apigw.Integration = json,
+    ) =>
+      resource.addMethod("ANY", integration, {
         requestValidator: validator,
         requestParameters: Object.fromEntries(parameters.map((p) => [`method.request.path.${p}`, true])),
       });
@@ -748,6 +778,16 @@ export class ReverieRuntime extends Construct {
     const v1 = api.root.addResource("v1");
     anyMethod(v1);
     anyMethod(v1.addResource("{proxy+}"), ["proxy"]);
+    // The memory and workspace contexts have functions of their own (shared/infra-spec/rest-api.ts):
+    // each top-level collection they serve routes there, with everything under it.
+    for (const [name, collections] of Object.entries(restApiFunctionCollections)) {
+      const integration = integrationOf(this.functions[name as keyof typeof restApiFunctionCollections]);
+      for (const collection of collections) {
+        const resource = v1.addResource(collection);
+        anyMethod(resource, [], integration);
+        anyMethod(resource.addResource("{proxy+}"), ["proxy"], integration);
+      }
+    }
     const sessions = v1.addResource("sessions");
     anyMethod(sessions);
     const session = sessions.addResource("{session_id}");

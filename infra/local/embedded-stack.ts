@@ -50,6 +50,7 @@ import { createDreamJobHandler } from "../../shared/runtime/handlers/dream-job-h
 import { createGraderHandler } from "../../shared/runtime/handlers/grader-handler.js";
 import { createStepHandler } from "../../shared/runtime/handlers/step-handler.js";
 import { createWebhookHandler } from "../../shared/runtime/handlers/webhook-handler.js";
+import { allApiRoutes } from "../../shared/runtime/http/all-api-routes.js";
 import { type Api, createApi } from "../../shared/runtime/http/api.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
 import { bodyLimitOf } from "../../shared/runtime/http/request-parsing.js";
@@ -188,7 +189,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     logger,
   });
   const services = buildServices(config, {
-    http: createApi,
+    http: (services) => createApi(services, allApiRoutes),
     orchestrator,
     // Uploaded files sit beside the workspaces: <data dir>/files.
     fileBlobs: new DirectoryFileBlobStore(join(workspaceRoot, "..", "files")),

@@ -1,7 +1,7 @@
 /**
  * The REST API's settings as data, shared by the CDK stack (infra/aws/reverie-runtime.ts) and the
  * API Gateway front of the AWS-on-moto tests (test/moto/api-gateway-front.ts), so both treat the
- * same requests and responses as binary.
+ * same requests and responses as binary and route the same paths to the same functions.
  */
 
 /**
@@ -19,3 +19,25 @@ export const restApiBinaryMediaTypes = [
 
 /** The stage the SDK's base URL ends with (`…/prod`). */
 export const restApiDefaultStageName = "prod";
+
+/**
+ * The API functions other than `api` and the top-level collections under `/v1/` each serves, with
+ * everything below them; every other path goes to `api` (agents, environments, sessions, and
+ * `GET /health`), except the event stream, which `api-stream` serves. The API's route modules are
+ * split the same way (shared/runtime/http/*-api-routes.ts; a test keeps the two in step).
+ */
+export const restApiFunctionCollections = {
+  "api-memory": ["memory_stores", "dreams", "dream_schedules"],
+  "api-workspace": ["files", "skills", "vaults", "organizations", "deployments", "deployment_runs"],
+} as const;
+
+export type RestApiFunction = "api" | keyof typeof restApiFunctionCollections;
+
+/** The function serving a JSON route's path (`/v1/memory_stores/…` → `api-memory`). */
+export function restApiFunctionOf(path: string): RestApiFunction {
+  const collection = path.split("/").filter(Boolean)[1];
+  for (const [name, collections] of Object.entries(restApiFunctionCollections))
+    if (path.startsWith("/v1/") && (collections as readonly string[]).includes(collection ?? ""))
+      return name as RestApiFunction;
+  return "api";
+}

@@ -34,6 +34,8 @@ describe("the AWS-on-moto harness's function environments", () => {
     const r = stack.runtime;
     const deployed: Record<LambdaFunctionName | "sandbox", lambda.IFunction> = {
       api: r.functions.api,
+      "api-memory": r.functions["api-memory"],
+      "api-workspace": r.functions["api-workspace"],
       "api-stream": r.functions["api-stream"],
       authorizer: r.functions.authorizer,
       "agent-step": r.functions["agent-step"],

@@ -64,15 +64,18 @@ describe("ReverieDeployments", () => {
     expect(statements.flatMap((s) => actionsOf(s as never))).toEqual(["lambda:InvokeFunction"]);
     const runner = logicalIdOf(stack.runtime.functions["deployment-runner"]);
     expect(JSON.stringify(statements[0]?.Resource)).toContain(runner);
-    for (const other of ["api", "agent-step", "dream-scheduler", "sweeper"] as const)
+    for (const other of ["api", "api-workspace", "agent-step", "dream-scheduler", "sweeper"] as const)
       expect(JSON.stringify(statements[0]?.Resource)).not.toContain(
         logicalIdOf(stack.runtime.functions[other]),
       );
   });
 
-  it("lets the API and the runner manage schedules in that group only, and pass only that role", () => {
+  it("lets the API (api-workspace) and the runner manage schedules in that group only, and pass only that role", () => {
     const group = stack.runtime.deployments.scheduleGroup.name as string;
-    for (const fn of [stack.runtime.functions.api, stack.runtime.functions["deployment-runner"]]) {
+    for (const fn of [
+      stack.runtime.functions["api-workspace"],
+      stack.runtime.functions["deployment-runner"],
+    ]) {
       const statements = statementsOf(template, fn);
       const manage = statements.filter((s) => actionsOf(s).includes("scheduler:CreateSchedule"));
       const ours = manage.find((s) => JSON.stringify(s.Resource).includes(`${group}/*`));
@@ -93,7 +96,7 @@ describe("ReverieDeployments", () => {
   });
 
   it("tells the API where schedules go and the runner its group and role", () => {
-    const api = envOf(stack.runtime.functions.api);
+    const api = envOf(stack.runtime.functions["api-workspace"]);
     expect(api).toMatchObject({
       REVERIE_DEPLOYMENT_SCHEDULE_GROUP: "Deploys-deployments",
       REVERIE_DEPLOYMENT_RUNNER_FUNCTION_ARN: {

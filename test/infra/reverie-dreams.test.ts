@@ -69,8 +69,8 @@ describe("ReverieDreams", () => {
     expect(actions).toEqual(["lambda:InvokeFunction"]);
   });
 
-  it("lets the API manage schedules in its own group only and pass only the invoke role", () => {
-    const api = statementsOf(template, stack.runtime.functions.api);
+  it("lets the API (api-memory) manage schedules in its own group only and pass only the invoke role", () => {
+    const api = statementsOf(template, stack.runtime.functions["api-memory"]);
     const manage = api.find((s) => actionsOf(s).includes("scheduler:CreateSchedule"));
     expect(actionsOf(manage as never).sort()).toEqual([
       "scheduler:CreateSchedule",

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReverieFunctionName } from "../../infra/aws/reverie-runtime.js";
 import { ReverieStack } from "../../infra/aws/reverie-stack.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
+import { restApiFunctionCollections } from "../../shared/infra-spec/rest-api.js";
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
 import {
   acknowledgements,
@@ -26,14 +27,22 @@ const MAX_BUNDLE_BYTES = 500 * 1024;
 /**
  * The model callers carry the official SDK (~120 KB minified) on top of what every function has;
  * agent-step also carries the toolset and the clients of what tools reach (the sandbox, MCP servers:
- * the MCP SDK is ~75 KB, its unused Ajv is aliased away).
+ * the MCP SDK is ~75 KB, its unused Ajv is aliased away). The authorizer has its own composition (a
+ * key hash and one DynamoDB read, ~6 KB); the JSON API is three functions, one per bounded context
+ * (sessions, memory, workspace resources), so each carries its own routes only.
  */
 const BUNDLE_BUDGETS: Partial<Record<string, number>> = {
+  authorizer: 16 * 1024,
+  api: 460 * 1024,
+  "api-memory": 440 * 1024,
+  "api-stream": 380 * 1024,
   "agent-step": 700 * 1024,
-  "dream-worker": 540 * 1024,
+  "dream-worker": 560 * 1024,
 };
 const FUNCTION_NAMES: ReverieFunctionName[] = [
   "api",
+  "api-memory",
+  "api-workspace",
   "api-stream",
   "authorizer",
   "agent-step",
@@ -339,6 +348,33 @@ describe("API", () => {
     expect(Object.keys(proxies).length).toBeGreaterThanOrEqual(1);
   });
 
+  it("routes each collection of the memory and workspace contexts, and everything under it, to its function", () => {
+    const resources = template.findResources("AWS::ApiGateway::Resource");
+    const methods = Object.values(template.findResources("AWS::ApiGateway::Method"));
+    const integrated = (resourceId: string) =>
+      methods
+        .filter((m) => JSON.stringify(m.Properties.ResourceId) === JSON.stringify({ Ref: resourceId }))
+        .map((m) => JSON.stringify(m.Properties.Integration?.Uri));
+    for (const [name, collections] of Object.entries(restApiFunctionCollections)) {
+      const target = logicalIdOf(fn(name as ReverieFunctionName));
+      for (const collection of collections) {
+        const [id] = Object.entries(resources).find(([, r]) => r.Properties.PathPart === collection) ?? [];
+        expect(id, collection).toBeDefined();
+        const [proxyId] =
+          Object.entries(resources).find(
+            ([, r]) =>
+              r.Properties.PathPart === "{proxy+}" &&
+              JSON.stringify(r.Properties.ParentId) === JSON.stringify({ Ref: id }),
+          ) ?? [];
+        for (const resource of [id, proxyId] as string[]) {
+          const uris = integrated(resource);
+          expect(uris, `${collection}: ${resource}`).toHaveLength(1);
+          expect(uris[0]).toContain(target);
+        }
+      }
+    }
+  });
+
   it("streams GET /v1/sessions/{session_id}/events/stream from api-stream", () => {
     const streamResource = Object.entries(
       template.findResources("AWS::ApiGateway::Resource", { Properties: { PathPart: "stream" } }),
@@ -444,18 +480,21 @@ describe("IAM is least privilege", () => {
     }
   });
 
-  it("the api function can enqueue steps but never consume or delete them", () => {
-    const actions = allActions("api");
-    expect(actions).toContain("sqs:SendMessage");
-    expect(actions).not.toContain("sqs:DeleteMessage");
-    expect(actions).not.toContain("sqs:ReceiveMessage");
-    // Files API: objects under files/ only (the workspaces stay the agent step's).
-    const bucketArn = { "Fn::GetAtt": [logicalIdOf(stack.runtime.workspaceBucket), "Arn"] };
-    for (const s of statements("api").filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")))) {
-      expect(s.Resource).toEqual([bucketArn, { "Fn::Join": ["", [bucketArn, "/files/*"]] }]);
-    }
-    expect(actions.some((a) => a.startsWith("secretsmanager:"))).toBe(false);
-  });
+  it.each(["api", "api-memory", "api-workspace"] as const)(
+    "the %s function can enqueue steps but never consume or delete them",
+    (name) => {
+      const actions = allActions(name);
+      expect(actions).toContain("sqs:SendMessage");
+      expect(actions).not.toContain("sqs:DeleteMessage");
+      expect(actions).not.toContain("sqs:ReceiveMessage");
+      // Files API: objects under files/ only (the workspaces stay the agent step's).
+      const bucketArn = { "Fn::GetAtt": [logicalIdOf(stack.runtime.workspaceBucket), "Arn"] };
+      for (const s of statements(name).filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")))) {
+        expect(s.Resource).toEqual([bucketArn, { "Fn::Join": ["", [bucketArn, "/files/*"]] }]);
+      }
+      expect(actions.some((a) => a.startsWith("secretsmanager:"))).toBe(false);
+    },
+  );
 
   it("the authorizer can only read the resources table (and write its own logs/traces)", () => {
     const resourcesArn = { "Fn::GetAtt": [logicalIdOf(stack.runtime.tables.resources), "Arn"] };
@@ -491,7 +530,7 @@ describe("IAM is least privilege", () => {
     }
   });
 
-  it("only the model callers (agent-step, dream-worker) read the Anthropic secret and consume a queue; only agent-step and the session creators (api: files/ only, deployment-runner) touch the workspaces", () => {
+  it("only the model callers (agent-step, dream-worker) read the Anthropic secret and consume a queue; only agent-step and the session creators (api and api-workspace: files/ only, deployment-runner) touch the workspaces", () => {
     for (const name of FUNCTION_NAMES) {
       const actions = allActions(name);
       const isStep = name === "agent-step";
@@ -500,7 +539,7 @@ describe("IAM is least privilege", () => {
       expect(
         actions.some((a) => a.startsWith("s3:")),
         name,
-      ).toBe(isStep || name === "api" || name === "deployment-runner");
+      ).toBe(isStep || name === "api" || name === "api-workspace" || name === "deployment-runner");
       expect(actions.includes("sqs:DeleteMessage"), name).toBe(callsModel);
     }
   });

@@ -32,8 +32,8 @@ describe("ReverieVaults", () => {
     });
   });
 
-  it("lets the API and agent steps seal and open with Reverie's encryption context only", () => {
-    for (const name of ["api", "agent-step"] as const) {
+  it("lets the API's vaults routes (api-workspace) and agent steps seal and open with Reverie's encryption context only", () => {
+    for (const name of ["api-workspace", "agent-step"] as const) {
       const fn = stack.runtime.functions[name];
       const onKey = statementsOf(template, fn).filter(
         (s) => JSON.stringify(s.Resource) === JSON.stringify(keyArn()),
@@ -55,7 +55,7 @@ describe("ReverieVaults", () => {
 
   it("gives no other function the key or its id", () => {
     for (const [name, fn] of Object.entries(stack.runtime.functions)) {
-      if (name === "api" || name === "agent-step") continue;
+      if (name === "api-workspace" || name === "agent-step") continue;
       const onKey = statementsOf(template, fn).filter((s) =>
         JSON.stringify(s.Resource).includes(logicalIdOf(stack.runtime.vaults.key)),
       );

@@ -3,8 +3,9 @@
  * (infra/aws/reverie-runtime.ts, createApi): under the stage path, every request but `GET /health`
  * first goes to the REQUEST authorizer (no result caching, CDK's default), whose policy must allow
  * the method ARN and whose context reaches the function as `requestContext.authorizer`; JSON routes
- * are a Lambda proxy integration of `api` (29 s integration timeout, 10 MB request limit, Lambda's
- * 6 MB payloads), `GET /v1/sessions/{id}/events/stream` a response-streaming integration of
+ * are a Lambda proxy integration of `api`, or of `api-memory` / `api-workspace` for the collections
+ * those serve (`restApiFunctionOf`; 29 s integration timeout, 10 MB request limit, Lambda's 6 MB
+ * payloads), `GET /v1/sessions/{id}/events/stream` a response-streaming integration of
  * `api-stream`. Bodies whose Content-Type is a binary media type reach the function base64-encoded;
  * a response marked `isBase64Encoded` is turned back into bytes only when the request's first
  * Accept type is a binary media type — otherwise the client receives the base64 text, as on AWS.
@@ -13,7 +14,12 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { restApiBinaryMediaTypes, restApiDefaultStageName } from "../../shared/infra-spec/rest-api.js";
+import {
+  type RestApiFunction,
+  restApiBinaryMediaTypes,
+  restApiDefaultStageName,
+  restApiFunctionOf,
+} from "../../shared/infra-spec/rest-api.js";
 import type { InvokeOutcome, LambdaFunction } from "./lambda-service.js";
 import { MOTO_ACCOUNT, MOTO_REGION } from "./moto-server.js";
 
@@ -24,7 +30,8 @@ const INTEGRATION_TIMEOUT_MS = 29_000;
 const API_ID = "motoapi";
 
 export interface ApiGatewayFrontOptions {
-  api: LambdaFunction;
+  /** The JSON API's functions: `api` and those serving their own collections (restApiFunctionOf). */
+  api: Record<RestApiFunction, LambdaFunction>;
   apiStream: LambdaFunction;
   authorizer: LambdaFunction;
   stage?: string;
@@ -119,18 +126,25 @@ export async function startApiGatewayFront(options: ApiGatewayFrontOptions): Pro
     const raw = await readBody(req);
     if (raw === "too-large") return sendJson(res, 413, { message: "Request Too Long" });
 
+    const target = restApiFunctionOf(path);
+    // A collection with a function of its own is a resource of its own (`/v1/files`, `/v1/files/{proxy+}`).
+    const collection = target === "api" ? undefined : path.split("/")[2];
     const resource =
       path === "/health"
         ? "/health"
         : streamRoute
           ? "/v1/sessions/{session_id}/events/stream"
-          : path.startsWith("/v1/")
-            ? "/v1/{proxy+}"
-            : "/{proxy+}";
+          : collection
+            ? path === `/v1/${collection}`
+              ? path
+              : `/v1/${collection}/{proxy+}`
+            : path.startsWith("/v1/")
+              ? "/v1/{proxy+}"
+              : "/{proxy+}";
     const pathParameters = streamRoute
       ? { session_id: decodeURIComponent(streamRoute[1] as string) }
       : resource.endsWith("{proxy+}")
-        ? { proxy: path.replace(/^\/(v1\/)?/, "") }
+        ? { proxy: path.replace(collection ? `/v1/${collection}/` : /^\/(v1\/)?/, "") }
         : null;
     const headers: Record<string, string> = {};
     const multiValueHeaders: Record<string, string[]> = {};
@@ -217,7 +231,7 @@ export async function startApiGatewayFront(options: ApiGatewayFrontOptions): Pro
 
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
-      options.api.invoke(event),
+      options.api[target].invoke(event),
       new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), INTEGRATION_TIMEOUT_MS);
       }),

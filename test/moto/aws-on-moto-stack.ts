@@ -79,6 +79,8 @@ const functionSettings: Record<
   { timeoutSeconds: number; memorySize: number }
 > = {
   api: { timeoutSeconds: 29, memorySize: 1024 },
+  "api-memory": { timeoutSeconds: 29, memorySize: 1024 },
+  "api-workspace": { timeoutSeconds: 29, memorySize: 1024 },
   "api-stream": { timeoutSeconds: 900, memorySize: 512 },
   authorizer: { timeoutSeconds: 10, memorySize: 512 },
   "agent-step": { timeoutSeconds: queueSpecs["agent-steps"].consumerTimeoutSeconds, memorySize: 1024 },
@@ -144,14 +146,20 @@ export function functionEnvironments(
     `arn:aws:lambda:${MOTO_REGION}:${MOTO_ACCOUNT}:function:${names[name]}`;
   const service = (name: string) => ({ POWERTOOLS_SERVICE_NAME: `reverie-${name}` });
   return {
-    api: {
+    api: { ...base, ...service("api"), ...outcomes },
+    "api-memory": {
       ...base,
-      ...service("api"),
+      ...service("api-memory"),
       ...outcomes,
       ...dreamJobs,
       REVERIE_DREAM_SCHEDULE_GROUP: resources.scheduleGroup,
       REVERIE_DREAM_SCHEDULER_FUNCTION_ARN: arnOf("dream-scheduler"),
       REVERIE_DREAM_SCHEDULER_ROLE_ARN: resources.serviceRoleArn,
+    },
+    "api-workspace": {
+      ...base,
+      ...service("api-workspace"),
+      ...outcomes,
       ...vaults,
       ...deployments,
       REVERIE_DEPLOYMENT_RUNNER_FUNCTION_ARN: arnOf("deployment-runner"),
@@ -294,7 +302,7 @@ export async function startAwsOnMoto(options: AwsOnMotoOptions): Promise<AwsOnMo
     mark("functions warm");
 
     const front = await startApiGatewayFront({
-      api: fn("api"),
+      api: { api: fn("api"), "api-memory": fn("api-memory"), "api-workspace": fn("api-workspace") },
       apiStream: fn("api-stream"),
       authorizer: fn("authorizer"),
     });

@@ -15,6 +15,8 @@ const repoRoot = resolve(import.meta.dirname, "../..");
 /** The functions a stack runs (functions/*.ts, except the sandbox: see sandbox-stand-in.ts). */
 export const lambdaFunctionNames = [
   "api",
+  "api-memory",
+  "api-workspace",
   "api-stream",
   "authorizer",
   "agent-step",

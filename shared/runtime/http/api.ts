@@ -1,20 +1,10 @@
 /**
- * The API: every route of the Managed Agents beta that this server implements, bound to the core
+ * The API: the routes a process serves (route modules, one per bounded context), bound to the core
  * services, with Anthropic's error shape at the edge. Both the Lambda entries and the local server
  * call `handle`.
  */
 import { randomUUID } from "node:crypto";
-import * as z from "zod";
-import { AgentCreateSchema, AgentListQuerySchema, AgentUpdateSchema } from "../../contract/agents.js";
-import {
-  EnvironmentListQuerySchema,
-  parseEnvironmentCreate,
-  parseEnvironmentUpdate,
-} from "../../contract/environments.js";
 import { ApiError, authenticationFailure, InvalidRequestError } from "../../contract/errors.js";
-import { EventListQuerySchema, EventSendSchema } from "../../contract/events.js";
-import { SessionCreateSchema, SessionListQuerySchema, SessionUpdateSchema } from "../../contract/sessions.js";
-import { pageCursorSchema, pageLimitSchema, parseBody } from "../../contract/validation.js";
 import type { AgentsService } from "../../core/agents/agents-service.js";
 import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
 import type { ScopedAccess } from "../../core/auth/scoped-access.js";
@@ -33,28 +23,12 @@ import type { SessionsService } from "../../core/sessions/sessions-service.js";
 import type { SkillsService } from "../../core/skills/skills-service.js";
 import type { ThreadsService } from "../../core/threads/threads-service.js";
 import type { WebhooksService } from "../../core/webhooks/webhooks-service.js";
-import { addDeploymentRoutes } from "./deployments-routes.js";
-import { addDreamRoutes } from "./dreams-routes.js";
-import { addFileRoutes } from "./files-routes.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
-import { addMemoryRoutes, type MemoryRouteServices } from "./memory-routes.js";
-import { addOutcomeRoutes } from "./outcomes-routes.js";
+import type { MemoryRouteServices } from "./memory-routes.js";
 import { logRequest } from "./request-log.js";
-import {
-  eventStreamResponse,
-  json,
-  jsonBody,
-  optionalInt,
-  parseListQuery,
-  workspaceOf as ws,
-} from "./request-parsing.js";
-import { Router, SESSION_SCOPE } from "./router.js";
-import { addSessionResourceRoutes } from "./session-resources-routes.js";
-import { addSkillRoutes } from "./skills-routes.js";
-import { addThreadRoutes } from "./threads-routes.js";
-import { addVaultRoutes, type VaultRouteServices } from "./vaults-routes.js";
-import { addWebhookRoutes } from "./webhooks-routes.js";
-import { addWorkRoutes } from "./work-routes.js";
+import { json } from "./request-parsing.js";
+import { Router } from "./router.js";
+import type { VaultRouteServices } from "./vaults-routes.js";
 
 export interface ApiServices extends MemoryRouteServices {
   agents: AgentsService;
@@ -82,122 +56,20 @@ export interface ApiServices extends MemoryRouteServices {
 /** Longest id a path segment may carry. */
 const MAX_PATH_ID_LENGTH = 256;
 
-const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
+/**
+ * One route module's routes, added to `router` from the services (nothing when the services it
+ * serves are not wired in this process).
+ */
+export type ApiRoutes = (router: Router, services: ApiServices) => void;
 
-export function createApi(services: ApiServices) {
-  const { agents, environments, sessions, events } = services;
-  const router = new Router()
-    .add("GET", "/health", async () => json({ status: "ok" }), { public: true })
-    // agents
-    .add("POST", "/v1/agents", async (r) =>
-      json(await agents.create(ws(r), parseBody(AgentCreateSchema, jsonBody(r)))),
-    )
-    .add("GET", "/v1/agents", async (r) =>
-      json(await agents.list(ws(r), parseListQuery(AgentListQuerySchema, r) as never)),
-    )
-    .add("GET", "/v1/agents/{agent_id}", async (r, p) =>
-      json(
-        await agents.retrieve(ws(r), p.agent_id as string, optionalInt(r.query.get("version"), "version")),
-      ),
-    )
-    .add("POST", "/v1/agents/{agent_id}", async (r, p) =>
-      json(await agents.update(ws(r), p.agent_id as string, parseBody(AgentUpdateSchema, jsonBody(r)))),
-    )
-    .add("POST", "/v1/agents/{agent_id}/archive", async (r, p) =>
-      json(await agents.archive(ws(r), p.agent_id as string)),
-    )
-    .add("GET", "/v1/agents/{agent_id}/versions", async (r, p) =>
-      json(
-        await agents.listVersions(
-          ws(r),
-          p.agent_id as string,
-          parseListQuery(AgentVersionListQuerySchema, r) as never,
-        ),
-      ),
-    )
-    // environments
-    .add("POST", "/v1/environments", async (r) =>
-      json(await environments.create(ws(r), parseEnvironmentCreate(jsonBody(r)))),
-    )
-    .add("GET", "/v1/environments", async (r) =>
-      json(await environments.list(ws(r), parseListQuery(EnvironmentListQuerySchema, r) as never)),
-    )
-    .add("GET", "/v1/environments/{environment_id}", async (r, p) =>
-      json(await environments.retrieve(ws(r), p.environment_id as string)),
-    )
-    .add("POST", "/v1/environments/{environment_id}", async (r, p) =>
-      json(await environments.update(ws(r), p.environment_id as string, parseEnvironmentUpdate(jsonBody(r)))),
-    )
-    .add("DELETE", "/v1/environments/{environment_id}", async (r, p) =>
-      json(await environments.delete(ws(r), p.environment_id as string)),
-    )
-    .add("POST", "/v1/environments/{environment_id}/archive", async (r, p) =>
-      json(await environments.archive(ws(r), p.environment_id as string)),
-    )
-    // sessions
-    .add("POST", "/v1/sessions", async (r) =>
-      json(await sessions.create(ws(r), parseBody(SessionCreateSchema, jsonBody(r)))),
-    )
-    .add("GET", "/v1/sessions", async (r) =>
-      json(await sessions.list(ws(r), parseListQuery(SessionListQuerySchema, r, ["statuses"]) as never)),
-    )
-    .add(
-      "GET",
-      "/v1/sessions/{session_id}",
-      async (r, p) => json(await sessions.retrieve(ws(r), p.session_id as string)),
-      SESSION_SCOPE,
-    )
-    .add("POST", "/v1/sessions/{session_id}", async (r, p) =>
-      json(await sessions.update(ws(r), p.session_id as string, parseBody(SessionUpdateSchema, jsonBody(r)))),
-    )
-    .add("DELETE", "/v1/sessions/{session_id}", async (r, p) =>
-      json(await sessions.delete(ws(r), p.session_id as string)),
-    )
-    .add("POST", "/v1/sessions/{session_id}/archive", async (r, p) =>
-      json(await sessions.archive(ws(r), p.session_id as string)),
-    )
-    // events
-    .add(
-      "POST",
-      "/v1/sessions/{session_id}/events",
-      async (r, p) => {
-        const body = parseBody(EventSendSchema, jsonBody(r));
-        return json(await events.send(ws(r), p.session_id as string, body.events, r.principal?.scope));
-      },
-      SESSION_SCOPE,
-    )
-    .add(
-      "GET",
-      "/v1/sessions/{session_id}/events",
-      async (r, p) =>
-        json(
-          await events.list(
-            ws(r),
-            p.session_id as string,
-            parseListQuery(EventListQuerySchema, r, ["types"]) as never,
-          ),
-        ),
-      SESSION_SCOPE,
-    )
-    .add(
-      "GET",
-      "/v1/sessions/{session_id}/events/stream",
-      async (r, p) =>
-        eventStreamResponse(r, (options) => events.openStream(ws(r), p.session_id as string, options)),
-      SESSION_SCOPE,
-    );
-  if (services.work) addWorkRoutes(router, services.work.service, services.work.keys);
-  if (services.threads) addThreadRoutes(router, services.threads);
-  if (services.files) addFileRoutes(router, services.files.service, services.files);
-  if (services.skills) addSkillRoutes(router, services.skills.service, services.skills);
-
-  addMemoryRoutes(router, services);
-  if (services.dreams) addDreamRoutes(router, services.dreams, services.dreamSchedules);
-  if (services.deployments) addDeploymentRoutes(router, services.deployments);
-  addSessionResourceRoutes(router, services.sessionResources);
-  if (services.outcomes) addOutcomeRoutes(router, services.outcomes);
-  if (services.webhooks) addWebhookRoutes(router, services.webhooks);
-  if (services.vaults) addVaultRoutes(router, services.vaults);
+/**
+ * The API over `routes`: each process serves the route modules of its bounded contexts
+ * (sessions-api-routes.ts, memory-api-routes.ts, workspace-api-routes.ts; all of them:
+ * all-api-routes.ts), so a Lambda bundle carries only its own routes. `GET /health` is always served.
+ */
+export function createApi(services: ApiServices, routes: readonly ApiRoutes[] = []) {
+  const router = new Router().add("GET", "/health", async () => json({ status: "ok" }), { public: true });
+  for (const add of routes) add(router, services);
 
   /** Handles one request: auth, routing, validation and errors in Anthropic's shape; logs one line. */
   async function handle(request: HttpRequest): Promise<HttpResponse> {
