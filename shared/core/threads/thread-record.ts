@@ -48,6 +48,8 @@ export const threadMetaSchema = z.object({
    * (multiagent_20261001; it has no Agent resource), or an advisor consultation.
    */
   agentKind: z.enum(["agent", "inline", "advisor"]).optional(),
+  /** The workflow run that created the thread (core/workflows); absent for any other thread. */
+  workflowRunId: z.string().optional(),
   parentThreadId: z.string().nullable(),
   archivedAt: z.string().nullable(),
   dispatch: dispatchSchema.optional(),

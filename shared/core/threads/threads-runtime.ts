@@ -45,6 +45,7 @@ import {
   threadQueueMessageSchema,
 } from "./thread-messages.js";
 import { metaOf, type ThreadMeta, threadMetaSchema, threadRepository } from "./thread-record.js";
+import type { WorkflowThreadDispatcher } from "./thread-tasks.js";
 
 /** A roster member as the coordinator sees it. */
 export interface RosterMember {
@@ -70,7 +71,7 @@ const THREADS = "threads";
 /** The fan-out step a coordinator waits on, if it is parked by one. */
 const fanoutStepOf = (run: RunState) => (run.parkedBy === THREADS ? run.parkedStep : undefined);
 
-export class ThreadsRuntime implements ThreadHooks {
+export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
   /** Stored plans never change, so a process keeps the ones it read (25 dispatches read one plan). */
   private readonly plans = new Map<string, FanoutPlan>();
 
@@ -371,6 +372,7 @@ export class ThreadsRuntime implements ThreadHooks {
     agentName: string,
     agent: SessionAgent,
     now: string,
+    extra: Pick<ThreadMeta, "agentKind" | "workflowRunId"> = {},
   ) {
     const meta: ThreadMeta = {
       schemaVersion: 1,
@@ -378,6 +380,7 @@ export class ThreadsRuntime implements ThreadHooks {
       agentName,
       parentThreadId: null,
       archivedAt: null,
+      ...extra,
     };
     try {
       await threads.create({
@@ -472,46 +475,17 @@ export class ThreadsRuntime implements ThreadHooks {
       await this.answer(deps, taskToken, threadId, known.outcome);
       return;
     }
-    const now = deps.clock.now();
-    const [logged] = await emitOnce(deps.store, threadDeps.events, threadId, `dispatch#${fanoutKey}`, [
-      {
-        type: "user.message",
-        id: deps.ids.next(idPrefix.event),
-        processed_at: iso(now),
-        content: text(item.dispatch.message),
-      },
-    ]);
-    await threadDeps.sessions.mutate(ws, threadId, (current) => {
-      const meta = metaOf(current);
-      if (meta.dispatch?.fanoutKey === fanoutKey) {
-        if (meta.dispatch.taskToken === taskToken) return undefined;
-        meta.dispatch.taskToken = taskToken;
-      } else {
-        meta.dispatch = {
-          fanoutKey,
-          toolUseEventId: message.toolUseEventId,
-          taskToken,
-          startTokens: (current.session.usage.input_tokens ?? 0) + (current.session.usage.output_tokens ?? 0),
-          ...(item.dispatch.tokenBudget ? { tokenBudget: item.dispatch.tokenBudget } : {}),
-        };
-      }
-      current.thread = meta;
-      return current;
+    await this.giveTask(deps, {
+      workspaceId: ws,
+      sessionId,
+      threadId,
+      key: fanoutKey,
+      toolUseEventId: message.toolUseEventId,
+      message: item.dispatch.message,
+      agentName: item.dispatch.agentName,
+      taskToken,
+      tokenBudget: item.dispatch.tokenBudget,
     });
-    await emitOnce(deps.store, deps.events, sessionId, `thread-running#${threadId}#${fanoutKey}`, [
-      {
-        type: "session.thread_status_running",
-        id: deps.ids.next(idPrefix.event),
-        processed_at: iso(now),
-        agent_name: item.dispatch.agentName,
-        session_thread_id: threadId,
-      },
-    ]);
-    await this.publish(deps, ws, "session.thread_status_running", `${threadId}#running#${fanoutKey}`, {
-      session_id: sessionId,
-      session_thread_id: threadId,
-    });
-    await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
     // Checked after the thread is awake: an interrupt whose cancel ran before this dispatch existed
     // is seen here (its coordinator write precedes this read), one that ran later saw the dispatch.
     const parent = await deps.sessions.get(ws, sessionId);
@@ -521,9 +495,124 @@ export class ThreadsRuntime implements ThreadHooks {
       parent.run.interruptSeq > parent.run.interruptHandledSeq
     )
       await this.cancelFanout(deps, ws, sessionId, Number(fanoutKey));
+  }
+
+  /**
+   * Gives a thread a message to work on for task `key` (a fan-out's dispatch, a workflow run's
+   * call) and wakes it: its `user.message`, the task token it answers when it goes idle, the
+   * primary stream's `session.thread_status_running`, its running-index entry (the sweeper re-nudges
+   * a stalled thread). Idempotent per (thread, key); a new token for the same key replaces the old.
+   */
+  private async giveTask(
+    deps: StepDeps,
+    task: {
+      workspaceId: string;
+      sessionId: string;
+      threadId: string;
+      key: string;
+      toolUseEventId: string;
+      message: string;
+      agentName: string;
+      taskToken: string;
+      tokenBudget?: number;
+    },
+  ) {
+    const { workspaceId: ws, sessionId, threadId, key, taskToken } = task;
+    const threadDeps = this.threadDeps(deps, ws, sessionId);
+    const now = deps.clock.now();
+    const [logged] = await emitOnce(deps.store, threadDeps.events, threadId, `dispatch#${key}`, [
+      {
+        type: "user.message",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: iso(now),
+        content: text(task.message),
+      },
+    ]);
+    await threadDeps.sessions.mutate(ws, threadId, (current) => {
+      const meta = metaOf(current);
+      if (meta.dispatch?.fanoutKey === key) {
+        if (meta.dispatch.taskToken === taskToken) return undefined;
+        meta.dispatch.taskToken = taskToken;
+      } else {
+        meta.dispatch = {
+          fanoutKey: key,
+          toolUseEventId: task.toolUseEventId,
+          taskToken,
+          startTokens: (current.session.usage.input_tokens ?? 0) + (current.session.usage.output_tokens ?? 0),
+          ...(task.tokenBudget ? { tokenBudget: task.tokenBudget } : {}),
+        };
+      }
+      current.thread = meta;
+      return current;
+    });
+    await emitOnce(deps.store, deps.events, sessionId, `thread-running#${threadId}#${key}`, [
+      {
+        type: "session.thread_status_running",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: iso(now),
+        agent_name: task.agentName,
+        session_thread_id: threadId,
+      },
+    ]);
+    await this.publish(deps, ws, "session.thread_status_running", `${threadId}#running#${key}`, {
+      session_id: sessionId,
+      session_thread_id: threadId,
+    });
+    await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
     // The running index entry names the session, so the sweeper can re-nudge a stalled thread (an
     // entry left by a thread that went idle meanwhile is dropped by the sweeper's next look).
     await deps.store.put("resources", { pk: runningIndexKey, sk: threadId, workspaceId: ws, sessionId });
+  }
+
+  /**
+   * A workflow run's call (core/workflows): a new thread of the session, created by the run
+   * (`workflow_run_id` on it and on its `session.thread_created`), given the call's input.
+   */
+  async dispatchTask(deps: StepDeps, task: Parameters<WorkflowThreadDispatcher["dispatchTask"]>[1]) {
+    const { workspaceId: ws, sessionId, threadId } = task;
+    const parent = await deps.sessions.get(ws, sessionId);
+    if (!parent) throw new Error(`session ${sessionId} not found`);
+    const now = iso(deps.clock.now());
+    await this.createThread(
+      threadRepository(deps.store, sessionId),
+      parent,
+      threadId,
+      task.agentName,
+      task.agent,
+      now,
+      {
+        agentKind: task.agentKind,
+        workflowRunId: task.workflowRunId,
+      },
+    );
+    await emitOnce(deps.store, deps.events, sessionId, `thread-created#${threadId}`, [
+      {
+        type: "session.thread_created",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: now,
+        agent_name: task.agentName,
+        session_thread_id: threadId,
+        workflow_run_id: task.workflowRunId,
+      },
+    ]);
+    await this.publish(deps, ws, "session.thread_created", `${threadId}#created`, {
+      session_id: sessionId,
+      session_thread_id: threadId,
+      agent_name: task.agentName,
+    });
+    await this.giveTask(deps, task);
+  }
+
+  /** Stops workflow calls' threads still at work (each answers as cancelled at its next decision point). */
+  async cancelTasks(
+    deps: StepDeps,
+    workspaceId: string,
+    sessionId: string,
+    tasks: Array<{ threadId: string; key: string }>,
+    reason: string,
+  ) {
+    for (const task of tasks)
+      await this.cancelThreads(deps, workspaceId, sessionId, task.key, [task.threadId], reason);
   }
 
   private async answer(

@@ -130,7 +130,7 @@ export class ThreadsService {
       status: s.status,
       updated_at: s.updated_at,
       usage: { ...s.usage, active_seconds: activeSeconds },
-      workflow_run_id: null,
+      workflow_run_id: meta.workflowRunId ?? null,
     };
   }
 }

@@ -36,6 +36,7 @@ import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { ToolRun } from "../runtime/step-record.js";
 import type { SessionRecord } from "../sessions/session-record.js";
+import type { WorkflowThreadDispatcher } from "../threads/thread-tasks.js";
 import type { ToolOutcome } from "../tools/toolset.js";
 import {
   WORKFLOW_MESSAGE_KINDS,
@@ -72,40 +73,6 @@ const RELAY = "wfrelay";
 const MAX_OUTPUT_CHARS = 8_000;
 const MAX_RESULT_CHARS = 40_000;
 const iso = (ms: number) => new Date(ms).toISOString();
-
-/** What workflow runs need from the session's threads (implemented by threads/threads-runtime.ts). */
-export interface WorkflowThreadDispatcher {
-  /**
-   * Creates thread `threadId` (unless it exists) running `agent`, marked as created by workflow run
-   * `workflowRunId` (`session.thread_created` carries it), gives it `message` for the task `key`
-   * with `taskToken`, and wakes it. Idempotent per (thread, key); the thread answers the token when
-   * it goes idle (success with its reply, failure with why), and heartbeats it while it works.
-   */
-  dispatchTask(
-    deps: StepDeps,
-    task: {
-      workspaceId: string;
-      sessionId: string;
-      threadId: string;
-      agentName: string;
-      agent: SessionAgent;
-      agentKind: "agent" | "inline";
-      workflowRunId: string;
-      key: string;
-      toolUseEventId: string;
-      message: string;
-      taskToken: string;
-    },
-  ): Promise<void>;
-  /** Stops threads still working on task `key` (each ends at its next decision point, answering as cancelled). */
-  cancelTasks(
-    deps: StepDeps,
-    workspaceId: string,
-    sessionId: string,
-    tasks: Array<{ threadId: string; key: string }>,
-    reason: string,
-  ): Promise<void>;
-}
 
 export interface WorkflowLimits {
   /** Runs a session may have open (not ended) at once. */
@@ -321,7 +288,12 @@ export class WorkflowRunsRuntime {
           message: `The run reached its time limit of ${run.plan.timeoutSeconds} s.`,
         },
       });
-    else await this.sendDeadline(deps, run);
+    else {
+      // Not due yet: the execution is (re)started — a no-op while it runs, a recovery of one a
+      // restart lost locally (answered calls answer again at once) — and the deadline re-nudged.
+      await this.startExecution(deps, run);
+      await this.sendDeadline(deps, run);
+    }
     return true;
   }
 
