@@ -204,3 +204,56 @@ describe("agents with multiagent_20261001", () => {
     expect(old.multiagent).toEqual(v2.multiagent);
   });
 });
+
+describe("sessions with multiagent_20261001", () => {
+  it("start, with the configuration resolved and pinned: predefined agents copied as full definitions", async () => {
+    const { environmentId } = await h.setup();
+    const worker = await basic("pinned worker", {
+      system: "v1",
+      tools: [{ type: "agent_toolset_20260401" }],
+    });
+    const lead = await basic("pinning lead", {
+      system: "LEAD",
+      multiagent: {
+        type: "multiagent_20261001",
+        advisor: { type: "enabled", model: "claude-opus-4-8" },
+        subagents: { type: "enabled", predefined_agents: [worker.id, { type: "self" }] },
+        workflows: DISABLED,
+      },
+    });
+    const session = await h.client.beta.sessions.create({ agent: lead.id, environment_id: environmentId });
+    // A later change to the predefined agent does not reach the session.
+    await h.client.beta.agents.update(worker.id, { version: 1, system: "v2" });
+    const retrieved = await h.client.beta.sessions.retrieve(session.id);
+    const multiagent = retrieved.agent
+      .multiagent as Anthropic.Beta.Sessions.BetaManagedAgentsSessionMultiagent20261001;
+    expect(multiagent.type).toBe("multiagent_20261001");
+    expect(multiagent.advisor).toEqual({ type: "enabled", model: "claude-opus-4-8" });
+    expect(multiagent.workflows).toEqual(DISABLED);
+    const subagents =
+      multiagent.subagents as Anthropic.Beta.Sessions.BetaManagedAgentsSessionMultiagentSubagentsEnabled;
+    expect(subagents.inline_agents).toEqual(ENABLED);
+    expect(subagents.predefined_agents).toEqual([
+      expect.objectContaining({
+        type: "agent",
+        id: worker.id,
+        version: 1,
+        name: "pinned worker",
+        system: "v1",
+      }),
+      expect.objectContaining({
+        type: "agent",
+        id: lead.id,
+        version: 1,
+        name: "pinning lead",
+        system: "LEAD",
+      }),
+    ]);
+    expect(subagents.predefined_agents[0]?.tools).toEqual(worker.tools);
+    expect(retrieved).toEqual({ ...session, ...pick(retrieved, ["stats", "usage", "updated_at", "status"]) });
+  });
+});
+
+function pick<T extends object>(value: T, keys: Array<keyof T>): Partial<T> {
+  return Object.fromEntries(keys.map((k) => [k, value[k]])) as Partial<T>;
+}

@@ -183,27 +183,6 @@ describe("create", () => {
     expect(done.archived_at).toBeNull();
   });
 
-  it("rejects agents that use features sessions do not run yet, with a clear 400", async () => {
-    const orchestrator = await newAgent({
-      multiagent: {
-        type: "multiagent_20261001",
-        advisor: { type: "enabled", model: "claude-opus-4-8" },
-        subagents: null,
-        workflows: null,
-      },
-    });
-    // Skills and MCP toolsets run in sessions (skills-sessions.test.ts, mcp-toolsets.test.ts).
-    const cases: Array<[string, RegExp]> = [[orchestrator.id, /multiagent_20261001/]];
-    for (const [agent, pattern] of cases) {
-      const error = await rejection(
-        h.client.beta.sessions.create({ agent, environment_id: environmentId }),
-        Anthropic.BadRequestError,
-      );
-      expect(messageOf(error)).toMatch(pattern);
-      expect(messageOf(error)).toMatch(/not supported/);
-    }
-  });
-
   it("rejects unknown or archived agents", async () => {
     await rejection(
       h.client.beta.sessions.create({ agent: "agent_0000000000000000000000", environment_id: environmentId }),

@@ -68,7 +68,6 @@ export class SessionsService {
     if (!selfHosted && configType !== "cloud")
       throw new InvalidRequestError(`environment ${body.environment_id} is ${configType}: not supported`);
     const agent = await this.related.resolveAgent(workspaceId, body.agent);
-    assertSupported(agent);
     if (selfHosted) checkSelfHostedSession(agent, body.resources ?? []);
     if (body.budget && !listPrice(agent.model.id)) {
       throw new InvalidRequestError(
@@ -267,14 +266,6 @@ export class SessionsService {
       },
     };
   }
-}
-
-/** Agent features stored and validated now, but used by later releases: a clear 400 at session time. */
-function assertSupported(agent: SessionAgent) {
-  if (agent.multiagent && agent.multiagent.type !== "coordinator")
-    throw new InvalidRequestError(
-      `agent.multiagent: ${agent.multiagent.type} sessions are not supported yet`,
-    );
 }
 
 /**
