@@ -7,8 +7,9 @@
 // resource (~400 KB minified), which would put the Lambda bundles over their size budget.
 import { BaseAnthropic } from "@anthropic-ai/sdk/client";
 import { Messages } from "@anthropic-ai/sdk/resources/messages/messages";
-import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/ports.js";
+import type { ModelProvider, ModelRequest, ModelResponse, ModelStreamObserver } from "../../core/ports.js";
 import { checkedMessage, toModelCallError } from "./model-errors.js";
+import { observedMessage } from "./model-streaming.js";
 
 export interface AnthropicModelOptions {
   apiKey: string;
@@ -21,6 +22,7 @@ export interface AnthropicModelOptions {
 export class AnthropicModel implements ModelProvider {
   readonly name = "anthropic";
   readonly #messages: Messages;
+  readonly #timeoutMs: number;
 
   constructor(options: AnthropicModelOptions) {
     const client = new BaseAnthropic({
@@ -30,11 +32,19 @@ export class AnthropicModel implements ModelProvider {
       timeout: options.timeoutMs,
     });
     this.#messages = new Messages(client);
+    this.#timeoutMs = options.timeoutMs;
   }
 
-  async createMessage(request: ModelRequest): Promise<ModelResponse> {
+  /** Streams when observed (the SDK's MessageStream, bounded by the same timeout as a whole). */
+  async createMessage(request: ModelRequest, observer?: ModelStreamObserver): Promise<ModelResponse> {
     try {
-      return checkedMessage(await this.#messages.create(request), this.name);
+      const response = observer
+        ? await observedMessage(
+            this.#messages.stream(request, { signal: AbortSignal.timeout(this.#timeoutMs) }),
+            observer,
+          )
+        : await this.#messages.create(request);
+      return checkedMessage(response, this.name);
     } catch (error) {
       throw toModelCallError(error, this.name);
     }

@@ -5,8 +5,10 @@
  * the same reason as in {@link AnthropicModel}: the caller retries through SQS delays.
  */
 import AnthropicBedrock from "@anthropic-ai/bedrock-sdk";
-import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/ports.js";
+import type { MessageStream } from "@anthropic-ai/sdk/lib/MessageStream";
+import type { ModelProvider, ModelRequest, ModelResponse, ModelStreamObserver } from "../../core/ports.js";
 import { checkedMessage, toModelCallError } from "./model-errors.js";
+import { observedMessage } from "./model-streaming.js";
 
 export interface BedrockModelOptions {
   /** AWS region of the Bedrock runtime; defaults to the SDK's (`AWS_REGION`). */
@@ -21,7 +23,14 @@ export interface BedrockModelOptions {
 
 /** The part of `AnthropicBedrock` this adapter uses. */
 export interface BedrockMessagesClient {
-  messages: { create(request: ModelRequest): PromiseLike<ModelResponse> };
+  messages: {
+    create(request: ModelRequest): PromiseLike<ModelResponse>;
+    /** Streaming (InvokeModelWithResponseStream); without it an observed call does not stream. */
+    stream?(
+      request: ModelRequest,
+      options?: { signal?: AbortSignal },
+    ): Pick<MessageStream, "on" | "finalMessage">;
+  };
 }
 
 /** The Bedrock model id for an Anthropic model id: `modelIds[model]` if mapped, else `model`. */
@@ -33,18 +42,29 @@ export class BedrockModel implements ModelProvider {
   readonly name = "bedrock";
   readonly #client: BedrockMessagesClient;
   readonly #modelIds: Record<string, string>;
+  readonly #timeoutMs: number;
 
   constructor(options: BedrockModelOptions) {
     this.#modelIds = { ...options.modelIds };
+    this.#timeoutMs = options.timeoutMs;
     this.#client =
       options.client ??
       new AnthropicBedrock({ awsRegion: options.region, maxRetries: 0, timeout: options.timeoutMs });
   }
 
-  async createMessage(request: ModelRequest): Promise<ModelResponse> {
+  /** Streams when observed and the client can (the SDK's MessageStream over Bedrock's event stream). */
+  async createMessage(request: ModelRequest, observer?: ModelStreamObserver): Promise<ModelResponse> {
     const model = resolveBedrockModelId(request.model, this.#modelIds);
+    const messages = this.#client.messages;
     try {
-      return checkedMessage(await this.#client.messages.create({ ...request, model }), this.name);
+      const response =
+        observer && messages.stream
+          ? await observedMessage(
+              messages.stream({ ...request, model }, { signal: AbortSignal.timeout(this.#timeoutMs) }),
+              observer,
+            )
+          : await messages.create({ ...request, model });
+      return checkedMessage(response, this.name);
     } catch (error) {
       throw toModelCallError(error, this.name);
     }

@@ -87,8 +87,11 @@ export async function multipartForm(contentType: string, raw: Uint8Array): Promi
 
 export const workspaceOf = (request: HttpRequest) => (request.principal as Principal).workspaceId;
 
-/** What an event stream yields: a stored event with its sequence number, or a keep-alive. */
-type StreamEntry = "heartbeat" | { seq: number; event: { type: string } };
+/**
+ * What an event stream yields: a stored event with its sequence number, a keep-alive, or a preview
+ * (`event_start` / `event_delta`, framed without an id: it cannot be resumed from).
+ */
+type StreamEntry = "heartbeat" | { seq: number; event: { type: string } } | { preview: { type: string } };
 
 /**
  * An SSE response over a session's (or thread's) event log: `open` follows the log from the
@@ -116,7 +119,9 @@ export async function eventStreamResponse(
       for await (const entry of follow) {
         yield entry === "heartbeat"
           ? sseFrame("ping", undefined, { type: "ping" })
-          : sseFrame(entry.event.type, entry.seq, entry.event);
+          : "preview" in entry
+            ? sseFrame(entry.preview.type, undefined, entry.preview)
+            : sseFrame(entry.event.type, entry.seq, entry.event);
       }
     } finally {
       abort.abort();
