@@ -388,7 +388,6 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     const store = await sim.client.beta.memoryStores.create({ name: "Dream input" });
     for (const [path, content] of Object.entries({
       "/notes/build.md": "Run npm test before pushing.\n",
-      "/notes/build-again.md": "Run npm test before pushing.\n",
       "/notes/people.md": "Ada owns the billing service.\n",
     }))
       await sim.client.beta.memoryStores.memories.create(store.id, { path, content });

@@ -11,7 +11,10 @@ export function unifiedDiff(before: string | null, after: string | null, path: s
 }
 
 export function DiffView({ diff, label }: { diff: string; label: string }) {
-  const lines = diff.split("\n").filter((line, i, all) => !(i === all.length - 1 && line === ""));
+  const lines = diff
+    .split("\n")
+    .filter((line, i, all) => !(i === all.length - 1 && line === ""))
+    .filter((line) => !line.startsWith("Index: ") && !/^={10,}$/.test(line));
   return html`<pre class="diff" aria-label=${label} tabindex="0">${lines.map((line) => {
     const kind =
       line.startsWith("+++") || line.startsWith("---")

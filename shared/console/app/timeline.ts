@@ -1,7 +1,8 @@
 /**
- * A session's (or one thread's) timeline: history in pages of 1,000 (the list API's largest page),
- * shown as soon as the first page lands, then the live tail over SSE — the stream is opened before
- * the history is read, so nothing written in between is missed, and events are de-duplicated by id.
+ * A session's (or one thread's) timeline: the newest 200 events first (what a reader of a running
+ * session wants), then older history in pages of 1,000 (the list API's largest page) prepended as
+ * they land, and the live tail over SSE — the stream is opened before the history is read, so nothing
+ * written in between is missed, and events are de-duplicated by id.
  */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Page, ReverieApi } from "./api.js";
@@ -57,10 +58,18 @@ export function Timeline({ api, sessionId, threadId, target, onLive }: TimelineP
     setError(null);
     let historyDone = false;
     const early: AnyEvent[] = [];
-    const add = (batch: AnyEvent[]) => {
-      const fresh = batch.filter((e) => !ids.current.has(e.id));
-      for (const e of fresh) ids.current.set(e.id, e);
-      if (fresh.length) setEvents((prev) => prev.concat(fresh));
+    const fresh = (batch: AnyEvent[]) => {
+      const out = batch.filter((e) => !ids.current.has(e.id));
+      for (const e of out) ids.current.set(e.id, e);
+      return out;
+    };
+    const append = (batch: AnyEvent[]) => {
+      const out = fresh(batch);
+      if (out.length) setEvents((prev) => prev.concat(out));
+    };
+    const prepend = (batch: AnyEvent[]) => {
+      const out = fresh(batch);
+      if (out.length) setEvents((prev) => out.concat(prev));
     };
     const streamPath = threadId ? `${base}/stream` : `${base}/events/stream`;
     api
@@ -68,7 +77,7 @@ export function Timeline({ api, sessionId, threadId, target, onLive }: TimelineP
         streamPath,
         (event) => {
           const e = event as AnyEvent;
-          if (historyDone) add([e]);
+          if (historyDone) append([e]);
           else early.push(e);
           onLiveRef.current?.(e);
         },
@@ -82,17 +91,17 @@ export function Timeline({ api, sessionId, threadId, target, onLive }: TimelineP
       for (;;) {
         const result = await api.get<Page<AnyEvent>>(`${base}/events`, {
           limit: first ? 200 : PAGE,
-          order: "asc",
+          order: "desc",
           page,
         });
         if (abort.signal.aborted) return;
-        add(result.data);
+        prepend(result.data.slice().reverse());
         first = false;
         if (!result.next_page) break;
         page = result.next_page;
       }
       historyDone = true;
-      add(early);
+      append(early);
       setLoading(false);
     })().catch((err: Error) => {
       if (!abort.signal.aborted) setError(err.message);

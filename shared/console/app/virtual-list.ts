@@ -21,21 +21,27 @@ export interface VirtualListProps<T> {
 }
 
 const OVERSCAN_PX = 600;
+/** Rows measured before the estimate for unmeasured rows is fixed at their mean. */
+const CALIBRATION_ROWS = 12;
 
 export function VirtualList<T>(props: VirtualListProps<T>) {
   const { items, keyOf, render, label, estimate = 72 } = props;
   const container = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
+  const measuredSum = useRef({ sum: 0, count: 0, frozen: 0 });
   const [, setVersion] = useState(0);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewport, setViewport] = useState(600);
   const atBottom = useRef(true);
-  const frame = useRef(0);
 
-  // Recomputed every render: a prefix sum over 10,000 rows is well under a millisecond.
+  // Recomputed every render: a prefix sum over 10,000 rows is well under a millisecond. Rows not yet
+  // measured count as the mean of the first screenful measured (then fixed: a guess that moved with
+  // every measurement would shift the rows under the reader).
+  const measured = measuredSum.current;
+  const guess = measured.count >= CALIBRATION_ROWS ? measured.frozen : estimate;
   const offsets = new Float64Array(items.length + 1);
   for (let i = 0; i < items.length; i++)
-    offsets[i + 1] = (offsets[i] ?? 0) + (heights.current.get(keyOf(items[i] as T)) ?? estimate);
+    offsets[i + 1] = (offsets[i] ?? 0) + (heights.current.get(keyOf(items[i] as T)) ?? guess);
   const total = offsets[items.length] ?? 0;
 
   // First row whose bottom is below the top of the window (binary search over the prefix sums).
@@ -60,8 +66,15 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
           const key = (entry.target as HTMLElement).dataset.key;
           if (!key) continue;
           const h = Math.ceil((entry.target as HTMLElement).getBoundingClientRect().height);
-          if (h > 0 && heights.current.get(key) !== h) {
+          const before = heights.current.get(key);
+          if (h > 0 && before !== h) {
             heights.current.set(key, h);
+            const m = measuredSum.current;
+            if (before === undefined && m.count < CALIBRATION_ROWS) {
+              m.sum += h;
+              m.count++;
+              if (m.count === CALIBRATION_ROWS) m.frozen = m.sum / m.count;
+            }
             changed = true;
           }
         }
@@ -88,6 +101,21 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
     return () => resize.disconnect();
   }, []);
 
+  // Older items prepended above a reader who scrolled up: keep what they read in place.
+  const firstKey = items.length ? keyOf(items[0] as T) : undefined;
+  const previousFirst = useRef<{ key: string | undefined; length: number }>({ key: firstKey, length: 0 });
+  useLayoutEffect(() => {
+    const el = container.current;
+    const before = previousFirst.current;
+    previousFirst.current = { key: firstKey, length: items.length };
+    if (!el || atBottom.current || before.key === undefined || before.key === firstKey) return;
+    const shifted = items.findIndex((item) => keyOf(item) === before.key);
+    if (shifted > 0) {
+      el.scrollTop += offsets[shifted] ?? 0;
+      setScrollTop(el.scrollTop);
+    }
+  });
+
   // Live tail: stay at the bottom as items arrive or rows grow, unless the reader scrolled away.
   useLayoutEffect(() => {
     const el = container.current;
@@ -106,8 +134,8 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
     const el = container.current;
     if (!el) return;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
-    cancelAnimationFrame(frame.current);
-    frame.current = requestAnimationFrame(() => setScrollTop(el.scrollTop));
+    // Preact batches state updates, so a burst of scroll events renders once.
+    setScrollTop(el.scrollTop);
   };
 
   const rows = [];
