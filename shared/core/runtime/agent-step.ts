@@ -27,6 +27,7 @@ import {
   usageSnapshotEvent,
 } from "./session-status.js";
 import type { StepDeps } from "./step-deps.js";
+import { type FinishedStep, logStep, type StepNext } from "./step-log.js";
 import { type StepMessage, stepMessage } from "./step-message.js";
 import { loadStepRecord, recordFromResponse, type StepRecord, saveStepRecord } from "./step-record.js";
 import { runConfirmedTools, runStepTools, toolSession } from "./tool-execution.js";
@@ -60,8 +61,10 @@ export async function runAgentStep(sessionDeps: StepDeps, message: StepMessage):
   const deps = sessionDeps.threads ? await sessionDeps.threads.depsFor(sessionDeps, message) : sessionDeps;
   const session = await claim(deps, message);
   if (!session) return;
+  const startedAt = deps.clock.now();
   try {
-    await runClaimedStep(deps, session);
+    const finished = await runClaimedStep(deps, session);
+    if (finished) logStep(deps, message, finished, startedAt);
   } catch (error) {
     // Anything that fails after the claim (storage, a tool's store, a bug) is retried like a model
     // failure and then ends the turn: a step that keeps failing must never leave the session running.
@@ -69,7 +72,8 @@ export async function runAgentStep(sessionDeps: StepDeps, message: StepMessage):
   }
 }
 
-async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<void> {
+/** Runs a claimed step; what it did when it made (or replayed) a model call, for the step's log line. */
+async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<FinishedStep | undefined> {
   const sessionId = session.session.id;
 
   if (session.run.parkedStep !== undefined) return resumeParked(deps, session);
@@ -82,6 +86,7 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
   const fresh = session.run.stepClaims === 1;
   const offered = await extensionTools(deps, session);
   let record = fresh ? undefined : await loadStepRecord(deps, sessionId, session.run.stepSeq);
+  const modelCalled = !record;
   if (!record) {
     const log = await deps.events.read(sessionId);
     if (await runConfirmedTools(deps, sessionId, session.session.agent, log, toolSession(session)))
@@ -127,7 +132,8 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<v
     extension: { run: session, tools: offered },
   });
   const parkedBy = await afterTools(deps, session, record);
-  await commitStep(deps, session, record, fresh, parkedBy);
+  const next = await commitStep(deps, session, record, fresh, parkedBy);
+  return { record, next, model: session.session.agent.model.id, replayed: !fresh && !modelCalled };
 }
 
 const extensionsOf = (deps: StepDeps): readonly RunExtension[] => deps.extensions ?? [];
@@ -188,7 +194,7 @@ async function commitStep(
   record: StepRecord,
   fresh: boolean,
   parkedBy: string | undefined,
-): Promise<void> {
+): Promise<StepNext> {
   const sessionId = claimed.session.id;
   const usage = addUsage(claimed.session.usage, record.usage);
   const spent = await overBudget(deps, claimed, usage);
@@ -220,7 +226,7 @@ async function commitStep(
       current.run.stepSeq !== record.stepSeq ||
       current.run.leaseOwner !== claimed.run.leaseOwner
     )
-      return;
+      return "superseded";
     const decision = decide(current);
     const next = structuredClone(current);
     next.session.usage = usage;
@@ -238,7 +244,7 @@ async function commitStep(
       next.session.status = "running";
       if (await trySave(deps, next)) {
         await resumeParked(deps, next);
-        return;
+        return "parked";
       }
       continue;
     }
@@ -262,7 +268,7 @@ async function commitStep(
       }
       if (await trySave(deps, next)) {
         await deps.steps.send(stepMessage(current.workspaceId, sessionId, next.run.stepSeq));
-        return;
+        return "continue";
       }
       continue;
     }
@@ -274,7 +280,7 @@ async function commitStep(
       // An extension takes the end of the turn over (an outcome's grader decides what follows).
       if (await trySave(deps, next)) {
         await handoff();
-        return;
+        return "handed_off";
       }
       continue;
     }
@@ -296,7 +302,7 @@ async function commitStep(
     if (await trySave(deps, next)) {
       await deps.store.delete("resources", runningIndexKey, sessionId);
       await afterIdle(deps, next, decision.stop);
-      return;
+      return `idle:${decision.stop.type}`;
     }
   }
 }
