@@ -44,6 +44,11 @@ export interface SessionDependencies {
   ): Promise<SessionAgent>;
   /** Checks `vault_ids` (each a vault of the workspace, not archived) and returns them in order. */
   resolveVaults?(workspaceId: string, vaultIds: readonly string[]): Promise<string[]>;
+  /**
+   * Stops what the session runs in the background (its workflow runs: executions and their calls'
+   * threads) and forgets it, before the session is deleted; safe to repeat.
+   */
+  stopBackgroundWork?(workspaceId: string, sessionId: string): Promise<void>;
 }
 
 export class SessionsService {
@@ -226,6 +231,8 @@ export class SessionsService {
     if (record.session.status === "running" || record.session.status === "rescheduling") {
       throw new ConflictError("session is running: interrupt it before deleting");
     }
+    // Its workflow runs stop first: their threads, told to stop, end at their next decision point.
+    await this.related.stopBackgroundWork?.(workspaceId, sessionId);
     await this.assertNoRunningThread(workspaceId, sessionId, "deleting");
     await this.deps.work?.stopForSession(workspaceId, sessionId);
     await this.deps.sandbox?.close(sessionId);

@@ -587,9 +587,10 @@ export class WorkflowRunsRuntime {
       now,
       text,
     );
-    // The result joins the agent's context; an idle session wakes to read it.
+    // The result joins the agent's context; an idle session wakes to read it — unless the run was
+    // stopped (an interrupt): the agent then reads it on its next turn.
     const last = entries.at(-1);
-    if (last) await wakeSession(deps, run.workspaceId, run.sessionId, last.seq);
+    if (last && final.type !== "stopped") await wakeSession(deps, run.workspaceId, run.sessionId, last.seq);
     await store.mutate(run.sessionId, run.runId, (current) => {
       if (current.reported) return undefined;
       current.reported = true;
@@ -604,7 +605,7 @@ export class WorkflowRunsRuntime {
         if (run.workspaceId === workspaceId) await this.endRun(deps, run, result);
   }
 
-  /** Session delete: stops every run's execution and deletes the runs (their threads go with the session). */
+  /** Session delete: stops every run's execution and open calls, then forgets the runs (their threads go with the session). */
   async deleteSessionRuns(deps: StepDeps, workspaceId: string, sessionId: string) {
     const store = this.runs(deps);
     for (const run of await store.list(sessionId)) {
@@ -619,6 +620,7 @@ export class WorkflowRunsRuntime {
       if (open.length > 0)
         await this.options.threads.cancelTasks(deps, workspaceId, sessionId, open, "its session was deleted");
     }
+    await store.deleteAll(sessionId);
   }
 }
 
