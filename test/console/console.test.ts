@@ -133,8 +133,13 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     await page.getByLabel("API key").fill("sk-wrong");
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.getByRole("alert").textContent()).toContain("not accepted");
-    await page.getByLabel("API key").fill(h.stack.apiKey);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    // By keyboard: the key field, then Enter.
+    await page.getByLabel("API key").fill("");
+    await page.keyboard.press("Shift+Tab");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("api-key");
+    await page.keyboard.type(h.stack.apiKey);
+    await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Sessions", level: 1 }).waitFor();
     expect(page.url()).not.toContain(h.stack.apiKey);
     expect(await page.evaluate(() => Object.values(sessionStorage))).toContain(h.stack.apiKey);
@@ -148,6 +153,17 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     expect(text).toMatch(/\$0\.00\d\d/);
     await expectAccessible(page);
     await saveScreenshot(page, "sessions");
+
+    // A narrow window (a phone held upright): one column, nothing wider than the screen.
+    const narrow = await open({ width: 390, height: 844 });
+    await narrow.goto(`${h.stack.consoleUrl}#/sessions/${session.id}`);
+    await narrow
+      .getByRole("region", { name: "Session events" })
+      .getByText("hello there", { exact: true })
+      .waitFor();
+    expect(await narrow.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await expectAccessible(narrow);
+    await saveScreenshot(narrow, "session-narrow");
   });
 
   it("streams a session live: a message sent from the console, an always_ask tool allowed, spans with tokens and latency, an interrupt", async () => {

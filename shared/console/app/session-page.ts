@@ -55,7 +55,7 @@ function ThreadTree({
     <h2 class="h3">Threads</h2>
     <ul class="tree tree-root">
       <li>
-        <a href=${href("sessions", sessionId)} aria-current=${selected ? undefined : "page"}>Coordinator (session)</a>
+        <a href=${href("sessions", sessionId)} aria-current=${selected ? undefined : "page"}>Session (primary thread)</a>
         ${roots.length ? html`<ul class="tree">${roots.map(item)}</ul>` : html`<p class="muted small">No threads.</p>`}
       </li>
     </ul>
