@@ -5,6 +5,7 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { MockResponse, ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
 import { messageOf, rejection } from "../fixtures/sdk-assertions.js";
 
@@ -257,3 +258,135 @@ describe("sessions with multiagent_20261001", () => {
 function pick<T extends object>(value: T, keys: Array<keyof T>): Partial<T> {
   return Object.fromEntries(keys.map((k) => [k, value[k]])) as Partial<T>;
 }
+
+const systemOf = (r: ReceivedRequest) =>
+  Array.isArray(r.body.system) ? r.body.system.map((b) => b.text).join("") : String(r.body.system ?? "");
+const lastUser = (r: ReceivedRequest) => r.body.messages.at(-1);
+const toolResultsOf = (r: ReceivedRequest) =>
+  ((lastUser(r)?.content ?? []) as Anthropic.Messages.ToolResultBlockParam[]).filter(
+    (b) => b.type === "tool_result",
+  );
+const resultText = (b: Anthropic.Messages.ToolResultBlockParam | undefined) =>
+  Array.isArray(b?.content)
+    ? b.content.map((x) => (x.type === "text" ? x.text : "")).join("")
+    : String(b?.content);
+const say = (text: string) => ({ type: "user.message" as const, content: [{ type: "text" as const, text }] });
+
+describe("the advisor", () => {
+  it("answers an advisor call with one call to the advisor model over the conversation, counted in usage", async () => {
+    const { environmentId } = await h.setup();
+    const lead = await basic("advised", {
+      model: "claude-sonnet-4-6",
+      system: "ADVISED",
+      tools: [{ type: "agent_toolset_20260401" }],
+      multiagent: {
+        type: "multiagent_20261001",
+        advisor: { type: "enabled", model: "claude-opus-4-8" },
+        subagents: DISABLED,
+        workflows: DISABLED,
+      },
+    });
+    h.upstream.reset();
+    h.upstream.fallback = (r) => {
+      if (r.body.model === "claude-opus-4-8")
+        return {
+          content: "PLAN: check the inputs first, then write the report.",
+          usage: { input_tokens: 900, output_tokens: 40 },
+        };
+      if (toolResultsOf(r).length > 0) return { content: "following the advice" };
+      return {
+        stop_reason: "tool_use",
+        content: [
+          { type: "tool_use", name: "advisor", input: { question: "how should I approach the report?" } },
+        ],
+      };
+    };
+    const session = await h.client.beta.sessions.create({ agent: lead.id, environment_id: environmentId });
+    await h.client.beta.sessions.events.send(session.id, { events: [say("write the quarterly report")] });
+    const done = await h.waitIdle(session.id);
+
+    // The agent was offered the advisor tool; the advisor was called exactly once, on its own model,
+    // with the conversation so far (as text: it has no tools) and the agent's question.
+    const agentCalls = h.upstream.received.filter((r) => systemOf(r) === "ADVISED");
+    expect(agentCalls[0]?.body.tools?.map((t) => (t as { name: string }).name)).toContain("advisor");
+    const advisorCalls = h.upstream.received.filter((r) => r.body.model === "claude-opus-4-8");
+    expect(advisorCalls).toHaveLength(1);
+    const prompt = JSON.stringify(advisorCalls[0]?.body.messages);
+    expect(prompt).toContain("write the quarterly report");
+    expect(prompt).toContain("how should I approach the report?");
+    expect(advisorCalls[0]?.body.tools).toBeUndefined();
+    // The advice came back as the tool's result.
+    const results = toolResultsOf(agentCalls.at(-1) as ReceivedRequest);
+    expect(results).toHaveLength(1);
+    expect(results[0]?.is_error).toBeFalsy();
+    expect(resultText(results[0])).toBe("PLAN: check the inputs first, then write the report.");
+
+    // The consultation is an anthropic.advisor thread on the primary stream…
+    const events = await h.allEvents(session.id);
+    const advisorEvents = events.filter(
+      (e) =>
+        ("agent_name" in e && e.agent_name === "anthropic.advisor") ||
+        (e.type === "agent.thread_message_received" && e.from_agent_name === "anthropic.advisor"),
+    );
+    expect(advisorEvents.map((e) => e.type)).toEqual([
+      "session.thread_created",
+      "session.thread_status_running",
+      "agent.thread_message_received",
+      "session.thread_status_idle",
+      "session.thread_status_terminated",
+    ]);
+    // …listed with the advisor form of agent, its usage the advisor call's.
+    const threads: Anthropic.Beta.Sessions.Threads.BetaManagedAgentsSessionThread[] = [];
+    for await (const t of h.client.beta.sessions.threads.list(session.id)) threads.push(t);
+    expect(threads).toHaveLength(1);
+    expect(threads[0]?.agent).toEqual({ type: "advisor", model: "claude-opus-4-8" });
+    expect(threads[0]?.status).toBe("terminated");
+    expect(threads[0]?.usage?.input_tokens).toBe(900);
+    expect(threads[0]?.usage?.output_tokens).toBe(40);
+    // The session's usage counts the advisor's tokens with its own.
+    const own = agentCalls.length;
+    expect(own).toBe(2);
+    expect(done.usage.input_tokens).toBeGreaterThanOrEqual(900 + 2);
+    expect(done.usage.output_tokens).toBeGreaterThanOrEqual(40);
+  });
+
+  it("is offered only when enabled, and a failed consultation does not fail the turn", async () => {
+    const { environmentId } = await h.setup();
+    const plain = await basic("unadvised", {
+      system: "UNADVISED",
+      multiagent: { type: "multiagent_20261001", subagents: DISABLED, workflows: DISABLED },
+    });
+    const advised = await basic("advised-failing", {
+      system: "FAILING",
+      multiagent: {
+        type: "multiagent_20261001",
+        advisor: { type: "enabled", model: "claude-opus-4-8" },
+        subagents: DISABLED,
+        workflows: DISABLED,
+      },
+    });
+    h.upstream.reset();
+    h.upstream.fallback = (r): MockResponse => {
+      if (r.body.model === "claude-opus-4-8") return { fault: 529, message: "advisor overloaded" };
+      if (toolResultsOf(r).length > 0 || systemOf(r) === "UNADVISED") return { content: "done" };
+      return { stop_reason: "tool_use", content: [{ type: "tool_use", name: "advisor", input: {} }] };
+    };
+    const s1 = await h.client.beta.sessions.create({ agent: plain.id, environment_id: environmentId });
+    await h.client.beta.sessions.events.send(s1.id, { events: [say("hi")] });
+    await h.waitIdle(s1.id);
+    const unadvised = h.upstream.received.find((r) => systemOf(r) === "UNADVISED");
+    expect((unadvised?.body.tools ?? []).map((t) => (t as { name: string }).name)).not.toContain("advisor");
+
+    const s2 = await h.client.beta.sessions.create({ agent: advised.id, environment_id: environmentId });
+    await h.client.beta.sessions.events.send(s2.id, { events: [say("hi")] });
+    const idle = await h.waitIdle(s2.id);
+    const last = h.upstream.received.filter((r) => systemOf(r) === "FAILING").at(-1) as ReceivedRequest;
+    const [result] = toolResultsOf(last);
+    expect(result?.is_error).toBe(true);
+    expect(resultText(result)).toMatch(/advisor could not be consulted/);
+    const events = await h.allEvents(s2.id);
+    expect(events.at(-1)).toMatchObject({ type: "session.status_idle", stop_reason: { type: "end_turn" } });
+    expect(events.some((e) => e.type === "session.error")).toBe(false);
+    expect(idle.status).toBe("idle");
+  });
+});
