@@ -13,16 +13,29 @@ export const REQUIRE_BANNER =
 /** The module that stands in for a package a bundle leaves out (see absent-module.ts). */
 export const ABSENT_MODULE = join(dirname(fileURLToPath(import.meta.url)), "absent-module.ts");
 
+/** The functions that call the model (createModel in shared/runtime/model-provider.ts). */
+const MODEL_CALLERS = new Set(["agent-step", "grader", "dream-worker"]);
+
 /**
- * Packages a function imports but never uses, left out of its bundle: the MCP client imports Ajv
- * (~130 KB with its helpers) only for its tool output-schema check, which Reverie turns off
- * (mcp-sdk-connector.ts passes its own validator).
+ * Packages a function imports but never uses, left out of its bundle:
+ * - the MCP client imports Ajv (~130 KB with its helpers) only for its tool output-schema check,
+ *   which Reverie turns off (mcp-sdk-connector.ts passes its own validator);
+ * - the model callers import `@anthropic-ai/bedrock-sdk` (bedrock-model.ts), used only when the
+ *   provider is `bedrock`. Lambda's runtime does not ship it, and esbuild hoists an external import
+ *   out of a lazily loaded module into the bundle's top: left external, it would be loaded at every
+ *   cold start (with `@aws-sdk/client-bedrock-runtime`) — and fail it, the package being absent.
  */
-export function absentPackages(functionName: string): string[] {
-  return functionName === "agent-step" ? ["ajv", "ajv-formats"] : [];
+export function absentPackages(functionName: string, modelProvider?: string): string[] {
+  return [
+    ...(functionName === "agent-step" ? ["ajv", "ajv-formats"] : []),
+    ...(MODEL_CALLERS.has(functionName) && modelProvider !== "bedrock" ? ["@anthropic-ai/bedrock-sdk"] : []),
+  ];
 }
 
-/** esbuild aliases replacing a function's absent packages by {@link ABSENT_MODULE}. */
-export function absentAliases(functionName: string): Record<string, string> {
-  return Object.fromEntries(absentPackages(functionName).map((name) => [name, ABSENT_MODULE]));
+/**
+ * esbuild aliases replacing a function's absent packages by {@link ABSENT_MODULE}. `modelProvider`
+ * is the stack's (`REVERIE_MODEL_PROVIDER`; unset means the Anthropic API).
+ */
+export function absentAliases(functionName: string, modelProvider?: string): Record<string, string> {
+  return Object.fromEntries(absentPackages(functionName, modelProvider).map((name) => [name, ABSENT_MODULE]));
 }

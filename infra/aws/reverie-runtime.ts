@@ -430,8 +430,6 @@ export class ReverieRuntime extends Construct {
     this.modelEnvironment = stepEnvironment;
 
     const bundleAwsSdk = this.props.bundleAwsSdk ?? false;
-    // Bedrock's SDK carries every API resource; createModel loads it only for the bedrock provider.
-    const bedrockExternal = this.props.modelProvider === "bedrock" ? [] : ["@anthropic-ai/bedrock-sdk"];
     const make = (
       name: ReverieFunctionName | OutcomeFunctionName,
       extra: Partial<lambdaNodejs.NodejsFunctionProps> = {},
@@ -479,13 +477,17 @@ export class ReverieRuntime extends Construct {
           // Mappings without the embedded sources: stack traces resolve, the asset stays small.
           sourcesContent: false,
           bundleAwsSDK: bundleAwsSdk,
-          externalModules: [...(bundleAwsSdk ? [] : ["@aws-sdk/*", "@smithy/*"]), ...bedrockExternal],
+          externalModules: bundleAwsSdk ? [] : ["@aws-sdk/*", "@smithy/*"],
           banner: REQUIRE_BANNER,
           forceDockerBundling: false,
           tsconfig: join(repoRoot, "tsconfig.json"),
-          // packages the function imports but never uses (lambda-bundling.ts)
+          // packages the function imports but never uses (lambda-bundling.ts): Bedrock's SDK is
+          // bundled only into the model callers of a bedrock stack
           esbuildArgs: Object.fromEntries(
-            Object.entries(absentAliases(name)).map(([from, to]) => [`--alias:${from}`, to]),
+            Object.entries(absentAliases(name, this.props.modelProvider)).map(([from, to]) => [
+              `--alias:${from}`,
+              to,
+            ]),
           ),
         },
         ...extra,

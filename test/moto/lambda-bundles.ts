@@ -1,7 +1,7 @@
 /**
  * The Lambda functions' code as CDK deploys it: each `functions/<name>.ts` bundled by esbuild with
  * the options of infra/aws/reverie-runtime.ts's NodejsFunction (ESM, node24, minified, the AWS SDK
- * and Bedrock's SDK left external, the `require` banner). The bundles are written under
+ * left external, the `require` banner, the packages a function leaves out replaced by a stub). The bundles are written under
  * node_modules/.cache, so their external imports resolve to this checkout's node_modules — where
  * Lambda's Node.js runtime would supply its own copy of the AWS SDK.
  */
@@ -55,7 +55,7 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
     minify: true,
     sourcemap: "external",
     sourcesContent: false,
-    external: ["@aws-sdk/*", "@smithy/*", "@anthropic-ai/bedrock-sdk"],
+    external: ["@aws-sdk/*", "@smithy/*"],
     banner: { js: REQUIRE_BANNER },
     tsconfig: join(repoRoot, "tsconfig.json"),
     logLevel: "error",
@@ -64,18 +64,18 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
     name,
     join(repoRoot, "functions", `${name}.ts`),
   ];
+  // Each function with its own stand-ins for the packages it leaves out (lambda-bundling.ts: the
+  // MCP client's unused Ajv, Bedrock's SDK in a stack on the Anthropic API): if anything used one,
+  // it would throw here as on AWS.
+  const aliased = lambdaFunctionNames.filter((n) => Object.keys(absentAliases(n)).length > 0);
   await Promise.all([
     build({
       ...cdkOptions,
-      entryPoints: Object.fromEntries(lambdaFunctionNames.filter((n) => n !== "agent-step").map(entry)),
+      entryPoints: Object.fromEntries(lambdaFunctionNames.filter((n) => !aliased.includes(n)).map(entry)),
     }),
-    // agent-step's bundle stands a stub in for the MCP client's unused Ajv (lambda-bundling.ts):
-    // if anything used it, it would throw here as on AWS.
-    build({
-      ...cdkOptions,
-      entryPoints: Object.fromEntries([entry("agent-step")]),
-      alias: absentAliases("agent-step"),
-    }),
+    ...aliased.map((name) =>
+      build({ ...cdkOptions, entryPoints: Object.fromEntries([entry(name)]), alias: absentAliases(name) }),
+    ),
   ]);
   // The test's own pieces: not Reverie's code, so plain bundles.
   await build({

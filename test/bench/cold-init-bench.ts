@@ -1,0 +1,246 @@
+/**
+ * `npm run bench` (cold starts): each Lambda function's bundle, built exactly as CDK builds it
+ * (test/moto/lambda-bundles.ts, on infra/aws/lambda-bundling.ts: ESM, node24, minified, the AWS SDK
+ * external as Lambda's runtime supplies it), imported cold in a fresh Node process with the
+ * environment CDK gives the function:
+ *   - init: the `import()` of the bundle — what Lambda's Init phase does with the handler module,
+ *     the AWS SDK packages the bundle imports at load included (resolved from node_modules, as the
+ *     runtime's own copy would be);
+ *   - first call: init + the first invocation of an event that reaches no AWS service (a request
+ *     without a key for the authorizer, `GET /health` for the API functions, a malformed record for
+ *     the queue consumers): the composition the entry builds on its first call, and every AWS SDK
+ *     package it loads then. Functions whose every event reaches AWS (sweeper, schedulers) have none.
+ * Baselines in the same run: an empty module (Node's own floor) and `@aws-sdk/client-dynamodb` with
+ * `@aws-sdk/lib-dynamodb` alone (the floor of any function that reads DynamoDB).
+ * Target: init ≤ 80 ms for each function (median of the rounds). Knobs: BENCH_INIT_ROUNDS (5).
+ */
+import { spawn } from "node:child_process";
+import { statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { functionEnvironments } from "../moto/aws-on-moto-stack.js";
+import type { AwsResources } from "../moto/aws-resources.js";
+import { buildLambdaBundles, type LambdaFunctionName, lambdaFunctionNames } from "../moto/lambda-bundles.js";
+import { percentile, round } from "./stats.js";
+
+const ROUNDS = Math.max(1, Number(process.env.BENCH_INIT_ROUNDS) || 5);
+const TARGET_MS = 80;
+const log = (line = "") => process.stderr.write(`${line}\n`);
+
+/** What the child process reports. */
+interface Sample {
+  initMs: number;
+  firstCallMs?: number;
+  /** `@aws-sdk/*` packages imported by the time the bundle was loaded, and after the first call. */
+  sdkAtInit: string[];
+  sdkAfterCall: string[];
+}
+
+/**
+ * The child: records which AWS SDK packages get imported (a resolve hook), imports the bundle, then
+ * calls its handler once with the event, if there is one. `awslambda` is the Lambda runtime's global
+ * for response streaming (api-stream): a pass-through here.
+ */
+const CHILD = `
+import { registerHooks } from "node:module";
+const sdk = new Set();
+registerHooks({ resolve(specifier, context, next) {
+  const m = /^(@aws-sdk\\/[^/]+)/.exec(specifier);
+  if (m) sdk.add(m[1]);
+  return next(specifier, context);
+} });
+globalThis.awslambda = { streamifyResponse: (fn) => fn, HttpResponseStream: { from: (s) => s } };
+const started = performance.now();
+const mod = await import(process.env.BENCH_BUNDLE);
+const initMs = performance.now() - started;
+const sdkAtInit = [...sdk].sort();
+let firstCallMs;
+const event = process.env.BENCH_EVENT ? JSON.parse(process.env.BENCH_EVENT) : undefined;
+if (event !== undefined) {
+  const stream = { write() {}, end() {} };
+  const context = { getRemainingTimeInMillis: () => 30000, functionName: "bench", awsRequestId: "bench" };
+  // api-stream's handler takes the response stream second; the others a Lambda context.
+  try { await mod.handler(event, process.env.BENCH_STREAM ? stream : context); } catch {}
+  firstCallMs = performance.now() - started;
+}
+// Exit once written: a client's open socket must not keep the process (pipes write asynchronously).
+process.stdout.write("\\n" + JSON.stringify({ initMs, firstCallMs, sdkAtInit, sdkAfterCall: [...sdk].sort() }) + "\\n", () => process.exit(0));
+`;
+
+const sqsEvent = { Records: [{ messageId: "bench", receiptHandle: "bench", body: "{}", attributes: {} }] };
+const httpEvent = (path: string) => ({
+  httpMethod: "GET",
+  path,
+  headers: {},
+  multiValueHeaders: {},
+  queryStringParameters: null,
+  multiValueQueryStringParameters: null,
+  pathParameters: null,
+  requestContext: {},
+  body: null,
+  isBase64Encoded: false,
+});
+/** An event each function answers without reaching AWS (none: every event of it does). */
+const firstEvents: Partial<Record<LambdaFunctionName, unknown>> = {
+  authorizer: {
+    type: "REQUEST",
+    methodArn: "arn:aws:execute-api:us-east-1:1:api/prod/GET/v1/agents",
+    headers: {},
+  },
+  api: httpEvent("/health"),
+  "api-memory": httpEvent("/v1/memory_stores/x"),
+  "api-workspace": httpEvent("/v1/files/x"),
+  "api-stream": httpEvent("/health"),
+  "agent-step": sqsEvent,
+  grader: sqsEvent,
+  "webhook-deliver": sqsEvent,
+  "dream-worker": sqsEvent,
+};
+
+function runChild(childFile: string, env: Record<string, string>): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [childFile], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+    });
+    child.stderr.on("data", (c) => {
+      err += c;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      try {
+        // The function's own log lines come first (Powertools logs to stdout, as on Lambda).
+        resolve(JSON.parse(out.trim().split("\n").at(-1) ?? "") as Sample);
+      } catch {
+        reject(new Error(`child exited ${code}: ${err.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+/** Placeholder names: nothing is reached (the endpoint below refuses connections at once). */
+function environments() {
+  const x = "x";
+  const queue = {
+    url: "https://sqs.us-east-1.amazonaws.com/1/x",
+    arn: x,
+    deadLetterUrl: x,
+    deadLetterArn: x,
+  };
+  const resources = {
+    tables: { resources: "resources", events: "events" },
+    queues: { "agent-steps": queue, grader: queue, webhooks: queue, "dream-jobs": queue },
+    bucket: x,
+    outcomesTopicArn: "arn:aws:sns:us-east-1:1:x",
+    eventBusName: x,
+    stateMachineArn: "arn:aws:states:us-east-1:1:stateMachine:x",
+    anthropicSecretArn: "arn:aws:secretsmanager:us-east-1:1:secret:x",
+    scheduleGroup: x,
+    deploymentScheduleGroup: x,
+    serviceRoleArn: "arn:aws:iam::1:role/x",
+    secretsKeyArn: "arn:aws:kms:us-east-1:1:key/x",
+  } as unknown as AwsResources;
+  const names = Object.fromEntries([...lambdaFunctionNames, "sandbox"].map((n) => [n, n])) as never;
+  return functionEnvironments(resources, names, { anthropicBaseUrl: "http://127.0.0.1:9" });
+}
+
+async function main() {
+  log(
+    `cold init: ${lambdaFunctionNames.length} functions × ${ROUNDS} fresh processes (node ${process.version})`,
+  );
+  const bundles = await buildLambdaBundles();
+  try {
+    const floorFile = join(bundles.dir, "floor-dynamodb.mjs");
+    writeFileSync(floorFile, 'import "@aws-sdk/client-dynamodb";\nimport "@aws-sdk/lib-dynamodb";\n');
+    const emptyFile = join(bundles.dir, "floor-empty.mjs");
+    writeFileSync(emptyFile, "export {};\n");
+    const childFile = join(bundles.dir, "cold-init-child.mjs");
+    writeFileSync(childFile, CHILD);
+    const envs = environments();
+    const common = {
+      PATH: process.env.PATH ?? "",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "AKIDBENCH",
+      AWS_SECRET_ACCESS_KEY: "bench",
+      // Anything that would reach AWS fails at once instead.
+      AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+      AWS_MAX_ATTEMPTS: "1",
+    };
+    const subjects: Array<{ name: string; file: string; env: Record<string, string>; event?: unknown }> = [
+      { name: "(baseline) empty module", file: emptyFile, env: common },
+      { name: "(baseline) DynamoDB client alone", file: floorFile, env: common },
+      ...lambdaFunctionNames.map((name) => {
+        const { REVERIE_ANTHROPIC_SECRET_ARN: _secret, ...env } = envs[name];
+        // The model key straight from the environment: the first call then reads no secret.
+        const model = _secret ? { ANTHROPIC_API_KEY: "sk-ant-bench" } : {};
+        return {
+          name,
+          file: bundles.functions[name],
+          env: { ...env, ...model, ...common },
+          event: firstEvents[name],
+        };
+      }),
+    ];
+    const samples = new Map<string, Sample[]>(subjects.map((s) => [s.name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const subject of subjects) {
+        const sample = await runChild(childFile, {
+          ...subject.env,
+          BENCH_BUNDLE: subject.file,
+          ...(subject.event === undefined ? {} : { BENCH_EVENT: JSON.stringify(subject.event) }),
+          ...(subject.name === "api-stream" ? { BENCH_STREAM: "1" } : {}),
+        }).catch((error: Error) => {
+          throw new Error(`${subject.name}: ${error.message}`);
+        });
+        samples.get(subject.name)?.push(sample);
+      }
+    }
+    const rows = subjects.map((subject) => {
+      const list = samples.get(subject.name) as Sample[];
+      const init = percentile(
+        list.map((s) => s.initMs),
+        50,
+      );
+      const calls = list.flatMap((s) => (s.firstCallMs === undefined ? [] : [s.firstCallMs]));
+      const last = list.at(-1) as Sample;
+      const short = (names: string[]) =>
+        names.map((n) => n.replace("@aws-sdk/", "").replace("client-", "")).join(" ");
+      return {
+        name: subject.name,
+        kib: round(statSync(subject.file).size / 1024, 1),
+        initMs: round(init, 1),
+        firstCallMs: calls.length ? round(percentile(calls, 50), 1) : undefined,
+        sdkAtInit: short(last.sdkAtInit),
+        sdkAfterCall: short(last.sdkAfterCall.filter((n) => !last.sdkAtInit.includes(n))),
+        baseline: subject.name.startsWith("("),
+      };
+    });
+    const floor = rows[1]?.initMs ?? Number.NaN;
+    log("");
+    log(
+      `${"function".padEnd(34)}${"bundle".padStart(10)}${"init p50".padStart(11)}${"first call".padStart(12)}  AWS SDK at init | + at first call`,
+    );
+    for (const r of rows) {
+      log(
+        `${r.name.padEnd(34)}${`${r.kib} KiB`.padStart(10)}${`${r.initMs} ms`.padStart(11)}${(r.firstCallMs === undefined ? "—" : `${r.firstCallMs} ms`).padStart(12)}  ${r.sdkAtInit || "—"} | ${r.sdkAfterCall || "—"}`,
+      );
+    }
+    const functions = rows.filter((r) => !r.baseline);
+    const met = functions.filter((r) => r.initMs <= TARGET_MS);
+    const worst = functions.reduce((a, b) => (b.initMs > a.initMs ? b : a));
+    log("");
+    log(
+      `cold init: ${met.length}/${functions.length} functions ≤ ${TARGET_MS} ms (slowest ${worst.name} ${worst.initMs} ms = ${round(worst.initMs / floor, 2)}× the DynamoDB client alone, ${floor} ms, in this run) — ${met.length === functions.length ? "MET" : "NOT MET"}`,
+    );
+    const notMet = functions.filter((r) => r.initMs > TARGET_MS).map((r) => `${r.name} ${r.initMs} ms`);
+    if (notMet.length) log(`  over ${TARGET_MS} ms: ${notMet.join(", ")}`);
+  } finally {
+    bundles.remove();
+  }
+}
+
+await main();
