@@ -6,6 +6,7 @@ import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
+import { ReverieConsole } from "./reverie-console.js";
 import { ReverieRuntime, type ReverieRuntimeProps } from "./reverie-runtime.js";
 
 export interface ReverieStackProps extends StackProps {
@@ -15,10 +16,14 @@ export interface ReverieStackProps extends StackProps {
   readonly anthropicSecretArn?: string;
   /** ARN of an existing SNS topic for alarms (instead of `runtime.alarmTopic`). */
   readonly alarmTopicArn?: string;
+  /** Serve the web console at `<ApiUrl>console/` (default true). */
+  readonly webConsole?: boolean;
 }
 
 export class ReverieStack extends Stack {
   readonly runtime: ReverieRuntime;
+  /** The web console on the API (issue 14), unless turned off with `webConsole: false`. */
+  readonly webConsole?: ReverieConsole;
 
   constructor(scope: Construct, id: string, props: ReverieStackProps = {}) {
     super(scope, id, props);
@@ -36,6 +41,17 @@ export class ReverieStack extends Stack {
       value: r.api.url,
       description: "Base URL for the SDK: new Anthropic({ baseURL: ApiUrl, apiKey })",
     });
+    if (props.webConsole ?? true) {
+      this.webConsole = new ReverieConsole(this, "Console", {
+        api: r.api,
+        logRetention: runtimeProps.logRetention,
+        removalPolicy: runtimeProps.removalPolicy,
+      });
+      new CfnOutput(this, "ConsoleUrl", {
+        value: `${r.api.url}${this.webConsole.path}`,
+        description: "The web console: sign in with an API key",
+      });
+    }
     new CfnOutput(this, "ResourcesTableName", { value: r.tables.resources.tableName });
     new CfnOutput(this, "EventsTableName", { value: r.tables.events.tableName });
     new CfnOutput(this, "AgentStepsQueueUrl", { value: r.agentStepsQueue.queueUrl });

@@ -311,17 +311,30 @@ describe("API", () => {
     });
   });
 
-  it("every method but GET /health goes through the authorizer", () => {
+  it("every method but GET /health and the console's static files goes through the authorizer", () => {
     const authorizerId = logicalIdOf(stack.runtime.authorizer);
     const methods = template.findResources("AWS::ApiGateway::Method");
     const open = Object.entries(methods).filter(([, m]) => m.Properties.AuthorizationType !== "CUSTOM");
-    expect(open).toHaveLength(1);
-    expect(open[0]?.[1].Properties.HttpMethod).toBe("GET");
-    expect(open[0]?.[1].Properties.AuthorizationType).toBe("NONE");
-    const healthResource = template.findResources("AWS::ApiGateway::Resource", {
-      Properties: { PathPart: "health" },
-    });
-    expect(open[0]?.[1].Properties.ResourceId).toEqual({ Ref: Object.keys(healthResource)[0] });
+    const resourceOf = (pathPart: string, parent?: string) =>
+      Object.entries(
+        template.findResources("AWS::ApiGateway::Resource", { Properties: { PathPart: pathPart } }),
+      )
+        .filter(
+          ([, r]) => !parent || JSON.stringify(r.Properties.ParentId) === JSON.stringify({ Ref: parent }),
+        )
+        .map(([id]) => ({ Ref: id }));
+    const [consoleResource] = resourceOf("console");
+    const publicResources = [
+      ...resourceOf("health"),
+      consoleResource,
+      ...resourceOf("{proxy+}", consoleResource?.Ref),
+    ];
+    expect(open).toHaveLength(3);
+    for (const [, method] of open) {
+      expect(method.Properties.HttpMethod).toBe("GET");
+      expect(method.Properties.AuthorizationType).toBe("NONE");
+    }
+    expect(open.map(([, m]) => m.Properties.ResourceId)).toEqual(expect.arrayContaining(publicResources));
     for (const [id, m] of Object.entries(methods)) {
       if (m.Properties.AuthorizationType === "CUSTOM")
         expect(m.Properties.AuthorizerId, id).toEqual({ Ref: authorizerId });
@@ -569,6 +582,7 @@ describe("outputs", () => {
       "AgentStepsQueueUrl",
       "WorkspaceBucketName",
       "AnthropicSecretName",
+      "ConsoleUrl",
     ]) {
       template.hasOutput(name, Match.anyValue());
     }
