@@ -65,6 +65,17 @@ const schema = z.object({
   REVERIE_FANOUT_STATE_MACHINE_ARN: z.string().min(1).optional(),
   /** Threads: tokens the cost preflight assumes per dispatched thread without a token_budget. */
   REVERIE_THREAD_ESTIMATED_TOKENS: z.coerce.number().int().min(0).default(20_000),
+  /** Workflow runs: runs a session may have open at once (more: `max_workflow_runs_error`). */
+  REVERIE_WORKFLOW_MAX_OPEN_RUNS: z.coerce.number().int().min(1).max(100).default(5),
+  /** Workflow runs: threads one run may create, every attempt counted (more: `thread_limit_error`). */
+  REVERIE_WORKFLOW_MAX_THREADS_PER_RUN: z.coerce.number().int().min(1).max(10_000).default(200),
+  /** Workflow runs: the longest `timeout_seconds` a plan may ask for (default and cap of a run's time limit). */
+  REVERIE_WORKFLOW_MAX_RUN_SECONDS: z.coerce.number().int().min(10).max(86_400).default(3_600),
+  /** Workflow runs on AWS: the role, log group and name prefix of runs' state machines (infra/aws/workflow-runs.ts). */
+  REVERIE_WORKFLOW_ROLE_ARN: z.string().min(1).optional(),
+  REVERIE_WORKFLOW_LOG_GROUP_ARN: z.string().min(1).optional(),
+  REVERIE_WORKFLOW_STATE_MACHINE_ARN_PREFIX: z.string().min(1).optional(),
+  REVERIE_WORKFLOW_NAME_PREFIX: z.string().min(1).optional(),
   /**
    * Files API: largest upload, bytes (default 4 MiB). On AWS an upload reaches the function inside API
    * Gateway's event, base64-encoded (4/3 of its size), and a download leaves it the same way; both

@@ -130,6 +130,11 @@ export class LocalWorkflowOrchestrator implements WorkflowOrchestrator {
 
   async sendTaskHeartbeat(_taskToken: string): Promise<void> {}
 
+  /** Aborts every execution (shutdown): their timers stop; nothing is answered. */
+  async close(): Promise<void> {
+    for (const name of this.executions.keys()) await this.stop(name);
+  }
+
   /** Resolves when every execution started so far has ended (tests, shutdown). */
   async drain(): Promise<void> {
     await Promise.all([...this.executions.values()].map((e) => e.settled));

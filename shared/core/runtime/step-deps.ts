@@ -94,6 +94,11 @@ export interface StepDeps {
   /** Multiagent threads (set by the composition root when wired). */
   threads?: ThreadHooks;
   orchestrator?: FanoutOrchestrator;
+  /**
+   * Handlers of other work on the agent-steps queue (workflow runs' tasks, phases and ends), asked
+   * in order before a message is read as a step nudge; each returns false for a body not its own.
+   */
+  queueHandlers?: ReadonlyArray<{ handleQueueMessage(deps: StepDeps, body: unknown): Promise<boolean> }>;
   /** The sandbox `bash` runs in for cloud sessions (bubblewrap on one machine, a Lambda on AWS). */
   sandbox?: ShellSandbox;
   /** Whether the sandbox can run commands here (checked at start); else `bash` is not offered. */
