@@ -26,6 +26,9 @@ function betaOf(path: string): string {
   return "managed-agents-2026-04-01";
 }
 
+/** The error type `follow` throws when a stream route answers without SSE (callers poll instead). */
+export const STREAM_UNAVAILABLE = "stream_unavailable";
+
 /** An answer in Anthropic's error shape (or a network failure, status 0). */
 export class ApiError extends Error {
   override name = "ApiError";
@@ -155,6 +158,8 @@ export class ReverieApi {
         });
         if (!response.ok || !response.body)
           throw new ApiError(response.status, "api_error", "stream refused");
+        if (!response.headers.get("content-type")?.startsWith("text/event-stream"))
+          throw new ApiError(response.status, STREAM_UNAVAILABLE, "this route does not stream here");
         onState("live");
         backoffMs = 250;
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -183,7 +188,11 @@ export class ReverieApi {
         }
       } catch (error) {
         if (signal.aborted) return;
-        if (error instanceof ApiError && error.status >= 400 && error.status < 500) throw error;
+        if (
+          error instanceof ApiError &&
+          (error.type === STREAM_UNAVAILABLE || (error.status >= 400 && error.status < 500))
+        )
+          throw error;
       }
       if (signal.aborted) return;
       onState("reconnecting");

@@ -5,7 +5,7 @@
  * written in between is missed, and events are de-duplicated by id.
  */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { Page, ReverieApi } from "./api.js";
+import { ApiError, type Page, type ReverieApi, STREAM_UNAVAILABLE } from "./api.js";
 import { type AnyEvent, type EventContext, EventView } from "./event-view.js";
 import { count, type Loose } from "./format.js";
 import { html } from "./html.js";
@@ -42,7 +42,7 @@ function pendingOf(events: readonly AnyEvent[]): Set<string> {
 export function Timeline({ api, sessionId, threadId, target, onLive }: TimelineProps) {
   const [events, setEvents] = useState<AnyEvent[]>([]);
   const [loading, setLoading] = useState(true);
-  const [live, setLive] = useState<"connecting" | "live" | "reconnecting">("connecting");
+  const [live, setLive] = useState<"connecting" | "live" | "reconnecting" | "polling">("connecting");
   const [error, setError] = useState<string | null>(null);
   const ids = useRef(new Map<string, AnyEvent>());
   const onLiveRef = useRef(onLive);
@@ -84,7 +84,25 @@ export function Timeline({ api, sessionId, threadId, target, onLive }: TimelineP
         abort.signal,
         setLive,
       )
-      .catch((err: Error) => !abort.signal.aborted && setError(`live updates stopped: ${err.message}`));
+      .catch((err: Error) => {
+        if (abort.signal.aborted) return;
+        if (!(err instanceof ApiError && err.type === STREAM_UNAVAILABLE))
+          return setError(`live updates stopped: ${err.message}`);
+        // No SSE on this route (a deployment that does not stream it): read the newest page every 2 s.
+        setLive("polling");
+        const timer = setInterval(() => {
+          if (!historyDone) return;
+          api
+            .get<Page<AnyEvent>>(`${base}/events`, { limit: 100, order: "desc" })
+            .then((p) => {
+              const added = fresh(p.data.slice().reverse());
+              if (added.length) setEvents((prev) => prev.concat(added));
+              for (const e of added) onLiveRef.current?.(e);
+            })
+            .catch(() => {});
+        }, 2000);
+        abort.signal.addEventListener("abort", () => clearInterval(timer));
+      });
     (async () => {
       let page: string | undefined;
       let first = true;
@@ -140,7 +158,7 @@ export function Timeline({ api, sessionId, threadId, target, onLive }: TimelineP
   return html`<section class="timeline" aria-label="Timeline">
     <p class="timeline-status" role="status">
       <span class=${`dot dot-${live}`} aria-hidden="true"></span>
-      ${` ${live === "live" ? "Live" : live === "reconnecting" ? "Reconnecting…" : "Connecting…"} · ${count(events.length)} events`}
+      ${` ${{ live: "Live", reconnecting: "Reconnecting…", connecting: "Connecting…", polling: "Live (polling)" }[live]} · ${count(events.length)} events`}
       ${loading ? " · loading history…" : ""}
       ${target && targetIndex === undefined && !loading ? " · that event is not in this timeline" : ""}
     </p>
