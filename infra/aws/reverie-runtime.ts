@@ -48,6 +48,7 @@ import { ReverieDreams } from "./reverie-dreams.js";
 import { type MakeFunction, type OutcomeFunctionName, ReverieOutcomes } from "./reverie-outcomes.js";
 import { ReverieSandbox } from "./reverie-sandbox.js";
 import { ReverieVaults } from "./reverie-vaults.js";
+import { WorkflowRuns } from "./workflow-runs.js";
 
 /** Repository root: the Lambda entries live in `<root>/functions`. */
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -170,6 +171,8 @@ export class ReverieRuntime extends Construct {
   private modelEnvironment: Record<string, string> = {};
   /** Multiagent fan-out (Step Functions). */
   readonly fanout: FanoutStateMachine;
+  /** What every workflow run's state machine shares (role, log group, the callers' grants). */
+  readonly workflowRuns: WorkflowRuns;
   /** The KMS key vault credentials are sealed under, granted to the API and agent steps only. */
   readonly vaults: ReverieVaults;
 
@@ -224,6 +227,14 @@ export class ReverieRuntime extends Construct {
       queue: this.agentStepsQueue,
       // The sweeper finishes a thread report a crash cut short, so it answers task tokens too.
       callers: [this.functions["agent-step"], this.functions.sweeper],
+      logRetention: this.logRetention,
+      removalPolicy: this.removalPolicy,
+    });
+    // Workflow runs: a state machine per plan, created at run time under this deployment's prefix.
+    // The API stops runs (an interrupt, a session delete); the sweeper finishes a thread's report.
+    this.workflowRuns = new WorkflowRuns(this, "WorkflowRuns", {
+      queue: this.agentStepsQueue,
+      callers: [this.functions["agent-step"], this.functions.sweeper, this.functions.api],
       logRetention: this.logRetention,
       removalPolicy: this.removalPolicy,
     });

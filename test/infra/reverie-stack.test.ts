@@ -472,12 +472,13 @@ describe("IAM is least privilege", () => {
 
   it("Resource '*' appears only for X-Ray and the state machine's log delivery (no resource-level permissions)", () => {
     const fanoutPolicy = logicalIdOf(stack.runtime.fanout.stateMachine.role.node.findChild("DefaultPolicy"));
+    const workflowPolicy = logicalIdOf(stack.runtime.workflowRuns.role.node.findChild("DefaultPolicy"));
     for (const [id, policy] of Object.entries(template.findResources("AWS::IAM::Policy"))) {
       for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
         const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
         if (resources.includes("*")) {
           const allowed =
-            id === fanoutPolicy
+            id === fanoutPolicy || id === workflowPolicy
               ? /^(xray:|logs:(\w+LogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$)/
               : /^xray:/;
           for (const action of actionsOf(s)) expect(action, id).toMatch(allowed);
