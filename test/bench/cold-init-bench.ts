@@ -174,9 +174,9 @@ async function main() {
       { name: "(baseline) empty module", file: emptyFile, env: common },
       { name: "(baseline) DynamoDB client alone", file: floorFile, env: common },
       ...lambdaFunctionNames.map((name) => {
-        const { REVERIE_ANTHROPIC_SECRET_ARN: _secret, ...env } = envs[name];
+        const { REVERIE_ANTHROPIC_SECRET_ARN: secret, ...env }: Record<string, string> = envs[name];
         // The model key straight from the environment: the first call then reads no secret.
-        const model = _secret ? { ANTHROPIC_API_KEY: "sk-ant-bench" } : {};
+        const model: Record<string, string> = secret ? { ANTHROPIC_API_KEY: "sk-ant-bench" } : {};
         return {
           name,
           file: bundles.functions[name],

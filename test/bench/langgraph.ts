@@ -24,7 +24,7 @@ import {
 } from "./workload.js";
 
 export interface LangGraphSystem {
-  /** One `invoke` on a fresh thread: the whole two-step session, checkpointed. */
+  /** One `invoke` on a fresh thread: the whole session, checkpointed. */
   runSession(tag: string): Promise<void>;
   /** Checkpoints written so far (a sanity check that the saver is really in use). */
   checkpointCount(): number;
@@ -32,7 +32,12 @@ export interface LangGraphSystem {
   close(): Promise<void>;
 }
 
-export async function startLangGraph(upstreamUrl: string): Promise<LangGraphSystem> {
+/** `steps`: model calls per session (the workload's tool calls + its closing answer); default 2. */
+export async function startLangGraph(
+  upstreamUrl: string,
+  options: { steps?: number } = {},
+): Promise<LangGraphSystem> {
+  const steps = options.steps ?? 2;
   const root = await mkdtemp(join(tmpdir(), "reverie-bench-langgraph-"));
   const dbFile = join(root, "checkpoints.sqlite");
   const db = new Database(dbFile);
@@ -60,7 +65,8 @@ export async function startLangGraph(upstreamUrl: string): Promise<LangGraphSyst
         { configurable: { thread_id: `thread-${tag}-${threads}` } },
       );
       const last = result.messages.at(-1);
-      if (result.messages.length !== 4 || last?.text !== "done")
+      // the user message, a tool call and its result per step but the last, the closing answer
+      if (result.messages.length !== 2 * steps || last?.text !== "done")
         throw new Error(`LangGraph session ${tag} ended unexpectedly: ${result.messages.length} messages`);
     },
     checkpointCount() {
