@@ -174,6 +174,11 @@ export interface EventNotifier {
    * (false), whichever is first.
    */
   wait(sessionId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * The previews channel that travels the same way (`event_deltas`); absent, or unheard across
+   * processes, previews are simply not sent.
+   */
+  readonly previews?: EventPreviews;
 }
 
 /**

@@ -129,6 +129,15 @@ describe("event_deltas", () => {
     expect(channel.listening("sesn_1")).toBe(false); // unsubscribed when the stream ended
   });
 
+  it("listens from the moment the stream opens, and stops when it ends even unread", () => {
+    const channel = new InProcessPreviews();
+    const abort = new AbortController();
+    withPreviews(fakeLog().entries(), channel, "sesn_1", new Set(["agent.message" as const]), abort.signal);
+    expect(channel.listening("sesn_1")).toBe(true);
+    abort.abort();
+    expect(channel.listening("sesn_1")).toBe(false);
+  });
+
   it("passes the log through untouched when no previews are asked for", async () => {
     const log = fakeLog();
     log.push({ seq: 1, event: { type: "user.message", id: "a" } });

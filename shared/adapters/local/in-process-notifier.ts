@@ -4,9 +4,12 @@
  */
 import { EventEmitter } from "node:events";
 import type { EventNotifier } from "../../core/ports.js";
+import { InProcessPreviews } from "./in-process-previews.js";
 
 export class InProcessNotifier implements EventNotifier {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
+  /** Event previews (`event_deltas`) reach the streams of this process the same way. */
+  readonly previews = new InProcessPreviews();
 
   notify(sessionId: string, written: readonly unknown[] = []): void {
     this.emitter.emit(sessionId, written);

@@ -83,19 +83,20 @@ export type PreviewedEntry<Entry> = Entry | { preview: EventPreview };
 
 /**
  * Merges `entries` (a followed event log) with the previews of `runId` that `types` asks for,
- * in the order they happen. Deltas of a preview whose start was filtered out (or happened before
- * this stream subscribed) are dropped, so a client never gets a delta it cannot place.
+ * in the order they happen. It listens from the moment it is called (not from the first read), so
+ * a model call that starts right after the stream opened is previewed; `signal` (the stream's end)
+ * stops listening even if the stream is never read. Deltas of a preview whose start was filtered
+ * out (or happened before this stream listened) are dropped: a client never gets a delta it cannot
+ * place.
  */
-export async function* withPreviews<Entry>(
+export function withPreviews<Entry>(
   entries: AsyncIterable<Entry>,
   channel: EventPreviews | undefined,
   runId: string,
   types: ReadonlySet<DeltaType>,
+  signal?: AbortSignal,
 ): AsyncGenerator<PreviewedEntry<Entry>> {
-  if (!channel || types.size === 0) {
-    yield* entries;
-    return;
-  }
+  if (!channel || types.size === 0 || signal?.aborted) return passThrough(entries);
   const queue: EventPreview[] = [];
   const started = new Set<string>();
   let wake: (() => void) | undefined;
@@ -107,27 +108,37 @@ export async function* withPreviews<Entry>(
     queue.push(preview);
     wake?.();
   });
-  const iterator = entries[Symbol.asyncIterator]();
-  let pending: Promise<IteratorResult<Entry>> | undefined;
-  try {
-    for (;;) {
-      while (queue.length > 0) yield { preview: queue.shift() as EventPreview };
-      pending ??= iterator.next();
-      const previewed = new Promise<"preview">((resolve) => {
-        wake = () => resolve("preview");
-      });
-      const next = await Promise.race([pending, previewed]);
-      wake = undefined;
-      if (next === "preview") continue;
-      pending = undefined;
-      if (next.done) return;
-      // The buffered event concludes its preview.
-      const id = (next.value as { event?: { id?: unknown } }).event?.id;
-      if (typeof id === "string") started.delete(id);
-      yield next.value;
+  signal?.addEventListener("abort", unsubscribe, { once: true });
+
+  async function* merged(): AsyncGenerator<PreviewedEntry<Entry>> {
+    const iterator = entries[Symbol.asyncIterator]();
+    let pending: Promise<IteratorResult<Entry>> | undefined;
+    try {
+      for (;;) {
+        while (queue.length > 0) yield { preview: queue.shift() as EventPreview };
+        pending ??= iterator.next();
+        const previewed = new Promise<"preview">((resolve) => {
+          wake = () => resolve("preview");
+        });
+        const next = await Promise.race([pending, previewed]);
+        wake = undefined;
+        if (next === "preview") continue;
+        pending = undefined;
+        if (next.done) return;
+        // The buffered event concludes its preview.
+        const id = (next.value as { event?: { id?: unknown } }).event?.id;
+        if (typeof id === "string") started.delete(id);
+        yield next.value;
+      }
+    } finally {
+      unsubscribe();
+      signal?.removeEventListener("abort", unsubscribe);
+      await iterator.return?.();
     }
-  } finally {
-    unsubscribe();
-    await iterator.return?.();
   }
+  return merged();
+}
+
+async function* passThrough<Entry>(entries: AsyncIterable<Entry>): AsyncGenerator<Entry> {
+  yield* entries;
 }

@@ -23,9 +23,17 @@ import type { StepDeps } from "../runtime/step-deps.js";
 import { stepMessage } from "../runtime/step-message.js";
 import { checkWorkerResults, recordToolResult, workerResultArrived } from "../runtime/worker-hands.js";
 import type { LoggedEvent } from "./event-log.js";
+import { type DeltaType, type PreviewedEntry, withPreviews } from "./event-previews.js";
 import { capToolResultEvent } from "./result-size.js";
 
 const unsupportedTypes = new Set(["system.message"]);
+
+/** Where a stream starts, what ends it, and which previews (`event_deltas`) it wants. */
+export interface StreamOptions {
+  lastEventId?: number | string;
+  signal?: AbortSignal;
+  deltas?: ReadonlySet<DeltaType>;
+}
 
 export class EventsService {
   constructor(
@@ -196,20 +204,20 @@ export class EventsService {
   async openStream(
     workspaceId: string,
     sessionId: string,
-    options: { lastEventId?: number | string; signal?: AbortSignal },
-  ): Promise<AsyncGenerator<LoggedEvent | "heartbeat">> {
+    options: StreamOptions,
+  ): Promise<AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>> {
     await this.session(workspaceId, sessionId);
     return this.streamLog(sessionId, options);
   }
 
   /**
    * Follows one event log (a session's or a thread's) from `lastEventId`, else from the last event
-   * allocated now; the caller checked access.
+   * allocated now, with the previews `deltas` asks for merged in; the caller checked access.
    */
   async streamLog(
     logId: string,
-    options: { lastEventId?: number | string; signal?: AbortSignal },
-  ): Promise<AsyncGenerator<LoggedEvent | "heartbeat">> {
+    options: StreamOptions,
+  ): Promise<AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>> {
     let afterSeq: number;
     if (typeof options.lastEventId === "string") {
       // An event id (`sevt_…`): resume after that event.
@@ -219,7 +227,9 @@ export class EventsService {
         throw new InvalidRequestError(`Last-Event-ID: ${id.slice(0, 64)} is not an event of this stream`);
       afterSeq = found.seq;
     } else afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(logId));
-    return this.follow(logId, { afterSeq, signal: options.signal });
+    const followed = this.follow(logId, { afterSeq, signal: options.signal });
+    const previews = this.deps.notifier.previews;
+    return withPreviews(followed, previews, logId, options.deltas ?? new Set(), options.signal);
   }
 
   /**

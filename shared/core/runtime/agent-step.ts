@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
+import { previewerFor } from "../events/event-previews.js";
 import { publishIdled } from "../events/lifecycle-publishing.js";
 import { offerMcpTools } from "../mcp/mcp-servers.js";
 import { mcpToolDefinition } from "../mcp/mcp-toolsets.js";
@@ -76,11 +77,11 @@ export async function runAgentStep(sessionDeps: StepDeps, message: StepMessage):
 async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<FinishedStep | undefined> {
   const sessionId = session.session.id;
 
-  if (session.run.parkedStep !== undefined) return resumeParked(deps, session);
+  if (session.run.parkedStep !== undefined) return noModelCall(resumeParked(deps, session));
   if (session.run.interruptSeq > session.run.interruptHandledSeq)
-    return finishTurn(deps, session, { type: "end_turn" }, []);
+    return noModelCall(finishTurn(deps, session, { type: "end_turn" }, []));
   if (await overBudget(deps, session, session.session.usage)) {
-    return finishTurn(deps, session, { type: "budget_reached" }, []);
+    return noModelCall(finishTurn(deps, session, { type: "budget_reached" }, []));
   }
 
   const fresh = session.run.stepClaims === 1;
@@ -95,9 +96,9 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<F
     if (servedByWorker(session)) {
       const pending = unansweredWorkerCalls(log);
       if (pending.length > 0) {
-        if ((await awaitWorker(deps, session, pending)) === "waiting") return;
+        if ((await awaitWorker(deps, session, pending)) === "waiting") return undefined;
         await workerTimedOut(deps, session, pending);
-        return finishTurn(deps, session, { type: "retries_exhausted" }, []);
+        return noModelCall(finishTurn(deps, session, { type: "retries_exhausted" }, []));
       }
     }
     const watermark = log.at(-1)?.seq ?? 0;
@@ -112,16 +113,19 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<F
       extension,
       mcp: mcpTools.map(mcpToolDefinition),
     });
+    // While a stream asks for previews (event_deltas), the call streams and the events keep the ids
+    // their previews announced.
+    const previewer = previewerFor(deps.notifier.previews, sessionId, () => deps.ids.next(idPrefix.event));
     let response: Awaited<ReturnType<typeof deps.model.createMessage>>;
     try {
-      response = await deps.model.createMessage(request);
+      response = await deps.model.createMessage(request, previewer);
     } catch (error) {
-      return handleStepFailure(deps, session, error);
+      return noModelCall(handleStepFailure(deps, session, error));
     }
     record = await saveStepRecord(
       deps,
       sessionId,
-      await recordFromResponse(deps, session, watermark, response, mcpTools),
+      await recordFromResponse(deps, session, watermark, response, mcpTools, previewer?.idsByBlock),
     );
   }
 
@@ -135,6 +139,12 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<F
   const next = await commitStep(deps, session, record, fresh, parkedBy);
   return { record, next, model: session.session.agent.model.id, replayed: !fresh && !modelCalled };
 }
+
+/** A step that ends without a model call's result (it has no step line; failures log their own). */
+const noModelCall = async (work: Promise<void>): Promise<undefined> => {
+  await work;
+  return undefined;
+};
 
 const extensionsOf = (deps: StepDeps): readonly RunExtension[] => deps.extensions ?? [];
 

@@ -104,6 +104,8 @@ export async function recordFromResponse(
   watermark: number,
   response: ModelResponse,
   mcpTools: readonly OfferedMcpTool[] = [],
+  /** Event ids already shown in previews (`event_deltas`), by content-block index: the events keep them. */
+  previewIds: ReadonlyMap<number, string> = new Map(),
 ): Promise<StepRecord> {
   const now = new Date(deps.clock.now()).toISOString();
   const id = () => deps.ids.next(idPrefix.event);
@@ -124,14 +126,15 @@ export async function recordFromResponse(
   const byWorker = servedByWorker(session);
   const mcpByName = new Map(mcpTools.map((t) => [t.modelName, t]));
 
-  for (const block of response.content) {
+  for (const [index, block] of response.content.entries()) {
     if (block.type === "thinking" || block.type === "redacted_thinking") {
-      events.push({ event: { type: "agent.thinking", id: id(), processed_at: now }, internals: {} });
+      const eventId = previewIds.get(index) ?? id();
+      events.push({ event: { type: "agent.thinking", id: eventId, processed_at: now }, internals: {} });
     } else if (block.type === "text") {
       events.push({
         event: {
           type: "agent.message",
-          id: id(),
+          id: previewIds.get(index) ?? id(),
           processed_at: now,
           content: [{ type: "text", text: block.text }],
         },

@@ -5,6 +5,7 @@
 import { ApiError, InvalidRequestError } from "../../contract/errors.js";
 import { parseQuery } from "../../contract/validation.js";
 import type { Principal } from "../../core/auth/api-keys.js";
+import { type DeltaType, deltaTypesOf } from "../../core/events/event-previews.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 
 /**
@@ -102,8 +103,11 @@ export async function eventStreamResponse(
   open: (options: {
     lastEventId?: number | string;
     signal: AbortSignal;
+    deltas: ReadonlySet<DeltaType>;
   }) => Promise<AsyncIterable<StreamEntry>>,
 ): Promise<HttpResponse> {
+  // `event_deltas[]=agent.message` (what the SDK sends), checked before the stream opens.
+  const deltas = deltaTypesOf(queryOf(request, ["event_deltas"]).event_deltas as string[] | undefined);
   const lastEventId = request.headers["last-event-id"]?.trim();
   const abort = new AbortController();
   request.signal?.addEventListener("abort", () => abort.abort(), { once: true });
@@ -112,7 +116,7 @@ export async function eventStreamResponse(
   let resumeFrom: number | string | undefined;
   if (lastEventId && /^\d{1,15}$/.test(lastEventId)) resumeFrom = Number(lastEventId);
   else if (lastEventId) resumeFrom = lastEventId;
-  const follow = await open({ lastEventId: resumeFrom, signal: abort.signal });
+  const follow = await open({ lastEventId: resumeFrom, signal: abort.signal, deltas });
   async function* chunks() {
     try {
       yield ": connected\n\n";
