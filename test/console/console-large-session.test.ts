@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../shared/contract/sdk-types.js";
 import {
   chromiumMissing,
+  type InPage,
   launchChromium,
   saveScreenshot,
   signedInPage,
@@ -120,14 +121,17 @@ describe.skipIf(missing !== undefined)(`console on a ${EVENTS.toLocaleString("en
     await timeline.getByText(`Done with step ${EVENTS - 1}.`, { exact: true }).waitFor();
     const firstEventsMs = Date.now() - t0;
     await expect
-      .poll(() => status.textContent(), { timeout: ALL_LOADED_MS, intervals: [50] })
+      .poll(() => status.textContent(), { timeout: ALL_LOADED_MS, interval: 50 })
       .toMatch(/10,0\d\d events\s*$/);
     const allLoadedMs = Date.now() - t0;
 
     // From the first event to the last in 20 jumps; after each, wait for the rows there to render.
-    const rows = await page.evaluate(() => document.querySelectorAll(".vlist article").length);
+    const rows = await page.evaluate(
+      () => (globalThis as InPage).document.querySelectorAll(".vlist article").length,
+    );
     const scroll = await page.evaluate(async () => {
-      const list = document.querySelector(".vlist") as HTMLElement;
+      const { document, requestAnimationFrame, performance } = globalThis as InPage;
+      const list = document.querySelector(".vlist");
       const frame = () => new Promise((r) => requestAnimationFrame(r));
       const times: number[] = [];
       list.scrollTop = 0;
@@ -141,7 +145,7 @@ describe.skipIf(missing !== undefined)(`console on a ${EVENTS.toLocaleString("en
         // Rendered: the rows now in the DOM cover the viewport's new position.
         for (;;) {
           await frame();
-          const rowsNow = [...list.querySelectorAll<HTMLElement>(".vrow")];
+          const rowsNow: InPage[] = [...list.querySelectorAll(".vrow")];
           const box = list.getBoundingClientRect();
           const covers = rowsNow.some((row) => {
             const r = row.getBoundingClientRect();

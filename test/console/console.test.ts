@@ -13,6 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
 import {
   chromiumMissing,
+  type InPage,
   launchChromium,
   saveScreenshot,
   seriousA11yViolations,
@@ -137,12 +138,14 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     await page.getByLabel("API key").fill("");
     await page.keyboard.press("Shift+Tab");
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("api-key");
+    expect(await page.evaluate(() => (globalThis as InPage).document.activeElement?.id)).toBe("api-key");
     await page.keyboard.type(h.stack.apiKey);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Sessions", level: 1 }).waitFor();
     expect(page.url()).not.toContain(h.stack.apiKey);
-    expect(await page.evaluate(() => Object.values(sessionStorage))).toContain(h.stack.apiKey);
+    expect(await page.evaluate(() => Object.values((globalThis as InPage).sessionStorage))).toContain(
+      h.stack.apiKey,
+    );
 
     const row = page.getByRole("row").filter({ hasText: "listed" });
     await row.waitFor();
@@ -161,7 +164,11 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
       .getByRole("region", { name: "Session events" })
       .getByText("hello there", { exact: true })
       .waitFor();
-    expect(await narrow.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    const fits = await narrow.evaluate(() => {
+      const { document, window } = globalThis as InPage;
+      return document.documentElement.scrollWidth <= window.innerWidth;
+    });
+    expect(fits).toBe(true);
     await expectAccessible(narrow);
     await saveScreenshot(narrow, "session-narrow");
   });
