@@ -1,6 +1,7 @@
 /** Lambda entry: consumes agent-steps; one step per record, partial batch failures reported. */
 import middy from "@middy/core";
 import type { SQSEvent } from "aws-lambda";
+import { withDreamJobs } from "../shared/runtime/aws-dream-jobs.js";
 import { awsServices, withModel } from "../shared/runtime/aws-ports.js";
 import { withSandbox } from "../shared/runtime/aws-sandbox-ports.js";
 import { createStepHandler } from "../shared/runtime/handlers/step-handler.js";
@@ -15,6 +16,7 @@ export const handler = middy(async (event: SQSEvent) => {
         ...(await withModel(config)),
         ...(await withSandbox(config)),
         ...withMcp(config),
+        ...withDreamJobs(config),
       }))
     ).deps,
   );

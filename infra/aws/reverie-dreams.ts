@@ -72,7 +72,8 @@ export class ReverieDreams extends Construct {
     this.scheduleGroup = target.group;
     this.schedulerRole = target.role;
 
-    for (const name of ["api-memory", "dream-worker", "dream-scheduler", "sweeper"] as const) {
+    // agent-step too: a dream's session nudges its dream's job when it goes idle.
+    for (const name of ["api-memory", "dream-worker", "dream-scheduler", "sweeper", "agent-step"] as const) {
       f[name].addEnvironment("REVERIE_DREAM_JOBS_QUEUE_URL", this.jobsQueue.queueUrl);
       this.jobsQueue.grantSendMessages(f[name]);
     }

@@ -66,6 +66,7 @@ import { graderLeaseSeconds, stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
 import type { DeploymentWiring } from "./deployment-wiring.js";
 import type { DreamWiring } from "./dream-wiring.js";
+import { dreamerExtensionFor } from "./dreamer-wiring.js";
 import type { createApi } from "./http/api.js";
 import { builtinExtensions } from "./run-extensions.js";
 import type { SkillsWiring } from "./skills-wiring.js";
@@ -271,6 +272,11 @@ export function buildServices(config: Config, ports: Ports) {
   const outcomes = new OutcomesService(deps.sessions, new OutcomeStore(ports.store));
   const webhooks = ports.webhooks && webhooksFrom(config, ports, deps, ports.webhooks);
   const dreaming = ports.dreaming?.(config, deps, ports, { memoryStores, memories });
+  // Every step loop knows a dream's session; only where dreams are wired can it nudge their jobs.
+  deps.extensions = [
+    ...deps.extensions,
+    dreamerExtensionFor(config, dreaming?.dreamDeps.jobs ?? ports.dreamJobs),
+  ];
   const deploying = ports.deploying?.(deps, ports.deploymentTrigger, {
     ...{ agents, environments, sessions, events, files, memoryStores, sessionResources },
     vaults: vaulting.vaults,

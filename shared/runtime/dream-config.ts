@@ -12,12 +12,21 @@ export const dreamConfigSchema = {
   REVERIE_DREAM_REQUIRE_SECOND_REVIEWER: flag,
   /** Conservation guard: the largest share (0–1) of a store a dream may drop and still land unreviewed. */
   REVERIE_DREAM_MAX_DROP_SHARE: z.coerce.number().min(0).max(1).default(0.3),
-  /** Dreams over larger input stores fail with `input_memory_store_too_large`. */
+  /**
+   * Dreams over larger input stores fail with `input_memory_store_too_large`. The dreamer reads a
+   * store file by file, so the default covers the largest store (2,000 memories of 100 kB).
+   */
   REVERIE_DREAM_MAX_STORE_BYTES: z.coerce
     .number()
     .int()
     .positive()
-    .default(8 * 1024 * 1024),
+    .default(256 * 1024 * 1024),
+  /** A dream's budget: tokens of every kind its dreamer may spend (the dream then fails with `budget_exceeded`). */
+  REVERIE_DREAM_BUDGET_TOKENS: z.coerce.number().int().positive().default(5_000_000),
+  /** A dream's budget in list-price USD (budget.ts prices), on top of the token budget; unset: none. */
+  REVERIE_DREAM_BUDGET_USD: z.coerce.number().positive().optional(),
+  /** Most model calls (steps) of a dream's session; then the dreamer is asked for its answer. */
+  REVERIE_DREAM_MAX_STEPS: z.coerce.number().int().min(2).max(10_000).default(200),
   /** A dream not finished this long after creation fails with `timeout`. */
   REVERIE_DREAM_TIMEOUT_SECONDS: z.coerce.number().positive().max(86_400).default(1800),
   /** A memory rubric the outcomes grader checks before a dream lands: `default`, or the rubric's text. */
@@ -39,7 +48,10 @@ export function dreamOptionsOf(config: {
   REVERIE_DREAM_TIMEOUT_SECONDS: number;
   REVERIE_DREAM_ALLOW_SECOND_RATES: boolean;
   REVERIE_DREAM_RUBRIC?: string;
-}): Omit<DreamOptions, "leaseMs"> {
+  REVERIE_DREAM_BUDGET_TOKENS: number;
+  REVERIE_DREAM_BUDGET_USD?: number;
+  REVERIE_DREAM_MAX_STEPS: number;
+}): Omit<DreamOptions, "leaseMs" | "maxMalformedFinishes"> {
   return {
     requireSecondReviewer: config.REVERIE_DREAM_REQUIRE_SECOND_REVIEWER,
     maxDroppedShare: config.REVERIE_DREAM_MAX_DROP_SHARE,
@@ -47,5 +59,10 @@ export function dreamOptionsOf(config: {
     timeoutMs: config.REVERIE_DREAM_TIMEOUT_SECONDS * 1000,
     allowSecondRates: config.REVERIE_DREAM_ALLOW_SECOND_RATES,
     rubric: config.REVERIE_DREAM_RUBRIC === "default" ? DEFAULT_MEMORY_RUBRIC : config.REVERIE_DREAM_RUBRIC,
+    budget: {
+      maxTokens: config.REVERIE_DREAM_BUDGET_TOKENS,
+      maxUsd: config.REVERIE_DREAM_BUDGET_USD,
+      maxSteps: config.REVERIE_DREAM_MAX_STEPS,
+    },
   };
 }

@@ -55,6 +55,8 @@ export function buildDreams(
     sessions: deps.sessions,
     model: deps.model,
     jobs: ports.dreamJobs ?? (inline as InProcessDreamJobs),
+    steps: deps.steps,
+    stepLeaseMs: deps.leaseMs,
     clock: deps.clock,
     ids: deps.ids,
     logger: deps.logger,

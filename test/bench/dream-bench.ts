@@ -20,7 +20,7 @@ const caller = { workspaceId: WS, apiKeyId: "apikey_bench" };
 
 async function measure(history: number) {
   const rt = dreamRuntime();
-  rt.memory.seed("memstore_bench", {
+  await rt.memory.seed("memstore_bench", {
     "/conventions.md": "Use tabs. Run the linter before committing.\n",
     "/people.md": "Ada owns billing. Grace reviews infra.\n",
     "/build.md": "CI runs on Node 24.\n",
@@ -93,7 +93,7 @@ async function measure(history: number) {
     sessionLogsRead: logsRead.size,
     modelCalls: rt.model.requests.length - before,
     inputTokens: dream.usage.input_tokens,
-    storeMemories: Object.keys(rt.memory.contents("memstore_bench")).length,
+    storeMemories: Object.keys(await rt.memory.contents("memstore_bench")).length,
   };
 }
 

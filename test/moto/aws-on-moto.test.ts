@@ -24,7 +24,8 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DREAMER_MARKER, simulateDreamAnswer } from "../../shared/core/dreams/dreamer-prompt.js";
+import { simulatedDreamerTurn } from "../../shared/adapters/model/simulated-dreamer.js";
+import { DREAMER_MARKER } from "../../shared/core/dreams/dreamer-agent.js";
 import type { ModelRequest } from "../../shared/core/ports.js";
 import { loadConfig } from "../../shared/runtime/config.js";
 import { type McpTestServer, startMcpTestServer } from "../fixtures/mcp-test-server.js";
@@ -74,7 +75,12 @@ function answer(request: ReceivedRequest): MockResponse {
   const { body } = request;
   const system = systemOf(body);
   if (isGrader(body)) return graderReplies.shift() ?? satisfied();
-  if (system.includes(DREAMER_MARKER)) return mockText(simulateDreamAnswer(body as unknown as ModelRequest));
+  if (system.includes(DREAMER_MARKER))
+    return {
+      content: simulatedDreamerTurn(body as unknown as ModelRequest, "[dreamer]").map((b) =>
+        b.type === "tool_use" ? { type: "tool_use" as const, name: b.name, input: b.input } : b,
+      ),
+    };
   if (system.startsWith("COORDINATOR")) {
     if (hasToolResults(body)) return mockText("summary done");
     const calls = coordinatorCalls;

@@ -16,8 +16,8 @@
  */
 import { createHash } from "node:crypto";
 import type Anthropic from "@anthropic-ai/sdk";
-import { DREAMER_MARKER, simulateDreamAnswer } from "../../core/dreams/dreamer-prompt.js";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/ports.js";
+import { isDreamerRequest, simulatedDreamerTurn } from "./simulated-dreamer.js";
 import { isGradeRequest, simulatedGrade } from "./simulated-grader.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -282,10 +282,8 @@ function hash(value: unknown): string {
 
 /** What the simulated model does next, as content blocks (ids still to be filled in). */
 function decide(request: ModelRequest): ContentBlock[] {
-  // A dream: consolidate mechanically (merge duplicates, notes from the pre-pass).
-  if (typeof request.system === "string" && request.system.startsWith(DREAMER_MARKER)) {
-    return [text(`${SIMULATED_PREFIX} ${simulateDreamAnswer(request)}`)];
-  }
+  // The dreamer agent: a mechanical procedure over its tools (simulated-dreamer.ts).
+  if (isDreamerRequest(request)) return simulatedDreamerTurn(request, SIMULATED_PREFIX);
   const { messages } = request;
   const offered = new Map<string, string>();
   for (const tool of request.tools ?? []) {

@@ -2,6 +2,7 @@
 import * as z from "zod";
 import type { EventLog } from "../events/event-log.js";
 import type { Clock, DocumentStore, IdGenerator, Logger, MessageQueue, ModelProvider } from "../ports.js";
+import type { StepMessage } from "../runtime/step-message.js";
 import type { SessionRepository } from "../sessions/session-record.js";
 import type { DreamMemory } from "./dream-memory.js";
 import type { DreamRepository } from "./dream-record.js";
@@ -32,6 +33,10 @@ export interface DreamOptions {
    * result it does not judge `satisfied` goes to review. Undefined: no rubric (REVERIE_DREAM_RUBRIC).
    */
   rubric?: string;
+  /** What one dream may spend: tokens, list-price USD and steps of its dreamer session. */
+  budget: { maxTokens: number; maxUsd?: number; maxSteps: number };
+  /** Malformed finish_dream answers (in the session, or in the closing forced call) before the dream fails. */
+  maxMalformedFinishes: number;
 }
 
 /** The memory rubric `REVERIE_DREAM_RUBRIC=default` stands for. */
@@ -44,10 +49,12 @@ export const DEFAULT_MEMORY_RUBRIC = [
 export const defaultDreamOptions: DreamOptions = {
   requireSecondReviewer: false,
   maxDroppedShare: 0.3,
-  maxStoreBytes: 8 * 1024 * 1024,
+  maxStoreBytes: 256 * 1024 * 1024,
   timeoutMs: 30 * 60_000,
   leaseMs: 5 * 60_000,
   allowSecondRates: false,
+  budget: { maxTokens: 5_000_000, maxSteps: 200 },
+  maxMalformedFinishes: 3,
 };
 
 export interface DreamDeps {
@@ -58,6 +65,10 @@ export interface DreamDeps {
   sessions: SessionRepository;
   model: ModelProvider;
   jobs: MessageQueue<DreamJob>;
+  /** The agent-steps queue: a dream's session runs on the one step loop. */
+  steps: MessageQueue<StepMessage>;
+  /** How long a step holds its session (the dream session's first nudge deadline). */
+  stepLeaseMs: number;
   clock: Clock;
   ids: IdGenerator;
   logger: Logger;

@@ -53,6 +53,8 @@ export interface DreamMemory {
     workspaceId: string,
     store: { id: string; name: string; description: string; metadata: Record<string, string> },
   ): Promise<void>;
+  /** Deletes a store and its memories; does nothing when it is gone (a dream's draft). */
+  deleteStore(workspaceId: string, storeId: string): Promise<void>;
   write(
     workspaceId: string,
     storeId: string,

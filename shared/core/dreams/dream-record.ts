@@ -9,6 +9,8 @@
  * | `dreamhold#<ws>#<store>`   | `hold`        | the update_existing dream writing into a store         |
  * | `dreamres#<dream>`         | `answer`      | the pinned model answer, guard verdict and usage       |
  * | `dreamchg#<dream>`         | path          | one file's proposed change (before/after, diff, proof) |
+ *
+ * An agentic dream's draft manifest, hint and finish answer: dreamer-state.ts.
  */
 import type { BetaDream } from "@anthropic-ai/sdk/resources/beta/dreams";
 import * as z from "zod";
@@ -34,6 +36,10 @@ export const dreamRunSchema = z.object({
   scheduleId: z.string().nullable(),
   /** Chosen at create time so a retried run never makes a second output store. */
   outputStoreId: z.string().nullable(),
+  /** The store the dreamer drafts its output in (a copy of the input), chosen when the run is claimed. */
+  draftStoreId: z.string().nullable().optional(),
+  /** The draft holds the whole input copy and the manifest and hint are written. */
+  draftReady: z.boolean().optional(),
   leaseUntil: z.number().optional(),
   attempts: z.number().int().min(0),
   /** Review state (extension): `pending` until a reviewer applies or the dream needs none. */

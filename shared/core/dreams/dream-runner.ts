@@ -2,21 +2,35 @@
  * Runs one dream, resumable from any point: each phase is idempotent and recorded before the next
  * begins, so a job delivered twice, or re-delivered after a crash, finishes the dream exactly once.
  *
- *   claim (pending → running, lease) → dreamer session + brief → pinned answer (pre-pass, one model
- *   call, guards, change items, then the answer marker) → output (create_new: the new store;
+ *   claim (pending → running, lease; the session and draft ids) → draft (a copy of the input store,
+ *   its manifest, the pre-pass hint) → the dreamer's session, started on the one step loop → … the
+ *   dreamer works, step by step, like any session; when it goes idle the job runs again → pinned
+ *   answer (the finish_dream answer, or a forced finish_dream call; the draft's diff against the
+ *   manifest; guards; change items; then the answer marker) → output (create_new: the new store;
  *   update_existing in auto mode with every guard passed: the input store under content_sha256
- *   preconditions) → session idle → completed (rev-checked) → hold and active marker released.
+ *   preconditions) → completed (rev-checked) → hold, active
+ *   marker and draft released.
  *
- * The dream's session is a real session (`session_id`), streamable like any other: its events are
- * the brief, the model request span and the dreamer's summary, written at fixed sequences.
+ * The dream's session is a real session (`session_id`): retrievable, streamable, its events the
+ * dreamer's own tool calls and results.
  */
 import type { BetaDream } from "@anthropic-ai/sdk/resources/beta/dreams";
-import { DREAMER_AGENT_ID, isTerminalDreamStatus } from "../../contract/dreams.js";
+import { isTerminalDreamStatus } from "../../contract/dreams.js";
 import { idPrefix } from "../../contract/ids.js";
 import type { Session, SessionEvent } from "../../contract/sdk-types.js";
 import { GraderOutputError, gradeAgainstRubric } from "../outcomes/grading.js";
 import { ConditionFailedError, ModelCallError } from "../ports.js";
-import { emptySessionUsage, newRunState } from "../sessions/session-record.js";
+import { runningIndexKey } from "../runtime/session-status.js";
+import { stepMessage } from "../runtime/step-message.js";
+import { buildTranscript } from "../runtime/transcript.js";
+import { emptySessionUsage, newRunState, type SessionRecord } from "../sessions/session-record.js";
+import {
+  addCallUsage,
+  type CallUsage,
+  forcedToolCall,
+  StructuredAnswerError,
+  zeroCallUsage,
+} from "../tools/forced-tool-call.js";
 import type { DreamDeps, DreamJob } from "./dream-deps.js";
 import { type GuardViolation, guardDream, isQuarantined } from "./dream-guards.js";
 import type { DreamMemoryFile } from "./dream-memory.js";
@@ -27,16 +41,47 @@ import {
   type PinnedAnswer,
   type StoredChange,
 } from "./dream-record.js";
-import { DreamerAnswerError, dreamerRequest, outputOf, parseDreamerAnswer } from "./dreamer-prompt.js";
-import { applyChange, DreamsService, inputStoreOf, sessionIdsOf } from "./dreams-service.js";
+import {
+  DREAM_INPUT_MOUNT,
+  DREAM_OUTPUT_MOUNT,
+  DREAMER_SYSTEM,
+  dreamerAgent,
+  dreamerResources,
+} from "./dreamer-agent.js";
+import { type DreamerAnswer, outputOf } from "./dreamer-answer.js";
+import { budgetSpent } from "./dreamer-extension.js";
+import {
+  type FinishDream,
+  finishDreamSchema,
+  finishKey,
+  hintKey,
+  malformedFinishes,
+  manifestKey,
+  readFinish,
+  readHint,
+  readManifest,
+} from "./dreamer-state.js";
+import { DREAMER_TOOL_NAMES, dreamerToolDefinitions, memoryPathOf } from "./dreamer-tools.js";
+import {
+  applyChange,
+  DreamsService,
+  inputStoreOf,
+  memoryStoreIdPrefix,
+  sessionIdsOf,
+} from "./dreams-service.js";
 import { citations } from "./mechanical-dreamer.js";
 import { readTranscripts, runPrePass, trustedEventIds } from "./pre-pass.js";
 
-/** A dream that cannot succeed: it ends `failed` with this error type (the Dreams guide's codes). */
 export class DreamFailedError extends Error {
   override name = "DreamFailedError";
   constructor(
-    readonly type: "timeout" | "input_memory_store_too_large" | "internal_error" | "input_session_not_found",
+    readonly type:
+      | "timeout"
+      | "input_memory_store_too_large"
+      | "internal_error"
+      | "input_session_not_found"
+      | "budget_exceeded"
+      | "invalid_dreamer_answer",
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -44,15 +89,16 @@ export class DreamFailedError extends Error {
   }
 }
 
-export type DreamRunOutcome = "done" | "skipped" | "held_by_other_run";
+export type DreamRunOutcome = "done" | "skipped" | "held_by_other_run" | "dreaming";
 
-/** Runs (or resumes) the dream a job names. Retryable model failures throw, so the queue retries. */
+/** Runs (or resumes) the dream a job names. Retryable failures throw, so the queue retries. */
 export async function runDream(deps: DreamDeps, job: DreamJob): Promise<DreamRunOutcome> {
   const service = new DreamsService(deps);
   const record = await deps.dreams.get(job.workspaceId, job.dreamId);
   if (!record) return "skipped";
   if (isTerminalDreamStatus(record.dream.status)) {
     await service.release(record);
+    await releaseDraft(deps, record);
     return "skipped";
   }
   const now = deps.clock.now();
@@ -63,19 +109,14 @@ export async function runDream(deps: DreamDeps, job: DreamJob): Promise<DreamRun
   const claimed = await claim(deps, record, now);
   if (!claimed) return "held_by_other_run";
   try {
-    await runClaimed(deps, claimed);
+    return await runClaimed(deps, claimed);
   } catch (error) {
     const permanent =
-      error instanceof DreamFailedError ||
-      error instanceof DreamerAnswerError ||
-      (error instanceof ModelCallError && !error.retryable);
+      error instanceof DreamFailedError || (error instanceof ModelCallError && !error.retryable);
     if (!permanent) {
       // Transient (a throttled table, an overloaded model): let the queue redeliver, and let the
       // redelivery claim the dream at once instead of waiting out this run's lease.
-      await deps.dreams.mutate(record.workspaceId, record.dream.id, (current) => {
-        current.run.leaseUntil = undefined;
-        return current;
-      });
+      await releaseLease(deps, record);
       throw error;
     }
     const failure =
@@ -97,27 +138,41 @@ async function claim(deps: DreamDeps, record: DreamRecord, now: number): Promise
     current.run.attempts += 1;
     current.dream.status = "running";
     current.dream.session_id ??= deps.ids.next(idPrefix.session);
+    current.run.draftStoreId ??= deps.ids.next(memoryStoreIdPrefix);
     return current;
   });
   if (!result || result.after.rev === result.before.rev) return undefined;
   return result.after;
 }
 
-async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<void> {
+async function releaseLease(deps: DreamDeps, record: DreamRecord): Promise<void> {
+  await deps.dreams.mutate(record.workspaceId, record.dream.id, (current) => {
+    current.run.leaseUntil = undefined;
+    return current;
+  });
+}
+
+async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<DreamRunOutcome> {
   const { workspaceId, dream } = record;
   const sessionId = dream.session_id as string;
   const storeId = inputStoreOf(dream);
-  await ensureSession(deps, record, sessionId);
 
-  const input = await deps.memory.readAll(workspaceId, storeId);
-  const answer = (await deps.dreams.answer(dream.id)) ?? (await pinAnswer(deps, record, input));
-  await writeSessionEvents(deps, dream, sessionId, 2, spanEvents(dream, answer));
+  let answer = await deps.dreams.answer(dream.id);
+  if (!answer) {
+    await ensureDraft(deps, record);
+    const session = await ensureSession(deps, record);
+    if (session.session.status !== "idle") {
+      // The dreamer is at work on the step loop; its idle transition nudges this job again.
+      await releaseLease(deps, record);
+      return "dreaming";
+    }
+    answer = await pinAnswer(deps, record, session);
+  }
 
   const latest = await deps.dreams.get(workspaceId, dream.id);
   if (!latest || isTerminalDreamStatus(latest.dream.status)) {
-    // Canceled meanwhile: what was written stays; the session stops.
-    await closeDreamSession(deps, workspaceId, sessionId);
-    return;
+    await releaseDraft(deps, record);
+    return "done"; // canceled meanwhile: what was written stays
   }
 
   const changes = await deps.dreams.changes(dream.id);
@@ -138,10 +193,16 @@ async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<void> {
       return current;
     });
     if (recorded?.after.dream.status !== "running") {
-      await closeDreamSession(deps, workspaceId, sessionId); // canceled while the store was made
-      return;
+      await releaseDraft(deps, record); // canceled while the store was made
+      return "done";
     }
-    await writeOutputStore(deps, record, outputStoreId, input, changes);
+    await writeOutputStore(
+      deps,
+      record,
+      outputStoreId,
+      await deps.memory.readAll(workspaceId, storeId),
+      changes,
+    );
   } else {
     outputs = [{ type: "memory_store", memory_store_id: storeId }];
     if (record.run.mode === "auto" && answer.passed) {
@@ -160,23 +221,6 @@ async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<void> {
   const needsReview =
     changes.length > 0 &&
     (dream.output_behavior.type === "create_new" || record.run.mode === "review" || !answer.passed);
-  await writeSessionEvents(deps, dream, sessionId, 4, closingEvents(dream, answer, needsReview));
-  await deps.sessions.mutate(workspaceId, sessionId, (current) => {
-    if (current.session.status === "idle") return undefined;
-    current.session.status = "idle";
-    current.session.updated_at = new Date(deps.clock.now()).toISOString();
-    current.session.usage = {
-      input_tokens: answer.usage.input_tokens,
-      output_tokens: answer.usage.output_tokens,
-      cache_read_input_tokens: answer.usage.cache_read_input_tokens,
-      cache_creation: {
-        ephemeral_5m_input_tokens: answer.usage.cache_creation_input_tokens,
-        ephemeral_1h_input_tokens: 0,
-      },
-    };
-    return current;
-  });
-
   const finished = await deps.dreams.mutate(workspaceId, dream.id, (current) => {
     if (current.dream.status !== "running") return undefined;
     current.dream.status = "completed";
@@ -190,19 +234,22 @@ async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<void> {
     return current;
   });
   if (finished) await new DreamsService(deps).release(finished.after);
+  await releaseDraft(deps, record);
+  return "done";
 }
 
+// ------------------------------------------------------------------ the draft
+
 /**
- * Computes the dream's answer once: pre-pass over its own sessions, one model call, guards, the
- * change items, then the answer marker (first writer wins). Until the marker exists nothing
- * downstream has happened, so a crash before it just runs this again.
+ * The draft the dreamer edits: a copy of the input store, with a manifest of what was copied (the
+ * diff's base) and the pre-pass hint. Written whole before the session starts; a crash part way
+ * copies again (the same writes).
  */
-async function pinAnswer(
-  deps: DreamDeps,
-  record: DreamRecord,
-  input: DreamMemoryFile[],
-): Promise<PinnedAnswer> {
-  const { dream } = record;
+async function ensureDraft(deps: DreamDeps, record: DreamRecord): Promise<void> {
+  if (record.run.draftReady) return;
+  const { workspaceId, dream } = record;
+  const draftId = record.run.draftStoreId as string;
+  const input = await deps.memory.readAll(workspaceId, inputStoreOf(dream));
   const bytes = input.reduce((sum, f) => sum + Buffer.byteLength(f.content, "utf8"), 0);
   if (bytes > deps.options.maxStoreBytes) {
     throw new DreamFailedError(
@@ -210,19 +257,221 @@ async function pinAnswer(
       `memory store ${inputStoreOf(dream)} holds ${bytes} bytes; dreams read at most ${deps.options.maxStoreBytes}`,
     );
   }
+  await deps.memory.createStore(workspaceId, {
+    id: draftId,
+    name: `dream ${dream.id} (draft)`,
+    description: `The dreamer's working copy of memory store ${inputStoreOf(dream)}; deleted when the dream ends`,
+    metadata: { reverie_dream_id: dream.id, reverie_dream_draft: "true" },
+  });
+  const actor = { type: "session_actor" as const, session_id: dream.session_id as string };
+  for (const file of input) {
+    await deps.memory.write(workspaceId, draftId, file.path, file.content, undefined, {
+      actor,
+      dreamId: dream.id,
+      citations: [],
+      tainted: file.tainted,
+    });
+  }
+  await deps.store.putMany(
+    "resources",
+    input.map((f) => ({
+      pk: manifestKey(dream.id),
+      sk: f.path,
+      value: { sha256: f.sha256, tainted: f.tainted },
+    })),
+  );
+  const prePass = runPrePass(await readTranscripts(deps.events, sessionIdsOf(dream)));
+  await deps.store.put("resources", { pk: hintKey(dream.id), sk: "hint", text: hintText(prePass) });
+  await deps.dreams.mutate(workspaceId, dream.id, (current) => {
+    current.run.draftReady = true;
+    return current;
+  });
+}
+
+/** The pre-pass findings as the dreamer's starting hint: what code found, not the limit of what to read. */
+function hintText(prePass: ReturnType<typeof runPrePass>): string {
+  if (prePass.findings.length === 0)
+    return `A code pre-pass over the ${prePass.sessionsRead} sessions (${prePass.eventsRead} events) found nothing by its four heuristics; read the transcripts yourself.`;
+  return [
+    `A code pre-pass over the ${prePass.sessionsRead} sessions (${prePass.eventsRead} events) found these candidates (tool errors fixed by a retry, recurring grader feedback, shared tool sequences, stated preferences), each with its evidence. Check them against the transcripts; they are a start, not the limit of what you may find.`,
+    "<pre_pass_findings>",
+    JSON.stringify(prePass.findings),
+    "</pre_pass_findings>",
+  ].join("\n");
+}
+
+/** Deletes the draft store and its manifest once the dream has ended (idempotent). */
+async function releaseDraft(deps: DreamDeps, record: DreamRecord): Promise<void> {
+  const draftId = record.run.draftStoreId;
+  if (!draftId) return;
+  await deps.memory.deleteStore(record.workspaceId, draftId);
+}
+
+// ------------------------------------------------------------------ the dream's session
+
+/**
+ * The dreamer's session: created running, its brief at sequence 1, and its first step enqueued on the
+ * agent-steps queue. From there it is a session like any other (the sweeper re-nudges it if a step
+ * message is lost). Returns the session as it is now.
+ */
+async function ensureSession(deps: DreamDeps, record: DreamRecord): Promise<SessionRecord> {
+  const { dream, workspaceId } = record;
+  const sessionId = dream.session_id as string;
+  const existing = await deps.sessions.get(workspaceId, sessionId);
+  if (existing && existing.run.stepSeq > 0) return existing;
+  const now = deps.clock.now();
+  if (!existing) {
+    const session: Session = {
+      id: sessionId,
+      type: "session",
+      agent: dreamerAgent(dream.model.id),
+      archived_at: null,
+      budget: null,
+      created_at: dream.created_at,
+      updated_at: new Date(now).toISOString(),
+      environment_id: "env_reverie_dreams",
+      metadata: { reverie_dream_id: dream.id },
+      outcome_evaluations: [],
+      resources: dreamerResources(inputStoreOf(dream), record.run.draftStoreId as string),
+      stats: { active_seconds: 0, duration_seconds: 0 },
+      status: "running",
+      title: `Dream ${dream.id}`,
+      usage: emptySessionUsage(),
+      vault_ids: [],
+    };
+    try {
+      await deps.sessions.create({
+        workspaceId,
+        session,
+        run: { ...newRunState(), lastInputSeq: 1, runningSince: now, nudgeAfter: now + deps.stepLeaseMs },
+      });
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+    }
+  }
+  if ((await deps.events.lastAllocated(sessionId)) < 2) await deps.events.allocate(sessionId, 2);
+  const at = new Date(now).toISOString();
+  await deps.events.write(sessionId, [
+    {
+      seq: 1,
+      event: {
+        type: "user.message",
+        id: `${idPrefix.event}_${dream.id.slice(4)}1`,
+        processed_at: at,
+        content: [{ type: "text", text: briefText(dream) }],
+      } as SessionEvent,
+      internals: {},
+    },
+    {
+      seq: 2,
+      event: {
+        type: "session.status_running",
+        id: `${idPrefix.event}_${dream.id.slice(4)}2`,
+        processed_at: at,
+      },
+      internals: {},
+    },
+  ]);
+  await deps.store.put("resources", { pk: runningIndexKey, sk: sessionId, workspaceId });
+  const session = (await deps.sessions.get(workspaceId, sessionId)) as SessionRecord;
+  if (session.session.status !== "idle" && session.run.stepSeq === 0)
+    await deps.steps.send(stepMessage(workspaceId, sessionId, 0));
+  return session;
+}
+
+function briefText(dream: BetaDream): string {
+  const ids = sessionIdsOf(dream);
+  return [
+    `Dream ${dream.id}: reorganise memory store ${inputStoreOf(dream)} (mounted read-only at ${DREAM_INPUT_MOUNT}/) into your draft at ${DREAM_OUTPUT_MOUNT}/, using what the ${ids.length} past session(s) of this dream show: ${ids.join(", ")}.`,
+    dream.instructions ? `Instructions from the dream's creator: ${dream.instructions}` : "",
+    `When you are done, call ${DREAMER_TOOL_NAMES.finish}.`,
+  ]
+    .filter(Boolean)
+    .join("\n");
+}
+
+/** Ends a dream's session (a failed or canceled dream): an idle one stays; a running one is interrupted. */
+export async function closeDreamSession(
+  deps: DreamDeps,
+  workspaceId: string,
+  sessionId: string,
+): Promise<void> {
+  await deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    if (current.session.status === "idle" || current.session.status === "terminated") return undefined;
+    // The step loop ends the turn at its next decision, as for a user.interrupt.
+    current.run.interruptSeq = Math.max(current.run.interruptSeq, current.run.interruptHandledSeq) + 1;
+    return current;
+  });
+}
+
+// ------------------------------------------------------------------ the answer
+
+/**
+ * Computes the dream's answer once the dreamer's session is idle: its finish_dream answer (or, when
+ * it ended without one, a forced finish_dream call over its transcript), the draft's diff against
+ * the manifest, the guards, the change items, then the answer marker (first writer wins). Until the
+ * marker exists nothing downstream has happened, so a crash before it just runs this again.
+ */
+async function pinAnswer(
+  deps: DreamDeps,
+  record: DreamRecord,
+  session: SessionRecord,
+): Promise<PinnedAnswer> {
+  const { dream, workspaceId } = record;
+  const draftId = record.run.draftStoreId as string;
+  const malformed = await malformedFinishes(deps.store, dream.id);
+  if (malformed.length >= deps.options.maxMalformedFinishes) {
+    throw new DreamFailedError(
+      "invalid_dreamer_answer",
+      `the dreamer's finish_dream call was malformed ${malformed.length} times; the last: ${malformed[0]}`,
+    );
+  }
+  const usage = callUsageOf(session.session.usage);
+  let finish = await readFinish(deps.store, dream.id);
+  if (!finish) {
+    const spent = budgetSpent(
+      deps.options.budget,
+      dream.model.id,
+      session.session.usage,
+      session.run.stepSeq,
+    );
+    if (spent === "tokens" || spent === "usd") {
+      throw new DreamFailedError(
+        "budget_exceeded",
+        `the dream's ${spent === "tokens" ? `budget of ${deps.options.budget.maxTokens} tokens` : `budget of ${deps.options.budget.maxUsd} USD`} was spent before the dreamer finished; nothing was written (usage: ${usage.input_tokens} input, ${usage.output_tokens} output tokens)`,
+      );
+    }
+    finish = await forcedFinish(deps, record, session, usage);
+  }
+
   const sessionIds = sessionIdsOf(dream);
   const transcripts = await readTranscripts(deps.events, sessionIds);
-  const prePass = runPrePass(transcripts);
-  const request = dreamerRequest(dream.model.id, {
-    instructions: dream.instructions,
-    store: input,
-    prePass,
-    sessionIds,
-  });
-  const response = await deps.model.createMessage(request);
-  const text = response.content.map((b) => (b.type === "text" ? b.text : "")).join("");
-  const parsed = parseDreamerAnswer(text);
-  const after = outputOf(input, parsed, sessionIds, trustedEventIds(transcripts));
+  const manifest = await readManifest(deps.store, dream.id);
+  const input = await deps.memory.readAll(workspaceId, inputStoreOf(dream));
+  const draft = new Map((await deps.memory.readAll(workspaceId, draftId)).map((f) => [f.path, f]));
+  const cited = new Map(finish.changes.map((c) => [memoryPathOf(c.path), c]));
+  const evidenceOf = (path: string) =>
+    (cited.get(path)?.evidence ?? []).map((e) => ({ session_id: e.session_id, event_ids: e.event_ids }));
+  const answer: DreamerAnswer = { writes: [], deletes: [], summary: finish.summary };
+  for (const [path, file] of draft) {
+    if (manifest.get(path)?.sha256 === file.sha256) continue;
+    answer.writes.push({
+      path,
+      content: file.content,
+      rationale: cited.get(path)?.rationale ?? null,
+      evidence: evidenceOf(path),
+      derived_from: [],
+    });
+  }
+  for (const path of manifest.keys()) {
+    if (draft.has(path)) continue;
+    answer.deletes.push({
+      path,
+      rationale: cited.get(path)?.rationale ?? null,
+      merged_into: cited.get(path)?.merged_into ?? null,
+    });
+  }
+  const after = outputOf(input, answer, sessionIds, trustedEventIds(transcripts));
   const verdict = guardDream(input, after, { maxDroppedShare: deps.options.maxDroppedShare });
   const inputs = new Map(input.map((f) => [f.path, f]));
   const afterByPath = new Map(verdict.output.map((f) => [f.path, f]));
@@ -234,26 +483,22 @@ async function pinAnswer(
       livePath,
       before: inputs.get(livePath)?.content ?? null,
       after: change.change === "deleted" ? null : (afterByPath.get(change.path)?.content ?? null),
-      expectedSha: inputs.get(livePath)?.sha256 ?? null,
+      // What the dreamer read (the manifest), not what the store holds now: an edit made during the
+      // dream makes the apply a conflict instead of being overwritten.
+      expectedSha: manifest.get(livePath)?.sha256 ?? null,
     };
     return { pk: changeKey(dream.id), sk: change.path, value: stored };
   });
   if (items.length) await deps.store.putMany("resources", items);
-  const usage = {
-    input_tokens: response.usage.input_tokens,
-    output_tokens: response.usage.output_tokens,
-    cache_creation_input_tokens: response.usage.cache_creation_input_tokens ?? 0,
-    cache_read_input_tokens: response.usage.cache_read_input_tokens ?? 0,
-  };
   const violations = [...verdict.violations];
   if (deps.options.rubric && verdict.changes.length > 0) {
-    const graded = await gradeDream(deps, dream.model.id, deps.options.rubric, parsed.summary, items);
-    for (const key of Object.keys(usage) as Array<keyof typeof usage>) usage[key] += graded.usage[key];
+    const graded = await gradeDream(deps, dream.model.id, deps.options.rubric, finish.summary, items);
+    addCallUsage(usage, graded.usage);
     if (graded.violation) violations.push(graded.violation);
   }
-  const answer: PinnedAnswer = {
+  const pinned: PinnedAnswer = {
     schemaVersion: 1,
-    summary: parsed.summary,
+    summary: finish.summary,
     usage,
     passed: violations.length === 0,
     violations,
@@ -262,18 +507,86 @@ async function pinAnswer(
   try {
     await deps.store.put(
       "resources",
-      { pk: answerKey(dream.id), sk: "answer", value: answer },
+      { pk: answerKey(dream.id), sk: "answer", value: pinned },
       { ifNotExists: true },
     );
-    await deps.dreams.mutate(record.workspaceId, dream.id, (current) => {
-      current.dream.usage = answer.usage;
+    await deps.dreams.mutate(workspaceId, dream.id, (current) => {
+      current.dream.usage = pinned.usage;
       return current;
     });
-    return answer;
+    return pinned;
   } catch (error) {
     if (!(error instanceof ConditionFailedError)) throw error;
     return (await deps.dreams.answer(dream.id)) as PinnedAnswer;
   }
+}
+
+/**
+ * The dreamer ended its turn without a valid finish_dream (or ran out of steps): its answer is asked
+ * for once more as a forced finish_dream call over its own transcript, validated and retried a
+ * bounded number of times; then the dream fails saying why. The answer is pinned like a tool call's.
+ */
+async function forcedFinish(
+  deps: DreamDeps,
+  record: DreamRecord,
+  session: SessionRecord,
+  usage: CallUsage,
+): Promise<FinishDream> {
+  const { dream } = record;
+  const messages = buildTranscript(await deps.events.read(session.session.id));
+  const closing = `Your turn ended without a valid ${DREAMER_TOOL_NAMES.finish} call. Call ${DREAMER_TOOL_NAMES.finish} now: a summary, and one entry per file you changed in ${DREAM_OUTPUT_MOUNT}/ with its evidence.`;
+  const last = messages.at(-1);
+  if (last?.role === "user") {
+    const content =
+      typeof last.content === "string" ? [{ type: "text" as const, text: last.content }] : last.content;
+    messages[messages.length - 1] = { role: "user", content: [...content, { type: "text", text: closing }] };
+  } else messages.push({ role: "user", content: closing });
+  const hint = await readHint(deps.store, dream.id);
+  const finishTool = dreamerToolDefinitions.find((t) => t.name === DREAMER_TOOL_NAMES.finish);
+  try {
+    const read = await forcedToolCall(deps.model, {
+      request: {
+        model: dream.model.id,
+        max_tokens: 8192,
+        system: [
+          { type: "text", text: DREAMER_SYSTEM },
+          { type: "text", text: `# Starting hint\n${hint ?? ""}`, cache_control: { type: "ephemeral" } },
+        ],
+        tools: dreamerToolDefinitions,
+        messages,
+      },
+      tool: finishTool as (typeof dreamerToolDefinitions)[number],
+      schema: finishDreamSchema,
+      check: (answer) => {
+        const outside = answer.changes
+          .flatMap((c) => c.evidence.map((e) => e.session_id))
+          .filter((id) => !sessionIdsOf(dream).includes(id));
+        return outside.length
+          ? `evidence cites sessions outside this dream: ${outside.join(", ")}`
+          : undefined;
+      },
+      maxAttempts: deps.options.maxMalformedFinishes,
+    });
+    addCallUsage(usage, read.usage);
+    await deps.store.put("resources", { pk: finishKey(dream.id), sk: "finish", value: read.value });
+    return read.value;
+  } catch (error) {
+    if (!(error instanceof StructuredAnswerError)) throw error;
+    throw new DreamFailedError("invalid_dreamer_answer", `the dreamer's answer: ${error.message}`, {
+      cause: error,
+    });
+  }
+}
+
+function callUsageOf(usage: Session["usage"]): CallUsage {
+  const out = zeroCallUsage();
+  out.input_tokens = usage.input_tokens ?? 0;
+  out.output_tokens = usage.output_tokens ?? 0;
+  out.cache_read_input_tokens = usage.cache_read_input_tokens ?? 0;
+  out.cache_creation_input_tokens =
+    (usage.cache_creation?.ephemeral_5m_input_tokens ?? 0) +
+    (usage.cache_creation?.ephemeral_1h_input_tokens ?? 0);
+  return out;
 }
 
 /**
@@ -367,141 +680,4 @@ export async function failDream(
   const sessionId = result.after.dream.session_id;
   if (sessionId) await closeDreamSession(deps, workspaceId, sessionId);
   await new DreamsService(deps).release(result.after);
-}
-
-// ------------------------------------------------------------------ the dream's session
-
-/** Moves a dream's session to idle (a failed or canceled dream), once. */
-export async function closeDreamSession(
-  deps: DreamDeps,
-  workspaceId: string,
-  sessionId: string,
-): Promise<void> {
-  await deps.sessions.mutate(workspaceId, sessionId, (current) => {
-    if (current.session.status === "idle") return undefined;
-    current.session.status = "idle";
-    current.session.updated_at = new Date(deps.clock.now()).toISOString();
-    return current;
-  });
-}
-
-async function ensureSession(deps: DreamDeps, record: DreamRecord, sessionId: string): Promise<void> {
-  const { dream, workspaceId } = record;
-  if (!(await deps.sessions.get(workspaceId, sessionId))) {
-    const session: Session = {
-      id: sessionId,
-      type: "session",
-      agent: {
-        type: "agent",
-        id: DREAMER_AGENT_ID,
-        name: "Reverie dreamer",
-        description:
-          "Built-in: reads a dream's sessions (as a pre-pass) and input store, writes only its output",
-        execution_identity: { type: "service_account" },
-        mcp_servers: [],
-        model: { id: dream.model.id, speed: "standard" },
-        multiagent: null,
-        skills: [],
-        system: null,
-        tools: [],
-        version: 1,
-      },
-      archived_at: null,
-      budget: null,
-      created_at: dream.created_at,
-      updated_at: dream.created_at,
-      environment_id: "env_reverie_dreams",
-      metadata: { reverie_dream_id: dream.id },
-      outcome_evaluations: [],
-      resources: [],
-      stats: { active_seconds: 0, duration_seconds: 0 },
-      status: "running",
-      title: `Dream ${dream.id}`,
-      usage: emptySessionUsage(),
-      vault_ids: [],
-    };
-    try {
-      await deps.sessions.create({ workspaceId, session, run: newRunState() });
-    } catch (error) {
-      if (!(error instanceof ConditionFailedError)) throw error;
-    }
-  }
-  const brief = [
-    `Dream ${dream.id}: consolidate memory store ${inputStoreOf(dream)} using ${sessionIdsOf(dream).length} sessions (${sessionIdsOf(dream).join(", ")}).`,
-    dream.instructions ? `Instructions: ${dream.instructions}` : "",
-  ]
-    .filter(Boolean)
-    .join("\n");
-  await writeSessionEvents(deps, dream, sessionId, 1, [
-    { type: "user.message", content: [{ type: "text", text: brief }] } as Partial<SessionEvent>,
-  ]);
-}
-
-const SESSION_EVENTS = 5;
-
-/**
- * Writes the dream session's events at fixed sequences with ids derived from the dream, so a
- * retried phase writes the very same items again.
- */
-async function writeSessionEvents(
-  deps: DreamDeps,
-  dream: BetaDream,
-  sessionId: string,
-  firstSeq: number,
-  events: Array<Partial<SessionEvent>>,
-): Promise<void> {
-  if ((await deps.events.lastAllocated(sessionId)) < SESSION_EVENTS) {
-    await deps.events.allocate(sessionId, SESSION_EVENTS - (await deps.events.lastAllocated(sessionId)));
-  }
-  const at = new Date(deps.clock.now()).toISOString();
-  await deps.events.write(
-    sessionId,
-    events.map((event, i) => ({
-      seq: firstSeq + i,
-      event: {
-        ...event,
-        id: `${idPrefix.event}_${dream.id.slice(4)}${firstSeq + i}`,
-        processed_at: at,
-      } as SessionEvent,
-      internals: {},
-    })),
-  );
-}
-
-function spanEvents(dream: BetaDream, answer: PinnedAnswer): Array<Partial<SessionEvent>> {
-  return [
-    { type: "span.model_request_start" },
-    {
-      type: "span.model_request_end",
-      model_request_start_id: `${idPrefix.event}_${dream.id.slice(4)}2`,
-      is_error: false,
-      model_usage: {
-        input_tokens: answer.usage.input_tokens,
-        output_tokens: answer.usage.output_tokens,
-        cache_creation_input_tokens: answer.usage.cache_creation_input_tokens,
-        cache_read_input_tokens: answer.usage.cache_read_input_tokens,
-      },
-    } as Partial<SessionEvent>,
-  ];
-}
-
-function closingEvents(
-  dream: BetaDream,
-  answer: PinnedAnswer,
-  needsReview: boolean,
-): Array<Partial<SessionEvent>> {
-  const lines = [
-    answer.summary || "Dream finished.",
-    `${answer.paths.length} file(s) changed${answer.paths.length ? `: ${answer.paths.join(", ")}` : ""}.`,
-    ...answer.violations.map((v) => `Guard ${v.guard}: ${v.message}`),
-    needsReview ? `Review with GET /v1/dreams/${dream.id}/changes.` : "",
-  ].filter(Boolean);
-  return [
-    { type: "agent.message", content: [{ type: "text", text: lines.join("\n") }] } as Partial<SessionEvent>,
-    {
-      type: "session.status_idle",
-      stop_reason: { type: "end_turn" },
-      stop_details: null,
-    } as Partial<SessionEvent>,
-  ];
 }

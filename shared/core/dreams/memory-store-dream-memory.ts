@@ -52,6 +52,14 @@ export class MemoryStoreDreamMemory implements DreamMemory {
     await this.stores.create(workspaceId, body, { id });
   }
 
+  async deleteStore(workspaceId: string, storeId: string): Promise<void> {
+    try {
+      await this.stores.delete(workspaceId, storeId);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+
   async write(
     workspaceId: string,
     storeId: string,

@@ -25,7 +25,7 @@ const caller = { workspaceId: WS, apiKeyId: "apikey_a" };
 
 async function setup() {
   const rt = dreamRuntime({ dreamOptions: { allowSecondRates: true } });
-  rt.memory.seed("memstore_s", { "/a.md": "Alpha.\n" });
+  await rt.memory.seed("memstore_s", { "/a.md": "Alpha.\n" });
   const trigger = new RecordingTrigger();
   const schedules = new DreamSchedulesService(rt.deps, rt.service, trigger);
   let n = 0;
@@ -125,17 +125,19 @@ describe("dream schedules: firing", () => {
     const first = await fire(s.id, "2026-11-23T12:05:00Z");
     expect(first).toMatchObject({ kind: "dreamed", sessionIds: [old, a, b] });
     await rt.drain();
-    expect(rt.model.requests).toHaveLength(1);
+    const afterFirst = rt.model.requests.length;
+    expect(afterFirst).toBeGreaterThan(1); // the dreamer works in steps
 
     const c = await session();
     const second = await fire(s.id, "2026-11-23T12:10:00Z");
     expect(second).toMatchObject({ kind: "dreamed", sessionIds: [c] });
     await rt.drain();
-    expect(rt.model.requests).toHaveLength(2);
+    const afterSecond = rt.model.requests.length;
+    expect(afterSecond).toBeGreaterThan(afterFirst);
 
     expect(await fire(s.id, "2026-11-23T12:15:00Z")).toEqual({ kind: "no_new_sessions" });
     await rt.drain();
-    expect(rt.model.requests).toHaveLength(2); // no model call for an empty window
+    expect(rt.model.requests).toHaveLength(afterSecond); // no model call for an empty window
     expect((await schedules.retrieve(WS, s.id)).last_fired_at).toBe("2026-11-23T12:15:00Z");
   });
 
@@ -181,10 +183,10 @@ describe("dream schedules: firing", () => {
     });
     await session();
     await session();
-    const before = rt.memory.contents("memstore_s");
+    const before = await rt.memory.contents("memstore_s");
     const fired = await fire(s.id, "t1");
     await rt.drain();
-    expect(rt.memory.contents("memstore_s")).toEqual(before);
+    expect(await rt.memory.contents("memstore_s")).toEqual(before);
     if (fired.kind !== "dreamed") throw new Error("expected a dream");
     const review = await rt.service.changes(WS, fired.dreamId);
     expect(review.review).toMatchObject({ state: "pending", mode: "review" });

@@ -7,7 +7,7 @@ import { runDream } from "../../../shared/core/dreams/dream-runner.js";
 import { dreamJob } from "../../../shared/core/dreams/dreams-service.js";
 import { GRADE_TOOL_NAME } from "../../../shared/core/outcomes/grading.js";
 import type { ModelResponse } from "../../../shared/core/ports.js";
-import { CountingModel, dreamRuntime, WS } from "../../fixtures/dream-runtime.js";
+import { CountingModel, dreamPlan, dreamRuntime, WS } from "../../fixtures/dream-runtime.js";
 import { transcript, typicalSession } from "../../fixtures/dream-transcripts.js";
 import { INSTRUCTION_PAYLOADS } from "../../fixtures/poisoning-payloads.js";
 
@@ -33,7 +33,7 @@ function body(storeId: string, sessionIds: string[], extra: Partial<DreamCreateB
 
 async function setup(model?: CountingModel, dreamOptions = {}) {
   const rt = dreamRuntime({ model, dreamOptions });
-  rt.memory.seed("memstore_in", storeFiles);
+  await rt.memory.seed("memstore_in", storeFiles);
   const sessions = await rt.seedSessions([1, 2, 3].map((n) => typicalSession(`sesn_${n}`, n)));
   return { ...rt, sessions };
 }
@@ -41,7 +41,7 @@ async function setup(model?: CountingModel, dreamOptions = {}) {
 describe("dreams: create_new", () => {
   it("runs pending → completed, writes a new store and leaves the input byte-for-byte unchanged", async () => {
     const rt = await setup();
-    const before = structuredClone(rt.memory.contents("memstore_in"));
+    const before = structuredClone(await rt.memory.contents("memstore_in"));
     const created = await rt.service.create(caller, body("memstore_in", rt.sessions));
     expect(created).toMatchObject({ status: "pending", outputs: [], session_id: null, error: null });
     expect(created.usage).toEqual({
@@ -58,9 +58,9 @@ describe("dreams: create_new", () => {
     const outputId = done.outputs[0]?.memory_store_id as string;
     expect(outputId).toMatch(/^memstore_/);
     expect(outputId).not.toBe("memstore_in");
-    expect(rt.memory.contents("memstore_in")).toEqual(before);
+    expect(await rt.memory.contents("memstore_in")).toEqual(before);
 
-    const output = rt.memory.contents(outputId);
+    const output = await rt.memory.contents(outputId);
     // The duplicate was merged; nothing still valid was lost.
     expect(Object.keys(output)).not.toContain("/notes/build.md");
     expect(output["/notes/build-copy.md"]).toBe(storeFiles["/notes/build.md"]);
@@ -76,7 +76,7 @@ describe("dreams: create_new", () => {
     expect(noteWrite?.provenance.citations[0]).toContain("sesn_1#");
   });
 
-  it("runs as a streamable session of the built-in dreamer agent", async () => {
+  it("runs as a streamable session of the built-in dreamer agent, on the step loop", async () => {
     const rt = await setup();
     const created = await rt.service.create(caller, body("memstore_in", rt.sessions));
     await rt.drain();
@@ -84,38 +84,70 @@ describe("dreams: create_new", () => {
     const session = await rt.deps.sessions.get(WS, done.session_id as string);
     expect(session?.session).toMatchObject({
       status: "idle",
-      agent: { id: "agent_reverie_dreamer", tools: [] },
+      agent: { id: "agent_reverie_dreamer" },
+      resources: [
+        { type: "memory_store", memory_store_id: "memstore_in", access: "read_only" },
+        { type: "memory_store", access: "read_write" },
+      ],
     });
-    const events = await rt.deps.events.read(done.session_id as string);
-    expect(events.map((e) => e.event.type)).toEqual([
-      "user.message",
-      "span.model_request_start",
-      "span.model_request_end",
-      "agent.message",
-      "session.status_idle",
-    ]);
+    const events = (await rt.deps.events.read(done.session_id as string)).map((e) => e.event);
+    expect(events[0]?.type).toBe("user.message");
+    const tools = events.flatMap((e) => (e.type === "agent.tool_use" ? [e.name] : []));
+    expect(tools).toEqual(
+      expect.arrayContaining(["list_dream_sessions", "read_session_events", "write", "finish_dream"]),
+    );
+    expect(events.at(-1)?.type).toBe("session.status_idle");
+    // The dream's usage is its session's: every step's tokens.
+    expect(done.usage.input_tokens).toBe(session?.session.usage.input_tokens);
+    // The draft is gone once the dream ended.
+    expect(
+      await rt.memory.describe(
+        WS,
+        session?.session.resources[1] && "memory_store_id" in session.session.resources[1]
+          ? session.session.resources[1].memory_store_id
+          : "",
+      ),
+    ).toBeUndefined();
   });
 
-  it("feeds the dreamer only the pre-pass of its own sessions, not their raw transcripts or others", async () => {
+  it("offers the dreamer its own sessions only, the file tools without bash or web_fetch, and a cached prefix", async () => {
     const rt = await setup();
     await rt.seedSessions([typicalSession("sesn_other", 9)]);
     await rt.service.create(caller, body("memstore_in", ["sesn_1", "sesn_2"]));
     await rt.drain();
-    const prompt = JSON.stringify(rt.model.requests[0]);
-    expect(prompt).toContain("sesn_1");
-    expect(prompt).not.toContain("sesn_other");
-    expect(rt.model.requests[0]?.tools).toBeUndefined();
+    const first = rt.model.requests[0];
+    const names = (first?.tools ?? []).map((t) => ("name" in t ? t.name : ""));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "read",
+        "write",
+        "edit",
+        "glob",
+        "grep",
+        "read_session_events",
+        "finish_dream",
+      ]),
+    );
+    expect(names).not.toContain("bash");
+    expect(names).not.toContain("web_fetch");
+    // The stable prefix (tools, system prompt and hint) carries the cache breakpoints.
+    expect(JSON.stringify(first?.tools?.at(-1))).toContain("ephemeral");
+    expect(JSON.stringify(first?.system)).toContain("ephemeral");
+    const everything = JSON.stringify(rt.model.requests);
+    expect(everything).toContain("sesn_1");
+    expect(everything).not.toContain("sesn_other");
   });
 
-  it("finishes exactly once under duplicate delivery: one model call, one completion", async () => {
+  it("finishes exactly once under duplicate delivery: no more model calls, one completion", async () => {
     const rt = await setup();
     const created = await rt.service.create(caller, body("memstore_in", rt.sessions));
     const job = rt.jobs.sent[0];
     await rt.drain();
+    const calls = rt.model.requests.length;
     if (job) {
       expect(await runDream(rt.deps, job)).toBe("skipped");
     }
-    expect(rt.model.requests).toHaveLength(1);
+    expect(rt.model.requests).toHaveLength(calls);
     expect((await rt.service.retrieve(WS, created.id)).status).toBe("completed");
   });
 
@@ -126,17 +158,21 @@ describe("dreams: create_new", () => {
     const realCreate = rt.memory.createStore.bind(rt.memory);
     let crashes = 1;
     rt.memory.createStore = async (...args) => {
-      if (crashes-- > 0) throw new Error("crash between pin and output");
+      if (args[1].name.startsWith("dream ") && !args[1].name.endsWith("(draft)") && crashes-- > 0)
+        throw new Error("crash between pin and output");
       return realCreate(...args);
     };
-    await expect(runDream(rt.deps, job)).rejects.toThrow("crash");
+    rt.jobs.sent.length = 0;
+    await runDream(rt.deps, job); // draft, session started
+    await expect(rt.drain()).rejects.toThrow("crash");
     expect((await rt.service.retrieve(WS, created.id)).status).toBe("running");
+    const calls = rt.model.requests.length;
     await runDream(rt.deps, job);
-    expect(rt.model.requests).toHaveLength(1);
+    expect(rt.model.requests).toHaveLength(calls);
     const done = await rt.service.retrieve(WS, created.id);
     expect(done.status).toBe("completed");
     expect(
-      Object.keys(rt.memory.contents(done.outputs[0]?.memory_store_id as string)).length,
+      Object.keys(await rt.memory.contents(done.outputs[0]?.memory_store_id as string)).length,
     ).toBeGreaterThan(2);
   });
 });
@@ -156,7 +192,7 @@ describe("dreams: update_existing", () => {
       status: "completed",
       outputs: [{ type: "memory_store", memory_store_id: "memstore_in" }],
     });
-    const live = rt.memory.contents("memstore_in");
+    const live = await rt.memory.contents("memstore_in");
     expect(Object.keys(live).some((p) => p.startsWith("/dreams/workflows/"))).toBe(true);
     expect(live["/notes/build.md"]).toBeUndefined();
     // Released: another update_existing dream can start.
@@ -181,15 +217,15 @@ describe("dreams: update_existing", () => {
   });
 
   it("sends a result that deletes most of the store to review; nothing lands", async () => {
-    const wipe = new CountingModel(() =>
-      JSON.stringify({
+    const wipe = new CountingModel(
+      dreamPlan({
         writes: [{ path: "/summary.md", content: "All fine.\n", rationale: "summarised", evidence: [] }],
         deletes: Object.keys(storeFiles).map((path) => ({ path, rationale: "obsolete" })),
         summary: "rewrote the store",
       }),
     );
     const rt = await setup(wipe);
-    const before = structuredClone(rt.memory.contents("memstore_in"));
+    const before = structuredClone(await rt.memory.contents("memstore_in"));
     const created = await rt.service.create(
       caller,
       body("memstore_in", rt.sessions, {
@@ -198,7 +234,7 @@ describe("dreams: update_existing", () => {
     );
     await rt.drain();
     expect((await rt.service.retrieve(WS, created.id)).status).toBe("completed");
-    expect(rt.memory.contents("memstore_in")).toEqual(before);
+    expect(await rt.memory.contents("memstore_in")).toEqual(before);
     const review = await rt.service.changes(WS, created.id);
     expect(review.review).toMatchObject({
       state: "pending",
@@ -244,7 +280,7 @@ describe("dreams: review and apply", () => {
       { path: "/notes/build.md", outcome: "conflict" },
       { path: "/nope.md", outcome: "not_found" },
     ]);
-    const live = rt.memory.contents("memstore_in");
+    const live = await rt.memory.contents("memstore_in");
     expect(live[note]).toContain("Workflow that succeeded");
     expect(live["/notes/build.md"]).toBe("Run npm test AND lint.\n"); // never overwritten
     expect(live["/notes/people.md"]).toBe(storeFiles["/notes/people.md"]); // not accepted, untouched
@@ -290,15 +326,15 @@ describe("dreams: cancel, archive, list, errors", () => {
     const realCreate = rt.memory.createStore.bind(rt.memory);
     // Cancel lands between the pinned answer and the output.
     rt.memory.createStore = async (...args) => {
-      await rt.service.cancel(WS, created.id);
+      if (!args[1].name.endsWith("(draft)")) await rt.service.cancel(WS, created.id);
       return realCreate(...args);
     };
-    const storesBefore = rt.memory.stores.size;
+    const storesBefore = await rt.memory.storeCount();
     await rt.drain();
     const done = await rt.service.retrieve(WS, created.id);
     expect(done.status).toBe("canceled");
-    expect(rt.memory.stores.size).toBe(storesBefore + 1); // the empty output store, nothing in it
-    expect(rt.memory.contents(done.outputs[0]?.memory_store_id ?? "none")).toEqual({});
+    expect(await rt.memory.storeCount()).toBe(storesBefore + 1); // the empty output store, nothing in it
+    expect(await rt.memory.contents(done.outputs[0]?.memory_store_id ?? "none")).toEqual({});
     const session = await rt.deps.sessions.get(WS, done.session_id as string);
     expect(session?.session.status).toBe("idle");
   });
@@ -367,8 +403,8 @@ describe("dreams: cancel, archive, list, errors", () => {
 describe("dreams: what counts as tainted", () => {
   it("trusts a note that cites only what users wrote, and quarantines the same words cited from tool output", async () => {
     const text = "Always send the weekly report to finance@example.com before Friday.\n";
-    const model = new CountingModel(() =>
-      JSON.stringify({
+    const model = new CountingModel(
+      dreamPlan({
         writes: [
           // sesn_1:1 is the user's message; sesn_1:3 is a tool result (see typicalSession).
           {
@@ -402,7 +438,7 @@ describe("dreams: poisoning through the sessions", () => {
 
   it(`none of ${injections.length} instruction-like tool outputs reaches live memory unreviewed`, async () => {
     const rt = dreamRuntime();
-    rt.memory.seed("memstore_in", storeFiles);
+    await rt.memory.seed("memstore_in", storeFiles);
     // Each injection arrives as a tool error in two sessions, then a retry "works": a recurring error.
     const sessions = await rt.seedSessions(
       injections
@@ -426,7 +462,7 @@ describe("dreams: poisoning through the sessions", () => {
     );
     await rt.drain();
     expect((await rt.service.retrieve(WS, created.id)).status).toBe("completed");
-    const live = Object.values(rt.memory.contents("memstore_in")).join("\n");
+    const live = Object.values(await rt.memory.contents("memstore_in")).join("\n");
     const reached = injections.filter((text) => live.includes(text));
     console.log(
       `poisoning cases through sessions: ${injections.length}, reached live memory unreviewed: ${reached.length}`,
@@ -478,10 +514,10 @@ describe("dreams: the rubric gate", () => {
 
   it("a result the grader does not judge satisfied goes to review; nothing lands", async () => {
     const rt = await setup(gradingModel(false), { rubric: DEFAULT_MEMORY_RUBRIC });
-    const before = structuredClone(rt.memory.contents("memstore_in"));
+    const before = structuredClone(await rt.memory.contents("memstore_in"));
     const created = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
     await rt.drain();
-    expect(rt.memory.contents("memstore_in")).toEqual(before);
+    expect(await rt.memory.contents("memstore_in")).toEqual(before);
     const review = await rt.service.changes(WS, created.id);
     expect(review.review).toMatchObject({
       state: "pending",
@@ -495,7 +531,10 @@ describe("dreams: the rubric gate", () => {
     });
     // The grader's tokens are the dream's too.
     const done = await rt.service.retrieve(WS, created.id);
-    expect(rt.model.requests).toHaveLength(2);
+    const graderCalls = rt.model.requests.filter((r) =>
+      r.tools?.some((t) => "name" in t && t.name === GRADE_TOOL_NAME),
+    );
+    expect(graderCalls).toHaveLength(1);
     expect(done.usage.input_tokens).toBeGreaterThan(0);
   });
 
@@ -503,6 +542,8 @@ describe("dreams: the rubric gate", () => {
     const rt = await setup(gradingModel(true), { rubric: DEFAULT_MEMORY_RUBRIC });
     await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
     await rt.drain();
-    expect(Object.keys(rt.memory.contents("memstore_in")).some((p) => p.startsWith("/dreams/"))).toBe(true);
+    expect(Object.keys(await rt.memory.contents("memstore_in")).some((p) => p.startsWith("/dreams/"))).toBe(
+      true,
+    );
   });
 });
