@@ -390,3 +390,170 @@ describe("the advisor", () => {
     expect(idle.status).toBe("idle");
   });
 });
+
+describe("subagents", () => {
+  type Tool = { name: string; input: unknown };
+  let leadNext: Tool[] = [];
+  const toolNames = (r: ReceivedRequest | undefined) =>
+    (r?.body.tools ?? []).map((t) => (t as { name: string }).name);
+
+  function script() {
+    h.upstream.reset();
+    h.upstream.fallback = (r) => {
+      const system = systemOf(r);
+      if (system === "LEAD") {
+        if (toolResultsOf(r).length > 0 && leadNext.length === 0) return { content: "summary done" };
+        const calls = leadNext;
+        leadNext = [];
+        return {
+          stop_reason: "tool_use",
+          content: calls.map((c) => ({ type: "tool_use" as const, name: c.name, input: c.input })),
+        };
+      }
+      if (system === "WORKER alpha") return { content: "alpha did it" };
+      if (system.startsWith("INLINE"))
+        return { content: `${system.slice(7)} did it (turn ${r.body.messages.length})` };
+      return { content: "?" };
+    };
+  }
+
+  it("spawns a predefined and an inline subagent in one turn, through the threads API and fan-out", async () => {
+    const { environmentId } = await h.setup();
+    const worker = await basic("alpha", {
+      model: "claude-haiku-4-5",
+      system: "WORKER alpha",
+      tools: [{ type: "agent_toolset_20260401" }],
+    });
+    const lead = await basic("lead", {
+      system: "LEAD",
+      tools: [{ type: "agent_toolset_20260401", configs: [{ name: "web_fetch", enabled: false }] }],
+      multiagent: {
+        type: "multiagent_20261001",
+        subagents: { type: "enabled", predefined_agents: [worker.id] },
+        workflows: DISABLED,
+      },
+    });
+    script();
+    const session = await h.client.beta.sessions.create({ agent: lead.id, environment_id: environmentId });
+    leadNext = [
+      { name: "list_agents", input: {} },
+      { name: "send_to_agent", input: { agent_name: "alpha", message: "task A" } },
+      {
+        name: "send_to_agent",
+        input: {
+          agent: {
+            name: "scout",
+            model: "claude-haiku-4-5",
+            system: "INLINE scout",
+            tools: ["read", "grep"],
+          },
+          message: "task B",
+        },
+      },
+      // Refused: a tool the lead does not have (web_fetch is disabled for it).
+      { name: "send_to_agent", input: { agent: { tools: ["web_fetch"] }, message: "task C" } },
+    ];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("split the work")] });
+    await h.waitIdle(session.id);
+
+    const leadCalls = h.upstream.received.filter((r) => systemOf(r) === "LEAD");
+    expect(leadCalls).toHaveLength(2);
+    // The lead was offered the delegation tools; send_to_agent takes an inline agent.
+    expect(toolNames(leadCalls[0])).toEqual(expect.arrayContaining(["list_agents", "send_to_agent"]));
+    const send = leadCalls[0]?.body.tools?.find(
+      (t) => (t as { name: string }).name === "send_to_agent",
+    ) as Anthropic.Messages.Tool;
+    expect(Object.keys((send.input_schema as { properties: object }).properties)).toContain("agent");
+    // Four results, one per call (matched by tool_use id): the listing, two replies, one refusal.
+    const calls = (leadCalls[1]?.body.messages.at(-2)?.content ??
+      []) as Anthropic.Messages.ToolUseBlockParam[];
+    const all = toolResultsOf(leadCalls[1] as ReceivedRequest);
+    const results = calls.map((c) => all.find((b) => b.tool_use_id === c.id));
+    expect(results.map((b) => b?.is_error ?? false)).toEqual([false, false, false, true]);
+    expect(JSON.parse(resultText(results[0]))).toEqual([
+      { name: "alpha", id: worker.id, version: 1, description: null, model: "claude-haiku-4-5" },
+    ]);
+    expect(resultText(results[1])).toBe("alpha did it");
+    expect(resultText(results[2])).toBe("scout did it (turn 1)");
+    expect(resultText(results[3])).toMatch(/"web_fetch" is not among them/);
+    // The inline agent ran with its own model and system prompt, and only the tools it was given.
+    const inlineCall = h.upstream.received.find((r) => systemOf(r) === "INLINE scout") as ReceivedRequest;
+    expect(inlineCall.body.model).toBe("claude-haiku-4-5");
+    expect(toolNames(inlineCall).sort()).toEqual(["grep", "read"]);
+    const workerCall = h.upstream.received.find((r) => systemOf(r) === "WORKER alpha") as ReceivedRequest;
+    expect(toolNames(workerCall)).toEqual(expect.arrayContaining(["read", "write", "web_fetch"]));
+
+    // Same threads API and events as a coordinator's threads.
+    const threads: Anthropic.Beta.Sessions.Threads.BetaManagedAgentsSessionThread[] = [];
+    for await (const t of h.client.beta.sessions.threads.list(session.id)) threads.push(t);
+    expect(threads).toHaveLength(2);
+    const predefined = threads.find((t) => t.agent.type === "agent");
+    const inline = threads.find((t) => t.agent.type === "inline");
+    expect(predefined?.agent).toMatchObject({ id: worker.id, version: 1, name: "alpha" });
+    expect(inline?.agent).toMatchObject({ type: "inline", name: "scout", system: "INLINE scout" });
+    expect(inline?.agent).not.toHaveProperty("id");
+    expect(inline?.status).toBe("idle");
+    expect(inline?.usage?.output_tokens).toBeGreaterThan(0);
+    const events = await h.allEvents(session.id);
+    for (const type of [
+      "session.thread_created",
+      "agent.thread_message_sent",
+      "session.thread_status_running",
+      "session.thread_status_idle",
+      "agent.thread_message_received",
+    ])
+      expect(events.filter((e) => e.type === type).length, type).toBe(2);
+    const own: string[] = [];
+    for await (const e of h.client.beta.sessions.threads.events.list(inline?.id as string, {
+      session_id: session.id,
+    }))
+      own.push(e.type);
+    expect(own).toEqual(expect.arrayContaining(["user.message", "agent.message", "session.status_idle"]));
+
+    // A follow-up reaches the inline thread, which kept its history.
+    leadNext = [{ name: "send_to_agent", input: { thread_id: inline?.id, message: "one more thing" } }];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("follow up")] });
+    await h.waitIdle(session.id);
+    const followUp = toolResultsOf(
+      h.upstream.received.filter((r) => systemOf(r) === "LEAD").at(-1) as ReceivedRequest,
+    );
+    expect(resultText(followUp[0])).toBe("scout did it (turn 3)");
+  });
+
+  it("refuses inline agents when they are disabled, and offers no delegation when subagents are", async () => {
+    const { environmentId } = await h.setup();
+    const worker = await basic("alpha", { system: "WORKER alpha" });
+    const lead = await basic("strict lead", {
+      system: "LEAD",
+      multiagent: {
+        type: "multiagent_20261001",
+        subagents: { type: "enabled", inline_agents: DISABLED, predefined_agents: [worker.id] },
+        workflows: DISABLED,
+      },
+    });
+    script();
+    const session = await h.client.beta.sessions.create({ agent: lead.id, environment_id: environmentId });
+    leadNext = [{ name: "send_to_agent", input: { agent: { system: "INLINE x" }, message: "task" } }];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const leadCalls = h.upstream.received.filter((r) => systemOf(r) === "LEAD");
+    const send = leadCalls[0]?.body.tools?.find(
+      (t) => (t as { name: string }).name === "send_to_agent",
+    ) as Anthropic.Messages.Tool;
+    expect(Object.keys((send.input_schema as { properties: object }).properties)).not.toContain("agent");
+    const [refused] = toolResultsOf(leadCalls[1] as ReceivedRequest);
+    expect(refused?.is_error).toBe(true);
+    expect(resultText(refused)).toMatch(/Inline agents are disabled/);
+    expect(h.upstream.received.some((r) => systemOf(r).startsWith("INLINE"))).toBe(false);
+
+    const solo = await basic("solo", {
+      system: "LEAD",
+      multiagent: { type: "multiagent_20261001", subagents: DISABLED, workflows: DISABLED },
+    });
+    script();
+    const s2 = await h.client.beta.sessions.create({ agent: solo.id, environment_id: environmentId });
+    await h.client.beta.sessions.events.send(s2.id, { events: [say("go")] });
+    await h.waitIdle(s2.id);
+    expect(toolNames(h.upstream.received[0])).not.toContain("send_to_agent");
+  });
+});

@@ -21,6 +21,11 @@ const planItemSchema = z.object({
       isNew: z.boolean(),
       agentName: z.string(),
       agentRef: z.object({ id: z.string(), version: z.number().int() }),
+      /**
+       * A new thread of an inline agent (multiagent_20261001): the agent as it runs, fixed here (it is
+       * saved nowhere else); `agentRef` is then its parent's.
+       */
+      inlineAgent: z.record(z.string(), z.unknown()).optional(),
       message: z.string(),
       timeoutSeconds: z.number().int(),
       tokenBudget: z.number().int().optional(),

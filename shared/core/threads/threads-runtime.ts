@@ -18,6 +18,14 @@ import {
   type FanoutExecutionInput,
 } from "../../infra-spec/fanout-state-machine.js";
 import { emitOnce } from "../events/emit-once.js";
+import {
+  delegates,
+  delegationToolDefinitions,
+  inlineDispatch,
+  predefinedMembers,
+  type SubagentSendInput,
+  SubagentSendInputSchema,
+} from "../multiagent/subagents.js";
 import { ConditionFailedError, type DomainEvent } from "../ports.js";
 import { budgetReached, listCostUsd, listPrice, withThreadUsage } from "../runtime/budget.js";
 import type { RunExtension } from "../runtime/run-extension.js";
@@ -31,7 +39,7 @@ import {
   type RunState,
   type SessionRecord,
 } from "../sessions/session-record.js";
-import { coordinatorToolDefinitions, SendToAgentInputSchema, THREAD_TIMEOUT } from "./coordinator-tools.js";
+import { SendToAgentInputSchema, THREAD_TIMEOUT } from "./coordinator-tools.js";
 import {
   dispatchedItems,
   type FanoutPlan,
@@ -79,7 +87,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
   readonly extension: RunExtension = {
     name: THREADS,
     tools: (_deps, run) =>
-      coordinatorToolDefinitions(run.session.agent).map((definition) => ({
+      delegationToolDefinitions(run.session.agent).map((definition) => ({
         definition,
         // Answered from the fan-out, in the calls' reserved slots (applyPlan, resume).
         run: async () => "deferred" as const,
@@ -139,8 +147,12 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     };
   }
 
-  /** The coordinator's roster, resolved to the pinned agent versions (self included). */
+  /**
+   * The agents a run delegates to: a coordinator's roster, resolved to the pinned agent versions
+   * (self included), or the predefined agents copied into a multiagent_20261001 session.
+   */
   async roster(workspaceId: string, agent: SessionAgent): Promise<RosterMember[]> {
+    if (agent.multiagent?.type === "multiagent_20261001") return predefinedMembers(agent);
     if (agent.multiagent?.type !== "coordinator") return [];
     const members: RosterMember[] = [];
     for (const entry of agent.multiagent.agents) {
@@ -154,7 +166,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
 
   async planFanout(deps: StepDeps, record: SessionRecord, step: StepRecord): Promise<boolean> {
     const agent = record.session.agent;
-    if (agent.multiagent?.type !== "coordinator") return false;
+    if (!delegates(agent)) return false;
     const runs = step.toolRuns.filter((r) => r.name === "list_agents" || r.name === "send_to_agent");
     if (runs.length === 0) return false;
     const sessionId = record.session.id;
@@ -173,6 +185,10 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const items: FanoutPlanItem[] = [];
     let policy: FanoutPlan["policy"] = "continue";
     const targeted = new Set<string>();
+    /** The agent each dispatch runs (for the cost preflight). */
+    const agentOf = new Map<string, SessionAgent>();
+    const subagents = record.session.agent.multiagent?.type === "multiagent_20261001";
+    let inlines = 0;
     for (const run of step.toolRuns) {
       if (run.name !== "list_agents" && run.name !== "send_to_agent") continue;
       const base = {
@@ -194,7 +210,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
         items.push({ ...base, immediate: { isError: false, text: JSON.stringify(listing, null, 2) } });
         continue;
       }
-      const parsed = SendToAgentInputSchema.safeParse(run.input);
+      const parsed = (subagents ? SubagentSendInputSchema : SendToAgentInputSchema).safeParse(run.input);
       if (!parsed.success) {
         refuse(
           `Invalid input for send_to_agent: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`,
@@ -206,6 +222,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       let member: RosterMember | undefined;
       let threadId: string;
       let isNew = false;
+      let inline = false;
       if (input.thread_id) {
         const thread = await threads.get(ws, input.thread_id);
         if (!thread) {
@@ -219,6 +236,20 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
         }
         member = { name: meta.agentName, agent: thread.session.agent };
         threadId = input.thread_id;
+      } else if ("agent" in input && input.agent !== undefined) {
+        // multiagent_20261001: an inline agent, defined by this call, never saved.
+        const defined = inlineDispatch(record.session.agent, input as SubagentSendInput, {
+          budgeted: Boolean(record.session.budget),
+          ordinal: ++inlines,
+        });
+        if ("refusal" in defined) {
+          refuse(defined.refusal);
+          continue;
+        }
+        member = { name: defined.agent.name, agent: defined.agent };
+        threadId = deps.ids.next(idPrefix.thread);
+        isNew = true;
+        inline = true;
       } else {
         const wanted = input.agent_name ?? "";
         member = roster.find((m) => m.name === wanted) ?? roster.find((m) => m.agent.id === wanted);
@@ -236,6 +267,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
         continue;
       }
       targeted.add(threadId);
+      agentOf.set(run.toolUseEventId, member.agent);
       items.push({
         ...base,
         dispatch: {
@@ -243,13 +275,14 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
           isNew,
           agentName: member.name,
           agentRef: { id: member.agent.id, version: member.agent.version },
+          ...(inline ? { inlineAgent: member.agent as unknown as Record<string, unknown> } : {}),
           message: input.message,
           timeoutSeconds: input.timeout_seconds ?? THREAD_TIMEOUT.default,
           ...(input.token_budget ? { tokenBudget: input.token_budget } : {}),
         },
       });
     }
-    const refusal = await this.preflight(deps, record, items);
+    const refusal = await this.preflight(deps, record, items, agentOf);
     if (refusal) {
       for (const item of items)
         if (item.dispatch) {
@@ -270,7 +303,12 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
    * Cost preflight (extension): the dispatched threads' estimated spend — their token budgets, or a
    * default estimate, at their models' list input price — must fit what is left of the session budget.
    */
-  private async preflight(deps: StepDeps, record: SessionRecord, items: FanoutPlanItem[]) {
+  private async preflight(
+    deps: StepDeps,
+    record: SessionRecord,
+    items: FanoutPlanItem[],
+    agentOf: ReadonlyMap<string, SessionAgent>,
+  ) {
     const budget = record.session.budget;
     const dispatched = items.filter((i) => i.dispatch);
     if (!budget || dispatched.length === 0) return undefined;
@@ -281,7 +319,8 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     let estimate = 0;
     for (const item of dispatched) {
       const d = item.dispatch as NonNullable<FanoutPlanItem["dispatch"]>;
-      const agent = await this.options.resolveAgent(record.workspaceId, d.agentRef);
+      const agent =
+        agentOf.get(item.toolUseEventId) ?? (await this.options.resolveAgent(record.workspaceId, d.agentRef));
       const price = listPrice(agent.model.id)?.input ?? 3;
       estimate += ((d.tokenBudget ?? this.options.estimatedThreadTokens) * price) / 1_000_000;
     }
@@ -306,7 +345,8 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const roster = fresh.length > 0 ? await this.roster(ws, record.session.agent) : [];
     await Promise.all(
       fresh.map(async (item) => {
-        const agent = roster.find((m) => m.agent.id === item.dispatch.agentRef.id)?.agent;
+        const inline = item.dispatch.inlineAgent as SessionAgent | undefined;
+        const agent = inline ?? roster.find((m) => m.agent.id === item.dispatch.agentRef.id)?.agent;
         if (agent)
           await this.createThread(
             threads,
@@ -315,6 +355,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
             item.dispatch.agentName,
             agent,
             now,
+            inline ? { agentKind: "inline" } : {},
           );
       }),
     );
