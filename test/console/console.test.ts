@@ -80,6 +80,8 @@ async function expectAccessible(page: Page) {
   expect(await seriousA11yViolations(page)).toEqual([]);
 }
 
+const latestMemoryId = (page: { data: Array<{ type: string; id?: string }> }) =>
+  page.data.find((m) => m.type === "memory")?.id ?? "";
 const say = (text: string) => ({ type: "user.message" as const, content: [{ type: "text" as const, text }] });
 
 describe.skipIf(missing !== undefined)("web console in Chromium", () => {
@@ -351,9 +353,18 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     expect(await highlighted.getAttribute("class")).toContain("highlighted");
     expect(await highlighted.textContent()).toContain("write");
     await saveScreenshot(page, "memory-provenance-event");
+    // The session's Files tab lists the store it mounts, where, and how.
+    await page.getByRole("link", { name: "Files" }).click();
+    const mounted = page.getByRole("listitem").filter({ hasText: "/mnt/memory/team-notes" });
+    await mounted.waitFor();
+    expect(await mounted.textContent()).toContain("read_write");
+    expect(await mounted.getByRole("link", { name: store.id }).count()).toBe(1);
+    await expectAccessible(page);
 
     // Redact the first version (no live memory holds its content any more).
-    await page.goBack();
+    await page.goto(
+      `${h.stack.consoleUrl}#/memory/${store.id}/${latestMemoryId(await h.client.beta.memoryStores.memories.list(store.id))}`,
+    );
     const first = versions.getByRole("listitem").last();
     await first.getByRole("button", { name: /^Redact / }).click();
     await first.getByText("Content redacted.").waitFor();

@@ -134,6 +134,13 @@ function body(event: AnyEvent, ctx: EventContext) {
         <span class="metric">out <b>${count(u.output_tokens)}</b></span>
         <span class="metric">cache read <b>${count(u.cache_read_input_tokens)}</b></span></p>`;
     }
+    case "workflow_run.created":
+      return html`<p>Workflow run <strong>${e.name}</strong> (${e.workflow_run_id}): phases ${(e.phases ?? []).map((p: Loose) => p.name).join(" → ")}</p>`;
+    case "workflow_run.phase_started":
+    case "workflow_run.phase_ended":
+      return html`<p class="muted">Phase ${e.workflow_run_phase_id} ${event.type.endsWith("started") ? "started" : "ended"}</p>`;
+    case "workflow_run.status_ended":
+      return html`<p>Workflow run ended: <strong>${typeof e.result === "string" ? e.result : (e.result?.type ?? "")}</strong></p>`;
     case "session.status_idle":
       return html`<p class="muted">Idle — ${e.stop_reason?.type ?? ""}</p>`;
     case "session.error":

@@ -24,15 +24,43 @@ type Thread = {
   created_at: string;
 };
 
+type RunEvent = Loose & { id: string; type: string; workflow_run_id: string };
+
+/** Workflow runs from their events: name, phases (started / ended) and result. */
+function runsOf(events: RunEvent[]) {
+  const runs = new Map<
+    string,
+    { name: string; phases: Array<{ id: string; name: string; state: string }>; result?: string }
+  >();
+  for (const e of events) {
+    if (e.type === "workflow_run.created")
+      runs.set(e.workflow_run_id, {
+        name: e.name,
+        phases: (e.phases ?? []).map((p: Loose) => ({ id: p.id, name: p.name, state: "pending" })),
+      });
+    const run = runs.get(e.workflow_run_id);
+    if (!run) continue;
+    const phase = run.phases.find((p) => p.id === e.workflow_run_phase_id);
+    if (e.type === "workflow_run.phase_started" && phase) phase.state = "running";
+    if (e.type === "workflow_run.phase_ended" && phase) phase.state = "ended";
+    if (e.type === "workflow_run.status_ended")
+      run.result = typeof e.result === "string" ? e.result : e.result?.type;
+  }
+  return runs;
+}
+
 function ThreadTree({
   sessionId,
   threads,
+  runEvents,
   selected,
 }: {
   sessionId: string;
   threads: Thread[];
+  runEvents: RunEvent[];
   selected: string | undefined;
 }) {
+  const runs = runsOf(runEvents);
   const known = new Set(threads.map((t) => t.id));
   const children = new Map<string, Thread[]>();
   const roots: Thread[] = [];
@@ -56,7 +84,17 @@ function ThreadTree({
     <ul class="tree tree-root">
       <li>
         <a href=${href("sessions", sessionId)} aria-current=${selected ? undefined : "page"}>Session (primary thread)</a>
-        ${roots.length ? html`<ul class="tree">${roots.map(item)}</ul>` : html`<p class="muted small">No threads.</p>`}
+        ${roots.some((t) => !t.workflow_run_id) ? html`<ul class="tree">${roots.filter((t) => !t.workflow_run_id).map(item)}</ul>` : null}
+        ${[...runs.entries()].map(
+          ([runId, run]) => html`<ul class="tree"><li>
+            <strong>Workflow run ${run.name}</strong>${run.result ? html` <span class="badge">${run.result}</span>` : null}
+            <div class="muted small">${runId}</div>
+            <ol class="tree">${run.phases.map((p) => html`<li>phase ${p.name} <span class="badge">${p.state}</span></li>`)}</ol>
+            <ul class="tree">${roots.filter((t) => t.workflow_run_id === runId).map(item)}</ul>
+          </li></ul>`,
+        )}
+        ${roots.filter((t) => t.workflow_run_id && !runs.has(t.workflow_run_id)).length ? html`<ul class="tree">${roots.filter((t) => t.workflow_run_id && !runs.has(t.workflow_run_id)).map(item)}</ul>` : null}
+        ${roots.length || runs.size ? null : html`<p class="muted small">No threads.</p>`}
       </li>
     </ul>
   </nav>`;
@@ -111,13 +149,33 @@ export function SessionPage({ api, route }: { api: ReverieApi; route: Route }) {
     () => api.get<Page<Thread>>(`/v1/sessions/${sessionId}/threads`, { limit: 100 }).then((p) => p.data),
     [api, sessionId],
   );
+  const runEvents = useLoad(
+    () =>
+      api
+        .get<Page<RunEvent>>(`/v1/sessions/${sessionId}/events`, {
+          limit: 1000,
+          types: [
+            "workflow_run.created",
+            "workflow_run.phase_started",
+            "workflow_run.phase_ended",
+            "workflow_run.status_ended",
+          ],
+        })
+        .then((p) => p.data),
+    [api, sessionId],
+  );
   const refresh = useRef(0);
   const onLive = (event: AnyEvent) => {
-    if (/^session\.(status|thread)|^span\.(model_request_end|outcome_evaluation_end)/.test(event.type)) {
+    if (
+      /^session\.(status|thread)|^span\.(model_request_end|outcome_evaluation_end)|^workflow_run\./.test(
+        event.type,
+      )
+    ) {
       clearTimeout(refresh.current);
       refresh.current = window.setTimeout(() => {
         session.reload();
         if (event.type.includes("thread")) threads.reload();
+        if (event.type.startsWith("workflow_run.")) runEvents.reload();
       }, 150);
     }
   };
@@ -151,7 +209,7 @@ export function SessionPage({ api, route }: { api: ReverieApi; route: Route }) {
         : tab === "files"
           ? html`<${SessionFilesView} api=${api} sessionId=${sessionId} />`
           : html`<div class="session-body">
-              <${ThreadTree} sessionId=${sessionId} threads=${threads.data ?? []} selected=${threadId} />
+              <${ThreadTree} sessionId=${sessionId} threads=${threads.data ?? []} runEvents=${runEvents.data ?? []} selected=${threadId} />
               <div class="session-main">
                 <h2 class="h3">${threadId ? `Thread ${threadId}` : "Session timeline"}</h2>
                 <${Timeline} key=${threadId ?? "primary"} api=${api} sessionId=${sessionId} threadId=${threadId}
