@@ -401,7 +401,7 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     await saveScreenshot(page, "memory-restored");
   });
 
-  it("reviews a dream: per-file diffs with rationale and evidence, two of three files accepted and applied", async () => {
+  it("reviews a dream: per-file diffs with rationale and evidence, two of three files accepted and applied, a conflict shown", async () => {
     const { agentId, environmentId } = await sim.setup();
     const sessionIds: string[] = [];
     for (const n of [1, 2, 3]) {
@@ -488,6 +488,25 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
         .sort(),
     ).toEqual([accept1, accept2].sort());
     await saveScreenshot(page, "dream-applied");
+
+    // The rejected file, accepted after someone wrote that path meanwhile: a conflict, shown, nothing overwritten.
+    await sim.client.beta.memoryStores.memories.create(store.id, {
+      path: reject,
+      content: "written by hand\n",
+    });
+    await review
+      .getByRole("radiogroup", { name: `Decision for ${reject}` })
+      .getByLabel("Accept")
+      .check();
+    await review.getByRole("button", { name: "Apply 1 accepted file" }).click();
+    await page.getByRole("status").filter({ hasText: "0 applied, 1 conflicts" }).waitFor();
+    const conflicted = files.filter({ hasText: reject });
+    await conflicted.getByText(/^Conflict: the memory changed after the dream read it/).waitFor();
+    const kept = (await sim.client.beta.memoryStores.memories.list(store.id, { view: "full" })).data.find(
+      (m) => m.type === "memory" && m.path === reject,
+    );
+    expect((kept as { content?: string } | undefined)?.content).toBe("written by hand\n");
+    await saveScreenshot(page, "dream-conflict");
   });
 
   it("lists webhook endpoints and their deliveries with attempts, and replays a failed one", async () => {

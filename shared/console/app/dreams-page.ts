@@ -31,7 +31,8 @@ type Change = {
   rationale: string;
   evidence: Array<{ session_id: string; event_ids: string[] }>;
   target_path?: string | null;
-  applied?: boolean;
+  /** What an apply did with this path (null: not applied yet). */
+  applied?: "applied" | "conflict" | "unchanged" | null;
 };
 type Changes = { data: Change[]; review: { state: string; mode?: string; violations?: string[] } };
 type ApplyResult = { results: Array<{ path: string; outcome: string }> };
@@ -77,7 +78,7 @@ function Review({ api, dreamId }: { api: ReverieApi; dreamId: string }) {
       setApplying(false);
     }
   };
-  const outcomeOf = (path: string) => results?.find((r) => r.path === path)?.outcome;
+  const outcomeOf = (c: Change) => results?.find((r) => r.path === c.path)?.outcome ?? c.applied ?? undefined;
   const review = changes.data?.review;
   return html`<section class="review" aria-labelledby="review-title">
     <h2 id="review-title">Review</h2>
@@ -90,7 +91,7 @@ function Review({ api, dreamId }: { api: ReverieApi; dreamId: string }) {
     }
     ${list.length === 0 && !changes.loading ? html`<p class="muted">This dream changes nothing.</p>` : null}
     <ol class="plain">${list.map((c, i) => {
-      const outcome = outcomeOf(c.path);
+      const outcome = outcomeOf(c);
       const name = `decision-${i}`;
       return html`<li class=${`card change change-${c.change}${outcome === "conflict" ? " conflict" : ""}`} key=${c.path}>
         <fieldset>
@@ -112,7 +113,7 @@ function Review({ api, dreamId }: { api: ReverieApi; dreamId: string }) {
           <${DiffView} label=${`Diff of ${c.path} against the input store`} diff=${c.diff} />
           ${
             c.applied
-              ? html`<p class="ok-text">Applied.</p>`
+              ? null
               : html`<div class="decision" role="radiogroup" aria-label=${`Decision for ${c.path}`}>
                   <label class="check"><input type="radio" name=${name} checked=${decisions[c.path] === "accept"}
                     onChange=${() => setDecisions({ ...decisions, [c.path]: "accept" })} /> Accept</label>
@@ -122,10 +123,12 @@ function Review({ api, dreamId }: { api: ReverieApi; dreamId: string }) {
           }
           ${
             outcome
-              ? html`<p class=${outcome === "applied" ? "ok-text" : "error-text"} data-testid="apply-outcome">${
+              ? html`<p class=${outcome === "conflict" ? "error-text" : "ok-text"} data-testid="apply-outcome">${
                   outcome === "conflict"
                     ? "Conflict: the memory changed after the dream read it; nothing was overwritten."
-                    : `Result: ${outcome}`
+                    : outcome === "applied"
+                      ? "Applied."
+                      : `Result: ${outcome}`
                 }</p>`
               : null
           }
