@@ -70,22 +70,24 @@ export const sessionsTailOptions = {
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /**
- * The progress line of a terminal (stderr): redrawn in place while a model call is in flight, and
- * cleared before any other line is printed. On anything but a terminal it draws nothing.
+ * The progress line of a terminal (stderr): what `text` says, redrawn in place (a spinner, a
+ * ticking clock) while the session works, and cleared before any other line is printed. On anything
+ * but a terminal it draws nothing.
  */
 class ProgressLine {
-  private text: string | undefined;
   private frame = 0;
   private readonly timer: NodeJS.Timeout | undefined;
-  constructor(private readonly ctx: CliContext) {
+  constructor(
+    private readonly ctx: CliContext,
+    private readonly text: () => string | undefined,
+  ) {
     this.timer = this.enabled ? setInterval(() => this.draw(), 120) : undefined;
     this.timer?.unref();
   }
   get enabled(): boolean {
     return !this.ctx.json && this.ctx.io.stderr.isTTY === true;
   }
-  set(text: string | undefined) {
-    this.text = text;
+  refresh() {
     this.draw();
   }
   /** Prints lines above the progress line. */
@@ -105,36 +107,56 @@ class ProgressLine {
   private draw() {
     if (!this.enabled) return;
     this.clear();
-    if (!this.text) return;
-    const width = Math.max(20, (this.ctx.io.stderr.columns ?? 80) - 1);
+    const text = this.text();
+    if (!text) return;
+    // A pseudo-terminal without a size reports 0 columns.
+    const width = Math.max(20, (this.ctx.io.stderr.columns || 80) - 1);
     const frame = SPINNER[this.frame++ % SPINNER.length];
-    this.ctx.io.stderr.write(`${frame} ${this.text}`.slice(0, width));
+    this.ctx.io.stderr.write(`${frame} ${text}`.slice(0, width));
   }
 }
 
-/** What is in flight while the model works: the calls (by thread) and any text previewed so far. */
+/**
+ * What the progress line says: the text previewed so far (`event_deltas`), else how long the
+ * session has been working since its last event. Reverie writes a step's model-request span with
+ * the step's other events after the call, so "working" is read from the session's status (and
+ * each thread's), not from the spans.
+ */
 class Activity {
-  private readonly calls = new Map<string, { since: number; who: string }>();
+  private running = false;
+  private readonly threads = new Set<string>();
+  private lastEventAt = Date.now();
   private readonly previews = new Map<string, { who: string; text: string }>();
-  see(event: StreamEvent, thread: string, who: string) {
-    if (event.type === "span.model_request_start") this.calls.set(thread, { since: Date.now(), who });
-    else if (event.type === "span.model_request_end") this.calls.delete(thread);
-    else if (event.type === "event_start" && event.event.type === "agent.message")
+  see(event: StreamEvent, thread: string | undefined, who: string) {
+    this.lastEventAt = Date.now();
+    if (event.type === "event_start" && event.event.type === "agent.message")
       this.previews.set(event.event.id, { who, text: "" });
     else if (event.type === "event_delta") {
       const preview = this.previews.get(event.event_id);
       if (preview) preview.text += event.delta.content.type === "text" ? event.delta.content.text : "";
     } else if (event.type === "agent.message") this.previews.delete(event.id);
+    else if (event.type === "span.model_request_end") this.previews.clear(); // a call that failed
+    if (thread) return;
+    if (event.type === "session.status_running" || event.type === "session.status_rescheduled")
+      this.running = true;
+    else if (event.type === "session.status_idle" || event.type === "session.status_terminated") {
+      this.running = false;
+      this.previews.clear();
+    } else if (event.type === "session.thread_status_running") this.threads.add(event.session_thread_id);
+    else if (event.type === "session.thread_status_idle" || event.type === "session.thread_status_terminated")
+      this.threads.delete(event.session_thread_id);
   }
-  /** The progress line's text, or undefined when nothing is in flight. */
-  describe(): string | undefined {
+  /** The progress line's text, or undefined when the session is not working. */
+  describe(agent: string): string | undefined {
     const preview = [...this.previews.values()].at(-1);
-    if (preview) return `${preview.who}: …${preview.text.replace(/\s+/g, " ").slice(-200)}`;
-    const oldest = [...this.calls.values()].sort((a, b) => a.since - b.since)[0];
-    if (!oldest) return undefined;
-    const seconds = Math.round((Date.now() - oldest.since) / 1000);
-    const more = this.calls.size > 1 ? ` (+${this.calls.size - 1} threads)` : "";
-    return `${oldest.who} is working… ${seconds}s${more}`;
+    if (preview?.text) return `${preview.who}: …${preview.text.replace(/\s+/g, " ").slice(-200)}`;
+    if (!this.running) return undefined;
+    const seconds = Math.round((Date.now() - this.lastEventAt) / 1000);
+    const threads =
+      this.threads.size > 0
+        ? ` (${this.threads.size} thread${this.threads.size > 1 ? "s" : ""} running)`
+        : "";
+    return `${agent} is working… ${seconds}s${threads}`;
   }
 }
 
@@ -157,14 +179,14 @@ export async function sessionsTail(
   const stop = new AbortController();
   const abortAll = () => stop.abort();
   signal.addEventListener("abort", abortAll, { once: true });
-  const progress = new ProgressLine(ctx);
   const activity = new Activity();
+  const progress = new ProgressLine(ctx, () => activity.describe(session.agent.name));
   const printed = new Set<string>();
   const threads = new Map<string, Promise<void>>();
   let exitCode: ExitCode = ExitCode.ok;
 
   const show = (event: StreamEvent, thread?: { id: string; agent: string }) => {
-    activity.see(event, thread?.id ?? "", thread?.agent ?? session.agent.name);
+    activity.see(event, thread?.id, thread?.agent ?? session.agent.name);
     const id = (event as { id?: string }).id;
     if (id && event.type !== "event_start" && event.type !== "event_delta") {
       if (printed.has(id)) return;
@@ -181,7 +203,7 @@ export async function sessionsTail(
       const lines = eventLines(event);
       progress.print(thread ? lines.map((l) => `  │ ${thread.agent.padEnd(12)} ${l}`) : lines);
     }
-    progress.set(activity.describe());
+    progress.refresh();
   };
 
   const followThread = (threadId: string, agent: string) => {

@@ -5,6 +5,7 @@
  * (answers on stdin, or flags) and applied, keys created, and a self-hosted environment served by
  * `reverie worker` (the SDK's EnvironmentWorker).
  */
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
 import type { ModelProvider } from "../../shared/core/ports.js";
 import { jsonLines, repoRoot, runCli, startCli } from "../fixtures/cli-process.js";
+import type { ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
 import { waitFor } from "../fixtures/self-hosted.js";
 
@@ -315,5 +317,106 @@ describe("reverie keys and worker", () => {
       bin?: Record<string, string>;
     };
     expect(pkg.bin?.reverie).toBe("infra/cli/reverie.mjs");
+  });
+});
+
+describe("reverie sessions tail, with Claude's API (a mock upstream)", () => {
+  let up: Harness;
+  beforeAll(async () => {
+    up = await startHarness();
+    const systemOf = (r: ReceivedRequest) =>
+      Array.isArray(r.body.system) ? r.body.system.map((b) => b.text).join("") : String(r.body.system ?? "");
+    const answered = (r: ReceivedRequest) => {
+      const content = r.body.messages.at(-1)?.content;
+      return Array.isArray(content) && content.some((b) => b.type === "tool_result");
+    };
+    up.upstream.fallback = (r) => {
+      const system = systemOf(r);
+      if (system.startsWith("COORDINATOR"))
+        return answered(r)
+          ? { content: "the team is done", delayMs: 300 }
+          : {
+              delayMs: 1500,
+              content: [
+                {
+                  type: "tool_use",
+                  name: "send_to_agent",
+                  input: { agent_name: "alpha", message: "task A" },
+                },
+              ],
+            };
+      if (system.startsWith("WORKER")) return { content: "alpha did it", delayMs: 1500 };
+      return {
+        content: "A reply written a few words at a time, long enough to come in several fragments.",
+        delayMs: 2500,
+      };
+    };
+  });
+  afterAll(async () => up?.close());
+  const upEnv = () => ({ REVERIE_BASE_URL: up.stack.url, REVERIE_API_KEY: up.stack.apiKey });
+
+  it("follows a coordinator's thread, its events indented under the session", async () => {
+    const { environmentId } = await up.setup();
+    const alpha = await up.client.beta.agents.create({
+      name: "alpha",
+      model: "claude-haiku-4-5",
+      system: "WORKER alpha",
+    });
+    const lead = await up.client.beta.agents.create({
+      name: "lead",
+      model: "claude-sonnet-4-6",
+      system: "COORDINATOR",
+      multiagent: { type: "coordinator", agents: [alpha.id] },
+    });
+    const session = await up.client.beta.sessions.create({ agent: lead.id, environment_id: environmentId });
+    await up.client.beta.sessions.events.send(session.id, { events: [say("split the work")] });
+    const tail = await runCli(["sessions", "tail", session.id], upEnv());
+    expect(tail.code, tail.stderr).toBe(0);
+    const lines = tail.stdout.split("\n");
+    expect(lines.some((l) => /^\S.* {2}tool {5}send_to_agent /.test(l))).toBe(true);
+    expect(lines.some((l) => /^\S.* {2}thread {3}sthr_\S+ started \(alpha\)/.test(l))).toBe(true);
+    // The thread's own events, indented with its agent's name.
+    expect(lines.some((l) => /^ {2}│ alpha {8}\S+ {2}agent {4}alpha did it$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^ {2}│ alpha {8}\S+ {2}user {5}task A$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\S.* {2}agent {4}the team is done$/.test(l))).toBe(true);
+    expect(lines.filter((l) => l.trim() !== "").at(-1)).toMatch(/— idle \(end_turn\)$/);
+  });
+
+  it("on a terminal, shows a progress line with the agent's text as the model writes it", async () => {
+    const { agentId, environmentId } = await up.setup();
+    const session = await up.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    // `script` gives the command a pseudo-terminal, as a person's shell would.
+    const command = `stty cols 160; ${JSON.stringify(process.execPath)} infra/cli/reverie.mjs sessions tail ${session.id} --follow`;
+    const child = spawn("script", ["-qfec", command, "/dev/null"], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: "xterm", ...upEnv() },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let screen = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      screen += chunk.toString();
+    });
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      // On a terminal the tail asks for previews: wait until its stream listens for them.
+      const previews = up.stack.services.deps.notifier.previews;
+      await waitFor("the tail's stream", async () => (previews?.listening(session.id) ? true : undefined));
+      await up.client.beta.sessions.events.send(session.id, { events: [say("talk to me")] });
+      await waitFor("the turn to end on screen", async () =>
+        screen.includes("— idle (end_turn)") ? true : undefined,
+      );
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+    // The progress line said the agent was working, then showed its words before the message landed.
+    expect(screen).toContain("tester is working…");
+    expect(screen).toMatch(/tester: …A reply written/);
+    expect(screen.indexOf("tester: …A reply written")).toBeLessThan(
+      screen.indexOf("agent    A reply written"),
+    );
+    expect(screen).toContain(
+      "agent    A reply written a few words at a time, long enough to come in several fragments.",
+    );
   });
 });
