@@ -9,10 +9,10 @@
  * the request and its body. Connecting is bounded by `connectTimeoutMs`; how long a response may
  * take is the caller's to bound with its signal (a slow tool call answers late by design).
  */
-import http, { type IncomingMessage } from "node:http";
-import https from "node:https";
+import type { IncomingMessage } from "node:http";
 import type { LookupFunction } from "node:net";
 import { Readable } from "node:stream";
+import { nodeHttpModule } from "./node-http-module.js";
 
 /** The `fetch` signature the MCP SDK (and most HTTP clients) accept. */
 export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
@@ -104,7 +104,7 @@ export function guardedFetch(
       else callback(null, target.address, target.family);
     };
     const where = `${url.origin}${url.pathname}`;
-    const client = url.protocol === "https:" ? https : http;
+    const client = nodeHttpModule(url.protocol);
     return new Promise<Response>((resolve, reject) => {
       const request = client.request(url, { method, headers, lookup, signal, agent: false }, (res) => {
         clearTimeout(connectTimer);

@@ -5,13 +5,13 @@
  * internal service. Redirects are followed by hand, re-checking each hop.
  */
 import { lookup as dnsLookup } from "node:dns/promises";
-import http, { type IncomingMessage } from "node:http";
-import https from "node:https";
+import type { IncomingMessage } from "node:http";
 import type { LookupFunction } from "node:net";
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 import type { HttpFetcher, HttpSendRequest } from "../../core/ports.js";
 import { type FetchLike, guardedFetch } from "./guarded-fetch.js";
+import { nodeHttpModule } from "./node-http-module.js";
 
 export interface ResolvedAddress {
   address: string;
@@ -209,7 +209,7 @@ export class GuardedFetcher implements HttpFetcher {
     timeoutMs: number,
     send?: HttpSendRequest,
   ): Promise<IncomingMessage> {
-    const client = url.protocol === "https:" ? https : http;
+    const client = nodeHttpModule(url.protocol);
     return new Promise((resolve, reject) => {
       const request = client.request(
         url,

@@ -4,11 +4,10 @@
  * allowed), and the socket connects to that very address. Redirects are not followed.
  */
 import { lookup as dnsLookup } from "node:dns/promises";
-import http from "node:http";
-import https from "node:https";
 import { isIP, type LookupFunction } from "node:net";
 import type { WebhookTransport } from "../../core/ports.js";
 import { isPublicAddress } from "./guarded-fetcher.js";
+import { nodeHttpModule } from "./node-http-module.js";
 
 /** A webhook URL or its resolved address was refused by the SSRF guard. */
 export class WebhookTargetBlockedError extends Error {
@@ -65,7 +64,7 @@ export class GuardedWebhookSender implements WebhookTransport {
       if (options.all) callback(null, [pinned]);
       else callback(null, pinned.address, pinned.family);
     };
-    const client = target.protocol === "https:" ? https : http;
+    const client = nodeHttpModule(target.protocol);
     return new Promise((resolve, reject) => {
       const request = client.request(
         target,
