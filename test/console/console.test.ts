@@ -333,6 +333,8 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
 
     const page = await open();
     await page.getByRole("link", { name: "Memory" }).click();
+    await page.getByRole("link", { name: "Team notes" }).waitFor();
+    await expectAccessible(page);
     await page.getByRole("link", { name: "Team notes" }).click();
     await page.getByRole("navigation", { name: "Memories" }).getByRole("link", { name: "prefs.md" }).click();
     const versions = page.getByRole("region", { name: /^Versions of/ });
@@ -446,6 +448,8 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
 
     const page = await open(undefined, sim.stack);
     await page.getByRole("link", { name: "Dreams" }).click();
+    await page.getByRole("link", { name: dream.id }).waitFor();
+    await expectAccessible(page);
     await page.getByRole("link", { name: dream.id }).click();
     const review = page.getByRole("region", { name: "Review" });
     await review.getByRole("group").first().waitFor();
