@@ -243,5 +243,8 @@ describe("pinSessionMultiagent", () => {
     expect(lookups).toEqual([]);
     expect(subagentsOf(coordinator as never)).toBeUndefined();
     expect(advisorModelOf(coordinator as never)).toBeUndefined();
+    // A coordinator roster's advisor entry is the primary thread's advisor too.
+    const advised = owner({ type: "coordinator", agents: [{ type: "advisor", model: "claude-opus-4-8" }] });
+    expect(advisorModelOf((await pinSessionMultiagent(advised, lookup)) as never)).toBe("claude-opus-4-8");
   });
 });

@@ -91,9 +91,21 @@ export function buildInlineAgent(
   for (const tool of parent.tools) {
     if (tool.type === "agent_toolset_20260401") {
       const toolset = tool as AgentToolset;
-      const configs = toolset.configs.map((c) => ({ ...c, enabled: c.enabled && keep.has(c.name) }));
+      const fallback = {
+        enabled: toolset.default_config?.enabled ?? true,
+        permission_policy: toolset.default_config?.permission_policy ?? { type: "always_allow" as const },
+      };
+      // Every tool listed, so a tool without a config of its own does not fall back to enabled.
+      const configs = AGENT_TOOL_NAMES.map((name) => {
+        const config = toolset.configs.find((c) => c.name === name) ?? { name, type: name, ...fallback };
+        return { ...config, enabled: (config.enabled ?? fallback.enabled) && keep.has(name) };
+      });
       if (configs.some((c) => c.enabled))
-        tools.push({ ...toolset, configs: configs as AgentToolset["configs"] });
+        tools.push({
+          ...toolset,
+          default_config: { ...fallback, enabled: false },
+          configs: configs as AgentToolset["configs"],
+        });
     } else if (tool.type === "custom" ? keep.has(tool.name) : keep.has(tool.mcp_server_name)) {
       tools.push(structuredClone(tool));
     }

@@ -1,7 +1,7 @@
 /**
  * `multiagent_20261001` in the step loop (a RunExtension): the session's primary thread is offered
- * the advisor tool when its agent has one, and its budget prices each advisor consultation at the
- * advisor model's own list price. (Subagent threads plug into the threads extension — the same
+ * the advisor tool when its agent has one (its `advisor`, or a coordinator roster's advisor entry),
+ * and its budget prices each advisor consultation at the advisor model's own list price. (Subagent threads plug into the threads extension — the same
  * fan-out as a coordinator's, see subagents.ts — and workflow runs into the workflows one.)
  */
 import type { SessionUsage } from "../../contract/sdk-types.js";

@@ -124,8 +124,15 @@ export function subagentsOf(
   return { inline: s.inline_agents.type === "enabled", predefined: s.predefined_agents };
 }
 
-/** The advisor model a session's primary thread may consult, if enabled. */
+/**
+ * The advisor model a session's primary thread may consult, if it has one: `multiagent_20261001`'s
+ * enabled `advisor`, or a coordinator roster's `{type: "advisor", model}` entry (the same advisor in
+ * the older topology: invisible to `list_agents`, unreachable through `send_to_agent`).
+ */
 export function advisorModelOf(agent: Pick<SessionAgent, "multiagent">): string | undefined {
+  const m = agent.multiagent;
+  if (m?.type === "coordinator")
+    return m.agents.find((e): e is { type: "advisor"; model: string } => e.type === "advisor")?.model;
   const a = sessionMultiagent(agent)?.advisor;
   return a?.type === "enabled" ? a.model : undefined;
 }
