@@ -9,8 +9,10 @@ import { LoadError, useLoad } from "./use-api.js";
 type Endpoint = {
   id: string;
   url: string;
+  name?: string;
   enabled_events?: string[];
-  status?: string;
+  state?: string;
+  disabled_reason?: string;
   created_at: string;
   description?: string;
 };
@@ -82,7 +84,8 @@ export function WebhooksPage({ api, route }: { api: ReverieApi; route: Route }) 
     <ul class="cards">${(endpoints.data ?? []).map(
       (e) => html`<li class="card" key=${e.id}>
         <a href=${href("webhooks", e.id)} aria-current=${selected === e.id ? "page" : undefined}><strong>${e.url}</strong></a>
-        <div class="muted small">${e.id} · ${e.status ?? ""} · ${(e.enabled_events ?? []).join(", ")}</div>
+        <div class="muted small">${[e.name, e.id, e.state, e.disabled_reason].filter(Boolean).join(" · ")}</div>
+        <div class="muted small">events: ${(e.enabled_events ?? []).join(", ") || "—"}</div>
       </li>`,
     )}</ul>
     ${selected ? html`<${Deliveries} key=${selected} api=${api} endpointId=${selected} />` : null}
