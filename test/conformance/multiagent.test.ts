@@ -520,6 +520,46 @@ describe("subagents", () => {
     expect(resultText(followUp[0])).toBe("scout did it (turn 3)");
   });
 
+  it("isolates failures: an inline subagent whose upstream fails is an error result, its sibling's reply is kept", async () => {
+    const { environmentId } = await h.setup();
+    const worker = await basic("alpha", { model: "claude-haiku-4-5", system: "WORKER alpha" });
+    const lead = await basic("isolating lead", {
+      system: "LEAD",
+      tools: [{ type: "agent_toolset_20260401" }],
+      multiagent: {
+        type: "multiagent_20261001",
+        subagents: { type: "enabled", predefined_agents: [worker.id] },
+        workflows: DISABLED,
+      },
+    });
+    script();
+    const base = h.upstream.fallback;
+    h.upstream.fallback = (r): MockResponse =>
+      systemOf(r) === "INLINE broken"
+        ? { fault: 400, message: "bad request upstream" }
+        : (base as (r: ReceivedRequest) => MockResponse)(r);
+    const session = await h.client.beta.sessions.create({ agent: lead.id, environment_id: environmentId });
+    leadNext = [
+      { name: "send_to_agent", input: { agent_name: "alpha", message: "task A" } },
+      {
+        name: "send_to_agent",
+        input: { agent: { name: "broken", system: "INLINE broken" }, message: "task B" },
+      },
+    ];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const last = h.upstream.received.filter((r) => systemOf(r) === "LEAD").at(-1) as ReceivedRequest;
+    const results = toolResultsOf(last);
+    expect(results).toHaveLength(2);
+    const ok = results.find((b) => !b.is_error);
+    const failed = results.find((b) => b.is_error);
+    expect(resultText(ok)).toBe("alpha did it");
+    expect(resultText(failed)).toMatch(/broken.*gave no result/);
+    const threads: Anthropic.Beta.Sessions.Threads.BetaManagedAgentsSessionThread[] = [];
+    for await (const t of h.client.beta.sessions.threads.list(session.id)) threads.push(t);
+    expect(threads.map((t) => t.status).sort()).toEqual(["idle", "idle"]);
+  });
+
   it("refuses inline agents when they are disabled, and offers no delegation when subagents are", async () => {
     const { environmentId } = await h.setup();
     const worker = await basic("alpha", { system: "WORKER alpha" });
