@@ -82,6 +82,9 @@ async function expectAccessible(page: Page) {
 
 const latestMemoryId = (page: { data: Array<{ type: string; id?: string }> }) =>
   page.data.find((m) => m.type === "memory")?.id ?? "";
+/** `expect.poll` with room for a busy CI machine (its default gives up after 1 s). */
+const eventually = <T>(probe: () => Promise<T> | T, timeout = 20_000) => expect.poll(probe, { timeout });
+
 const say = (text: string) => ({ type: "user.message" as const, content: [{ type: "text" as const, text }] });
 
 describe.skipIf(missing !== undefined)("web console in Chromium", () => {
@@ -135,7 +138,7 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     await saveScreenshot(page, "sign-in");
     await page.getByLabel("API key").fill("sk-wrong");
     await page.getByRole("button", { name: "Sign in" }).click();
-    await expect.poll(() => page.getByRole("alert").textContent()).toContain("not accepted");
+    await eventually(() => page.getByRole("alert").textContent()).toContain("not accepted");
     // By keyboard: the key field, then Enter.
     await page.getByLabel("API key").fill("");
     await page.keyboard.press("Shift+Tab");
@@ -189,7 +192,7 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     const page = await open();
     await page.goto(`${h.stack.consoleUrl}#/sessions/${session.id}`);
     await page.getByText("Live", { exact: false }).first().waitFor();
-    await expect.poll(() => page.getByRole("status").first().textContent()).toMatch(/^.*Live/);
+    await eventually(() => page.getByRole("status").first().textContent()).toMatch(/^.*Live/);
 
     agentReplies.push(
       mockToolUse("write", { file_path: "/workspace/hello.txt", content: "hello" }, { delayMs: 200 }),
@@ -202,7 +205,7 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     // The write waits for the user: Allow / Deny on the tool use, the session idle with requires_action.
     const allow = timeline.getByRole("button", { name: "Allow" });
     await allow.waitFor();
-    await expect.poll(() => page.getByTestId("session-status").textContent()).toBe("idle");
+    await eventually(() => page.getByTestId("session-status").textContent()).toBe("idle");
     await expectAccessible(page);
     await saveScreenshot(page, "session-confirmation");
     await allow.click();
@@ -211,13 +214,13 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
       .getByText(/Model request\s+in \d+/)
       .first()
       .waitFor();
-    await expect.poll(() => page.getByTestId("session-status").textContent()).toBe("idle");
+    await eventually(() => page.getByTestId("session-status").textContent()).toBe("idle");
     const events = await h.allEvents(session.id);
     expect(events.map((e) => e.type)).toContain("user.tool_confirmation");
     // Every event of the session reached the page (history + stream, nothing twice).
-    await expect
-      .poll(() => page.getByRole("status").first().textContent())
-      .toContain(`${(await h.allEvents(session.id)).length} events`);
+    await eventually(() => page.getByRole("status").first().textContent()).toContain(
+      `${(await h.allEvents(session.id)).length} events`,
+    );
     const result = timeline.getByRole("article", { name: /agent\.tool_result/ });
     await result.getByText("Result", { exact: true }).click();
     await saveScreenshot(page, "session-live");
@@ -226,12 +229,10 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     agentReplies.push(mockText("too late", { delayMs: 4000 }));
     await page.getByRole("textbox", { name: "Message" }).fill("take your time");
     await page.getByRole("button", { name: "Send" }).click();
-    await expect.poll(() => page.getByTestId("session-status").textContent()).toBe("running");
+    await eventually(() => page.getByTestId("session-status").textContent()).toBe("running");
     await page.getByRole("button", { name: "Interrupt" }).click();
     await timeline.getByRole("article", { name: /user\.interrupt/ }).waitFor();
-    await expect
-      .poll(() => page.getByTestId("session-status").textContent(), { timeout: 10_000 })
-      .toBe("idle");
+    await eventually(() => page.getByTestId("session-status").textContent()).toBe("idle");
   });
 
   it("opens a thread of a coordinator session from the thread tree and reads the thread's own timeline", async () => {
@@ -297,7 +298,7 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     const table = page.getByRole("table").filter({ hasText: "Iteration 0" });
     await table.waitFor();
     const rows = table.getByRole("row");
-    await expect.poll(() => rows.count()).toBe(4);
+    await eventually(() => rows.count()).toBe(4);
     const cells = async (i: number) => (await rows.nth(i).getByRole("cell").allTextContents()).slice(0, 3);
     expect(await cells(1)).toEqual(["check: file report.md exists", "met", "machine check"]);
     expect(await cells(2)).toEqual(['check: file report.md contains "Total"', "met", "machine check"]);
@@ -481,7 +482,7 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
       .check();
     await review.getByRole("button", { name: "Apply 2 accepted files" }).click();
     await page.getByRole("status").filter({ hasText: "2 applied, 0 conflicts" }).waitFor();
-    await expect.poll(() => review.getByText("Applied.").count()).toBe(2);
+    await eventually(() => review.getByText("Applied.").count()).toBe(2);
     const after = (await sim.client.get(`/v1/dreams/${dream.id}/changes`)) as {
       data: Array<{ path: string; applied: boolean }>;
     };
@@ -525,16 +526,14 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     await page.getByRole("link", { name: "Webhooks" }).click();
     await page.getByRole("link", { name: receiverUrl }).click();
     const row = page.getByRole("row").filter({ hasText: "session.created" });
-    await expect.poll(async () => (await row.textContent()) ?? "", { timeout: 15_000 }).toContain("failed");
+    await eventually(async () => (await row.textContent()) ?? "").toContain("failed");
     expect(await row.getByRole("cell").nth(2).textContent()).toBe("2");
     expect(await row.textContent()).toContain("500");
     await expectAccessible(page);
     await saveScreenshot(page, "webhook-deliveries");
     receiverFails = false;
     await row.getByRole("button", { name: /^Replay / }).click();
-    await expect
-      .poll(async () => (await row.textContent()) ?? "", { timeout: 15_000 })
-      .toContain("delivered");
+    await eventually(async () => (await row.textContent()) ?? "").toContain("delivered");
     void endpoint;
   });
 });
