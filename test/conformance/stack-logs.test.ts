@@ -185,6 +185,7 @@ describe("the stack's log", () => {
       logLines().find((l) => l.message === "dream job" && l.dreamId === dream.id && l.outcome === "done"),
     );
     expect(dreamLine).toMatchObject({ level: "INFO", job: "dream", workspaceId: "wrkspc_local" });
+    expect(dreamLine.status).toMatch(/^(completed|failed)$/);
 
     // Ids, never content or secrets.
     const log = logLines()

@@ -13,9 +13,13 @@ export function createDreamJobHandler(deps: DreamDeps) {
       return;
     }
     const { workspaceId, dreamId } = parsed.data;
-    await loggedJob(deps.logger, "dream", { workspaceId, dreamId }, async () => ({
-      outcome: await runDream(deps, parsed.data),
-    }));
+    await loggedJob(deps.logger, "dream", { workspaceId, dreamId }, async () => {
+      const outcome = await runDream(deps, parsed.data);
+      // What the dream became (completed, failed, …) when this job finished it.
+      const status =
+        outcome === "done" ? (await deps.dreams.get(workspaceId, dreamId))?.dream.status : undefined;
+      return { outcome, ...(status ? { status } : {}) };
+    });
   };
   return (event: SQSEvent): Promise<SQSBatchResponse> =>
     processPartialResponse(event, processRecord, new BatchProcessor(EventType.SQS));
