@@ -80,6 +80,11 @@ describe("advisor tool", () => {
     expect(Object.values(session.run.threadUsage ?? {})).toEqual([
       expect.objectContaining({ input_tokens: 300 }),
     ]);
+    // Its webhooks, once.
+    expect(rt.published.map((e) => [e.type, e.data.session_thread_id])).toEqual([
+      ["session.thread_created", threads[0]?.session.id],
+      ["session.thread_idled", threads[0]?.session.id],
+    ]);
   });
 
   it("never calls the advisor twice when a crash cut the first consultation short", async () => {

@@ -8,7 +8,8 @@
  * the primary stream shows `session.thread_created`, `session.thread_status_running`,
  * `agent.thread_message_received` (the advice), `session.thread_status_idle` and
  * `session.thread_status_terminated`; the thread carries the consultation's usage, which counts into
- * the session's usage and budget at the advisor model's own list price (`advisorSpend`).
+ * the session's usage and budget at the advisor model's own list price (`advisorSpend`). Webhooks
+ * `session.thread_created` and `session.thread_idled` are published for it, as for any thread.
  *
  * Exactly once per tool call: the consultation runs inside `runOnce` (tool-intents.ts), so a step
  * retried after a crash returns the recorded advice instead of calling the advisor again. A failed
@@ -239,6 +240,20 @@ async function recordConsultation(
     { type: "session.thread_status_terminated", id: id(), ...lifecycle },
   ];
   await emitOnce(deps.store, deps.events, sessionId, `advisor#${toolUseEventId}`, events);
+  // Webhooks in the SDK's shape, as for any thread (`data.id` the session); stable ids dedupe.
+  for (const [type, key, extra] of [
+    ["session.thread_created", "created", { agent_name: ADVISOR_THREAD_NAME }],
+    ["session.thread_idled", "idle", { stop_reason: "end_turn" }],
+  ] as const)
+    await deps.domainEvents
+      .publish({
+        type,
+        id: `dev_${threadId}#${key}`,
+        workspaceId: run.workspaceId,
+        createdAt: now,
+        data: { id: sessionId, session_id: sessionId, session_thread_id: threadId, ...extra },
+      })
+      .catch((error) => deps.logger.warn("domain event not published", { type, error: String(error) }));
   // Counted into the session's usage (and its budget) like any thread's.
   await deps.sessions.mutate(run.workspaceId, sessionId, (current) => {
     if (current.run.threadUsage?.[threadId]) return undefined;
