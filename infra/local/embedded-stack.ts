@@ -20,6 +20,7 @@ import { openLocalDocumentStore } from "../../shared/adapters/local/local-docume
 import { LocalDreamScheduler } from "../../shared/adapters/local/local-dream-scheduler.js";
 import { LocalFanoutOrchestrator } from "../../shared/adapters/local/local-fanout-orchestrator.js";
 import { LocalQueue } from "../../shared/adapters/local/local-queue.js";
+import { LocalWorkflowOrchestrator } from "../../shared/adapters/local/local-workflow-orchestrator.js";
 import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
 import {
   buildConsoleAssets,
@@ -102,6 +103,8 @@ export interface EmbeddedStack {
   eventBus: LocalEventBus;
   /** Runs the fan-out ASL locally (multiagent threads). */
   orchestrator: LocalFanoutOrchestrator;
+  /** Workflow runs' executions (each run's compiled ASL). */
+  workflowOrchestrator: LocalWorkflowOrchestrator;
   /** Which document store holds the state (shown in the banner), and why when it was not asked for. */
   store: { kind: "sqlite" | "dynalite"; note?: string };
   /** Whether `bash` runs here, and if not, why (shown in the banner). */
@@ -188,9 +191,15 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     send: (body) => queue.send(body as StepMessage),
     logger,
   });
+  // Workflow runs: each run's compiled plan, executed by aws-local-stepfunctions like the fan-out.
+  const workflowOrchestrator = new LocalWorkflowOrchestrator({
+    send: (body) => queue.send(body as StepMessage),
+    logger,
+  });
   const services = buildServices(config, {
     http: (services) => createApi(services, allApiRoutes),
     orchestrator,
+    workflowOrchestrator,
     // Uploaded files sit beside the workspaces: <data dir>/files.
     fileBlobs: new DirectoryFileBlobStore(join(workspaceRoot, "..", "files")),
     store,
@@ -309,11 +318,14 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     notifications,
     eventBus,
     orchestrator,
+    workflowOrchestrator,
     bash,
     store: { kind: documents.kind, note: documents.note },
     deploymentScheduler,
     async stop() {
       clearInterval(sweeper);
+      // Executions live in memory; a restart recovers open runs (their deadline nudge restarts them).
+      await workflowOrchestrator.close();
       dreamScheduler.stop();
       deploymentScheduler.stop();
       await closeServer(server);

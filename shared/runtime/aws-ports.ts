@@ -12,6 +12,7 @@ import { KmsSecretSealer } from "../adapters/aws/kms-secret-sealer.js";
 import { S3FileBlobStore } from "../adapters/aws/s3-file-blob-store.js";
 import { S3WorkspaceStore } from "../adapters/aws/s3-workspace-store.js";
 import { SfnFanoutOrchestrator } from "../adapters/aws/sfn-fanout-orchestrator.js";
+import { SfnWorkflowOrchestrator } from "../adapters/aws/sfn-workflow-orchestrator.js";
 import { SnsNotificationTopic } from "../adapters/aws/sns-notification-topic.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
@@ -96,6 +97,19 @@ export function awsServices(
             stateMachineArn: config.REVERIE_FANOUT_STATE_MACHINE_ARN,
           })
         : undefined,
+      workflowOrchestrator:
+        config.REVERIE_WORKFLOW_ROLE_ARN &&
+        config.REVERIE_WORKFLOW_LOG_GROUP_ARN &&
+        config.REVERIE_WORKFLOW_STATE_MACHINE_ARN_PREFIX &&
+        config.REVERIE_WORKFLOW_NAME_PREFIX
+          ? new SfnWorkflowOrchestrator({
+              client: clients.sfn,
+              roleArn: config.REVERIE_WORKFLOW_ROLE_ARN,
+              logGroupArn: config.REVERIE_WORKFLOW_LOG_GROUP_ARN,
+              stateMachineArnPrefix: config.REVERIE_WORKFLOW_STATE_MACHINE_ARN_PREFIX,
+              namePrefix: config.REVERIE_WORKFLOW_NAME_PREFIX,
+            })
+          : undefined,
       // Only the functions that store or use vault credentials (api, agent-step) get the key.
       secrets: config.REVERIE_SECRETS_KMS_KEY_ID
         ? new KmsSecretSealer({ client: clients.kms, keyId: config.REVERIE_SECRETS_KMS_KEY_ID })

@@ -49,6 +49,7 @@ import {
   type SecretSealer,
   type ShellSandbox,
   type WebhookTransport,
+  type WorkflowOrchestrator,
   type WorkspaceStore,
 } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
@@ -62,6 +63,7 @@ import type { WebhookDeliveryDeps } from "../core/webhooks/webhook-delivery.js";
 import { WebhookOutbox } from "../core/webhooks/webhook-outbox.js";
 import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
 import { WebhooksService } from "../core/webhooks/webhooks-service.js";
+import { WorkflowRunsRuntime } from "../core/workflows/workflow-runs-runtime.js";
 import { graderLeaseSeconds, stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
 import type { DeploymentWiring } from "./deployment-wiring.js";
@@ -100,6 +102,8 @@ export interface Ports {
   leaseMs?: number;
   /** Runs multiagent fan-outs (Step Functions / local); without it coordinators cannot dispatch. */
   orchestrator?: FanoutOrchestrator;
+  /** Runs workflow runs' compiled plans (Step Functions / local); without it agents get no workflow tool. */
+  workflowOrchestrator?: WorkflowOrchestrator;
   /**
    * Serves the HTTP API (`createApi`); passed only by the processes that serve it (the API Lambdas,
    * the embedded stack), so the step, sweeper and worker bundles carry no routes.
@@ -246,6 +250,7 @@ export function buildServices(config: Config, ports: Ports) {
       mountResources: (ws, sid, resources) => sessionResources.mount(ws, sid, resources),
       prepareSkills: skills?.prepareSkills,
       resolveVaults: (ws, ids) => vaulting.vaults.forSession(ws, ids),
+      stopBackgroundWork: async (ws, sid) => workflows?.deleteSessionRuns(deps, ws, sid),
     },
     events,
   );
@@ -263,6 +268,25 @@ export function buildServices(config: Config, ports: Ports) {
   deps.threads = threadsRuntime;
   // What plugs into the step loop, in the order it is asked (prompt notes and mounts follow it).
   deps.extensions = [...builtinExtensions, threadsRuntime.extension];
+  // Workflow runs (multiagent_20261001 workflows): each plan compiled to its own state machine; its
+  // calls are threads dispatched by the threads runtime; their answers relay through the run.
+  const workflows = ports.workflowOrchestrator
+    ? new WorkflowRunsRuntime({
+        orchestrator: ports.workflowOrchestrator,
+        threads: threadsRuntime,
+        queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL ?? "local://agent-steps",
+        limits: {
+          maxOpenRuns: config.REVERIE_WORKFLOW_MAX_OPEN_RUNS,
+          maxThreadsPerRun: config.REVERIE_WORKFLOW_MAX_THREADS_PER_RUN,
+          maxRunTimeoutSeconds: config.REVERIE_WORKFLOW_MAX_RUN_SECONDS,
+        },
+      })
+    : undefined;
+  if (workflows) {
+    deps.extensions = [...deps.extensions, workflows.extension];
+    deps.orchestrator = workflows.relay(() => deps, deps.orchestrator);
+    deps.queueHandlers = [...(deps.queueHandlers ?? []), workflows];
+  }
   const threads = new ThreadsService(deps, events);
   const apiKeys = new ApiKeys(ports.store);
   const work = selfHostedWork(config, ports.store, deps, apiKeys, environments);

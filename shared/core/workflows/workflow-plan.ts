@@ -33,7 +33,7 @@ export const WORKFLOW_PLAN_LIMITS = {
   inputChars: 20_000,
   inlineAgents: 20,
   retries: 3,
-  stepTimeout: { min: 5, max: 3_600, default: 600 },
+  stepTimeout: { min: 2, max: 3_600, default: 600 },
   runTimeout: { min: 10, max: 86_400, default: 3_600 },
 } as const;
 

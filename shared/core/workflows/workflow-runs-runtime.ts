@@ -36,6 +36,7 @@ import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { ToolRun } from "../runtime/step-record.js";
 import type { SessionRecord } from "../sessions/session-record.js";
+import { threadRepository } from "../threads/thread-record.js";
 import type { WorkflowThreadDispatcher } from "../threads/thread-tasks.js";
 import type { ToolOutcome } from "../tools/toolset.js";
 import {
@@ -579,6 +580,15 @@ export class WorkflowRunsRuntime {
         open,
         "its workflow run ended",
       );
+    // The session's usage counts its threads' (a snapshot of every thread, as a fan-out's resume takes).
+    const threads = await threadRepository(deps.store, run.sessionId).list(run.workspaceId, {
+      order: "asc",
+      limit: 1000,
+    });
+    await deps.sessions.mutate(run.workspaceId, run.sessionId, (current) => {
+      current.run.threadUsage = Object.fromEntries(threads.map((t) => [t.session.id, t.session.usage]));
+      return current;
+    });
     const text = resultText(ended, final, tasks);
     const entries = await emitRunEnded(
       { store: deps.store, events: deps.events, ids: deps.ids },
