@@ -13,11 +13,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
 import {
   chromiumMissing,
+  errorsOf,
   type InPage,
   launchChromium,
   saveScreenshot,
   seriousA11yViolations,
   signedInPage,
+  watchErrors,
 } from "../fixtures/console-browser.js";
 import {
   type MockResponse,
@@ -110,6 +112,8 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     h.upstream.fallback = respond;
   }, 60_000);
   afterAll(async () => {
+    // No page threw, and nothing was refused by the Content-Security-Policy.
+    expect(pages.flatMap(errorsOf)).toEqual([]);
     await browser?.close();
     await Promise.all([h?.close(), sim?.close()]);
     await new Promise((resolve) => receiver?.close(resolve));
@@ -131,6 +135,7 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
 
     const context = await browser.newContext();
     const page = await context.newPage();
+    watchErrors(page);
     pages.push(page);
     await page.goto(h.stack.consoleUrl);
     await page.getByRole("heading", { name: "Reverie console" }).waitFor();
