@@ -240,6 +240,27 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     await eventually(() => page.getByTestId("session-status").textContent()).toBe("idle");
   });
 
+  it("falls back to polling where a stream route does not stream (thread streams on the AWS REST API)", async () => {
+    const { agentId, environmentId } = await h.setup({ name: "polled" });
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    const page = await open();
+    // What the REST API's JSON function answers on a stream route it does not stream.
+    await page.route("**/events/stream", (route) =>
+      route.fulfill({
+        status: 400,
+        contentType: "application/json",
+        body: '{"error":"use the stream route"}',
+      }),
+    );
+    await page.goto(`${h.stack.consoleUrl}#/sessions/${session.id}`);
+    await eventually(() => page.getByRole("status").first().textContent()).toContain("Live (polling)");
+    agentReplies.push(mockText("heard you by polling"));
+    await h.client.beta.sessions.events.send(session.id, { events: [say("are you there?")] });
+    const timeline = page.getByRole("region", { name: "Session events" });
+    await timeline.getByText("heard you by polling", { exact: true }).waitFor();
+    await eventually(() => page.getByTestId("session-status").textContent()).toBe("idle");
+  });
+
   it("opens a thread of a coordinator session from the thread tree and reads the thread's own timeline", async () => {
     const { environmentId } = await h.setup();
     const worker = (name: string) =>

@@ -156,6 +156,10 @@ export class ReverieApi {
           }),
           signal,
         });
+        // A 400 here is a deployment whose stream route is not streamed (the JSON function answers
+        // "use the stream route"): the caller polls instead.
+        if (response.status === 400)
+          throw new ApiError(400, STREAM_UNAVAILABLE, "this route does not stream here");
         if (!response.ok || !response.body)
           throw new ApiError(response.status, "api_error", "stream refused");
         if (!response.headers.get("content-type")?.startsWith("text/event-stream"))
