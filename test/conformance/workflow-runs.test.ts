@@ -397,6 +397,34 @@ describe("workflow runs", () => {
     expect(events.filter((e) => e.type === "workflow_run.phase_ended")).toHaveLength(1);
   });
 
+  it("a session delete stops its runs: the execution ends, the run's thread is told to stop", async () => {
+    const { session } = await setup(h);
+    leadScript = [
+      () => start({ name: "Doomed", phases: [{ name: "Wait", steps: [{ type: "agent", id: "w", agent: "slow", input: "dawdle" }] }] }),
+    ];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    const events = await waitFor("the slow thread", async () => {
+      const all = await h.allEvents(session.id);
+      return all.some((e) => e.type === "session.thread_status_running") ? all : undefined;
+    });
+    const runId = (events.find((e) => e.type === "workflow_run.created") as { workflow_run_id: string }).workflow_run_id;
+    await idle(h, session.id);
+    // The run's thread is still working: the delete stops the run and asks again until the thread stopped.
+    await waitFor("the delete", async () => {
+      try {
+        return await h.client.beta.sessions.delete(session.id);
+      } catch (error) {
+        if ((error as { status?: number }).status === 409) return undefined;
+        throw error;
+      }
+    });
+    await expect(h.client.beta.sessions.retrieve(session.id)).rejects.toMatchObject({ status: 404 });
+    const runs = new WorkflowRunStore(h.stack.services.deps.store);
+    expect(await runs.get(session.id, runId)).toBeUndefined();
+    // Its execution was aborted: stopping it again finds nothing waiting.
+    await expect(h.stack.workflowOrchestrator.stop(runId)).resolves.toBeUndefined();
+  });
+
   it("a workflow message delivered twice changes nothing", async () => {
     const { session } = await setup(h);
     const small = {
