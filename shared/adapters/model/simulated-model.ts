@@ -10,6 +10,10 @@
  * - `fetch https://…` → `web_fetch {url}`
  * - `call <tool> [with {json}]` → that tool (custom tools included)
  *
+ * An error that says `valid call: {json}` is retried once with that input, and recurring-error notes
+ * read earlier in the turn change the next call of their tool (simulated-lessons.ts: the quirk gym's
+ * mechanism check).
+ *
  * Several instructions in one message (`write a to x.txt then read x.txt`) run one tool call per
  * turn, in order; progress is read back from the transcript's tool_use blocks, so the model keeps
  * no state. When they are all done it ends the turn with a summary of the tool results.
@@ -19,6 +23,7 @@ import type Anthropic from "@anthropic-ai/sdk";
 import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/ports.js";
 import { isDreamerRequest, simulatedDreamerTurn } from "./simulated-dreamer.js";
 import { isGradeRequest, simulatedGrade } from "./simulated-grader.js";
+import { applyLessons, lessonsIn, retryHint } from "./simulated-lessons.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlock = Anthropic.Messages.ContentBlock;
@@ -306,7 +311,33 @@ function decide(request: ModelRequest): ContentBlock[] {
       ? m.content.flatMap((b) => (b.type === "tool_use" ? [b] : []))
       : [],
   );
-  const next = runnable[calls.length];
+  const results = new Map<string, ToolResultBlockParam>();
+  for (const m of later) {
+    if (m.role !== "user" || typeof m.content === "string") continue;
+    for (const block of m.content) if (block.type === "tool_result") results.set(block.tool_use_id, block);
+  }
+  // A call retried with the input its error suggested (simulated-lessons.ts) is not a new step.
+  const hintOf = (i: number) => {
+    const call = calls[i];
+    const result = call && results.get(call.id);
+    return result?.is_error ? retryHint(resultText(result)) : undefined;
+  };
+  const isRetry = (i: number) =>
+    i > 0 && calls[i]?.name === calls[i - 1]?.name && hintOf(i - 1) !== undefined;
+  const last = calls.length - 1;
+  const hint = last >= 0 && !isRetry(last) ? hintOf(last) : undefined;
+  if (hint && calls[last]) {
+    return [
+      text(
+        `${SIMULATED_PREFIX} ${label(calls[last].name, hint)} (retrying with the input the error suggests).`,
+      ),
+      { type: "tool_use", id: "", name: calls[last].name, input: hint, caller: { type: "direct" } },
+    ];
+  }
+  const planned = runnable[calls.filter((_, i) => !isRetry(i)).length];
+  // Lessons read earlier in this turn (recurring-error notes) change the next call of their tool.
+  const lessons = lessonsIn([...results.values()].map(resultText));
+  const next = planned && { ...planned, input: applyLessons(planned.name, planned.input, lessons) };
   if (next) {
     const step = runnable.length > 1 ? ` (step ${calls.length + 1} of ${runnable.length})` : "";
     return [
@@ -333,11 +364,6 @@ function decide(request: ModelRequest): ContentBlock[] {
     ];
   }
 
-  const results = new Map<string, ToolResultBlockParam>();
-  for (const m of later) {
-    if (m.role !== "user" || typeof m.content === "string") continue;
-    for (const block of m.content) if (block.type === "tool_result") results.set(block.tool_use_id, block);
-  }
   const lines = calls.map((call) => {
     const result = results.get(call.id);
     if (!result) return `- ${label(call.name, call.input)}: no result`;
