@@ -83,10 +83,13 @@ export class DreamFailedError extends Error {
       | "budget_exceeded"
       | "invalid_dreamer_answer",
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; usage?: PinnedAnswer["usage"] },
   ) {
     super(message, options);
+    this.usage = options?.usage;
   }
+  /** What the dream spent before it failed (reported as the dream's usage). */
+  readonly usage: PinnedAnswer["usage"] | undefined;
 }
 
 export type DreamRunOutcome = "done" | "skipped" | "held_by_other_run" | "dreaming";
@@ -123,7 +126,7 @@ export async function runDream(deps: DreamDeps, job: DreamJob): Promise<DreamRun
       error instanceof DreamFailedError
         ? error
         : new DreamFailedError("internal_error", (error as Error).message, { cause: error });
-    await failDream(deps, record.workspaceId, record.dream.id, failure.type, failure.message);
+    await failDream(deps, record.workspaceId, record.dream.id, failure.type, failure.message, failure.usage);
   }
   return "done";
 }
@@ -424,6 +427,7 @@ async function pinAnswer(
     throw new DreamFailedError(
       "invalid_dreamer_answer",
       `the dreamer's finish_dream call was malformed ${malformed.length} times; the last: ${malformed[0]}`,
+      { usage: callUsageOf(session.session.usage) },
     );
   }
   const usage = callUsageOf(session.session.usage);
@@ -439,6 +443,7 @@ async function pinAnswer(
       throw new DreamFailedError(
         "budget_exceeded",
         `the dream's ${spent === "tokens" ? `budget of ${deps.options.budget.maxTokens} tokens` : `budget of ${deps.options.budget.maxUsd} USD`} was spent before the dreamer finished; nothing was written (usage: ${usage.input_tokens} input, ${usage.output_tokens} output tokens)`,
+        { usage },
       );
     }
     finish = await forcedFinish(deps, record, session, usage);
@@ -572,8 +577,10 @@ async function forcedFinish(
     return read.value;
   } catch (error) {
     if (!(error instanceof StructuredAnswerError)) throw error;
+    addCallUsage(usage, error.usage);
     throw new DreamFailedError("invalid_dreamer_answer", `the dreamer's answer: ${error.message}`, {
       cause: error,
+      usage,
     });
   }
 }
@@ -667,11 +674,13 @@ export async function failDream(
   dreamId: string,
   type: DreamFailedError["type"],
   message: string,
+  usage?: PinnedAnswer["usage"],
 ): Promise<void> {
   const result = await deps.dreams.mutate(workspaceId, dreamId, (current) => {
     if (isTerminalDreamStatus(current.dream.status)) return undefined;
     current.dream.status = "failed";
     current.dream.error = { type, message };
+    if (usage) current.dream.usage = usage;
     current.dream.ended_at = new Date(deps.clock.now()).toISOString();
     current.run.leaseUntil = undefined;
     return current;

@@ -6,8 +6,8 @@
  *   when the dream started, so the note is constant and cached with the system prompt);
  * - `tools`: the dreamer tools (dreamer-tools.ts) — its own sessions read-only, delete from the
  *   draft, finish; the file toolset on its two mounts comes from the agent and its resources;
- * - `overBudget`: the dream's budget (tokens, list-price USD, steps), and a dream that was canceled
- *   or failed meanwhile, end the turn;
+ * - `overBudget`: the dream's budget (tokens, list-price USD, steps), a dream that was canceled or
+ *   failed meanwhile, and an answer malformed as often as allowed, end the turn;
  * - `afterIdle`: the session went idle — the dream's job is nudged to take it from there (guards,
  *   review, output). The dream sweeper re-sends the job anyway, so a lost nudge only delays it.
  */
@@ -19,7 +19,7 @@ import type { RunExtension } from "../runtime/run-extension.js";
 import type { DreamJob } from "./dream-deps.js";
 import { DreamRepository } from "./dream-record.js";
 import { dreamIdOf } from "./dreamer-agent.js";
-import { readHint } from "./dreamer-state.js";
+import { malformedFinishes, readHint } from "./dreamer-state.js";
 import { dreamerTools } from "./dreamer-tools.js";
 
 /** A dream's budget: whichever limit is reached first ends the dreamer's turn. */
@@ -80,6 +80,8 @@ export function dreamerExtension(options: DreamerExtensionOptions): RunExtension
       if (!dreamId) return undefined;
       const dream = await new DreamRepository(deps.store).get(run.workspaceId, dreamId);
       if (!dream || isTerminalDreamStatus(dream.dream.status)) return true;
+      // The answer was malformed as often as allowed: the dream fails; the dreamer stops here.
+      if ((await malformedFinishes(deps.store, dreamId)).length >= options.maxMalformedFinishes) return true;
       return budgetSpent(options.budget, run.session.agent.model.id, usage, run.run.stepSeq) !== undefined;
     },
     async afterIdle(_deps, run) {
