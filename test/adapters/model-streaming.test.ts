@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AnthropicModel } from "../../shared/adapters/model/anthropic-model.js";
 import { type BedrockMessagesClient, BedrockModel } from "../../shared/adapters/model/bedrock-model.js";
+import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
 import { ModelCallError, type ModelRequest, type ModelStreamObserver } from "../../shared/core/ports.js";
 import {
   type MockMessagesServer,
@@ -144,5 +145,24 @@ describe("BedrockModel, observed", () => {
     ]);
     await model.createMessage({ ...request, model: "m" });
     expect(seen).toEqual(["stream bedrock-m", "create"]);
+  });
+});
+
+describe("SimulatedModel, observed", () => {
+  it("reports its text a few words at a time, adding up to the message it returns", async () => {
+    const { calls, observer } = recorder();
+    const message = await new SimulatedModel().createMessage(
+      { ...request, messages: [{ role: "user", content: "say hello to everyone in the room please" }] },
+      observer,
+    );
+    const text = message.content.find((b) => b.type === "text");
+    expect(text?.type).toBe("text");
+    const index = message.content.indexOf(text as (typeof message.content)[number]);
+    expect(calls.filter((c) => c[0] === "start").map((c) => c[2])).toEqual(
+      message.content.map((b) => b.type),
+    );
+    const deltas = calls.filter((c) => c[0] === "delta" && c[1] === index);
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.map((c) => c[2]).join("")).toBe((text as { text: string }).text);
   });
 });

@@ -20,7 +20,7 @@
  */
 import { createHash } from "node:crypto";
 import type Anthropic from "@anthropic-ai/sdk";
-import type { ModelProvider, ModelRequest, ModelResponse } from "../../core/ports.js";
+import type { ModelProvider, ModelRequest, ModelResponse, ModelStreamObserver } from "../../core/ports.js";
 import { isDreamerRequest, simulatedDreamerTurn } from "./simulated-dreamer.js";
 import { isGradeRequest, simulatedGrade } from "./simulated-grader.js";
 import { applyLessons, lessonsIn, retryHint } from "./simulated-lessons.js";
@@ -384,7 +384,7 @@ function text(value: string): ContentBlock {
 export class SimulatedModel implements ModelProvider {
   readonly name = "simulated";
 
-  async createMessage(request: ModelRequest): Promise<ModelResponse> {
+  async createMessage(request: ModelRequest, observer?: ModelStreamObserver): Promise<ModelResponse> {
     const digest = hash(request);
     const content = (
       isGradeRequest(request) ? simulatedGrade(request, SIMULATED_PREFIX) : decide(request)
@@ -393,6 +393,7 @@ export class SimulatedModel implements ModelProvider {
         ? { ...block, id: `toolu_sim_${hash([digest, "tool_use"]).slice(0, 24)}` }
         : block,
     );
+    if (observer) await streamTo(observer, content);
     const inputChars = JSON.stringify({
       system: request.system,
       messages: request.messages,
@@ -422,5 +423,21 @@ export class SimulatedModel implements ModelProvider {
         speed: null,
       },
     };
+  }
+}
+
+/**
+ * An observed call "streams" like the real API would: each block opens, and a text block's words
+ * arrive a few at a time (a few milliseconds apart, so a stream sees them as separate previews).
+ */
+async function streamTo(observer: ModelStreamObserver, content: readonly { type: string; text?: string }[]) {
+  for (const [index, block] of content.entries()) {
+    observer.blockStart(index, block.type);
+    if (block.type !== "text" || !block.text) continue;
+    const pieces = block.text.match(/\S+\s*|\s+/g) ?? [];
+    for (let i = 0; i < pieces.length; i += 4) {
+      observer.textDelta(index, pieces.slice(i, i + 4).join(""));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 }
