@@ -343,9 +343,20 @@ describe("the advisor", () => {
     expect(threads[0]?.status).toBe("terminated");
     expect(threads[0]?.usage?.input_tokens).toBe(900);
     expect(threads[0]?.usage?.output_tokens).toBe(40);
+    const advisorLog: Anthropic.Beta.Sessions.Events.BetaManagedAgentsSessionEvent[] = [];
+    for await (const e of h.client.beta.sessions.threads.events.list(threads[0]?.id as string, {
+      session_id: session.id,
+    }))
+      advisorLog.push(e);
+    expect(advisorLog.map((e) => e.type)).toEqual([
+      "user.message",
+      "span.model_request_start",
+      "span.model_request_end",
+      "agent.message",
+    ]);
+    expect(advisorLog[2]).toMatchObject({ model_usage: { input_tokens: 900, output_tokens: 40 } });
     // The session's usage counts the advisor's tokens with its own.
-    const own = agentCalls.length;
-    expect(own).toBe(2);
+    expect(agentCalls).toHaveLength(2);
     expect(done.usage.input_tokens).toBeGreaterThanOrEqual(900 + 2);
     expect(done.usage.output_tokens).toBeGreaterThanOrEqual(40);
   });

@@ -214,8 +214,26 @@ async function recordConsultation(
   });
   const text = (t: string) => [{ type: "text" as const, text: t }];
   const id = () => deps.ids.next(idPrefix.event);
+  const startId = id();
+  // The thread's own log: the question, the model call (with its usage on the advisor's model), the advice.
   await emitOnce(deps.store, deps.events, threadId, "consultation", [
     { type: "user.message", id: id(), processed_at: now, content: text(question ?? "How should I proceed?") },
+    { type: "span.model_request_start", id: startId, processed_at: now },
+    {
+      type: "span.model_request_end",
+      id: id(),
+      processed_at: now,
+      is_error: false,
+      model_request_start_id: startId,
+      model_usage: {
+        input_tokens: usage.input_tokens ?? 0,
+        output_tokens: usage.output_tokens ?? 0,
+        cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
+        cache_creation_input_tokens:
+          (usage.cache_creation?.ephemeral_5m_input_tokens ?? 0) +
+          (usage.cache_creation?.ephemeral_1h_input_tokens ?? 0),
+      },
+    },
     { type: "agent.message", id: id(), processed_at: now, content: text(advice) },
   ]);
   const lifecycle = { agent_name: ADVISOR_THREAD_NAME, session_thread_id: threadId, processed_at: now };
