@@ -78,8 +78,12 @@ async function open(viewport?: { width: number; height: number }, stack = h.stac
   return page;
 }
 
+/** Seconds spent in axe-core, printed at the end (it is most of these tests' browser time). */
+let axeMs = 0;
 async function expectAccessible(page: Page) {
+  const started = Date.now();
   expect(await seriousA11yViolations(page)).toEqual([]);
+  axeMs += Date.now() - started;
 }
 
 const latestMemoryId = (page: { data: Array<{ type: string; id?: string }> }) =>
@@ -114,6 +118,7 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
   afterAll(async () => {
     // No page threw, and nothing was refused by the Content-Security-Policy.
     expect(pages.flatMap(errorsOf)).toEqual([]);
+    console.log(`axe-core: ${(axeMs / 1000).toFixed(1)} s in all`);
     await browser?.close();
     await Promise.all([h?.close(), sim?.close()]);
     await new Promise((resolve) => receiver?.close(resolve));
@@ -286,7 +291,6 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     await tree.getByRole("link", { name: "beta" }).waitFor();
     const timeline = page.getByRole("region", { name: "Session events" });
     await timeline.getByText("summary: both specialists reported", { exact: true }).waitFor();
-    await expectAccessible(page);
     await tree.getByRole("link", { name: "alpha" }).click();
     const threadTimeline = page.getByRole("region", { name: /^Events of thread sthr_/ });
     await threadTimeline.getByText("alpha finished the research", { exact: true }).waitFor();
@@ -426,7 +430,6 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
       memory_store_id: store.id,
     });
     expect(restored.content).toBe("Ship on Friday.\n");
-    await expectAccessible(page);
     await saveScreenshot(page, "memory-restored");
   });
 
