@@ -54,6 +54,7 @@ import { createWebhookHandler } from "../../shared/runtime/handlers/webhook-hand
 import { allApiRoutes } from "../../shared/runtime/http/all-api-routes.js";
 import { type Api, createApi } from "../../shared/runtime/http/api.js";
 import type { HttpRequest, HttpResponse } from "../../shared/runtime/http/http-types.js";
+import { logRequest } from "../../shared/runtime/http/request-log.js";
 import { bodyLimitOf } from "../../shared/runtime/http/request-parsing.js";
 import { isSkillUploadPath, SKILL_UPLOAD_ENVELOPE_BYTES } from "../../shared/runtime/http/skills-routes.js";
 import { withMcp } from "../../shared/runtime/mcp-ports.js";
@@ -360,15 +361,32 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   return chunks.length ? Buffer.concat(chunks) : undefined;
 }
 
-/** Answers with Anthropic's error shape and closes the connection (the rest of the body is not read). */
-function refuse(res: ServerResponse, error: ApiError) {
+/**
+ * Answers with Anthropic's error shape and closes the connection (the rest of the body is not read);
+ * with `services`, logs the request line the API would have (the route as the router matches it).
+ */
+function refuse(
+  res: ServerResponse,
+  error: ApiError,
+  refused?: { services: Services; method: string; path: string; startedAt: number },
+) {
   const requestId = `req_${randomUUID().replaceAll("-", "")}`;
   res.writeHead(error.status, {
     "content-type": "application/json",
     "request-id": requestId,
     connection: "close",
   });
-  res.end(JSON.stringify(error.toBody(requestId)));
+  const body = error.toBody(requestId);
+  res.end(JSON.stringify(body));
+  if (!refused) return;
+  const { services, method, path, startedAt } = refused;
+  const matched = (services.api as Api).router.match(method.toUpperCase(), path);
+  const route = "miss" in matched ? "unmatched" : matched.route.path;
+  logRequest(
+    services.logger,
+    { method: method.toUpperCase(), route, requestId, startedAt },
+    { kind: "json", status: error.status, body },
+  );
 }
 
 /** The console's static files (no API key: the page asks for one and sends it to the API itself). */
@@ -392,7 +410,9 @@ async function serveConsole(
 const UPLOAD_ENVELOPE_BYTES = 64 * 1024;
 
 async function serve(services: Services, req: IncomingMessage, res: ServerResponse) {
+  const startedAt = performance.now();
   const url = new URL(req.url ?? "/", "http://localhost");
+  const refused = { services, method: req.method ?? "GET", path: url.pathname, startedAt };
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(",") : v;
   const disconnected = new AbortController();
@@ -401,7 +421,7 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
   const credential = credentialOf(headers);
   const principal = url.pathname === "/health" ? undefined : await services.apiKeys.resolve(credential);
   if (url.pathname !== "/health" && !principal) {
-    refuse(res, authenticationFailure(credential));
+    refuse(res, authenticationFailure(credential), refused);
     req.destroy();
     return;
   }
@@ -416,7 +436,7 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
     raw = await readBody(req, limit);
   } catch (error) {
     if (!(error instanceof BodyTooLargeError)) throw error;
-    refuse(res, new ApiError("request_too_large", `request body is larger than ${limit} bytes`));
+    refuse(res, new ApiError("request_too_large", `request body is larger than ${limit} bytes`), refused);
     req.destroy();
     return;
   }

@@ -132,6 +132,25 @@ describe("the stack's log", () => {
       route: "/v1/sessions/{session_id}",
     });
 
+    // A request refused before the API (an unknown key) has its line too, without the key.
+    const WRONG_KEY = "sk-reverie-not-a-key-0000000000";
+    const stranger = new Anthropic({ baseURL: client.baseURL, apiKey: WRONG_KEY, maxRetries: 0 });
+    const refused = await stranger.beta.sessions
+      .list()
+      .catch((e: InstanceType<typeof Anthropic.APIError>) => e);
+    const unauthorized = await until("the 401's line", () =>
+      logLines().find(
+        (l) =>
+          l.message === "api request" &&
+          l.requestId === (refused as InstanceType<typeof Anthropic.APIError>).requestID,
+      ),
+    );
+    expect(unauthorized).toMatchObject({
+      status: 401,
+      errorType: "authentication_error",
+      route: "/v1/sessions",
+    });
+
     // The session's steps: each with its model, tokens, duration and why it stopped; the last one
     // of the turn hands it to the grader, which sends it idle.
     const steps = logLines().filter((l) => l.message === "agent step" && l.sessionId === session.id);
@@ -193,6 +212,7 @@ describe("the stack's log", () => {
       .join("\n");
     expect(log).not.toContain(SECRET_WORDS);
     expect(log).not.toContain(API_KEY);
+    expect(log).not.toContain(WRONG_KEY);
     expect(log).not.toContain(endpoint.signing_secret);
   });
 });
