@@ -171,6 +171,12 @@ describe.skipIf(missing !== undefined)("web console in Chromium", () => {
     expect(text).toMatch(/\$0\.00\d\d/);
     await expectAccessible(page);
     await saveScreenshot(page, "sessions");
+    // Filters go to the API (statuses[], agent_id): a running-only list leaves the idle session out.
+    await page.getByLabel("Status").selectOption("running");
+    await eventually(() => row.count()).toBe(0);
+    await page.getByLabel("Status").selectOption("idle");
+    await page.getByLabel("Agent").selectOption({ label: `lister (${agentId})` });
+    await eventually(() => page.locator("tbody tr").count()).toBe(1);
 
     // A narrow window (a phone held upright): one column, nothing wider than the screen.
     const narrow = await open({ width: 390, height: 844 });
