@@ -14,7 +14,11 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type * as z from "zod";
 import type { SessionAgent } from "../../contract/sdk-types.js";
-import { coordinatorToolDefinitions, SendToAgentInputSchema } from "../threads/coordinator-tools.js";
+import {
+  coordinatorToolDefinitions,
+  delegationTools,
+  SendToAgentInputSchema,
+} from "../threads/coordinator-tools.js";
 import {
   buildInlineAgent,
   InlineAgentError,
@@ -47,12 +51,8 @@ export function delegationToolDefinitions(agent: SessionAgent): Anthropic.Messag
   if (agent.multiagent?.type === "coordinator") return coordinatorToolDefinitions(agent);
   const subagents = subagentsOf(agent);
   if (!subagents) return [];
-  // The coordinator's definitions (with agent as the roster of predefined agents), adjusted.
-  const [list, send] = coordinatorToolDefinitions({
-    ...agent,
-    multiagent: { type: "coordinator", agents: [] },
-  });
-  if (!list || !send) return [];
+  // The coordinator's definitions, adjusted: the roster is the predefined agents, plus inline agents.
+  const [list, send] = delegationTools();
   const schema = structuredClone(send.input_schema) as {
     properties: Record<string, unknown>;
     required?: string[];

@@ -33,6 +33,11 @@ export type SendToAgentInput = z.infer<typeof SendToAgentInputSchema>;
 /** The coordinator tool definitions offered to the model, after the agent's own tools. */
 export function coordinatorToolDefinitions(agent: SessionAgent): Anthropic.Messages.Tool[] {
   if (agent.multiagent?.type !== "coordinator") return [];
+  return delegationTools();
+}
+
+/** `list_agents` and `send_to_agent` as a coordinator is offered them (others adapt their descriptions). */
+export function delegationTools(): [Anthropic.Messages.Tool, Anthropic.Messages.Tool] {
   return [
     {
       name: "list_agents",
