@@ -54,6 +54,23 @@ describe("runAgentStep", () => {
     expect(await rt.workspace.read("sesn_1", "a.txt")).toBe("x");
   });
 
+  it("stamps span.model_request_start when the request is sent and the end when the answer came", async () => {
+    const clock = { t: 1_000_000 };
+    const model = new ScriptedModel([text("done")]);
+    const answer = model.createMessage.bind(model);
+    // The model takes 1.5 s to answer.
+    model.createMessage = async (request) => {
+      clock.t += 1_500;
+      return answer(request);
+    };
+    const rt = await start(model, () => clock.t);
+    await drain(rt);
+    const events = (await rt.deps.events.read("sesn_1")).map((e) => e.event);
+    const start_ = events.find((e) => e.type === "span.model_request_start");
+    const end = events.find((e) => e.type === "span.model_request_end");
+    expect(Date.parse(end?.processed_at ?? "") - Date.parse(start_?.processed_at ?? "")).toBe(1_500);
+  });
+
   it("records a tool input the model sent as a JSON string as the object the SDK types, and junk as {}", async () => {
     const rt = await start(
       new ScriptedModel([

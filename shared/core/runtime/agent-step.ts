@@ -117,6 +117,7 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<F
     // their previews announced.
     const previewer = previewerFor(deps.notifier.previews, sessionId, () => deps.ids.next(idPrefix.event));
     let response: Awaited<ReturnType<typeof deps.model.createMessage>>;
+    const requestedAt = deps.clock.now();
     try {
       response = await deps.model.createMessage(request, previewer);
     } catch (error) {
@@ -125,7 +126,15 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<F
     record = await saveStepRecord(
       deps,
       sessionId,
-      await recordFromResponse(deps, session, watermark, response, mcpTools, previewer?.idsByBlock),
+      await recordFromResponse(
+        deps,
+        session,
+        watermark,
+        response,
+        mcpTools,
+        previewer?.idsByBlock,
+        requestedAt,
+      ),
     );
   }
 

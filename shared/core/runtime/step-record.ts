@@ -106,8 +106,11 @@ export async function recordFromResponse(
   mcpTools: readonly OfferedMcpTool[] = [],
   /** Event ids already shown in previews (`event_deltas`), by content-block index: the events keep them. */
   previewIds: ReadonlyMap<number, string> = new Map(),
+  /** When the model request was sent (epoch ms): `span.model_request_start` carries it. */
+  requestedAt?: number,
 ): Promise<StepRecord> {
   const now = new Date(deps.clock.now()).toISOString();
+  const sentAt = requestedAt === undefined ? now : new Date(requestedAt).toISOString();
   const id = () => deps.ids.next(idPrefix.event);
   const toolset = session.session.agent.tools.find((t) => t.type === "agent_toolset_20260401") as
     | AgentToolset
@@ -118,7 +121,7 @@ export async function recordFromResponse(
 
   const startId = id();
   const events: Array<{ event: SessionEvent; internals: LoggedEvent["internals"] }> = [
-    { event: { type: "span.model_request_start", id: startId, processed_at: now }, internals: {} },
+    { event: { type: "span.model_request_start", id: startId, processed_at: sentAt }, internals: {} },
   ];
   const pendingRuns: Omit<ToolRun, "resultSeq" | "resultEventId">[] = [];
   const awaiting: string[] = [];
