@@ -55,10 +55,62 @@ export const finishDreamSchema = z
   .strict();
 export type FinishDream = z.infer<typeof finishDreamSchema>;
 
-/** finish_dream's JSON schema, as offered to the model. */
-export const finishDreamInputSchema = z.toJSONSchema(finishDreamSchema, { io: "input" }) as {
-  type: "object";
-  [key: string]: unknown;
+const evidenceJson = {
+  type: "object",
+  properties: {
+    session_id: { type: "string", minLength: 1, description: "a session of this dream" },
+    event_ids: {
+      type: "array",
+      maxItems: 50,
+      items: { type: "string", minLength: 1 },
+      description: "ids of the events the change rests on",
+    },
+  },
+  required: ["session_id", "event_ids"],
+  additionalProperties: false,
+};
+
+/**
+ * finish_dream's JSON schema, as offered to the model: the same shape as `finishDreamSchema`, written
+ * out (zod's JSON Schema converter would add ~40 KB to every Lambda bundle; a unit test keeps the two
+ * in step).
+ */
+export const finishDreamInputSchema = {
+  type: "object" as const,
+  properties: {
+    summary: {
+      type: "string",
+      minLength: 1,
+      maxLength: 4000,
+      description: "what the dream changed and why, in a few sentences",
+    },
+    changes: {
+      type: "array",
+      maxItems: 2000,
+      items: {
+        type: "object",
+        properties: {
+          path: {
+            type: "string",
+            minLength: 1,
+            maxLength: 1024,
+            description: "the memory's path, e.g. /notes/build.md",
+          },
+          rationale: { type: "string", minLength: 1, maxLength: 2000 },
+          evidence: { type: "array", maxItems: 20, items: evidenceJson },
+          merged_into: {
+            type: ["string", "null"],
+            maxLength: 1024,
+            description: "for a deleted duplicate: the path it was merged into",
+          },
+        },
+        required: ["path", "rationale"],
+        additionalProperties: false,
+      },
+    },
+  },
+  required: ["summary"],
+  additionalProperties: false,
 };
 
 export async function readManifest(

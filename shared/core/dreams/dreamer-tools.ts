@@ -63,6 +63,8 @@ export interface DreamerToolOptions {
   maxMalformedFinishes: number;
 }
 
+// The zod schemas validate; the JSON schemas below offer the same shapes to the model (written out:
+// zod's converter would add ~40 KB to every bundle; dreamer-tools.test.ts keeps them in step).
 const readSchema = z
   .object({
     session_id: z.string().min(1),
@@ -88,10 +90,15 @@ const deleteSchema = z
   })
   .strict();
 
-const jsonSchema = (schema: z.ZodType) =>
-  z.toJSONSchema(schema, { io: "input" }) as Anthropic.Messages.Tool.InputSchema;
-
 /** The dreamer tools' definitions, in a fixed order (they sit in the cached prefix). */
+/** The zod schema behind each dreamer tool's input (for the test that keeps the JSON schemas in step). */
+export const dreamerToolInputSchemas = {
+  [DREAMER_TOOL_NAMES.read]: readSchema,
+  [DREAMER_TOOL_NAMES.search]: searchSchema,
+  [DREAMER_TOOL_NAMES.delete]: deleteSchema,
+  [DREAMER_TOOL_NAMES.finish]: finishDreamSchema,
+} as const;
+
 export const dreamerToolDefinitions: Anthropic.Messages.Tool[] = [
   {
     name: DREAMER_TOOL_NAMES.list,
@@ -101,17 +108,46 @@ export const dreamerToolDefinitions: Anthropic.Messages.Tool[] = [
   {
     name: DREAMER_TOOL_NAMES.read,
     description: `Read one page of a dream session's events, oldest first, after sequence number after_seq (default 0). At most ${DREAMER_TOOL_LIMITS.maxPageEvents} events per page (default ${DREAMER_TOOL_LIMITS.pageEvents}); long inputs and outputs are cut and marked. The answer's next_after_seq reads the next page (null at the end).`,
-    input_schema: jsonSchema(readSchema),
+    input_schema: {
+      type: "object",
+      properties: {
+        session_id: { type: "string", minLength: 1 },
+        after_seq: {
+          type: "integer",
+          minimum: 0,
+          description: "read events after this sequence (default 0)",
+        },
+        limit: { type: "integer", minimum: 1, maximum: DREAMER_TOOL_LIMITS.maxPageEvents },
+      },
+      required: ["session_id"],
+      additionalProperties: false,
+    },
   },
   {
     name: DREAMER_TOOL_NAMES.search,
     description: `Search the dream's sessions (or some of them) for text, case-insensitively; returns up to ${DREAMER_TOOL_LIMITS.searchResults} matching events with their session, sequence and id.`,
-    input_schema: jsonSchema(searchSchema),
+    input_schema: {
+      type: "object",
+      properties: {
+        query: { type: "string", minLength: 1, maxLength: 200 },
+        session_ids: { type: "array", maxItems: 100, items: { type: "string", minLength: 1 } },
+      },
+      required: ["query"],
+      additionalProperties: false,
+    },
   },
   {
     name: DREAMER_TOOL_NAMES.delete,
     description: `Delete a memory from your draft (${DREAM_OUTPUT_MOUNT}/). Give its memory path (e.g. /notes/old.md). List the deletion in finish_dream.`,
-    input_schema: jsonSchema(deleteSchema),
+    input_schema: {
+      type: "object",
+      properties: {
+        path: { type: "string", minLength: 1, maxLength: 1024 },
+        rationale: { type: "string", maxLength: 2000 },
+      },
+      required: ["path"],
+      additionalProperties: false,
+    },
   },
   {
     name: DREAMER_TOOL_NAMES.finish,
