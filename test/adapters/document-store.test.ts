@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoDbDocumentStore } from "../../shared/adapters/aws/dynamodb-document-store.js";
+import { DynamoDbHttpTransport } from "../../shared/adapters/aws/dynamodb-http-transport.js";
 import { startLocalDynamoDb } from "../../shared/adapters/local/dynalite-in-process.js";
 import { type RunningDynalite, startDynalite } from "../../shared/adapters/local/dynalite-server.js";
 import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document-store.js";
@@ -386,6 +387,30 @@ documentStoreBehaviour("DynamoDbDocumentStore on dynalite", {
     await dynalite?.close();
   },
 });
+
+let signedDynalite: RunningDynalite | undefined;
+let signedStore: DynamoDbDocumentStore | undefined;
+documentStoreBehaviour(
+  "DynamoDbDocumentStore over signed HTTP without the SDK client (the authorizer's), on dynalite",
+  {
+    async setUp() {
+      signedDynalite = await startDynalite({});
+      const transport = new DynamoDbHttpTransport({
+        region: "us-east-1",
+        endpoint: signedDynalite.endpoint,
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      });
+      signedStore = new DynamoDbDocumentStore({ transport, tableNames });
+    },
+    store() {
+      if (signedStore === undefined) throw new Error("dynalite not started");
+      return signedStore;
+    },
+    async tearDown() {
+      await signedDynalite?.close();
+    },
+  },
+);
 
 let sqlite: SqliteDocumentStore | undefined;
 documentStoreBehaviour("SqliteDocumentStore", {

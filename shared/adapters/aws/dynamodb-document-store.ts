@@ -3,18 +3,8 @@
  * conditional writes only: dynalite has no TransactWriteItems (DESIGN.md §5). The requests go through
  * a transport: the AWS SDK's document client by default, or an in-process dynalite (embedded stack).
  */
-import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import {
-  BatchWriteCommand,
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  type PutCommandInput,
-  QueryCommand,
-  type QueryCommandInput,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { PutCommandInput, QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import {
   ConditionFailedError,
   type DocumentStore,
@@ -75,21 +65,37 @@ function decodeItem(raw: Record<string, unknown>): StoredItem {
   return { ...native, ...(typeof document === "string" ? JSON.parse(document) : {}) } as StoredItem;
 }
 
-const commands = {
-  BatchWriteItem: BatchWriteCommand,
-  GetItem: GetCommand,
-  PutItem: PutCommand,
-  DeleteItem: DeleteCommand,
-  Query: QueryCommand,
-  UpdateItem: UpdateCommand,
-};
-
-/** The AWS SDK's document client as a transport. */
+/**
+ * The AWS SDK's document client as a transport. `@aws-sdk/lib-dynamodb` is imported on the first
+ * request: this module imports nothing of the SDK at load, so a function whose DynamoDB requests go
+ * through another transport (the authorizer's, dynamodb-http-transport.ts) never loads it. The
+ * DynamoDB client itself comes from the caller, built at its cold start.
+ */
 export function sdkTransport(client: DynamoDBClient): DynamoDbTransport {
-  const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  let documents:
+    | Promise<{
+        lib: typeof import("@aws-sdk/lib-dynamodb");
+        client: { send(command: unknown): Promise<unknown> };
+      }>
+    | undefined;
+  const commandOf = {
+    BatchWriteItem: "BatchWriteCommand",
+    GetItem: "GetCommand",
+    PutItem: "PutCommand",
+    DeleteItem: "DeleteCommand",
+    Query: "QueryCommand",
+    UpdateItem: "UpdateCommand",
+  } as const;
   return {
-    send: (operation, input) =>
-      documents.send(new commands[operation](input as never) as never) as Promise<Record<string, unknown>>,
+    async send(operation, input) {
+      documents ??= import("@aws-sdk/lib-dynamodb").then((lib) => ({
+        lib,
+        client: lib.DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+      }));
+      const { lib, client: document } = await documents;
+      const Command = lib[commandOf[operation]] as unknown as new (input: unknown) => unknown;
+      return (await document.send(new Command(input))) as Record<string, unknown>;
+    },
   };
 }
 
@@ -213,8 +219,8 @@ export class DynamoDbDocumentStore implements DocumentStore {
 
 function mapConditionFailure(error: unknown, what: string): unknown {
   const failed =
-    error instanceof ConditionalCheckFailedException ||
-    (error instanceof Error && error.name === "ConditionalCheckFailedException");
+    // The SDK's exception and the HTTP transport's error both carry DynamoDB's exception name.
+    error instanceof Error && error.name === "ConditionalCheckFailedException";
   return failed ? new ConditionFailedError(`condition failed: ${what}`, { cause: error }) : error;
 }
 
