@@ -408,7 +408,7 @@ export class ReverieRuntime extends Construct {
         timeout: Duration.seconds(Math.min(60, sweeperRateMinutes * 60)),
       },
       "dream-worker": {
-        description: "Reverie dream run (pre-pass, one model call, guards, output)",
+        description: "Reverie dream run (draft, the dreamer's session on the step loop, guards, output)",
         memorySize: 1024,
         timeout: Duration.seconds(queueSpecs["dream-jobs"].consumerTimeoutSeconds),
       },
@@ -593,6 +593,8 @@ export class ReverieRuntime extends Construct {
     // a schedule firing selects sessions and creates the dream (ReverieDreams adds the queue grants).
     resources.grantReadWriteData(f["dream-worker"]);
     events.grantReadWriteData(f["dream-worker"]);
+    // A dream runs as a session of the dreamer on the step loop: the worker enqueues its first step.
+    this.agentStepsQueue.grantSendMessages(f["dream-worker"]);
     this.anthropicSecret?.grantRead(f["dream-worker"]);
     resources.grantReadWriteData(f["dream-scheduler"]);
 
