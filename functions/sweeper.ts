@@ -1,4 +1,7 @@
-/** Lambda entry (scheduled): re-nudges running sessions whose step lease expired, and stalled dreams. */
+/**
+ * Lambda entry (scheduled): re-nudges running sessions whose step lease expired, and stalled dreams;
+ * ends workflow runs past their time limit.
+ */
 import { sweepDreams } from "../shared/core/dreams/dream-sweeper.js";
 import { sweepStalledSessions } from "../shared/core/runtime/sweeper.js";
 import { withDreams } from "../shared/runtime/aws-dream-ports.js";
@@ -10,6 +13,7 @@ export const handler = async (): Promise<{ checked: number; nudged: number }> =>
   const { deps, logger } = services;
   const { dreamDeps } = dreamsOf(services);
   const result = await sweepStalledSessions(deps);
-  logger.info("sweep done", { ...result, dreams: await sweepDreams(dreamDeps) });
+  const workflows = await services.workflows?.sweep(deps);
+  logger.info("sweep done", { ...result, dreams: await sweepDreams(dreamDeps), workflows });
   return result;
 };

@@ -273,6 +273,11 @@ export interface WorkflowOrchestrator {
   start(name: string, definition: object, input: unknown): Promise<void>;
   /** Stops execution `name` (an interrupt, a session delete, a run timeout); unknown or ended: nothing. */
   stop(name: string): Promise<void>;
+  /**
+   * Starts execution `name` again if this engine lost it (the embedded stack keeps executions in
+   * memory, so a restart loses them); Step Functions keeps its own, so its adapter has none.
+   */
+  recover?(name: string, definition: object, input: unknown): Promise<void>;
   sendTaskSuccess(taskToken: string, output: unknown): Promise<void>;
   sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
   sendTaskHeartbeat(taskToken: string): Promise<void>;

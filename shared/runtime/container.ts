@@ -327,6 +327,8 @@ export function buildServices(config: Config, ports: Ports) {
   });
   return {
     deps,
+    /** Workflow runs, when wired (the sweeper looks at their time limits and lost executions). */
+    workflows,
     agents,
     environments,
     sessions,

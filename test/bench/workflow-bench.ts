@@ -100,7 +100,7 @@ async function main() {
       });
       const deadline = Date.now() + 120_000;
       while (resultAt === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      // Not h.waitIdle: a run's deadline nudge stays queued (delayed) until its time limit.
+      // The agent's last turn after the result.
       while ((await h.client.beta.sessions.retrieve(session.id)).status !== "idle" && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 20));
       if (resultAt === 0) throw new Error("the run's result never reached the agent");

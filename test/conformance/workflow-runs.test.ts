@@ -29,7 +29,6 @@ const textOfContent = (content: unknown): string =>
           .join("\n")
       : "";
 const lastUserText = (r: ReceivedRequest) => textOfContent(r.body.messages.at(-1)?.content);
-const allText = (r: ReceivedRequest) => r.body.messages.map((m) => textOfContent(m.content)).join("\n");
 const say = (text: string) => ({ type: "user.message" as const, content: [{ type: "text" as const, text }] });
 const start = (...plans: unknown[]): MockResponse => ({
   stop_reason: "tool_use",
@@ -102,10 +101,7 @@ async function setup(h: Harness, extra: { inline?: boolean } = {}) {
   return { session, lead };
 }
 
-/**
- * The session is idle. Not `h.waitIdle`: that also waits for an empty queue, and a run's deadline
- * nudge stays queued (delayed) until its time limit, when it finds the run ended and does nothing.
- */
+/** The session is idle (its status; the queue may still carry a late duplicate or two). */
 async function idle(h: Harness, sessionId: string) {
   await waitFor("the session to be idle", async () => {
     const session = await h.client.beta.sessions.retrieve(sessionId);
@@ -181,7 +177,7 @@ describe("workflow runs", () => {
     const { session } = await setup(h);
     leadScript = [() => start(reviewPlan)];
     await h.client.beta.sessions.events.send(session.id, { events: [say("review the contracts")] });
-    const events = await runEnded(h, session.id);
+    await runEnded(h, session.id);
     await waitFor("the lead's final answer", async () => resultRequest(h));
     await idle(h, session.id);
     const all = await h.allEvents(session.id);
@@ -263,7 +259,6 @@ describe("workflow runs", () => {
     expect(result).toContain("## legal\nlegal ok");
     expect(result).toContain("## summary\nwriter on: Summarise");
     expect(result).toContain("read (phase 1, reader): 3/3 item(s) succeeded");
-    void events;
 
     // The embedded stack executed exactly the ASL compiled from the plan (what AWS would be given).
     const lowered = validateWorkflowPlan(reviewPlan, {
@@ -400,14 +395,19 @@ describe("workflow runs", () => {
   it("a session delete stops its runs: the execution ends, the run's thread is told to stop", async () => {
     const { session } = await setup(h);
     leadScript = [
-      () => start({ name: "Doomed", phases: [{ name: "Wait", steps: [{ type: "agent", id: "w", agent: "slow", input: "dawdle" }] }] }),
+      () =>
+        start({
+          name: "Doomed",
+          phases: [{ name: "Wait", steps: [{ type: "agent", id: "w", agent: "slow", input: "dawdle" }] }],
+        }),
     ];
     await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
     const events = await waitFor("the slow thread", async () => {
       const all = await h.allEvents(session.id);
       return all.some((e) => e.type === "session.thread_status_running") ? all : undefined;
     });
-    const runId = (events.find((e) => e.type === "workflow_run.created") as { workflow_run_id: string }).workflow_run_id;
+    const runId = (events.find((e) => e.type === "workflow_run.created") as { workflow_run_id: string })
+      .workflow_run_id;
     await idle(h, session.id);
     // The run's thread is still working: the delete stops the run and asks again until the thread stopped.
     await waitFor("the delete", async () => {
@@ -423,6 +423,45 @@ describe("workflow runs", () => {
     expect(await runs.get(session.id, runId)).toBeUndefined();
     // Its execution was aborted: stopping it again finds nothing waiting.
     await expect(h.stack.workflowOrchestrator.stop(runId)).resolves.toBeUndefined();
+  });
+
+  it("ends a run past its time limit with timeout_error (the sweeper's look), stopping its calls", async () => {
+    const { session } = await setup(h);
+    // Three calls of 4 s each, one after the other (a single long call would meet the model timeout first).
+    workers.slow = () => ({ content: "too late", delayMs: 4_000 });
+    const wait = (id: string) => ({ type: "agent", id, agent: "slow", input: "dawdle" });
+    leadScript = [
+      () =>
+        start({
+          name: "Short",
+          timeout_seconds: 10,
+          phases: [{ name: "Wait", steps: [wait("a"), wait("b"), wait("c")] }],
+        }),
+    ];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    const { workflows, deps } = h.stack.services;
+    const events = await waitFor(
+      "the run's timeout",
+      async () => {
+        await workflows?.sweep(deps);
+        const all = await h.allEvents(session.id);
+        return all.some((e) => e.type === "workflow_run.status_ended") ? all : undefined;
+      },
+      20_000,
+    );
+    const error = events.find((e) => e.type === "workflow_run.error") as Extract<
+      Event,
+      { type: "workflow_run.error" }
+    >;
+    expect(error.error).toEqual({
+      type: "timeout_error",
+      message: "The run reached its time limit of 10 s.",
+    });
+    expect(events.find((e) => e.type === "workflow_run.status_ended")).toMatchObject({
+      result: { type: "error", error: { type: "timeout_error" } },
+    });
+    const final = await waitFor("the lead's final call", async () => resultRequest(h));
+    expect(lastUserText(final)).toMatch(/ended with an error \(timeout_error/);
   });
 
   it("a workflow message delivered twice changes nothing", async () => {
@@ -455,7 +494,6 @@ describe("workflow runs", () => {
     } as never);
     await h.stack.queue.send({ ...ids, kind: "workflow_phase", phase: 0 } as never);
     await h.stack.queue.send({ ...ids, kind: "workflow_run_finished", ok: true } as never);
-    await h.stack.queue.send({ ...ids, kind: "workflow_run_deadline" } as never);
     await new Promise((r) => setTimeout(r, 300));
     await idle(h, session.id);
     const after = await h.allEvents(session.id);

@@ -98,7 +98,7 @@ const SANDBOX_TRANSFER_RESERVE_SECONDS = 60;
 
 /**
  * Each function's environment exactly as the CDK stack sets it (infra/aws: reverie-runtime.ts's
- * base and model environments, ReverieOutcomes, FanoutStateMachine, ReverieSandbox, ReverieDreams,
+ * base and model environments, ReverieOutcomes, FanoutStateMachine, WorkflowRuns, ReverieSandbox, ReverieDreams,
  * ReverieVaults, ReverieDeployments),
  * with moto's names in place of CloudFormation's.
  */
@@ -135,6 +135,13 @@ export function functionEnvironments(
     ),
   };
   const dreamJobs = { REVERIE_DREAM_JOBS_QUEUE_URL: resources.queues["dream-jobs"].url };
+  // WorkflowRuns: each run's state machine is created at run time under this prefix, as on AWS.
+  const workflows = {
+    REVERIE_WORKFLOW_ROLE_ARN: resources.serviceRoleArn,
+    REVERIE_WORKFLOW_LOG_GROUP_ARN: `arn:aws:logs:${MOTO_REGION}:${MOTO_ACCOUNT}:log-group:reverie-workflow-runs:*`,
+    REVERIE_WORKFLOW_STATE_MACHINE_ARN_PREFIX: `arn:aws:states:${MOTO_REGION}:${MOTO_ACCOUNT}:stateMachine:`,
+    REVERIE_WORKFLOW_NAME_PREFIX: "reverie-moto-wf",
+  };
   // ReverieVaults: the functions that seal and open vault credentials.
   const vaults = { REVERIE_SECRETS_KMS_KEY_ID: resources.secretsKeyArn };
   // ReverieDeployments: the API and the runner manage deployment schedules.
@@ -146,7 +153,7 @@ export function functionEnvironments(
     `arn:aws:lambda:${MOTO_REGION}:${MOTO_ACCOUNT}:function:${names[name]}`;
   const service = (name: string) => ({ POWERTOOLS_SERVICE_NAME: `reverie-${name}` });
   return {
-    api: { ...base, ...service("api"), ...outcomes },
+    api: { ...base, ...service("api"), ...outcomes, ...workflows },
     "api-memory": {
       ...base,
       ...service("api-memory"),
@@ -172,10 +179,11 @@ export function functionEnvironments(
       ...modelEnvironment,
       ...outcomes,
       ...fanout,
+      ...workflows,
       ...sandbox,
       ...vaults,
     },
-    sweeper: { ...base, ...service("sweeper"), ...outcomes, ...fanout, ...dreamJobs },
+    sweeper: { ...base, ...service("sweeper"), ...outcomes, ...fanout, ...workflows, ...dreamJobs },
     "dream-worker": { ...base, ...service("dream-worker"), ...modelEnvironment, ...outcomes, ...dreamJobs },
     "dream-scheduler": { ...base, ...service("dream-scheduler"), ...outcomes, ...dreamJobs },
     "deployment-runner": { ...base, ...service("deployment-runner"), ...outcomes, ...deployments },

@@ -15,7 +15,11 @@ import Anthropic, { toFile } from "@anthropic-ai/sdk";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { GetScheduleCommand, ListSchedulesCommand } from "@aws-sdk/client-scheduler";
-import { DescribeExecutionCommand, ListExecutionsCommand } from "@aws-sdk/client-sfn";
+import {
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  ListStateMachinesCommand,
+} from "@aws-sdk/client-sfn";
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -60,6 +64,30 @@ const graderReplies: MockResponse[] = [];
 /** How each multiagent worker answers (by the name in its system prompt). */
 const workerReply: (name: string) => MockResponse = (name) => mockText(`${name} did it`);
 let coordinatorCalls: Array<{ name: string; input: unknown }> = [];
+/** The plan a workflow lead starts: two phases, a parallel step, a map over literal items. */
+const workflowPlan = {
+  name: "On moto",
+  phases: [
+    {
+      name: "Both",
+      steps: [
+        {
+          type: "parallel",
+          id: "both",
+          branches: [
+            [{ type: "agent", id: "a", agent: "alpha", input: "part A" }],
+            [{ type: "agent", id: "b", agent: "beta", input: "part B" }],
+          ],
+        },
+      ],
+    },
+    {
+      name: "Each",
+      steps: [{ type: "map", id: "each", agent: "alpha", items: ["1", "2"], input: "item {{item}}" }],
+    },
+  ],
+  result: ["a", "b", "each"],
+};
 
 const systemOf = (body: MockRequestBody) =>
   Array.isArray(body.system) ? body.system.map((b) => b.text).join("") : String(body.system ?? "");
@@ -86,6 +114,15 @@ function answer(request: ReceivedRequest): MockResponse {
     const calls = coordinatorCalls;
     coordinatorCalls = [];
     return { content: calls.map((c) => ({ type: "tool_use" as const, name: c.name, input: c.input })) };
+  }
+  if (system.startsWith("WFLEAD")) {
+    const last = body.messages.at(-1)?.content;
+    const text = Array.isArray(last)
+      ? last.map((b) => ("text" in b && typeof b.text === "string" ? b.text : "")).join("")
+      : String(last ?? "");
+    if (/Workflow run wfrun_\S+ \(".*"\) completed/.test(text)) return mockText("final answer");
+    if (hasToolResults(body)) return mockText("waiting for the run");
+    return mockToolUse("start_workflow_run", workflowPlan);
   }
   if (system.startsWith("WORKER ")) return workerReply(system.slice("WORKER ".length));
   return agentReplies.shift() ?? mockText("ok");
@@ -502,6 +539,67 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", { timeout: 18
     expect(execution.status).toBe("SUCCEEDED");
     const threads = await client.get(`/v1/sessions/${session.id}/threads`);
     expect((threads as { data: unknown[] }).data.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("runs a workflow run's compiled plan as its own Step Functions state machine, then deletes it", async () => {
+    const environment = await client.beta.environments.create({ name: "moto-workflow" });
+    const worker = (name: string) =>
+      client.beta.agents.create({ name, model: "claude-haiku-4-5", system: `WORKER ${name}` });
+    const [alpha, beta] = await Promise.all([worker("alpha"), worker("beta")]);
+    const lead = await client.beta.agents.create({
+      name: "wflead",
+      model: "claude-sonnet-4-6",
+      system: "WFLEAD",
+      multiagent: {
+        type: "multiagent_20261001",
+        subagents: { type: "disabled" },
+        workflows: { type: "enabled", predefined_agents: [alpha.id, beta.id] },
+      },
+    });
+    const session = await client.beta.sessions.create({ agent: lead.id, environment_id: environment.id });
+    const before = upstream.received.length;
+    await client.beta.sessions.events.send(session.id, { events: [say("run the plan")] });
+    // The run is background work: the session idles while it runs, so wait for the lead's last answer.
+    const events = await explained(
+      until(
+        "the workflow run's result to reach the lead",
+        async () => {
+          const all = await allEvents(session.id);
+          const final = all.some(
+            (e) =>
+              e.type === "agent.message" &&
+              e.content.some((b) => b.type === "text" && b.text === "final answer"),
+          );
+          return final ? all : undefined;
+        },
+        90_000,
+      ),
+    );
+    const runId = (events.find((e) => e.type === "workflow_run.created") as { workflow_run_id: string })
+      .workflow_run_id;
+    expect(events.find((e) => e.type === "workflow_run.status_ended")).toMatchObject({
+      workflow_run_id: runId,
+      result: { type: "completed" },
+    });
+    expect(events.filter((e) => e.type === "workflow_run.phase_started")).toHaveLength(2);
+    const created = events.filter((e) => e.type === "session.thread_created");
+    expect(created).toHaveLength(4);
+    expect(created.every((e) => (e as { workflow_run_id: string | null }).workflow_run_id === runId)).toBe(
+      true,
+    );
+    const result = upstream.received
+      .slice(before)
+      .map((r) => r.body.messages.at(-1)?.content)
+      .map((c) =>
+        Array.isArray(c) ? c.map((b) => ("text" in b ? String(b.text) : "")).join("") : String(c ?? ""),
+      )
+      .find((t) => t.includes(`Workflow run ${runId}`) && t.includes("completed"));
+    expect(result).toContain("## a\nalpha did it");
+    expect(result).toContain("## b\nbeta did it");
+    expect(result).toContain("[2] alpha did it");
+    // The run's machine was created under the deployment's prefix, ran to the end, and is gone.
+    const { stateMachines = [] } = await aws.clients.sfn.send(new ListStateMachinesCommand({}));
+    expect(stateMachines.filter((m) => m.name?.startsWith("reverie-moto-wf-"))).toEqual([]);
   });
 
   it("dreams: a turn retried through an SQS delay, then dream-jobs, dream-worker and the output store; a schedule lives in EventBridge Scheduler", async () => {

@@ -3,8 +3,8 @@
  * object the AWS adapter hands to CreateStateMachine — with its task states bound by their
  * resource: `sqs:sendMessage.waitForTaskToken` puts the body (with a fresh task token) on the local
  * agent-steps queue and waits for the token's answer; `sqs:sendMessage` puts the body there.
- * Executions live in memory: after a restart the parked agent's re-nudge starts its run's execution
- * again (steps whose threads answered already answer again at once).
+ * Executions live in memory: after a restart the sweeper recovers each open run's execution
+ * (calls whose threads answered already answer again at once).
  */
 import { randomUUID } from "node:crypto";
 import { StateMachine } from "aws-local-stepfunctions";
@@ -96,6 +96,11 @@ export class LocalWorkflowOrchestrator implements WorkflowOrchestrator {
         for (const [token, waiter] of this.waiting) if (waiter.execution === name) this.waiting.delete(token);
       });
     this.executions.set(name, { definition, abort: () => run.abort(), settled });
+  }
+
+  /** After a restart the map is empty: the run's execution starts again (a known one is left alone). */
+  recover(name: string, definition: object, input: unknown): Promise<void> {
+    return this.start(name, definition, input);
   }
 
   async stop(name: string): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * Workflow runs' messages on the agent-steps queue — nudges, never the truth (DESIGN.md §5): the
- * shapes the compiled ASL sends (shared/infra-spec/workflow-state-machine.ts) and the run's own
- * deadline nudge. Each is validated on read; one delivered twice changes nothing.
+ * shapes the compiled ASL sends (shared/infra-spec/workflow-state-machine.ts). Each is validated
+ * on read; one delivered twice changes nothing.
  */
 import * as z from "zod";
 
@@ -43,24 +43,13 @@ export const workflowFinishedMessageSchema = z.object({
     .transform((v) => v ?? undefined),
 });
 
-export const workflowDeadlineMessageSchema = z.object({
-  ...runFields,
-  kind: z.literal("workflow_run_deadline"),
-});
-
 export const workflowQueueMessageSchema = z.discriminatedUnion("kind", [
   workflowTaskMessageSchema,
   workflowPhaseMessageSchema,
   workflowFinishedMessageSchema,
-  workflowDeadlineMessageSchema,
 ]);
 export type WorkflowQueueMessage = z.infer<typeof workflowQueueMessageSchema>;
 export type WorkflowTaskMessage = z.infer<typeof workflowTaskMessageSchema>;
 export type WorkflowFinishedMessage = z.infer<typeof workflowFinishedMessageSchema>;
 
-export const WORKFLOW_MESSAGE_KINDS = new Set([
-  "workflow_task",
-  "workflow_phase",
-  "workflow_run_finished",
-  "workflow_run_deadline",
-]);
+export const WORKFLOW_MESSAGE_KINDS = new Set(["workflow_task", "workflow_phase", "workflow_run_finished"]);

@@ -248,7 +248,11 @@ export function validateWorkflowPlan(input: unknown, context: PlanContext): Plan
       count++;
       if (steps[step.id])
         problems.push(`${at}.id: "${step.id}" is used by another step; step ids are unique in a plan`);
-      const timeout = step.type === "parallel" ? 0 : (step.timeout_seconds ?? L.stepTimeout.default);
+      // An omitted call timeout is the default, within the run's own limit.
+      const timeout =
+        step.type === "parallel"
+          ? 0
+          : (step.timeout_seconds ?? Math.min(L.stepTimeout.default, timeoutSeconds));
       if (step.type !== "parallel") {
         const agent = resolve(step.agent);
         if (!agent)

@@ -13,6 +13,8 @@ import type { ValidatedPlan } from "./workflow-plan.js";
 export const workflowRunsKey = (sessionId: string) => `wfrun#${sessionId}`;
 export const workflowTasksKey = (runId: string) => `wftask#${runId}`;
 const threadCountKey = (sessionId: string) => `wfthreads#${sessionId}`;
+/** The partition listing every open run, for the sweeper. */
+const OPEN_RUNS_KEY = "wfopen";
 
 /** The SDK's workflow run error types (`BetaManagedAgentsWorkflowRunErrorObject`). */
 export const workflowRunErrorSchema = z.object({
@@ -145,8 +147,36 @@ export class WorkflowRunStore {
       for (const task of await this.store.query("resources", workflowTasksKey(run.runId), { limit: 10_000 }))
         await this.store.delete("resources", task.pk, task.sk);
       await this.store.delete("resources", threadCountKey(sessionId), run.runId);
+      await this.markClosed(run.runId);
       await this.store.delete("resources", workflowRunsKey(sessionId), run.runId);
     }
+  }
+
+  /** Open runs across sessions (the sweeper's list: time limits, lost local executions). */
+  async markOpen(run: WorkflowRun): Promise<void> {
+    await this.store.put("resources", {
+      pk: OPEN_RUNS_KEY,
+      sk: run.runId,
+      workspaceId: run.workspaceId,
+      sessionId: run.sessionId,
+      deadline: run.deadline,
+    });
+  }
+
+  async openRuns(): Promise<
+    Array<{ runId: string; workspaceId: string; sessionId: string; deadline: number }>
+  > {
+    const items = await this.store.query("resources", OPEN_RUNS_KEY, { limit: 10_000 });
+    return items.map((i) => ({
+      runId: String(i.sk),
+      workspaceId: String(i.workspaceId),
+      sessionId: String(i.sessionId),
+      deadline: Number(i.deadline),
+    }));
+  }
+
+  markClosed(runId: string): Promise<void> {
+    return this.store.delete("resources", OPEN_RUNS_KEY, runId);
   }
 
   async task(runId: string, stepId: string, index?: number): Promise<WorkflowTask | undefined> {

@@ -214,9 +214,9 @@ export class WorkflowRunsRuntime {
       deadline: deps.clock.now() + plan.timeoutSeconds * 1000,
       status: "running",
     });
+    await store.markOpen(run);
     await emitRunCreated(eventDeps, run);
     await this.startExecution(deps, run);
-    await this.sendDeadline(deps, run);
     return this.startedOutcome(deps, run);
   }
 
@@ -249,21 +249,6 @@ export class WorkflowRunsRuntime {
     );
   }
 
-  /** The deadline nudge: SQS delays at most 15 minutes, so a long run's deadline is re-nudged until due. */
-  private async sendDeadline(deps: StepDeps, run: WorkflowRun) {
-    const remaining = Math.ceil((run.deadline - deps.clock.now()) / 1000);
-    await (deps.steps as unknown as { send(m: unknown, o?: { delaySeconds?: number }): Promise<void> }).send(
-      {
-        schemaVersion: 1,
-        kind: "workflow_run_deadline",
-        workspaceId: run.workspaceId,
-        sessionId: run.sessionId,
-        runId: run.runId,
-      },
-      { delaySeconds: Math.max(0, Math.min(900, remaining)) },
-    );
-  }
-
   // ── queue ────────────────────────────────────────────────────────────────────────────────────
 
   /** Handles a workflow message from the agent-steps queue; false when `body` is not one. */
@@ -280,21 +265,7 @@ export class WorkflowRunsRuntime {
     else if (!run || run.status === "ended") return true;
     else if (message.kind === "workflow_phase")
       await emitPhaseStarted(deps, run, message.phase, iso(deps.clock.now()));
-    else if (message.kind === "workflow_run_finished") await this.finished(deps, run, message);
-    else if (deps.clock.now() >= run.deadline)
-      await this.endRun(deps, run, {
-        type: "error",
-        error: {
-          type: "timeout_error",
-          message: `The run reached its time limit of ${run.plan.timeoutSeconds} s.`,
-        },
-      });
-    else {
-      // Not due yet: the execution is (re)started — a no-op while it runs, a recovery of one a
-      // restart lost locally (answered calls answer again at once) — and the deadline re-nudged.
-      await this.startExecution(deps, run);
-      await this.sendDeadline(deps, run);
-    }
+    else await this.finished(deps, run, message);
     return true;
   }
 
@@ -606,6 +577,43 @@ export class WorkflowRunsRuntime {
       current.reported = true;
       return current;
     });
+    await store.markClosed(run.runId);
+  }
+
+  /**
+   * The sweeper's look at open runs (scheduled on AWS, an interval locally): a run past its time
+   * limit ends with `timeout_error`; an end a crash cut short is finished; an execution the engine
+   * lost (the embedded stack restarted) is started again — answered calls answer again at once.
+   */
+  async sweep(deps: StepDeps): Promise<{ open: number; timedOut: number }> {
+    const store = this.runs(deps);
+    let timedOut = 0;
+    const open = await store.openRuns();
+    for (const entry of open) {
+      try {
+        const run = await store.get(entry.sessionId, entry.runId);
+        if (!run || run.reported) await store.markClosed(entry.runId);
+        else if (run.status === "ended") await this.endRun(deps, run, run.result ?? { type: "stopped" });
+        else if (deps.clock.now() >= run.deadline) {
+          timedOut++;
+          await this.endRun(deps, run, {
+            type: "error",
+            error: {
+              type: "timeout_error",
+              message: `The run reached its time limit of ${run.plan.timeoutSeconds} s.`,
+            },
+          });
+        } else
+          await this.options.orchestrator.recover?.(
+            run.runId,
+            compileWorkflowStateMachine(run.plan.program),
+            this.executionInput(run),
+          );
+      } catch (error) {
+        deps.logger.error("sweeping a workflow run failed", { runId: entry.runId, error: String(error) });
+      }
+    }
+    return { open: open.length, timedOut };
   }
 
   /** Ends a session's open runs (an interrupt: `stopped`). */
