@@ -178,6 +178,56 @@ describe("dreams: create_new", () => {
 });
 
 describe("dreams: update_existing", () => {
+  it("never clobbers an edit made to the input store while the dreamer worked", async () => {
+    let rt: Awaited<ReturnType<typeof setup>> | undefined;
+    let edited = false;
+    const plan = dreamPlan({
+      writes: [
+        {
+          path: "/notes/people.md",
+          content: "Ada and Grace own the billing service.\n",
+          rationale: "users said so",
+          evidence: [{ session_id: "sesn_1", event_ids: ["sesn_1:1"] }],
+        },
+      ],
+    });
+    const model = new CountingModel({
+      name: "edits-meanwhile",
+      async createMessage(request) {
+        if (!edited && rt) {
+          edited = true; // a user edits the memory after the dream copied it, before it lands
+          await rt.memory.write(
+            WS,
+            "memstore_in",
+            "/notes/people.md",
+            "Grace owns billing now.\n",
+            undefined,
+            {
+              actor: { type: "api_actor", api_key_id: "apikey_user" },
+              dreamId: "none",
+              citations: [],
+              tainted: false,
+            },
+          );
+        }
+        return plan.createMessage(request);
+      },
+    });
+    rt = await setup(model);
+    const created = await rt.service.create(
+      caller,
+      body("memstore_in", rt.sessions, {
+        output_behavior: { type: "update_existing", memory_store_id: "memstore_in" },
+      }),
+    );
+    await rt.drain();
+    expect(edited).toBe(true);
+    expect((await rt.service.retrieve(WS, created.id)).status).toBe("completed");
+    expect((await rt.memory.contents("memstore_in"))["/notes/people.md"]).toBe("Grace owns billing now.\n");
+    const { data } = await rt.service.changes(WS, created.id);
+    expect(data.find((c) => c.path === "/notes/people.md")?.applied).toBe("conflict");
+  });
+
   it("lands a guarded result in the input store (auto) and releases the store", async () => {
     const rt = await setup();
     const created = await rt.service.create(
