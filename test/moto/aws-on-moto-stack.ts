@@ -182,6 +182,8 @@ export function functionEnvironments(
       ...workflows,
       ...sandbox,
       ...vaults,
+      // A dream's session nudges its dream's job when it goes idle.
+      ...dreamJobs,
     },
     sweeper: { ...base, ...service("sweeper"), ...outcomes, ...fanout, ...workflows, ...dreamJobs },
     "dream-worker": { ...base, ...service("dream-worker"), ...modelEnvironment, ...outcomes, ...dreamJobs },
