@@ -28,12 +28,14 @@ async function main() {
   const h = await startHarness({ env: { REVERIE_MODEL_TIMEOUT_SECONDS: "60" } });
   let dispatchedAt = 0;
   let resumedAt = 0;
+  let resumed: () => void = () => {};
   const threadCalls: number[] = [];
   h.upstream.fallback = (r) => {
     if (systemOf(r) === "COORDINATOR") {
       const last = r.body.messages.at(-1)?.content;
       if (Array.isArray(last) && last.some((b) => b.type === "tool_result")) {
         resumedAt = performance.now();
+        resumed();
         return { content: "all done" };
       }
       dispatchedAt = performance.now();
@@ -75,9 +77,15 @@ async function main() {
         agent: coordinator.id,
         environment_id: environment.id,
       });
+      // The resume is awaited through the mock upstream, not by polling the session: a poll every
+      // 20 ms (waitIdle) is a client's work on the same two cores, charged to the fan-out it measures.
+      const resumeSeen = new Promise<void>((resolve) => {
+        resumed = resolve;
+      });
       await h.client.beta.sessions.events.send(session.id, {
         events: [{ type: "user.message", content: [{ type: "text", text: "fan out" }] }],
       });
+      await resumeSeen;
       await h.waitIdle(session.id, 120_000);
       const spread = Math.max(...threadCalls) - Math.min(...threadCalls);
       // The slowest thread: its upstream call, the scripted THREAD_MS (each call is answered after it).
