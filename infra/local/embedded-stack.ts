@@ -265,6 +265,12 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     await sweepStalledSessions(services.deps).catch((error) =>
       services.logger.error("sweep failed", { error: String(error) }),
     );
+  // Workflow runs: their time limits, and (at boot) the executions a restart lost.
+  const sweepWorkflows = () =>
+    services.workflows
+      ?.sweep(services.deps)
+      .catch((error) => services.logger.error("workflow run sweep failed", { error: String(error) }));
+  await sweepWorkflows();
   const sweeper = setInterval(
     () => {
       sweepStalledSessions(services.deps).catch((error) =>
@@ -274,6 +280,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
         services.logger.error("dream sweep failed", { error: String(error) }),
       );
       sweepRuns();
+      sweepWorkflows();
     },
     options.sweepIntervalMs ?? secondsToMs(config.REVERIE_SWEEP_INTERVAL_SECONDS) ?? 30_000,
   );
@@ -325,7 +332,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     deploymentScheduler,
     async stop() {
       clearInterval(sweeper);
-      // Executions live in memory; a restart recovers open runs (their deadline nudge restarts them).
+      // Executions live in memory; the next start's sweep recovers the open runs' executions.
       await workflowOrchestrator.close();
       dreamScheduler.stop();
       deploymentScheduler.stop();
