@@ -8,7 +8,7 @@
  * the primary stream shows `session.thread_created`, `session.thread_status_running`,
  * `agent.thread_message_received` (the advice), `session.thread_status_idle` and
  * `session.thread_status_terminated`; the thread carries the consultation's usage, which counts into
- * the session's usage and budget at the advisor model's own list price (`advisorSpend`). Webhooks
+ * the session's usage and budget at the advisor model's own list price (thread-spend.ts). Webhooks
  * `session.thread_created` and `session.thread_idled` are published for it, as for any thread.
  *
  * Exactly once per tool call: the consultation runs inside `runOnce` (tool-intents.ts), so a step
@@ -20,15 +20,14 @@ import * as z from "zod";
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
-import type { DocumentStore, ModelResponse } from "../ports.js";
-import { listCostUsd } from "../runtime/budget.js";
+import type { ModelResponse } from "../ports.js";
 import type { ExtensionTool } from "../runtime/run-extension.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { usageOf } from "../runtime/step-record.js";
 import { runOnce } from "../runtime/tool-intents.js";
 import { buildTranscript } from "../runtime/transcript.js";
 import { emptySessionUsage, newRunState, type SessionRecord } from "../sessions/session-record.js";
-import { metaOf, type ThreadMeta, threadRepository } from "../threads/thread-record.js";
+import { type ThreadMeta, threadRepository } from "../threads/thread-record.js";
 import { describeFailure, type ToolOutcome } from "../tools/toolset.js";
 
 export const ADVISOR_TOOL_NAME = "advisor";
@@ -278,24 +277,4 @@ async function recordConsultation(
     current.run.threadUsage = { ...current.run.threadUsage, [threadId]: usage };
     return current;
   });
-}
-
-/**
- * What a session's advisor consultations cost, each at its own model's list price (its thread's
- * model), and the usage they account for (to take out of the total priced at the agent's model).
- */
-export async function advisorSpend(
-  store: DocumentStore,
-  workspaceId: string,
-  sessionId: string,
-): Promise<{ costUsd: number; byThread: Record<string, SessionUsage> }> {
-  const threads = await threadRepository(store, sessionId).list(workspaceId, { order: "asc", limit: 1000 });
-  let costUsd = 0;
-  const byThread: Record<string, SessionUsage> = {};
-  for (const thread of threads) {
-    if (metaOf(thread).agentKind !== "advisor") continue;
-    costUsd += listCostUsd(thread.session.agent.model.id, thread.session.usage);
-    byThread[thread.session.id] = thread.session.usage;
-  }
-  return { costUsd, byThread };
 }

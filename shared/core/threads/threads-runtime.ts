@@ -27,7 +27,7 @@ import {
   SubagentSendInputSchema,
 } from "../multiagent/subagents.js";
 import { ConditionFailedError, type DomainEvent } from "../ports.js";
-import { budgetReached, listCostUsd, listPrice, withThreadUsage } from "../runtime/budget.js";
+import { listCostUsd, listPrice, withThreadUsage } from "../runtime/budget.js";
 import type { RunExtension } from "../runtime/run-extension.js";
 import { runningIndexKey, type StopReason, wakeSession } from "../runtime/session-status.js";
 import type { StepDeps, ThreadHooks } from "../runtime/step-deps.js";
@@ -53,6 +53,7 @@ import {
   threadQueueMessageSchema,
 } from "./thread-messages.js";
 import { metaOf, type ThreadMeta, threadMetaSchema, threadRepository } from "./thread-record.js";
+import { sessionBudgetReached, threadSpends } from "./thread-spend.js";
 import type { WorkflowThreadDispatcher } from "./thread-tasks.js";
 
 /** A roster member as the coordinator sees it. */
@@ -695,9 +696,18 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     if (!record.session.budget) return false;
     const parent = await deps.sessions.get(workspaceId, sessionId);
     if (!parent?.session.budget) return false;
-    const live = await this.threadUsage(deps, workspaceId, sessionId);
-    const total = withThreadUsage(parent.session.usage, { ...live, [record.session.id]: usage });
-    return budgetReached(parent.session.agent.model.id, total, parent.session.budget);
+    // Every thread at its own model's price; this one with the usage being committed.
+    const threads = (await threadSpends(deps.store, workspaceId, sessionId)).map((t) =>
+      t.threadId === record.session.id ? { ...t, usage } : t,
+    );
+    if (!threads.some((t) => t.threadId === record.session.id))
+      threads.push({ threadId: record.session.id, model: record.session.agent.model.id, usage });
+    return sessionBudgetReached(
+      parent.session.budget,
+      parent.session.agent.model.id,
+      parent.session.usage,
+      threads,
+    );
   }
 
   /**
