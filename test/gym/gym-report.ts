@@ -127,6 +127,13 @@ const COLORS: Record<GymCondition, string> = {
   "dreaming+outcomes": "#2ca02c",
 };
 
+const DASHES: Record<GymCondition, string> = {
+  "no-memory": ' stroke-dasharray="6 4"',
+  memory: "",
+  dreaming: "",
+  "dreaming+outcomes": ' stroke-dasharray="2 3"',
+};
+
 /** An SVG line chart: completion rate (across families) against session index, one line per condition. */
 export function completionChart(result: GymResult, context: ReportContext): string {
   const width = 720;
@@ -163,14 +170,16 @@ export function completionChart(result: GymResult, context: ReportContext): stri
     `<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#333333"/>`,
   );
   let legend = top + 10;
-  for (const condition of GYM_CONDITIONS) {
+  for (const [k, condition] of GYM_CONDITIONS.entries()) {
     const rates = byIndex[condition];
     if (rates.every((r) => Number.isNaN(r))) continue;
+    // Lines that share values are drawn a few pixels apart, so none hides another.
+    const shift = (k - 1.5) * 3;
     const points = rates
-      .map((r, i) => (Number.isNaN(r) ? undefined : `${x(i).toFixed(1)},${y(r).toFixed(1)}`))
+      .map((r, i) => (Number.isNaN(r) ? undefined : `${x(i).toFixed(1)},${(y(r) + shift).toFixed(1)}`))
       .filter(Boolean)
       .join(" ");
-    const dash = condition === "no-memory" ? ' stroke-dasharray="6 4"' : "";
+    const dash = DASHES[condition];
     parts.push(
       `<polyline fill="none" stroke="${COLORS[condition]}" stroke-width="2.5"${dash} points="${points}"/>`,
     );
