@@ -272,6 +272,28 @@ const resultText = (b: Anthropic.Messages.ToolResultBlockParam | undefined) =>
     : String(b?.content);
 const say = (text: string) => ({ type: "user.message" as const, content: [{ type: "text" as const, text }] });
 
+describe("self_hosted environments", () => {
+  it("run an advisor-only multiagent_20261001 session, and refuse one whose threads the worker could not serve", async () => {
+    const env = await h.client.beta.environments.create({ name: "runner", config: { type: "self_hosted" } });
+    const advisorOnly = await basic("advised worker-run", {
+      multiagent: {
+        type: "multiagent_20261001",
+        advisor: { type: "enabled", model: "claude-opus-4-8" },
+        subagents: DISABLED,
+        workflows: DISABLED,
+      },
+    });
+    const session = await h.client.beta.sessions.create({ agent: advisorOnly.id, environment_id: env.id });
+    expect(session.agent.multiagent?.type).toBe("multiagent_20261001");
+    const withThreads = await basic("delegating worker-run", { multiagent: { type: "multiagent_20261001" } });
+    const error = await rejection(
+      h.client.beta.sessions.create({ agent: withThreads.id, environment_id: env.id }),
+      Anthropic.BadRequestError,
+    );
+    expect(messageOf(error)).toMatch(/multiagent.*subagents or workflows enabled.*self_hosted/);
+  });
+});
+
 describe("the advisor", () => {
   it("answers an advisor call with one call to the advisor model over the conversation, counted in usage", async () => {
     const { environmentId } = await h.setup();

@@ -278,12 +278,16 @@ export class SessionsService {
 /**
  * What a self-hosted environment's worker cannot serve yet, refused up front: file resources (the
  * worker syncs memory stores, not session files) and multiagent threads (their tool calls would not
- * reach the worker).
+ * reach the worker); an advisor alone is served by Reverie and allowed.
  */
 function checkSelfHostedSession(agent: Session["agent"], resources: ReadonlyArray<{ type: string }>) {
-  if ((agent as { multiagent?: unknown }).multiagent)
+  const m = agent.multiagent;
+  // Threads' tool calls would not reach the worker; an advisor alone runs on the server and may.
+  const advisorOnly =
+    m?.type === "multiagent_20261001" && m.subagents.type === "disabled" && m.workflows.type === "disabled";
+  if (m && !advisorOnly)
     throw new InvalidRequestError(
-      "agent: multiagent sessions are not supported on self_hosted environments yet; use a cloud environment",
+      "agent: multiagent sessions with threads (a coordinator, or multiagent_20261001 with subagents or workflows enabled) are not supported on self_hosted environments yet; use a cloud environment",
     );
   const file = resources.findIndex((r) => r.type === "file");
   if (file >= 0)
