@@ -96,7 +96,10 @@ async function consult(
       {
         role: "user" as const,
         content: [
-          { type: "text" as const, text: advisorPrompt(renderTranscript(buildTranscript(log)), question) },
+          {
+            type: "text" as const,
+            text: advisorPrompt(renderTranscript(buildTranscript(log, deps.extensions ?? [])), question),
+          },
         ],
       },
     ],
