@@ -190,6 +190,11 @@ describe("the agentic dreamer through the SDK", () => {
       (r) => (r.body.tool_choice as { name?: string } | undefined)?.name === "finish_dream",
     );
     expect(forced).toHaveLength(3);
+    // The forced call is the session's own request shape: the same tools and the cached prefix.
+    const names = (r: ReceivedRequest | undefined) =>
+      (r?.body.tools ?? []).map((t) => ("name" in t ? t.name : ""));
+    expect(names(forced[0])).toEqual(names(dreamerRequests(h)[0]));
+    expect(JSON.stringify(forced[0]?.body.system)).toContain("ephemeral");
     // Each retry carries the validation error of the call before it.
     expect(JSON.stringify(forced[2]?.body.messages.at(-1))).toMatch(/is_error.*invalid finish_dream input/);
     expect(await snapshot(h, storeId)).toBe(before);

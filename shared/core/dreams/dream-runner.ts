@@ -18,8 +18,10 @@ import type { BetaDream } from "@anthropic-ai/sdk/resources/beta/dreams";
 import { isTerminalDreamStatus } from "../../contract/dreams.js";
 import { idPrefix } from "../../contract/ids.js";
 import type { Session, SessionEvent } from "../../contract/sdk-types.js";
+import { memoryPromptNote } from "../memory/memory-mounts.js";
 import { GraderOutputError, gradeAgainstRubric } from "../outcomes/grading.js";
 import { ConditionFailedError, ModelCallError } from "../ports.js";
+import { buildModelRequest } from "../runtime/model-request.js";
 import { runningIndexKey } from "../runtime/session-status.js";
 import { stepMessage } from "../runtime/step-message.js";
 import { buildTranscript } from "../runtime/transcript.js";
@@ -44,7 +46,6 @@ import {
 import {
   DREAM_INPUT_MOUNT,
   DREAM_OUTPUT_MOUNT,
-  DREAMER_SYSTEM,
   dreamerAgent,
   dreamerResources,
 } from "./dreamer-agent.js";
@@ -548,18 +549,17 @@ async function forcedFinish(
   } else messages.push({ role: "user", content: closing });
   const hint = await readHint(deps.store, dream.id);
   const finishTool = dreamerToolDefinitions.find((t) => t.name === DREAMER_TOOL_NAMES.finish);
+  // The session's own request shape (system prompt, notes, tools), so its cached prefix is read again.
+  const notes = [memoryPromptNote(session.session.resources), hint ? `# Starting hint\n${hint}` : undefined];
+  const request = buildModelRequest(
+    session.session.agent,
+    messages,
+    notes.filter((n): n is string => Boolean(n)).join("\n\n") || undefined,
+    { bash: false, extension: dreamerToolDefinitions },
+  );
   try {
     const read = await forcedToolCall(deps.model, {
-      request: {
-        model: dream.model.id,
-        max_tokens: 8192,
-        system: [
-          { type: "text", text: DREAMER_SYSTEM },
-          { type: "text", text: `# Starting hint\n${hint ?? ""}`, cache_control: { type: "ephemeral" } },
-        ],
-        tools: dreamerToolDefinitions,
-        messages,
-      },
+      request,
       tool: finishTool as (typeof dreamerToolDefinitions)[number],
       schema: finishDreamSchema,
       check: (answer) => {
