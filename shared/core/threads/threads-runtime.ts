@@ -18,6 +18,7 @@ import {
   type FanoutExecutionInput,
 } from "../../infra-spec/fanout-state-machine.js";
 import { emitOnce } from "../events/emit-once.js";
+import { subagentsOf } from "../multiagent/session-multiagent.js";
 import {
   delegates,
   delegationToolDefinitions,
@@ -255,8 +256,11 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
         const wanted = input.agent_name ?? "";
         member = roster.find((m) => m.name === wanted) ?? roster.find((m) => m.agent.id === wanted);
         if (!member) {
+          const inlineHint = subagentsOf(record.session.agent)?.inline
+            ? " Or define an inline agent with agent instead of agent_name."
+            : "";
           refuse(
-            `No agent named ${JSON.stringify(wanted)} in your roster (${roster.map((m) => m.name).join(", ")}).`,
+            `No agent named ${JSON.stringify(wanted)} in your roster (${roster.map((m) => m.name).join(", ")}).${inlineHint}`,
           );
           continue;
         }
