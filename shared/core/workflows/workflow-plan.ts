@@ -158,7 +158,7 @@ export interface PlanContext {
 export type PlanValidation = { ok: true; plan: ValidatedPlan } | { ok: false; message: string };
 
 /** Template references: `{{steps.<id>}}`, `{{item}}`, `{{index}}` (spaces allowed inside the braces). */
-const REFERENCE = /\{\{\s*([^{}]*?)\s*\}\}/g;
+const REFERENCE = /\{\{([^{}]*)\}\}/g;
 
 const pathOf = (path: ReadonlyArray<PropertyKey>) =>
   path.reduce<string>(
@@ -221,7 +221,7 @@ export function validateWorkflowPlan(input: unknown, context: PlanContext): Plan
 
   const checkInput = (path: string, text: string, inMap: boolean, seen: Set<string>) => {
     for (const match of text.matchAll(REFERENCE)) {
-      const ref = match[1] ?? "";
+      const ref = (match[1] ?? "").trim();
       if (ref === "item" || ref === "index") {
         if (!inMap) problems.push(`${path}: {{${ref}}} is only defined in a map step's input`);
         continue;
@@ -373,7 +373,8 @@ export interface RenderContext {
 
 /** Renders a validated step input: references become the outputs, items and indexes they name. */
 export function renderStepInput(template: string, context: RenderContext): string {
-  return template.replace(REFERENCE, (_whole, ref: string) => {
+  return template.replace(REFERENCE, (_whole, raw: string) => {
+    const ref = raw.trim();
     if (ref === "item")
       return typeof context.item === "string" ? context.item : JSON.stringify(context.item ?? null);
     if (ref === "index") return String(context.index ?? 0);
@@ -382,12 +383,32 @@ export function renderStepInput(template: string, context: RenderContext): strin
   });
 }
 
+/** The first fenced block's body (```json … ```), found without a backtracking regex. */
+function fencedBlock(text: string): string | undefined {
+  const open = text.indexOf("```");
+  if (open === -1) return undefined;
+  const close = text.indexOf("```", open + 3);
+  if (close === -1) return undefined;
+  const body = text.slice(open + 3, close);
+  return body.startsWith("json") ? body.slice(4) : body;
+}
+
+/** The step ids a template names with `{{steps.<id>}}`. */
+export function referencedSteps(template: string): string[] {
+  const ids: string[] = [];
+  for (const match of template.matchAll(REFERENCE)) {
+    const step = /^steps\.([a-z][a-z0-9_]*)$/.exec((match[1] ?? "").trim())?.[1];
+    if (step && !ids.includes(step)) ids.push(step);
+  }
+  return ids;
+}
+
 /**
  * A `list` step's reply as items: a JSON array (of strings, or of values kept as JSON), bare or in a
  * fenced block; otherwise its non-empty lines, list markers stripped. Capped at `max` items.
  */
 export function parseListOutput(reply: string, max: number): string[] {
-  const fenced = /```(?:json)?\s*([\s\S]*?)```/.exec(reply)?.[1];
+  const fenced = fencedBlock(reply);
   for (const candidate of [fenced, reply]) {
     if (!candidate) continue;
     const trimmed = candidate.trim();

@@ -49,6 +49,7 @@ import {
 import {
   type PlanStep,
   parseListOutput,
+  referencedSteps,
   renderStepInput,
   type ValidatedPlan,
   validateWorkflowPlan,
@@ -387,9 +388,7 @@ export class WorkflowRunsRuntime {
 
   /** The texts of the steps `template` names, read from their tasks' outcomes. */
   private async referencedOutputs(deps: StepDeps, run: WorkflowRun, template: string) {
-    const ids = new Set(
-      [...template.matchAll(/\{\{\s*steps\.([a-z][a-z0-9_]*)\s*\}\}/g)].map((m) => m[1] as string),
-    );
+    const ids = referencedSteps(template);
     const out = new Map<string, WorkflowTask[]>();
     for (const id of ids) out.set(id, await this.runs(deps).tasksOf(run.runId, id));
     return out;
