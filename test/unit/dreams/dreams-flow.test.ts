@@ -7,6 +7,7 @@ import { runDream } from "../../../shared/core/dreams/dream-runner.js";
 import { dreamJob } from "../../../shared/core/dreams/dreams-service.js";
 import { GRADE_TOOL_NAME } from "../../../shared/core/outcomes/grading.js";
 import type { ModelResponse } from "../../../shared/core/ports.js";
+import { runAgentStep } from "../../../shared/core/runtime/agent-step.js";
 import { CountingModel, dreamPlan, dreamRuntime, WS } from "../../fixtures/dream-runtime.js";
 import { transcript, typicalSession } from "../../fixtures/dream-transcripts.js";
 import { INSTRUCTION_PAYLOADS } from "../../fixtures/poisoning-payloads.js";
@@ -359,6 +360,36 @@ describe("dreams: review and apply", () => {
 });
 
 describe("dreams: cancel, archive, list, errors", () => {
+  it("cancels a dream while its dreamer works: the session stops at its next step, the draft goes, nothing lands", async () => {
+    const rt = await setup();
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions));
+    const job = rt.jobs.sent.shift() as ReturnType<typeof dreamJob>;
+    expect(await runDream(rt.deps, job)).toBe("dreaming"); // draft copied, session started
+    // A job delivered while the dreamer works changes nothing.
+    expect(await runDream(rt.deps, job)).toBe("dreaming");
+    for (let i = 0; i < 2; i++) {
+      await runAgentStep(rt.stepDeps, rt.steps.take() as NonNullable<ReturnType<typeof rt.steps.take>>);
+    }
+    const session = await rt.deps.sessions.get(
+      WS,
+      (await rt.service.retrieve(WS, created.id)).session_id as string,
+    );
+    const draft = session?.session.resources.find(
+      (r) => r.type === "memory_store" && r.access === "read_write",
+    );
+    const draftId = draft && "memory_store_id" in draft ? draft.memory_store_id : "";
+    expect(await rt.memory.describe(WS, draftId)).toBeDefined();
+    const calls = rt.model.requests.length;
+    await rt.service.cancel(WS, created.id);
+    await rt.drain();
+    expect(rt.model.requests).toHaveLength(calls); // its next step ended the turn without a model call
+    const done = await rt.service.retrieve(WS, created.id);
+    expect(done).toMatchObject({ status: "canceled", outputs: [] });
+    expect((await rt.deps.sessions.get(WS, done.session_id as string))?.session.status).toBe("idle");
+    expect(await rt.memory.describe(WS, draftId)).toBeUndefined();
+    expect(await rt.memory.contents("memstore_in")).toEqual(storeFiles);
+  });
+
   it("cancels a pending dream; its job then does nothing and calls no model", async () => {
     const rt = await setup();
     const created = await rt.service.create(caller, body("memstore_in", rt.sessions));
