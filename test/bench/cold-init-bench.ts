@@ -12,17 +12,24 @@
  *     package it loads then. Functions whose every event reaches AWS (sweeper, schedulers) have none.
  * Baselines in the same run: an empty module (Node's own floor) and `@aws-sdk/client-dynamodb` with
  * `@aws-sdk/lib-dynamodb` alone (the floor of any function that reads DynamoDB).
+ * With BENCH_INIT_BASELINE_REF=<commit> the functions of that commit are built the same way (their
+ * source taken with `git archive`, Bedrock's SDK left external and Ajv stubbed as then) and measured
+ * in the same rounds, beside today's.
  * Target: init ≤ 80 ms for each function (median of the rounds). Knobs: BENCH_INIT_ROUNDS (5).
  */
-import { spawn } from "node:child_process";
-import { statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { build } from "esbuild";
+import { ABSENT_MODULE, REQUIRE_BANNER } from "../../infra/aws/lambda-bundling.js";
 import { functionEnvironments } from "../moto/aws-on-moto-stack.js";
 import type { AwsResources } from "../moto/aws-resources.js";
 import { buildLambdaBundles, type LambdaFunctionName, lambdaFunctionNames } from "../moto/lambda-bundles.js";
 import { percentile, round } from "./stats.js";
 
 const ROUNDS = Math.max(1, Number(process.env.BENCH_INIT_ROUNDS) || 5);
+const BASELINE_REF = process.env.BENCH_INIT_BASELINE_REF;
+const repoRoot = resolve(import.meta.dirname, "../..");
 const TARGET_MS = 80;
 const log = (line = "") => process.stderr.write(`${line}\n`);
 
@@ -148,11 +155,57 @@ function environments() {
   return functionEnvironments(resources, names, { anthropicBaseUrl: "http://127.0.0.1:9" });
 }
 
+/** The Lambda functions of `ref`, bundled as CDK bundled them then; `remove()` deletes them. */
+async function buildBaseline(ref: string) {
+  const root = join(repoRoot, "node_modules", ".cache", `reverie-cold-init-baseline-${process.pid}`);
+  mkdirSync(root, { recursive: true });
+  const tar = execFileSync(
+    "git",
+    ["archive", "--format=tar", ref, "functions", "shared", "infra", "tsconfig.json"],
+    {
+      cwd: repoRoot,
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
+  execFileSync("tar", ["-x", "-C", root], { input: tar });
+  const names = readdirSync(join(root, "functions"))
+    .filter((f) => f.endsWith(".ts") && !["sandbox.ts", "console.ts"].includes(f))
+    .map((f) => f.slice(0, -3));
+  const outdir = join(root, "out");
+  await Promise.all(
+    names.map((name) =>
+      build({
+        entryPoints: { [name]: join(root, "functions", `${name}.ts`) },
+        outdir,
+        outExtension: { ".js": ".mjs" },
+        bundle: true,
+        format: "esm",
+        target: "node24",
+        platform: "node",
+        mainFields: ["module", "main"],
+        minify: true,
+        sourcemap: "external",
+        sourcesContent: false,
+        external: ["@aws-sdk/*", "@smithy/*", "@anthropic-ai/bedrock-sdk"],
+        alias: name === "agent-step" ? { ajv: ABSENT_MODULE, "ajv-formats": ABSENT_MODULE } : {},
+        banner: { js: REQUIRE_BANNER },
+        tsconfig: join(root, "tsconfig.json"),
+        logLevel: "error",
+      }),
+    ),
+  );
+  return {
+    functions: Object.fromEntries(names.map((n) => [n, join(outdir, `${n}.mjs`)])) as Record<string, string>,
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
 async function main() {
   log(
     `cold init: ${lambdaFunctionNames.length} functions × ${ROUNDS} fresh processes (node ${process.version})`,
   );
   const bundles = await buildLambdaBundles();
+  const baseline = BASELINE_REF ? await buildBaseline(BASELINE_REF) : undefined;
   try {
     const floorFile = join(bundles.dir, "floor-dynamodb.mjs");
     writeFileSync(floorFile, 'import "@aws-sdk/client-dynamodb";\nimport "@aws-sdk/lib-dynamodb";\n');
@@ -183,6 +236,12 @@ async function main() {
           env: { ...env, ...model, ...common },
           event: firstEvents[name],
         };
+      }),
+      ...Object.entries(baseline?.functions ?? {}).map(([name, file]) => {
+        const { REVERIE_ANTHROPIC_SECRET_ARN: secret, ...env }: Record<string, string> =
+          (envs as Record<string, Record<string, string>>)[name] ?? envs.api;
+        const model: Record<string, string> = secret ? { ANTHROPIC_API_KEY: "sk-ant-bench" } : {};
+        return { name: `(${BASELINE_REF?.slice(0, 7)}) ${name}`, file, env: { ...env, ...model, ...common } };
       }),
     ];
     const samples = new Map<string, Sample[]>(subjects.map((s) => [s.name, []]));
@@ -229,7 +288,18 @@ async function main() {
         `${r.name.padEnd(34)}${`${r.kib} KiB`.padStart(10)}${`${r.initMs} ms`.padStart(11)}${(r.firstCallMs === undefined ? "—" : `${r.firstCallMs} ms`).padStart(12)}  ${r.sdkAtInit || "—"} | ${r.sdkAfterCall || "—"}`,
       );
     }
-    const functions = rows.filter((r) => !r.baseline);
+    const functions = rows.filter((r) => !r.baseline && !r.name.startsWith("("));
+    if (baseline) {
+      log("");
+      log(`against ${BASELINE_REF} in the same run (init, bundle):`);
+      for (const r of functions) {
+        const before = rows.find((b) => b.name === `(${BASELINE_REF?.slice(0, 7)}) ${r.name}`);
+        if (before)
+          log(
+            `  ${r.name.padEnd(20)} ${String(r.initMs).padStart(7)} ms vs ${String(before.initMs).padStart(7)} ms (${round(r.initMs / before.initMs, 2)}×), ${r.kib} vs ${before.kib} KiB`,
+          );
+      }
+    }
     const met = functions.filter((r) => r.initMs <= TARGET_MS);
     const worst = functions.reduce((a, b) => (b.initMs > a.initMs ? b : a));
     log("");
@@ -240,6 +310,7 @@ async function main() {
     if (notMet.length) log(`  over ${TARGET_MS} ms: ${notMet.join(", ")}`);
   } finally {
     bundles.remove();
+    baseline?.remove();
   }
 }
 
