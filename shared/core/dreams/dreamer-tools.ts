@@ -253,7 +253,13 @@ const deleteMemory: ExtensionTool["run"] = async (deps, run, call) => {
   const stores = new MemoryStoresService(deps);
   const memories = new MemoriesService(deps, stores);
   const head = await memories.findByPath(draft, path);
-  if (!head) return fail(`no memory at ${path} in the draft (${DREAM_OUTPUT_MOUNT}${path})`);
+  if (!head) {
+    // Gone already: a call re-run after a crash (or a second delete) finds nothing left to do.
+    const dreamId = run.session.metadata?.reverie_dream_id ?? "";
+    if ((await readManifest(deps.store, dreamId)).has(path))
+      return { isError: false, content: `deleted ${path} from the draft` };
+    return fail(`no memory at ${path} in the draft (${DREAM_OUTPUT_MOUNT}${path})`);
+  }
   await memories.deleteMemory(draft, head.memoryId, undefined, {
     actor: { type: "session_actor", session_id: run.session.id },
     provenance: { tool_use_event_id: call.toolUseEventId, tainted: false, taint_sources: [] },
