@@ -98,6 +98,7 @@ const KERNEL_MAY_IMPORT = [
   "shared/core/revisioned-item.ts",
   "shared/core/events/event-log.ts",
   "shared/core/events/emit-once.ts",
+  "shared/core/events/event-previews.ts",
   "shared/core/events/lifecycle-publishing.ts",
   "shared/core/events/result-size.ts",
   "shared/core/sessions/session-record.ts",
