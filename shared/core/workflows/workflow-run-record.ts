@@ -13,6 +13,7 @@ import type { ValidatedPlan } from "./workflow-plan.js";
 export const workflowRunsKey = (sessionId: string) => `wfrun#${sessionId}`;
 export const workflowTasksKey = (runId: string) => `wftask#${runId}`;
 const threadCountKey = (sessionId: string) => `wfthreads#${sessionId}`;
+const threadMarksKey = (runId: string) => `wfthreadmark#${runId}`;
 /** The partition listing every open run, for the sweeper. */
 const OPEN_RUNS_KEY = "wfopen";
 
@@ -146,6 +147,8 @@ export class WorkflowRunStore {
     for (const run of await this.list(sessionId)) {
       for (const task of await this.store.query("resources", workflowTasksKey(run.runId), { limit: 10_000 }))
         await this.store.delete("resources", task.pk, task.sk);
+      for (const mark of await this.store.query("resources", threadMarksKey(run.runId), { limit: 10_000 }))
+        await this.store.delete("resources", mark.pk, mark.sk);
       await this.store.delete("resources", threadCountKey(sessionId), run.runId);
       await this.markClosed(run.runId);
       await this.store.delete("resources", workflowRunsKey(sessionId), run.runId);
@@ -225,8 +228,17 @@ export class WorkflowRunStore {
     );
   }
 
-  /** Counts one more thread for the run; returns the count. */
-  countThread(sessionId: string, runId: string): Promise<number> {
-    return this.store.increment("resources", threadCountKey(sessionId), runId, "threads", 1);
+  /**
+   * The thread's number among the run's threads: counted once (an atomic increment), the number kept
+   * in a mark per thread, so a redelivered dispatch reads the same number. A crash between the two
+   * writes counts that thread twice (the limit errs on the safe side).
+   */
+  async threadNumber(sessionId: string, runId: string, threadId: string): Promise<number> {
+    const pk = threadMarksKey(runId);
+    const mark = await this.store.get("resources", pk, threadId);
+    if (mark) return Number(mark.number);
+    const number = await this.store.increment("resources", threadCountKey(sessionId), runId, "threads", 1);
+    await this.store.put("resources", { pk, sk: threadId, number });
+    return number;
   }
 }

@@ -164,7 +164,8 @@ export class WorkflowRunsRuntime {
     const runId = workflowRunIdFor(call.toolUseEventId);
     const store = this.runs(deps);
     const existing = await store.get(sessionId, runId);
-    if (existing) return this.startedOutcome(deps, existing);
+    // A re-run of the call after a crash finishes the start (each part is idempotent).
+    if (existing) return this.launch(deps, existing);
     const refuse = async (error: WorkflowRunError) => {
       await emitRunRefused(eventDeps, sessionId, call.toolUseEventId, error, now);
       return { isError: true, content: error.message };
@@ -215,13 +216,20 @@ export class WorkflowRunsRuntime {
       deadline: deps.clock.now() + plan.timeoutSeconds * 1000,
       status: "running",
     });
-    await store.markOpen(run);
-    await emitRunCreated(eventDeps, run);
-    await this.startExecution(deps, run);
-    return this.startedOutcome(deps, run);
+    return this.launch(deps, run);
   }
 
-  private startedOutcome(_deps: StepDeps, run: WorkflowRun): ToolOutcome {
+  /** Lists the run as open, announces it and starts its execution; all safe to repeat. */
+  private async launch(deps: StepDeps, run: WorkflowRun): Promise<ToolOutcome> {
+    if (run.status === "running") {
+      await this.runs(deps).markOpen(run);
+      await emitRunCreated({ store: deps.store, events: deps.events, ids: deps.ids }, run);
+      await this.startExecution(deps, run);
+    }
+    return this.startedOutcome(run);
+  }
+
+  private startedOutcome(run: WorkflowRun): ToolOutcome {
     const phases = run.phases.map((p, i) => `${i + 1}. ${p.name}`).join("; ");
     return {
       isError: false,
@@ -330,31 +338,36 @@ export class WorkflowRunsRuntime {
         [{ threadId: previous.threadId, key: this.taskKey(run.runId, stepId, index, attemptIndex - 1) }],
         "its workflow step timed out and was retried",
       );
-    if (!(await deps.store.get("resources", `wfthreadcounted#${run.runId}`, attempt.threadId))) {
-      const count = await store.countThread(run.sessionId, run.runId);
-      await deps.store.put("resources", { pk: `wfthreadcounted#${run.runId}`, sk: attempt.threadId });
-      if (count > this.options.limits.maxThreadsPerRun) {
-        await this.endRun(deps, run, {
-          type: "error",
-          error: {
-            type: "thread_limit_error",
-            message: `The run needed more than ${this.options.limits.maxThreadsPerRun} threads, its limit.`,
-          },
-        });
-        await orchestrator.sendTaskFailure(
-          taskToken,
-          "WorkflowThreadLimit",
-          "the run's thread limit was reached",
-        );
-        return;
-      }
+    // Counted once per thread; the count is kept with the mark, so a redelivery decides the same way.
+    const count = await store.threadNumber(run.sessionId, run.runId, attempt.threadId);
+    if (count > this.options.limits.maxThreadsPerRun) {
+      await this.endRun(deps, run, {
+        type: "error",
+        error: {
+          type: "thread_limit_error",
+          message: `The run needed more than ${this.options.limits.maxThreadsPerRun} threads, its limit.`,
+        },
+      });
+      await orchestrator.sendTaskFailure(
+        taskToken,
+        "WorkflowThreadLimit",
+        "the run's thread limit was reached",
+      );
+      return;
     }
     const session = await deps.sessions.get(run.workspaceId, run.sessionId);
     if (!session) {
       await orchestrator.sendTaskFailure(taskToken, "WorkflowRunStopped", "the session is gone");
       return;
     }
-    const { agent, agentKind } = agentFor(session, run, step);
+    let called: ReturnType<typeof agentFor>;
+    try {
+      called = agentFor(session, run, step);
+    } catch (error) {
+      await orchestrator.sendTaskFailure(taskToken, WORKFLOW_TASK_FAILED, (error as Error).message);
+      return;
+    }
+    const { agent, agentKind } = called;
     const outputs = await this.referencedOutputs(deps, run, step.input);
     await this.options.threads.dispatchTask(deps, {
       workspaceId: run.workspaceId,
