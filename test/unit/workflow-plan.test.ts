@@ -1,4 +1,5 @@
 /** The plan language: what it accepts, what it refuses and how it says so, rendering and list parsing. */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type PlanContext,
@@ -136,6 +137,47 @@ describe("validateWorkflowPlan", () => {
     );
     expect(message).toContain("timeout_seconds: at most 30 on this server");
     expect(message).toContain("exceeds the run's timeout_seconds (30)");
+  });
+});
+
+describe("validateWorkflowPlan on arbitrary input (fast-check)", () => {
+  it("never throws: any JSON is either a plan or a refusal that names where it is wrong", () => {
+    const step = fc.record(
+      {
+        type: fc.constantFrom("agent", "map", "parallel", "loop"),
+        id: fc.constantFrom("a", "b", "c", "Bad id", ""),
+        agent: fc.constantFrom("reader", "writer", "checker", "nobody"),
+        input: fc.constantFrom("x", "{{steps.a}}", "{{item}}", "{{steps.zz}}", "{{ index }}", "{{x"),
+        items: fc.oneof(
+          fc.array(fc.string(), { maxLength: 3 }),
+          fc.record({ from: fc.constantFrom("a", "b") }),
+        ),
+        output: fc.constantFrom("text", "list"),
+        retries: fc.integer({ min: -1, max: 5 }),
+        branches: fc.constant([[{ type: "agent", id: "c", agent: "reader", input: "y" }], []]),
+      },
+      { requiredKeys: ["type"] },
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.anything(),
+          fc.record({
+            name: fc.string(),
+            agents: fc.constant([{ name: "checker", system: "s" }]),
+            phases: fc.array(fc.record({ name: fc.string(), steps: fc.array(step, { maxLength: 4 }) }), {
+              maxLength: 3,
+            }),
+            result: fc.array(fc.constantFrom("a", "b", "c"), { maxLength: 2 }),
+          }),
+        ),
+        (input) => {
+          const result = validateWorkflowPlan(input, context);
+          if (!result.ok) expect(result.message).toMatch(/^The plan was refused: .+ Fix the plan/s);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 
