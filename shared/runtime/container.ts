@@ -2,9 +2,8 @@
  * The composition root: the one place that chooses adapters (DESIGN.md §4). `buildServices` wires
  * the core from a set of ports; `awsPorts` and the embedded stack (infra/local) supply them.
  */
-import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
 import { GuardedFetcher } from "../adapters/http/guarded-fetcher.js";
-import { checkWebhookUrl, GuardedWebhookSender } from "../adapters/http/webhook-sender.js";
+import { checkWebhookUrl } from "../adapters/http/webhook-sender.js";
 import { InvalidRequestError } from "../contract/errors.js";
 import { TimeSortableIds } from "../contract/ids.js";
 import type { Environment, SessionAgent } from "../contract/sdk-types.js";
@@ -70,10 +69,12 @@ import type { DeploymentWiring } from "./deployment-wiring.js";
 import type { DreamWiring } from "./dream-wiring.js";
 import { dreamerExtensionFor } from "./dreamer-wiring.js";
 import type { createApi } from "./http/api.js";
+import { createLogger } from "./logger.js";
 import { builtinExtensions } from "./run-extensions.js";
 import type { SkillsWiring } from "./skills-wiring.js";
 import type { buildVaultApi } from "./vault-api-wiring.js";
 import { buildVaults } from "./vaults-wiring.js";
+import { webhookDeliveryDeps } from "./webhook-delivery-wiring.js";
 
 export interface Ports {
   store: DocumentStore;
@@ -150,14 +151,7 @@ export interface Ports {
   mcp?: McpConnector;
 }
 
-export function createLogger(config: Pick<Config, "REVERIE_LOG_LEVEL">, serviceName = "reverie"): Logger {
-  const logger = new PowertoolsLogger({ serviceName, logLevel: config.REVERIE_LOG_LEVEL });
-  return {
-    info: (message, attributes) => logger.info(message, attributes ?? {}),
-    warn: (message, attributes) => logger.warn(message, attributes ?? {}),
-    error: (message, attributes) => logger.error(message, attributes ?? {}),
-  };
-}
+export { createLogger };
 
 /** The model of a process that makes no model calls (the API, the sweeper, …). */
 const noModel: ModelProvider = {
@@ -396,20 +390,14 @@ function webhooksFrom(config: Config, ports: Ports, deps: StepDeps, queue: Messa
       throw new InvalidRequestError(`url: ${(error as Error).message}`);
     }
   });
-  const delivery: WebhookDeliveryDeps = {
+  const delivery: WebhookDeliveryDeps = webhookDeliveryDeps(config, {
     store: ports.store,
-    transport: ports.webhookTransport ?? new GuardedWebhookSender({ allowPrivate }),
     queue,
-    deadLetters: ports.webhookDeadLetters ?? {
-      send: async (message) => deps.logger.error("webhook delivery dead-lettered", { ...message }),
-    },
+    deadLetters: ports.webhookDeadLetters,
+    transport: ports.webhookTransport,
     clock: deps.clock,
     logger: deps.logger,
-    maxAttempts: config.REVERIE_WEBHOOK_MAX_ATTEMPTS,
-    retryBaseSeconds: config.REVERIE_WEBHOOK_RETRY_BASE_SECONDS,
-    orderWaitSeconds: 1,
-    timeoutMs: 10_000,
-  };
+  });
   return { service, delivery };
 }
 

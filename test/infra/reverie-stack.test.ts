@@ -29,12 +29,14 @@ const MAX_BUNDLE_BYTES = 500 * 1024;
  * agent-step also carries the toolset and the clients of what tools reach (the sandbox, MCP servers:
  * the MCP SDK is ~75 KB, its unused Ajv is aliased away). The authorizer has its own composition (a
  * key hash and one DynamoDB read, ~6 KB); the JSON API is three functions, one per bounded context
- * (sessions, memory, workspace resources), so each carries its own routes only. Every other function
+ * (sessions, memory, workspace resources), so each carries its own routes only; webhook-deliver has a
+ * composition of its own too (~165 KB: the delivery worker, not the services). Every other function
  * carries the whole composition root (container.ts: ~300 KB, zod ~105 KB of it), which grows with
  * every context; budgets are what each bundle measured plus ~5%.
  */
 const BUNDLE_BUDGETS: Partial<Record<string, number>> = {
   authorizer: 16 * 1024,
+  "webhook-deliver": 175 * 1024,
   "api-memory": 480 * 1024,
   "api-workspace": 540 * 1024,
   "api-stream": 420 * 1024,
