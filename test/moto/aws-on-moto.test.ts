@@ -488,59 +488,9 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", { timeout: 18
     await client.beta.organization.webhooks.delete(endpoint.id);
   });
 
-  // The only fan-out of this file: moto 5.2.1 starts one execution per state machine (a second
-  // StartExecution fails with a 500; docs/aws-on-moto.md).
-  it("fans a coordinator out to two threads through a Step Functions execution", async () => {
-    const environment = await client.beta.environments.create({ name: "moto-fanout" });
-    const worker = (name: string) =>
-      client.beta.agents.create({ name, model: "claude-haiku-4-5", system: `WORKER ${name}` });
-    const [alpha, beta] = await Promise.all([worker("alpha"), worker("beta")]);
-    const coordinator = await client.beta.agents.create({
-      name: "lead",
-      model: "claude-sonnet-4-6",
-      system: "COORDINATOR",
-      multiagent: { type: "coordinator", agents: [alpha.id, beta.id] },
-    });
-    const session = await client.beta.sessions.create({
-      agent: coordinator.id,
-      environment_id: environment.id,
-    });
-    coordinatorCalls = [
-      { name: "send_to_agent", input: { agent_name: "alpha", message: "task A" } },
-      { name: "send_to_agent", input: { agent_name: "beta", message: "task B" } },
-    ];
-    const before = upstream.received.length;
-    await client.beta.sessions.events.send(session.id, { events: [say("split the work")] });
-    await waitIdle(session.id);
-
-    const calls = upstream.received.slice(before);
-    const resumed = calls.filter((r) => systemOf(r.body) === "COORDINATOR" && hasToolResults(r.body));
-    expect(resumed).toHaveLength(1);
-    const results = (resumed[0]?.body.messages.at(-1)?.content ??
-      []) as Anthropic.Messages.ToolResultBlockParam[];
-    const texts = results.map((b) =>
-      Array.isArray(b.content)
-        ? b.content.map((x) => (x.type === "text" ? x.text : "")).join("")
-        : String(b.content),
-    );
-    expect(texts.sort()).toEqual(["alpha did it", "beta did it"]);
-    expect(results.every((b) => !b.is_error)).toBe(true);
-
-    // moto ran the very state machine CDK deploys, to the end. Only the happy path runs here: moto's
-    // SendTaskFailure drops the cause a failed thread reports (docs/aws-on-moto.md); the failure paths
-    // are covered on the embedded stack (test/conformance/threads.test.ts).
-    const { executions = [] } = await aws.clients.sfn.send(
-      new ListExecutionsCommand({ stateMachineArn: aws.resources.stateMachineArn }),
-    );
-    expect(executions).toHaveLength(1);
-    const execution = await aws.clients.sfn.send(
-      new DescribeExecutionCommand({ executionArn: executions[0]?.executionArn }),
-    );
-    expect(execution.status).toBe("SUCCEEDED");
-    const threads = await client.get(`/v1/sessions/${session.id}/threads`);
-    expect((threads as { data: unknown[] }).data.length).toBeGreaterThanOrEqual(2);
-  });
-
+  // Before the fan-out: moto 5.2.1 deep-copies every state machine with its executions on each
+  // StartExecution, and a finished execution's lock cannot be copied (docs/aws-on-moto.md). A workflow
+  // run's machine is deleted when the run ends, so the fan-out's start that follows copies nothing of it.
   it("runs a workflow run's compiled plan as its own Step Functions state machine, then deletes it", async () => {
     const environment = await client.beta.environments.create({ name: "moto-workflow" });
     const worker = (name: string) =>
@@ -600,6 +550,63 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", { timeout: 18
     // The run's machine was created under the deployment's prefix, ran to the end, and is gone.
     const { stateMachines = [] } = await aws.clients.sfn.send(new ListStateMachinesCommand({}));
     expect(stateMachines.filter((m) => m.name?.startsWith("reverie-moto-wf-"))).toEqual([]);
+  });
+
+  // The only fan-out of this file: moto 5.2.1 starts one execution per state machine (a second
+  // StartExecution fails with a 500; docs/aws-on-moto.md).
+  it("fans a coordinator out to two threads through a Step Functions execution", async () => {
+    const environment = await client.beta.environments.create({ name: "moto-fanout" });
+    const worker = (name: string) =>
+      client.beta.agents.create({ name, model: "claude-haiku-4-5", system: `WORKER ${name}` });
+    const [alpha, beta] = await Promise.all([worker("alpha"), worker("beta")]);
+    const coordinator = await client.beta.agents.create({
+      name: "lead",
+      model: "claude-sonnet-4-6",
+      system: "COORDINATOR",
+      multiagent: { type: "coordinator", agents: [alpha.id, beta.id] },
+    });
+    const session = await client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environment.id,
+    });
+    coordinatorCalls = [
+      { name: "send_to_agent", input: { agent_name: "alpha", message: "task A" } },
+      { name: "send_to_agent", input: { agent_name: "beta", message: "task B" } },
+    ];
+    const before = upstream.received.length;
+    await client.beta.sessions.events.send(session.id, { events: [say("split the work")] });
+    await waitIdle(session.id);
+
+    const calls = upstream.received.slice(before);
+    const resumed = calls.filter((r) => systemOf(r.body) === "COORDINATOR" && hasToolResults(r.body));
+    expect(resumed).toHaveLength(1);
+    const results = (resumed[0]?.body.messages.at(-1)?.content ??
+      []) as Anthropic.Messages.ToolResultBlockParam[];
+    const texts = results.map((b) =>
+      Array.isArray(b.content)
+        ? b.content.map((x) => (x.type === "text" ? x.text : "")).join("")
+        : String(b.content),
+    );
+    expect(texts.sort()).toEqual(["alpha did it", "beta did it"]);
+    expect(results.every((b) => !b.is_error)).toBe(true);
+
+    // moto ran the very state machine CDK deploys, to the end. Only the happy path runs here: moto's
+    // SendTaskFailure drops the cause a failed thread reports (docs/aws-on-moto.md); the failure paths
+    // are covered on the embedded stack (test/conformance/threads.test.ts).
+    const { executions = [] } = await aws.clients.sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: aws.resources.stateMachineArn }),
+    );
+    expect(executions).toHaveLength(1);
+    const execution = await aws.clients.sfn.send(
+      new DescribeExecutionCommand({ executionArn: executions[0]?.executionArn }),
+    );
+    expect(execution.status).toBe("SUCCEEDED");
+    const threads = await client.get(`/v1/sessions/${session.id}/threads`);
+    expect((threads as { data: unknown[] }).data.length).toBeGreaterThanOrEqual(2);
+    // A thread's own stream is response streaming from api-stream too (the JSON function refuses it).
+    const threadId = (threads as { data: Array<{ id: string }> }).data[0]?.id as string;
+    const stream = await client.beta.sessions.threads.events.stream(threadId, { session_id: session.id });
+    stream.controller.abort();
   });
 
   it("dreams: a turn retried through an SQS delay, then dream-jobs, dream-worker and the output store; a schedule lives in EventBridge Scheduler", async () => {
