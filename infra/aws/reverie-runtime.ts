@@ -811,22 +811,28 @@ export class ReverieRuntime extends Construct {
     const sessionEvents = session.addResource("events");
     anyMethod(sessionEvents, ["session_id"]);
     anyMethod(sessionEvents.addResource("{proxy+}"), ["session_id", "proxy"]);
+    const threads = session.addResource("threads");
+    anyMethod(threads, ["session_id"]);
+    const thread = threads.addResource("{thread_id}");
+    anyMethod(thread, ["session_id", "thread_id"]);
+    anyMethod(thread.addResource("{proxy+}"), ["session_id", "thread_id", "proxy"]);
     const streamTimeout = this.props.streamTimeout ?? Duration.minutes(15);
-    sessionEvents.addResource("stream").addMethod(
-      "GET",
-      new apigw.LambdaIntegration(this.functions["api-stream"], {
-        proxy: true,
-        // Lambda response streaming: the integration calls InvokeWithResponseStream and forwards bytes
-        // as they come, so SSE works and the 29-second integration limit does not apply.
-        responseTransferMode: apigw.ResponseTransferMode.STREAM,
-        timeout: streamTimeout,
-        scopePermissionToMethod: false,
-      }),
-      {
+    // Lambda response streaming: the integration calls InvokeWithResponseStream and forwards bytes as
+    // they come, so SSE works and the 29-second integration limit does not apply. One integration
+    // serves both streams (restApiStreamOf: a session's and a thread's).
+    const stream = new apigw.LambdaIntegration(this.functions["api-stream"], {
+      proxy: true,
+      responseTransferMode: apigw.ResponseTransferMode.STREAM,
+      timeout: streamTimeout,
+      scopePermissionToMethod: false,
+    });
+    const streamMethod = (resource: apigw.IResource, parameters: string[]) =>
+      resource.addResource("stream").addMethod("GET", stream, {
         requestValidator: validator,
-        requestParameters: { "method.request.path.session_id": true },
-      },
-    );
+        requestParameters: Object.fromEntries(parameters.map((p) => [`method.request.path.${p}`, true])),
+      });
+    streamMethod(sessionEvents, ["session_id"]);
+    streamMethod(thread, ["session_id", "thread_id"]);
 
     this.addErrorResponses(api);
 

@@ -23,7 +23,7 @@ export const restApiDefaultStageName = "prod";
 /**
  * The API functions other than `api` and the top-level collections under `/v1/` each serves, with
  * everything below them; every other path goes to `api` (agents, environments, sessions, and
- * `GET /health`), except the event stream, which `api-stream` serves. The API's route modules are
+ * `GET /health`), except the event streams, which `api-stream` serves ({@link restApiStreamOf}). The API's route modules are
  * split the same way (shared/runtime/http/*-api-routes.ts; a test keeps the two in step).
  */
 export const restApiFunctionCollections = {
@@ -40,4 +40,38 @@ export function restApiFunctionOf(path: string): RestApiFunction {
     if (path.startsWith("/v1/") && (collections as readonly string[]).includes(collection ?? ""))
       return name as RestApiFunction;
   return "api";
+}
+
+/**
+ * The SSE routes `api-stream` serves through response streaming: a session's event stream and a
+ * thread's. Each is a resource of its own with a GET method only.
+ */
+const restApiStreams = [
+  {
+    resource: "/v1/sessions/{session_id}/events/stream",
+    pattern: /^\/v1\/sessions\/([^/]+)\/events\/stream$/,
+    parameters: ["session_id"],
+  },
+  {
+    resource: "/v1/sessions/{session_id}/threads/{thread_id}/stream",
+    pattern: /^\/v1\/sessions\/([^/]+)\/threads\/([^/]+)\/stream$/,
+    parameters: ["session_id", "thread_id"],
+  },
+] as const;
+
+export const restApiStreamResources: readonly string[] = restApiStreams.map((s) => s.resource);
+
+/** The stream resource a path is, with its path parameters; undefined for any other path. */
+export function restApiStreamOf(
+  path: string,
+): { resource: string; pathParameters: Record<string, string> } | undefined {
+  for (const stream of restApiStreams) {
+    const match = stream.pattern.exec(path);
+    if (!match) continue;
+    const pathParameters = Object.fromEntries(
+      stream.parameters.map((name, i) => [name, decodeURIComponent(match[i + 1] as string)]),
+    );
+    return { resource: stream.resource, pathParameters };
+  }
+  return undefined;
 }

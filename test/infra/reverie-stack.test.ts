@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReverieFunctionName } from "../../infra/aws/reverie-runtime.js";
 import { ReverieStack } from "../../infra/aws/reverie-stack.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
-import { restApiFunctionCollections } from "../../shared/infra-spec/rest-api.js";
+import { restApiFunctionCollections, restApiStreamResources } from "../../shared/infra-spec/rest-api.js";
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
 import {
   acknowledgements,
@@ -393,31 +393,10 @@ describe("API", () => {
     }
   });
 
-  it("streams GET /v1/sessions/{session_id}/events/stream from api-stream", () => {
-    const streamResource = Object.entries(
+  it("streams a session's and a thread's events from api-stream (restApiStreamResources)", () => {
+    const streamResources = Object.keys(
       template.findResources("AWS::ApiGateway::Resource", { Properties: { PathPart: "stream" } }),
     );
-    expect(streamResource).toHaveLength(1);
-    template.hasResourceProperties("AWS::ApiGateway::Method", {
-      HttpMethod: "GET",
-      ResourceId: { Ref: streamResource[0]?.[0] },
-      AuthorizationType: "CUSTOM",
-      RequestParameters: { "method.request.path.session_id": true },
-      Integration: Match.objectLike({
-        Type: "AWS_PROXY",
-        ResponseTransferMode: "STREAM",
-        Uri: Match.objectLike({
-          "Fn::Join": [
-            "",
-            Match.arrayWith([
-              { "Fn::GetAtt": [logicalIdOf(fn("api-stream")), "Arn"] },
-              "/response-streaming-invocations",
-            ]),
-          ],
-        }),
-      }),
-    });
-    // The path really is /v1/sessions/{session_id}/events/stream.
     const resources = template.findResources("AWS::ApiGateway::Resource");
     const pathOf = (id: string): string => {
       const r = resources[id];
@@ -425,7 +404,30 @@ describe("API", () => {
       const prefix = parent?.Ref ? pathOf(parent.Ref) : "";
       return `${prefix}/${r?.Properties.PathPart}`;
     };
-    expect(pathOf(streamResource[0]?.[0] as string)).toBe("/v1/sessions/{session_id}/events/stream");
+    // The paths really are the stream routes the moto front and the route table name.
+    expect(streamResources.map(pathOf).sort()).toEqual([...restApiStreamResources].sort());
+    for (const id of streamResources) {
+      const parameters = [...pathOf(id).matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1]);
+      template.hasResourceProperties("AWS::ApiGateway::Method", {
+        HttpMethod: "GET",
+        ResourceId: { Ref: id },
+        AuthorizationType: "CUSTOM",
+        RequestParameters: Object.fromEntries(parameters.map((p) => [`method.request.path.${p}`, true])),
+        Integration: Match.objectLike({
+          Type: "AWS_PROXY",
+          ResponseTransferMode: "STREAM",
+          Uri: Match.objectLike({
+            "Fn::Join": [
+              "",
+              Match.arrayWith([
+                { "Fn::GetAtt": [logicalIdOf(fn("api-stream")), "Arn"] },
+                "/response-streaming-invocations",
+              ]),
+            ],
+          }),
+        }),
+      });
+    }
   });
 
   it("stage has JSON access logs, X-Ray, throttling, and no data trace", () => {

@@ -5,7 +5,7 @@
  * the method ARN and whose context reaches the function as `requestContext.authorizer`; JSON routes
  * are a Lambda proxy integration of `api`, or of `api-memory` / `api-workspace` for the collections
  * those serve (`restApiFunctionOf`; 29 s integration timeout, 10 MB request limit, Lambda's 6 MB
- * payloads), `GET /v1/sessions/{id}/events/stream` a response-streaming integration of
+ * payloads), the session and thread event streams (`restApiStreamOf`) a response-streaming integration of
  * `api-stream`. Bodies whose Content-Type is a binary media type reach the function base64-encoded;
  * a response marked `isBase64Encoded` is turned back into bytes only when the request's first
  * Accept type is a binary media type — otherwise the client receives the base64 text, as on AWS.
@@ -19,6 +19,7 @@ import {
   restApiBinaryMediaTypes,
   restApiDefaultStageName,
   restApiFunctionOf,
+  restApiStreamOf,
 } from "../../shared/infra-spec/rest-api.js";
 import type { InvokeOutcome, LambdaFunction } from "./lambda-service.js";
 import { MOTO_ACCOUNT, MOTO_REGION } from "./moto-server.js";
@@ -118,7 +119,7 @@ export async function startApiGatewayFront(options: ApiGatewayFrontOptions): Pro
       return sendJson(res, 403, { message: "Forbidden" });
     }
     const path = url.pathname.slice(stagePrefix.length) || "/";
-    const streamRoute = /^\/v1\/sessions\/([^/]+)\/events\/stream$/.exec(path);
+    const streamRoute = restApiStreamOf(path);
     if (streamRoute && method !== "GET") {
       // The stream resource has a GET method only (no ANY, no {proxy+} below it).
       return sendJson(res, 403, { message: "Missing Authentication Token" });
@@ -133,7 +134,7 @@ export async function startApiGatewayFront(options: ApiGatewayFrontOptions): Pro
       path === "/health"
         ? "/health"
         : streamRoute
-          ? "/v1/sessions/{session_id}/events/stream"
+          ? streamRoute.resource
           : collection
             ? path === `/v1/${collection}`
               ? path
@@ -142,7 +143,7 @@ export async function startApiGatewayFront(options: ApiGatewayFrontOptions): Pro
               ? "/v1/{proxy+}"
               : "/{proxy+}";
     const pathParameters = streamRoute
-      ? { session_id: decodeURIComponent(streamRoute[1] as string) }
+      ? streamRoute.pathParameters
       : resource.endsWith("{proxy+}")
         ? { proxy: path.replace(collection ? `/v1/${collection}/` : /^\/(v1\/)?/, "") }
         : null;

@@ -1,7 +1,7 @@
 /**
  * The sessions context of the API, served by the `api` function: agents, environments (with
  * self-hosted work and environment keys), sessions and their events, threads, resources and
- * outcome evaluations. `GET /v1/sessions/{id}/events/stream` is the one route `api-stream` serves.
+ * outcome evaluations. The SSE streams (a session's, a thread's) are what `api-stream` serves.
  */
 import { addAgentRoutes } from "./agents-routes.js";
 import type { ApiRoutes } from "./api.js";
@@ -24,5 +24,8 @@ export const sessionsApiRoutes: readonly ApiRoutes[] = [
   (router, s) => s.outcomes && addOutcomeRoutes(router, s.outcomes),
 ];
 
-/** What `api-stream` serves: a session's event stream (and the rest of its events routes). */
-export const eventStreamApiRoutes: readonly ApiRoutes[] = [(router, s) => addEventRoutes(router, s.events)];
+/** What `api-stream` serves: a session's and a thread's event streams (and the rest of their routes). */
+export const eventStreamApiRoutes: readonly ApiRoutes[] = [
+  (router, s) => addEventRoutes(router, s.events),
+  (router, s) => s.threads && addThreadRoutes(router, s.threads),
+];
