@@ -43,12 +43,7 @@ import {
   type PinnedAnswer,
   type StoredChange,
 } from "./dream-record.js";
-import {
-  DREAM_INPUT_MOUNT,
-  DREAM_OUTPUT_MOUNT,
-  dreamerAgent,
-  dreamerResources,
-} from "./dreamer-agent.js";
+import { DREAM_INPUT_MOUNT, DREAM_OUTPUT_MOUNT, dreamerAgent, dreamerResources } from "./dreamer-agent.js";
 import { type DreamerAnswer, outputOf } from "./dreamer-answer.js";
 import { budgetSpent } from "./dreamer-extension.js";
 import {
