@@ -98,7 +98,8 @@ function apiKeyOf(flags: GlobalFlags, env: NodeJS.ProcessEnv): string | undefine
 }
 
 export function createContext(flags: GlobalFlags, io: Io): CliContext {
-  const baseURL = (flags["base-url"] ?? io.env.REVERIE_BASE_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
+  let baseURL = flags["base-url"] ?? io.env.REVERIE_BASE_URL ?? DEFAULT_BASE_URL;
+  while (baseURL.endsWith("/")) baseURL = baseURL.slice(0, -1);
   let client: Anthropic | undefined;
   const json = flags.json === true;
   return {

@@ -20,14 +20,16 @@ export interface Lesson {
   workaround: Record<string, unknown>;
 }
 
-const HINT = /valid call: (\{.*\})/;
+const HINT = "valid call: ";
 
-/** The input an error's `valid call: {json}` hint gives, if any. */
+/** The input an error's `valid call: {json}` hint gives, if any (the object runs to the line's last `}`). */
 export function retryHint(errorText: string): Record<string, unknown> | undefined {
-  const match = HINT.exec(errorText);
-  if (!match?.[1]) return undefined;
-  const value = parseObject(match[1]);
-  return value;
+  const at = errorText.indexOf(HINT);
+  if (at < 0) return undefined;
+  const line = errorText.slice(at + HINT.length).split("\n", 1)[0] ?? "";
+  const end = line.lastIndexOf("}");
+  if (!line.startsWith("{") || end < 0) return undefined;
+  return parseObject(line.slice(0, end + 1));
 }
 
 /** Lessons in text the agent has read (grep lines `path:n:text` or read lines `   n\ttext`, or plain). */

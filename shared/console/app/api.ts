@@ -7,7 +7,10 @@
 const KEY_STORAGE = "reverie.console.apiKey";
 
 /** Where the API is: the console is served at `<base>/console/`, the API at `<base>/v1/…`. */
-export const apiBase = location.pathname.replace(/\/console(\/.*)?$/, "");
+export const apiBase = ((path: string) => {
+  const at = path.search(/\/console(?:\/|$)/);
+  return at < 0 ? path : path.slice(0, at);
+})(location.pathname);
 
 export function storedKey(): string | null {
   return sessionStorage.getItem(KEY_STORAGE);
