@@ -163,7 +163,15 @@ describe("workflow runs", () => {
     workers = {
       reader: (r) => {
         const input = lastUserText(r);
-        if (input.startsWith("List")) return { content: '["a.txt", "b.txt", "c.txt"]' };
+        // A list step answers through its return_items tool, then ends its turn.
+        if (input.startsWith("List"))
+          return {
+            stop_reason: "tool_use",
+            content: [
+              { type: "tool_use", name: "return_items", input: { items: ["a.txt", "b.txt", "c.txt"] } },
+            ],
+          };
+        if (input.startsWith("Recorded")) return { content: "listed the contracts" };
         return { content: `contents of ${input.replace(/^Read /, "")}` };
       },
       writer: (r) => ({ content: `writer on: ${lastUserText(r).slice(0, 60)}` }),
@@ -365,6 +373,61 @@ describe("workflow runs", () => {
     expect(result).toMatch(/## bad\n\[failed/);
     expect(result).toMatch(/## late\n\[no result/);
     expect(result).toContain("## report\nwriter on: Report");
+  });
+
+  it("takes a list step's items only from return_items: a malformed call is answered with what is wrong, a turn without items fails the call (bounded by retries)", async () => {
+    const { session } = await setup(h);
+    let listCalls = 0;
+    workers.reader = (r) => {
+      const input = lastUserText(r);
+      if (input.startsWith("List")) {
+        listCalls++;
+        // An empty list is refused; the agent then answers in prose, which is never read as a list.
+        return {
+          stop_reason: "tool_use",
+          content: [{ type: "tool_use", name: "return_items", input: { items: [] } }],
+        };
+      }
+      if (input.startsWith("Invalid input for return_items"))
+        return { content: '["a.txt", "b.txt"] (here it is as text)' };
+      return { content: `contents of ${input}` };
+    };
+    leadScript = [
+      () =>
+        start({
+          name: "Listing",
+          phases: [
+            {
+              name: "List",
+              steps: [
+                {
+                  type: "agent",
+                  id: "list",
+                  agent: "reader",
+                  input: "List the files",
+                  output: "list",
+                  retries: 1,
+                },
+                { type: "map", id: "read", agent: "reader", items: { from: "list" }, input: "Read {{item}}" },
+              ],
+            },
+          ],
+          result: ["list", "read"],
+        }),
+    ];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("list")] });
+    await runEnded(h, session.id);
+    const refused = h.upstream.received.find((r) =>
+      lastUserText(r).startsWith("Invalid input for return_items"),
+    );
+    expect(lastUserText(refused as ReceivedRequest)).toContain("items");
+    // Two attempts (one retry), each ending without items: the step failed, the map ran over nothing.
+    expect(listCalls).toBe(2);
+    expect(h.upstream.received.some((r) => lastUserText(r).startsWith("Read "))).toBe(false);
+    const final = await waitFor("the lead's final call", async () => resultRequest(h));
+    expect(lastUserText(final)).toMatch(
+      /## list\n\[failed \(after 2 attempts\): .*without returning its list through return_items/,
+    );
   });
 
   it("an interrupt stops the session's open runs (result stopped)", async () => {

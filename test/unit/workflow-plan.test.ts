@@ -3,7 +3,6 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type PlanContext,
-  parseListOutput,
   renderStepInput,
   validateWorkflowPlan,
 } from "../../shared/core/workflows/workflow-plan.js";
@@ -189,13 +188,5 @@ describe("renderStepInput", () => {
       index: 2,
     });
     expect(text).toBe("A=<a> item=x.txt i=2 obj=x.txt");
-  });
-});
-
-describe("parseListOutput", () => {
-  it("reads a JSON array, bare or fenced, else lines without list markers", () => {
-    expect(parseListOutput('["a", "b", {"k": 1}]', 10)).toEqual(["a", "b", '{"k":1}']);
-    expect(parseListOutput('Here:\n```json\n["x","y"]\n```', 10)).toEqual(["x", "y"]);
-    expect(parseListOutput("- one\n2. two\n\n* three", 2)).toEqual(["one", "two"]);
   });
 });

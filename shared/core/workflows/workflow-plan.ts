@@ -383,16 +383,6 @@ export function renderStepInput(template: string, context: RenderContext): strin
   });
 }
 
-/** The first fenced block's body (```json … ```), found without a backtracking regex. */
-function fencedBlock(text: string): string | undefined {
-  const open = text.indexOf("```");
-  if (open === -1) return undefined;
-  const close = text.indexOf("```", open + 3);
-  if (close === -1) return undefined;
-  const body = text.slice(open + 3, close);
-  return body.startsWith("json") ? body.slice(4) : body;
-}
-
 /** The step ids a template names with `{{steps.<id>}}`. */
 export function referencedSteps(template: string): string[] {
   const ids: string[] = [];
@@ -401,32 +391,4 @@ export function referencedSteps(template: string): string[] {
     if (step && !ids.includes(step)) ids.push(step);
   }
   return ids;
-}
-
-/**
- * A `list` step's reply as items: a JSON array (of strings, or of values kept as JSON), bare or in a
- * fenced block; otherwise its non-empty lines, list markers stripped. Capped at `max` items.
- */
-export function parseListOutput(reply: string, max: number): string[] {
-  const fenced = fencedBlock(reply);
-  for (const candidate of [fenced, reply]) {
-    if (!candidate) continue;
-    const trimmed = candidate.trim();
-    if (!trimmed.startsWith("[")) continue;
-    try {
-      const value = JSON.parse(trimmed) as unknown;
-      if (Array.isArray(value))
-        return value
-          .slice(0, max)
-          .map((v) => (typeof v === "string" ? v : JSON.stringify(v)).slice(0, L.itemChars));
-    } catch {
-      // not JSON: fall through to lines
-    }
-  }
-  return reply
-    .split("\n")
-    .map((line) => line.replace(/^\s*(?:[-*•]|\d+[.)])\s+/, "").trim())
-    .filter((line) => line.length > 0)
-    .slice(0, max)
-    .map((line) => line.slice(0, L.itemChars));
 }

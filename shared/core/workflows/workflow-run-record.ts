@@ -75,6 +75,8 @@ const attemptSchema = z.object({
       items: z.array(z.string()).optional(),
     })
     .optional(),
+  /** A list step's items as its agent returned them (`return_items`), until the outcome takes them. */
+  returnedItems: z.array(z.string()).optional(),
   /** The Step Functions task was answered with the outcome. */
   answered: z.boolean().optional(),
 });

@@ -36,7 +36,7 @@ import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { ToolRun } from "../runtime/step-record.js";
 import type { SessionRecord } from "../sessions/session-record.js";
-import { threadRepository } from "../threads/thread-record.js";
+import { metaOf, threadRepository } from "../threads/thread-record.js";
 import type { WorkflowThreadDispatcher } from "../threads/thread-tasks.js";
 import type { ToolOutcome } from "../tools/toolset.js";
 import {
@@ -48,7 +48,6 @@ import {
 } from "./workflow-messages.js";
 import {
   type PlanStep,
-  parseListOutput,
   referencedSteps,
   renderStepInput,
   type ValidatedPlan,
@@ -67,6 +66,8 @@ import {
 } from "./workflow-run-record.js";
 
 export const START_WORKFLOW_RUN = "start_workflow_run";
+/** The tool a list step's agent returns its items with (a list step's output is never parsed from prose). */
+export const RETURN_ITEMS = "return_items";
 /** The extension's name (run-extension.ts). */
 const WORKFLOWS = "workflows";
 /** Relay tokens: what a workflow task's thread answers, so the run records the outcome first. */
@@ -111,7 +112,7 @@ const toolInputSchema = (() => {
 const description = `Start a workflow run: background work that follows a plan you write, running other agents in session threads and combining what they return. The call answers at once with the run's id; you may keep working or end your turn, and the run's result is given to you when it ends.
 
 A plan has phases, run in order; a phase's steps run one after the other. A step is
-- {"type":"agent","id","agent","input"}: one agent works on input and replies (add "output":"list" to parse its reply into a list of items);
+- {"type":"agent","id","agent","input"}: one agent works on input and replies (add "output":"list" and the agent returns a list of items with its return_items tool);
 - {"type":"map","id","agent","items","input"}: the same call once per item, side by side ("items": a list of strings, or {"from":"<id of an earlier list step>"}; "max_concurrency" ≤ ${WORKFLOW_PLAN_LIMITS.branches});
 - {"type":"parallel","id","branches":[[steps…],[steps…]]}: branches side by side.
 An input names an earlier step's output as {{steps.<id>}} (a map's outputs come numbered); a map's input names its item {{item}} and {{index}}. "retries" (0–${WORKFLOW_PLAN_LIMITS.retries}) re-runs a failed or timed-out call; "timeout_seconds" bounds a call (default ${WORKFLOW_PLAN_LIMITS.stepTimeout.default}) and the plan's "timeout_seconds" the run. "agent" is one of your workflow agents (by name) or an inline agent you define in "agents" ({name, system, model?, tools?}). "result" lists the steps whose outputs make the run's result (default: the last phase's steps). A failed step does not stop the run: its failure is reported in its place.`;
@@ -130,8 +131,10 @@ export class WorkflowRunsRuntime {
   /** The primary thread's side in the step loop: the start tool, and interrupts stopping its runs. */
   readonly extension: RunExtension = {
     name: WORKFLOWS,
-    tools: (_deps, run) =>
-      run.thread === undefined && workflowsOf(run.session.agent) ? [this.startTool] : [],
+    tools: async (deps, run) => {
+      if (run.thread === undefined) return workflowsOf(run.session.agent) ? [this.startTool] : [];
+      return (await this.listStepOf(deps, run)) ? [this.returnItemsTool] : [];
+    },
     contextText: (logged) =>
       logged.event.type === "workflow_run.status_ended" ? logged.internals.workflowResult : undefined,
     interrupted: async (deps, run) => {
@@ -148,6 +151,68 @@ export class WorkflowRunsRuntime {
     },
     run: (deps, run, call) => this.start(deps, run, call),
   };
+
+  /**
+   * A list step's agent answers through `return_items` (zod-checked; a malformed call is answered
+   * with what is wrong and the agent calls again within its turn; a turn that ends without items
+   * fails the call, which the step's `retries` bound). The items wait on the call's attempt until
+   * its thread goes idle.
+   */
+  private readonly returnItemsTool: ExtensionTool = {
+    definition: {
+      name: RETURN_ITEMS,
+      description:
+        "Return the list this step asks for: one call with every item, each a short self-contained string (a later step runs once per item). Call it again to replace the list; end your turn after it is recorded.",
+      input_schema: {
+        type: "object",
+        properties: {
+          items: {
+            type: "array",
+            items: { type: "string", minLength: 1, maxLength: WORKFLOW_PLAN_LIMITS.itemChars },
+            minItems: 1,
+          },
+        },
+        required: ["items"],
+      },
+    },
+    run: (deps, run, call) => this.returnItems(deps, run, call),
+  };
+
+  /** The workflow call a thread works on when it is a list step's, with its run and task reference. */
+  private async listStepOf(deps: StepDeps, thread: SessionRecord) {
+    const meta = metaOf(thread);
+    const ref =
+      meta.workflowRunId && meta.dispatch?.taskToken ? this.parseRelay(meta.dispatch.taskToken) : undefined;
+    if (!ref) return undefined;
+    const run = await this.runs(deps).get(ref.sessionId, ref.runId);
+    return run?.plan.steps[ref.stepId]?.listOutput ? { run, ref } : undefined;
+  }
+
+  private async returnItems(deps: StepDeps, thread: SessionRecord, call: ToolRun): Promise<ToolOutcome> {
+    const step = await this.listStepOf(deps, thread);
+    if (!step) return { isError: true, content: "This thread's workflow call does not ask for a list." };
+    const max = this.options.limits.maxThreadsPerRun;
+    const parsed = z
+      .object({ items: z.array(z.string().min(1).max(WORKFLOW_PLAN_LIMITS.itemChars)).min(1).max(max) })
+      .safeParse(call.input);
+    if (!parsed.success)
+      return {
+        isError: true,
+        content: `Invalid input for ${RETURN_ITEMS}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}. Call ${RETURN_ITEMS} again with {"items": ["…", "…"]}.`,
+      };
+    const { ref } = step;
+    const items = parsed.data.items;
+    await this.runs(deps).mutateTask(step.run.runId, ref.stepId, ref.index, undefined, (task) => {
+      const attempt = task.attempts[ref.attempt];
+      if (!attempt || attempt.outcome) return undefined;
+      attempt.returnedItems = items;
+      return task;
+    });
+    return {
+      isError: false,
+      content: `Recorded ${items.length} item(s). End your turn with a one-line summary.`,
+    };
+  }
 
   private runs(deps: StepDeps) {
     return new WorkflowRunStore(deps.store);
@@ -470,20 +535,19 @@ export class WorkflowRunsRuntime {
     const step = run?.plan.steps[ref.stepId];
     if (!run || !step) return;
     const reply = (output as { reply?: unknown } | undefined)?.reply;
+    // A list step's items are what its agent returned through return_items, never its prose.
+    const returned = step.listOutput
+      ? (await store.task(run.runId, ref.stepId, ref.index))?.attempts[ref.attempt]?.returnedItems
+      : undefined;
     const outcome = failure
       ? { ok: false, error: failure.replace(/^Thread(Failed|Cancelled): /, "") }
-      : {
-          ok: true,
-          reply: typeof reply === "string" ? reply : "",
-          ...(step.listOutput
-            ? {
-                items: parseListOutput(
-                  typeof reply === "string" ? reply : "",
-                  this.options.limits.maxThreadsPerRun,
-                ),
-              }
-            : {}),
-        };
+      : step.listOutput && !returned
+        ? { ok: false, error: `the agent ended its turn without returning its list through ${RETURN_ITEMS}` }
+        : {
+            ok: true,
+            reply: typeof reply === "string" ? reply : "",
+            ...(returned ? { items: returned } : {}),
+          };
     const task = await store.mutateTask(run.runId, ref.stepId, ref.index, undefined, (t) => {
       const attempt = t.attempts[ref.attempt];
       if (!attempt || attempt.outcome) return undefined;
