@@ -169,6 +169,11 @@ describe("the agentic dreamer through the SDK", () => {
       expect(result?.is_error).toBe(true);
       expect(textOf(result)).toMatch(/invalid finish_dream input: .*summary/);
     }
+    // The dreamer's turn ended because its answers ran out, not because of a budget.
+    const idles = events.filter((e) => e.type === "session.status_idle") as Array<{
+      stop_reason: { type: string };
+    }>;
+    expect(idles.at(-1)?.stop_reason.type).toBe("retries_exhausted");
     expect(await snapshot(h, storeId)).toBe(before);
   });
 
@@ -268,6 +273,10 @@ describe("a dream's budget", () => {
     const session = await h.client.beta.sessions.retrieve(done.session_id as string);
     const spent = (session.usage.input_tokens ?? 0) + (session.usage.output_tokens ?? 0);
     expect(spent).toBeGreaterThanOrEqual(3000);
+    const idles = (await h.allEvents(done.session_id as string)).filter(
+      (e) => e.type === "session.status_idle",
+    ) as Array<{ stop_reason: { type: string } }>;
+    expect(idles.at(-1)?.stop_reason.type).toBe("budget_reached");
     expect(done.outputs).toEqual([]);
     expect(await snapshot(h, storeId)).toBe(before);
   });

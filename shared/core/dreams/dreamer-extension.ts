@@ -6,8 +6,9 @@
  *   when the dream started, so the note is constant and cached with the system prompt);
  * - `tools`: the dreamer tools (dreamer-tools.ts) — its own sessions read-only, delete from the
  *   draft, finish; the file toolset on its two mounts comes from the agent and its resources;
- * - `overBudget`: the dream's budget (tokens, list-price USD, steps), a dream that was canceled or
- *   failed meanwhile, and an answer malformed as often as allowed, end the turn;
+ * - `endTurn`: a dream that was canceled or failed meanwhile ends the turn (`end_turn`), an answer
+ *   malformed as often as allowed ends it as `retries_exhausted`;
+ * - `overBudget`: the dream's budget (tokens, list-price USD, steps) ends it as `budget_reached`;
  * - `afterIdle`: the session went idle — the dream's job is nudged to take it from there (guards,
  *   review, output). The dream sweeper re-sends the job anyway, so a lost nudge only delays it.
  */
@@ -75,13 +76,18 @@ export function dreamerExtension(options: DreamerExtensionOptions): RunExtension
       return hint ? `# Starting hint\n${hint}` : undefined;
     },
     tools: (_deps, run) => (dreamIdOf(run.session) ? tools : []),
-    async overBudget(deps, run, usage) {
+    async endTurn(deps, run) {
       const dreamId = dreamIdOf(run.session);
       if (!dreamId) return undefined;
       const dream = await new DreamRepository(deps.store).get(run.workspaceId, dreamId);
-      if (!dream || isTerminalDreamStatus(dream.dream.status)) return true;
+      if (!dream || isTerminalDreamStatus(dream.dream.status)) return { type: "end_turn" };
       // The answer was malformed as often as allowed: the dream fails; the dreamer stops here.
-      if ((await malformedFinishes(deps.store, dreamId)).length >= options.maxMalformedFinishes) return true;
+      if ((await malformedFinishes(deps.store, dreamId)).length >= options.maxMalformedFinishes)
+        return { type: "retries_exhausted" };
+      return undefined;
+    },
+    async overBudget(_deps, run, usage) {
+      if (!dreamIdOf(run.session)) return undefined;
       return budgetSpent(options.budget, run.session.agent.model.id, usage, run.run.stepSeq) !== undefined;
     },
     async afterIdle(_deps, run) {

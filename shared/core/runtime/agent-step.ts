@@ -80,6 +80,8 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<F
   if (session.run.parkedStep !== undefined) return noModelCall(resumeParked(deps, session));
   if (session.run.interruptSeq > session.run.interruptHandledSeq)
     return noModelCall(finishTurn(deps, session, { type: "end_turn" }, []));
+  const ended = await endTurn(deps, session);
+  if (ended) return noModelCall(finishTurn(deps, session, ended, []));
   if (await overBudget(deps, session, session.session.usage)) {
     return noModelCall(finishTurn(deps, session, { type: "budget_reached" }, []));
   }
@@ -201,6 +203,15 @@ async function overBudget(deps: StepDeps, record: SessionRecord, usage: SessionR
   return budgetReached(record.session.agent.model.id, total, record.session.budget);
 }
 
+/** The first extension's reason to end the run's turn now (a canceled dream), or undefined. */
+async function endTurn(deps: StepDeps, run: SessionRecord): Promise<StopReason | undefined> {
+  for (const extension of extensionsOf(deps)) {
+    const stop = await extension.endTurn?.(deps, run);
+    if (stop) return stop;
+  }
+  return undefined;
+}
+
 /** Runs once a run's idle transition is committed (a child thread reports back). */
 async function afterIdle(deps: StepDeps, record: SessionRecord, stop: StopReason): Promise<void> {
   for (const extension of extensionsOf(deps)) await extension.afterIdle?.(deps, record, stop);
@@ -217,6 +228,7 @@ async function commitStep(
   const sessionId = claimed.session.id;
   const usage = addUsage(claimed.session.usage, record.usage);
   const spent = await overBudget(deps, claimed, usage);
+  const ended = await endTurn(deps, claimed);
   const decide = (
     current: SessionRecord,
   ): { next: "continue" } | { next: "park" } | { next: "idle"; stop: StopReason } => {
@@ -224,6 +236,7 @@ async function commitStep(
     if (parkedBy) return { next: "park" };
     if (current.run.interruptSeq > current.run.interruptHandledSeq)
       return { next: "idle", stop: { type: "end_turn" } };
+    if (ended) return { next: "idle", stop: ended };
     if (record.awaiting.length > 0)
       return { next: "idle", stop: { type: "requires_action", event_ids: record.awaiting } };
     if (spent) return { next: "idle", stop: { type: "budget_reached" } };

@@ -17,6 +17,7 @@
  *     commit ─▶ insteadOfIdle     may take the end of a turn over (an outcome's grader)
  *            ─▶ afterIdle         the idle transition is committed (a child thread reports back)
  *     budget ─▶ overBudget        a run's own budget rule (a child thread's token budget)
+ *            ─▶ endTurn           the turn ends for the extension's own reason (a canceled dream)
  *     sweep  ─▶ nudgeStalled      a stalled run whose pending work is the extension's (a grading)
  *
  * The kernel imports no extension; extensions import the kernel. Every hook may run more than once
@@ -188,6 +189,12 @@ export interface RunExtension {
   nudgeStalled?(deps: StepDeps, run: SessionRecord): Promise<boolean>;
   /** The run's idle transition is committed. */
   afterIdle?(deps: StepDeps, run: SessionRecord, stop: StopReason): Promise<void>;
+  /**
+   * Whether the run's turn must end now for the extension's own reason (a dream canceled meanwhile,
+   * its answer malformed as often as allowed): the stop reason it ends with, or undefined. Asked
+   * before a model call and when a step commits; the first answer wins.
+   */
+  endTurn?(deps: StepDeps, run: SessionRecord): Promise<StopReason | undefined>;
   /** This run's own budget rule: true when spent; undefined defers to the next rule (the session's). */
   overBudget?(deps: StepDeps, run: SessionRecord, usage: SessionUsage): Promise<boolean | undefined>;
 }
