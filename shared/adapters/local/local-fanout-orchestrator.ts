@@ -6,15 +6,9 @@
  * sweeper re-nudges the waiting coordinator, which starts its fan-out again (threads that answered
  * already answer again at once).
  */
-import { randomUUID } from "node:crypto";
 import { StateMachine } from "aws-local-stepfunctions";
 import type { FanoutOrchestrator, Logger } from "../../core/ports.js";
-
-interface Waiter {
-  execution: string;
-  resolve(output: unknown): void;
-  reject(error: Error): void;
-}
+import { LocalTaskTokens } from "./local-task-tokens.js";
 
 export interface LocalFanoutOrchestratorOptions {
   /** The ASL definition (shared/infra-spec/fanout-state-machine.ts). */
@@ -26,7 +20,7 @@ export interface LocalFanoutOrchestratorOptions {
 
 export class LocalFanoutOrchestrator implements FanoutOrchestrator {
   private readonly executions = new Map<string, Promise<unknown>>();
-  private readonly waiting = new Map<string, Waiter>();
+  private readonly tokens = new LocalTaskTokens();
   /** Heartbeats received per task token (observable in tests). */
   readonly heartbeats = new Map<string, number>();
 
@@ -61,37 +55,25 @@ export class LocalFanoutOrchestrator implements FanoutOrchestrator {
       .catch((error) => this.options.logger.error("fan-out execution failed", { name, error: String(error) }))
       .finally(() => {
         // Iterations that timed out leave their waiters behind; a late answer then changes nothing.
-        for (const [token, waiter] of this.waiting) if (waiter.execution === name) this.waiting.delete(token);
+        this.tokens.forget(name);
       });
     this.executions.set(name, settled);
   }
 
   private runThread(execution: string, params: { MessageBody: Record<string, unknown> }): Promise<never> {
-    const taskToken = randomUUID();
-    return new Promise((resolve, reject) => {
-      this.waiting.set(taskToken, { execution, resolve: resolve as (o: unknown) => void, reject });
-      this.options.send({ ...params.MessageBody, taskToken }).catch(reject);
-    });
+    return this.tokens.wait(execution, params.MessageBody, this.options.send) as Promise<never>;
   }
 
   async sendTaskSuccess(taskToken: string, output: unknown): Promise<void> {
-    const waiter = this.waiting.get(taskToken);
-    this.waiting.delete(taskToken);
-    waiter?.resolve(output);
+    this.tokens.succeed(taskToken, output);
   }
 
   async sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void> {
-    const waiter = this.waiting.get(taskToken);
-    this.waiting.delete(taskToken);
-    if (!waiter) return;
-    const failure = new Error(cause);
-    failure.name = error;
-    waiter.reject(failure);
+    this.tokens.fail(taskToken, error, cause);
   }
 
   async sendTaskHeartbeat(taskToken: string): Promise<void> {
-    if (this.waiting.has(taskToken))
-      this.heartbeats.set(taskToken, (this.heartbeats.get(taskToken) ?? 0) + 1);
+    if (this.tokens.has(taskToken)) this.heartbeats.set(taskToken, (this.heartbeats.get(taskToken) ?? 0) + 1);
   }
 
   /** Resolves when every execution started so far has ended (tests, shutdown). */

@@ -6,20 +6,14 @@
  * Executions live in memory: after a restart the sweeper recovers each open run's execution
  * (calls whose threads answered already answer again at once).
  */
-import { randomUUID } from "node:crypto";
 import { StateMachine } from "aws-local-stepfunctions";
 import type { Logger, WorkflowOrchestrator } from "../../core/ports.js";
+import { LocalTaskTokens } from "./local-task-tokens.js";
 
 const WAIT = "arn:aws:states:::sqs:sendMessage.waitForTaskToken";
 const SEND = "arn:aws:states:::sqs:sendMessage";
 /** Local task tokens say whose they are, so one composite answers both engines' tokens. */
 export const LOCAL_WORKFLOW_TOKEN_PREFIX = "wf-";
-
-interface Waiter {
-  execution: string;
-  resolve(output: unknown): void;
-  reject(error: Error): void;
-}
 
 interface Execution {
   definition: object;
@@ -50,7 +44,7 @@ export function taskStatesOf(definition: object): Array<{ name: string; resource
 
 export class LocalWorkflowOrchestrator implements WorkflowOrchestrator {
   private readonly executions = new Map<string, Execution>();
-  private readonly waiting = new Map<string, Waiter>();
+  private readonly tokens = new LocalTaskTokens();
 
   constructor(private readonly options: LocalWorkflowOrchestratorOptions) {}
 
@@ -93,7 +87,7 @@ export class LocalWorkflowOrchestrator implements WorkflowOrchestrator {
         this.options.logger.error("workflow execution failed", { name, error: String(error) }),
       )
       .finally(() => {
-        for (const [token, waiter] of this.waiting) if (waiter.execution === name) this.waiting.delete(token);
+        this.tokens.forget(name);
       });
     this.executions.set(name, { definition, abort: () => run.abort(), settled });
   }
@@ -111,26 +105,15 @@ export class LocalWorkflowOrchestrator implements WorkflowOrchestrator {
   }
 
   private waitForToken(execution: string, body: Record<string, unknown>): Promise<unknown> {
-    const taskToken = `${LOCAL_WORKFLOW_TOKEN_PREFIX}${randomUUID()}`;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(taskToken, { execution, resolve, reject });
-      this.options.send({ ...body, taskToken }).catch(reject);
-    });
+    return this.tokens.wait(execution, body, this.options.send, LOCAL_WORKFLOW_TOKEN_PREFIX);
   }
 
   async sendTaskSuccess(taskToken: string, output: unknown): Promise<void> {
-    const waiter = this.waiting.get(taskToken);
-    this.waiting.delete(taskToken);
-    waiter?.resolve(output);
+    this.tokens.succeed(taskToken, output);
   }
 
   async sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void> {
-    const waiter = this.waiting.get(taskToken);
-    this.waiting.delete(taskToken);
-    if (!waiter) return;
-    const failure = new Error(cause);
-    failure.name = error;
-    waiter.reject(failure);
+    this.tokens.fail(taskToken, error, cause);
   }
 
   async sendTaskHeartbeat(_taskToken: string): Promise<void> {}
