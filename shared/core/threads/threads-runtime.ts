@@ -28,7 +28,7 @@ import {
   SubagentSendInputSchema,
 } from "../multiagent/subagents.js";
 import { ConditionFailedError, type DomainEvent } from "../ports.js";
-import { listCostUsd, listPrice, withThreadUsage } from "../runtime/budget.js";
+import { listPrice } from "../runtime/budget.js";
 import type { RunExtension } from "../runtime/run-extension.js";
 import { runningIndexKey, type StopReason, wakeSession } from "../runtime/session-status.js";
 import type { StepDeps, ThreadHooks } from "../runtime/step-deps.js";
@@ -54,7 +54,7 @@ import {
   threadQueueMessageSchema,
 } from "./thread-messages.js";
 import { metaOf, type ThreadMeta, threadMetaSchema, threadRepository } from "./thread-record.js";
-import { sessionBudgetReached, threadSpends } from "./thread-spend.js";
+import { sessionBudgetReached, sessionSpendUsd, threadSpends } from "./thread-spend.js";
 import type { WorkflowThreadDispatcher } from "./thread-tasks.js";
 
 /** A roster member as the coordinator sees it. */
@@ -317,9 +317,11 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const budget = record.session.budget;
     const dispatched = items.filter((i) => i.dispatch);
     if (!budget || dispatched.length === 0) return undefined;
-    const spent = listCostUsd(
+    // What the session spent so far, every thread at its own model (thread-spend.ts).
+    const spent = sessionSpendUsd(
       record.session.agent.model.id,
-      withThreadUsage(record.session.usage, record.run.threadUsage),
+      record.session.usage,
+      await threadSpends(deps.store, record.workspaceId, record.session.id),
     );
     let estimate = 0;
     for (const item of dispatched) {
