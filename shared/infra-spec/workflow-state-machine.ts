@@ -103,6 +103,36 @@ const runFields = {
   "runId.$": "$.runId",
 };
 
+/**
+ * One agent call: a `waitForTaskToken` send of a `workflow_task` message into agent-steps, with the
+ * step's timeout and retries (`fields`: a map item's index and item).
+ */
+function callState(
+  node: { id: string; timeoutSeconds: number; retries: number },
+  phase: number,
+  fields: Record<string, string>,
+  resultPath: string | null,
+): State {
+  return {
+    Type: "Task",
+    Resource: WAIT,
+    Parameters: {
+      "QueueUrl.$": "$.queueUrl",
+      MessageBody: {
+        ...runFields,
+        kind: "workflow_task",
+        stepId: node.id,
+        phase,
+        ...fields,
+        "taskToken.$": "$$.Task.Token",
+      },
+    },
+    ...timing(node.timeoutSeconds),
+    ResultPath: resultPath,
+    ...retry(node.retries),
+  };
+}
+
 /** State names: unique in the whole machine (AWS requires it across branches and processors). */
 export const workflowStateNames = {
   phase: (p: number) => `Phase ${p}`,
@@ -208,23 +238,7 @@ class Compiler {
       const { node, p } = entry;
       if (node.kind === "task") {
         needsFatal = true;
-        const task: State = {
-          Type: "Task",
-          Resource: WAIT,
-          Parameters: {
-            "QueueUrl.$": "$.queueUrl",
-            MessageBody: {
-              ...runFields,
-              kind: "workflow_task",
-              stepId: node.id,
-              phase: p,
-              "taskToken.$": "$$.Task.Token",
-            },
-          },
-          ...timing(node.timeoutSeconds),
-          ResultPath: node.listOutput ? `$.results.${node.id}` : null,
-          ...retry(node.retries),
-        };
+        const task = callState(node, p, {}, node.listOutput ? `$.results.${node.id}` : null);
         if (node.listOutput) {
           // A failed list step still leaves a list (empty), so a map over it runs no item.
           const noItems = workflowStateNames.noItems(node.id);
@@ -291,23 +305,7 @@ class Compiler {
         StartAt: item,
         States: {
           [item]: {
-            Type: "Task",
-            Resource: WAIT,
-            Parameters: {
-              "QueueUrl.$": "$.queueUrl",
-              MessageBody: {
-                ...runFields,
-                kind: "workflow_task",
-                stepId: node.id,
-                phase: p,
-                "index.$": "$.index",
-                "item.$": "$.item",
-                "taskToken.$": "$$.Task.Token",
-              },
-            },
-            ...timing(node.timeoutSeconds),
-            ResultPath: null,
-            ...retry(node.retries),
+            ...callState(node, p, { "index.$": "$.index", "item.$": "$.item" }, null),
             Catch: [
               { ErrorEquals: [...WORKFLOW_FATAL_ERRORS], ResultPath: "$.fatal", Next: fatal },
               { ErrorEquals: ["States.ALL"], ResultPath: null, Next: failed },

@@ -12,6 +12,7 @@ import * as z from "zod";
 import { AGENT_LIMITS, AGENT_TOOL_NAMES, defaultEffortFor } from "../../contract/agents.js";
 import type { AgentToolset, SessionAgent } from "../../contract/sdk-types.js";
 import { listPrice } from "../runtime/budget.js";
+import { threadAgentOf } from "./session-multiagent.js";
 
 /** An inline agent as the model writes it in a tool call. */
 export const InlineAgentInputSchema = z.strictObject({
@@ -128,15 +129,6 @@ export function buildInlineAgent(
 
 /** An inline agent as the threads API shows it: no `id` or `version` (it has no Agent resource). */
 export function presentInlineAgent(agent: SessionAgent): BetaManagedAgentsInlineAgent {
-  return {
-    type: "inline",
-    name: agent.name,
-    description: agent.description,
-    execution_identity: agent.execution_identity,
-    mcp_servers: agent.mcp_servers,
-    model: agent.model,
-    skills: agent.skills,
-    system: agent.system,
-    tools: agent.tools,
-  };
+  const { type: _type, id: _id, version: _version, ...definition } = threadAgentOf(agent);
+  return { type: "inline", ...definition };
 }
