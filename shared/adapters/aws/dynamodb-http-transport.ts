@@ -10,8 +10,8 @@
  */
 import { createHash, createHmac } from "node:crypto";
 import type { Agent as HttpAgent } from "node:http";
-import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDbOperation, DynamoDbTransport } from "./dynamodb-document-store.js";
+import { fromWire, toWire } from "./dynamodb-wire.js";
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -115,22 +115,6 @@ const RETRYABLE = new Set([
   "ServiceUnavailable",
 ]);
 
-/** Fields holding attribute values, in the inputs and outputs the document store uses. */
-const INPUT_VALUES = ["Item", "Key", "ExpressionAttributeValues", "ExclusiveStartKey"] as const;
-
-type BatchRequests = Record<string, Array<{ PutRequest?: { Item: Record<string, unknown> } }>>;
-
-function mapBatch(requests: unknown, map: (item: Record<string, unknown>) => unknown): BatchRequests {
-  return Object.fromEntries(
-    Object.entries(requests as BatchRequests).map(([table, entries]) => [
-      table,
-      entries.map((entry) =>
-        entry.PutRequest ? { PutRequest: { Item: map(entry.PutRequest.Item) } } : entry,
-      ),
-    ]),
-  ) as BatchRequests;
-}
-
 export class DynamoDbHttpTransport implements DynamoDbTransport {
   private readonly url: URL;
   private readonly maxAttempts: number;
@@ -144,27 +128,7 @@ export class DynamoDbHttpTransport implements DynamoDbTransport {
   }
 
   async send(operation: DynamoDbOperation, input: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const request: Record<string, unknown> = { ...input };
-    if (operation === "BatchWriteItem")
-      request.RequestItems = mapBatch(input.RequestItems, (item) =>
-        marshall(item, { removeUndefinedValues: true }),
-      );
-    for (const field of INPUT_VALUES)
-      if (request[field] !== undefined)
-        request[field] = marshall(request[field] as Record<string, unknown>, { removeUndefinedValues: true });
-    const output = await this.call(operation, JSON.stringify(request));
-    const plain = (value: unknown) =>
-      value ? unmarshall(value as Parameters<typeof unmarshall>[0]) : undefined;
-    return {
-      ...output,
-      Item: plain(output.Item),
-      Attributes: plain(output.Attributes),
-      LastEvaluatedKey: plain(output.LastEvaluatedKey),
-      Items: Array.isArray(output.Items) ? output.Items.map(plain) : undefined,
-      UnprocessedItems: output.UnprocessedItems
-        ? mapBatch(output.UnprocessedItems, (item) => plain(item) as Record<string, unknown>)
-        : undefined,
-    };
+    return fromWire(await this.call(operation, JSON.stringify(toWire(operation, input))));
   }
 
   /** One operation, retried while DynamoDB (or the network) says it may succeed later. */

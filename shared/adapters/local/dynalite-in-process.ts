@@ -7,7 +7,6 @@
  */
 import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type { TableName } from "../../core/ports.js";
 import { createTableRequest, type TableSpec, tableSpecs } from "../../infra-spec/tables.js";
 import {
@@ -15,6 +14,7 @@ import {
   type DynamoDbOperation,
   type DynamoDbTransport,
 } from "../aws/dynamodb-document-store.js";
+import { fromWire, toWire } from "../aws/dynamodb-wire.js";
 
 const require = createRequire(import.meta.url);
 
@@ -56,8 +56,6 @@ export class LocalDynamoDbError extends Error {
   }
 }
 
-const valueFields = ["Item", "Key", "ExpressionAttributeValues", "ExclusiveStartKey"] as const;
-
 /** dynalite's engine in this process, as a DynamoDB transport. */
 export class InProcessDynalite implements DynamoDbTransport {
   private readonly store: DynaliteStore;
@@ -87,28 +85,7 @@ export class InProcessDynalite implements DynamoDbTransport {
   }
 
   async send(operation: DynamoDbOperation, input: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const request: Record<string, unknown> = { ...input };
-    if (operation === "BatchWriteItem")
-      request.RequestItems = mapBatch(input.RequestItems, (item) =>
-        marshall(item, { removeUndefinedValues: true }),
-      );
-    for (const field of valueFields) {
-      if (request[field] !== undefined)
-        request[field] = marshall(request[field] as Record<string, unknown>, { removeUndefinedValues: true });
-    }
-    const output = await this.call(operation, request);
-    const plain = (value: unknown) =>
-      value ? unmarshall(value as Parameters<typeof unmarshall>[0]) : undefined;
-    return {
-      ...output,
-      Item: plain(output.Item),
-      Attributes: plain(output.Attributes),
-      LastEvaluatedKey: plain(output.LastEvaluatedKey),
-      Items: Array.isArray(output.Items) ? output.Items.map(plain) : undefined,
-      UnprocessedItems: output.UnprocessedItems
-        ? mapBatch(output.UnprocessedItems, (item) => plain(item) as Record<string, unknown>)
-        : undefined,
-    };
+    return fromWire(await this.call(operation, toWire(operation, input)));
   }
 
   /** Creates a table from its spec unless it exists, and waits until it is active. */
@@ -132,20 +109,6 @@ export class InProcessDynalite implements DynamoDbTransport {
       this.store.db.close((error) => (error ? reject(error) : resolve())),
     );
   }
-}
-
-type BatchRequests = Record<string, Array<{ PutRequest?: { Item: Record<string, unknown> } }>>;
-
-/** Maps the items of BatchWriteItem's `RequestItems` / `UnprocessedItems`. */
-function mapBatch(requests: unknown, map: (item: Record<string, unknown>) => unknown): BatchRequests {
-  return Object.fromEntries(
-    Object.entries(requests as BatchRequests).map(([table, entries]) => [
-      table,
-      entries.map((entry) =>
-        entry.PutRequest ? { PutRequest: { Item: map(entry.PutRequest.Item) } } : entry,
-      ),
-    ]),
-  ) as BatchRequests;
 }
 
 function toError(error: DynaliteError | Error): Error {
