@@ -260,6 +260,7 @@ export function buildServices(config: Config, ports: Ports) {
     estimatedThreadTokens: config.REVERIE_THREAD_ESTIMATED_TOKENS,
   });
   deps.threads = threadsRuntime;
+  deps.queueHandlers = [threadsRuntime];
   // What plugs into the step loop, in the order it is asked (prompt notes and mounts follow it).
   deps.extensions = [...builtinExtensions, threadsRuntime.extension];
   // Workflow runs (multiagent_20261001 workflows): each plan compiled to its own state machine; its
@@ -279,7 +280,7 @@ export function buildServices(config: Config, ports: Ports) {
   if (workflows) {
     deps.extensions = [...deps.extensions, workflows.extension];
     deps.orchestrator = workflows.relay(() => deps, deps.orchestrator);
-    deps.queueHandlers = [...(deps.queueHandlers ?? []), workflows];
+    deps.queueHandlers = [...deps.queueHandlers, workflows];
   }
   const threads = new ThreadsService(deps, events);
   const apiKeys = new ApiKeys(ports.store);

@@ -89,7 +89,7 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<F
   const fresh = session.run.stepClaims === 1;
   const offered = await extensionTools(deps, session);
   let record = fresh ? undefined : await loadStepRecord(deps, sessionId, session.run.stepSeq);
-  const modelCalled = !record;
+  const replayed = record !== undefined;
   if (!record) {
     const log = await deps.events.read(sessionId);
     if (await runConfirmedTools(deps, sessionId, session.session.agent, log, toolSession(session)))
@@ -148,7 +148,7 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<F
   });
   const parkedBy = await afterTools(deps, session, record);
   const next = await commitStep(deps, session, record, fresh, parkedBy);
-  return { record, next, model: session.session.agent.model.id, replayed: !fresh && !modelCalled };
+  return { record, next, model: session.session.agent.model.id, replayed };
 }
 
 /** A step that ends without a model call's result (it has no step line; failures log their own). */

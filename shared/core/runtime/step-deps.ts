@@ -59,14 +59,13 @@ export type StopReason = SessionStatusIdleEvent["stop_reason"];
 
 /**
  * How a session's child threads are addressed (core/threads): the scope a queue message's run
- * lives in, the fan-out's own queue messages, and the sweeper's repair of a thread's report. What
+ * lives in, and the sweeper's repair of a thread's report (the fan-out's own queue messages go to
+ * the threads runtime as one of `queueHandlers`). What
  * a coordinator adds to its steps is its RunExtension (`threads`), not a hook here.
  */
 export interface ThreadHooks {
   /** The deps a message's run uses: the primary thread's as given, a child thread's own repository, queue and extension. */
   depsFor(deps: StepDeps, message: StepMessage): Promise<StepDeps>;
-  /** Handles a fan-out message (thread dispatch, coordinator resume) from the agent-steps queue; false if `body` is none. */
-  handleQueueMessage(deps: StepDeps, body: unknown): Promise<boolean>;
   /** Sweeper: finishes the report of an idle child thread whose task was never answered (a crash). */
   recoverIdleThread(deps: StepDeps, workspaceId: string, sessionId: string, threadId: string): Promise<void>;
 }
@@ -96,8 +95,9 @@ export interface StepDeps {
   threads?: ThreadHooks;
   orchestrator?: FanoutOrchestrator;
   /**
-   * Handlers of other work on the agent-steps queue (workflow runs' tasks, phases and ends), asked
-   * in order before a message is read as a step nudge; each returns false for a body not its own.
+   * Handlers of other work on the agent-steps queue (a fan-out's dispatches and resumes, workflow
+   * runs' tasks, phases and ends), asked before a message is read as a step nudge; each takes only
+   * the kinds it owns and returns false for any other body.
    */
   queueHandlers?: ReadonlyArray<{ handleQueueMessage(deps: StepDeps, body: unknown): Promise<boolean> }>;
   /** The sandbox `bash` runs in for cloud sessions (bubblewrap on one machine, a Lambda on AWS). */

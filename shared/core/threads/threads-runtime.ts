@@ -499,7 +499,8 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
 
   /** Handles a fan-out message from the agent-steps queue; false when `body` is not one. */
   async handleQueueMessage(deps: StepDeps, body: unknown): Promise<boolean> {
-    if (typeof body !== "object" || body === null || !("kind" in body)) return false;
+    const kind = typeof body === "object" && body !== null ? (body as { kind?: unknown }).kind : undefined;
+    if (kind !== "thread_dispatch" && kind !== "fanout_resume") return false;
     const message = threadQueueMessageSchema.parse(body);
     if (message.kind === "thread_dispatch") await this.dispatch(deps, message);
     else await this.resume(deps, message);

@@ -8,9 +8,8 @@ import { stepMessageSchema } from "../../core/runtime/step-message.js";
 export function createStepHandler(deps: StepDeps) {
   const processRecord = async (record: SQSRecord) => {
     const body: unknown = JSON.parse(record.body);
-    // Other work's messages first: the threads runtime reads every body with a `kind` as its own.
+    // Other work's messages (a fan-out's, a workflow run's): each handler takes only its own kinds.
     for (const handler of deps.queueHandlers ?? []) if (await handler.handleQueueMessage(deps, body)) return;
-    if (deps.threads && (await deps.threads.handleQueueMessage(deps, body))) return;
     const parsed = stepMessageSchema.safeParse(body);
     if (!parsed.success) {
       // A malformed nudge can never succeed: log and drop it rather than poison the queue.
