@@ -126,7 +126,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
   }
 
   /** Deps for a session's child threads: their repository, their queue messages, their callbacks. */
-  threadDeps(deps: StepDeps, workspaceId: string, sessionId: string): StepDeps {
+  private threadDeps(deps: StepDeps, workspaceId: string, sessionId: string): StepDeps {
     return {
       ...deps,
       sessions: threadRepository(deps.store, sessionId),
@@ -166,7 +166,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     return members;
   }
 
-  async planFanout(deps: StepDeps, record: SessionRecord, step: StepRecord): Promise<boolean> {
+  private async planFanout(deps: StepDeps, record: SessionRecord, step: StepRecord): Promise<boolean> {
     const agent = record.session.agent;
     if (!delegates(agent)) return false;
     const runs = step.toolRuns.filter((r) => r.name === "list_agents" || r.name === "send_to_agent");
@@ -452,7 +452,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     }
   }
 
-  async startFanout(deps: StepDeps, record: SessionRecord): Promise<void> {
+  private async startFanout(deps: StepDeps, record: SessionRecord): Promise<void> {
     const fanoutStep = fanoutStepOf(record.run);
     if (fanoutStep === undefined) return;
     const sessionId = record.session.id;
@@ -901,7 +901,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
   }
 
   /** A coordinator waiting on its fan-out was interrupted: every thread of the plan is stopped. */
-  async cancelFanout(deps: StepDeps, ws: string, sessionId: string, fanoutStep: number): Promise<void> {
+  private async cancelFanout(deps: StepDeps, ws: string, sessionId: string, fanoutStep: number): Promise<void> {
     const plan = await this.plan(deps, sessionId, fanoutStep);
     if (!plan) return;
     const ids = dispatchedItems(plan).map((i) => i.dispatch.threadId);
