@@ -901,7 +901,12 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
   }
 
   /** A coordinator waiting on its fan-out was interrupted: every thread of the plan is stopped. */
-  private async cancelFanout(deps: StepDeps, ws: string, sessionId: string, fanoutStep: number): Promise<void> {
+  private async cancelFanout(
+    deps: StepDeps,
+    ws: string,
+    sessionId: string,
+    fanoutStep: number,
+  ): Promise<void> {
     const plan = await this.plan(deps, sessionId, fanoutStep);
     if (!plan) return;
     const ids = dispatchedItems(plan).map((i) => i.dispatch.threadId);
