@@ -9,6 +9,9 @@
  * DynamoDB's limits (400 KB items, 2,048-byte partition and 1,024-byte sort keys) so that what works
  * here works on AWS. The calls are synchronous underneath: one process owns the data dir (its lock),
  * and a read-check-write runs without interleaving, so conditional writes need no transaction.
+ * The hot writes are each one statement (a conditional put checks its condition in its own `WHERE`
+ * or `ON CONFLICT`; an increment updates the counter in place): no read, decode and re-encode of the
+ * item in JavaScript before the write.
  */
 import { createRequire } from "node:module";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
@@ -22,6 +25,9 @@ import {
 } from "../../core/ports.js";
 
 type SortKey = string | number;
+
+/** An attribute name that needs no escaping in a JSON path (`$."name"`). */
+const PLAIN_ATTRIBUTE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** DynamoDB's limits, enforced here so the embedded stack refuses what AWS would. */
 export const SQLITE_STORE_LIMITS = {
@@ -57,6 +63,9 @@ export class SqliteDocumentStore implements DocumentStore {
   private readonly statements: {
     get: StatementSync;
     put: StatementSync;
+    insertNew: StatementSync;
+    replaceAtRev: StatementSync;
+    incrementNumber: StatementSync;
     delete: StatementSync;
   };
   private readonly queries = new Map<string, StatementSync>();
@@ -80,6 +89,18 @@ export class SqliteDocumentStore implements DocumentStore {
     this.statements = {
       get: this.db.prepare("SELECT doc FROM items WHERE tbl = ? AND pk = ? AND sk = ?"),
       put: this.db.prepare("INSERT OR REPLACE INTO items (tbl, pk, sk, doc) VALUES (?, ?, ?, ?)"),
+      insertNew: this.db.prepare(
+        "INSERT INTO items (tbl, pk, sk, doc) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      ),
+      replaceAtRev: this.db.prepare(
+        "UPDATE items SET doc = ? WHERE tbl = ? AND pk = ? AND sk = ? AND json_extract(doc, '$.rev') = ?",
+      ),
+      // only an attribute that is already a number: anything else takes increment's general path
+      incrementNumber: this.db.prepare(
+        `UPDATE items SET doc = json_set(doc, ?1, json_extract(doc, ?1) + ?2)
+         WHERE tbl = ?3 AND pk = ?4 AND sk = ?5 AND json_type(doc, ?1) IN ('integer', 'real')
+         RETURNING json_extract(doc, ?1) AS value`,
+      ),
       delete: this.db.prepare("DELETE FROM items WHERE tbl = ? AND pk = ? AND sk = ?"),
     };
   }
@@ -94,17 +115,20 @@ export class SqliteDocumentStore implements DocumentStore {
 
   async put(table: TableName, item: StoredItem, options: PutOptions = {}): Promise<void> {
     const doc = this.encode(item);
-    const mustNotExist = options.ifNotExists || options.expectedRev === 0;
-    if (mustNotExist || options.expectedRev !== undefined) {
-      const existing = this.read(table, item.pk, item.sk);
-      if (mustNotExist && existing !== undefined)
+    if (options.ifNotExists || options.expectedRev === 0) {
+      if (this.statements.insertNew.run(table, item.pk, item.sk, doc).changes === 0)
         throw new ConditionFailedError(`condition failed: put ${table} ${item.pk}/${item.sk} (exists)`);
-      if (!mustNotExist && existing?.rev !== options.expectedRev)
+    } else if (options.expectedRev !== undefined) {
+      const { changes } = this.statements.replaceAtRev.run(doc, table, item.pk, item.sk, options.expectedRev);
+      if (changes === 0) {
+        const rev = this.read(table, item.pk, item.sk)?.rev;
         throw new ConditionFailedError(
-          `condition failed: put ${table} ${item.pk}/${item.sk} (rev ${String(existing?.rev)} ≠ ${options.expectedRev})`,
+          `condition failed: put ${table} ${item.pk}/${item.sk} (rev ${String(rev)} ≠ ${options.expectedRev})`,
         );
+      }
+    } else {
+      this.statements.put.run(table, item.pk, item.sk, doc);
     }
-    this.statements.put.run(table, item.pk, item.sk, doc);
   }
 
   async putMany(table: TableName, items: StoredItem[]): Promise<void> {
@@ -152,6 +176,14 @@ export class SqliteDocumentStore implements DocumentStore {
   }
 
   async increment(table: TableName, pk: string, sk: SortKey, attribute: string, by: number): Promise<number> {
+    if (PLAIN_ATTRIBUTE.test(attribute)) {
+      // an integer is bound as one, so that the stored counter stays an integer
+      const step = Number.isSafeInteger(by) ? BigInt(by) : by;
+      const row = this.statements.incrementNumber.get(`$."${attribute}"`, step, table, pk, sk) as
+        | { value: number }
+        | undefined;
+      if (row !== undefined) return row.value;
+    }
     const item = this.read(table, pk, sk) ?? { pk, sk };
     const current = item[attribute] ?? 0;
     if (typeof current !== "number") throw new TypeError(`${attribute} of ${pk}/${sk} is not a number`);
@@ -185,7 +217,7 @@ export class SqliteDocumentStore implements DocumentStore {
       throw new StoreValidationError(
         `One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of ${SQLITE_STORE_LIMITS.sortKeyBytes} bytes`,
       );
-    const doc = JSON.stringify(withoutUndefined(attributes));
+    const doc = JSON.stringify(attributes, dropUndefinedEntries);
     if (Buffer.byteLength(doc) + Buffer.byteLength(pk) + String(sk).length > SQLITE_STORE_LIMITS.itemBytes)
       throw new StoreValidationError("Item size has exceeded the maximum allowed size");
     return doc;
@@ -196,15 +228,13 @@ function decode(pk: string, sk: SortKey, doc: string): StoredItem {
   return { pk, sk, ...(JSON.parse(doc) as Record<string, unknown>) };
 }
 
-/** `undefined` dropped from objects and arrays alike, as DynamoDB's `removeUndefinedValues` stores it. */
-function withoutUndefined(value: unknown): unknown {
-  if (Array.isArray(value)) return value.filter((entry) => entry !== undefined).map(withoutUndefined);
-  if (value !== null && typeof value === "object") {
-    // no prototype: a `__proto__` key is data here, as it is in JSON
-    const result: Record<string, unknown> = Object.create(null);
-    for (const [key, entry] of Object.entries(value))
-      if (entry !== undefined) result[key] = withoutUndefined(entry);
-    return result;
-  }
-  return value;
+/**
+ * `undefined` dropped from objects and arrays alike, as DynamoDB's `removeUndefinedValues` stores it:
+ * JSON.stringify already leaves out undefined properties, and this replacer filters them out of
+ * lists (where JSON would write `null`), without copying the documents that have none.
+ */
+function dropUndefinedEntries(_key: string, value: unknown): unknown {
+  return Array.isArray(value) && value.includes(undefined)
+    ? value.filter((entry) => entry !== undefined)
+    : value;
 }
