@@ -1,8 +1,14 @@
 /**
- * The AWS SDK clients a function may use on some invocations but not on most: each is a factory
- * that imports its package on first use (see adapters/aws/sdk-client.ts), one client per package
- * per Lambda container. A function that never publishes to SNS never loads `@aws-sdk/client-sns`.
+ * This Lambda container's AWS clients, one per service per container.
+ * - DynamoDB and SQS, which nearly every invocation uses, go over signed HTTP without the SDK
+ *   (adapters/aws/aws-json-client.ts) with the credentials Lambda puts in the environment — what
+ *   the SDK's default chain reads there too. Where the environment has none (or asks for FIPS or
+ *   dual-stack endpoints, which the HTTP client does not resolve), the SDK's client is used,
+ *   imported on the first request.
+ * - The others are SDK clients whose package is imported on first use (adapters/aws/sdk-client.ts):
+ *   a function that never publishes to SNS never loads `@aws-sdk/client-sns`.
  */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { KMSClient } from "@aws-sdk/client-kms";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
@@ -10,7 +16,20 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { SchedulerClient } from "@aws-sdk/client-scheduler";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { SNSClient } from "@aws-sdk/client-sns";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import {
+  type AwsJsonClientOptions,
+  type AwsJsonService,
+  awsEndpoint,
+  credentialsFromEnv,
+} from "../adapters/aws/aws-json-client.js";
+import { type DynamoDbTransport, sdkTransport } from "../adapters/aws/dynamodb-document-store.js";
+import { DYNAMODB_SERVICE, DynamoDbHttpTransport } from "../adapters/aws/dynamodb-http-transport.js";
 import { sdkClientGetter } from "../adapters/aws/sdk-client.js";
+import { SQS_SERVICE, SqsHttpTransport } from "../adapters/aws/sqs-http-transport.js";
+import { type SqsTransport, sqsSdkTransport } from "../adapters/aws/sqs-queue.js";
+
+type Env = Record<string, string | undefined>;
 
 export interface AwsClients {
   s3: () => Promise<S3Client>;
@@ -47,4 +66,50 @@ export function awsClients(): AwsClients {
     ),
   };
   return clients;
+}
+
+/** The HTTP client's settings from `env`, or undefined when the SDK must be used (see above). */
+function httpClientOptions(
+  env: Env,
+  service: AwsJsonService,
+): Omit<AwsJsonClientOptions, "service"> | undefined {
+  const credentials = credentialsFromEnv(env);
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!credentials || !region) return undefined;
+  if (env.AWS_USE_FIPS_ENDPOINT === "true" || env.AWS_USE_DUALSTACK_ENDPOINT === "true") return undefined;
+  return {
+    region,
+    credentials,
+    endpoint: awsEndpoint(env, service, region),
+    maxAttempts: Number(env.AWS_MAX_ATTEMPTS) || undefined,
+  };
+}
+
+let dynamoDb: DynamoDbTransport | undefined;
+
+/** This container's DynamoDB transport (for DynamoDbDocumentStore). */
+export function dynamoDbTransport(env: Env = process.env): DynamoDbTransport {
+  if (dynamoDb) return dynamoDb;
+  const options = httpClientOptions(env, DYNAMODB_SERVICE);
+  dynamoDb = options
+    ? new DynamoDbHttpTransport(options)
+    : sdkTransport(
+        async (): Promise<DynamoDBClient> =>
+          new (await import("@aws-sdk/client-dynamodb")).DynamoDBClient({}),
+      );
+  return dynamoDb;
+}
+
+let sqs: SqsTransport | undefined;
+
+/** This container's SQS transport (for SqsQueue). */
+export function sqsTransport(env: Env = process.env): SqsTransport {
+  if (sqs) return sqs;
+  const options = httpClientOptions(env, SQS_SERVICE);
+  sqs = options
+    ? new SqsHttpTransport(options)
+    : sqsSdkTransport(
+        async (): Promise<SQSClient> => new (await import("@aws-sdk/client-sqs")).SQSClient({}),
+      );
+  return sqs;
 }

@@ -2,9 +2,9 @@
  * The dream-jobs queue alone, for a process that only nudges dreams (agent-step: a dream's session
  * went idle), without the rest of the dreams wiring or the Scheduler client in its bundle.
  */
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import type { DreamJob } from "../core/dreams/dream-deps.js";
+import { sqsTransport } from "./aws-clients.js";
 import type { Config } from "./config.js";
 import type { Ports } from "./container.js";
 
@@ -13,7 +13,7 @@ export const withDreamJobs = (config: Config): Partial<Ports> =>
   config.REVERIE_DREAM_JOBS_QUEUE_URL
     ? {
         dreamJobs: new SqsQueue<DreamJob>({
-          client: new SQSClient({}),
+          transport: sqsTransport(),
           queueUrl: config.REVERIE_DREAM_JOBS_QUEUE_URL,
         }),
       }

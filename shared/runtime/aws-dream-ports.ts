@@ -2,11 +2,10 @@
  * The dreams context on AWS, for the entries that serve or run dreams (`awsServices(withDreams)`):
  * its wiring, the dream-jobs queue and EventBridge Scheduler, when configured.
  */
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { EventBridgeDreamScheduler } from "../adapters/aws/eventbridge-dream-scheduler.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import type { DreamJob } from "../core/dreams/dream-deps.js";
-import { awsClients } from "./aws-clients.js";
+import { awsClients, sqsTransport } from "./aws-clients.js";
 import type { Config } from "./config.js";
 import type { Ports } from "./container.js";
 import { buildDreams } from "./dream-wiring.js";
@@ -23,7 +22,7 @@ export function awsDreamPorts(config: Config) {
   const role = config.REVERIE_DREAM_SCHEDULER_ROLE_ARN;
   return {
     dreamJobs: config.REVERIE_DREAM_JOBS_QUEUE_URL
-      ? new SqsQueue<DreamJob>({ client: new SQSClient({}), queueUrl: config.REVERIE_DREAM_JOBS_QUEUE_URL })
+      ? new SqsQueue<DreamJob>({ transport: sqsTransport(), queueUrl: config.REVERIE_DREAM_JOBS_QUEUE_URL })
       : undefined,
     dreamTrigger:
       group && target && role

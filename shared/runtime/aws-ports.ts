@@ -1,11 +1,9 @@
 /**
- * The AWS adapters behind the ports, built once per Lambda cold start from the configuration. Only
- * DynamoDB and SQS, which nearly every invocation of every function uses, are imported with the
- * function; every other client's package is imported the first time an adapter sends with it
- * (aws-clients.ts), so a function never loads a client it does not use.
+ * The AWS adapters behind the ports, built once per Lambda cold start from the configuration.
+ * DynamoDB and SQS, which nearly every invocation of every function uses, go over signed HTTP
+ * without the AWS SDK; every other client's package is imported the first time an adapter sends
+ * with it (aws-clients.ts), so a function loads no SDK client at cold start.
  */
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
 import { EventBridgeEventBus } from "../adapters/aws/eventbridge-event-bus.js";
 import { KmsSecretSealer } from "../adapters/aws/kms-secret-sealer.js";
@@ -16,7 +14,7 @@ import { SfnWorkflowOrchestrator } from "../adapters/aws/sfn-workflow-orchestrat
 import { SnsNotificationTopic } from "../adapters/aws/sns-notification-topic.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
-import { awsClients } from "./aws-clients.js";
+import { awsClients, dynamoDbTransport, sqsTransport } from "./aws-clients.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { buildServices, type Ports, type Services } from "./container.js";
 import { createModel } from "./model-provider.js";
@@ -65,20 +63,20 @@ export function awsServices(
       throw new ConfigError("REVERIE_GRADER_QUEUE_URL is required on AWS");
     if (!config.REVERIE_WEBHOOKS_QUEUE_URL)
       throw new ConfigError("REVERIE_WEBHOOKS_QUEUE_URL is required on AWS");
-    const sqs = new SQSClient({});
+    const sqs = sqsTransport();
     const clients = awsClients();
     return buildServices(config, {
       ...(await extra?.(config)),
       store: new DynamoDbDocumentStore({
-        client: new DynamoDBClient({}),
+        transport: dynamoDbTransport(),
         tableNames: { resources: config.REVERIE_TABLE_RESOURCES, events: config.REVERIE_TABLE_EVENTS },
       }),
-      steps: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL }),
+      steps: new SqsQueue({ transport: sqs, queueUrl: config.REVERIE_AGENT_STEPS_QUEUE_URL }),
       workspace: new S3WorkspaceStore({ client: clients.s3, bucket: config.REVERIE_WORKSPACE_BUCKET }),
       notifier: new InProcessNotifier(),
-      webhooks: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_QUEUE_URL }),
+      webhooks: new SqsQueue({ transport: sqs, queueUrl: config.REVERIE_WEBHOOKS_QUEUE_URL }),
       webhookDeadLetters: config.REVERIE_WEBHOOKS_DLQ_URL
-        ? new SqsQueue({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_DLQ_URL })
+        ? new SqsQueue({ transport: sqs, queueUrl: config.REVERIE_WEBHOOKS_DLQ_URL })
         : undefined,
       notifications: config.REVERIE_OUTCOMES_TOPIC_ARN
         ? new SnsNotificationTopic({ client: clients.sns, topicArn: config.REVERIE_OUTCOMES_TOPIC_ARN })
@@ -89,7 +87,7 @@ export function awsServices(
             busName: config.REVERIE_EVENT_BUS_NAME,
           })
         : undefined,
-      grader: new SqsQueue({ client: sqs, queueUrl: config.REVERIE_GRADER_QUEUE_URL }),
+      grader: new SqsQueue({ transport: sqs, queueUrl: config.REVERIE_GRADER_QUEUE_URL }),
       fileBlobs: new S3FileBlobStore({ client: clients.s3, bucket: config.REVERIE_WORKSPACE_BUCKET }),
       orchestrator: config.REVERIE_FANOUT_STATE_MACHINE_ARN
         ? new SfnFanoutOrchestrator({

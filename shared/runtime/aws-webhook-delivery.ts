@@ -1,14 +1,13 @@
 /**
  * The webhook-deliver Lambda's own composition: the delivery worker on DynamoDB (delivery records)
- * and SQS (its retries and dead letters), built once per container — without the container, whose
- * services this function never calls.
+ * and SQS (its retries and dead letters, both over signed HTTP: aws-clients.ts), built once per
+ * container — without the container, whose services this function never calls.
  */
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import type { WebhookDeliveryDeps } from "../core/webhooks/webhook-delivery.js";
 import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
+import { dynamoDbTransport, sqsTransport } from "./aws-clients.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { webhookDeliveryDeps } from "./webhook-delivery-wiring.js";
@@ -20,15 +19,15 @@ export function awsWebhookDelivery(): WebhookDeliveryDeps {
   const config = loadConfig();
   if (!config.REVERIE_WEBHOOKS_QUEUE_URL)
     throw new ConfigError("REVERIE_WEBHOOKS_QUEUE_URL is required on AWS");
-  const sqs = new SQSClient({});
+  const sqs = sqsTransport();
   deps = webhookDeliveryDeps(config, {
     store: new DynamoDbDocumentStore({
-      client: new DynamoDBClient({}),
+      transport: dynamoDbTransport(),
       tableNames: { resources: config.REVERIE_TABLE_RESOURCES, events: config.REVERIE_TABLE_EVENTS },
     }),
-    queue: new SqsQueue<WebhookMessage>({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_QUEUE_URL }),
+    queue: new SqsQueue<WebhookMessage>({ transport: sqs, queueUrl: config.REVERIE_WEBHOOKS_QUEUE_URL }),
     deadLetters: config.REVERIE_WEBHOOKS_DLQ_URL
-      ? new SqsQueue<WebhookMessage>({ client: sqs, queueUrl: config.REVERIE_WEBHOOKS_DLQ_URL })
+      ? new SqsQueue<WebhookMessage>({ transport: sqs, queueUrl: config.REVERIE_WEBHOOKS_DLQ_URL })
       : undefined,
     clock: { now: () => Date.now() },
     logger: createLogger(config),

@@ -391,7 +391,7 @@ documentStoreBehaviour("DynamoDbDocumentStore on dynalite", {
 let signedDynalite: RunningDynalite | undefined;
 let signedStore: DynamoDbDocumentStore | undefined;
 documentStoreBehaviour(
-  "DynamoDbDocumentStore over signed HTTP without the SDK client (the authorizer's), on dynalite",
+  "DynamoDbDocumentStore over signed HTTP without the SDK client (every Lambda function's), on dynalite",
   {
     async setUp() {
       signedDynalite = await startDynalite({});

@@ -1,11 +1,11 @@
 /**
  * What each Lambda function loads at cold start beyond its own bundle: the packages its bundle
  * imports statically (esbuild hoists the static imports of every bundled module, lazily loaded ones
- * included, to the top of the file). Only the DynamoDB and SQS clients, which nearly every invocation
- * uses, may be there (the authorizer's one read goes over DynamoDB's HTTP API: not even those);
- * every other AWS SDK client is imported by its adapter on first use, and a
- * package Lambda's runtime does not ship (Bedrock's SDK) must never be: the function would fail to
- * start. The bundles are built as CDK builds them (test/moto/lambda-bundles.ts).
+ * included, to the top of the file). No AWS SDK client may be there: DynamoDB and SQS, which nearly
+ * every invocation uses, go over signed HTTP (shared/adapters/aws/aws-json-client.ts), and every
+ * other client is imported by its adapter on first use. Only DynamoDB's marshaller is loaded with
+ * the function. A package Lambda's runtime does not ship (Bedrock's SDK) must never be there: the
+ * function would fail to start. The bundles are built as CDK builds them (test/moto/lambda-bundles.ts).
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,18 +31,8 @@ function staticImports(file: string): string[] {
 }
 
 describe("what a Lambda function loads at cold start", () => {
-  it("the authorizer: no AWS SDK client, only its marshaller (it signs its DynamoDB read itself)", () => {
-    expect(staticImports(bundles.functions.authorizer)).toEqual(["@aws-sdk/util-dynamodb"]);
+  it.each(lambdaFunctionNames)("%s: no AWS SDK client, only DynamoDB's marshaller", (name) => {
+    // (the SDK's clients come only as a fallback without environment credentials, on first request)
+    expect(staticImports(bundles.functions[name])).toEqual(["@aws-sdk/util-dynamodb"]);
   });
-
-  it.each(lambdaFunctionNames.filter((n) => n !== "authorizer"))(
-    "%s: the DynamoDB and SQS clients only",
-    (name) => {
-      // (its document client wrapper, lib-dynamodb, comes with the first store request)
-      expect(staticImports(bundles.functions[name])).toEqual([
-        "@aws-sdk/client-dynamodb",
-        "@aws-sdk/client-sqs",
-      ]);
-    },
-  );
 });

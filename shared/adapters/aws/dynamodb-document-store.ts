@@ -1,7 +1,9 @@
 /**
  * The DocumentStore port on DynamoDB (and on dynalite, which speaks the same wire API). Single-item
  * conditional writes only: dynalite has no TransactWriteItems (DESIGN.md §5). The requests go through
- * a transport: the AWS SDK's document client by default, or an in-process dynalite (embedded stack).
+ * a transport: the AWS SDK's document client by default, signed HTTP without the SDK
+ * (dynamodb-http-transport.ts, what the Lambda functions use) or an in-process dynalite (embedded
+ * stack).
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { PutCommandInput, QueryCommandInput } from "@aws-sdk/lib-dynamodb";
@@ -13,6 +15,7 @@ import {
   type StoredItem,
   type TableName,
 } from "../../core/ports.js";
+import { type SdkClient, sdkClientGetter } from "./sdk-client.js";
 
 /**
  * Sends one DynamoDB request whose attribute values are plain JavaScript (the document client's
@@ -33,7 +36,7 @@ export type DynamoDbDocumentStoreOptions = {
   /** Physical table name for each logical table. */
   tableNames: Record<TableName, string>;
 } & (
-  | { client: DynamoDBClient; transport?: undefined }
+  | { client: SdkClient<DynamoDBClient>; transport?: undefined }
   | { transport: DynamoDbTransport; client?: undefined }
 );
 
@@ -68,10 +71,11 @@ function decodeItem(raw: Record<string, unknown>): StoredItem {
 /**
  * The AWS SDK's document client as a transport. `@aws-sdk/lib-dynamodb` is imported on the first
  * request: this module imports nothing of the SDK at load, so a function whose DynamoDB requests go
- * through another transport (the authorizer's, dynamodb-http-transport.ts) never loads it. The
- * DynamoDB client itself comes from the caller, built at its cold start.
+ * through another transport (dynamodb-http-transport.ts) never loads it. The DynamoDB client is
+ * the caller's: an instance, or a factory that imports it on first use (sdk-client.ts).
  */
-export function sdkTransport(client: DynamoDBClient): DynamoDbTransport {
+export function sdkTransport(client: SdkClient<DynamoDBClient>): DynamoDbTransport {
+  const dynamoDb = sdkClientGetter(client);
   let documents:
     | Promise<{
         lib: typeof import("@aws-sdk/lib-dynamodb");
@@ -88,7 +92,7 @@ export function sdkTransport(client: DynamoDBClient): DynamoDbTransport {
   } as const;
   return {
     async send(operation, input) {
-      documents ??= import("@aws-sdk/lib-dynamodb").then((lib) => ({
+      documents ??= Promise.all([import("@aws-sdk/lib-dynamodb"), dynamoDb()]).then(([lib, client]) => ({
         lib,
         client: lib.DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
       }));
