@@ -13,7 +13,6 @@
  * or `ON CONFLICT`; an increment updates the counter in place): no read, decode and re-encode of the
  * item in JavaScript before the write.
  */
-import { createRequire } from "node:module";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import {
   ConditionFailedError,
@@ -23,6 +22,7 @@ import {
   type StoredItem,
   type TableName,
 } from "../../core/ports.js";
+import { openSqliteDatabase } from "./node-sqlite.js";
 
 type SortKey = string | number;
 
@@ -41,23 +41,6 @@ export class StoreValidationError extends Error {
   override name = "StoreValidationError";
 }
 
-/**
- * `node:sqlite`, loaded without its ExperimentalWarning: the module is stable in use on the Node the
- * project pins, and the warning would otherwise be the first line of every `npm start`.
- */
-function loadSqlite(): typeof import("node:sqlite") {
-  const emitWarning = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    if (String(warning).includes("SQLite is an experimental feature")) return;
-    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    return createRequire(import.meta.url)("node:sqlite") as typeof import("node:sqlite");
-  } finally {
-    process.emitWarning = emitWarning;
-  }
-}
-
 export class SqliteDocumentStore implements DocumentStore {
   private readonly db: DatabaseSync;
   private readonly statements: {
@@ -72,12 +55,8 @@ export class SqliteDocumentStore implements DocumentStore {
 
   /** `path` is the database file, or `:memory:` (tests). */
   constructor(path: string) {
-    const { DatabaseSync } = loadSqlite();
-    this.db = new DatabaseSync(path);
+    this.db = openSqliteDatabase(path);
     this.db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = NORMAL;
-      PRAGMA busy_timeout = 5000;
       CREATE TABLE IF NOT EXISTS items (
         tbl TEXT NOT NULL,
         pk TEXT NOT NULL,
