@@ -5,10 +5,15 @@
  * passes, partial batch failures (`ReportBatchItemFailures`), and a dead-letter queue after
  * `maxReceiveCount` receives.
  *
- * Durability: with a `dir`, every message is one JSON file, written to a temporary name and renamed,
- * so a killed process never loses an accepted message nor leaves a half-written one (a process
- * crash, that is: files are not fsynced, so power loss may lose the latest sends). Dead letters go to
- * the sibling directory `<dir>-dlq`. One LocalQueue per directory at a time.
+ * Durability: with a `dir`, every message is a row of the SQLite database `queues.sqlite` in the
+ * directory above it, shared by the queues beside it (local-queue-database.ts says why one file).
+ * A send, a receive and an acknowledgement each commit before they return, so a killed process
+ * never loses an accepted message (a process crash, that is: with `synchronous = NORMAL` a power
+ * loss may lose the latest commits). The queue's name in the database is the last segment of `dir`;
+ * its dead letters are the queue `<name>-dlq`, so a LocalQueue on the sibling `<dir>-dlq` sees them
+ * after a restart, as SQS's DLQ would. One process uses a database at a time. Message files left in
+ * `dir` and `<dir>-dlq` by the earlier file-per-message queue are moved into the database on open
+ * (local-queue-file-migration.ts).
  *
  * Restart policy: messages that were in flight when the previous process died become visible
  * immediately on load (their consumer died with it); delayed messages keep their delay. Their receive
@@ -18,16 +23,20 @@
  * Durations are in seconds and may be fractional (tests use short ones).
  */
 import { createHash, randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from "node:fs";
-import { rename, unlink, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { MessageQueue } from "../../core/ports.js";
 import type { QueueSpec } from "../../infra-spec/queues.js";
+import { LocalQueueDatabase, type StoredMessage } from "./local-queue-database.js";
+import { migrateMessageFiles } from "./local-queue-file-migration.js";
 
 export interface LocalQueueOptions {
   spec: QueueSpec;
-  /** Directory holding one file per message; undefined keeps messages in memory only. */
+  /**
+   * Names the queue and where it is kept: `<dir>/../queues.sqlite`, as the queue `basename(dir)`
+   * (e.g. `.reverie/queues/agent-steps`). Undefined keeps messages in memory only.
+   */
   dir?: string;
   /** Epoch milliseconds. */
   clock?: () => number;
@@ -58,20 +67,11 @@ export interface DeadLetter<M> {
   deadAt: number;
 }
 
-/** A message as stored (also the JSON file's content). */
-interface StoredMessage {
-  messageId: string;
-  /** The message as a JSON string, exactly what a record's `body` carries. */
-  body: string;
-  md5OfBody: string;
-  sentAt: number;
-  /** Not receivable before this instant (delay, or visibility timeout after a receive). */
-  visibleAt: number;
-  receiveCount: number;
-  firstReceivedAt?: number;
-  /** The receipt of the latest receive; a result for an older receipt no longer counts. */
-  receiptHandle?: string;
-  deadAt?: number;
+/** Where a durable queue is kept: its database and its own and its DLQ's names in it. */
+interface Persistence {
+  database: LocalQueueDatabase;
+  queue: string;
+  deadLetterQueue: string;
 }
 
 const region = "us-east-1";
@@ -82,15 +82,14 @@ const maxTimerMs = 2 ** 31 - 1;
 export class LocalQueue<M> implements MessageQueue<M> {
   private readonly spec: QueueSpec;
   private readonly clock: () => number;
-  private readonly dir: string | undefined;
-  private readonly deadDir: string | undefined;
+  /** Undefined: in memory only. */
+  private readonly persistence: Persistence | undefined;
+  private closed = false;
   private readonly eventSourceARN: string;
 
   /** Live messages in send order. */
   private readonly messages = new Map<string, StoredMessage>();
   private readonly dead: StoredMessage[] = [];
-  /** Per-message chain of file operations, so a later write or delete never overtakes an earlier one. */
-  private readonly fileOps = new Map<string, Promise<void>>();
 
   private consumer: LocalQueueConsumer | undefined;
   private concurrency = 1;
@@ -105,14 +104,11 @@ export class LocalQueue<M> implements MessageQueue<M> {
     this.clock = options.clock ?? Date.now;
     this.visibilityTimeoutMs = options.spec.visibilityTimeoutSeconds * 1000;
     this.eventSourceARN = `arn:aws:sqs:${region}:${accountId}:${options.spec.name}`;
-    if (options.dir !== undefined) {
-      this.dir = resolve(options.dir);
-      this.deadDir = `${this.dir}-dlq`;
-      this.load(this.dir, this.deadDir);
-    }
+    if (options.dir !== undefined) this.persistence = this.open(resolve(options.dir));
   }
 
   async send(message: M, options: { delaySeconds?: number } = {}): Promise<void> {
+    if (this.closed) throw new Error(`queue ${this.persistence?.queue ?? this.spec.name} is closed`);
     const body = JSON.stringify(message);
     const now = this.clock();
     const stored: StoredMessage = {
@@ -123,7 +119,7 @@ export class LocalQueue<M> implements MessageQueue<M> {
       visibleAt: now + Math.max(0, options.delaySeconds ?? 0) * 1000,
       receiveCount: 0,
     };
-    await this.persist(stored, this.dir);
+    this.persistence?.database.insert(this.persistence.queue, stored);
     this.messages.set(stored.messageId, stored);
     this.requestPump();
   }
@@ -144,7 +140,14 @@ export class LocalQueue<M> implements MessageQueue<M> {
     clearTimeout(this.timer);
     this.timer = undefined;
     await Promise.all(this.runningBatches);
-    await this.fileOpsSettled();
+  }
+
+  /** Stops, and gives up the database (closed with the last queue using it); no sends afterwards. */
+  async close(): Promise<void> {
+    await this.stop();
+    if (this.closed) return;
+    this.closed = true;
+    this.persistence?.database.release();
   }
 
   depth(): QueueDepth {
@@ -158,12 +161,11 @@ export class LocalQueue<M> implements MessageQueue<M> {
     return depth;
   }
 
-  /** Resolves once no message is visible, in flight or delayed, and every file write has landed. */
+  /** Resolves once no message is visible, in flight or delayed (every write commits as it is made). */
   async drained(): Promise<void> {
     while (this.messages.size > 0) {
       await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     }
-    await this.fileOpsSettled();
   }
 
   deadLetters(): DeadLetter<M>[] {
@@ -218,17 +220,18 @@ export class LocalQueue<M> implements MessageQueue<M> {
       message.receiptHandle = randomUUID();
       batch.push(message);
     }
-    return batch;
+    if (batch.length === 0 || this.persistence === undefined) return batch;
+    try {
+      // The receive count must be stored before the consumer runs, or a crash loop would never end.
+      this.persistence.database.saveReceives(batch);
+      return batch;
+    } catch {
+      return []; // Undelivered; the messages reappear when their visibility timeout passes.
+    }
   }
 
   private async deliver(consumer: LocalQueueConsumer, batch: StoredMessage[]): Promise<void> {
     const receipts = batch.map((message) => ({ message, receiptHandle: message.receiptHandle as string }));
-    try {
-      // The receive count must be on disk before the consumer runs, or a crash loop would never end.
-      await Promise.all(batch.map((message) => this.persist(message, this.dir)));
-    } catch {
-      return; // Undelivered; the messages reappear when their visibility timeout passes.
-    }
     const records = receipts.map(({ message, receiptHandle }) => this.toRecord(message, receiptHandle));
     let failed: Set<string>;
     try {
@@ -241,14 +244,20 @@ export class LocalQueue<M> implements MessageQueue<M> {
     } catch {
       failed = new Set(batch.map((message) => message.messageId));
     }
+    const done: string[] = [];
     for (const { message, receiptHandle } of receipts) {
       const current = this.messages.get(message.messageId);
       // A failure stays invisible until its visibility timeout passes; a result for a receipt that
       // was superseded by a redelivery is ignored, as SQS ignores stale receipt handles.
       if (failed.has(message.messageId) || current?.receiptHandle !== receiptHandle) continue;
       this.messages.delete(message.messageId);
-      // If the file cannot be removed the message is delivered again after a restart: at least once.
-      this.unpersist(message.messageId, this.dir).catch(() => undefined);
+      done.push(message.messageId);
+    }
+    if (done.length === 0 || this.persistence === undefined) return;
+    try {
+      this.persistence.database.delete(done);
+    } catch {
+      // Still stored, so delivered again after a restart: at least once.
     }
   }
 
@@ -273,12 +282,14 @@ export class LocalQueue<M> implements MessageQueue<M> {
 
   private moveToDeadLetters(message: StoredMessage, now: number): void {
     this.messages.delete(message.messageId);
-    const deadLetter = { ...message, deadAt: now };
-    this.dead.push(deadLetter);
-    // Written to the DLQ before it leaves the queue: a crash in between duplicates, never loses.
-    this.persist(deadLetter, this.deadDir)
-      .then(() => this.unpersist(message.messageId, this.dir))
-      .catch(() => undefined);
+    this.dead.push({ ...message, deadAt: now });
+    if (this.persistence === undefined) return;
+    const { database, deadLetterQueue } = this.persistence;
+    try {
+      database.moveToDeadLetters(message.messageId, deadLetterQueue, now);
+    } catch {
+      // Still stored in this queue with its receives spent: after a restart, its first receive moves it.
+    }
   }
 
   private armTimer(): void {
@@ -301,75 +312,28 @@ export class LocalQueue<M> implements MessageQueue<M> {
     for (const wake of waiters) wake();
   }
 
-  private persist(message: StoredMessage, dir: string | undefined): Promise<void> {
-    if (dir === undefined) return Promise.resolve();
-    const snapshot = JSON.stringify(message);
-    return this.chainFileOp(message.messageId, async () => {
-      const file = join(dir, `${message.messageId}.json`);
-      const temporary = `${file}.${randomUUID()}.tmp`;
-      await writeFile(temporary, snapshot);
-      await rename(temporary, file);
-    });
-  }
-
-  private unpersist(messageId: string, dir: string | undefined): Promise<void> {
-    if (dir === undefined) return Promise.resolve();
-    return this.chainFileOp(messageId, async () => {
-      await unlink(join(dir, `${messageId}.json`)).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== "ENOENT") throw error;
-      });
-    });
-  }
-
-  private chainFileOp(messageId: string, operation: () => Promise<void>): Promise<void> {
-    const result = (this.fileOps.get(messageId) ?? Promise.resolve()).then(operation);
-    const settled = result.catch(() => undefined);
-    this.fileOps.set(messageId, settled);
-    void settled.then(() => {
-      if (this.fileOps.get(messageId) === settled) this.fileOps.delete(messageId);
-    });
-    return result;
-  }
-
-  private async fileOpsSettled(): Promise<void> {
-    while (this.fileOps.size > 0) await Promise.all(this.fileOps.values());
-  }
-
-  private load(dir: string, deadDir: string): void {
-    mkdirSync(dir, { recursive: true });
-    mkdirSync(deadDir, { recursive: true });
-    const dead = readMessages(deadDir);
-    this.dead.push(...dead);
-    const deadIds = new Set(dead.map((message) => message.messageId));
-    const now = this.clock();
-    for (const message of readMessages(dir)) {
-      if (deadIds.has(message.messageId)) {
-        // The process died between writing the dead letter and removing the original.
-        unlinkSync(join(dir, `${message.messageId}.json`));
-        continue;
-      }
-      if (message.receiveCount > 0 && message.visibleAt > now) message.visibleAt = now;
-      this.messages.set(message.messageId, message);
-    }
-  }
-}
-
-/** Reads the message files of a directory in send order, clearing leftovers of interrupted writes. */
-function readMessages(dir: string): StoredMessage[] {
-  const messages: StoredMessage[] = [];
-  for (const name of readdirSync(dir)) {
-    const file = join(dir, name);
-    if (name.endsWith(".tmp")) {
-      unlinkSync(file);
-      continue;
-    }
-    if (!name.endsWith(".json")) continue;
+  /** Opens the queue's database, moves in the files of the file queue, and loads what it holds. */
+  private open(dir: string): Persistence {
+    mkdirSync(dirname(dir), { recursive: true });
+    const database = LocalQueueDatabase.open(join(dirname(dir), "queues.sqlite"));
+    const queue = basename(dir);
+    const deadLetterQueue = `${queue}-dlq`;
     try {
-      messages.push(JSON.parse(readFileSync(file, "utf8")) as StoredMessage);
-    } catch {
-      // Renames are atomic, so this is not ours to delete; keep it out of the way for inspection.
-      renameSync(file, `${file}.unreadable`);
+      // Dead letters first: a message the file queue had in both (it died between writing the dead
+      // letter and removing the original) is then a dead letter, and its live copy is dropped.
+      migrateMessageFiles(database, deadLetterQueue, `${dir}-dlq`);
+      migrateMessageFiles(database, queue, dir);
+      this.dead.push(...database.load(deadLetterQueue));
+      const now = this.clock();
+      for (const message of database.load(queue)) {
+        // In flight when the last process died: its consumer is gone, so it is visible at once.
+        if (message.receiveCount > 0 && message.visibleAt > now) message.visibleAt = now;
+        this.messages.set(message.messageId, message);
+      }
+    } catch (error) {
+      database.release();
+      throw error;
     }
+    return { database, queue, deadLetterQueue };
   }
-  return messages.sort((a, b) => a.sentAt - b.sentAt || a.messageId.localeCompare(b.messageId));
 }
