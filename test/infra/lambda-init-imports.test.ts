@@ -3,8 +3,8 @@
  * imports statically (esbuild hoists the static imports of every bundled module, lazily loaded ones
  * included, to the top of the file). No AWS SDK client may be there: DynamoDB and SQS, which nearly
  * every invocation uses, go over signed HTTP (shared/adapters/aws/aws-json-client.ts), and every
- * other client is imported by its adapter on first use. Only DynamoDB's marshaller is loaded with
- * the function. A package Lambda's runtime does not ship (Bedrock's SDK) must never be there: the
+ * other client is imported by its adapter on first use (DynamoDB's marshalling is the store's own,
+ * shared/adapters/aws/dynamodb-wire.ts). A package Lambda's runtime does not ship (Bedrock's SDK) must never be there: the
  * function would fail to start. The bundles are built as CDK builds them (test/moto/lambda-bundles.ts).
  */
 import { readFileSync } from "node:fs";
@@ -31,8 +31,8 @@ function staticImports(file: string): string[] {
 }
 
 describe("what a Lambda function loads at cold start", () => {
-  it.each(lambdaFunctionNames)("%s: no AWS SDK client, only DynamoDB's marshaller", (name) => {
+  it.each(lambdaFunctionNames)("%s: no package outside its bundle, the AWS SDK's included", (name) => {
     // (the SDK's clients come only as a fallback without environment credentials, on first request)
-    expect(staticImports(bundles.functions[name])).toEqual(["@aws-sdk/util-dynamodb"]);
+    expect(staticImports(bundles.functions[name])).toEqual([]);
   });
 });
