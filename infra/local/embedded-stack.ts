@@ -213,6 +213,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     notifier: new InProcessNotifier(),
     logger: options.logger,
     leaseMs: options.leaseMs ?? secondsToMs(config.REVERIE_STEP_LEASE_SECONDS),
+    // A step's next steps run in the same consumer for a while (no queue round trip between two
+    // steps of a turn); after that they go through the queue, so that every session gets its turn.
+    chainStepsMs: (config.REVERIE_STEP_CHAIN_SECONDS ?? 2) * 1000,
     grader: graderQueue,
     webhooks: webhooksQueue,
     webhookDeadLetters,

@@ -42,6 +42,11 @@ const schema = z.object({
   REVERIE_MODEL_TIMEOUT_SECONDS: z.coerce.number().min(1).max(900).default(90),
   /** Embedded stack: how long a step holds a session's lease before the sweeper may re-nudge it, seconds (default 150). */
   REVERIE_STEP_LEASE_SECONDS: z.coerce.number().positive().max(3600).optional(),
+  /**
+   * Embedded stack: for how long a step's queue message may go on running the session's next steps
+   * in process, seconds (default 2; 0: one queue message per step, as on AWS).
+   */
+  REVERIE_STEP_CHAIN_SECONDS: z.coerce.number().min(0).max(60).optional(),
   /** Embedded stack: how often the sweeper looks for stalled sessions, seconds (default 30). */
   REVERIE_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().max(3600).optional(),
   /** Embedded stack: visibility timeout of the local agent-steps queue, seconds (default 720). */

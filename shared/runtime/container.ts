@@ -101,6 +101,8 @@ export interface Ports {
   notifications?: NotificationTopic;
   eventBus?: EventBus;
   leaseMs?: number;
+  /** StepDeps.chainStepsMs: how long a step message may run its run's next steps in process (default 0). */
+  chainStepsMs?: number;
   /** Runs multiagent fan-outs (Step Functions / local); without it coordinators cannot dispatch. */
   orchestrator?: FanoutOrchestrator;
   /** Runs workflow runs' compiled plans (Step Functions / local); without it agents get no workflow tool. */
@@ -193,6 +195,7 @@ export function buildServices(config: Config, ports: Ports) {
       baseSeconds: config.REVERIE_MODEL_RETRY_BASE_SECONDS,
     },
     leaseMs: ports.leaseMs ?? stepLeaseSeconds * 1000,
+    chainStepsMs: ports.chainStepsMs,
     orchestrator: ports.orchestrator,
     workerTimeoutMs: config.REVERIE_WORKER_TIMEOUT_SECONDS * 1000,
     sandbox: ports.sandbox,

@@ -57,24 +57,43 @@ async function claim(deps: StepDeps, message: StepMessage): Promise<SessionRecor
   return result?.after.run.leaseOwner === owner ? result.after : undefined;
 }
 
-/** Runs one step for a queue message; resolves when the step's effects are committed. */
+/**
+ * Runs the step a queue message names; resolves when its effects are committed. While the run goes
+ * on and `deps.chainStepsMs` allows, the next steps run here too: a step's commit then also claims
+ * the next one (one write instead of a commit, a queue message and a claim). A crash in a chained
+ * step is recovered like a lost message: its lease expires and the sweeper re-nudges the run.
+ */
 export async function runAgentStep(sessionDeps: StepDeps, message: StepMessage): Promise<void> {
   const deps = sessionDeps.threads ? await sessionDeps.threads.depsFor(sessionDeps, message) : sessionDeps;
-  const session = await claim(deps, message);
-  if (!session) return;
-  const startedAt = deps.clock.now();
-  try {
-    const finished = await runClaimedStep(deps, session);
-    if (finished) logStep(deps, message, finished, startedAt);
-  } catch (error) {
-    // Anything that fails after the claim (storage, a tool's store, a bug) is retried like a model
-    // failure and then ends the turn: a step that keeps failing must never leave the session running.
-    await handleStepFailure(deps, session, error);
+  const chainUntil = deps.clock.now() + (deps.chainStepsMs ?? 0);
+  let session = await claim(deps, message);
+  while (session) {
+    const claimed: SessionRecord = session;
+    session = undefined;
+    const startedAt = deps.clock.now();
+    try {
+      const finished = await runClaimedStep(deps, claimed, chainUntil);
+      if (finished) {
+        logStep(deps, message, finished, startedAt);
+        session = finished.chained;
+      }
+    } catch (error) {
+      // Anything that fails after the claim (storage, a tool's store, a bug) is retried like a model
+      // failure and then ends the turn: a step that keeps failing must never leave the session running.
+      await handleStepFailure(deps, claimed, error);
+    }
   }
 }
 
-/** Runs a claimed step; what it did when it made (or replayed) a model call, for the step's log line. */
-async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<FinishedStep | undefined> {
+/**
+ * Runs a claimed step; what it did when it made (or replayed) a model call, for the step's log line,
+ * and the next step's claimed record when it is to run here (chained).
+ */
+async function runClaimedStep(
+  deps: StepDeps,
+  session: SessionRecord,
+  chainUntil: number,
+): Promise<(FinishedStep & { chained?: SessionRecord }) | undefined> {
   const sessionId = session.session.id;
 
   if (session.run.parkedStep !== undefined) return noModelCall(resumeParked(deps, session));
@@ -147,8 +166,8 @@ async function runClaimedStep(deps: StepDeps, session: SessionRecord): Promise<F
     extension: { run: session, tools: offered },
   });
   const parkedBy = await afterTools(deps, session, record);
-  const next = await commitStep(deps, session, record, fresh, parkedBy);
-  return { record, next, model: session.session.agent.model.id, replayed };
+  const { next, chained } = await commitStep(deps, session, record, { fresh, parkedBy, chainUntil });
+  return { record, next, model: session.session.agent.model.id, replayed, chained };
 }
 
 /** A step that ends without a model call's result (it has no step line; failures log their own). */
@@ -217,14 +236,17 @@ async function afterIdle(deps: StepDeps, record: SessionRecord, stop: StopReason
   for (const extension of extensionsOf(deps)) await extension.afterIdle?.(deps, record, stop);
 }
 
-/** Decides what follows a step and commits it; enqueues the next step after the commit. */
+/**
+ * Decides what follows a step and commits it. A next step is enqueued after the commit, or, before
+ * `chainUntil`, claimed by the commit itself and returned to run here.
+ */
 async function commitStep(
   deps: StepDeps,
   claimed: SessionRecord,
   record: StepRecord,
-  fresh: boolean,
-  parkedBy: string | undefined,
-): Promise<StepNext> {
+  options: { fresh: boolean; parkedBy: string | undefined; chainUntil: number },
+): Promise<{ next: StepNext; chained?: SessionRecord }> {
+  const { fresh, parkedBy } = options;
   const sessionId = claimed.session.id;
   const usage = addUsage(claimed.session.usage, record.usage);
   const spent = await overBudget(deps, claimed, usage);
@@ -258,7 +280,7 @@ async function commitStep(
       current.run.stepSeq !== record.stepSeq ||
       current.run.leaseOwner !== claimed.run.leaseOwner
     )
-      return "superseded";
+      return { next: "superseded" };
     const decision = decide(current);
     const next = structuredClone(current);
     next.session.usage = usage;
@@ -274,15 +296,20 @@ async function commitStep(
       next.run.parkedBy = parkedBy;
       next.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
       next.session.status = "running";
-      if (await trySave(deps, next)) {
-        await resumeParked(deps, next);
-        return "parked";
+      const parked = await trySave(deps, next);
+      if (parked) {
+        await resumeParked(deps, parked);
+        return { next: "parked" };
       }
       continue;
     }
     if (decision.next === "continue") {
-      next.run.leaseUntil = undefined;
-      next.run.leaseOwner = undefined;
+      // Chained, the commit is the next step's claim (the claim's fields, a new owner); else the
+      // lease is let go and the queue message that follows the commit brings the next step.
+      const chain = deps.clock.now() < options.chainUntil;
+      next.run.leaseUntil = chain ? deps.clock.now() + deps.leaseMs : undefined;
+      next.run.leaseOwner = chain ? randomUUID() : undefined;
+      next.run.stepClaims = chain ? 1 : 0;
       next.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
       next.session.status = "running";
       const idleAnnounced =
@@ -298,9 +325,11 @@ async function commitStep(
           },
         ]);
       }
-      if (await trySave(deps, next)) {
+      const saved = await trySave(deps, next);
+      if (saved) {
+        if (chain) return { next: "continue", chained: saved };
         await deps.steps.send(stepMessage(current.workspaceId, sessionId, next.run.stepSeq));
-        return "continue";
+        return { next: "continue" };
       }
       continue;
     }
@@ -312,7 +341,7 @@ async function commitStep(
       // An extension takes the end of the turn over (an outcome's grader decides what follows).
       if (await trySave(deps, next)) {
         await handoff();
-        return "handed_off";
+        return { next: "handed_off" };
       }
       continue;
     }
@@ -334,7 +363,7 @@ async function commitStep(
     if (await trySave(deps, next)) {
       await deps.store.delete("resources", runningIndexKey, sessionId);
       await afterIdle(deps, next, decision.stop);
-      return `idle:${decision.stop.type}`;
+      return { next: `idle:${decision.stop.type}` };
     }
   }
 }
@@ -348,12 +377,12 @@ function insteadOfIdle(deps: StepDeps, next: SessionRecord) {
   return undefined;
 }
 
-async function trySave(deps: StepDeps, record: SessionRecord): Promise<boolean> {
+/** Saves `record` if nobody changed it since it was read: the saved record, or undefined. */
+async function trySave(deps: StepDeps, record: SessionRecord): Promise<SessionRecord | undefined> {
   try {
-    await deps.sessions.save(record);
-    return true;
+    return await deps.sessions.save(record);
   } catch (error) {
-    if ((error as Error).name === "ConditionFailedError") return false;
+    if ((error as Error).name === "ConditionFailedError") return undefined;
     throw error;
   }
 }

@@ -89,6 +89,11 @@ export interface StepDeps {
   retry: RetryPolicy;
   /** How long a step holds its lease, ms. */
   leaseMs: number;
+  /**
+   * How long one queue message may go on running its run's next steps in process, ms (agent-step.ts
+   * `runAgentStep`); 0 or absent: each step is its own queue message.
+   */
+  chainStepsMs?: number;
   /** What plugs into the step loop (run-extension.ts), asked in this order. */
   extensions?: readonly RunExtension[];
   /** Multiagent threads (set by the composition root when wired). */
