@@ -103,11 +103,20 @@ const relayTokenSchema = z.tuple([
   z.coerce.number().int(),
 ]);
 
-const toolInputSchema = (() => {
-  const schema = z.toJSONSchema(WorkflowPlanSchema, { io: "input" }) as Record<string, unknown>;
-  delete schema.$schema;
-  return schema;
-})();
+let toolInputSchema: Record<string, unknown> | undefined;
+
+/**
+ * The start tool's input schema, the plan's JSON Schema: built when the tool is first offered, not
+ * at module load, where it was the largest cost of every Lambda function's cold start that carries
+ * this runtime (docs/performance.md) — most never offer the tool.
+ */
+function startToolInputSchema(): Record<string, unknown> {
+  if (toolInputSchema === undefined) {
+    toolInputSchema = z.toJSONSchema(WorkflowPlanSchema, { io: "input" }) as Record<string, unknown>;
+    delete toolInputSchema.$schema;
+  }
+  return toolInputSchema;
+}
 
 const description = `Start a workflow run: background work that follows a plan you write, running other agents in session threads and combining what they return. The call answers at once with the run's id; you may keep working or end your turn, and the run's result is given to you when it ends.
 
@@ -147,7 +156,9 @@ export class WorkflowRunsRuntime {
     definition: {
       name: START_WORKFLOW_RUN,
       description,
-      input_schema: toolInputSchema as never,
+      get input_schema() {
+        return startToolInputSchema() as never;
+      },
     },
     run: (deps, run, call) => this.start(deps, run, call),
   };
