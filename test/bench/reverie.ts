@@ -1,6 +1,6 @@
 /**
  * Reverie under the benchmark: the embedded stack with its data on disk (SQLite by default, dynalite
- * on LevelDB with BENCH_STORE=dynalite; the durable file queue, directory workspaces), driven through the official SDK like a client would:
+ * on LevelDB with BENCH_STORE=dynalite; the durable SQLite queue, directory workspaces), driven through the official SDK like a client would:
  * create a session, follow its SSE stream, send the user message, stop at `session.status_idle`.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -162,7 +162,10 @@ interface CallStat {
 }
 
 export interface StepProfile {
+  /** Steps (model calls made in the step consumer). */
   steps: number;
+  /** Step-queue messages the consumer handled (chained steps share one). */
+  messages: number;
   sessions: number;
   /** Wall time inside the step consumer, per step. */
   handlerMsPerStep: number;
@@ -217,7 +220,7 @@ export function instrument(system: ReverieSystem) {
   const calls = new Map<string, CallStat>();
   const sites = new Map<string, CallStat>();
   const totals = {
-    steps: 0,
+    messages: 0,
     handlerMs: 0,
     storeCalls: 0,
     storeMs: 0,
@@ -309,7 +312,7 @@ export function instrument(system: ReverieSystem) {
       try {
         return await consumer(event);
       } finally {
-        totals.steps += event.Records.length;
+        totals.messages += event.Records.length;
         totals.handlerMs += now() - started;
       }
     });
@@ -327,7 +330,7 @@ export function instrument(system: ReverieSystem) {
       for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] = 0;
     },
     profile(sessions: number): StepProfile {
-      const steps = totals.steps;
+      const steps = totals.modelCalls;
       const per = (n: number) => (steps === 0 ? 0 : n / steps);
       const stepCalls: StepProfile["stepCalls"] = [];
       const apiCalls = new Map<string, CallStat>();
@@ -345,6 +348,7 @@ export function instrument(system: ReverieSystem) {
       stepCalls.sort((a, b) => b.perStep - a.perStep || a.call.localeCompare(b.call));
       return {
         steps,
+        messages: totals.messages,
         sessions,
         handlerMsPerStep: per(totals.handlerMs),
         storeCallsPerStep: per(totals.storeCalls),

@@ -120,7 +120,7 @@ function reverieRunner(reverie: ReverieSystem, idleMs: number[]): Runner {
     name: "Reverie (SSE client)",
     durable: true,
     notes: [
-      "official SDK against the embedded stack: dynalite on LevelDB + durable file queue, data dir on disk",
+      `official SDK against the embedded stack: ${process.env.BENCH_STORE === "dynalite" ? "dynalite on LevelDB" : "SQLite"} store + durable SQLite queue, data dir on disk; a turn's steps chained in one consumer (REVERIE_STEP_CHAIN_SECONDS)`,
       "timed from events.send until status_idle was streamed (SSE) AND the step queue drained (every write committed); session create + stream open are not timed",
     ],
     async session(tag) {
@@ -226,18 +226,18 @@ function printTable(results: SystemResult[]): void {
 
 function printProfile(p: StepProfile): void {
   console.log(
-    `\nReverie step profile (${p.steps} steps over ${p.sessions} sequential sessions, instrumented run; timers add overhead):`,
+    `\nReverie step profile (${p.steps} steps in ${p.messages} step-queue messages over ${p.sessions} sequential sessions, instrumented run; timers add overhead):`,
   );
   console.log(`  step handler wall        ${fmt(p.handlerMsPerStep)} ms/step`);
   console.log(
-    `  DynamoDB (dynalite)      ${fmt(p.storeCallsPerStep, 1)} round trips/step, ${fmt(p.storeMsPerStep)} ms/step`,
+    `  document store           ${fmt(p.storeCallsPerStep, 1)} round trips/step, ${fmt(p.storeMsPerStep)} ms/step`,
   );
   console.log(
     `  model call (0 ms mock)   ${fmt(p.modelCallsPerStep, 1)} calls/step, ${fmt(p.modelMsPerStep)} ms/step`,
   );
   console.log(`  tool (workspace write)   ${fmt(p.toolMsPerStep)} ms/step`);
   console.log(
-    `  queue send (file queue)  ${fmt(p.queueSendsPerStep, 1)} sends/step, ${fmt(p.queueSendMsPerStep)} ms/step`,
+    `  queue send               ${fmt(p.queueSendsPerStep, 1)} sends/step, ${fmt(p.queueSendMsPerStep)} ms/step`,
   );
   console.log(`  everything else (CPU)    ${fmt(p.otherMsPerStep)} ms/step`);
   console.log("  step-side store calls per step, by call:");
