@@ -76,6 +76,13 @@ export interface ThreadsRuntimeOptions {
 const MAX_REPLY_CHARS = 8_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 const text = (t: string) => [{ type: "text" as const, text: t }];
+/**
+ * Resolves after the I/O callbacks that are ready now (a macrotask turn). Work a fan-out does not
+ * wait on (bookkeeping after a thread's answer or wake-up) awaits this first, so that on one event
+ * loop the 25 threads' critical work runs before any thread's bookkeeping instead of interleaved
+ * with it. It changes the order of writes of different threads, never the order within one.
+ */
+const readyWorkFirst = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** The extension name a coordinator waiting on a fan-out is parked by. */
 const THREADS = "threads";
 /** The fan-out step a coordinator waits on, if it is parked by one. */
@@ -608,6 +615,8 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       session_thread_id: threadId,
     });
     await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
+    // The thread's step is on its way; the rest is bookkeeping its siblings' dispatches need not wait on.
+    await readyWorkFirst();
     // The running index entry names the session, so the sweeper can re-nudge a stalled thread (an
     // entry left by a thread that went idle meanwhile is dropped by the sweeper's next look).
     await deps.store.put("resources", { pk: runningIndexKey, sk: threadId, workspaceId: ws, sessionId });
@@ -787,15 +796,15 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       `thread-idle#${threadId}#${dispatch.fanoutKey}`,
       events,
     );
-    // The answer releases the execution: it does not wait on the domain event.
-    await Promise.all([
-      stored.taskToken ? this.answer(deps, stored.taskToken, threadId, final) : undefined,
-      this.publish(deps, workspaceId, "session.thread_idled", `${threadId}#idle#${dispatch.fanoutKey}`, {
-        session_id: sessionId,
-        session_thread_id: threadId,
-        stop_reason: ((final.stop ?? stop) as StopReason).type,
-      }),
-    ]);
+    if (stored.taskToken) await this.answer(deps, stored.taskToken, threadId, final);
+    // Only the answer is on the fan-out's path to its resume; what follows lets the work that is
+    // ready first go ahead (siblings' model answers reaching their own answers).
+    await readyWorkFirst();
+    await this.publish(deps, workspaceId, "session.thread_idled", `${threadId}#idle#${dispatch.fanoutKey}`, {
+      session_id: sessionId,
+      session_thread_id: threadId,
+      stop_reason: ((final.stop ?? stop) as StopReason).type,
+    });
     await threads.mutate(workspaceId, threadId, (current) => {
       const m = metaOf(current);
       if (m.dispatch?.fanoutKey !== dispatch.fanoutKey || m.dispatch.answered) return undefined;
