@@ -6,10 +6,15 @@
  * the threads' own work, because the threads run side by side (MaxConcurrency 25).
  *
  * The embedded stack runs with its default step concurrency (32, as Lambda would scale the
- * agent-step function); data in memory. Knobs (env): FANOUT_THREADS (25), FANOUT_THREAD_MS (2000), FANOUT_ROUNDS (3).
+ * agent-step function); data in memory. The upstream (the mock Messages server) runs on a worker
+ * thread, as a real model runs elsewhere (fanout-upstream.ts says why it matters). Knobs (env):
+ * FANOUT_THREADS (25), FANOUT_THREAD_MS (2000), FANOUT_ROUNDS (3), FANOUT_UPSTREAM=in-process.
  */
+import { Worker } from "node:worker_threads";
+import { AnthropicModel } from "../../shared/adapters/model/anthropic-model.js";
 import type { ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { startHarness } from "../fixtures/reverie-harness.js";
+import type { UpstreamOptions, UpstreamReport } from "./fanout-upstream.js";
 
 const envInt = (name: string, fallback: number) => {
   const value = Number(process.env[name]);
@@ -18,44 +23,89 @@ const envInt = (name: string, fallback: number) => {
 const THREADS = envInt("FANOUT_THREADS", 25);
 const THREAD_MS = envInt("FANOUT_THREAD_MS", 2000);
 const ROUNDS = envInt("FANOUT_ROUNDS", 3);
+/** FANOUT_UPSTREAM=in-process runs the mock upstream on the stack's own thread (the bench before). */
+const IN_PROCESS = process.env.FANOUT_UPSTREAM === "in-process";
 const TARGET = 1.1;
 const log = (line = "") => process.stderr.write(`${line}\n`);
+/** The clock the upstream worker reports on. */
+const now = () => performance.timeOrigin + performance.now();
 
 const systemOf = (r: ReceivedRequest) =>
   Array.isArray(r.body.system) ? r.body.system.map((b) => b.text).join("") : String(r.body.system ?? "");
 
-async function main() {
-  const h = await startHarness({ env: { REVERIE_MODEL_TIMEOUT_SECONDS: "60" } });
-  let dispatchedAt = 0;
-  let resumedAt = 0;
-  let resumed: () => void = () => {};
-  const threadCalls: number[] = [];
-  h.upstream.fallback = (r) => {
-    if (systemOf(r) === "COORDINATOR") {
-      const last = r.body.messages.at(-1)?.content;
-      if (Array.isArray(last) && last.some((b) => b.type === "tool_result")) {
-        resumedAt = performance.now();
-        resumed();
-        return { content: "all done" };
-      }
-      dispatchedAt = performance.now();
-      return {
-        stop_reason: "tool_use",
-        content: Array.from({ length: THREADS }, (_, i) => ({
-          type: "tool_use" as const,
-          name: "send_to_agent",
-          input: { agent_name: "worker", message: `part ${i}` },
-        })),
-      };
-    }
-    const started = performance.now();
-    return {
-      content: "part done",
-      delayMs: THREAD_MS,
-      // The answer leaves after the delay; record the call's length when it is built.
-      ...(threadCalls.push(started) ? {} : {}),
-    };
+/** What the upstream saw in one round. */
+interface Observed {
+  dispatchedAt: number;
+  resumedAt: number;
+  threadCalls: number[];
+}
+
+/** Starts fanout-upstream.ts on a worker thread (tsx's loader registered there too). */
+async function startWorkerUpstream(onReport: (report: UpstreamReport) => void) {
+  const boot = `
+    const { register } = await import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))});
+    register();
+    await import(${JSON.stringify(new URL("./fanout-upstream.ts", import.meta.url).href)});`;
+  const options: UpstreamOptions = { threads: THREADS, threadMs: THREAD_MS };
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), {
+    workerData: options,
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    worker.once("error", reject);
+    worker.on("message", (report: UpstreamReport) => {
+      if (report.type === "ready") resolve(report.url);
+      else onReport(report);
+    });
+  });
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        worker.once("exit", () => resolve());
+        worker.postMessage("close");
+      }),
   };
+}
+
+async function main() {
+  const observed: Observed = { dispatchedAt: 0, resumedAt: 0, threadCalls: [] };
+  let resumed: () => void = () => {};
+  const onReport = (report: UpstreamReport) => {
+    if (report.type === "dispatched") observed.dispatchedAt = report.at;
+    else if (report.type === "thread_call") observed.threadCalls.push(report.at);
+    else if (report.type === "resumed") {
+      observed.resumedAt = report.at;
+      resumed();
+    }
+  };
+  const worker = IN_PROCESS ? undefined : await startWorkerUpstream(onReport);
+  const h = await startHarness({
+    env: { REVERIE_MODEL_TIMEOUT_SECONDS: "60" },
+    ...(worker
+      ? { model: new AnthropicModel({ apiKey: "sk-upstream-test", baseURL: worker.url, timeoutMs: 60_000 }) }
+      : {}),
+  });
+  if (!worker)
+    h.upstream.fallback = (r) => {
+      if (systemOf(r) === "COORDINATOR") {
+        const last = r.body.messages.at(-1)?.content;
+        if (Array.isArray(last) && last.some((b) => b.type === "tool_result")) {
+          onReport({ type: "resumed", at: now() });
+          return { content: "all done" };
+        }
+        onReport({ type: "dispatched", at: now() });
+        return {
+          stop_reason: "tool_use",
+          content: Array.from({ length: THREADS }, (_, i) => ({
+            type: "tool_use" as const,
+            name: "send_to_agent",
+            input: { agent_name: "worker", message: `part ${i}` },
+          })),
+        };
+      }
+      onReport({ type: "thread_call", at: now() });
+      return { content: "part done", delayMs: THREAD_MS };
+    };
   try {
     const environment = await h.client.beta.environments.create({ name: "bench" });
     const worker = await h.client.beta.agents.create({
@@ -70,9 +120,11 @@ async function main() {
       multiagent: { type: "coordinator", agents: [worker.id] },
     });
     const ratios: number[] = [];
-    log(`fan-out: ${THREADS} threads × ${THREAD_MS} ms upstream, ${ROUNDS} rounds`);
+    log(
+      `fan-out: ${THREADS} threads × ${THREAD_MS} ms upstream (${worker ? "on a worker thread" : "in process"}), ${ROUNDS} rounds`,
+    );
     for (let round = 0; round < ROUNDS; round++) {
-      threadCalls.length = 0;
+      observed.threadCalls.length = 0;
       const session = await h.client.beta.sessions.create({
         agent: coordinator.id,
         environment_id: environment.id,
@@ -87,6 +139,7 @@ async function main() {
       });
       await resumeSeen;
       await h.waitIdle(session.id, 120_000);
+      const { dispatchedAt, resumedAt, threadCalls } = observed;
       const spread = Math.max(...threadCalls) - Math.min(...threadCalls);
       // The slowest thread: its upstream call, the scripted THREAD_MS (each call is answered after it).
       const slowest = THREAD_MS;
@@ -105,6 +158,7 @@ async function main() {
     );
   } finally {
     await h.close();
+    await worker?.close();
   }
 }
 
