@@ -116,7 +116,7 @@ export class SessionSkillSetup {
     const { bytes } = await this.skills.content(workspaceId, version.skill_id, version.id);
     const skipped: string[] = [];
     const decoder = new TextDecoder("utf-8", { fatal: true });
-    for (const file of unpackSkillArchive(version.name, bytes)) {
+    for (const file of await unpackSkillArchive(version.name, bytes)) {
       let text: string;
       try {
         text = decoder.decode(file.bytes);

@@ -11,8 +11,7 @@
  * directly in it. No path may climb with `..`; a zip member may not be absolute. `__MACOSX/` and
  * `.DS_Store` entries (added by macOS archivers) are ignored.
  */
-import { unzipSync, zipSync } from "fflate";
-import { load as parseYaml } from "js-yaml";
+import type * as Fflate from "fflate";
 import { ApiError, InvalidRequestError } from "../../contract/errors.js";
 import {
   RESERVED_SKILL_NAME_WORDS,
@@ -20,6 +19,28 @@ import {
   SKILL_NAME_PATTERN,
   XML_TAG_PATTERN,
 } from "../../contract/skills.js";
+
+interface SkillCodecs {
+  unzipSync: typeof Fflate.unzipSync;
+  zipSync: typeof Fflate.zipSync;
+  parseYaml: (text: string) => unknown;
+}
+
+let codecs: Promise<SkillCodecs> | undefined;
+
+/**
+ * fflate and js-yaml, imported on first use: only skill uploads, downloads and session setup with
+ * skills need them, and evaluating them at load (fflate's tables, js-yaml's schemas) was one of the
+ * largest costs of the cold start of every Lambda function carrying this module (docs/performance.md).
+ */
+function skillCodecs(): Promise<SkillCodecs> {
+  codecs ??= Promise.all([import("fflate"), import("js-yaml")]).then(([fflate, yaml]) => ({
+    unzipSync: fflate.unzipSync,
+    zipSync: fflate.zipSync,
+    parseYaml: (text) => yaml.load(text),
+  }));
+  return codecs;
+}
 
 /** One uploaded part (or zip member): its path as sent and its bytes. */
 export interface UploadedSkillFile {
@@ -62,7 +83,7 @@ const isZip = (file: UploadedSkillFile) =>
  *   escapes (`..`, absolute zip members), files outside one directory, duplicates, too many files or
  *   more than 30 MB uncompressed; ApiError `request_too_large` is the edge's job (request size).
  */
-export function readSkillBundle(parts: readonly UploadedSkillFile[]): SkillBundle {
+export async function readSkillBundle(parts: readonly UploadedSkillFile[]): Promise<SkillBundle> {
   if (parts.length === 0)
     throw new SkillBundleError(
       "files: upload the skill's files (at least SKILL.md inside the skill's directory) as `files[]` parts, or one .zip of that directory",
@@ -74,7 +95,7 @@ export function readSkillBundle(parts: readonly UploadedSkillFile[]): SkillBundl
       throw new SkillBundleError(
         `files: a zip archive (${zips[0]?.path}) must be uploaded alone, not together with other files`,
       );
-    entries = unzipUpload(parts[0] as UploadedSkillFile);
+    entries = unzipUpload(parts[0] as UploadedSkillFile, (await skillCodecs()).unzipSync);
   } else {
     entries = parts.map((p) => ({ path: normalisePath(p.path, "upload"), bytes: p.bytes }));
   }
@@ -99,7 +120,7 @@ export function readSkillBundle(parts: readonly UploadedSkillFile[]): SkillBundl
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const skillMd = files.find((f) => f.path === SKILL_FILE) as SkillFile;
   const directory = root.split("/").at(-1) as string;
-  const { name, description } = frontMatter(skillMd.bytes, directory);
+  const { name, description } = frontMatter(skillMd.bytes, directory, (await skillCodecs()).parseYaml);
   return { name, description, files, totalBytes };
 }
 
@@ -148,7 +169,7 @@ function normalisePath(raw: string, origin: "upload" | "zip"): string {
 }
 
 /** The members of an uploaded zip (directories skipped), checked before anything is inflated. */
-function unzipUpload(zip: UploadedSkillFile): UploadedSkillFile[] {
+function unzipUpload(zip: UploadedSkillFile, unzipSync: SkillCodecs["unzipSync"]): UploadedSkillFile[] {
   const names = new Map<string, string>();
   let declared = 0;
   let count = 0;
@@ -225,7 +246,11 @@ const MAX_FRONT_MATTER_CHARS = 64 * 1024;
 const FRONT_MATTER = /^---[ \t]*\r?\n(?:([\s\S]*?)\r?\n)?---[ \t]*(?:\r?\n|$)/;
 
 /** SKILL.md's front matter, validated: name (or the directory's name) and description. */
-function frontMatter(bytes: Uint8Array, directory: string): { name: string; description: string } {
+function frontMatter(
+  bytes: Uint8Array,
+  directory: string,
+  parseYaml: SkillCodecs["parseYaml"],
+): { name: string; description: string } {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -305,7 +330,12 @@ const startsWithShebang = (bytes: Uint8Array) => bytes[0] === 0x23 && bytes[1] =
  * the SDK's worker strips when it extracts into `skills/<name>/`), regular files only; a file that
  * starts with `#!` is marked executable so a worker's extracted scripts run as they are.
  */
-export function skillArchive(name: string, files: readonly SkillFile[], mtime: number): Uint8Array {
+export async function skillArchive(
+  name: string,
+  files: readonly SkillFile[],
+  mtime: number,
+): Promise<Uint8Array> {
+  const { zipSync } = await skillCodecs();
   const entries: Record<string, [Uint8Array, { os: number; attrs: number; mtime: number }]> = {};
   // Zip (DOS) timestamps cover 1980–2099 only.
   const stamp = Math.min(Math.max(mtime, Date.UTC(1980, 0, 2)), Date.UTC(2099, 11, 30));
@@ -317,7 +347,8 @@ export function skillArchive(name: string, files: readonly SkillFile[], mtime: n
 }
 
 /** The files of an archive made by {@link skillArchive}, relative to the skill's directory. */
-export function unpackSkillArchive(name: string, archive: Uint8Array): SkillFile[] {
+export async function unpackSkillArchive(name: string, archive: Uint8Array): Promise<SkillFile[]> {
+  const { unzipSync } = await skillCodecs();
   const prefix = `${name}/`;
   return Object.entries(unzipSync(archive))
     .filter(([path]) => path.startsWith(prefix) && !path.endsWith("/"))

@@ -77,7 +77,7 @@ export class SkillsService {
     workspaceId: string,
     upload: { files: readonly UploadedSkillFile[]; displayName?: string },
   ): Promise<BetaSkill> {
-    const bundle = readSkillBundle(upload.files);
+    const bundle = await readSkillBundle(upload.files);
     const now = this.deps.clock.now();
     const skillId = this.deps.ids.next(SKILL_ID_PREFIX);
     const version = await this.storeVersion(workspaceId, skillId, bundle, String(now * 1000), now);
@@ -153,7 +153,7 @@ export class SkillsService {
     upload: { files: readonly UploadedSkillFile[] },
   ): Promise<BetaSkillVersion> {
     const item = await this.item(workspaceId, skillId);
-    const bundle = readSkillBundle(upload.files);
+    const bundle = await readSkillBundle(upload.files);
     if (bundle.name !== item.name)
       throw new InvalidRequestError(
         `SKILL.md front matter: name: this skill is "${item.name}" and its name never changes; every version's SKILL.md must say name: ${item.name} (got "${bundle.name}")`,
@@ -319,7 +319,7 @@ export class SkillsService {
     now: number,
   ): Promise<StoredSkillVersion> {
     const blob = blobKey(workspaceId, skillId, id);
-    await this.deps.blobs.put(blob, skillArchive(bundle.name, bundle.files, now), "application/zip");
+    await this.deps.blobs.put(blob, await skillArchive(bundle.name, bundle.files, now), "application/zip");
     const stored: StoredSkillVersion = {
       version: {
         id,
