@@ -425,8 +425,12 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
   const refused = { services, method: req.method ?? "GET", path: url.pathname, startedAt };
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(",") : v;
+  // Aborted only when the client goes before the answer is complete (an abort builds a DOMException
+  // with its stack: not a cost every finished request should pay).
   const disconnected = new AbortController();
-  res.on("close", () => disconnected.abort());
+  res.on("close", () => {
+    if (!res.writableFinished) disconnected.abort();
+  });
   // Authentication before the body: an unauthenticated request never gets its body buffered.
   const credential = credentialOf(headers);
   const principal = url.pathname === "/health" ? undefined : await services.apiKeys.resolve(credential);
