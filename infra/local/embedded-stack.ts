@@ -492,7 +492,10 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
         closed.then(() => ({ done: true as const, value: undefined })),
       ]);
       if (next.done) break;
+      // The frames of one burst (a step's events come out of one log read) go out as one write.
+      res.cork();
       res.write(next.value);
+      process.nextTick(() => res.uncork());
     }
   } finally {
     await iterator.return?.();
