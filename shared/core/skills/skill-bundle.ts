@@ -11,7 +11,6 @@
  * directly in it. No path may climb with `..`; a zip member may not be absolute. `__MACOSX/` and
  * `.DS_Store` entries (added by macOS archivers) are ignored.
  */
-import type * as Fflate from "fflate";
 import { ApiError, InvalidRequestError } from "../../contract/errors.js";
 import {
   RESERVED_SKILL_NAME_WORDS,
@@ -20,25 +19,18 @@ import {
   XML_TAG_PATTERN,
 } from "../../contract/skills.js";
 
-interface SkillCodecs {
-  unzipSync: typeof Fflate.unzipSync;
-  zipSync: typeof Fflate.zipSync;
-  parseYaml: (text: string) => unknown;
-}
+type SkillCodecs = typeof import("./skill-codecs.js");
 
 let codecs: Promise<SkillCodecs> | undefined;
 
 /**
- * fflate and js-yaml, imported on first use: only skill uploads, downloads and session setup with
- * skills need them, and evaluating them at load (fflate's tables, js-yaml's schemas) was one of the
- * largest costs of the cold start of every Lambda function carrying this module (docs/performance.md).
+ * fflate and js-yaml (skill-codecs.ts), imported on first use: only skill uploads, downloads and
+ * session setup with skills need them, and evaluating them at load (fflate's tables, js-yaml's
+ * schemas) was one of the largest costs of the cold start of every Lambda function carrying this
+ * module (docs/performance.md).
  */
 function skillCodecs(): Promise<SkillCodecs> {
-  codecs ??= Promise.all([import("fflate"), import("js-yaml")]).then(([fflate, yaml]) => ({
-    unzipSync: fflate.unzipSync,
-    zipSync: fflate.zipSync,
-    parseYaml: (text) => yaml.load(text),
-  }));
+  codecs ??= import("./skill-codecs.js");
   return codecs;
 }
 
