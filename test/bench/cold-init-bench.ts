@@ -11,7 +11,9 @@
  *     the queue consumers): the composition the entry builds on its first call, and every AWS SDK
  *     package it loads then. Functions whose every event reaches AWS (sweeper, schedulers) have none.
  * Baselines in the same run: an empty module (Node's own floor) and `@aws-sdk/client-dynamodb` with
- * `@aws-sdk/lib-dynamodb` alone (the floor of any function that reads DynamoDB).
+ * `@aws-sdk/lib-dynamodb` alone — what every function loaded at init before DynamoDB and SQS went
+ * over signed HTTP (shared/adapters/aws/aws-json-client.ts), kept as the run's yardstick: on a
+ * shared machine the load moves every absolute figure, and each function's ratio to it much less.
  * With BENCH_INIT_BASELINE_REF=<commit> the functions of that commit are built the same way (their
  * source taken with `git archive`, Bedrock's SDK left external and Ajv stubbed as then) and measured
  * in the same rounds, beside today's.
@@ -281,11 +283,11 @@ async function main() {
     const floor = rows[1]?.initMs ?? Number.NaN;
     log("");
     log(
-      `${"function".padEnd(34)}${"bundle".padStart(10)}${"init p50".padStart(11)}${"first call".padStart(12)}  AWS SDK at init | + at first call`,
+      `${"function".padEnd(34)}${"bundle".padStart(10)}${"init p50".padStart(11)}${"× SDK".padStart(7)}${"first call".padStart(12)}  AWS SDK at init | + at first call`,
     );
     for (const r of rows) {
       log(
-        `${r.name.padEnd(34)}${`${r.kib} KiB`.padStart(10)}${`${r.initMs} ms`.padStart(11)}${(r.firstCallMs === undefined ? "—" : `${r.firstCallMs} ms`).padStart(12)}  ${r.sdkAtInit || "—"} | ${r.sdkAfterCall || "—"}`,
+        `${r.name.padEnd(34)}${`${r.kib} KiB`.padStart(10)}${`${r.initMs} ms`.padStart(11)}${`${round(r.initMs / floor, 2)}`.padStart(7)}${(r.firstCallMs === undefined ? "—" : `${r.firstCallMs} ms`).padStart(12)}  ${r.sdkAtInit || "—"} | ${r.sdkAfterCall || "—"}`,
       );
     }
     const functions = rows.filter((r) => !r.baseline && !r.name.startsWith("("));
