@@ -344,6 +344,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       await graderQueue.stop();
       await webhooksQueue.stop();
       await dreamJobs.stop();
+      // Once nothing consumes (a batch may send to another queue), the queues' database closes.
+      for (const q of [queue, graderQueue, webhooksQueue, dreamJobs, webhookDeadLetters]) await q.close();
       await sandbox?.dispose?.();
       await documents.close();
     },
