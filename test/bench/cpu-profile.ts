@@ -40,7 +40,7 @@ const owners: Array<[RegExp, string]> = [
   [/\/test\/bench\/cpu-profile/, "(profiler)"],
   [/\/test\/bench\//, "bench harness"],
   [/\/test\/fixtures\//, "test fixtures"],
-  [/\/shared\/adapters\/local\/local-queue/, "Reverie: local file queue"],
+  [/\/shared\/adapters\/local\/local-queue/, "Reverie: local queue"],
   [/\/shared\/adapters\//, "Reverie: adapters"],
   [/\/shared\/|\/infra\/local\//, "Reverie: core, API and stack"],
   [/node_modules\/tsx\//, "tsx loader"],
