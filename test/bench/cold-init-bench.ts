@@ -15,13 +15,15 @@
  * over signed HTTP (shared/adapters/aws/aws-json-client.ts), kept as the run's yardstick: on a
  * shared machine the load moves every absolute figure, and each function's ratio to it much less.
  * With BENCH_INIT_BASELINE_REF=<commit> the functions of that commit are built the same way (their
- * source taken with `git archive`, Bedrock's SDK left external and Ajv stubbed as then) and measured
+ * source taken with `git archive`, the packages it left out stubbed as its lambda-bundling.ts said, or
+ * before that file Bedrock's SDK left external and Ajv stubbed as then) and measured
  * in the same rounds, beside today's.
  * Target: init ≤ 80 ms for each function (median of the rounds). Knobs: BENCH_INIT_ROUNDS (5).
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { ABSENT_MODULE, REQUIRE_BANNER } from "../../infra/aws/lambda-bundling.js";
 import { functionEnvironments } from "../moto/aws-on-moto-stack.js";
@@ -174,6 +176,16 @@ async function buildBaseline(ref: string) {
     .filter((f) => f.endsWith(".ts") && !["sandbox.ts", "console.ts"].includes(f))
     .map((f) => f.slice(0, -3));
   const outdir = join(root, "out");
+  // The packages each function left out then (lambda-bundling.ts's absentAliases, where the ref has
+  // it); before that, Bedrock's SDK was left external and only agent-step's Ajv stubbed.
+  const bundlingFile = join(root, "infra", "aws", "lambda-bundling.ts");
+  const refAliases: ((name: string) => Record<string, string>) | undefined = existsSync(bundlingFile)
+    ? (
+        (await import(pathToFileURL(bundlingFile).href)) as {
+          absentAliases?: (n: string) => Record<string, string>;
+        }
+      ).absentAliases
+    : undefined;
   await Promise.all(
     names.map((name) =>
       build({
@@ -188,8 +200,10 @@ async function buildBaseline(ref: string) {
         minify: true,
         sourcemap: "external",
         sourcesContent: false,
-        external: ["@aws-sdk/*", "@smithy/*", "@anthropic-ai/bedrock-sdk"],
-        alias: name === "agent-step" ? { ajv: ABSENT_MODULE, "ajv-formats": ABSENT_MODULE } : {},
+        external: ["@aws-sdk/*", "@smithy/*", ...(refAliases ? [] : ["@anthropic-ai/bedrock-sdk"])],
+        alias:
+          refAliases?.(name) ??
+          (name === "agent-step" ? { ajv: ABSENT_MODULE, "ajv-formats": ABSENT_MODULE } : {}),
         banner: { js: REQUIRE_BANNER },
         tsconfig: join(root, "tsconfig.json"),
         logLevel: "error",
