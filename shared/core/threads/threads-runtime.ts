@@ -53,7 +53,7 @@ import {
   type ThreadDispatchMessage,
   threadQueueMessageSchema,
 } from "./thread-messages.js";
-import { metaOf, type ThreadMeta, threadMetaSchema, threadRepository } from "./thread-record.js";
+import { metaOf, mutateFrom, type ThreadMeta, threadMetaSchema, threadRepository } from "./thread-record.js";
 import { sessionBudgetReached, sessionSpendUsd, threadSpends } from "./thread-spend.js";
 import type { WorkflowThreadDispatcher } from "./thread-tasks.js";
 
@@ -541,6 +541,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       agentName: item.dispatch.agentName,
       taskToken,
       tokenBudget: item.dispatch.tokenBudget,
+      known: thread,
     });
     // Checked after the thread is awake: an interrupt whose cancel ran before this dispatch existed
     // is seen here (its coordinator write precedes this read), one that ran later saw the dispatch.
@@ -571,6 +572,8 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       agentName: string;
       taskToken: string;
       tokenBudget?: number;
+      /** The thread's record as the caller just read it (saves a read). */
+      known?: SessionRecord;
     },
   ) {
     const { workspaceId: ws, sessionId, threadId, key, taskToken } = task;
@@ -584,7 +587,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
         content: text(task.message),
       },
     ]);
-    await threadDeps.sessions.mutate(ws, threadId, (current) => {
+    const recordTask = (current: SessionRecord) => {
       const meta = metaOf(current);
       if (meta.dispatch?.fanoutKey === key) {
         if (meta.dispatch.taskToken === taskToken) return undefined;
@@ -600,7 +603,9 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       }
       current.thread = meta;
       return current;
-    });
+    };
+    if (task.known) await mutateFrom(threadDeps.sessions, task.known, recordTask);
+    else await threadDeps.sessions.mutate(ws, threadId, recordTask);
     await emitOnce(deps.store, deps.events, sessionId, `thread-running#${threadId}#${key}`, [
       {
         type: "session.thread_status_running",
@@ -959,7 +964,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       "its fan-out gave up on it (timed out or failed)",
     );
     const threadUsage = await this.threadUsage(deps, ws, sessionId);
-    const saved = await deps.sessions.mutate(ws, sessionId, (current) => {
+    const saved = await mutateFrom(deps.sessions, record, (current) => {
       if (fanoutStepOf(current.run) !== fanoutStep) return undefined;
       current.run.parkedStep = undefined;
       current.run.parkedBy = undefined;
