@@ -40,6 +40,8 @@ const log = (line = "") => process.stderr.write(`${line}\n`);
 /** What the child process reports. */
 interface Sample {
   initMs: number;
+  /** CPU time (user + system) of the init: less moved than wall time by other work on the machine. */
+  initCpuMs: number;
   firstCallMs?: number;
   /** `@aws-sdk/*` packages imported by the time the bundle was loaded, and after the first call. */
   sdkAtInit: string[];
@@ -60,9 +62,12 @@ registerHooks({ resolve(specifier, context, next) {
   return next(specifier, context);
 } });
 globalThis.awslambda = { streamifyResponse: (fn) => fn, HttpResponseStream: { from: (s) => s } };
+const cpu = process.cpuUsage();
 const started = performance.now();
 const mod = await import(process.env.BENCH_BUNDLE);
 const initMs = performance.now() - started;
+const used = process.cpuUsage(cpu);
+const initCpuMs = (used.user + used.system) / 1000;
 const sdkAtInit = [...sdk].sort();
 let firstCallMs;
 const event = process.env.BENCH_EVENT ? JSON.parse(process.env.BENCH_EVENT) : undefined;
@@ -74,7 +79,7 @@ if (event !== undefined) {
   firstCallMs = performance.now() - started;
 }
 // Exit once written: a client's open socket must not keep the process (pipes write asynchronously).
-process.stdout.write("\\n" + JSON.stringify({ initMs, firstCallMs, sdkAtInit, sdkAfterCall: [...sdk].sort() }) + "\\n", () => process.exit(0));
+process.stdout.write("\\n" + JSON.stringify({ initMs, initCpuMs, firstCallMs, sdkAtInit, sdkAfterCall: [...sdk].sort() }) + "\\n", () => process.exit(0));
 `;
 
 const sqsEvent = { Records: [{ messageId: "bench", receiptHandle: "bench", body: "{}", attributes: {} }] };
@@ -288,6 +293,13 @@ async function main() {
         name: subject.name,
         kib: round(statSync(subject.file).size / 1024, 1),
         initMs: round(init, 1),
+        initCpuMs: round(
+          percentile(
+            list.map((s) => s.initCpuMs),
+            50,
+          ),
+          1,
+        ),
         firstCallMs: calls.length ? round(percentile(calls, 50), 1) : undefined,
         sdkAtInit: short(last.sdkAtInit),
         sdkAfterCall: short(last.sdkAfterCall.filter((n) => !last.sdkAtInit.includes(n))),
@@ -297,11 +309,11 @@ async function main() {
     const floor = rows[1]?.initMs ?? Number.NaN;
     log("");
     log(
-      `${"function".padEnd(34)}${"bundle".padStart(10)}${"init p50".padStart(11)}${"× SDK".padStart(7)}${"first call".padStart(12)}  AWS SDK at init | + at first call`,
+      `${"function".padEnd(34)}${"bundle".padStart(10)}${"init p50".padStart(11)}${"× SDK".padStart(7)}${"cpu p50".padStart(10)}${"first call".padStart(12)}  AWS SDK at init | + at first call`,
     );
     for (const r of rows) {
       log(
-        `${r.name.padEnd(34)}${`${r.kib} KiB`.padStart(10)}${`${r.initMs} ms`.padStart(11)}${`${round(r.initMs / floor, 2)}`.padStart(7)}${(r.firstCallMs === undefined ? "—" : `${r.firstCallMs} ms`).padStart(12)}  ${r.sdkAtInit || "—"} | ${r.sdkAfterCall || "—"}`,
+        `${r.name.padEnd(34)}${`${r.kib} KiB`.padStart(10)}${`${r.initMs} ms`.padStart(11)}${`${round(r.initMs / floor, 2)}`.padStart(7)}${`${r.initCpuMs} ms`.padStart(10)}${(r.firstCallMs === undefined ? "—" : `${r.firstCallMs} ms`).padStart(12)}  ${r.sdkAtInit || "—"} | ${r.sdkAfterCall || "—"}`,
       );
     }
     const functions = rows.filter((r) => !r.baseline && !r.name.startsWith("("));
@@ -312,7 +324,7 @@ async function main() {
         const before = rows.find((b) => b.name === `(${BASELINE_REF?.slice(0, 7)}) ${r.name}`);
         if (before)
           log(
-            `  ${r.name.padEnd(20)} ${String(r.initMs).padStart(7)} ms vs ${String(before.initMs).padStart(7)} ms (${round(r.initMs / before.initMs, 2)}×), ${r.kib} vs ${before.kib} KiB`,
+            `  ${r.name.padEnd(20)} ${String(r.initMs).padStart(7)} ms vs ${String(before.initMs).padStart(7)} ms (${round(r.initMs / before.initMs, 2)}×); cpu ${r.initCpuMs} vs ${before.initCpuMs} ms (${round(r.initCpuMs / before.initCpuMs, 2)}×); ${r.kib} vs ${before.kib} KiB`,
           );
       }
     }
