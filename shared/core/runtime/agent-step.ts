@@ -76,6 +76,9 @@ export async function runAgentStep(sessionDeps: StepDeps, message: StepMessage):
       if (finished) {
         logStep(deps, message, finished, startedAt);
         session = finished.chained;
+        // A turn of the event loop between chained steps, as a queue hop gave: on one process the
+        // I/O that is ready (other runs' model answers, API requests) goes first.
+        if (session) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } catch (error) {
       // Anything that fails after the claim (storage, a tool's store, a bug) is retried like a model
