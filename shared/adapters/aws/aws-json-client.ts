@@ -162,7 +162,7 @@ const CLOCK_SKEW = new Set([
 ]);
 
 /** A refusal, with what the retry decision needs. */
-class Refusal extends AwsRequestError {
+class AwsRefusalError extends AwsRequestError {
   constructor(
     name: string,
     message: string,
@@ -198,7 +198,7 @@ export class AwsJsonClient {
         return await this.post(operation, body);
       } catch (error) {
         if (!(error instanceof AwsRequestError)) throw error;
-        if (!skewCorrected && error instanceof Refusal && this.correctClock(error)) {
+        if (!skewCorrected && error instanceof AwsRefusalError && this.correctClock(error)) {
           skewCorrected = true;
           continue;
         }
@@ -218,7 +218,7 @@ export class AwsJsonClient {
   }
 
   /** True when `refusal` is about the signature's time and the server's `Date` moved our clock. */
-  private correctClock(refusal: Refusal): boolean {
+  private correctClock(refusal: AwsRefusalError): boolean {
     if (!CLOCK_SKEW.has(refusal.name) || refusal.serverDate === undefined) return false;
     const serverTime = Date.parse(refusal.serverDate);
     if (Number.isNaN(serverTime)) return false;
@@ -296,7 +296,7 @@ function refusalOf(
   headers: IncomingHttpHeaders,
   parsed: Record<string, unknown>,
   text: string,
-): Refusal {
+): AwsRefusalError {
   // JSON services name it in `__type`; some (SQS's query-compatible errors) in a header too.
   const type = String(parsed.__type ?? headers["x-amzn-errortype"] ?? `HTTP${status}`)
     .split("#")
@@ -305,5 +305,5 @@ function refusalOf(
   const message = String(parsed.message ?? parsed.Message ?? text.slice(0, 200));
   // An Age header means a cache answered: its Date says nothing about the server's clock (as the SDK).
   const date = headers.age === undefined ? headers.date : undefined;
-  return new Refusal(type, `${operation}: ${type}: ${message}`, status, date);
+  return new AwsRefusalError(type, `${operation}: ${type}: ${message}`, status, date);
 }
