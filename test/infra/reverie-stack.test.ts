@@ -27,8 +27,9 @@ const MAX_BUNDLE_BYTES = 500 * 1024;
 /**
  * The model callers carry the official SDK (~120 KB minified) on top of what every function has;
  * agent-step also carries the toolset and the clients of what tools reach (the sandbox, MCP servers:
- * the MCP SDK is ~75 KB, its unused Ajv is aliased away). The authorizer has its own composition (a
- * key hash and one DynamoDB read, ~6 KB); the JSON API is three functions, one per bounded context
+ * the MCP SDK is ~75 KB, its unused Ajv is aliased away). Every function carries its own signed
+ * HTTP client for DynamoDB and SQS (~8 KB: no AWS SDK client is loaded at cold start). The authorizer
+ * has its own composition (a key hash and one DynamoDB read, ~12 KB); the JSON API is three functions, one per bounded context
  * (sessions, memory, workspace resources), so each carries its own routes only; webhook-deliver has a
  * composition of its own too (~165 KB: the delivery worker, not the services). Every other function
  * carries the whole composition root (container.ts: ~300 KB, zod ~105 KB of it), which grows with
@@ -43,6 +44,7 @@ const BUNDLE_BUDGETS: Partial<Record<string, number>> = {
   "agent-step": 740 * 1024,
   grader: 580 * 1024,
   "dream-worker": 620 * 1024,
+  "deployment-runner": 530 * 1024,
 };
 const FUNCTION_NAMES: ReverieFunctionName[] = [
   "api",
