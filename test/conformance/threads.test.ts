@@ -458,6 +458,49 @@ describe("multiagent threads", () => {
       orchestrator.sendTaskSuccess = original;
     }
   });
+  it("lets the sweeper finish a thread's report when a crash came right after the thread's idle commit", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const store = h.stack.services.deps.store;
+    const put = store.put.bind(store);
+    // A thread's running-index entry is put by its dispatch, then by its report: the process "dies"
+    // on the report's, the first write after the thread's idle commit.
+    let threadEntries = 0;
+    let died = false;
+    store.put = async (table, item, options) => {
+      if (item.pk === "running" && typeof item.sessionId === "string" && ++threadEntries === 2) {
+        died = true;
+        throw new Error("process died after the thread's idle commit");
+      }
+      return put(table, item, options);
+    };
+    try {
+      const session = await h.client.beta.sessions.create({
+        agent: coordinator.id,
+        environment_id: environmentId,
+      });
+      coordinatorNext = [send("alpha", "task A")];
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      await waitFor("the crash", async () => (died ? true : undefined));
+      await waitFor("the thread to settle", async () => {
+        const depth = h.stack.queue.depth();
+        return depth.inFlight + depth.visible + depth.delayed === 0 ? true : undefined;
+      });
+      store.put = put;
+      expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
+      // The idle thread is still in the sweeper's index, so the sweeper finds it and finishes its report.
+      await sweepStalledSessions(h.stack.services.deps);
+      const done = await h.waitIdle(session.id);
+      expect(done.status).toBe("idle");
+      const resumed = h.upstream.received.find(
+        (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
+      );
+      expect(textOf(resultsOf(resumed as ReceivedRequest)[0] as Anthropic.Messages.ToolResultBlockParam)).toBe(
+        "alpha did it",
+      );
+    } finally {
+      store.put = put;
+    }
+  });
   /** A worker that never ends its turn: every (slow) call asks for one more tool. */
   const endless = (delayMs: number) => (): MockResponse => ({
     stop_reason: "tool_use",

@@ -364,8 +364,10 @@ async function commitStep(
     // Published before the commit, so a failure retries the step, which publishes the same event id.
     await publishIdled(deps, next, idleEntries);
     if (await trySave(deps, next)) {
-      await deps.store.delete("resources", runningIndexKey, sessionId);
+      // The run leaves the sweeper's index only once what follows its idle is done: a crash in
+      // between (a child thread's report cut short) leaves it there for the sweeper to finish.
       await afterIdle(deps, next, decision.stop);
+      await deps.store.delete("resources", runningIndexKey, sessionId);
       return { next: `idle:${decision.stop.type}` };
     }
   }
@@ -409,8 +411,8 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     current.run.watermark = Math.max(current.run.watermark, current.run.lastInputSeq);
     return markIdle(current, deps.clock.now(), awaiting);
   });
-  await deps.store.delete("resources", runningIndexKey, sessionId);
   if (saved && saved.before.rev !== saved.after.rev) await afterIdle(deps, saved.after, stop);
+  await deps.store.delete("resources", runningIndexKey, sessionId);
 }
 
 const errorTypeOf = {
