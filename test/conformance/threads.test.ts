@@ -494,9 +494,9 @@ describe("multiagent threads", () => {
       const resumed = h.upstream.received.find(
         (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
       );
-      expect(textOf(resultsOf(resumed as ReceivedRequest)[0] as Anthropic.Messages.ToolResultBlockParam)).toBe(
-        "alpha did it",
-      );
+      expect(
+        textOf(resultsOf(resumed as ReceivedRequest)[0] as Anthropic.Messages.ToolResultBlockParam),
+      ).toBe("alpha did it");
     } finally {
       store.put = put;
     }
