@@ -14,9 +14,8 @@
 import { loadavg } from "node:os";
 import { Worker } from "node:worker_threads";
 import { AnthropicModel } from "../../shared/adapters/model/anthropic-model.js";
-import type { ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { startHarness } from "../fixtures/reverie-harness.js";
-import type { UpstreamOptions, UpstreamReport } from "./fanout-upstream.js";
+import { fanoutModel, type UpstreamOptions, type UpstreamReport } from "./fanout-model.js";
 
 const envInt = (name: string, fallback: number) => {
   const value = Number(process.env[name]);
@@ -31,12 +30,6 @@ const WARMUP = Number(process.env.FANOUT_WARMUP ?? 1);
 const IN_PROCESS = process.env.FANOUT_UPSTREAM === "in-process";
 const TARGET = 1.1;
 const log = (line = "") => process.stderr.write(`${line}\n`);
-/** The clock the upstream worker reports on. */
-const now = () => performance.timeOrigin + performance.now();
-
-const systemOf = (r: ReceivedRequest) =>
-  Array.isArray(r.body.system) ? r.body.system.map((b) => b.text).join("") : String(r.body.system ?? "");
-
 /** What the upstream saw in one round. */
 interface Observed {
   dispatchedAt: number;
@@ -91,27 +84,7 @@ async function main() {
         }
       : {}),
   });
-  if (!upstream)
-    h.upstream.fallback = (r) => {
-      if (systemOf(r) === "COORDINATOR") {
-        const last = r.body.messages.at(-1)?.content;
-        if (Array.isArray(last) && last.some((b) => b.type === "tool_result")) {
-          onReport({ type: "resumed", at: now() });
-          return { content: "all done" };
-        }
-        onReport({ type: "dispatched", at: now() });
-        return {
-          stop_reason: "tool_use",
-          content: Array.from({ length: THREADS }, (_, i) => ({
-            type: "tool_use" as const,
-            name: "send_to_agent",
-            input: { agent_name: "worker", message: `part ${i}` },
-          })),
-        };
-      }
-      onReport({ type: "thread_call", at: now() });
-      return { content: "part done", delayMs: THREAD_MS };
-    };
+  if (!upstream) h.upstream.fallback = fanoutModel({ threads: THREADS, threadMs: THREAD_MS }, onReport);
   try {
     const environment = await h.client.beta.environments.create({ name: "bench" });
     const worker = await h.client.beta.agents.create({
