@@ -85,31 +85,39 @@ function httpClientOptions(
   };
 }
 
-let dynamoDb: DynamoDbTransport | undefined;
+/**
+ * A memoised per-container transport: over signed HTTP when the environment allows it
+ * (httpClientOptions), else the SDK's client, imported on the first request.
+ */
+function containerTransport<T>(
+  service: AwsJsonService,
+  overHttp: (options: Omit<AwsJsonClientOptions, "service">) => T,
+  overSdk: () => T,
+): (env?: Env) => T {
+  let transport: T | undefined;
+  return (env = process.env) => {
+    if (transport === undefined) {
+      const options = httpClientOptions(env, service);
+      transport = options ? overHttp(options) : overSdk();
+    }
+    return transport;
+  };
+}
 
 /** This container's DynamoDB transport (for DynamoDbDocumentStore). */
-export function dynamoDbTransport(env: Env = process.env): DynamoDbTransport {
-  if (dynamoDb) return dynamoDb;
-  const options = httpClientOptions(env, DYNAMODB_SERVICE);
-  dynamoDb = options
-    ? new DynamoDbHttpTransport(options)
-    : sdkTransport(
-        async (): Promise<DynamoDBClient> =>
-          new (await import("@aws-sdk/client-dynamodb")).DynamoDBClient({}),
-      );
-  return dynamoDb;
-}
-
-let sqs: SqsTransport | undefined;
+export const dynamoDbTransport: (env?: Env) => DynamoDbTransport = containerTransport(
+  DYNAMODB_SERVICE,
+  (options) => new DynamoDbHttpTransport(options),
+  () =>
+    sdkTransport(
+      async (): Promise<DynamoDBClient> => new (await import("@aws-sdk/client-dynamodb")).DynamoDBClient({}),
+    ),
+);
 
 /** This container's SQS transport (for SqsQueue). */
-export function sqsTransport(env: Env = process.env): SqsTransport {
-  if (sqs) return sqs;
-  const options = httpClientOptions(env, SQS_SERVICE);
-  sqs = options
-    ? new SqsHttpTransport(options)
-    : sqsSdkTransport(
-        async (): Promise<SQSClient> => new (await import("@aws-sdk/client-sqs")).SQSClient({}),
-      );
-  return sqs;
-}
+export const sqsTransport: (env?: Env) => SqsTransport = containerTransport(
+  SQS_SERVICE,
+  (options) => new SqsHttpTransport(options),
+  () =>
+    sqsSdkTransport(async (): Promise<SQSClient> => new (await import("@aws-sdk/client-sqs")).SQSClient({})),
+);
