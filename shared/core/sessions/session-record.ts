@@ -119,13 +119,26 @@ export class SessionRepository {
 
   /**
    * Read-modify-write with retries on concurrent change. `change` returns the new record, or
-   * undefined to leave it as it is; it may run several times, so it must be pure.
+   * undefined to leave it as it is; it may run several times, so it must be pure. With `from` (a
+   * record the caller read moments ago) the first attempt starts from it instead of reading again:
+   * the save is rev-checked all the same, so a change made since — or a `change` that finds nothing
+   * to do on `from` — falls back to the usual read-modify-write.
    */
   async mutate(
     workspaceId: string,
     sessionId: string,
     change: (current: SessionRecord) => SessionRecord | undefined,
+    options: { from?: SessionRecord } = {},
   ): Promise<{ before: SessionRecord; after: SessionRecord } | undefined> {
+    const known = options.from;
+    const changed = known && change(structuredClone(known));
+    if (known && changed) {
+      try {
+        return { before: known, after: await this.save(changed) };
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+      }
+    }
     for (let attempt = 0; attempt < 50; attempt++) {
       const current = await this.get(workspaceId, sessionId);
       if (!current) return undefined;

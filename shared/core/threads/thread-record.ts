@@ -5,7 +5,7 @@
  */
 import * as z from "zod";
 import type { EventLog } from "../events/event-log.js";
-import { ConditionFailedError, type DocumentStore } from "../ports.js";
+import type { DocumentStore } from "../ports.js";
 import { purgeRunData } from "../sessions/session-purge.js";
 import { type SessionRecord, SessionRepository } from "../sessions/session-record.js";
 
@@ -65,27 +65,6 @@ export function threadRepository(store: DocumentStore, sessionId: string): Sessi
 /** The validated thread fields of a thread's run record. */
 export function metaOf(record: SessionRecord): ThreadMeta {
   return threadMetaSchema.parse(record.thread);
-}
-
-/**
- * `repository.mutate` whose first attempt starts from `known`, a record the caller read moments ago,
- * instead of reading it again: the save is rev-checked all the same, so a change made since (or a
- * `change` that finds nothing to do on `known`) falls back to the usual read-modify-write.
- */
-export async function mutateFrom(
-  repository: SessionRepository,
-  known: SessionRecord,
-  change: (current: SessionRecord) => SessionRecord | undefined,
-): ReturnType<SessionRepository["mutate"]> {
-  const changed = change(structuredClone(known));
-  if (changed) {
-    try {
-      return { before: known, after: await repository.save(changed) };
-    } catch (error) {
-      if (!(error instanceof ConditionFailedError)) throw error;
-    }
-  }
-  return repository.mutate(known.workspaceId, known.session.id, change);
 }
 
 /** Deletes a session's child threads and all their run data (session delete). */

@@ -53,7 +53,7 @@ import {
   type ThreadDispatchMessage,
   threadQueueMessageSchema,
 } from "./thread-messages.js";
-import { metaOf, mutateFrom, type ThreadMeta, threadMetaSchema, threadRepository } from "./thread-record.js";
+import { metaOf, type ThreadMeta, threadMetaSchema, threadRepository } from "./thread-record.js";
 import { sessionBudgetReached, sessionSpendUsd, threadSpends } from "./thread-spend.js";
 import type { WorkflowThreadDispatcher } from "./thread-tasks.js";
 
@@ -587,25 +587,29 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
         content: text(task.message),
       },
     ]);
-    const recordTask = (current: SessionRecord) => {
-      const meta = metaOf(current);
-      if (meta.dispatch?.fanoutKey === key) {
-        if (meta.dispatch.taskToken === taskToken) return undefined;
-        meta.dispatch.taskToken = taskToken;
-      } else {
-        meta.dispatch = {
-          fanoutKey: key,
-          toolUseEventId: task.toolUseEventId,
-          taskToken,
-          startTokens: (current.session.usage.input_tokens ?? 0) + (current.session.usage.output_tokens ?? 0),
-          ...(task.tokenBudget ? { tokenBudget: task.tokenBudget } : {}),
-        };
-      }
-      current.thread = meta;
-      return current;
-    };
-    if (task.known) await mutateFrom(threadDeps.sessions, task.known, recordTask);
-    else await threadDeps.sessions.mutate(ws, threadId, recordTask);
+    await threadDeps.sessions.mutate(
+      ws,
+      threadId,
+      (current) => {
+        const meta = metaOf(current);
+        if (meta.dispatch?.fanoutKey === key) {
+          if (meta.dispatch.taskToken === taskToken) return undefined;
+          meta.dispatch.taskToken = taskToken;
+        } else {
+          meta.dispatch = {
+            fanoutKey: key,
+            toolUseEventId: task.toolUseEventId,
+            taskToken,
+            startTokens:
+              (current.session.usage.input_tokens ?? 0) + (current.session.usage.output_tokens ?? 0),
+            ...(task.tokenBudget ? { tokenBudget: task.tokenBudget } : {}),
+          };
+        }
+        current.thread = meta;
+        return current;
+      },
+      { from: task.known },
+    );
     await emitOnce(deps.store, deps.events, sessionId, `thread-running#${threadId}#${key}`, [
       {
         type: "session.thread_status_running",
@@ -964,15 +968,20 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       "its fan-out gave up on it (timed out or failed)",
     );
     const threadUsage = await this.threadUsage(deps, ws, sessionId);
-    const saved = await mutateFrom(deps.sessions, record, (current) => {
-      if (fanoutStepOf(current.run) !== fanoutStep) return undefined;
-      current.run.parkedStep = undefined;
-      current.run.parkedBy = undefined;
-      current.run.threadUsage = threadUsage;
-      current.run.stepClaims = 0;
-      current.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
-      return current;
-    });
+    const saved = await deps.sessions.mutate(
+      ws,
+      sessionId,
+      (current) => {
+        if (fanoutStepOf(current.run) !== fanoutStep) return undefined;
+        current.run.parkedStep = undefined;
+        current.run.parkedBy = undefined;
+        current.run.threadUsage = threadUsage;
+        current.run.stepClaims = 0;
+        current.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
+        return current;
+      },
+      { from: record },
+    );
     if (saved && saved.before.rev !== saved.after.rev)
       await deps.steps.send(stepMessage(ws, sessionId, saved.after.run.stepSeq));
   }

@@ -1,11 +1,12 @@
 /**
- * A thread's run record (core/threads/thread-record.ts): mutateFrom starts from a record the caller
- * read moments ago and falls back to a fresh read-modify-write when the record changed since.
+ * SessionRepository.mutate with `from` (core/sessions/session-record.ts), on a thread's run record:
+ * it starts from a record the caller read moments ago and falls back to a fresh read-modify-write
+ * when the record changed since.
  */
 import { describe, expect, it } from "vitest";
 import type { DocumentStore } from "../../shared/core/ports.js";
 import { newRunState, type SessionRecord } from "../../shared/core/sessions/session-record.js";
-import { mutateFrom, threadRepository } from "../../shared/core/threads/thread-record.js";
+import { threadRepository } from "../../shared/core/threads/thread-record.js";
 import { inMemoryDeps, ScriptedModel, sessionFixture } from "../fixtures/in-memory-runtime.js";
 
 async function prepare() {
@@ -31,11 +32,11 @@ const bumpSeq = (current: SessionRecord) => {
   return current;
 };
 
-describe("mutateFrom", () => {
+describe("SessionRepository.mutate from a known record", () => {
   it("writes over the known record without reading it again", async () => {
     const { threads, known, reads } = await prepare();
 
-    const saved = await mutateFrom(threads, known, bumpSeq);
+    const saved = await threads.mutate("wrkspc_1", "sthr_1", bumpSeq, { from: known });
 
     expect(reads()).toBe(0);
     expect(saved?.after.rev).toBe(known.rev + 1);
@@ -46,7 +47,7 @@ describe("mutateFrom", () => {
     const { threads, known, reads } = await prepare();
     await threads.mutate("wrkspc_1", "sthr_1", bumpSeq);
 
-    const saved = await mutateFrom(threads, known, bumpSeq);
+    const saved = await threads.mutate("wrkspc_1", "sthr_1", bumpSeq, { from: known });
 
     expect(reads()).toBeGreaterThan(1);
     expect(saved?.after.rev).toBe(known.rev + 2);
@@ -57,7 +58,7 @@ describe("mutateFrom", () => {
   it("reads again when the change finds nothing to do on the known record", async () => {
     const { threads, known, reads } = await prepare();
 
-    const saved = await mutateFrom(threads, known, () => undefined);
+    const saved = await threads.mutate("wrkspc_1", "sthr_1", () => undefined, { from: known });
 
     expect(reads()).toBe(1);
     expect(saved?.after.rev).toBe(known.rev);
