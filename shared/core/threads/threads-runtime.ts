@@ -821,7 +821,8 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       current.thread = threadMetaSchema.parse(m);
       return current;
     });
-    await deps.store.delete("resources", runningIndexKey, threadId);
+    // The entry is removed by the caller once this returns (the step loop after afterIdle, the sweeper
+    // after recoverIdleThread), so that a crash before then leaves it for the sweeper.
     if (!final.ok && !dispatch.cancelled)
       await this.cancelSiblings(deps, workspaceId, sessionId, threadId, dispatch.fanoutKey);
   }
