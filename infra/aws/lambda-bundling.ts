@@ -39,3 +39,19 @@ export function absentPackages(functionName: string, modelProvider?: string): st
 export function absentAliases(functionName: string, modelProvider?: string): Record<string, string> {
   return Object.fromEntries(absentPackages(functionName, modelProvider).map((name) => [name, ABSENT_MODULE]));
 }
+
+/**
+ * One entry for one package: `zod/v4` (what the MCP SDK imports) is `zod`'s own API under another
+ * path (both re-export `zod/v4/classic/external.js`). A module a bundle imports with `import()` is
+ * evaluated on first use (esbuild wraps it and everything it reaches in a lazy initialiser), and
+ * when the eagerly and the lazily evaluated code reach zod through different entries, esbuild drops
+ * the call that initialises zod's wrapped modules for one of them (zod is `sideEffects: false`, so
+ * its re-exporting entries vanish): `ZodLiteral is not a constructor` at load. With one entry the MCP
+ * client can be loaded on first use (shared/runtime/mcp-ports.ts).
+ */
+export const SAME_PACKAGE_ALIASES: Readonly<Record<string, string>> = { "zod/v4": "zod" };
+
+/** Every esbuild alias of a function's bundle: {@link SAME_PACKAGE_ALIASES} and its absent packages. */
+export function bundleAliases(functionName: string, modelProvider?: string): Record<string, string> {
+  return { ...SAME_PACKAGE_ALIASES, ...absentAliases(functionName, modelProvider) };
+}

@@ -34,7 +34,7 @@ import {
 import { tableSpecs } from "../../shared/infra-spec/tables.js";
 import { FanoutStateMachine } from "./fanout-state-machine.js";
 import type { ReverieFunctionName } from "./function-names.js";
-import { absentAliases, REQUIRE_BANNER } from "./lambda-bundling.js";
+import { bundleAliases, REQUIRE_BANNER } from "./lambda-bundling.js";
 import {
   acknowledgeDeadLetterQueue,
   consumeQueue,
@@ -493,9 +493,9 @@ export class ReverieRuntime extends Construct {
           forceDockerBundling: false,
           tsconfig: join(repoRoot, "tsconfig.json"),
           // packages the function imports but never uses (lambda-bundling.ts): Bedrock's SDK is
-          // bundled only into the model callers of a bedrock stack
+          // bundled only into the model callers of a bedrock stack; and one entry for zod
           esbuildArgs: Object.fromEntries(
-            Object.entries(absentAliases(name, this.props.modelProvider)).map(([from, to]) => [
+            Object.entries(bundleAliases(name, this.props.modelProvider)).map(([from, to]) => [
               `--alias:${from}`,
               to,
             ]),

@@ -7,9 +7,18 @@
  * shared/adapters/aws/dynamodb-wire.ts). A package Lambda's runtime does not ship (Bedrock's SDK) must never be there: the
  * function would fail to start. The bundles are built as CDK builds them (test/moto/lambda-bundles.ts).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildLambdaBundles, type LambdaBundles, lambdaFunctionNames } from "../moto/lambda-bundles.js";
+import { bundleAliases } from "../../infra/aws/lambda-bundling.js";
+import {
+  buildLambdaBundles,
+  cdkBuildOptions,
+  type LambdaBundles,
+  lambdaFunctionNames,
+} from "../moto/lambda-bundles.js";
 
 let bundles: LambdaBundles;
 
@@ -35,4 +44,33 @@ describe("what a Lambda function loads at cold start", () => {
     // (the SDK's clients come only as a fallback without environment credentials, on first request)
     expect(staticImports(bundles.functions[name])).toEqual([]);
   });
+});
+
+describe("what a Lambda function loads on first use", () => {
+  it("agent-step's MCP client, loaded by its first connection, works in a bundle built as CDK builds it", async () => {
+    // The client's modules reach zod through `zod/v4`, Reverie's through `zod`: without one entry
+    // for both (SAME_PACKAGE_ALIASES), the lazily evaluated zod modules are never initialised.
+    const entry = join(bundles.dir, "mcp-on-first-use.ts");
+    writeFileSync(
+      entry,
+      [
+        `import * as z from "zod";`,
+        `import { withMcp } from ${JSON.stringify(join(import.meta.dirname, "../../shared/runtime/mcp-ports.js"))};`,
+        `export const schema = z.strictObject({ type: z.literal("x") });`,
+        `export const connect = (url) => withMcp({ REVERIE_WEB_FETCH_ALLOW_PRIVATE: false }).mcp.connect(url, { headers: {}, timeoutMs: 2000 });`,
+      ].join("\n"),
+    );
+    await build({
+      ...cdkBuildOptions(bundles.dir),
+      entryPoints: { "mcp-on-first-use": entry },
+      alias: bundleAliases("agent-step"),
+    });
+    const bundle = await import(pathToFileURL(join(bundles.dir, "mcp-on-first-use.mjs")).href);
+    expect(bundle.schema.parse({ type: "x" })).toEqual({ type: "x" });
+    // The SSRF guard refuses loopback: the client was loaded and ran as far as its first request.
+    await expect(bundle.connect("http://127.0.0.1:9/mcp")).rejects.toMatchObject({
+      name: "McpServerError",
+      kind: "refused",
+    });
+  }, 60_000);
 });

@@ -1,14 +1,20 @@
 /**
  * The Lambda functions' code as CDK deploys it: each `functions/<name>.ts` bundled by esbuild with
  * the options of infra/aws/reverie-runtime.ts's NodejsFunction (ESM, node24, minified, the AWS SDK
- * left external, the `require` banner, the packages a function leaves out replaced by a stub). The bundles are written under
+ * left external, the `require` banner, the packages a function leaves out replaced by a stub, one
+ * entry for zod). The bundles are written under
  * node_modules/.cache, so their external imports resolve to this checkout's node_modules — where
  * Lambda's Node.js runtime would supply its own copy of the AWS SDK.
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type BuildOptions, build } from "esbuild";
-import { absentAliases, REQUIRE_BANNER } from "../../infra/aws/lambda-bundling.js";
+import {
+  absentAliases,
+  bundleAliases,
+  REQUIRE_BANNER,
+  SAME_PACKAGE_ALIASES,
+} from "../../infra/aws/lambda-bundling.js";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 
@@ -39,13 +45,10 @@ export interface LambdaBundles {
   remove(): void;
 }
 
-/** Builds every function into a fresh directory; `remove()` deletes it. */
-export async function buildLambdaBundles(): Promise<LambdaBundles> {
-  const dir = join(repoRoot, "node_modules", ".cache", "reverie-aws-on-moto", `${process.pid}-${Date.now()}`);
-  mkdirSync(dir, { recursive: true });
-  // infra/aws/reverie-runtime.ts, `make` → bundling (the shared parts come from lambda-bundling.ts).
-  const cdkOptions: BuildOptions = {
-    outdir: dir,
+/** infra/aws/reverie-runtime.ts, `make` → bundling (the shared parts come from lambda-bundling.ts). */
+export function cdkBuildOptions(outdir: string): BuildOptions {
+  return {
+    outdir,
     outExtension: { ".js": ".mjs" },
     bundle: true,
     format: "esm",
@@ -60,6 +63,13 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
     tsconfig: join(repoRoot, "tsconfig.json"),
     logLevel: "error",
   };
+}
+
+/** Builds every function into a fresh directory; `remove()` deletes it. */
+export async function buildLambdaBundles(): Promise<LambdaBundles> {
+  const dir = join(repoRoot, "node_modules", ".cache", "reverie-aws-on-moto", `${process.pid}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  const cdkOptions = cdkBuildOptions(dir);
   const entry = (name: LambdaFunctionName): [string, string] => [
     name,
     join(repoRoot, "functions", `${name}.ts`),
@@ -72,9 +82,10 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
     build({
       ...cdkOptions,
       entryPoints: Object.fromEntries(lambdaFunctionNames.filter((n) => !aliased.includes(n)).map(entry)),
+      alias: { ...SAME_PACKAGE_ALIASES },
     }),
     ...aliased.map((name) =>
-      build({ ...cdkOptions, entryPoints: Object.fromEntries([entry(name)]), alias: absentAliases(name) }),
+      build({ ...cdkOptions, entryPoints: Object.fromEntries([entry(name)]), alias: bundleAliases(name) }),
     ),
   ]);
   // The test's own pieces: not Reverie's code, so plain bundles.
