@@ -27,6 +27,13 @@ export interface PutOptions {
   expectedRev?: number;
 }
 
+/** One put of a group (DocumentStore.putAll). */
+export interface GroupedPut {
+  table: TableName;
+  item: StoredItem;
+  options?: PutOptions;
+}
+
 export interface QueryOptions {
   /** Only sort keys strictly greater than this. */
   after?: string | number;
@@ -47,6 +54,14 @@ export interface DocumentStore {
   put(table: TableName, item: StoredItem, options?: PutOptions): Promise<void>;
   /** Writes several items unconditionally (overwriting), in as few requests as the store allows. */
   putMany(table: TableName, items: StoredItem[]): Promise<void>;
+  /**
+   * Puts several items in order, each under its own options, in as few writes as the store allows:
+   * SQLite commits them in one transaction; DynamoDB, whose conditions hold one item each (DESIGN.md
+   * §5), puts a conditional item alone and batches the unconditional ones between. The first failed
+   * condition throws ConditionFailedError and nothing after it is written (SQLite: nothing at all);
+   * so a group that leads with its guard (a step record, an emit-once marker) is all or nothing.
+   */
+  putAll(puts: ReadonlyArray<GroupedPut>): Promise<void>;
   delete(table: TableName, pk: string, sk: string | number): Promise<void>;
   query(table: TableName, pk: string, options?: QueryOptions): Promise<StoredItem[]>;
   /** Atomically adds `by` to a numeric attribute (creating it at 0) and returns the new value. */

@@ -22,7 +22,7 @@ interface StoreHarness {
 /** Each test writes under its own partition key, so one store can serve the whole suite. */
 const partition = (): string => `p_${randomUUID()}`;
 
-async function putAll(
+async function putEach(
   store: DocumentStore,
   table: "resources" | "events",
   items: StoredItem[],
@@ -159,7 +159,7 @@ function documentStoreBehaviour(name: string, harness: StoreHarness): void {
 
       beforeAll(async () => {
         pk = partition();
-        await putAll(
+        await putEach(
           harness.store(),
           "resources",
           keys.map((sk) => ({ pk, sk })),
@@ -249,7 +249,7 @@ function documentStoreBehaviour(name: string, harness: StoreHarness): void {
         const store = harness.store();
         const utf8 = partition();
         // U+FFFF sorts before U+1F600 in UTF-8 but after it in UTF-16 code units.
-        await putAll(store, "resources", [
+        await putEach(store, "resources", [
           { pk: utf8, sk: "\u{1F600}" },
           { pk: utf8, sk: "\uFFFF" },
           { pk: utf8, sk: "z" },
@@ -266,7 +266,7 @@ function documentStoreBehaviour(name: string, harness: StoreHarness): void {
         // Prepare
         const store = harness.store();
         const session = partition();
-        await putAll(
+        await putEach(
           store,
           "events",
           [100, 2, 10, 1, 20].map((sk) => ({ pk: session, sk, type: `e${sk}` })),
@@ -288,7 +288,7 @@ function documentStoreBehaviour(name: string, harness: StoreHarness): void {
         const store = harness.store();
         const big = partition();
         const padding = "x".repeat(5_000);
-        await putAll(
+        await putEach(
           store,
           "events",
           Array.from({ length: 300 }, (_, seq) => ({ pk: big, sk: seq + 1, padding })),
@@ -322,6 +322,62 @@ function documentStoreBehaviour(name: string, harness: StoreHarness): void {
         expect(stored).toHaveLength(60);
         expect(stored[2]).toEqual({ pk, sk: 3, v: "n3", nested: { constructor: 2 } });
         expect(stored.at(-1)?.sk).toBe(60);
+      });
+    });
+
+    describe("putAll", () => {
+      it("puts a guarded group in order, across tables, each under its own condition", async () => {
+        const store = harness.store();
+        const pk = partition();
+        await store.put("resources", { pk, sk: "session", rev: 1, state: "old" });
+        const events = Array.from({ length: 30 }, (_, i) => ({ pk, sk: i + 1, type: "event" }));
+        await store.putAll([
+          { table: "resources", item: { pk, sk: "marker", seq: 1 }, options: { ifNotExists: true } },
+          ...events.map((item) => ({ table: "events" as const, item })),
+          {
+            table: "resources",
+            item: { pk, sk: "session", rev: 2, state: "new" },
+            options: { expectedRev: 1 },
+          },
+          { table: "resources", item: { pk, sk: "plain", n: 1 } },
+        ]);
+        expect(await store.get("resources", pk, "marker")).toEqual({ pk, sk: "marker", seq: 1 });
+        expect(sortKeys(await store.query("events", pk))).toEqual(events.map((e) => e.sk));
+        expect(await store.get("resources", pk, "session")).toEqual({
+          pk,
+          sk: "session",
+          rev: 2,
+          state: "new",
+        });
+        expect(await store.get("resources", pk, "plain")).toEqual({ pk, sk: "plain", n: 1 });
+      });
+
+      it("writes nothing of a group whose leading guard fails", async () => {
+        const store = harness.store();
+        const pk = partition();
+        await store.put("resources", { pk, sk: "marker", seq: 1 });
+        const attempt = store.putAll([
+          { table: "resources", item: { pk, sk: "marker", seq: 2 }, options: { ifNotExists: true } },
+          { table: "events", item: { pk, sk: 1, type: "event" } },
+          { table: "events", item: { pk, sk: 2, type: "event" } },
+        ]);
+        await expect(attempt).rejects.toBeInstanceOf(ConditionFailedError);
+        expect(await store.get("resources", pk, "marker")).toEqual({ pk, sk: "marker", seq: 1 });
+        expect(await store.query("events", pk)).toEqual([]);
+      });
+
+      it("writes nothing after a failed condition", async () => {
+        const store = harness.store();
+        const pk = partition();
+        await store.put("resources", { pk, sk: "session", rev: 3 });
+        const attempt = store.putAll([
+          { table: "events", item: { pk, sk: 1, type: "event" } },
+          { table: "resources", item: { pk, sk: "session", rev: 2 }, options: { expectedRev: 1 } },
+          { table: "events", item: { pk, sk: 2, type: "event" } },
+        ]);
+        await expect(attempt).rejects.toBeInstanceOf(ConditionFailedError);
+        expect(await store.get("resources", pk, "session")).toEqual({ pk, sk: "session", rev: 3 });
+        expect(sortKeys(await store.query("events", pk)).filter((sk) => sk === 2)).toEqual([]);
       });
     });
 
@@ -453,6 +509,24 @@ describe("SqliteDocumentStore on a file", () => {
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it("commits a group in one transaction: a failed condition anywhere leaves none of it", async () => {
+    const store = new SqliteDocumentStore(":memory:");
+    await store.put("resources", { pk: "p", sk: "session", rev: 3 });
+    await expect(
+      store.putAll([
+        { table: "resources", item: { pk: "p", sk: "marker" }, options: { ifNotExists: true } },
+        { table: "events", item: { pk: "p", sk: 1, type: "event" } },
+        { table: "resources", item: { pk: "p", sk: "session", rev: 2 }, options: { expectedRev: 1 } },
+      ]),
+    ).rejects.toBeInstanceOf(ConditionFailedError);
+    expect(await store.get("resources", "p", "marker")).toBeUndefined();
+    expect(await store.query("events", "p")).toEqual([]);
+    // the connection is usable afterwards: the failed group was rolled back, not left open
+    await store.putAll([{ table: "events", item: { pk: "p", sk: 1, type: "event" } }]);
+    expect(await store.query("events", "p")).toEqual([{ pk: "p", sk: 1, type: "event" }]);
+    store.close();
   });
 
   it("keeps a `__proto__` key as data", async () => {

@@ -2,7 +2,9 @@
  * A V8 CPU profile of a piece of the bench, summed by who owns the code: each sample goes to the
  * innermost frame that belongs to a package or to this repository (Node's own internals count for
  * their caller), so "AWS SDK" includes the HTTP and crypto work the SDK asks Node for.
+ * BENCH_PROFILE_FILE=<path> also writes the raw profile (a .cpuprofile for DevTools).
  */
+import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 
 export interface CpuShare {
@@ -74,6 +76,7 @@ export async function profileCpu(body: () => Promise<void>): Promise<CpuShare[]>
     session.disconnect();
   }
   if (failure !== undefined) throw failure;
+  if (process.env.BENCH_PROFILE_FILE) writeFileSync(process.env.BENCH_PROFILE_FILE, JSON.stringify(profile));
   return summarise(profile);
 }
 

@@ -10,6 +10,7 @@ import type { PutCommandInput, QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import {
   ConditionFailedError,
   type DocumentStore,
+  type GroupedPut,
   type PutOptions,
   type QueryOptions,
   type StoredItem,
@@ -62,6 +63,9 @@ function encodeItem(item: StoredItem): Record<string, unknown> {
   );
   return { ...native, [DOCUMENT_ATTRIBUTE]: json };
 }
+
+const isConditional = ({ options }: GroupedPut): boolean =>
+  options?.ifNotExists === true || options?.expectedRev !== undefined;
 
 function decodeItem(raw: Record<string, unknown>): StoredItem {
   const { [DOCUMENT_ATTRIBUTE]: document, ...native } = raw;
@@ -158,6 +162,25 @@ export class DynamoDbDocumentStore implements DocumentStore {
         };
         requests = output.UnprocessedItems?.[name] ?? [];
       }
+    }
+  }
+
+  async putAll(puts: ReadonlyArray<GroupedPut>): Promise<void> {
+    // Runs of unconditional puts to one table go as batches; a conditional put goes alone, in order.
+    for (let start = 0; start < puts.length; ) {
+      const first = puts[start] as GroupedPut;
+      if (isConditional(first)) {
+        await this.put(first.table, first.item, first.options);
+        start += 1;
+        continue;
+      }
+      let end = start + 1;
+      while (end < puts.length && !isConditional(puts[end] as GroupedPut) && puts[end]?.table === first.table)
+        end++;
+      const run = puts.slice(start, end).map((put) => put.item);
+      if (run.length === 1) await this.put(first.table, first.item);
+      else await this.putMany(first.table, run);
+      start = end;
     }
   }
 

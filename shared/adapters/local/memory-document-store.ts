@@ -5,6 +5,7 @@
 import {
   ConditionFailedError,
   type DocumentStore,
+  type GroupedPut,
   type PutOptions,
   type QueryOptions,
   type StoredItem,
@@ -42,6 +43,10 @@ export class MemoryDocumentStore implements DocumentStore {
 
   async putMany(table: TableName, items: StoredItem[]): Promise<void> {
     for (const item of items) await this.put(table, item);
+  }
+
+  async putAll(puts: ReadonlyArray<GroupedPut>): Promise<void> {
+    for (const { table, item, options } of puts) await this.put(table, item, options);
   }
 
   async delete(table: TableName, pk: string, sk: SortKey): Promise<void> {

@@ -17,6 +17,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import {
   ConditionFailedError,
   type DocumentStore,
+  type GroupedPut,
   type PutOptions,
   type QueryOptions,
   type StoredItem,
@@ -93,7 +94,26 @@ export class SqliteDocumentStore implements DocumentStore {
   }
 
   async put(table: TableName, item: StoredItem, options: PutOptions = {}): Promise<void> {
-    const doc = this.encode(item);
+    this.write(table, item, options);
+  }
+
+  async putAll(puts: ReadonlyArray<GroupedPut>): Promise<void> {
+    if (puts.length === 0) return;
+    const docs = puts.map(({ item }) => this.encode(item));
+    this.db.exec("BEGIN");
+    try {
+      puts.forEach(({ table, item, options }, i) => {
+        this.write(table, item, options ?? {}, docs[i]);
+      });
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** One put, within the caller's transaction if there is one; `doc` is the item already encoded. */
+  private write(table: TableName, item: StoredItem, options: PutOptions, doc = this.encode(item)): void {
     if (options.ifNotExists || options.expectedRev === 0) {
       if (this.statements.insertNew.run(table, item.pk, item.sk, doc).changes === 0)
         throw new ConditionFailedError(`condition failed: put ${table} ${item.pk}/${item.sk} (exists)`);

@@ -22,6 +22,7 @@ import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { stepMessage } from "../runtime/step-message.js";
 import { checkWorkerResults, recordToolResult, workerResultArrived } from "../runtime/worker-hands.js";
+import type { SessionRecord } from "../sessions/session-record.js";
 import type { LoggedEvent } from "./event-log.js";
 import { type DeltaType, type PreviewedEntry, withPreviews } from "./event-previews.js";
 import { capToolResultEvent } from "./result-size.js";
@@ -115,6 +116,9 @@ export class EventsService {
 
     const now = new Date(this.deps.clock.now()).toISOString();
     const written: SessionEvent[] = [];
+    // The first change to the session starts from the record read above (its save is rev-checked);
+    // after it, that record is out of date.
+    let known: SessionRecord | undefined = record;
     for (const [i, event] of events.entries()) {
       const full =
         event.type === "user.define_outcome"
@@ -131,14 +135,17 @@ export class EventsService {
             );
       const seq = (logged as LoggedEvent).seq;
       written.push((logged as LoggedEvent).event);
+      const from = known;
+      known = undefined;
       if (full.type === "user.define_outcome")
         await defineOutcome(this.deps, workspaceId, sessionId, full, seq, rubrics.get(i));
       else if (event.type === "user.interrupt") await this.interrupt(workspaceId, sessionId, seq);
-      else if (event.type === "user.message") await wakeSession(this.deps, workspaceId, sessionId, seq, "*");
+      else if (event.type === "user.message")
+        await wakeSession(this.deps, workspaceId, sessionId, seq, "*", from);
       else if (event.type === "user.custom_tool_result")
-        await wakeSession(this.deps, workspaceId, sessionId, seq, event.custom_tool_use_id);
+        await wakeSession(this.deps, workspaceId, sessionId, seq, event.custom_tool_use_id, from);
       else if (event.type === "user.tool_confirmation")
-        await wakeSession(this.deps, workspaceId, sessionId, seq, event.tool_use_id);
+        await wakeSession(this.deps, workspaceId, sessionId, seq, event.tool_use_id, from);
       else if (event.type === "user.tool_result")
         await workerResultArrived(this.deps, workspaceId, sessionId, seq, event.tool_use_id);
     }

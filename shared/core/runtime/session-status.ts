@@ -65,6 +65,7 @@ export function markRunning(record: SessionRecord, now: number, graceMs: number)
 /**
  * Wakes an idle session because input arrived at `inputSeq`: status running, event, step enqueued
  * after the commit. Does nothing if the session is not idle (a running step will see the input).
+ * `from`: the session as the caller read it moments ago, to start from (the save is rev-checked).
  */
 export async function wakeSession(
   deps: StepDeps,
@@ -72,15 +73,21 @@ export async function wakeSession(
   sessionId: string,
   inputSeq: number,
   answered?: string,
+  from?: SessionRecord,
 ) {
   const now = deps.clock.now();
-  const result = await deps.sessions.mutate(workspaceId, sessionId, (current) => {
-    if (current.run.lastInputSeq < inputSeq) current.run.lastInputSeq = inputSeq;
-    if (answered === "*") current.run.awaiting = [];
-    else if (answered) current.run.awaiting = current.run.awaiting.filter((id) => id !== answered);
-    if (current.session.status !== "idle" || current.run.awaiting.length > 0) return current;
-    return markRunning(current, now, deps.leaseMs);
-  });
+  const result = await deps.sessions.mutate(
+    workspaceId,
+    sessionId,
+    (current) => {
+      if (current.run.lastInputSeq < inputSeq) current.run.lastInputSeq = inputSeq;
+      if (answered === "*") current.run.awaiting = [];
+      else if (answered) current.run.awaiting = current.run.awaiting.filter((id) => id !== answered);
+      if (current.session.status !== "idle" || current.run.awaiting.length > 0) return current;
+      return markRunning(current, now, deps.leaseMs);
+    },
+    from ? { from } : {},
+  );
   if (result?.before.session.status !== "idle" || result.after.session.status !== "running") return;
   await deps.store.put("resources", { pk: runningIndexKey, sk: sessionId, workspaceId });
   // Only the caller whose transition won gets here, once per input event: no emit-once marker needed.
