@@ -115,11 +115,13 @@ export function defaultEffortFor(_modelId: string): EffortLevel {
 // Schemas: building blocks
 // ---------------------------------------------------------------------------------------------
 
-const permissionPolicySchema = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("always_allow") }),
-  z.strictObject({ type: z.literal("always_ask") }),
-  z.strictObject({ type: z.literal("auto") }),
-]);
+const permissionPolicySchema = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("always_allow") }),
+    z.strictObject({ type: z.literal("always_ask") }),
+    z.strictObject({ type: z.literal("auto") }),
+  ]),
+);
 
 const HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 const HOSTNAME = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
@@ -134,8 +136,12 @@ function domainList(pattern: RegExp, what: string) {
     .max(AGENT_LIMITS.maxDomains);
 }
 
-const fetchDomains = domainList(HOSTNAME, "a plain hostname like docs.example.com (no scheme, port or path)");
-const searchDomains = domainList(HOSTNAME_WITH_PATH, "a hostname like docs.example.com (no scheme or port)");
+const fetchDomains = z.lazy(() =>
+  domainList(HOSTNAME, "a plain hostname like docs.example.com (no scheme, port or path)"),
+);
+const searchDomains = z.lazy(() =>
+  domainList(HOSTNAME_WITH_PATH, "a hostname like docs.example.com (no scheme or port)"),
+);
 
 function noBothDomainLists(
   value: { allowed_domains?: unknown; blocked_domains?: unknown },
@@ -150,7 +156,9 @@ function noBothDomainLists(
   }
 }
 
-const toolReferenceSchema = z.strictObject({ name: z.string().min(1), type: z.literal("tool_reference") });
+const toolReferenceSchema = z.lazy(() =>
+  z.strictObject({ name: z.string().min(1), type: z.literal("tool_reference") }),
+);
 
 function uniqueToolRefs(
   value: { tools: ReadonlyArray<{ name: string }> },
@@ -165,57 +173,62 @@ function uniqueToolRefs(
   });
 }
 
-const toolRefList = z.array(toolReferenceSchema).min(1).max(AGENT_LIMITS.maxUrlSourceTools);
-const urlSourceAll = z.strictObject({ type: z.literal("all") });
-const urlSourceNone = z.strictObject({ type: z.literal("none") });
-const urlSourceToolFilter = z.discriminatedUnion("type", [
-  urlSourceAll,
-  urlSourceNone,
-  z.strictObject({ type: z.literal("only"), tools: toolRefList }).superRefine(uniqueToolRefs),
-  z.strictObject({ type: z.literal("except"), tools: toolRefList }).superRefine(uniqueToolRefs),
-]);
-const urlSourceShorthand = z.enum(["all", "none"]);
-const urlSourceToolFilterParams = z.union([urlSourceShorthand, urlSourceToolFilter], {
-  error: 'expected "all", "none", or an object with type all, none, only or except',
-});
-const urlSourceUserInputParams = z.union(
-  [urlSourceShorthand, z.discriminatedUnion("type", [urlSourceAll, urlSourceNone])],
-  {
+const toolRefList = z.lazy(() => z.array(toolReferenceSchema).min(1).max(AGENT_LIMITS.maxUrlSourceTools));
+const urlSourceAll = z.lazy(() => z.strictObject({ type: z.literal("all") }));
+const urlSourceNone = z.lazy(() => z.strictObject({ type: z.literal("none") }));
+const urlSourceToolFilter = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    urlSourceAll,
+    urlSourceNone,
+    z.strictObject({ type: z.literal("only"), tools: toolRefList }).superRefine(uniqueToolRefs),
+    z.strictObject({ type: z.literal("except"), tools: toolRefList }).superRefine(uniqueToolRefs),
+  ]),
+);
+const urlSourceShorthand = z.lazy(() => z.enum(["all", "none"]));
+const urlSourceToolFilterParams = z.lazy(() =>
+  z.union([urlSourceShorthand, urlSourceToolFilter], {
+    error: 'expected "all", "none", or an object with type all, none, only or except',
+  }),
+);
+const urlSourceUserInputParams = z.lazy(() =>
+  z.union([urlSourceShorthand, z.discriminatedUnion("type", [urlSourceAll, urlSourceNone])], {
     error: 'expected "all", "none", {"type":"all"} or {"type":"none"}',
-  },
+  }),
 );
 
 type UrlSourceParam = z.infer<typeof urlSourceToolFilterParams> | z.infer<typeof urlSourceUserInputParams>;
 const sourceType = (v: UrlSourceParam | null | undefined) =>
   v == null ? undefined : typeof v === "string" ? v : v.type;
 
-const urlSourcesParams = z
-  .strictObject({
-    client_tool_results: urlSourceToolFilterParams.nullish(),
-    server_tool_results: urlSourceToolFilterParams.nullish(),
-    user_input: urlSourceUserInputParams.nullish(),
-  })
-  .superRefine((value, ctx) => {
-    if (
-      sourceType(value.client_tool_results) === "none" &&
-      sourceType(value.server_tool_results) === "none" &&
-      sourceType(value.user_input) === "none"
-    ) {
-      ctx.addIssue({ code: "custom", message: 'setting every source to "none" is not allowed' });
-    }
-    const server = value.server_tool_results;
-    if (server && typeof server !== "string" && (server.type === "only" || server.type === "except")) {
-      server.tools.forEach((t, i) => {
-        if (t.name !== "web_search" && t.name !== "web_fetch") {
-          ctx.addIssue({
-            code: "custom",
-            path: ["server_tool_results", "tools", i, "name"],
-            message: "expected one of web_search, web_fetch",
-          });
-        }
-      });
-    }
-  });
+const urlSourcesParams = z.lazy(() =>
+  z
+    .strictObject({
+      client_tool_results: urlSourceToolFilterParams.nullish(),
+      server_tool_results: urlSourceToolFilterParams.nullish(),
+      user_input: urlSourceUserInputParams.nullish(),
+    })
+    .superRefine((value, ctx) => {
+      if (
+        sourceType(value.client_tool_results) === "none" &&
+        sourceType(value.server_tool_results) === "none" &&
+        sourceType(value.user_input) === "none"
+      ) {
+        ctx.addIssue({ code: "custom", message: 'setting every source to "none" is not allowed' });
+      }
+      const server = value.server_tool_results;
+      if (server && typeof server !== "string" && (server.type === "only" || server.type === "except")) {
+        server.tools.forEach((t, i) => {
+          if (t.name !== "web_search" && t.name !== "web_fetch") {
+            ctx.addIssue({
+              code: "custom",
+              path: ["server_tool_results", "tools", i, "name"],
+              message: "expected one of web_search, web_fetch",
+            });
+          }
+        });
+      }
+    }),
+);
 
 const toolOverrideFields = {
   enabled: z.boolean().nullish(),
@@ -226,156 +239,192 @@ function simpleToolConfig<N extends Exclude<AgentToolName, "web_fetch" | "web_se
   return z.strictObject({ name: z.literal(name), type: z.literal(name).optional(), ...toolOverrideFields });
 }
 
-const userLocationSchema = z.strictObject({
-  type: z.literal("approximate"),
-  city: z.string().nullish(),
-  country: z
-    .string()
-    .regex(/^[A-Z]{2}$/, { message: "must be a two-letter uppercase ISO 3166-1 country code" })
-    .nullish(),
-  region: z.string().nullish(),
-  timezone: z.string().nullish(),
-});
+const userLocationSchema = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("approximate"),
+    city: z.string().nullish(),
+    country: z
+      .string()
+      .regex(/^[A-Z]{2}$/, { message: "must be a two-letter uppercase ISO 3166-1 country code" })
+      .nullish(),
+    region: z.string().nullish(),
+    timezone: z.string().nullish(),
+  }),
+);
 
-const webFetchToolConfig = z
-  .strictObject({
-    name: z.literal("web_fetch"),
-    type: z.literal("web_fetch").optional(),
-    ...toolOverrideFields,
-    allowed_domains: fetchDomains.optional(),
-    blocked_domains: fetchDomains.optional(),
-    max_content_tokens: z.number().int().positive().nullish(),
-    url_sources: urlSourcesParams.nullish(),
-  })
-  .superRefine(noBothDomainLists);
+const webFetchToolConfig = z.lazy(() =>
+  z
+    .strictObject({
+      name: z.literal("web_fetch"),
+      type: z.literal("web_fetch").optional(),
+      ...toolOverrideFields,
+      allowed_domains: fetchDomains.optional(),
+      blocked_domains: fetchDomains.optional(),
+      max_content_tokens: z.number().int().positive().nullish(),
+      url_sources: urlSourcesParams.nullish(),
+    })
+    .superRefine(noBothDomainLists),
+);
 
-const webSearchToolConfig = z
-  .strictObject({
-    name: z.literal("web_search"),
-    type: z.literal("web_search").optional(),
-    ...toolOverrideFields,
-    allowed_domains: searchDomains.optional(),
-    blocked_domains: searchDomains.optional(),
-    user_location: userLocationSchema.nullish(),
-  })
-  .superRefine(noBothDomainLists);
+const webSearchToolConfig = z.lazy(() =>
+  z
+    .strictObject({
+      name: z.literal("web_search"),
+      type: z.literal("web_search").optional(),
+      ...toolOverrideFields,
+      allowed_domains: searchDomains.optional(),
+      blocked_domains: searchDomains.optional(),
+      user_location: userLocationSchema.nullish(),
+    })
+    .superRefine(noBothDomainLists),
+);
 
-const agentToolConfigParams = z.discriminatedUnion("name", [
-  simpleToolConfig("bash"),
-  simpleToolConfig("edit"),
-  simpleToolConfig("read"),
-  simpleToolConfig("write"),
-  simpleToolConfig("glob"),
-  simpleToolConfig("grep"),
-  webFetchToolConfig,
-  webSearchToolConfig,
-]);
+const agentToolConfigParams = z.lazy(() =>
+  z.discriminatedUnion("name", [
+    simpleToolConfig("bash"),
+    simpleToolConfig("edit"),
+    simpleToolConfig("read"),
+    simpleToolConfig("write"),
+    simpleToolConfig("glob"),
+    simpleToolConfig("grep"),
+    webFetchToolConfig,
+    webSearchToolConfig,
+  ]),
+);
 
-const toolsetDefaultConfigParams = z.strictObject(toolOverrideFields);
+const toolsetDefaultConfigParams = z.lazy(() => z.strictObject(toolOverrideFields));
 
-const agentToolsetParams = z.strictObject({
-  type: z.literal("agent_toolset_20260401"),
-  configs: z.array(agentToolConfigParams).optional(),
-  default_config: toolsetDefaultConfigParams.nullish(),
-});
+const agentToolsetParams = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("agent_toolset_20260401"),
+    configs: z.array(agentToolConfigParams).optional(),
+    default_config: toolsetDefaultConfigParams.nullish(),
+  }),
+);
 
-const mcpToolsetParams = z.strictObject({
-  type: z.literal("mcp_toolset"),
-  mcp_server_name: z.string().min(1).max(AGENT_LIMITS.mcpServerNameMaxLength),
-  configs: z
-    .array(
-      z.strictObject({
-        name: z.string().min(1).max(AGENT_LIMITS.mcpToolNameMaxLength),
-        ...toolOverrideFields,
-      }),
-    )
-    .optional(),
-  default_config: toolsetDefaultConfigParams.nullish(),
-});
+const mcpToolsetParams = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("mcp_toolset"),
+    mcp_server_name: z.string().min(1).max(AGENT_LIMITS.mcpServerNameMaxLength),
+    configs: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).max(AGENT_LIMITS.mcpToolNameMaxLength),
+          ...toolOverrideFields,
+        }),
+      )
+      .optional(),
+    default_config: toolsetDefaultConfigParams.nullish(),
+  }),
+);
 
 /** JSON Schema of a custom tool's input: must be `type: "object"`; other keywords pass through. */
-const customToolInputSchema = z.looseObject({
-  type: z.literal("object"),
-  properties: z.record(z.string(), z.unknown()).nullish(),
-  required: z.array(z.string()).nullish(),
-});
-
-const customToolParams = z.strictObject({
-  type: z.literal("custom"),
-  name: z.string().regex(new RegExp(`^[A-Za-z0-9_-]{1,${AGENT_LIMITS.customToolNameMaxLength}}$`), {
-    message: `must be 1-${AGENT_LIMITS.customToolNameMaxLength} characters: letters, digits, underscores and hyphens`,
+const customToolInputSchema = z.lazy(() =>
+  z.looseObject({
+    type: z.literal("object"),
+    properties: z.record(z.string(), z.unknown()).nullish(),
+    required: z.array(z.string()).nullish(),
   }),
-  description: z.string(),
-  input_schema: customToolInputSchema,
-});
+);
 
-const toolParams = z.discriminatedUnion("type", [agentToolsetParams, mcpToolsetParams, customToolParams]);
-const toolsParams = z.array(toolParams).max(AGENT_LIMITS.maxTools);
+const customToolParams = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("custom"),
+    name: z.string().regex(new RegExp(`^[A-Za-z0-9_-]{1,${AGENT_LIMITS.customToolNameMaxLength}}$`), {
+      message: `must be 1-${AGENT_LIMITS.customToolNameMaxLength} characters: letters, digits, underscores and hyphens`,
+    }),
+    description: z.string(),
+    input_schema: customToolInputSchema,
+  }),
+);
 
-const urlMcpServerParams = z.strictObject({
-  name: z.string().min(1).max(AGENT_LIMITS.mcpServerNameMaxLength),
-  type: z.literal("url"),
-  url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }),
-});
-const mcpServersParams = z.array(urlMcpServerParams).max(AGENT_LIMITS.maxMcpServers);
+const toolParams = z.lazy(() =>
+  z.discriminatedUnion("type", [agentToolsetParams, mcpToolsetParams, customToolParams]),
+);
+const toolsParams = z.lazy(() => z.array(toolParams).max(AGENT_LIMITS.maxTools));
+
+const urlMcpServerParams = z.lazy(() =>
+  z.strictObject({
+    name: z.string().min(1).max(AGENT_LIMITS.mcpServerNameMaxLength),
+    type: z.literal("url"),
+    url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }),
+  }),
+);
+const mcpServersParams = z.lazy(() => z.array(urlMcpServerParams).max(AGENT_LIMITS.maxMcpServers));
 
 const skillFields = {
   skill_id: z.string().min(1),
   version: z.string().min(1).nullish(),
 };
-const skillParams = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("anthropic"), ...skillFields }),
-  z.strictObject({ type: z.literal("custom"), ...skillFields }),
-]);
-const skillsParams = z
-  .array(skillParams)
-  .max(AGENT_LIMITS.maxSkills)
-  .superRefine((skills, ctx) => {
-    const seen = new Set<string>();
-    skills.forEach((s, i) => {
-      const key = `${s.type}:${s.skill_id}`;
-      if (seen.has(key))
-        ctx.addIssue({ code: "custom", path: [i, "skill_id"], message: `duplicate skill "${s.skill_id}"` });
-      seen.add(key);
-    });
-  });
+const skillParams = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("anthropic"), ...skillFields }),
+    z.strictObject({ type: z.literal("custom"), ...skillFields }),
+  ]),
+);
+const skillsParams = z.lazy(() =>
+  z
+    .array(skillParams)
+    .max(AGENT_LIMITS.maxSkills)
+    .superRefine((skills, ctx) => {
+      const seen = new Set<string>();
+      skills.forEach((s, i) => {
+        const key = `${s.type}:${s.skill_id}`;
+        if (seen.has(key))
+          ctx.addIssue({ code: "custom", path: [i, "skill_id"], message: `duplicate skill "${s.skill_id}"` });
+        seen.add(key);
+      });
+    }),
+);
 
-const executionIdentityParams = z.discriminatedUnion("type", [
-  z.strictObject({
-    type: z.literal("aws_role"),
-    role_arn: z
-      .string()
-      .max(AGENT_LIMITS.roleArnMaxLength)
-      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, {
-        message: "must be an IAM role ARN like arn:aws:iam::123456789012:role/my-agent-runner",
-      }),
+const executionIdentityParams = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    z.strictObject({
+      type: z.literal("aws_role"),
+      role_arn: z
+        .string()
+        .max(AGENT_LIMITS.roleArnMaxLength)
+        .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, {
+          message: "must be an IAM role ARN like arn:aws:iam::123456789012:role/my-agent-runner",
+        }),
+    }),
+    z.strictObject({ type: z.literal("service_account") }),
+  ]),
+);
+
+const effortLevel = z.lazy(() => z.enum(["low", "medium", "high", "xhigh", "max"]));
+const effortParams = z.lazy(() =>
+  z.union([effortLevel, z.strictObject({ type: effortLevel })], {
+    error: "expected one of low, medium, high, xhigh, max, or an object {type}",
   }),
-  z.strictObject({ type: z.literal("service_account") }),
-]);
-
-const effortLevel = z.enum(["low", "medium", "high", "xhigh", "max"]);
-const effortParams = z.union([effortLevel, z.strictObject({ type: effortLevel })], {
-  error: "expected one of low, medium, high, xhigh, max, or an object {type}",
-});
-const modelConfigParams = z.strictObject({
-  id: z.string().min(1),
-  effort: effortParams.nullish(),
-  inference_geo: z.string().nullish(),
-  speed: z.enum(["standard", "fast"]).nullish(),
-});
-const modelParams = z.union([z.string().min(1), modelConfigParams], {
-  error: "expected a model id string or a model config object",
-});
+);
+const modelConfigParams = z.lazy(() =>
+  z.strictObject({
+    id: z.string().min(1),
+    effort: effortParams.nullish(),
+    inference_geo: z.string().nullish(),
+    speed: z.enum(["standard", "fast"]).nullish(),
+  }),
+);
+const modelParams = z.lazy(() =>
+  z.union([z.string().min(1), modelConfigParams], {
+    error: "expected a model id string or a model config object",
+  }),
+);
 
 // Multiagent ---------------------------------------------------------------------------------
 
-const agentRefParams = z.strictObject({
-  id: z.string().min(1),
-  type: z.literal("agent"),
-  version: z.number().int().min(1).optional(),
-});
-const selfParams = z.strictObject({ type: z.literal("self") });
-const advisorRosterParams = z.strictObject({ model: z.string().min(1), type: z.literal("advisor") });
+const agentRefParams = z.lazy(() =>
+  z.strictObject({
+    id: z.string().min(1),
+    type: z.literal("agent"),
+    version: z.number().int().min(1).optional(),
+  }),
+);
+const selfParams = z.lazy(() => z.strictObject({ type: z.literal("self") }));
+const advisorRosterParams = z.lazy(() =>
+  z.strictObject({ model: z.string().min(1), type: z.literal("advisor") }),
+);
 
 type RosterEntry =
   | string
@@ -408,30 +457,34 @@ function refineRoster(entries: ReadonlyArray<RosterEntry>, ctx: z.core.$Refineme
     ctx.addIssue({ code: "custom", path: [...p.path], message: p.message });
 }
 
-const rosterEntryParams = z.union(
-  [z.string().min(1), z.discriminatedUnion("type", [agentRefParams, selfParams, advisorRosterParams])],
-  { error: 'expected an agent id, {"type":"agent","id",…}, {"type":"self"} or {"type":"advisor","model"}' },
+const rosterEntryParams = z.lazy(() =>
+  z.union(
+    [z.string().min(1), z.discriminatedUnion("type", [agentRefParams, selfParams, advisorRosterParams])],
+    { error: 'expected an agent id, {"type":"agent","id",…}, {"type":"self"} or {"type":"advisor","model"}' },
+  ),
 );
-const coordinatorParams = z.strictObject({
-  type: z.literal("coordinator"),
-  agents: z.array(rosterEntryParams).min(1).max(AGENT_LIMITS.maxRosterEntries).superRefine(refineRoster),
-});
+const coordinatorParams = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("coordinator"),
+    agents: z.array(rosterEntryParams).min(1).max(AGENT_LIMITS.maxRosterEntries).superRefine(refineRoster),
+  }),
+);
 
-const predefinedAgentParams = z.union(
-  [z.string().min(1), z.discriminatedUnion("type", [agentRefParams, selfParams])],
-  {
+const predefinedAgentParams = z.lazy(() =>
+  z.union([z.string().min(1), z.discriminatedUnion("type", [agentRefParams, selfParams])], {
     error: 'expected an agent id, {"type":"agent","id",…} or {"type":"self"}',
-  },
+  }),
 );
-const predefinedAgentsParams = z
-  .array(predefinedAgentParams)
-  .max(AGENT_LIMITS.maxRosterEntries)
-  .superRefine(refineRoster);
+const predefinedAgentsParams = z.lazy(() =>
+  z.array(predefinedAgentParams).max(AGENT_LIMITS.maxRosterEntries).superRefine(refineRoster),
+);
 
-const enabledOrDisabled = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("enabled") }),
-  z.strictObject({ type: z.literal("disabled") }),
-]);
+const enabledOrDisabled = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("enabled") }),
+    z.strictObject({ type: z.literal("disabled") }),
+  ]),
+);
 
 function spawnerParams() {
   return z.discriminatedUnion("type", [
@@ -444,19 +497,23 @@ function spawnerParams() {
   ]);
 }
 
-const multiagent20261001Params = z.strictObject({
-  type: z.literal("multiagent_20261001"),
-  advisor: z
-    .discriminatedUnion("type", [
-      z.strictObject({ type: z.literal("enabled"), model: z.string().min(1) }),
-      z.strictObject({ type: z.literal("disabled") }),
-    ])
-    .nullish(),
-  subagents: spawnerParams().nullish(),
-  workflows: spawnerParams().nullish(),
-});
+const multiagent20261001Params = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("multiagent_20261001"),
+    advisor: z
+      .discriminatedUnion("type", [
+        z.strictObject({ type: z.literal("enabled"), model: z.string().min(1) }),
+        z.strictObject({ type: z.literal("disabled") }),
+      ])
+      .nullish(),
+    subagents: spawnerParams().nullish(),
+    workflows: spawnerParams().nullish(),
+  }),
+);
 
-const multiagentParams = z.discriminatedUnion("type", [coordinatorParams, multiagent20261001Params]);
+const multiagentParams = z.lazy(() =>
+  z.discriminatedUnion("type", [coordinatorParams, multiagent20261001Params]),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Cross-field checks (shared by create validation and post-update validation)
@@ -577,24 +634,26 @@ export function agentToolProblems(
 // ---------------------------------------------------------------------------------------------
 
 /** Body of `POST /v1/agents` (matches `AgentCreateParams` minus the header params). */
-export const AgentCreateSchema = z
-  .strictObject({
-    model: modelParams,
-    name: z.string().min(1).max(AGENT_LIMITS.nameMaxLength),
-    description: z.string().max(AGENT_LIMITS.descriptionMaxLength).nullish(),
-    execution_identity: executionIdentityParams.nullish(),
-    mcp_servers: mcpServersParams.optional(),
-    metadata: metadataSchema.optional(),
-    multiagent: multiagentParams.nullish(),
-    skills: skillsParams.optional(),
-    system: z.string().max(AGENT_LIMITS.systemMaxLength).nullish(),
-    tools: toolsParams.optional(),
-  })
-  .superRefine((value, ctx) => {
-    for (const p of agentToolProblems(value.tools, value.mcp_servers)) {
-      ctx.addIssue({ code: "custom", path: [...p.path], message: p.message });
-    }
-  });
+export const AgentCreateSchema = z.lazy(() =>
+  z
+    .strictObject({
+      model: modelParams,
+      name: z.string().min(1).max(AGENT_LIMITS.nameMaxLength),
+      description: z.string().max(AGENT_LIMITS.descriptionMaxLength).nullish(),
+      execution_identity: executionIdentityParams.nullish(),
+      mcp_servers: mcpServersParams.optional(),
+      metadata: metadataSchema.optional(),
+      multiagent: multiagentParams.nullish(),
+      skills: skillsParams.optional(),
+      system: z.string().max(AGENT_LIMITS.systemMaxLength).nullish(),
+      tools: toolsParams.optional(),
+    })
+    .superRefine((value, ctx) => {
+      for (const p of agentToolProblems(value.tools, value.mcp_servers)) {
+        ctx.addIssue({ code: "custom", path: [...p.path], message: p.message });
+      }
+    }),
+);
 export type AgentCreate = z.infer<typeof AgentCreateSchema>;
 
 /**
@@ -602,40 +661,46 @@ export type AgentCreate = z.infer<typeof AgentCreateSchema>;
  * is optional; `version`, when sent, must equal the stored version (checked by the service).
  * Cross-field rules are checked on the merged result by `applyAgentUpdate`.
  */
-export const AgentUpdateSchema = z.strictObject({
-  version: z.number().int().min(1).optional(),
-  description: z.string().max(AGENT_LIMITS.descriptionMaxLength).nullish(),
-  execution_identity: executionIdentityParams.nullish(),
-  mcp_servers: mcpServersParams.nullish(),
-  metadata: metadataPatchSchema.nullish(),
-  model: modelParams.optional(),
-  multiagent: multiagentParams.nullish(),
-  name: z.string().min(1).max(AGENT_LIMITS.nameMaxLength).optional(),
-  skills: skillsParams.nullish(),
-  system: z.string().max(AGENT_LIMITS.systemMaxLength).nullish(),
-  tools: toolsParams.nullish(),
-});
+export const AgentUpdateSchema = z.lazy(() =>
+  z.strictObject({
+    version: z.number().int().min(1).optional(),
+    description: z.string().max(AGENT_LIMITS.descriptionMaxLength).nullish(),
+    execution_identity: executionIdentityParams.nullish(),
+    mcp_servers: mcpServersParams.nullish(),
+    metadata: metadataPatchSchema.nullish(),
+    model: modelParams.optional(),
+    multiagent: multiagentParams.nullish(),
+    name: z.string().min(1).max(AGENT_LIMITS.nameMaxLength).optional(),
+    skills: skillsParams.nullish(),
+    system: z.string().max(AGENT_LIMITS.systemMaxLength).nullish(),
+    tools: toolsParams.nullish(),
+  }),
+);
 export type AgentUpdate = z.infer<typeof AgentUpdateSchema>;
 
 /** Query of `GET /v1/agents`. Unknown parameters are ignored (the SDK adds `beta=true`). */
-export const AgentListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  include_archived: queryBooleanSchema,
-  "created_at[gte]": queryTimestampSchema.optional(),
-  "created_at[lte]": queryTimestampSchema.optional(),
-});
+export const AgentListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    include_archived: queryBooleanSchema,
+    "created_at[gte]": queryTimestampSchema.optional(),
+    "created_at[lte]": queryTimestampSchema.optional(),
+  }),
+);
 export type AgentListQuery = z.infer<typeof AgentListQuerySchema>;
 
 /** Query of `GET /v1/agents/{id}`: `version` (≥ 1) picks an older version. */
-export const AgentRetrieveQuerySchema = z.object({
-  version: z
-    .string()
-    .regex(/^\d+$/, { message: "must be an integer" })
-    .transform(Number)
-    .pipe(z.number().int().min(1))
-    .optional(),
-});
+export const AgentRetrieveQuerySchema = z.lazy(() =>
+  z.object({
+    version: z
+      .string()
+      .regex(/^\d+$/, { message: "must be an integer" })
+      .transform(Number)
+      .pipe(z.number().int().min(1))
+      .optional(),
+  }),
+);
 export type AgentRetrieveQuery = z.infer<typeof AgentRetrieveQuerySchema>;
 
 // ---------------------------------------------------------------------------------------------

@@ -49,116 +49,136 @@ export const DEPLOYMENT_LIMITS = {
   expressionMaxLength: 256,
 } as const;
 
-const agentIdSchema = z.string().min(1).max(128);
+const agentIdSchema = z.lazy(() => z.string().min(1).max(128));
 
 /** `agent`: an id (pins the latest version) or `{type: "agent", id, version?}`. */
-const agentRefSchema = z.union([
-  agentIdSchema,
-  z.strictObject({
-    type: z.literal("agent"),
-    id: agentIdSchema,
-    version: z.number().int().min(1).optional(),
-  }),
-]);
+const agentRefSchema = z.lazy(() =>
+  z.union([
+    agentIdSchema,
+    z.strictObject({
+      type: z.literal("agent"),
+      id: agentIdSchema,
+      version: z.number().int().min(1).optional(),
+    }),
+  ]),
+);
 
 /** `schedule`: a 5-field cron expression and an IANA time zone (checked by the service). */
-export const scheduleParamsSchema = z.strictObject({
-  type: z.literal("cron"),
-  expression: z.string().min(1).max(DEPLOYMENT_LIMITS.expressionMaxLength),
-  timezone: z.string().min(1).max(64),
-});
+export const scheduleParamsSchema = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("cron"),
+    expression: z.string().min(1).max(DEPLOYMENT_LIMITS.expressionMaxLength),
+    timezone: z.string().min(1).max(64),
+  }),
+);
 export type ScheduleParams = z.infer<typeof scheduleParamsSchema>;
 
 /**
  * One initial event. `system.message` is typed by the SDK but this server does not take it (as on
  * `POST /v1/sessions/{id}/events`): a clear 400 instead of an event that would be ignored.
  */
-const systemMessageParamsSchema = z
-  .object({
-    type: z.literal("system.message"),
-    content: z.array(z.object({ type: z.literal("text"), text: z.string() })),
-  })
-  .loose()
-  .refine(() => false, { message: "system.message is not supported by this server yet" });
+const systemMessageParamsSchema = z.lazy(() =>
+  z
+    .object({
+      type: z.literal("system.message"),
+      content: z.array(z.object({ type: z.literal("text"), text: z.string() })),
+    })
+    .loose()
+    .refine(() => false, { message: "system.message is not supported by this server yet" }),
+);
 
-export const initialEventParamsSchema = z.discriminatedUnion("type", [
-  userMessageParamsSchema,
-  defineOutcomeParamsSchema,
-  systemMessageParamsSchema,
-]);
+export const initialEventParamsSchema = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    userMessageParamsSchema,
+    defineOutcomeParamsSchema,
+    systemMessageParamsSchema,
+  ]),
+);
 export type InitialEventParams =
   | z.infer<typeof userMessageParamsSchema>
   | z.infer<typeof defineOutcomeParamsSchema>;
 
-const initialEventsSchema = z
-  .array(initialEventParamsSchema)
-  .min(DEPLOYMENT_LIMITS.minInitialEvents)
-  .max(DEPLOYMENT_LIMITS.maxInitialEvents);
+const initialEventsSchema = z.lazy(() =>
+  z
+    .array(initialEventParamsSchema)
+    .min(DEPLOYMENT_LIMITS.minInitialEvents)
+    .max(DEPLOYMENT_LIMITS.maxInitialEvents),
+);
 
-const resourcesSchema = sessionResourcesSchema.refine((r) => r.length <= DEPLOYMENT_LIMITS.maxResources, {
-  message: `must have at most ${DEPLOYMENT_LIMITS.maxResources} items`,
-});
+const resourcesSchema = z.lazy(() =>
+  sessionResourcesSchema.refine((r) => r.length <= DEPLOYMENT_LIMITS.maxResources, {
+    message: `must have at most ${DEPLOYMENT_LIMITS.maxResources} items`,
+  }),
+);
 
-const vaultIdsSchema = z.array(z.string().min(1).max(128)).max(DEPLOYMENT_LIMITS.maxVaults);
+const vaultIdsSchema = z.lazy(() => z.array(z.string().min(1).max(128)).max(DEPLOYMENT_LIMITS.maxVaults));
 
-const nameSchema = z.string().trim().min(1).max(DEPLOYMENT_LIMITS.nameMaxLength);
-const descriptionSchema = z.string().max(DEPLOYMENT_LIMITS.descriptionMaxLength);
+const nameSchema = z.lazy(() => z.string().trim().min(1).max(DEPLOYMENT_LIMITS.nameMaxLength));
+const descriptionSchema = z.lazy(() => z.string().max(DEPLOYMENT_LIMITS.descriptionMaxLength));
 
-export const DeploymentCreateSchema = z.strictObject({
-  agent: agentRefSchema,
-  environment_id: z.string().min(1).max(128),
-  initial_events: initialEventsSchema,
-  name: nameSchema,
-  budget: budgetSchema.nullish(),
-  description: descriptionSchema.nullish(),
-  metadata: metadataSchema.optional(),
-  resources: resourcesSchema.optional(),
-  schedule: scheduleParamsSchema.nullish(),
-  vault_ids: vaultIdsSchema.optional(),
-});
+export const DeploymentCreateSchema = z.lazy(() =>
+  z.strictObject({
+    agent: agentRefSchema,
+    environment_id: z.string().min(1).max(128),
+    initial_events: initialEventsSchema,
+    name: nameSchema,
+    budget: budgetSchema.nullish(),
+    description: descriptionSchema.nullish(),
+    metadata: metadataSchema.optional(),
+    resources: resourcesSchema.optional(),
+    schedule: scheduleParamsSchema.nullish(),
+    vault_ids: vaultIdsSchema.optional(),
+  }),
+);
 export type DeploymentCreateBody = z.infer<typeof DeploymentCreateSchema>;
 
-export const DeploymentUpdateSchema = z.strictObject({
-  agent: agentRefSchema.optional(),
-  budget: budgetSchema.nullish(),
-  description: descriptionSchema.nullish(),
-  environment_id: z.string().min(1).max(128).optional(),
-  initial_events: initialEventsSchema.optional(),
-  metadata: metadataPatchSchema.nullish(),
-  name: nameSchema.optional(),
-  resources: resourcesSchema.nullish(),
-  schedule: scheduleParamsSchema.nullish(),
-  vault_ids: vaultIdsSchema.nullish(),
-});
+export const DeploymentUpdateSchema = z.lazy(() =>
+  z.strictObject({
+    agent: agentRefSchema.optional(),
+    budget: budgetSchema.nullish(),
+    description: descriptionSchema.nullish(),
+    environment_id: z.string().min(1).max(128).optional(),
+    initial_events: initialEventsSchema.optional(),
+    metadata: metadataPatchSchema.nullish(),
+    name: nameSchema.optional(),
+    resources: resourcesSchema.nullish(),
+    schedule: scheduleParamsSchema.nullish(),
+    vault_ids: vaultIdsSchema.nullish(),
+  }),
+);
 export type DeploymentUpdateBody = z.infer<typeof DeploymentUpdateSchema>;
 
-const queryBoolean = z.enum(["true", "false"]).transform((v) => v === "true");
+const queryBoolean = z.lazy(() => z.enum(["true", "false"]).transform((v) => v === "true"));
 
-export const DeploymentListQuerySchema = z
-  .object({
-    limit: pageLimitSchema,
-    page: pageCursorSchema,
-    agent_id: z.string().min(1).optional(),
-    "created_at[gte]": queryTimestampSchema.optional(),
-    "created_at[lte]": queryTimestampSchema.optional(),
-    include_archived: queryBoolean.optional(),
-    status: z.enum(["active", "paused"]).optional(),
-  })
-  .refine((q) => !(q.include_archived && q.status), {
-    message: "status and include_archived=true cannot be combined",
-    path: ["status"],
-  });
+export const DeploymentListQuerySchema = z.lazy(() =>
+  z
+    .object({
+      limit: pageLimitSchema,
+      page: pageCursorSchema,
+      agent_id: z.string().min(1).optional(),
+      "created_at[gte]": queryTimestampSchema.optional(),
+      "created_at[lte]": queryTimestampSchema.optional(),
+      include_archived: queryBoolean.optional(),
+      status: z.enum(["active", "paused"]).optional(),
+    })
+    .refine((q) => !(q.include_archived && q.status), {
+      message: "status and include_archived=true cannot be combined",
+      path: ["status"],
+    }),
+);
 export type DeploymentListQuery = z.infer<typeof DeploymentListQuerySchema>;
 
-export const DeploymentRunListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  "created_at[gt]": queryTimestampSchema.optional(),
-  "created_at[gte]": queryTimestampSchema.optional(),
-  "created_at[lt]": queryTimestampSchema.optional(),
-  "created_at[lte]": queryTimestampSchema.optional(),
-  deployment_id: z.string().min(1).optional(),
-  has_error: queryBoolean.optional(),
-  trigger_type: z.enum(["schedule", "manual"]).optional(),
-});
+export const DeploymentRunListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    "created_at[gt]": queryTimestampSchema.optional(),
+    "created_at[gte]": queryTimestampSchema.optional(),
+    "created_at[lt]": queryTimestampSchema.optional(),
+    "created_at[lte]": queryTimestampSchema.optional(),
+    deployment_id: z.string().min(1).optional(),
+    has_error: queryBoolean.optional(),
+    trigger_type: z.enum(["schedule", "manual"]).optional(),
+  }),
+);
 export type DeploymentRunListQuery = z.infer<typeof DeploymentRunListQuerySchema>;

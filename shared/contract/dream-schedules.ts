@@ -6,47 +6,57 @@ import * as z from "zod";
 import { pageCursorSchema, pageLimitSchema } from "./validation.js";
 
 /** `rate(5 minutes)` or `cron(0 3 * * ? *)`, as EventBridge Scheduler writes them. */
-export const scheduleExpressionSchema = z
-  .string()
-  .min(1)
-  .max(256)
-  .regex(/^(rate\(\s*\d+\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)|cron\([^)]+\))$/, {
-    message:
-      "must be rate(<n> minutes|hours|days) or cron(<min> <hour> <day-of-month> <month> <day-of-week> <year>)",
-  });
+export const scheduleExpressionSchema = z.lazy(() =>
+  z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^(rate\(\s*\d+\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)|cron\([^)]+\))$/, {
+      message:
+        "must be rate(<n> minutes|hours|days) or cron(<min> <hour> <day-of-month> <month> <day-of-week> <year>)",
+    }),
+);
 
-const model = z.union([
-  z.string().min(1).max(256),
-  z.object({ id: z.string().min(1).max(256), speed: z.literal("standard").nullish() }).strict(),
-]);
+const model = z.lazy(() =>
+  z.union([
+    z.string().min(1).max(256),
+    z.object({ id: z.string().min(1).max(256), speed: z.literal("standard").nullish() }).strict(),
+  ]),
+);
 
-export const DreamScheduleCreateSchema = z
-  .object({
-    memory_store_id: z.string().min(1).max(256),
-    schedule_expression: scheduleExpressionSchema,
-    /** IANA time zone of a cron expression (default UTC). */
-    timezone: z.string().min(1).max(64).optional(),
-    model,
-    instructions: z.string().min(1).max(4096).nullish(),
-    /** `auto`: a result that passes every guard lands in the store; `review`: every result waits for apply. */
-    mode: z.enum(["auto", "review"]).default("review"),
-    metadata: z.record(z.string(), z.string().max(512)).optional(),
-  })
-  .strict();
+export const DreamScheduleCreateSchema = z.lazy(() =>
+  z
+    .object({
+      memory_store_id: z.string().min(1).max(256),
+      schedule_expression: scheduleExpressionSchema,
+      /** IANA time zone of a cron expression (default UTC). */
+      timezone: z.string().min(1).max(64).optional(),
+      model,
+      instructions: z.string().min(1).max(4096).nullish(),
+      /** `auto`: a result that passes every guard lands in the store; `review`: every result waits for apply. */
+      mode: z.enum(["auto", "review"]).default("review"),
+      metadata: z.record(z.string(), z.string().max(512)).optional(),
+    })
+    .strict(),
+);
 export type DreamScheduleCreateBody = z.infer<typeof DreamScheduleCreateSchema>;
 
-export const DreamScheduleUpdateSchema = z
-  .object({
-    schedule_expression: scheduleExpressionSchema.optional(),
-    timezone: z.string().min(1).max(64).optional(),
-    model: model.optional(),
-    instructions: z.string().min(1).max(4096).nullish(),
-    mode: z.enum(["auto", "review"]).optional(),
-  })
-  .strict();
+export const DreamScheduleUpdateSchema = z.lazy(() =>
+  z
+    .object({
+      schedule_expression: scheduleExpressionSchema.optional(),
+      timezone: z.string().min(1).max(64).optional(),
+      model: model.optional(),
+      instructions: z.string().min(1).max(4096).nullish(),
+      mode: z.enum(["auto", "review"]).optional(),
+    })
+    .strict(),
+);
 export type DreamScheduleUpdateBody = z.infer<typeof DreamScheduleUpdateSchema>;
 
-export const DreamScheduleListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
+export const DreamScheduleListQuerySchema = z.lazy(() =>
+  z.object({ limit: pageLimitSchema, page: pageCursorSchema }),
+);
 export type DreamScheduleListQuery = z.infer<typeof DreamScheduleListQuerySchema>;
 
 /** A dream schedule as the API returns it. */

@@ -12,85 +12,95 @@ export type DreamStatus = (typeof dreamStatuses)[number];
 export const isTerminalDreamStatus = (status: DreamStatus) =>
   status === "completed" || status === "failed" || status === "canceled";
 
-const memoryStoreInput = z
-  .object({ type: z.literal("memory_store"), memory_store_id: z.string().min(1).max(256) })
-  .strict();
-const sessionsInput = z
-  .object({
-    type: z.literal("sessions"),
-    session_ids: z
-      .array(z.string().min(1).max(256))
-      .min(1)
-      .max(100)
-      .refine((ids) => new Set(ids).size === ids.length, "session ids must not repeat"),
-  })
-  .strict();
+const memoryStoreInput = z.lazy(() =>
+  z.object({ type: z.literal("memory_store"), memory_store_id: z.string().min(1).max(256) }).strict(),
+);
+const sessionsInput = z.lazy(() =>
+  z
+    .object({
+      type: z.literal("sessions"),
+      session_ids: z
+        .array(z.string().min(1).max(256))
+        .min(1)
+        .max(100)
+        .refine((ids) => new Set(ids).size === ids.length, "session ids must not repeat"),
+    })
+    .strict(),
+);
 
-const modelConfig = z
-  .object({
-    id: z.string().min(1).max(256),
-    speed: z
-      .enum(["standard", "fast"])
-      .nullish()
-      .refine((s) => s === undefined || s === null || s === "standard", "dreams accept only standard"),
-  })
-  .strict();
+const modelConfig = z.lazy(() =>
+  z
+    .object({
+      id: z.string().min(1).max(256),
+      speed: z
+        .enum(["standard", "fast"])
+        .nullish()
+        .refine((s) => s === undefined || s === null || s === "standard", "dreams accept only standard"),
+    })
+    .strict(),
+);
 
-const outputBehavior = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("create_new") }).strict(),
-  z.object({ type: z.literal("update_existing"), memory_store_id: z.string().min(1).max(256) }).strict(),
-]);
+const outputBehavior = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    z.object({ type: z.literal("create_new") }).strict(),
+    z.object({ type: z.literal("update_existing"), memory_store_id: z.string().min(1).max(256) }).strict(),
+  ]),
+);
 
-export const DreamCreateSchema = z
-  .object({
-    inputs: z
-      .array(z.discriminatedUnion("type", [memoryStoreInput, sessionsInput]))
-      .min(2)
-      .max(2),
-    model: z.union([z.string().min(1).max(256), modelConfig]),
-    instructions: z.string().min(1).max(4096).nullish(),
-    output_behavior: outputBehavior.optional(),
-  })
-  .strict()
-  .superRefine((body, ctx) => {
-    const stores = body.inputs.filter((i) => i.type === "memory_store");
-    const sessions = body.inputs.filter((i) => i.type === "sessions");
-    if (stores.length !== 1 || sessions.length !== 1) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["inputs"],
-        message: "give exactly one memory_store entry and exactly one sessions entry",
-      });
-      return;
-    }
-    const store = stores[0] as z.infer<typeof memoryStoreInput>;
-    if (
-      body.output_behavior?.type === "update_existing" &&
-      body.output_behavior.memory_store_id !== store.memory_store_id
-    ) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["output_behavior", "memory_store_id"],
-        message: "must be the memory store in the memory_store entry of inputs",
-      });
-    }
-  });
+export const DreamCreateSchema = z.lazy(() =>
+  z
+    .object({
+      inputs: z
+        .array(z.discriminatedUnion("type", [memoryStoreInput, sessionsInput]))
+        .min(2)
+        .max(2),
+      model: z.union([z.string().min(1).max(256), modelConfig]),
+      instructions: z.string().min(1).max(4096).nullish(),
+      output_behavior: outputBehavior.optional(),
+    })
+    .strict()
+    .superRefine((body, ctx) => {
+      const stores = body.inputs.filter((i) => i.type === "memory_store");
+      const sessions = body.inputs.filter((i) => i.type === "sessions");
+      if (stores.length !== 1 || sessions.length !== 1) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["inputs"],
+          message: "give exactly one memory_store entry and exactly one sessions entry",
+        });
+        return;
+      }
+      const store = stores[0] as z.infer<typeof memoryStoreInput>;
+      if (
+        body.output_behavior?.type === "update_existing" &&
+        body.output_behavior.memory_store_id !== store.memory_store_id
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["output_behavior", "memory_store_id"],
+          message: "must be the memory store in the memory_store entry of inputs",
+        });
+      }
+    }),
+);
 export type DreamCreateBody = z.infer<typeof DreamCreateSchema>;
 
-export const DreamListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  "created_at[gt]": queryTimestampSchema.optional(),
-  "created_at[lt]": queryTimestampSchema.optional(),
-  include_archived: queryBooleanSchema,
-  statuses: z.array(z.enum(dreamStatuses)).optional(),
-});
+export const DreamListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    "created_at[gt]": queryTimestampSchema.optional(),
+    "created_at[lt]": queryTimestampSchema.optional(),
+    include_archived: queryBooleanSchema,
+    statuses: z.array(z.enum(dreamStatuses)).optional(),
+  }),
+);
 export type DreamListQuery = z.infer<typeof DreamListQuerySchema>;
 
 /** Body of `POST /v1/dreams/{id}/apply` (extension): the paths of the changes to accept. */
-export const DreamApplySchema = z
-  .object({ paths: z.array(z.string().min(1).max(1024)).min(1).max(2000) })
-  .strict();
+export const DreamApplySchema = z.lazy(() =>
+  z.object({ paths: z.array(z.string().min(1).max(1024)).min(1).max(2000) }).strict(),
+);
 export type DreamApplyBody = z.infer<typeof DreamApplySchema>;
 
 /**

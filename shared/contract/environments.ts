@@ -57,80 +57,100 @@ export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
 // ---------------------------------------------------------------------------------------------
 
 /** A package spec such as `pandas==2.2.0`, `express@4`, `github.com/x/y@latest`: no whitespace, no leading `-`. */
-const packageSpec = z
-  .string()
-  .min(1)
-  .max(ENVIRONMENT_LIMITS.maxEntryLength)
-  .regex(/^[^\s-]\S*$/, { message: "must be a package name (no whitespace, not starting with -)" });
-const packageList = z.array(packageSpec).max(ENVIRONMENT_LIMITS.maxListEntries);
+const packageSpec = z.lazy(() =>
+  z
+    .string()
+    .min(1)
+    .max(ENVIRONMENT_LIMITS.maxEntryLength)
+    .regex(/^[^\s-]\S*$/, { message: "must be a package name (no whitespace, not starting with -)" }),
+);
+const packageList = z.lazy(() => z.array(packageSpec).max(ENVIRONMENT_LIMITS.maxListEntries));
 
 const HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 const ALLOWED_HOST = new RegExp(`^(?:\\*\\.)?${HOST_LABEL}(?:\\.${HOST_LABEL})*(?::\\d{1,5})?$`);
-const allowedHost = z.string().max(253).regex(ALLOWED_HOST, {
-  message: "must be a host like api.example.com or *.example.com (no scheme or path)",
-});
+const allowedHost = z.lazy(() =>
+  z.string().max(253).regex(ALLOWED_HOST, {
+    message: "must be a host like api.example.com or *.example.com (no scheme or path)",
+  }),
+);
 
-const unrestrictedNetworkSchema = z.strictObject({ type: z.literal("unrestricted") });
-const limitedNetworkParams = z.strictObject({
-  type: z.literal("limited"),
-  allow_mcp_servers: z.boolean().nullish(),
-  allow_package_managers: z.boolean().nullish(),
-  allowed_hosts: z.array(allowedHost).max(ENVIRONMENT_LIMITS.maxListEntries).nullish(),
-});
-const networkingParams = z.discriminatedUnion("type", [unrestrictedNetworkSchema, limitedNetworkParams]);
+const unrestrictedNetworkSchema = z.lazy(() => z.strictObject({ type: z.literal("unrestricted") }));
+const limitedNetworkParams = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("limited"),
+    allow_mcp_servers: z.boolean().nullish(),
+    allow_package_managers: z.boolean().nullish(),
+    allowed_hosts: z.array(allowedHost).max(ENVIRONMENT_LIMITS.maxListEntries).nullish(),
+  }),
+);
+const networkingParams = z.lazy(() =>
+  z.discriminatedUnion("type", [unrestrictedNetworkSchema, limitedNetworkParams]),
+);
 
-const packagesParams = z.strictObject({
-  type: z.literal("packages").optional(),
-  apt: packageList.nullish(),
-  cargo: packageList.nullish(),
-  gem: packageList.nullish(),
-  go: packageList.nullish(),
-  npm: packageList.nullish(),
-  pip: packageList.nullish(),
-});
+const packagesParams = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("packages").optional(),
+    apt: packageList.nullish(),
+    cargo: packageList.nullish(),
+    gem: packageList.nullish(),
+    go: packageList.nullish(),
+    npm: packageList.nullish(),
+    pip: packageList.nullish(),
+  }),
+);
 
-const cloudConfigParams = z.strictObject({
-  type: z.literal("cloud"),
-  networking: networkingParams.nullish(),
-  packages: packagesParams.nullish(),
-});
-const selfHostedConfigParams = z.strictObject({ type: z.literal("self_hosted") });
-const configParams = z.discriminatedUnion("type", [cloudConfigParams, selfHostedConfigParams]);
+const cloudConfigParams = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("cloud"),
+    networking: networkingParams.nullish(),
+    packages: packagesParams.nullish(),
+  }),
+);
+const selfHostedConfigParams = z.lazy(() => z.strictObject({ type: z.literal("self_hosted") }));
+const configParams = z.lazy(() => z.discriminatedUnion("type", [cloudConfigParams, selfHostedConfigParams]));
 
 /** Reverie is an API organization: only `organization` scope exists ("'account' is rejected"). */
-const scopeParams = z
-  .enum(["organization", "account"])
-  .refine((s) => s === "organization", {
-    message: "only 'organization' is supported; 'account' scope is not available for API organizations",
-  })
-  .nullish();
+const scopeParams = z.lazy(() =>
+  z
+    .enum(["organization", "account"])
+    .refine((s) => s === "organization", {
+      message: "only 'organization' is supported; 'account' scope is not available for API organizations",
+    })
+    .nullish(),
+);
 
 /** Body of `POST /v1/environments` (matches `EnvironmentCreateParams` minus the header params). */
-export const EnvironmentCreateSchema = z.strictObject({
-  name: z.string().min(1).max(ENVIRONMENT_LIMITS.nameMaxLength),
-  config: configParams.nullish(),
-  description: z.string().max(ENVIRONMENT_LIMITS.descriptionMaxLength).nullish(),
-  metadata: metadataSchema.optional(),
-  scope: scopeParams,
-});
+export const EnvironmentCreateSchema = z.lazy(() =>
+  z.strictObject({
+    name: z.string().min(1).max(ENVIRONMENT_LIMITS.nameMaxLength),
+    config: configParams.nullish(),
+    description: z.string().max(ENVIRONMENT_LIMITS.descriptionMaxLength).nullish(),
+    metadata: metadataSchema.optional(),
+    scope: scopeParams,
+  }),
+);
 export type EnvironmentCreate = z.infer<typeof EnvironmentCreateSchema>;
 
 /** Body of `POST /v1/environments/{id}` (matches `EnvironmentUpdateParams` minus the header params). */
-export const EnvironmentUpdateSchema = z.strictObject({
-  config: configParams.nullish(),
-  description: z.string().max(ENVIRONMENT_LIMITS.descriptionMaxLength).nullish(),
-  metadata: metadataPatchSchema.optional(),
-  name: z.string().min(1).max(ENVIRONMENT_LIMITS.nameMaxLength).nullish(),
-  scope: scopeParams,
-});
+export const EnvironmentUpdateSchema = z.lazy(() =>
+  z.strictObject({
+    config: configParams.nullish(),
+    description: z.string().max(ENVIRONMENT_LIMITS.descriptionMaxLength).nullish(),
+    metadata: metadataPatchSchema.optional(),
+    name: z.string().min(1).max(ENVIRONMENT_LIMITS.nameMaxLength).nullish(),
+    scope: scopeParams,
+  }),
+);
 export type EnvironmentUpdate = z.infer<typeof EnvironmentUpdateSchema>;
 
 /** Query of `GET /v1/environments`. Unknown parameters are ignored (the SDK adds `beta=true`). */
-export const EnvironmentListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  include_archived: queryBooleanSchema,
-});
+export const EnvironmentListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    include_archived: queryBooleanSchema,
+  }),
+);
 export type EnvironmentListQuery = z.infer<typeof EnvironmentListQuerySchema>;
 
 const metadataOnly = (problems: ReadonlyArray<FieldProblem>) =>

@@ -3,99 +3,119 @@ import * as z from "zod";
 import { defineOutcomeParamsSchema } from "./outcomes.js";
 import { pageCursorSchema, pageLimit, queryTimestampSchema } from "./validation.js";
 
-const textBlock = z.object({ type: z.literal("text"), text: z.string().min(1).max(1_000_000) }).strict();
-const base64Source = z
-  .object({ type: z.literal("base64"), media_type: z.string().min(1), data: z.string().min(1) })
-  .strict();
-const urlSource = z.object({ type: z.literal("url"), url: z.url() }).strict();
-const imageBlock = z
-  .object({ type: z.literal("image"), source: z.union([base64Source, urlSource]) })
-  .strict();
-const documentBlock = z
-  .object({
-    type: z.literal("document"),
-    source: z.union([
-      base64Source,
-      urlSource,
-      z.object({ type: z.literal("text"), media_type: z.literal("text/plain"), data: z.string() }).strict(),
-    ]),
-    title: z.string().nullable().optional(),
-    context: z.string().nullable().optional(),
-  })
-  .strict();
-const contentBlock = z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock]);
+const textBlock = z.lazy(() =>
+  z.object({ type: z.literal("text"), text: z.string().min(1).max(1_000_000) }).strict(),
+);
+const base64Source = z.lazy(() =>
+  z.object({ type: z.literal("base64"), media_type: z.string().min(1), data: z.string().min(1) }).strict(),
+);
+const urlSource = z.lazy(() => z.object({ type: z.literal("url"), url: z.url() }).strict());
+const imageBlock = z.lazy(() =>
+  z.object({ type: z.literal("image"), source: z.union([base64Source, urlSource]) }).strict(),
+);
+const documentBlock = z.lazy(() =>
+  z
+    .object({
+      type: z.literal("document"),
+      source: z.union([
+        base64Source,
+        urlSource,
+        z.object({ type: z.literal("text"), media_type: z.literal("text/plain"), data: z.string() }).strict(),
+      ]),
+      title: z.string().nullable().optional(),
+      context: z.string().nullable().optional(),
+    })
+    .strict(),
+);
+const contentBlock = z.lazy(() => z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock]));
 
-export const userMessageParamsSchema = z
-  .object({ type: z.literal("user.message"), content: z.array(contentBlock).min(1).max(100) })
-  .strict();
+export const userMessageParamsSchema = z.lazy(() =>
+  z.object({ type: z.literal("user.message"), content: z.array(contentBlock).min(1).max(100) }).strict(),
+);
 
-const interruptSchema = z
-  .object({ type: z.literal("user.interrupt"), session_thread_id: z.string().nullable().optional() })
-  .strict();
+const interruptSchema = z.lazy(() =>
+  z
+    .object({ type: z.literal("user.interrupt"), session_thread_id: z.string().nullable().optional() })
+    .strict(),
+);
 
-const toolConfirmationSchema = z
-  .object({
-    type: z.literal("user.tool_confirmation"),
-    tool_use_id: z.string().min(1),
-    result: z.enum(["allow", "deny"]),
-    deny_message: z.string().max(10_000).nullable().optional(),
-  })
-  .strict();
+const toolConfirmationSchema = z.lazy(() =>
+  z
+    .object({
+      type: z.literal("user.tool_confirmation"),
+      tool_use_id: z.string().min(1),
+      result: z.enum(["allow", "deny"]),
+      deny_message: z.string().max(10_000).nullable().optional(),
+    })
+    .strict(),
+);
 
-const customToolResultSchema = z
-  .object({
-    type: z.literal("user.custom_tool_result"),
-    custom_tool_use_id: z.string().min(1),
-    content: z.array(z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock])).optional(),
-    is_error: z.boolean().nullable().optional(),
-  })
-  .strict();
+const customToolResultSchema = z.lazy(() =>
+  z
+    .object({
+      type: z.literal("user.custom_tool_result"),
+      custom_tool_use_id: z.string().min(1),
+      content: z.array(z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock])).optional(),
+      is_error: z.boolean().nullable().optional(),
+    })
+    .strict(),
+);
 
-const searchResultBlock = z
-  .object({
-    type: z.literal("search_result"),
-    source: z.string(),
-    title: z.string(),
-    content: z.array(textBlock),
-    citations: z.object({ enabled: z.boolean() }).strict().optional(),
-  })
-  .strict();
+const searchResultBlock = z.lazy(() =>
+  z
+    .object({
+      type: z.literal("search_result"),
+      source: z.string(),
+      title: z.string(),
+      content: z.array(textBlock),
+      citations: z.object({ enabled: z.boolean() }).strict().optional(),
+    })
+    .strict(),
+);
 
 /** A self-hosted worker's answer to an `agent.tool_use` (the SDK's `SessionToolRunner` sends it). */
-export const toolResultSchema = z
-  .object({
-    type: z.literal("user.tool_result"),
-    tool_use_id: z.string().min(1).max(200),
-    content: z
-      .array(z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock, searchResultBlock]))
-      .max(100)
-      .optional(),
-    is_error: z.boolean().nullable().optional(),
-  })
-  .strict();
+export const toolResultSchema = z.lazy(() =>
+  z
+    .object({
+      type: z.literal("user.tool_result"),
+      tool_use_id: z.string().min(1).max(200),
+      content: z
+        .array(z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock, searchResultBlock]))
+        .max(100)
+        .optional(),
+      is_error: z.boolean().nullable().optional(),
+    })
+    .strict(),
+);
 
 /** The event types a client may send; other SDK-typed ones get a clear "not supported yet". */
-export const sendableEventSchema = z.discriminatedUnion("type", [
-  userMessageParamsSchema,
-  interruptSchema,
-  toolConfirmationSchema,
-  customToolResultSchema,
-  toolResultSchema,
-  defineOutcomeParamsSchema,
-]);
+export const sendableEventSchema = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    userMessageParamsSchema,
+    interruptSchema,
+    toolConfirmationSchema,
+    customToolResultSchema,
+    toolResultSchema,
+    defineOutcomeParamsSchema,
+  ]),
+);
 export type SendableEvent = z.infer<typeof sendableEventSchema>;
 
-export const EventSendSchema = z.object({ events: z.array(z.unknown()).min(1).max(50) }).strict();
+export const EventSendSchema = z.lazy(() =>
+  z.object({ events: z.array(z.unknown()).min(1).max(50) }).strict(),
+);
 
-export const EventListQuerySchema = z.object({
-  // The SDK's SessionToolRunner reads a session's history with `limit: 1000`.
-  limit: pageLimit({ max: 1000, fallback: 20 }),
-  page: pageCursorSchema,
-  order: z.enum(["asc", "desc"]).default("asc"),
-  "created_at[gt]": queryTimestampSchema.optional(),
-  "created_at[gte]": queryTimestampSchema.optional(),
-  "created_at[lt]": queryTimestampSchema.optional(),
-  "created_at[lte]": queryTimestampSchema.optional(),
-  types: z.array(z.string().min(1)).optional(),
-});
+export const EventListQuerySchema = z.lazy(() =>
+  z.object({
+    // The SDK's SessionToolRunner reads a session's history with `limit: 1000`.
+    limit: pageLimit({ max: 1000, fallback: 20 }),
+    page: pageCursorSchema,
+    order: z.enum(["asc", "desc"]).default("asc"),
+    "created_at[gt]": queryTimestampSchema.optional(),
+    "created_at[gte]": queryTimestampSchema.optional(),
+    "created_at[lt]": queryTimestampSchema.optional(),
+    "created_at[lte]": queryTimestampSchema.optional(),
+    types: z.array(z.string().min(1)).optional(),
+  }),
+);
 export type EventListQuery = z.infer<typeof EventListQuerySchema>;

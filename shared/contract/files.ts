@@ -9,14 +9,18 @@ export type {
 } from "@anthropic-ai/sdk/resources/beta/files";
 
 /** GET /v1/files query (`ids` is repeatable). */
-export const FileListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  scope_id: z.string().min(1).optional(),
-  ids: z.array(z.string().min(1)).optional(),
-});
+export const FileListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    scope_id: z.string().min(1).optional(),
+    ids: z.array(z.string().min(1)).optional(),
+  }),
+);
 
 /** Upper bound of `expires_in_seconds` on upload (Reverie: 1 year). */
-export const FileUploadFieldsSchema = z.object({
-  expires_in_seconds: z.coerce.number().int().min(1).max(31_536_000).optional(),
-});
+export const FileUploadFieldsSchema = z.lazy(() =>
+  z.object({
+    expires_in_seconds: z.coerce.number().int().min(1).max(31_536_000).optional(),
+  }),
+);

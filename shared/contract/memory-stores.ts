@@ -52,136 +52,164 @@ export function memoryPathProblem(path: string): string | undefined {
   return undefined;
 }
 
-const memoryPathSchema = z.string().superRefine((path, ctx) => {
-  const problem = memoryPathProblem(path);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+const memoryPathSchema = z.lazy(() =>
+  z.string().superRefine((path, ctx) => {
+    const problem = memoryPathProblem(path);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
+);
 
-const contentSchema = z
-  .string()
-  .refine((c) => Buffer.byteLength(c, "utf8") <= MEMORY_LIMITS.contentMaxBytes, {
+const contentSchema = z.lazy(() =>
+  z.string().refine((c) => Buffer.byteLength(c, "utf8") <= MEMORY_LIMITS.contentMaxBytes, {
     message: `must be at most ${MEMORY_LIMITS.contentMaxBytes} bytes (100 kB) of UTF-8`,
-  });
+  }),
+);
 
-const storeName = z
-  .string()
-  .min(1)
-  .max(MEMORY_LIMITS.storeNameMaxLength)
-  .refine((n) => !CONTROL.test(n), { message: "must not contain control characters" });
-const storeDescription = z.string().max(MEMORY_LIMITS.storeDescriptionMaxLength);
+const storeName = z.lazy(() =>
+  z
+    .string()
+    .min(1)
+    .max(MEMORY_LIMITS.storeNameMaxLength)
+    .refine((n) => !CONTROL.test(n), { message: "must not contain control characters" }),
+);
+const storeDescription = z.lazy(() => z.string().max(MEMORY_LIMITS.storeDescriptionMaxLength));
 
 /** Body of `POST /v1/memory_stores` (MemoryStoreCreateParams minus header params). */
-export const MemoryStoreCreateSchema = z.strictObject({
-  name: storeName,
-  description: storeDescription.optional(),
-  metadata: metadataSchema.optional(),
-});
+export const MemoryStoreCreateSchema = z.lazy(() =>
+  z.strictObject({
+    name: storeName,
+    description: storeDescription.optional(),
+    metadata: metadataSchema.optional(),
+  }),
+);
 export type MemoryStoreCreate = z.infer<typeof MemoryStoreCreateSchema>;
 
 /** Body of `POST /v1/memory_stores/{id}` (MemoryStoreUpdateParams minus header params). */
-export const MemoryStoreUpdateSchema = z.strictObject({
-  name: storeName.nullish(),
-  description: storeDescription.nullish(),
-  metadata: metadataPatchSchema.nullish(),
-});
+export const MemoryStoreUpdateSchema = z.lazy(() =>
+  z.strictObject({
+    name: storeName.nullish(),
+    description: storeDescription.nullish(),
+    metadata: metadataPatchSchema.nullish(),
+  }),
+);
 export type MemoryStoreUpdate = z.infer<typeof MemoryStoreUpdateSchema>;
 
 /** Query of `GET /v1/memory_stores`. */
-export const MemoryStoreListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  "created_at[gte]": queryTimestampSchema.optional(),
-  "created_at[lte]": queryTimestampSchema.optional(),
-  include_archived: queryBooleanSchema,
-});
+export const MemoryStoreListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    "created_at[gte]": queryTimestampSchema.optional(),
+    "created_at[lte]": queryTimestampSchema.optional(),
+    include_archived: queryBooleanSchema,
+  }),
+);
 export type MemoryStoreListQuery = z.infer<typeof MemoryStoreListQuerySchema>;
 
-export const memoryViewSchema = z.enum(["basic", "full"]);
+export const memoryViewSchema = z.lazy(() => z.enum(["basic", "full"]));
 export type MemoryView = z.infer<typeof memoryViewSchema>;
 
 /** `?view=` alone (retrieve, create, update, version retrieve). */
-export const MemoryViewQuerySchema = z.object({ view: memoryViewSchema.optional() });
+export const MemoryViewQuerySchema = z.lazy(() => z.object({ view: memoryViewSchema.optional() }));
 
 /** Body of `POST /v1/memory_stores/{id}/memories` (`view` is a query param). */
-export const MemoryCreateSchema = z.strictObject({
-  content: contentSchema.nullable(),
-  path: memoryPathSchema,
-});
+export const MemoryCreateSchema = z.lazy(() =>
+  z.strictObject({
+    content: contentSchema.nullable(),
+    path: memoryPathSchema,
+  }),
+);
 export type MemoryCreate = z.infer<typeof MemoryCreateSchema>;
 
-const sha256Hex = z
-  .string()
-  .regex(/^[0-9a-f]{64}$/, { message: "must be 64 lowercase hexadecimal characters" });
+const sha256Hex = z.lazy(() =>
+  z.string().regex(/^[0-9a-f]{64}$/, { message: "must be 64 lowercase hexadecimal characters" }),
+);
 
-export const preconditionSchema = z.strictObject({
-  type: z.literal("content_sha256"),
-  content_sha256: sha256Hex.optional(),
-});
+export const preconditionSchema = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("content_sha256"),
+    content_sha256: sha256Hex.optional(),
+  }),
+);
 
 /** Body of `POST /v1/memory_stores/{store}/memories/{id}` (`view` is a query param). */
-export const MemoryUpdateSchema = z.strictObject({
-  content: contentSchema.nullish(),
-  path: memoryPathSchema.nullish(),
-  precondition: preconditionSchema.optional(),
-});
+export const MemoryUpdateSchema = z.lazy(() =>
+  z.strictObject({
+    content: contentSchema.nullish(),
+    path: memoryPathSchema.nullish(),
+    precondition: preconditionSchema.optional(),
+  }),
+);
 export type MemoryUpdate = z.infer<typeof MemoryUpdateSchema>;
 
 /** Query of `GET /v1/memory_stores/{id}/memories`. */
-export const MemoryListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  depth: pageLimit({ min: 0, max: MEMORY_LIMITS.pathMaxSegments, fallback: 0 }),
-  path_prefix: z
-    .string()
-    .refine((p) => p === "/" || (p.endsWith("/") && memoryPathProblem(p.slice(0, -1)) === undefined), {
-      message: "must start and end with / and otherwise follow the memory path rules",
-    })
-    .optional(),
-  view: memoryViewSchema.optional(),
-});
+export const MemoryListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    depth: pageLimit({ min: 0, max: MEMORY_LIMITS.pathMaxSegments, fallback: 0 }),
+    path_prefix: z
+      .string()
+      .refine((p) => p === "/" || (p.endsWith("/") && memoryPathProblem(p.slice(0, -1)) === undefined), {
+        message: "must start and end with / and otherwise follow the memory path rules",
+      })
+      .optional(),
+    view: memoryViewSchema.optional(),
+  }),
+);
 export type MemoryListQuery = z.infer<typeof MemoryListQuerySchema>;
 
 /** Query of `DELETE /v1/memory_stores/{store}/memories/{id}`. */
-export const MemoryDeleteQuerySchema = z.object({ expected_content_sha256: sha256Hex.optional() });
+export const MemoryDeleteQuerySchema = z.lazy(() =>
+  z.object({ expected_content_sha256: sha256Hex.optional() }),
+);
 
-export const memoryVersionOperationSchema = z.enum(["created", "modified", "deleted"]);
+export const memoryVersionOperationSchema = z.lazy(() => z.enum(["created", "modified", "deleted"]));
 
 /** Query of `GET /v1/memory_stores/{id}/memory_versions`. */
-export const MemoryVersionListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  api_key_id: z.string().min(1).optional(),
-  "created_at[gte]": queryTimestampSchema.optional(),
-  "created_at[lte]": queryTimestampSchema.optional(),
-  memory_id: z.string().min(1).optional(),
-  operation: memoryVersionOperationSchema.optional(),
-  service_account_id: z.string().min(1).optional(),
-  session_id: z.string().min(1).optional(),
-  view: memoryViewSchema.optional(),
-});
+export const MemoryVersionListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    api_key_id: z.string().min(1).optional(),
+    "created_at[gte]": queryTimestampSchema.optional(),
+    "created_at[lte]": queryTimestampSchema.optional(),
+    memory_id: z.string().min(1).optional(),
+    operation: memoryVersionOperationSchema.optional(),
+    service_account_id: z.string().min(1).optional(),
+    session_id: z.string().min(1).optional(),
+    view: memoryViewSchema.optional(),
+  }),
+);
 export type MemoryVersionListQuery = z.infer<typeof MemoryVersionListQuerySchema>;
 
 /** Body of `POST /v1/memory_stores/{id}/snapshots` (Reverie extension). */
-export const MemoryStoreSnapshotCreateSchema = z.strictObject({
-  name: storeName,
-  description: storeDescription.nullish(),
-});
+export const MemoryStoreSnapshotCreateSchema = z.lazy(() =>
+  z.strictObject({
+    name: storeName,
+    description: storeDescription.nullish(),
+  }),
+);
 
 /** Body of `POST /v1/memory_stores/{id}/restore` (Reverie extension): a snapshot or a point in time. */
-export const MemoryStoreRestoreSchema = z
-  .strictObject({
-    snapshot_id: z.string().min(1).max(128).nullish(),
-    point_in_time: z.iso.datetime({ offset: true }).nullish(),
-  })
-  .refine((b) => Boolean(b.snapshot_id) !== Boolean(b.point_in_time), {
-    message: "give exactly one of snapshot_id and point_in_time",
-  });
+export const MemoryStoreRestoreSchema = z.lazy(() =>
+  z
+    .strictObject({
+      snapshot_id: z.string().min(1).max(128).nullish(),
+      point_in_time: z.iso.datetime({ offset: true }).nullish(),
+    })
+    .refine((b) => Boolean(b.snapshot_id) !== Boolean(b.point_in_time), {
+      message: "give exactly one of snapshot_id and point_in_time",
+    }),
+);
 
 /** Query of the snapshot list (Reverie extension). */
-export const MemoryStoreSnapshotListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-});
+export const MemoryStoreSnapshotListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+  }),
+);
 
 /** The page size a list really uses: `view=full` caps it at 20, as the SDK documents. */
 export function effectiveLimit(limit: number, view: MemoryView | undefined): number {

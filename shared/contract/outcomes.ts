@@ -9,17 +9,21 @@ export const MAX_RUBRIC_CHARS = 262_144;
 export const DEFAULT_MAX_ITERATIONS = 3;
 export const MAX_ITERATIONS_LIMIT = 20;
 
-const textRubricSchema = z
-  .object({ type: z.literal("text"), content: z.string().min(1).max(MAX_RUBRIC_CHARS) })
-  .strict();
-const fileRubricSchema = z.object({ type: z.literal("file"), file_id: z.string().min(1) }).strict();
+const textRubricSchema = z.lazy(() =>
+  z.object({ type: z.literal("text"), content: z.string().min(1).max(MAX_RUBRIC_CHARS) }).strict(),
+);
+const fileRubricSchema = z.lazy(() =>
+  z.object({ type: z.literal("file"), file_id: z.string().min(1) }).strict(),
+);
 
-export const defineOutcomeParamsSchema = z
-  .object({
-    type: z.literal("user.define_outcome"),
-    description: z.string().min(1).max(100_000),
-    rubric: z.discriminatedUnion("type", [textRubricSchema, fileRubricSchema]),
-    max_iterations: z.number().int().min(1).max(MAX_ITERATIONS_LIMIT).nullable().optional(),
-  })
-  .strict();
+export const defineOutcomeParamsSchema = z.lazy(() =>
+  z
+    .object({
+      type: z.literal("user.define_outcome"),
+      description: z.string().min(1).max(100_000),
+      rubric: z.discriminatedUnion("type", [textRubricSchema, fileRubricSchema]),
+      max_iterations: z.number().int().min(1).max(MAX_ITERATIONS_LIMIT).nullable().optional(),
+    })
+    .strict(),
+);
 export type DefineOutcomeParams = z.infer<typeof defineOutcomeParamsSchema>;

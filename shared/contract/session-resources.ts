@@ -8,60 +8,70 @@ import * as z from "zod";
 import { MEMORY_LIMITS } from "./memory-stores.js";
 import { pageCursorSchema, pageLimitSchema } from "./validation.js";
 
-export const memoryStoreResourceParamsSchema = z.strictObject({
-  type: z.literal("memory_store"),
-  memory_store_id: z.string().min(1).max(128),
-  access: z.enum(["read_write", "read_only"]).nullish(),
-  instructions: z.string().max(4096).nullish(),
-});
+export const memoryStoreResourceParamsSchema = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("memory_store"),
+    memory_store_id: z.string().min(1).max(128),
+    access: z.enum(["read_write", "read_only"]).nullish(),
+    instructions: z.string().max(4096).nullish(),
+  }),
+);
 export type MemoryStoreResourceParams = z.infer<typeof memoryStoreResourceParamsSchema>;
 
-export const fileResourceParamsSchema = z.strictObject({
-  type: z.literal("file"),
-  file_id: z.string().min(1).max(128),
-  mount_path: z.string().min(1).max(4096).nullish(),
-});
+export const fileResourceParamsSchema = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("file"),
+    file_id: z.string().min(1).max(128),
+    mount_path: z.string().min(1).max(4096).nullish(),
+  }),
+);
 export type FileResourceParams = z.infer<typeof fileResourceParamsSchema>;
 
-export const githubRepositoryResourceParamsSchema = z
-  .object({ type: z.literal("github_repository"), url: z.string() })
-  .loose();
+export const githubRepositoryResourceParamsSchema = z.lazy(() =>
+  z.object({ type: z.literal("github_repository"), url: z.string() }).loose(),
+);
 
 /** Most file resources per session (Anthropic's documented limit). */
 export const MAX_SESSION_FILES = 100;
 
 /** One entry of `resources[]` on session create. */
-export const sessionResourceParamsSchema = z.discriminatedUnion("type", [
-  memoryStoreResourceParamsSchema,
-  fileResourceParamsSchema,
-  githubRepositoryResourceParamsSchema,
-]);
+export const sessionResourceParamsSchema = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    memoryStoreResourceParamsSchema,
+    fileResourceParamsSchema,
+    githubRepositoryResourceParamsSchema,
+  ]),
+);
 export type SessionResourceParams = z.infer<typeof sessionResourceParamsSchema>;
 
 /** `resources[]` on session create: at most 8 memory stores (and no store twice), at most 100 files. */
-export const sessionResourcesSchema = z.array(sessionResourceParamsSchema).superRefine((resources, ctx) => {
-  const stores = resources.filter((r) => r.type === "memory_store") as MemoryStoreResourceParams[];
-  if (stores.length > MEMORY_LIMITS.storesPerSession)
-    ctx.addIssue({
-      code: "custom",
-      message: `at most ${MEMORY_LIMITS.storesPerSession} memory stores per session (got ${stores.length})`,
-    });
-  const ids = stores.map((s) => s.memory_store_id);
-  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
-  if (dup) ctx.addIssue({ code: "custom", message: `memory store ${dup} is attached twice` });
-  const files = resources.filter((r) => r.type === "file").length;
-  if (files > MAX_SESSION_FILES)
-    ctx.addIssue({
-      code: "custom",
-      message: `at most ${MAX_SESSION_FILES} files per session (got ${files})`,
-    });
-});
+export const sessionResourcesSchema = z.lazy(() =>
+  z.array(sessionResourceParamsSchema).superRefine((resources, ctx) => {
+    const stores = resources.filter((r) => r.type === "memory_store") as MemoryStoreResourceParams[];
+    if (stores.length > MEMORY_LIMITS.storesPerSession)
+      ctx.addIssue({
+        code: "custom",
+        message: `at most ${MEMORY_LIMITS.storesPerSession} memory stores per session (got ${stores.length})`,
+      });
+    const ids = stores.map((s) => s.memory_store_id);
+    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (dup) ctx.addIssue({ code: "custom", message: `memory store ${dup} is attached twice` });
+    const files = resources.filter((r) => r.type === "file").length;
+    if (files > MAX_SESSION_FILES)
+      ctx.addIssue({
+        code: "custom",
+        message: `at most ${MAX_SESSION_FILES} files per session (got ${files})`,
+      });
+  }),
+);
 
 /** Body of `POST /v1/sessions/{id}/resources` (ResourceAddParams). */
-export const ResourceAddSchema = fileResourceParamsSchema;
+export const ResourceAddSchema = z.lazy(() => fileResourceParamsSchema);
 
 /** Body of `POST /v1/sessions/{id}/resources/{resource_id}` (ResourceUpdateParams). */
-export const ResourceUpdateSchema = z.strictObject({ authorization_token: z.string().min(1) });
+export const ResourceUpdateSchema = z.lazy(() => z.strictObject({ authorization_token: z.string().min(1) }));
 
 /** Query of `GET /v1/sessions/{id}/resources`. */
-export const ResourceListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
+export const ResourceListQuerySchema = z.lazy(() =>
+  z.object({ limit: pageLimitSchema, page: pageCursorSchema }),
+);

@@ -50,23 +50,29 @@ export const XML_TAG_PATTERN = /<\/?[A-Za-z][^<>]*>/;
 export const LATEST_VERSION = "latest";
 
 /** GET /v1/skills query. */
-export const SkillListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  source: z.string().min(1).optional(),
-});
+export const SkillListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    source: z.string().min(1).optional(),
+  }),
+);
 
 /** GET /v1/skills/{skill_id}/versions query. */
-export const SkillVersionListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-});
+export const SkillVersionListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+  }),
+);
 
 /** The non-file fields of POST /v1/skills (multipart). */
-export const SkillCreateFieldsSchema = z.object({
-  display_name: z
-    .string()
-    .max(SKILL_LIMITS.displayNameMaxLength)
-    .refine((v) => !/[\r\n]/.test(v), { message: "must be a single line" })
-    .optional(),
-});
+export const SkillCreateFieldsSchema = z.lazy(() =>
+  z.object({
+    display_name: z
+      .string()
+      .max(SKILL_LIMITS.displayNameMaxLength)
+      .refine((v) => !/[\r\n]/.test(v), { message: "must be a single line" })
+      .optional(),
+  }),
+);

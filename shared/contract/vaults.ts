@@ -59,33 +59,37 @@ export const VAULT_LIMITS = {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule is about control characters
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-const displayName = z
-  .string()
-  .min(1)
-  .max(VAULT_LIMITS.displayNameMaxLength)
-  .refine((n) => !CONTROL.test(n), { message: "must not contain control characters" });
+const displayName = z.lazy(() =>
+  z
+    .string()
+    .min(1)
+    .max(VAULT_LIMITS.displayNameMaxLength)
+    .refine((n) => !CONTROL.test(n), { message: "must not contain control characters" }),
+);
 
-const secret = z.string().min(1).max(VAULT_LIMITS.secretMaxLength);
+const secret = z.lazy(() => z.string().min(1).max(VAULT_LIMITS.secretMaxLength));
 
 /** An http(s) URL of at most 2,047 characters (`mcp_server_url`, `token_endpoint`). */
-const httpUrl = z
-  .string()
-  .min(1)
-  .max(VAULT_LIMITS.urlMaxLength)
-  .refine(
-    (u) => {
-      try {
-        const url = new URL(u);
-        return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
-      } catch {
-        return false;
-      }
-    },
-    { message: "must be an http or https URL" },
-  );
+const httpUrl = z.lazy(() =>
+  z
+    .string()
+    .min(1)
+    .max(VAULT_LIMITS.urlMaxLength)
+    .refine(
+      (u) => {
+        try {
+          const url = new URL(u);
+          return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
+        } catch {
+          return false;
+        }
+      },
+      { message: "must be an http or https URL" },
+    ),
+);
 
 /** RFC 3339 with an offset; "must be in the future" is checked against the server clock. */
-const expiresAt = z.iso.datetime({ offset: true, error: "expected an RFC 3339 timestamp" });
+const expiresAt = z.lazy(() => z.iso.datetime({ offset: true, error: "expected an RFC 3339 timestamp" }));
 
 const HOSTNAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -100,146 +104,182 @@ export function allowedHostProblem(host: string): string | undefined {
   return undefined;
 }
 
-const networkingParams = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("unrestricted") }),
-  z.strictObject({
-    type: z.literal("limited"),
-    allowed_hosts: z
-      .array(
-        z.string().superRefine((h, ctx) => {
-          const problem = allowedHostProblem(h);
-          if (problem) ctx.addIssue({ code: "custom", message: problem });
-        }),
-      )
-      .min(1)
-      .max(VAULT_LIMITS.allowedHostsMax),
-  }),
-]);
+const networkingParams = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("unrestricted") }),
+    z.strictObject({
+      type: z.literal("limited"),
+      allowed_hosts: z
+        .array(
+          z.string().superRefine((h, ctx) => {
+            const problem = allowedHostProblem(h);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          }),
+        )
+        .min(1)
+        .max(VAULT_LIMITS.allowedHostsMax),
+    }),
+  ]),
+);
 
-const injectionLocation = z.strictObject({ body: z.boolean().optional(), header: z.boolean().optional() });
+const injectionLocation = z.lazy(() =>
+  z.strictObject({ body: z.boolean().optional(), header: z.boolean().optional() }),
+);
 
 /** A POSIX environment variable name. */
-const secretName = z
-  .string()
-  .min(1)
-  .max(VAULT_LIMITS.secretNameMaxLength)
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
-    message: "must be an environment variable name: letters, digits and _, not starting with a digit",
-  });
+const secretName = z.lazy(() =>
+  z
+    .string()
+    .min(1)
+    .max(VAULT_LIMITS.secretNameMaxLength)
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+      message: "must be an environment variable name: letters, digits and _, not starting with a digit",
+    }),
+);
 
-const tokenEndpointAuthParams = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("none") }),
-  z.strictObject({ type: z.literal("client_secret_basic"), client_secret: secret }),
-  z.strictObject({ type: z.literal("client_secret_post"), client_secret: secret }),
-]);
+const tokenEndpointAuthParams = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("none") }),
+    z.strictObject({ type: z.literal("client_secret_basic"), client_secret: secret }),
+    z.strictObject({ type: z.literal("client_secret_post"), client_secret: secret }),
+  ]),
+);
 
-const oauthField = z.string().max(VAULT_LIMITS.oauthFieldMaxLength);
+const oauthField = z.lazy(() => z.string().max(VAULT_LIMITS.oauthFieldMaxLength));
 
-const refreshParams = z.strictObject({
-  client_id: z.string().min(1).max(VAULT_LIMITS.clientIdMaxLength),
-  refresh_token: secret,
-  token_endpoint: httpUrl,
-  token_endpoint_auth: tokenEndpointAuthParams,
-  resource: oauthField.nullish(),
-  scope: oauthField.nullish(),
-});
+const refreshParams = z.lazy(() =>
+  z.strictObject({
+    client_id: z.string().min(1).max(VAULT_LIMITS.clientIdMaxLength),
+    refresh_token: secret,
+    token_endpoint: httpUrl,
+    token_endpoint_auth: tokenEndpointAuthParams,
+    resource: oauthField.nullish(),
+    scope: oauthField.nullish(),
+  }),
+);
 
-const mcpOAuthCreate = z.strictObject({
-  type: z.literal("mcp_oauth"),
-  access_token: secret,
-  mcp_server_url: httpUrl,
-  expires_at: expiresAt.nullish(),
-  refresh: refreshParams.nullish(),
-});
+const mcpOAuthCreate = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("mcp_oauth"),
+    access_token: secret,
+    mcp_server_url: httpUrl,
+    expires_at: expiresAt.nullish(),
+    refresh: refreshParams.nullish(),
+  }),
+);
 
-const staticBearerCreate = z.strictObject({
-  type: z.literal("static_bearer"),
-  token: secret,
-  mcp_server_url: httpUrl,
-});
+const staticBearerCreate = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("static_bearer"),
+    token: secret,
+    mcp_server_url: httpUrl,
+  }),
+);
 
-const environmentVariableCreate = z.strictObject({
-  type: z.literal("environment_variable"),
-  networking: networkingParams,
-  secret_name: secretName,
-  secret_value: secret,
-  injection_location: injectionLocation.optional(),
-});
+const environmentVariableCreate = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("environment_variable"),
+    networking: networkingParams,
+    secret_name: secretName,
+    secret_value: secret,
+    injection_location: injectionLocation.optional(),
+  }),
+);
 
 /** Body of `POST /v1/vaults` (VaultCreateParams minus header params). */
-export const VaultCreateSchema = z.strictObject({
-  display_name: displayName,
-  metadata: metadataSchema.optional(),
-});
+export const VaultCreateSchema = z.lazy(() =>
+  z.strictObject({
+    display_name: displayName,
+    metadata: metadataSchema.optional(),
+  }),
+);
 export type VaultCreate = z.infer<typeof VaultCreateSchema>;
 
 /** Body of `POST /v1/vaults/{vault_id}` (VaultUpdateParams minus header params). */
-export const VaultUpdateSchema = z.strictObject({
-  display_name: displayName.nullish(),
-  metadata: metadataPatchSchema.nullish(),
-});
+export const VaultUpdateSchema = z.lazy(() =>
+  z.strictObject({
+    display_name: displayName.nullish(),
+    metadata: metadataPatchSchema.nullish(),
+  }),
+);
 export type VaultUpdate = z.infer<typeof VaultUpdateSchema>;
 
 /** Query of `GET /v1/vaults` and `GET /v1/vaults/{vault_id}/credentials`. */
-export const VaultListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  include_archived: queryBooleanSchema,
-});
+export const VaultListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    include_archived: queryBooleanSchema,
+  }),
+);
 export type VaultListQuery = z.infer<typeof VaultListQuerySchema>;
-export const CredentialListQuerySchema = VaultListQuerySchema;
+export const CredentialListQuerySchema = z.lazy(() => VaultListQuerySchema);
 export type CredentialListQuery = VaultListQuery;
 
 /** Body of `POST /v1/vaults/{vault_id}/credentials` (CredentialCreateParams minus header params). */
-export const CredentialCreateSchema = z.strictObject({
-  auth: z.discriminatedUnion("type", [mcpOAuthCreate, staticBearerCreate, environmentVariableCreate]),
-  display_name: z.string().max(VAULT_LIMITS.displayNameMaxLength).nullish(),
-  metadata: metadataSchema.optional(),
-});
+export const CredentialCreateSchema = z.lazy(() =>
+  z.strictObject({
+    auth: z.discriminatedUnion("type", [mcpOAuthCreate, staticBearerCreate, environmentVariableCreate]),
+    display_name: z.string().max(VAULT_LIMITS.displayNameMaxLength).nullish(),
+    metadata: metadataSchema.optional(),
+  }),
+);
 export type CredentialCreate = z.infer<typeof CredentialCreateSchema>;
 
-const tokenEndpointAuthUpdate = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("client_secret_basic"), client_secret: secret.nullish() }),
-  z.strictObject({ type: z.literal("client_secret_post"), client_secret: secret.nullish() }),
-]);
+const tokenEndpointAuthUpdate = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("client_secret_basic"), client_secret: secret.nullish() }),
+    z.strictObject({ type: z.literal("client_secret_post"), client_secret: secret.nullish() }),
+  ]),
+);
 
-const mcpOAuthUpdate = z.strictObject({
-  type: z.literal("mcp_oauth"),
-  access_token: secret.nullish(),
-  expires_at: expiresAt.nullish(),
-  refresh: z
-    .strictObject({
-      refresh_token: secret.nullish(),
-      scope: oauthField.nullish(),
-      token_endpoint_auth: tokenEndpointAuthUpdate.optional(),
-    })
-    .nullish(),
-});
+const mcpOAuthUpdate = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("mcp_oauth"),
+    access_token: secret.nullish(),
+    expires_at: expiresAt.nullish(),
+    refresh: z
+      .strictObject({
+        refresh_token: secret.nullish(),
+        scope: oauthField.nullish(),
+        token_endpoint_auth: tokenEndpointAuthUpdate.optional(),
+      })
+      .nullish(),
+  }),
+);
 
-const staticBearerUpdate = z.strictObject({ type: z.literal("static_bearer"), token: secret.nullish() });
+const staticBearerUpdate = z.lazy(() =>
+  z.strictObject({ type: z.literal("static_bearer"), token: secret.nullish() }),
+);
 
-const environmentVariableUpdate = z.strictObject({
-  type: z.literal("environment_variable"),
-  injection_location: injectionLocation.optional(),
-  networking: networkingParams.nullish(),
-  secret_value: secret.nullish(),
-});
+const environmentVariableUpdate = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("environment_variable"),
+    injection_location: injectionLocation.optional(),
+    networking: networkingParams.nullish(),
+    secret_value: secret.nullish(),
+  }),
+);
 
 /** Body of `POST /v1/vaults/{vault_id}/credentials/{credential_id}` (minus path and header params). */
-export const CredentialUpdateSchema = z.strictObject({
-  auth: z
-    .discriminatedUnion("type", [mcpOAuthUpdate, staticBearerUpdate, environmentVariableUpdate])
-    .optional(),
-  display_name: displayName.nullish(),
-  metadata: metadataPatchSchema.nullish(),
-});
+export const CredentialUpdateSchema = z.lazy(() =>
+  z.strictObject({
+    auth: z
+      .discriminatedUnion("type", [mcpOAuthUpdate, staticBearerUpdate, environmentVariableUpdate])
+      .optional(),
+    display_name: displayName.nullish(),
+    metadata: metadataPatchSchema.nullish(),
+  }),
+);
 export type CredentialUpdate = z.infer<typeof CredentialUpdateSchema>;
 
 /** `vault_ids` of `POST /v1/sessions`: at most 20 distinct ids, in priority order. */
-export const sessionVaultIdsSchema = z
-  .array(z.string().min(1).max(128))
-  .max(VAULT_LIMITS.vaultsPerSession)
-  .refine((ids) => new Set(ids).size === ids.length, { message: "must not contain the same vault twice" });
+export const sessionVaultIdsSchema = z.lazy(() =>
+  z
+    .array(z.string().min(1).max(128))
+    .max(VAULT_LIMITS.vaultsPerSession)
+    .refine((ids) => new Set(ids).size === ids.length, { message: "must not contain the same vault twice" }),
+);
 
 /**
  * The form of an MCP server URL that credentials are matched on: parsed and re-serialised, so that

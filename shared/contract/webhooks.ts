@@ -10,47 +10,59 @@ import { pageLimitSchema } from "./validation.js";
 /** Anthropic allows at most 32 webhook endpoints (here: per workspace). */
 export const MAX_WEBHOOK_ENDPOINTS = 32;
 
-const url = z
-  .string()
-  .max(2048)
-  .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), "must be an http(s) URL");
-const eventTypes = z
-  .array(z.string().regex(/^[a-z_]+\.[a-z_]+$/, "must be an event type such as session.status_idled"))
-  .min(1)
-  .max(100);
+const url = z.lazy(() =>
+  z
+    .string()
+    .max(2048)
+    .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), "must be an http(s) URL"),
+);
+const eventTypes = z.lazy(() =>
+  z
+    .array(z.string().regex(/^[a-z_]+\.[a-z_]+$/, "must be an event type such as session.status_idled"))
+    .min(1)
+    .max(100),
+);
 
-export const WebhookCreateSchema = z
-  .object({
-    url,
-    enabled_events: eventTypes,
-    description: z.string().max(1024).optional(),
-    name: z.string().max(256).optional(),
-  })
-  .strict();
+export const WebhookCreateSchema = z.lazy(() =>
+  z
+    .object({
+      url,
+      enabled_events: eventTypes,
+      description: z.string().max(1024).optional(),
+      name: z.string().max(256).optional(),
+    })
+    .strict(),
+);
 export type WebhookCreateBody = z.infer<typeof WebhookCreateSchema>;
 
-export const WebhookUpdateSchema = z
-  .object({
-    url: url.optional(),
-    enabled_events: eventTypes.optional(),
-    description: z.string().max(1024).optional(),
-    name: z.string().max(256).optional(),
-    state: z.enum(["enabled", "disabled"]).optional(),
-  })
-  .strict();
+export const WebhookUpdateSchema = z.lazy(() =>
+  z
+    .object({
+      url: url.optional(),
+      enabled_events: eventTypes.optional(),
+      description: z.string().max(1024).optional(),
+      name: z.string().max(256).optional(),
+      state: z.enum(["enabled", "disabled"]).optional(),
+    })
+    .strict(),
+);
 export type WebhookUpdateBody = z.infer<typeof WebhookUpdateSchema>;
 
-export const WebhookListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  after_id: z.string().optional(),
-  before_id: z.string().optional(),
-  order: z.enum(["asc", "desc"]).default("desc"),
-});
+export const WebhookListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    after_id: z.string().optional(),
+    before_id: z.string().optional(),
+    order: z.enum(["asc", "desc"]).default("desc"),
+  }),
+);
 export type WebhookListQuery = z.infer<typeof WebhookListQuerySchema>;
 
-export const WebhookDeliveryListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  after_id: z.string().optional(),
-  status: z.enum(["pending", "delivered", "failed"]).optional(),
-});
+export const WebhookDeliveryListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    after_id: z.string().optional(),
+    status: z.enum(["pending", "delivered", "failed"]).optional(),
+  }),
+);
 export type WebhookDeliveryListQuery = z.infer<typeof WebhookDeliveryListQuerySchema>;

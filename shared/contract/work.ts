@@ -41,35 +41,47 @@ const queryInt = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max))
     .optional();
 
-export const WorkPollQuerySchema = z.object({
-  block_ms: queryInt(1, MAX_POLL_BLOCK_MS),
-  reclaim_older_than_ms: queryInt(0, 3_600_000),
-});
+export const WorkPollQuerySchema = z.lazy(() =>
+  z.object({
+    block_ms: queryInt(1, MAX_POLL_BLOCK_MS),
+    reclaim_older_than_ms: queryInt(0, 3_600_000),
+  }),
+);
 export type WorkPollQuery = z.infer<typeof WorkPollQuerySchema>;
 // The SDK sends these params as query strings; the type test checks the names line up.
 export type WorkPollQueryNames = keyof Omit<WorkPollParams, "betas" | "Anthropic-Worker-ID">;
 
-export const WorkHeartbeatQuerySchema = z.object({
-  desired_ttl_seconds: queryInt(1, 86_400),
-  expected_last_heartbeat: z.string().min(1).max(64).optional(),
-});
+export const WorkHeartbeatQuerySchema = z.lazy(() =>
+  z.object({
+    desired_ttl_seconds: queryInt(1, 86_400),
+    expected_last_heartbeat: z.string().min(1).max(64).optional(),
+  }),
+);
 export type WorkHeartbeatQueryNames = keyof Omit<WorkHeartbeatParams, "betas" | "environment_id">;
 
-export const WorkStopBodySchema = z.strictObject({ force: z.boolean().optional() }) satisfies z.ZodType<
-  Omit<WorkStopParams, "environment_id" | "betas" | "workspace_id">
->;
+export const WorkStopBodySchema = z.lazy(
+  () =>
+    z.strictObject({ force: z.boolean().optional() }) satisfies z.ZodType<
+      Omit<WorkStopParams, "environment_id" | "betas" | "workspace_id">
+    >,
+);
 
-export const WorkUpdateBodySchema = z.strictObject({ metadata: metadataPatchSchema }) satisfies z.ZodType<
-  Omit<WorkUpdateParams, "environment_id" | "betas" | "workspace_id">
->;
+export const WorkUpdateBodySchema = z.lazy(
+  () =>
+    z.strictObject({ metadata: metadataPatchSchema }) satisfies z.ZodType<
+      Omit<WorkUpdateParams, "environment_id" | "betas" | "workspace_id">
+    >,
+);
 
-export const WorkListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
+export const WorkListQuerySchema = z.lazy(() => z.object({ limit: pageLimitSchema, page: pageCursorSchema }));
 export type WorkListQuery = z.infer<typeof WorkListQuerySchema>;
 
 /** Reverie extension: `POST /v1/environments/{environment_id}/keys`. */
-export const EnvironmentKeyCreateSchema = z.strictObject({
-  name: z.string().min(1).max(256).optional(),
-});
+export const EnvironmentKeyCreateSchema = z.lazy(() =>
+  z.strictObject({
+    name: z.string().min(1).max(256).optional(),
+  }),
+);
 export type EnvironmentKeyCreate = z.infer<typeof EnvironmentKeyCreateSchema>;
 
 /** An environment key as listed (the key itself is shown once, at creation). */
