@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Anthropic from "@anthropic-ai/sdk";
 import type { LocalQueueConsumer } from "../../shared/adapters/local/local-queue.js";
-import type { DocumentStore } from "../../shared/core/ports.js";
+import type { DocumentStore, GroupedPut, PutOptions, StoredItem } from "../../shared/core/ports.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
 import { now } from "./stats.js";
 import { benchModel, userText } from "./workload.js";
@@ -238,7 +238,11 @@ export function instrument(system: ReverieSystem) {
   };
 
   const store = deps.store as DocumentStore & Record<string, unknown>;
-  for (const method of ["get", "put", "delete", "query", "increment"] as const) {
+  const putShape = (item: { pk: string; sk: string | number }, options?: PutOptions) =>
+    `${keyShape(item.pk)} / ${keyShape(item.sk)}${
+      options?.ifNotExists ? " (if absent)" : options?.expectedRev !== undefined ? " (rev check)" : ""
+    }`;
+  for (const method of ["get", "put", "putMany", "putAll", "delete", "query", "increment"] as const) {
     const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>;
     store[method] = (async (...args: unknown[]) => {
       const phase = context.getStore()?.phase ?? "sse follow / other";
@@ -249,19 +253,22 @@ export function instrument(system: ReverieSystem) {
       } finally {
         const ms = now() - started;
         const [table, a, b] = args as [string, unknown, unknown];
-        const key =
-          method === "put"
-            ? `${keyShape(String((a as { pk: string }).pk))} / ${keyShape((a as { sk: string | number }).sk)}${
-                (args[2] as { ifNotExists?: boolean; expectedRev?: number } | undefined)?.ifNotExists
-                  ? " (if absent)"
-                  : (args[2] as { expectedRev?: number } | undefined)?.expectedRev !== undefined
-                    ? " (rev check)"
-                    : ""
-              }`
-            : method === "query"
-              ? keyShape(String(a))
-              : `${keyShape(String(a))} / ${keyShape(b as string | number)}`;
-        add(calls, `${phase}|${method} ${table} ${key}`, ms);
+        let key: string;
+        if (method === "putAll") {
+          // a group: its leading put, then how many items follow it
+          const [lead, ...rest] = table as unknown as GroupedPut[];
+          key = lead ? `${lead.table} ${putShape(lead.item, lead.options)} + ${rest.length} more` : "(empty)";
+        } else
+          key = `${table} ${
+            method === "put"
+              ? putShape(a as StoredItem, b as PutOptions | undefined)
+              : method === "putMany"
+                ? `${keyShape((a as StoredItem[])[0]?.pk ?? "")} × ${(a as StoredItem[]).length}`
+                : method === "query"
+                  ? keyShape(String(a))
+                  : `${keyShape(String(a))} / ${keyShape(b as string | number)}`
+          }`;
+        add(calls, `${phase}|${method} ${key}`, ms);
         if (phase === "step") {
           totals.storeCalls += 1;
           totals.storeMs += ms;

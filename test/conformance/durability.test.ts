@@ -401,9 +401,16 @@ describe("a step that keeps failing", () => {
     const { agentId, environmentId } = await h.setup();
     const store = h.stack.services.deps.store;
     const put = store.put.bind(store);
+    const putAll = store.putAll.bind(store);
+    const refused = (pk: unknown) => String(pk).startsWith("step#");
     store.put = async (table, item, options) => {
-      if (String(item.pk).startsWith("step#")) throw new Error("storage unavailable");
+      if (refused(item.pk)) throw new Error("storage unavailable");
       return put(table, item, options);
+    };
+    // a step record goes in one group with its events
+    store.putAll = async (puts) => {
+      if (puts.some(({ item }) => refused(item.pk))) throw new Error("storage unavailable");
+      return putAll(puts);
     };
     try {
       h.upstream.fallback = mockText("never stored");
@@ -419,6 +426,7 @@ describe("a step that keeps failing", () => {
       expect((events.at(-1) as IdleEvent).stop_reason).toEqual({ type: "retries_exhausted" });
     } finally {
       store.put = put;
+      store.putAll = putAll;
     }
   });
 });

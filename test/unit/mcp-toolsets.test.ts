@@ -22,7 +22,13 @@ import {
   modelInputSchema,
   offeredMcpTools,
 } from "../../shared/core/mcp/mcp-toolsets.js";
-import type { McpCallResult, McpConnection, McpConnector, McpTool } from "../../shared/core/ports.js";
+import type {
+  GroupedPut,
+  McpCallResult,
+  McpConnection,
+  McpConnector,
+  McpTool,
+} from "../../shared/core/ports.js";
 import { runAgentStep } from "../../shared/core/runtime/agent-step.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { purgeRunData } from "../../shared/core/sessions/session-purge.js";
@@ -343,13 +349,13 @@ describe("MCP calls exactly once", () => {
     const rt = await start([toolUse("tickets__create", { title: "once" }), text("done")]);
     const write = rt.deps.events.write.bind(rt.deps.events);
     const dies = new Promise<void>((died) => {
-      rt.deps.events.write = (sessionId: string, entries: LoggedEvent[]) => {
+      rt.deps.events.write = (sessionId: string, entries: LoggedEvent[], guard?: GroupedPut) => {
         if (entries.some((e) => e.event.type === "agent.mcp_tool_result")) {
           rt.deps.events.write = write;
           died();
           return new Promise(() => {});
         }
-        return write(sessionId, entries);
+        return write(sessionId, entries, guard);
       };
     });
     await crashAndRecover(rt, dies);

@@ -12,6 +12,7 @@ import type { LoggedEvent } from "../../shared/core/events/event-log.js";
 import { EventsService } from "../../shared/core/events/events-service.js";
 import { MemoriesService } from "../../shared/core/memory/memories-service.js";
 import { MemoryStoresService } from "../../shared/core/memory/memory-stores-service.js";
+import type { GroupedPut } from "../../shared/core/ports.js";
 import { runAgentStep } from "../../shared/core/runtime/agent-step.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import {
@@ -83,14 +84,14 @@ function dieBeforeToolResult(rt: Runtime): Promise<void> {
   const write = rt.deps.events.write.bind(rt.deps.events);
   return new Promise((died) => {
     let dead = false;
-    rt.deps.events.write = (sessionId: string, entries: LoggedEvent[]) => {
+    rt.deps.events.write = (sessionId: string, entries: LoggedEvent[], guard?: GroupedPut) => {
       if (!dead && entries.some((e) => e.event.type === "agent.tool_result")) {
         dead = true;
         rt.deps.events.write = write;
         died();
         return new Promise(() => {});
       }
-      return write(sessionId, entries);
+      return write(sessionId, entries, guard);
     };
   });
 }

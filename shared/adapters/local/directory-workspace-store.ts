@@ -42,18 +42,29 @@ function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/** `real` (a resolved path) if it lies inside the workspace folder `realDir` (resolved), else an error. */
+function contained(realDir: string, real: string): string {
+  if (real !== realDir && !real.startsWith(`${realDir}${path.sep}`))
+    throw new InvalidWorkspacePathError("this path leads outside the workspace through a symbolic link");
+  return real;
+}
+
 export class DirectoryWorkspaceStore implements WorkspaceStore {
   /** @param root the directory holding one folder per workspace, e.g. `<data dir>/workspaces`. */
   constructor(private readonly root: string) {}
 
   async read(workspaceId: string, filePath: string): Promise<string | undefined> {
+    const file = this.fileOf(workspaceId, filePath);
     try {
-      const real = this.contained(workspaceId, realpath(this.fileOf(workspaceId, filePath)));
+      // Nothing there (a file about to be created, the common case): no error to build and catch.
+      if (lstatSync(file, { throwIfNoEntry: false }) === undefined) return undefined;
+      const realDir = realpath(this.dirOf(workspaceId));
+      const real = contained(realDir, realpath(file));
       // O_NOFOLLOW: the file checked is the file opened, even if a link is swapped in meanwhile.
       const fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW);
       try {
         // What was opened, not what the name led to a moment before (a folder swapped for a link).
-        if (process.platform === "linux") this.contained(workspaceId, realpath(`/proc/self/fd/${fd}`));
+        if (process.platform === "linux") contained(realDir, realpath(`/proc/self/fd/${fd}`));
         return readFileSync(fd, "utf8");
       } finally {
         closeSync(fd);
@@ -114,15 +125,6 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
       .sort((a, b) => b.modifiedAt - a.modifiedAt || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
-  /** `real` (a resolved path) if it lies inside the workspace folder, else an error. */
-  private contained(workspaceId: string, real: string): string {
-    // The folder exists: `real` resolved inside it, or containedParent made it.
-    const realDir = realpath(this.dirOf(workspaceId));
-    if (real !== realDir && !real.startsWith(`${realDir}${path.sep}`))
-      throw new InvalidWorkspacePathError("this path leads outside the workspace through a symbolic link");
-    return real;
-  }
-
   /**
    * Checks that the deepest existing folder on the way to `target` resolves inside the workspace
    * (so `mkdir` and the rename cannot follow a planted link out of it); a link at `target` itself is
@@ -133,17 +135,17 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
     mkdirSync(this.dirOf(workspaceId), { recursive: true });
     let dir = path.dirname(target);
     for (;;) {
-      try {
-        const info = lstatSync(dir);
-        if (info.isSymbolicLink() || info.isDirectory()) {
-          this.contained(workspaceId, realpath(dir));
-          return;
-        }
-        throw new InvalidWorkspacePathError(`${path.basename(dir)} is a file, not a folder`);
-      } catch (error) {
-        if (errorCode(error) !== "ENOENT") throw error;
+      const info = lstatSync(dir, { throwIfNoEntry: false });
+      if (info === undefined) {
         dir = path.dirname(dir);
+        continue;
       }
+      if (info.isSymbolicLink() || info.isDirectory()) {
+        // The folder exists: `dir` resolved inside it, or is it (made above).
+        contained(realpath(this.dirOf(workspaceId)), realpath(dir));
+        return;
+      }
+      throw new InvalidWorkspacePathError(`${path.basename(dir)} is a file, not a folder`);
     }
   }
 

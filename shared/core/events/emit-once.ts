@@ -20,7 +20,7 @@ export async function emitOnce(
 ): Promise<LoggedEvent[]> {
   const pk = emitOnceKey(sessionId);
   // `knownNew`: the caller knows no earlier attempt can have used this key (saves a read).
-  let recorded = options.knownNew ? undefined : await store.get("resources", pk, key);
+  const recorded = options.knownNew ? undefined : await store.get("resources", pk, key);
   if (!recorded) {
     const first = await log.allocate(sessionId, events.length);
     const entries: LoggedEvent[] = events.map((event, i) => ({
@@ -29,14 +29,19 @@ export async function emitOnce(
       internals: options.internals?.[i] ?? {},
     }));
     try {
-      await store.put("resources", { pk, sk: key, entries }, { ifNotExists: true });
-      recorded = { pk, sk: key, entries };
+      // The marker and its events in one group: if the marker is there already, so is its list.
+      await log.write(sessionId, entries, {
+        table: "resources",
+        item: { pk, sk: key, entries },
+        options: { ifNotExists: true },
+      });
+      return entries;
     } catch (error) {
       if (!(error instanceof ConditionFailedError)) throw error;
-      recorded = await store.get("resources", pk, key);
     }
   }
-  const entries = (recorded?.entries ?? []) as LoggedEvent[];
+  const stored = recorded ?? (await store.get("resources", pk, key));
+  const entries = (stored?.entries ?? []) as LoggedEvent[];
   await log.write(sessionId, entries);
   return entries;
 }

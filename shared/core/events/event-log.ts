@@ -4,7 +4,7 @@
  * retried writer that re-writes the same (sequence, event) pair changes nothing.
  */
 import type { SessionEvent } from "../../contract/sdk-types.js";
-import type { DocumentStore, EventNotifier, StoredItem } from "../ports.js";
+import type { DocumentStore, EventNotifier, GroupedPut, StoredItem } from "../ports.js";
 
 /** What the runtime keeps beside an event but never shows a client. */
 export interface EventInternals {
@@ -42,17 +42,23 @@ export class EventLog {
    * Writes events at their sequences. Unconditional and idempotent: a sequence is allocated to one
    * event only, so a retried writer puts the very same item again.
    */
-  async write(sessionId: string, entries: LoggedEvent[]): Promise<void> {
-    if (entries.length === 0) return;
+  /**
+   * Writes logged events (a re-write of the same sequences changes nothing). With `guard` — the
+   * record that names these events, put under its condition (a step record, an emit-once marker) —
+   * the guard goes first in one group of writes: if its condition fails, ConditionFailedError is
+   * thrown and none of the events is written (the caller writes the ones the stored guard names).
+   */
+  async write(sessionId: string, entries: LoggedEvent[], guard?: GroupedPut): Promise<void> {
     const items: StoredItem[] = entries.map((e) => ({
       pk: sessionId,
       sk: e.seq,
       event: e.event,
       internals: e.internals,
     }));
-    if (items.length === 1) await this.store.put("events", items[0] as StoredItem);
-    else await this.store.putMany("events", items);
-    this.notifier.notify(sessionId, entries);
+    if (guard) await this.store.putAll([guard, ...items.map((item) => ({ table: "events" as const, item }))]);
+    else if (items.length === 1) await this.store.put("events", items[0] as StoredItem);
+    else if (items.length > 1) await this.store.putMany("events", items);
+    if (entries.length > 0) this.notifier.notify(sessionId, entries);
   }
 
   /** Allocates sequences for `events` and writes them; returns them as logged. */

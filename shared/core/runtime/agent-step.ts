@@ -162,7 +162,8 @@ async function runClaimedStep(
     );
   }
 
-  await deps.events.write(sessionId, record.entries);
+  // A saved record's events went with it; a record found stored may have been cut off before them.
+  if (replayed) await deps.events.write(sessionId, record.entries);
   await runStepTools(deps, sessionId, session.session.agent, record, {
     fresh,
     session: toolSession(session),

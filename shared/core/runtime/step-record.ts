@@ -66,7 +66,10 @@ export async function loadStepRecord(deps: RecordDeps, sessionId: string, stepSe
   return item ? (stepRecordSchema.parse(item.record) as StepRecord) : undefined;
 }
 
-/** Stores a record unless one exists for the step; returns whichever is stored. */
+/**
+ * Stores a record unless one exists for the step, with its events in the same group of writes (one
+ * transaction where the store has them); returns whichever record is stored, its events written.
+ */
 export async function saveStepRecord(
   deps: RecordDeps,
   sessionId: string,
@@ -74,11 +77,17 @@ export async function saveStepRecord(
 ): Promise<StepRecord> {
   const sk = record.stepSeq.toString().padStart(10, "0");
   try {
-    await deps.store.put("resources", { pk: recordKey(sessionId), sk, record }, { ifNotExists: true });
+    await deps.events.write(sessionId, record.entries, {
+      table: "resources",
+      item: { pk: recordKey(sessionId), sk, record },
+      options: { ifNotExists: true },
+    });
     return record;
   } catch (error) {
     if (!(error instanceof ConditionFailedError)) throw error;
-    return (await loadStepRecord(deps, sessionId, record.stepSeq)) as StepRecord;
+    const stored = (await loadStepRecord(deps, sessionId, record.stepSeq)) as StepRecord;
+    await deps.events.write(sessionId, stored.entries);
+    return stored;
   }
 }
 
