@@ -33,12 +33,14 @@ export type StoredDeployment = Omit<Deployment, "schedule"> & {
   schedule: { type: "cron"; expression: string; timezone: string; last_run_at: string | null } | null;
 };
 
-const storedDeploymentSchema = z.object({
-  schemaVersion: z.literal(1),
-  deployment: z.custom<StoredDeployment>((v) => typeof v === "object" && v !== null),
-  /** Bumped whenever the schedule changes: a firing of an older schedule is stale. */
-  scheduleRev: z.number().int().min(0),
-});
+const storedDeploymentSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    deployment: z.custom<StoredDeployment>((v) => typeof v === "object" && v !== null),
+    /** Bumped whenever the schedule changes: a firing of an older schedule is stale. */
+    scheduleRev: z.number().int().min(0),
+  }),
+);
 
 export interface DeploymentItem {
   deployment: StoredDeployment;
@@ -47,34 +49,38 @@ export interface DeploymentItem {
 }
 
 /** What a run creates its session from, copied from the deployment when the run is claimed. */
-export const runConfigSchema = z.object({
-  agent: z.object({ type: z.literal("agent"), id: z.string(), version: z.number().int() }),
-  environment_id: z.string(),
-  resources: z.array(z.record(z.string(), z.unknown())),
-  vault_ids: z.array(z.string()),
-  budget: z.unknown().nullable(),
-  initial_events: z.array(z.custom<DeploymentInitialEvent>()),
-});
+export const runConfigSchema = z.lazy(() =>
+  z.object({
+    agent: z.object({ type: z.literal("agent"), id: z.string(), version: z.number().int() }),
+    environment_id: z.string(),
+    resources: z.array(z.record(z.string(), z.unknown())),
+    vault_ids: z.array(z.string()),
+    budget: z.unknown().nullable(),
+    initial_events: z.array(z.custom<DeploymentInitialEvent>()),
+  }),
+);
 export type RunConfig = z.infer<typeof runConfigSchema>;
 
 /** A run's claim: written once per run key, then moved on under its lease. */
-export const runClaimSchema = z.object({
-  schemaVersion: z.literal(1),
-  workspaceId: z.string(),
-  deploymentId: z.string(),
-  key: z.string(),
-  runId: z.string(),
-  /** Allocated with the claim: the run's session is created under this id or not at all. */
-  sessionId: z.string(),
-  trigger: z.custom<DeploymentTriggerContext>(),
-  config: runConfigSchema,
-  /** `done` once the run record is written and the session has its initial events. */
-  phase: z.enum(["pending", "done"]),
-  attempts: z.number().int().min(0),
-  leaseUntil: z.number().optional(),
-  leaseOwner: z.string().optional(),
-  createdAt: z.string(),
-});
+export const runClaimSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    workspaceId: z.string(),
+    deploymentId: z.string(),
+    key: z.string(),
+    runId: z.string(),
+    /** Allocated with the claim: the run's session is created under this id or not at all. */
+    sessionId: z.string(),
+    trigger: z.custom<DeploymentTriggerContext>(),
+    config: runConfigSchema,
+    /** `done` once the run record is written and the session has its initial events. */
+    phase: z.enum(["pending", "done"]),
+    attempts: z.number().int().min(0),
+    leaseUntil: z.number().optional(),
+    leaseOwner: z.string().optional(),
+    createdAt: z.string(),
+  }),
+);
 export type RunClaim = z.infer<typeof runClaimSchema> & { rev: number };
 
 export class DeploymentRepository {

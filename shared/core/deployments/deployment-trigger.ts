@@ -28,14 +28,16 @@ export interface DeploymentScheduleTrigger {
 }
 
 /** What a trigger delivers: the deployment and the time the cron expression matched (UTC). */
-export const deploymentFiringSchema = z.object({
-  schemaVersion: z.literal(1),
-  workspaceId: z.string().min(1),
-  deploymentId: z.string().min(1),
-  /** EventBridge's `<aws.scheduler.scheduled-time>`, or the local timer's due time. */
-  scheduledTime: z.iso.datetime({ offset: true }),
-  scheduleRev: z.number().int().min(0),
-});
+export const deploymentFiringSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    workspaceId: z.string().min(1),
+    deploymentId: z.string().min(1),
+    /** EventBridge's `<aws.scheduler.scheduled-time>`, or the local timer's due time. */
+    scheduledTime: z.iso.datetime({ offset: true }),
+    scheduleRev: z.number().int().min(0),
+  }),
+);
 export type DeploymentFiring = z.infer<typeof deploymentFiringSchema>;
 
 /** Without a scheduler (a process that never manages schedules) schedules are stored but never fire. */

@@ -8,11 +8,13 @@ import type { DreamMemory } from "./dream-memory.js";
 import type { DreamRepository } from "./dream-record.js";
 
 /** The dream-jobs queue message: a nudge to (re)run a dream, never the truth (DESIGN.md §5). */
-export const dreamJobSchema = z.object({
-  schemaVersion: z.literal(1),
-  workspaceId: z.string().min(1),
-  dreamId: z.string().min(1),
-});
+export const dreamJobSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    workspaceId: z.string().min(1),
+    dreamId: z.string().min(1),
+  }),
+);
 export type DreamJob = z.infer<typeof dreamJobSchema>;
 
 export interface DreamOptions {

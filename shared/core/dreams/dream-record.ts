@@ -24,38 +24,40 @@ export const answerKey = (dreamId: string) => `dreamres#${dreamId}`;
 export const changeKey = (dreamId: string) => `dreamchg#${dreamId}`;
 
 /** What happened to one accepted path of a review. */
-export const applyOutcomeSchema = z.enum(["applied", "conflict", "unchanged"]);
+export const applyOutcomeSchema = z.lazy(() => z.enum(["applied", "conflict", "unchanged"]));
 export type ApplyOutcome = z.infer<typeof applyOutcomeSchema>;
 
-export const dreamRunSchema = z.object({
-  schemaVersion: z.literal(1),
-  /** `auto`: guarded results land by themselves; `review`: every result waits for apply. */
-  mode: z.enum(["auto", "review"]),
-  /** The API key that created the dream (the second-reviewer rule compares against it). */
-  createdByKey: z.string().nullable(),
-  scheduleId: z.string().nullable(),
-  /** Chosen at create time so a retried run never makes a second output store. */
-  outputStoreId: z.string().nullable(),
-  /** The store the dreamer drafts its output in (a copy of the input), chosen when the run is claimed. */
-  draftStoreId: z.string().nullable().optional(),
-  /** The draft holds the whole input copy and the manifest and hint are written. */
-  draftReady: z.boolean().optional(),
-  leaseUntil: z.number().optional(),
-  attempts: z.number().int().min(0),
-  /** Review state (extension): `pending` until a reviewer applies or the dream needs none. */
-  review: z.enum(["none", "pending", "applied"]),
-  violations: z.array(
-    z.object({
-      guard: z.enum(["conservation", "poisoning", "rubric"]),
-      path: z.string().nullable(),
-      message: z.string(),
-    }),
-  ),
-  /** Per accepted path, what apply did (idempotent: a path applied once is not applied again). */
-  applied: z.record(z.string(), applyOutcomeSchema),
-  /** A landed update_existing dream: what writing into the input store did, per path. */
-  landed: z.record(z.string(), applyOutcomeSchema),
-});
+export const dreamRunSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    /** `auto`: guarded results land by themselves; `review`: every result waits for apply. */
+    mode: z.enum(["auto", "review"]),
+    /** The API key that created the dream (the second-reviewer rule compares against it). */
+    createdByKey: z.string().nullable(),
+    scheduleId: z.string().nullable(),
+    /** Chosen at create time so a retried run never makes a second output store. */
+    outputStoreId: z.string().nullable(),
+    /** The store the dreamer drafts its output in (a copy of the input), chosen when the run is claimed. */
+    draftStoreId: z.string().nullable().optional(),
+    /** The draft holds the whole input copy and the manifest and hint are written. */
+    draftReady: z.boolean().optional(),
+    leaseUntil: z.number().optional(),
+    attempts: z.number().int().min(0),
+    /** Review state (extension): `pending` until a reviewer applies or the dream needs none. */
+    review: z.enum(["none", "pending", "applied"]),
+    violations: z.array(
+      z.object({
+        guard: z.enum(["conservation", "poisoning", "rubric"]),
+        path: z.string().nullable(),
+        message: z.string(),
+      }),
+    ),
+    /** Per accepted path, what apply did (idempotent: a path applied once is not applied again). */
+    applied: z.record(z.string(), applyOutcomeSchema),
+    /** A landed update_existing dream: what writing into the input store did, per path. */
+    landed: z.record(z.string(), applyOutcomeSchema),
+  }),
+);
 export type DreamRun = z.infer<typeof dreamRunSchema>;
 
 export interface DreamRecord {
@@ -66,31 +68,35 @@ export interface DreamRecord {
 }
 
 /** One file's proposed change as stored: the review's unit. */
-export const storedChangeSchema = z.object({
-  schemaVersion: z.literal(1),
-  change: z.custom<FileChange>(),
-  /** The path the change applies to in the input store (a quarantined change's original path). */
-  livePath: z.string(),
-  before: z.string().nullable(),
-  after: z.string().nullable(),
-  /** SHA-256 of the input store's content at `livePath` when the dream read it (null: absent). */
-  expectedSha: z.string().nullable(),
-});
+export const storedChangeSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    change: z.custom<FileChange>(),
+    /** The path the change applies to in the input store (a quarantined change's original path). */
+    livePath: z.string(),
+    before: z.string().nullable(),
+    after: z.string().nullable(),
+    /** SHA-256 of the input store's content at `livePath` when the dream read it (null: absent). */
+    expectedSha: z.string().nullable(),
+  }),
+);
 export type StoredChange = z.infer<typeof storedChangeSchema>;
 
-export const pinnedAnswerSchema = z.object({
-  schemaVersion: z.literal(1),
-  summary: z.string(),
-  usage: z.object({
-    input_tokens: z.number(),
-    output_tokens: z.number(),
-    cache_creation_input_tokens: z.number(),
-    cache_read_input_tokens: z.number(),
+export const pinnedAnswerSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    summary: z.string(),
+    usage: z.object({
+      input_tokens: z.number(),
+      output_tokens: z.number(),
+      cache_creation_input_tokens: z.number(),
+      cache_read_input_tokens: z.number(),
+    }),
+    passed: z.boolean(),
+    violations: z.array(z.custom<GuardViolation>()),
+    paths: z.array(z.string()),
   }),
-  passed: z.boolean(),
-  violations: z.array(z.custom<GuardViolation>()),
-  paths: z.array(z.string()),
-});
+);
 export type PinnedAnswer = z.infer<typeof pinnedAnswerSchema>;
 
 export class DreamRepository {

@@ -54,28 +54,34 @@ export interface ScheduleTriggerSpec {
 }
 
 /** What a trigger delivers: the schedule and the time it was due (EventBridge's scheduled-time). */
-export const scheduleFiringSchema = z.object({
-  schemaVersion: z.literal(1),
-  workspaceId: z.string().min(1),
-  scheduleId: z.string().min(1),
-  scheduledTime: z.string().min(1),
-});
+export const scheduleFiringSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    workspaceId: z.string().min(1),
+    scheduleId: z.string().min(1),
+    scheduledTime: z.string().min(1),
+  }),
+);
 export type ScheduleFiring = z.infer<typeof scheduleFiringSchema>;
 
-const storedScheduleSchema = z.object({
-  schemaVersion: z.literal(1),
-  schedule: z.custom<DreamSchedule>(),
-  createdByKey: z.string().nullable(),
-});
+const storedScheduleSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    schedule: z.custom<DreamSchedule>(),
+    createdByKey: z.string().nullable(),
+  }),
+);
 type StoredSchedule = z.infer<typeof storedScheduleSchema> & { rev: number };
 
-const firePlanSchema = z.object({
-  schemaVersion: z.literal(1),
-  dreamId: z.string().nullable(),
-  sessionIds: z.array(z.string()),
-  /** The newest session this firing considered (mounted or not). */
-  watermark: z.string().nullable(),
-});
+const firePlanSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    dreamId: z.string().nullable(),
+    sessionIds: z.array(z.string()),
+    /** The newest session this firing considered (mounted or not). */
+    watermark: z.string().nullable(),
+  }),
+);
 
 export type FiringOutcome =
   | { kind: "dreamed"; dreamId: string; sessionIds: string[] }

@@ -9,31 +9,35 @@ import { memoryPathProblem } from "../../contract/memory-stores.js";
 import type { DreamedFile, StoreFile } from "./dream-guards.js";
 import type { Evidence } from "./pre-pass.js";
 
-const evidenceSchema = z.object({ session_id: z.string(), event_ids: z.array(z.string()).default([]) });
+const evidenceSchema = z.lazy(() =>
+  z.object({ session_id: z.string(), event_ids: z.array(z.string()).default([]) }),
+);
 
-export const dreamerAnswerSchema = z.object({
-  writes: z
-    .array(
-      z.object({
-        path: z.string().min(1),
-        content: z.string(),
-        rationale: z.string().nullish(),
-        evidence: z.array(evidenceSchema).default([]),
-        derived_from: z.array(z.string()).default([]),
-      }),
-    )
-    .default([]),
-  deletes: z
-    .array(
-      z.object({
-        path: z.string().min(1),
-        rationale: z.string().nullish(),
-        merged_into: z.string().nullish(),
-      }),
-    )
-    .default([]),
-  summary: z.string().default(""),
-});
+export const dreamerAnswerSchema = z.lazy(() =>
+  z.object({
+    writes: z
+      .array(
+        z.object({
+          path: z.string().min(1),
+          content: z.string(),
+          rationale: z.string().nullish(),
+          evidence: z.array(evidenceSchema).default([]),
+          derived_from: z.array(z.string()).default([]),
+        }),
+      )
+      .default([]),
+    deletes: z
+      .array(
+        z.object({
+          path: z.string().min(1),
+          rationale: z.string().nullish(),
+          merged_into: z.string().nullish(),
+        }),
+      )
+      .default([]),
+    summary: z.string().default(""),
+  }),
+);
 export type DreamerAnswer = z.infer<typeof dreamerAnswerSchema>;
 
 /**

@@ -20,39 +20,43 @@ export const manifestKey = (dreamId: string) => `dreamin#${dreamId}`;
 export const hintKey = (dreamId: string) => `dreamhint#${dreamId}`;
 export const finishKey = (dreamId: string) => `dreamfin#${dreamId}`;
 
-export const manifestEntrySchema = z.object({ sha256: z.string(), tainted: z.boolean() });
+export const manifestEntrySchema = z.lazy(() => z.object({ sha256: z.string(), tainted: z.boolean() }));
 export type ManifestEntry = z.infer<typeof manifestEntrySchema>;
 
-const evidenceSchema = z
-  .object({
-    session_id: z.string().min(1).describe("a session of this dream"),
-    event_ids: z.array(z.string().min(1)).max(50).describe("ids of the events the change rests on"),
-  })
-  .strict();
+const evidenceSchema = z.lazy(() =>
+  z
+    .object({
+      session_id: z.string().min(1).describe("a session of this dream"),
+      event_ids: z.array(z.string().min(1)).max(50).describe("ids of the events the change rests on"),
+    })
+    .strict(),
+);
 
 /** The input of `finish_dream`, and the dreamer's answer as pinned. */
-export const finishDreamSchema = z
-  .object({
-    summary: z.string().min(1).max(4000).describe("what the dream changed and why, in a few sentences"),
-    changes: z
-      .array(
-        z
-          .object({
-            path: z.string().min(1).max(1024).describe("the memory's path, e.g. /notes/build.md"),
-            rationale: z.string().min(1).max(2000),
-            evidence: z.array(evidenceSchema).max(20).default([]),
-            merged_into: z
-              .string()
-              .max(1024)
-              .nullish()
-              .describe("for a deleted duplicate: the path it was merged into"),
-          })
-          .strict(),
-      )
-      .max(2000)
-      .default([]),
-  })
-  .strict();
+export const finishDreamSchema = z.lazy(() =>
+  z
+    .object({
+      summary: z.string().min(1).max(4000).describe("what the dream changed and why, in a few sentences"),
+      changes: z
+        .array(
+          z
+            .object({
+              path: z.string().min(1).max(1024).describe("the memory's path, e.g. /notes/build.md"),
+              rationale: z.string().min(1).max(2000),
+              evidence: z.array(evidenceSchema).max(20).default([]),
+              merged_into: z
+                .string()
+                .max(1024)
+                .nullish()
+                .describe("for a deleted duplicate: the path it was merged into"),
+            })
+            .strict(),
+        )
+        .max(2000)
+        .default([]),
+    })
+    .strict(),
+);
 export type FinishDream = z.infer<typeof finishDreamSchema>;
 
 const evidenceJson = {

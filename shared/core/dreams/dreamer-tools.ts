@@ -65,30 +65,36 @@ export interface DreamerToolOptions {
 
 // The zod schemas validate; the JSON schemas below offer the same shapes to the model (written out:
 // zod's converter would add ~40 KB to every bundle; dreamer-tools.test.ts keeps them in step).
-const readSchema = z
-  .object({
-    session_id: z.string().min(1),
-    after_seq: z.number().int().min(0).default(0),
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(DREAMER_TOOL_LIMITS.maxPageEvents)
-      .default(DREAMER_TOOL_LIMITS.pageEvents),
-  })
-  .strict();
-const searchSchema = z
-  .object({
-    query: z.string().min(1).max(200),
-    session_ids: z.array(z.string().min(1)).max(100).optional(),
-  })
-  .strict();
-const deleteSchema = z
-  .object({
-    path: z.string().min(1).max(1024),
-    rationale: z.string().max(2000).optional(),
-  })
-  .strict();
+const readSchema = z.lazy(() =>
+  z
+    .object({
+      session_id: z.string().min(1),
+      after_seq: z.number().int().min(0).default(0),
+      limit: z
+        .number()
+        .int()
+        .min(1)
+        .max(DREAMER_TOOL_LIMITS.maxPageEvents)
+        .default(DREAMER_TOOL_LIMITS.pageEvents),
+    })
+    .strict(),
+);
+const searchSchema = z.lazy(() =>
+  z
+    .object({
+      query: z.string().min(1).max(200),
+      session_ids: z.array(z.string().min(1)).max(100).optional(),
+    })
+    .strict(),
+);
+const deleteSchema = z.lazy(() =>
+  z
+    .object({
+      path: z.string().min(1).max(1024),
+      rationale: z.string().max(2000).optional(),
+    })
+    .strict(),
+);
 
 /** The dreamer tools' definitions, in a fixed order (they sit in the cached prefix). */
 /** The zod schema behind each dreamer tool's input (for the test that keeps the JSON schemas in step). */

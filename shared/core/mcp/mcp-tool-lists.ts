@@ -18,21 +18,25 @@ export const MAX_TOOL_LIST_BYTES = 300_000;
 /** The longest tool description kept. */
 const MAX_DESCRIPTION = 10_000;
 
-const toolSchema = z.object({
-  name: z.string(),
-  description: z.string().optional(),
-  inputSchema: z.record(z.string(), z.unknown()),
-  annotations: z.record(z.string(), z.unknown()).optional(),
-});
+const toolSchema = z.lazy(() =>
+  z.object({
+    name: z.string(),
+    description: z.string().optional(),
+    inputSchema: z.record(z.string(), z.unknown()),
+    annotations: z.record(z.string(), z.unknown()).optional(),
+  }),
+);
 
-const toolListSchema = z.object({
-  schemaVersion: z.literal(1),
-  /** The server URL the list came from (an agent's URL never changes within a session). */
-  url: z.string(),
-  tools: z.array(toolSchema).optional(),
-  listedAt: z.number().optional(),
-  failedAt: z.number().optional(),
-});
+const toolListSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    /** The server URL the list came from (an agent's URL never changes within a session). */
+    url: z.string(),
+    tools: z.array(toolSchema).optional(),
+    listedAt: z.number().optional(),
+    failedAt: z.number().optional(),
+  }),
+);
 export type McpToolList = z.infer<typeof toolListSchema>;
 
 /** Every server's stored list for a run, by server name (lists from another URL are ignored). */

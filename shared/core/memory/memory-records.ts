@@ -27,10 +27,12 @@ export const snapshotKey = (store: string) => `memstore#${store}#snap`;
 export const snapshotEntryKey = (store: string, snapshot: string) => `memsnap#${store}#${snapshot}`;
 
 /** Who wrote a version: the SDK's `api_actor` / `session_actor`. */
-export const actorSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("api_actor"), api_key_id: z.string() }),
-  z.object({ type: z.literal("session_actor"), session_id: z.string() }),
-]);
+export const actorSchema = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    z.object({ type: z.literal("api_actor"), api_key_id: z.string() }),
+    z.object({ type: z.literal("session_actor"), session_id: z.string() }),
+  ]),
+);
 export type WriteActor = z.infer<typeof actorSchema>;
 
 /**
@@ -38,86 +40,96 @@ export type WriteActor = z.infer<typeof actorSchema>;
  * the `agent.tool_use` event that wrote it, whether untrusted content had entered the session's
  * context (taint, and from which sources), and whether hidden characters were stripped.
  */
-export const provenanceSchema = z.object({
-  tool_use_event_id: z.string().nullable().default(null),
-  /** The child thread that wrote (its parent session is the version's `session_actor`). */
-  thread_id: z.string().nullable().default(null),
-  tainted: z.boolean().default(false),
-  taint_sources: z.array(z.string()).default([]),
-  hidden_characters_stripped: z.number().int().default(0),
-  instruction_like: z.boolean().default(false),
-  restored_from: z.string().nullable().default(null),
-  /** Dreams: the dream that wrote this version, and the `session#event,…` evidence it cited. */
-  dream_id: z.string().nullable().default(null),
-  citations: z.array(z.string()).default([]),
-});
+export const provenanceSchema = z.lazy(() =>
+  z.object({
+    tool_use_event_id: z.string().nullable().default(null),
+    /** The child thread that wrote (its parent session is the version's `session_actor`). */
+    thread_id: z.string().nullable().default(null),
+    tainted: z.boolean().default(false),
+    taint_sources: z.array(z.string()).default([]),
+    hidden_characters_stripped: z.number().int().default(0),
+    instruction_like: z.boolean().default(false),
+    restored_from: z.string().nullable().default(null),
+    /** Dreams: the dream that wrote this version, and the `session#event,…` evidence it cited. */
+    dream_id: z.string().nullable().default(null),
+    citations: z.array(z.string()).default([]),
+  }),
+);
 export type Provenance = z.infer<typeof provenanceSchema>;
 export type ProvenanceInput = Partial<Provenance>;
 
-export const operationSchema = z.enum(["created", "modified", "deleted"]);
+export const operationSchema = z.lazy(() => z.enum(["created", "modified", "deleted"]));
 export type VersionOperation = z.infer<typeof operationSchema>;
 
 /** The head of a memory: its current state and the version that recorded it. */
-export const headSchema = z.object({
-  schemaVersion: z.literal(1),
-  rev: z.number().int(),
-  memoryId: z.string(),
-  storeId: z.string(),
-  path: z.string(),
-  content: z.string(),
-  sha: z.string(),
-  size: z.number().int(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  versionId: z.string(),
-  operation: operationSchema,
-  actor: actorSchema,
-  provenance: provenanceSchema,
-  /** Set by a delete before the path is released and the head removed. */
-  deleted: z.boolean(),
-  /**
-   * Set by a create until its path is claimed: a pending head whose path entry names it is finished
-   * by whoever reads it next (the create is rolled forward); one without is invisible.
-   */
-  pending: z.boolean().optional(),
-});
+export const headSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    rev: z.number().int(),
+    memoryId: z.string(),
+    storeId: z.string(),
+    path: z.string(),
+    content: z.string(),
+    sha: z.string(),
+    size: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    versionId: z.string(),
+    operation: operationSchema,
+    actor: actorSchema,
+    provenance: provenanceSchema,
+    /** Set by a delete before the path is released and the head removed. */
+    deleted: z.boolean(),
+    /**
+     * Set by a create until its path is claimed: a pending head whose path entry names it is finished
+     * by whoever reads it next (the create is rolled forward); one without is invisible.
+     */
+    pending: z.boolean().optional(),
+  }),
+);
 export type MemoryHead = z.infer<typeof headSchema>;
 
 /** One version, as stored. `content`/`path`/`sha`/`size` are null once redacted (or on `deleted`). */
-export const versionSchema = z.object({
-  schemaVersion: z.literal(1),
-  versionId: z.string(),
-  memoryId: z.string(),
-  storeId: z.string(),
-  operation: operationSchema,
-  createdAt: z.string(),
-  path: z.string().nullable(),
-  content: z.string().nullable(),
-  sha: z.string().nullable(),
-  size: z.number().int().nullable(),
-  actor: actorSchema,
-  provenance: provenanceSchema,
-  redactedAt: z.string().nullable(),
-  redactedBy: actorSchema.nullable(),
-});
+export const versionSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    versionId: z.string(),
+    memoryId: z.string(),
+    storeId: z.string(),
+    operation: operationSchema,
+    createdAt: z.string(),
+    path: z.string().nullable(),
+    content: z.string().nullable(),
+    sha: z.string().nullable(),
+    size: z.number().int().nullable(),
+    actor: actorSchema,
+    provenance: provenanceSchema,
+    redactedAt: z.string().nullable(),
+    redactedBy: actorSchema.nullable(),
+  }),
+);
 export type StoredVersion = z.infer<typeof versionSchema>;
 
 /** A path index entry: the memory that owns `path`, claimed at `claimedAt` (ms). */
-export const pathEntrySchema = z.object({
-  schemaVersion: z.literal(1),
-  rev: z.number().int(),
-  memoryId: z.string(),
-  claimedAt: z.number(),
-});
+export const pathEntrySchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    rev: z.number().int(),
+    memoryId: z.string(),
+    claimedAt: z.number(),
+  }),
+);
 export type PathEntry = z.infer<typeof pathEntrySchema>;
 
 /** One memory of a snapshot: the version it had when the snapshot was taken. */
-export const snapshotEntrySchema = z.object({
-  schemaVersion: z.literal(1),
-  memoryId: z.string(),
-  versionId: z.string(),
-  sha: z.string(),
-});
+export const snapshotEntrySchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    memoryId: z.string(),
+    versionId: z.string(),
+    sha: z.string(),
+  }),
+);
 
 /** The version record a head's current state stands for. */
 export function versionOfHead(head: MemoryHead): StoredVersion {

@@ -39,7 +39,7 @@ const ADVICE_MAX_TOKENS = 2048;
 const TRANSCRIPT_MAX_CHARS = 200_000;
 const TOOL_TEXT_MAX_CHARS = 4_000;
 
-const AdvisorInputSchema = z.object({ question: z.string().max(10_000).optional() }).loose();
+const AdvisorInputSchema = z.lazy(() => z.object({ question: z.string().max(10_000).optional() }).loose());
 
 const ADVISOR_SYSTEM = [
   "You are the advisor of an AI agent that is working on a task. The agent consulted you mid-task.",

@@ -15,12 +15,14 @@ import { listPrice } from "../runtime/budget.js";
 import { threadAgentOf } from "./session-multiagent.js";
 
 /** An inline agent as the model writes it in a tool call. */
-export const InlineAgentInputSchema = z.strictObject({
-  name: z.string().min(1).max(64).optional(),
-  model: z.string().min(1).max(128).optional(),
-  system: z.string().min(1).max(AGENT_LIMITS.systemMaxLength).optional(),
-  tools: z.array(z.string().min(1)).max(AGENT_LIMITS.maxTools).optional(),
-});
+export const InlineAgentInputSchema = z.lazy(() =>
+  z.strictObject({
+    name: z.string().min(1).max(64).optional(),
+    model: z.string().min(1).max(128).optional(),
+    system: z.string().min(1).max(AGENT_LIMITS.systemMaxLength).optional(),
+    tools: z.array(z.string().min(1)).max(AGENT_LIMITS.maxTools).optional(),
+  }),
+);
 export type InlineAgentInput = z.infer<typeof InlineAgentInputSchema>;
 
 /** The JSON Schema of {@link InlineAgentInputSchema}, for a tool definition. */

@@ -12,7 +12,7 @@
  * `multiagent_20261001` they name none, so Reverie offers the same two, extended for inline agents.
  */
 import type Anthropic from "@anthropic-ai/sdk";
-import type * as z from "zod";
+import * as z from "zod";
 import type { SessionAgent } from "../../contract/sdk-types.js";
 import {
   coordinatorToolDefinitions,
@@ -28,9 +28,11 @@ import {
 import { runnableAgent, subagentsOf } from "./session-multiagent.js";
 
 /** `send_to_agent` of a `multiagent_20261001` agent: a roster agent, an inline agent, or a thread. */
-export const SubagentSendInputSchema = SendToAgentInputSchema.extend({
-  agent: InlineAgentInputSchema.optional(),
-});
+export const SubagentSendInputSchema = z.lazy(() =>
+  SendToAgentInputSchema.unwrap().extend({
+    agent: InlineAgentInputSchema.optional(),
+  }),
+);
 export type SubagentSendInput = z.infer<typeof SubagentSendInputSchema>;
 
 /** Whether a run's agent delegates to threads (a coordinator, or multiagent_20261001 with subagents). */

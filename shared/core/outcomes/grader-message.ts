@@ -1,13 +1,15 @@
 /** The grader queue's message: a nudge to evaluate one iteration of one outcome (DESIGN.md §5). */
 import * as z from "zod";
 
-export const graderMessageSchema = z.object({
-  schemaVersion: z.literal(1),
-  workspaceId: z.string().min(1),
-  sessionId: z.string().min(1),
-  outcomeId: z.string().min(1),
-  iteration: z.number().int().min(0),
-});
+export const graderMessageSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    workspaceId: z.string().min(1),
+    sessionId: z.string().min(1),
+    outcomeId: z.string().min(1),
+    iteration: z.number().int().min(0),
+  }),
+);
 export type GraderMessage = z.infer<typeof graderMessageSchema>;
 
 export const graderMessage = (

@@ -103,13 +103,15 @@ const gradeToolSchema = {
   required: ["rubric_applies", "criteria", "explanation"],
 } as const;
 
-const gradeAnswerSchema = z.object({
-  rubric_applies: z.boolean(),
-  criteria: z.array(
-    z.object({ index: z.number().int().min(0), satisfied: z.boolean(), finding: z.string() }),
-  ),
-  explanation: z.string().min(1),
-});
+const gradeAnswerSchema = z.lazy(() =>
+  z.object({
+    rubric_applies: z.boolean(),
+    criteria: z.array(
+      z.object({ index: z.number().int().min(0), satisfied: z.boolean(), finding: z.string() }),
+    ),
+    explanation: z.string().min(1),
+  }),
+);
 
 const gradeTool: Anthropic.Messages.Tool = {
   name: GRADE_TOOL_NAME,

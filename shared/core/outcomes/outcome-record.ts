@@ -15,41 +15,47 @@ export const terminalResults = ["satisfied", "max_iterations_reached", "failed",
 export type TerminalResult = (typeof terminalResults)[number];
 export type EvaluationResult = TerminalResult | "needs_revision";
 
-export const outcomeDefinitionSchema = z.object({
-  schemaVersion: z.literal(1),
-  outcomeId: z.string(),
-  description: z.string(),
-  rubric: z.string(),
-  maxIterations: z.number().int().min(1),
-  /** Sequence of the `user.define_outcome` echo in the session's log. */
-  definedSeq: z.number().int(),
-});
+export const outcomeDefinitionSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    outcomeId: z.string(),
+    description: z.string(),
+    rubric: z.string(),
+    maxIterations: z.number().int().min(1),
+    /** Sequence of the `user.define_outcome` echo in the session's log. */
+    definedSeq: z.number().int(),
+  }),
+);
 export type OutcomeDefinition = z.infer<typeof outcomeDefinitionSchema>;
 
 /** How one criterion was decided: by code (a machine check) or by the grader model. */
-export const criterionFindingSchema = z.object({
-  criterion: z.string(),
-  method: z.enum(["machine", "model"]),
-  satisfied: z.boolean(),
-  finding: z.string(),
-});
+export const criterionFindingSchema = z.lazy(() =>
+  z.object({
+    criterion: z.string(),
+    method: z.enum(["machine", "model"]),
+    satisfied: z.boolean(),
+    finding: z.string(),
+  }),
+);
 export type CriterionFinding = z.infer<typeof criterionFindingSchema>;
 
-export const evaluationRecordSchema = z.object({
-  schemaVersion: z.literal(1),
-  outcomeId: z.string(),
-  iteration: z.number().int().min(0),
-  result: z.enum(["satisfied", "needs_revision", "max_iterations_reached", "failed", "interrupted"]),
-  explanation: z.string(),
-  criteria: z.array(criterionFindingSchema),
-  usage: z.object({
-    input_tokens: z.number(),
-    output_tokens: z.number(),
-    cache_creation_input_tokens: z.number(),
-    cache_read_input_tokens: z.number(),
+export const evaluationRecordSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    outcomeId: z.string(),
+    iteration: z.number().int().min(0),
+    result: z.enum(["satisfied", "needs_revision", "max_iterations_reached", "failed", "interrupted"]),
+    explanation: z.string(),
+    criteria: z.array(criterionFindingSchema),
+    usage: z.object({
+      input_tokens: z.number(),
+      output_tokens: z.number(),
+      cache_creation_input_tokens: z.number(),
+      cache_read_input_tokens: z.number(),
+    }),
+    gradedAt: z.string(),
   }),
-  gradedAt: z.string(),
-});
+);
 export type EvaluationRecord = z.infer<typeof evaluationRecordSchema>;
 
 /** The partition of a session's outcome definitions and evaluations. */

@@ -28,24 +28,28 @@ export const sessionSkillsStoreId = (sessionId: string): string => `${sessionId}
 
 export const catalogKey = (sessionId: string) => ({ pk: `skills#${sessionId}`, sk: "catalog" });
 
-const catalogEntrySchema = z.object({
-  skill_id: z.string(),
-  /** The version the agent named (`latest` or an id). */
-  requested: z.string(),
-  /** The version it was pinned to when the session was created. */
-  version: z.string(),
-  name: z.string(),
-  description: z.string(),
-  /** Files not copied into the cloud mount (not UTF-8 text): the first few, and how many in all. */
-  skipped: z.array(z.string()).default([]),
-  skippedCount: z.number().int().min(0).default(0),
-});
+const catalogEntrySchema = z.lazy(() =>
+  z.object({
+    skill_id: z.string(),
+    /** The version the agent named (`latest` or an id). */
+    requested: z.string(),
+    /** The version it was pinned to when the session was created. */
+    version: z.string(),
+    name: z.string(),
+    description: z.string(),
+    /** Files not copied into the cloud mount (not UTF-8 text): the first few, and how many in all. */
+    skipped: z.array(z.string()).default([]),
+    skippedCount: z.number().int().min(0).default(0),
+  }),
+);
 export type SkillCatalogEntry = z.infer<typeof catalogEntrySchema>;
 
-export const skillCatalogSchema = z.object({
-  schemaVersion: z.literal(1),
-  skills: z.array(catalogEntrySchema),
-});
+export const skillCatalogSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    skills: z.array(catalogEntrySchema),
+  }),
+);
 export type SkillCatalog = z.infer<typeof skillCatalogSchema>;
 
 /** Catalogs never change after creation, so a process keeps the ones it read (bounded). */

@@ -20,14 +20,16 @@ export function isCoordinatorTool(agent: SessionAgent, name: string): boolean {
 /** Per-thread timeout bounds, seconds (extension). */
 export const THREAD_TIMEOUT = { min: 1, max: 86_400, default: 3_600 } as const;
 
-export const SendToAgentInputSchema = z.object({
-  agent_name: z.string().min(1).optional(),
-  thread_id: z.string().min(1).optional(),
-  message: z.string().min(1),
-  timeout_seconds: z.number().int().min(THREAD_TIMEOUT.min).max(THREAD_TIMEOUT.max).optional(),
-  token_budget: z.number().int().min(1).optional(),
-  failure_policy: z.enum(["continue", "cancel_siblings"]).optional(),
-});
+export const SendToAgentInputSchema = z.lazy(() =>
+  z.object({
+    agent_name: z.string().min(1).optional(),
+    thread_id: z.string().min(1).optional(),
+    message: z.string().min(1),
+    timeout_seconds: z.number().int().min(THREAD_TIMEOUT.min).max(THREAD_TIMEOUT.max).optional(),
+    token_budget: z.number().int().min(1).optional(),
+    failure_policy: z.enum(["continue", "cancel_siblings"]).optional(),
+  }),
+);
 export type SendToAgentInput = z.infer<typeof SendToAgentInputSchema>;
 
 /** The coordinator tool definitions offered to the model, after the agent's own tools. */

@@ -7,41 +7,45 @@
 import * as z from "zod";
 import { ConditionFailedError, type DocumentStore } from "../ports.js";
 
-const planItemSchema = z.object({
-  toolUseEventId: z.string(),
-  resultSeq: z.number().int(),
-  resultEventId: z.string(),
-  tool: z.enum(["list_agents", "send_to_agent"]),
-  /** Set when the call is answered at once (list_agents, or a refused send): the tool result text. */
-  immediate: z.object({ isError: z.boolean(), text: z.string() }).optional(),
-  /** Set when the call dispatches to a thread. */
-  dispatch: z
-    .object({
-      threadId: z.string(),
-      isNew: z.boolean(),
-      agentName: z.string(),
-      agentRef: z.object({ id: z.string(), version: z.number().int() }),
-      /**
-       * A new thread of an inline agent (multiagent_20261001): the agent as it runs, fixed here (it is
-       * saved nowhere else); `agentRef` is then its parent's.
-       */
-      inlineAgent: z.record(z.string(), z.unknown()).optional(),
-      message: z.string(),
-      timeoutSeconds: z.number().int(),
-      tokenBudget: z.number().int().optional(),
-    })
-    .optional(),
-});
+const planItemSchema = z.lazy(() =>
+  z.object({
+    toolUseEventId: z.string(),
+    resultSeq: z.number().int(),
+    resultEventId: z.string(),
+    tool: z.enum(["list_agents", "send_to_agent"]),
+    /** Set when the call is answered at once (list_agents, or a refused send): the tool result text. */
+    immediate: z.object({ isError: z.boolean(), text: z.string() }).optional(),
+    /** Set when the call dispatches to a thread. */
+    dispatch: z
+      .object({
+        threadId: z.string(),
+        isNew: z.boolean(),
+        agentName: z.string(),
+        agentRef: z.object({ id: z.string(), version: z.number().int() }),
+        /**
+         * A new thread of an inline agent (multiagent_20261001): the agent as it runs, fixed here (it is
+         * saved nowhere else); `agentRef` is then its parent's.
+         */
+        inlineAgent: z.record(z.string(), z.unknown()).optional(),
+        message: z.string(),
+        timeoutSeconds: z.number().int(),
+        tokenBudget: z.number().int().optional(),
+      })
+      .optional(),
+  }),
+);
 export type FanoutPlanItem = z.infer<typeof planItemSchema>;
 
-export const fanoutPlanSchema = z.object({
-  schemaVersion: z.literal(1),
-  stepSeq: z.number().int(),
-  policy: z.enum(["continue", "cancel_siblings"]),
-  /** When the plan was made: the time of every event it writes, so a replay writes identical events. */
-  createdAt: z.string(),
-  items: z.array(planItemSchema),
-});
+export const fanoutPlanSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    stepSeq: z.number().int(),
+    policy: z.enum(["continue", "cancel_siblings"]),
+    /** When the plan was made: the time of every event it writes, so a replay writes identical events. */
+    createdAt: z.string(),
+    items: z.array(planItemSchema),
+  }),
+);
 export type FanoutPlan = z.infer<typeof fanoutPlanSchema>;
 
 /** The partition of a coordinator's fan-out plans. */

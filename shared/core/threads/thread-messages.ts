@@ -5,47 +5,52 @@
  */
 import * as z from "zod";
 
-export const threadDispatchMessageSchema = z.object({
-  schemaVersion: z.literal(1),
-  kind: z.literal("thread_dispatch"),
-  workspaceId: z.string().min(1),
-  sessionId: z.string().min(1),
-  threadId: z.string().min(1),
-  toolUseEventId: z.string().min(1),
-  fanoutKey: z.string().min(1),
-  timeoutSeconds: z.number().int().positive(),
-  taskToken: z.string().min(1),
-});
+export const threadDispatchMessageSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    kind: z.literal("thread_dispatch"),
+    workspaceId: z.string().min(1),
+    sessionId: z.string().min(1),
+    threadId: z.string().min(1),
+    toolUseEventId: z.string().min(1),
+    fanoutKey: z.string().min(1),
+    timeoutSeconds: z.number().int().positive(),
+    taskToken: z.string().min(1),
+  }),
+);
 
-const threadResultSchema = z.object({
-  threadId: z.string(),
-  toolUseEventId: z.string(),
-  ok: z.boolean(),
-  reply: z.string().optional(),
-  // A Catch's `$.error.Error` / `.Cause` may arrive as null (moto sends a null Cause): read as absent.
-  error: z
-    .string()
-    .nullish()
-    .transform((v) => v ?? undefined),
-  cause: z
-    .string()
-    .nullish()
-    .transform((v) => v ?? undefined),
-});
+const threadResultSchema = z.lazy(() =>
+  z.object({
+    threadId: z.string(),
+    toolUseEventId: z.string(),
+    ok: z.boolean(),
+    reply: z.string().optional(),
+    // A Catch's `$.error.Error` / `.Cause` may arrive as null (moto sends a null Cause): read as absent.
+    error: z
+      .string()
+      .nullish()
+      .transform((v) => v ?? undefined),
+    cause: z
+      .string()
+      .nullish()
+      .transform((v) => v ?? undefined),
+  }),
+);
 export type ThreadResult = z.infer<typeof threadResultSchema>;
 
-export const fanoutResumeMessageSchema = z.object({
-  schemaVersion: z.literal(1),
-  kind: z.literal("fanout_resume"),
-  workspaceId: z.string().min(1),
-  sessionId: z.string().min(1),
-  fanoutStep: z.number().int().min(0),
-  results: z.array(threadResultSchema),
-});
+export const fanoutResumeMessageSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    kind: z.literal("fanout_resume"),
+    workspaceId: z.string().min(1),
+    sessionId: z.string().min(1),
+    fanoutStep: z.number().int().min(0),
+    results: z.array(threadResultSchema),
+  }),
+);
 
-export const threadQueueMessageSchema = z.discriminatedUnion("kind", [
-  threadDispatchMessageSchema,
-  fanoutResumeMessageSchema,
-]);
+export const threadQueueMessageSchema = z.lazy(() =>
+  z.discriminatedUnion("kind", [threadDispatchMessageSchema, fanoutResumeMessageSchema]),
+);
 export type ThreadDispatchMessage = z.infer<typeof threadDispatchMessageSchema>;
 export type FanoutResumeMessage = z.infer<typeof fanoutResumeMessageSchema>;

@@ -12,48 +12,52 @@ import { type SessionRecord, SessionRepository } from "../sessions/session-recor
 export const threadsKey = (sessionId: string) => `thread#${sessionId}`;
 
 /** The dispatch a thread is working on or last answered: at most one at a time. */
-const dispatchSchema = z.object({
-  /** The coordinator step that dispatched it. */
-  fanoutKey: z.string(),
-  toolUseEventId: z.string(),
-  /** The current task token (a restarted execution brings a new one). */
-  taskToken: z.string().optional(),
-  /** Extension: the thread's own token budget for this dispatch (input + output tokens). */
-  tokenBudget: z.number().int().positive().optional(),
-  /** Usage of the thread when the dispatch started, to apply `tokenBudget` to this dispatch only. */
-  startTokens: z.number().int().min(0).default(0),
-  /** Set when siblings are cancelled (failure policy `cancel_siblings`). */
-  cancelled: z.boolean().optional(),
-  /** Why it was cancelled (a failed sibling, the coordinator's interrupt, its fan-out giving up). */
-  cancelReason: z.string().optional(),
-  outcome: z
-    .object({
-      ok: z.boolean(),
-      reply: z.string().optional(),
-      error: z.string().optional(),
-      /** The thread's stop reason (SDK shape), for the primary stream's `session.thread_status_idle`. */
-      stop: z.record(z.string(), z.unknown()).optional(),
-    })
-    .optional(),
-  /** Set once the task was answered; until then a crash is finished by the sweeper. */
-  answered: z.boolean().optional(),
-});
+const dispatchSchema = z.lazy(() =>
+  z.object({
+    /** The coordinator step that dispatched it. */
+    fanoutKey: z.string(),
+    toolUseEventId: z.string(),
+    /** The current task token (a restarted execution brings a new one). */
+    taskToken: z.string().optional(),
+    /** Extension: the thread's own token budget for this dispatch (input + output tokens). */
+    tokenBudget: z.number().int().positive().optional(),
+    /** Usage of the thread when the dispatch started, to apply `tokenBudget` to this dispatch only. */
+    startTokens: z.number().int().min(0).default(0),
+    /** Set when siblings are cancelled (failure policy `cancel_siblings`). */
+    cancelled: z.boolean().optional(),
+    /** Why it was cancelled (a failed sibling, the coordinator's interrupt, its fan-out giving up). */
+    cancelReason: z.string().optional(),
+    outcome: z
+      .object({
+        ok: z.boolean(),
+        reply: z.string().optional(),
+        error: z.string().optional(),
+        /** The thread's stop reason (SDK shape), for the primary stream's `session.thread_status_idle`. */
+        stop: z.record(z.string(), z.unknown()).optional(),
+      })
+      .optional(),
+    /** Set once the task was answered; until then a crash is finished by the sweeper. */
+    answered: z.boolean().optional(),
+  }),
+);
 
-export const threadMetaSchema = z.object({
-  schemaVersion: z.literal(1),
-  sessionId: z.string(),
-  agentName: z.string(),
-  /**
-   * What runs the thread: a saved agent (absent: the default), an inline agent the model defined
-   * (multiagent_20261001; it has no Agent resource), or an advisor consultation.
-   */
-  agentKind: z.enum(["agent", "inline", "advisor"]).optional(),
-  /** The workflow run that created the thread (core/workflows); absent for any other thread. */
-  workflowRunId: z.string().optional(),
-  parentThreadId: z.string().nullable(),
-  archivedAt: z.string().nullable(),
-  dispatch: dispatchSchema.optional(),
-});
+export const threadMetaSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    sessionId: z.string(),
+    agentName: z.string(),
+    /**
+     * What runs the thread: a saved agent (absent: the default), an inline agent the model defined
+     * (multiagent_20261001; it has no Agent resource), or an advisor consultation.
+     */
+    agentKind: z.enum(["agent", "inline", "advisor"]).optional(),
+    /** The workflow run that created the thread (core/workflows); absent for any other thread. */
+    workflowRunId: z.string().optional(),
+    parentThreadId: z.string().nullable(),
+    archivedAt: z.string().nullable(),
+    dispatch: dispatchSchema.optional(),
+  }),
+);
 export type ThreadMeta = z.infer<typeof threadMetaSchema>;
 export type ThreadDispatch = z.infer<typeof dispatchSchema>;
 

@@ -12,11 +12,14 @@ import type { SandboxMount, SandboxMountChange, SandboxNetwork, ShellSandbox } f
 export const BASH_DEFAULT_TIMEOUT_MS = 120_000;
 export const BASH_MAX_TIMEOUT_MS = 600_000;
 
-export const BashInputSchema = z.object({
-  command: z.string().optional(),
-  restart: z.boolean().optional(),
-  timeout_ms: z.number().int().optional(),
-}) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401BashInput>;
+export const BashInputSchema = z.lazy(
+  () =>
+    z.object({
+      command: z.string().optional(),
+      restart: z.boolean().optional(),
+      timeout_ms: z.number().int().optional(),
+    }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401BashInput>,
+);
 
 export type BashInput = z.infer<typeof BashInputSchema>;
 

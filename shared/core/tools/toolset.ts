@@ -83,36 +83,54 @@ export const BUILTIN_TOOL_NAMES: readonly BuiltinToolName[] = [
 // Input schemas: zod validates a call, and `satisfies` proves each matches the SDK's input type.
 export { BashInputSchema };
 
-export const ReadInputSchema = z.object({
-  file_path: z.string(),
-  view_range: z.array(z.number().int()).min(1).max(2).optional(),
-}) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401ReadInput>;
+export const ReadInputSchema = z.lazy(
+  () =>
+    z.object({
+      file_path: z.string(),
+      view_range: z.array(z.number().int()).min(1).max(2).optional(),
+    }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401ReadInput>,
+);
 
-export const WriteInputSchema = z.object({
-  file_path: z.string(),
-  content: z.string(),
-}) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401WriteInput>;
+export const WriteInputSchema = z.lazy(
+  () =>
+    z.object({
+      file_path: z.string(),
+      content: z.string(),
+    }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401WriteInput>,
+);
 
-export const EditInputSchema = z.object({
-  file_path: z.string(),
-  old_string: z.string(),
-  new_string: z.string(),
-  replace_all: z.boolean().optional(),
-}) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401EditInput>;
+export const EditInputSchema = z.lazy(
+  () =>
+    z.object({
+      file_path: z.string(),
+      old_string: z.string(),
+      new_string: z.string(),
+      replace_all: z.boolean().optional(),
+    }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401EditInput>,
+);
 
-export const GlobInputSchema = z.object({
-  pattern: z.string(),
-  path: z.string().optional(),
-}) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401GlobInput>;
+export const GlobInputSchema = z.lazy(
+  () =>
+    z.object({
+      pattern: z.string(),
+      path: z.string().optional(),
+    }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401GlobInput>,
+);
 
-export const GrepInputSchema = z.object({
-  pattern: z.string(),
-  path: z.string().optional(),
-}) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401GrepInput>;
+export const GrepInputSchema = z.lazy(
+  () =>
+    z.object({
+      pattern: z.string(),
+      path: z.string().optional(),
+    }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401GrepInput>,
+);
 
-export const WebFetchInputSchema = z.object({
-  url: z.string(),
-}) satisfies z.ZodType<WebFetchInput>;
+export const WebFetchInputSchema = z.lazy(
+  () =>
+    z.object({
+      url: z.string(),
+    }) satisfies z.ZodType<WebFetchInput>,
+);
 
 type InputSchema = Anthropic.Messages.Tool.InputSchema;
 

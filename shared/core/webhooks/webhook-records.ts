@@ -7,43 +7,47 @@
  */
 import * as z from "zod";
 
-export const endpointRecordSchema = z.object({
-  schemaVersion: z.literal(1),
-  id: z.string(),
-  workspaceId: z.string(),
-  url: z.string(),
-  name: z.string(),
-  description: z.string(),
-  enabled_events: z.array(z.string()),
-  state: z.enum(["enabled", "disabled"]),
-  disabled_reason: z.string(),
-  signingSecret: z.string(),
-  created_at: z.string(),
-  updated_at: z.string(),
-  rev: z.number().int(),
-});
+export const endpointRecordSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    id: z.string(),
+    workspaceId: z.string(),
+    url: z.string(),
+    name: z.string(),
+    description: z.string(),
+    enabled_events: z.array(z.string()),
+    state: z.enum(["enabled", "disabled"]),
+    disabled_reason: z.string(),
+    signingSecret: z.string(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    rev: z.number().int(),
+  }),
+);
 export type EndpointRecord = z.infer<typeof endpointRecordSchema>;
 
-export const deliveryRecordSchema = z.object({
-  schemaVersion: z.literal(1),
-  endpointId: z.string(),
-  workspaceId: z.string(),
-  eventId: z.string(),
-  eventType: z.string(),
-  /** The signed body, fixed when the event is recorded so every attempt and replay sends the same bytes. */
-  payload: z.string(),
-  lane: z.string(),
-  laneSeq: z.number().int(),
-  status: z.enum(["pending", "delivered", "failed"]),
-  attempts: z.number().int().min(0),
-  lastStatus: z.number().int().optional(),
-  lastError: z.string().optional(),
-  createdAt: z.string(),
-  deliveredAt: z.string().optional(),
-  /** Bumped by each replay, so a replay's queue message is told apart from stale ones. */
-  generation: z.number().int().min(0),
-  rev: z.number().int(),
-});
+export const deliveryRecordSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    endpointId: z.string(),
+    workspaceId: z.string(),
+    eventId: z.string(),
+    eventType: z.string(),
+    /** The signed body, fixed when the event is recorded so every attempt and replay sends the same bytes. */
+    payload: z.string(),
+    lane: z.string(),
+    laneSeq: z.number().int(),
+    status: z.enum(["pending", "delivered", "failed"]),
+    attempts: z.number().int().min(0),
+    lastStatus: z.number().int().optional(),
+    lastError: z.string().optional(),
+    createdAt: z.string(),
+    deliveredAt: z.string().optional(),
+    /** Bumped by each replay, so a replay's queue message is told apart from stale ones. */
+    generation: z.number().int().min(0),
+    rev: z.number().int(),
+  }),
+);
 export type DeliveryRecord = z.infer<typeof deliveryRecordSchema>;
 
 export const endpointKey = (workspaceId: string) => `ws#${workspaceId}#webhook`;
@@ -52,10 +56,12 @@ export const laneKey = (endpointId: string, subject: string) => `whlane#${endpoi
 export const padLane = (n: number) => String(n).padStart(12, "0");
 
 /** The webhooks queue's message: a nudge to attempt one delivery (DESIGN.md §5). */
-export const webhookMessageSchema = z.object({
-  schemaVersion: z.literal(1),
-  endpointId: z.string().min(1),
-  eventId: z.string().min(1),
-  generation: z.number().int().min(0),
-});
+export const webhookMessageSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    endpointId: z.string().min(1),
+    eventId: z.string().min(1),
+    generation: z.number().int().min(0),
+  }),
+);
 export type WebhookMessage = z.infer<typeof webhookMessageSchema>;

@@ -12,42 +12,50 @@ const runFields = {
   runId: z.string().min(1),
 };
 
-export const workflowTaskMessageSchema = z.object({
-  ...runFields,
-  kind: z.literal("workflow_task"),
-  stepId: z.string().min(1),
-  phase: z.number().int().min(0),
-  index: z.number().int().min(0).optional(),
-  item: z.unknown().optional(),
-  taskToken: z.string().min(1),
-});
+export const workflowTaskMessageSchema = z.lazy(() =>
+  z.object({
+    ...runFields,
+    kind: z.literal("workflow_task"),
+    stepId: z.string().min(1),
+    phase: z.number().int().min(0),
+    index: z.number().int().min(0).optional(),
+    item: z.unknown().optional(),
+    taskToken: z.string().min(1),
+  }),
+);
 
-export const workflowPhaseMessageSchema = z.object({
-  ...runFields,
-  kind: z.literal("workflow_phase"),
-  phase: z.number().int().min(0),
-});
+export const workflowPhaseMessageSchema = z.lazy(() =>
+  z.object({
+    ...runFields,
+    kind: z.literal("workflow_phase"),
+    phase: z.number().int().min(0),
+  }),
+);
 
-export const workflowFinishedMessageSchema = z.object({
-  ...runFields,
-  kind: z.literal("workflow_run_finished"),
-  ok: z.boolean(),
-  // A Catch's Error / Cause may arrive as null (moto) or be absent: read as absent.
-  error: z
-    .string()
-    .nullish()
-    .transform((v) => v ?? undefined),
-  cause: z
-    .string()
-    .nullish()
-    .transform((v) => v ?? undefined),
-});
+export const workflowFinishedMessageSchema = z.lazy(() =>
+  z.object({
+    ...runFields,
+    kind: z.literal("workflow_run_finished"),
+    ok: z.boolean(),
+    // A Catch's Error / Cause may arrive as null (moto) or be absent: read as absent.
+    error: z
+      .string()
+      .nullish()
+      .transform((v) => v ?? undefined),
+    cause: z
+      .string()
+      .nullish()
+      .transform((v) => v ?? undefined),
+  }),
+);
 
-export const workflowQueueMessageSchema = z.discriminatedUnion("kind", [
-  workflowTaskMessageSchema,
-  workflowPhaseMessageSchema,
-  workflowFinishedMessageSchema,
-]);
+export const workflowQueueMessageSchema = z.lazy(() =>
+  z.discriminatedUnion("kind", [
+    workflowTaskMessageSchema,
+    workflowPhaseMessageSchema,
+    workflowFinishedMessageSchema,
+  ]),
+);
 export type WorkflowQueueMessage = z.infer<typeof workflowQueueMessageSchema>;
 export type WorkflowTaskMessage = z.infer<typeof workflowTaskMessageSchema>;
 export type WorkflowFinishedMessage = z.infer<typeof workflowFinishedMessageSchema>;

@@ -38,10 +38,12 @@ export const WORKFLOW_PLAN_LIMITS = {
 } as const;
 
 const L = WORKFLOW_PLAN_LIMITS;
-const stepId = z
-  .string()
-  .regex(/^[a-z][a-z0-9_]{0,39}$/, "a step id is 1–40 characters: a lowercase letter, then a-z, 0-9 or _");
-const name = z.string().trim().min(1).max(200);
+const stepId = z.lazy(() =>
+  z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,39}$/, "a step id is 1–40 characters: a lowercase letter, then a-z, 0-9 or _"),
+);
+const name = z.lazy(() => z.string().trim().min(1).max(200));
 const callFields = {
   id: stepId,
   agent: z.string().min(1).max(200).describe("A predefined agent's name or id, or an inline agent's name."),
@@ -50,70 +52,81 @@ const callFields = {
   timeout_seconds: z.number().int().min(L.stepTimeout.min).max(L.stepTimeout.max).optional(),
 };
 
-export const AgentStepSchema = z.strictObject({
-  type: z.literal("agent"),
-  ...callFields,
-  output: z.enum(["text", "list"]).default("text"),
-});
-export const MapStepSchema = z.strictObject({
-  type: z.literal("map"),
-  ...callFields,
-  items: z.union([
-    z.array(z.string().max(L.itemChars)).max(L.literalItems),
-    z.strictObject({ from: stepId }),
-  ]),
-  max_concurrency: z.number().int().min(1).max(WORKFLOW_MAX_CONCURRENCY).default(10),
-});
+export const AgentStepSchema = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("agent"),
+    ...callFields,
+    output: z.enum(["text", "list"]).default("text"),
+  }),
+);
+export const MapStepSchema = z.lazy(() =>
+  z.strictObject({
+    type: z.literal("map"),
+    ...callFields,
+    items: z.union([
+      z.array(z.string().max(L.itemChars)).max(L.literalItems),
+      z.strictObject({ from: stepId }),
+    ]),
+    max_concurrency: z.number().int().min(1).max(WORKFLOW_MAX_CONCURRENCY).default(10),
+  }),
+);
 export type AgentStep = z.infer<typeof AgentStepSchema>;
 export type MapStep = z.infer<typeof MapStepSchema>;
 export type ParallelStep = { type: "parallel"; id: string; branches: WorkflowStep[][] };
 export type WorkflowStep = AgentStep | MapStep | ParallelStep;
 
-export const ParallelStepSchema: z.ZodType<ParallelStep> = z.strictObject({
-  type: z.literal("parallel"),
-  id: stepId,
-  get branches() {
-    return z.array(z.array(WorkflowStepSchema).min(1)).min(2).max(L.branches);
-  },
-}) as unknown as z.ZodType<ParallelStep>;
+export const ParallelStepSchema: z.ZodType<ParallelStep> = z.lazy(
+  () =>
+    z.strictObject({
+      type: z.literal("parallel"),
+      id: stepId,
+      get branches() {
+        return z.array(z.array(WorkflowStepSchema).min(1)).min(2).max(L.branches);
+      },
+    }) as unknown as z.ZodType<ParallelStep>,
+);
 
 export const WorkflowStepSchema: z.ZodType<WorkflowStep> = z.lazy(() =>
   z.discriminatedUnion("type", [AgentStepSchema, MapStepSchema, ParallelStepSchema as never]),
 ) as unknown as z.ZodType<WorkflowStep>;
 
-export const InlineAgentSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(
-      /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/,
-      "an inline agent's name is 1–64 letters, digits, space, _ . -",
-    ),
-  system: z.string().min(1).max(50_000),
-  model: z.string().min(1).max(200).optional(),
-  /** Names of the starting agent's tools it may use (default: all of them). */
-  tools: z.array(z.string().min(1)).max(128).optional(),
-  description: z.string().max(2_000).optional(),
-});
+export const InlineAgentSchema = z.lazy(() =>
+  z.strictObject({
+    name: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/,
+        "an inline agent's name is 1–64 letters, digits, space, _ . -",
+      ),
+    system: z.string().min(1).max(50_000),
+    model: z.string().min(1).max(200).optional(),
+    /** Names of the starting agent's tools it may use (default: all of them). */
+    tools: z.array(z.string().min(1)).max(128).optional(),
+    description: z.string().max(2_000).optional(),
+  }),
+);
 export type InlineAgent = z.infer<typeof InlineAgentSchema>;
 
 /** `start_workflow_run`'s input. */
-export const WorkflowPlanSchema = z.strictObject({
-  name: name.optional(),
-  description: z.string().max(2_000).optional(),
-  timeout_seconds: z.number().int().min(L.runTimeout.min).max(L.runTimeout.max).optional(),
-  agents: z.array(InlineAgentSchema).max(L.inlineAgents).optional(),
-  phases: z
-    .array(
-      z.strictObject({
-        name,
-        description: z.string().max(2_000).optional(),
-        steps: z.array(WorkflowStepSchema).min(1),
-      }),
-    )
-    .min(1)
-    .max(L.phases),
-  result: z.array(stepId).min(1).optional(),
-});
+export const WorkflowPlanSchema = z.lazy(() =>
+  z.strictObject({
+    name: name.optional(),
+    description: z.string().max(2_000).optional(),
+    timeout_seconds: z.number().int().min(L.runTimeout.min).max(L.runTimeout.max).optional(),
+    agents: z.array(InlineAgentSchema).max(L.inlineAgents).optional(),
+    phases: z
+      .array(
+        z.strictObject({
+          name,
+          description: z.string().max(2_000).optional(),
+          steps: z.array(WorkflowStepSchema).min(1),
+        }),
+      )
+      .min(1)
+      .max(L.phases),
+    result: z.array(stepId).min(1).optional(),
+  }),
+);
 export type WorkflowPlan = z.infer<typeof WorkflowPlanSchema>;
 
 /** An agent a plan may call. */

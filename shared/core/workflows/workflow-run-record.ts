@@ -18,79 +18,89 @@ const threadMarksKey = (runId: string) => `wfthreadmark#${runId}`;
 const OPEN_RUNS_KEY = "wfopen";
 
 /** The SDK's workflow run error types (`BetaManagedAgentsWorkflowRunErrorObject`). */
-export const workflowRunErrorSchema = z.object({
-  type: z.enum([
-    "program_error",
-    "timeout_error",
-    "thread_limit_error",
-    "max_workflow_runs_error",
-    "unknown_error",
-  ]),
-  message: z.string(),
-});
+export const workflowRunErrorSchema = z.lazy(() =>
+  z.object({
+    type: z.enum([
+      "program_error",
+      "timeout_error",
+      "thread_limit_error",
+      "max_workflow_runs_error",
+      "unknown_error",
+    ]),
+    message: z.string(),
+  }),
+);
 export type WorkflowRunError = z.infer<typeof workflowRunErrorSchema>;
 
-export const workflowRunResultSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("completed") }),
-  z.object({ type: z.literal("error"), error: workflowRunErrorSchema }),
-  z.object({ type: z.literal("stopped") }),
-]);
+export const workflowRunResultSchema = z.lazy(() =>
+  z.discriminatedUnion("type", [
+    z.object({ type: z.literal("completed") }),
+    z.object({ type: z.literal("error"), error: workflowRunErrorSchema }),
+    z.object({ type: z.literal("stopped") }),
+  ]),
+);
 export type WorkflowRunResult = z.infer<typeof workflowRunResultSchema>;
 
-const workflowRunSchema = z.object({
-  schemaVersion: z.literal(1),
-  workspaceId: z.string(),
-  sessionId: z.string(),
-  runId: z.string(),
-  /** The `start_workflow_run` call that started it; its result is the run's result. */
-  toolUseEventId: z.string(),
-  /** The agent step that started it (the agent waits on its runs from that step). */
-  stepSeq: z.number().int(),
-  name: z.string(),
-  description: z.string().nullable(),
-  phases: z.array(z.object({ id: z.string(), name: z.string(), description: z.string().nullable() })),
-  /** The validated plan (shared/core/workflows/workflow-plan.ts), stored as validated. */
-  plan: z.custom<ValidatedPlan>((v) => typeof v === "object" && v !== null && "program" in v),
-  /** Event time of everything the start wrote (a replay writes identical events). */
-  createdAt: z.string(),
-  /** Epoch ms after which the run ends with `timeout_error`. */
-  deadline: z.number(),
-  status: z.enum(["running", "ended"]),
-  result: workflowRunResultSchema.optional(),
-  /** Set once the end's effects (events, tool result, thread stops) are all written. */
-  reported: z.boolean().optional(),
-});
+const workflowRunSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    workspaceId: z.string(),
+    sessionId: z.string(),
+    runId: z.string(),
+    /** The `start_workflow_run` call that started it; its result is the run's result. */
+    toolUseEventId: z.string(),
+    /** The agent step that started it (the agent waits on its runs from that step). */
+    stepSeq: z.number().int(),
+    name: z.string(),
+    description: z.string().nullable(),
+    phases: z.array(z.object({ id: z.string(), name: z.string(), description: z.string().nullable() })),
+    /** The validated plan (shared/core/workflows/workflow-plan.ts), stored as validated. */
+    plan: z.custom<ValidatedPlan>((v) => typeof v === "object" && v !== null && "program" in v),
+    /** Event time of everything the start wrote (a replay writes identical events). */
+    createdAt: z.string(),
+    /** Epoch ms after which the run ends with `timeout_error`. */
+    deadline: z.number(),
+    status: z.enum(["running", "ended"]),
+    result: workflowRunResultSchema.optional(),
+    /** Set once the end's effects (events, tool result, thread stops) are all written. */
+    reported: z.boolean().optional(),
+  }),
+);
 export type WorkflowRun = z.infer<typeof workflowRunSchema>;
 
-const attemptSchema = z.object({
-  threadId: z.string(),
-  /** The Step Functions task token this attempt answers. */
-  taskToken: z.string(),
-  /** The thread's answer, once it went idle (or was given up). */
-  outcome: z
-    .object({
-      ok: z.boolean(),
-      reply: z.string().optional(),
-      error: z.string().optional(),
-      items: z.array(z.string()).optional(),
-    })
-    .optional(),
-  /** A list step's items as its agent returned them (`return_items`), until the outcome takes them. */
-  returnedItems: z.array(z.string()).optional(),
-  /** The Step Functions task was answered with the outcome. */
-  answered: z.boolean().optional(),
-});
+const attemptSchema = z.lazy(() =>
+  z.object({
+    threadId: z.string(),
+    /** The Step Functions task token this attempt answers. */
+    taskToken: z.string(),
+    /** The thread's answer, once it went idle (or was given up). */
+    outcome: z
+      .object({
+        ok: z.boolean(),
+        reply: z.string().optional(),
+        error: z.string().optional(),
+        items: z.array(z.string()).optional(),
+      })
+      .optional(),
+    /** A list step's items as its agent returned them (`return_items`), until the outcome takes them. */
+    returnedItems: z.array(z.string()).optional(),
+    /** The Step Functions task was answered with the outcome. */
+    answered: z.boolean().optional(),
+  }),
+);
 export type WorkflowTaskAttempt = z.infer<typeof attemptSchema>;
 
-const workflowTaskSchema = z.object({
-  schemaVersion: z.literal(1),
-  runId: z.string(),
-  stepId: z.string(),
-  /** A map call's item index; absent for an agent step. */
-  index: z.number().int().optional(),
-  item: z.unknown().optional(),
-  attempts: z.array(attemptSchema),
-});
+const workflowTaskSchema = z.lazy(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    runId: z.string(),
+    stepId: z.string(),
+    /** A map call's item index; absent for an agent step. */
+    index: z.number().int().optional(),
+    item: z.unknown().optional(),
+    attempts: z.array(attemptSchema),
+  }),
+);
 export type WorkflowTask = z.infer<typeof workflowTaskSchema>;
 
 /** A task's sort key: the step, then the map index (zero-padded, so a step's items list in order). */

@@ -94,14 +94,9 @@ export interface WorkflowRunsOptions {
   limits: WorkflowLimits;
 }
 
-const relayTokenSchema = z.tuple([
-  z.literal(RELAY),
-  z.string(),
-  z.string(),
-  z.string(),
-  z.string(),
-  z.coerce.number().int(),
-]);
+const relayTokenSchema = z.lazy(() =>
+  z.tuple([z.literal(RELAY), z.string(), z.string(), z.string(), z.string(), z.coerce.number().int()]),
+);
 
 let toolInputSchema: Record<string, unknown> | undefined;
 

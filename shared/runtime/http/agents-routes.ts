@@ -6,7 +6,9 @@ import type { AgentsService } from "../../core/agents/agents-service.js";
 import { json, jsonBody, optionalInt, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
 import type { Router } from "./router.js";
 
-const AgentVersionListQuerySchema = z.object({ limit: pageLimitSchema, page: pageCursorSchema });
+const AgentVersionListQuerySchema = z.lazy(() =>
+  z.object({ limit: pageLimitSchema, page: pageCursorSchema }),
+);
 
 export function addAgentRoutes(router: Router, agents: AgentsService): Router {
   return router

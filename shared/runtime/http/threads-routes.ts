@@ -7,11 +7,13 @@ import { eventStreamResponse, json, parseListQuery, workspaceOf as ws } from "./
 import type { Router } from "./router.js";
 
 /** GET /v1/sessions/{id}/threads query (SDK: ThreadListParams). */
-export const ThreadListQuerySchema = z.object({
-  limit: pageLimitSchema,
-  page: pageCursorSchema,
-  statuses: z.array(z.enum(["running", "idle", "rescheduling", "terminated"])).optional(),
-});
+export const ThreadListQuerySchema = z.lazy(() =>
+  z.object({
+    limit: pageLimitSchema,
+    page: pageCursorSchema,
+    statuses: z.array(z.enum(["running", "idle", "rescheduling", "terminated"])).optional(),
+  }),
+);
 
 export function addThreadRoutes(router: Router, threads: ThreadsService): Router {
   return router
