@@ -10,6 +10,7 @@ import { Messages } from "@anthropic-ai/sdk/resources/messages/messages";
 import type { ModelProvider, ModelRequest, ModelResponse, ModelStreamObserver } from "../../core/ports.js";
 import { checkedMessage, toModelCallError } from "./model-errors.js";
 import { observedMessage } from "./model-streaming.js";
+import { nodeHttpFetch } from "./node-http-fetch.js";
 
 export interface AnthropicModelOptions {
   apiKey: string;
@@ -30,6 +31,7 @@ export class AnthropicModel implements ModelProvider {
       baseURL: options.baseURL,
       maxRetries: 0,
       timeout: options.timeoutMs,
+      fetch: nodeHttpFetch(),
     });
     this.#messages = new Messages(client);
     this.#timeoutMs = options.timeoutMs;

@@ -1,0 +1,77 @@
+/**
+ * A `fetch` for the Anthropic SDK over `node:http`/`node:https` with keep-alive agents — what the AWS
+ * SDK's Node handler uses — instead of Node's built-in fetch (undici), whose request and response
+ * machinery costs about 0.3 ms more CPU per model call (measured against a local Messages server:
+ * 0.82 → 0.54 ms per call, the server's share included). It serves what the SDK's Messages calls
+ * send — a method, headers, a string or byte body, an AbortSignal — and hands anything else (a
+ * `Request`, a streamed or form body) to the built-in fetch. An event stream's body is passed on as
+ * it arrives; any other body is read whole before the promise resolves, as the SDK reads it whole.
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { Readable } from "node:stream";
+
+/** Statuses whose response has no body (the Response constructor refuses one). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+export function nodeHttpFetch(): typeof fetch {
+  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  const served = (input: unknown, body: unknown): input is string | URL =>
+    (typeof input === "string" || input instanceof URL) &&
+    (body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array);
+
+  return (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    if (!served(input, init.body)) return fetch(input, init);
+    const url = new URL(input);
+    if (url.protocol !== "http:" && url.protocol !== "https:") return fetch(input, init);
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, name) => {
+      headers[name] = value;
+    });
+    const body = init.body as string | Uint8Array | null | undefined;
+    if (body !== undefined && body !== null) headers["content-length"] = String(Buffer.byteLength(body));
+    const secure = url.protocol === "https:";
+    return new Promise<Response>((resolve, reject) => {
+      const request = (secure ? httpsRequest : httpRequest)(
+        url,
+        {
+          method: init.method ?? "GET",
+          headers,
+          agent: secure ? agents.https : agents.http,
+          ...(init.signal ? { signal: init.signal } : {}),
+        },
+        (response) => {
+          const status = response.statusCode ?? 502;
+          const responseHeaders = headersOf(response);
+          if (NULL_BODY_STATUSES.has(status)) {
+            response.resume();
+            resolve(new Response(null, { status, headers: responseHeaders }));
+          } else if (responseHeaders.get("content-type")?.startsWith("text/event-stream")) {
+            resolve(
+              new Response(Readable.toWeb(response) as ReadableStream, { status, headers: responseHeaders }),
+            );
+          } else {
+            const chunks: Buffer[] = [];
+            response.on("data", (chunk: Buffer) => chunks.push(chunk));
+            response.on("end", () =>
+              resolve(new Response(Buffer.concat(chunks), { status, headers: responseHeaders })),
+            );
+            response.on("error", reject);
+          }
+        },
+      );
+      // An abort rejects with the signal's AbortError, which the SDK tells from a failed connection.
+      request.on("error", reject);
+      request.end(body ?? undefined);
+    });
+  }) as typeof fetch;
+}
+
+function headersOf(response: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (Array.isArray(value)) for (const one of value) headers.append(name, one);
+    else if (value !== undefined) headers.set(name, value);
+  }
+  return headers;
+}
