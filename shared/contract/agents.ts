@@ -33,6 +33,7 @@ import type {
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
 import type { BetaManagedAgentsMultiagent } from "@anthropic-ai/sdk/resources/beta/sessions/sessions";
 import * as z from "zod";
+import { lazySchema } from "./lazy-schema.js";
 import {
   applyMetadataPatch,
   type FieldProblem,
@@ -115,7 +116,7 @@ export function defaultEffortFor(_modelId: string): EffortLevel {
 // Schemas: building blocks
 // ---------------------------------------------------------------------------------------------
 
-const permissionPolicySchema = z.lazy(() =>
+const permissionPolicySchema = lazySchema(() =>
   z.discriminatedUnion("type", [
     z.strictObject({ type: z.literal("always_allow") }),
     z.strictObject({ type: z.literal("always_ask") }),
@@ -136,10 +137,10 @@ function domainList(pattern: RegExp, what: string) {
     .max(AGENT_LIMITS.maxDomains);
 }
 
-const fetchDomains = z.lazy(() =>
+const fetchDomains = lazySchema(() =>
   domainList(HOSTNAME, "a plain hostname like docs.example.com (no scheme, port or path)"),
 );
-const searchDomains = z.lazy(() =>
+const searchDomains = lazySchema(() =>
   domainList(HOSTNAME_WITH_PATH, "a hostname like docs.example.com (no scheme or port)"),
 );
 
@@ -156,7 +157,7 @@ function noBothDomainLists(
   }
 }
 
-const toolReferenceSchema = z.lazy(() =>
+const toolReferenceSchema = lazySchema(() =>
   z.strictObject({ name: z.string().min(1), type: z.literal("tool_reference") }),
 );
 
@@ -173,10 +174,10 @@ function uniqueToolRefs(
   });
 }
 
-const toolRefList = z.lazy(() => z.array(toolReferenceSchema).min(1).max(AGENT_LIMITS.maxUrlSourceTools));
-const urlSourceAll = z.lazy(() => z.strictObject({ type: z.literal("all") }));
-const urlSourceNone = z.lazy(() => z.strictObject({ type: z.literal("none") }));
-const urlSourceToolFilter = z.lazy(() =>
+const toolRefList = lazySchema(() => z.array(toolReferenceSchema).min(1).max(AGENT_LIMITS.maxUrlSourceTools));
+const urlSourceAll = lazySchema(() => z.strictObject({ type: z.literal("all") }));
+const urlSourceNone = lazySchema(() => z.strictObject({ type: z.literal("none") }));
+const urlSourceToolFilter = lazySchema(() =>
   z.discriminatedUnion("type", [
     urlSourceAll,
     urlSourceNone,
@@ -184,13 +185,13 @@ const urlSourceToolFilter = z.lazy(() =>
     z.strictObject({ type: z.literal("except"), tools: toolRefList }).superRefine(uniqueToolRefs),
   ]),
 );
-const urlSourceShorthand = z.lazy(() => z.enum(["all", "none"]));
-const urlSourceToolFilterParams = z.lazy(() =>
+const urlSourceShorthand = lazySchema(() => z.enum(["all", "none"]));
+const urlSourceToolFilterParams = lazySchema(() =>
   z.union([urlSourceShorthand, urlSourceToolFilter], {
     error: 'expected "all", "none", or an object with type all, none, only or except',
   }),
 );
-const urlSourceUserInputParams = z.lazy(() =>
+const urlSourceUserInputParams = lazySchema(() =>
   z.union([urlSourceShorthand, z.discriminatedUnion("type", [urlSourceAll, urlSourceNone])], {
     error: 'expected "all", "none", {"type":"all"} or {"type":"none"}',
   }),
@@ -200,7 +201,7 @@ type UrlSourceParam = z.infer<typeof urlSourceToolFilterParams> | z.infer<typeof
 const sourceType = (v: UrlSourceParam | null | undefined) =>
   v == null ? undefined : typeof v === "string" ? v : v.type;
 
-const urlSourcesParams = z.lazy(() =>
+const urlSourcesParams = lazySchema(() =>
   z
     .strictObject({
       client_tool_results: urlSourceToolFilterParams.nullish(),
@@ -239,7 +240,7 @@ function simpleToolConfig<N extends Exclude<AgentToolName, "web_fetch" | "web_se
   return z.strictObject({ name: z.literal(name), type: z.literal(name).optional(), ...toolOverrideFields });
 }
 
-const userLocationSchema = z.lazy(() =>
+const userLocationSchema = lazySchema(() =>
   z.strictObject({
     type: z.literal("approximate"),
     city: z.string().nullish(),
@@ -252,7 +253,7 @@ const userLocationSchema = z.lazy(() =>
   }),
 );
 
-const webFetchToolConfig = z.lazy(() =>
+const webFetchToolConfig = lazySchema(() =>
   z
     .strictObject({
       name: z.literal("web_fetch"),
@@ -266,7 +267,7 @@ const webFetchToolConfig = z.lazy(() =>
     .superRefine(noBothDomainLists),
 );
 
-const webSearchToolConfig = z.lazy(() =>
+const webSearchToolConfig = lazySchema(() =>
   z
     .strictObject({
       name: z.literal("web_search"),
@@ -279,7 +280,7 @@ const webSearchToolConfig = z.lazy(() =>
     .superRefine(noBothDomainLists),
 );
 
-const agentToolConfigParams = z.lazy(() =>
+const agentToolConfigParams = lazySchema(() =>
   z.discriminatedUnion("name", [
     simpleToolConfig("bash"),
     simpleToolConfig("edit"),
@@ -292,9 +293,9 @@ const agentToolConfigParams = z.lazy(() =>
   ]),
 );
 
-const toolsetDefaultConfigParams = z.lazy(() => z.strictObject(toolOverrideFields));
+const toolsetDefaultConfigParams = lazySchema(() => z.strictObject(toolOverrideFields));
 
-const agentToolsetParams = z.lazy(() =>
+const agentToolsetParams = lazySchema(() =>
   z.strictObject({
     type: z.literal("agent_toolset_20260401"),
     configs: z.array(agentToolConfigParams).optional(),
@@ -302,7 +303,7 @@ const agentToolsetParams = z.lazy(() =>
   }),
 );
 
-const mcpToolsetParams = z.lazy(() =>
+const mcpToolsetParams = lazySchema(() =>
   z.strictObject({
     type: z.literal("mcp_toolset"),
     mcp_server_name: z.string().min(1).max(AGENT_LIMITS.mcpServerNameMaxLength),
@@ -319,7 +320,7 @@ const mcpToolsetParams = z.lazy(() =>
 );
 
 /** JSON Schema of a custom tool's input: must be `type: "object"`; other keywords pass through. */
-const customToolInputSchema = z.lazy(() =>
+const customToolInputSchema = lazySchema(() =>
   z.looseObject({
     type: z.literal("object"),
     properties: z.record(z.string(), z.unknown()).nullish(),
@@ -327,7 +328,7 @@ const customToolInputSchema = z.lazy(() =>
   }),
 );
 
-const customToolParams = z.lazy(() =>
+const customToolParams = lazySchema(() =>
   z.strictObject({
     type: z.literal("custom"),
     name: z.string().regex(new RegExp(`^[A-Za-z0-9_-]{1,${AGENT_LIMITS.customToolNameMaxLength}}$`), {
@@ -338,31 +339,31 @@ const customToolParams = z.lazy(() =>
   }),
 );
 
-const toolParams = z.lazy(() =>
+const toolParams = lazySchema(() =>
   z.discriminatedUnion("type", [agentToolsetParams, mcpToolsetParams, customToolParams]),
 );
-const toolsParams = z.lazy(() => z.array(toolParams).max(AGENT_LIMITS.maxTools));
+const toolsParams = lazySchema(() => z.array(toolParams).max(AGENT_LIMITS.maxTools));
 
-const urlMcpServerParams = z.lazy(() =>
+const urlMcpServerParams = lazySchema(() =>
   z.strictObject({
     name: z.string().min(1).max(AGENT_LIMITS.mcpServerNameMaxLength),
     type: z.literal("url"),
     url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }),
   }),
 );
-const mcpServersParams = z.lazy(() => z.array(urlMcpServerParams).max(AGENT_LIMITS.maxMcpServers));
+const mcpServersParams = lazySchema(() => z.array(urlMcpServerParams).max(AGENT_LIMITS.maxMcpServers));
 
 const skillFields = {
   skill_id: z.string().min(1),
   version: z.string().min(1).nullish(),
 };
-const skillParams = z.lazy(() =>
+const skillParams = lazySchema(() =>
   z.discriminatedUnion("type", [
     z.strictObject({ type: z.literal("anthropic"), ...skillFields }),
     z.strictObject({ type: z.literal("custom"), ...skillFields }),
   ]),
 );
-const skillsParams = z.lazy(() =>
+const skillsParams = lazySchema(() =>
   z
     .array(skillParams)
     .max(AGENT_LIMITS.maxSkills)
@@ -377,7 +378,7 @@ const skillsParams = z.lazy(() =>
     }),
 );
 
-const executionIdentityParams = z.lazy(() =>
+const executionIdentityParams = lazySchema(() =>
   z.discriminatedUnion("type", [
     z.strictObject({
       type: z.literal("aws_role"),
@@ -392,13 +393,13 @@ const executionIdentityParams = z.lazy(() =>
   ]),
 );
 
-const effortLevel = z.lazy(() => z.enum(["low", "medium", "high", "xhigh", "max"]));
-const effortParams = z.lazy(() =>
+const effortLevel = lazySchema(() => z.enum(["low", "medium", "high", "xhigh", "max"]));
+const effortParams = lazySchema(() =>
   z.union([effortLevel, z.strictObject({ type: effortLevel })], {
     error: "expected one of low, medium, high, xhigh, max, or an object {type}",
   }),
 );
-const modelConfigParams = z.lazy(() =>
+const modelConfigParams = lazySchema(() =>
   z.strictObject({
     id: z.string().min(1),
     effort: effortParams.nullish(),
@@ -406,7 +407,7 @@ const modelConfigParams = z.lazy(() =>
     speed: z.enum(["standard", "fast"]).nullish(),
   }),
 );
-const modelParams = z.lazy(() =>
+const modelParams = lazySchema(() =>
   z.union([z.string().min(1), modelConfigParams], {
     error: "expected a model id string or a model config object",
   }),
@@ -414,15 +415,15 @@ const modelParams = z.lazy(() =>
 
 // Multiagent ---------------------------------------------------------------------------------
 
-const agentRefParams = z.lazy(() =>
+const agentRefParams = lazySchema(() =>
   z.strictObject({
     id: z.string().min(1),
     type: z.literal("agent"),
     version: z.number().int().min(1).optional(),
   }),
 );
-const selfParams = z.lazy(() => z.strictObject({ type: z.literal("self") }));
-const advisorRosterParams = z.lazy(() =>
+const selfParams = lazySchema(() => z.strictObject({ type: z.literal("self") }));
+const advisorRosterParams = lazySchema(() =>
   z.strictObject({ model: z.string().min(1), type: z.literal("advisor") }),
 );
 
@@ -457,29 +458,29 @@ function refineRoster(entries: ReadonlyArray<RosterEntry>, ctx: z.core.$Refineme
     ctx.addIssue({ code: "custom", path: [...p.path], message: p.message });
 }
 
-const rosterEntryParams = z.lazy(() =>
+const rosterEntryParams = lazySchema(() =>
   z.union(
     [z.string().min(1), z.discriminatedUnion("type", [agentRefParams, selfParams, advisorRosterParams])],
     { error: 'expected an agent id, {"type":"agent","id",…}, {"type":"self"} or {"type":"advisor","model"}' },
   ),
 );
-const coordinatorParams = z.lazy(() =>
+const coordinatorParams = lazySchema(() =>
   z.strictObject({
     type: z.literal("coordinator"),
     agents: z.array(rosterEntryParams).min(1).max(AGENT_LIMITS.maxRosterEntries).superRefine(refineRoster),
   }),
 );
 
-const predefinedAgentParams = z.lazy(() =>
+const predefinedAgentParams = lazySchema(() =>
   z.union([z.string().min(1), z.discriminatedUnion("type", [agentRefParams, selfParams])], {
     error: 'expected an agent id, {"type":"agent","id",…} or {"type":"self"}',
   }),
 );
-const predefinedAgentsParams = z.lazy(() =>
+const predefinedAgentsParams = lazySchema(() =>
   z.array(predefinedAgentParams).max(AGENT_LIMITS.maxRosterEntries).superRefine(refineRoster),
 );
 
-const enabledOrDisabled = z.lazy(() =>
+const enabledOrDisabled = lazySchema(() =>
   z.discriminatedUnion("type", [
     z.strictObject({ type: z.literal("enabled") }),
     z.strictObject({ type: z.literal("disabled") }),
@@ -497,7 +498,7 @@ function spawnerParams() {
   ]);
 }
 
-const multiagent20261001Params = z.lazy(() =>
+const multiagent20261001Params = lazySchema(() =>
   z.strictObject({
     type: z.literal("multiagent_20261001"),
     advisor: z
@@ -511,7 +512,7 @@ const multiagent20261001Params = z.lazy(() =>
   }),
 );
 
-const multiagentParams = z.lazy(() =>
+const multiagentParams = lazySchema(() =>
   z.discriminatedUnion("type", [coordinatorParams, multiagent20261001Params]),
 );
 
@@ -634,7 +635,7 @@ export function agentToolProblems(
 // ---------------------------------------------------------------------------------------------
 
 /** Body of `POST /v1/agents` (matches `AgentCreateParams` minus the header params). */
-export const AgentCreateSchema = z.lazy(() =>
+export const AgentCreateSchema = lazySchema(() =>
   z
     .strictObject({
       model: modelParams,
@@ -661,7 +662,7 @@ export type AgentCreate = z.infer<typeof AgentCreateSchema>;
  * is optional; `version`, when sent, must equal the stored version (checked by the service).
  * Cross-field rules are checked on the merged result by `applyAgentUpdate`.
  */
-export const AgentUpdateSchema = z.lazy(() =>
+export const AgentUpdateSchema = lazySchema(() =>
   z.strictObject({
     version: z.number().int().min(1).optional(),
     description: z.string().max(AGENT_LIMITS.descriptionMaxLength).nullish(),
@@ -679,7 +680,7 @@ export const AgentUpdateSchema = z.lazy(() =>
 export type AgentUpdate = z.infer<typeof AgentUpdateSchema>;
 
 /** Query of `GET /v1/agents`. Unknown parameters are ignored (the SDK adds `beta=true`). */
-export const AgentListQuerySchema = z.lazy(() =>
+export const AgentListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,
@@ -691,7 +692,7 @@ export const AgentListQuerySchema = z.lazy(() =>
 export type AgentListQuery = z.infer<typeof AgentListQuerySchema>;
 
 /** Query of `GET /v1/agents/{id}`: `version` (≥ 1) picks an older version. */
-export const AgentRetrieveQuerySchema = z.lazy(() =>
+export const AgentRetrieveQuerySchema = lazySchema(() =>
   z.object({
     version: z
       .string()

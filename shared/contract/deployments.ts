@@ -31,6 +31,8 @@ export type {
   BetaManagedAgentsSessionResourceConfig as DeploymentResourceConfig,
 } from "@anthropic-ai/sdk/resources/beta/deployments";
 
+import { lazySchema } from "./lazy-schema.js";
+
 /** Id prefixes, as the SDK's examples show them (`depl_011C…`, `drun_…`). */
 export const deploymentIdPrefix = "depl";
 export const deploymentRunIdPrefix = "drun";
@@ -49,10 +51,10 @@ export const DEPLOYMENT_LIMITS = {
   expressionMaxLength: 256,
 } as const;
 
-const agentIdSchema = z.lazy(() => z.string().min(1).max(128));
+const agentIdSchema = lazySchema(() => z.string().min(1).max(128));
 
 /** `agent`: an id (pins the latest version) or `{type: "agent", id, version?}`. */
-const agentRefSchema = z.lazy(() =>
+const agentRefSchema = lazySchema(() =>
   z.union([
     agentIdSchema,
     z.strictObject({
@@ -64,7 +66,7 @@ const agentRefSchema = z.lazy(() =>
 );
 
 /** `schedule`: a 5-field cron expression and an IANA time zone (checked by the service). */
-export const scheduleParamsSchema = z.lazy(() =>
+export const scheduleParamsSchema = lazySchema(() =>
   z.strictObject({
     type: z.literal("cron"),
     expression: z.string().min(1).max(DEPLOYMENT_LIMITS.expressionMaxLength),
@@ -77,7 +79,7 @@ export type ScheduleParams = z.infer<typeof scheduleParamsSchema>;
  * One initial event. `system.message` is typed by the SDK but this server does not take it (as on
  * `POST /v1/sessions/{id}/events`): a clear 400 instead of an event that would be ignored.
  */
-const systemMessageParamsSchema = z.lazy(() =>
+const systemMessageParamsSchema = lazySchema(() =>
   z
     .object({
       type: z.literal("system.message"),
@@ -87,7 +89,7 @@ const systemMessageParamsSchema = z.lazy(() =>
     .refine(() => false, { message: "system.message is not supported by this server yet" }),
 );
 
-export const initialEventParamsSchema = z.lazy(() =>
+export const initialEventParamsSchema = lazySchema(() =>
   z.discriminatedUnion("type", [
     userMessageParamsSchema,
     defineOutcomeParamsSchema,
@@ -98,25 +100,25 @@ export type InitialEventParams =
   | z.infer<typeof userMessageParamsSchema>
   | z.infer<typeof defineOutcomeParamsSchema>;
 
-const initialEventsSchema = z.lazy(() =>
+const initialEventsSchema = lazySchema(() =>
   z
     .array(initialEventParamsSchema)
     .min(DEPLOYMENT_LIMITS.minInitialEvents)
     .max(DEPLOYMENT_LIMITS.maxInitialEvents),
 );
 
-const resourcesSchema = z.lazy(() =>
+const resourcesSchema = lazySchema(() =>
   sessionResourcesSchema.refine((r) => r.length <= DEPLOYMENT_LIMITS.maxResources, {
     message: `must have at most ${DEPLOYMENT_LIMITS.maxResources} items`,
   }),
 );
 
-const vaultIdsSchema = z.lazy(() => z.array(z.string().min(1).max(128)).max(DEPLOYMENT_LIMITS.maxVaults));
+const vaultIdsSchema = lazySchema(() => z.array(z.string().min(1).max(128)).max(DEPLOYMENT_LIMITS.maxVaults));
 
-const nameSchema = z.lazy(() => z.string().trim().min(1).max(DEPLOYMENT_LIMITS.nameMaxLength));
-const descriptionSchema = z.lazy(() => z.string().max(DEPLOYMENT_LIMITS.descriptionMaxLength));
+const nameSchema = lazySchema(() => z.string().trim().min(1).max(DEPLOYMENT_LIMITS.nameMaxLength));
+const descriptionSchema = lazySchema(() => z.string().max(DEPLOYMENT_LIMITS.descriptionMaxLength));
 
-export const DeploymentCreateSchema = z.lazy(() =>
+export const DeploymentCreateSchema = lazySchema(() =>
   z.strictObject({
     agent: agentRefSchema,
     environment_id: z.string().min(1).max(128),
@@ -132,7 +134,7 @@ export const DeploymentCreateSchema = z.lazy(() =>
 );
 export type DeploymentCreateBody = z.infer<typeof DeploymentCreateSchema>;
 
-export const DeploymentUpdateSchema = z.lazy(() =>
+export const DeploymentUpdateSchema = lazySchema(() =>
   z.strictObject({
     agent: agentRefSchema.optional(),
     budget: budgetSchema.nullish(),
@@ -148,9 +150,9 @@ export const DeploymentUpdateSchema = z.lazy(() =>
 );
 export type DeploymentUpdateBody = z.infer<typeof DeploymentUpdateSchema>;
 
-const queryBoolean = z.lazy(() => z.enum(["true", "false"]).transform((v) => v === "true"));
+const queryBoolean = lazySchema(() => z.enum(["true", "false"]).transform((v) => v === "true"));
 
-export const DeploymentListQuerySchema = z.lazy(() =>
+export const DeploymentListQuerySchema = lazySchema(() =>
   z
     .object({
       limit: pageLimitSchema,
@@ -168,7 +170,7 @@ export const DeploymentListQuerySchema = z.lazy(() =>
 );
 export type DeploymentListQuery = z.infer<typeof DeploymentListQuerySchema>;
 
-export const DeploymentRunListQuerySchema = z.lazy(() =>
+export const DeploymentRunListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,

@@ -3,10 +3,11 @@
  * response shape. A schedule dreams over one memory store on a cron or rate expression.
  */
 import * as z from "zod";
+import { lazySchema } from "./lazy-schema.js";
 import { pageCursorSchema, pageLimitSchema } from "./validation.js";
 
 /** `rate(5 minutes)` or `cron(0 3 * * ? *)`, as EventBridge Scheduler writes them. */
-export const scheduleExpressionSchema = z.lazy(() =>
+export const scheduleExpressionSchema = lazySchema(() =>
   z
     .string()
     .min(1)
@@ -17,14 +18,14 @@ export const scheduleExpressionSchema = z.lazy(() =>
     }),
 );
 
-const model = z.lazy(() =>
+const model = lazySchema(() =>
   z.union([
     z.string().min(1).max(256),
     z.object({ id: z.string().min(1).max(256), speed: z.literal("standard").nullish() }).strict(),
   ]),
 );
 
-export const DreamScheduleCreateSchema = z.lazy(() =>
+export const DreamScheduleCreateSchema = lazySchema(() =>
   z
     .object({
       memory_store_id: z.string().min(1).max(256),
@@ -41,7 +42,7 @@ export const DreamScheduleCreateSchema = z.lazy(() =>
 );
 export type DreamScheduleCreateBody = z.infer<typeof DreamScheduleCreateSchema>;
 
-export const DreamScheduleUpdateSchema = z.lazy(() =>
+export const DreamScheduleUpdateSchema = lazySchema(() =>
   z
     .object({
       schedule_expression: scheduleExpressionSchema.optional(),
@@ -54,7 +55,7 @@ export const DreamScheduleUpdateSchema = z.lazy(() =>
 );
 export type DreamScheduleUpdateBody = z.infer<typeof DreamScheduleUpdateSchema>;
 
-export const DreamScheduleListQuerySchema = z.lazy(() =>
+export const DreamScheduleListQuerySchema = lazySchema(() =>
   z.object({ limit: pageLimitSchema, page: pageCursorSchema }),
 );
 export type DreamScheduleListQuery = z.infer<typeof DreamScheduleListQuerySchema>;

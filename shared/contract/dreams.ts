@@ -3,6 +3,7 @@
  * Reverie extensions around them (review: `/v1/dreams/{id}/changes`, `/v1/dreams/{id}/apply`).
  */
 import * as z from "zod";
+import { lazySchema } from "./lazy-schema.js";
 import { pageCursorSchema, pageLimitSchema, queryBooleanSchema, queryTimestampSchema } from "./validation.js";
 
 export const dreamStatuses = ["pending", "running", "completed", "failed", "canceled"] as const;
@@ -12,10 +13,10 @@ export type DreamStatus = (typeof dreamStatuses)[number];
 export const isTerminalDreamStatus = (status: DreamStatus) =>
   status === "completed" || status === "failed" || status === "canceled";
 
-const memoryStoreInput = z.lazy(() =>
+const memoryStoreInput = lazySchema(() =>
   z.object({ type: z.literal("memory_store"), memory_store_id: z.string().min(1).max(256) }).strict(),
 );
-const sessionsInput = z.lazy(() =>
+const sessionsInput = lazySchema(() =>
   z
     .object({
       type: z.literal("sessions"),
@@ -28,7 +29,7 @@ const sessionsInput = z.lazy(() =>
     .strict(),
 );
 
-const modelConfig = z.lazy(() =>
+const modelConfig = lazySchema(() =>
   z
     .object({
       id: z.string().min(1).max(256),
@@ -40,14 +41,14 @@ const modelConfig = z.lazy(() =>
     .strict(),
 );
 
-const outputBehavior = z.lazy(() =>
+const outputBehavior = lazySchema(() =>
   z.discriminatedUnion("type", [
     z.object({ type: z.literal("create_new") }).strict(),
     z.object({ type: z.literal("update_existing"), memory_store_id: z.string().min(1).max(256) }).strict(),
   ]),
 );
 
-export const DreamCreateSchema = z.lazy(() =>
+export const DreamCreateSchema = lazySchema(() =>
   z
     .object({
       inputs: z
@@ -85,7 +86,7 @@ export const DreamCreateSchema = z.lazy(() =>
 );
 export type DreamCreateBody = z.infer<typeof DreamCreateSchema>;
 
-export const DreamListQuerySchema = z.lazy(() =>
+export const DreamListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,
@@ -98,7 +99,7 @@ export const DreamListQuerySchema = z.lazy(() =>
 export type DreamListQuery = z.infer<typeof DreamListQuerySchema>;
 
 /** Body of `POST /v1/dreams/{id}/apply` (extension): the paths of the changes to accept. */
-export const DreamApplySchema = z.lazy(() =>
+export const DreamApplySchema = lazySchema(() =>
   z.object({ paths: z.array(z.string().min(1).max(1024)).min(1).max(2000) }).strict(),
 );
 export type DreamApplyBody = z.infer<typeof DreamApplySchema>;

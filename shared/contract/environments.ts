@@ -18,6 +18,7 @@ import type {
   EnvironmentUpdateParams,
 } from "@anthropic-ai/sdk/resources/beta/environments/environments";
 import * as z from "zod";
+import { lazySchema } from "./lazy-schema.js";
 import {
   applyMetadataPatch,
   CodedInvalidRequestError,
@@ -57,25 +58,25 @@ export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
 // ---------------------------------------------------------------------------------------------
 
 /** A package spec such as `pandas==2.2.0`, `express@4`, `github.com/x/y@latest`: no whitespace, no leading `-`. */
-const packageSpec = z.lazy(() =>
+const packageSpec = lazySchema(() =>
   z
     .string()
     .min(1)
     .max(ENVIRONMENT_LIMITS.maxEntryLength)
     .regex(/^[^\s-]\S*$/, { message: "must be a package name (no whitespace, not starting with -)" }),
 );
-const packageList = z.lazy(() => z.array(packageSpec).max(ENVIRONMENT_LIMITS.maxListEntries));
+const packageList = lazySchema(() => z.array(packageSpec).max(ENVIRONMENT_LIMITS.maxListEntries));
 
 const HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 const ALLOWED_HOST = new RegExp(`^(?:\\*\\.)?${HOST_LABEL}(?:\\.${HOST_LABEL})*(?::\\d{1,5})?$`);
-const allowedHost = z.lazy(() =>
+const allowedHost = lazySchema(() =>
   z.string().max(253).regex(ALLOWED_HOST, {
     message: "must be a host like api.example.com or *.example.com (no scheme or path)",
   }),
 );
 
-const unrestrictedNetworkSchema = z.lazy(() => z.strictObject({ type: z.literal("unrestricted") }));
-const limitedNetworkParams = z.lazy(() =>
+const unrestrictedNetworkSchema = lazySchema(() => z.strictObject({ type: z.literal("unrestricted") }));
+const limitedNetworkParams = lazySchema(() =>
   z.strictObject({
     type: z.literal("limited"),
     allow_mcp_servers: z.boolean().nullish(),
@@ -83,11 +84,11 @@ const limitedNetworkParams = z.lazy(() =>
     allowed_hosts: z.array(allowedHost).max(ENVIRONMENT_LIMITS.maxListEntries).nullish(),
   }),
 );
-const networkingParams = z.lazy(() =>
+const networkingParams = lazySchema(() =>
   z.discriminatedUnion("type", [unrestrictedNetworkSchema, limitedNetworkParams]),
 );
 
-const packagesParams = z.lazy(() =>
+const packagesParams = lazySchema(() =>
   z.strictObject({
     type: z.literal("packages").optional(),
     apt: packageList.nullish(),
@@ -99,18 +100,20 @@ const packagesParams = z.lazy(() =>
   }),
 );
 
-const cloudConfigParams = z.lazy(() =>
+const cloudConfigParams = lazySchema(() =>
   z.strictObject({
     type: z.literal("cloud"),
     networking: networkingParams.nullish(),
     packages: packagesParams.nullish(),
   }),
 );
-const selfHostedConfigParams = z.lazy(() => z.strictObject({ type: z.literal("self_hosted") }));
-const configParams = z.lazy(() => z.discriminatedUnion("type", [cloudConfigParams, selfHostedConfigParams]));
+const selfHostedConfigParams = lazySchema(() => z.strictObject({ type: z.literal("self_hosted") }));
+const configParams = lazySchema(() =>
+  z.discriminatedUnion("type", [cloudConfigParams, selfHostedConfigParams]),
+);
 
 /** Reverie is an API organization: only `organization` scope exists ("'account' is rejected"). */
-const scopeParams = z.lazy(() =>
+const scopeParams = lazySchema(() =>
   z
     .enum(["organization", "account"])
     .refine((s) => s === "organization", {
@@ -120,7 +123,7 @@ const scopeParams = z.lazy(() =>
 );
 
 /** Body of `POST /v1/environments` (matches `EnvironmentCreateParams` minus the header params). */
-export const EnvironmentCreateSchema = z.lazy(() =>
+export const EnvironmentCreateSchema = lazySchema(() =>
   z.strictObject({
     name: z.string().min(1).max(ENVIRONMENT_LIMITS.nameMaxLength),
     config: configParams.nullish(),
@@ -132,7 +135,7 @@ export const EnvironmentCreateSchema = z.lazy(() =>
 export type EnvironmentCreate = z.infer<typeof EnvironmentCreateSchema>;
 
 /** Body of `POST /v1/environments/{id}` (matches `EnvironmentUpdateParams` minus the header params). */
-export const EnvironmentUpdateSchema = z.lazy(() =>
+export const EnvironmentUpdateSchema = lazySchema(() =>
   z.strictObject({
     config: configParams.nullish(),
     description: z.string().max(ENVIRONMENT_LIMITS.descriptionMaxLength).nullish(),
@@ -144,7 +147,7 @@ export const EnvironmentUpdateSchema = z.lazy(() =>
 export type EnvironmentUpdate = z.infer<typeof EnvironmentUpdateSchema>;
 
 /** Query of `GET /v1/environments`. Unknown parameters are ignored (the SDK adds `beta=true`). */
-export const EnvironmentListQuerySchema = z.lazy(() =>
+export const EnvironmentListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,

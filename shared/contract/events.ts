@@ -1,19 +1,20 @@
 /** Request schemas for /v1/sessions/{id}/events, matching the SDK's EventSendParams / EventListParams. */
 import * as z from "zod";
+import { lazySchema } from "./lazy-schema.js";
 import { defineOutcomeParamsSchema } from "./outcomes.js";
 import { pageCursorSchema, pageLimit, queryTimestampSchema } from "./validation.js";
 
-const textBlock = z.lazy(() =>
+const textBlock = lazySchema(() =>
   z.object({ type: z.literal("text"), text: z.string().min(1).max(1_000_000) }).strict(),
 );
-const base64Source = z.lazy(() =>
+const base64Source = lazySchema(() =>
   z.object({ type: z.literal("base64"), media_type: z.string().min(1), data: z.string().min(1) }).strict(),
 );
-const urlSource = z.lazy(() => z.object({ type: z.literal("url"), url: z.url() }).strict());
-const imageBlock = z.lazy(() =>
+const urlSource = lazySchema(() => z.object({ type: z.literal("url"), url: z.url() }).strict());
+const imageBlock = lazySchema(() =>
   z.object({ type: z.literal("image"), source: z.union([base64Source, urlSource]) }).strict(),
 );
-const documentBlock = z.lazy(() =>
+const documentBlock = lazySchema(() =>
   z
     .object({
       type: z.literal("document"),
@@ -27,19 +28,19 @@ const documentBlock = z.lazy(() =>
     })
     .strict(),
 );
-const contentBlock = z.lazy(() => z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock]));
+const contentBlock = lazySchema(() => z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock]));
 
-export const userMessageParamsSchema = z.lazy(() =>
+export const userMessageParamsSchema = lazySchema(() =>
   z.object({ type: z.literal("user.message"), content: z.array(contentBlock).min(1).max(100) }).strict(),
 );
 
-const interruptSchema = z.lazy(() =>
+const interruptSchema = lazySchema(() =>
   z
     .object({ type: z.literal("user.interrupt"), session_thread_id: z.string().nullable().optional() })
     .strict(),
 );
 
-const toolConfirmationSchema = z.lazy(() =>
+const toolConfirmationSchema = lazySchema(() =>
   z
     .object({
       type: z.literal("user.tool_confirmation"),
@@ -50,7 +51,7 @@ const toolConfirmationSchema = z.lazy(() =>
     .strict(),
 );
 
-const customToolResultSchema = z.lazy(() =>
+const customToolResultSchema = lazySchema(() =>
   z
     .object({
       type: z.literal("user.custom_tool_result"),
@@ -61,7 +62,7 @@ const customToolResultSchema = z.lazy(() =>
     .strict(),
 );
 
-const searchResultBlock = z.lazy(() =>
+const searchResultBlock = lazySchema(() =>
   z
     .object({
       type: z.literal("search_result"),
@@ -74,7 +75,7 @@ const searchResultBlock = z.lazy(() =>
 );
 
 /** A self-hosted worker's answer to an `agent.tool_use` (the SDK's `SessionToolRunner` sends it). */
-export const toolResultSchema = z.lazy(() =>
+export const toolResultSchema = lazySchema(() =>
   z
     .object({
       type: z.literal("user.tool_result"),
@@ -89,7 +90,7 @@ export const toolResultSchema = z.lazy(() =>
 );
 
 /** The event types a client may send; other SDK-typed ones get a clear "not supported yet". */
-export const sendableEventSchema = z.lazy(() =>
+export const sendableEventSchema = lazySchema(() =>
   z.discriminatedUnion("type", [
     userMessageParamsSchema,
     interruptSchema,
@@ -101,11 +102,11 @@ export const sendableEventSchema = z.lazy(() =>
 );
 export type SendableEvent = z.infer<typeof sendableEventSchema>;
 
-export const EventSendSchema = z.lazy(() =>
+export const EventSendSchema = lazySchema(() =>
   z.object({ events: z.array(z.unknown()).min(1).max(50) }).strict(),
 );
 
-export const EventListQuerySchema = z.lazy(() =>
+export const EventListQuerySchema = lazySchema(() =>
   z.object({
     // The SDK's SessionToolRunner reads a session's history with `limit: 1000`.
     limit: pageLimit({ max: 1000, fallback: 20 }),

@@ -8,8 +8,10 @@ export type {
   FileListParams,
 } from "@anthropic-ai/sdk/resources/beta/files";
 
+import { lazySchema } from "./lazy-schema.js";
+
 /** GET /v1/files query (`ids` is repeatable). */
-export const FileListQuerySchema = z.lazy(() =>
+export const FileListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,
@@ -19,7 +21,7 @@ export const FileListQuerySchema = z.lazy(() =>
 );
 
 /** Upper bound of `expires_in_seconds` on upload (Reverie: 1 year). */
-export const FileUploadFieldsSchema = z.lazy(() =>
+export const FileUploadFieldsSchema = lazySchema(() =>
   z.object({
     expires_in_seconds: z.coerce.number().int().min(1).max(31_536_000).optional(),
   }),

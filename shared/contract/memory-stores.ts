@@ -5,6 +5,7 @@
  */
 import * as z from "zod";
 import { ApiError, InvalidRequestError } from "./errors.js";
+import { lazySchema } from "./lazy-schema.js";
 import {
   metadataPatchSchema,
   metadataSchema,
@@ -52,30 +53,30 @@ export function memoryPathProblem(path: string): string | undefined {
   return undefined;
 }
 
-const memoryPathSchema = z.lazy(() =>
+const memoryPathSchema = lazySchema(() =>
   z.string().superRefine((path, ctx) => {
     const problem = memoryPathProblem(path);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   }),
 );
 
-const contentSchema = z.lazy(() =>
+const contentSchema = lazySchema(() =>
   z.string().refine((c) => Buffer.byteLength(c, "utf8") <= MEMORY_LIMITS.contentMaxBytes, {
     message: `must be at most ${MEMORY_LIMITS.contentMaxBytes} bytes (100 kB) of UTF-8`,
   }),
 );
 
-const storeName = z.lazy(() =>
+const storeName = lazySchema(() =>
   z
     .string()
     .min(1)
     .max(MEMORY_LIMITS.storeNameMaxLength)
     .refine((n) => !CONTROL.test(n), { message: "must not contain control characters" }),
 );
-const storeDescription = z.lazy(() => z.string().max(MEMORY_LIMITS.storeDescriptionMaxLength));
+const storeDescription = lazySchema(() => z.string().max(MEMORY_LIMITS.storeDescriptionMaxLength));
 
 /** Body of `POST /v1/memory_stores` (MemoryStoreCreateParams minus header params). */
-export const MemoryStoreCreateSchema = z.lazy(() =>
+export const MemoryStoreCreateSchema = lazySchema(() =>
   z.strictObject({
     name: storeName,
     description: storeDescription.optional(),
@@ -85,7 +86,7 @@ export const MemoryStoreCreateSchema = z.lazy(() =>
 export type MemoryStoreCreate = z.infer<typeof MemoryStoreCreateSchema>;
 
 /** Body of `POST /v1/memory_stores/{id}` (MemoryStoreUpdateParams minus header params). */
-export const MemoryStoreUpdateSchema = z.lazy(() =>
+export const MemoryStoreUpdateSchema = lazySchema(() =>
   z.strictObject({
     name: storeName.nullish(),
     description: storeDescription.nullish(),
@@ -95,7 +96,7 @@ export const MemoryStoreUpdateSchema = z.lazy(() =>
 export type MemoryStoreUpdate = z.infer<typeof MemoryStoreUpdateSchema>;
 
 /** Query of `GET /v1/memory_stores`. */
-export const MemoryStoreListQuerySchema = z.lazy(() =>
+export const MemoryStoreListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,
@@ -106,14 +107,14 @@ export const MemoryStoreListQuerySchema = z.lazy(() =>
 );
 export type MemoryStoreListQuery = z.infer<typeof MemoryStoreListQuerySchema>;
 
-export const memoryViewSchema = z.lazy(() => z.enum(["basic", "full"]));
+export const memoryViewSchema = lazySchema(() => z.enum(["basic", "full"]));
 export type MemoryView = z.infer<typeof memoryViewSchema>;
 
 /** `?view=` alone (retrieve, create, update, version retrieve). */
-export const MemoryViewQuerySchema = z.lazy(() => z.object({ view: memoryViewSchema.optional() }));
+export const MemoryViewQuerySchema = lazySchema(() => z.object({ view: memoryViewSchema.optional() }));
 
 /** Body of `POST /v1/memory_stores/{id}/memories` (`view` is a query param). */
-export const MemoryCreateSchema = z.lazy(() =>
+export const MemoryCreateSchema = lazySchema(() =>
   z.strictObject({
     content: contentSchema.nullable(),
     path: memoryPathSchema,
@@ -121,11 +122,11 @@ export const MemoryCreateSchema = z.lazy(() =>
 );
 export type MemoryCreate = z.infer<typeof MemoryCreateSchema>;
 
-const sha256Hex = z.lazy(() =>
+const sha256Hex = lazySchema(() =>
   z.string().regex(/^[0-9a-f]{64}$/, { message: "must be 64 lowercase hexadecimal characters" }),
 );
 
-export const preconditionSchema = z.lazy(() =>
+export const preconditionSchema = lazySchema(() =>
   z.strictObject({
     type: z.literal("content_sha256"),
     content_sha256: sha256Hex.optional(),
@@ -133,7 +134,7 @@ export const preconditionSchema = z.lazy(() =>
 );
 
 /** Body of `POST /v1/memory_stores/{store}/memories/{id}` (`view` is a query param). */
-export const MemoryUpdateSchema = z.lazy(() =>
+export const MemoryUpdateSchema = lazySchema(() =>
   z.strictObject({
     content: contentSchema.nullish(),
     path: memoryPathSchema.nullish(),
@@ -143,7 +144,7 @@ export const MemoryUpdateSchema = z.lazy(() =>
 export type MemoryUpdate = z.infer<typeof MemoryUpdateSchema>;
 
 /** Query of `GET /v1/memory_stores/{id}/memories`. */
-export const MemoryListQuerySchema = z.lazy(() =>
+export const MemoryListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,
@@ -160,14 +161,14 @@ export const MemoryListQuerySchema = z.lazy(() =>
 export type MemoryListQuery = z.infer<typeof MemoryListQuerySchema>;
 
 /** Query of `DELETE /v1/memory_stores/{store}/memories/{id}`. */
-export const MemoryDeleteQuerySchema = z.lazy(() =>
+export const MemoryDeleteQuerySchema = lazySchema(() =>
   z.object({ expected_content_sha256: sha256Hex.optional() }),
 );
 
-export const memoryVersionOperationSchema = z.lazy(() => z.enum(["created", "modified", "deleted"]));
+export const memoryVersionOperationSchema = lazySchema(() => z.enum(["created", "modified", "deleted"]));
 
 /** Query of `GET /v1/memory_stores/{id}/memory_versions`. */
-export const MemoryVersionListQuerySchema = z.lazy(() =>
+export const MemoryVersionListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,
@@ -184,7 +185,7 @@ export const MemoryVersionListQuerySchema = z.lazy(() =>
 export type MemoryVersionListQuery = z.infer<typeof MemoryVersionListQuerySchema>;
 
 /** Body of `POST /v1/memory_stores/{id}/snapshots` (Reverie extension). */
-export const MemoryStoreSnapshotCreateSchema = z.lazy(() =>
+export const MemoryStoreSnapshotCreateSchema = lazySchema(() =>
   z.strictObject({
     name: storeName,
     description: storeDescription.nullish(),
@@ -192,7 +193,7 @@ export const MemoryStoreSnapshotCreateSchema = z.lazy(() =>
 );
 
 /** Body of `POST /v1/memory_stores/{id}/restore` (Reverie extension): a snapshot or a point in time. */
-export const MemoryStoreRestoreSchema = z.lazy(() =>
+export const MemoryStoreRestoreSchema = lazySchema(() =>
   z
     .strictObject({
       snapshot_id: z.string().min(1).max(128).nullish(),
@@ -204,7 +205,7 @@ export const MemoryStoreRestoreSchema = z.lazy(() =>
 );
 
 /** Query of the snapshot list (Reverie extension). */
-export const MemoryStoreSnapshotListQuerySchema = z.lazy(() =>
+export const MemoryStoreSnapshotListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,

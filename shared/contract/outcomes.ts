@@ -3,20 +3,21 @@
  * BetaManagedAgentsUserDefineOutcomeEventParams) and the extension endpoints' queries.
  */
 import * as z from "zod";
+import { lazySchema } from "./lazy-schema.js";
 
 /** The SDK's limits: rubric text ≤ 262,144 characters; `max_iterations` default 3, max 20. */
 export const MAX_RUBRIC_CHARS = 262_144;
 export const DEFAULT_MAX_ITERATIONS = 3;
 export const MAX_ITERATIONS_LIMIT = 20;
 
-const textRubricSchema = z.lazy(() =>
+const textRubricSchema = lazySchema(() =>
   z.object({ type: z.literal("text"), content: z.string().min(1).max(MAX_RUBRIC_CHARS) }).strict(),
 );
-const fileRubricSchema = z.lazy(() =>
+const fileRubricSchema = lazySchema(() =>
   z.object({ type: z.literal("file"), file_id: z.string().min(1) }).strict(),
 );
 
-export const defineOutcomeParamsSchema = z.lazy(() =>
+export const defineOutcomeParamsSchema = lazySchema(() =>
   z
     .object({
       type: z.literal("user.define_outcome"),

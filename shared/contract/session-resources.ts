@@ -5,10 +5,11 @@
  * supported by adding its resolver, without touching the others.
  */
 import * as z from "zod";
+import { lazySchema } from "./lazy-schema.js";
 import { MEMORY_LIMITS } from "./memory-stores.js";
 import { pageCursorSchema, pageLimitSchema } from "./validation.js";
 
-export const memoryStoreResourceParamsSchema = z.lazy(() =>
+export const memoryStoreResourceParamsSchema = lazySchema(() =>
   z.strictObject({
     type: z.literal("memory_store"),
     memory_store_id: z.string().min(1).max(128),
@@ -18,7 +19,7 @@ export const memoryStoreResourceParamsSchema = z.lazy(() =>
 );
 export type MemoryStoreResourceParams = z.infer<typeof memoryStoreResourceParamsSchema>;
 
-export const fileResourceParamsSchema = z.lazy(() =>
+export const fileResourceParamsSchema = lazySchema(() =>
   z.strictObject({
     type: z.literal("file"),
     file_id: z.string().min(1).max(128),
@@ -27,7 +28,7 @@ export const fileResourceParamsSchema = z.lazy(() =>
 );
 export type FileResourceParams = z.infer<typeof fileResourceParamsSchema>;
 
-export const githubRepositoryResourceParamsSchema = z.lazy(() =>
+export const githubRepositoryResourceParamsSchema = lazySchema(() =>
   z.object({ type: z.literal("github_repository"), url: z.string() }).loose(),
 );
 
@@ -35,7 +36,7 @@ export const githubRepositoryResourceParamsSchema = z.lazy(() =>
 export const MAX_SESSION_FILES = 100;
 
 /** One entry of `resources[]` on session create. */
-export const sessionResourceParamsSchema = z.lazy(() =>
+export const sessionResourceParamsSchema = lazySchema(() =>
   z.discriminatedUnion("type", [
     memoryStoreResourceParamsSchema,
     fileResourceParamsSchema,
@@ -45,7 +46,7 @@ export const sessionResourceParamsSchema = z.lazy(() =>
 export type SessionResourceParams = z.infer<typeof sessionResourceParamsSchema>;
 
 /** `resources[]` on session create: at most 8 memory stores (and no store twice), at most 100 files. */
-export const sessionResourcesSchema = z.lazy(() =>
+export const sessionResourcesSchema = lazySchema(() =>
   z.array(sessionResourceParamsSchema).superRefine((resources, ctx) => {
     const stores = resources.filter((r) => r.type === "memory_store") as MemoryStoreResourceParams[];
     if (stores.length > MEMORY_LIMITS.storesPerSession)
@@ -66,12 +67,14 @@ export const sessionResourcesSchema = z.lazy(() =>
 );
 
 /** Body of `POST /v1/sessions/{id}/resources` (ResourceAddParams). */
-export const ResourceAddSchema = z.lazy(() => fileResourceParamsSchema);
+export const ResourceAddSchema = lazySchema(() => fileResourceParamsSchema);
 
 /** Body of `POST /v1/sessions/{id}/resources/{resource_id}` (ResourceUpdateParams). */
-export const ResourceUpdateSchema = z.lazy(() => z.strictObject({ authorization_token: z.string().min(1) }));
+export const ResourceUpdateSchema = lazySchema(() =>
+  z.strictObject({ authorization_token: z.string().min(1) }),
+);
 
 /** Query of `GET /v1/sessions/{id}/resources`. */
-export const ResourceListQuerySchema = z.lazy(() =>
+export const ResourceListQuerySchema = lazySchema(() =>
   z.object({ limit: pageLimitSchema, page: pageCursorSchema }),
 );

@@ -1,6 +1,7 @@
 /** Request schemas for /v1/sessions, matching the SDK's SessionCreateParams / SessionUpdateParams / SessionListParams. */
 import * as z from "zod";
 import { userMessageParamsSchema } from "./events.js";
+import { lazySchema } from "./lazy-schema.js";
 import { defineOutcomeParamsSchema } from "./outcomes.js";
 import { sessionResourcesSchema } from "./session-resources.js";
 import {
@@ -14,7 +15,7 @@ import {
 import { sessionVaultIdsSchema } from "./vaults.js";
 
 /** `budget` (SDK: BetaManagedAgentsBudgetLimit): a USD list-cost ceiling. */
-export const budgetSchema = z.lazy(() =>
+export const budgetSchema = lazySchema(() =>
   z
     .object({
       type: z.literal("limit"),
@@ -28,9 +29,9 @@ export const budgetSchema = z.lazy(() =>
     .strict(),
 );
 
-const agentIdSchema = z.lazy(() => z.string().min(1).max(128));
+const agentIdSchema = lazySchema(() => z.string().min(1).max(128));
 
-export const SessionCreateSchema = z.lazy(() =>
+export const SessionCreateSchema = lazySchema(() =>
   z
     .object({
       agent: z.union([
@@ -70,7 +71,7 @@ export const SessionCreateSchema = z.lazy(() =>
 );
 export type SessionCreateBody = z.infer<typeof SessionCreateSchema>;
 
-export const SessionUpdateSchema = z.lazy(() =>
+export const SessionUpdateSchema = lazySchema(() =>
   z
     .object({
       agent: z
@@ -92,7 +93,7 @@ export type SessionUpdateBody = z.infer<typeof SessionUpdateSchema>;
 
 export const sessionStatuses = ["rescheduling", "running", "idle", "terminated"] as const;
 
-export const SessionListQuerySchema = z.lazy(() =>
+export const SessionListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,

@@ -22,6 +22,8 @@ export type {
   VersionListParams,
 } from "@anthropic-ai/sdk/resources/beta/skills/versions";
 
+import { lazySchema } from "./lazy-schema.js";
+
 export const SKILL_LIMITS = {
   /** Docs: "name: Maximum 64 characters". */
   nameMaxLength: 64,
@@ -50,7 +52,7 @@ export const XML_TAG_PATTERN = /<\/?[A-Za-z][^<>]*>/;
 export const LATEST_VERSION = "latest";
 
 /** GET /v1/skills query. */
-export const SkillListQuerySchema = z.lazy(() =>
+export const SkillListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,
@@ -59,7 +61,7 @@ export const SkillListQuerySchema = z.lazy(() =>
 );
 
 /** GET /v1/skills/{skill_id}/versions query. */
-export const SkillVersionListQuerySchema = z.lazy(() =>
+export const SkillVersionListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,
@@ -67,7 +69,7 @@ export const SkillVersionListQuerySchema = z.lazy(() =>
 );
 
 /** The non-file fields of POST /v1/skills (multipart). */
-export const SkillCreateFieldsSchema = z.lazy(() =>
+export const SkillCreateFieldsSchema = lazySchema(() =>
   z.object({
     display_name: z
       .string()

@@ -7,6 +7,7 @@
  */
 import * as z from "zod";
 import { InvalidRequestError } from "./errors.js";
+import { lazySchema } from "./lazy-schema.js";
 
 /**
  * An `invalid_request_error` that also carries `error.details.error_code`, which the SDK maps to its
@@ -276,7 +277,7 @@ export function throwProblems(problems: ReadonlyArray<FieldProblem>, errorCode?:
 /** Documented metadata limits: at most 16 pairs, keys up to 64 chars, values up to 512 chars. */
 export const METADATA_LIMITS = { maxKeys: 16, maxKeyLength: 64, maxValueLength: 512 } as const;
 
-const metadataKey = z.lazy(() => z.string().min(1).max(METADATA_LIMITS.maxKeyLength));
+const metadataKey = lazySchema(() => z.string().min(1).max(METADATA_LIMITS.maxKeyLength));
 
 function checkKeyCount(value: Record<string, unknown>, ctx: z.core.$RefinementCtx<unknown>) {
   const n = Object.keys(value).length;
@@ -286,7 +287,7 @@ function checkKeyCount(value: Record<string, unknown>, ctx: z.core.$RefinementCt
 }
 
 /** `metadata` on create: string → string, ≤ 16 keys, keys 1–64 chars, values ≤ 512 chars. */
-export const metadataSchema = z.lazy(() =>
+export const metadataSchema = lazySchema(() =>
   z.record(metadataKey, z.string().max(METADATA_LIMITS.maxValueLength)).superRefine(checkKeyCount),
 );
 
@@ -294,7 +295,7 @@ export const metadataSchema = z.lazy(() =>
  * `metadata` on update: a patch of string (upsert) or null (delete) values. The 16-key limit
  * applies to the stored bag after the patch: see `applyMetadataPatch`.
  */
-export const metadataPatchSchema = z.lazy(() =>
+export const metadataPatchSchema = lazySchema(() =>
   z.record(metadataKey, z.string().max(METADATA_LIMITS.maxValueLength).nullable()),
 );
 
@@ -341,13 +342,13 @@ export function pageLimit(options: { max: number; fallback: number; min?: number
 }
 
 /** `limit` for list endpoints: 1–100, default 20. */
-export const pageLimitSchema = z.lazy(() => pageLimit({ max: 100, fallback: 20 }));
+export const pageLimitSchema = lazySchema(() => pageLimit({ max: 100, fallback: 20 }));
 
 /** Opaque page cursor (`page`), as returned in `next_page`. */
-export const pageCursorSchema = z.lazy(() => z.string().min(1).optional());
+export const pageCursorSchema = lazySchema(() => z.string().min(1).optional());
 
 /** Query-string boolean: `true` or `false` (what the SDK sends), default false. */
-export const queryBooleanSchema = z.lazy(() =>
+export const queryBooleanSchema = lazySchema(() =>
   z
     .enum(["true", "false"])
     .optional()
@@ -355,7 +356,7 @@ export const queryBooleanSchema = z.lazy(() =>
 );
 
 /** Query-string RFC 3339 timestamp (or a plain date), e.g. `created_at[gte]`. */
-export const queryTimestampSchema = z.lazy(() =>
+export const queryTimestampSchema = lazySchema(() =>
   z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
     error: "expected an RFC 3339 timestamp",
   }),

@@ -15,6 +15,7 @@ import type {
   BetaManagedAgentsVault,
 } from "@anthropic-ai/sdk/resources/beta/vaults/vaults";
 import * as z from "zod";
+import { lazySchema } from "./lazy-schema.js";
 import {
   metadataPatchSchema,
   metadataSchema,
@@ -59,7 +60,7 @@ export const VAULT_LIMITS = {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule is about control characters
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-const displayName = z.lazy(() =>
+const displayName = lazySchema(() =>
   z
     .string()
     .min(1)
@@ -67,10 +68,10 @@ const displayName = z.lazy(() =>
     .refine((n) => !CONTROL.test(n), { message: "must not contain control characters" }),
 );
 
-const secret = z.lazy(() => z.string().min(1).max(VAULT_LIMITS.secretMaxLength));
+const secret = lazySchema(() => z.string().min(1).max(VAULT_LIMITS.secretMaxLength));
 
 /** An http(s) URL of at most 2,047 characters (`mcp_server_url`, `token_endpoint`). */
-const httpUrl = z.lazy(() =>
+const httpUrl = lazySchema(() =>
   z
     .string()
     .min(1)
@@ -89,7 +90,7 @@ const httpUrl = z.lazy(() =>
 );
 
 /** RFC 3339 with an offset; "must be in the future" is checked against the server clock. */
-const expiresAt = z.lazy(() => z.iso.datetime({ offset: true, error: "expected an RFC 3339 timestamp" }));
+const expiresAt = lazySchema(() => z.iso.datetime({ offset: true, error: "expected an RFC 3339 timestamp" }));
 
 const HOSTNAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -104,7 +105,7 @@ export function allowedHostProblem(host: string): string | undefined {
   return undefined;
 }
 
-const networkingParams = z.lazy(() =>
+const networkingParams = lazySchema(() =>
   z.discriminatedUnion("type", [
     z.strictObject({ type: z.literal("unrestricted") }),
     z.strictObject({
@@ -122,12 +123,12 @@ const networkingParams = z.lazy(() =>
   ]),
 );
 
-const injectionLocation = z.lazy(() =>
+const injectionLocation = lazySchema(() =>
   z.strictObject({ body: z.boolean().optional(), header: z.boolean().optional() }),
 );
 
 /** A POSIX environment variable name. */
-const secretName = z.lazy(() =>
+const secretName = lazySchema(() =>
   z
     .string()
     .min(1)
@@ -137,7 +138,7 @@ const secretName = z.lazy(() =>
     }),
 );
 
-const tokenEndpointAuthParams = z.lazy(() =>
+const tokenEndpointAuthParams = lazySchema(() =>
   z.discriminatedUnion("type", [
     z.strictObject({ type: z.literal("none") }),
     z.strictObject({ type: z.literal("client_secret_basic"), client_secret: secret }),
@@ -145,9 +146,9 @@ const tokenEndpointAuthParams = z.lazy(() =>
   ]),
 );
 
-const oauthField = z.lazy(() => z.string().max(VAULT_LIMITS.oauthFieldMaxLength));
+const oauthField = lazySchema(() => z.string().max(VAULT_LIMITS.oauthFieldMaxLength));
 
-const refreshParams = z.lazy(() =>
+const refreshParams = lazySchema(() =>
   z.strictObject({
     client_id: z.string().min(1).max(VAULT_LIMITS.clientIdMaxLength),
     refresh_token: secret,
@@ -158,7 +159,7 @@ const refreshParams = z.lazy(() =>
   }),
 );
 
-const mcpOAuthCreate = z.lazy(() =>
+const mcpOAuthCreate = lazySchema(() =>
   z.strictObject({
     type: z.literal("mcp_oauth"),
     access_token: secret,
@@ -168,7 +169,7 @@ const mcpOAuthCreate = z.lazy(() =>
   }),
 );
 
-const staticBearerCreate = z.lazy(() =>
+const staticBearerCreate = lazySchema(() =>
   z.strictObject({
     type: z.literal("static_bearer"),
     token: secret,
@@ -176,7 +177,7 @@ const staticBearerCreate = z.lazy(() =>
   }),
 );
 
-const environmentVariableCreate = z.lazy(() =>
+const environmentVariableCreate = lazySchema(() =>
   z.strictObject({
     type: z.literal("environment_variable"),
     networking: networkingParams,
@@ -187,7 +188,7 @@ const environmentVariableCreate = z.lazy(() =>
 );
 
 /** Body of `POST /v1/vaults` (VaultCreateParams minus header params). */
-export const VaultCreateSchema = z.lazy(() =>
+export const VaultCreateSchema = lazySchema(() =>
   z.strictObject({
     display_name: displayName,
     metadata: metadataSchema.optional(),
@@ -196,7 +197,7 @@ export const VaultCreateSchema = z.lazy(() =>
 export type VaultCreate = z.infer<typeof VaultCreateSchema>;
 
 /** Body of `POST /v1/vaults/{vault_id}` (VaultUpdateParams minus header params). */
-export const VaultUpdateSchema = z.lazy(() =>
+export const VaultUpdateSchema = lazySchema(() =>
   z.strictObject({
     display_name: displayName.nullish(),
     metadata: metadataPatchSchema.nullish(),
@@ -205,7 +206,7 @@ export const VaultUpdateSchema = z.lazy(() =>
 export type VaultUpdate = z.infer<typeof VaultUpdateSchema>;
 
 /** Query of `GET /v1/vaults` and `GET /v1/vaults/{vault_id}/credentials`. */
-export const VaultListQuerySchema = z.lazy(() =>
+export const VaultListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,
@@ -213,11 +214,11 @@ export const VaultListQuerySchema = z.lazy(() =>
   }),
 );
 export type VaultListQuery = z.infer<typeof VaultListQuerySchema>;
-export const CredentialListQuerySchema = z.lazy(() => VaultListQuerySchema);
+export const CredentialListQuerySchema = lazySchema(() => VaultListQuerySchema);
 export type CredentialListQuery = VaultListQuery;
 
 /** Body of `POST /v1/vaults/{vault_id}/credentials` (CredentialCreateParams minus header params). */
-export const CredentialCreateSchema = z.lazy(() =>
+export const CredentialCreateSchema = lazySchema(() =>
   z.strictObject({
     auth: z.discriminatedUnion("type", [mcpOAuthCreate, staticBearerCreate, environmentVariableCreate]),
     display_name: z.string().max(VAULT_LIMITS.displayNameMaxLength).nullish(),
@@ -226,14 +227,14 @@ export const CredentialCreateSchema = z.lazy(() =>
 );
 export type CredentialCreate = z.infer<typeof CredentialCreateSchema>;
 
-const tokenEndpointAuthUpdate = z.lazy(() =>
+const tokenEndpointAuthUpdate = lazySchema(() =>
   z.discriminatedUnion("type", [
     z.strictObject({ type: z.literal("client_secret_basic"), client_secret: secret.nullish() }),
     z.strictObject({ type: z.literal("client_secret_post"), client_secret: secret.nullish() }),
   ]),
 );
 
-const mcpOAuthUpdate = z.lazy(() =>
+const mcpOAuthUpdate = lazySchema(() =>
   z.strictObject({
     type: z.literal("mcp_oauth"),
     access_token: secret.nullish(),
@@ -248,11 +249,11 @@ const mcpOAuthUpdate = z.lazy(() =>
   }),
 );
 
-const staticBearerUpdate = z.lazy(() =>
+const staticBearerUpdate = lazySchema(() =>
   z.strictObject({ type: z.literal("static_bearer"), token: secret.nullish() }),
 );
 
-const environmentVariableUpdate = z.lazy(() =>
+const environmentVariableUpdate = lazySchema(() =>
   z.strictObject({
     type: z.literal("environment_variable"),
     injection_location: injectionLocation.optional(),
@@ -262,7 +263,7 @@ const environmentVariableUpdate = z.lazy(() =>
 );
 
 /** Body of `POST /v1/vaults/{vault_id}/credentials/{credential_id}` (minus path and header params). */
-export const CredentialUpdateSchema = z.lazy(() =>
+export const CredentialUpdateSchema = lazySchema(() =>
   z.strictObject({
     auth: z
       .discriminatedUnion("type", [mcpOAuthUpdate, staticBearerUpdate, environmentVariableUpdate])
@@ -274,7 +275,7 @@ export const CredentialUpdateSchema = z.lazy(() =>
 export type CredentialUpdate = z.infer<typeof CredentialUpdateSchema>;
 
 /** `vault_ids` of `POST /v1/sessions`: at most 20 distinct ids, in priority order. */
-export const sessionVaultIdsSchema = z.lazy(() =>
+export const sessionVaultIdsSchema = lazySchema(() =>
   z
     .array(z.string().min(1).max(128))
     .max(VAULT_LIMITS.vaultsPerSession)

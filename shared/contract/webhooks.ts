@@ -5,25 +5,26 @@
  * accepted (a type-level test asserts that every SDK body is accepted).
  */
 import * as z from "zod";
+import { lazySchema } from "./lazy-schema.js";
 import { pageLimitSchema } from "./validation.js";
 
 /** Anthropic allows at most 32 webhook endpoints (here: per workspace). */
 export const MAX_WEBHOOK_ENDPOINTS = 32;
 
-const url = z.lazy(() =>
+const url = lazySchema(() =>
   z
     .string()
     .max(2048)
     .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), "must be an http(s) URL"),
 );
-const eventTypes = z.lazy(() =>
+const eventTypes = lazySchema(() =>
   z
     .array(z.string().regex(/^[a-z_]+\.[a-z_]+$/, "must be an event type such as session.status_idled"))
     .min(1)
     .max(100),
 );
 
-export const WebhookCreateSchema = z.lazy(() =>
+export const WebhookCreateSchema = lazySchema(() =>
   z
     .object({
       url,
@@ -35,7 +36,7 @@ export const WebhookCreateSchema = z.lazy(() =>
 );
 export type WebhookCreateBody = z.infer<typeof WebhookCreateSchema>;
 
-export const WebhookUpdateSchema = z.lazy(() =>
+export const WebhookUpdateSchema = lazySchema(() =>
   z
     .object({
       url: url.optional(),
@@ -48,7 +49,7 @@ export const WebhookUpdateSchema = z.lazy(() =>
 );
 export type WebhookUpdateBody = z.infer<typeof WebhookUpdateSchema>;
 
-export const WebhookListQuerySchema = z.lazy(() =>
+export const WebhookListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     after_id: z.string().optional(),
@@ -58,7 +59,7 @@ export const WebhookListQuerySchema = z.lazy(() =>
 );
 export type WebhookListQuery = z.infer<typeof WebhookListQuerySchema>;
 
-export const WebhookDeliveryListQuerySchema = z.lazy(() =>
+export const WebhookDeliveryListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     after_id: z.string().optional(),

@@ -14,6 +14,7 @@ import type {
   WorkUpdateParams,
 } from "@anthropic-ai/sdk/resources/beta/environments/work";
 import * as z from "zod";
+import { lazySchema } from "./lazy-schema.js";
 import { metadataPatchSchema, pageCursorSchema, pageLimitSchema } from "./validation.js";
 
 export type {
@@ -41,7 +42,7 @@ const queryInt = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max))
     .optional();
 
-export const WorkPollQuerySchema = z.lazy(() =>
+export const WorkPollQuerySchema = lazySchema(() =>
   z.object({
     block_ms: queryInt(1, MAX_POLL_BLOCK_MS),
     reclaim_older_than_ms: queryInt(0, 3_600_000),
@@ -51,7 +52,7 @@ export type WorkPollQuery = z.infer<typeof WorkPollQuerySchema>;
 // The SDK sends these params as query strings; the type test checks the names line up.
 export type WorkPollQueryNames = keyof Omit<WorkPollParams, "betas" | "Anthropic-Worker-ID">;
 
-export const WorkHeartbeatQuerySchema = z.lazy(() =>
+export const WorkHeartbeatQuerySchema = lazySchema(() =>
   z.object({
     desired_ttl_seconds: queryInt(1, 86_400),
     expected_last_heartbeat: z.string().min(1).max(64).optional(),
@@ -59,25 +60,27 @@ export const WorkHeartbeatQuerySchema = z.lazy(() =>
 );
 export type WorkHeartbeatQueryNames = keyof Omit<WorkHeartbeatParams, "betas" | "environment_id">;
 
-export const WorkStopBodySchema = z.lazy(
+export const WorkStopBodySchema = lazySchema(
   () =>
     z.strictObject({ force: z.boolean().optional() }) satisfies z.ZodType<
       Omit<WorkStopParams, "environment_id" | "betas" | "workspace_id">
     >,
 );
 
-export const WorkUpdateBodySchema = z.lazy(
+export const WorkUpdateBodySchema = lazySchema(
   () =>
     z.strictObject({ metadata: metadataPatchSchema }) satisfies z.ZodType<
       Omit<WorkUpdateParams, "environment_id" | "betas" | "workspace_id">
     >,
 );
 
-export const WorkListQuerySchema = z.lazy(() => z.object({ limit: pageLimitSchema, page: pageCursorSchema }));
+export const WorkListQuerySchema = lazySchema(() =>
+  z.object({ limit: pageLimitSchema, page: pageCursorSchema }),
+);
 export type WorkListQuery = z.infer<typeof WorkListQuerySchema>;
 
 /** Reverie extension: `POST /v1/environments/{environment_id}/keys`. */
-export const EnvironmentKeyCreateSchema = z.lazy(() =>
+export const EnvironmentKeyCreateSchema = lazySchema(() =>
   z.strictObject({
     name: z.string().min(1).max(256).optional(),
   }),

@@ -20,6 +20,7 @@ import type {
   DeploymentTriggerContext,
 } from "../../contract/deployments.js";
 import { NotFoundError } from "../../contract/errors.js";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import { ConditionFailedError, type DocumentStore, type StoredItem } from "../ports.js";
 
 export const deploymentKey = (ws: string) => `ws#${ws}#depl`;
@@ -33,7 +34,7 @@ export type StoredDeployment = Omit<Deployment, "schedule"> & {
   schedule: { type: "cron"; expression: string; timezone: string; last_run_at: string | null } | null;
 };
 
-const storedDeploymentSchema = z.lazy(() =>
+const storedDeploymentSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     deployment: z.custom<StoredDeployment>((v) => typeof v === "object" && v !== null),
@@ -49,7 +50,7 @@ export interface DeploymentItem {
 }
 
 /** What a run creates its session from, copied from the deployment when the run is claimed. */
-export const runConfigSchema = z.lazy(() =>
+export const runConfigSchema = lazySchema(() =>
   z.object({
     agent: z.object({ type: z.literal("agent"), id: z.string(), version: z.number().int() }),
     environment_id: z.string(),
@@ -62,7 +63,7 @@ export const runConfigSchema = z.lazy(() =>
 export type RunConfig = z.infer<typeof runConfigSchema>;
 
 /** A run's claim: written once per run key, then moved on under its lease. */
-export const runClaimSchema = z.lazy(() =>
+export const runClaimSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     workspaceId: z.string(),

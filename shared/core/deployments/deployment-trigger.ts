@@ -4,6 +4,7 @@
  * runner turns duplicates into one run.
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { StoredDeployment } from "./deployment-record.js";
 
 /** A deployment's schedule as its trigger needs it. */
@@ -28,7 +29,7 @@ export interface DeploymentScheduleTrigger {
 }
 
 /** What a trigger delivers: the deployment and the time the cron expression matched (UTC). */
-export const deploymentFiringSchema = z.lazy(() =>
+export const deploymentFiringSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     workspaceId: z.string().min(1),

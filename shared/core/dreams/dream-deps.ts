@@ -1,5 +1,6 @@
 /** What the dreams context runs on, wired once by the container. */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Clock, DocumentStore, IdGenerator, Logger, MessageQueue, ModelProvider } from "../ports.js";
 import type { StepMessage } from "../runtime/step-message.js";
@@ -8,7 +9,7 @@ import type { DreamMemory } from "./dream-memory.js";
 import type { DreamRepository } from "./dream-record.js";
 
 /** The dream-jobs queue message: a nudge to (re)run a dream, never the truth (DESIGN.md §5). */
-export const dreamJobSchema = z.lazy(() =>
+export const dreamJobSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     workspaceId: z.string().min(1),

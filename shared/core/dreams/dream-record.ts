@@ -14,6 +14,7 @@
  */
 import type { BetaDream } from "@anthropic-ai/sdk/resources/beta/dreams";
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import { ConditionFailedError, type DocumentStore, type StoredItem } from "../ports.js";
 import type { FileChange, GuardViolation } from "./dream-guards.js";
 
@@ -24,10 +25,10 @@ export const answerKey = (dreamId: string) => `dreamres#${dreamId}`;
 export const changeKey = (dreamId: string) => `dreamchg#${dreamId}`;
 
 /** What happened to one accepted path of a review. */
-export const applyOutcomeSchema = z.lazy(() => z.enum(["applied", "conflict", "unchanged"]));
+export const applyOutcomeSchema = lazySchema(() => z.enum(["applied", "conflict", "unchanged"]));
 export type ApplyOutcome = z.infer<typeof applyOutcomeSchema>;
 
-export const dreamRunSchema = z.lazy(() =>
+export const dreamRunSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     /** `auto`: guarded results land by themselves; `review`: every result waits for apply. */
@@ -68,7 +69,7 @@ export interface DreamRecord {
 }
 
 /** One file's proposed change as stored: the review's unit. */
-export const storedChangeSchema = z.lazy(() =>
+export const storedChangeSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     change: z.custom<FileChange>(),
@@ -82,7 +83,7 @@ export const storedChangeSchema = z.lazy(() =>
 );
 export type StoredChange = z.infer<typeof storedChangeSchema>;
 
-export const pinnedAnswerSchema = z.lazy(() =>
+export const pinnedAnswerSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     summary: z.string(),

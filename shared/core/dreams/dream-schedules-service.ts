@@ -21,6 +21,7 @@ import type {
 } from "../../contract/dream-schedules.js";
 import { isTerminalDreamStatus } from "../../contract/dreams.js";
 import { NotFoundError } from "../../contract/errors.js";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
 import { ConditionFailedError, type StoredItem } from "../ports.js";
 import { sessionKey } from "../sessions/session-record.js";
@@ -54,7 +55,7 @@ export interface ScheduleTriggerSpec {
 }
 
 /** What a trigger delivers: the schedule and the time it was due (EventBridge's scheduled-time). */
-export const scheduleFiringSchema = z.lazy(() =>
+export const scheduleFiringSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     workspaceId: z.string().min(1),
@@ -64,7 +65,7 @@ export const scheduleFiringSchema = z.lazy(() =>
 );
 export type ScheduleFiring = z.infer<typeof scheduleFiringSchema>;
 
-const storedScheduleSchema = z.lazy(() =>
+const storedScheduleSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     schedule: z.custom<DreamSchedule>(),
@@ -73,7 +74,7 @@ const storedScheduleSchema = z.lazy(() =>
 );
 type StoredSchedule = z.infer<typeof storedScheduleSchema> & { rev: number };
 
-const firePlanSchema = z.lazy(() =>
+const firePlanSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     dreamId: z.string().nullable(),

@@ -5,15 +5,16 @@
  * produced it.
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import { memoryPathProblem } from "../../contract/memory-stores.js";
 import type { DreamedFile, StoreFile } from "./dream-guards.js";
 import type { Evidence } from "./pre-pass.js";
 
-const evidenceSchema = z.lazy(() =>
+const evidenceSchema = lazySchema(() =>
   z.object({ session_id: z.string(), event_ids: z.array(z.string()).default([]) }),
 );
 
-export const dreamerAnswerSchema = z.lazy(() =>
+export const dreamerAnswerSchema = lazySchema(() =>
   z.object({
     writes: z
       .array(

@@ -14,16 +14,17 @@
  * is never mistaken for the dreamer's, and a dream applies over it only under its precondition).
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { DocumentStore } from "../ports.js";
 
 export const manifestKey = (dreamId: string) => `dreamin#${dreamId}`;
 export const hintKey = (dreamId: string) => `dreamhint#${dreamId}`;
 export const finishKey = (dreamId: string) => `dreamfin#${dreamId}`;
 
-export const manifestEntrySchema = z.lazy(() => z.object({ sha256: z.string(), tainted: z.boolean() }));
+export const manifestEntrySchema = lazySchema(() => z.object({ sha256: z.string(), tainted: z.boolean() }));
 export type ManifestEntry = z.infer<typeof manifestEntrySchema>;
 
-const evidenceSchema = z.lazy(() =>
+const evidenceSchema = lazySchema(() =>
   z
     .object({
       session_id: z.string().min(1).describe("a session of this dream"),
@@ -33,7 +34,7 @@ const evidenceSchema = z.lazy(() =>
 );
 
 /** The input of `finish_dream`, and the dreamer's answer as pinned. */
-export const finishDreamSchema = z.lazy(() =>
+export const finishDreamSchema = lazySchema(() =>
   z
     .object({
       summary: z.string().min(1).max(4000).describe("what the dream changed and why, in a few sentences"),

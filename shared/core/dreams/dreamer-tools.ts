@@ -17,6 +17,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { BetaDream } from "@anthropic-ai/sdk/resources/beta/dreams";
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { MemoryStoreResource, SessionEvent } from "../../contract/sdk-types.js";
 import { MemoriesService } from "../memory/memories-service.js";
 import { MemoryStoresService } from "../memory/memory-stores-service.js";
@@ -65,7 +66,7 @@ export interface DreamerToolOptions {
 
 // The zod schemas validate; the JSON schemas below offer the same shapes to the model (written out:
 // zod's converter would add ~40 KB to every bundle; dreamer-tools.test.ts keeps them in step).
-const readSchema = z.lazy(() =>
+const readSchema = lazySchema(() =>
   z
     .object({
       session_id: z.string().min(1),
@@ -79,7 +80,7 @@ const readSchema = z.lazy(() =>
     })
     .strict(),
 );
-const searchSchema = z.lazy(() =>
+const searchSchema = lazySchema(() =>
   z
     .object({
       query: z.string().min(1).max(200),
@@ -87,7 +88,7 @@ const searchSchema = z.lazy(() =>
     })
     .strict(),
 );
-const deleteSchema = z.lazy(() =>
+const deleteSchema = lazySchema(() =>
   z
     .object({
       path: z.string().min(1).max(1024),

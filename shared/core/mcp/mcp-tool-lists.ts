@@ -7,6 +7,7 @@
  * every step). Written whenever a connection is (re)established; purged with the session.
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { DocumentStore, Logger, McpTool } from "../ports.js";
 
 /** The partition of a run's (a session's or a thread's) MCP tool lists. */
@@ -18,7 +19,7 @@ export const MAX_TOOL_LIST_BYTES = 300_000;
 /** The longest tool description kept. */
 const MAX_DESCRIPTION = 10_000;
 
-const toolSchema = z.lazy(() =>
+const toolSchema = lazySchema(() =>
   z.object({
     name: z.string(),
     description: z.string().optional(),
@@ -27,7 +28,7 @@ const toolSchema = z.lazy(() =>
   }),
 );
 
-const toolListSchema = z.lazy(() =>
+const toolListSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     /** The server URL the list came from (an agent's URL never changes within a session). */

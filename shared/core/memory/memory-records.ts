@@ -17,6 +17,7 @@
  * next write to that memory or by any read of its versions (`ensureHeadVersion`).
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 
 export const storeKey = (ws: string) => `ws#${ws}#memstore`;
 export const headKey = (store: string) => `memstore#${store}#mem`;
@@ -27,7 +28,7 @@ export const snapshotKey = (store: string) => `memstore#${store}#snap`;
 export const snapshotEntryKey = (store: string, snapshot: string) => `memsnap#${store}#${snapshot}`;
 
 /** Who wrote a version: the SDK's `api_actor` / `session_actor`. */
-export const actorSchema = z.lazy(() =>
+export const actorSchema = lazySchema(() =>
   z.discriminatedUnion("type", [
     z.object({ type: z.literal("api_actor"), api_key_id: z.string() }),
     z.object({ type: z.literal("session_actor"), session_id: z.string() }),
@@ -40,7 +41,7 @@ export type WriteActor = z.infer<typeof actorSchema>;
  * the `agent.tool_use` event that wrote it, whether untrusted content had entered the session's
  * context (taint, and from which sources), and whether hidden characters were stripped.
  */
-export const provenanceSchema = z.lazy(() =>
+export const provenanceSchema = lazySchema(() =>
   z.object({
     tool_use_event_id: z.string().nullable().default(null),
     /** The child thread that wrote (its parent session is the version's `session_actor`). */
@@ -58,11 +59,11 @@ export const provenanceSchema = z.lazy(() =>
 export type Provenance = z.infer<typeof provenanceSchema>;
 export type ProvenanceInput = Partial<Provenance>;
 
-export const operationSchema = z.lazy(() => z.enum(["created", "modified", "deleted"]));
+export const operationSchema = lazySchema(() => z.enum(["created", "modified", "deleted"]));
 export type VersionOperation = z.infer<typeof operationSchema>;
 
 /** The head of a memory: its current state and the version that recorded it. */
-export const headSchema = z.lazy(() =>
+export const headSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     rev: z.number().int(),
@@ -90,7 +91,7 @@ export const headSchema = z.lazy(() =>
 export type MemoryHead = z.infer<typeof headSchema>;
 
 /** One version, as stored. `content`/`path`/`sha`/`size` are null once redacted (or on `deleted`). */
-export const versionSchema = z.lazy(() =>
+export const versionSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     versionId: z.string(),
@@ -111,7 +112,7 @@ export const versionSchema = z.lazy(() =>
 export type StoredVersion = z.infer<typeof versionSchema>;
 
 /** A path index entry: the memory that owns `path`, claimed at `claimedAt` (ms). */
-export const pathEntrySchema = z.lazy(() =>
+export const pathEntrySchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     rev: z.number().int(),
@@ -122,7 +123,7 @@ export const pathEntrySchema = z.lazy(() =>
 export type PathEntry = z.infer<typeof pathEntrySchema>;
 
 /** One memory of a snapshot: the version it had when the snapshot was taken. */
-export const snapshotEntrySchema = z.lazy(() =>
+export const snapshotEntrySchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     memoryId: z.string(),

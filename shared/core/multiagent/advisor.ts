@@ -18,6 +18,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import * as z from "zod";
 import { idPrefix } from "../../contract/ids.js";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import type { ModelResponse } from "../ports.js";
@@ -39,7 +40,9 @@ const ADVICE_MAX_TOKENS = 2048;
 const TRANSCRIPT_MAX_CHARS = 200_000;
 const TOOL_TEXT_MAX_CHARS = 4_000;
 
-const AdvisorInputSchema = z.lazy(() => z.object({ question: z.string().max(10_000).optional() }).loose());
+const AdvisorInputSchema = lazySchema(() =>
+  z.object({ question: z.string().max(10_000).optional() }).loose(),
+);
 
 const ADVISOR_SYSTEM = [
   "You are the advisor of an AI agent that is working on a task. The agent consulted you mid-task.",

@@ -10,12 +10,13 @@
 import type { BetaManagedAgentsInlineAgent } from "@anthropic-ai/sdk/resources/beta/sessions/threads/threads";
 import * as z from "zod";
 import { AGENT_LIMITS, AGENT_TOOL_NAMES, defaultEffortFor } from "../../contract/agents.js";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { AgentToolset, SessionAgent } from "../../contract/sdk-types.js";
 import { listPrice } from "../runtime/budget.js";
 import { threadAgentOf } from "./session-multiagent.js";
 
 /** An inline agent as the model writes it in a tool call. */
-export const InlineAgentInputSchema = z.lazy(() =>
+export const InlineAgentInputSchema = lazySchema(() =>
   z.strictObject({
     name: z.string().min(1).max(64).optional(),
     model: z.string().min(1).max(128).optional(),

@@ -12,7 +12,8 @@
  * `multiagent_20261001` they name none, so Reverie offers the same two, extended for inline agents.
  */
 import type Anthropic from "@anthropic-ai/sdk";
-import * as z from "zod";
+import type * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { SessionAgent } from "../../contract/sdk-types.js";
 import {
   coordinatorToolDefinitions,
@@ -28,8 +29,8 @@ import {
 import { runnableAgent, subagentsOf } from "./session-multiagent.js";
 
 /** `send_to_agent` of a `multiagent_20261001` agent: a roster agent, an inline agent, or a thread. */
-export const SubagentSendInputSchema = z.lazy(() =>
-  SendToAgentInputSchema.unwrap().extend({
+export const SubagentSendInputSchema = lazySchema(() =>
+  SendToAgentInputSchema.extend({
     agent: InlineAgentInputSchema.optional(),
   }),
 );

@@ -1,7 +1,8 @@
 /** The grader queue's message: a nudge to evaluate one iteration of one outcome (DESIGN.md §5). */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 
-export const graderMessageSchema = z.lazy(() =>
+export const graderMessageSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     workspaceId: z.string().min(1),

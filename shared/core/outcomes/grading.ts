@@ -16,6 +16,7 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { ModelProvider, ModelRequest } from "../ports.js";
 import { forcedToolCall, StructuredAnswerError } from "../tools/forced-tool-call.js";
 import type { CriterionFinding } from "./outcome-record.js";
@@ -103,7 +104,7 @@ const gradeToolSchema = {
   required: ["rubric_applies", "criteria", "explanation"],
 } as const;
 
-const gradeAnswerSchema = z.lazy(() =>
+const gradeAnswerSchema = lazySchema(() =>
   z.object({
     rubric_applies: z.boolean(),
     criteria: z.array(

@@ -5,6 +5,7 @@
  * `outcome#<sessionId>`, written once and never changed.
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { Session } from "../../contract/sdk-types.js";
 import type { DocumentStore } from "../ports.js";
 
@@ -15,7 +16,7 @@ export const terminalResults = ["satisfied", "max_iterations_reached", "failed",
 export type TerminalResult = (typeof terminalResults)[number];
 export type EvaluationResult = TerminalResult | "needs_revision";
 
-export const outcomeDefinitionSchema = z.lazy(() =>
+export const outcomeDefinitionSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     outcomeId: z.string(),
@@ -29,7 +30,7 @@ export const outcomeDefinitionSchema = z.lazy(() =>
 export type OutcomeDefinition = z.infer<typeof outcomeDefinitionSchema>;
 
 /** How one criterion was decided: by code (a machine check) or by the grader model. */
-export const criterionFindingSchema = z.lazy(() =>
+export const criterionFindingSchema = lazySchema(() =>
   z.object({
     criterion: z.string(),
     method: z.enum(["machine", "model"]),
@@ -39,7 +40,7 @@ export const criterionFindingSchema = z.lazy(() =>
 );
 export type CriterionFinding = z.infer<typeof criterionFindingSchema>;
 
-export const evaluationRecordSchema = z.lazy(() =>
+export const evaluationRecordSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     outcomeId: z.string(),

@@ -11,6 +11,7 @@
  *   worker downloads the skills into `skills/<name>/` of its workdir itself.
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { SessionAgent } from "../../contract/sdk-types.js";
 import type { DocumentStore, WorkspaceFile, WorkspaceStore } from "../ports.js";
 import { FileToolError, type MountedStore } from "../tools/file-tools.js";
@@ -28,7 +29,7 @@ export const sessionSkillsStoreId = (sessionId: string): string => `${sessionId}
 
 export const catalogKey = (sessionId: string) => ({ pk: `skills#${sessionId}`, sk: "catalog" });
 
-const catalogEntrySchema = z.lazy(() =>
+const catalogEntrySchema = lazySchema(() =>
   z.object({
     skill_id: z.string(),
     /** The version the agent named (`latest` or an id). */
@@ -44,7 +45,7 @@ const catalogEntrySchema = z.lazy(() =>
 );
 export type SkillCatalogEntry = z.infer<typeof catalogEntrySchema>;
 
-export const skillCatalogSchema = z.lazy(() =>
+export const skillCatalogSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     skills: z.array(catalogEntrySchema),

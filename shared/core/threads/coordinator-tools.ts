@@ -6,6 +6,7 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { SessionAgent } from "../../contract/sdk-types.js";
 
 export const COORDINATOR_TOOL_NAMES = ["list_agents", "send_to_agent"] as const;
@@ -20,7 +21,7 @@ export function isCoordinatorTool(agent: SessionAgent, name: string): boolean {
 /** Per-thread timeout bounds, seconds (extension). */
 export const THREAD_TIMEOUT = { min: 1, max: 86_400, default: 3_600 } as const;
 
-export const SendToAgentInputSchema = z.lazy(() =>
+export const SendToAgentInputSchema = lazySchema(() =>
   z.object({
     agent_name: z.string().min(1).optional(),
     thread_id: z.string().min(1).optional(),

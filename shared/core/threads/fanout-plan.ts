@@ -5,9 +5,10 @@
  * step, a restarted execution and the resume all see the very same plan.
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import { ConditionFailedError, type DocumentStore } from "../ports.js";
 
-const planItemSchema = z.lazy(() =>
+const planItemSchema = lazySchema(() =>
   z.object({
     toolUseEventId: z.string(),
     resultSeq: z.number().int(),
@@ -36,7 +37,7 @@ const planItemSchema = z.lazy(() =>
 );
 export type FanoutPlanItem = z.infer<typeof planItemSchema>;
 
-export const fanoutPlanSchema = z.lazy(() =>
+export const fanoutPlanSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     stepSeq: z.number().int(),

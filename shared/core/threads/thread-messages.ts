@@ -4,8 +4,9 @@
  * the coordinator with every thread's result. Their shapes are the ASL's MessageBody templates.
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 
-export const threadDispatchMessageSchema = z.lazy(() =>
+export const threadDispatchMessageSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     kind: z.literal("thread_dispatch"),
@@ -19,7 +20,7 @@ export const threadDispatchMessageSchema = z.lazy(() =>
   }),
 );
 
-const threadResultSchema = z.lazy(() =>
+const threadResultSchema = lazySchema(() =>
   z.object({
     threadId: z.string(),
     toolUseEventId: z.string(),
@@ -38,7 +39,7 @@ const threadResultSchema = z.lazy(() =>
 );
 export type ThreadResult = z.infer<typeof threadResultSchema>;
 
-export const fanoutResumeMessageSchema = z.lazy(() =>
+export const fanoutResumeMessageSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     kind: z.literal("fanout_resume"),
@@ -49,7 +50,7 @@ export const fanoutResumeMessageSchema = z.lazy(() =>
   }),
 );
 
-export const threadQueueMessageSchema = z.lazy(() =>
+export const threadQueueMessageSchema = lazySchema(() =>
   z.discriminatedUnion("kind", [threadDispatchMessageSchema, fanoutResumeMessageSchema]),
 );
 export type ThreadDispatchMessage = z.infer<typeof threadDispatchMessageSchema>;

@@ -4,6 +4,7 @@
  * its roster name, archive time, the dispatch it is answering — is {@link ThreadMeta}.
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { EventLog } from "../events/event-log.js";
 import type { DocumentStore } from "../ports.js";
 import { purgeRunData } from "../sessions/session-purge.js";
@@ -12,7 +13,7 @@ import { type SessionRecord, SessionRepository } from "../sessions/session-recor
 export const threadsKey = (sessionId: string) => `thread#${sessionId}`;
 
 /** The dispatch a thread is working on or last answered: at most one at a time. */
-const dispatchSchema = z.lazy(() =>
+const dispatchSchema = lazySchema(() =>
   z.object({
     /** The coordinator step that dispatched it. */
     fanoutKey: z.string(),
@@ -41,7 +42,7 @@ const dispatchSchema = z.lazy(() =>
   }),
 );
 
-export const threadMetaSchema = z.lazy(() =>
+export const threadMetaSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     sessionId: z.string(),

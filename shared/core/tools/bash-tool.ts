@@ -6,13 +6,14 @@
  */
 import type { BetaManagedAgentsAgentToolset20260401BashInput } from "@anthropic-ai/sdk/resources/beta/agents/agents";
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { SandboxMount, SandboxMountChange, SandboxNetwork, ShellSandbox } from "../ports.js";
 
 /** A command's timeout when the call names none (or zero), and the most a call may ask for. */
 export const BASH_DEFAULT_TIMEOUT_MS = 120_000;
 export const BASH_MAX_TIMEOUT_MS = 600_000;
 
-export const BashInputSchema = z.lazy(
+export const BashInputSchema = lazySchema(
   () =>
     z.object({
       command: z.string().optional(),

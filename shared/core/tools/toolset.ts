@@ -18,6 +18,7 @@ import type {
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
 import type { BetaManagedAgentsAgentMCPToolResultEvent } from "@anthropic-ai/sdk/resources/beta/sessions/events";
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { HttpFetcher, SandboxMountChange, WorkspaceStore } from "../ports.js";
 import { BASH_DESCRIPTION, BashInputSchema, type BashSandboxContext, runBash } from "./bash-tool.js";
 import {
@@ -83,7 +84,7 @@ export const BUILTIN_TOOL_NAMES: readonly BuiltinToolName[] = [
 // Input schemas: zod validates a call, and `satisfies` proves each matches the SDK's input type.
 export { BashInputSchema };
 
-export const ReadInputSchema = z.lazy(
+export const ReadInputSchema = lazySchema(
   () =>
     z.object({
       file_path: z.string(),
@@ -91,7 +92,7 @@ export const ReadInputSchema = z.lazy(
     }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401ReadInput>,
 );
 
-export const WriteInputSchema = z.lazy(
+export const WriteInputSchema = lazySchema(
   () =>
     z.object({
       file_path: z.string(),
@@ -99,7 +100,7 @@ export const WriteInputSchema = z.lazy(
     }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401WriteInput>,
 );
 
-export const EditInputSchema = z.lazy(
+export const EditInputSchema = lazySchema(
   () =>
     z.object({
       file_path: z.string(),
@@ -109,7 +110,7 @@ export const EditInputSchema = z.lazy(
     }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401EditInput>,
 );
 
-export const GlobInputSchema = z.lazy(
+export const GlobInputSchema = lazySchema(
   () =>
     z.object({
       pattern: z.string(),
@@ -117,7 +118,7 @@ export const GlobInputSchema = z.lazy(
     }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401GlobInput>,
 );
 
-export const GrepInputSchema = z.lazy(
+export const GrepInputSchema = lazySchema(
   () =>
     z.object({
       pattern: z.string(),
@@ -125,7 +126,7 @@ export const GrepInputSchema = z.lazy(
     }) satisfies z.ZodType<BetaManagedAgentsAgentToolset20260401GrepInput>,
 );
 
-export const WebFetchInputSchema = z.lazy(
+export const WebFetchInputSchema = lazySchema(
   () =>
     z.object({
       url: z.string(),

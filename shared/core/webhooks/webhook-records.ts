@@ -6,8 +6,9 @@
  * - `whlane#<endpoint>#<subject>` / lane position — delivery order per subject (e.g. a session).
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 
-export const endpointRecordSchema = z.lazy(() =>
+export const endpointRecordSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     id: z.string(),
@@ -26,7 +27,7 @@ export const endpointRecordSchema = z.lazy(() =>
 );
 export type EndpointRecord = z.infer<typeof endpointRecordSchema>;
 
-export const deliveryRecordSchema = z.lazy(() =>
+export const deliveryRecordSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     endpointId: z.string(),
@@ -56,7 +57,7 @@ export const laneKey = (endpointId: string, subject: string) => `whlane#${endpoi
 export const padLane = (n: number) => String(n).padStart(12, "0");
 
 /** The webhooks queue's message: a nudge to attempt one delivery (DESIGN.md §5). */
-export const webhookMessageSchema = z.lazy(() =>
+export const webhookMessageSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     endpointId: z.string().min(1),

@@ -4,6 +4,7 @@
  * on read; one delivered twice changes nothing.
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 
 const runFields = {
   schemaVersion: z.literal(1),
@@ -12,7 +13,7 @@ const runFields = {
   runId: z.string().min(1),
 };
 
-export const workflowTaskMessageSchema = z.lazy(() =>
+export const workflowTaskMessageSchema = lazySchema(() =>
   z.object({
     ...runFields,
     kind: z.literal("workflow_task"),
@@ -24,7 +25,7 @@ export const workflowTaskMessageSchema = z.lazy(() =>
   }),
 );
 
-export const workflowPhaseMessageSchema = z.lazy(() =>
+export const workflowPhaseMessageSchema = lazySchema(() =>
   z.object({
     ...runFields,
     kind: z.literal("workflow_phase"),
@@ -32,7 +33,7 @@ export const workflowPhaseMessageSchema = z.lazy(() =>
   }),
 );
 
-export const workflowFinishedMessageSchema = z.lazy(() =>
+export const workflowFinishedMessageSchema = lazySchema(() =>
   z.object({
     ...runFields,
     kind: z.literal("workflow_run_finished"),
@@ -49,7 +50,7 @@ export const workflowFinishedMessageSchema = z.lazy(() =>
   }),
 );
 
-export const workflowQueueMessageSchema = z.lazy(() =>
+export const workflowQueueMessageSchema = lazySchema(() =>
   z.discriminatedUnion("kind", [
     workflowTaskMessageSchema,
     workflowPhaseMessageSchema,

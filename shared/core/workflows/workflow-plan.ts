@@ -14,6 +14,7 @@
  * plan and call the tool again.
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import {
   WORKFLOW_MAX_CONCURRENCY,
   type WorkflowNode,
@@ -38,12 +39,12 @@ export const WORKFLOW_PLAN_LIMITS = {
 } as const;
 
 const L = WORKFLOW_PLAN_LIMITS;
-const stepId = z.lazy(() =>
+const stepId = lazySchema(() =>
   z
     .string()
     .regex(/^[a-z][a-z0-9_]{0,39}$/, "a step id is 1–40 characters: a lowercase letter, then a-z, 0-9 or _"),
 );
-const name = z.lazy(() => z.string().trim().min(1).max(200));
+const name = lazySchema(() => z.string().trim().min(1).max(200));
 const callFields = {
   id: stepId,
   agent: z.string().min(1).max(200).describe("A predefined agent's name or id, or an inline agent's name."),
@@ -52,14 +53,14 @@ const callFields = {
   timeout_seconds: z.number().int().min(L.stepTimeout.min).max(L.stepTimeout.max).optional(),
 };
 
-export const AgentStepSchema = z.lazy(() =>
+export const AgentStepSchema = lazySchema(() =>
   z.strictObject({
     type: z.literal("agent"),
     ...callFields,
     output: z.enum(["text", "list"]).default("text"),
   }),
 );
-export const MapStepSchema = z.lazy(() =>
+export const MapStepSchema = lazySchema(() =>
   z.strictObject({
     type: z.literal("map"),
     ...callFields,
@@ -75,7 +76,7 @@ export type MapStep = z.infer<typeof MapStepSchema>;
 export type ParallelStep = { type: "parallel"; id: string; branches: WorkflowStep[][] };
 export type WorkflowStep = AgentStep | MapStep | ParallelStep;
 
-export const ParallelStepSchema: z.ZodType<ParallelStep> = z.lazy(
+export const ParallelStepSchema: z.ZodType<ParallelStep> = lazySchema(
   () =>
     z.strictObject({
       type: z.literal("parallel"),
@@ -90,7 +91,7 @@ export const WorkflowStepSchema: z.ZodType<WorkflowStep> = z.lazy(() =>
   z.discriminatedUnion("type", [AgentStepSchema, MapStepSchema, ParallelStepSchema as never]),
 ) as unknown as z.ZodType<WorkflowStep>;
 
-export const InlineAgentSchema = z.lazy(() =>
+export const InlineAgentSchema = lazySchema(() =>
   z.strictObject({
     name: z
       .string()
@@ -108,7 +109,7 @@ export const InlineAgentSchema = z.lazy(() =>
 export type InlineAgent = z.infer<typeof InlineAgentSchema>;
 
 /** `start_workflow_run`'s input. */
-export const WorkflowPlanSchema = z.lazy(() =>
+export const WorkflowPlanSchema = lazySchema(() =>
   z.strictObject({
     name: name.optional(),
     description: z.string().max(2_000).optional(),

@@ -6,6 +6,7 @@
  * Durable payloads carry a `schemaVersion` and are validated on read (DESIGN.md §9).
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import { ConditionFailedError, type DocumentStore } from "../ports.js";
 import { changeRevisioned } from "../revisioned-item.js";
 import type { ValidatedPlan } from "./workflow-plan.js";
@@ -18,7 +19,7 @@ const threadMarksKey = (runId: string) => `wfthreadmark#${runId}`;
 const OPEN_RUNS_KEY = "wfopen";
 
 /** The SDK's workflow run error types (`BetaManagedAgentsWorkflowRunErrorObject`). */
-export const workflowRunErrorSchema = z.lazy(() =>
+export const workflowRunErrorSchema = lazySchema(() =>
   z.object({
     type: z.enum([
       "program_error",
@@ -32,7 +33,7 @@ export const workflowRunErrorSchema = z.lazy(() =>
 );
 export type WorkflowRunError = z.infer<typeof workflowRunErrorSchema>;
 
-export const workflowRunResultSchema = z.lazy(() =>
+export const workflowRunResultSchema = lazySchema(() =>
   z.discriminatedUnion("type", [
     z.object({ type: z.literal("completed") }),
     z.object({ type: z.literal("error"), error: workflowRunErrorSchema }),
@@ -41,7 +42,7 @@ export const workflowRunResultSchema = z.lazy(() =>
 );
 export type WorkflowRunResult = z.infer<typeof workflowRunResultSchema>;
 
-const workflowRunSchema = z.lazy(() =>
+const workflowRunSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     workspaceId: z.string(),
@@ -68,7 +69,7 @@ const workflowRunSchema = z.lazy(() =>
 );
 export type WorkflowRun = z.infer<typeof workflowRunSchema>;
 
-const attemptSchema = z.lazy(() =>
+const attemptSchema = lazySchema(() =>
   z.object({
     threadId: z.string(),
     /** The Step Functions task token this attempt answers. */
@@ -90,7 +91,7 @@ const attemptSchema = z.lazy(() =>
 );
 export type WorkflowTaskAttempt = z.infer<typeof attemptSchema>;
 
-const workflowTaskSchema = z.lazy(() =>
+const workflowTaskSchema = lazySchema(() =>
   z.object({
     schemaVersion: z.literal(1),
     runId: z.string(),

@@ -22,6 +22,7 @@
  */
 import * as z from "zod";
 import { idPrefix } from "../../contract/ids.js";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { SessionAgent } from "../../contract/sdk-types.js";
 import {
   compileWorkflowStateMachine,
@@ -94,7 +95,7 @@ export interface WorkflowRunsOptions {
   limits: WorkflowLimits;
 }
 
-const relayTokenSchema = z.lazy(() =>
+const relayTokenSchema = lazySchema(() =>
   z.tuple([z.literal(RELAY), z.string(), z.string(), z.string(), z.string(), z.coerce.number().int()]),
 );
 

@@ -1,12 +1,13 @@
 /** Routes of /v1/agents (SDK: client.beta.agents, agents.versions). */
 import * as z from "zod";
 import { AgentCreateSchema, AgentListQuerySchema, AgentUpdateSchema } from "../../contract/agents.js";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import { pageCursorSchema, pageLimitSchema, parseBody } from "../../contract/validation.js";
 import type { AgentsService } from "../../core/agents/agents-service.js";
 import { json, jsonBody, optionalInt, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
 import type { Router } from "./router.js";
 
-const AgentVersionListQuerySchema = z.lazy(() =>
+const AgentVersionListQuerySchema = lazySchema(() =>
   z.object({ limit: pageLimitSchema, page: pageCursorSchema }),
 );
 

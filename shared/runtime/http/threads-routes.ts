@@ -1,13 +1,14 @@
 /** Routes of /v1/sessions/{session_id}/threads (SDK: client.beta.sessions.threads). */
 import * as z from "zod";
 import { EventListQuerySchema } from "../../contract/events.js";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import { pageCursorSchema, pageLimitSchema } from "../../contract/validation.js";
 import type { ThreadsService } from "../../core/threads/threads-service.js";
 import { eventStreamResponse, json, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
 import type { Router } from "./router.js";
 
 /** GET /v1/sessions/{id}/threads query (SDK: ThreadListParams). */
-export const ThreadListQuerySchema = z.lazy(() =>
+export const ThreadListQuerySchema = lazySchema(() =>
   z.object({
     limit: pageLimitSchema,
     page: pageCursorSchema,
