@@ -231,13 +231,14 @@ const urlSourcesParams = lazySchema(() =>
     }),
 );
 
-const toolOverrideFields = {
+// A function, not shared schemas: built inside the lazily built schemas that spread it.
+const toolOverrideFields = () => ({
   enabled: z.boolean().nullish(),
   permission_policy: permissionPolicySchema.nullish(),
-};
+});
 
 function simpleToolConfig<N extends Exclude<AgentToolName, "web_fetch" | "web_search">>(name: N) {
-  return z.strictObject({ name: z.literal(name), type: z.literal(name).optional(), ...toolOverrideFields });
+  return z.strictObject({ name: z.literal(name), type: z.literal(name).optional(), ...toolOverrideFields() });
 }
 
 const userLocationSchema = lazySchema(() =>
@@ -258,7 +259,7 @@ const webFetchToolConfig = lazySchema(() =>
     .strictObject({
       name: z.literal("web_fetch"),
       type: z.literal("web_fetch").optional(),
-      ...toolOverrideFields,
+      ...toolOverrideFields(),
       allowed_domains: fetchDomains.optional(),
       blocked_domains: fetchDomains.optional(),
       max_content_tokens: z.number().int().positive().nullish(),
@@ -272,7 +273,7 @@ const webSearchToolConfig = lazySchema(() =>
     .strictObject({
       name: z.literal("web_search"),
       type: z.literal("web_search").optional(),
-      ...toolOverrideFields,
+      ...toolOverrideFields(),
       allowed_domains: searchDomains.optional(),
       blocked_domains: searchDomains.optional(),
       user_location: userLocationSchema.nullish(),
@@ -293,7 +294,7 @@ const agentToolConfigParams = lazySchema(() =>
   ]),
 );
 
-const toolsetDefaultConfigParams = lazySchema(() => z.strictObject(toolOverrideFields));
+const toolsetDefaultConfigParams = lazySchema(() => z.strictObject(toolOverrideFields()));
 
 const agentToolsetParams = lazySchema(() =>
   z.strictObject({
@@ -311,7 +312,7 @@ const mcpToolsetParams = lazySchema(() =>
       .array(
         z.strictObject({
           name: z.string().min(1).max(AGENT_LIMITS.mcpToolNameMaxLength),
-          ...toolOverrideFields,
+          ...toolOverrideFields(),
         }),
       )
       .optional(),
@@ -353,14 +354,14 @@ const urlMcpServerParams = lazySchema(() =>
 );
 const mcpServersParams = lazySchema(() => z.array(urlMcpServerParams).max(AGENT_LIMITS.maxMcpServers));
 
-const skillFields = {
+const skillFields = () => ({
   skill_id: z.string().min(1),
   version: z.string().min(1).nullish(),
-};
+});
 const skillParams = lazySchema(() =>
   z.discriminatedUnion("type", [
-    z.strictObject({ type: z.literal("anthropic"), ...skillFields }),
-    z.strictObject({ type: z.literal("custom"), ...skillFields }),
+    z.strictObject({ type: z.literal("anthropic"), ...skillFields() }),
+    z.strictObject({ type: z.literal("custom"), ...skillFields() }),
   ]),
 );
 const skillsParams = lazySchema(() =>

@@ -6,16 +6,17 @@
 import * as z from "zod";
 import { lazySchema } from "../../contract/lazy-schema.js";
 
-const runFields = {
+// A function, not shared schemas: built inside the lazily built schemas that spread it.
+const runFields = () => ({
   schemaVersion: z.literal(1),
   workspaceId: z.string().min(1),
   sessionId: z.string().min(1),
   runId: z.string().min(1),
-};
+});
 
 export const workflowTaskMessageSchema = lazySchema(() =>
   z.object({
-    ...runFields,
+    ...runFields(),
     kind: z.literal("workflow_task"),
     stepId: z.string().min(1),
     phase: z.number().int().min(0),
@@ -27,7 +28,7 @@ export const workflowTaskMessageSchema = lazySchema(() =>
 
 export const workflowPhaseMessageSchema = lazySchema(() =>
   z.object({
-    ...runFields,
+    ...runFields(),
     kind: z.literal("workflow_phase"),
     phase: z.number().int().min(0),
   }),
@@ -35,7 +36,7 @@ export const workflowPhaseMessageSchema = lazySchema(() =>
 
 export const workflowFinishedMessageSchema = lazySchema(() =>
   z.object({
-    ...runFields,
+    ...runFields(),
     kind: z.literal("workflow_run_finished"),
     ok: z.boolean(),
     // A Catch's Error / Cause may arrive as null (moto) or be absent: read as absent.

@@ -45,25 +45,26 @@ const stepId = lazySchema(() =>
     .regex(/^[a-z][a-z0-9_]{0,39}$/, "a step id is 1–40 characters: a lowercase letter, then a-z, 0-9 or _"),
 );
 const name = lazySchema(() => z.string().trim().min(1).max(200));
-const callFields = {
+// A function, not shared schemas: built inside the lazily built schemas that spread it.
+const callFields = () => ({
   id: stepId,
   agent: z.string().min(1).max(200).describe("A predefined agent's name or id, or an inline agent's name."),
   input: z.string().min(1).max(L.inputChars),
   retries: z.number().int().min(0).max(L.retries).default(0),
   timeout_seconds: z.number().int().min(L.stepTimeout.min).max(L.stepTimeout.max).optional(),
-};
+});
 
 export const AgentStepSchema = lazySchema(() =>
   z.strictObject({
     type: z.literal("agent"),
-    ...callFields,
+    ...callFields(),
     output: z.enum(["text", "list"]).default("text"),
   }),
 );
 export const MapStepSchema = lazySchema(() =>
   z.strictObject({
     type: z.literal("map"),
-    ...callFields,
+    ...callFields(),
     items: z.union([
       z.array(z.string().max(L.itemChars)).max(L.literalItems),
       z.strictObject({ from: stepId }),
