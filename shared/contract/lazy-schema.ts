@@ -13,7 +13,7 @@
  * @example
  * export const AgentCreateSchema = lazySchema(() => z.strictObject({ name: z.string() }));
  */
-import * as z from "zod";
+import type * as z from "zod";
 
 export function lazySchema<T extends z.core.$ZodType>(build: () => T): T {
   let schema: T | undefined;
@@ -45,18 +45,22 @@ export function lazySchema<T extends z.core.$ZodType>(build: () => T): T {
 
 /**
  * The schema's internals, seen from the stand-in: the schema's own (parsing runs the schema's code),
- * except that `z.toJSONSchema` converts the stand-in as it converts a `z.lazy`: the schema, then a
- * reference to it. (Its converters key what they have seen by schema instance, and the schema's own
- * converter knows only the instance zod built, not the stand-in.)
+ * except that `z.toJSONSchema` converts the stand-in as it converts a `z.lazy` of the schema: the
+ * schema, then a reference to it. (Its converters key what they have seen by schema instance, and
+ * the schema's own converter knows only the instance zod built, not the stand-in.) Through
+ * `ctx.processors`, not an import of zod's converter: `zod/v4/core` is another entry into zod
+ * (see SAME_PACKAGE_ALIASES in infra/aws/lambda-bundling.ts), and `z.core` as a value keeps all of
+ * zod's core in a bundle.
  */
 function internalsFor(stand: z.core.$ZodType, schema: z.core.$ZodType): object {
   return Object.create(schema._zod, {
+    innerType: { value: schema },
     processJSONSchema: {
-      value: (ctx: z.core.ToJSONSchemaContext, _json: unknown, params: z.core.ProcessParams) => {
-        z.core.processSchema(schema, ctx, params);
-        const seen = ctx.seen.get(stand);
-        if (seen) seen.ref = schema;
-      },
+      value: (
+        ctx: z.core.ToJSONSchemaContext,
+        json: z.core.JSONSchema.BaseSchema,
+        params: z.core.ProcessParams,
+      ) => ctx.processors.lazy?.(stand as never, ctx, json, params),
     },
   });
 }
