@@ -8,7 +8,6 @@
  * Existence checks (roster agents exist, are not archived, have no multiagent of their own) are the
  * service's job: it resolves roster references through `NormalizeAgentOptions.resolveAgent`.
  */
-import { isDeepStrictEqual } from "node:util";
 import type {
   AgentCreateParams,
   AgentUpdateParams,
@@ -1143,8 +1142,16 @@ export function applyAgentUpdate(
   }
   if (params.model !== undefined || params.multiagent !== undefined)
     throwProblems(advisorPairingProblems(next.model.id, next.multiagent));
-  return { fields: next, changed: !isDeepStrictEqual(current, next) };
+  return { fields: next, changed: !deepEqual(current, next) };
 }
 
 // Re-exported for callers that want the SDK's names next to the schemas.
 export type { AgentCreateParams, AgentUpdateParams };
+
+/**
+ * `node:util`'s `isDeepStrictEqual`, taken on first use: importing `node:util` as an ES module
+ * builds its ESM facade (every export read), ~5–10 ms of every Lambda cold start.
+ */
+function deepEqual(a: unknown, b: unknown): boolean {
+  return process.getBuiltinModule("node:util").isDeepStrictEqual(a, b);
+}

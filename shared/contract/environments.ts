@@ -7,7 +7,6 @@
  * Errors the SDK knows by code carry `error.details.error_code`: `invalid_metadata` (metadata too
  * big) → `BetaInvalidMetadataError`, `invalid_config_type_change` → `BetaInvalidConfigTypeChangeError`.
  */
-import { isDeepStrictEqual } from "node:util";
 import type {
   BetaCloudConfig,
   BetaEnvironment,
@@ -310,7 +309,15 @@ export function applyEnvironmentUpdate(
       errorCode: ENVIRONMENT_ERROR_CODES.invalidMetadata,
     });
   }
-  return { fields: next, changed: !isDeepStrictEqual(current, next) };
+  return { fields: next, changed: !deepEqual(current, next) };
 }
 
 export type { EnvironmentCreateParams, EnvironmentUpdateParams };
+
+/**
+ * `node:util`'s `isDeepStrictEqual`, taken on first use: importing `node:util` as an ES module
+ * builds its ESM facade (every export read), ~5–10 ms of every Lambda cold start.
+ */
+function deepEqual(a: unknown, b: unknown): boolean {
+  return process.getBuiltinModule("node:util").isDeepStrictEqual(a, b);
+}

@@ -11,7 +11,6 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { LookupFunction } from "node:net";
-import { Readable } from "node:stream";
 import { nodeHttpModule } from "./node-http-module.js";
 
 /** The `fetch` signature the MCP SDK (and most HTTP clients) accept. */
@@ -70,11 +69,16 @@ function responseOf(res: IncomingMessage, method: string): Response {
   const status = res.statusCode ?? 0;
   const noBody = NULL_BODY.has(status) || method === "HEAD";
   if (noBody) res.resume();
-  return new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
-    status,
-    statusText: res.statusMessage ?? "",
-    headers,
-  });
+  return new Response(
+    noBody
+      ? null
+      : (process.getBuiltinModule("node:stream").Readable.toWeb(res) as ReadableStream<Uint8Array>),
+    {
+      status,
+      statusText: res.statusMessage ?? "",
+      headers,
+    },
+  );
 }
 
 /**

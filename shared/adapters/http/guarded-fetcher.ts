@@ -3,11 +3,13 @@
  * address it resolves to must be public unicast, and the connection is made to that very address (the
  * socket's `lookup` is pinned), so a DNS answer that changes between check and connect cannot reach an
  * internal service. Redirects are followed by hand, re-checking each hop.
+ *
+ * `node:net` and `node:dns` are taken with `process.getBuiltinModule` when used, not imported as ES
+ * modules: an ES module import of a built-in builds its facade at every cold start of every function
+ * that bundles this file (node-http-module.ts), whether or not the invocation makes a request.
  */
-import { lookup as dnsLookup } from "node:dns/promises";
 import type { IncomingMessage } from "node:http";
 import type { LookupFunction } from "node:net";
-import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 import type { HttpFetcher, HttpSendRequest } from "../../core/ports.js";
 import { type FetchLike, guardedFetch } from "./guarded-fetch.js";
@@ -61,7 +63,8 @@ export function isPublicAddress(address: string): boolean {
 }
 
 async function defaultResolve(hostname: string): Promise<ResolvedAddress[]> {
-  const answers = await dnsLookup(hostname, { all: true, verbatim: true });
+  const dns = process.getBuiltinModule("node:dns/promises");
+  const answers = await dns.lookup(hostname, { all: true, verbatim: true });
   return answers.map((answer) => ({ address: answer.address, family: answer.family === 6 ? 6 : 4 }));
 }
 
@@ -176,7 +179,7 @@ export class GuardedFetcher implements HttpFetcher {
   private async vet(url: URL): Promise<ResolvedAddress> {
     const hostname = url.hostname.replace(/^\[|\]$/g, "");
     let addresses: ResolvedAddress[];
-    const literal = isIP(hostname);
+    const literal = process.getBuiltinModule("node:net").isIP(hostname);
     if (literal !== 0) {
       addresses = [{ address: hostname, family: literal === 6 ? 6 : 4 }];
     } else {

@@ -2,12 +2,17 @@
  * The WebhookTransport: POSTs a signed webhook with the same SSRF guard as `web_fetch` — the
  * hostname is resolved once, every address must be public unicast (unless private targets are
  * allowed), and the socket connects to that very address. Redirects are not followed.
+ *
+ * `node:net` and `node:dns` are taken with `process.getBuiltinModule` when used, not imported as ES
+ * modules: an ES module import of a built-in builds its facade at every cold start of every function
+ * that bundles this file (node-http-module.ts), whether or not the invocation makes a request.
  */
-import { lookup as dnsLookup } from "node:dns/promises";
-import { isIP, type LookupFunction } from "node:net";
+import type { LookupFunction } from "node:net";
 import type { WebhookTransport } from "../../core/ports.js";
 import { isPublicAddress } from "./guarded-fetcher.js";
 import { nodeHttpModule } from "./node-http-module.js";
+
+const isIP = (host: string): number => process.getBuiltinModule("node:net").isIP(host);
 
 /** A webhook URL or its resolved address was refused by the SSRF guard. */
 export class WebhookTargetBlockedError extends Error {
@@ -37,7 +42,9 @@ export class GuardedWebhookSender implements WebhookTransport {
     this.resolve =
       options.resolve ??
       (async (hostname) =>
-        (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({
+        (
+          await process.getBuiltinModule("node:dns/promises").lookup(hostname, { all: true, verbatim: true })
+        ).map((a) => ({
           address: a.address,
           family: a.family === 6 ? 6 : 4,
         })));
@@ -52,8 +59,9 @@ export class GuardedWebhookSender implements WebhookTransport {
     checkWebhookUrl(url, this.allowPrivate);
     const target = new URL(url);
     const host = target.hostname.replace(/^\[|\]$/g, "");
-    const addresses = isIP(host)
-      ? [{ address: host, family: (isIP(host) === 6 ? 6 : 4) as 4 | 6 }]
+    const literal = isIP(host);
+    const addresses = literal
+      ? [{ address: host, family: (literal === 6 ? 6 : 4) as 4 | 6 }]
       : await this.resolve(host);
     const refused = addresses.find((a) => !this.allowPrivate && !isPublicAddress(a.address));
     if (addresses.length === 0 || refused) {

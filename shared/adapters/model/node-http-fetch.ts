@@ -7,15 +7,18 @@
  * `Request`, a streamed or form body) to the built-in fetch. An event stream's body is passed on as
  * it arrives; any other body is read whole before the promise resolves, as the SDK reads it whole.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { Readable } from "node:stream";
+import type { IncomingMessage } from "node:http";
 
 /** Statuses whose response has no body (the Response constructor refuses one). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 export function nodeHttpFetch(): typeof fetch {
-  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  // The modules themselves, not ES module imports: `node:http`'s ESM facade reads every export, its
+  // lazy WebSocket getters included, which load undici (node-http-module.ts) — ~25 ms of a cold start.
+  const http = process.getBuiltinModule("node:http");
+  const https = process.getBuiltinModule("node:https");
+  const { Readable } = process.getBuiltinModule("node:stream");
+  const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
   const served = (input: unknown, body: unknown): input is string | URL =>
     (typeof input === "string" || input instanceof URL) &&
     (body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array);
@@ -32,7 +35,7 @@ export function nodeHttpFetch(): typeof fetch {
     if (body !== undefined && body !== null) headers["content-length"] = String(Buffer.byteLength(body));
     const secure = url.protocol === "https:";
     return new Promise<Response>((resolve, reject) => {
-      const request = (secure ? httpsRequest : httpRequest)(
+      const request = (secure ? https.request : http.request)(
         url,
         {
           method: init.method ?? "GET",
