@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import * as z from "zod";
 import { lazySchema } from "../../shared/contract/lazy-schema.js";
@@ -73,5 +76,73 @@ describe("lazySchema", () => {
     const json = z.toJSONSchema(node) as { $defs?: unknown };
     expect(JSON.stringify(json)).toContain('"$ref"');
     expect(node.parse({ name: "a", children: [{ name: "b", children: [] }] })).toBeTruthy();
+  });
+});
+
+/**
+ * Schemas a module builds when it is evaluated: what every process that bundles it pays at start.
+ * These are used by every process that loads them, on its first call: the configuration (parsed
+ * once per process) and the records every step reads and writes.
+ */
+const BUILT_AT_LOAD = new Set([
+  "shared/runtime/config.ts",
+  "shared/runtime/dream-config.ts",
+  "shared/core/runtime/step-message.ts",
+  "shared/core/runtime/step-record.ts",
+  "shared/core/runtime/tool-intents.ts",
+  "shared/core/sessions/session-record.ts",
+]);
+
+/** Top-level declarations of `file` that call zod (or a schema's method) outside any function. */
+function schemasBuiltAtLoad(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
+  const found: string[] = [];
+  const deferred = (node: ts.Node) =>
+    ts.isArrowFunction(node) ||
+    ts.isFunctionExpression(node) ||
+    ts.isFunctionDeclaration(node) ||
+    ts.isMethodDeclaration(node) ||
+    ts.isGetAccessor(node) ||
+    ts.isClassDeclaration(node) ||
+    ts.isClassExpression(node);
+  const visit = (node: ts.Node, name: string): void => {
+    if (deferred(node)) return;
+    if (ts.isCallExpression(node)) {
+      const callee = node.expression.getText(source);
+      if (callee === "lazySchema") return;
+      if (callee.startsWith("z.") && callee !== "z.lazy") {
+        found.push(`${name} (${callee.split("\n")[0]})`);
+        return;
+      }
+    }
+    ts.forEachChild(node, (child) => visit(child, name));
+  };
+  for (const statement of source.statements) {
+    if (ts.isVariableStatement(statement))
+      for (const declaration of statement.declarationList.declarations)
+        visit(declaration, declaration.name.getText(source));
+    else if (ts.isExpressionStatement(statement)) visit(statement, "(statement)");
+  }
+  return found;
+}
+
+describe("schemas built on first use", () => {
+  const root = join(import.meta.dirname, "..", "..");
+  const files = (dir: string): string[] =>
+    readdirSync(dir).flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return files(path);
+      return name.endsWith(".ts") && !name.endsWith(".d.ts") ? [path] : [];
+    });
+
+  it("no module in shared/ builds a zod schema when it is evaluated, but the configuration and the step kernel's records", () => {
+    // A request or record schema built at load is paid by every Lambda cold start that bundles it,
+    // whether or not the function uses it: wrap it in lazySchema(() => …).
+    const eager = files(join(root, "shared"))
+      .filter((file) => readFileSync(file, "utf8").includes('from "zod"'))
+      .map((file) => relative(root, file))
+      .filter((file) => !BUILT_AT_LOAD.has(file))
+      .flatMap((file) => schemasBuiltAtLoad(join(root, file)).map((what) => `${file}: ${what}`));
+    expect(eager).toEqual([]);
   });
 });
