@@ -4,16 +4,16 @@
  */
 import { sweepDreams } from "../shared/core/dreams/dream-sweeper.js";
 import { sweepStalledSessions } from "../shared/core/runtime/sweeper.js";
-import { withDreams } from "../shared/runtime/aws-dream-ports.js";
+import { withDreamJobs } from "../shared/runtime/aws-dream-jobs.js";
 import { awsServices } from "../shared/runtime/aws-ports.js";
-import { dreamsOf } from "../shared/runtime/dream-wiring.js";
+import { dreamSweepOf } from "../shared/runtime/dream-sweep-wiring.js";
 
 export const handler = async (): Promise<{ checked: number; nudged: number }> => {
-  const services = await awsServices(withDreams);
+  // The dream-jobs queue, not the dreams context: the sweep reads dream records and sends jobs.
+  const services = await awsServices(withDreamJobs);
   const { deps, logger } = services;
-  const { dreamDeps } = dreamsOf(services);
   const result = await sweepStalledSessions(deps);
   const workflows = await services.workflows?.sweep(deps);
-  logger.info("sweep done", { ...result, dreams: await sweepDreams(dreamDeps), workflows });
+  logger.info("sweep done", { ...result, dreams: await sweepDreams(dreamSweepOf(services)), workflows });
   return result;
 };

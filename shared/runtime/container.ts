@@ -341,6 +341,8 @@ export function buildServices(config: Config, ports: Ports) {
     skills: skills?.service,
     ...memory,
     dreaming,
+    /** The dream-jobs queue, where dreams or the queue are wired (the sweeper re-nudges stalled dreams). */
+    dreamJobs: dreaming?.dreamDeps.jobs ?? ports.dreamJobs,
     deploying,
     vaults: vaultApi,
     work: work.service,

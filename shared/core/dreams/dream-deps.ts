@@ -18,6 +18,13 @@ export const dreamJobSchema = lazySchema(() =>
 );
 export type DreamJob = z.infer<typeof dreamJobSchema>;
 
+/** The dream-jobs message that (re)runs a dream. */
+export const dreamJob = (workspaceId: string, dreamId: string): DreamJob => ({
+  schemaVersion: 1,
+  workspaceId,
+  dreamId,
+});
+
 export interface DreamOptions {
   /** The key that created a review-mode dream may not apply it (REVERIE_DREAM_REQUIRE_SECOND_REVIEWER). */
   requireSecondReviewer: boolean;

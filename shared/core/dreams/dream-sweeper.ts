@@ -3,14 +3,19 @@
  * gets a new job (duplicates are harmless — a run claims the dream first); a dream past its timeout
  * is failed by the run that job starts; an ended dream still marked active is released.
  */
-import type { DreamDeps } from "./dream-deps.js";
+import { type DreamDeps, dreamJob } from "./dream-deps.js";
 import { activeDreamsKey } from "./dream-record.js";
-import { dreamJob } from "./dreams-service.js";
 
 /** How long a fresh dream's first job has to start before the sweeper sends another. */
 const firstJobGraceMs = 60_000;
 
-export async function sweepDreams(deps: DreamDeps): Promise<{ checked: number; nudged: number }> {
+/**
+ * What the dream sweep runs on: the dream records and the jobs queue, not the dreams context — the
+ * sweeper function composes only these (shared/runtime/dream-sweep-wiring.ts).
+ */
+export type DreamSweepDeps = Pick<DreamDeps, "store" | "dreams" | "jobs" | "clock">;
+
+export async function sweepDreams(deps: DreamSweepDeps): Promise<{ checked: number; nudged: number }> {
   const entries = await deps.store.query("resources", activeDreamsKey);
   const now = deps.clock.now();
   let nudged = 0;

@@ -13,7 +13,7 @@ import {
 import { ApiError, ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
 import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
 import { ConditionFailedError } from "../ports.js";
-import type { DreamDeps, DreamJob } from "./dream-deps.js";
+import { type DreamDeps, dreamJob } from "./dream-deps.js";
 import type { FileChange } from "./dream-guards.js";
 import type { DreamWriteActor } from "./dream-memory.js";
 import { type ApplyOutcome, activeDreamsKey, type DreamRecord, holdKey } from "./dream-record.js";
@@ -346,9 +346,3 @@ export function sessionIdsOf(dream: BetaDream): string[] {
   const input = dream.inputs.find((i) => i.type === "sessions");
   return input && input.type === "sessions" ? input.session_ids : [];
 }
-
-export const dreamJob = (workspaceId: string, dreamId: string): DreamJob => ({
-  schemaVersion: 1,
-  workspaceId,
-  dreamId,
-});
