@@ -40,13 +40,10 @@ export class EventLog {
 
   /**
    * Writes events at their sequences. Unconditional and idempotent: a sequence is allocated to one
-   * event only, so a retried writer puts the very same item again.
-   */
-  /**
-   * Writes logged events (a re-write of the same sequences changes nothing). With `guard` — the
-   * record that names these events, put under its condition (a step record, an emit-once marker) —
-   * the guard goes first in one group of writes: if its condition fails, ConditionFailedError is
-   * thrown and none of the events is written (the caller writes the ones the stored guard names).
+   * event only, so a retried writer puts the very same item again. With `guard` — the record that
+   * names these events, put under its condition (a step record, an emit-once marker) — the guard
+   * goes first in one group of writes: if its condition fails, ConditionFailedError is thrown and
+   * none of the events is written (the caller writes the ones the stored guard names).
    */
   async write(sessionId: string, entries: LoggedEvent[], guard?: GroupedPut): Promise<void> {
     const items: StoredItem[] = entries.map((e) => ({
