@@ -352,8 +352,13 @@ async function main(): Promise<void> {
     reverieNoSseOverLangGraph: ratiosOf(unwatchedResult, graphResult),
     reverieNoSseOverDirect: ratiosOf(unwatchedResult, directResult),
   };
-  const targetMet = ratios.reverieSseOverLangGraph.msPerStepP50 <= TARGET_RATIO;
-  const targetMetNoSse = ratios.reverieNoSseOverLangGraph.msPerStepP50 <= TARGET_RATIO;
+  // The verdict on the ratio itself, not on the two-decimal figure printed (0.504 is not ≤ 0.5).
+  const exactP50Ratio = (row: SystemResult) =>
+    row.sequential.msPerStepP50 / graphResult.sequential.msPerStepP50;
+  const exactSse = exactP50Ratio(reverieResult);
+  const exactNoSse = exactP50Ratio(unwatchedResult);
+  const targetMet = exactSse <= TARGET_RATIO;
+  const targetMetNoSse = exactNoSse <= TARGET_RATIO;
 
   console.log(
     `\nCost per agent step (1 model call + its tool; ${STEPS_PER_SESSION} steps/session; 0 ms scripted model; ` +
@@ -374,9 +379,7 @@ async function main(): Promise<void> {
   console.log(
     `  Target: Reverie ≤ ${TARGET_RATIO}× LangGraph's durable ms/step (p50): ${
       targetMet ? "MET" : "NOT MET"
-    } (${fmt(ratios.reverieSseOverLangGraph.msPerStepP50)}×; without an SSE client ${fmt(
-      ratios.reverieNoSseOverLangGraph.msPerStepP50,
-    )}×, ${targetMetNoSse ? "met" : "not met"})`,
+    } (${round(exactSse, 3)}×; without an SSE client ${round(exactNoSse, 3)}×, ${targetMetNoSse ? "met" : "not met"})`,
   );
   console.log("\nNotes");
   for (const r of results) for (const note of r.notes) console.log(`  ${r.system}: ${note}`);
