@@ -82,14 +82,11 @@ describe("lazySchema", () => {
 /**
  * Schemas a module builds when it is evaluated: what every process that bundles it pays at start.
  * These are used by every process that loads them, on its first call: the configuration (parsed
- * once per process) and the records every step reads and writes.
+ * once per process) and the session record (nearly every function reads sessions).
  */
 const BUILT_AT_LOAD = new Set([
   "shared/runtime/config.ts",
   "shared/runtime/dream-config.ts",
-  "shared/core/runtime/step-message.ts",
-  "shared/core/runtime/step-record.ts",
-  "shared/core/runtime/tool-intents.ts",
   "shared/core/sessions/session-record.ts",
 ]);
 

@@ -6,6 +6,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import * as z from "zod";
 import { idPrefix } from "../../contract/ids.js";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import type { AgentToolset, SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
 import type { EventLog, LoggedEvent } from "../events/event-log.js";
 import { evaluateMcpPermission, type OfferedMcpTool } from "../mcp/mcp-toolsets.js";
@@ -28,33 +29,37 @@ interface RecordDeps {
   clock: Clock;
 }
 
-const toolRunSchema = z.object({
-  toolUseEventId: z.string(),
-  toolUseId: z.string(),
-  name: z.string(),
-  input: z.unknown(),
-  resultSeq: z.number(),
-  resultEventId: z.string(),
-  /** An MCP tool call: the server and the server's name for the tool (`name` is the offered name). */
-  mcp: z.object({ server: z.string(), tool: z.string() }).optional(),
-});
+const toolRunSchema = lazySchema(() =>
+  z.object({
+    toolUseEventId: z.string(),
+    toolUseId: z.string(),
+    name: z.string(),
+    input: z.unknown(),
+    resultSeq: z.number(),
+    resultEventId: z.string(),
+    /** An MCP tool call: the server and the server's name for the tool (`name` is the offered name). */
+    mcp: z.object({ server: z.string(), tool: z.string() }).optional(),
+  }),
+);
 export type ToolRun = z.infer<typeof toolRunSchema>;
 
-export const stepRecordSchema = z.object({
-  schemaVersion: z.literal(1),
-  stepSeq: z.number(),
-  /** Highest event sequence the model saw. */
-  watermark: z.number(),
-  entries: z.array(z.object({ seq: z.number(), event: z.any(), internals: z.any() })),
-  /** Builtin tool calls to run now, each with its reserved result slot. */
-  toolRuns: z.array(toolRunSchema),
-  /** Event ids the session must wait on (custom tool uses, tool uses awaiting confirmation). */
-  awaiting: z.array(z.string()),
-  /** Tool uses a self-hosted worker answers (the next step waits for their `user.tool_result`s). */
-  workerCalls: z.array(z.string()).default([]),
-  stopReason: z.string().nullable(),
-  usage: z.record(z.string(), z.any()),
-});
+export const stepRecordSchema = lazySchema(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    stepSeq: z.number(),
+    /** Highest event sequence the model saw. */
+    watermark: z.number(),
+    entries: z.array(z.object({ seq: z.number(), event: z.any(), internals: z.any() })),
+    /** Builtin tool calls to run now, each with its reserved result slot. */
+    toolRuns: z.array(toolRunSchema),
+    /** Event ids the session must wait on (custom tool uses, tool uses awaiting confirmation). */
+    awaiting: z.array(z.string()),
+    /** Tool uses a self-hosted worker answers (the next step waits for their `user.tool_result`s). */
+    workerCalls: z.array(z.string()).default([]),
+    stopReason: z.string().nullable(),
+    usage: z.record(z.string(), z.any()),
+  }),
+);
 export type StepRecord = z.infer<typeof stepRecordSchema> & { entries: LoggedEvent[]; usage: SessionUsage };
 
 /** The partition of a run's (session's or thread's) step records. */

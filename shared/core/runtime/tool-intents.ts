@@ -17,6 +17,7 @@
  * partition with the run's other data (`sessions/session-purge.ts`).
  */
 import * as z from "zod";
+import { lazySchema } from "../../contract/lazy-schema.js";
 import { ConditionFailedError, type DocumentStore, type Logger, type StoredItem } from "../ports.js";
 import type { FileChangeIntent, WriteIntentLog } from "../tools/file-tools.js";
 import type { ToolOutcome } from "../tools/toolset.js";
@@ -24,33 +25,41 @@ import type { ToolOutcome } from "../tools/toolset.js";
 /** The partition of a run's (a session's or a thread's) tool intents. */
 export const toolIntentKey = (runId: string) => `intent#${runId}`;
 
-const outcomeSchema = z.object({
-  content: z.string(),
-  isError: z.boolean(),
-  /** An MCP result's content blocks (text, images, documents), when it has more than text. */
-  blocks: z.array(z.record(z.string(), z.unknown())).optional(),
-});
+const outcomeSchema = lazySchema(() =>
+  z.object({
+    content: z.string(),
+    isError: z.boolean(),
+    /** An MCP result's content blocks (text, images, documents), when it has more than text. */
+    blocks: z.array(z.record(z.string(), z.unknown())).optional(),
+  }),
+);
 
-const fileChangeSchema = z.object({
-  schemaVersion: z.literal(1),
-  kind: z.literal("file_change"),
-  tool: z.string(),
-  path: z.string(),
-  before: z.string().nullable(),
-  after: z.string(),
-  result: z.string(),
-});
+const fileChangeSchema = lazySchema(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    kind: z.literal("file_change"),
+    tool: z.string(),
+    path: z.string(),
+    before: z.string().nullable(),
+    after: z.string(),
+    result: z.string(),
+  }),
+);
 
-const runOnceSchema = z.object({
-  schemaVersion: z.literal(1),
-  kind: z.literal("run_once"),
-  tool: z.string(),
-  /** What the tool returned, once it returned; absent while it may still be (or have been) running. */
-  outcome: outcomeSchema.optional(),
-});
+const runOnceSchema = lazySchema(() =>
+  z.object({
+    schemaVersion: z.literal(1),
+    kind: z.literal("run_once"),
+    tool: z.string(),
+    /** What the tool returned, once it returned; absent while it may still be (or have been) running. */
+    outcome: outcomeSchema.optional(),
+  }),
+);
 
 /** A stored intent (the item's attributes beyond its keys). */
-export const toolIntentSchema = z.discriminatedUnion("kind", [fileChangeSchema, runOnceSchema]);
+export const toolIntentSchema = lazySchema(() =>
+  z.discriminatedUnion("kind", [fileChangeSchema, runOnceSchema]),
+);
 export type ToolIntent = z.infer<typeof toolIntentSchema>;
 
 /** What recording intents needs: the document store (StepDeps has it), and a logger if there is one. */
