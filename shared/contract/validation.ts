@@ -329,6 +329,16 @@ export function applyMetadataPatch(
   return next;
 }
 
+/**
+ * A string that may arrive as null or be missing, read as absent (a Step Functions Catch's
+ * `Error` / `Cause`: moto sends a null Cause). A function: it builds its schema where it is used.
+ */
+export const nullAsAbsentString = () =>
+  z
+    .string()
+    .nullish()
+    .transform((v) => v ?? undefined);
+
 /** Builds a query-string page-size schema: digits only, `min`..`max`, default `fallback`. */
 export function pageLimit(options: { max: number; fallback: number; min?: number }) {
   const min = options.min ?? 1;

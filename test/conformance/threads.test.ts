@@ -94,6 +94,13 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
+/** Until the stack's queue holds nothing: every thread has settled, whatever a crash left. */
+const waitForQueueToSettle = () =>
+  waitFor("the thread to settle", async () => {
+    const depth = h.stack.queue.depth();
+    return depth.inFlight + depth.visible + depth.delayed === 0 ? true : undefined;
+  });
+
 describe("multiagent threads", () => {
   it("runs the fan-out with the very ASL object that CDK deploys", () => {
     expect(h.stack.orchestrator.definition).toBe(fanoutStateMachineDefinition);
@@ -440,10 +447,7 @@ describe("multiagent threads", () => {
       coordinatorNext = [send("alpha", "task A")];
       await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
       await waitFor("the lost answer", async () => (lost > 0 ? true : undefined));
-      await waitFor("the thread to settle", async () => {
-        const depth = h.stack.queue.depth();
-        return depth.inFlight + depth.visible + depth.delayed === 0 ? true : undefined;
-      });
+      await waitForQueueToSettle();
       expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
       await sweepStalledSessions(h.stack.services.deps);
       const done = await h.waitIdle(session.id);
@@ -481,10 +485,7 @@ describe("multiagent threads", () => {
       coordinatorNext = [send("alpha", "task A")];
       await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
       await waitFor("the crash", async () => (died ? true : undefined));
-      await waitFor("the thread to settle", async () => {
-        const depth = h.stack.queue.depth();
-        return depth.inFlight + depth.visible + depth.delayed === 0 ? true : undefined;
-      });
+      await waitForQueueToSettle();
       store.put = put;
       expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
       // The idle thread is still in the sweeper's index, so the sweeper finds it and finishes its report.

@@ -42,7 +42,7 @@ export class MemoryDocumentStore implements DocumentStore {
   }
 
   async putMany(table: TableName, items: StoredItem[]): Promise<void> {
-    for (const item of items) await this.put(table, item);
+    await this.putAll(items.map((item) => ({ table, item })));
   }
 
   async putAll(puts: ReadonlyArray<GroupedPut>): Promise<void> {

@@ -131,17 +131,7 @@ export class SqliteDocumentStore implements DocumentStore {
   }
 
   async putMany(table: TableName, items: StoredItem[]): Promise<void> {
-    const docs = items.map((item) => this.encode(item));
-    this.db.exec("BEGIN");
-    try {
-      items.forEach((item, i) => {
-        this.statements.put.run(table, item.pk, item.sk, docs[i] as string);
-      });
-      this.db.exec("COMMIT");
-    } catch (error) {
-      this.db.exec("ROLLBACK");
-      throw error;
-    }
+    await this.putAll(items.map((item) => ({ table, item })));
   }
 
   async delete(table: TableName, pk: string, sk: SortKey): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import * as z from "zod";
 import { lazySchema } from "../../contract/lazy-schema.js";
+import { nullAsAbsentString } from "../../contract/validation.js";
 
 export const threadDispatchMessageSchema = lazySchema(() =>
   z.object({
@@ -27,14 +28,8 @@ const threadResultSchema = lazySchema(() =>
     ok: z.boolean(),
     reply: z.string().optional(),
     // A Catch's `$.error.Error` / `.Cause` may arrive as null (moto sends a null Cause): read as absent.
-    error: z
-      .string()
-      .nullish()
-      .transform((v) => v ?? undefined),
-    cause: z
-      .string()
-      .nullish()
-      .transform((v) => v ?? undefined),
+    error: nullAsAbsentString(),
+    cause: nullAsAbsentString(),
   }),
 );
 export type ThreadResult = z.infer<typeof threadResultSchema>;

@@ -5,6 +5,7 @@
  */
 import * as z from "zod";
 import { lazySchema } from "../../contract/lazy-schema.js";
+import { nullAsAbsentString } from "../../contract/validation.js";
 
 // A function, not shared schemas: built inside the lazily built schemas that spread it.
 const runFields = () => ({
@@ -40,14 +41,8 @@ export const workflowFinishedMessageSchema = lazySchema(() =>
     kind: z.literal("workflow_run_finished"),
     ok: z.boolean(),
     // A Catch's Error / Cause may arrive as null (moto) or be absent: read as absent.
-    error: z
-      .string()
-      .nullish()
-      .transform((v) => v ?? undefined),
-    cause: z
-      .string()
-      .nullish()
-      .transform((v) => v ?? undefined),
+    error: nullAsAbsentString(),
+    cause: nullAsAbsentString(),
   }),
 );
 
