@@ -132,7 +132,8 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
    */
   private containedParent(workspaceId: string, target: string): void {
     // The workspace folder exists, so the walk up stops at it at the latest.
-    mkdirSync(this.dirOf(workspaceId), { recursive: true });
+    const root = this.dirOf(workspaceId);
+    mkdirSync(root, { recursive: true });
     let dir = path.dirname(target);
     for (;;) {
       const info = lstatSync(dir, { throwIfNoEntry: false });
@@ -141,8 +142,9 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
         continue;
       }
       if (info.isSymbolicLink() || info.isDirectory()) {
-        // The folder exists: `dir` resolved inside it, or is it (made above).
-        contained(realpath(this.dirOf(workspaceId)), realpath(dir));
+        // The folder exists: `dir` resolved inside it, or is it (made above; resolved once).
+        const realRoot = realpath(root);
+        contained(realRoot, dir === root ? realRoot : realpath(dir));
         return;
       }
       throw new InvalidWorkspacePathError(`${path.basename(dir)} is a file, not a folder`);
