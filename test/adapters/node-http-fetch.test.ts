@@ -1,9 +1,10 @@
 /**
  * The model adapter's fetch over node:http (node-http-fetch.ts): what the SDK relies on from a fetch —
- * the request as sent, the response's status, headers and body, streamed bodies, aborts.
+ * the request as sent, the response's status, headers and body, streamed bodies, aborts, and a
+ * kept-alive socket found dead when reused.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHttpFetch } from "../../shared/adapters/model/node-http-fetch.js";
 
@@ -101,5 +102,64 @@ describe("nodeHttpFetch", () => {
     const response = await fetchOver(new Request(`${base}/plain`, { method: "POST", body: "x" }));
     expect(response.status).toBe(201);
     expect(await response.json()).toEqual({ echo: "x" });
+  });
+
+  describe("a kept-alive socket that is dead when reused", () => {
+    /**
+     * Answers the first request on each connection and keeps it open; a later request on the same
+     * connection finds it closed (destroyed unanswered), as a connection the server dropped while it
+     * sat idle in the pool. `/reset` is dropped even as a connection's first request.
+     */
+    async function droppingServer() {
+      const served = new Map<Socket, number>();
+      const requests: string[] = [];
+      const dropping = createServer((req, res) => {
+        requests.push(req.url ?? "");
+        const count = (served.get(req.socket) ?? 0) + 1;
+        served.set(req.socket, count);
+        req.resume();
+        if (count > 1 || req.url === "/reset") req.socket.destroy();
+        else req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}'));
+      });
+      await new Promise<void>((resolve) => dropping.listen(0, "127.0.0.1", resolve));
+      return {
+        url: `http://127.0.0.1:${(dropping.address() as AddressInfo).port}`,
+        requests,
+        connections: () => served.size,
+        close: async () => {
+          dropping.closeAllConnections();
+          await new Promise((resolve) => dropping.close(resolve));
+        },
+      };
+    }
+
+    it("sends the request again on another connection", async () => {
+      const dropping = await droppingServer();
+      try {
+        const fetchFresh = nodeHttpFetch();
+        const first = await fetchFresh(`${dropping.url}/one`, { method: "POST", body: "a" });
+        expect(await first.json()).toEqual({ ok: true });
+        const second = await fetchFresh(`${dropping.url}/two`, { method: "POST", body: "b" });
+        expect(await second.json()).toEqual({ ok: true });
+        // The second request went out twice: on the dead socket, then on a new connection.
+        expect(dropping.requests).toEqual(["/one", "/two", "/two"]);
+        expect(dropping.connections()).toBe(2);
+      } finally {
+        await dropping.close();
+      }
+    });
+
+    it("does not resend a request whose fresh connection failed", async () => {
+      const dropping = await droppingServer();
+      try {
+        const error = await nodeHttpFetch()(`${dropping.url}/reset`, { method: "POST", body: "a" }).catch(
+          (e: unknown) => e,
+        );
+        expect((error as NodeJS.ErrnoException).code).toBe("ECONNRESET");
+        expect(dropping.requests).toEqual(["/reset"]);
+      } finally {
+        await dropping.close();
+      }
+    });
   });
 });

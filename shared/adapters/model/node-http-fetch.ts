@@ -6,11 +6,24 @@
  * send — a method, headers, a string or byte body, an AbortSignal — and hands anything else (a
  * `Request`, a streamed or form body) to the built-in fetch. An event stream's body is passed on as
  * it arrives; any other body is read whole before the promise resolves, as the SDK reads it whole.
+ *
+ * A kept-alive socket can be dead by the time it is reused: the server closed it while it sat idle,
+ * or while a Lambda sandbox was frozen, and the close is seen only when the next request is written
+ * on it. A request that fails that way on a reused socket, before any response, is sent again on
+ * another (the next one of the pool or a new connection), as Node's documentation of
+ * `request.reusedSocket` recommends; an error on a fresh connection, or after a response began, is
+ * the caller's to see.
  */
 import type { IncomingMessage } from "node:http";
 
 /** Statuses whose response has no body (the Response constructor refuses one). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/** How a dead kept-alive socket fails the request written on it. */
+const STALE_SOCKET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
+
+/** Sends on a reused socket that turns out dead, at most (each try takes one socket from the pool). */
+const MAX_STALE_SOCKET_RETRIES = 4;
 
 export function nodeHttpFetch(): typeof fetch {
   // The modules themselves, not ES module imports: `node:http`'s ESM facade reads every export, its
@@ -34,39 +47,51 @@ export function nodeHttpFetch(): typeof fetch {
     const body = init.body as string | Uint8Array | null | undefined;
     if (body !== undefined && body !== null) headers["content-length"] = String(Buffer.byteLength(body));
     const secure = url.protocol === "https:";
-    return new Promise<Response>((resolve, reject) => {
-      const request = (secure ? https.request : http.request)(
-        url,
-        {
-          method: init.method ?? "GET",
-          headers,
-          agent: secure ? agents.https : agents.http,
-          ...(init.signal ? { signal: init.signal } : {}),
-        },
-        (response) => {
-          const status = response.statusCode ?? 502;
-          const responseHeaders = headersOf(response);
-          if (NULL_BODY_STATUSES.has(status)) {
-            response.resume();
-            resolve(new Response(null, { status, headers: responseHeaders }));
-          } else if (responseHeaders.get("content-type")?.startsWith("text/event-stream")) {
-            resolve(
-              new Response(Readable.toWeb(response) as ReadableStream, { status, headers: responseHeaders }),
-            );
-          } else {
-            const chunks: Buffer[] = [];
-            response.on("data", (chunk: Buffer) => chunks.push(chunk));
-            response.on("end", () =>
-              resolve(new Response(Buffer.concat(chunks), { status, headers: responseHeaders })),
-            );
-            response.on("error", reject);
-          }
-        },
-      );
-      // An abort rejects with the signal's AbortError, which the SDK tells from a failed connection.
-      request.on("error", reject);
-      request.end(body ?? undefined);
-    });
+    const send = (retriesLeft: number): Promise<Response> =>
+      new Promise<Response>((resolve, reject) => {
+        let responded = false;
+        const request = (secure ? https.request : http.request)(
+          url,
+          {
+            method: init.method ?? "GET",
+            headers,
+            agent: secure ? agents.https : agents.http,
+            ...(init.signal ? { signal: init.signal } : {}),
+          },
+          (response) => {
+            responded = true;
+            const status = response.statusCode ?? 502;
+            const responseHeaders = headersOf(response);
+            if (NULL_BODY_STATUSES.has(status)) {
+              response.resume();
+              resolve(new Response(null, { status, headers: responseHeaders }));
+            } else if (responseHeaders.get("content-type")?.startsWith("text/event-stream")) {
+              resolve(
+                new Response(Readable.toWeb(response) as ReadableStream, { status, headers: responseHeaders }),
+              );
+            } else {
+              const chunks: Buffer[] = [];
+              response.on("data", (chunk: Buffer) => chunks.push(chunk));
+              response.on("end", () =>
+                resolve(new Response(Buffer.concat(chunks), { status, headers: responseHeaders })),
+              );
+              response.on("error", reject);
+            }
+          },
+        );
+        // An abort rejects with the signal's AbortError, which the SDK tells from a failed connection.
+        request.on("error", (error: NodeJS.ErrnoException) => {
+          const stale =
+            request.reusedSocket &&
+            !responded &&
+            !init.signal?.aborted &&
+            STALE_SOCKET_CODES.has(error.code ?? "");
+          if (stale && retriesLeft > 0) resolve(send(retriesLeft - 1));
+          else reject(error);
+        });
+        request.end(body ?? undefined);
+      });
+    return send(MAX_STALE_SOCKET_RETRIES);
   }) as typeof fetch;
 }
 
