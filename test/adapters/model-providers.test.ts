@@ -154,8 +154,10 @@ describe("AnthropicModel against the mock Messages server", () => {
   });
 
   it("maps a dropped connection to server_error", async () => {
+    // A new client, so a new connection: one dropped on a reused kept-alive socket is sent again.
+    const fresh = new AnthropicModel({ apiKey: "sk-ant-test", baseURL: upstream.url, timeoutMs: 5_000 });
     upstream.script({ fault: "disconnect" });
-    const error = await failureOf(model.createMessage(request()));
+    const error = await failureOf(fresh.createMessage(request()));
     expect(error.kind).toBe("server_error");
     expect(error.cause).toBeInstanceOf(APIConnectionError);
   });

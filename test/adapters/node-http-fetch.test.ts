@@ -119,7 +119,8 @@ describe("nodeHttpFetch", () => {
         served.set(req.socket, count);
         req.resume();
         if (count > 1 || req.url === "/reset") req.socket.destroy();
-        else req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}'));
+        else
+          req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}'));
       });
       await new Promise<void>((resolve) => dropping.listen(0, "127.0.0.1", resolve));
       return {

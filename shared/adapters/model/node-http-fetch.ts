@@ -67,7 +67,10 @@ export function nodeHttpFetch(): typeof fetch {
               resolve(new Response(null, { status, headers: responseHeaders }));
             } else if (responseHeaders.get("content-type")?.startsWith("text/event-stream")) {
               resolve(
-                new Response(Readable.toWeb(response) as ReadableStream, { status, headers: responseHeaders }),
+                new Response(Readable.toWeb(response) as ReadableStream, {
+                  status,
+                  headers: responseHeaders,
+                }),
               );
             } else {
               const chunks: Buffer[] = [];
