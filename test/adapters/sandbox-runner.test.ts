@@ -5,7 +5,9 @@
  * is covered by the construct tests and docs/sandbox-on-aws.md.
  */
 
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -21,6 +23,7 @@ import {
   type WorkspaceChanges,
 } from "../../shared/adapters/aws/sandbox-protocol.js";
 import {
+  markerSweeper,
   OutputCollector,
   RUN_MARKER_VARIABLE,
   rewriteCommand,
@@ -332,5 +335,34 @@ describe("OutputCollector", () => {
     c.push(Buffer.from("abc"));
     c.push(Buffer.from("def"));
     expect(c.text()).toBe("abcdef");
+  });
+});
+
+describe("markerSweeper", () => {
+  it("reads an empty environment again (a process mid-exec) before deciding it is not the run's", async () => {
+    const marker = `sweep-${process.pid}-${Date.now()}`;
+    const child = spawn("sleep", ["60"], {
+      env: { PATH: process.env.PATH, [RUN_MARKER_VARIABLE]: marker },
+      stdio: "ignore",
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The first read of the child's environment comes back empty, as it does in the middle of an exec.
+    let emptied = false;
+    const environOf = async (pid: number) => {
+      if (pid === child.pid && !emptied) {
+        emptied = true;
+        return "";
+      }
+      return readFile(`/proc/${pid}/environ`, "latin1").catch(() => undefined);
+    };
+    try {
+      expect(await markerSweeper(marker, environOf)()).toBe(0);
+      expect(emptied).toBe(true);
+      expect(await exited).toBeDefined();
+      expect(child.signalCode).toBe("SIGKILL");
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });

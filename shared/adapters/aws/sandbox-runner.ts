@@ -649,14 +649,36 @@ export async function sweepProcesses(isStray: (info: ProcInfo) => Promise<boolea
   return (await strays()).length;
 }
 
-/** Kills the processes that still carry this run's marker variable (tests, and any shared machine). */
-export function markerSweeper(marker: string): ProcessSweeper {
+/** A process's environment as /proc shows it (`\0`-separated), or undefined when it cannot be read. */
+export type EnvironReader = (pid: number) => Promise<string | undefined>;
+
+const readEnviron: EnvironReader = (pid) => readFile(`/proc/${pid}/environ`, "latin1").catch(() => undefined);
+
+/** How many times an empty environment is read before it is believed (2 ms apart). */
+const EMPTY_ENVIRON_READS = 10;
+
+/** kthreadd: it and its children, the kernel's threads, have no environment. */
+const KTHREADD = 2;
+
+/**
+ * Kills the processes that still carry this run's marker variable (tests, and any shared machine).
+ * A process of ours whose environment reads empty may be in the middle of an `exec` (the new image's
+ * environment is not laid out yet): it is read again, for up to ~20 ms, before the sweep decides it
+ * is not the run's — else a background job caught mid-exec would outlive the call.
+ */
+export function markerSweeper(marker: string, environOf: EnvironReader = readEnviron): ProcessSweeper {
   const needle = `${RUN_MARKER_VARIABLE}=${marker}`;
+  const uid = process.getuid?.();
   return () =>
-    sweepProcesses(async ({ pid }) => {
-      if (pid === process.pid) return false;
-      const environ = await readFile(`/proc/${pid}/environ`, "latin1").catch(() => "");
-      return environ.split("\0").includes(needle);
+    sweepProcesses(async ({ pid, ppid, uid: owner }) => {
+      if (pid === process.pid || pid === KTHREADD || ppid === KTHREADD) return false;
+      for (let read = 1; ; read++) {
+        const environ = await environOf(pid);
+        if (environ === undefined) return false;
+        if (environ !== "" || owner !== uid || read === EMPTY_ENVIRON_READS)
+          return environ.split("\0").includes(needle);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
     });
 }
 
