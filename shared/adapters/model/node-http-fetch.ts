@@ -31,7 +31,13 @@ export function nodeHttpFetch(): typeof fetch {
   const http = process.getBuiltinModule("node:http");
   const https = process.getBuiltinModule("node:https");
   const { Readable } = process.getBuiltinModule("node:stream");
-  const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  // Proxies as Node applies them to its own fetch and agents: from HTTP(S)_PROXY and NO_PROXY when
+  // NODE_USE_ENV_PROXY is set (a custom agent takes them only when given them).
+  const proxyEnv = process.env.NODE_USE_ENV_PROXY ? { proxyEnv: process.env } : {};
+  const agents = {
+    http: new http.Agent({ keepAlive: true, ...proxyEnv }),
+    https: new https.Agent({ keepAlive: true, ...proxyEnv }),
+  };
   const served = (input: unknown, body: unknown): input is string | URL =>
     (typeof input === "string" || input instanceof URL) &&
     (body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array);
