@@ -105,13 +105,24 @@ describe("nodeHttpFetch", () => {
   });
 
   it("goes through HTTP_PROXY when NODE_USE_ENV_PROXY is set, as Node's own fetch does", async () => {
-    const saved = { use: process.env.NODE_USE_ENV_PROXY, proxy: process.env.HTTP_PROXY, no: process.env.NO_PROXY };
+    const saved = {
+      use: process.env.NODE_USE_ENV_PROXY,
+      proxy: process.env.HTTP_PROXY,
+      no: process.env.NO_PROXY,
+    };
     Object.assign(process.env, { NODE_USE_ENV_PROXY: "1", HTTP_PROXY: base, NO_PROXY: "" });
     try {
       // The test server stands in for the proxy: a name that resolves nowhere reaches it only through it.
-      const response = await nodeHttpFetch()("http://upstream.invalid/v1/messages", { method: "POST", body: "p" });
+      const response = await nodeHttpFetch()("http://upstream.invalid/v1/messages", {
+        method: "POST",
+        body: "p",
+      });
       expect(response.status).toBe(201);
-      expect(seen.at(-1)).toMatchObject({ method: "POST", url: "http://upstream.invalid/v1/messages", body: "p" });
+      expect(seen.at(-1)).toMatchObject({
+        method: "POST",
+        url: "http://upstream.invalid/v1/messages",
+        body: "p",
+      });
     } finally {
       for (const [name, value] of [
         ["NODE_USE_ENV_PROXY", saved.use],
