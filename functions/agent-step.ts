@@ -2,8 +2,9 @@
 import middy from "@middy/core";
 import type { SQSEvent } from "aws-lambda";
 import { withDreamJobs } from "../shared/runtime/aws-dream-jobs.js";
-import { awsServices, withModel } from "../shared/runtime/aws-ports.js";
+import { withModel } from "../shared/runtime/aws-ports.js";
 import { withSandbox } from "../shared/runtime/aws-sandbox-ports.js";
+import { awsServices } from "../shared/runtime/aws-services.js";
 import { createStepHandler } from "../shared/runtime/handlers/step-handler.js";
 import { withMcp } from "../shared/runtime/mcp-ports.js";
 

@@ -5,7 +5,7 @@
 import middy from "@middy/core";
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { withDreams } from "../shared/runtime/aws-dream-ports.js";
-import { awsServices } from "../shared/runtime/aws-ports.js";
+import { awsServices } from "../shared/runtime/aws-services.js";
 import { fromApiGateway, toApiGateway } from "../shared/runtime/handlers/api-gateway.js";
 import { type Api, createApi } from "../shared/runtime/http/api.js";
 import { memoryApiRoutes } from "../shared/runtime/http/memory-api-routes.js";

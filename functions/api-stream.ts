@@ -3,7 +3,7 @@
  * streaming. The function's timeout bounds a stream; clients reconnect with `Last-Event-ID`.
  */
 import type { APIGatewayProxyEvent } from "aws-lambda";
-import { awsServices } from "../shared/runtime/aws-ports.js";
+import { awsServices } from "../shared/runtime/aws-services.js";
 import { fromApiGateway } from "../shared/runtime/handlers/api-gateway.js";
 import { type Api, createApi } from "../shared/runtime/http/api.js";
 import { eventStreamApiRoutes } from "../shared/runtime/http/sessions-api-routes.js";

@@ -5,7 +5,7 @@
 import middy from "@middy/core";
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { withDeployments } from "../shared/runtime/aws-deployment-ports.js";
-import { awsServices } from "../shared/runtime/aws-ports.js";
+import { awsServices } from "../shared/runtime/aws-services.js";
 import { fromApiGateway, toApiGateway } from "../shared/runtime/handlers/api-gateway.js";
 import { type Api, createApi } from "../shared/runtime/http/api.js";
 import { workspaceApiRoutes } from "../shared/runtime/http/workspace-api-routes.js";

@@ -5,7 +5,7 @@
  */
 import { deploymentFiringSchema } from "../shared/core/deployments/deployment-trigger.js";
 import { withDeployments } from "../shared/runtime/aws-deployment-ports.js";
-import { awsServices } from "../shared/runtime/aws-ports.js";
+import { awsServices } from "../shared/runtime/aws-services.js";
 import { deploymentsOf } from "../shared/runtime/deployment-wiring.js";
 import { buildSkills } from "../shared/runtime/skills-wiring.js";
 

@@ -5,7 +5,7 @@
  */
 import { scheduleFiringSchema } from "../shared/core/dreams/dream-schedules-service.js";
 import { withDreams } from "../shared/runtime/aws-dream-ports.js";
-import { awsServices } from "../shared/runtime/aws-ports.js";
+import { awsServices } from "../shared/runtime/aws-services.js";
 import { dreamsOf } from "../shared/runtime/dream-wiring.js";
 
 export const handler = async (event: unknown) => {

@@ -2,7 +2,8 @@
 import middy from "@middy/core";
 import type { SQSEvent } from "aws-lambda";
 import { withDreams } from "../shared/runtime/aws-dream-ports.js";
-import { awsServices, withModel } from "../shared/runtime/aws-ports.js";
+import { withModel } from "../shared/runtime/aws-ports.js";
+import { awsServices } from "../shared/runtime/aws-services.js";
 import { dreamsOf } from "../shared/runtime/dream-wiring.js";
 import { createDreamJobHandler } from "../shared/runtime/handlers/dream-job-handler.js";
 

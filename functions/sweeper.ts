@@ -5,7 +5,7 @@
 import { sweepDreams } from "../shared/core/dreams/dream-sweeper.js";
 import { sweepStalledSessions } from "../shared/core/runtime/sweeper.js";
 import { withDreamJobs } from "../shared/runtime/aws-dream-jobs.js";
-import { awsServices } from "../shared/runtime/aws-ports.js";
+import { awsServices } from "../shared/runtime/aws-services.js";
 import { dreamSweepOf } from "../shared/runtime/dream-sweep-wiring.js";
 
 export const handler = async (): Promise<{ checked: number; nudged: number }> => {

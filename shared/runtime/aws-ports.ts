@@ -3,6 +3,9 @@
  * DynamoDB and SQS, which nearly every invocation of every function uses, go over signed HTTP
  * without the AWS SDK; every other client's package is imported the first time an adapter sends
  * with it (aws-clients.ts), so a function loads no SDK client at cold start.
+ *
+ * `awsStepDeps` wires a step's dependencies alone (the grader); `awsServices` (aws-services.ts)
+ * wires the whole composition root on these ports.
  */
 import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
 import { EventBridgeEventBus } from "../adapters/aws/eventbridge-event-bus.js";
@@ -14,10 +17,12 @@ import { SfnWorkflowOrchestrator } from "../adapters/aws/sfn-workflow-orchestrat
 import { SnsNotificationTopic } from "../adapters/aws/sns-notification-topic.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
 import { InProcessNotifier } from "../adapters/local/in-process-notifier.js";
+import type { StepDeps } from "../core/runtime/step-deps.js";
 import { awsClients, dynamoDbTransport, sqsTransport } from "./aws-clients.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
-import { buildServices, type Ports, type Services } from "./container.js";
+import type { Ports } from "./container.js";
 import { createModel } from "./model-provider.js";
+import { buildStepDeps } from "./step-deps-wiring.js";
 
 async function anthropicKey(config: Config): Promise<string | undefined> {
   if (
@@ -42,30 +47,25 @@ export const withModel = async (config: Config): Promise<Partial<Ports>> => ({
   model: await createModel(config, await anthropicKey(config)),
 });
 
-let services: Promise<Services> | undefined;
+/** Ports only some entries add (e.g. `withDreams`), so the other bundles do not carry them. */
+export type ExtraPorts = (config: Config) => Partial<Ports> | Promise<Partial<Ports>>;
 
-/**
- * The services of this Lambda container, built on first use. `extra` adds ports only some entries
- * need (e.g. `withDreams`), so the other bundles do not carry them.
- */
-export function awsServices(
-  extra?: (config: Config) => Partial<Ports> | Promise<Partial<Ports>>,
-): Promise<Services> {
-  services ??= (async () => {
-    const config = loadConfig();
-    if (!config.REVERIE_AGENT_STEPS_QUEUE_URL)
-      throw new ConfigError("REVERIE_AGENT_STEPS_QUEUE_URL is required on AWS");
-    if (!config.REVERIE_WORKSPACE_BUCKET)
-      throw new ConfigError("REVERIE_WORKSPACE_BUCKET is required on AWS");
-    // Without these an outcome would be accepted and never graded, a webhook never delivered: fail
-    // at start instead (CDK sets both on every function).
-    if (!config.REVERIE_GRADER_QUEUE_URL)
-      throw new ConfigError("REVERIE_GRADER_QUEUE_URL is required on AWS");
-    if (!config.REVERIE_WEBHOOKS_QUEUE_URL)
-      throw new ConfigError("REVERIE_WEBHOOKS_QUEUE_URL is required on AWS");
-    const sqs = sqsTransport();
-    const clients = awsClients();
-    return buildServices(config, {
+/** The configuration and the AWS adapters of this Lambda container, with `extra`'s ports. */
+export async function awsPorts(extra?: ExtraPorts): Promise<{ config: Config; ports: Ports }> {
+  const config = loadConfig();
+  if (!config.REVERIE_AGENT_STEPS_QUEUE_URL)
+    throw new ConfigError("REVERIE_AGENT_STEPS_QUEUE_URL is required on AWS");
+  if (!config.REVERIE_WORKSPACE_BUCKET) throw new ConfigError("REVERIE_WORKSPACE_BUCKET is required on AWS");
+  // Without these an outcome would be accepted and never graded, a webhook never delivered: fail
+  // at start instead (CDK sets both on every function).
+  if (!config.REVERIE_GRADER_QUEUE_URL) throw new ConfigError("REVERIE_GRADER_QUEUE_URL is required on AWS");
+  if (!config.REVERIE_WEBHOOKS_QUEUE_URL)
+    throw new ConfigError("REVERIE_WEBHOOKS_QUEUE_URL is required on AWS");
+  const sqs = sqsTransport();
+  const clients = awsClients();
+  return {
+    config,
+    ports: {
       ...(await extra?.(config)),
       store: new DynamoDbDocumentStore({
         transport: dynamoDbTransport(),
@@ -112,7 +112,17 @@ export function awsServices(
       secrets: config.REVERIE_SECRETS_KMS_KEY_ID
         ? new KmsSecretSealer({ client: clients.kms, keyId: config.REVERIE_SECRETS_KMS_KEY_ID })
         : undefined,
-    });
-  })();
-  return services;
+    },
+  };
+}
+
+let stepDeps: Promise<StepDeps> | undefined;
+
+/**
+ * A step's dependencies alone (step-deps-wiring.ts), built on first use: for the grader, which
+ * serves no bounded context, so its bundle carries none.
+ */
+export function awsStepDeps(extra?: ExtraPorts): Promise<StepDeps> {
+  stepDeps ??= awsPorts(extra).then(({ config, ports }) => buildStepDeps(config, ports));
+  return stepDeps;
 }

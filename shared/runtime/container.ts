@@ -1,11 +1,5 @@
-/**
- * The composition root: the one place that chooses adapters (DESIGN.md §4). `buildServices` wires
- * the core from a set of ports; `awsPorts` and the embedded stack (infra/local) supply them.
- */
-import { GuardedFetcher } from "../adapters/http/guarded-fetcher.js";
 import { checkWebhookUrl } from "../adapters/http/webhook-sender.js";
 import { InvalidRequestError } from "../contract/errors.js";
-import { TimeSortableIds } from "../contract/ids.js";
 import type { Environment, SessionAgent } from "../contract/sdk-types.js";
 import { AgentsService } from "../core/agents/agents-service.js";
 import { ApiKeys } from "../core/auth/api-keys.js";
@@ -17,8 +11,6 @@ import type { DreamScheduleTrigger } from "../core/dreams/dream-schedules-servic
 import { EnvironmentKeysService } from "../core/environments/environment-keys.js";
 import { EnvironmentsService } from "../core/environments/environments-service.js";
 import { WorkService } from "../core/environments/work-service.js";
-import { DomainEventFanout } from "../core/events/domain-event-fanout.js";
-import { EventLog } from "../core/events/event-log.js";
 import { EventsService } from "../core/events/events-service.js";
 import { withLifecycleEvents } from "../core/events/resource-lifecycle.js";
 import { FilesService } from "../core/files/files-service.js";
@@ -26,44 +18,26 @@ import { MemoriesService } from "../core/memory/memories-service.js";
 import { MemorySnapshotsService } from "../core/memory/memory-snapshots-service.js";
 import { MemoryStoresService } from "../core/memory/memory-stores-service.js";
 import { workerWriteContext } from "../core/memory/worker-write-context.js";
-import type { GraderMessage } from "../core/outcomes/grader-message.js";
 import { OutcomeStore } from "../core/outcomes/outcome-record.js";
 import { OutcomesService } from "../core/outcomes/outcomes-service.js";
-import {
-  type Clock,
-  type DocumentStore,
-  type DomainEvents,
-  type EventBus,
-  type EventNotifier,
-  type FanoutOrchestrator,
-  type FileBlobStore,
-  type HttpFetcher,
-  type Logger,
-  type McpConnector,
-  type MessageQueue,
-  ModelCallError,
-  type ModelProvider,
-  type NotificationTopic,
-  type SandboxNetwork,
-  type SecretSealer,
-  type ShellSandbox,
-  type WebhookTransport,
-  type WorkflowOrchestrator,
-  type WorkspaceStore,
+import type {
+  DocumentStore,
+  FileBlobStore,
+  MessageQueue,
+  SandboxNetwork,
+  SecretSealer,
+  WebhookTransport,
+  WorkflowOrchestrator,
 } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
-import type { StepMessage } from "../core/runtime/step-message.js";
-import { SessionRepository } from "../core/sessions/session-record.js";
 import { SessionResourcesService } from "../core/sessions/session-resources.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
 import { ThreadsRuntime } from "../core/threads/threads-runtime.js";
 import { ThreadsService } from "../core/threads/threads-service.js";
 import type { WebhookDeliveryDeps } from "../core/webhooks/webhook-delivery.js";
-import { WebhookOutbox } from "../core/webhooks/webhook-outbox.js";
 import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
 import { WebhooksService } from "../core/webhooks/webhooks-service.js";
 import { WorkflowRunsRuntime } from "../core/workflows/workflow-runs-runtime.js";
-import { graderLeaseSeconds, stepLeaseSeconds } from "../infra-spec/queues.js";
 import type { Config } from "./config.js";
 import type { DeploymentWiring } from "./deployment-wiring.js";
 import type { DreamWiring } from "./dream-wiring.js";
@@ -72,39 +46,19 @@ import type { createApi } from "./http/api.js";
 import { createLogger } from "./logger.js";
 import { builtinExtensions } from "./run-extensions.js";
 import type { SkillsWiring } from "./skills-wiring.js";
+import { buildStepDeps, type StepPorts } from "./step-deps-wiring.js";
 import type { buildVaultApi } from "./vault-api-wiring.js";
 import { buildVaults } from "./vaults-wiring.js";
 import { webhookDeliveryDeps } from "./webhook-delivery-wiring.js";
 
-export interface Ports {
-  store: DocumentStore;
-  steps: MessageQueue<StepMessage>;
-  /**
-   * The model; only the processes that call it pass one (agent-step, grader, dream-worker, the
-   * embedded stack), so the others carry no model SDK. Without one a model call fails clearly.
-   */
-  model?: ModelProvider;
-  workspace: WorkspaceStore;
-  notifier: EventNotifier;
-  fetcher?: HttpFetcher;
-  clock?: Clock;
-  logger?: Logger;
-  /** Where domain events go; until webhooks are wired they are dropped. */
-  domainEvents?: DomainEvents;
-  /** The grader queue; without it outcomes are accepted but never graded. */
-  grader?: MessageQueue<GraderMessage>;
-  /** The webhooks queue and its dead-letter queue; without them webhook endpoints are not served. */
-  webhooks?: MessageQueue<WebhookMessage>;
+/**
+ * What the composition root is given: the ports every process wires (`StepPorts`) and the contexts
+ * only some processes serve.
+ */
+export interface Ports extends StepPorts {
+  /** The webhooks dead-letter queue; without it and `webhooks` webhook endpoints are not served. */
   webhookDeadLetters?: MessageQueue<WebhookMessage>;
   webhookTransport?: WebhookTransport;
-  /** SNS topic for satisfied outcomes and EventBridge bus for domain events (both optional). */
-  notifications?: NotificationTopic;
-  eventBus?: EventBus;
-  leaseMs?: number;
-  /** StepDeps.chainStepsMs: how long a step message may run its run's next steps in process (default 0). */
-  chainStepsMs?: number;
-  /** Runs multiagent fan-outs (Step Functions / local); without it coordinators cannot dispatch. */
-  orchestrator?: FanoutOrchestrator;
   /** Runs workflow runs' compiled plans (Step Functions / local); without it agents get no workflow tool. */
   workflowOrchestrator?: WorkflowOrchestrator;
   /**
@@ -112,9 +66,6 @@ export interface Ports {
    * the embedded stack), so the step, sweeper and worker bundles carry no routes.
    */
   http?: typeof createApi;
-  /** The sandbox `bash` runs in (cloud environments), and whether it can run commands here. */
-  sandbox?: ShellSandbox;
-  bashAvailable?: boolean;
   /** Where uploaded files' bytes go (Files API); without it /v1/files is not served. */
   fileBlobs?: FileBlobStore;
   /** Dreams: the dream-jobs queue (default: run in process) and the memory stores dreams read and write. */
@@ -146,66 +97,14 @@ export interface Ports {
   vaultApi?: typeof buildVaultApi;
   /** Whether `environment_variable` credentials can be honoured by this deployment's sandbox. */
   environmentVariableCredentials?: Parameters<typeof buildVaultApi>[1];
-  /**
-   * Connects to agents' MCP servers (`withMcp`); passed only by the processes that run steps
-   * (agent-step, the embedded stack), so the others carry no MCP client.
-   */
-  mcp?: McpConnector;
 }
 
 export { createLogger };
 
-/** The model of a process that makes no model calls (the API, the sweeper, …). */
-const noModel: ModelProvider = {
-  name: "none",
-  createMessage: async () => {
-    throw new ModelCallError("invalid_request", "this process has no model: model calls run in agent-step");
-  },
-};
-
 /** Wires the core services and the API from ports. */
 export function buildServices(config: Config, ports: Ports) {
-  const clock = ports.clock ?? { now: () => Date.now() };
-  const logger = ports.logger ?? createLogger(config);
-  const webhookOutbox = ports.webhooks && new WebhookOutbox(ports.store, ports.webhooks, logger);
-  const domainEvents =
-    ports.domainEvents ??
-    new DomainEventFanout({ webhooks: webhookOutbox, bus: ports.eventBus, topic: ports.notifications });
-  const deps: StepDeps = {
-    store: ports.store,
-    sessions: new SessionRepository(ports.store),
-    events: new EventLog(ports.store, ports.notifier),
-    notifier: ports.notifier,
-    steps: ports.steps,
-    model: ports.model ?? noModel,
-    workspace: ports.workspace,
-    fetcher: ports.fetcher ?? new GuardedFetcher({ allowPrivate: config.REVERIE_WEB_FETCH_ALLOW_PRIVATE }),
-    clock,
-    ids: new TimeSortableIds(() => clock.now()),
-    logger,
-    domainEvents,
-    outcomes: ports.grader && {
-      queue: ports.grader,
-      modelId: config.REVERIE_GRADER_MODEL,
-      heartbeatMs: config.REVERIE_GRADER_HEARTBEAT_SECONDS * 1000,
-      leaseMs: graderLeaseSeconds * 1000,
-    },
-    retry: {
-      maxRetries: config.REVERIE_MODEL_MAX_RETRIES,
-      baseSeconds: config.REVERIE_MODEL_RETRY_BASE_SECONDS,
-    },
-    leaseMs: ports.leaseMs ?? stepLeaseSeconds * 1000,
-    chainStepsMs: ports.chainStepsMs,
-    orchestrator: ports.orchestrator,
-    workerTimeoutMs: config.REVERIE_WORKER_TIMEOUT_SECONDS * 1000,
-    sandbox: ports.sandbox,
-    bashAvailable: ports.sandbox !== undefined && ports.bashAvailable === true,
-    mcp: ports.mcp,
-    mcpTimeouts: {
-      connectMs: config.REVERIE_MCP_CONNECT_TIMEOUT_SECONDS * 1000,
-      callMs: config.REVERIE_MCP_CALL_TIMEOUT_SECONDS * 1000,
-    },
-  };
+  const deps = buildStepDeps(config, ports);
+  const { clock, logger, domainEvents } = deps;
   const publisher = { domainEvents, ids: deps.ids, clock, logger };
   const skills =
     ports.fileBlobs &&
