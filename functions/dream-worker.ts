@@ -1,18 +1,12 @@
 /** Lambda entry: consumes dream-jobs; one dream run per record, partial batch failures reported. */
 import middy from "@middy/core";
 import type { SQSEvent } from "aws-lambda";
-import { withDreams } from "../shared/runtime/aws-dream-ports.js";
-import { withModel } from "../shared/runtime/aws-ports.js";
-import { awsServices } from "../shared/runtime/aws-services.js";
-import { dreamsOf } from "../shared/runtime/dream-wiring.js";
+import { awsDreamJobDeps } from "../shared/runtime/aws-dream-worker.js";
 import { createDreamJobHandler } from "../shared/runtime/handlers/dream-job-handler.js";
 
 let run: ReturnType<typeof createDreamJobHandler> | undefined;
 
 export const handler = middy(async (event: SQSEvent) => {
-  run ??= createDreamJobHandler(
-    dreamsOf(await awsServices(async (config) => ({ ...withDreams(config), ...(await withModel(config)) })))
-      .dreamDeps,
-  );
+  run ??= createDreamJobHandler(await awsDreamJobDeps());
   return run(event);
 });

@@ -2,19 +2,17 @@
  * Wires the dreams context from the container's step dependencies: kept out of container.ts so the
  * composition root gains two lines, not forty.
  */
-import { type DreamDeps, type DreamJob, defaultDreamOptions } from "../core/dreams/dream-deps.js";
+import type { DreamDeps, DreamJob } from "../core/dreams/dream-deps.js";
 import type { DreamMemory } from "../core/dreams/dream-memory.js";
-import { DreamRepository } from "../core/dreams/dream-record.js";
 import { runDream } from "../core/dreams/dream-runner.js";
 import { DreamSchedulesService, type DreamScheduleTrigger } from "../core/dreams/dream-schedules-service.js";
 import { DreamsService } from "../core/dreams/dreams-service.js";
-import { MemoryStoreDreamMemory } from "../core/dreams/memory-store-dream-memory.js";
 import type { MemoriesService } from "../core/memory/memories-service.js";
 import type { MemoryStoresService } from "../core/memory/memory-stores-service.js";
 import type { MessageQueue } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { Config } from "./config.js";
-import { dreamOptionsOf } from "./dream-config.js";
+import { buildDreamDeps, memoryStoresDreamMemory } from "./dream-job-wiring.js";
 
 /** Without a scheduler (a Lambda that never manages schedules) schedules are stored but never fire. */
 const unscheduled: DreamScheduleTrigger = { put: async () => {}, delete: async () => {} };
@@ -47,21 +45,12 @@ export function buildDreams(
   memory: { memoryStores: MemoryStoresService; memories: MemoriesService },
 ) {
   const inline = ports.dreamJobs ? undefined : new InProcessDreamJobs();
-  const dreamDeps: DreamDeps = {
-    store: deps.store,
-    dreams: new DreamRepository(deps.store),
-    memory: ports.dreamMemory ?? new MemoryStoreDreamMemory(memory.memoryStores, memory.memories),
-    events: deps.events,
-    sessions: deps.sessions,
-    model: deps.model,
-    jobs: ports.dreamJobs ?? (inline as InProcessDreamJobs),
-    steps: deps.steps,
-    stepLeaseMs: deps.leaseMs,
-    clock: deps.clock,
-    ids: deps.ids,
-    logger: deps.logger,
-    options: { ...defaultDreamOptions, ...dreamOptionsOf(config) },
-  };
+  const dreamDeps = buildDreamDeps(
+    config,
+    deps,
+    ports.dreamJobs ?? (inline as InProcessDreamJobs),
+    ports.dreamMemory ?? memoryStoresDreamMemory(deps, memory),
+  );
   if (inline) inline.deps = dreamDeps;
   const dreams = new DreamsService(dreamDeps);
   const dreamSchedules = new DreamSchedulesService(dreamDeps, dreams, ports.dreamTrigger ?? unscheduled);
