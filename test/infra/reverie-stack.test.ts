@@ -31,8 +31,9 @@ const MAX_BUNDLE_BYTES = 500 * 1024;
  * HTTP client for DynamoDB and SQS (~8 KB: no AWS SDK client is loaded at cold start). The authorizer
  * has its own composition (a key hash and one DynamoDB read, ~12 KB); the JSON API is three functions, one per bounded context
  * (sessions, memory, workspace resources), so each carries its own routes only; webhook-deliver has a
- * composition of its own too (~165 KB: the delivery worker, not the services). Every other function
- * carries the whole composition root (container.ts: ~300 KB, zod ~105 KB of it), which grows with
+ * composition of its own too (~165 KB: the delivery worker, not the services); the grader builds a
+ * step's dependencies alone (step-deps-wiring.ts, ~340 KB with the SDK) and the dream worker a dream
+ * job's (~410 KB). Every other function carries the whole composition root (container.ts: ~300 KB, zod ~105 KB of it), which grows with
  * every context — the sweeper without the dreams context (~55 KB: its dream sweep needs only the
  * dream records and the jobs queue); budgets are what each bundle measured plus ~5%.
  */
@@ -43,8 +44,8 @@ const BUNDLE_BUDGETS: Partial<Record<string, number>> = {
   "api-workspace": 540 * 1024,
   "api-stream": 420 * 1024,
   "agent-step": 740 * 1024,
-  grader: 580 * 1024,
-  "dream-worker": 620 * 1024,
+  grader: 360 * 1024,
+  "dream-worker": 435 * 1024,
   "deployment-runner": 530 * 1024,
   sweeper: 425 * 1024,
 };
