@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
@@ -89,18 +89,23 @@ const turnStart = ["user.message", "session.status_running"] as const;
 const turnEnd = ["session.usage", "session.status_idle"] as const;
 
 // Each step its own queue message (as on AWS), and steps chained in one consumer (the embedded
-// stack's default): either way, duplicates of every message change nothing.
+// stack's default): either way, duplicates of every message change nothing. On both local stores:
+// SQLite (the default) and dynalite, whose conditional writes are DynamoDB's own.
 describe.each([
-  { mode: "one message per step", chainSeconds: "0", stepMessages: 3 },
-  { mode: "chained steps", chainSeconds: "2", stepMessages: 1 },
-])("duplicate and concurrent delivery ($mode)", ({ chainSeconds, stepMessages }) => {
+  { mode: "one message per step", chainSeconds: "0", stepMessages: 3, store: "sqlite" },
+  { mode: "chained steps", chainSeconds: "2", stepMessages: 1, store: "sqlite" },
+  { mode: "one message per step", chainSeconds: "0", stepMessages: 3, store: "dynalite" },
+])("duplicate and concurrent delivery ($mode, $store store)", ({ chainSeconds, stepMessages, store }) => {
   let h: Harness;
   let original: MessageQueue<StepMessage>;
   const deliveries: Promise<SQSBatchResponse[]>[] = [];
 
   beforeAll(async () => {
-    h = await startHarness({ env: { REVERIE_STEP_CHAIN_SECONDS: chainSeconds } });
+    h = await startHarness({ env: { REVERIE_STEP_CHAIN_SECONDS: chainSeconds, REVERIE_STORE: store } });
     const deps = h.stack.services.deps;
+    expect(deps.store.constructor.name).toBe(
+      store === "sqlite" ? "SqliteDocumentStore" : "DynamoDbDocumentStore",
+    );
     original = deps.steps;
     // A second consumer of the same queue: every message the runtime sends is also delivered to it
     // twice at once, while the queue delivers its own copy — three concurrent deliveries.
@@ -431,7 +436,7 @@ describe("a step that keeps failing", () => {
   });
 });
 
-describe("kill -9 and restart", () => {
+describe.each(["sqlite", "dynalite"])("kill -9 and restart (%s store)", (store) => {
   const apiKey = `sk-ant-rev-durability-${randomUUID()}`;
   const toolSteps = 6;
   const replyDelayMs = 300;
@@ -474,6 +479,7 @@ describe("kill -9 and restart", () => {
     () => port,
     () => ({
       REVERIE_DATA_DIR: dataDir,
+      REVERIE_STORE: store,
       REVERIE_API_KEY: apiKey,
       REVERIE_MODEL_PROVIDER: "anthropic",
       ANTHROPIC_API_KEY: "x",
@@ -584,6 +590,9 @@ describe("kill -9 and restart", () => {
         `step ${n}`,
       );
     }
+    // The store that was asked for held the state (a data dir holds only the one it was made with).
+    expect(existsSync(join(dataDir, store === "sqlite" ? "reverie.sqlite" : "dynamodb"))).toBe(true);
+    expect(existsSync(join(dataDir, store === "sqlite" ? "dynamodb" : "reverie.sqlite"))).toBe(false);
     await kill(child);
     // Five stack starts (one per kill) take 6–12 s each on a busy 2-core machine: more than the
     // default 60 s for the whole test, which is about recovery, not start-up speed.

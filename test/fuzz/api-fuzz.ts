@@ -2,7 +2,8 @@
  * `npm run fuzz`: throws random requests at every route of the embedded stack — random and real ids,
  * junk and near-valid bodies, odd query strings, scoped and unknown credentials — and counts what
  * must never happen: a 5xx, a request that hangs, a `/health` that stops answering. Not part of
- * `npm test` (it takes a minute or two); `FUZZ_REQUESTS` (default 10,000), `FUZZ_SEED`.
+ * `npm test` (it takes a minute or two); `FUZZ_REQUESTS` (default 10,000), `FUZZ_SEED`, and
+ * `REVERIE_STORE` (`sqlite`, the default, or `dynalite`) for the store under the stack.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +19,7 @@ const quiet = { info() {}, warn() {}, error() {} };
 
 const dataDir = mkdtempSync(join(tmpdir(), "reverie-fuzz-"));
 const stack = await startEmbeddedStack({
-  config: loadConfig({ PORT: "0", REVERIE_LOG_LEVEL: "SILENT" }),
+  config: loadConfig({ PORT: "0", REVERIE_LOG_LEVEL: "SILENT", REVERIE_STORE: process.env.REVERIE_STORE }),
   dataDir,
   port: 0,
   logger: quiet,
@@ -165,7 +166,7 @@ await stack.stop();
 rmSync(dataDir, { recursive: true, force: true });
 
 console.log(
-  `\nfuzz (seed ${seed}): ${total} requests over ${routes.length} routes in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  `\nfuzz (seed ${seed}, ${stack.services.deps.store.constructor.name}): ${total} requests over ${routes.length} routes in ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
 console.log(
   `statuses: ${[...statuses.entries()]
