@@ -3,10 +3,19 @@
  * the request as sent, the response's status, headers and body, streamed bodies, aborts, and a
  * kept-alive socket found dead when reused.
  */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHttpFetch } from "../../shared/adapters/model/node-http-fetch.js";
+
+const execFileAsync = promisify(execFile);
+const repoRoot = resolve(import.meta.dirname, "../..");
 
 let server: Server;
 let base: string;
@@ -104,35 +113,58 @@ describe("nodeHttpFetch", () => {
     expect(await response.json()).toEqual({ echo: "x" });
   });
 
-  it("goes through HTTP_PROXY when NODE_USE_ENV_PROXY is set, as Node's own fetch does", async () => {
-    const saved = {
-      use: process.env.NODE_USE_ENV_PROXY,
-      proxy: process.env.HTTP_PROXY,
-      no: process.env.NO_PROXY,
-    };
-    Object.assign(process.env, { NODE_USE_ENV_PROXY: "1", HTTP_PROXY: base, NO_PROXY: "" });
-    try {
-      // The test server stands in for the proxy: a name that resolves nowhere reaches it only through it.
-      const response = await nodeHttpFetch()("http://upstream.invalid/v1/messages", {
-        method: "POST",
-        body: "p",
-      });
-      expect(response.status).toBe(201);
-      expect(seen.at(-1)).toMatchObject({
-        method: "POST",
-        url: "http://upstream.invalid/v1/messages",
-        body: "p",
-      });
-    } finally {
-      for (const [name, value] of [
-        ["NODE_USE_ENV_PROXY", saved.use],
-        ["HTTP_PROXY", saved.proxy],
-        ["NO_PROXY", saved.no],
-      ] as const) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
+  describe("proxies, as Node's own fetch takes them", () => {
+    /**
+     * Runs the fetch in a child process with `env` (Node reads the proxy settings when it starts)
+     * against http://upstream.invalid, a name that resolves nowhere: it reaches the test server only
+     * when the test server is its proxy. Returns what the child printed: a status or an error code.
+     */
+    async function fetchInChild(env: Record<string, string>): Promise<string> {
+      const dir = mkdtempSync(join(tmpdir(), "reverie-proxy-"));
+      const script = join(dir, "fetch.mts");
+      writeFileSync(
+        script,
+        `import { nodeHttpFetch } from ${JSON.stringify(pathToFileURL(join(repoRoot, "shared/adapters/model/node-http-fetch.ts")).href)};
+const response = await nodeHttpFetch()("http://upstream.invalid/v1/messages", { method: "POST", body: "p" })
+  .then((r) => String(r.status), (e) => String(e.code ?? e.cause?.code ?? e));
+console.log(response);`,
+      );
+      try {
+        // Neither the lower- nor the upper-case settings of this machine leak in.
+        const inherited = Object.fromEntries(
+          Object.entries(process.env).filter(
+            ([name]) => !/^(https?_proxy|no_proxy|node_use_env_proxy)$/i.test(name),
+          ),
+        );
+        const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", script], {
+          cwd: repoRoot,
+          env: { ...inherited, NODE_OPTIONS: "", HTTP_PROXY: base, ...env },
+        });
+        return stdout.trim();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     }
+    const proxied = () => seen.filter((r) => r.url === "http://upstream.invalid/v1/messages").length;
+
+    it("goes through HTTP_PROXY with NODE_USE_ENV_PROXY=1 or --use-env-proxy", async () => {
+      const before = proxied();
+      expect(await fetchInChild({ NODE_USE_ENV_PROXY: "1" })).toBe("201");
+      expect(await fetchInChild({ NODE_OPTIONS: "--use-env-proxy" })).toBe("201");
+      expect(proxied()).toBe(before + 2);
+      expect(seen.at(-1)).toMatchObject({ method: "POST", body: "p" });
+    });
+
+    it("goes direct without them, or with NODE_USE_ENV_PROXY=0, or for a NO_PROXY host", async () => {
+      const before = proxied();
+      for (const env of [
+        {},
+        { NODE_USE_ENV_PROXY: "0" },
+        { NODE_USE_ENV_PROXY: "1", NO_PROXY: "upstream.invalid" },
+      ])
+        expect(await fetchInChild(env)).toMatch(/^E[A-Z_]+$/); // the name does not resolve
+      expect(proxied()).toBe(before);
+    });
   });
 
   describe("a kept-alive socket that is dead when reused", () => {
@@ -149,7 +181,13 @@ describe("nodeHttpFetch", () => {
         const count = (served.get(req.socket) ?? 0) + 1;
         served.set(req.socket, count);
         req.resume();
-        if (count > 1 || req.url === "/reset") req.socket.destroy();
+        if (req.url === "/partial" && count > 1) {
+          // A reset after the first bytes of an answer: the server had the request.
+          req.on("end", () => req.socket.end("HTTP/1.1 200 OK\r\ncontent-ty", () => req.socket.destroy()));
+        } else if (req.url === "/late" && count > 1) {
+          // A reset long after the request arrived, as a connection dropped mid-generation.
+          setTimeout(() => req.socket.destroy(), 200);
+        } else if (count > 1 || req.url === "/reset") req.socket.destroy();
         else
           req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}'));
       });
@@ -176,6 +214,56 @@ describe("nodeHttpFetch", () => {
         // The second request went out twice: on the dead socket, then on a new connection.
         expect(dropping.requests).toEqual(["/one", "/two", "/two"]);
         expect(dropping.connections()).toBe(2);
+      } finally {
+        await dropping.close();
+      }
+    });
+
+    it("after a thaw, drops every idle socket of the pool and resends once, on a new connection", async () => {
+      const dropping = await droppingServer();
+      try {
+        const fetchFresh = nodeHttpFetch();
+        // Three requests at once leave three idle connections in the pool, each of which the server
+        // drops on its next request.
+        await Promise.all(
+          ["/a", "/b", "/c"].map((path) =>
+            fetchFresh(`${dropping.url}${path}`, { method: "POST", body: "a" }),
+          ),
+        );
+        const next = await fetchFresh(`${dropping.url}/next`, { method: "POST", body: "b" });
+        expect(await next.json()).toEqual({ ok: true });
+        expect(dropping.requests.slice(3)).toEqual(["/next", "/next"]);
+        expect(dropping.connections()).toBe(4);
+      } finally {
+        await dropping.close();
+      }
+    });
+
+    it("does not resend once a byte of the answer arrived", async () => {
+      const dropping = await droppingServer();
+      try {
+        const fetchFresh = nodeHttpFetch();
+        await fetchFresh(`${dropping.url}/one`, { method: "POST", body: "a" });
+        const error = await fetchFresh(`${dropping.url}/partial`, { method: "POST", body: "b" }).catch(
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(Error);
+        expect(dropping.requests).toEqual(["/one", "/partial"]);
+      } finally {
+        await dropping.close();
+      }
+    });
+
+    it("does not resend a reset that comes later than a dead socket's (mid-generation)", async () => {
+      const dropping = await droppingServer();
+      try {
+        const fetchFresh = nodeHttpFetch({ staleSocketWindowMs: 50 });
+        await fetchFresh(`${dropping.url}/one`, { method: "POST", body: "a" });
+        const error = await fetchFresh(`${dropping.url}/late`, { method: "POST", body: "b" }).catch(
+          (e: unknown) => e,
+        );
+        expect((error as NodeJS.ErrnoException).code).toBe("ECONNRESET");
+        expect(dropping.requests).toEqual(["/one", "/late"]);
       } finally {
         await dropping.close();
       }
