@@ -127,7 +127,8 @@ export function nodeHttpFetch(options: { staleSocketWindowMs?: number } = {}): t
 
 /** Closes an agent's idle kept-alive sockets, so that the next request opens a new connection. */
 function dropIdleSockets(agent: Agent): void {
-  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+  for (const sockets of Object.values(agent.freeSockets))
+    for (const socket of sockets ?? []) socket.destroy();
 }
 
 function headersOf(response: IncomingMessage): Headers {
