@@ -8,7 +8,10 @@ import { sqsTransport } from "./aws-clients.js";
 import type { Config } from "./config.js";
 import type { Ports } from "./container.js";
 
-/** `awsServices(withDreamJobs)`: the dream-jobs queue as `ports.dreamJobs`, when configured. */
+/**
+ * The dream-jobs queue as `ports.dreamJobs`, when configured: `awsServices(withDreamJobs)` (agent-step,
+ * the sweeper) and the dream worker's own composition (aws-dream-worker.ts).
+ */
 export const withDreamJobs = (config: Config): Partial<Ports> =>
   config.REVERIE_DREAM_JOBS_QUEUE_URL
     ? {

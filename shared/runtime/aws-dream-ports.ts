@@ -1,6 +1,8 @@
 /**
- * The dreams context on AWS, for the entries that serve or run dreams (`awsServices(withDreams)`):
- * its wiring, the dream-jobs queue and EventBridge Scheduler, when configured.
+ * The dreams context on AWS, for the entries that serve or schedule dreams (api-memory,
+ * dream-scheduler: `awsServices(withDreams)`): its wiring, the dream-jobs queue and EventBridge
+ * Scheduler, when configured. The dream worker, which runs dream jobs, composes less
+ * (aws-dream-worker.ts).
  */
 import { EventBridgeDreamScheduler } from "../adapters/aws/eventbridge-dream-scheduler.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";

@@ -40,8 +40,8 @@ async function anthropicKey(config: Config): Promise<string | undefined> {
 }
 
 /**
- * `awsServices(withModel)`: for the entries that call the model (agent-step, grader, dream-worker);
- * the others carry no model SDK.
+ * The model port, for the entries that call the model (agent-step, grader, dream-worker: through
+ * `awsServices`, `awsStepDeps` or `awsDreamJobDeps`); the others carry no model SDK.
  */
 export const withModel = async (config: Config): Promise<Partial<Ports>> => ({
   model: await createModel(config, await anthropicKey(config)),
@@ -116,6 +116,17 @@ export async function awsPorts(extra?: ExtraPorts): Promise<{ config: Config; po
   };
 }
 
+/**
+ * For a memoized cold start: a failure (Secrets Manager unreachable, say) is not kept, so that the
+ * container's next invocation tries again instead of failing until Lambda recycles it.
+ */
+export const forgetting =
+  (forget: () => void) =>
+  (error: unknown): never => {
+    forget();
+    throw error;
+  };
+
 let stepDeps: Promise<StepDeps> | undefined;
 
 /**
@@ -123,6 +134,8 @@ let stepDeps: Promise<StepDeps> | undefined;
  * serves no bounded context, so its bundle carries none.
  */
 export function awsStepDeps(extra?: ExtraPorts): Promise<StepDeps> {
-  stepDeps ??= awsPorts(extra).then(({ config, ports }) => buildStepDeps(config, ports));
+  stepDeps ??= awsPorts(extra)
+    .then(({ config, ports }) => buildStepDeps(config, ports))
+    .catch(forgetting(() => (stepDeps = undefined)));
   return stepDeps;
 }

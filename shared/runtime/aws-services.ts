@@ -1,5 +1,5 @@
 /** The whole composition root (container.ts) on the AWS adapters (aws-ports.ts), for every entry but the grader. */
-import { awsPorts, type ExtraPorts } from "./aws-ports.js";
+import { awsPorts, type ExtraPorts, forgetting } from "./aws-ports.js";
 import { buildServices, type Services } from "./container.js";
 
 let services: Promise<Services> | undefined;
@@ -9,6 +9,8 @@ let services: Promise<Services> | undefined;
  * need (e.g. `withDreams`), so the other bundles do not carry them.
  */
 export function awsServices(extra?: ExtraPorts): Promise<Services> {
-  services ??= awsPorts(extra).then(({ config, ports }) => buildServices(config, ports));
+  services ??= awsPorts(extra)
+    .then(({ config, ports }) => buildServices(config, ports))
+    .catch(forgetting(() => (services = undefined)));
   return services;
 }

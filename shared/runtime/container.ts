@@ -1,3 +1,10 @@
+/**
+ * The composition root: the one place that chooses adapters (DESIGN.md §4). `buildServices` wires
+ * the core from a set of ports, on a step's dependencies (`buildStepDeps`, step-deps-wiring.ts);
+ * `awsPorts` and the embedded stack (infra/local) supply the ports. Two Lambdas compose less on
+ * the same functions: the grader a step's dependencies alone (`awsStepDeps`), the dream worker a
+ * dream job's (`awsDreamJobDeps`).
+ */
 import { checkWebhookUrl } from "../adapters/http/webhook-sender.js";
 import { InvalidRequestError } from "../contract/errors.js";
 import type { Environment, SessionAgent } from "../contract/sdk-types.js";

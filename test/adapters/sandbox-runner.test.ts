@@ -23,6 +23,7 @@ import {
   type WorkspaceChanges,
 } from "../../shared/adapters/aws/sandbox-protocol.js";
 import {
+  isKernelThread,
   markerSweeper,
   OutputCollector,
   RUN_MARKER_VARIABLE,
@@ -335,6 +336,20 @@ describe("OutputCollector", () => {
     c.push(Buffer.from("abc"));
     c.push(Buffer.from("def"));
     expect(c.text()).toBe("abcdef");
+  });
+});
+
+describe("isKernelThread", () => {
+  const statOf = (line: string) => async () => line;
+  it("reads PF_KTHREAD from the flags, after a command name that may hold spaces and parentheses", async () => {
+    expect(await isKernelThread(2, statOf("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0"))).toBe(true);
+    expect(await isKernelThread(9, statOf("9 (kworker/R-rcu_g) I 2 0 0 0 -1 69238880 0 0"))).toBe(true);
+    // A user process whose name, read naively, would put a kernel thread's flags in field 9.
+    expect(await isKernelThread(5, statOf("5 (x) S 1 5 5 0 -1 2129984 y) S 1 5 5 0 -1 4194560 0 0"))).toBe(
+      false,
+    );
+    expect(await isKernelThread(process.pid)).toBe(false);
+    expect(await isKernelThread(5, async () => undefined)).toBe(false);
   });
 });
 

@@ -253,7 +253,7 @@ describe("functions", () => {
         REVERIE_TABLE_EVENTS: { Ref: logicalIdOf(stack.runtime.tables.events) },
         REVERIE_AGENT_STEPS_QUEUE_URL: { Ref: logicalIdOf(stack.runtime.agentStepsQueue) },
         REVERIE_WORKSPACE_BUCKET: { Ref: logicalIdOf(stack.runtime.workspaceBucket) },
-        // Required by awsServices: without them outcomes and webhooks would silently do nothing.
+        // Required by awsPorts (every function): without them outcomes and webhooks would silently do nothing.
         REVERIE_GRADER_QUEUE_URL: { Ref: logicalIdOf(stack.runtime.outcomes.graderQueue) },
         REVERIE_WEBHOOKS_QUEUE_URL: { Ref: logicalIdOf(stack.runtime.outcomes.webhooksQueue) },
       });

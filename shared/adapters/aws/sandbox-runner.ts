@@ -657,8 +657,24 @@ const readEnviron: EnvironReader = (pid) => readFile(`/proc/${pid}/environ`, "la
 /** How many times an empty environment is read before it is believed (2 ms apart). */
 const EMPTY_ENVIRON_READS = 10;
 
-/** kthreadd: it and its children, the kernel's threads, have no environment. */
-const KTHREADD = 2;
+/** PF_KTHREAD, in the flags of /proc/<pid>/stat: a kernel thread, which has no environment. */
+const PF_KTHREAD = 0x00200000;
+
+/**
+ * Whether a process is a kernel thread, from its flags (field 9 of /proc/<pid>/stat; the command
+ * name before them may hold spaces and parentheses). By flag, not by parent: in a PID namespace
+ * pid 2 is an ordinary process.
+ */
+export async function isKernelThread(
+  pid: number,
+  statOf: (pid: number) => Promise<string | undefined> = (p) =>
+    readFile(`/proc/${p}/stat`, "latin1").catch(() => undefined),
+): Promise<boolean> {
+  const stat = await statOf(pid);
+  if (stat === undefined) return false;
+  const flags = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[6]);
+  return Number.isInteger(flags) && (flags & PF_KTHREAD) !== 0;
+}
 
 /**
  * Kills the processes that still carry this run's marker variable (tests, and any shared machine).
@@ -670,13 +686,14 @@ export function markerSweeper(marker: string, environOf: EnvironReader = readEnv
   const needle = `${RUN_MARKER_VARIABLE}=${marker}`;
   const uid = process.getuid?.();
   return () =>
-    sweepProcesses(async ({ pid, ppid, uid: owner }) => {
-      if (pid === process.pid || pid === KTHREADD || ppid === KTHREADD) return false;
+    sweepProcesses(async ({ pid, uid: owner }) => {
+      if (pid === process.pid) return false;
       for (let read = 1; ; read++) {
         const environ = await environOf(pid);
         if (environ === undefined) return false;
         if (environ !== "" || owner !== uid || read === EMPTY_ENVIRON_READS)
           return environ.split("\0").includes(needle);
+        if (read === 1 && (await isKernelThread(pid))) return false;
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     });
