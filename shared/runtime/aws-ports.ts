@@ -117,25 +117,26 @@ export async function awsPorts(extra?: ExtraPorts): Promise<{ config: Config; po
 }
 
 /**
- * For a memoized cold start: a failure (Secrets Manager unreachable, say) is not kept, so that the
- * container's next invocation tries again instead of failing until Lambda recycles it.
+ * What a Lambda container builds on its first invocation, once: later calls get the same promise
+ * (their arguments unread). A failure (Secrets Manager unreachable, say) is not kept, so that the
+ * next invocation builds again instead of failing until Lambda recycles the container.
  */
-export const forgetting =
-  (forget: () => void) =>
-  (error: unknown): never => {
-    forget();
-    throw error;
-  };
-
-let stepDeps: Promise<StepDeps> | undefined;
+export function builtOnce<Args extends unknown[], T>(
+  build: (...args: Args) => Promise<T>,
+): (...args: Args) => Promise<T> {
+  let built: Promise<T> | undefined;
+  return (...args) =>
+    (built ??= build(...args).catch((error: unknown) => {
+      built = undefined;
+      throw error;
+    }));
+}
 
 /**
- * A step's dependencies alone (step-deps-wiring.ts), built on first use: for the grader, which
- * serves no bounded context, so its bundle carries none.
+ * A step's dependencies alone (step-deps-wiring.ts): for the grader, which serves no bounded
+ * context, so its bundle carries none.
  */
-export function awsStepDeps(extra?: ExtraPorts): Promise<StepDeps> {
-  stepDeps ??= awsPorts(extra)
-    .then(({ config, ports }) => buildStepDeps(config, ports))
-    .catch(forgetting(() => (stepDeps = undefined)));
-  return stepDeps;
-}
+export const awsStepDeps = builtOnce(async (extra?: ExtraPorts): Promise<StepDeps> => {
+  const { config, ports } = await awsPorts(extra);
+  return buildStepDeps(config, ports);
+});

@@ -5,9 +5,6 @@
 import { type DreamDeps, type DreamJob, defaultDreamOptions } from "../core/dreams/dream-deps.js";
 import type { DreamMemory } from "../core/dreams/dream-memory.js";
 import { DreamRepository } from "../core/dreams/dream-record.js";
-import { MemoryStoreDreamMemory } from "../core/dreams/memory-store-dream-memory.js";
-import { MemoriesService } from "../core/memory/memories-service.js";
-import { MemoryStoresService } from "../core/memory/memory-stores-service.js";
 import type { MessageQueue } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { Config } from "./config.js";
@@ -34,17 +31,4 @@ export function buildDreamDeps(
     logger: deps.logger,
     options: { ...defaultDreamOptions, ...dreamOptionsOf(config) },
   };
-}
-
-/** What dreams read and write: the workspace's memory stores, through the memory services. */
-export function memoryStoresDreamMemory(
-  deps: StepDeps,
-  memory: { memoryStores: MemoryStoresService; memories: MemoriesService } = memoryServices(deps),
-): DreamMemory {
-  return new MemoryStoreDreamMemory(memory.memoryStores, memory.memories);
-}
-
-function memoryServices(deps: StepDeps) {
-  const memoryStores = new MemoryStoresService(deps);
-  return { memoryStores, memories: new MemoriesService(deps, memoryStores) };
 }

@@ -7,12 +7,13 @@ import type { DreamMemory } from "../core/dreams/dream-memory.js";
 import { runDream } from "../core/dreams/dream-runner.js";
 import { DreamSchedulesService, type DreamScheduleTrigger } from "../core/dreams/dream-schedules-service.js";
 import { DreamsService } from "../core/dreams/dreams-service.js";
+import { MemoryStoreDreamMemory } from "../core/dreams/memory-store-dream-memory.js";
 import type { MemoriesService } from "../core/memory/memories-service.js";
 import type { MemoryStoresService } from "../core/memory/memory-stores-service.js";
 import type { MessageQueue } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { Config } from "./config.js";
-import { buildDreamDeps, memoryStoresDreamMemory } from "./dream-job-wiring.js";
+import { buildDreamDeps } from "./dream-job-wiring.js";
 
 /** Without a scheduler (a Lambda that never manages schedules) schedules are stored but never fire. */
 const unscheduled: DreamScheduleTrigger = { put: async () => {}, delete: async () => {} };
@@ -49,7 +50,7 @@ export function buildDreams(
     config,
     deps,
     ports.dreamJobs ?? (inline as InProcessDreamJobs),
-    ports.dreamMemory ?? memoryStoresDreamMemory(deps, memory),
+    ports.dreamMemory ?? new MemoryStoreDreamMemory(memory.memoryStores, memory.memories),
   );
   if (inline) inline.deps = dreamDeps;
   const dreams = new DreamsService(dreamDeps);

@@ -239,34 +239,31 @@ console.log(response);`,
       }
     });
 
-    it("does not resend once a byte of the answer arrived", async () => {
+    /** One answered request, then `path` on the kept-alive socket: what it failed with, what the server saw. */
+    async function failOnReusedSocket(path: string, options?: Parameters<typeof nodeHttpFetch>[0]) {
       const dropping = await droppingServer();
       try {
-        const fetchFresh = nodeHttpFetch();
+        const fetchFresh = nodeHttpFetch(options);
         await fetchFresh(`${dropping.url}/one`, { method: "POST", body: "a" });
-        const error = await fetchFresh(`${dropping.url}/partial`, { method: "POST", body: "b" }).catch(
+        const error = await fetchFresh(`${dropping.url}${path}`, { method: "POST", body: "b" }).catch(
           (e: unknown) => e,
         );
-        expect(error).toBeInstanceOf(Error);
-        expect(dropping.requests).toEqual(["/one", "/partial"]);
+        return { error, requests: dropping.requests };
       } finally {
         await dropping.close();
       }
+    }
+
+    it("does not resend once a byte of the answer arrived", async () => {
+      const { error, requests } = await failOnReusedSocket("/partial");
+      expect(error).toBeInstanceOf(Error);
+      expect(requests).toEqual(["/one", "/partial"]);
     });
 
     it("does not resend a reset that comes later than a dead socket's (mid-generation)", async () => {
-      const dropping = await droppingServer();
-      try {
-        const fetchFresh = nodeHttpFetch({ staleSocketWindowMs: 50 });
-        await fetchFresh(`${dropping.url}/one`, { method: "POST", body: "a" });
-        const error = await fetchFresh(`${dropping.url}/late`, { method: "POST", body: "b" }).catch(
-          (e: unknown) => e,
-        );
-        expect((error as NodeJS.ErrnoException).code).toBe("ECONNRESET");
-        expect(dropping.requests).toEqual(["/one", "/late"]);
-      } finally {
-        await dropping.close();
-      }
+      const { error, requests } = await failOnReusedSocket("/late", { staleSocketWindowMs: 50 });
+      expect((error as NodeJS.ErrnoException).code).toBe("ECONNRESET");
+      expect(requests).toEqual(["/one", "/late"]);
     });
 
     it("does not resend a request whose fresh connection failed", async () => {
