@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import type { SessionEvent } from "../../shared/contract/sdk-types.js";
 import { EventsService } from "../../shared/core/events/events-service.js";
-import { ModelCallError } from "../../shared/core/ports.js";
+import { ModelCallError, type StoredItem } from "../../shared/core/ports.js";
 import { runAgentStep } from "../../shared/core/runtime/agent-step.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { newRunState } from "../../shared/core/sessions/session-record.js";
@@ -112,6 +112,52 @@ describe("runAgentStep", () => {
     clock += 120_000;
     expect(await sweepStalledSessions(rt.deps)).toEqual({ checked: 2, nudged: 1, failed: 1 });
     expect(rt.queue.sent).toHaveLength(1);
+  });
+
+  it("a send whose process dies right after the session turned running leaves it for the sweeper", async () => {
+    let clock = 1_000_000;
+    const rt = inMemoryDeps(new ScriptedModel([text("done")]), () => clock);
+    await rt.deps.sessions.create({ workspaceId: WS, session: sessionFixture("sesn_1"), run: newRunState() });
+    // The process dies once the session's record says running: nothing it writes after that lands.
+    const store = rt.deps.store;
+    const put = store.put.bind(store);
+    const putAll = store.putAll.bind(store);
+    let dead = false;
+    const dieAfter = (written: boolean) => {
+      if (written) dead = true;
+    };
+    const turnedRunning = (item: StoredItem) =>
+      (item.session as { status?: string } | undefined)?.status === "running";
+    store.put = async (table, item, options) => {
+      if (dead) throw new Error("process died");
+      await put(table, item, options);
+      dieAfter(turnedRunning(item));
+    };
+    store.putAll = async (puts) => {
+      if (dead) throw new Error("process died");
+      await putAll(puts);
+      dieAfter(puts.some((p) => turnedRunning(p.item)));
+    };
+    await expect(
+      new EventsService(rt.deps).send(WS, "sesn_1", [
+        { type: "user.message", content: [{ type: "text", text: "go" }] },
+      ]),
+    ).rejects.toThrow("process died");
+    expect(rt.queue.sent).toHaveLength(0);
+    expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("running");
+
+    // Restarted: once the session's grace has passed, the sweeper finds it and the turn runs.
+    dead = false;
+    store.put = put;
+    store.putAll = putAll;
+    clock += 120_000;
+    expect((await sweepStalledSessions(rt.deps)).nudged).toBe(1);
+    for (let message = rt.queue.take(); message; message = rt.queue.take())
+      await runAgentStep(rt.deps, message);
+    expect((await rt.deps.events.read("sesn_1")).at(-1)?.event).toMatchObject({
+      type: "session.status_idle",
+      stop_reason: { type: "end_turn" },
+    });
   });
 
   it("re-runs a step whose process died after its model call from the stored record, not a new call", async () => {

@@ -86,10 +86,18 @@ export async function wakeSession(
       if (current.session.status !== "idle" || current.run.awaiting.length > 0) return current;
       return markRunning(current, now, deps.leaseMs);
     },
-    from ? { from } : {},
+    {
+      ...(from ? { from } : {}),
+      // The running index entry goes with the transition, ahead of it: a process that dies right
+      // after the save leaves the session where the sweeper looks for stalled runs (an entry whose
+      // session did not turn running is dropped by the sweeper's next look).
+      alongside: (before, after) =>
+        woke(before, after)
+          ? [{ table: "resources", item: { pk: runningIndexKey, sk: sessionId, workspaceId } }]
+          : [],
+    },
   );
-  if (result?.before.session.status !== "idle" || result.after.session.status !== "running") return;
-  await deps.store.put("resources", { pk: runningIndexKey, sk: sessionId, workspaceId });
+  if (!result || !woke(result.before, result.after)) return;
   // Only the caller whose transition won gets here, once per input event: no emit-once marker needed.
   const [running] = await deps.events.append(sessionId, [
     { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) },
@@ -102,6 +110,9 @@ export async function wakeSession(
   }
   await deps.steps.send(stepMessage(workspaceId, sessionId, result.after.run.stepSeq));
 }
+
+const woke = (before: SessionRecord, after: SessionRecord) =>
+  before.session.status === "idle" && after.session.status === "running";
 
 /** Adds a model call's usage to the session's cumulative usage. */
 export function addUsage(total: SessionUsage, add: SessionUsage): SessionUsage {

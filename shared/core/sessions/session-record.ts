@@ -4,7 +4,7 @@
  */
 import * as z from "zod";
 import type { Session } from "../../contract/sdk-types.js";
-import { ConditionFailedError, type DocumentStore, type StoredItem } from "../ports.js";
+import { ConditionFailedError, type DocumentStore, type GroupedPut, type StoredItem } from "../ports.js";
 
 export const runStateSchema = z.object({
   schemaVersion: z.literal(1),
@@ -110,10 +110,21 @@ export class SessionRepository {
     return stored;
   }
 
-  /** Writes `record` if nobody changed it since it was read; throws ConditionFailedError otherwise. */
-  async save(record: SessionRecord): Promise<SessionRecord> {
+  /**
+   * Writes `record` if nobody changed it since it was read; throws ConditionFailedError otherwise.
+   * `alongside`: puts written with the record in one group, ahead of it — all or none where the
+   * store has transactions (SQLite); on DynamoDB they land first, so each must be harmless alone
+   * (a crash before the record, or a failed rev check, leaves them without the change).
+   */
+  async save(record: SessionRecord, alongside: readonly GroupedPut[] = []): Promise<SessionRecord> {
     const next = { ...record, rev: record.rev + 1 };
-    await this.store.put("resources", toItem(next, this.keyOf), { expectedRev: record.rev });
+    const put: GroupedPut = {
+      table: "resources",
+      item: toItem(next, this.keyOf),
+      options: { expectedRev: record.rev },
+    };
+    if (alongside.length === 0) await this.store.put(put.table, put.item, put.options);
+    else await this.store.putAll([...alongside, put]);
     return next;
   }
 
@@ -122,19 +133,25 @@ export class SessionRepository {
    * undefined to leave it as it is; it may run several times, so it must be pure. With `from` (a
    * record the caller read moments ago) the first attempt starts from it instead of reading again:
    * the save is rev-checked all the same, so a change made since — or a `change` that finds nothing
-   * to do on `from` — falls back to the usual read-modify-write.
+   * to do on `from` — falls back to the usual read-modify-write. `alongside` names the puts that go
+   * in the same group as a save, from the record before and after the change.
    */
   async mutate(
     workspaceId: string,
     sessionId: string,
     change: (current: SessionRecord) => SessionRecord | undefined,
-    options: { from?: SessionRecord } = {},
+    options: {
+      from?: SessionRecord;
+      alongside?: (before: SessionRecord, after: SessionRecord) => GroupedPut[];
+    } = {},
   ): Promise<{ before: SessionRecord; after: SessionRecord } | undefined> {
     const known = options.from;
+    const saveOver = (before: SessionRecord, changed: SessionRecord) =>
+      this.save(changed, options.alongside?.(before, changed));
     const changed = known && change(structuredClone(known));
     if (known && changed) {
       try {
-        return { before: known, after: await this.save(changed) };
+        return { before: known, after: await saveOver(known, changed) };
       } catch (error) {
         if (!(error instanceof ConditionFailedError)) throw error;
       }
@@ -145,7 +162,7 @@ export class SessionRepository {
       const changed = change(structuredClone(current));
       if (!changed) return { before: current, after: current };
       try {
-        return { before: current, after: await this.save(changed) };
+        return { before: current, after: await saveOver(current, changed) };
       } catch (error) {
         if (!(error instanceof ConditionFailedError)) throw error;
       }
