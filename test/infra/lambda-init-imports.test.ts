@@ -39,11 +39,29 @@ function staticImports(file: string): string[] {
   return [...found].sort();
 }
 
+/** The Node built-ins a bundle imports as ES modules (statically or with `import()`), the banner's `module` aside. */
+function builtinModuleImports(file: string): string[] {
+  const code = readFileSync(file, "utf8");
+  const found = new Set<string>();
+  // (`import(` after a quote is text: the Anthropic SDK's error message names `import('node:buffer')`)
+  for (const match of code.matchAll(/(?:from|[^"'`\w]import\()\s*["'](node:[^"']+)["']/g))
+    if (match[1] !== "node:module") found.add(match[1] as string);
+  return [...found].sort();
+}
+
 describe("what a Lambda function loads at cold start", () => {
   it.each(lambdaFunctionNames)("%s: no package outside its bundle, the AWS SDK's included", (name) => {
     // (the SDK's clients come only as a fallback without environment credentials, on first request)
     expect(staticImports(bundles.functions[name])).toEqual([]);
   });
+
+  it.each(lambdaFunctionNames)(
+    "%s: Node's built-ins through process.getBuiltinModule, no ES module facade",
+    (name) => {
+      // builtinAliases (lambda-bundling.ts): a facade reads every export of its built-in at load
+      expect(builtinModuleImports(bundles.functions[name])).toEqual([]);
+    },
+  );
 });
 
 describe("what a Lambda function loads on first use", () => {

@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { type BuildOptions, build } from "esbuild";
 import {
   absentAliases,
+  builtinAliases,
   bundleAliases,
   REQUIRE_BANNER,
   SAME_PACKAGE_ALIASES,
@@ -82,7 +83,7 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
     build({
       ...cdkOptions,
       entryPoints: Object.fromEntries(lambdaFunctionNames.filter((n) => !aliased.includes(n)).map(entry)),
-      alias: { ...SAME_PACKAGE_ALIASES },
+      alias: { ...SAME_PACKAGE_ALIASES, ...builtinAliases() },
     }),
     ...aliased.map((name) =>
       build({ ...cdkOptions, entryPoints: Object.fromEntries([entry(name)]), alias: bundleAliases(name) }),
