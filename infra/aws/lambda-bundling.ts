@@ -98,9 +98,8 @@ const BUILTIN_SHIM_DIR = join(
  * stand-in, `module.exports = process.getBuiltinModule("node:fs")`. An ESM bundle's
  * `import { x } from "node:fs"` makes Node build the built-in's ES module facade when the bundle
  * loads — every export read, lazy getters included (`fs.promises`, `crypto.webcrypto`); through the
- * stand-in, esbuild reads each export where the code uses it. The model callers' bundles loaded
- * ~6 ms faster for it (fresh Node 24, 20 interleaved runs: dream-worker 86.5 → 80.3 ms p50,
- * agent-step 115.6 → 108.5), every function some (docs/performance.md).
+ * stand-in, esbuild reads each export where the code uses it. The model callers, whose Anthropic SDK
+ * and middy import eleven built-ins, load 5–10 ms faster for it (docs/performance.md).
  */
 export function builtinAliases(dir = BUILTIN_SHIM_DIR): Record<string, string> {
   const aliases: Record<string, string> = {};

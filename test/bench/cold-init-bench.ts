@@ -181,16 +181,17 @@ async function buildBaseline(ref: string) {
     .filter((f) => f.endsWith(".ts") && !["sandbox.ts", "console.ts"].includes(f))
     .map((f) => f.slice(0, -3));
   const outdir = join(root, "out");
-  // The packages each function left out then (lambda-bundling.ts's absentAliases, where the ref has
-  // it); before that, Bedrock's SDK was left external and only agent-step's Ajv stubbed.
+  // Each function's aliases then: lambda-bundling.ts's bundleAliases where the ref has it (one entry
+  // for zod, the built-ins' stand-ins, the packages left out), else its absentAliases; before that
+  // file, Bedrock's SDK was left external and only agent-step's Ajv stubbed.
   const bundlingFile = join(root, "infra", "aws", "lambda-bundling.ts");
-  const refAliases: ((name: string) => Record<string, string>) | undefined = existsSync(bundlingFile)
-    ? (
-        (await import(pathToFileURL(bundlingFile).href)) as {
-          absentAliases?: (n: string) => Record<string, string>;
-        }
-      ).absentAliases
+  const refBundling = existsSync(bundlingFile)
+    ? ((await import(pathToFileURL(bundlingFile).href)) as {
+        bundleAliases?: (n: string) => Record<string, string>;
+        absentAliases?: (n: string) => Record<string, string>;
+      })
     : undefined;
+  const refAliases = refBundling?.bundleAliases ?? refBundling?.absentAliases;
   await Promise.all(
     names.map((name) =>
       build({
