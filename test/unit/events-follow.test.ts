@@ -68,3 +68,35 @@ describe("EventsService.follow", () => {
     await follow.return(undefined);
   });
 });
+
+describe("EventsService.streamLog resuming from an event id", () => {
+  it("finds the event from the newest back, without reading a long log whole", async () => {
+    const { rt, service } = await setup();
+    for (let i = 0; i < 10; i++)
+      await rt.deps.events.append(
+        "sesn_f",
+        Array.from({ length: 100 }, (_, j) => event(`sevt_${i * 100 + j}`)),
+      );
+    let itemsRead = 0;
+    const read = rt.deps.events.read.bind(rt.deps.events);
+    rt.deps.events.read = async (...args) => {
+      const items = await read(...args);
+      itemsRead += items.length;
+      return items;
+    };
+    const stream = await service.streamLog("sesn_f", { lastEventId: "sevt_990" });
+    await rt.deps.events.append("sesn_f", [event("next")]);
+    const { value } = await stream.next();
+    expect(value).toMatchObject({ seq: 992, event: { id: "sevt_991" } });
+    expect(itemsRead).toBeLessThan(150);
+    await stream.return(undefined);
+
+    // An id further back is found a page at a time; one that is not in the log is refused.
+    const older = await service.streamLog("sesn_f", { lastEventId: "sevt_5" });
+    expect((await older.next()).value).toMatchObject({ seq: 7, event: { id: "sevt_6" } });
+    await older.return(undefined);
+    await expect(service.streamLog("sesn_f", { lastEventId: "sevt_unknown" })).rejects.toThrow(
+      "is not an event of this stream",
+    );
+  });
+});

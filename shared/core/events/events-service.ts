@@ -229,14 +229,30 @@ export class EventsService {
     if (typeof options.lastEventId === "string") {
       // An event id (`sevt_…`): resume after that event.
       const id = options.lastEventId;
-      const found = (await this.deps.events.read(logId)).find((e) => e.event.id === id);
-      if (!found)
+      const found = await this.seqOfEvent(logId, id);
+      if (found === undefined)
         throw new InvalidRequestError(`Last-Event-ID: ${id.slice(0, 64)} is not an event of this stream`);
-      afterSeq = found.seq;
+      afterSeq = found;
     } else afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(logId));
     const followed = this.follow(logId, { afterSeq, signal: options.signal });
     const previews = this.deps.notifier.previews;
     return withPreviews(followed, previews, logId, options.deltas ?? new Set(), options.signal);
+  }
+
+  /**
+   * The sequence number of event `id` in a log, looked for from the newest event back, a page at a
+   * time: a stream resumes near the end of its log, so a long session is not read whole.
+   */
+  private async seqOfEvent(logId: string, id: string): Promise<number | undefined> {
+    const PAGE = 100;
+    let before: number | undefined;
+    for (;;) {
+      const page = await this.deps.events.read(logId, { order: "desc", limit: PAGE, before });
+      const found = page.find((e) => e.event.id === id);
+      if (found) return found.seq;
+      if (page.length < PAGE) return undefined;
+      before = (page.at(-1) as LoggedEvent).seq;
+    }
   }
 
   /**
