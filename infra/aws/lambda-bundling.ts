@@ -99,7 +99,7 @@ const BUILTIN_SHIM_DIR = join(
  * `import { x } from "node:fs"` makes Node build the built-in's ES module facade when the bundle
  * loads — every export read, lazy getters included (`fs.promises`, `crypto.webcrypto`); through the
  * stand-in, esbuild reads each export where the code uses it. The model callers, whose Anthropic SDK
- * and middy import eleven built-ins, load 5–10 ms faster for it (docs/performance.md).
+ * and middy import a dozen built-ins, load 5–10 ms faster for it (docs/performance.md).
  */
 export function builtinAliases(dir = BUILTIN_SHIM_DIR): Record<string, string> {
   const aliases: Record<string, string> = {};
