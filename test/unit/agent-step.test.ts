@@ -160,6 +160,32 @@ describe("runAgentStep", () => {
     });
   });
 
+  it("keeps a session woken between its idle commit and leaving the running index in the index", async () => {
+    const rt = await start(new ScriptedModel([text("first"), text("second")]));
+    // A user message arrives right after the turn's idle commit, before its index entry is dropped.
+    const store = rt.deps.store;
+    const remove = store.delete.bind(store);
+    let woken = false;
+    store.delete = async (table, pk, sk) => {
+      if (pk === "running" && !woken) {
+        woken = true;
+        await new EventsService(rt.deps).send(WS, "sesn_1", [
+          { type: "user.message", content: [{ type: "text", text: "again" }] },
+        ]);
+      }
+      return remove(table, pk, sk);
+    };
+    await runAgentStep(rt.deps, rt.queue.take() as never);
+    expect(woken).toBe(true);
+    expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("running");
+    // Still where the sweeper looks, should the new turn's step message be lost.
+    expect(await store.get("resources", "running", "sesn_1")).toMatchObject({ workspaceId: WS });
+
+    await drain(rt);
+    expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("idle");
+    expect(await store.get("resources", "running", "sesn_1")).toBeUndefined();
+  });
+
   it("re-runs a step whose process died after its model call from the stored record, not a new call", async () => {
     const model = new ScriptedModel([toolUse("write", { file_path: "a.txt", content: "x" }), text("done")]);
     let clock = 1_000_000;

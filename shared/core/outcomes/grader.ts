@@ -16,8 +16,8 @@ import { canRetry, retryDelaySeconds } from "../runtime/model-retry.js";
 import {
   addUsage,
   idleEvent,
+  leaveRunningIndex,
   markIdle,
-  runningIndexKey,
   usageSnapshotEvent,
 } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
@@ -344,7 +344,7 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
   const after = result?.after;
   if (!after || result.before.rev === after.rev) return;
   if (after.session.status === "idle") {
-    await deps.store.delete("resources", runningIndexKey, sessionId);
+    await leaveRunningIndex(deps, workspaceId, sessionId);
     return;
   }
   if (idleEvents.length > 0) {

@@ -22,8 +22,8 @@ import type { ExtensionTool, RunExtension } from "./run-extension.js";
 import {
   addUsage,
   idleEvent,
+  leaveRunningIndex,
   markIdle,
-  runningIndexKey,
   type StopReason,
   usageSnapshotEvent,
 } from "./session-status.js";
@@ -368,7 +368,7 @@ async function commitStep(
       // The run leaves the sweeper's index only once what follows its idle is done: a crash in
       // between (a child thread's report cut short) leaves it there for the sweeper to finish.
       await afterIdle(deps, next, decision.stop);
-      await deps.store.delete("resources", runningIndexKey, sessionId);
+      await leaveRunningIndex(deps, claimed.workspaceId, sessionId);
       return { next: `idle:${decision.stop.type}` };
     }
   }
@@ -413,7 +413,7 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     return markIdle(current, deps.clock.now(), awaiting);
   });
   if (saved && saved.before.rev !== saved.after.rev) await afterIdle(deps, saved.after, stop);
-  await deps.store.delete("resources", runningIndexKey, sessionId);
+  await leaveRunningIndex(deps, claimed.workspaceId, sessionId);
 }
 
 const errorTypeOf = {

@@ -114,6 +114,20 @@ export async function wakeSession(
 const woke = (before: SessionRecord, after: SessionRecord) =>
   before.session.status === "idle" && after.session.status === "running";
 
+/**
+ * Takes a run that went idle out of the sweeper's index, unless input woke it again meanwhile: a
+ * wake puts the entry ahead of its save, so once the entry is deleted, a run found running (or
+ * rescheduling) gets it back as it was. Without the look, a wake between the idle commit and the
+ * delete would leave a running run the sweeper never sees.
+ */
+export async function leaveRunningIndex(deps: StepDeps, workspaceId: string, runId: string): Promise<void> {
+  const entry = await deps.store.get("resources", runningIndexKey, runId);
+  if (!entry) return;
+  await deps.store.delete("resources", runningIndexKey, runId);
+  const status = (await deps.sessions.get(workspaceId, runId))?.session.status;
+  if (status === "running" || status === "rescheduling") await deps.store.put("resources", entry);
+}
+
 /** Adds a model call's usage to the session's cumulative usage. */
 export function addUsage(total: SessionUsage, add: SessionUsage): SessionUsage {
   return {
