@@ -186,6 +186,29 @@ describe("runAgentStep", () => {
     expect(await store.get("resources", "running", "sesn_1")).toBeUndefined();
   });
 
+  it("the sweeper dropping an idle session's entry keeps it when input woke the session meanwhile", async () => {
+    const rt = await start(new ScriptedModel([text("first"), text("second")]));
+    await drain(rt);
+    // An entry left for an idle session (a crash before the turn left the index).
+    await rt.deps.store.put("resources", { pk: "running", sk: "sesn_1", workspaceId: WS });
+    const store = rt.deps.store;
+    const remove = store.delete.bind(store);
+    let woken = false;
+    store.delete = async (table, pk, sk) => {
+      if (pk === "running" && !woken) {
+        woken = true;
+        await new EventsService(rt.deps).send(WS, "sesn_1", [
+          { type: "user.message", content: [{ type: "text", text: "again" }] },
+        ]);
+      }
+      return remove(table, pk, sk);
+    };
+    expect((await sweepStalledSessions(rt.deps)).nudged).toBe(0);
+    expect(woken).toBe(true);
+    expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("running");
+    expect(await store.get("resources", "running", "sesn_1")).toMatchObject({ workspaceId: WS });
+  });
+
   it("re-runs a step whose process died after its model call from the stored record, not a new call", async () => {
     const model = new ScriptedModel([toolUse("write", { file_path: "a.txt", content: "x" }), text("done")]);
     let clock = 1_000_000;

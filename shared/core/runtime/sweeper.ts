@@ -4,7 +4,7 @@
  */
 import type { StoredItem } from "../ports.js";
 import type { SessionRepository } from "../sessions/session-record.js";
-import { runningIndexKey } from "./session-status.js";
+import { leaveRunningIndex, runningIndexKey } from "./session-status.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
 
@@ -59,7 +59,7 @@ async function sweepEntry(deps: StepDeps, entry: StoredItem): Promise<boolean> {
   const after = result?.after;
   if (!after || (after.session.status !== "running" && after.session.status !== "rescheduling")) {
     if (after && parentId) await deps.threads?.recoverIdleThread(deps, workspaceId, parentId, sessionId);
-    await deps.store.delete("resources", runningIndexKey, sessionId);
+    await leaveRunningIndex(scoped, workspaceId, sessionId);
     return false;
   }
   if (result.before.rev === after.rev) return false;
