@@ -26,6 +26,23 @@ async function drain(rt: Awaited<ReturnType<typeof start>>, deliver = 1) {
   }
 }
 
+/** Sends a user message (waking the idle session) right before the first delete of a running-index entry. */
+function wakeBeforeTheIndexDelete(rt: Awaited<ReturnType<typeof start>>) {
+  const store = rt.deps.store;
+  const remove = store.delete.bind(store);
+  const wake = { done: false };
+  store.delete = async (table, pk, sk) => {
+    if (pk === "running" && !wake.done) {
+      wake.done = true;
+      await new EventsService(rt.deps).send(WS, "sesn_1", [
+        { type: "user.message", content: [{ type: "text", text: "again" }] },
+      ]);
+    }
+    return remove(table, pk, sk);
+  };
+  return wake;
+}
+
 const types = async (rt: Awaited<ReturnType<typeof start>>) =>
   (await rt.deps.events.read("sesn_1")).map((e) => e.event.type as SessionEvent["type"]);
 
@@ -164,19 +181,9 @@ describe("runAgentStep", () => {
     const rt = await start(new ScriptedModel([text("first"), text("second")]));
     // A user message arrives right after the turn's idle commit, before its index entry is dropped.
     const store = rt.deps.store;
-    const remove = store.delete.bind(store);
-    let woken = false;
-    store.delete = async (table, pk, sk) => {
-      if (pk === "running" && !woken) {
-        woken = true;
-        await new EventsService(rt.deps).send(WS, "sesn_1", [
-          { type: "user.message", content: [{ type: "text", text: "again" }] },
-        ]);
-      }
-      return remove(table, pk, sk);
-    };
+    const wake = wakeBeforeTheIndexDelete(rt);
     await runAgentStep(rt.deps, rt.queue.take() as never);
-    expect(woken).toBe(true);
+    expect(wake.done).toBe(true);
     expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("running");
     // Still where the sweeper looks, should the new turn's step message be lost.
     expect(await store.get("resources", "running", "sesn_1")).toMatchObject({ workspaceId: WS });
@@ -192,19 +199,9 @@ describe("runAgentStep", () => {
     // An entry left for an idle session (a crash before the turn left the index).
     await rt.deps.store.put("resources", { pk: "running", sk: "sesn_1", workspaceId: WS });
     const store = rt.deps.store;
-    const remove = store.delete.bind(store);
-    let woken = false;
-    store.delete = async (table, pk, sk) => {
-      if (pk === "running" && !woken) {
-        woken = true;
-        await new EventsService(rt.deps).send(WS, "sesn_1", [
-          { type: "user.message", content: [{ type: "text", text: "again" }] },
-        ]);
-      }
-      return remove(table, pk, sk);
-    };
+    const wake = wakeBeforeTheIndexDelete(rt);
     expect((await sweepStalledSessions(rt.deps)).nudged).toBe(0);
-    expect(woken).toBe(true);
+    expect(wake.done).toBe(true);
     expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("running");
     expect(await store.get("resources", "running", "sesn_1")).toMatchObject({ workspaceId: WS });
   });
