@@ -6,6 +6,7 @@
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
 import { publishSessionEvent } from "../events/lifecycle-publishing.js";
+import type { StoredItem } from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import type { StepDeps, StopReason } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
@@ -120,8 +121,14 @@ const woke = (before: SessionRecord, after: SessionRecord) =>
  * rescheduling) gets it back as it was. Without the look, a wake between the idle commit and the
  * delete would leave a running run the sweeper never sees.
  */
-export async function leaveRunningIndex(deps: StepDeps, workspaceId: string, runId: string): Promise<void> {
-  const entry = await deps.store.get("resources", runningIndexKey, runId);
+export async function leaveRunningIndex(
+  deps: StepDeps,
+  workspaceId: string,
+  runId: string,
+  /** The entry, when the caller has just read it (the sweeper). */
+  known?: StoredItem,
+): Promise<void> {
+  const entry = known ?? (await deps.store.get("resources", runningIndexKey, runId));
   if (!entry) return;
   await deps.store.delete("resources", runningIndexKey, runId);
   const status = (await deps.sessions.get(workspaceId, runId))?.session.status;
