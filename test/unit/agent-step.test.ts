@@ -3,6 +3,7 @@ import type { SessionEvent } from "../../shared/contract/sdk-types.js";
 import { EventsService } from "../../shared/core/events/events-service.js";
 import { ModelCallError, type StoredItem } from "../../shared/core/ports.js";
 import { runAgentStep } from "../../shared/core/runtime/agent-step.js";
+import { leaveRunningIndex } from "../../shared/core/runtime/session-status.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { newRunState } from "../../shared/core/sessions/session-record.js";
 import { inMemoryDeps, ScriptedModel, sessionFixture, text, toolUse } from "../fixtures/in-memory-runtime.js";
@@ -191,6 +192,34 @@ describe("runAgentStep", () => {
     await drain(rt);
     expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("idle");
     expect(await store.get("resources", "running", "sesn_1")).toBeUndefined();
+  });
+
+  it("keeps a woken session in the running index when the last turn left it between the wake's entry and its save", async () => {
+    const rt = await start(new ScriptedModel([text("first"), text("second")]));
+    await drain(rt);
+    // DynamoDB writes a wake's group one item after the other. The turn before leaves the index in
+    // that gap: it deletes the entry just put and reads the session still idle, so it keeps it out.
+    const store = rt.deps.store;
+    const put = store.put.bind(store);
+    let leftBetween = false;
+    store.put = async (table, item, options) => {
+      await put(table, item, options);
+      if (item.pk === "running" && !leftBetween) {
+        leftBetween = true;
+        await leaveRunningIndex(rt.deps, WS, "sesn_1");
+        expect(await store.get("resources", "running", "sesn_1")).toBeUndefined();
+      }
+    };
+    await new EventsService(rt.deps).send(WS, "sesn_1", [
+      { type: "user.message", content: [{ type: "text", text: "again" }] },
+    ]);
+    expect(leftBetween).toBe(true);
+    expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("running");
+    expect(await store.get("resources", "running", "sesn_1")).toEqual({
+      pk: "running",
+      sk: "sesn_1",
+      workspaceId: WS,
+    });
   });
 
   it("the sweeper dropping an idle session's entry keeps it when input woke the session meanwhile", async () => {

@@ -22,7 +22,7 @@ import { memoryPromptNote } from "../memory/memory-mounts.js";
 import { GraderOutputError, gradeAgainstRubric } from "../outcomes/grading.js";
 import { ConditionFailedError, ModelCallError } from "../ports.js";
 import { buildModelRequest } from "../runtime/model-request.js";
-import { runningIndexKey } from "../runtime/session-status.js";
+import { runningIndexEntry } from "../runtime/session-status.js";
 import { stepMessage } from "../runtime/step-message.js";
 import { buildTranscript } from "../runtime/transcript.js";
 import { emptySessionUsage, newRunState, type SessionRecord } from "../sessions/session-record.js";
@@ -371,7 +371,7 @@ async function ensureSession(deps: DreamDeps, record: DreamRecord): Promise<Sess
       internals: {},
     },
   ]);
-  await deps.store.put("resources", { pk: runningIndexKey, sk: sessionId, workspaceId });
+  await deps.store.put("resources", runningIndexEntry(workspaceId, sessionId));
   const session = (await deps.sessions.get(workspaceId, sessionId)) as SessionRecord;
   if (session.session.status !== "idle" && session.run.stepSeq === 0)
     await deps.steps.send(stepMessage(workspaceId, sessionId, 0));

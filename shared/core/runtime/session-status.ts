@@ -18,6 +18,17 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** Index of running sessions, for the sweeper. */
 export const runningIndexKey = "running";
 
+/**
+ * A run's entry in the sweeper's index: a session's, or a child thread's, which names its session so
+ * the sweeper can re-nudge it.
+ */
+export const runningIndexEntry = (workspaceId: string, runId: string, sessionId?: string): StoredItem => ({
+  pk: runningIndexKey,
+  sk: runId,
+  workspaceId,
+  ...(sessionId === undefined ? {} : { sessionId }),
+});
+
 export function usageSnapshotEvent(deps: StepDeps, record: SessionRecord): SessionEvent {
   return {
     type: "session.usage",
@@ -93,9 +104,7 @@ export async function wakeSession(
       // after the save leaves the session where the sweeper looks for stalled runs (an entry whose
       // session did not turn running is dropped by the sweeper's next look).
       alongside: (before, after) =>
-        woke(before, after)
-          ? [{ table: "resources", item: { pk: runningIndexKey, sk: sessionId, workspaceId } }]
-          : [],
+        woke(before, after) ? [{ table: "resources", item: runningIndexEntry(workspaceId, sessionId) }] : [],
     },
   );
   if (!result || !woke(result.before, result.after)) return;
@@ -110,6 +119,13 @@ export async function wakeSession(
     }).catch(() => undefined);
   }
   await deps.steps.send(stepMessage(workspaceId, sessionId, result.after.run.stepSeq));
+  // Where a group is not one write (DynamoDB: the entry, then the save), the turn before may have
+  // left the index between the two: its leaveRunningIndex deleted this entry and read the session
+  // before this save landed, so it saw an idle run and did not put the entry back. Looking again now,
+  // after the save, closes that window (a stray entry for a run gone idle since is the sweeper's to
+  // drop). On SQLite the group is one transaction and the look finds the entry.
+  if (!(await deps.store.get("resources", runningIndexKey, sessionId)))
+    await deps.store.put("resources", runningIndexEntry(workspaceId, sessionId));
 }
 
 const woke = (before: SessionRecord, after: SessionRecord) =>

@@ -30,7 +30,7 @@ import {
 import { ConditionFailedError, type DomainEvent } from "../ports.js";
 import { listPrice } from "../runtime/budget.js";
 import type { RunExtension } from "../runtime/run-extension.js";
-import { runningIndexKey, type StopReason, wakeSession } from "../runtime/session-status.js";
+import { runningIndexEntry, type StopReason, wakeSession } from "../runtime/session-status.js";
 import type { StepDeps, ThreadHooks } from "../runtime/step-deps.js";
 import { type StepMessage, stepMessage } from "../runtime/step-message.js";
 import type { StepRecord } from "../runtime/step-record.js";
@@ -628,7 +628,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     await readyWorkFirst();
     // The running index entry names the session, so the sweeper can re-nudge a stalled thread (an
     // entry left by a thread that went idle meanwhile is dropped by the sweeper's next look).
-    await deps.store.put("resources", { pk: runningIndexKey, sk: threadId, workspaceId: ws, sessionId });
+    await deps.store.put("resources", runningIndexEntry(ws, threadId, sessionId));
   }
 
   /**
@@ -764,7 +764,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const meta = metaOf(record);
     const dispatch = meta.dispatch;
     if (!dispatch || dispatch.answered) return;
-    await deps.store.put("resources", { pk: runningIndexKey, sk: threadId, workspaceId, sessionId });
+    await deps.store.put("resources", runningIndexEntry(workspaceId, threadId, sessionId));
     const outcome = dispatch.outcome ?? (await this.outcomeOf(deps, threadId, dispatch, stop));
     const threads = threadRepository(deps.store, sessionId);
     const saved = await threads.mutate(workspaceId, threadId, (current) => {
