@@ -3,9 +3,10 @@ import type { SessionEvent } from "../../shared/contract/sdk-types.js";
 import { EventsService } from "../../shared/core/events/events-service.js";
 import { ModelCallError, type StoredItem } from "../../shared/core/ports.js";
 import { runAgentStep } from "../../shared/core/runtime/agent-step.js";
-import { leaveRunningIndex } from "../../shared/core/runtime/session-status.js";
+import { leaveRunningIndex, wakeSession } from "../../shared/core/runtime/session-status.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import { newRunState } from "../../shared/core/sessions/session-record.js";
+import { threadRepository } from "../../shared/core/threads/thread-record.js";
 import { inMemoryDeps, ScriptedModel, sessionFixture, text, toolUse } from "../fixtures/in-memory-runtime.js";
 
 const WS = "wrkspc_test";
@@ -210,9 +211,15 @@ describe("runAgentStep", () => {
         expect(await store.get("resources", "running", "sesn_1")).toBeUndefined();
       }
     };
-    await new EventsService(rt.deps).send(WS, "sesn_1", [
-      { type: "user.message", content: [{ type: "text", text: "again" }] },
-    ]);
+    // And the step message is not sent (the queue is down): only the sweeper can start the turn now.
+    rt.deps.steps.send = async () => {
+      throw new Error("queue unavailable");
+    };
+    await expect(
+      new EventsService(rt.deps).send(WS, "sesn_1", [
+        { type: "user.message", content: [{ type: "text", text: "again" }] },
+      ]),
+    ).rejects.toThrow("queue unavailable");
     expect(leftBetween).toBe(true);
     expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("running");
     expect(await store.get("resources", "running", "sesn_1")).toEqual({
@@ -220,6 +227,46 @@ describe("runAgentStep", () => {
       sk: "sesn_1",
       workspaceId: WS,
     });
+  });
+
+  it("a late leave of the running index does not touch the entry of a run that is running again", async () => {
+    const rt = await start(new ScriptedModel([text("first"), text("second")]));
+    await drain(rt);
+    await new EventsService(rt.deps).send(WS, "sesn_1", [
+      { type: "user.message", content: [{ type: "text", text: "again" }] },
+    ]);
+    // The turn before leaves the index late, and its process dies right after any delete it makes.
+    const store = rt.deps.store;
+    const remove = store.delete.bind(store);
+    store.delete = async (table, pk, sk) => {
+      await remove(table, pk, sk);
+      throw new Error("killed");
+    };
+    await leaveRunningIndex(rt.deps, WS, "sesn_1");
+    expect(await store.get("resources", "running", "sesn_1")).toEqual({
+      pk: "running",
+      sk: "sesn_1",
+      workspaceId: WS,
+    });
+  });
+
+  it("a child thread's wake puts an index entry that names its session", async () => {
+    const rt = await start(new ScriptedModel([]));
+    const threads = threadRepository(rt.deps.store, "sesn_1");
+    await threads.create({ workspaceId: WS, session: sessionFixture("sthr_1"), run: newRunState() });
+    const puts: StoredItem[] = [];
+    const store = rt.deps.store;
+    const put = store.put.bind(store);
+    store.put = async (table, item, options) => {
+      if (item.pk === "running") puts.push(item);
+      return put(table, item, options);
+    };
+    await wakeSession({ ...rt.deps, sessions: threads }, WS, "sthr_1", 1);
+    expect((await threads.get(WS, "sthr_1"))?.session.status).toBe("running");
+    // Every entry ever written for it: the sweeper reads one without a session as a session's.
+    expect(puts.length).toBeGreaterThan(0);
+    for (const item of puts)
+      expect(item).toEqual({ pk: "running", sk: "sthr_1", workspaceId: WS, sessionId: "sesn_1" });
   });
 
   it("the sweeper dropping an idle session's entry keeps it when input woke the session meanwhile", async () => {

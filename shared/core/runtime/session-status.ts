@@ -88,6 +88,7 @@ export async function wakeSession(
   from?: SessionRecord,
 ) {
   const now = deps.clock.now();
+  const entry = runningIndexEntry(workspaceId, sessionId, deps.sessions.parentSessionId);
   const result = await deps.sessions.mutate(
     workspaceId,
     sessionId,
@@ -103,11 +104,17 @@ export async function wakeSession(
       // The running index entry goes with the transition, ahead of it: a process that dies right
       // after the save leaves the session where the sweeper looks for stalled runs (an entry whose
       // session did not turn running is dropped by the sweeper's next look).
-      alongside: (before, after) =>
-        woke(before, after) ? [{ table: "resources", item: runningIndexEntry(workspaceId, sessionId) }] : [],
+      alongside: (before, after) => (woke(before, after) ? [{ table: "resources", item: entry }] : []),
     },
   );
   if (!result || !woke(result.before, result.after)) return;
+  // Where a group is not one write (DynamoDB: the entry, then the save), the turn before may have
+  // left the index between the two: its leaveRunningIndex deleted this entry and read the run before
+  // this save landed, so it saw an idle run and did not put the entry back. Looking again now, after
+  // the save and before anything that may fail, closes that window (a stray entry for a run gone idle
+  // since is the sweeper's to drop). On SQLite the group is one transaction and the look finds it.
+  if (!(await deps.store.get("resources", runningIndexKey, sessionId)))
+    await deps.store.put("resources", entry);
   // Only the caller whose transition won gets here, once per input event: no emit-once marker needed.
   const [running] = await deps.events.append(sessionId, [
     { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) },
@@ -119,36 +126,28 @@ export async function wakeSession(
     }).catch(() => undefined);
   }
   await deps.steps.send(stepMessage(workspaceId, sessionId, result.after.run.stepSeq));
-  // Where a group is not one write (DynamoDB: the entry, then the save), the turn before may have
-  // left the index between the two: its leaveRunningIndex deleted this entry and read the session
-  // before this save landed, so it saw an idle run and did not put the entry back. Looking again now,
-  // after the save, closes that window (a stray entry for a run gone idle since is the sweeper's to
-  // drop). On SQLite the group is one transaction and the look finds the entry.
-  if (!(await deps.store.get("resources", runningIndexKey, sessionId)))
-    await deps.store.put("resources", runningIndexEntry(workspaceId, sessionId));
 }
 
 const woke = (before: SessionRecord, after: SessionRecord) =>
   before.session.status === "idle" && after.session.status === "running";
 
 /**
- * Takes a run that went idle out of the sweeper's index, unless input woke it again meanwhile: a
- * wake puts the entry ahead of its save, so once the entry is deleted, a run found running (or
- * rescheduling) gets it back as it was. Without the look, a wake between the idle commit and the
- * delete would leave a running run the sweeper never sees.
+ * Takes a run that went idle out of the sweeper's index, unless input woke it again meanwhile. A run
+ * found running (or rescheduling) keeps its entry; otherwise the entry is deleted and the run read
+ * again: a wake puts its entry ahead of its save, so a run found running now gets the entry back.
+ * Without that second look, a wake between the first look and the delete would leave a running run
+ * the sweeper never sees. (A process that dies between such a wake's delete and the put-back still
+ * loses the entry: two rare events at once; the run's step message still runs the turn.)
  */
-export async function leaveRunningIndex(
-  deps: StepDeps,
-  workspaceId: string,
-  runId: string,
-  /** The entry, when the caller has just read it (the sweeper). */
-  known?: StoredItem,
-): Promise<void> {
-  const entry = known ?? (await deps.store.get("resources", runningIndexKey, runId));
-  if (!entry) return;
+export async function leaveRunningIndex(deps: StepDeps, workspaceId: string, runId: string): Promise<void> {
+  const active = async () => {
+    const status = (await deps.sessions.get(workspaceId, runId))?.session.status;
+    return status === "running" || status === "rescheduling";
+  };
+  if (await active()) return;
   await deps.store.delete("resources", runningIndexKey, runId);
-  const status = (await deps.sessions.get(workspaceId, runId))?.session.status;
-  if (status === "running" || status === "rescheduling") await deps.store.put("resources", entry);
+  if (await active())
+    await deps.store.put("resources", runningIndexEntry(workspaceId, runId, deps.sessions.parentSessionId));
 }
 
 /** Adds a model call's usage to the session's cumulative usage. */

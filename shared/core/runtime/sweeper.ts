@@ -59,7 +59,7 @@ async function sweepEntry(deps: StepDeps, entry: StoredItem): Promise<boolean> {
   const after = result?.after;
   if (!after || (after.session.status !== "running" && after.session.status !== "rescheduling")) {
     if (after && parentId) await deps.threads?.recoverIdleThread(deps, workspaceId, parentId, sessionId);
-    await leaveRunningIndex(scoped, workspaceId, sessionId, entry);
+    await leaveRunningIndex(scoped, workspaceId, sessionId);
     return false;
   }
   if (result.before.rev === after.rev) return false;

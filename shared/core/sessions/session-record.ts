@@ -91,10 +91,14 @@ export const sessionKey = (workspaceId: string) => `ws#${workspaceId}#session`;
 
 /** Reads and writes session records with optimistic concurrency on `rev`. */
 export class SessionRepository {
-  /** `keyOf` picks the partition: sessions by default; a session's child threads use their own. */
+  /**
+   * `keyOf` picks the partition: sessions by default; a session's child threads use their own, and
+   * name that session (`parentSessionId`), which their entries in the sweeper's index carry.
+   */
   constructor(
     private readonly store: DocumentStore,
     private readonly keyOf: (workspaceId: string) => string = sessionKey,
+    readonly parentSessionId?: string,
   ) {}
 
   async get(workspaceId: string, sessionId: string): Promise<SessionRecord | undefined> {

@@ -64,7 +64,7 @@ export type ThreadDispatch = z.infer<typeof dispatchSchema>;
 
 /** A session's child threads, as run records (get / mutate / list work as for sessions). */
 export function threadRepository(store: DocumentStore, sessionId: string): SessionRepository {
-  return new SessionRepository(store, () => threadsKey(sessionId));
+  return new SessionRepository(store, () => threadsKey(sessionId), sessionId);
 }
 
 /** The validated thread fields of a thread's run record. */
