@@ -211,6 +211,20 @@ function documentStoreBehaviour(name: string, harness: StoreHarness): void {
         expect(sortKeys(desc)).toEqual(["b#3", "b#2", "b#1"]);
       });
 
+      it("filters by a prefix with characters beyond the basic plane (a memory path with an emoji)", async () => {
+        // Prepare
+        const store = harness.store();
+        const emojiPk = `${pk}#emoji`;
+        for (const sk of ["/😀", "/😀/notes.md", "/😀/a/b.md", "/😁/x.md"])
+          await store.put("resources", { pk: emojiPk, sk });
+        // Act
+        const folder = await store.query("resources", emojiPk, { beginsWith: "/😀/" });
+        const all = await store.query("resources", emojiPk, { beginsWith: "/😀" });
+        // Assess
+        expect(sortKeys(folder)).toEqual(["/😀/a/b.md", "/😀/notes.md"]);
+        expect(sortKeys(all)).toEqual(["/😀", "/😀/a/b.md", "/😀/notes.md"]);
+      });
+
       it("combines a prefix with after and before, wherever the bounds lie", async () => {
         // Prepare
         const store = harness.store();

@@ -152,8 +152,9 @@ export class SqliteDocumentStore implements DocumentStore {
     }
     if (beginsWith !== undefined) {
       // the range bound lets the primary key index do the work; substr checks the prefix exactly
-      where.push("sk >= ?", "typeof(sk) = 'text'", "substr(sk, 1, ?) = ?");
-      params.push(beginsWith, beginsWith.length, beginsWith);
+      // (SQLite counts characters, where a JavaScript length counts UTF-16 units: length(?) agrees)
+      where.push("sk >= ?", "typeof(sk) = 'text'", "substr(sk, 1, length(?)) = ?");
+      params.push(beginsWith, beginsWith, beginsWith);
     }
     let sql = `SELECT pk, sk, doc FROM items WHERE ${where.join(" AND ")} ORDER BY sk ${order === "desc" ? "DESC" : "ASC"}`;
     if (limit !== undefined) {
