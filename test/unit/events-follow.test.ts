@@ -57,6 +57,31 @@ describe("EventsService.follow", () => {
     await follow.return(undefined);
   });
 
+  it("delivers a tool result written after a later event, once past its place, rather than never", async () => {
+    const { rt, service } = await setup();
+    const follow = service.follow("sesn_f", { afterSeq: 0, gapWaitMs: 50 });
+    const reserved = await rt.deps.events.allocate("sesn_f", 1); // seq 1: a tool's result, the tool still running
+    const got = take(follow, 2);
+    await rt.deps.events.append("sesn_f", [event("interrupt")]); // seq 2, written meanwhile
+    await new Promise((r) => setTimeout(r, 200));
+    await rt.deps.events.write("sesn_f", [{ seq: reserved, event: event("tool-result"), internals: {} }]);
+    expect(await got).toEqual(["interrupt", "tool-result"]);
+    await follow.return(undefined);
+  });
+
+  it("delivers a passed event another process wrote late", async () => {
+    const { rt, service } = await setup();
+    const follow = service.follow("sesn_f", { afterSeq: 0, gapWaitMs: 50 });
+    await rt.deps.events.allocate("sesn_f", 1);
+    const got = take(follow, 2);
+    await rt.deps.events.append("sesn_f", [event("later")]);
+    await new Promise((r) => setTimeout(r, 200));
+    // Written straight to the table: no notification reaches this process.
+    await rt.store.put("events", { pk: "sesn_f", sk: 1, event: event("remote"), internals: {} });
+    expect(await got).toEqual(["later", "remote"]);
+    await follow.return(undefined);
+  });
+
   it("picks up events another process wrote once a wait times out", async () => {
     const { rt, service } = await setup();
     const follow = service.follow("sesn_f", { afterSeq: 0 });
@@ -66,6 +91,31 @@ describe("EventsService.follow", () => {
     await rt.store.put("events", { pk: "sesn_f", sk: 1, event: event("remote"), internals: {} });
     expect(await got).toEqual(["remote"]);
     await follow.return(undefined);
+  });
+});
+
+describe("EventsService.streamLog", () => {
+  it("a stream opened while a tool runs delivers the tool's result, whose place was taken before", async () => {
+    const { rt, service } = await setup();
+    await rt.deps.events.append("sesn_f", [event("tool-use")]);
+    const reserved = await rt.deps.events.allocate("sesn_f", 1);
+    const stream = await service.streamLog("sesn_f", {});
+    await rt.deps.events.write("sesn_f", [{ seq: reserved, event: event("tool-result"), internals: {} }]);
+    await rt.deps.events.append("sesn_f", [event("next")]);
+    const got: unknown[] = [];
+    for (let i = 0; i < 2; i++) got.push((await stream.next()).value);
+    expect(got).toMatchObject([{ event: { id: "tool-result" } }, { event: { id: "next" } }]);
+    await stream.return(undefined);
+  });
+
+  it("a stream resumed after a later event delivers the earlier one still to be written", async () => {
+    const { rt, service } = await setup();
+    const reserved = await rt.deps.events.allocate("sesn_f", 1);
+    await rt.deps.events.append("sesn_f", [event("sevt_later")]);
+    const stream = await service.streamLog("sesn_f", { lastEventId: "sevt_later" });
+    await rt.deps.events.write("sesn_f", [{ seq: reserved, event: event("tool-result"), internals: {} }]);
+    expect((await stream.next()).value).toMatchObject({ seq: reserved, event: { id: "tool-result" } });
+    await stream.return(undefined);
   });
 });
 

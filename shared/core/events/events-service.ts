@@ -28,6 +28,25 @@ import { type DeltaType, type PreviewedEntry, withPreviews } from "./event-previ
 import { capToolResultEvent } from "./result-size.js";
 
 const unsupportedTypes = new Set(["system.message"]);
+/** How long a follower that went past an unwritten sequence still delivers it when it is written. */
+const OVERDUE_MS = 60 * 60_000;
+/** A stream's look back at the log where it starts. */
+const RECENT_PAGE = 100;
+
+/**
+ * The sequences up to `seq` that are not written (yet), going back as far as `recent` (the log's
+ * events up to `seq`, newest first, one page) shows: a tool's result, whose place is taken when its
+ * step commits and which is written when the tool is done. A stream starting after `seq` still
+ * delivers them when they come.
+ */
+function unwrittenUpTo(recent: { page: readonly LoggedEvent[]; full: boolean }, seq: number): number[] {
+  const present = new Set(recent.page.map((e) => e.seq));
+  // A full page may not reach the log's start: below its oldest event nothing is known.
+  const from = recent.full ? Math.min(...present) : 1;
+  const missing: number[] = [];
+  for (let s = Math.max(from, seq - RECENT_PAGE + 1); s <= seq; s++) if (!present.has(s)) missing.push(s);
+  return missing;
+}
 
 /** Where a stream starts, what ends it, and which previews (`event_deltas`) it wants. */
 export interface StreamOptions {
@@ -225,58 +244,92 @@ export class EventsService {
     logId: string,
     options: StreamOptions,
   ): Promise<AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>> {
+    // The stream starts after `afterSeq`; `recent`: a page of the log's newest events up to it.
     let afterSeq: number;
+    let recent: { page: LoggedEvent[]; full: boolean };
     if (typeof options.lastEventId === "string") {
       // An event id (`sevt_…`): resume after that event.
       const id = options.lastEventId;
       const found = await this.seqOfEvent(logId, id);
       if (found === undefined)
         throw new InvalidRequestError(`Last-Event-ID: ${id.slice(0, 64)} is not an event of this stream`);
-      afterSeq = found;
-    } else afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(logId));
-    const followed = this.follow(logId, { afterSeq, signal: options.signal });
+      ({ seq: afterSeq, recent } = found);
+    } else {
+      afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(logId));
+      const page =
+        afterSeq > 0
+          ? await this.deps.events.read(logId, { order: "desc", before: afterSeq + 1, limit: RECENT_PAGE })
+          : [];
+      recent = { page, full: page.length === RECENT_PAGE };
+    }
+    const overdue = unwrittenUpTo(recent, afterSeq);
+    const followed = this.follow(logId, { afterSeq, overdue, signal: options.signal });
     const previews = this.deps.notifier.previews;
     return withPreviews(followed, previews, logId, options.deltas ?? new Set(), options.signal);
   }
 
   /**
    * The sequence number of event `id` in a log, looked for from the newest event back, a page at a
-   * time: a stream resumes near the end of its log, so a long session is not read whole.
+   * time: a stream resumes near the end of its log, so a long session is not read whole. With it, the
+   * page it was found in (newest first).
    */
-  private async seqOfEvent(logId: string, id: string): Promise<number | undefined> {
-    const PAGE = 100;
+  private async seqOfEvent(
+    logId: string,
+    id: string,
+  ): Promise<{ seq: number; recent: { page: LoggedEvent[]; full: boolean } } | undefined> {
     let before: number | undefined;
     for (;;) {
-      const page = await this.deps.events.read(logId, { order: "desc", limit: PAGE, before });
+      const page = await this.deps.events.read(logId, { order: "desc", limit: RECENT_PAGE, before });
       const found = page.find((e) => e.event.id === id);
-      if (found) return found.seq;
-      if (page.length < PAGE) return undefined;
+      if (found) return { seq: found.seq, recent: { page, full: page.length === RECENT_PAGE } };
+      if (page.length < RECENT_PAGE) return undefined;
       before = (page.at(-1) as LoggedEvent).seq;
     }
   }
 
   /**
-   * Follows a session's events from after `afterSeq`: yields each event once, in order, as it is
-   * written. A sequence that was allocated but is not written yet (a writer between the two) is
-   * waited for briefly, so a follower never skips an event that is about to appear. The caller has
+   * Follows a session's events from after `afterSeq`: yields each event once, as it is written, in
+   * order. A sequence that was allocated but is not written yet (a writer between the two) is waited
+   * for briefly, so a follower does not pass an event that is about to appear. Past that wait (a
+   * tool's result whose place was taken at its step's commit, and a later event written meanwhile),
+   * the follower goes on, and delivers the overdue event when it is written, out of order rather
+   * than never, for up to an hour. `overdue`: such sequences at or below `afterSeq`. The caller has
    * checked that the session exists (see `openStream`).
    */
   async *follow(
     sessionId: string,
-    options: { afterSeq: number; signal?: AbortSignal; gapWaitMs?: number; heartbeatMs?: number },
+    options: {
+      afterSeq: number;
+      overdue?: readonly number[];
+      signal?: AbortSignal;
+      gapWaitMs?: number;
+      heartbeatMs?: number;
+    },
   ): AsyncGenerator<LoggedEvent | "heartbeat"> {
     let cursor = options.afterSeq;
     let gapSince: number | undefined;
     let lastYield = this.deps.clock.now();
+    // Passed sequences still awaited, with when the follower stops awaiting each.
+    const overdue = new Map<number, number>();
+    const awaitOverdue = (seq: number) => overdue.set(seq, this.deps.clock.now() + OVERDUE_MS);
+    for (const seq of options.overdue ?? []) awaitOverdue(seq);
+    const arrived: LoggedEvent[] = [];
     // Events written in this process arrive pushed and are served without a read; the table is read
     // to catch up, to fill a gap, and when a wait times out (a write from another process).
     const pushed = new Map<number, LoggedEvent>();
     const unsubscribe = this.deps.notifier.subscribe(sessionId, (written) => {
-      for (const entry of written as LoggedEvent[]) if (entry.seq > cursor) pushed.set(entry.seq, entry);
+      for (const entry of written as LoggedEvent[]) {
+        if (entry.seq > cursor) pushed.set(entry.seq, entry);
+        else if (overdue.delete(entry.seq)) arrived.push(entry);
+      }
     });
     let mustRead = true;
     try {
       while (!options.signal?.aborted) {
+        for (let late = arrived.shift(); late; late = arrived.shift()) {
+          lastYield = this.deps.clock.now();
+          yield late;
+        }
         for (let next = pushed.get(cursor + 1); next; next = pushed.get(cursor + 1)) {
           pushed.delete(next.seq);
           cursor = next.seq;
@@ -285,6 +338,11 @@ export class EventsService {
           yield next;
         }
         if (mustRead || pushed.size > 0) {
+          // Passed events written since by another process first: nearer their place.
+          for (const late of await this.overdueWritten(sessionId, overdue)) {
+            lastYield = this.deps.clock.now();
+            yield late;
+          }
           const batch = await this.deps.events.read(sessionId, { after: cursor, limit: 100 });
           let progressed = false;
           for (const entry of batch) {
@@ -292,6 +350,7 @@ export class EventsService {
               const now = this.deps.clock.now();
               gapSince ??= now;
               if (now - gapSince < (options.gapWaitMs ?? 1500)) break;
+              for (let seq = cursor + 1; seq < entry.seq; seq++) awaitOverdue(seq);
             }
             gapSince = undefined;
             cursor = entry.seq;
@@ -303,7 +362,7 @@ export class EventsService {
           mustRead = progressed && batch.length === 100;
           if (mustRead) continue;
         }
-        if (pushed.has(cursor + 1)) continue;
+        if (pushed.has(cursor + 1) || arrived.length > 0) continue;
         if (this.deps.clock.now() - lastYield >= (options.heartbeatMs ?? 15_000)) {
           lastYield = this.deps.clock.now();
           yield "heartbeat";
@@ -314,6 +373,22 @@ export class EventsService {
       }
     } finally {
       unsubscribe();
+    }
+  }
+
+  /** The awaited sequences written since (another process's writes), taken out of `overdue`. */
+  private async overdueWritten(logId: string, overdue: Map<number, number>): Promise<LoggedEvent[]> {
+    const now = this.deps.clock.now();
+    for (const [seq, until] of overdue) if (until <= now) overdue.delete(seq);
+    if (overdue.size === 0) return [];
+    const seqs = [...overdue.keys()];
+    const before = Math.max(...seqs) + 1;
+    const found: LoggedEvent[] = [];
+    for (let after = Math.min(...seqs) - 1; ; ) {
+      const page = await this.deps.events.read(logId, { after, before, limit: 100 });
+      found.push(...page.filter((e) => overdue.delete(e.seq)));
+      if (page.length < 100 || overdue.size === 0) return found;
+      after = (page.at(-1) as LoggedEvent).seq;
     }
   }
 }
