@@ -101,22 +101,21 @@ const BUILTIN_SHIM_DIR = join(
  * stand-in, esbuild reads each export where the code uses it. The model callers, whose Anthropic SDK
  * and middy import a dozen built-ins, load 5–10 ms faster for it (docs/performance.md).
  */
-export function builtinAliases(dir = BUILTIN_SHIM_DIR): Record<string, string> {
-  let aliases = writtenAliases.get(dir);
-  if (aliases) return aliases;
-  aliases = {};
+export function builtinAliases(): Record<string, string> {
+  if (writtenAliases) return writtenAliases;
+  const aliases: Record<string, string> = {};
   for (const name of SHIMMED_BUILTINS) {
-    const file = join(dir, `${name.replace("/", "__")}.cjs`);
+    const file = join(BUILTIN_SHIM_DIR, `${name.replace("/", "__")}.cjs`);
     writeIfChanged(file, `module.exports = process.getBuiltinModule(${JSON.stringify(`node:${name}`)});\n`);
     aliases[`node:${name}`] = file;
     aliases[name] = file;
   }
-  writtenAliases.set(dir, aliases);
+  writtenAliases = aliases;
   return aliases;
 }
 
 /** The stand-ins are written once per process (the stack bundles a dozen functions). */
-const writtenAliases = new Map<string, Record<string, string>>();
+let writtenAliases: Record<string, string> | undefined;
 
 /** Writes `content` unless the file holds it already; atomically, as builds may run side by side. */
 function writeIfChanged(file: string, content: string): void {

@@ -34,15 +34,15 @@ const OVERDUE_MS = 60 * 60_000;
 const RECENT_PAGE = 100;
 
 /**
- * The sequences up to `seq` that are not written (yet), going back as far as `recent` (the log's
- * events up to `seq`, newest first, one page) shows: a tool's result, whose place is taken when its
+ * The sequences up to `seq` that are not written (yet), going back as far as `recent` (one page of
+ * the log, newest first, reaching down from `seq`) shows: a tool's result, whose place is taken when its
  * step commits and which is written when the tool is done. A stream starting after `seq` still
  * delivers them when they come.
  */
-function unwrittenUpTo(recent: { page: readonly LoggedEvent[]; full: boolean }, seq: number): number[] {
-  const present = new Set(recent.page.map((e) => e.seq));
+function unwrittenUpTo(recent: readonly LoggedEvent[], seq: number): number[] {
+  const present = new Set(recent.map((e) => e.seq));
   // A full page may not reach the log's start: below its oldest event nothing is known.
-  const from = recent.full ? Math.min(...present) : 1;
+  const from = recent.length >= RECENT_PAGE ? Math.min(...present) : 1;
   const missing: number[] = [];
   for (let s = Math.max(from, seq - RECENT_PAGE + 1); s <= seq; s++) if (!present.has(s)) missing.push(s);
   return missing;
@@ -244,9 +244,9 @@ export class EventsService {
     logId: string,
     options: StreamOptions,
   ): Promise<AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>> {
-    // The stream starts after `afterSeq`; `recent`: a page of the log's newest events up to it.
+    // The stream starts after `afterSeq`; `recent`: a page of the log, newest first, reaching down from it.
     let afterSeq: number;
-    let recent: { page: LoggedEvent[]; full: boolean };
+    let recent: LoggedEvent[];
     if (typeof options.lastEventId === "string") {
       // An event id (`sevt_…`): resume after that event.
       const id = options.lastEventId;
@@ -256,11 +256,10 @@ export class EventsService {
       ({ seq: afterSeq, recent } = found);
     } else {
       afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(logId));
-      const page =
+      recent =
         afterSeq > 0
           ? await this.deps.events.read(logId, { order: "desc", before: afterSeq + 1, limit: RECENT_PAGE })
           : [];
-      recent = { page, full: page.length === RECENT_PAGE };
     }
     const overdue = unwrittenUpTo(recent, afterSeq);
     const followed = this.follow(logId, { afterSeq, overdue, signal: options.signal });
@@ -276,12 +275,12 @@ export class EventsService {
   private async seqOfEvent(
     logId: string,
     id: string,
-  ): Promise<{ seq: number; recent: { page: LoggedEvent[]; full: boolean } } | undefined> {
+  ): Promise<{ seq: number; recent: LoggedEvent[] } | undefined> {
     let before: number | undefined;
     for (;;) {
       const page = await this.deps.events.read(logId, { order: "desc", limit: RECENT_PAGE, before });
       const found = page.find((e) => e.event.id === id);
-      if (found) return { seq: found.seq, recent: { page, full: page.length === RECENT_PAGE } };
+      if (found) return { seq: found.seq, recent: page };
       if (page.length < RECENT_PAGE) return undefined;
       before = (page.at(-1) as LoggedEvent).seq;
     }
