@@ -466,12 +466,11 @@ describe("multiagent threads", () => {
     const { environmentId, coordinator } = await coordinatorSetup();
     const store = h.stack.services.deps.store;
     const put = store.put.bind(store);
-    // A thread's running-index entry is put by its dispatch, then by its report: the process "dies"
-    // on the report's, the first write after the thread's idle commit.
-    let threadEntries = 0;
+    // A thread's running-index entry is written with its wake (in the wake's group), then put again
+    // by its report: the process "dies" on the report's, the first write after the idle commit.
     let died = false;
     store.put = async (table, item, options) => {
-      if (item.pk === "running" && typeof item.sessionId === "string" && ++threadEntries === 2) {
+      if (item.pk === "running" && typeof item.sessionId === "string" && !died) {
         died = true;
         throw new Error("process died after the thread's idle commit");
       }

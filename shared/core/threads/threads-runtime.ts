@@ -623,12 +623,9 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       session_id: sessionId,
       session_thread_id: threadId,
     });
+    // Its running-index entry goes with the wake and names the session (the thread repository's),
+    // so the sweeper can re-nudge a stalled thread.
     await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
-    // The thread's step is on its way; the rest is bookkeeping its siblings' dispatches need not wait on.
-    await readyWorkFirst();
-    // The running index entry names the session, so the sweeper can re-nudge a stalled thread (an
-    // entry left by a thread that went idle meanwhile is dropped by the sweeper's next look).
-    await deps.store.put("resources", runningIndexEntry(ws, threadId, sessionId));
   }
 
   /**
