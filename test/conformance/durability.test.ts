@@ -386,6 +386,42 @@ describe("sweeper", () => {
     // Idle sessions leave the sweeper's index.
     expect(await sweepStalledSessions(deps)).toEqual({ checked: 0, nudged: 0, failed: 0 });
   });
+
+  it("takes input once when the queue refuses the wake's step message: the SDK sends nothing twice, the sweeper starts the turn", async () => {
+    const deps = h.stack.services.deps;
+    const { agentId, environmentId } = await h.setup();
+    h.upstream.reset();
+    h.upstream.script(mockText("answered"));
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    // A client as users make it: the SDK's default retries resend a request that failed.
+    const client = new Anthropic({ baseURL: h.stack.url, apiKey: h.stack.apiKey });
+    const queue = deps.steps;
+    let refused = 0;
+    deps.steps = {
+      async send(message, options) {
+        if (refused++ === 0) throw new Error("queue unavailable");
+        await queue.send(message, options);
+      },
+    };
+    try {
+      await client.beta.sessions.events.send(session.id, { events: [text("once")] });
+    } finally {
+      deps.steps = queue;
+    }
+    expect(refused).toBe(1);
+    expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
+
+    const deadline = Date.now() + 20_000;
+    while ((await h.client.beta.sessions.retrieve(session.id)).status !== "idle") {
+      if (Date.now() > deadline) throw new Error("session never went idle");
+      await sleep(leaseMs + 50);
+      await sweepStalledSessions(deps);
+    }
+    const events = await h.allEvents(session.id);
+    expectUniqueIds(events);
+    expect(events.map((e) => e.type)).toEqual([...turnStart, ...textStep, ...turnEnd]);
+    expect(h.upstream.requests).toHaveLength(1);
+  });
 });
 
 describe("a step that keeps failing", () => {

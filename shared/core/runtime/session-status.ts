@@ -108,24 +108,47 @@ export async function wakeSession(
     },
   );
   if (!result || !woke(result.before, result.after)) return;
+  // The save is the wake's commit: the session is running and in the sweeper's index, so the turn
+  // will run. Nothing after it may fail the caller: a request that fails here makes the SDK send its
+  // input again (the model would read it twice), and a queue consumer would redo its work. What
+  // fails is logged and left as a process dying here would leave it: the status event is missing,
+  // and a step message that was not sent is the sweeper's to send once the wake's grace has passed.
+  const afterCommit = async <T>(what: string, body: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await body();
+    } catch (error) {
+      deps.logger.warn(`waking a session: ${what} failed; the sweeper resumes the run`, {
+        sessionId,
+        error: String(error),
+      });
+      return undefined;
+    }
+  };
   // Where a group is not one write (DynamoDB: the entry, then the save), the turn before may have
   // left the index between the two: its leaveRunningIndex deleted this entry and read the run before
   // this save landed, so it saw an idle run and did not put the entry back. Looking again now, after
   // the save and before anything that may fail, closes that window (a stray entry for a run gone idle
   // since is the sweeper's to drop). On SQLite the group is one transaction and the look finds it.
-  if (!(await deps.store.get("resources", runningIndexKey, sessionId)))
-    await deps.store.put("resources", entry);
+  await afterCommit("the running index check", async () => {
+    if (!(await deps.store.get("resources", runningIndexKey, sessionId)))
+      await deps.store.put("resources", entry);
+  });
   // Only the caller whose transition won gets here, once per input event: no emit-once marker needed.
-  const [running] = await deps.events.append(sessionId, [
-    { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) },
-  ]);
+  const [running] =
+    (await afterCommit("appending session.status_running", () =>
+      deps.events.append(sessionId, [
+        { type: "session.status_running", id: deps.ids.next(idPrefix.event), processed_at: iso(now) },
+      ]),
+    )) ?? [];
   if (running) {
     // Best effort: a failure is logged, and must not keep the step from being enqueued.
     await publishSessionEvent(deps, workspaceId, sessionId, "session.status_run_started", running.event.id, {
       agent_id: result.after.session.agent.id,
     }).catch(() => undefined);
   }
-  await deps.steps.send(stepMessage(workspaceId, sessionId, result.after.run.stepSeq));
+  await afterCommit("enqueueing the step", () =>
+    deps.steps.send(stepMessage(workspaceId, sessionId, result.after.run.stepSeq)),
+  );
 }
 
 const woke = (before: SessionRecord, after: SessionRecord) =>
