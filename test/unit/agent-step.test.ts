@@ -157,11 +157,16 @@ describe("runAgentStep", () => {
       await putAll(puts);
       dieAfter(puts.some((p) => turnedRunning(p.item)));
     };
-    await expect(
-      new EventsService(rt.deps).send(WS, "sesn_1", [
-        { type: "user.message", content: [{ type: "text", text: "go" }] },
-      ]),
-    ).rejects.toThrow("process died");
+    const send = rt.deps.steps.send.bind(rt.deps.steps);
+    rt.deps.steps.send = async (message, options) => {
+      if (dead) throw new Error("process died");
+      await send(message, options);
+    };
+    // The wake committed with the save; what fails after it is logged, not thrown at the client
+    // (whose SDK would send the message again).
+    await new EventsService(rt.deps).send(WS, "sesn_1", [
+      { type: "user.message", content: [{ type: "text", text: "go" }] },
+    ]);
     expect(rt.queue.sent).toHaveLength(0);
     expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("running");
 
@@ -169,6 +174,7 @@ describe("runAgentStep", () => {
     dead = false;
     store.put = put;
     store.putAll = putAll;
+    rt.deps.steps.send = send;
     clock += 120_000;
     expect((await sweepStalledSessions(rt.deps)).nudged).toBe(1);
     for (let message = rt.queue.take(); message; message = rt.queue.take())
@@ -212,14 +218,13 @@ describe("runAgentStep", () => {
       }
     };
     // And the step message is not sent (the queue is down): only the sweeper can start the turn now.
+    // The send still succeeds: the input is in, and the wake committed.
     rt.deps.steps.send = async () => {
       throw new Error("queue unavailable");
     };
-    await expect(
-      new EventsService(rt.deps).send(WS, "sesn_1", [
-        { type: "user.message", content: [{ type: "text", text: "again" }] },
-      ]),
-    ).rejects.toThrow("queue unavailable");
+    await new EventsService(rt.deps).send(WS, "sesn_1", [
+      { type: "user.message", content: [{ type: "text", text: "again" }] },
+    ]);
     expect(leftBetween).toBe(true);
     expect((await rt.deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("running");
     expect(await store.get("resources", "running", "sesn_1")).toEqual({
@@ -372,6 +377,44 @@ describe("runAgentStep", () => {
       error: { retry_status: { type: "terminal" } },
     });
     expect(events.at(-1)?.event).toMatchObject({ stop_reason: { type: "retries_exhausted" } });
+  });
+
+  it("answers a custom tool call once when its result is sent twice at once", async () => {
+    const model = new ScriptedModel([toolUse("lookup", { id: "42" }), text("shipped")]);
+    const rt = inMemoryDeps(model);
+    const lookup = {
+      type: "custom" as const,
+      name: "lookup",
+      description: "d",
+      input_schema: { type: "object" as const },
+    };
+    await rt.deps.sessions.create({
+      workspaceId: WS,
+      session: sessionFixture("sesn_1", { tools: [lookup] }),
+      run: newRunState(),
+    });
+    const events = new EventsService(rt.deps);
+    await events.send(WS, "sesn_1", [{ type: "user.message", content: [{ type: "text", text: "go" }] }]);
+    await drain(rt);
+    const use = (await rt.deps.events.read("sesn_1")).find((e) => e.event.type === "agent.custom_tool_use");
+    // A double submit: both sends read the session still awaiting the call, and both are logged.
+    const result = {
+      type: "user.custom_tool_result" as const,
+      custom_tool_use_id: String(use?.event.id),
+      content: [{ type: "text" as const, text: "shipped" }],
+    };
+    await Promise.all([events.send(WS, "sesn_1", [result]), events.send(WS, "sesn_1", [result])]);
+    expect((await types(rt)).filter((type) => type === "user.custom_tool_result")).toHaveLength(2);
+    await drain(rt);
+    // The model gets one result for its call (the Messages API refuses two), and the turn ends.
+    const answers = (model.requests.at(-1)?.messages.at(-1)?.content as Array<{ type: string }>).filter(
+      (block) => block.type === "tool_result",
+    );
+    expect(answers).toHaveLength(1);
+    expect((await rt.deps.events.read("sesn_1")).at(-1)?.event).toMatchObject({
+      type: "session.status_idle",
+      stop_reason: { type: "end_turn" },
+    });
   });
 
   it("continues the turn when a user message arrives while the model is answering", async () => {

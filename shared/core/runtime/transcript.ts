@@ -77,6 +77,9 @@ export function buildTranscript(
               : event.tool_use_id;
         const toolUseId = toolUseIdByEventId.get(eventId);
         if (!toolUseId || !openToolUses.includes(toolUseId)) break;
+        // The first result answers the call; the Messages API refuses a second one for the same id
+        // (two sends of one result that raced past the session's awaiting check both got logged).
+        if (pendingUser.some((b) => b.type === "tool_result" && b.tool_use_id === toolUseId)) break;
         pendingUser.push({
           type: "tool_result",
           tool_use_id: toolUseId,
