@@ -407,9 +407,8 @@ describe("runAgentStep", () => {
     expect((await types(rt)).filter((type) => type === "user.custom_tool_result")).toHaveLength(2);
     await drain(rt);
     // The model gets one result for its call (the Messages API refuses two), and the turn ends.
-    const answers = (model.requests.at(-1)?.messages.at(-1)?.content as Array<{ type: string }>).filter(
-      (block) => block.type === "tool_result",
-    );
+    const lastTurn = (model.requests.at(-1)?.messages.at(-1)?.content ?? []) as Array<{ type: string }>;
+    const answers = lastTurn.filter((block) => block.type === "tool_result");
     expect(answers).toHaveLength(1);
     expect((await rt.deps.events.read("sesn_1")).at(-1)?.event).toMatchObject({
       type: "session.status_idle",
