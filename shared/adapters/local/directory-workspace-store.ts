@@ -42,6 +42,19 @@ function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/**
+ * What opening a folder on the way to a file met: a file where a folder was expected (`ENOTDIR`), or
+ * a link to nowhere (`ENOENT` after the name was found taken), is the caller's bad path; anything
+ * else is passed on.
+ */
+function notAFolder(error: unknown): unknown {
+  const code = errorCode(error);
+  if (code === "ENOTDIR") return new InvalidWorkspacePathError("a folder on this path is a file");
+  if (code === "ENOENT" || code === "ELOOP")
+    return new InvalidWorkspacePathError("a folder on this path is a symbolic link that leads nowhere");
+  return error;
+}
+
 /** `real` (a resolved path) if it lies inside the workspace folder `realDir` (resolved), else an error. */
 function contained(realDir: string, real: string): string {
   if (real !== realDir && !real.startsWith(`${realDir}${path.sep}`))
@@ -81,14 +94,72 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
     const tmpDir = path.join(this.root, TMP_DIR);
     const tmp = path.join(tmpDir, `${randomUUID()}.tmp`);
     mkdirSync(tmpDir, { recursive: true });
-    this.containedParent(workspaceId, target);
-    mkdirSync(path.dirname(target), { recursive: true });
+    if (process.platform !== "linux") {
+      // No sandbox runs beside the file tools here (bubblewrap needs Linux): a link checked stays put.
+      this.containedParent(workspaceId, target);
+      mkdirSync(path.dirname(target), { recursive: true });
+      this.writeThenRename(tmp, content, target);
+      return;
+    }
+    const folder = this.openParentInside(workspaceId, filePath);
+    try {
+      // Renamed into the folder opened, whatever its name leads to by now; a link at the file's own
+      // name is replaced, never followed.
+      this.writeThenRename(tmp, content, `/proc/self/fd/${folder}/${path.basename(target)}`);
+    } finally {
+      closeSync(folder);
+    }
+  }
+
+  private writeThenRename(tmp: string, content: string, target: string): void {
     try {
       writeFileSync(tmp, content, "utf8");
       renameSync(tmp, target);
     } catch (error) {
       rmSync(tmp, { force: true });
       throw error;
+    }
+  }
+
+  /**
+   * Opens the folder that holds `filePath`, making the missing ones, one name at a time: each name is
+   * opened within the folder opened before it (`/proc/self/fd/<fd>/<name>`, as openat(2) would), and
+   * where it really leads (the folder opened, read back from `/proc/self/fd`) must lie inside the
+   * workspace. Checking a path and then writing through it is not enough: a process in the sandbox
+   * (a background job, a sibling thread's command) can swap a folder for a link to anywhere on the
+   * host between the check and the write. The folder returned is the one checked, whatever is renamed
+   * meanwhile; a link that stays inside the workspace is still followed.
+   */
+  private openParentInside(workspaceId: string, filePath: string): number {
+    const root = this.dirOf(workspaceId);
+    mkdirSync(root, { recursive: true });
+    const realRoot = realpath(root);
+    const flags = constants.O_RDONLY | constants.O_DIRECTORY;
+    let folder = openSync(realRoot, flags);
+    try {
+      for (const name of filePath.split("/").slice(0, -1)) {
+        const next = `/proc/self/fd/${folder}/${name}`;
+        let opened: number;
+        try {
+          opened = openSync(next, flags);
+        } catch (error) {
+          if (errorCode(error) !== "ENOENT") throw error;
+          // mkdir makes the name itself: a link there (even a dangling one) is EEXIST, never followed.
+          try {
+            mkdirSync(next);
+          } catch (made) {
+            if (errorCode(made) !== "EEXIST") throw made;
+          }
+          opened = openSync(next, flags);
+        }
+        closeSync(folder);
+        folder = opened;
+        contained(realRoot, realpath(`/proc/self/fd/${folder}`));
+      }
+      return folder;
+    } catch (error) {
+      closeSync(folder);
+      throw notAFolder(error);
     }
   }
 
