@@ -7,6 +7,7 @@ import {
   GuardedFetcher,
   isPublicAddress,
 } from "../../shared/adapters/http/guarded-fetcher.js";
+import { GuardedWebhookSender } from "../../shared/adapters/http/webhook-sender.js";
 
 const limits = { maxBytes: 64 * 1024, timeoutMs: 5_000 };
 
@@ -133,6 +134,41 @@ describe("GuardedFetcher", () => {
     });
     const result = await fetcher.fetchText(`http://pinned.invalid:${port}/hello`, limits);
     expect(result.body).toBe("hello, world ✓");
+  });
+
+  it("never reuses a connection another sender opened to an address this fetch did not vet", async () => {
+    // Two servers on one port: an internal address, and the public one the name resolves to now.
+    const listen = (host: string, port: number, name: string) =>
+      new Promise<http.Server>((resolve) => {
+        const s = http.createServer((request, response) => {
+          request.resume();
+          response.end(`answered by ${name}`);
+        });
+        s.listen(port, host, () => resolve(s));
+      });
+    const internal = await listen("127.0.0.2", 0, "the internal address");
+    const port = (internal.address() as AddressInfo).port;
+    const vetted = await listen("127.0.0.3", port, "the vetted address");
+    try {
+      // A webhook to the name while it pointed inside (allowed for webhooks here) leaves a socket...
+      const webhooks = new GuardedWebhookSender({
+        allowPrivate: true,
+        resolve: async () => [{ address: "127.0.0.2", family: 4 }],
+      });
+      await webhooks.post(`http://rebind.test:${port}/hook`, "{}", {}, 5_000);
+      // ...that web_fetch, which vetted the name's public answer, must not ride.
+      const fetcher = new GuardedFetcher({
+        resolve: async () => [{ address: "127.0.0.3", family: 4 }],
+        isAllowedAddress: (address) => address === "127.0.0.3",
+      });
+      const result = await fetcher.fetchText(`http://rebind.test:${port}/`, limits);
+      expect(result.body).toBe("answered by the vetted address");
+    } finally {
+      for (const s of [internal, vetted]) {
+        s.closeAllConnections();
+        await new Promise((resolve) => s.close(resolve));
+      }
+    }
   });
 
   it("decodes the declared charset", async () => {

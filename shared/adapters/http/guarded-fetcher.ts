@@ -219,6 +219,9 @@ export class GuardedFetcher implements HttpFetcher {
         {
           method: send?.method ?? "GET",
           lookup: pinnedLookup(target),
+          // A connection of its own: Node's shared pool is keyed by host and port, not by the address
+          // vetted here, so a pooled socket (a webhook's, to an address allowed there) would be reused.
+          agent: false,
           signal,
           headers: {
             "user-agent": this.userAgent,

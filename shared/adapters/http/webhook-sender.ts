@@ -80,6 +80,9 @@ export class GuardedWebhookSender implements WebhookTransport {
           method: "POST",
           headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
           lookup,
+          // Never pooled: a socket left in Node's shared pool (keyed by host and port, not by the
+          // address checked) could carry another caller's request to an address it did not vet.
+          agent: false,
           timeout: timeoutMs,
         },
         (response) => {
