@@ -682,6 +682,20 @@ export class ReverieRuntime extends Construct {
         maxEventAge: Duration.minutes(sweeperRateMinutes),
       }),
     );
+    // Deployment runs a dead worker left pending (a run-now whose API call died) are finished by the
+    // deployment runner, which can start sessions; on the same cadence, not at the next firing only.
+    const deploymentRuns = new events.Rule(this, "DeploymentRunSweepSchedule", {
+      description: "Finishes Reverie deployment runs a dead worker left pending",
+      schedule: events.Schedule.rate(Duration.minutes(sweeperRateMinutes)),
+    });
+    deploymentRuns.addTarget(
+      new eventTargets.LambdaFunction(this.functions["deployment-runner"], {
+        event: events.RuleTargetInput.fromObject({ schemaVersion: 1, kind: "sweep" }),
+        deadLetterQueue: this.sweeperFailureQueue,
+        retryAttempts: 0,
+        maxEventAge: Duration.minutes(sweeperRateMinutes),
+      }),
+    );
   }
 
   // ---------------------------------------------------------------- API

@@ -280,7 +280,7 @@ describe("functions", () => {
     ).toHaveLength(1);
   });
 
-  it("the sweeper runs on a schedule with a DLQ and sends async failures to a destination", () => {
+  it("the sweeper (and the deployment runs' sweep) run on a schedule with a DLQ, async failures to a destination", () => {
     template.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(1 minute)",
       State: "ENABLED",
@@ -290,6 +290,17 @@ describe("functions", () => {
           DeadLetterConfig: {
             Arn: { "Fn::GetAtt": [logicalIdOf(stack.runtime.sweeperFailureQueue), "Arn"] },
           },
+        }),
+      ],
+    });
+    // And the deployment runner finishes runs a dead worker left pending, on the same cadence.
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+      State: "ENABLED",
+      Targets: [
+        Match.objectLike({
+          Arn: { "Fn::GetAtt": [logicalIdOf(fn("deployment-runner")), "Arn"] },
+          Input: JSON.stringify({ schemaVersion: 1, kind: "sweep" }),
         }),
       ],
     });

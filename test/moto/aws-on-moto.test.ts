@@ -788,6 +788,13 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", { timeout: 18
     const sessions: string[] = [];
     for await (const s of client.beta.sessions.list({ deployment_id: deployment.id })) sessions.push(s.id);
     expect(sessions).toEqual([sessionId]);
+    // The recovery rule's input (on the sweeper's cadence): nothing is left pending here.
+    const swept = await aws.fn("deployment-runner").invoke({ schemaVersion: 1, kind: "sweep" });
+    expect(swept.kind, JSON.stringify(swept)).toBe("result");
+    expect(JSON.parse((swept as Extract<InvokeOutcome, { kind: "result" }>).payload)).toEqual({
+      kind: "swept",
+      recovered: 0,
+    });
     await client.beta.deployments.archive(deployment.id);
   });
 

@@ -139,10 +139,13 @@ export class DeploymentRunner {
     }
     const claim =
       existing ??
-      (await this.newClaim(workspaceId, deploymentId, scheduledAt, {
-        type: "schedule",
-        scheduled_at: scheduledAt,
-      }));
+      (await this.newClaim(
+        workspaceId,
+        deploymentId,
+        scheduledAt,
+        { type: "schedule", scheduled_at: scheduledAt },
+        { scheduleRev: firing.scheduleRev },
+      ));
     if (!claim) return { kind: "skipped", reason: "deployment archived" };
     return this.execute(claim);
   }
@@ -155,7 +158,7 @@ export class DeploymentRunner {
       deploymentId,
       `manual#${runId}`,
       { type: "manual" },
-      runId,
+      { runId },
     );
     if (!claim) throw new InvalidRequestError(`deployment ${deploymentId} is archived: it cannot run`);
     const outcome = await this.execute(claim);
@@ -176,6 +179,25 @@ export class DeploymentRunner {
     for (const entry of await this.d.step.store.query("resources", pendingRunsKey)) {
       if (Number(entry.createdAtMs ?? 0) > cutoff) continue;
       const claim = await this.claim(String(entry.deploymentId), String(entry.key));
+      if (!claim) {
+        // A firing whose worker died before its claim: fire it again (a run-now's caller saw its
+        // call fail, and makes a run of its own).
+        const firing = firingOf(entry);
+        if (firing) {
+          try {
+            const outcome = await this.fire(firing);
+            if (outcome.kind === "started" || outcome.kind === "failed") finished++;
+            if (outcome.kind !== "skipped") continue;
+          } catch (error) {
+            this.d.step.logger.warn("deployment firing still failing; retried at the next sweep", {
+              deploymentId: firing.deploymentId,
+              scheduledTime: firing.scheduledTime,
+              error: String(error),
+            });
+            continue;
+          }
+        }
+      }
       if (!claim || claim.phase === "done") {
         await this.d.step.store.delete("resources", pendingRunsKey, entry.sk);
         continue;
@@ -200,13 +222,19 @@ export class DeploymentRunner {
     return item ? { ...runClaimSchema.parse(item), rev: Number(item.rev) } : undefined;
   }
 
-  /** Claims a run key (once; a duplicate reads the first claim). undefined: the deployment is archived. */
+  /**
+   * Claims a run key (once; a duplicate reads the first claim). undefined: the deployment is archived.
+   * `scheduleRev`: a scheduled firing's, kept in the pending entry so the sweeper can fire it again.
+   */
   private async newClaim(
     workspaceId: string,
     deploymentId: string,
     key: string,
     trigger: DeploymentTriggerContext,
-    runId = this.d.step.ids.next(deploymentRunIdPrefix),
+    {
+      runId = this.d.step.ids.next(deploymentRunIdPrefix),
+      scheduleRev,
+    }: { runId?: string; scheduleRev?: number } = {},
   ): Promise<RunClaim | undefined> {
     const { deployment } = await this.deployments.get(workspaceId, deploymentId);
     if (deployment.archived_at) return undefined;
@@ -228,9 +256,11 @@ export class DeploymentRunner {
     await this.d.step.store.put("resources", {
       pk: pendingRunsKey,
       sk: `${workspaceId}#${deploymentId}#${key}`,
+      workspaceId,
       deploymentId,
       key,
       createdAtMs: this.now(),
+      ...(scheduleRev === undefined ? {} : { scheduleRev }),
     });
     try {
       await this.d.step.store.put("resources", claimItem(claim), { expectedRev: 0 });
@@ -564,4 +594,16 @@ function claimItem(claim: RunClaim): StoredItem {
   if (item.leaseUntil === undefined) delete item.leaseUntil;
   if (item.leaseOwner === undefined) delete item.leaseOwner;
   return item;
+}
+
+/** The scheduled firing a pending entry was written for, if it was one (entries since scheduleRev). */
+function firingOf(entry: StoredItem): DeploymentFiring | undefined {
+  if (typeof entry.scheduleRev !== "number" || typeof entry.workspaceId !== "string") return undefined;
+  return {
+    schemaVersion: 1,
+    workspaceId: entry.workspaceId,
+    deploymentId: String(entry.deploymentId),
+    scheduledTime: String(entry.key),
+    scheduleRev: entry.scheduleRev,
+  };
 }

@@ -41,6 +41,16 @@ export const deploymentFiringSchema = lazySchema(() =>
 );
 export type DeploymentFiring = z.infer<typeof deploymentFiringSchema>;
 
+/**
+ * What the recovery schedule delivers to the deployment runner on AWS (the sweeper's cadence):
+ * finish the runs a dead worker left pending. Without it, a run-now whose API call died would wait
+ * for some deployment's next scheduled firing, and for ever if none has a schedule.
+ */
+export const deploymentSweepSchema = lazySchema(() =>
+  z.object({ schemaVersion: z.literal(1), kind: z.literal("sweep") }),
+);
+export type DeploymentSweep = z.infer<typeof deploymentSweepSchema>;
+
 /** Without a scheduler (a process that never manages schedules) schedules are stored but never fire. */
 export const unscheduledDeployments: DeploymentScheduleTrigger = {
   put: async () => {},

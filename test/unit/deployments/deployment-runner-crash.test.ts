@@ -158,6 +158,18 @@ describe("a deployment run that crashes", () => {
     await expectOneCompleteRun(s);
   });
 
+  it("after its pending entry, before its claim: the sweeper fires it again (no timer fires a missed minute twice)", async () => {
+    const s = await setup();
+    s.store.crashWhen = (_t, item) => item.pk.startsWith("drunkey#");
+    await expect(s.runner.fire(s.firing)).rejects.toThrow(CrashError);
+    s.store.restart();
+    expect((await outcome(s)).runs).toEqual([]);
+    s.later();
+    expect(await s.runner.sweep()).toBe(1);
+    await expectOneCompleteRun(s);
+    expect(await s.runner.sweep()).toBe(0);
+  });
+
   it("after its session, before its run record: the sweeper finishes it without a second session", async () => {
     const s = await setup();
     s.store.crashWhen = isRun;
