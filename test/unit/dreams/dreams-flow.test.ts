@@ -3,9 +3,11 @@ import { SimulatedModel } from "../../../shared/adapters/model/simulated-model.j
 import type { DreamCreateBody } from "../../../shared/contract/dreams.js";
 import { ApiError } from "../../../shared/contract/errors.js";
 import { DEFAULT_MEMORY_RUBRIC, dreamJob } from "../../../shared/core/dreams/dream-deps.js";
+import { activeDreamsKey } from "../../../shared/core/dreams/dream-record.js";
 import { runDream } from "../../../shared/core/dreams/dream-runner.js";
+import { sweepDreams } from "../../../shared/core/dreams/dream-sweeper.js";
 import { GRADE_TOOL_NAME } from "../../../shared/core/outcomes/grading.js";
-import type { ModelResponse } from "../../../shared/core/ports.js";
+import type { ModelResponse, PutOptions, StoredItem } from "../../../shared/core/ports.js";
 import { runAgentStep } from "../../../shared/core/runtime/agent-step.js";
 import { CountingModel, dreamPlan, dreamRuntime, WS } from "../../fixtures/dream-runtime.js";
 import { transcript, typicalSession } from "../../fixtures/dream-transcripts.js";
@@ -174,6 +176,61 @@ describe("dreams: create_new", () => {
     expect(
       Object.keys(await rt.memory.contents(done.outputs[0]?.memory_store_id as string)).length,
     ).toBeGreaterThan(2);
+  });
+});
+
+describe("dreams: the sweeper's marker", () => {
+  const ue = { output_behavior: { type: "update_existing" as const, memory_store_id: "memstore_in" } };
+  const isRecordPut = (item: StoredItem, options?: PutOptions) =>
+    item.pk === `ws#${WS}#dream` && options?.expectedRev === 0;
+
+  it("is written before the dream, and a sweep while the dream is created leaves it", async () => {
+    // Prepare: a sweep runs between the marker and the record.
+    const rt = await setup();
+    const put = rt.store.put.bind(rt.store);
+    let swept: Awaited<ReturnType<typeof sweepDreams>> | undefined;
+    rt.store.put = async (table, item, options) => {
+      if (!swept && isRecordPut(item, options)) swept = await sweepDreams(rt.deps);
+      return put(table, item, options);
+    };
+
+    // Act
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions));
+
+    // Assess: the sweep saw the marker and kept it, so the sweeper can still recover this dream.
+    expect(swept).toEqual({ checked: 1, nudged: 0 });
+    expect(await rt.store.get("resources", activeDreamsKey, `${WS}#${created.id}`)).toBeDefined();
+  });
+
+  it("is dropped once stale when its dream was never written; the store's hold blocks no one", async () => {
+    // Prepare: a create dies on the dream's record, after its hold and marker.
+    const rt = await setup();
+    const put = rt.store.put.bind(rt.store);
+    rt.store.put = async (table, item, options) => {
+      if (isRecordPut(item, options)) throw new Error("process died");
+      return put(table, item, options);
+    };
+    await expect(rt.service.create(caller, body("memstore_in", rt.sessions, ue))).rejects.toThrow(
+      "process died",
+    );
+    rt.store.put = put;
+    const markers = () => rt.store.query("resources", activeDreamsKey);
+    expect(await markers()).toHaveLength(1);
+
+    // Act: one sweep within the grace a create gets, one after it.
+    const young = await sweepDreams(rt.deps);
+    const keptWhileYoung = (await markers()).length;
+    rt.advance(60_000);
+    const stale = await sweepDreams(rt.deps);
+
+    // Assess
+    expect(young).toEqual({ checked: 1, nudged: 0 });
+    expect(keptWhileYoung).toBe(1);
+    expect(stale).toEqual({ checked: 1, nudged: 0 });
+    expect(await markers()).toHaveLength(0);
+    await expect(rt.service.create(caller, body("memstore_in", rt.sessions, ue))).resolves.toMatchObject({
+      status: "pending",
+    });
   });
 });
 
