@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { SimulatedModel } from "../../../shared/adapters/model/simulated-model.js";
 import type { DreamCreateBody } from "../../../shared/contract/dreams.js";
 import { ApiError } from "../../../shared/contract/errors.js";
-import { DEFAULT_MEMORY_RUBRIC, dreamJob } from "../../../shared/core/dreams/dream-deps.js";
+import {
+  DEFAULT_MEMORY_RUBRIC,
+  defaultDreamOptions,
+  dreamJob,
+} from "../../../shared/core/dreams/dream-deps.js";
 import { activeDreamsKey } from "../../../shared/core/dreams/dream-record.js";
 import { runDream } from "../../../shared/core/dreams/dream-runner.js";
 import { sweepDreams } from "../../../shared/core/dreams/dream-sweeper.js";
@@ -231,6 +235,135 @@ describe("dreams: the sweeper's marker", () => {
     await expect(rt.service.create(caller, body("memstore_in", rt.sessions, ue))).resolves.toMatchObject({
       status: "pending",
     });
+  });
+});
+
+describe("dreams: an apply cut short", () => {
+  const ue = { output_behavior: { type: "update_existing" as const, memory_store_id: "memstore_in" } };
+
+  /** Runs `onInputWrite` after each write or delete the dream makes into the input store. */
+  function watchInputWrites(rt: Awaited<ReturnType<typeof setup>>, onInputWrite: (n: number) => void) {
+    let n = 0;
+    for (const method of ["write", "delete"] as const) {
+      const real = rt.memory[method].bind(rt.memory) as (
+        ...args: unknown[]
+      ) => Promise<"written" | "conflict">;
+      rt.memory[method] = (async (...args: unknown[]) => {
+        if (args[1] !== "memstore_in") return real(...args);
+        onInputWrite(++n);
+        return real(...args);
+      }) as never;
+    }
+  }
+
+  /** A dream whose run died just before its completion write, after every change landed. */
+  async function diedBeforeCompleting() {
+    const rt = await setup();
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+    const put = rt.store.put.bind(rt.store);
+    let died = false;
+    rt.store.put = async (table, item, options) => {
+      if (!died && (item.dream as { status?: string } | undefined)?.status === "completed") {
+        died = true;
+        throw new Error("process died");
+      }
+      return put(table, item, options);
+    };
+    await expect(rt.drain()).rejects.toThrow("process died");
+    return { rt, created };
+  }
+
+  it("finishes an overdue dream whose answer is pinned, and reports every change as applied", async () => {
+    // Prepare
+    const { rt, created } = await diedBeforeCompleting();
+    const landedBefore = await rt.memory.contents("memstore_in");
+
+    // Act: the job comes back after the dream's timeout.
+    rt.advance(defaultDreamOptions.timeoutMs + 60_000);
+    expect((await sweepDreams(rt.deps)).nudged).toBe(1);
+    await rt.drain();
+
+    // Assess
+    const done = await rt.service.retrieve(WS, created.id);
+    expect(done).toMatchObject({ status: "completed", error: null });
+    expect(await rt.memory.contents("memstore_in")).toEqual(landedBefore);
+    const { data } = await rt.service.changes(WS, created.id);
+    expect(data.length).toBeGreaterThan(1);
+    expect(data.map((c) => c.applied)).toEqual(data.map(() => "applied"));
+  });
+
+  it("ends a dream twice its timeout old with timeout even with its answer pinned, reporting what landed", async () => {
+    // Prepare
+    const { rt, created } = await diedBeforeCompleting();
+
+    // Act: runs that keep dying must not keep the dream alive for ever.
+    rt.advance(2 * defaultDreamOptions.timeoutMs + 60_000);
+    await sweepDreams(rt.deps);
+    await rt.drain();
+
+    // Assess
+    expect(await rt.service.retrieve(WS, created.id)).toMatchObject({
+      status: "failed",
+      error: { type: "timeout" },
+    });
+    const { data } = await rt.service.changes(WS, created.id);
+    expect(data.map((c) => c.applied)).toEqual(data.map(() => "applied"));
+  });
+
+  it("an overdue retry that fails again ends the dream with timeout, reporting the change that landed", async () => {
+    // Prepare: every write into the input store after the first fails (a table that stays throttled).
+    const rt = await setup();
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+    watchInputWrites(rt, (n) => {
+      if (n > 1) throw new Error("throttled");
+    });
+    await expect(rt.drain()).rejects.toThrow("throttled");
+    expect((await rt.service.retrieve(WS, created.id)).status).toBe("running");
+
+    // Act
+    rt.advance(defaultDreamOptions.timeoutMs + 60_000);
+    await sweepDreams(rt.deps);
+    await rt.drain();
+
+    // Assess: the dream says which change is in the store, and ends (no endless retries).
+    const { data } = await rt.service.changes(WS, created.id);
+    const [first, ...rest] = data;
+    expect(first).toMatchObject({ change: "added", applied: "applied" });
+    expect(Object.keys(await rt.memory.contents("memstore_in"))).toContain(first?.target_path);
+    expect(rest.map((c) => c.applied)).toEqual(rest.map(() => null));
+    const failed = await rt.service.retrieve(WS, created.id);
+    expect(failed).toMatchObject({ status: "failed", error: { type: "timeout" } });
+    expect(failed.error?.message).toContain("throttled");
+  });
+
+  it("a cancel during the apply stops it at the next change; what landed is reported", async () => {
+    // Prepare: the dream is canceled once its first change is in the input store.
+    const rt = await setup();
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+    const before = await rt.memory.contents("memstore_in");
+    let cancel: Promise<unknown> | undefined;
+    watchInputWrites(rt, (n) => {
+      if (n === 2) throw new Error("a change written after the cancel");
+    });
+    const realWrite = rt.memory.write.bind(rt.memory);
+    rt.memory.write = async (...args) => {
+      const outcome = await realWrite(...args);
+      if (args[1] === "memstore_in") cancel ??= rt.service.cancel(WS, created.id);
+      await cancel;
+      return outcome;
+    };
+
+    // Act
+    await rt.drain();
+
+    // Assess
+    expect((await rt.service.retrieve(WS, created.id)).status).toBe("canceled");
+    const { data } = await rt.service.changes(WS, created.id);
+    const [first, ...rest] = data;
+    expect(first).toMatchObject({ change: "added", applied: "applied" });
+    expect(rest.map((c) => c.applied)).toEqual(rest.map(() => null));
+    const after = await rt.memory.contents("memstore_in");
+    expect(Object.keys(after).sort()).toEqual([...Object.keys(before), first?.target_path].sort());
   });
 });
 
