@@ -586,8 +586,19 @@ async function forcedFinish(
       maxAttempts: deps.options.maxMalformedFinishes,
     });
     addCallUsage(usage, read.usage);
-    await deps.store.put("resources", { pk: finishKey(dream.id), sk: "finish", value: read.value });
-    return read.value;
+    try {
+      // First writer wins: a run that overlapped this one may have pinned its own answer, and the
+      // change items must all come from one answer (its evidence decides what is quarantined).
+      await deps.store.put(
+        "resources",
+        { pk: finishKey(dream.id), sk: "finish", value: read.value },
+        { ifNotExists: true },
+      );
+      return read.value;
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      return (await readFinish(deps.store, dream.id)) as FinishDream;
+    }
   } catch (error) {
     if (!(error instanceof StructuredAnswerError)) throw error;
     addCallUsage(usage, error.usage);
