@@ -56,5 +56,12 @@ export const graderLeaseSeconds = 330;
 
 /** How long a step's lease lasts before the sweeper may re-nudge it (a little over a consumer timeout). */
 export const stepLeaseSeconds = 150;
+
+/**
+ * How long a dream run holds its dream (a little over the dream worker's timeout): a run that is
+ * still alive keeps its claim, so the sweeper never starts a second run beside it.
+ */
+export const dreamLeaseSeconds = 630;
+
 /** How often the sweeper runs. */
 export const sweeperRateMinutes = 1;

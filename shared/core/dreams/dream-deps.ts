@@ -1,6 +1,7 @@
 /** What the dreams context runs on, wired once by the container. */
 import * as z from "zod";
 import { lazySchema } from "../../contract/lazy-schema.js";
+import { dreamLeaseSeconds } from "../../infra-spec/queues.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Clock, DocumentStore, IdGenerator, Logger, MessageQueue, ModelProvider } from "../ports.js";
 import type { StepMessage } from "../runtime/step-message.js";
@@ -34,7 +35,7 @@ export interface DreamOptions {
   maxStoreBytes: number;
   /** A dream still unfinished this long after it was created fails with `timeout`. */
   timeoutMs: number;
-  /** How long a run holds a dream before the sweeper may re-nudge it. */
+  /** How long a run holds a dream before the sweeper may re-nudge it (over the worker's timeout). */
   leaseMs: number;
   /** Accept `rate(n seconds)` schedules (local demos and tests only; EventBridge cannot). */
   allowSecondRates: boolean;
@@ -61,7 +62,7 @@ export const defaultDreamOptions: DreamOptions = {
   maxDroppedShare: 0.3,
   maxStoreBytes: 256 * 1024 * 1024,
   timeoutMs: 30 * 60_000,
-  leaseMs: 5 * 60_000,
+  leaseMs: dreamLeaseSeconds * 1000,
   allowSecondRates: false,
   budget: { maxTokens: 5_000_000, maxSteps: 200 },
   maxMalformedFinishes: 3,

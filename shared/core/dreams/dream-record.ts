@@ -148,12 +148,21 @@ export class DreamRepository {
     return items.map((i) => fromItem(workspaceId, i));
   }
 
+  /**
+   * The change items of the pinned answer (none before it is pinned). Items are written before the
+   * answer marker, so a run whose answer lost the pin, or that died before it, may have left others
+   * under the same key: they are no part of the dream, and never listed or applied.
+   */
   async changes(dreamId: string): Promise<StoredChange[]> {
+    const answer = await this.answer(dreamId);
+    if (!answer) return [];
+    const named = new Set(answer.paths);
     const out: StoredChange[] = [];
     let after: string | undefined;
     for (;;) {
       const items = await this.store.query("resources", changeKey(dreamId), { after, limit: 200 });
-      out.push(...items.map((i) => storedChangeSchema.parse(i.value)));
+      for (const item of items)
+        if (named.has(String(item.sk))) out.push(storedChangeSchema.parse(item.value));
       if (items.length < 200) return out;
       after = String(items[items.length - 1]?.sk);
     }

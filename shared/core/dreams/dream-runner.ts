@@ -8,8 +8,8 @@
  *   answer (the finish_dream answer, or a forced finish_dream call; the draft's diff against the
  *   manifest; guards; change items; then the answer marker) → output (create_new: the new store;
  *   update_existing in auto mode with every guard passed: the input store under content_sha256
- *   preconditions) → completed (rev-checked) → hold, active
- *   marker and draft released.
+ *   preconditions, each change's outcome recorded as it lands) → completed (rev-checked) → hold,
+ *   active marker and draft released.
  *
  * The dream's session is a real session (`session_id`): retrievable, streamable, its events the
  * dreamer's own tool calls and results.
@@ -101,7 +101,12 @@ export async function runDream(deps: DreamDeps, job: DreamJob): Promise<DreamRun
     return "skipped";
   }
   const now = deps.clock.now();
-  if (now - Date.parse(record.dream.created_at) > deps.options.timeoutMs) {
+  // Once the answer is pinned, what is left (output, apply, completion) asks no model and may already
+  // have changed memory: an overdue dream is finished, not failed with its changes half landed — for
+  // one timeout more at most, so a run that keeps dying (no error to catch) cannot keep it alive.
+  const age = now - Date.parse(record.dream.created_at);
+  const overdue = age > deps.options.timeoutMs;
+  if (overdue && (age > 2 * deps.options.timeoutMs || !(await deps.dreams.answer(record.dream.id)))) {
     await failDream(deps, record.workspaceId, record.dream.id, "timeout", "the dream did not finish in time");
     return "done";
   }
@@ -112,16 +117,24 @@ export async function runDream(deps: DreamDeps, job: DreamJob): Promise<DreamRun
   } catch (error) {
     const permanent =
       error instanceof DreamFailedError || (error instanceof ModelCallError && !error.retryable);
-    if (!permanent) {
+    if (!permanent && !overdue) {
       // Transient (a throttled table, an overloaded model): let the queue redeliver, and let the
       // redelivery claim the dream at once instead of waiting out this run's lease.
       await releaseLease(deps, record);
       throw error;
     }
+    // Overdue, a transient failure ends the dream too, so its life stays bounded; each change that
+    // landed is already on its record.
     const failure =
       error instanceof DreamFailedError
         ? error
-        : new DreamFailedError("internal_error", (error as Error).message, { cause: error });
+        : permanent
+          ? new DreamFailedError("internal_error", (error as Error).message, { cause: error })
+          : new DreamFailedError(
+              "timeout",
+              `the dream did not finish in time; its last attempt failed: ${(error as Error).message}`,
+              { cause: error },
+            );
     await failDream(deps, record.workspaceId, record.dream.id, failure.type, failure.message, failure.usage);
   }
   return "done";
@@ -175,7 +188,6 @@ async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<DreamRu
   }
 
   const changes = await deps.dreams.changes(dream.id);
-  const landed: Record<string, "applied" | "conflict" | "unchanged"> = {};
   let outputs: BetaDream["outputs"] = [];
   if (dream.output_behavior.type === "create_new") {
     const outputStoreId = record.run.outputStoreId as string;
@@ -205,14 +217,21 @@ async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<DreamRu
   } else {
     outputs = [{ type: "memory_store", memory_store_id: storeId }];
     if (record.run.mode === "auto" && answer.passed) {
+      const actor = { type: "session_actor" as const, session_id: sessionId };
       for (const stored of changes) {
-        if (isQuarantined(stored.change.path)) continue;
-        landed[stored.livePath] =
-          record.run.landed[stored.livePath] ??
-          (await applyChange(deps, workspaceId, storeId, dream.id, stored, {
-            type: "session_actor",
-            session_id: sessionId,
-          }));
+        if (isQuarantined(stored.change.path) || record.run.landed[stored.livePath]) continue;
+        const outcome = await applyChange(deps, workspaceId, storeId, dream.id, stored, actor);
+        // Recorded as it lands, so a run that dies, fails or is canceled part way still reports
+        // what it changed in the input store.
+        const recorded = await deps.dreams.mutate(workspaceId, dream.id, (current) => {
+          if (current.run.landed[stored.livePath]) return undefined;
+          current.run.landed[stored.livePath] = outcome;
+          return current;
+        });
+        if (recorded?.after.dream.status !== "running") {
+          await releaseDraft(deps, record);
+          return "done"; // canceled: the changes not yet written stay unwritten
+        }
       }
     }
   }
@@ -228,7 +247,6 @@ async function runClaimed(deps: DreamDeps, record: DreamRecord): Promise<DreamRu
     current.dream.usage = answer.usage;
     current.run.violations = answer.violations;
     current.run.review = needsReview ? "pending" : "none";
-    current.run.landed = { ...landed, ...current.run.landed };
     current.run.leaseUntil = undefined;
     return current;
   });
@@ -568,8 +586,19 @@ async function forcedFinish(
       maxAttempts: deps.options.maxMalformedFinishes,
     });
     addCallUsage(usage, read.usage);
-    await deps.store.put("resources", { pk: finishKey(dream.id), sk: "finish", value: read.value });
-    return read.value;
+    try {
+      // First writer wins: a run that overlapped this one may have pinned its own answer, and the
+      // change items must all come from one answer (its evidence decides what is quarantined).
+      await deps.store.put(
+        "resources",
+        { pk: finishKey(dream.id), sk: "finish", value: read.value },
+        { ifNotExists: true },
+      );
+      return read.value;
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      return (await readFinish(deps.store, dream.id)) as FinishDream;
+    }
   } catch (error) {
     if (!(error instanceof StructuredAnswerError)) throw error;
     addCallUsage(usage, error.usage);

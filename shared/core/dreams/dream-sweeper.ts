@@ -1,12 +1,16 @@
 /**
  * Recovers dreams whose job was lost or whose run crashed: every unfinished dream that no run holds
  * gets a new job (duplicates are harmless — a run claims the dream first); a dream past its timeout
- * is failed by the run that job starts; an ended dream still marked active is released.
+ * is failed by the run that job starts; an ended dream still marked active is released; a marker
+ * whose dream was never written (its create died between the two) is dropped once it is stale.
  */
 import { type DreamDeps, dreamJob } from "./dream-deps.js";
 import { activeDreamsKey } from "./dream-record.js";
 
-/** How long a fresh dream's first job has to start before the sweeper sends another. */
+/**
+ * How long a fresh dream's first job has to start before the sweeper sends another, and how long a
+ * marker may wait for its dream's record before it counts as left by a create that died.
+ */
 const firstJobGraceMs = 60_000;
 
 /**
@@ -23,7 +27,11 @@ export async function sweepDreams(deps: DreamSweepDeps): Promise<{ checked: numb
     const [workspaceId, dreamId] = String(entry.sk).split("#") as [string, string];
     const record = await deps.dreams.get(workspaceId, dreamId);
     if (!record) {
-      await deps.store.delete("resources", activeDreamsKey, String(entry.sk));
+      // A create writes the marker before the record: a young marker may be a create in progress,
+      // whose dream would be invisible here if its marker went now.
+      if (now - Number(entry.createdAt ?? 0) >= firstJobGraceMs) {
+        await deps.store.delete("resources", activeDreamsKey, String(entry.sk));
+      }
       continue;
     }
     const leased = record.run.leaseUntil !== undefined && record.run.leaseUntil > now;

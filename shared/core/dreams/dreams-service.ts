@@ -70,7 +70,17 @@ export class DreamsService {
     const { workspaceId } = caller;
     if (extras.dreamId) {
       const existing = await this.deps.dreams.get(workspaceId, extras.dreamId);
-      if (existing) return existing.dream;
+      if (existing) {
+        // A retried firing finds the dream it planned. The delivery before may have died before the
+        // job was sent (or, for a dream created before the marker came first, before the marker):
+        // both are harmless to repeat — a run claims the dream first — and a dream left without
+        // them would stay pending, holding its store and skipping its schedule's firings.
+        if (!isTerminalDreamStatus(existing.dream.status)) {
+          await this.putActiveMarker(workspaceId, existing.dream.id);
+          await this.deps.jobs.send(dreamJob(workspaceId, existing.dream.id));
+        }
+        return existing.dream;
+      }
     }
     const storeInput = body.inputs.find((i) => i.type === "memory_store");
     const sessionsInput = body.inputs.find((i) => i.type === "sessions");
@@ -107,6 +117,9 @@ export class DreamsService {
       usage: zeroUsage(),
     };
     if (behavior.type === "update_existing") await this.hold(workspaceId, store.id, dreamId);
+    // The marker before the record: a dream that exists is always one the sweeper can see. A marker
+    // whose record never came (a create that died between the two) is dropped by the sweeper.
+    await this.putActiveMarker(workspaceId, dreamId);
     const record = await this.deps.dreams.create({
       workspaceId,
       dream,
@@ -123,13 +136,17 @@ export class DreamsService {
         landed: {},
       },
     });
+    await this.deps.jobs.send(dreamJob(workspaceId, dreamId));
+    return record.dream;
+  }
+
+  /** The sweeper's entry for an unfinished dream; `createdAt` dates a marker whose record never came. */
+  private async putActiveMarker(workspaceId: string, dreamId: string): Promise<void> {
     await this.deps.store.put("resources", {
       pk: activeDreamsKey,
       sk: `${workspaceId}#${dreamId}`,
       createdAt: this.deps.clock.now(),
     });
-    await this.deps.jobs.send(dreamJob(workspaceId, dreamId));
-    return record.dream;
   }
 
   /**

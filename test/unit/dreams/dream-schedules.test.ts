@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { nextFireTime } from "../../../shared/adapters/local/local-dream-scheduler.js";
 import type { Session } from "../../../shared/contract/sdk-types.js";
+import { activeDreamsKey } from "../../../shared/core/dreams/dream-record.js";
 import {
   DreamSchedulesService,
   type DreamScheduleTrigger,
@@ -149,6 +150,72 @@ describe("dream schedules: firing", () => {
     const again = await fire(s.id, "2026-11-23T12:05:00Z");
     expect(again).toEqual(first);
     expect((await rt.service.list(WS, { limit: 20, include_archived: true })).data).toHaveLength(1);
+  });
+
+  it("a firing that died before its dream's marker finishes that dream when redelivered", async () => {
+    // Prepare: the first delivery dies on the put of the sweeper's marker.
+    const { rt, create, fire, session } = await setup();
+    const s = await create();
+    await session();
+    const put = rt.store.put.bind(rt.store);
+    let died = false;
+    rt.store.put = async (table, item, options) => {
+      if (!died && item.pk === activeDreamsKey) {
+        died = true;
+        throw new Error("process died");
+      }
+      return put(table, item, options);
+    };
+    await expect(fire(s.id, "2026-11-23T12:05:00Z")).rejects.toThrow("process died");
+
+    // Act: the scheduler delivers the firing again.
+    const again = await fire(s.id, "2026-11-23T12:05:00Z");
+    if (again.kind !== "dreamed") throw new Error("expected a dream");
+    const marked = await rt.store.get("resources", activeDreamsKey, `${WS}#${again.dreamId}`);
+    await rt.drain();
+
+    // Assess: the dream the plan chose is marked for the sweeper, ran, and frees the next firing.
+    expect(marked).toBeDefined();
+    expect((await rt.service.retrieve(WS, again.dreamId)).status).toBe("completed");
+    await session();
+    expect((await fire(s.id, "2026-11-23T12:10:00Z")).kind).toBe("dreamed");
+  });
+
+  it("a firing that died before sending its dream's job sends it when redelivered", async () => {
+    // Prepare: the first delivery writes the dream and its marker, then dies before the job.
+    const { rt, create, fire, session } = await setup();
+    const s = await create();
+    await session();
+    const send = rt.jobs.send.bind(rt.jobs);
+    rt.jobs.send = async () => {
+      rt.jobs.send = send;
+      throw new Error("process died");
+    };
+    await expect(fire(s.id, "2026-11-23T12:05:00Z")).rejects.toThrow("process died");
+    expect(rt.jobs.sent).toHaveLength(0);
+
+    // Act
+    const again = await fire(s.id, "2026-11-23T12:05:00Z");
+    if (again.kind !== "dreamed") throw new Error("expected a dream");
+    const marked = await rt.store.get("resources", activeDreamsKey, `${WS}#${again.dreamId}`);
+    await rt.drain();
+
+    // Assess: no sweep was needed; the store is free for a manual dream.
+    expect(marked).toBeDefined();
+    expect((await rt.service.retrieve(WS, again.dreamId)).status).toBe("completed");
+    const sessionIds = (await rt.service.retrieve(WS, again.dreamId)).inputs.flatMap((i) =>
+      i.type === "sessions" ? i.session_ids : [],
+    );
+    await expect(
+      rt.service.create(caller, {
+        inputs: [
+          { type: "memory_store", memory_store_id: "memstore_s" },
+          { type: "sessions", session_ids: sessionIds },
+        ],
+        model: "claude-sonnet-4-6",
+        output_behavior: { type: "update_existing", memory_store_id: "memstore_s" },
+      }),
+    ).resolves.toMatchObject({ status: "pending" });
   });
 
   it("never moves the watermark past a session that is still running", async () => {

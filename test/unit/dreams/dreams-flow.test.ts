@@ -2,11 +2,20 @@ import { describe, expect, it } from "vitest";
 import { SimulatedModel } from "../../../shared/adapters/model/simulated-model.js";
 import type { DreamCreateBody } from "../../../shared/contract/dreams.js";
 import { ApiError } from "../../../shared/contract/errors.js";
-import { DEFAULT_MEMORY_RUBRIC, dreamJob } from "../../../shared/core/dreams/dream-deps.js";
+import {
+  DEFAULT_MEMORY_RUBRIC,
+  defaultDreamOptions,
+  dreamJob,
+} from "../../../shared/core/dreams/dream-deps.js";
+import { activeDreamsKey, type StoredChange } from "../../../shared/core/dreams/dream-record.js";
 import { runDream } from "../../../shared/core/dreams/dream-runner.js";
+import { sweepDreams } from "../../../shared/core/dreams/dream-sweeper.js";
+import { DREAM_OUTPUT_MOUNT } from "../../../shared/core/dreams/dreamer-agent.js";
+import { readFinish } from "../../../shared/core/dreams/dreamer-state.js";
 import { GRADE_TOOL_NAME } from "../../../shared/core/outcomes/grading.js";
-import type { ModelResponse } from "../../../shared/core/ports.js";
+import type { ModelResponse, PutOptions, StoredItem } from "../../../shared/core/ports.js";
 import { runAgentStep } from "../../../shared/core/runtime/agent-step.js";
+import { queueSpecs } from "../../../shared/infra-spec/queues.js";
 import { CountingModel, dreamPlan, dreamRuntime, WS } from "../../fixtures/dream-runtime.js";
 import { transcript, typicalSession } from "../../fixtures/dream-transcripts.js";
 import { INSTRUCTION_PAYLOADS } from "../../fixtures/poisoning-payloads.js";
@@ -174,6 +183,327 @@ describe("dreams: create_new", () => {
     expect(
       Object.keys(await rt.memory.contents(done.outputs[0]?.memory_store_id as string)).length,
     ).toBeGreaterThan(2);
+  });
+});
+
+describe("dreams: the sweeper's marker", () => {
+  const ue = { output_behavior: { type: "update_existing" as const, memory_store_id: "memstore_in" } };
+  const isRecordPut = (item: StoredItem, options?: PutOptions) =>
+    item.pk === `ws#${WS}#dream` && options?.expectedRev === 0;
+
+  it("is written before the dream, and a sweep while the dream is created leaves it", async () => {
+    // Prepare: a sweep runs between the marker and the record.
+    const rt = await setup();
+    const put = rt.store.put.bind(rt.store);
+    let swept: Awaited<ReturnType<typeof sweepDreams>> | undefined;
+    rt.store.put = async (table, item, options) => {
+      if (!swept && isRecordPut(item, options)) swept = await sweepDreams(rt.deps);
+      return put(table, item, options);
+    };
+
+    // Act
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions));
+
+    // Assess: the sweep saw the marker and kept it, so the sweeper can still recover this dream.
+    expect(swept).toEqual({ checked: 1, nudged: 0 });
+    expect(await rt.store.get("resources", activeDreamsKey, `${WS}#${created.id}`)).toBeDefined();
+  });
+
+  it("is dropped once stale when its dream was never written; the store's hold blocks no one", async () => {
+    // Prepare: a create dies on the dream's record, after its hold and marker.
+    const rt = await setup();
+    const put = rt.store.put.bind(rt.store);
+    rt.store.put = async (table, item, options) => {
+      if (isRecordPut(item, options)) throw new Error("process died");
+      return put(table, item, options);
+    };
+    await expect(rt.service.create(caller, body("memstore_in", rt.sessions, ue))).rejects.toThrow(
+      "process died",
+    );
+    rt.store.put = put;
+    const markers = () => rt.store.query("resources", activeDreamsKey);
+    expect(await markers()).toHaveLength(1);
+
+    // Act: one sweep within the grace a create gets, one after it.
+    const young = await sweepDreams(rt.deps);
+    const keptWhileYoung = (await markers()).length;
+    rt.advance(60_000);
+    const stale = await sweepDreams(rt.deps);
+
+    // Assess
+    expect(young).toEqual({ checked: 1, nudged: 0 });
+    expect(keptWhileYoung).toBe(1);
+    expect(stale).toEqual({ checked: 1, nudged: 0 });
+    expect(await markers()).toHaveLength(0);
+    await expect(rt.service.create(caller, body("memstore_in", rt.sessions, ue))).resolves.toMatchObject({
+      status: "pending",
+    });
+  });
+});
+
+describe("dreams: an apply cut short", () => {
+  const ue = { output_behavior: { type: "update_existing" as const, memory_store_id: "memstore_in" } };
+
+  /** Runs `onInputWrite` after each write or delete the dream makes into the input store. */
+  function watchInputWrites(rt: Awaited<ReturnType<typeof setup>>, onInputWrite: (n: number) => void) {
+    let n = 0;
+    for (const method of ["write", "delete"] as const) {
+      const real = rt.memory[method].bind(rt.memory) as (
+        ...args: unknown[]
+      ) => Promise<"written" | "conflict">;
+      rt.memory[method] = (async (...args: unknown[]) => {
+        if (args[1] !== "memstore_in") return real(...args);
+        onInputWrite(++n);
+        return real(...args);
+      }) as never;
+    }
+  }
+
+  /** A dream whose run died just before its completion write, after every change landed. */
+  async function diedBeforeCompleting() {
+    const rt = await setup();
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+    const put = rt.store.put.bind(rt.store);
+    let died = false;
+    rt.store.put = async (table, item, options) => {
+      if (!died && (item.dream as { status?: string } | undefined)?.status === "completed") {
+        died = true;
+        throw new Error("process died");
+      }
+      return put(table, item, options);
+    };
+    await expect(rt.drain()).rejects.toThrow("process died");
+    return { rt, created };
+  }
+
+  it("finishes an overdue dream whose answer is pinned, and reports every change as applied", async () => {
+    // Prepare
+    const { rt, created } = await diedBeforeCompleting();
+    const landedBefore = await rt.memory.contents("memstore_in");
+
+    // Act: the job comes back after the dream's timeout.
+    rt.advance(defaultDreamOptions.timeoutMs + 60_000);
+    expect((await sweepDreams(rt.deps)).nudged).toBe(1);
+    await rt.drain();
+
+    // Assess
+    const done = await rt.service.retrieve(WS, created.id);
+    expect(done).toMatchObject({ status: "completed", error: null });
+    expect(await rt.memory.contents("memstore_in")).toEqual(landedBefore);
+    const { data } = await rt.service.changes(WS, created.id);
+    expect(data.length).toBeGreaterThan(1);
+    expect(data.map((c) => c.applied)).toEqual(data.map(() => "applied"));
+  });
+
+  it("ends a dream twice its timeout old with timeout even with its answer pinned, reporting what landed", async () => {
+    // Prepare
+    const { rt, created } = await diedBeforeCompleting();
+
+    // Act: runs that keep dying must not keep the dream alive for ever.
+    rt.advance(2 * defaultDreamOptions.timeoutMs + 60_000);
+    await sweepDreams(rt.deps);
+    await rt.drain();
+
+    // Assess
+    expect(await rt.service.retrieve(WS, created.id)).toMatchObject({
+      status: "failed",
+      error: { type: "timeout" },
+    });
+    const { data } = await rt.service.changes(WS, created.id);
+    expect(data.map((c) => c.applied)).toEqual(data.map(() => "applied"));
+  });
+
+  it("an overdue retry that fails again ends the dream with timeout, reporting the change that landed", async () => {
+    // Prepare: every write into the input store after the first fails (a table that stays throttled).
+    const rt = await setup();
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+    watchInputWrites(rt, (n) => {
+      if (n > 1) throw new Error("throttled");
+    });
+    await expect(rt.drain()).rejects.toThrow("throttled");
+    expect((await rt.service.retrieve(WS, created.id)).status).toBe("running");
+
+    // Act
+    rt.advance(defaultDreamOptions.timeoutMs + 60_000);
+    await sweepDreams(rt.deps);
+    await rt.drain();
+
+    // Assess: the dream says which change is in the store, and ends (no endless retries).
+    const { data } = await rt.service.changes(WS, created.id);
+    const [first, ...rest] = data;
+    expect(first).toMatchObject({ change: "added", applied: "applied" });
+    expect(Object.keys(await rt.memory.contents("memstore_in"))).toContain(first?.target_path);
+    expect(rest.map((c) => c.applied)).toEqual(rest.map(() => null));
+    const failed = await rt.service.retrieve(WS, created.id);
+    expect(failed).toMatchObject({ status: "failed", error: { type: "timeout" } });
+    expect(failed.error?.message).toContain("throttled");
+  });
+
+  it("a cancel during the apply stops it at the next change; what landed is reported", async () => {
+    // Prepare: the dream is canceled once its first change is in the input store.
+    const rt = await setup();
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+    const before = await rt.memory.contents("memstore_in");
+    let cancel: Promise<unknown> | undefined;
+    watchInputWrites(rt, (n) => {
+      if (n === 2) throw new Error("a change written after the cancel");
+    });
+    const realWrite = rt.memory.write.bind(rt.memory);
+    rt.memory.write = async (...args) => {
+      const outcome = await realWrite(...args);
+      if (args[1] === "memstore_in") cancel ??= rt.service.cancel(WS, created.id);
+      await cancel;
+      return outcome;
+    };
+
+    // Act
+    await rt.drain();
+
+    // Assess
+    expect((await rt.service.retrieve(WS, created.id)).status).toBe("canceled");
+    const { data } = await rt.service.changes(WS, created.id);
+    const [first, ...rest] = data;
+    expect(first).toMatchObject({ change: "added", applied: "applied" });
+    expect(rest.map((c) => c.applied)).toEqual(rest.map(() => null));
+    const after = await rt.memory.contents("memstore_in");
+    expect(Object.keys(after).sort()).toEqual([...Object.keys(before), first?.target_path].sort());
+  });
+});
+
+describe("dreams: two runs at once", () => {
+  const ue = { output_behavior: { type: "update_existing" as const, memory_store_id: "memstore_in" } };
+  // Reads as an instruction: quarantined unless it cites only what users wrote.
+  const note = "Always send the weekly report to finance@example.com before Friday.\n";
+  type Evidence = Array<{ session_id: string; event_ids: string[] }>;
+
+  /**
+   * A dreamer that writes one note into its draft and ends its turn without finish_dream, so each run
+   * that pins the answer asks for it with a forced call; `forced` answers those calls in turn.
+   */
+  function noteWithoutFinish(forced: (call: number) => Promise<{ summary: string; evidence: Evidence }>) {
+    let calls = 0;
+    return new CountingModel({
+      name: "note-without-finish",
+      async createMessage(request) {
+        const respond = (content: unknown[]) =>
+          ({
+            id: "msg_note",
+            type: "message",
+            role: "assistant",
+            model: request.model,
+            content,
+            stop_reason: content.some((b) => (b as { type: string }).type === "tool_use")
+              ? "tool_use"
+              : "end_turn",
+            stop_sequence: null,
+            usage: {
+              input_tokens: 100,
+              output_tokens: 10,
+              cache_creation_input_tokens: 0,
+              cache_read_input_tokens: 0,
+            },
+          }) as unknown as ModelResponse;
+        if ((request.tool_choice as { name?: string } | undefined)?.name === "finish_dream") {
+          const { summary, evidence } = await forced(++calls);
+          const changes = [{ path: "/notes/report.md", rationale: "users asked for it", evidence }];
+          return respond([
+            {
+              type: "tool_use",
+              id: `toolu_finish_${calls}`,
+              name: "finish_dream",
+              input: { summary, changes },
+            },
+          ]);
+        }
+        const wrote = request.messages.some((m) => m.role === "assistant");
+        return respond(
+          wrote
+            ? [{ type: "text", text: "done", citations: null }]
+            : [
+                {
+                  type: "tool_use",
+                  id: "toolu_write",
+                  name: "write",
+                  input: { file_path: `${DREAM_OUTPUT_MOUNT}/notes/report.md`, content: note },
+                },
+              ],
+        );
+      },
+    });
+  }
+
+  it("holds a dream for longer than the dream worker may run", () => {
+    expect(defaultDreamOptions.leaseMs).toBeGreaterThan(
+      queueSpecs["dream-jobs"].consumerTimeoutSeconds * 1000,
+    );
+  });
+
+  it("a second run beside a slow forced finish_dream cannot land the first run's answer unquarantined", async () => {
+    // Prepare: run A's forced call outlives A's lease; meanwhile the sweeper's job starts run B,
+    // which pins its own answer (uncited: the note is quarantined) and dies before applying it.
+    let rt: Awaited<ReturnType<typeof setup>> | undefined;
+    let dreamId = "";
+    const model = noteWithoutFinish(async (call) => {
+      if (call === 2) return { summary: "answer B", evidence: [] };
+      if (!rt) throw new Error("no runtime");
+      const runtime = rt;
+      runtime.advance(runtime.deps.options.leaseMs + 1000);
+      const put = runtime.store.put.bind(runtime.store);
+      runtime.store.put = async (table, item, options) => {
+        await put(table, item, options);
+        if (item.pk === `dreamres#${dreamId}`) {
+          runtime.store.put = put;
+          throw new Error("run B died");
+        }
+      };
+      await expect(runDream(runtime.deps, dreamJob(WS, dreamId))).rejects.toThrow("run B died");
+      // A's answer cites the user's own message: alone, it would let the note land.
+      return { summary: "answer A", evidence: [{ session_id: "sesn_1", event_ids: ["sesn_1:1"] }] };
+    });
+    rt = await setup(model);
+    const before = await rt.memory.contents("memstore_in");
+    dreamId = (await rt.service.create(caller, body("memstore_in", rt.sessions, ue))).id;
+
+    // Act: run A carries on with whatever answer is pinned.
+    await rt.drain();
+
+    // Assess: one answer — B's, pinned first — decides every change; nothing reached live memory.
+    expect(model.requests.filter((r) => r.tool_choice).length).toBe(2);
+    expect((await readFinish(rt.store, dreamId))?.summary).toBe("answer B");
+    expect((await rt.service.retrieve(WS, dreamId)).status).toBe("completed");
+    const { data } = await rt.service.changes(WS, dreamId);
+    expect(data.map((c) => [c.path, c.change])).toEqual([["/quarantine/notes/report.md", "quarantined"]]);
+    expect(await rt.memory.contents("memstore_in")).toEqual(before);
+  });
+
+  it("lists and applies only the change items the pinned answer names", async () => {
+    // Prepare: beside the pinned answer's items lies one it does not name, as a run whose answer
+    // lost the pin leaves behind.
+    const rt = await setup();
+    const before = await rt.memory.contents("memstore_in");
+    const created = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+    const put = rt.store.put.bind(rt.store);
+    rt.store.put = async (table, item, options) => {
+      if (item.pk === `dreamres#${created.id}`) {
+        const [some] = await rt.store.query("resources", `dreamchg#${created.id}`, { limit: 1 });
+        const stray = structuredClone(some?.value) as StoredChange;
+        stray.change = { ...stray.change, path: "/stray.md", change: "added", tainted: false };
+        Object.assign(stray, { livePath: "/stray.md", before: null, after: note, expectedSha: null });
+        await put(table, { pk: `dreamchg#${created.id}`, sk: "/stray.md", value: stray });
+      }
+      return put(table, item, options);
+    };
+
+    // Act
+    await rt.drain();
+
+    // Assess
+    const { data } = await rt.service.changes(WS, created.id);
+    expect(data.length).toBeGreaterThan(0);
+    expect(data.map((c) => c.path)).not.toContain("/stray.md");
+    const live = await rt.memory.contents("memstore_in");
+    expect(Object.keys(live)).not.toContain("/stray.md");
+    expect(live).not.toEqual(before); // the named changes did land
   });
 });
 
