@@ -20,6 +20,21 @@ export class ConditionFailedError extends Error {
   override name = "ConditionFailedError";
 }
 
+/**
+ * A call DynamoDB would refuse (a sort key of the wrong type, duplicate keys in one group, a query
+ * limit below 1, an item or key too large), refused by a store before it writes anything, in
+ * DynamoDB's words: so that what works on the embedded stack works on AWS. The DynamoDB adapter
+ * raises it for what it checks itself (a group, a query's options); what DynamoDB checks (the key
+ * of a single get, put, delete or increment) comes as DynamoDB's own ValidationException.
+ */
+export class StoreValidationError extends Error {
+  override name = "StoreValidationError";
+}
+
+/**
+ * The conditions of one put. `ifNotExists` with an `expectedRev` other than 0 can never hold (an
+ * item that must not exist has no rev): every store refuses it with a TypeError, writing nothing.
+ */
 export interface PutOptions {
   /** Fail with ConditionFailedError if an item with this key exists. */
   ifNotExists?: boolean;
@@ -34,6 +49,11 @@ export interface GroupedPut {
   options?: PutOptions;
 }
 
+/**
+ * A query's range, prefix, size and order. The bounds are of the table's sort key type (`after: 3`
+ * on `resources`, whose keys are strings, is refused, as DynamoDB refuses the key condition), and
+ * `beginsWith` only on a table whose sort keys are strings.
+ */
 export interface QueryOptions {
   /** Only sort keys strictly greater than this. */
   after?: string | number;
@@ -41,6 +61,7 @@ export interface QueryOptions {
   before?: string | number;
   /** Only sort keys that start with this (string keys). */
   beginsWith?: string;
+  /** At most this many items: an integer of at least 1 (DynamoDB refuses `Limit: 0`). */
   limit?: number;
   order?: "asc" | "desc";
 }
@@ -48,11 +69,19 @@ export interface QueryOptions {
 /**
  * A key–value document store with single-item conditional writes (DynamoDB semantics, which dynalite
  * also speaks). No transactions: callers order their writes so that a crash between two is recoverable.
+ *
+ * Every store refuses what DynamoDB refuses, with StoreValidationError (see there): a sort key of the
+ * wrong type for its table (`sk` is a string on `resources`, a number on `events`: shared/infra-spec),
+ * a query bound of the wrong type, a query limit below 1.
  */
 export interface DocumentStore {
   get(table: TableName, pk: string, sk: string | number): Promise<StoredItem | undefined>;
   put(table: TableName, item: StoredItem, options?: PutOptions): Promise<void>;
-  /** Writes several items unconditionally (overwriting), in as few requests as the store allows. */
+  /**
+   * Writes several items unconditionally (overwriting), in as few requests as the store allows. Two
+   * items with one key are refused (StoreValidationError), before anything is written: DynamoDB's
+   * BatchWriteItem refuses them within a request, and every store refuses them within the call.
+   */
   putMany(table: TableName, items: StoredItem[]): Promise<void>;
   /**
    * Puts several items in order, each under its own options, in as few writes as the store allows:
@@ -60,6 +89,9 @@ export interface DocumentStore {
    * §5), puts a conditional item alone and batches the unconditional ones between. The first failed
    * condition throws ConditionFailedError and nothing after it is written (SQLite: nothing at all);
    * so a group that leads with its guard (a step record, an emit-once marker) is all or nothing.
+   * The group is checked whole before anything is written: two puts of one key (same table, pk and
+   * sk), a sort key of the wrong type or contradictory options are refused, however the store would
+   * split the group into requests.
    */
   putAll(puts: ReadonlyArray<GroupedPut>): Promise<void>;
   delete(table: TableName, pk: string, sk: string | number): Promise<void>;

@@ -34,6 +34,18 @@ async function putEach(
 
 const sortKeys = (items: StoredItem[]): Array<string | number> => items.map((item) => item.sk);
 
+/**
+ * Expects a call to have been refused as DynamoDB refuses it, in DynamoDB's words: by the store
+ * itself (StoreValidationError) or, for what the DynamoDB adapter leaves to DynamoDB, by DynamoDB's
+ * own ValidationException.
+ */
+function expectRefused(result: PromiseSettledResult<unknown> | undefined, message: RegExp): void {
+  expect(result?.status).toBe("rejected");
+  const error = (result as PromiseRejectedResult).reason as Error;
+  expect(error.name).toMatch(/^(StoreValidationError|ValidationException)$/);
+  expect(error.message).toMatch(message);
+}
+
 function documentStoreBehaviour(name: string, harness: StoreHarness): void {
   describe(name, () => {
     beforeAll(() => harness.setUp());
@@ -392,6 +404,171 @@ function documentStoreBehaviour(name: string, harness: StoreHarness): void {
         await expect(attempt).rejects.toBeInstanceOf(ConditionFailedError);
         expect(await store.get("resources", pk, "session")).toEqual({ pk, sk: "session", rev: 3 });
         expect(sortKeys(await store.query("events", pk)).filter((sk) => sk === 2)).toEqual([]);
+      });
+    });
+
+    describe("refuses what DynamoDB refuses, writing nothing", () => {
+      it("a sort key of the other type than its table's, in every call", async () => {
+        // Prepare
+        const store = harness.store();
+        const pk = partition();
+        // Act
+        const [numberOnStrings, stringOnNumbers, ...others] = await Promise.allSettled([
+          store.put("resources", { pk, sk: 1 }),
+          store.put("events", { pk, sk: "1" }),
+          store.putMany("resources", [
+            { pk, sk: "a" },
+            { pk, sk: 2 },
+          ]),
+          store.putMany("events", [{ pk, sk: "3" }]),
+          store.putAll([
+            { table: "resources", item: { pk, sk: "b" } },
+            { table: "resources", item: { pk, sk: 4 }, options: { ifNotExists: true } },
+          ]),
+          store.putAll([{ table: "events", item: { pk, sk: "5" } }]),
+          store.get("resources", pk, 6),
+          store.get("events", pk, "7"),
+          store.delete("resources", pk, 8),
+          store.delete("events", pk, "9"),
+          store.increment("resources", pk, 10, "n", 1),
+          store.increment("events", pk, "11", "n", 1),
+        ]);
+        // Assess
+        expectRefused(numberOnStrings, /Type mismatch for key sk expected: S actual: N/);
+        expectRefused(stringOnNumbers, /Type mismatch for key sk expected: N actual: S/);
+        for (const result of others)
+          expectRefused(
+            result,
+            /Type mismatch for key sk|The provided key element does not match the schema/,
+          );
+        expect(await store.query("resources", pk)).toEqual([]);
+        expect(await store.query("events", pk)).toEqual([]);
+      });
+
+      it("a query bound of the other type than the table's sort keys, or a prefix on numeric keys", async () => {
+        // Prepare
+        const store = harness.store();
+        const pk = partition();
+        await store.put("resources", { pk, sk: "a" });
+        await store.put("events", { pk, sk: 1 });
+        // Act
+        const results = await Promise.allSettled([
+          store.query("resources", pk, { after: 0 }),
+          store.query("resources", pk, { before: 9, order: "desc" }),
+          store.query("resources", pk, { after: 0, before: "z" }),
+          // a bound that the DynamoDB adapter's key condition leaves out for the prefix
+          store.query("resources", pk, { after: 0, beginsWith: "a" }),
+          store.query("events", pk, { after: "0" }),
+          store.query("events", pk, { before: "9", order: "desc" }),
+          store.query("events", pk, { beginsWith: "1" }),
+        ]);
+        // Assess
+        for (const result of results)
+          expectRefused(result, /Condition parameter type does not match schema type/);
+      });
+
+      it("a query limit below 1 or not an integer", async () => {
+        // Prepare
+        const store = harness.store();
+        const pk = partition();
+        await store.put("resources", { pk, sk: "a" });
+        // Act
+        const results = await Promise.allSettled([
+          store.query("resources", pk, { limit: 0 }),
+          // with a bound in its key condition, the DynamoDB adapter asks for more than the limit
+          store.query("resources", pk, { after: " ", limit: 0 }),
+          store.query("resources", pk, { limit: -1, order: "desc" }),
+          store.query("resources", pk, { limit: 1.5 }),
+          store.query("resources", pk, { limit: Number.NaN }),
+        ]);
+        const one = await store.query("resources", pk, { limit: 1 });
+        // Assess
+        for (const result of results) expectRefused(result, /at 'limit'/);
+        expect(sortKeys(one)).toEqual(["a"]);
+      });
+
+      it("two items of one key in a putMany, even in different batches", async () => {
+        // Prepare
+        const store = harness.store();
+        const pk = partition();
+        const items = Array.from({ length: 30 }, (_, i) => ({ pk, sk: i + 1 }));
+        // Act
+        const [adjacent, apart] = await Promise.allSettled([
+          store.putMany("events", [...items.slice(0, 2), { pk, sk: 2, v: "again" }]),
+          store.putMany("events", [...items, { pk, sk: 1, v: "again" }]),
+        ]);
+        // Assess
+        expectRefused(adjacent, /Provided list of item keys contains duplicates/);
+        expectRefused(apart, /Provided list of item keys contains duplicates/);
+        expect(await store.query("events", pk)).toEqual([]);
+      });
+
+      it("two puts of one key in a putAll group, however the store splits it into requests", async () => {
+        // Prepare
+        const store = harness.store();
+        const pk = partition();
+        // Act
+        const [batched, alone] = await Promise.allSettled([
+          store.putAll([
+            { table: "resources", item: { pk, sk: "marker" }, options: { ifNotExists: true } },
+            { table: "events", item: { pk, sk: 1 } },
+            { table: "events", item: { pk, sk: 2 } },
+            { table: "events", item: { pk, sk: 1, v: "again" } },
+          ]),
+          store.putAll([
+            { table: "resources", item: { pk, sk: "s", rev: 1 }, options: { expectedRev: 0 } },
+            { table: "resources", item: { pk, sk: "s", rev: 1, v: "again" } },
+          ]),
+        ]);
+        // Assess
+        expectRefused(batched, /Provided list of item keys contains duplicates/);
+        expectRefused(alone, /Provided list of item keys contains duplicates/);
+        expect(await store.query("resources", pk)).toEqual([]);
+        expect(await store.query("events", pk)).toEqual([]);
+      });
+
+      it("but takes one key in two tables, or one sort key in two partitions, as no duplicate", async () => {
+        // Prepare
+        const store = harness.store();
+        const [pk, other] = [partition(), partition()];
+        // Act
+        await store.putAll([
+          { table: "resources", item: { pk, sk: "1" } },
+          { table: "events", item: { pk, sk: 1 } },
+          { table: "events", item: { pk: other, sk: 1 } },
+        ]);
+        await store.putMany("resources", [
+          { pk, sk: "2" },
+          { pk: other, sk: "2" },
+        ]);
+        // Assess
+        expect(sortKeys(await store.query("resources", pk))).toEqual(["1", "2"]);
+        expect(sortKeys(await store.query("events", pk))).toEqual([1]);
+        expect(sortKeys(await store.query("resources", other))).toEqual(["2"]);
+        expect(sortKeys(await store.query("events", other))).toEqual([1]);
+      });
+
+      it("ifNotExists with an expectedRev other than 0, as a TypeError before anything is written", async () => {
+        // Prepare
+        const store = harness.store();
+        const pk = partition();
+        // Act
+        const [single, grouped] = await Promise.allSettled([
+          store.put("resources", { pk, sk: "a", rev: 2 }, { ifNotExists: true, expectedRev: 1 }),
+          store.putAll([
+            { table: "resources", item: { pk, sk: "b" } },
+            {
+              table: "resources",
+              item: { pk, sk: "c", rev: 2 },
+              options: { ifNotExists: true, expectedRev: 1 },
+            },
+          ]),
+        ]);
+        await store.put("resources", { pk, sk: "d", rev: 1 }, { ifNotExists: true, expectedRev: 0 });
+        // Assess
+        expect(single).toMatchObject({ status: "rejected", reason: expect.any(TypeError) });
+        expect(grouped).toMatchObject({ status: "rejected", reason: expect.any(TypeError) });
+        expect(sortKeys(await store.query("resources", pk))).toEqual(["d"]);
       });
     });
 

@@ -7,6 +7,7 @@
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { PutCommandInput, QueryCommandInput } from "@aws-sdk/lib-dynamodb";
+import { checkBatch, checkGroup, checkPutOptions, checkQuery } from "../../core/document-store-rules.js";
 import {
   ConditionFailedError,
   type DocumentStore,
@@ -128,6 +129,12 @@ export class DynamoDbDocumentStore implements DocumentStore {
   }
 
   async put(table: TableName, item: StoredItem, options: PutOptions = {}): Promise<void> {
+    checkPutOptions(table, item, options);
+    await this.putItem(table, item, options);
+  }
+
+  /** One PutItem under its conditions; DynamoDB checks the key. */
+  private async putItem(table: TableName, item: StoredItem, options: PutOptions = {}): Promise<void> {
     const input: PutCommandInput = { TableName: this.tableNames[table], Item: encodeItem(item) };
     const conditions: string[] = [];
     if (options.ifNotExists || options.expectedRev === 0) conditions.push("attribute_not_exists(pk)");
@@ -144,8 +151,17 @@ export class DynamoDbDocumentStore implements DocumentStore {
     }
   }
 
-  /** BatchWriteItem, 25 items a request, retrying what DynamoDB leaves unprocessed. */
+  /**
+   * BatchWriteItem, 25 items a request, retrying what DynamoDB leaves unprocessed. Duplicate keys are
+   * refused before the first request: DynamoDB would refuse them only within one request, after the
+   * requests before it were written.
+   */
   async putMany(table: TableName, items: StoredItem[]): Promise<void> {
+    checkBatch(table, items);
+    await this.writeBatches(table, items);
+  }
+
+  private async writeBatches(table: TableName, items: StoredItem[]): Promise<void> {
     const name = this.tableNames[table];
     for (let start = 0; start < items.length; start += 25) {
       let requests: unknown[] = items
@@ -166,11 +182,14 @@ export class DynamoDbDocumentStore implements DocumentStore {
   }
 
   async putAll(puts: ReadonlyArray<GroupedPut>): Promise<void> {
+    // Checked whole before the first request: DynamoDB sees one request at a time, so a key given
+    // twice would pass across requests, and a refused key would be refused after the requests before.
+    checkGroup(puts);
     // Runs of unconditional puts to one table go as batches; a conditional put goes alone, in order.
     for (let start = 0; start < puts.length; ) {
       const first = puts[start] as GroupedPut;
       if (isConditional(first)) {
-        await this.put(first.table, first.item, first.options);
+        await this.putItem(first.table, first.item, first.options);
         start += 1;
         continue;
       }
@@ -178,8 +197,8 @@ export class DynamoDbDocumentStore implements DocumentStore {
       while (end < puts.length && !isConditional(puts[end] as GroupedPut) && puts[end]?.table === first.table)
         end++;
       const run = puts.slice(start, end).map((put) => put.item);
-      if (run.length === 1) await this.put(first.table, first.item);
-      else await this.putMany(first.table, run);
+      if (run.length === 1) await this.putItem(first.table, first.item);
+      else await this.writeBatches(first.table, run);
       start = end;
     }
   }
@@ -191,9 +210,12 @@ export class DynamoDbDocumentStore implements DocumentStore {
   /**
    * DynamoDB allows one sort-key condition, and only inclusive ranges; so the key condition selects an
    * inclusive superset that starts where the traversal starts, and the strict bounds and the prefix are
-   * checked here, stopping as soon as an item lies past the far end.
+   * checked here, stopping as soon as an item lies past the far end. The options are checked first:
+   * the key condition may leave a bound or the prefix out (and the limit gets slack), so DynamoDB
+   * would not see a bound of the wrong type or a limit of 0.
    */
   async query(table: TableName, pk: string, options: QueryOptions = {}): Promise<StoredItem[]> {
+    checkQuery(table, options);
     const plan = planKeyCondition(options);
     if (plan === "empty") return [];
     const descending = options.order === "desc";

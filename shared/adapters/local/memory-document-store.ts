@@ -1,7 +1,17 @@
 /**
  * The DocumentStore port in memory, with DynamoDB's semantics (conditional puts, strict key ranges,
- * sort order by number value or UTF-8 bytes, `undefined` attributes dropped). For unit tests.
+ * sort order by number value or UTF-8 bytes, `undefined` attributes dropped) and refusals (a sort key
+ * of the wrong type, duplicate keys in a group, a limit below 1: core/document-store-rules.ts). For
+ * unit tests.
  */
+import {
+  checkBatch,
+  checkGroup,
+  checkItemKey,
+  checkKey,
+  checkPutOptions,
+  checkQuery,
+} from "../../core/document-store-rules.js";
 import {
   ConditionFailedError,
   type DocumentStore,
@@ -19,11 +29,14 @@ export class MemoryDocumentStore implements DocumentStore {
   private readonly tables = new Map<TableName, Map<string, Map<string, StoredItem>>>();
 
   async get(table: TableName, pk: string, sk: SortKey): Promise<StoredItem | undefined> {
+    checkKey(table, sk);
     const item = this.partition(table, pk)?.get(keyOf(sk));
     return item === undefined ? undefined : copy(item);
   }
 
   async put(table: TableName, item: StoredItem, options: PutOptions = {}): Promise<void> {
+    checkItemKey(table, item);
+    checkPutOptions(table, item, options);
     const existing = this.partition(table, item.pk)?.get(keyOf(item.sk));
     const mustNotExist = options.ifNotExists || options.expectedRev === 0;
     if (mustNotExist && existing !== undefined) {
@@ -41,19 +54,28 @@ export class MemoryDocumentStore implements DocumentStore {
     this.partition(table, item.pk, true).set(keyOf(item.sk), copy(item));
   }
 
+  /**
+   * Checked whole first, then put by put through `put` (as DynamoDB writes a group: one request after
+   * another), so that a test's store that fails a chosen put fails it inside a group too.
+   */
   async putMany(table: TableName, items: StoredItem[]): Promise<void> {
-    await this.putAll(items.map((item) => ({ table, item })));
+    checkBatch(table, items);
+    for (const item of items) await this.put(table, item);
   }
 
+  /** As putMany: the first failed condition ends the group, and what came before it stays. */
   async putAll(puts: ReadonlyArray<GroupedPut>): Promise<void> {
+    checkGroup(puts);
     for (const { table, item, options } of puts) await this.put(table, item, options);
   }
 
   async delete(table: TableName, pk: string, sk: SortKey): Promise<void> {
+    checkKey(table, sk);
     this.partition(table, pk)?.delete(keyOf(sk));
   }
 
   async query(table: TableName, pk: string, options: QueryOptions = {}): Promise<StoredItem[]> {
+    checkQuery(table, options);
     const { after, before, beginsWith, limit, order } = options;
     const items = [...(this.partition(table, pk)?.values() ?? [])]
       .filter(
@@ -68,6 +90,7 @@ export class MemoryDocumentStore implements DocumentStore {
   }
 
   async increment(table: TableName, pk: string, sk: SortKey, attribute: string, by: number): Promise<number> {
+    checkKey(table, sk);
     const partition = this.partition(table, pk, true);
     const item = partition.get(keyOf(sk)) ?? { pk, sk };
     const current = item[attribute] ?? 0;

@@ -6,14 +6,24 @@
  * DynamoDB's semantics, checked by the same behaviour suite as the DynamoDB adapter: single-item
  * conditional puts, strict key ranges, sort keys ordered as numbers by value and strings by their
  * UTF-8 bytes (SQLite's BINARY collation compares UTF-8 bytes), `undefined` attributes dropped, and
- * DynamoDB's limits (400 KB items, 2,048-byte partition and 1,024-byte sort keys) so that what works
- * here works on AWS. The calls are synchronous underneath: one process owns the data dir (its lock),
- * and a read-check-write runs without interleaving, so conditional writes need no transaction.
+ * DynamoDB's limits (400 KB items, 2,048-byte partition and 1,024-byte sort keys) and refusals (a sort
+ * key of the wrong type, duplicate keys in a group, a limit below 1: core/document-store-rules.ts) so
+ * that what works here works on AWS. The calls are synchronous underneath: one process owns the data
+ * dir (its lock), and a read-check-write runs without interleaving, so conditional writes need no
+ * transaction.
  * The hot writes are each one statement (a conditional put checks its condition in its own `WHERE`
  * or `ON CONFLICT`; an increment updates the counter in place): no read, decode and re-encode of the
  * item in JavaScript before the write.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import {
+  checkBatch,
+  checkGroup,
+  checkItemKey,
+  checkKey,
+  checkPutOptions,
+  checkQuery,
+} from "../../core/document-store-rules.js";
 import {
   ConditionFailedError,
   type DocumentStore,
@@ -21,6 +31,7 @@ import {
   type PutOptions,
   type QueryOptions,
   type StoredItem,
+  StoreValidationError,
   type TableName,
 } from "../../core/ports.js";
 import { openSqliteDatabase } from "./node-sqlite.js";
@@ -36,11 +47,6 @@ export const SQLITE_STORE_LIMITS = {
   partitionKeyBytes: 2048,
   sortKeyBytes: 1024,
 } as const;
-
-/** A write DynamoDB would refuse (item or key too large), with DynamoDB's wording. */
-export class StoreValidationError extends Error {
-  override name = "StoreValidationError";
-}
 
 export class SqliteDocumentStore implements DocumentStore {
   private readonly db: DatabaseSync;
@@ -90,14 +96,28 @@ export class SqliteDocumentStore implements DocumentStore {
   }
 
   async get(table: TableName, pk: string, sk: SortKey): Promise<StoredItem | undefined> {
+    checkKey(table, sk);
     return this.read(table, pk, sk);
   }
 
   async put(table: TableName, item: StoredItem, options: PutOptions = {}): Promise<void> {
+    checkItemKey(table, item);
+    checkPutOptions(table, item, options);
     this.write(table, item, options);
   }
 
   async putAll(puts: ReadonlyArray<GroupedPut>): Promise<void> {
+    checkGroup(puts);
+    this.writeGroup(puts);
+  }
+
+  async putMany(table: TableName, items: StoredItem[]): Promise<void> {
+    checkBatch(table, items);
+    this.writeGroup(items.map((item) => ({ table, item })));
+  }
+
+  /** A checked group in one transaction: all of it, or (a failed condition) none of it. */
+  private writeGroup(puts: ReadonlyArray<GroupedPut>): void {
     if (puts.length === 0) return;
     const docs = puts.map(({ item }) => this.encode(item));
     this.db.exec("BEGIN");
@@ -130,15 +150,13 @@ export class SqliteDocumentStore implements DocumentStore {
     }
   }
 
-  async putMany(table: TableName, items: StoredItem[]): Promise<void> {
-    await this.putAll(items.map((item) => ({ table, item })));
-  }
-
   async delete(table: TableName, pk: string, sk: SortKey): Promise<void> {
+    checkKey(table, sk);
     this.statements.delete.run(table, pk, sk);
   }
 
   async query(table: TableName, pk: string, options: QueryOptions = {}): Promise<StoredItem[]> {
+    checkQuery(table, options);
     const { after, before, beginsWith, limit, order } = options;
     const where = ["tbl = ?", "pk = ?"];
     const params: Array<string | number> = [table, pk];
@@ -166,6 +184,7 @@ export class SqliteDocumentStore implements DocumentStore {
   }
 
   async increment(table: TableName, pk: string, sk: SortKey, attribute: string, by: number): Promise<number> {
+    checkKey(table, sk);
     if (PLAIN_ATTRIBUTE.test(attribute)) {
       // an integer is bound as one, so that the stored counter stays an integer
       const step = Number.isSafeInteger(by) ? BigInt(by) : by;
