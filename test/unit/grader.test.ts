@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { EventsService } from "../../shared/core/events/events-service.js";
 import { runGrader } from "../../shared/core/outcomes/grader.js";
 import type { GraderMessage } from "../../shared/core/outcomes/grader-message.js";
-import { OutcomeStore } from "../../shared/core/outcomes/outcome-record.js";
+import { EVALUATION_LIMITS, OutcomeStore } from "../../shared/core/outcomes/outcome-record.js";
+import { OutcomesService } from "../../shared/core/outcomes/outcomes-service.js";
 import type { MessageQueue } from "../../shared/core/ports.js";
 import { runAgentStep } from "../../shared/core/runtime/agent-step.js";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
@@ -27,7 +28,7 @@ const satisfied = toolUse("submit_grade", {
   explanation: "met",
 });
 
-async function start(model: ScriptedModel, clock = { t: 1_000_000 }) {
+async function start(model: ScriptedModel, clock = { t: 1_000_000 }, rubric = "- It is written") {
   const rt = inMemoryDeps(model, () => clock.t);
   const graders = new GraderQueue();
   rt.deps.outcomes = { queue: graders, heartbeatMs: 60_000, leaseMs: 300_000 };
@@ -36,12 +37,22 @@ async function start(model: ScriptedModel, clock = { t: 1_000_000 }) {
     {
       type: "user.define_outcome",
       description: "Write it",
-      rubric: { type: "text", content: "- It is written" },
+      rubric: { type: "text", content: rubric },
     },
   ]);
   // The agent's turn: one step, which ends the turn and hands the outcome to the grader.
   await runAgentStep(rt.deps, rt.queue.take() as never);
   return { ...rt, graders, clock };
+}
+
+/** DynamoDB's 400 KB item limit, which the SQLite store enforces too (the in-memory store does not). */
+function enforceItemLimit(deps: ReturnType<typeof inMemoryDeps>["deps"]) {
+  const put = deps.store.put.bind(deps.store);
+  deps.store.put = async (table, item, options) => {
+    const bytes = Buffer.byteLength(JSON.stringify(item));
+    if (bytes > 400 * 1024) throw new Error(`ValidationException: item of ${bytes} bytes (${item.sk})`);
+    return put(table, item, options);
+  };
 }
 
 describe("outcome hand-off and grading", () => {
@@ -114,5 +125,52 @@ describe("outcome hand-off and grading", () => {
       stepSeq: record?.run.stepSeq ?? 0,
     });
     expect((await deps.sessions.get(WS, "sesn_1"))?.rev).toBe(record?.rev);
+  });
+
+  it("a verdict on a rubric near the 256 KiB limit is pinned within the item limit, after one grader call", async () => {
+    // 130 criteria of ~1.6 KB, all unmet: repeating each one's text made a ~450 KB record.
+    const n = 130;
+    const rubric = Array.from(
+      { length: n },
+      (_, i) => `- Criterion ${i}: ${"the report must describe this aspect in detail ".repeat(34)}`,
+    ).join("\n");
+    const unmet = toolUse("submit_grade", {
+      rubric_applies: true,
+      criteria: Array.from({ length: n }, (_, index) => ({ index, satisfied: false, finding: "missing" })),
+      explanation: "Nothing is met.",
+    });
+    const model = new ScriptedModel([text("done"), unmet]);
+    const { deps, graders } = await start(model, { t: 1_000_000 }, rubric);
+    enforceItemLimit(deps);
+    const message = graders.sent[0] as GraderMessage;
+
+    await expect(runGrader(deps, message)).resolves.toMatchObject({ result: "needs_revision" });
+
+    expect(model.requests).toHaveLength(2);
+    const [pinned] = await new OutcomeStore(deps.store).evaluations("sesn_1", message.outcomeId);
+    expect(pinned?.criteria).toHaveLength(n);
+    expect(pinned?.criteria[7]).toEqual({ index: 7, method: "model", satisfied: false, finding: "missing" });
+    expect(pinned?.explanation.length).toBeLessThanOrEqual(EVALUATION_LIMITS.explanationChars);
+    expect(pinned?.explanation).toMatch(
+      /^Nothing is met\.\n\n130 of 130 criteria are not met:\n- \[0\] Criterion 0:/,
+    );
+    expect(pinned?.explanation).toMatch(/- … and \d+ more \(see this evaluation's findings\)$/);
+    const [end] = (await deps.events.read("sesn_1")).filter(
+      (e) => e.event.type === "span.outcome_evaluation_end",
+    );
+    expect(end?.event).toMatchObject({ result: "needs_revision", explanation: pinned?.explanation });
+    const record = await deps.sessions.get(WS, "sesn_1");
+    expect(record?.session.outcome_evaluations[0]).toMatchObject({ result: "running", iteration: 1 });
+    expect(graders.sent).toHaveLength(1);
+    // The findings endpoint names each criterion by the pinned rubric's text.
+    const findings = await new OutcomesService(deps.sessions, new OutcomeStore(deps.store)).findings(
+      WS,
+      "sesn_1",
+      message.outcomeId,
+    );
+    expect(findings.data[0]?.criteria[7]).toMatchObject({
+      index: 7,
+      criterion: expect.stringMatching(/^Criterion 7: /),
+    });
   });
 });

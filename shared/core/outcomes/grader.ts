@@ -105,6 +105,7 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
       outcome_evaluation_start_id: start?.event.id ?? "",
       iteration,
       result: record.result,
+      // Within EVALUATION_LIMITS, as pinned: the event has no findings, only the explanation.
       explanation: record.explanation,
       usage: record.usage,
       processed_at: iso(deps.clock.now()),
@@ -143,7 +144,7 @@ async function evaluate(
 ): Promise<EvaluationRecord | ModelCallError> {
   const settings = deps.outcomes as NonNullable<StepDeps["outcomes"]>;
   const sessionId = claimed.session.id;
-  const base = { schemaVersion: 1 as const, outcomeId: definition.outcomeId, iteration };
+  const base = { schemaVersion: 2 as const, outcomeId: definition.outcomeId, iteration };
   const now = () => iso(deps.clock.now());
   const interrupted = (usage: Grade["usage"]): EvaluationRecord => ({
     ...base,
