@@ -173,4 +173,51 @@ describe("outcome hand-off and grading", () => {
       criterion: expect.stringMatching(/^Criterion 7: /),
     });
   });
+
+  it("an internal error before the verdict is retried like a model outage, then ends the outcome `failed`", async () => {
+    const { deps, graders, published } = await start(new ScriptedModel([text("done")]));
+    let graderCalls = 0;
+    deps.model = {
+      name: "broken",
+      async createMessage() {
+        graderCalls++;
+        throw new TypeError("Cannot read properties of undefined (reading 'content')");
+      },
+    };
+    const runs = [];
+    for (let round = 0; round < 5 && graders.sent.length > round; round++)
+      runs.push(await runGrader(deps, graders.sent[round] as GraderMessage));
+
+    // maxRetries 2: three attempts, each re-sent by the grader itself, then a verdict.
+    expect(runs.map((r) => r.outcome)).toEqual(["retrying", "retrying", "graded"]);
+    expect(graderCalls).toBe(3);
+    const record = await deps.sessions.get(WS, "sesn_1");
+    expect(record?.session.status).toBe("idle");
+    expect(record?.run.grading).toBeUndefined();
+    expect(record?.session.outcome_evaluations[0]).toMatchObject({
+      result: "failed",
+      explanation: expect.stringMatching(/internal error on each of its 3 attempts/),
+    });
+    const types = (await deps.events.read("sesn_1")).map((e) => e.event.type);
+    expect(types.filter((t) => t === "span.outcome_evaluation_end")).toHaveLength(1);
+    expect(types.at(-1)).toBe("session.status_idle");
+    expect(published.map((e) => e.type)).toContain("session.status_idled");
+  });
+
+  it("a verdict the store keeps refusing is counted the same way: three grader calls, then `failed`", async () => {
+    const model = new ScriptedModel([text("done"), satisfied, satisfied, satisfied, satisfied]);
+    const { deps, graders } = await start(model);
+    const put = deps.store.put.bind(deps.store);
+    deps.store.put = async (table, item, options) => {
+      if (String(item.sk).startsWith("eval#") && item.result !== "failed")
+        throw new Error("ValidationException: Item size has exceeded the maximum allowed size");
+      return put(table, item, options);
+    };
+    for (let round = 0; round < 5 && graders.sent.length > round; round++)
+      await runGrader(deps, graders.sent[round] as GraderMessage);
+    expect(model.requests).toHaveLength(4); // the agent's and three grader calls
+    const record = await deps.sessions.get(WS, "sesn_1");
+    expect(record?.session.status).toBe("idle");
+    expect(record?.session.outcome_evaluations[0]?.result).toBe("failed");
+  });
 });

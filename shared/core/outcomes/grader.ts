@@ -28,6 +28,12 @@ import { type Grade, GraderOutputError, gradeAgainstRubric } from "./grading.js"
 import { type EvaluationRecord, type OutcomeDefinition, OutcomeStore } from "./outcome-record.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const noUsage = () => ({
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+});
 const interruptPending = (r: SessionRecord) => r.run.interruptSeq > r.run.interruptHandledSeq;
 const matches = (r: SessionRecord, m: GraderMessage) =>
   r.run.grading?.outcomeId === m.outcomeId && r.run.grading.iteration === m.iteration;
@@ -54,7 +60,8 @@ async function claim(deps: StepDeps, message: GraderMessage, leaseMs: number) {
 
 /**
  * What one grader job did, for its log line: `skipped` (stale, duplicate or held), `retrying` (the
- * model failed and the evaluation is re-sent later), or `graded` with the verdict and its tokens.
+ * model or anything else before the verdict failed, and the evaluation is re-sent later), or
+ * `graded` with the verdict and its tokens.
  */
 export type GraderRun =
   | { outcome: "skipped" }
@@ -90,12 +97,12 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
   ]);
   let record = await outcomes.evaluation(sessionId, outcomeId, iteration);
   if (!record) {
-    const grade = await evaluate(deps, claimed, definition, iteration);
-    if (grade instanceof ModelCallError) {
-      await retryLater(deps, claimed, message, grade);
-      return { outcome: "retrying", errorKind: grade.kind };
+    const verdict = await gradeAndPin(deps, claimed, definition, iteration);
+    if ("retry" in verdict) {
+      await retryLater(deps, claimed, message, verdict.retry);
+      return { outcome: "retrying", errorKind: verdict.retry };
     }
-    record = await outcomes.pinEvaluation(sessionId, grade);
+    record = verdict;
   }
   const [end] = await emitOnce(deps.store, deps.events, sessionId, `outc-end#${outcomeId}#${iteration}`, [
     {
@@ -135,7 +142,53 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
   return graded;
 }
 
-/** Grades one iteration; every failure becomes a verdict (`failed`), never a guess. */
+/**
+ * Grades the iteration and pins its verdict, or says why to retry later. Anything that fails before
+ * the verdict is pinned (a store refusal, a workspace read, a bug) counts as an attempt, like a model
+ * outage: once retries run out the evaluation is pinned `failed`, instead of being re-run (and the
+ * grader model called again) on every re-nudge.
+ */
+async function gradeAndPin(
+  deps: StepDeps,
+  claimed: SessionRecord,
+  definition: OutcomeDefinition,
+  iteration: number,
+): Promise<EvaluationRecord | { retry: string }> {
+  const outcomes = new OutcomeStore(deps.store);
+  const sessionId = claimed.session.id;
+  const attempt = claimed.run.grading?.attempt ?? 0;
+  try {
+    const grade = await evaluate(deps, claimed, definition, iteration);
+    if (grade instanceof ModelCallError) return { retry: grade.kind };
+    return await outcomes.pinEvaluation(sessionId, grade);
+  } catch (error) {
+    const retry = canRetry(attempt, deps.retry);
+    deps.logger.error("grader failed", {
+      sessionId,
+      outcomeId: definition.outcomeId,
+      iteration,
+      attempt,
+      retry,
+      error: String((error as Error)?.stack ?? error),
+    });
+    if (retry) return { retry: "internal" };
+  }
+  return outcomes.pinEvaluation(sessionId, {
+    schemaVersion: 2,
+    outcomeId: definition.outcomeId,
+    iteration,
+    result: "failed",
+    explanation: `The grader failed with an internal error on each of its ${attempt + 1} attempts, so the outcome could not be evaluated.`,
+    criteria: [],
+    usage: noUsage(),
+    gradedAt: iso(deps.clock.now()),
+  });
+}
+
+/**
+ * Grades one iteration: a grader model that cannot be read or reached becomes a `failed` verdict
+ * (never a guess), or a ModelCallError to retry; anything else is thrown for the caller to count.
+ */
 async function evaluate(
   deps: StepDeps,
   claimed: SessionRecord,
@@ -154,12 +207,7 @@ async function evaluate(
     usage,
     gradedAt: now(),
   });
-  const zero = {
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
-  };
+  const zero = noUsage();
   if (interruptPending(claimed)) return interrupted(zero);
 
   const beat = (n: number) =>
@@ -220,22 +268,13 @@ async function evaluate(
 }
 
 /**
- * Releases the evaluation and re-sends its message after a jittered delay; the sweeper's deadline
- * moves past the delay so it does not re-nudge early.
+ * Counts the failed attempt, releases the evaluation and re-sends its message after a jittered
+ * delay; the sweeper's deadline moves past the delay so it does not re-nudge early.
  */
-async function retryLater(
-  deps: StepDeps,
-  claimed: SessionRecord,
-  message: GraderMessage,
-  error: ModelCallError,
-) {
+async function retryLater(deps: StepDeps, claimed: SessionRecord, message: GraderMessage, kind: string) {
   const attempt = claimed.run.grading?.attempt ?? 0;
   const delaySeconds = retryDelaySeconds(attempt, deps.retry);
-  deps.logger.warn("grader model call failed; retrying", {
-    sessionId: message.sessionId,
-    attempt,
-    kind: error.kind,
-  });
+  deps.logger.warn("grader attempt failed; retrying", { sessionId: message.sessionId, attempt, kind });
   const saved = await deps.sessions.mutate(message.workspaceId, message.sessionId, (current) => {
     const grading = current.run.grading;
     if (!grading || !matches(current, message) || grading.leaseOwner !== claimed.run.grading?.leaseOwner)
