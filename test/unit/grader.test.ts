@@ -220,4 +220,44 @@ describe("outcome hand-off and grading", () => {
     expect(record?.session.status).toBe("idle");
     expect(record?.session.outcome_evaluations[0]?.result).toBe("failed");
   });
+
+  it("an interrupt written between the commit's read and its save still announces the idle", async () => {
+    const unmet = toolUse("submit_grade", {
+      rubric_applies: true,
+      criteria: [{ index: 0, satisfied: false, finding: "not yet" }],
+      explanation: "not met",
+    });
+    const { deps, graders, published } = await start(new ScriptedModel([text("done"), unmet]));
+    // The commit reads the session (no interrupt: a revision turn, no idle events), then saves; the
+    // interrupt lands in between, at the first session write after the end event.
+    const put = deps.store.put.bind(deps.store);
+    let endWritten = false;
+    deps.store.put = async (table, item, options) => {
+      if (String(item.sk).startsWith("outc-end#")) endWritten = true;
+      return put(table, item, options);
+    };
+    const mutate = deps.sessions.mutate.bind(deps.sessions);
+    let interrupted = false;
+    deps.sessions.mutate = async (...args: Parameters<typeof mutate>) => {
+      if (endWritten && !interrupted) {
+        interrupted = true;
+        await new EventsService(deps).send(WS, "sesn_1", [{ type: "user.interrupt" }]);
+      }
+      return mutate(...args);
+    };
+
+    await runGrader(deps, graders.sent[0] as GraderMessage);
+
+    expect(interrupted).toBe(true);
+    const record = await deps.sessions.get(WS, "sesn_1");
+    expect(record?.session.status).toBe("idle");
+    const types = (await deps.events.read("sesn_1")).map((e) => e.event.type);
+    expect(types.slice(-4)).toEqual([
+      "span.outcome_evaluation_end",
+      "user.interrupt",
+      "session.usage",
+      "session.status_idle",
+    ]);
+    expect(published.filter((e) => e.type === "session.status_idled")).toHaveLength(1);
+  });
 });

@@ -353,9 +353,18 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
     if (idle) await publishSessionEvent(deps, workspaceId, sessionId, "session.status_idled", idle.id);
   }
   const now = deps.clock.now();
+  // The idle events were planned on `before`; an interrupt written since makes this save go idle
+  // too, and an idle saved unannounced has no `session.status_idle` and no webhook. Then nothing is
+  // saved and the commit starts over from a fresh read, which announces it.
+  let unannounced = false;
   const result = await deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    unannounced = false;
     if (!owned(current)) return undefined;
     const { revise, nextPending, goIdle } = plan(current);
+    if (goIdle && idleEvents.length === 0) {
+      unannounced = true;
+      return undefined;
+    }
     const entry = current.session.outcome_evaluations.find((e) => e.outcome_id === record.outcomeId);
     if (entry) {
       entry.explanation = record.explanation;
@@ -381,6 +390,7 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
     current.session.updated_at = iso(now);
     return current;
   });
+  if (unannounced) return commit(deps, claimed, record, endSeq);
   const after = result?.after;
   if (!after || result.before.rev === after.rev) return;
   if (after.session.status === "idle") {
