@@ -260,4 +260,26 @@ describe("outcome hand-off and grading", () => {
     ]);
     expect(published.filter((e) => e.type === "session.status_idled")).toHaveLength(1);
   });
+
+  it("a grader that dies in its commit, after publishing the verdict, does not publish it again when re-run", async () => {
+    const clock = { t: 1_000_000 };
+    const { deps, graders, published } = await start(new ScriptedModel([text("done"), satisfied]), clock);
+    const message = graders.sent[0] as GraderMessage;
+    const mutate = deps.sessions.mutate.bind(deps.sessions);
+    let crashed = false;
+    deps.sessions.mutate = async (...args: Parameters<typeof mutate>) => {
+      if (!crashed && published.some((e) => e.type === "session.outcome_evaluation_ended")) {
+        crashed = true;
+        throw new Error("process killed");
+      }
+      return mutate(...args);
+    };
+    await expect(runGrader(deps, message)).rejects.toThrow("process killed");
+    clock.t += 301_000;
+    await runGrader(deps, message);
+
+    expect((await deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("idle");
+    // Each publish of a `satisfied` verdict is one SNS notification (email/SMS do not dedupe).
+    expect(published.filter((e) => e.type === "session.outcome_evaluation_ended")).toHaveLength(1);
+  });
 });

@@ -125,19 +125,25 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
     outputTokens: record.usage.output_tokens,
   };
   if (!end) return graded;
-  await publishSessionEvent(
-    deps,
-    message.workspaceId,
-    sessionId,
-    "session.outcome_evaluation_ended",
-    end.event.id,
-    {
-      outcome_id: outcomeId,
-      result: record.result,
-      iteration,
-      agent_id: claimed.session.agent.id,
-    },
-  );
+  // A re-run after a failed commit would publish again: webhooks dedupe on the id, but the SNS
+  // topic's email/SMS subscribers (a standard topic; FIFO ones cannot deliver there) would not. The
+  // marker narrows that to a crash between the publish and the marker.
+  if (!(await outcomes.wasPublished(sessionId, end.event.id))) {
+    await publishSessionEvent(
+      deps,
+      message.workspaceId,
+      sessionId,
+      "session.outcome_evaluation_ended",
+      end.event.id,
+      {
+        outcome_id: outcomeId,
+        result: record.result,
+        iteration,
+        agent_id: claimed.session.agent.id,
+      },
+    );
+    await outcomes.markPublished(sessionId, end.event.id);
+  }
   await commit(deps, claimed, record, end.seq);
   return graded;
 }
