@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { SimulatedModel } from "../../shared/adapters/model/simulated-model.js";
 import { GraderOutputError, gradeAgainstRubric } from "../../shared/core/outcomes/grading.js";
+import {
+  EVALUATION_LIMITS,
+  type EvaluationRecord,
+  evaluationRecordSchema,
+  fitEvaluation,
+} from "../../shared/core/outcomes/outcome-record.js";
 import { parseRubric, RubricSyntaxError, runMachineCheck } from "../../shared/core/outcomes/rubric.js";
 import { ScriptedModel, text, toolUse } from "../fixtures/in-memory-runtime.js";
 
@@ -216,5 +222,66 @@ describe("gradeAgainstRubric", () => {
     const unjudged = await gradeAgainstRubric(input("- The tone is friendly"), { model, modelId: "m" });
     expect(unjudged.result).toBe("needs_revision");
     expect(unjudged.criteria[0]?.finding).toMatch(/cannot judge/);
+  });
+});
+
+describe("pinned evaluation records", () => {
+  const usage = {
+    input_tokens: 1,
+    output_tokens: 1,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+  };
+  const record = (criteria: EvaluationRecord["criteria"], explanation = "e"): EvaluationRecord => ({
+    schemaVersion: 2,
+    outcomeId: "outc_1",
+    iteration: 0,
+    result: "needs_revision",
+    explanation,
+    criteria,
+    usage,
+    gradedAt: new Date(0).toISOString(),
+  });
+
+  it("stay well under the 400 KB item limit whatever the rubric and the grader wrote", async () => {
+    // A 256 KiB rubric of short check lines is ~12,000 machine-checked criteria.
+    const rubric = "- check: file a.md exists\n".repeat(Math.floor(262_144 / 26));
+    const grade = await gradeAgainstRubric(
+      { description: "d", rubric, output: "o", files: files({}) },
+      { model: new ScriptedModel([]), modelId: "m" },
+    );
+    const fitted = fitEvaluation(record(grade.criteria, grade.explanation));
+    expect(Buffer.byteLength(JSON.stringify(fitted))).toBeLessThan(250_000);
+    expect(fitted.explanation.length).toBeLessThanOrEqual(EVALUATION_LIMITS.explanationChars);
+    expect(fitted.criteria.length + (fitted.omittedCriteria ?? 0)).toBe(grade.criteria.length);
+    expect(fitted.omittedCriteria).toBeGreaterThan(0);
+
+    const wordy = fitEvaluation(
+      record(
+        [{ index: 0, method: "model", satisfied: false, finding: "x".repeat(50_000) }],
+        "😀".repeat(50_000),
+      ),
+    );
+    expect(wordy.criteria[0]?.finding).toHaveLength(EVALUATION_LIMITS.findingChars);
+    expect(wordy.explanation.length).toBeLessThanOrEqual(EVALUATION_LIMITS.explanationChars);
+    expect(wordy.explanation).toMatch(/^(😀)+… \[truncated\]$/u);
+    expect(wordy.omittedCriteria).toBeUndefined();
+  });
+
+  it("written as version 1 (each criterion's text repeated) still read, as indexes", () => {
+    const v1 = {
+      ...record([]),
+      schemaVersion: 1,
+      criteria: [
+        { criterion: "report.md exists", method: "machine", satisfied: true, finding: "ok" },
+        { criterion: "The tone is friendly", method: "model", satisfied: false, finding: "curt" },
+      ],
+    };
+    expect(evaluationRecordSchema.parse(v1)).toEqual(
+      record([
+        { index: 0, method: "machine", satisfied: true, finding: "ok" },
+        { index: 1, method: "model", satisfied: false, finding: "curt" },
+      ]),
+    );
   });
 });

@@ -28,6 +28,12 @@ import { type Grade, GraderOutputError, gradeAgainstRubric } from "./grading.js"
 import { type EvaluationRecord, type OutcomeDefinition, OutcomeStore } from "./outcome-record.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const noUsage = () => ({
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+});
 const interruptPending = (r: SessionRecord) => r.run.interruptSeq > r.run.interruptHandledSeq;
 const matches = (r: SessionRecord, m: GraderMessage) =>
   r.run.grading?.outcomeId === m.outcomeId && r.run.grading.iteration === m.iteration;
@@ -54,7 +60,8 @@ async function claim(deps: StepDeps, message: GraderMessage, leaseMs: number) {
 
 /**
  * What one grader job did, for its log line: `skipped` (stale, duplicate or held), `retrying` (the
- * model failed and the evaluation is re-sent later), or `graded` with the verdict and its tokens.
+ * model or anything else before the verdict failed, and the evaluation is re-sent later), or
+ * `graded` with the verdict and its tokens.
  */
 export type GraderRun =
   | { outcome: "skipped" }
@@ -90,12 +97,12 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
   ]);
   let record = await outcomes.evaluation(sessionId, outcomeId, iteration);
   if (!record) {
-    const grade = await evaluate(deps, claimed, definition, iteration);
-    if (grade instanceof ModelCallError) {
-      await retryLater(deps, claimed, message, grade);
-      return { outcome: "retrying", errorKind: grade.kind };
+    const verdict = await gradeAndPin(deps, claimed, definition, iteration);
+    if ("retry" in verdict) {
+      await retryLater(deps, claimed, message, verdict.retry);
+      return { outcome: "retrying", errorKind: verdict.retry };
     }
-    record = await outcomes.pinEvaluation(sessionId, grade);
+    record = verdict;
   }
   const [end] = await emitOnce(deps.store, deps.events, sessionId, `outc-end#${outcomeId}#${iteration}`, [
     {
@@ -105,6 +112,7 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
       outcome_evaluation_start_id: start?.event.id ?? "",
       iteration,
       result: record.result,
+      // Within EVALUATION_LIMITS, as pinned: the event has no findings, only the explanation.
       explanation: record.explanation,
       usage: record.usage,
       processed_at: iso(deps.clock.now()),
@@ -117,24 +125,76 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
     outputTokens: record.usage.output_tokens,
   };
   if (!end) return graded;
-  await publishSessionEvent(
-    deps,
-    message.workspaceId,
-    sessionId,
-    "session.outcome_evaluation_ended",
-    end.event.id,
-    {
-      outcome_id: outcomeId,
-      result: record.result,
-      iteration,
-      agent_id: claimed.session.agent.id,
-    },
-  );
+  // A re-run after a failed commit would publish again: webhooks dedupe on the id, but the SNS
+  // topic's email/SMS subscribers (a standard topic; FIFO ones cannot deliver there) would not. The
+  // marker narrows that to a crash between the publish and the marker.
+  if (!(await outcomes.wasPublished(sessionId, end.event.id))) {
+    await publishSessionEvent(
+      deps,
+      message.workspaceId,
+      sessionId,
+      "session.outcome_evaluation_ended",
+      end.event.id,
+      {
+        outcome_id: outcomeId,
+        result: record.result,
+        iteration,
+        agent_id: claimed.session.agent.id,
+      },
+    );
+    await outcomes.markPublished(sessionId, end.event.id);
+  }
   await commit(deps, claimed, record, end.seq);
   return graded;
 }
 
-/** Grades one iteration; every failure becomes a verdict (`failed`), never a guess. */
+/**
+ * Grades the iteration and pins its verdict, or says why to retry later. Anything that fails before
+ * the verdict is pinned (a store refusal, a workspace read, a bug) counts as an attempt, like a model
+ * outage: once retries run out the evaluation is pinned `failed`, instead of being re-run (and the
+ * grader model called again) on every re-nudge.
+ */
+async function gradeAndPin(
+  deps: StepDeps,
+  claimed: SessionRecord,
+  definition: OutcomeDefinition,
+  iteration: number,
+): Promise<EvaluationRecord | { retry: string }> {
+  const outcomes = new OutcomeStore(deps.store);
+  const sessionId = claimed.session.id;
+  const attempt = claimed.run.grading?.attempt ?? 0;
+  try {
+    const grade = await evaluate(deps, claimed, definition, iteration);
+    if (grade instanceof ModelCallError) return { retry: grade.kind };
+    return await outcomes.pinEvaluation(sessionId, grade);
+  } catch (error) {
+    const retry = canRetry(attempt, deps.retry);
+    deps.logger.error("grader failed", {
+      sessionId,
+      outcomeId: definition.outcomeId,
+      iteration,
+      attempt,
+      retry,
+      error: String((error as Error)?.stack ?? error),
+    });
+    if (retry) return { retry: "internal" };
+  }
+  return outcomes.pinEvaluation(sessionId, {
+    schemaVersion: 2,
+    outcomeId: definition.outcomeId,
+    iteration,
+    result: "failed",
+    explanation: `The grader failed with an internal error on each of its ${attempt + 1} attempts, so the outcome could not be evaluated.`,
+    criteria: [],
+    usage: noUsage(),
+    gradedAt: iso(deps.clock.now()),
+  });
+}
+
+/**
+ * Grades one iteration: a grader model that cannot be read or reached becomes a `failed` verdict
+ * (never a guess), or a ModelCallError to retry; anything else is thrown for the caller to count.
+ */
 async function evaluate(
   deps: StepDeps,
   claimed: SessionRecord,
@@ -143,7 +203,7 @@ async function evaluate(
 ): Promise<EvaluationRecord | ModelCallError> {
   const settings = deps.outcomes as NonNullable<StepDeps["outcomes"]>;
   const sessionId = claimed.session.id;
-  const base = { schemaVersion: 1 as const, outcomeId: definition.outcomeId, iteration };
+  const base = { schemaVersion: 2 as const, outcomeId: definition.outcomeId, iteration };
   const now = () => iso(deps.clock.now());
   const interrupted = (usage: Grade["usage"]): EvaluationRecord => ({
     ...base,
@@ -153,12 +213,7 @@ async function evaluate(
     usage,
     gradedAt: now(),
   });
-  const zero = {
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
-  };
+  const zero = noUsage();
   if (interruptPending(claimed)) return interrupted(zero);
 
   const beat = (n: number) =>
@@ -219,22 +274,13 @@ async function evaluate(
 }
 
 /**
- * Releases the evaluation and re-sends its message after a jittered delay; the sweeper's deadline
- * moves past the delay so it does not re-nudge early.
+ * Counts the failed attempt, releases the evaluation and re-sends its message after a jittered
+ * delay; the sweeper's deadline moves past the delay so it does not re-nudge early.
  */
-async function retryLater(
-  deps: StepDeps,
-  claimed: SessionRecord,
-  message: GraderMessage,
-  error: ModelCallError,
-) {
+async function retryLater(deps: StepDeps, claimed: SessionRecord, message: GraderMessage, kind: string) {
   const attempt = claimed.run.grading?.attempt ?? 0;
   const delaySeconds = retryDelaySeconds(attempt, deps.retry);
-  deps.logger.warn("grader model call failed; retrying", {
-    sessionId: message.sessionId,
-    attempt,
-    kind: error.kind,
-  });
+  deps.logger.warn("grader attempt failed; retrying", { sessionId: message.sessionId, attempt, kind });
   const saved = await deps.sessions.mutate(message.workspaceId, message.sessionId, (current) => {
     const grading = current.run.grading;
     if (!grading || !matches(current, message) || grading.leaseOwner !== claimed.run.grading?.leaseOwner)
@@ -313,9 +359,18 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
     if (idle) await publishSessionEvent(deps, workspaceId, sessionId, "session.status_idled", idle.id);
   }
   const now = deps.clock.now();
+  // The idle events were planned on `before`; an interrupt written since makes this save go idle
+  // too, and an idle saved unannounced has no `session.status_idle` and no webhook. Then nothing is
+  // saved and the commit starts over from a fresh read, which announces it.
+  let unannounced = false;
   const result = await deps.sessions.mutate(workspaceId, sessionId, (current) => {
+    unannounced = false;
     if (!owned(current)) return undefined;
     const { revise, nextPending, goIdle } = plan(current);
+    if (goIdle && idleEvents.length === 0) {
+      unannounced = true;
+      return undefined;
+    }
     const entry = current.session.outcome_evaluations.find((e) => e.outcome_id === record.outcomeId);
     if (entry) {
       entry.explanation = record.explanation;
@@ -341,6 +396,7 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
     current.session.updated_at = iso(now);
     return current;
   });
+  if (unannounced) return commit(deps, claimed, record, endSeq);
   const after = result?.after;
   if (!after || result.before.rev === after.rev) return;
   if (after.session.status === "idle") {

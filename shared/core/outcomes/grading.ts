@@ -19,7 +19,7 @@ import * as z from "zod";
 import { lazySchema } from "../../contract/lazy-schema.js";
 import type { ModelProvider, ModelRequest } from "../ports.js";
 import { forcedToolCall, StructuredAnswerError } from "../tools/forced-tool-call.js";
-import type { CriterionFinding } from "./outcome-record.js";
+import { type CriterionFinding, clip, EVALUATION_LIMITS } from "./outcome-record.js";
 import { parseRubric, type RubricCriterion, RubricSyntaxError, runMachineCheck } from "./rubric.js";
 
 export interface GradingInput {
@@ -145,8 +145,8 @@ export async function gradeAgainstRubric(input: GradingInput, options: GradingOp
       modelCalls: 0,
     };
   }
-  const findings: Array<CriterionFinding | undefined> = criteria.map((c) =>
-    c.check ? { criterion: c.text, method: "machine", ...runMachineCheck(c.check, input.files) } : undefined,
+  const findings: Array<CriterionFinding | undefined> = criteria.map((c, index) =>
+    c.check ? { index, method: "machine", ...runMachineCheck(c.check, input.files) } : undefined,
   );
   const forModel = criteria.map((c, index) => ({ c, index })).filter(({ c }) => !c.check);
   const usage = zeroUsage();
@@ -179,7 +179,7 @@ export async function gradeAgainstRubric(input: GradingInput, options: GradingOp
     modelExplanation = answer.explanation;
     for (const item of answer.criteria) {
       findings[item.index] = {
-        criterion: (criteria[item.index] as RubricCriterion).text,
+        index: item.index,
         method: "model",
         satisfied: item.satisfied,
         finding: item.finding,
@@ -187,23 +187,48 @@ export async function gradeAgainstRubric(input: GradingInput, options: GradingOp
     }
   }
   const decided = findings as CriterionFinding[];
-  const unmet = decided.filter((f) => !f.satisfied);
   if (!applies) {
     return { result: "failed", explanation: modelExplanation, criteria: decided, usage, modelCalls };
   }
-  const summary =
-    unmet.length === 0
-      ? `All ${decided.length} criteria are met.`
-      : `${unmet.length} of ${decided.length} criteria are not met:\n${unmet
-          .map((f) => `- ${f.criterion}: ${f.finding}`)
-          .join("\n")}`;
+  const met = decided.every((f) => f.satisfied);
   return {
-    result: unmet.length === 0 ? "satisfied" : "needs_revision",
-    explanation: modelExplanation ? `${modelExplanation}\n\n${summary}` : summary,
+    result: met ? "satisfied" : "needs_revision",
+    explanation: verdictExplanation(modelExplanation, criteria, decided),
     criteria: decided,
     usage,
     modelCalls,
   };
+}
+
+/**
+ * The model's overall view, then each unmet criterion: its index, the start of its text (enough
+ * for the agent to find the line in the rubric it was shown) and the finding. The list stops where
+ * the pinned record's explanation limit would cut it; the evaluation's findings have the rest.
+ */
+function verdictExplanation(
+  modelExplanation: string,
+  criteria: RubricCriterion[],
+  decided: CriterionFinding[],
+): string {
+  const unmet = decided.filter((f) => !f.satisfied);
+  const head =
+    unmet.length === 0
+      ? `All ${decided.length} criteria are met.`
+      : `${unmet.length} of ${decided.length} criteria are not met:`;
+  const lines = modelExplanation ? [clip(modelExplanation, 2_000), "", head] : [head];
+  // Room for the list, keeping some for the line that says how many were left out.
+  let room = EVALUATION_LIMITS.explanationChars - lines.join("\n").length - 100;
+  for (const [shown, f] of unmet.entries()) {
+    const text = (criteria[f.index] as RubricCriterion).text;
+    const line = `- [${f.index}] ${clip(text, 200)}: ${clip(f.finding, 500)}`;
+    room -= line.length + 1;
+    if (room < 0) {
+      lines.push(`- … and ${unmet.length - shown} more (see this evaluation's findings)`);
+      break;
+    }
+    lines.push(line);
+  }
+  return lines.join("\n");
 }
 
 /** Whether a `submit_grade` answer grades exactly the `expected` criteria; what is wrong, if not. */

@@ -1,13 +1,13 @@
 /**
  * Outcomes as stored. The SDK-visible state of each outcome lives in the session document's
  * `outcome_evaluations` (so a step's rev-checked commit decides "grade or go idle" atomically); the
- * definition (rubric, limit) and each evaluation's findings are separate items under
- * `outcome#<sessionId>`, written once and never changed.
+ * definition (rubric, limit), each evaluation's findings and the markers of published verdicts are
+ * separate items under `outcome#<sessionId>`, written once and never changed.
  */
 import * as z from "zod";
 import { lazySchema } from "../../contract/lazy-schema.js";
 import type { Session } from "../../contract/sdk-types.js";
-import type { DocumentStore } from "../ports.js";
+import { ConditionFailedError, type DocumentStore } from "../ports.js";
 
 export type OutcomeEvaluation = Session["outcome_evaluations"][number];
 
@@ -29,10 +29,14 @@ export const outcomeDefinitionSchema = lazySchema(() =>
 );
 export type OutcomeDefinition = z.infer<typeof outcomeDefinitionSchema>;
 
-/** How one criterion was decided: by code (a machine check) or by the grader model. */
+/**
+ * How one criterion was decided: by code (a machine check) or by the grader model. `index` is the
+ * criterion's position among the rubric's criteria (`parseRubric` of the pinned definition), so a
+ * record does not repeat the rubric's text.
+ */
 export const criterionFindingSchema = lazySchema(() =>
   z.object({
-    criterion: z.string(),
+    index: z.number().int().min(0),
     method: z.enum(["machine", "model"]),
     satisfied: z.boolean(),
     finding: z.string(),
@@ -40,24 +44,115 @@ export const criterionFindingSchema = lazySchema(() =>
 );
 export type CriterionFinding = z.infer<typeof criterionFindingSchema>;
 
-export const evaluationRecordSchema = lazySchema(() =>
+/**
+ * What one evaluation pins, at most, so that its item stays well under the 400 KB item limit
+ * (DynamoDB's; the SQLite store enforces it too) whatever the rubric: a 256 KiB rubric can hold
+ * thousands of criteria, and how much the grader model writes is its own choice. The explanation
+ * is also copied into the session document and the `span.outcome_evaluation_end` event. Worst case
+ * (3 UTF-8 bytes a character): ~24 KB of explanation + 200 KB of findings.
+ */
+export const EVALUATION_LIMITS = {
+  explanationChars: 8_000,
+  findingChars: 1_000,
+  criteriaBytes: 200_000,
+} as const;
+
+const TRUNCATED = "… [truncated]";
+
+/** `text` cut to at most `max` characters, marked as cut, never inside a surrogate pair. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = Math.max(0, max - TRUNCATED.length);
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return text.slice(0, end) + TRUNCATED;
+}
+
+const usageSchema = () =>
   z.object({
-    schemaVersion: z.literal(1),
+    input_tokens: z.number(),
+    output_tokens: z.number(),
+    cache_creation_input_tokens: z.number(),
+    cache_read_input_tokens: z.number(),
+  });
+const resultSchema = () =>
+  z.enum(["satisfied", "needs_revision", "max_iterations_reached", "failed", "interrupted"]);
+
+const currentEvaluationSchema = lazySchema(() =>
+  z.object({
+    schemaVersion: z.literal(2),
     outcomeId: z.string(),
     iteration: z.number().int().min(0),
-    result: z.enum(["satisfied", "needs_revision", "max_iterations_reached", "failed", "interrupted"]),
+    result: resultSchema(),
     explanation: z.string(),
     criteria: z.array(criterionFindingSchema),
-    usage: z.object({
-      input_tokens: z.number(),
-      output_tokens: z.number(),
-      cache_creation_input_tokens: z.number(),
-      cache_read_input_tokens: z.number(),
-    }),
+    /** Findings left out, past `EVALUATION_LIMITS.criteriaBytes` (the last ones, in rubric order). */
+    omittedCriteria: z.number().int().min(1).optional(),
+    usage: usageSchema(),
     gradedAt: z.string(),
   }),
 );
-export type EvaluationRecord = z.infer<typeof evaluationRecordSchema>;
+export type EvaluationRecord = z.infer<typeof currentEvaluationSchema>;
+
+/** A pinned evaluation as read: the current version, or version 1 brought up to it. */
+export const evaluationRecordSchema = lazySchema(() =>
+  z.union([
+    currentEvaluationSchema,
+    // Version 1 repeated each criterion's text (and could outgrow the item limit); its findings are
+    // one per criterion in rubric order, so a finding's position is its index.
+    z
+      .object({
+        schemaVersion: z.literal(1),
+        outcomeId: z.string(),
+        iteration: z.number().int().min(0),
+        result: resultSchema(),
+        explanation: z.string(),
+        criteria: z.array(
+          z.object({
+            criterion: z.string(),
+            method: z.enum(["machine", "model"]),
+            satisfied: z.boolean(),
+            finding: z.string(),
+          }),
+        ),
+        usage: usageSchema(),
+        gradedAt: z.string(),
+      })
+      .transform(
+        ({ criteria, ...v1 }): EvaluationRecord =>
+          fitEvaluation({
+            ...v1,
+            schemaVersion: 2,
+            criteria: criteria.map(({ method, satisfied, finding }, index) => ({
+              index,
+              method,
+              satisfied,
+              finding,
+            })),
+          }),
+      ),
+  ]),
+);
+
+/** `record` within {@link EVALUATION_LIMITS}: the explanation and each finding clipped, findings past the budget left out. */
+export function fitEvaluation(record: EvaluationRecord): EvaluationRecord {
+  let budget = EVALUATION_LIMITS.criteriaBytes;
+  const criteria: CriterionFinding[] = [];
+  for (const finding of record.criteria) {
+    const kept = { ...finding, finding: clip(finding.finding, EVALUATION_LIMITS.findingChars) };
+    budget -= Buffer.byteLength(JSON.stringify(kept), "utf8");
+    if (budget < 0) break;
+    criteria.push(kept);
+  }
+  const omitted = (record.omittedCriteria ?? 0) + record.criteria.length - criteria.length;
+  const { omittedCriteria: _, ...rest } = record;
+  return {
+    ...rest,
+    explanation: clip(record.explanation, EVALUATION_LIMITS.explanationChars),
+    criteria,
+    ...(omitted > 0 ? { omittedCriteria: omitted } : {}),
+  };
+}
 
 /** The partition of a session's outcome definitions and evaluations. */
 export const outcomeKey = (sessionId: string) => `outcome#${sessionId}`;
@@ -82,9 +177,12 @@ export class OutcomeStore {
 
   /**
    * Pins an evaluation's verdict: the first writer wins and every retry or duplicate reads the
-   * same verdict back, so one (outcome, iteration) has exactly one result.
+   * same verdict back, so one (outcome, iteration) has exactly one result. What is pinned (and
+   * returned) is `proposed` within {@link EVALUATION_LIMITS}: a record over the item limit would
+   * fail the same way on every retry.
    */
-  async pinEvaluation(sessionId: string, record: EvaluationRecord): Promise<EvaluationRecord> {
+  async pinEvaluation(sessionId: string, proposed: EvaluationRecord): Promise<EvaluationRecord> {
+    const record = fitEvaluation(proposed);
     const sk = `eval#${record.outcomeId}#${pad(record.iteration)}`;
     try {
       await this.store.put("resources", { pk: outcomeKey(sessionId), sk, ...record }, { ifNotExists: true });
@@ -106,6 +204,24 @@ export class OutcomeStore {
       `eval#${outcomeId}#${pad(iteration)}`,
     );
     return item ? evaluationRecordSchema.parse(item) : undefined;
+  }
+
+  /** Whether the domain event announcing the session event `eventId` was published already. */
+  async wasPublished(sessionId: string, eventId: string): Promise<boolean> {
+    return (await this.store.get("resources", outcomeKey(sessionId), `published#${eventId}`)) !== undefined;
+  }
+
+  /** Records, after a successful publish, that a re-run must not publish `eventId`'s domain event again. */
+  async markPublished(sessionId: string, eventId: string): Promise<void> {
+    try {
+      await this.store.put(
+        "resources",
+        { pk: outcomeKey(sessionId), sk: `published#${eventId}` },
+        { ifNotExists: true },
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+    }
   }
 
   async evaluations(sessionId: string, outcomeId: string): Promise<EvaluationRecord[]> {

@@ -36,7 +36,10 @@ export const runStateSchema = z.object({
     .object({
       outcomeId: z.string(),
       iteration: z.number().int().min(0),
-      /** Grader model calls of this evaluation that failed retryably so far (for backoff). */
+      /**
+       * Attempts of this evaluation that failed so far: a retryable model error, or anything else
+       * before the verdict was pinned (for backoff, and to end it `failed` after the last).
+       */
       attempt: z.number().int().min(0).default(0),
       leaseUntil: z.number().optional(),
       leaseOwner: z.string().optional(),
