@@ -250,6 +250,36 @@ describe("outcomes", () => {
     ).toBe(secondId);
   });
 
+  it("refuses an outcome the session's record could not hold; nothing is written, and the session goes on", async () => {
+    const { agentId, environmentId } = await h.setup();
+    const session = await h.client.beta.sessions.create({ agent: agentId, environment_id: environmentId });
+    // Each description is kept on the session (its outcome_evaluations): four of 90,000 characters
+    // take its record toward the store's 400 KB item limit, past which no save of it lands again.
+    const long = (n: number) => ({
+      ...outcome("- The report states the totals"),
+      description: `${n} `.repeat(45_000),
+    });
+    for (const n of [1, 2, 3]) await h.client.beta.sessions.events.send(session.id, { events: [long(n)] });
+    const refused = h.client.beta.sessions.events.send(session.id, { events: [long(4)] });
+    await expect(refused).rejects.toMatchObject({ status: 400 });
+    await expect(refused).rejects.toThrow(/events\.0\.description: this session cannot hold/);
+    const defined = (await h.allEvents(session.id)).filter((e) => e.type === "user.define_outcome");
+    expect(defined).toHaveLength(3);
+
+    await h.waitIdle(session.id, 30_000);
+    agentReplies.push(mockText("still here"));
+    await h.client.beta.sessions.events.send(session.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "hello" }] }],
+    });
+    const idle = await h.waitIdle(session.id);
+    expect(idle.outcome_evaluations).toHaveLength(3);
+    const events = await h.allEvents(session.id);
+    expect(events.at(-1)).toMatchObject({ type: "session.status_idle", stop_reason: { type: "end_turn" } });
+    expect(events.filter((e) => e.type === "agent.message").at(-1)).toMatchObject({
+      content: [{ type: "text", text: "still here" }],
+    });
+  });
+
   it("hybrid rubric: machine checks decided by code, the rest by the model; findings retrievable", async () => {
     agentReplies.push(
       mockToolUse("write", { file_path: "/workspace/report.md", content: "Total: 6" }),

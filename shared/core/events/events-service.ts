@@ -11,6 +11,7 @@ import { parseBody } from "../../contract/validation.js";
 import type { CredentialScope } from "../auth/api-keys.js";
 import type { FilesService } from "../files/files-service.js";
 import {
+  checkOutcomesFit,
   checkRubricText,
   defineOutcome,
   outcomeEcho,
@@ -118,6 +119,15 @@ export class EventsService {
         );
       return event;
     });
+    const outcomes = events.flatMap((event, i) =>
+      event.type === "user.define_outcome" ? [{ event, i }] : [],
+    );
+    if (outcomes.length > 0)
+      checkOutcomesFit(
+        record,
+        outcomes.map((o) => o.event),
+        `events.${outcomes[0]?.i}`,
+      );
     await checkWorkerResults(this.deps, record, events);
     const rubrics = await this.fileRubrics(workspaceId, events, "events");
     const awaiting = new Set(record.run.awaiting);

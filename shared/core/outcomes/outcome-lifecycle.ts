@@ -10,7 +10,7 @@ import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { type GraderMessage, graderMessage } from "./grader-message.js";
-import { type OutcomeEvaluation, OutcomeStore } from "./outcome-record.js";
+import { EVALUATION_LIMITS, type OutcomeEvaluation, OutcomeStore } from "./outcome-record.js";
 import { parseRubric, RubricSyntaxError } from "./rubric.js";
 
 export const outcomeIdPrefix = "outc";
@@ -23,6 +23,42 @@ const openResults = new Set(["pending", "running", "evaluating"]);
  */
 export function validateOutcome(event: DefineOutcomeParams, root: string): void {
   if (event.rubric.type === "text") checkRubricText(event.rubric.content, `${root}.rubric`);
+}
+
+/**
+ * How much of the session's record its outcomes may fill, bytes. Every outcome keeps its description
+ * (up to 100,000 characters) and, once graded, an explanation on the session (the API's
+ * `outcome_evaluations`), and the record — with the run's state — must stay under the store's
+ * 400 KB item limit: past it no save of the session lands, and every turn after fails.
+ */
+export const SESSION_OUTCOMES_BUDGET_BYTES = 300_000;
+
+/**
+ * What one outcome's entry takes on the session besides its description: its explanation, at most
+ * (counted as one byte a character: the budget leaves the record 100 KB for the run's state and for
+ * explanations in other scripts), and the entry's other fields.
+ */
+const OUTCOME_ENTRY_BYTES = EVALUATION_LIMITS.explanationChars + 300;
+
+/**
+ * Refuses outcomes the session's record could not hold, before anything is written: `root` names
+ * the first of them in the error (`events.2`).
+ */
+export function checkOutcomesFit(
+  record: SessionRecord,
+  outcomes: readonly DefineOutcomeParams[],
+  root: string,
+): void {
+  if (outcomes.length === 0) return;
+  const held = Buffer.byteLength(JSON.stringify(record.session), "utf8");
+  const added = outcomes.reduce(
+    (sum, outcome) => sum + Buffer.byteLength(outcome.description, "utf8") + OUTCOME_ENTRY_BYTES,
+    0,
+  );
+  if (held + added > SESSION_OUTCOMES_BUDGET_BYTES)
+    throw new InvalidRequestError(
+      `${root}.description: this session cannot hold another ${Math.ceil(added / 1024)} KB of outcomes (its record holds ${Math.ceil(held / 1024)} KB of at most ${SESSION_OUTCOMES_BUDGET_BYTES / 1000} KB); shorten the description, or start a new session`,
+    );
 }
 
 /** A rubric's text must parse (plain criteria, or the hybrid JSON checks). */
