@@ -18,6 +18,11 @@ class Recording implements MessageQueue<WebhookMessage> {
 }
 
 const quiet = { info() {}, warn() {}, error() {} };
+
+async function until(check: () => boolean | Promise<boolean>) {
+  for (let i = 0; i < 100 && !(await check()); i++) await new Promise((r) => setImmediate(r));
+  expect(await check()).toBe(true);
+}
 const event = (id: string, type = "session.status_idled", subject = "sesn_1"): DomainEvent => ({
   type,
   id,
@@ -26,12 +31,21 @@ const event = (id: string, type = "session.status_idled", subject = "sesn_1"): D
   data: { id: subject },
 });
 
+/** Settable: a test moves it to let leases run out, retries come due and nudges look lost. */
+const clockAt = (ms = Date.now()) => ({
+  ms,
+  now() {
+    return this.ms;
+  },
+});
+
 async function setup(statuses: number[] = []) {
   const store = new MemoryDocumentStore();
   const queue = new Recording();
   const dead = new Recording();
+  const clock = clockAt();
   const posts: Array<{ body: string; headers: Record<string, string> }> = [];
-  const service = new WebhooksService(store, new TimeSortableIds(), { now: () => 0 }, queue);
+  const service = new WebhooksService(store, new TimeSortableIds(), clock, queue);
   const endpoint = await service.create("wrkspc_1", {
     url: "https://hooks.example.com/x",
     enabled_events: ["session.status_idled", "session.status_run_started"],
@@ -40,7 +54,7 @@ async function setup(statuses: number[] = []) {
     store,
     queue,
     deadLetters: dead,
-    clock: { now: () => Date.now() },
+    clock,
     logger: quiet,
     transport: {
       post: async (_url, body, headers) => {
@@ -53,7 +67,8 @@ async function setup(statuses: number[] = []) {
     orderWaitSeconds: 1,
     timeoutMs: 1000,
   };
-  return { store, queue, dead, posts, endpoint, deps, outbox: new WebhookOutbox(store, queue, quiet) };
+  const outbox = new WebhookOutbox(store, queue, quiet, clock);
+  return { store, queue, dead, clock, posts, service, endpoint, deps, outbox };
 }
 
 describe("webhook outbox", () => {
@@ -62,8 +77,20 @@ describe("webhook outbox", () => {
     await outbox.publish(event("wevt_1"));
     await outbox.publish(event("wevt_1"));
     await outbox.publish(event("wevt_2", "agent.created"));
-    expect(queue.sent.map((s) => s.message.eventId)).toEqual(["wevt_1", "wevt_1"]);
+    expect(queue.sent.map((s) => s.message.eventId)).toEqual(["wevt_1"]);
     expect(await store.query("resources", `whdlv#${endpoint.id}`)).toHaveLength(1);
+  });
+
+  it("a republish nudges again only a delivery whose nudge looks lost", async () => {
+    const { outbox, queue, clock } = await setup();
+    await outbox.publish(event("wevt_1"));
+    clock.ms += 30_000;
+    await outbox.publish(event("wevt_1")); // a retried grader or step: its first nudge is still due
+    expect(queue.sent).toHaveLength(1);
+    clock.ms += 40_000;
+    await outbox.publish(event("wevt_1")); // over a minute without an attempt: the nudge was lost
+    await outbox.publish(event("wevt_1")); // and that re-nudge was just sent
+    expect(queue.sent.map((s) => s.message.eventId)).toEqual(["wevt_1", "wevt_1"]);
   });
 });
 
@@ -97,13 +124,28 @@ describe("deliverWebhook", () => {
   });
 
   it("backs off exponentially, then dead-letters after the last attempt", async () => {
-    const { outbox, queue, dead, deps, posts } = await setup([500, 502, 503]);
+    const { outbox, queue, dead, deps, posts, clock } = await setup([500, 502, 503]);
     await outbox.publish(event("wevt_1"));
     const message = queue.sent[0]?.message as WebhookMessage;
-    for (let i = 0; i < 3; i++) await deliverWebhook(deps, message);
+    for (let i = 0; i < 3; i++) {
+      await deliverWebhook(deps, message);
+      clock.ms += (queue.sent.at(-1)?.delaySeconds ?? 0) * 1000; // the queue holds the retry that long
+    }
     expect(posts).toHaveLength(3);
     expect(queue.sent.slice(1).map((s) => s.delaySeconds)).toEqual([10, 20]);
     expect(dead.sent.map((s) => s.message)).toEqual([message]);
+  });
+
+  it("drops a duplicate nudge that arrives before the retry it duplicates is due", async () => {
+    const { outbox, queue, deps, posts, clock } = await setup([500]);
+    await outbox.publish(event("wevt_1"));
+    const message = queue.sent[0]?.message as WebhookMessage;
+    expect(await deliverWebhook(deps, message)).toMatchObject({ outcome: "retrying", attempt: 1 });
+    clock.ms += 2_000;
+    expect(await deliverWebhook(deps, message)).toEqual({ outcome: "skipped" });
+    expect(posts).toHaveLength(1);
+    clock.ms += 8_000; // the retry's 10 s have passed
+    expect(await deliverWebhook(deps, message)).toMatchObject({ outcome: "delivered", attempt: 2 });
   });
 
   it("keeps order per subject: a later event waits while an earlier one is pending", async () => {
@@ -120,22 +162,127 @@ describe("deliverWebhook", () => {
   });
 
   it("re-nudges an earlier delivery whose queue message was lost, instead of waiting on it forever", async () => {
-    const { outbox, queue, deps, posts } = await setup();
+    const { outbox, queue, deps, posts, clock } = await setup();
+    const created = Date.parse("2026-11-23T00:00:00.000Z");
+    clock.ms = created;
     await outbox.publish(event("wevt_1", "session.status_run_started"));
     await outbox.publish(event("wevt_2", "session.status_idled"));
     const [first, second] = queue.sent.map((s) => s.message);
     queue.sent.length = 0; // the first delivery's message is lost
-    const created = Date.parse("2026-11-23T00:00:00.000Z");
-    let now = created + 10_000;
-    deps.clock = { now: () => now };
+    clock.ms = created + 10_000;
     await deliverWebhook(deps, second as WebhookMessage);
     expect(queue.sent).toEqual([{ message: second, delaySeconds: 1 }]); // too recent to call lost
     queue.sent.length = 0;
-    now = created + 120_000;
+    clock.ms = created + 120_000;
     await deliverWebhook(deps, second as WebhookMessage);
     expect(queue.sent.map((s) => s.message)).toEqual([first, second]);
     for (const { message } of queue.sent.splice(0)) await deliverWebhook(deps, message);
     expect(posts.map((p) => JSON.parse(p.body).id)).toEqual(["wevt_1", "wevt_2"]);
+  });
+
+  it("two nudges at once make one POST: the second comes back when the first attempt's lease ends", async () => {
+    const { outbox, queue, dead, deps, store, endpoint } = await setup();
+    await outbox.publish(event("wevt_1"));
+    const message = queue.sent[0]?.message as WebhookMessage;
+    let answer = (_status: number) => {};
+    const statuses = [200, 503];
+    let posts = 0;
+    deps.maxAttempts = 2;
+    // The first POST hangs on a slow receiver until the test answers it; any other gets a 503.
+    deps.transport = {
+      post: async () => {
+        const status = statuses[posts++] as number;
+        if (posts > 1) return { status };
+        return new Promise((resolve) => {
+          answer = (s) => resolve({ status: s });
+        });
+      },
+    };
+    const first = deliverWebhook(deps, message);
+    await until(() => posts === 1);
+    // A duplicate of the message (SQS, a batch's parallel records) while the first POST is in flight.
+    expect(await deliverWebhook(deps, message)).toEqual({ outcome: "in_flight" });
+    expect(queue.sent.at(-1)).toEqual({ message, delaySeconds: 21 }); // the lease: POST timeout + 20 s
+    answer(200);
+    expect(await first).toMatchObject({ outcome: "delivered", attempt: 1, status: 200 });
+    expect(posts).toBe(1);
+    expect(dead.sent).toEqual([]);
+    const [stored] = await store.query("resources", `whdlv#${endpoint.id}`);
+    expect(stored).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 200 });
+    expect(stored).not.toHaveProperty("leaseUntil");
+    // The re-sent duplicate, back after the lease: nothing left to do.
+    expect(await deliverWebhook(deps, message)).toEqual({ outcome: "skipped" });
+  });
+
+  it("a 2xx is kept over a failure written after its lease ran out; a late failure changes nothing", async () => {
+    const { outbox, queue, dead, deps, store, endpoint, clock } = await setup();
+    deps.maxAttempts = 2;
+    const answers: Array<(status: number) => void> = [];
+    deps.transport = {
+      post: () => new Promise((resolve) => answers.push((status) => resolve({ status }))),
+    };
+    await outbox.publish(event("wevt_1"));
+    await outbox.publish(event("wevt_2", "session.status_idled", "sesn_2"));
+    const [one, two] = queue.sent.map((s) => s.message) as [WebhookMessage, WebhookMessage];
+    const stored = async (eventId: string) => store.get("resources", `whdlv#${endpoint.id}`, eventId);
+
+    // wevt_1: the first attempt stalls past its lease; a redelivered nudge makes the last attempt,
+    // which fails and dead-letters; then the first attempt's 200 arrives.
+    const slow = deliverWebhook(deps, one);
+    await until(() => answers.length === 1);
+    clock.ms += 22_000;
+    const last = deliverWebhook(deps, one);
+    await until(() => answers.length === 2);
+    answers[1]?.(503);
+    expect(await last).toMatchObject({ outcome: "failed", attempt: 2 });
+    answers[0]?.(200);
+    expect(await slow).toMatchObject({ outcome: "delivered", attempt: 1 });
+    expect(await stored("wevt_1")).toMatchObject({ status: "delivered", lastStatus: 200 });
+    expect(dead.sent.map((s) => s.message)).toEqual([one]); // sent before the 200 came: a stale alarm
+
+    // wevt_2: the same, but the stalled attempt fails after the later one delivered.
+    const stalled = deliverWebhook(deps, two);
+    await until(() => answers.length === 3);
+    clock.ms += 22_000;
+    const next = deliverWebhook(deps, two);
+    await until(() => answers.length === 4);
+    answers[3]?.(200);
+    expect(await next).toMatchObject({ outcome: "delivered", attempt: 2 });
+    const nudges = queue.sent.length;
+    answers[2]?.(503);
+    expect(await stalled).toMatchObject({ outcome: "superseded", attempt: 1, status: 503 });
+    expect(await stored("wevt_2")).toMatchObject({ status: "delivered", attempts: 2, lastStatus: 200 });
+    expect(queue.sent).toHaveLength(nudges); // no retry scheduled
+    expect(dead.sent).toHaveLength(1);
+  });
+
+  it("a replay while an attempt is in flight waits for it; the old attempt's result leaves the replay alone", async () => {
+    const { outbox, queue, deps, service, endpoint, store, clock, posts } = await setup();
+    // The first POST hangs on a slow receiver until the test answers it; later ones are answered at once.
+    const post = deps.transport.post;
+    let answer: ((status: number) => void) | undefined;
+    deps.transport = {
+      post: (...args) =>
+        answer ? post(...args) : new Promise((resolve) => (answer = (status) => resolve({ status }))),
+    };
+    await outbox.publish(event("wevt_1"));
+    const old = deliverWebhook(deps, queue.sent[0]?.message as WebhookMessage);
+    await until(() => answer !== undefined);
+    await service.replay("wrkspc_1", endpoint.id, "wevt_1");
+    const replayed = queue.sent.at(-1)?.message as WebhookMessage;
+    expect(replayed.generation).toBe(1);
+    expect(await deliverWebhook(deps, replayed)).toEqual({ outcome: "in_flight" });
+    answer?.(200);
+    expect(await old).toMatchObject({ outcome: "superseded", attempt: 1 });
+    expect(await store.get("resources", `whdlv#${endpoint.id}`, "wevt_1")).toMatchObject({
+      status: "pending",
+      generation: 1,
+      attempts: 0,
+    });
+    expect(posts).toHaveLength(0);
+    clock.ms += 21_000; // the old lease ends; the replay's nudge is back
+    expect(await deliverWebhook(deps, replayed)).toMatchObject({ outcome: "delivered", attempt: 1 });
+    expect(posts).toHaveLength(1);
   });
 });
 

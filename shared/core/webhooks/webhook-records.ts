@@ -46,6 +46,18 @@ export const deliveryRecordSchema = lazySchema(() =>
     deliveredAt: z.string().optional(),
     /** Bumped by each replay, so a replay's queue message is told apart from stale ones. */
     generation: z.number().int().min(0),
+    /**
+     * The attempt in flight: who claimed it and until when (epoch ms). While the lease lasts no other
+     * nudge POSTs; it outlasts one POST's timeout, so a live holder never loses it mid-request.
+     */
+    leaseOwner: z.string().optional(),
+    leaseUntil: z.number().optional(),
+    /**
+     * When the latest nudge is due (epoch ms): when it was sent, or for a retry when its delay ends.
+     * A nudge earlier than this is a duplicate; a pending delivery long past it lost its nudge.
+     * Absent on records written before it existed: their `createdAt` stands in.
+     */
+    nudgedAt: z.number().optional(),
     rev: z.number().int(),
   }),
 );

@@ -25,6 +25,7 @@ import {
   type IdGenerator,
   type MessageQueue,
 } from "../ports.js";
+import { nudgeOf } from "./webhook-nudges.js";
 import {
   type DeliveryRecord,
   deliveryKey,
@@ -202,7 +203,11 @@ export class WebhooksService {
     };
   }
 
-  /** Extension: sends a delivery again (whatever its status), with the same webhook-id and body. */
+  /**
+   * Extension: sends a delivery again (whatever its status), with the same webhook-id and body. An
+   * attempt of the old generation may still be in flight: its lease stays, and the replay's nudge
+   * waits for it to end rather than POST alongside.
+   */
   async replay(workspaceId: string, id: string, eventId: string): Promise<WebhookDeliveryView> {
     await this.load(workspaceId, id);
     for (;;) {
@@ -214,6 +219,7 @@ export class WebhooksService {
         status: "pending",
         attempts: 0,
         generation: current.generation + 1,
+        nudgedAt: this.clock.now(),
         rev: current.rev + 1,
       };
       try {
@@ -226,7 +232,7 @@ export class WebhooksService {
         if (error instanceof ConditionFailedError) continue;
         throw error;
       }
-      await this.queue.send({ schemaVersion: 1, endpointId: id, eventId, generation: next.generation });
+      await this.queue.send(nudgeOf(next));
       return viewOf(next);
     }
   }
