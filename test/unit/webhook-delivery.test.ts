@@ -1,4 +1,4 @@
-/** Webhook outbox and delivery over an in-memory store, a fake transport and recording queues. */
+/** Webhook outbox, delivery and sweep over an in-memory store, a fake transport and recording queues. */
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { checkWebhookUrl, GuardedWebhookSender } from "../../shared/adapters/http/webhook-sender.js";
@@ -8,6 +8,7 @@ import type { DomainEvent, MessageQueue } from "../../shared/core/ports.js";
 import { deliverWebhook, type WebhookDeliveryDeps } from "../../shared/core/webhooks/webhook-delivery.js";
 import { WebhookOutbox } from "../../shared/core/webhooks/webhook-outbox.js";
 import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
+import { sweepWebhookDeliveries } from "../../shared/core/webhooks/webhook-sweeper.js";
 import { WebhooksService } from "../../shared/core/webhooks/webhooks-service.js";
 
 class Recording implements MessageQueue<WebhookMessage> {
@@ -161,25 +162,6 @@ describe("deliverWebhook", () => {
     expect(posts.map((p) => JSON.parse(p.body).id)).toEqual(["wevt_1", "wevt_2"]);
   });
 
-  it("re-nudges an earlier delivery whose queue message was lost, instead of waiting on it forever", async () => {
-    const { outbox, queue, deps, posts, clock } = await setup();
-    const created = Date.parse("2026-11-23T00:00:00.000Z");
-    clock.ms = created;
-    await outbox.publish(event("wevt_1", "session.status_run_started"));
-    await outbox.publish(event("wevt_2", "session.status_idled"));
-    const [first, second] = queue.sent.map((s) => s.message);
-    queue.sent.length = 0; // the first delivery's message is lost
-    clock.ms = created + 10_000;
-    await deliverWebhook(deps, second as WebhookMessage);
-    expect(queue.sent).toEqual([{ message: second, delaySeconds: 1 }]); // too recent to call lost
-    queue.sent.length = 0;
-    clock.ms = created + 120_000;
-    await deliverWebhook(deps, second as WebhookMessage);
-    expect(queue.sent.map((s) => s.message)).toEqual([first, second]);
-    for (const { message } of queue.sent.splice(0)) await deliverWebhook(deps, message);
-    expect(posts.map((p) => JSON.parse(p.body).id)).toEqual(["wevt_1", "wevt_2"]);
-  });
-
   it("two nudges at once make one POST: the second comes back when the first attempt's lease ends", async () => {
     const { outbox, queue, dead, deps, store, endpoint } = await setup();
     await outbox.publish(event("wevt_1"));
@@ -283,6 +265,114 @@ describe("deliverWebhook", () => {
     clock.ms += 21_000; // the old lease ends; the replay's nudge is back
     expect(await deliverWebhook(deps, replayed)).toMatchObject({ outcome: "delivered", attempt: 1 });
     expect(posts).toHaveLength(1);
+  });
+});
+
+describe("sweepWebhookDeliveries", () => {
+  it("re-nudges a delivery whose publisher died before sending its nudge, then drops it from the index", async () => {
+    const { outbox, queue, deps, clock, posts } = await setup();
+    const send = queue.send.bind(queue);
+    queue.send = async () => {
+      throw new Error("the process dies here");
+    };
+    await expect(outbox.publish(event("wevt_1"))).rejects.toThrow(/dies/);
+    queue.send = send;
+    clock.ms += 30_000;
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 1, nudged: 0 }); // may still be in flight
+    clock.ms += 31_000;
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 1, nudged: 1 });
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 1, nudged: 0 }); // just nudged
+    expect(queue.sent.map((s) => s.message)).toEqual([
+      { schemaVersion: 1, endpointId: expect.any(String), eventId: "wevt_1", generation: 0 },
+    ]);
+    await deliverWebhook(deps, queue.sent[0]?.message as WebhookMessage);
+    expect(posts).toHaveLength(1);
+    expect(await sweepWebhookDeliveries(deps)).toEqual({ checked: 0, nudged: 0, dropped: 0, failed: 0 });
+  });
+
+  it("re-nudges a retry whose nudge was lost once it is a minute overdue, never before it is due", async () => {
+    const { outbox, queue, deps, clock, posts } = await setup([500]);
+    await outbox.publish(event("wevt_1"));
+    const message = queue.sent[0]?.message as WebhookMessage;
+    const send = queue.send.bind(queue);
+    queue.send = async () => {
+      throw new Error("the process dies before the retry's nudge");
+    };
+    await expect(deliverWebhook(deps, message)).rejects.toThrow(/dies/);
+    queue.send = send;
+    clock.ms += 65_000; // the retry was due 10 s in: not yet a minute overdue
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ nudged: 0 });
+    clock.ms += 6_000;
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ nudged: 1 });
+    await deliverWebhook(deps, queue.sent.at(-1)?.message as WebhookMessage);
+    expect(posts).toHaveLength(2);
+  });
+
+  it("re-nudges the earlier delivery of a subject first, and leaves the one waiting behind it", async () => {
+    const { outbox, queue, deps, clock, posts } = await setup();
+    await outbox.publish(event("wevt_1", "session.status_run_started"));
+    await outbox.publish(event("wevt_2", "session.status_idled"));
+    const [first, second] = queue.sent.map((s) => s.message);
+    queue.sent.length = 0; // the first delivery's message is lost
+    await deliverWebhook(deps, second as WebhookMessage);
+    expect(queue.sent).toEqual([{ message: second, delaySeconds: 1 }]); // it circles, waiting
+    clock.ms += 120_000;
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 2, nudged: 1 });
+    expect(queue.sent.map((s) => s.message)).toEqual([second, first]);
+    for (const { message } of queue.sent.splice(0).reverse()) await deliverWebhook(deps, message);
+    expect(posts.map((p) => JSON.parse(p.body).id)).toEqual(["wevt_1", "wevt_2"]);
+  });
+
+  it("nudges a disabled endpoint's pending delivery once it is enabled again; drops a deleted endpoint's", async () => {
+    const { outbox, queue, deps, service, endpoint, clock } = await setup();
+    await outbox.publish(event("wevt_1"));
+    queue.sent.length = 0; // lost
+    await service.update("wrkspc_1", endpoint.id, { state: "disabled" });
+    clock.ms += 61_000;
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 1, nudged: 0, dropped: 0 });
+    await service.update("wrkspc_1", endpoint.id, { state: "enabled" });
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 1, nudged: 1 });
+    await service.delete("wrkspc_1", endpoint.id);
+    clock.ms += 61_000;
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 1, dropped: 1 });
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 0 });
+  });
+
+  it("puts a replayed delivery back in the index, and drops entries of ended or never-written deliveries", async () => {
+    const { outbox, queue, deps, service, endpoint, store, clock, posts } = await setup();
+    await outbox.publish(event("wevt_1"));
+    await deliverWebhook(deps, queue.sent[0]?.message as WebhookMessage);
+    // A crash after the delivered write leaves its entry; a publisher that died before its record
+    // leaves one that points at nothing (dropped once no live publisher can still write the record).
+    await store.put("resources", {
+      pk: "whpending",
+      sk: `${endpoint.id}#wevt_1`,
+      endpointId: endpoint.id,
+      eventId: "wevt_1",
+      at: clock.ms,
+    });
+    await store.put("resources", {
+      pk: "whpending",
+      sk: `${endpoint.id}#wevt_9`,
+      endpointId: endpoint.id,
+      eventId: "wevt_9",
+      at: clock.ms,
+    });
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 2, dropped: 1 });
+    clock.ms += 16 * 60_000;
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 1, dropped: 1 });
+
+    const send = queue.send.bind(queue);
+    queue.send = async () => {
+      throw new Error("the process dies before the replay's nudge");
+    };
+    await expect(service.replay("wrkspc_1", endpoint.id, "wevt_1")).rejects.toThrow(/dies/);
+    queue.send = send;
+    clock.ms += 61_000;
+    expect(await sweepWebhookDeliveries(deps)).toMatchObject({ checked: 1, nudged: 1 });
+    await deliverWebhook(deps, queue.sent.at(-1)?.message as WebhookMessage);
+    expect(posts).toHaveLength(2);
+    expect(await store.query("resources", "whpending")).toEqual([]);
   });
 });
 

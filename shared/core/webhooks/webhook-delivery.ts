@@ -20,7 +20,7 @@ import {
   type MessageQueue,
   type WebhookTransport,
 } from "../ports.js";
-import { LOST_NUDGE_MS, nudgeOf, pendingEarlier } from "./webhook-nudges.js";
+import { leavePendingIndex, pendingEarlier } from "./webhook-nudges.js";
 import {
   type DeliveryRecord,
   deliveryKey,
@@ -135,13 +135,8 @@ async function claimAttempt(
     }
     // A retry's nudge is due later: this one duplicates it, and POSTing now would skip the backoff.
     if ((delivery.nudgedAt ?? 0) > now + EARLY_NUDGE_SLACK_MS) return skipped;
-    const earlier = await pendingEarlier(deps.store, delivery);
-    if (earlier) {
-      // A publisher that recorded the earlier delivery may have died before enqueueing it; a
-      // never-attempted earlier delivery older than any queue latency gets its nudge again (an
-      // attempt is claimed under a lease, so a duplicate nudge is harmless).
-      const age = now - Date.parse(earlier.createdAt);
-      if (earlier.attempts === 0 && age > LOST_NUDGE_MS) await deps.queue.send(nudgeOf(earlier));
+    // An earlier delivery whose own nudge was lost is the sweeper's to re-nudge (webhook-sweeper.ts).
+    if (await pendingEarlier(deps.store, delivery)) {
       await deps.queue.send(message, { delaySeconds: deps.orderWaitSeconds });
       return { outcome: "waiting" };
     }
@@ -199,13 +194,17 @@ async function settle(
     } else if (exhausted) {
       next = { ...released, status: "failed", lastError: error };
     } else {
-      // The retry's nudge is due when its delay ends: an earlier one is a duplicate.
+      // The retry's nudge is due when its delay ends: the sweeper leaves it alone until then.
       next = { ...released, lastError: error, nudgedAt: now + delaySeconds * 1000 };
     }
     if (!(await save(deps, next, current.rev))) continue;
-    if (next.status === "delivered") return { outcome: "delivered", ...run };
+    if (next.status === "delivered") {
+      await leavePendingIndex(deps, attempt.endpointId, attempt.eventId);
+      return { outcome: "delivered", ...run };
+    }
     if (next.status === "failed") {
       await deps.deadLetters.send(message);
+      await leavePendingIndex(deps, attempt.endpointId, attempt.eventId);
       return { outcome: "failed", ...run };
     }
     await deps.queue.send(message, { delaySeconds });

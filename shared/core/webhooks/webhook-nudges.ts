@@ -1,8 +1,9 @@
 /**
- * When a delivery needs (another) nudge: the record says when its latest nudge was due (`nudgedAt`),
- * so a pending delivery without a live lease long past that has lost its nudge (a publisher or an
- * attempt can die between its record write and its queue send: DESIGN.md §5), and one nudged
- * recently needs none.
+ * What keeps a pending delivery moving when a nudge goes missing: a publisher or an attempt can die
+ * between writing the delivery record and sending its queue message (DESIGN.md §5), and nothing else
+ * would send one. The record says when its latest nudge was due (`nudgedAt`); a pending delivery
+ * without a live lease long past that has lost its nudge, and the sweeper sends it another, found
+ * through the pending index rather than a scan.
  */
 import { type Clock, ConditionFailedError, type DocumentStore, type MessageQueue } from "../ports.js";
 import {
@@ -10,6 +11,8 @@ import {
   deliveryKey,
   deliveryRecordSchema,
   padLane,
+  pendingIndexEntry,
+  pendingIndexKey,
   type WebhookMessage,
 } from "./webhook-records.js";
 
@@ -54,6 +57,31 @@ export async function nudgeAgain(deps: NudgeDeps, delivery: DeliveryRecord): Pro
   }
   await deps.queue.send(nudgeOf(delivery));
   return true;
+}
+
+/** Puts the delivery in the pending index; before the write that makes it pending, so none is missed. */
+export async function enterPendingIndex(
+  deps: Pick<NudgeDeps, "store" | "clock">,
+  endpointId: string,
+  eventId: string,
+): Promise<void> {
+  await deps.store.put("resources", pendingIndexEntry(endpointId, eventId, deps.clock.now()));
+}
+
+/**
+ * Takes an ended delivery out of the pending index. A replay may make it pending again between the
+ * read that saw it end and the delete (its entry put just before): looking again after the delete
+ * and putting the entry back closes that window.
+ */
+export async function leavePendingIndex(
+  deps: Pick<NudgeDeps, "store" | "clock">,
+  endpointId: string,
+  eventId: string,
+): Promise<void> {
+  await deps.store.delete("resources", pendingIndexKey, `${endpointId}#${eventId}`);
+  const item = await deps.store.get("resources", deliveryKey(endpointId), eventId);
+  if (item && deliveryRecordSchema.parse(item).status === "pending")
+    await enterPendingIndex(deps, endpointId, eventId);
 }
 
 /** The subject's previous delivery to this endpoint, if it is still pending. */

@@ -1,8 +1,8 @@
 /**
  * The DomainEvents port for webhooks: an event becomes one durable delivery record per subscribed
- * endpoint (its key makes this idempotent), a place in the subject's delivery lane (order), and a
- * nudge on the webhooks queue. Publishing the same event again duplicates nothing, and nudges again
- * only a delivery whose nudge looks lost.
+ * endpoint (its key makes this idempotent), a place in the subject's delivery lane (order), an entry
+ * in the pending index (the sweeper's) and a nudge on the webhooks queue. Publishing the same event
+ * again duplicates nothing, and nudges again only a delivery whose nudge looks lost.
  */
 import {
   type Clock,
@@ -13,7 +13,7 @@ import {
   type Logger,
   type MessageQueue,
 } from "../ports.js";
-import { type NudgeDeps, nudgeAgain, nudgeOf, nudgeOverdue } from "./webhook-nudges.js";
+import { enterPendingIndex, type NudgeDeps, nudgeAgain, nudgeOf, nudgeOverdue } from "./webhook-nudges.js";
 import {
   type DeliveryRecord,
   deliveryKey,
@@ -62,7 +62,7 @@ export class WebhookOutbox implements DomainEvents {
       if (recorded) await this.queue.send(nudgeOf(delivery));
       // A republish (a retried grader, step or deployment run) finds the record. Another nudge while
       // one is due or an attempt is in flight would only chase it, so it nudges only a delivery whose
-      // nudge looks lost.
+      // nudge looks lost (the sweeper would otherwise, a little later).
       else if (nudgeOverdue(delivery, this.clock.now())) await nudgeAgain(this.nudges, delivery);
     }
   }
@@ -90,10 +90,13 @@ export class WebhookOutbox implements DomainEvents {
       attempts: 0,
       createdAt: event.createdAt,
       generation: 0,
-      // The nudge follows the record: a republish finds it overdue from here if this process dies first.
+      // The nudge follows the record: if this process dies first, the sweeper sends it from here.
       nudgedAt: this.clock.now(),
       rev: 1,
     };
+    // The pending-index entry comes before the record: a crash in between leaves an entry the
+    // sweeper drops once it is old and still has no record, never a delivery it cannot find.
+    await enterPendingIndex(this.nudges, endpointId, event.id);
     try {
       await this.store.put(
         "resources",

@@ -25,7 +25,7 @@ import {
   type IdGenerator,
   type MessageQueue,
 } from "../ports.js";
-import { nudgeOf } from "./webhook-nudges.js";
+import { enterPendingIndex, nudgeOf } from "./webhook-nudges.js";
 import {
   type DeliveryRecord,
   deliveryKey,
@@ -210,10 +210,14 @@ export class WebhooksService {
    */
   async replay(workspaceId: string, id: string, eventId: string): Promise<WebhookDeliveryView> {
     await this.load(workspaceId, id);
+    let indexed = false;
     for (;;) {
       const item = await this.store.get("resources", deliveryKey(id), eventId);
       if (!item) throw new NotFoundError("webhook delivery", eventId);
       const current = deliveryRecordSchema.parse(item);
+      // Into the sweeper's index before the record turns pending, so a lost nudge is still found.
+      if (!indexed) await enterPendingIndex({ store: this.store, clock: this.clock }, id, eventId);
+      indexed = true;
       const next: DeliveryRecord = {
         ...current,
         status: "pending",
