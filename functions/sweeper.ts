@@ -1,9 +1,10 @@
 /**
- * Lambda entry (scheduled): re-nudges running sessions whose step lease expired, and stalled dreams;
- * ends workflow runs past their time limit.
+ * Lambda entry (scheduled): re-nudges running sessions whose step lease expired, stalled dreams and
+ * webhook deliveries whose nudge was lost; ends workflow runs past their time limit.
  */
 import { sweepDreams } from "../shared/core/dreams/dream-sweeper.js";
 import { sweepStalledSessions } from "../shared/core/runtime/sweeper.js";
+import { sweepWebhookDeliveries } from "../shared/core/webhooks/webhook-sweeper.js";
 import { withDreamJobs } from "../shared/runtime/aws-dream-jobs.js";
 import { awsServices } from "../shared/runtime/aws-services.js";
 import { dreamSweepOf } from "../shared/runtime/dream-sweep-wiring.js";
@@ -14,6 +15,8 @@ export const handler = async (): Promise<{ checked: number; nudged: number }> =>
   const { deps, logger } = services;
   const result = await sweepStalledSessions(deps);
   const workflows = await services.workflows?.sweep(deps);
-  logger.info("sweep done", { ...result, dreams: await sweepDreams(dreamSweepOf(services)), workflows });
+  const dreams = await sweepDreams(dreamSweepOf(services));
+  const webhooks = services.webhooks && (await sweepWebhookDeliveries(services.webhooks.delivery));
+  logger.info("sweep done", { ...result, dreams, workflows, webhooks });
   return result;
 };

@@ -141,7 +141,7 @@ export class ReverieOutcomes extends Construct {
     const { grader, "webhook-deliver": deliver } = this.functions;
     // Publishers of domain events record webhook deliveries (resources table, already granted to
     // the API functions, agent-step and the sweeper), enqueue them and put events on the bus. The sweeper publishes
-    // when it finishes a thread report a crash cut short.
+    // when it finishes a thread report a crash cut short, and re-nudges deliveries whose nudge was lost.
     for (const fn of [api, apiMemory, apiWorkspace, step, grader, sweeper]) {
       this.webhooksQueue.grantSendMessages(fn);
       this.eventBus.grantPutEventsTo(fn);

@@ -38,6 +38,7 @@ import type { Logger, ModelProvider, ShellSandbox } from "../../shared/core/port
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
 import { resumeRunsAtBoot, sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
+import { sweepWebhookDeliveries } from "../../shared/core/webhooks/webhook-sweeper.js";
 import {
   FANOUT_MAX_CONCURRENCY,
   fanoutStateMachineDefinition,
@@ -284,6 +285,11 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       );
       sweepRuns();
       sweepWorkflows();
+      const webhooks = services.webhooks?.delivery;
+      if (webhooks)
+        sweepWebhookDeliveries(webhooks).catch((error) =>
+          services.logger.error("webhook delivery sweep failed", { error: String(error) }),
+        );
     },
     options.sweepIntervalMs ?? secondsToMs(config.REVERIE_SWEEP_INTERVAL_SECONDS) ?? 30_000,
   );

@@ -88,7 +88,7 @@ const noModel: ModelProvider = {
 export function buildStepDeps(config: Config, ports: StepPorts): StepDeps {
   const clock = ports.clock ?? { now: () => Date.now() };
   const logger = ports.logger ?? createLogger(config);
-  const webhookOutbox = ports.webhooks && new WebhookOutbox(ports.store, ports.webhooks, logger);
+  const webhookOutbox = ports.webhooks && new WebhookOutbox(ports.store, ports.webhooks, logger, clock);
   const domainEvents =
     ports.domainEvents ??
     new DomainEventFanout({ webhooks: webhookOutbox, bus: ports.eventBus, topic: ports.notifications });

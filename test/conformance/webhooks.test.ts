@@ -2,7 +2,8 @@
  * Webhooks through the official SDK: endpoint management on `client.beta.organization.webhooks`,
  * deliveries verified by a receiver with `client.beta.webhooks.unwrap`, exactly one webhook for a
  * duplicated grader message, retries then the DLQ for a failing receiver and a replay once it
- * recovers; plus the local SNS topic and EventBridge bus.
+ * recovers, a delivery whose nudge was lost sent by the stack's sweeper; plus the local SNS topic and
+ * EventBridge bus.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -312,6 +313,43 @@ describe("webhook deliveries", () => {
       expect((await api(deliveriesUrl)).data).toEqual([expect.objectContaining({ status: "delivered" })]);
     } finally {
       await h.client.beta.organization.webhooks.delete(endpoint.id);
+    }
+  });
+});
+
+describe("webhook sweep", () => {
+  it("the stack's sweeper sends a delivery whose publisher died before nudging it", async () => {
+    const swept = await startHarness({ env: { REVERIE_WEBHOOK_ALLOW_PRIVATE: "1" }, sweepIntervalMs: 100 });
+    const queue = swept.stack.webhooksQueue;
+    const send = queue.send;
+    try {
+      const endpoint = await swept.client.beta.organization.webhooks.create({
+        url: receiverUrl,
+        enabled_events: events(["agent.created"]),
+      });
+      // The publisher gets as far as the delivery record, then dies before the queue takes its nudge
+      // (the API logs a control-plane publish that failed; nothing retries it).
+      queue.send = async () => {
+        throw new Error("the process dies here");
+      };
+      const { agentId } = await swept.setup();
+      queue.send = send;
+      const store = swept.stack.services.deps.store;
+      const [delivery] = await store.query("resources", `whdlv#${endpoint.id}`);
+      expect(delivery).toMatchObject({ status: "pending", attempts: 0 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(received).toHaveLength(0); // nothing nudges it until it looks lost
+      // A minute and more passes (the record is backdated rather than the test kept waiting).
+      if (delivery) await store.put("resources", { ...delivery, nudgedAt: Date.now() - 61_000 });
+      await until(() => received.length === 1);
+      const event = swept.client.beta.webhooks.unwrap(received[0]?.body ?? "", {
+        headers: received[0]?.headers ?? {},
+        key: endpoint.signing_secret,
+      });
+      expect(event.data).toMatchObject({ type: "agent.created", id: agentId });
+    } finally {
+      queue.send = send;
+      await swept.close();
     }
   });
 });

@@ -1,9 +1,16 @@
 /**
  * Delivers one webhook (one webhooks-queue message): Standard Webhooks signing with the endpoint's
  * secret, order kept per subject (a later event of a session waits for the earlier one), retries
- * with exponential backoff through delayed re-sends, then the dead-letter queue. Each attempt is
- * claimed with a rev-checked write, so a duplicate message does not POST twice at once.
+ * with exponential backoff through delayed re-sends, then the dead-letter queue.
+ *
+ * Nudges overlap — SQS delivers at least once, a batch's records run in parallel, a replay nudges
+ * while an attempt is in flight — so an attempt is claimed with a lease (owner and expiry, written
+ * rev-checked): a nudge that finds a live lease comes back when it ends instead of POSTing alongside,
+ * and one that arrives before the retry nudge already due drops. An attempt's outcome is written on
+ * the record as it is then: a 2xx wins over anything of its generation (the receiver has the
+ * webhook), a failure counts only while the attempt still holds its lease.
  */
+import { randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import {
   type Clock,
@@ -13,10 +20,12 @@ import {
   type MessageQueue,
   type WebhookTransport,
 } from "../ports.js";
+import { leavePendingIndex, pendingEarlier } from "./webhook-nudges.js";
 import {
   type DeliveryRecord,
   deliveryKey,
   deliveryRecordSchema,
+  type EndpointRecord,
   endpointKey,
   endpointRecordSchema,
   type WebhookMessage,
@@ -40,113 +49,167 @@ export interface WebhookDeliveryDeps {
 }
 
 const userAgent = "Reverie-Webhooks/0.1";
-/** A pending, never-attempted delivery this old has lost its queue message. */
-const LOST_NUDGE_MS = 60_000;
+/** How much longer than one POST's timeout an attempt's lease lasts: the reads and writes around it. */
+const LEASE_MARGIN_MS = 20_000;
+/** How early a due nudge may arrive and still count (hosts' clocks, a queue's rounding of delays). */
+const EARLY_NUDGE_SLACK_MS = 1_000;
 
 /**
- * What one delivery job did, for its log line: `skipped` (nothing to do: delivered, superseded,
- * endpoint gone or disabled, or another attempt holds it), `waiting` (an earlier delivery to the
- * endpoint goes first), or an attempt that was `delivered`, is `retrying` or has `failed` for good.
+ * What one delivery job did, for its log line: `skipped` (nothing to do: delivered or failed, an old
+ * generation's nudge, endpoint gone or disabled, or a duplicate of a retry nudge due later),
+ * `waiting` (an earlier delivery to the endpoint goes first), `in_flight` (another attempt holds the
+ * lease; the nudge comes back when it ends), or an attempt that was `delivered`, is `retrying`, has
+ * `failed` for good, or was `superseded` (its failure came after its lease had passed to another
+ * attempt, or a replay began).
  */
 export type WebhookDeliveryRun =
-  | { outcome: "skipped" | "waiting" }
-  | { outcome: "delivered" | "retrying" | "failed"; attempt: number; status?: number };
+  | NoAttempt
+  | { outcome: "delivered" | "retrying" | "failed" | "superseded"; attempt: number; status?: number };
 
 export async function deliverWebhook(
   deps: WebhookDeliveryDeps,
   message: WebhookMessage,
 ): Promise<WebhookDeliveryRun> {
-  const item = await deps.store.get("resources", deliveryKey(message.endpointId), message.eventId);
-  if (!item) return skipped;
-  const delivery = deliveryRecordSchema.parse(item);
-  if (delivery.status !== "pending" || delivery.generation !== message.generation) return skipped;
-  const endpointItem = await deps.store.get(
-    "resources",
-    endpointKey(delivery.workspaceId),
-    delivery.endpointId,
-  );
-  if (!endpointItem) return skipped; // endpoint deleted: nothing to deliver to
-  const endpoint = endpointRecordSchema.parse(endpointItem);
-  if (endpoint.state !== "enabled") return skipped; // stays pending; a replay sends it after re-enabling
-
-  const earlier = await pendingEarlier(deps, delivery);
-  if (earlier) {
-    // A publisher that recorded the earlier delivery may have died before enqueueing it; a
-    // never-attempted earlier delivery older than any queue latency gets its nudge again (an
-    // attempt is claimed by rev, so a duplicate nudge is harmless).
-    const age = deps.clock.now() - Date.parse(earlier.createdAt);
-    if (earlier.attempts === 0 && age > LOST_NUDGE_MS)
-      await deps.queue.send({
-        schemaVersion: 1,
-        endpointId: earlier.endpointId,
-        eventId: earlier.eventId,
-        generation: earlier.generation,
-      });
-    await deps.queue.send(message, { delaySeconds: deps.orderWaitSeconds });
-    return { outcome: "waiting" };
-  }
-  const claimed = await save(deps, { ...delivery, attempts: delivery.attempts + 1 }, delivery.rev);
-  if (!claimed) return skipped;
+  const claim = await claimAttempt(deps, message);
+  if (!("attempt" in claim)) return claim;
+  const { attempt, endpoint } = claim;
 
   const timestamp = new Date(deps.clock.now());
-  const signature = new Webhook(endpoint.signingSecret).sign(delivery.eventId, timestamp, delivery.payload);
+  const signature = new Webhook(endpoint.signingSecret).sign(attempt.eventId, timestamp, attempt.payload);
   const headers = {
     "content-type": "application/json",
     "user-agent": userAgent,
-    "webhook-id": delivery.eventId,
+    "webhook-id": attempt.eventId,
     "webhook-timestamp": String(Math.floor(timestamp.getTime() / 1000)),
     "webhook-signature": signature,
   };
   let status: number | undefined;
   let error: string | undefined;
   try {
-    status = (await deps.transport.post(endpoint.url, delivery.payload, headers, deps.timeoutMs)).status;
+    status = (await deps.transport.post(endpoint.url, attempt.payload, headers, deps.timeoutMs)).status;
     if (status < 200 || status >= 300) error = `receiver answered ${status}`;
   } catch (cause) {
     error = (cause as Error).message;
   }
-  const now = new Date(deps.clock.now()).toISOString();
-  if (!error) {
-    await save(
-      deps,
-      { ...claimed, status: "delivered", lastStatus: status, lastError: undefined, deliveredAt: now },
-      claimed.rev,
-    );
-    return { outcome: "delivered", attempt: claimed.attempts, status };
-  }
-  deps.logger.warn("webhook delivery failed", {
-    endpointId: delivery.endpointId,
-    eventId: delivery.eventId,
-    attempt: claimed.attempts,
-    error,
-  });
-  if (claimed.attempts >= deps.maxAttempts) {
-    await save(deps, { ...claimed, status: "failed", lastStatus: status, lastError: error }, claimed.rev);
-    await deps.deadLetters.send(message);
-    return { outcome: "failed", attempt: claimed.attempts, status };
-  }
-  await save(deps, { ...claimed, lastStatus: status, lastError: error }, claimed.rev);
-  const delaySeconds = Math.min(900, deps.retryBaseSeconds * 2 ** (claimed.attempts - 1));
-  await deps.queue.send(message, { delaySeconds });
-  return { outcome: "retrying", attempt: claimed.attempts, status };
+  if (error)
+    deps.logger.warn("webhook delivery failed", {
+      endpointId: attempt.endpointId,
+      eventId: attempt.eventId,
+      attempt: attempt.attempts,
+      error,
+    });
+  return settle(deps, message, attempt, status, error);
 }
 
-const skipped: WebhookDeliveryRun = { outcome: "skipped" };
+type NoAttempt = { outcome: "skipped" | "waiting" | "in_flight" };
+const skipped: NoAttempt = { outcome: "skipped" };
 
-/** The subject's previous delivery to this endpoint, if it is still pending. */
-async function pendingEarlier(
+/** Claims the delivery's next attempt under a lease, or says why this nudge makes none. */
+async function claimAttempt(
   deps: WebhookDeliveryDeps,
-  delivery: DeliveryRecord,
-): Promise<DeliveryRecord | undefined> {
-  const [previous] = await deps.store.query("resources", delivery.lane, {
-    before: String(delivery.laneSeq).padStart(12, "0"),
-    order: "desc",
-    limit: 1,
-  });
-  if (!previous) return undefined;
-  const item = await deps.store.get("resources", deliveryKey(delivery.endpointId), String(previous.eventId));
-  const earlier = item && deliveryRecordSchema.parse(item);
-  return earlier && earlier.status === "pending" ? earlier : undefined;
+  message: WebhookMessage,
+): Promise<{ attempt: DeliveryRecord; endpoint: EndpointRecord } | NoAttempt> {
+  for (;;) {
+    const item = await deps.store.get("resources", deliveryKey(message.endpointId), message.eventId);
+    if (!item) return skipped;
+    const delivery = deliveryRecordSchema.parse(item);
+    if (delivery.status !== "pending" || delivery.generation !== message.generation) return skipped;
+    const endpointItem = await deps.store.get(
+      "resources",
+      endpointKey(delivery.workspaceId),
+      delivery.endpointId,
+    );
+    if (!endpointItem) return skipped; // endpoint deleted: nothing to deliver to
+    const endpoint = endpointRecordSchema.parse(endpointItem);
+    // Stays pending: the sweeper nudges it again once the endpoint is re-enabled (or a replay does).
+    if (endpoint.state !== "enabled") return skipped;
+
+    const now = deps.clock.now();
+    if (delivery.leaseUntil !== undefined && delivery.leaseUntil > now) {
+      // Another attempt is in flight. Its holder sends a retry's nudge itself, but this nudge may be
+      // a replay's, which nobody else would send: it comes back when the lease ends, and drops then
+      // if the holder has delivered or scheduled a retry meanwhile.
+      const delaySeconds = Math.min(900, Math.max(1, Math.ceil((delivery.leaseUntil - now) / 1000)));
+      await deps.queue.send(message, { delaySeconds });
+      return { outcome: "in_flight" };
+    }
+    // A retry's nudge is due later: this one duplicates it, and POSTing now would skip the backoff.
+    if ((delivery.nudgedAt ?? 0) > now + EARLY_NUDGE_SLACK_MS) return skipped;
+    // An earlier delivery whose own nudge was lost is the sweeper's to re-nudge (webhook-sweeper.ts).
+    if (await pendingEarlier(deps.store, delivery)) {
+      await deps.queue.send(message, { delaySeconds: deps.orderWaitSeconds });
+      return { outcome: "waiting" };
+    }
+    const attempt = await save(
+      deps,
+      {
+        ...delivery,
+        attempts: delivery.attempts + 1,
+        leaseOwner: randomUUID(),
+        // Outlasts the POST's timeout (on AWS, the function's 30 s too), so a live holder keeps it
+        // through its request; one that overruns anyway is sorted out when its outcome is settled.
+        leaseUntil: now + deps.timeoutMs + LEASE_MARGIN_MS,
+      },
+      delivery.rev,
+    );
+    if (attempt) return { attempt, endpoint };
+    // Lost the rev check (another nudge claimed it, or a re-nudge or replay wrote): look again.
+  }
+}
+
+/**
+ * Writes an attempt's outcome on the record as it is now, re-read after a lost rev check. A 2xx is
+ * written over anything of its generation — a pending record, or a `failed` a later attempt wrote
+ * after this one's lease ran out — since the receiver has the webhook. A failure is written only
+ * while the attempt still holds its lease; otherwise the attempt that took over decides. A replay
+ * (a newer generation) supersedes the attempt whatever its result.
+ */
+async function settle(
+  deps: WebhookDeliveryDeps,
+  message: WebhookMessage,
+  attempt: DeliveryRecord,
+  status: number | undefined,
+  error: string | undefined,
+): Promise<WebhookDeliveryRun> {
+  const run = { attempt: attempt.attempts, status };
+  const exhausted = attempt.attempts >= deps.maxAttempts;
+  const delaySeconds = Math.min(900, deps.retryBaseSeconds * 2 ** (attempt.attempts - 1));
+  for (;;) {
+    const item = await deps.store.get("resources", deliveryKey(attempt.endpointId), attempt.eventId);
+    const current = item && deliveryRecordSchema.parse(item);
+    if (!current || current.generation !== attempt.generation) return { outcome: "superseded", ...run };
+    const now = deps.clock.now();
+    const released = { ...current, leaseOwner: undefined, leaseUntil: undefined, lastStatus: status };
+    let next: DeliveryRecord;
+    if (!error) {
+      if (current.status === "delivered") return { outcome: "delivered", ...run };
+      next = {
+        ...released,
+        status: "delivered",
+        lastError: undefined,
+        deliveredAt: new Date(now).toISOString(),
+      };
+    } else if (current.status !== "pending" || current.leaseOwner !== attempt.leaseOwner) {
+      return { outcome: "superseded", ...run };
+    } else if (exhausted) {
+      next = { ...released, status: "failed", lastError: error };
+    } else {
+      // The retry's nudge is due when its delay ends: the sweeper leaves it alone until then.
+      next = { ...released, lastError: error, nudgedAt: now + delaySeconds * 1000 };
+    }
+    if (!(await save(deps, next, current.rev))) continue;
+    if (next.status === "delivered") {
+      await leavePendingIndex(deps, attempt.endpointId, attempt.eventId);
+      return { outcome: "delivered", ...run };
+    }
+    if (next.status === "failed") {
+      await deps.deadLetters.send(message);
+      await leavePendingIndex(deps, attempt.endpointId, attempt.eventId);
+      return { outcome: "failed", ...run };
+    }
+    await deps.queue.send(message, { delaySeconds });
+    return { outcome: "retrying", ...run };
+  }
 }
 
 async function save(deps: WebhookDeliveryDeps, next: DeliveryRecord, expectedRev: number) {

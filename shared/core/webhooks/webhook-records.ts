@@ -3,7 +3,10 @@
  * - `ws#<ws>#webhook` / endpoint id — the endpoint, with its signing secret;
  * - `whdlv#<endpoint>` / event id — one delivery per (endpoint, event): the outbox record, whose
  *   key makes recording it idempotent and whose event id is the stable `webhook-id`;
- * - `whlane#<endpoint>#<subject>` / lane position — delivery order per subject (e.g. a session).
+ * - `whlane#<endpoint>#<subject>` / lane position — delivery order per subject (e.g. a session);
+ * - `whpending` / `<endpoint>#<event>` — the sweeper's index of pending deliveries, so it finds a
+ *   delivery whose nudge was lost without scanning: put before the delivery becomes pending (recorded
+ *   or replayed), deleted after it ends (webhook-nudges.ts).
  */
 import * as z from "zod";
 import { lazySchema } from "../../contract/lazy-schema.js";
@@ -46,6 +49,18 @@ export const deliveryRecordSchema = lazySchema(() =>
     deliveredAt: z.string().optional(),
     /** Bumped by each replay, so a replay's queue message is told apart from stale ones. */
     generation: z.number().int().min(0),
+    /**
+     * The attempt in flight: who claimed it and until when (epoch ms). While the lease lasts no other
+     * nudge POSTs; it outlasts one POST's timeout, so a live holder never loses it mid-request.
+     */
+    leaseOwner: z.string().optional(),
+    leaseUntil: z.number().optional(),
+    /**
+     * When the latest nudge is due (epoch ms): when it was sent, or for a retry when its delay ends.
+     * A nudge earlier than this is a duplicate; a pending delivery long past it lost its nudge.
+     * Absent on records written before it existed: their `createdAt` stands in.
+     */
+    nudgedAt: z.number().optional(),
     rev: z.number().int(),
   }),
 );
@@ -55,6 +70,16 @@ export const endpointKey = (workspaceId: string) => `ws#${workspaceId}#webhook`;
 export const deliveryKey = (endpointId: string) => `whdlv#${endpointId}`;
 export const laneKey = (endpointId: string, subject: string) => `whlane#${endpointId}#${subject}`;
 export const padLane = (n: number) => String(n).padStart(12, "0");
+export const pendingIndexKey = "whpending";
+
+/** A pending delivery's entry in the sweeper's index; `at` (epoch ms) dates an entry whose record never came. */
+export const pendingIndexEntry = (endpointId: string, eventId: string, at: number) => ({
+  pk: pendingIndexKey,
+  sk: `${endpointId}#${eventId}`,
+  endpointId,
+  eventId,
+  at,
+});
 
 /** The webhooks queue's message: a nudge to attempt one delivery (DESIGN.md §5). */
 export const webhookMessageSchema = lazySchema(() =>

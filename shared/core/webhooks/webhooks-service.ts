@@ -25,6 +25,7 @@ import {
   type IdGenerator,
   type MessageQueue,
 } from "../ports.js";
+import { enterPendingIndex, nudgeOf } from "./webhook-nudges.js";
 import {
   type DeliveryRecord,
   deliveryKey,
@@ -202,18 +203,27 @@ export class WebhooksService {
     };
   }
 
-  /** Extension: sends a delivery again (whatever its status), with the same webhook-id and body. */
+  /**
+   * Extension: sends a delivery again (whatever its status), with the same webhook-id and body. An
+   * attempt of the old generation may still be in flight: its lease stays, and the replay's nudge
+   * waits for it to end rather than POST alongside.
+   */
   async replay(workspaceId: string, id: string, eventId: string): Promise<WebhookDeliveryView> {
     await this.load(workspaceId, id);
+    let indexed = false;
     for (;;) {
       const item = await this.store.get("resources", deliveryKey(id), eventId);
       if (!item) throw new NotFoundError("webhook delivery", eventId);
       const current = deliveryRecordSchema.parse(item);
+      // Into the sweeper's index before the record turns pending, so a lost nudge is still found.
+      if (!indexed) await enterPendingIndex({ store: this.store, clock: this.clock }, id, eventId);
+      indexed = true;
       const next: DeliveryRecord = {
         ...current,
         status: "pending",
         attempts: 0,
         generation: current.generation + 1,
+        nudgedAt: this.clock.now(),
         rev: current.rev + 1,
       };
       try {
@@ -226,7 +236,7 @@ export class WebhooksService {
         if (error instanceof ConditionFailedError) continue;
         throw error;
       }
-      await this.queue.send({ schemaVersion: 1, endpointId: id, eventId, generation: next.generation });
+      await this.queue.send(nudgeOf(next));
       return viewOf(next);
     }
   }
