@@ -218,6 +218,8 @@ export class ReverieRuntime extends Construct {
       alarmTopic: props.alarmTopic,
       graderModel: props.graderModel,
     });
+    // The endpoints' signing secrets are sealed by api-workspace (a writer above) and opened here.
+    this.vaults.grantOpen(this.outcomes.functions["webhook-deliver"]);
     this.grantBedrock([
       this.functions["agent-step"],
       this.functions["dream-worker"],

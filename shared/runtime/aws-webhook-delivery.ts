@@ -1,13 +1,16 @@
 /**
- * The webhook-deliver Lambda's own composition: the delivery worker on DynamoDB (delivery records)
- * and SQS (its retries and dead letters, both over signed HTTP: aws-clients.ts), built once per
+ * The webhook-deliver Lambda's own composition: the delivery worker on DynamoDB (delivery records),
+ * SQS (its retries and dead letters, both over signed HTTP: aws-clients.ts) and KMS (the endpoints'
+ * sealed signing secrets), built once per
  * container — without the container, whose services this function never calls.
  */
 import { DynamoDbDocumentStore } from "../adapters/aws/dynamodb-document-store.js";
+import { KmsSecretSealer } from "../adapters/aws/kms-secret-sealer.js";
 import { SqsQueue } from "../adapters/aws/sqs-queue.js";
+import { UnconfiguredSecretSealer } from "../core/vaults/vault-deps.js";
 import type { WebhookDeliveryDeps } from "../core/webhooks/webhook-delivery.js";
 import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
-import { dynamoDbTransport, sqsTransport } from "./aws-clients.js";
+import { awsClients, dynamoDbTransport, sqsTransport } from "./aws-clients.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { webhookDeliveryDeps } from "./webhook-delivery-wiring.js";
@@ -25,6 +28,10 @@ export function awsWebhookDelivery(): WebhookDeliveryDeps {
       transport: dynamoDbTransport(),
       tableNames: { resources: config.REVERIE_TABLE_RESOURCES, events: config.REVERIE_TABLE_EVENTS },
     }),
+    // Opens the endpoints' signing secrets (KMS Decrypt; the KMS client loads on the first open).
+    sealer: config.REVERIE_SECRETS_KMS_KEY_ID
+      ? new KmsSecretSealer({ client: awsClients().kms, keyId: config.REVERIE_SECRETS_KMS_KEY_ID })
+      : new UnconfiguredSecretSealer(),
     queue: new SqsQueue<WebhookMessage>({ transport: sqs, queueUrl: config.REVERIE_WEBHOOKS_QUEUE_URL }),
     deadLetters: config.REVERIE_WEBHOOKS_DLQ_URL
       ? new SqsQueue<WebhookMessage>({ transport: sqs, queueUrl: config.REVERIE_WEBHOOKS_DLQ_URL })

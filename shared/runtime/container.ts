@@ -41,6 +41,7 @@ import { SessionResourcesService } from "../core/sessions/session-resources.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
 import { ThreadsRuntime } from "../core/threads/threads-runtime.js";
 import { ThreadsService } from "../core/threads/threads-service.js";
+import { UnconfiguredSecretSealer } from "../core/vaults/vault-deps.js";
 import type { WebhookDeliveryDeps } from "../core/webhooks/webhook-delivery.js";
 import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
 import { WebhooksService } from "../core/webhooks/webhooks-service.js";
@@ -295,7 +296,10 @@ function selfHostedWork(
 /** The webhook endpoints service and the delivery worker's dependencies. */
 function webhooksFrom(config: Config, ports: Ports, deps: StepDeps, queue: MessageQueue<WebhookMessage>) {
   const allowPrivate = config.REVERIE_WEBHOOK_ALLOW_PRIVATE;
-  const service = new WebhooksService(ports.store, deps.ids, deps.clock, queue, async (url) => {
+  // Signing secrets are sealed like vault credentials (without a sealer, creating an endpoint is a
+  // clear error naming what to configure).
+  const sealer = ports.secrets ?? new UnconfiguredSecretSealer();
+  const service = new WebhooksService(ports.store, deps.ids, deps.clock, queue, sealer, async (url) => {
     try {
       checkWebhookUrl(url, allowPrivate);
     } catch (error) {
@@ -304,6 +308,7 @@ function webhooksFrom(config: Config, ports: Ports, deps: StepDeps, queue: Messa
   });
   const delivery: WebhookDeliveryDeps = webhookDeliveryDeps(config, {
     store: ports.store,
+    sealer,
     queue,
     deadLetters: ports.webhookDeadLetters,
     transport: ports.webhookTransport,

@@ -4,7 +4,14 @@
  * so that function's bundle carries the delivery code, not every service.
  */
 import { GuardedWebhookSender } from "../adapters/http/webhook-sender.js";
-import type { Clock, DocumentStore, Logger, MessageQueue, WebhookTransport } from "../core/ports.js";
+import type {
+  Clock,
+  DocumentStore,
+  Logger,
+  MessageQueue,
+  SecretSealer,
+  WebhookTransport,
+} from "../core/ports.js";
 import type { WebhookDeliveryDeps } from "../core/webhooks/webhook-delivery.js";
 import type { WebhookMessage } from "../core/webhooks/webhook-records.js";
 import type { Config } from "./config.js";
@@ -16,6 +23,8 @@ export function webhookDeliveryDeps(
   >,
   ports: {
     store: DocumentStore;
+    /** Opens the endpoints' sealed signing secrets. */
+    sealer: SecretSealer;
     queue: MessageQueue<WebhookMessage>;
     /** Without one, a delivery that ran out of attempts is logged as an error. */
     deadLetters?: MessageQueue<WebhookMessage>;
@@ -26,6 +35,7 @@ export function webhookDeliveryDeps(
 ): WebhookDeliveryDeps {
   return {
     store: ports.store,
+    sealer: ports.sealer,
     transport:
       ports.transport ?? new GuardedWebhookSender({ allowPrivate: config.REVERIE_WEBHOOK_ALLOW_PRIVATE }),
     queue: ports.queue,

@@ -9,7 +9,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { LOCAL_WORKSPACE_ID } from "../../infra/local/embedded-stack.js";
 import { graderMessage } from "../../shared/core/outcomes/grader-message.js";
+import { endpointKey } from "../../shared/core/webhooks/webhook-records.js";
 import {
   type MockRequestBody,
   mockText,
@@ -126,6 +128,13 @@ describe("webhook endpoints", () => {
     expect(created.id).toMatch(/^whep_/);
     expect(created.signing_secret).toMatch(/^whsec_/);
     expect(created.state).toBe("enabled");
+    // Write-only, and sealed at rest: the stored endpoint never holds the secret in clear.
+    const stored = async () =>
+      JSON.stringify(
+        await h.stack.services.deps.store.get("resources", endpointKey(LOCAL_WORKSPACE_ID), created.id),
+      );
+    expect(await stored()).toContain("sealedSigningSecret");
+    expect(await stored()).not.toContain(created.signing_secret);
     const retrieved = await webhooks.retrieve(created.id);
     expect(retrieved).not.toHaveProperty("signing_secret");
     expect(retrieved.name).toBe("ops");
@@ -137,6 +146,7 @@ describe("webhook endpoints", () => {
     const regenerated = await webhooks.regenerateSigningSecret(created.id);
     expect(regenerated.signing_secret).toMatch(/^whsec_/);
     expect(regenerated.signing_secret).not.toBe(created.signing_secret);
+    expect(await stored()).not.toContain(regenerated.signing_secret);
     expect(await webhooks.delete(created.id)).toEqual({ id: created.id, type: "webhook_endpoint_deleted" });
     await expect(webhooks.retrieve(created.id)).rejects.toMatchObject({ status: 404 });
   });

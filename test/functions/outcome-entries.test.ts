@@ -1,5 +1,6 @@
 import type { SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
+import { AesSecretSealer } from "../../shared/adapters/local/aes-secret-sealer.js";
 import { graderMessage } from "../../shared/core/outcomes/grader-message.js";
 import { createGraderHandler } from "../../shared/runtime/handlers/grader-handler.js";
 import { createWebhookHandler } from "../../shared/runtime/handlers/webhook-handler.js";
@@ -48,6 +49,7 @@ describe("webhook-deliver handler", () => {
     const base = {
       store,
       transport: { post: async () => ({ status: 200 }) },
+      sealer: new AesSecretSealer(),
       queue: { send: async () => {} },
       deadLetters: { send: async () => {} },
       clock: deps.clock,

@@ -1,7 +1,8 @@
 /**
- * `ReverieVaults`: the KMS key vault credentials are sealed under — rotation on, granted only to the
- * API and agent steps (GenerateDataKey to seal, Decrypt to open, only with Reverie's encryption
- * context), its id in their environment and nobody else's — cdk-nag clean. Bundling is skipped.
+ * `ReverieVaults`: the KMS key vault credentials and webhook signing secrets are sealed under —
+ * rotation on, granted only to the API and agent steps (GenerateDataKey to seal, Decrypt to open) and
+ * to webhook-deliver (Decrypt only), only with Reverie's encryption context, its id in their
+ * environment and nobody else's — cdk-nag clean. Bundling is skipped.
  */
 import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
@@ -28,7 +29,7 @@ describe("ReverieVaults", () => {
   it("creates a customer-managed key with yearly rotation", () => {
     template.hasResourceProperties("AWS::KMS::Key", {
       EnableKeyRotation: true,
-      Description: Match.stringLikeRegexp("vault credentials"),
+      Description: Match.stringLikeRegexp("vault credentials, webhook signing secrets"),
     });
   });
 
@@ -53,6 +54,18 @@ describe("ReverieVaults", () => {
     }
   });
 
+  it("lets webhook-deliver open the endpoints' signing secrets, and only open them", () => {
+    const fn = stack.runtime.outcomes.functions["webhook-deliver"];
+    const onKey = statementsOf(template, fn).filter(
+      (s) => JSON.stringify(s.Resource) === JSON.stringify(keyArn()),
+    );
+    expect(onKey.flatMap(actionsOf)).toEqual(["kms:Decrypt"]);
+    expect((onKey[0] as unknown as { Condition: unknown }).Condition).toEqual({
+      "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": ["credential", "vault", "workspace"] },
+      Null: { "kms:EncryptionContextKeys": "false" },
+    });
+  });
+
   it("gives no other function the key or its id", () => {
     for (const [name, fn] of Object.entries(stack.runtime.functions)) {
       if (name === "api-workspace" || name === "agent-step") continue;
@@ -65,6 +78,6 @@ describe("ReverieVaults", () => {
     const withKey = Object.values(functions).filter(
       (f) => f.Properties.Environment?.Variables?.REVERIE_SECRETS_KMS_KEY_ID !== undefined,
     );
-    expect(withKey).toHaveLength(2);
+    expect(withKey).toHaveLength(3);
   });
 });

@@ -142,7 +142,8 @@ export function functionEnvironments(
     REVERIE_WORKFLOW_STATE_MACHINE_ARN_PREFIX: `arn:aws:states:${MOTO_REGION}:${MOTO_ACCOUNT}:stateMachine:`,
     REVERIE_WORKFLOW_NAME_PREFIX: "reverie-moto-wf",
   };
-  // ReverieVaults: the functions that seal and open vault credentials.
+  // ReverieVaults: the functions that seal and open vault credentials (and webhook-deliver, which
+  // opens the endpoints' signing secrets).
   const vaults = { REVERIE_SECRETS_KMS_KEY_ID: resources.secretsKeyArn };
   // ReverieDeployments: the API and the runner manage deployment schedules.
   const deployments = {
@@ -190,7 +191,7 @@ export function functionEnvironments(
     "dream-scheduler": { ...base, ...service("dream-scheduler"), ...outcomes, ...dreamJobs },
     "deployment-runner": { ...base, ...service("deployment-runner"), ...outcomes, ...deployments },
     grader: { ...base, ...service("grader"), ...modelEnvironment, ...outcomes },
-    "webhook-deliver": { ...base, ...service("webhook-deliver"), ...outcomes },
+    "webhook-deliver": { ...base, ...service("webhook-deliver"), ...outcomes, ...vaults },
     // The sandbox function has no Reverie configuration (its role may only write its logs).
     sandbox: {},
   };

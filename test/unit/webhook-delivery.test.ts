@@ -2,12 +2,13 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { checkWebhookUrl, GuardedWebhookSender } from "../../shared/adapters/http/webhook-sender.js";
+import { AesSecretSealer } from "../../shared/adapters/local/aes-secret-sealer.js";
 import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document-store.js";
 import { TimeSortableIds } from "../../shared/contract/ids.js";
 import type { DomainEvent, MessageQueue } from "../../shared/core/ports.js";
 import { deliverWebhook, type WebhookDeliveryDeps } from "../../shared/core/webhooks/webhook-delivery.js";
 import { WebhookOutbox } from "../../shared/core/webhooks/webhook-outbox.js";
-import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
+import { endpointKey, type WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
 import { sweepWebhookDeliveries } from "../../shared/core/webhooks/webhook-sweeper.js";
 import { WebhooksService } from "../../shared/core/webhooks/webhooks-service.js";
 
@@ -46,13 +47,15 @@ async function setup(statuses: number[] = []) {
   const dead = new Recording();
   const clock = clockAt();
   const posts: Array<{ body: string; headers: Record<string, string> }> = [];
-  const service = new WebhooksService(store, new TimeSortableIds(), clock, queue);
+  const sealer = new AesSecretSealer();
+  const service = new WebhooksService(store, new TimeSortableIds(), clock, queue, sealer);
   const endpoint = await service.create("wrkspc_1", {
     url: "https://hooks.example.com/x",
     enabled_events: ["session.status_idled", "session.status_run_started"],
   });
   const deps: WebhookDeliveryDeps = {
     store,
+    sealer,
     queue,
     deadLetters: dead,
     clock,
@@ -73,6 +76,24 @@ async function setup(statuses: number[] = []) {
 }
 
 describe("webhook outbox", () => {
+  it("signs with an endpoint's secret stored in clear before secrets were sealed, until it is regenerated", async () => {
+    const { outbox, queue, deps, posts, service, endpoint, store } = await setup();
+    // An endpoint as stored before: the secret in clear, no envelope.
+    const key = ["resources", endpointKey("wrkspc_1"), endpoint.id] as const;
+    const { sealedSigningSecret: _sealed, ...legacy } = (await store.get(...key)) as Record<string, unknown>;
+    await store.put("resources", { ...legacy, signingSecret: endpoint.signing_secret } as never);
+    await outbox.publish(event("wevt_legacy"));
+    await deliverWebhook(deps, queue.sent[0]?.message as WebhookMessage);
+    const first = posts[0] as { body: string; headers: Record<string, string> };
+    expect(new Webhook(endpoint.signing_secret).verify(first.body, first.headers)).toBeTruthy();
+    // Regenerated: sealed, and the clear one is gone from the record.
+    const { signing_secret } = await service.regenerateSigningSecret("wrkspc_1", endpoint.id);
+    const stored = JSON.stringify(await store.get(...key));
+    expect(stored).not.toContain(endpoint.signing_secret);
+    expect(stored).not.toContain(signing_secret);
+    expect(stored).toContain("sealedSigningSecret");
+  });
+
   it("records one delivery per (endpoint, event) however often the event is published", async () => {
     const { outbox, queue, store, endpoint } = await setup();
     await outbox.publish(event("wevt_1"));

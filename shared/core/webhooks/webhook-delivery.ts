@@ -18,6 +18,7 @@ import {
   type DocumentStore,
   type Logger,
   type MessageQueue,
+  type SecretSealer,
   type WebhookTransport,
 } from "../ports.js";
 import { leavePendingIndex, pendingEarlier } from "./webhook-nudges.js";
@@ -28,11 +29,14 @@ import {
   type EndpointRecord,
   endpointKey,
   endpointRecordSchema,
+  signingSecretOf,
   type WebhookMessage,
 } from "./webhook-records.js";
 
 export interface WebhookDeliveryDeps {
   store: DocumentStore;
+  /** Opens the endpoints' sealed signing secrets. */
+  sealer: SecretSealer;
   transport: WebhookTransport;
   queue: MessageQueue<WebhookMessage>;
   /** Where a delivery goes when its attempts are exhausted (the webhooks DLQ). */
@@ -75,7 +79,8 @@ export async function deliverWebhook(
   const { attempt, endpoint } = claim;
 
   const timestamp = new Date(deps.clock.now());
-  const signature = new Webhook(endpoint.signingSecret).sign(attempt.eventId, timestamp, attempt.payload);
+  const secret = await openedSecrets.of(deps.sealer, endpoint);
+  const signature = new Webhook(secret).sign(attempt.eventId, timestamp, attempt.payload);
   const headers = {
     "content-type": "application/json",
     "user-agent": userAgent,
@@ -100,6 +105,27 @@ export async function deliverWebhook(
     });
   return settle(deps, message, attempt, status, error);
 }
+
+/**
+ * Signing secrets this process has opened, by envelope (a regenerated secret is a new envelope):
+ * on AWS each open is a KMS call, and a busy endpoint would otherwise pay one per delivery. Bounded;
+ * the oldest opened goes first.
+ */
+const openedSecrets = {
+  byEnvelope: new Map<string, string>(),
+  async of(sealer: SecretSealer, endpoint: EndpointRecord): Promise<string> {
+    const envelope = endpoint.sealedSigningSecret;
+    if (envelope === undefined) return signingSecretOf(sealer, endpoint);
+    const key = `${endpoint.workspaceId}\n${endpoint.id}\n${envelope}`;
+    let secret = this.byEnvelope.get(key);
+    if (secret === undefined) {
+      secret = await signingSecretOf(sealer, endpoint);
+      if (this.byEnvelope.size >= 256) this.byEnvelope.delete(this.byEnvelope.keys().next().value as string);
+      this.byEnvelope.set(key, secret);
+    }
+    return secret;
+  },
+};
 
 type NoAttempt = { outcome: "skipped" | "waiting" | "in_flight" };
 const skipped: NoAttempt = { outcome: "skipped" };

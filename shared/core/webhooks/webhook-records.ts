@@ -1,6 +1,7 @@
 /**
  * Webhook endpoints and deliveries as stored (`resources` table):
- * - `ws#<ws>#webhook` / endpoint id — the endpoint, with its signing secret;
+ * - `ws#<ws>#webhook` / endpoint id — the endpoint, with its signing secret sealed (SecretSealer:
+ *   AES-GCM under the data dir's key locally, a KMS data key on AWS), bound to its workspace and id;
  * - `whdlv#<endpoint>` / event id — one delivery per (endpoint, event): the outbox record, whose
  *   key makes recording it idempotent and whose event id is the stable `webhook-id`;
  * - `whlane#<endpoint>#<subject>` / lane position — delivery order per subject (e.g. a session);
@@ -10,6 +11,7 @@
  */
 import * as z from "zod";
 import { lazySchema } from "../../contract/lazy-schema.js";
+import type { SecretSealer } from "../ports.js";
 
 export const endpointRecordSchema = lazySchema(() =>
   z.object({
@@ -22,13 +24,42 @@ export const endpointRecordSchema = lazySchema(() =>
     enabled_events: z.array(z.string()),
     state: z.enum(["enabled", "disabled"]),
     disabled_reason: z.string(),
-    signingSecret: z.string(),
+    /** The signing secret, sealed ({@link sealSigningSecret}). */
+    sealedSigningSecret: z.string().optional(),
+    /** The secret in clear: endpoints stored before secrets were sealed (sealed when regenerated). */
+    signingSecret: z.string().optional(),
     created_at: z.string(),
     updated_at: z.string(),
     rev: z.number().int(),
   }),
 );
 export type EndpointRecord = z.infer<typeof endpointRecordSchema>;
+
+/**
+ * What an endpoint's sealed secret is bound to: an envelope copied onto another endpoint, or into
+ * another workspace, does not open. (On AWS the KMS key's policy allows these context keys only.)
+ */
+const secretContext = (endpoint: Pick<EndpointRecord, "workspaceId" | "id">) => ({
+  workspace: endpoint.workspaceId,
+  credential: endpoint.id,
+});
+
+/** Seals a signing secret for the endpoint: the record keeps only the envelope. */
+export function sealSigningSecret(
+  sealer: SecretSealer,
+  endpoint: Pick<EndpointRecord, "workspaceId" | "id">,
+  secret: string,
+): Promise<string> {
+  return sealer.seal(secret, secretContext(endpoint));
+}
+
+/** The endpoint's signing secret, for signing a delivery (never for a response: it is write-only). */
+export async function signingSecretOf(sealer: SecretSealer, endpoint: EndpointRecord): Promise<string> {
+  if (endpoint.sealedSigningSecret !== undefined)
+    return sealer.open(endpoint.sealedSigningSecret, secretContext(endpoint));
+  if (endpoint.signingSecret !== undefined) return endpoint.signingSecret;
+  throw new Error(`webhook endpoint ${endpoint.id} has no signing secret`);
+}
 
 export const deliveryRecordSchema = lazySchema(() =>
   z.object({

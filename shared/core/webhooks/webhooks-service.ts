@@ -24,6 +24,7 @@ import {
   type DocumentStore,
   type IdGenerator,
   type MessageQueue,
+  type SecretSealer,
 } from "../ports.js";
 import { enterPendingIndex, nudgeOf } from "./webhook-nudges.js";
 import {
@@ -33,6 +34,7 @@ import {
   type EndpointRecord,
   endpointKey,
   endpointRecordSchema,
+  sealSigningSecret,
   type WebhookMessage,
 } from "./webhook-records.js";
 
@@ -62,6 +64,8 @@ export class WebhooksService {
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
     private readonly queue: MessageQueue<WebhookMessage>,
+    /** Seals each endpoint's signing secret: the record never holds it in clear. */
+    private readonly sealer: SecretSealer,
     /** Refuses a URL the deliverer would never reach (SSRF guard); throws InvalidRequestError. */
     private readonly checkUrl: (url: string) => Promise<void> = async () => {},
   ) {}
@@ -76,9 +80,11 @@ export class WebhooksService {
         `a workspace can have at most ${MAX_WEBHOOK_ENDPOINTS} webhook endpoints`,
       );
     const now = new Date(this.clock.now()).toISOString();
+    const id = this.ids.next(webhookEndpointIdPrefix);
+    const secret = newSigningSecret();
     const record: EndpointRecord = {
       schemaVersion: 1,
-      id: this.ids.next(webhookEndpointIdPrefix),
+      id,
       workspaceId,
       url: body.url,
       name: body.name ?? "",
@@ -86,7 +92,7 @@ export class WebhooksService {
       enabled_events: body.enabled_events,
       state: "enabled",
       disabled_reason: "",
-      signingSecret: newSigningSecret(),
+      sealedSigningSecret: await sealSigningSecret(this.sealer, { workspaceId, id }, secret),
       created_at: now,
       updated_at: now,
       rev: 1,
@@ -96,7 +102,7 @@ export class WebhooksService {
       { pk: endpointKey(workspaceId), sk: record.id, ...record },
       { expectedRev: 0 },
     );
-    return { ...present(record), signing_secret: record.signingSecret };
+    return { ...present(record), signing_secret: secret };
   }
 
   async retrieve(workspaceId: string, id: string): Promise<BetaOrganizationWebhookEndpoint> {
@@ -159,11 +165,13 @@ export class WebhooksService {
     workspaceId: string,
     id: string,
   ): Promise<BetaOrganizationWebhookEndpointSigningSecret> {
-    const updated = await this.change(workspaceId, id, (current) => ({
+    const secret = newSigningSecret();
+    const sealed = await sealSigningSecret(this.sealer, { workspaceId, id }, secret);
+    await this.change(workspaceId, id, ({ signingSecret: _clear, ...current }) => ({
       ...current,
-      signingSecret: newSigningSecret(),
+      sealedSigningSecret: sealed,
     }));
-    return { signing_secret: updated.signingSecret };
+    return { signing_secret: secret };
   }
 
   /** Extension: the endpoint's deliveries, newest first. */
