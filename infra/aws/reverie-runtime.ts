@@ -218,8 +218,12 @@ export class ReverieRuntime extends Construct {
       alarmTopic: props.alarmTopic,
       graderModel: props.graderModel,
     });
-    // The endpoints' signing secrets are sealed by api-workspace (a writer above) and opened here.
-    this.vaults.grantOpen(this.outcomes.functions["webhook-deliver"]);
+    // The endpoints' signing secrets: sealed by the webhooks routes (api-workspace), opened by the
+    // deliverer — under their own context, so the deliverer can open no vault credential.
+    this.vaults.grantWebhookSecrets({
+      sealers: [this.functions["api-workspace"]],
+      openers: [this.outcomes.functions["webhook-deliver"]],
+    });
     this.grantBedrock([
       this.functions["agent-step"],
       this.functions["dream-worker"],

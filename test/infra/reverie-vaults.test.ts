@@ -36,15 +36,24 @@ describe("ReverieVaults", () => {
   it("lets the API's vaults routes (api-workspace) and agent steps seal and open with Reverie's encryption context only", () => {
     for (const name of ["api-workspace", "agent-step"] as const) {
       const fn = stack.runtime.functions[name];
+      const vaultCondition = {
+        "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": ["credential", "vault", "workspace"] },
+        Null: { "kms:EncryptionContextKeys": "false" },
+      };
       const onKey = statementsOf(template, fn).filter(
         (s) => JSON.stringify(s.Resource) === JSON.stringify(keyArn()),
       );
-      expect(onKey.flatMap(actionsOf).sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
-      for (const statement of onKey)
-        expect((statement as unknown as { Condition: unknown }).Condition).toEqual({
-          "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": ["credential", "vault", "workspace"] },
-          Null: { "kms:EncryptionContextKeys": "false" },
-        });
+      const vault = onKey.filter(
+        (s) =>
+          JSON.stringify((s as unknown as { Condition: unknown }).Condition) ===
+          JSON.stringify(vaultCondition),
+      );
+      expect(vault.flatMap(actionsOf).sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
+      // Anything else on the key is the webhook secrets' own grant (the test below).
+      for (const statement of onKey.filter((s) => !vault.includes(s)))
+        expect(JSON.stringify((statement as unknown as { Condition: unknown }).Condition)).toContain(
+          "kms:EncryptionContext:webhook_endpoint",
+        );
       template.hasResourceProperties("AWS::Lambda::Function", {
         FunctionName: Match.absent(),
         Environment: { Variables: Match.objectLike({ REVERIE_SECRETS_KMS_KEY_ID: keyArn() }) },
@@ -54,16 +63,28 @@ describe("ReverieVaults", () => {
     }
   });
 
-  it("lets webhook-deliver open the endpoints' signing secrets, and only open them", () => {
-    const fn = stack.runtime.outcomes.functions["webhook-deliver"];
-    const onKey = statementsOf(template, fn).filter(
-      (s) => JSON.stringify(s.Resource) === JSON.stringify(keyArn()),
+  it("lets api-workspace seal and webhook-deliver open the endpoints' signing secrets, under their context only", () => {
+    const webhookCondition = {
+      "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": ["webhook_endpoint", "workspace"] },
+      Null: { "kms:EncryptionContext:webhook_endpoint": "false" },
+    };
+    const onKey = (fn: Parameters<typeof statementsOf>[1]) =>
+      statementsOf(template, fn).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(keyArn()));
+    const deliver = onKey(stack.runtime.outcomes.functions["webhook-deliver"]);
+    // Decrypt only, and never under a vault credential's context (it reads the whole resources table).
+    expect(deliver.flatMap(actionsOf)).toEqual(["kms:Decrypt"]);
+    expect((deliver[0] as unknown as { Condition: unknown }).Condition).toEqual(webhookCondition);
+    const sealing = onKey(stack.runtime.functions["api-workspace"]).filter(
+      (s) =>
+        JSON.stringify((s as unknown as { Condition: unknown }).Condition) ===
+        JSON.stringify(webhookCondition),
     );
-    expect(onKey.flatMap(actionsOf)).toEqual(["kms:Decrypt"]);
-    expect((onKey[0] as unknown as { Condition: unknown }).Condition).toEqual({
-      "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": ["credential", "vault", "workspace"] },
-      Null: { "kms:EncryptionContextKeys": "false" },
-    });
+    expect(sealing.flatMap(actionsOf)).toEqual(["kms:GenerateDataKey"]);
+    // agent-step opens vault credentials only.
+    for (const statement of onKey(stack.runtime.functions["agent-step"]))
+      expect(JSON.stringify((statement as unknown as { Condition: unknown }).Condition)).not.toContain(
+        "webhook_endpoint",
+      );
   });
 
   it("gives no other function the key or its id", () => {

@@ -7,6 +7,7 @@ import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document
 import { TimeSortableIds } from "../../shared/contract/ids.js";
 import type { DomainEvent, MessageQueue } from "../../shared/core/ports.js";
 import { deliverWebhook, type WebhookDeliveryDeps } from "../../shared/core/webhooks/webhook-delivery.js";
+import { leavePendingIndex } from "../../shared/core/webhooks/webhook-nudges.js";
 import { WebhookOutbox } from "../../shared/core/webhooks/webhook-outbox.js";
 import { endpointKey, type WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
 import { sweepWebhookDeliveries } from "../../shared/core/webhooks/webhook-sweeper.js";
@@ -143,6 +144,24 @@ describe("deliverWebhook", () => {
     // A duplicate message for a delivered event sends nothing.
     await deliverWebhook(deps, queue.sent[0]?.message as WebhookMessage);
     expect(posts).toHaveLength(1);
+  });
+
+  it("counts a signing secret that does not open as a failed attempt, and dead-letters in the end", async () => {
+    const { outbox, queue, dead, deps, posts, clock, store } = await setup();
+    // The key the secrets were sealed under is gone (a disabled KMS key, a lost secrets.key).
+    deps.sealer = new AesSecretSealer();
+    await outbox.publish(event("wevt_1"));
+    const message = queue.sent[0]?.message as WebhookMessage;
+    for (let i = 0; i < 3; i++) {
+      expect(await deliverWebhook(deps, message)).toMatchObject({ attempt: i + 1 });
+      clock.ms += (queue.sent.at(-1)?.delaySeconds ?? 0) * 1000;
+    }
+    expect(posts).toEqual([]);
+    expect(dead.sent.map((s) => s.message)).toEqual([message]);
+    expect((await store.query("resources", `whdlv#${message.endpointId}`))[0]).toMatchObject({
+      status: "failed",
+      attempts: 3,
+    });
   });
 
   it("backs off exponentially, then dead-letters after the last attempt", async () => {
@@ -342,6 +361,42 @@ describe("sweepWebhookDeliveries", () => {
     expect(queue.sent.map((s) => s.message)).toEqual([second, first]);
     for (const { message } of queue.sent.splice(0).reverse()) await deliverWebhook(deps, message);
     expect(posts.map((p) => JSON.parse(p.body).id)).toEqual(["wevt_1", "wevt_2"]);
+  });
+
+  it("a lane waiting on an earlier delivery with no index entry (recorded before the index) nudges and indexes it", async () => {
+    const { outbox, queue, deps, clock, posts, store, endpoint } = await setup();
+    await outbox.publish(event("wevt_1", "session.status_run_started"));
+    await outbox.publish(event("wevt_2", "session.status_idled"));
+    const [first, second] = queue.sent.map((s) => s.message);
+    queue.sent.length = 0; // the first delivery's message is lost...
+    await store.delete("resources", "whpending", `${endpoint.id}#wevt_1`); // ...and it has no entry
+    await deliverWebhook(deps, second as WebhookMessage);
+    expect(queue.sent.map((s) => s.message)).toEqual([second]);
+    clock.ms += 61_000;
+    await deliverWebhook(deps, second as WebhookMessage);
+    expect(queue.sent.map((s) => s.message)).toEqual([second, first, second]);
+    expect((await store.query("resources", "whpending")).map((e) => e.sk)).toContain(`${endpoint.id}#wevt_1`);
+    for (const message of [first, second]) await deliverWebhook(deps, message as WebhookMessage);
+    expect(posts.map((p) => JSON.parse(p.body).id)).toEqual(["wevt_1", "wevt_2"]);
+  });
+
+  it("a replay written just after an ended attempt left the index still leaves the delivery in it", async () => {
+    const { outbox, queue, deps, service, endpoint, store } = await setup();
+    await outbox.publish(event("wevt_1"));
+    await deliverWebhook(deps, queue.sent[0]?.message as WebhookMessage);
+    // The attempt's leave of the index runs between the replay's entry and its record write: its
+    // delete takes the replay's entry, and its second look still sees the delivery delivered.
+    const put = store.put.bind(store);
+    store.put = async (table, item, options) => {
+      if (item.pk === `whdlv#${endpoint.id}` && item.status === "pending") {
+        store.put = put;
+        await leavePendingIndex(deps, endpoint.id, "wevt_1");
+      }
+      return put(table, item, options);
+    };
+    await service.replay("wrkspc_1", endpoint.id, "wevt_1");
+    expect(store.put).toBe(put);
+    expect((await store.query("resources", "whpending")).map((e) => e.sk)).toEqual([`${endpoint.id}#wevt_1`]);
   });
 
   it("nudges a disabled endpoint's pending delivery once it is enabled again; drops a deleted endpoint's", async () => {

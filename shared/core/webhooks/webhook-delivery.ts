@@ -21,7 +21,13 @@ import {
   type SecretSealer,
   type WebhookTransport,
 } from "../ports.js";
-import { leavePendingIndex, pendingEarlier } from "./webhook-nudges.js";
+import {
+  enterPendingIndex,
+  leavePendingIndex,
+  nudgeAgain,
+  nudgeOverdue,
+  pendingEarlier,
+} from "./webhook-nudges.js";
 import {
   type DeliveryRecord,
   deliveryKey,
@@ -78,19 +84,20 @@ export async function deliverWebhook(
   if (!("attempt" in claim)) return claim;
   const { attempt, endpoint } = claim;
 
-  const timestamp = new Date(deps.clock.now());
-  const secret = await openedSecrets.of(deps.sealer, endpoint);
-  const signature = new Webhook(secret).sign(attempt.eventId, timestamp, attempt.payload);
-  const headers = {
-    "content-type": "application/json",
-    "user-agent": userAgent,
-    "webhook-id": attempt.eventId,
-    "webhook-timestamp": String(Math.floor(timestamp.getTime() / 1000)),
-    "webhook-signature": signature,
-  };
   let status: number | undefined;
   let error: string | undefined;
   try {
+    // Inside the attempt: a secret that does not open (a disabled KMS key, a lost secrets.key) fails
+    // the attempt like a refused POST — counted, backed off, and dead-lettered in the end.
+    const timestamp = new Date(deps.clock.now());
+    const secret = await openedSecrets.of(deps.sealer, endpoint);
+    const headers = {
+      "content-type": "application/json",
+      "user-agent": userAgent,
+      "webhook-id": attempt.eventId,
+      "webhook-timestamp": String(Math.floor(timestamp.getTime() / 1000)),
+      "webhook-signature": new Webhook(secret).sign(attempt.eventId, timestamp, attempt.payload),
+    };
     status = (await deps.transport.post(endpoint.url, attempt.payload, headers, deps.timeoutMs)).status;
     if (status < 200 || status >= 300) error = `receiver answered ${status}`;
   } catch (cause) {
@@ -161,8 +168,16 @@ async function claimAttempt(
     }
     // A retry's nudge is due later: this one duplicates it, and POSTing now would skip the backoff.
     if ((delivery.nudgedAt ?? 0) > now + EARLY_NUDGE_SLACK_MS) return skipped;
-    // An earlier delivery whose own nudge was lost is the sweeper's to re-nudge (webhook-sweeper.ts).
-    if (await pendingEarlier(deps.store, delivery)) {
+    const earlier = await pendingEarlier(deps.store, delivery);
+    if (earlier) {
+      // An earlier delivery whose own nudge was lost: the sweeper re-nudges it, found through the
+      // pending index — unless it has no entry there (recorded before the index existed, or dropped
+      // by a race), when this lane would wait on it for ever. Put the entry (harmless if present)
+      // and nudge it now.
+      if (nudgeOverdue(earlier, deps.clock.now())) {
+        await enterPendingIndex(deps, earlier.endpointId, earlier.eventId);
+        await nudgeAgain(deps, earlier);
+      }
       await deps.queue.send(message, { delaySeconds: deps.orderWaitSeconds });
       return { outcome: "waiting" };
     }

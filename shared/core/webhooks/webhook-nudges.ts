@@ -71,7 +71,8 @@ export async function enterPendingIndex(
 /**
  * Takes an ended delivery out of the pending index. A replay may make it pending again between the
  * read that saw it end and the delete (its entry put just before): looking again after the delete
- * and putting the entry back closes that window.
+ * and putting the entry back covers a replay written before that look; one written after it puts
+ * its entry again itself (`WebhooksService.replay`).
  */
 export async function leavePendingIndex(
   deps: Pick<NudgeDeps, "store" | "clock">,

@@ -37,11 +37,12 @@ export type EndpointRecord = z.infer<typeof endpointRecordSchema>;
 
 /**
  * What an endpoint's sealed secret is bound to: an envelope copied onto another endpoint, or into
- * another workspace, does not open. (On AWS the KMS key's policy allows these context keys only.)
+ * another workspace, does not open. Its keys are its own (not a vault credential's): on AWS the key
+ * policy lets webhook-deliver decrypt only under them, so it can open no vault credential.
  */
 const secretContext = (endpoint: Pick<EndpointRecord, "workspaceId" | "id">) => ({
   workspace: endpoint.workspaceId,
-  credential: endpoint.id,
+  webhook_endpoint: endpoint.id,
 });
 
 /** Seals a signing secret for the endpoint: the record keeps only the envelope. */

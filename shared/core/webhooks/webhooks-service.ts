@@ -244,6 +244,10 @@ export class WebhooksService {
         if (error instanceof ConditionFailedError) continue;
         throw error;
       }
+      // And again now that it is pending: an attempt that ended just before this write may have
+      // left the index in between (its delete after this entry was put, its second look before
+      // this write), which would leave a pending delivery the sweeper cannot find.
+      await enterPendingIndex({ store: this.store, clock: this.clock }, id, eventId);
       await this.queue.send(nudgeOf(next));
       return viewOf(next);
     }
