@@ -16,7 +16,7 @@ import type { EnvironmentsService } from "../core/environments/environments-serv
 import type { EventsService } from "../core/events/events-service.js";
 import type { FilesService } from "../core/files/files-service.js";
 import type { MemoryStoresService } from "../core/memory/memory-stores-service.js";
-import { validateOutcome } from "../core/outcomes/outcome-lifecycle.js";
+import { checkOutcomesFit, validateOutcome } from "../core/outcomes/outcome-lifecycle.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
 import type { SessionResourcesService } from "../core/sessions/session-resources.js";
 import type { SessionsService } from "../core/sessions/sessions-service.js";
@@ -114,6 +114,16 @@ export function buildDeployments(
     initialEvents: async (ws, events) => {
       for (const [i, event] of events.entries())
         if (event.type === "user.define_outcome") validateOutcome(event, `initial_events.${i}`);
+      // Outcomes no session's record could hold (the agent's snapshot comes on top at each run).
+      const outcomes = events.flatMap((event, i) =>
+        event.type === "user.define_outcome" ? [{ event, i }] : [],
+      );
+      if (outcomes.length > 0)
+        checkOutcomesFit(
+          { outcome_evaluations: [] },
+          outcomes.map((o) => o.event),
+          `initial_events.${outcomes[0]?.i}`,
+        );
       await s.events.fileRubrics(ws, events, "initial_events");
     },
   };

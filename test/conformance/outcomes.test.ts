@@ -280,6 +280,25 @@ describe("outcomes", () => {
     });
   });
 
+  it("refuses a session whose initial outcomes its record could not hold, before writing the session", async () => {
+    const { agentId, environmentId } = await h.setup();
+    const before = (await h.client.beta.sessions.list({ limit: 100 })).data.length;
+    // 25 outcomes of 9,000 characters: ~230 KB of request, and with room for their explanations
+    // more than a session's record may give its outcomes.
+    const initial = Array.from({ length: 25 }, (_, n) => ({
+      ...outcome("- The report states the totals"),
+      description: `${n} ${"x".repeat(9_000)}`,
+    }));
+    const refused = h.client.beta.sessions.create({
+      agent: agentId,
+      environment_id: environmentId,
+      initial_events: initial,
+    });
+    await expect(refused).rejects.toMatchObject({ status: 400 });
+    await expect(refused).rejects.toThrow(/initial_events\.0\.description: this session cannot hold/);
+    expect((await h.client.beta.sessions.list({ limit: 100 })).data.length).toBe(before);
+  });
+
   it("hybrid rubric: machine checks decided by code, the rest by the model; findings retrievable", async () => {
     agentReplies.push(
       mockToolUse("write", { file_path: "/workspace/report.md", content: "Total: 6" }),

@@ -124,7 +124,7 @@ export class EventsService {
     );
     if (outcomes.length > 0)
       checkOutcomesFit(
-        record,
+        record.session,
         outcomes.map((o) => o.event),
         `events.${outcomes[0]?.i}`,
       );

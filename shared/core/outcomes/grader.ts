@@ -25,7 +25,13 @@ import { stepMessage } from "../runtime/step-message.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import type { GraderMessage } from "./grader-message.js";
 import { type Grade, GraderOutputError, gradeAgainstRubric } from "./grading.js";
-import { type EvaluationRecord, type OutcomeDefinition, OutcomeStore } from "./outcome-record.js";
+import {
+  clipBytes,
+  type EvaluationRecord,
+  type OutcomeDefinition,
+  OutcomeStore,
+  SESSION_EXPLANATION_BYTES,
+} from "./outcome-record.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const noUsage = () => ({
@@ -373,7 +379,8 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
     }
     const entry = current.session.outcome_evaluations.find((e) => e.outcome_id === record.outcomeId);
     if (entry) {
-      entry.explanation = record.explanation;
+      // Within what the session keeps of an explanation (checkOutcomesFit counts on it).
+      entry.explanation = clipBytes(record.explanation, SESSION_EXPLANATION_BYTES);
       if (record.result === "needs_revision") {
         entry.result = "running";
         entry.iteration = record.iteration + 1;

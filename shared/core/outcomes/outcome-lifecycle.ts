@@ -10,7 +10,7 @@ import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { type GraderMessage, graderMessage } from "./grader-message.js";
-import { EVALUATION_LIMITS, type OutcomeEvaluation, OutcomeStore } from "./outcome-record.js";
+import { type OutcomeEvaluation, OutcomeStore, SESSION_EXPLANATION_BYTES } from "./outcome-record.js";
 import { parseRubric, RubricSyntaxError } from "./rubric.js";
 
 export const outcomeIdPrefix = "outc";
@@ -33,31 +33,32 @@ export function validateOutcome(event: DefineOutcomeParams, root: string): void 
  */
 export const SESSION_OUTCOMES_BUDGET_BYTES = 300_000;
 
-/**
- * What one outcome's entry takes on the session besides its description: its explanation, at most
- * (counted as one byte a character: the budget leaves the record 100 KB for the run's state and for
- * explanations in other scripts), and the entry's other fields.
- */
-const OUTCOME_ENTRY_BYTES = EVALUATION_LIMITS.explanationChars + 300;
+/** An outcome entry's other fields (ids, result, iteration, times), bytes. */
+const OUTCOME_ENTRY_BYTES = 300;
 
 /**
- * Refuses outcomes the session's record could not hold, before anything is written: `root` names
- * the first of them in the error (`events.2`).
+ * Refuses outcomes the session's record could not hold, before anything is written: the record as it
+ * is, room for the explanations its open outcomes may still get, and the new outcomes with theirs.
+ * `root` names the first new one in the error (`events.2`, `initial_events.0`).
  */
 export function checkOutcomesFit(
-  record: SessionRecord,
+  session: Pick<SessionRecord["session"], "outcome_evaluations">,
   outcomes: readonly DefineOutcomeParams[],
   root: string,
 ): void {
   if (outcomes.length === 0) return;
-  const held = Buffer.byteLength(JSON.stringify(record.session), "utf8");
+  const bytes = (text: string | null) => (text === null ? 0 : Buffer.byteLength(text, "utf8"));
+  const owed = session.outcome_evaluations
+    .filter((entry) => openResults.has(entry.result))
+    .reduce((sum, entry) => sum + Math.max(0, SESSION_EXPLANATION_BYTES - bytes(entry.explanation)), 0);
+  const held = bytes(JSON.stringify(session)) + owed;
   const added = outcomes.reduce(
-    (sum, outcome) => sum + Buffer.byteLength(outcome.description, "utf8") + OUTCOME_ENTRY_BYTES,
+    (sum, outcome) => sum + bytes(outcome.description) + SESSION_EXPLANATION_BYTES + OUTCOME_ENTRY_BYTES,
     0,
   );
   if (held + added > SESSION_OUTCOMES_BUDGET_BYTES)
     throw new InvalidRequestError(
-      `${root}.description: this session cannot hold another ${Math.ceil(added / 1024)} KB of outcomes (its record holds ${Math.ceil(held / 1024)} KB of at most ${SESSION_OUTCOMES_BUDGET_BYTES / 1000} KB); shorten the description, or start a new session`,
+      `${root}.description: this session cannot hold another ${Math.ceil(added / 1024)} KB of outcomes (its record holds ${Math.ceil(held / 1024)} KB, counting room for open outcomes' explanations, of at most ${SESSION_OUTCOMES_BUDGET_BYTES / 1000} KB); shorten the description, or start a new session`,
     );
 }
 

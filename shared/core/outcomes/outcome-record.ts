@@ -68,6 +68,25 @@ export function clip(text: string, max: number): string {
   return text.slice(0, end) + TRUNCATED;
 }
 
+/**
+ * The most an outcome's explanation takes on the session's record (its `outcome_evaluations`), bytes
+ * of UTF-8: the grader clips it there to this, and `checkOutcomesFit` counts on it.
+ */
+export const SESSION_EXPLANATION_BYTES = 8_000;
+
+/** `text` cut to at most `maxBytes` of UTF-8 (marked as cut, never inside a character). */
+export function clipBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, "utf8") <= maxBytes) return text;
+  let fits = 0;
+  let over = text.length;
+  while (fits + 1 < over) {
+    const mid = (fits + over) >> 1;
+    if (Buffer.byteLength(clip(text, mid), "utf8") <= maxBytes) fits = mid;
+    else over = mid;
+  }
+  return clip(text, fits);
+}
+
 const usageSchema = () =>
   z.object({
     input_tokens: z.number(),

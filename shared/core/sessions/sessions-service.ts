@@ -7,7 +7,7 @@ import type { SessionCreateBody, SessionListQuery, SessionUpdateBody } from "../
 import { applyMetadataPatch } from "../../contract/validation.js";
 import type { EventsService } from "../events/events-service.js";
 import { publishLifecycleEvent } from "../events/resource-lifecycle.js";
-import { validateOutcome } from "../outcomes/outcome-lifecycle.js";
+import { checkOutcomesFit, validateOutcome } from "../outcomes/outcome-lifecycle.js";
 import {
   type BidirectionalPageBody,
   collectPage,
@@ -104,6 +104,16 @@ export class SessionsService {
       vault_ids: vaultIds,
       ...(options.deploymentId ? { deployment_id: options.deploymentId } : {}),
     };
+    // Before anything is written: initial outcomes the session's record could not hold are a 400.
+    const outcomes = (body.initial_events ?? []).flatMap((event, i) =>
+      event.type === "user.define_outcome" ? [{ event, i }] : [],
+    );
+    if (outcomes.length > 0)
+      checkOutcomesFit(
+        session,
+        outcomes.map((o) => o.event),
+        `initial_events.${outcomes[0]?.i}`,
+      );
     session.agent = await this.prepareSkills(workspaceId, session.id, agent, selfHosted);
     await this.related.mountResources?.(workspaceId, session.id, resources);
     const run = newRunState();

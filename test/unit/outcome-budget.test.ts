@@ -1,0 +1,76 @@
+/**
+ * What a session's record keeps of its outcomes must stay under the store's 400 KB item limit:
+ * `checkOutcomesFit` refuses an outcome that could take it past its budget — counting the
+ * explanations open outcomes may still get — and the grader clips what it keeps of one to its share.
+ */
+import { describe, expect, it } from "vitest";
+import { InvalidRequestError } from "../../shared/contract/errors.js";
+import type { DefineOutcomeParams } from "../../shared/contract/outcomes.js";
+import {
+  checkOutcomesFit,
+  SESSION_OUTCOMES_BUDGET_BYTES,
+} from "../../shared/core/outcomes/outcome-lifecycle.js";
+import type { OutcomeEvaluation } from "../../shared/core/outcomes/outcome-record.js";
+import { clipBytes, SESSION_EXPLANATION_BYTES } from "../../shared/core/outcomes/outcome-record.js";
+
+const outcome = (description: string): DefineOutcomeParams =>
+  ({
+    type: "user.define_outcome",
+    description,
+    rubric: { type: "text", content: "- done" },
+  }) as DefineOutcomeParams;
+
+const entry = (
+  result: OutcomeEvaluation["result"],
+  explanation: string | null = null,
+): OutcomeEvaluation => ({
+  type: "outcome_evaluation",
+  outcome_id: "outc_1",
+  description: "d",
+  result,
+  iteration: 0,
+  explanation,
+  completed_at: null,
+});
+
+describe("checkOutcomesFit", () => {
+  it("counts the explanations open outcomes may still get, not only the record as it is", () => {
+    // Prepare: 35 outcomes defined, none graded yet: small now, ~280 KB once each is explained.
+    const session = { outcome_evaluations: Array.from({ length: 35 }, () => entry("pending")) };
+    expect(JSON.stringify(session).length).toBeLessThan(10_000);
+    // Act
+    const another = () => checkOutcomesFit(session, [outcome("x".repeat(8_000))], "events.0");
+    // Assess
+    expect(another).toThrow(InvalidRequestError);
+    expect(another).toThrow(/events\.0\.description: this session cannot hold/);
+  });
+
+  it("counts nothing more for outcomes that ended, and lets a session hold many short ones", () => {
+    const ended = { outcome_evaluations: Array.from({ length: 35 }, () => entry("satisfied", "Met.")) };
+    expect(() => checkOutcomesFit(ended, [outcome("x".repeat(8_000))], "events.0")).not.toThrow();
+    const open = { outcome_evaluations: Array.from({ length: 20 }, () => entry("pending")) };
+    expect(() => checkOutcomesFit(open, [outcome("Write the report.")], "events.0")).not.toThrow();
+  });
+
+  it("refuses new outcomes that alone would take the budget, and counts their bytes, not characters", () => {
+    const empty = { outcome_evaluations: [] };
+    // 100,000 characters of CJK are ~300 KB of UTF-8.
+    expect(() => checkOutcomesFit(empty, [outcome("報".repeat(100_000))], "initial_events.0")).toThrow(
+      /initial_events\.0\.description/,
+    );
+    expect(() => checkOutcomesFit(empty, [outcome("x".repeat(100_000))], "initial_events.0")).not.toThrow();
+    expect(SESSION_OUTCOMES_BUDGET_BYTES).toBeLessThan(400 * 1024);
+  });
+});
+
+describe("clipBytes", () => {
+  it("keeps an explanation within the session's share in UTF-8 bytes, never splitting a character", () => {
+    const cjk = clipBytes("報".repeat(8_000), SESSION_EXPLANATION_BYTES);
+    expect(Buffer.byteLength(cjk, "utf8")).toBeLessThanOrEqual(SESSION_EXPLANATION_BYTES);
+    expect(cjk.length).toBeGreaterThan(2_000);
+    const emoji = clipBytes("😀".repeat(5_000), SESSION_EXPLANATION_BYTES);
+    expect(Buffer.byteLength(emoji, "utf8")).toBeLessThanOrEqual(SESSION_EXPLANATION_BYTES);
+    expect(emoji).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+    expect(clipBytes("short", SESSION_EXPLANATION_BYTES)).toBe("short");
+  });
+});
