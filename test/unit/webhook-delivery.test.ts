@@ -77,7 +77,7 @@ async function setup(statuses: number[] = []) {
 }
 
 describe("webhook outbox", () => {
-  it("signs with an endpoint's secret stored in clear before secrets were sealed, until it is regenerated", async () => {
+  it("signs with an endpoint's secret stored in clear before secrets were sealed, and seals it at its next update", async () => {
     const { outbox, queue, deps, posts, service, endpoint, store } = await setup();
     // An endpoint as stored before: the secret in clear, no envelope.
     const key = ["resources", endpointKey("wrkspc_1"), endpoint.id] as const;
@@ -87,7 +87,16 @@ describe("webhook outbox", () => {
     await deliverWebhook(deps, queue.sent[0]?.message as WebhookMessage);
     const first = posts[0] as { body: string; headers: Record<string, string> };
     expect(new Webhook(endpoint.signing_secret).verify(first.body, first.headers)).toBeTruthy();
-    // Regenerated: sealed, and the clear one is gone from the record.
+    // Its next update seals it: the same secret, no longer in clear.
+    await service.update("wrkspc_1", endpoint.id, { name: "renamed" });
+    const updated = JSON.stringify(await store.get(...key));
+    expect(updated).not.toContain(endpoint.signing_secret);
+    expect(updated).toContain("sealedSigningSecret");
+    await outbox.publish(event("wevt_after"));
+    await deliverWebhook(deps, queue.sent.at(-1)?.message as WebhookMessage);
+    const second = posts[1] as { body: string; headers: Record<string, string> };
+    expect(new Webhook(endpoint.signing_secret).verify(second.body, second.headers)).toBeTruthy();
+    // Regenerated: sealed as well.
     const { signing_secret } = await service.regenerateSigningSecret("wrkspc_1", endpoint.id);
     const stored = JSON.stringify(await store.get(...key));
     expect(stored).not.toContain(endpoint.signing_secret);

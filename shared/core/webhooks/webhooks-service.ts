@@ -115,8 +115,17 @@ export class WebhooksService {
     body: WebhookUpdateBody,
   ): Promise<BetaOrganizationWebhookEndpoint> {
     if (body.url) await this.checkUrl(body.url);
-    const updated = await this.change(workspaceId, id, (current) => ({
+    // An endpoint stored before secrets were sealed has its secret sealed by its next update.
+    const clear = (await this.load(workspaceId, id)).signingSecret;
+    const sealed =
+      clear === undefined ? undefined : await sealSigningSecret(this.sealer, { workspaceId, id }, clear);
+    const updated = await this.change(workspaceId, id, ({ signingSecret, ...current }) => ({
       ...current,
+      ...(signingSecret === undefined
+        ? {}
+        : signingSecret === clear && sealed !== undefined
+          ? { sealedSigningSecret: sealed }
+          : { signingSecret }),
       url: body.url ?? current.url,
       name: body.name ?? current.name,
       description: body.description ?? current.description,
