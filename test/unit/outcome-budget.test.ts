@@ -11,7 +11,11 @@ import {
   SESSION_OUTCOMES_BUDGET_BYTES,
 } from "../../shared/core/outcomes/outcome-lifecycle.js";
 import type { OutcomeEvaluation } from "../../shared/core/outcomes/outcome-record.js";
-import { clipBytes, SESSION_EXPLANATION_BYTES } from "../../shared/core/outcomes/outcome-record.js";
+import {
+  clipStoredBytes,
+  SESSION_EXPLANATION_BYTES,
+  storedBytes,
+} from "../../shared/core/outcomes/outcome-record.js";
 
 const outcome = (description: string): DefineOutcomeParams =>
   ({
@@ -52,25 +56,32 @@ describe("checkOutcomesFit", () => {
     expect(() => checkOutcomesFit(open, [outcome("Write the report.")], "events.0")).not.toThrow();
   });
 
-  it("refuses new outcomes that alone would take the budget, and counts their bytes, not characters", () => {
+  it("refuses new outcomes that alone would take the budget, counting their bytes as stored, not characters", () => {
     const empty = { outcome_evaluations: [] };
     // 100,000 characters of CJK are ~300 KB of UTF-8.
     expect(() => checkOutcomesFit(empty, [outcome("報".repeat(100_000))], "initial_events.0")).toThrow(
       /initial_events\.0\.description/,
     );
     expect(() => checkOutcomesFit(empty, [outcome("x".repeat(100_000))], "initial_events.0")).not.toThrow();
+    // And as stored: 100,000 control characters are 600 KB of JSON.
+    expect(() => checkOutcomesFit(empty, [outcome("\u0001".repeat(100_000))], "initial_events.0")).toThrow(
+      /initial_events\.0\.description/,
+    );
     expect(SESSION_OUTCOMES_BUDGET_BYTES).toBeLessThan(400 * 1024);
   });
 });
 
-describe("clipBytes", () => {
-  it("keeps an explanation within the session's share in UTF-8 bytes, never splitting a character", () => {
-    const cjk = clipBytes("報".repeat(8_000), SESSION_EXPLANATION_BYTES);
-    expect(Buffer.byteLength(cjk, "utf8")).toBeLessThanOrEqual(SESSION_EXPLANATION_BYTES);
+describe("clipStoredBytes", () => {
+  it("keeps an explanation within the session's share in bytes as stored, never splitting a character", () => {
+    const cjk = clipStoredBytes("報".repeat(8_000), SESSION_EXPLANATION_BYTES);
+    expect(storedBytes(cjk)).toBeLessThanOrEqual(SESSION_EXPLANATION_BYTES);
     expect(cjk.length).toBeGreaterThan(2_000);
-    const emoji = clipBytes("😀".repeat(5_000), SESSION_EXPLANATION_BYTES);
-    expect(Buffer.byteLength(emoji, "utf8")).toBeLessThanOrEqual(SESSION_EXPLANATION_BYTES);
+    const emoji = clipStoredBytes("😀".repeat(5_000), SESSION_EXPLANATION_BYTES);
+    expect(storedBytes(emoji)).toBeLessThanOrEqual(SESSION_EXPLANATION_BYTES);
     expect(emoji).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
-    expect(clipBytes("short", SESSION_EXPLANATION_BYTES)).toBe("short");
+    expect(clipStoredBytes("short", SESSION_EXPLANATION_BYTES)).toBe("short");
+    // As stored: a control character takes six bytes of JSON, a quote two.
+    const escaped = clipStoredBytes('\u001b[31m"'.repeat(3_000), SESSION_EXPLANATION_BYTES);
+    expect(storedBytes(escaped)).toBeLessThanOrEqual(SESSION_EXPLANATION_BYTES);
   });
 });

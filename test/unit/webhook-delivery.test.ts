@@ -389,6 +389,23 @@ describe("sweepWebhookDeliveries", () => {
     expect(posts.map((p) => JSON.parse(p.body).id)).toEqual(["wevt_1", "wevt_2"]);
   });
 
+  it("a delivery circling behind a retrying one never looks lost to the one behind it", async () => {
+    const { outbox, queue, deps, clock } = await setup([500]);
+    deps.retryBaseSeconds = 100; // the head's retry is due in 100 s
+    for (const id of ["wevt_1", "wevt_2", "wevt_3"]) await outbox.publish(event(id, "session.status_idled"));
+    const [head, middle, last] = queue.sent.map((s) => s.message as WebhookMessage);
+    const sentFor = (id: string) => queue.sent.filter((s) => s.message.eventId === id).length;
+    expect(await deliverWebhook(deps, head as WebhookMessage)).toMatchObject({ outcome: "retrying" });
+    // The middle and the last circle, each re-sending its own message every second.
+    for (let second = 0; second <= 61; second++) {
+      for (const message of [middle, last]) await deliverWebhook(deps, message as WebhookMessage);
+      clock.ms += 1_000;
+    }
+    // Each re-sent only its own message: nobody took the circling middle for a lost one.
+    expect(sentFor("wevt_2")).toBe(1 + 62);
+    expect(sentFor("wevt_3")).toBe(1 + 62);
+  });
+
   it("a replay written just after an ended attempt left the index still leaves the delivery in it", async () => {
     const { outbox, queue, deps, service, endpoint, store } = await setup();
     await outbox.publish(event("wevt_1"));

@@ -26,7 +26,7 @@ import type { SessionRecord } from "../sessions/session-record.js";
 import type { GraderMessage } from "./grader-message.js";
 import { type Grade, GraderOutputError, gradeAgainstRubric } from "./grading.js";
 import {
-  clipBytes,
+  clipStoredBytes,
   type EvaluationRecord,
   type OutcomeDefinition,
   OutcomeStore,
@@ -380,7 +380,7 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
     const entry = current.session.outcome_evaluations.find((e) => e.outcome_id === record.outcomeId);
     if (entry) {
       // Within what the session keeps of an explanation (checkOutcomesFit counts on it).
-      entry.explanation = clipBytes(record.explanation, SESSION_EXPLANATION_BYTES);
+      entry.explanation = clipStoredBytes(record.explanation, SESSION_EXPLANATION_BYTES);
       if (record.result === "needs_revision") {
         entry.result = "running";
         entry.iteration = record.iteration + 1;

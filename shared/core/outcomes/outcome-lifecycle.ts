@@ -10,7 +10,12 @@ import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { type GraderMessage, graderMessage } from "./grader-message.js";
-import { type OutcomeEvaluation, OutcomeStore, SESSION_EXPLANATION_BYTES } from "./outcome-record.js";
+import {
+  type OutcomeEvaluation,
+  OutcomeStore,
+  SESSION_EXPLANATION_BYTES,
+  storedBytes,
+} from "./outcome-record.js";
 import { parseRubric, RubricSyntaxError } from "./rubric.js";
 
 export const outcomeIdPrefix = "outc";
@@ -47,11 +52,12 @@ export function checkOutcomesFit(
   root: string,
 ): void {
   if (outcomes.length === 0) return;
-  const bytes = (text: string | null) => (text === null ? 0 : Buffer.byteLength(text, "utf8"));
+  // Bytes as stored: JSON, where a quote or a newline takes two and a control character six.
+  const bytes = (text: string | null) => (text === null ? 0 : storedBytes(text));
   const owed = session.outcome_evaluations
     .filter((entry) => openResults.has(entry.result))
     .reduce((sum, entry) => sum + Math.max(0, SESSION_EXPLANATION_BYTES - bytes(entry.explanation)), 0);
-  const held = bytes(JSON.stringify(session)) + owed;
+  const held = Buffer.byteLength(JSON.stringify(session), "utf8") + owed;
   const added = outcomes.reduce(
     (sum, outcome) => sum + bytes(outcome.description) + SESSION_EXPLANATION_BYTES + OUTCOME_ENTRY_BYTES,
     0,

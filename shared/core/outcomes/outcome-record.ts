@@ -69,19 +69,23 @@ export function clip(text: string, max: number): string {
 }
 
 /**
- * The most an outcome's explanation takes on the session's record (its `outcome_evaluations`), bytes
- * of UTF-8: the grader clips it there to this, and `checkOutcomesFit` counts on it.
+ * The most an outcome's explanation takes on the session's record (its `outcome_evaluations`), in
+ * bytes as the record is stored (JSON, escapes included): the grader clips it there to this, and
+ * `checkOutcomesFit` counts on it.
  */
 export const SESSION_EXPLANATION_BYTES = 8_000;
 
-/** `text` cut to at most `maxBytes` of UTF-8 (marked as cut, never inside a character). */
-export function clipBytes(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text, "utf8") <= maxBytes) return text;
+/** The bytes `text` takes in a stored record: UTF-8 of its JSON string, quotes and escapes included. */
+export const storedBytes = (text: string): number => Buffer.byteLength(JSON.stringify(text), "utf8");
+
+/** `text` cut to at most `maxBytes` as stored ({@link storedBytes}; marked as cut, never inside a character). */
+export function clipStoredBytes(text: string, maxBytes: number): string {
+  if (storedBytes(text) <= maxBytes) return text;
   let fits = 0;
   let over = text.length;
   while (fits + 1 < over) {
     const mid = (fits + over) >> 1;
-    if (Buffer.byteLength(clip(text, mid), "utf8") <= maxBytes) fits = mid;
+    if (storedBytes(clip(text, mid)) <= maxBytes) fits = mid;
     else over = mid;
   }
   return clip(text, fits);

@@ -23,7 +23,9 @@ import {
 } from "../ports.js";
 import {
   enterPendingIndex,
+  LOST_NUDGE_MS,
   leavePendingIndex,
+  markNudged,
   nudgeAgain,
   nudgeOverdue,
   pendingEarlier,
@@ -174,10 +176,14 @@ async function claimAttempt(
       // pending index — unless it has no entry there (recorded before the index existed, or dropped
       // by a race), when this lane would wait on it for ever. Put the entry (harmless if present)
       // and nudge it now.
-      if (nudgeOverdue(earlier, deps.clock.now())) {
+      if (nudgeOverdue(earlier, now)) {
         await enterPendingIndex(deps, earlier.endpointId, earlier.eventId);
         await nudgeAgain(deps, earlier);
       }
+      // This one's own nudge is alive: say so now and then, or it would look lost to the delivery
+      // behind it (and to the sweeper) after a minute of circling.
+      if ((delivery.nudgedAt ?? Date.parse(delivery.createdAt)) + LOST_NUDGE_MS / 2 < now)
+        await markNudged(deps, delivery, now);
       await deps.queue.send(message, { delaySeconds: deps.orderWaitSeconds });
       return { outcome: "waiting" };
     }

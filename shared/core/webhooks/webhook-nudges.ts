@@ -59,6 +59,25 @@ export async function nudgeAgain(deps: NudgeDeps, delivery: DeliveryRecord): Pro
   return true;
 }
 
+/**
+ * Records that the delivery's nudge is moving (a waiting delivery re-sends its own message each
+ * second): a delivery behind it in its lane, or the sweeper, would otherwise take one that has
+ * circled for a minute for a lost one and send it another, a copy that would circle for ever too.
+ * Rev-checked; a record changed meanwhile is being moved along by whoever changed it.
+ */
+export async function markNudged(deps: Pick<NudgeDeps, "store">, delivery: DeliveryRecord, at: number) {
+  const next = { ...delivery, nudgedAt: at, rev: delivery.rev + 1 };
+  try {
+    await deps.store.put(
+      "resources",
+      { pk: deliveryKey(delivery.endpointId), sk: delivery.eventId, ...next },
+      { expectedRev: delivery.rev },
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionFailedError)) throw error;
+  }
+}
+
 /** Puts the delivery in the pending index; before the write that makes it pending, so none is missed. */
 export async function enterPendingIndex(
   deps: Pick<NudgeDeps, "store" | "clock">,
