@@ -44,28 +44,23 @@ export function nudgeOverdue(delivery: DeliveryRecord, now: number): boolean {
  * it (a claim, an attempt's outcome, a replay, another re-nudge) is moving it along.
  */
 export async function nudgeAgain(deps: NudgeDeps, delivery: DeliveryRecord): Promise<boolean> {
-  const next = { ...delivery, nudgedAt: deps.clock.now(), rev: delivery.rev + 1 };
-  try {
-    await deps.store.put(
-      "resources",
-      { pk: deliveryKey(delivery.endpointId), sk: delivery.eventId, ...next },
-      { expectedRev: delivery.rev },
-    );
-  } catch (error) {
-    if (error instanceof ConditionFailedError) return false;
-    throw error;
-  }
+  if (!(await markNudged(deps, delivery, deps.clock.now()))) return false;
   await deps.queue.send(nudgeOf(delivery));
   return true;
 }
 
 /**
- * Records that the delivery's nudge is moving (a waiting delivery re-sends its own message each
- * second): a delivery behind it in its lane, or the sweeper, would otherwise take one that has
- * circled for a minute for a lost one and send it another, a copy that would circle for ever too.
- * Rev-checked; a record changed meanwhile is being moved along by whoever changed it.
+ * Records that the delivery's nudge is moving (`nudgedAt`, rev-checked). A waiting delivery, which
+ * re-sends its own message each second, says so now and then: a delivery behind it in its lane, or
+ * the sweeper, would otherwise take one that has circled for a minute for a lost one and send it
+ * another, a copy that would circle for ever too. False when the record changed meanwhile: whoever
+ * changed it is moving it along.
  */
-export async function markNudged(deps: Pick<NudgeDeps, "store">, delivery: DeliveryRecord, at: number) {
+export async function markNudged(
+  deps: Pick<NudgeDeps, "store">,
+  delivery: DeliveryRecord,
+  at: number,
+): Promise<boolean> {
   const next = { ...delivery, nudgedAt: at, rev: delivery.rev + 1 };
   try {
     await deps.store.put(
@@ -73,8 +68,10 @@ export async function markNudged(deps: Pick<NudgeDeps, "store">, delivery: Deliv
       { pk: deliveryKey(delivery.endpointId), sk: delivery.eventId, ...next },
       { expectedRev: delivery.rev },
     );
+    return true;
   } catch (error) {
-    if (!(error instanceof ConditionFailedError)) throw error;
+    if (error instanceof ConditionFailedError) return false;
+    throw error;
   }
 }
 
