@@ -705,7 +705,15 @@ interface Session {
   signature: string;
   scratch: string;
   cgroup?: string;
-  /** The cgroup's processes once the shell is up (its init, proxy listeners and the shell itself). */
+  /**
+   * Without a cgroup (the rlimit bound, a non-root stack): the sandbox's pid namespace (`pid:[n]`),
+   * whose members are the session's processes.
+   */
+  pidNamespace?: string;
+  /**
+   * The session's processes once the shell is up (its init, proxy listeners and the shell itself),
+   * host pids: the cgroup's, or the pid namespace's.
+   */
   baseline?: Set<string>;
   network: { mode: ProxyMode; id?: string };
   mounts: MaterialisedMount[];
@@ -974,21 +982,28 @@ export class BubblewrapSandbox implements ShellSandbox {
     }
   }
 
-  /** Records what runs in the session's cgroup once its shell is up, before any command. */
+  /** Records what runs in the session's sandbox once its shell is up, before any command. */
   private async takeBaseline(session: Session): Promise<void> {
-    if (!session.cgroup || session.baseline) return;
+    if (session.baseline) return;
     const nonce = randomUUID().replace(/-/g, "");
     const sentinel = `__REVERIE_${nonce}_UP__`;
     const split = `${sentinel.slice(0, 10)}''${sentinel.slice(10)}`;
     await session.shell.run(`printf '\\n${split}0\\n'\n`, sentinel, 30_000);
-    session.baseline = new Set(await cgroupPids(session.cgroup));
+    if (!session.cgroup) {
+      session.pidNamespace = sandboxPidNamespace(session.shell.child.pid);
+      if (!session.pidNamespace) return;
+    }
+    session.baseline = new Set(await sessionPids(session));
   }
 
-  /** Kills every process of the session's cgroup that was not there before its first command. */
+  /**
+   * Kills every process of the session's sandbox that was not there before its first command: in
+   * its cgroup, or (the rlimit bound) in its pid namespace, which nothing in it can leave.
+   */
   private async killStrays(session: Session): Promise<void> {
-    if (!session.cgroup || !session.baseline) return;
+    if (!session.baseline) return;
     for (let pass = 0; pass < 5; pass++) {
-      const strays = (await cgroupPids(session.cgroup)).filter((pid) => !session.baseline?.has(pid));
+      const strays = (await sessionPids(session)).filter((pid) => !session.baseline?.has(pid));
       if (strays.length === 0) return;
       for (const pid of strays) {
         try {
@@ -1334,6 +1349,42 @@ async function listFiles(dir: string): Promise<string[]> {
   return entries
     .filter((e) => e.isFile())
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join("/"));
+}
+
+/** The session's processes (host pids): its cgroup's, or its pid namespace's. */
+async function sessionPids(session: Session): Promise<string[]> {
+  if (session.cgroup) return cgroupPids(session.cgroup);
+  return session.pidNamespace ? namespacePids(session.pidNamespace) : [];
+}
+
+/**
+ * The pid namespace bwrap made for the sandbox (`--unshare-pid`): that of its child, the namespace's
+ * init. Undefined if it cannot be read, or is this process's own (no namespace of its own).
+ */
+function sandboxPidNamespace(bwrapPid: number | undefined): string | undefined {
+  if (bwrapPid === undefined) return undefined;
+  try {
+    const [init] = readFileSync(`/proc/${bwrapPid}/task/${bwrapPid}/children`, "utf8").trim().split(/\s+/);
+    if (!init) return undefined;
+    const namespace = readlinkSync(`/proc/${init}/ns/pid`);
+    return namespace === readlinkSync("/proc/self/ns/pid") ? undefined : namespace;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host pids of the processes in a pid namespace (`pid:[n]`): a look at each process in /proc. */
+async function namespacePids(namespace: string): Promise<string[]> {
+  const pids: string[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/pid`) === namespace) pids.push(entry);
+    } catch {
+      // gone, or not ours to look at (another user's process: never in our sandbox)
+    }
+  }
+  return pids;
 }
 
 /** The pids in a cgroup (host pid namespace). */
