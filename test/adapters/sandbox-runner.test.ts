@@ -6,6 +6,7 @@
  */
 
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -205,14 +206,20 @@ describe("runSandboxCall", () => {
   });
 
   it("kills background processes, including ones that left the process group", async () => {
-    const result = await run(request({}, { command: "sleep 300 & setsid sleep 301 & echo started" }));
+    // Durations no other process on the machine has: only this call's sleepers are looked for.
+    const tag = randomUUID().replace(/\D/g, "").slice(0, 6).padEnd(6, "0");
+    const durations = [`300.${tag}`, `301.${tag}`];
+    const result = await run(
+      request({}, { command: `sleep ${durations[0]} & setsid sleep ${durations[1]} & echo started` }),
+    );
     expect(result.output).toContain("started");
     const sleepers = () =>
       readdirSync("/proc")
         .filter((p) => /^\d+$/.test(p))
         .filter((p) => {
           try {
-            return /sleep\s30[01]/.test(readFileSync(`/proc/${p}/cmdline`, "latin1").replace(/\0/g, " "));
+            const command = readFileSync(`/proc/${p}/cmdline`, "latin1").split("\0");
+            return command.some((arg) => durations.includes(arg));
           } catch {
             return false;
           }
