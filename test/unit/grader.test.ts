@@ -204,6 +204,36 @@ describe("outcome hand-off and grading", () => {
     expect(published.map((e) => e.type)).toContain("session.status_idled");
   });
 
+  it("a grader whose process dies before its verdict on every try ends the outcome `failed`, then calls no model", async () => {
+    const clock = { t: 1_000_000 };
+    const model = new ScriptedModel([text("done"), satisfied]);
+    const { deps, graders } = await start(model, clock);
+    const message = graders.sent[0] as GraderMessage;
+    // Each try dies after its claim (killed, timed out, out of memory): nothing catches it, so
+    // nothing counts it but the claim itself. Three such tries; maxRetries is 2.
+    const get = deps.store.get.bind(deps.store);
+    let deaths = 3;
+    deps.store.get = async (table, pk, sk) => {
+      if (deaths > 0 && String(sk).startsWith("def#")) {
+        deaths--;
+        throw new Error("process killed");
+      }
+      return get(table, pk, sk);
+    };
+    for (let i = 0; i < 3; i++) {
+      await expect(runGrader(deps, message)).rejects.toThrow("process killed");
+      clock.t += 331_000; // the dead try's lease runs out; the sweeper re-sends the message
+    }
+    expect(await runGrader(deps, message)).toMatchObject({ outcome: "graded", result: "failed" });
+    expect(model.requests).toHaveLength(1); // the agent's only: no grader call after the deaths
+    const record = await deps.sessions.get(WS, "sesn_1");
+    expect(record?.session.outcome_evaluations[0]).toMatchObject({
+      result: "failed",
+      explanation: expect.stringMatching(/process stopped \(a crash or a timeout\) on 3 of its attempts/),
+    });
+    expect(record?.session.status).toBe("idle");
+  });
+
   it("a verdict the store keeps refusing is counted the same way: three grader calls, then `failed`", async () => {
     const model = new ScriptedModel([text("done"), satisfied, satisfied, satisfied, satisfied]);
     const { deps, graders } = await start(model);

@@ -58,6 +58,7 @@ async function claim(deps: StepDeps, message: GraderMessage, leaseMs: number) {
     if (grading.leaseUntil !== undefined && grading.leaseUntil > now) return undefined;
     grading.leaseUntil = now + leaseMs;
     grading.leaseOwner = owner;
+    grading.claims = (grading.claims ?? 0) + 1;
     current.run.nudgeAfter = now + leaseMs;
     return current;
   });
@@ -169,6 +170,27 @@ async function gradeAndPin(
   const outcomes = new OutcomeStore(deps.store);
   const sessionId = claimed.session.id;
   const attempt = claimed.run.grading?.attempt ?? 0;
+  // Earlier claims that neither counted an attempt nor pinned a verdict: processes that died
+  // grading (this claim is the last). Past the retries, the evaluation ends `failed` without
+  // another model call, instead of being graded again after every lease for ever.
+  const died = (claimed.run.grading?.claims ?? 1) - 1 - attempt;
+  if (died > 0 && !canRetry(died - 1, deps.retry)) {
+    deps.logger.error("grader process stopped on every try", {
+      sessionId,
+      outcomeId: definition.outcomeId,
+      died,
+    });
+    return outcomes.pinEvaluation(sessionId, {
+      schemaVersion: 2,
+      outcomeId: definition.outcomeId,
+      iteration,
+      result: "failed",
+      explanation: `The grader's process stopped (a crash or a timeout) on ${died} of its attempts, so the outcome could not be evaluated.`,
+      criteria: [],
+      usage: noUsage(),
+      gradedAt: iso(deps.clock.now()),
+    });
+  }
   try {
     const grade = await evaluate(deps, claimed, definition, iteration);
     if (grade instanceof ModelCallError) return { retry: grade.kind };

@@ -145,7 +145,7 @@ export function beginEvaluation(deps: StepDeps, next: SessionRecord): GraderMess
   const entry = next.session.outcome_evaluations.find((e) => e.result === "running");
   if (!entry) return undefined;
   entry.result = "evaluating";
-  next.run.grading = { outcomeId: entry.outcome_id, iteration: entry.iteration, attempt: 0 };
+  next.run.grading = { outcomeId: entry.outcome_id, iteration: entry.iteration, attempt: 0, claims: 0 };
   next.run.leaseUntil = undefined;
   next.run.leaseOwner = undefined;
   next.run.nudgeAfter = deps.clock.now() + deps.outcomes.leaseMs;

@@ -41,6 +41,12 @@ export const runStateSchema = z.object({
        * before the verdict was pinned (for backoff, and to end it `failed` after the last).
        */
       attempt: z.number().int().min(0).default(0),
+      /**
+       * Claims of this evaluation so far. A claim that ended without an attempt counted or a verdict
+       * pinned is a process that died mid-grade (killed, timed out, out of memory): no error was
+       * caught to count it, so claims beyond the attempts count those.
+       */
+      claims: z.number().int().min(0).default(0),
       leaseUntil: z.number().optional(),
       leaseOwner: z.string().optional(),
     })
