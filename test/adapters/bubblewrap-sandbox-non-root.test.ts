@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { lastCount } from "../fixtures/shell-output.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const setpriv = spawnSync("sh", ["-c", "command -v setpriv"], { encoding: "utf8" }).stdout.trim();
@@ -55,14 +56,7 @@ describe.runIf(asRoot && setpriv !== "")("BubblewrapSandbox run by a non-root us
     );
     const result = JSON.parse(child.stdout.trim().split("\n").at(-1) ?? "{}");
     expect(result, child.stderr).toMatchObject({ uid: 65534, availability: { available: true } });
-    const count = (output: string) =>
-      Number(
-        output
-          .split("\n")
-          .map((line) => line.trim())
-          .filter((line) => /^\d+$/.test(line))
-          .at(-1),
-      );
+    const count = lastCount;
     // The job was killed when its call returned: it never ticked again.
     expect(count(result.second)).toBe(count(result.first));
     expect(count(result.first)).toBeLessThanOrEqual(2);

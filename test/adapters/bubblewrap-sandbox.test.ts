@@ -12,6 +12,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BubblewrapSandbox } from "../../shared/adapters/local/bubblewrap-sandbox.js";
 import type { SandboxExecRequest, SandboxMount, SandboxNetwork } from "../../shared/core/ports.js";
+import { lastCount } from "../fixtures/shell-output.js";
 
 const UNRESTRICTED: SandboxNetwork = { type: "unrestricted" };
 const SECRET_VARS = {
@@ -138,14 +139,7 @@ describe("BubblewrapSandbox", () => {
     await new Promise((r) => setTimeout(r, 300));
     const second = await exec("cat /workspace/ticks.txt 2>/dev/null | wc -l");
     // wc's line; bash itself reports the killed job ("… Killed …"), before or after it
-    const count = (output: string) =>
-      Number(
-        output
-          .split("\n")
-          .map((line) => line.trim())
-          .filter((line) => /^\d+$/.test(line))
-          .at(-1),
-      );
+    const count = lastCount;
     expect(count(second.output)).toBe(count(first.output));
     expect(count(first.output)).toBeLessThanOrEqual(2);
     // The shell itself, its state and the network proxy survive.
