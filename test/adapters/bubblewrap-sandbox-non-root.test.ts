@@ -35,6 +35,12 @@ if (availability.available) {
   await new Promise((r) => setTimeout(r, 300));
   out.second = (await exec("cat /workspace/ticks.txt 2>/dev/null | wc -l")).output;
   out.shell = (await exec("export KEEP=1; echo $KEEP")).output;
+  // A job that keeps forking a new process and exiting: killed, or its sandbox ended with it.
+  await exec("h(){ echo $1 >> /workspace/hops.txt; (h $(($1+1)) &); }; (h 0 &); echo started");
+  await new Promise((r) => setTimeout(r, 300));
+  out.hopsFirst = (await exec("cat /workspace/hops.txt 2>/dev/null | wc -l")).output;
+  await new Promise((r) => setTimeout(r, 300));
+  out.hopsSecond = (await exec("cat /workspace/hops.txt 2>/dev/null | wc -l")).output;
 }
 await sandbox.dispose();
 console.log(JSON.stringify(out));
@@ -45,7 +51,7 @@ describe.runIf(asRoot && setpriv !== "")("BubblewrapSandbox run by a non-root us
   const dir = mkdtempSync(path.join(tmpdir(), "reverie-bwrap-nobody-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("lets nothing a command started outlive the call", () => {
+  it("lets nothing a command started outlive the call, not even a job that keeps forking anew", () => {
     chmodSync(dir, 0o777);
     const script = path.join(dir, "strays.mts");
     writeFileSync(script, SCRIPT(dir));
@@ -62,5 +68,6 @@ describe.runIf(asRoot && setpriv !== "")("BubblewrapSandbox run by a non-root us
     expect(count(result.first)).toBeLessThanOrEqual(2);
     // The shell itself survives.
     expect(result.shell).toBe("1");
+    expect(count(result.hopsSecond)).toBe(count(result.hopsFirst));
   });
 });

@@ -234,6 +234,31 @@ describe("outcome hand-off and grading", () => {
     expect(record?.session.status).toBe("idle");
   });
 
+  it("an interrupt after the grader's deaths still ends the outcome `interrupted`", async () => {
+    const clock = { t: 1_000_000 };
+    const model = new ScriptedModel([text("done")]);
+    const { deps, graders } = await start(model, clock);
+    const message = graders.sent[0] as GraderMessage;
+    const get = deps.store.get.bind(deps.store);
+    let deaths = 3;
+    deps.store.get = async (table, pk, sk) => {
+      if (deaths > 0 && String(sk).startsWith("def#")) {
+        deaths--;
+        throw new Error("process killed");
+      }
+      return get(table, pk, sk);
+    };
+    for (let i = 0; i < 3; i++) {
+      await expect(runGrader(deps, message)).rejects.toThrow("process killed");
+      clock.t += 331_000;
+    }
+    await new EventsService(deps).send(WS, "sesn_1", [{ type: "user.interrupt" }]);
+    expect(await runGrader(deps, message)).toMatchObject({ outcome: "graded", result: "interrupted" });
+    expect((await deps.sessions.get(WS, "sesn_1"))?.session.outcome_evaluations[0]?.result).toBe(
+      "interrupted",
+    );
+  });
+
   it("a verdict the store keeps refusing is counted the same way: three grader calls, then `failed`", async () => {
     const model = new ScriptedModel([text("done"), satisfied, satisfied, satisfied, satisfied]);
     const { deps, graders } = await start(model);

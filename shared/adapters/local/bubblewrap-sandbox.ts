@@ -706,13 +706,14 @@ interface Session {
   scratch: string;
   cgroup?: string;
   /**
-   * Without a cgroup (the rlimit bound, a non-root stack): the sandbox's pid namespace (`pid:[n]`),
-   * whose members are the session's processes.
+   * Without a cgroup (the rlimit bound, a non-root stack): the host pid of the sandbox's init (bwrap's
+   * child, pid 1 of its pid namespace), whose descendants are the session's processes — orphans are
+   * reparented to it, and a nested namespace's processes are its descendants too.
    */
-  pidNamespace?: string;
+  init?: number;
   /**
    * The session's processes once the shell is up (its init, proxy listeners and the shell itself),
-   * host pids: the cgroup's, or the pid namespace's.
+   * host pids: the cgroup's, or the init's and its descendants.
    */
   baseline?: Set<string>;
   network: { mode: ProxyMode; id?: string };
@@ -990,20 +991,22 @@ export class BubblewrapSandbox implements ShellSandbox {
     const split = `${sentinel.slice(0, 10)}''${sentinel.slice(10)}`;
     await session.shell.run(`printf '\\n${split}0\\n'\n`, sentinel, 30_000);
     if (!session.cgroup) {
-      session.pidNamespace = sandboxPidNamespace(session.shell.child.pid);
-      if (!session.pidNamespace) return;
+      session.init = sandboxInit(session.shell.child.pid);
+      if (session.init === undefined) return;
     }
-    session.baseline = new Set(await sessionPids(session));
+    session.baseline = new Set(sessionPids(session));
   }
 
   /**
    * Kills every process of the session's sandbox that was not there before its first command: in
-   * its cgroup, or (the rlimit bound) in its pid namespace, which nothing in it can leave.
+   * its cgroup, or (the rlimit bound) under its init, which nothing in the sandbox can leave. A job
+   * that outruns the passes (one that keeps forking a new process and exiting) ends the session: the
+   * whole sandbox goes with it, and the next call gets a fresh shell.
    */
   private async killStrays(session: Session): Promise<void> {
-    if (!session.baseline) return;
+    if (!session.baseline || session.shell.dead) return;
     for (let pass = 0; pass < 5; pass++) {
-      const strays = (await sessionPids(session)).filter((pid) => !session.baseline?.has(pid));
+      const strays = sessionPids(session).filter((pid) => !session.baseline?.has(pid));
       if (strays.length === 0) return;
       for (const pid of strays) {
         try {
@@ -1013,6 +1016,7 @@ export class BubblewrapSandbox implements ShellSandbox {
         }
       }
     }
+    if (sessionPids(session).some((pid) => !session.baseline?.has(pid))) await this.endSession(session);
   }
 
   private async startSession(
@@ -1351,46 +1355,56 @@ async function listFiles(dir: string): Promise<string[]> {
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join("/"));
 }
 
-/** The session's processes (host pids): its cgroup's, or its pid namespace's. */
-async function sessionPids(session: Session): Promise<string[]> {
+/** The session's processes (host pids): its cgroup's, or its init's and that init's descendants. */
+function sessionPids(session: Session): string[] {
   if (session.cgroup) return cgroupPids(session.cgroup);
-  return session.pidNamespace ? namespacePids(session.pidNamespace) : [];
+  return session.init === undefined ? [] : descendants(session.init);
 }
 
 /**
- * The pid namespace bwrap made for the sandbox (`--unshare-pid`): that of its child, the namespace's
- * init. Undefined if it cannot be read, or is this process's own (no namespace of its own).
+ * The host pid of the sandbox's init: bwrap's child, pid 1 of the pid namespace bwrap made
+ * (`--unshare-pid`). Undefined if it cannot be read (a kernel without /proc's `children` lists).
  */
-function sandboxPidNamespace(bwrapPid: number | undefined): string | undefined {
+function sandboxInit(bwrapPid: number | undefined): number | undefined {
   if (bwrapPid === undefined) return undefined;
-  try {
-    const [init] = readFileSync(`/proc/${bwrapPid}/task/${bwrapPid}/children`, "utf8").trim().split(/\s+/);
-    if (!init) return undefined;
-    const namespace = readlinkSync(`/proc/${init}/ns/pid`);
-    return namespace === readlinkSync("/proc/self/ns/pid") ? undefined : namespace;
-  } catch {
-    return undefined;
-  }
+  const [init] = childrenOf(bwrapPid);
+  return init === undefined ? undefined : Number(init);
 }
 
-/** The host pids of the processes in a pid namespace (`pid:[n]`): a look at each process in /proc. */
-async function namespacePids(namespace: string): Promise<string[]> {
-  const pids: string[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readlinkSync(`/proc/${entry}/ns/pid`) === namespace) pids.push(entry);
-    } catch {
-      // gone, or not ours to look at (another user's process: never in our sandbox)
-    }
+/** `pid` and every process below it, host pids: a walk of /proc's `children` lists (the sandbox's size, not the host's). */
+function descendants(pid: number): string[] {
+  const found: string[] = [];
+  const queue = [String(pid)];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    if (!existsSync(`/proc/${next}`)) continue;
+    found.push(next);
+    queue.push(...childrenOf(Number(next)));
   }
-  return pids;
+  return found;
+}
+
+/** The children of every thread of a process (none once it is gone). */
+function childrenOf(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" ").filter(Boolean);
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return [];
+  }
 }
 
 /** The pids in a cgroup (host pid namespace). */
-async function cgroupPids(dir: string): Promise<string[]> {
-  const procs = await readFile(path.join(dir, "cgroup.procs"), "utf8").catch(() => "");
-  return procs.split("\n").filter(Boolean);
+function cgroupPids(dir: string): string[] {
+  try {
+    return readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
 }
 
 /** Kills what is left in a cgroup and removes it (retrying while its tasks exit). */

@@ -173,8 +173,9 @@ async function gradeAndPin(
   // Earlier claims that neither counted an attempt nor pinned a verdict: processes that died
   // grading (this claim is the last). Past the retries, the evaluation ends `failed` without
   // another model call, instead of being graded again after every lease for ever.
+  // (An interrupt still wins: `evaluate` pins `interrupted` without a model call.)
   const died = (claimed.run.grading?.claims ?? 1) - 1 - attempt;
-  if (died > 0 && !canRetry(died - 1, deps.retry)) {
+  if (died > 0 && !interruptPending(claimed) && !canRetry(died - 1, deps.retry)) {
     deps.logger.error("grader process stopped on every try", {
       sessionId,
       outcomeId: definition.outcomeId,
