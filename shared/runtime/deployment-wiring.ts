@@ -115,15 +115,7 @@ export function buildDeployments(
       for (const [i, event] of events.entries())
         if (event.type === "user.define_outcome") validateOutcome(event, `initial_events.${i}`);
       // Outcomes no session's record could hold (the agent's snapshot comes on top at each run).
-      const outcomes = events.flatMap((event, i) =>
-        event.type === "user.define_outcome" ? [{ event, i }] : [],
-      );
-      if (outcomes.length > 0)
-        checkOutcomesFit(
-          { outcome_evaluations: [] },
-          outcomes.map((o) => o.event),
-          `initial_events.${outcomes[0]?.i}`,
-        );
+      checkOutcomesFit({ outcome_evaluations: [] }, events, "initial_events");
       await s.events.fileRubrics(ws, events, "initial_events");
     },
   };

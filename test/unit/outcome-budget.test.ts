@@ -43,7 +43,7 @@ describe("checkOutcomesFit", () => {
     const session = { outcome_evaluations: Array.from({ length: 35 }, () => entry("pending")) };
     expect(JSON.stringify(session).length).toBeLessThan(10_000);
     // Act
-    const another = () => checkOutcomesFit(session, [outcome("x".repeat(8_000))], "events.0");
+    const another = () => checkOutcomesFit(session, [outcome("x".repeat(8_000))], "events");
     // Assess
     expect(another).toThrow(InvalidRequestError);
     expect(another).toThrow(/events\.0\.description: this session cannot hold/);
@@ -51,20 +51,20 @@ describe("checkOutcomesFit", () => {
 
   it("counts nothing more for outcomes that ended, and lets a session hold many short ones", () => {
     const ended = { outcome_evaluations: Array.from({ length: 35 }, () => entry("satisfied", "Met.")) };
-    expect(() => checkOutcomesFit(ended, [outcome("x".repeat(8_000))], "events.0")).not.toThrow();
+    expect(() => checkOutcomesFit(ended, [outcome("x".repeat(8_000))], "events")).not.toThrow();
     const open = { outcome_evaluations: Array.from({ length: 20 }, () => entry("pending")) };
-    expect(() => checkOutcomesFit(open, [outcome("Write the report.")], "events.0")).not.toThrow();
+    expect(() => checkOutcomesFit(open, [outcome("Write the report.")], "events")).not.toThrow();
   });
 
   it("refuses new outcomes that alone would take the budget, counting their bytes as stored, not characters", () => {
     const empty = { outcome_evaluations: [] };
     // 100,000 characters of CJK are ~300 KB of UTF-8.
-    expect(() => checkOutcomesFit(empty, [outcome("報".repeat(100_000))], "initial_events.0")).toThrow(
+    expect(() => checkOutcomesFit(empty, [outcome("報".repeat(100_000))], "initial_events")).toThrow(
       /initial_events\.0\.description/,
     );
-    expect(() => checkOutcomesFit(empty, [outcome("x".repeat(100_000))], "initial_events.0")).not.toThrow();
+    expect(() => checkOutcomesFit(empty, [outcome("x".repeat(100_000))], "initial_events")).not.toThrow();
     // And as stored: 100,000 control characters are 600 KB of JSON.
-    expect(() => checkOutcomesFit(empty, [outcome("\u0001".repeat(100_000))], "initial_events.0")).toThrow(
+    expect(() => checkOutcomesFit(empty, [outcome("\u0001".repeat(100_000))], "initial_events")).toThrow(
       /initial_events\.0\.description/,
     );
     expect(SESSION_OUTCOMES_BUDGET_BYTES).toBeLessThan(400 * 1024);

@@ -119,15 +119,7 @@ export class EventsService {
         );
       return event;
     });
-    const outcomes = events.flatMap((event, i) =>
-      event.type === "user.define_outcome" ? [{ event, i }] : [],
-    );
-    if (outcomes.length > 0)
-      checkOutcomesFit(
-        record.session,
-        outcomes.map((o) => o.event),
-        `events.${outcomes[0]?.i}`,
-      );
+    checkOutcomesFit(record.session, events, "events");
     await checkWorkerResults(this.deps, record, events);
     const rubrics = await this.fileRubrics(workspaceId, events, "events");
     const awaiting = new Set(record.run.awaiting);

@@ -42,16 +42,19 @@ export const SESSION_OUTCOMES_BUDGET_BYTES = 300_000;
 const OUTCOME_ENTRY_BYTES = 300;
 
 /**
- * Refuses outcomes the session's record could not hold, before anything is written: the record as it
- * is, room for the explanations its open outcomes may still get, and the new outcomes with theirs.
- * `root` names the first new one in the error (`events.2`, `initial_events.0`).
+ * Refuses the outcomes among `events` that the session's record could not hold, before anything is
+ * written: the record as it is, room for the explanations its open outcomes may still get, and the
+ * new outcomes with theirs. The error names the first of them under `at` (`events.2`).
  */
 export function checkOutcomesFit(
   session: Pick<SessionRecord["session"], "outcome_evaluations">,
-  outcomes: readonly DefineOutcomeParams[],
-  root: string,
+  events: readonly { type: string }[],
+  at: string,
 ): void {
-  if (outcomes.length === 0) return;
+  const first = events.findIndex((event) => event.type === "user.define_outcome");
+  if (first < 0) return;
+  const outcomes = events.filter((event) => event.type === "user.define_outcome") as DefineOutcomeParams[];
+  const root = `${at}.${first}`;
   // Bytes as stored: JSON, where a quote or a newline takes two and a control character six.
   const bytes = (text: string | null) => (text === null ? 0 : storedBytes(text));
   const owed = session.outcome_evaluations

@@ -105,15 +105,7 @@ export class SessionsService {
       ...(options.deploymentId ? { deployment_id: options.deploymentId } : {}),
     };
     // Before anything is written: initial outcomes the session's record could not hold are a 400.
-    const outcomes = (body.initial_events ?? []).flatMap((event, i) =>
-      event.type === "user.define_outcome" ? [{ event, i }] : [],
-    );
-    if (outcomes.length > 0)
-      checkOutcomesFit(
-        session,
-        outcomes.map((o) => o.event),
-        `initial_events.${outcomes[0]?.i}`,
-      );
+    checkOutcomesFit(session, body.initial_events ?? [], "initial_events");
     session.agent = await this.prepareSkills(workspaceId, session.id, agent, selfHosted);
     await this.related.mountResources?.(workspaceId, session.id, resources);
     const run = newRunState();
