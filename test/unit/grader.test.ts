@@ -55,6 +55,32 @@ function enforceItemLimit(deps: ReturnType<typeof inMemoryDeps>["deps"]) {
   };
 }
 
+/**
+ * `times` grader tries that die after their claim (killed, timed out, out of memory): nothing catches
+ * such a death, so nothing counts it but the claim itself. Each dead try's lease then runs out and
+ * the sweeper re-sends the message.
+ */
+async function dieGrading(
+  deps: Awaited<ReturnType<typeof start>>["deps"],
+  message: GraderMessage,
+  clock: { t: number },
+  times: number,
+) {
+  const get = deps.store.get.bind(deps.store);
+  let deaths = times;
+  deps.store.get = async (table, pk, sk) => {
+    if (deaths > 0 && String(sk).startsWith("def#")) {
+      deaths--;
+      throw new Error("process killed");
+    }
+    return get(table, pk, sk);
+  };
+  for (let i = 0; i < times; i++) {
+    await expect(runGrader(deps, message)).rejects.toThrow("process killed");
+    clock.t += 331_000;
+  }
+}
+
 describe("outcome hand-off and grading", () => {
   it("ends the turn in `evaluating` (session still running) and enqueues exactly one grader message", async () => {
     const { deps, graders, queue } = await start(new ScriptedModel([text("done")]));
@@ -209,21 +235,8 @@ describe("outcome hand-off and grading", () => {
     const model = new ScriptedModel([text("done"), satisfied]);
     const { deps, graders } = await start(model, clock);
     const message = graders.sent[0] as GraderMessage;
-    // Each try dies after its claim (killed, timed out, out of memory): nothing catches it, so
-    // nothing counts it but the claim itself. Three such tries; maxRetries is 2.
-    const get = deps.store.get.bind(deps.store);
-    let deaths = 3;
-    deps.store.get = async (table, pk, sk) => {
-      if (deaths > 0 && String(sk).startsWith("def#")) {
-        deaths--;
-        throw new Error("process killed");
-      }
-      return get(table, pk, sk);
-    };
-    for (let i = 0; i < 3; i++) {
-      await expect(runGrader(deps, message)).rejects.toThrow("process killed");
-      clock.t += 331_000; // the dead try's lease runs out; the sweeper re-sends the message
-    }
+    // Three tries die; maxRetries is 2.
+    await dieGrading(deps, message, clock, 3);
     expect(await runGrader(deps, message)).toMatchObject({ outcome: "graded", result: "failed" });
     expect(model.requests).toHaveLength(1); // the agent's only: no grader call after the deaths
     const record = await deps.sessions.get(WS, "sesn_1");
@@ -239,19 +252,7 @@ describe("outcome hand-off and grading", () => {
     const model = new ScriptedModel([text("done")]);
     const { deps, graders } = await start(model, clock);
     const message = graders.sent[0] as GraderMessage;
-    const get = deps.store.get.bind(deps.store);
-    let deaths = 3;
-    deps.store.get = async (table, pk, sk) => {
-      if (deaths > 0 && String(sk).startsWith("def#")) {
-        deaths--;
-        throw new Error("process killed");
-      }
-      return get(table, pk, sk);
-    };
-    for (let i = 0; i < 3; i++) {
-      await expect(runGrader(deps, message)).rejects.toThrow("process killed");
-      clock.t += 331_000;
-    }
+    await dieGrading(deps, message, clock, 3);
     await new EventsService(deps).send(WS, "sesn_1", [{ type: "user.interrupt" }]);
     expect(await runGrader(deps, message)).toMatchObject({ outcome: "graded", result: "interrupted" });
     expect((await deps.sessions.get(WS, "sesn_1"))?.session.outcome_evaluations[0]?.result).toBe(

@@ -170,6 +170,18 @@ async function gradeAndPin(
   const outcomes = new OutcomeStore(deps.store);
   const sessionId = claimed.session.id;
   const attempt = claimed.run.grading?.attempt ?? 0;
+  /** A `failed` verdict for an evaluation that could not be made (`why` without its full stop). */
+  const pinFailed = (why: string) =>
+    outcomes.pinEvaluation(sessionId, {
+      schemaVersion: 2,
+      outcomeId: definition.outcomeId,
+      iteration,
+      result: "failed",
+      explanation: `${why}, so the outcome could not be evaluated.`,
+      criteria: [],
+      usage: noUsage(),
+      gradedAt: iso(deps.clock.now()),
+    });
   // Earlier claims that neither counted an attempt nor pinned a verdict: processes that died
   // grading (this claim is the last). Past the retries, the evaluation ends `failed` without
   // another model call, instead of being graded again after every lease for ever.
@@ -181,16 +193,7 @@ async function gradeAndPin(
       outcomeId: definition.outcomeId,
       died,
     });
-    return outcomes.pinEvaluation(sessionId, {
-      schemaVersion: 2,
-      outcomeId: definition.outcomeId,
-      iteration,
-      result: "failed",
-      explanation: `The grader's process stopped (a crash or a timeout) on ${died} of its attempts, so the outcome could not be evaluated.`,
-      criteria: [],
-      usage: noUsage(),
-      gradedAt: iso(deps.clock.now()),
-    });
+    return pinFailed(`The grader's process stopped (a crash or a timeout) on ${died} of its attempts`);
   }
   try {
     const grade = await evaluate(deps, claimed, definition, iteration);
@@ -208,16 +211,7 @@ async function gradeAndPin(
     });
     if (retry) return { retry: "internal" };
   }
-  return outcomes.pinEvaluation(sessionId, {
-    schemaVersion: 2,
-    outcomeId: definition.outcomeId,
-    iteration,
-    result: "failed",
-    explanation: `The grader failed with an internal error on each of its ${attempt + 1} attempts, so the outcome could not be evaluated.`,
-    criteria: [],
-    usage: noUsage(),
-    gradedAt: iso(deps.clock.now()),
-  });
+  return pinFailed(`The grader failed with an internal error on each of its ${attempt + 1} attempts`);
 }
 
 /**
