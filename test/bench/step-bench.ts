@@ -13,12 +13,13 @@
  * a shared machine. Concurrent: C sessions at once → steps per second (median of a few rounds).
  * Reverie runs twice: without an event stream open, and followed over SSE.
  * Then Reverie alone: a V8 CPU profile summed by code owner (AWS SDK, dynalite, …), and an
- * instrumented pass that counts DynamoDB round trips per step and times the phases of a step.
+ * instrumented pass that counts DynamoDB round trips per step and times the phases of a step, and a
+ * timeline of a turn's milestones (session-timeline.ts).
  * Results go to test/bench/results/latest.json; with BENCH_RECORD=1 also to results/<date>.json, a
  * run kept on record.
  *
  * Knobs (env): BENCH_SESSIONS (30 per round), BENCH_ROUNDS (5), BENCH_WARMUP (5), BENCH_CONCURRENCY (50), BENCH_CONCURRENT_ROUNDS (3),
- * BENCH_PROFILE_SESSIONS (20), BENCH_STEP_CONCURRENCY (the stack's default, 8), BENCH_STORE (sqlite | dynalite);
+ * BENCH_PROFILE_SESSIONS (20), BENCH_TIMELINE_SESSIONS (50), BENCH_STEP_CONCURRENCY (the stack's default, 8), BENCH_STORE (sqlite | dynalite);
  * BENCH_DEBUG_OWNER=<owner>
  * prints the hottest stacks charged to one owner of the CPU profile.
  */
@@ -31,6 +32,7 @@ import { type CpuShare, profileCpu } from "./cpu-profile.js";
 import { type DirectSdkSystem, startDirectSdk } from "./direct-sdk.js";
 import { type LangGraphSystem, startLangGraph } from "./langgraph.js";
 import { instrument, type ReverieSystem, type StepProfile, startReverie } from "./reverie.js";
+import { sessionTimeline, type TimelineMark } from "./session-timeline.js";
 import { now, percentile, round, type SystemResult, summariseSequential } from "./stats.js";
 import { benchModel, STEPS_PER_SESSION } from "./workload.js";
 
@@ -53,6 +55,7 @@ const WARMUP = envInt("BENCH_WARMUP", 5);
 const CONCURRENT = envInt("BENCH_CONCURRENCY", 50);
 const CONCURRENT_ROUNDS = envInt("BENCH_CONCURRENT_ROUNDS", 3);
 const PROFILE_SESSIONS = envInt("BENCH_PROFILE_SESSIONS", 20);
+const TIMELINE_SESSIONS = envInt("BENCH_TIMELINE_SESSIONS", 50);
 const STEP_CONCURRENCY = process.env.BENCH_STEP_CONCURRENCY ? envInt("BENCH_STEP_CONCURRENCY", 8) : undefined;
 const TARGET_RATIO = 0.5;
 
@@ -255,6 +258,18 @@ function printProfile(p: StepProfile): void {
 }
 
 /** Lays the JSON out the way `npm run lint` (biome) expects, so a saved run never fails the lint. */
+function printTimeline(marks: TimelineMark[]): void {
+  console.log(
+    `\nReverie: one turn's wall time, milestone by milestone (median of ${TIMELINE_SESSIONS} sequential sessions, SSE client; ` +
+      "client, stack and mock model share one thread, so each gap is CPU work, not waiting):",
+  );
+  let previous = 0;
+  for (const { label, msSinceSend } of marks) {
+    console.log(`  ${fmt(msSinceSend).padStart(6)} ms  +${fmt(msSinceSend - previous).padEnd(5)}  ${label}`);
+    previous = msSinceSend;
+  }
+}
+
 function formatJson(repoRoot: string, files: string[]): void {
   try {
     execFileSync(join(repoRoot, "node_modules", ".bin", "biome"), ["format", "--write", ...files], {
@@ -290,6 +305,7 @@ async function main(): Promise<void> {
   let cpuShares: CpuShare[];
   let cpuProcessMsPerStep: number;
   let checkpointsPerSession: number;
+  let timeline: TimelineMark[];
   try {
     const measureAndCheck = async (group: Runner[]) => {
       clearUpstream();
@@ -325,6 +341,9 @@ async function main(): Promise<void> {
     probe.reset();
     for (let i = 0; i < PROFILE_SESSIONS; i++) await reverie.runSession(`profile${i}`);
     profile = probe.profile(PROFILE_SESSIONS);
+
+    log(`· Reverie: timeline of ${TIMELINE_SESSIONS} sequential sessions (SSE client)`);
+    timeline = await sessionTimeline(reverie, TIMELINE_SESSIONS);
   } finally {
     await graph.close();
     await direct.close();
@@ -410,6 +429,8 @@ async function main(): Promise<void> {
       `  ${fmt(share.percent, 1).padStart(5)}%  ${fmt(share.ms / (PROFILE_SESSIONS * STEPS_PER_SESSION)).padStart(6)} ms/step  ${share.owner}`,
     );
 
+  printTimeline(timeline);
+
   const totalSeconds = (now() - benchStart) / 1000;
   const here = dirname(fileURLToPath(import.meta.url));
   const outDir = join(here, "results");
@@ -473,6 +494,10 @@ async function main(): Promise<void> {
         msPerStep: round(c.ms / (PROFILE_SESSIONS * STEPS_PER_SESSION), 3),
         percent: round(c.percent, 1),
       })),
+    },
+    reverieTimeline: {
+      sessions: TIMELINE_SESSIONS,
+      marks: timeline.map((m) => ({ label: m.label, msSinceSend: round(m.msSinceSend, 3) })),
     },
     benchSeconds: round(totalSeconds, 1),
   };
