@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { guardedFetch } from "../../shared/adapters/http/guarded-fetch.js";
 import {
   FetchBlockedError,
   FetchFailedError,
@@ -213,6 +214,19 @@ describe("GuardedFetcher", () => {
     await expect(
       new GuardedFetcher({ allowPrivate: true }).fetchText(`${base}/loop`, limits),
     ).rejects.toThrow(/too many redirects/);
+  });
+
+  it("cuts a WHATWG fetch's body past maxResponseBytes (the MCP SDK buffers what it reads)", async () => {
+    const pinned = guardedFetch(async () => ({ address: "127.0.0.1", family: 4 }), {
+      maxResponseBytes: 256 * 1024,
+    });
+    expect(await (await pinned(`${base}/hello`)).text()).toBe("hello, world ✓");
+    const big = await pinned(`${base}/big`);
+    expect(big.status).toBe(200);
+    await expect(big.text()).rejects.toThrow(/larger than 262144 bytes/);
+    // the default leaves room for any sane MCP answer
+    const roomy = guardedFetch(async () => ({ address: "127.0.0.1", family: 4 }));
+    expect((await (await roomy(`${base}/big`)).text()).length).toBe(1024 * 1024);
   });
 
   it("cuts the body at maxBytes", async () => {

@@ -2,7 +2,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GuardedFetcher } from "../../shared/adapters/http/guarded-fetcher.js";
-import { classifyMcpFailure, McpSdkConnector } from "../../shared/adapters/http/mcp-sdk-connector.js";
+import {
+  classifyMcpFailure,
+  McpSdkConnector,
+  secretsOf,
+} from "../../shared/adapters/http/mcp-sdk-connector.js";
 import { McpServerError } from "../../shared/core/ports.js";
 import { type McpTestServer, startMcpTestServer, TINY_PNG } from "../fixtures/mcp-test-server.js";
 
@@ -139,6 +143,75 @@ describe("McpSdkConnector (Streamable HTTP, through the guarded fetch)", () => {
     }
     const dead = await failureOf(open.connect(garbage.url, { headers: {}, timeoutMs: 3_000 }));
     expect(dead.kind).toBe("unreachable");
+  });
+
+  it("never repeats the credential it sent, when a server echoes it in an error body", async () => {
+    const token = "vault-secret-token-123456";
+    const headers = { authorization: `Bearer ${token}` };
+    // initialize and tools/list answer; every tools/call, and every initialize of the second server,
+    // fails with a body quoting the request's Authorization header, as a careless gateway might
+    const echoing = (failInitialize: boolean) => {
+      const server: Server = createServer(async (req, res) => {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const body = JSON.parse(Buffer.concat(chunks).toString() || "{}");
+        if (req.method !== "POST") return void res.writeHead(405).end();
+        const echo = () =>
+          res
+            .writeHead(502, { "content-type": "text/plain" })
+            .end(`gateway refused ${req.headers.authorization} (token ${JSON.stringify(token)})`);
+        if (body.method === "initialize") {
+          if (failInitialize) return echo();
+          return void res.writeHead(200, { "content-type": "application/json" }).end(
+            JSON.stringify({
+              jsonrpc: "2.0",
+              id: body.id,
+              result: {
+                protocolVersion: body.params.protocolVersion,
+                capabilities: { tools: {} },
+                serverInfo: { name: "echo", version: "1" },
+              },
+            }),
+          );
+        }
+        if (body.id === undefined) return void res.writeHead(202).end();
+        echo();
+      });
+      return new Promise<{ url: string; close: () => Promise<void> }>((resolve) =>
+        server.listen(0, "127.0.0.1", () =>
+          resolve({
+            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+            close: () => new Promise<void>((r) => server.close(() => r())),
+          }),
+        ),
+      );
+    };
+    const calls = await echoing(false);
+    const connects = await echoing(true);
+    try {
+      const connection = await open.connect(calls.url, { headers, timeoutMs: 5_000 });
+      const called = await failureOf(connection.callTool("lookup", {}, { timeoutMs: 5_000 }));
+      await connection.close();
+      const connected = await failureOf(open.connect(connects.url, { headers, timeoutMs: 5_000 }));
+      for (const error of [called, connected]) {
+        expect(error.message).toContain("gateway refused");
+        expect(error.message).toContain("[redacted]");
+        expect(error.message).not.toContain(token);
+      }
+    } finally {
+      await calls.close();
+      await connects.close();
+    }
+  });
+
+  it("counts a header's value, its credential and their escaped forms as secrets", () => {
+    expect(secretsOf({ authorization: "Bearer a/b+c=d" })).toEqual([
+      "Bearer%20a%2Fb%2Bc%3Dd",
+      "Bearer a/b+c=d",
+      "a%2Fb%2Bc%3Dd",
+      "a/b+c=d",
+    ]);
+    expect(secretsOf({})).toEqual([]);
   });
 
   it("classifies the SDK's errors", () => {

@@ -5,8 +5,8 @@
  * answer that changes between check and connect cannot reach an internal service. Redirects are
  * returned, never followed: a client that follows one sends the next hop back through here.
  *
- * Bodies stream (a Server-Sent Events response is read as it arrives); the caller's `signal` aborts
- * the request and its body. Connecting is bounded by `connectTimeoutMs`; how long a response may
+ * Bodies stream (a Server-Sent Events response is read as it arrives), up to `maxResponseBytes`;
+ * the caller's `signal` aborts the request and its body. Connecting is bounded by `connectTimeoutMs`; how long a response may
  * take is the caller's to bound with its signal (a slow tool call answers late by design).
  */
 import type { IncomingMessage } from "node:http";
@@ -27,6 +27,12 @@ export interface GuardedFetchOptions {
   userAgent?: string;
   /** How long DNS, TCP and TLS may take before the request fails, ms; default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * Most bytes a response body may carry (an event stream's over its whole life); past it the
+   * connection is cut and the body fails with a GuardedFetchError. Default 16 MiB: the MCP SDK
+   * buffers a whole JSON answer, so a server must not be able to fill the process's memory.
+   */
+  maxResponseBytes?: number;
 }
 
 /** A request the guarded fetch could not make: refused by `vet`, unreachable, or cut off. */
@@ -61,6 +67,18 @@ function headersOf(init: RequestInit | undefined, userAgent: string): Record<str
   return headers;
 }
 
+/** Cuts `res` once more than `max` bytes arrived (it counts beside the reader, not instead of it). */
+function capBody(res: IncomingMessage, max: number, where: string): void {
+  let received = 0;
+  const count = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received <= max) return;
+    res.off("data", count);
+    res.destroy(new GuardedFetchError(`the response of ${where} is larger than ${max} bytes: cut there`));
+  };
+  res.on("data", count);
+}
+
 function responseOf(res: IncomingMessage, method: string): Response {
   const headers = new Headers();
   for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
@@ -91,6 +109,7 @@ export function guardedFetch(
 ): FetchLike {
   const userAgent = options.userAgent ?? "Reverie/0.1";
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const maxResponseBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
   return async (input, init) => {
     const url = new URL(typeof input === "string" ? input : input.href);
     if (url.protocol !== "http:" && url.protocol !== "https:")
@@ -118,7 +137,9 @@ export function guardedFetch(
           reject(new GuardedFetchError(`${method} ${where} answered with status ${status}`));
           return;
         }
-        resolve(responseOf(res, method));
+        const response = responseOf(res, method);
+        capBody(res, maxResponseBytes, `${method} ${where}`);
+        resolve(response);
       });
       const connectTimer = setTimeout(
         () =>

@@ -7,7 +7,8 @@
  * Every operation is bounded: connecting (initialize included), listing and calling each race a
  * timer that closes the transport, so a server that never answers, or answers with something that
  * is not JSON-RPC on an open stream, cannot hold a step. Failures become McpServerError with a kind
- * the core acts on; messages name the server by origin only (a URL may carry a secret).
+ * the core acts on; messages name the server by origin only (a URL may carry a secret) and never
+ * repeat the credential the connection sent (a server may echo it in an error body).
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
@@ -80,9 +81,35 @@ export function classifyMcpFailure(error: unknown): McpFailureKind {
   return "protocol";
 }
 
-/** An error message safe to show the model and the client: no URL beyond its origin, bounded. */
-function describe(error: unknown, origin: string): string {
+/**
+ * What a connection must never repeat: the values of the headers it sends (a vault credential's
+ * `authorization`), each one's credential without its scheme (`Bearer <token>` → `<token>`), and
+ * their percent- and JSON-escaped forms. A server (or a gateway in front of it) may quote a request's
+ * headers in an error body, and the SDK quotes the body in its error message. Longest first, so a
+ * whole value is replaced before a part of it.
+ */
+export function secretsOf(headers: Record<string, string>): string[] {
+  const found = new Set<string>();
+  for (const value of Object.values(headers)) {
+    found.add(value);
+    const credential = /^\s*[A-Za-z][\w-]*\s+(\S.*)$/.exec(value)?.[1];
+    if (credential !== undefined) found.add(credential.trim());
+  }
+  for (const secret of [...found]) {
+    found.add(encodeURIComponent(secret));
+    found.add(JSON.stringify(secret).slice(1, -1));
+  }
+  // a fragment this short is no secret worth hiding, and replacing it would garble the message
+  return [...found].filter((secret) => secret.length >= 6).sort((a, b) => b.length - a.length);
+}
+
+/**
+ * An error message safe to show the model and the client: no credential the connection sent, no URL
+ * beyond its origin, bounded.
+ */
+function describe(error: unknown, origin: string, secrets: readonly string[]): string {
   let message = String((error as Error)?.message ?? error);
+  for (const secret of secrets) message = message.split(secret).join("[redacted]");
   // The SDK's messages may quote a response body or a URL with its query: keep them short and origin-only.
   message = message.replace(/https?:\/\/[^\s"'<>]+/g, (u) => {
     try {
@@ -95,11 +122,19 @@ function describe(error: unknown, origin: string): string {
   return `${origin}: ${message}`;
 }
 
-function failure(error: unknown, origin: string, doing: string): McpServerError {
+/**
+ * The failure the core sees. The SDK's error stays its `cause` for classification in this process
+ * only; nothing Reverie logs, stores or shows reads more than the message.
+ */
+function failure(error: unknown, origin: string, doing: string, secrets: readonly string[]): McpServerError {
   if (error instanceof McpServerError) return error;
-  return new McpServerError(classifyMcpFailure(error), `${doing} failed: ${describe(error, origin)}`, {
-    cause: error,
-  });
+  return new McpServerError(
+    classifyMcpFailure(error),
+    `${doing} failed: ${describe(error, origin, secrets)}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 /** Runs `work`, failing with a `timeout` McpServerError (and running `onTimeout`) after `ms`. */
@@ -140,6 +175,7 @@ class SdkMcpConnection implements McpConnection {
     readonly transport: "streamable_http" | "sse",
     private readonly origin: string,
     private readonly maxToolPages: number,
+    private readonly secrets: readonly string[],
   ) {}
 
   async listTools(options: { timeoutMs: number }): Promise<McpTool[]> {
@@ -166,7 +202,7 @@ class SdkMcpConnection implements McpConnection {
     try {
       return await within(options.timeoutMs, `${this.origin}: tools/list`, work, () => void this.close());
     } catch (error) {
-      throw failure(error, this.origin, "tools/list");
+      throw failure(error, this.origin, "tools/list", this.secrets);
     }
   }
 
@@ -187,7 +223,7 @@ class SdkMcpConnection implements McpConnection {
         ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
       };
     } catch (error) {
-      throw failure(error, this.origin, `tools/call ${name}`);
+      throw failure(error, this.origin, `tools/call ${name}`, this.secrets);
     }
   }
 
@@ -226,12 +262,14 @@ export class McpSdkConnector implements McpConnector {
     const origin = endpoint.origin;
     const deadline = Date.now() + options.timeoutMs;
     const requestInit: RequestInit = { headers: { ...options.headers } };
+    const secrets = secretsOf(options.headers);
     try {
       return await this.open(
         new StreamableHTTPClientTransport(endpoint, { fetch: this.fetch, requestInit }),
         "streamable_http",
         origin,
         options.timeoutMs,
+        secrets,
       );
     } catch (error) {
       const status = statusOf((error as McpServerError).cause ?? error);
@@ -247,6 +285,7 @@ export class McpSdkConnector implements McpConnector {
         "sse",
         origin,
         left,
+        secrets,
       );
     }
   }
@@ -256,6 +295,7 @@ export class McpSdkConnector implements McpConnector {
     kind: "streamable_http" | "sse",
     origin: string,
     timeoutMs: number,
+    secrets: readonly string[],
   ): Promise<McpConnection> {
     const client = new Client(this.clientInfo, { capabilities: {}, jsonSchemaValidator: acceptAnyOutput });
     // Errors the transport reports outside a request (a broken notification stream) are not ours to
@@ -272,8 +312,13 @@ export class McpSdkConnector implements McpConnector {
       );
     } catch (error) {
       await client.close().catch(() => undefined);
-      throw failure(error, origin, `connecting (${kind === "sse" ? "HTTP+SSE" : "Streamable HTTP"})`);
+      throw failure(
+        error,
+        origin,
+        `connecting (${kind === "sse" ? "HTTP+SSE" : "Streamable HTTP"})`,
+        secrets,
+      );
     }
-    return new SdkMcpConnection(client, transport, kind, origin, this.maxToolPages);
+    return new SdkMcpConnection(client, transport, kind, origin, this.maxToolPages, secrets);
   }
 }
