@@ -9,7 +9,7 @@ import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document
 import { TimeSortableIds } from "../../shared/contract/ids.js";
 import type { DomainEvent, HttpFetcher, HttpSendRequest } from "../../shared/core/ports.js";
 import { CredentialsService } from "../../shared/core/vaults/credentials-service.js";
-import { OAuthRefresher } from "../../shared/core/vaults/oauth-refresh.js";
+import { exchangeRefreshToken, OAuthRefresher } from "../../shared/core/vaults/oauth-refresh.js";
 import { VaultCredentials } from "../../shared/core/vaults/vault-credentials.js";
 import type { VaultDeps } from "../../shared/core/vaults/vault-deps.js";
 import { credentialKey } from "../../shared/core/vaults/vault-records.js";
@@ -218,5 +218,45 @@ describe("mcp_oauth refresh at the moment of use", () => {
     expect(endpoint.calls).toHaveLength(0);
     now += 31_000;
     expect(await pending).toBe("Bearer access-1");
+  });
+});
+
+describe("a failed token exchange's captured response", () => {
+  it("holds no secret the request carried, however the token endpoint echoes it", async () => {
+    const secrets = {
+      refresh_token: "refresh/tok+en=1",
+      client_secret: "s3cr3t client",
+      access_token: "old",
+    };
+    const echo: HttpFetcher = {
+      async fetchText(): Promise<never> {
+        throw new Error("not used");
+      },
+      async send(_url: string, request: HttpSendRequest) {
+        const body = `bad request: ${request.headers?.authorization} body ${request.body}`;
+        return { status: 400, contentType: "text/plain", body };
+      },
+    };
+    const attempt = await exchangeRefreshToken(
+      { fetcher: echo },
+      {
+        type: "mcp_oauth",
+        mcp_server_url: SERVER,
+        access_token: "old",
+        refresh: {
+          token_endpoint: TOKEN_ENDPOINT,
+          client_id: "client-1",
+          token_endpoint_auth: { type: "client_secret_basic" },
+        },
+      } as Parameters<typeof exchangeRefreshToken>[1],
+      secrets,
+      5_000,
+    );
+    expect(attempt.status).toBe("failed");
+    const captured = attempt.status === "failed" ? attempt.httpResponse.body : "";
+    expect(captured).toContain("bad request");
+    const basic = Buffer.from("client-1:s3cr3t+client").toString("base64");
+    for (const leaked of [basic, "refresh%2Ftok%2Ben%3D1", "s3cr3t", "refresh/tok+en=1"])
+      expect(captured).not.toContain(leaked);
   });
 });

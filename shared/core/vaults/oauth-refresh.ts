@@ -102,7 +102,14 @@ export async function exchangeRefreshToken(
   } catch (error) {
     return { status: "connect_error", message: (error as Error).message };
   }
-  const scrub = [secrets.refresh_token, secrets.client_secret, secrets.access_token];
+  // A token endpoint may echo the request: its form (secrets form-encoded) or its Basic header.
+  const sent = [secrets.refresh_token, secrets.client_secret, secrets.access_token];
+  const scrub = [
+    headers.authorization,
+    headers.authorization?.slice("Basic ".length),
+    ...sent,
+    ...sent.map((secret) => (secret === undefined ? undefined : formEncode(secret))),
+  ];
   if (response.status >= 200 && response.status < 300) {
     try {
       const parsed = JSON.parse(response.body) as Record<string, unknown>;
