@@ -564,6 +564,50 @@ describe("workflow runs", () => {
     expect((await runs.task(runId, "one"))?.attempts).toHaveLength(1);
   });
 
+  it("an execution's lost end is sent again by the sweeper's look: the run completes, before its time limit", async () => {
+    const { session } = await setup(h);
+    leadScript = [
+      () =>
+        start({
+          name: "Lost end",
+          timeout_seconds: 600,
+          phases: [{ name: "Only", steps: [{ type: "agent", id: "one", agent: "writer", input: "go" }] }],
+        }),
+    ];
+    // The execution's workflow_run_finished never reaches the handler (as if it went to the DLQ).
+    const queue = h.stack.queue;
+    const send = queue.send.bind(queue);
+    const lost: unknown[] = [];
+    queue.send = async (body, ...rest) => {
+      if ((body as { kind?: string }).kind === "workflow_run_finished" && lost.length === 0) {
+        lost.push(body);
+        return;
+      }
+      return send(body, ...rest);
+    };
+    try {
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      await waitFor("the lost end", async () => lost[0]);
+      const { workflows, deps } = h.stack.services;
+      const events = await waitFor(
+        "the run's end",
+        async () => {
+          await workflows?.sweep(deps);
+          const all = await h.allEvents(session.id);
+          return all.some((e) => e.type === "workflow_run.status_ended") ? all : undefined;
+        },
+        5_000,
+      );
+      expect(events.find((e) => e.type === "workflow_run.status_ended")).toMatchObject({
+        result: { type: "completed" },
+      });
+      const final = await waitFor("the lead's final call", async () => resultRequest(h));
+      expect(lastUserText(final)).toContain("## one\nwriter on: go");
+    } finally {
+      queue.send = send;
+    }
+  });
+
   it("a late duplicate of an earlier attempt's task message changes nothing: the retry's result stands", async () => {
     const { session } = await setup(h);
     let flakyCalls = 0;

@@ -673,7 +673,8 @@ export class WorkflowRunsRuntime {
   /**
    * The sweeper's look at open runs (scheduled on AWS, an interval locally): a run past its time
    * limit ends with `timeout_error`; an end a crash cut short is finished; an execution the engine
-   * lost (the embedded stack restarted) is started again — answered calls answer again at once.
+   * lost (the embedded stack restarted) is started again — answered calls answer again at once — and
+   * one that ended while the run stayed open sends its end again (the embedded stack's `recover`).
    */
   async sweep(deps: StepDeps): Promise<{ open: number; timedOut: number }> {
     const store = this.runs(deps);
