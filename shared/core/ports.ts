@@ -321,8 +321,9 @@ export interface WorkflowOrchestrator {
   /** Stops execution `name` (an interrupt, a session delete, a run timeout); unknown or ended: nothing. */
   stop(name: string): Promise<void>;
   /**
-   * Starts execution `name` again if this engine lost it (the embedded stack keeps executions in
-   * memory, so a restart loses them); Step Functions keeps its own, so its adapter has none.
+   * For a run still open: starts execution `name` again if this engine lost it (the embedded stack
+   * keeps executions in memory, so a restart loses them), and sends again the end of one that ended
+   * (its `workflow_run_finished` was lost); Step Functions keeps its own, so its adapter has none.
    */
   recover?(name: string, definition: object, input: unknown): Promise<void>;
   sendTaskSuccess(taskToken: string, output: unknown): Promise<void>;

@@ -563,6 +563,111 @@ describe("workflow runs", () => {
     expect(after.map((e) => e.id)).toEqual(before.map((e) => e.id));
     expect((await runs.task(runId, "one"))?.attempts).toHaveLength(1);
   });
+
+  it("an execution's lost end is sent again by the sweeper's look: the run completes, before its time limit", async () => {
+    const { session } = await setup(h);
+    leadScript = [
+      () =>
+        start({
+          name: "Lost end",
+          timeout_seconds: 600,
+          phases: [{ name: "Only", steps: [{ type: "agent", id: "one", agent: "writer", input: "go" }] }],
+        }),
+    ];
+    // The execution's workflow_run_finished never reaches the handler (as if it went to the DLQ).
+    const queue = h.stack.queue;
+    const send = queue.send.bind(queue);
+    const lost: unknown[] = [];
+    queue.send = async (body, ...rest) => {
+      if ((body as { kind?: string }).kind === "workflow_run_finished" && lost.length === 0) {
+        lost.push(body);
+        return;
+      }
+      return send(body, ...rest);
+    };
+    try {
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      await waitFor("the lost end", async () => lost[0]);
+      const { workflows, deps } = h.stack.services;
+      const events = await waitFor(
+        "the run's end",
+        async () => {
+          await workflows?.sweep(deps);
+          const all = await h.allEvents(session.id);
+          return all.some((e) => e.type === "workflow_run.status_ended") ? all : undefined;
+        },
+        5_000,
+      );
+      expect(events.find((e) => e.type === "workflow_run.status_ended")).toMatchObject({
+        result: { type: "completed" },
+      });
+      const final = await waitFor("the lead's final call", async () => resultRequest(h));
+      expect(lastUserText(final)).toContain("## one\nwriter on: go");
+    } finally {
+      queue.send = send;
+    }
+  });
+
+  it("a late duplicate of an earlier attempt's task message changes nothing: the retry's result stands", async () => {
+    const { session } = await setup(h);
+    let flakyCalls = 0;
+    workers.flaky = () =>
+      ++flakyCalls === 1
+        ? { fault: 500, message: "first attempt broke" }
+        : { content: "ONE-OK", delayMs: 2_500 };
+    leadScript = [
+      () =>
+        start({
+          name: "Late duplicate",
+          phases: [
+            { name: "A", steps: [{ type: "agent", id: "one", agent: "flaky", input: "do one", retries: 1 }] },
+            {
+              name: "B",
+              steps: [{ type: "agent", id: "two", agent: "writer", input: "Given: {{steps.one}}" }],
+            },
+          ],
+          result: ["one", "two"],
+        }),
+    ];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    const runs = new WorkflowRunStore(h.stack.services.deps.store);
+    const runId = await waitFor("the run", async () => (await runs.list(session.id))[0]?.runId);
+    // The retry (attempt 1) is at work; attempt 0 failed.
+    const retrying = await waitFor("the retry at work", async () => {
+      const task = await runs.task(runId, "one");
+      return task?.attempts.length === 2 && !task.attempts[1]?.outcome ? task : undefined;
+    });
+    const [first, retry] = retrying.attempts.map((a) => a.taskToken) as [string, string];
+    const ids = {
+      schemaVersion: 1,
+      workspaceId: (await runs.get(session.id, runId))?.workspaceId,
+      sessionId: session.id,
+      runId,
+    };
+    const taskMessage = (taskToken: string) =>
+      h.stack.queue.send({ ...ids, kind: "workflow_task", stepId: "one", phase: 0, taskToken } as never);
+    // Late duplicates of the first attempt's message around one of the retry's own, while it works…
+    await taskMessage(first);
+    await taskMessage(retry);
+    await taskMessage(first);
+    await runEnded(h, session.id);
+    const final = await waitFor("the lead's final call", async () => resultRequest(h));
+    // …and both again once the run ended.
+    await taskMessage(retry);
+    await taskMessage(first);
+    await idle(h, session.id);
+    const task = await runs.task(runId, "one");
+    expect(task?.attempts.map((a) => a.taskToken)).toEqual([first, retry]);
+    expect(task?.attempts.map((a) => a.outcome?.ok)).toEqual([false, true]);
+    expect(task?.attempts[1]?.outcome?.reply).toBe("ONE-OK");
+    const events = await h.allEvents(session.id);
+    expect(events.filter((e) => e.type === "session.thread_created")).toHaveLength(3);
+    const writer = h.upstream.received.find((r) => lastUserText(r).startsWith("Given:")) as ReceivedRequest;
+    expect(lastUserText(writer)).toBe("Given: ONE-OK");
+    const result = lastUserText(final);
+    expect(result).toContain("- one (phase 1, flaky): succeeded");
+    expect(result).toContain("## one\nONE-OK");
+  });
 });
 
 describe("workflow run limits", () => {

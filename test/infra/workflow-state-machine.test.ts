@@ -291,5 +291,60 @@ describe("compiled workflow ASL on aws-local-stepfunctions", () => {
     await new Promise((r) => setTimeout(r, 50));
     await orchestrator.stop("run");
     expect(seen.map(label)).toEqual(["phase 0", "x"]);
+    // A stopped execution stays stopped: whoever stopped it ends the run.
+    await orchestrator.recover("run", compileWorkflowStateMachine(plan.program), {});
+    expect(seen.map(label)).toEqual(["phase 0", "x"]);
+  });
+
+  it("recover: a running execution is left alone; one that ended sends its finish again (the first was lost)", async () => {
+    const plan = lowered({
+      phases: [{ name: "a", steps: [{ type: "agent", id: "x", agent: "reader", input: "x" }] }],
+    });
+    const definition = compileWorkflowStateMachine(plan.program);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const { seen, finished, orchestrator } = await execute(definition, {}, () => ({ ok: true }));
+    // Its first finish never reaches the queue: the send fails (the execution ends failed).
+    const sent: Body[] = [];
+    let down = true;
+    const lossy = new LocalWorkflowOrchestrator({
+      logger: silent,
+      send: async (raw) => {
+        const body = raw as Body;
+        if (body.kind === "workflow_task") {
+          await gate;
+          setTimeout(() => void lossy.sendTaskSuccess(body.taskToken as string, { ok: true }), 5);
+        }
+        if (body.kind === "workflow_run_finished" && down) {
+          down = false;
+          sent.push({ ...body, kind: "lost" });
+          throw new Error("the queue is down");
+        }
+        sent.push(body);
+      },
+    });
+    const input = { schemaVersion: 1, queueUrl: "q", workspaceId: "w", sessionId: "s", runId: "r" };
+    await lossy.start("run", definition, { ...input, items: {}, results: {} });
+    await new Promise((r) => setTimeout(r, 50));
+    await lossy.recover("run", definition, input);
+    expect(sent.map((b) => b.kind)).toEqual(["workflow_phase"]);
+    release();
+    await lossy.drain();
+    expect(sent.map((b) => b.kind)).toEqual(["workflow_phase", "workflow_task", "lost"]);
+    await lossy.recover("run", definition, input);
+    expect(sent.map((b) => b.kind)).toEqual([
+      "workflow_phase",
+      "workflow_task",
+      "lost",
+      "workflow_run_finished",
+    ]);
+    expect(sent.at(-1)).toMatchObject({ ok: true, runId: "r" });
+    // Sent, but lost on the way (a DLQ): the same.
+    expect((await finished).ok).toBe(true);
+    await orchestrator.drain();
+    await orchestrator.recover("run", definition, input);
+    expect(seen.map(label)).toEqual(["phase 0", "x", "finished true", "finished true"]);
   });
 });

@@ -19,6 +19,12 @@ interface Execution {
   definition: object;
   abort(): void;
   settled: Promise<void>;
+  /** It ended: completed, failed or stopped. */
+  ended: boolean;
+  /** It was stopped (`stop`): whoever stopped it ends the run. */
+  stopped: boolean;
+  /** Its `workflow_run_finished` message, once it was sent (or tried). */
+  finished?: unknown;
 }
 
 export interface LocalWorkflowOrchestratorOptions {
@@ -60,6 +66,13 @@ export class LocalWorkflowOrchestrator implements WorkflowOrchestrator {
 
   async start(name: string, definition: object, input: unknown): Promise<void> {
     if (this.executions.has(name)) return;
+    const execution: Execution = {
+      definition,
+      abort: () => {},
+      settled: Promise.resolve(),
+      ended: false,
+      stopped: false,
+    };
     const handlers: Record<string, (params: unknown) => Promise<unknown>> = {};
     for (const task of taskStatesOf(definition)) {
       if (task.resource === WAIT)
@@ -67,7 +80,9 @@ export class LocalWorkflowOrchestrator implements WorkflowOrchestrator {
           this.waitForToken(name, (params as { MessageBody: Record<string, unknown> }).MessageBody);
       else if (task.resource === SEND)
         handlers[task.name] = async (params) => {
-          await this.options.send((params as { MessageBody: unknown }).MessageBody);
+          const body = (params as { MessageBody: { kind?: unknown } }).MessageBody;
+          if (body.kind === "workflow_run_finished") execution.finished = body;
+          await this.options.send(body);
           return {};
         };
       else
@@ -81,25 +96,39 @@ export class LocalWorkflowOrchestrator implements WorkflowOrchestrator {
       noThrowOnAbort: true,
       overrides: { taskResourceLocalHandlers: handlers as never },
     });
-    const settled = run.result
+    execution.settled = run.result
       .then(() => undefined)
       .catch((error) =>
         this.options.logger.error("workflow execution failed", { name, error: String(error) }),
       )
       .finally(() => {
+        execution.ended = true;
         this.tokens.forget(name);
       });
-    this.executions.set(name, { definition, abort: () => run.abort(), settled });
+    execution.abort = () => run.abort();
+    this.executions.set(name, execution);
   }
 
-  /** After a restart the map is empty: the run's execution starts again (a known one is left alone). */
-  recover(name: string, definition: object, input: unknown): Promise<void> {
-    return this.start(name, definition, input);
+  /**
+   * The sweeper's call for a run still open. After a restart the map is empty: the run's execution
+   * starts again. One that ended sends its `workflow_run_finished` again: the run being open, the
+   * first never arrived (it went to the DLQ, or its send failed), and a duplicate changes nothing.
+   * One still running, or stopped, is left alone.
+   */
+  async recover(name: string, definition: object, input: unknown): Promise<void> {
+    const execution = this.executions.get(name);
+    if (!execution) return this.start(name, definition, input);
+    if (!execution.ended || execution.stopped || execution.finished === undefined) return;
+    this.options.logger.warn("a workflow execution ended but its run is open: its end is sent again", {
+      name,
+    });
+    await this.options.send(execution.finished);
   }
 
   async stop(name: string): Promise<void> {
     const execution = this.executions.get(name);
     if (!execution) return;
+    execution.stopped = true;
     execution.abort();
     await execution.settled;
   }

@@ -104,6 +104,36 @@ const workflowTaskSchema = lazySchema(() =>
 );
 export type WorkflowTask = z.infer<typeof workflowTaskSchema>;
 
+/**
+ * A call's attempts, one per task token, in the order the execution issued them; the last is the
+ * one the execution waits on (what the call's output is read from). Attempts are only appended,
+ * never reordered, and a token already recorded never adds another (a late duplicate of an earlier
+ * attempt's message is dropped). An earlier build could append such a duplicate — a "phantom" with
+ * an earlier attempt's token, never dispatched — so a repeated token is skipped here: readers
+ * never take a phantom for the call's current attempt.
+ */
+export function attemptsOf(task: WorkflowTask): WorkflowTaskAttempt[] {
+  return task.attempts.filter((a, i, all) => all.findIndex((b) => b.taskToken === a.taskToken) === i);
+}
+
+/**
+ * What a `workflow_task` message carrying `taskToken` changes in its call's task: a new attempt
+ * (in thread `newThreadId()`) for a token never seen — unless the call succeeded, when a restarted
+ * execution asking again gets the same answer — and nothing for a token recorded already, whichever
+ * attempt it is (a redelivery of the current attempt's message, or a late duplicate of an earlier
+ * one's). Undefined: the task stays as it is.
+ */
+export function withAttemptFor(
+  task: WorkflowTask,
+  taskToken: string,
+  newThreadId: () => string,
+): WorkflowTask | undefined {
+  if (task.attempts.some((a) => a.taskToken === taskToken)) return undefined;
+  if (attemptsOf(task).at(-1)?.outcome?.ok) return undefined;
+  task.attempts.push({ threadId: newThreadId(), taskToken });
+  return task;
+}
+
 /** A task's sort key: the step, then the map index (zero-padded, so a step's items list in order). */
 export const workflowTaskSk = (stepId: string, index?: number) =>
   index === undefined ? `${stepId}#-` : `${stepId}#${index.toString().padStart(6, "0")}`;

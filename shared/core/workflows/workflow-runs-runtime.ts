@@ -58,11 +58,13 @@ import {
 } from "./workflow-plan.js";
 import { emitPhaseStarted, emitRunCreated, emitRunEnded, emitRunRefused } from "./workflow-run-events.js";
 import {
+  attemptsOf,
   type WorkflowRun,
   type WorkflowRunError,
   type WorkflowRunResult,
   WorkflowRunStore,
   type WorkflowTask,
+  withAttemptFor,
   workflowTaskSk,
 } from "./workflow-run-record.js";
 
@@ -380,34 +382,39 @@ export class WorkflowRunsRuntime {
     }
     await emitPhaseStarted(deps, run, message.phase, iso(deps.clock.now()));
     const store = this.runs(deps);
-    const task = await store.mutateTask(run.runId, stepId, index, message.item, (t) => {
-      const last = t.attempts.at(-1);
-      if (last?.taskToken === taskToken) return undefined;
-      // A restarted execution asks again for a call that succeeded: it gets the same answer.
-      if (last?.outcome?.ok) return undefined;
-      t.attempts.push({ threadId: deps.ids.next(idPrefix.thread), taskToken });
-      return t;
-    });
+    // A new token is a new attempt; a recorded one (a redelivery, a late duplicate) adds nothing.
+    const task = await store.mutateTask(run.runId, stepId, index, message.item, (t) =>
+      withAttemptFor(t, taskToken, () => deps.ids.next(idPrefix.thread)),
+    );
+    const current = attemptsOf(task).at(-1);
     const attemptIndex = task.attempts.findIndex((a) => a.taskToken === taskToken);
     if (attemptIndex === -1) {
-      const done = task.attempts.at(-1);
-      if (done?.outcome) await this.answer(step, taskToken, done.outcome);
+      if (current?.outcome) await this.answer(step, taskToken, current.outcome);
       return;
     }
     const attempt = task.attempts[attemptIndex] as WorkflowTask["attempts"][number];
+    // A late duplicate of an earlier attempt's message: the execution has moved on from its token
+    // (it failed or timed out, so the execution issued the next one); that attempt's thread answers
+    // through its own relay token or was stopped. Nothing to do.
+    if (attempt !== current) return;
     if (attempt.outcome) {
       await this.answer(step, taskToken, attempt.outcome);
       return;
     }
     const key = this.taskKey(run.runId, stepId, index, attemptIndex);
     // The attempt before this one was given up (its timeout): its thread stops.
-    const previous = task.attempts[attemptIndex - 1];
+    const previous = attemptsOf(task).at(-2);
     if (previous && !previous.outcome)
       await this.options.threads.cancelTasks(
         deps,
         run.workspaceId,
         run.sessionId,
-        [{ threadId: previous.threadId, key: this.taskKey(run.runId, stepId, index, attemptIndex - 1) }],
+        [
+          {
+            threadId: previous.threadId,
+            key: this.taskKey(run.runId, stepId, index, task.attempts.indexOf(previous)),
+          },
+        ],
         "its workflow step timed out and was retried",
       );
     // Counted once per thread; the count is kept with the mark, so a redelivery decides the same way.
@@ -666,7 +673,8 @@ export class WorkflowRunsRuntime {
   /**
    * The sweeper's look at open runs (scheduled on AWS, an interval locally): a run past its time
    * limit ends with `timeout_error`; an end a crash cut short is finished; an execution the engine
-   * lost (the embedded stack restarted) is started again — answered calls answer again at once.
+   * lost (the embedded stack restarted) is started again — answered calls answer again at once — and
+   * one that ended while the run stayed open sends its end again (the embedded stack's `recover`).
    */
   async sweep(deps: StepDeps): Promise<{ open: number; timedOut: number }> {
     const store = this.runs(deps);
@@ -758,8 +766,9 @@ function outputText(run: WorkflowRun, stepId: string, outputs: Map<string, Workf
 }
 
 function describeTask(task: WorkflowTask, max: number): string {
-  const last = task.attempts.at(-1);
-  const tries = task.attempts.length > 1 ? ` (after ${task.attempts.length} attempts)` : "";
+  const attempts = attemptsOf(task);
+  const last = attempts.at(-1);
+  const tries = attempts.length > 1 ? ` (after ${attempts.length} attempts)` : "";
   if (!last) return "[not run]";
   if (!last.outcome) return `[no result: it timed out or was stopped${tries}]`;
   if (!last.outcome.ok) return `[failed${tries}: ${(last.outcome.error ?? "").slice(0, 500)}]`;
@@ -782,7 +791,7 @@ export function resultText(run: WorkflowRun, result: WorkflowRunResult, tasks: W
   for (const step of Object.values(plan.steps)) {
     if (step.kind === "parallel") continue;
     const ts = byStep.get(step.id) ?? [];
-    const ok = ts.filter((t) => t.attempts.at(-1)?.outcome?.ok).length;
+    const ok = ts.filter((t) => attemptsOf(t).at(-1)?.outcome?.ok).length;
     const status =
       step.kind === "map"
         ? `${ok}/${ts.length} item(s) succeeded`
