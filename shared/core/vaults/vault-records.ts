@@ -29,6 +29,25 @@ export interface VaultItem extends StoredItem {
   vault: Vault;
 }
 
+/** The identity marker of a vault's MCP server URL (`url:…`) or environment variable name (`env:…`). */
+export interface IdentityMarker extends StoredItem {
+  rev: number;
+  /** The credential that holds the identity, or {@link RELEASED_IDENTITY} once it let it go. */
+  credentialId: string;
+  /** Epoch ms of the claim: a claim whose credential is not written yet is protected this long. */
+  claimedAt?: number;
+}
+
+/** The `credentialId` of a marker whose credential was archived or deleted: free to claim. */
+export const RELEASED_IDENTITY = "released";
+
+/**
+ * How long a claim on an identity marker whose credential record is not written yet counts as a
+ * create in progress (409 to others) rather than a create that died (taken over). Twice the API
+ * function's timeout (29 s): once it has passed, the claiming request is over, whatever happened.
+ */
+export const IDENTITY_CLAIM_LEASE_MS = 60_000;
+
 export interface CredentialItem extends StoredItem {
   rev: number;
   workspaceId: string;
