@@ -1,23 +1,25 @@
 /**
  * Vault and credential writes under concurrency and crashes (DESIGN.md §5): two creates for one MCP
  * server URL while the secret is being sealed (exactly one wins), a create that dies after claiming
- * the URL (its claim is taken over once stale, not before), and a release that must not clobber a
- * newer claim.
+ * the URL (its claim is taken over once stale, not before), a release that must not clobber a newer
+ * claim, and a vault delete that dies midway (a retry finishes it; no sealed secret is left behind).
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { AesSecretSealer } from "../../shared/adapters/local/aes-secret-sealer.js";
 import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document-store.js";
-import { ConflictError } from "../../shared/contract/errors.js";
+import { ConflictError, NotFoundError } from "../../shared/contract/errors.js";
 import { TimeSortableIds } from "../../shared/contract/ids.js";
 import type { CredentialCreate } from "../../shared/contract/vaults.js";
 import type { PutOptions, SecretSealer, StoredItem, TableName } from "../../shared/core/ports.js";
 import { CredentialsService } from "../../shared/core/vaults/credentials-service.js";
+import { checkSessionVaults } from "../../shared/core/vaults/session-vaults.js";
 import { VaultCredentials } from "../../shared/core/vaults/vault-credentials.js";
 import type { VaultDeps } from "../../shared/core/vaults/vault-deps.js";
 import {
   credentialKey,
   IDENTITY_CLAIM_LEASE_MS,
   identityKey,
+  vaultKey,
 } from "../../shared/core/vaults/vault-records.js";
 import { VaultsService } from "../../shared/core/vaults/vaults-service.js";
 
@@ -163,5 +165,54 @@ describe("one active credential per MCP server URL", () => {
     expect(marker?.credentialId).toBe(second?.id);
     expect(await inUse()).toBe("Bearer token-B");
     await expect(credentials.create(WS, vaultId, bearer("token-C"))).rejects.toBeInstanceOf(ConflictError);
+  });
+});
+
+describe("deleting a vault", () => {
+  const leftOver = async () => ({
+    vault: await store.get("resources", vaultKey(WS), vaultId),
+    credentials: await store.query("resources", credentialKey(vaultId)),
+    markers: await store.query("resources", identityKey(vaultId)),
+  });
+
+  for (const [where, crashOn] of [
+    ["before its credentials are purged", { op: "delete", pk: /#cred$/ }],
+    ["before its identity markers are purged", { op: "delete", pk: /#ident$/ }],
+    ["before the vault item goes", { op: "delete", pk: /^ws#.*#vault$/ }],
+  ] as const) {
+    it(`a delete that dies ${where} is finished by a retry; nothing of the vault is usable meanwhile`, async () => {
+      await credentials.create(WS, vaultId, bearer("secret-token"));
+      await credentials.create(WS, vaultId, {
+        auth: { type: "static_bearer", token: "other", mcp_server_url: "https://other.example/mcp" },
+      });
+      store.crashOn = crashOn;
+      await expect(vaults.delete(WS, vaultId)).rejects.toBeInstanceOf(CrashError);
+      store.restart();
+
+      // Deletion has started: the vault is gone for every route, new sessions and resolution.
+      await expect(vaults.retrieve(WS, vaultId)).rejects.toBeInstanceOf(NotFoundError);
+      expect((await vaults.list(WS, { limit: 100, include_archived: true } as never)).data).toEqual([]);
+      await expect(checkSessionVaults(store, WS, [vaultId])).rejects.toBeInstanceOf(NotFoundError);
+      await expect(credentials.list(WS, vaultId, { limit: 10 } as never)).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
+      await expect(credentials.create(WS, vaultId, bearer("late"))).rejects.toBeInstanceOf(NotFoundError);
+      expect(await inUse()).toBeUndefined();
+
+      expect(await vaults.delete(WS, vaultId)).toEqual({ id: vaultId, type: "vault_deleted" });
+      expect(await leftOver()).toEqual({ vault: undefined, credentials: [], markers: [] });
+      await expect(vaults.delete(WS, vaultId)).rejects.toBeInstanceOf(NotFoundError);
+    });
+  }
+
+  it("a credential created while the vault is being deleted is not left behind", async () => {
+    // The create loads the vault, then the whole delete runs while it seals, then it writes.
+    sealer.onSeal = async () => {
+      await vaults.delete(WS, vaultId);
+    };
+    await expect(credentials.create(WS, vaultId, bearer("secret-token"))).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    expect((await leftOver()).credentials).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
  * sealed before they are stored and never leave in a response: the public record holds only what
  * the SDK's `BetaManagedAgentsCredential` types.
  */
-import { ConflictError, InvalidRequestError } from "../../contract/errors.js";
+import { ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
 import { applyMetadataPatch } from "../../contract/validation.js";
 import {
   type Credential,
@@ -31,6 +31,8 @@ import {
   openSecrets,
   RELEASED_IDENTITY,
   sealSecrets,
+  type VaultItem,
+  vaultKey,
 } from "./vault-records.js";
 
 type McpOAuthAuth = Extract<CredentialAuth, { type: "mcp_oauth" }>;
@@ -146,6 +148,16 @@ export class CredentialsService {
     item.sealed = await sealSecrets(this.deps.sealer, item, secrets);
     await this.claimIdentity(workspaceId, vaultId, identity, id);
     await this.deps.store.put("resources", item, { expectedRev: 0 });
+    // A vault delete that started after this create loaded the vault may have purged its partitions
+    // before the write above: take the credential back out rather than leave it behind the delete.
+    const vaultNow = (await this.deps.store.get("resources", vaultKey(workspaceId), vaultId)) as
+      | VaultItem
+      | undefined;
+    if (!vaultNow || vaultNow.deletingAt) {
+      await this.deps.store.delete("resources", credentialKey(vaultId), id);
+      await this.releaseIdentity(item);
+      throw new NotFoundError("vault", vaultId);
+    }
     await publishVaultEvent(
       this.deps,
       "vault_credential.created",

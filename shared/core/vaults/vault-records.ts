@@ -27,6 +27,11 @@ export interface CredentialSecrets {
 export interface VaultItem extends StoredItem {
   rev: number;
   vault: Vault;
+  /**
+   * Set (ISO time) by the first write of a delete: from then on the vault is gone for every route,
+   * session and resolution, and a retried delete finishes purging it (the item goes last).
+   */
+  deletingAt?: string;
 }
 
 /** The identity marker of a vault's MCP server URL (`url:…`) or environment variable name (`env:…`). */
@@ -82,15 +87,15 @@ export async function openSecrets(sealer: SecretSealer, item: CredentialItem): P
   return JSON.parse(await sealer.open(item.sealed, sealContext(item))) as CredentialSecrets;
 }
 
-/** The vault item, or a 404 (also for another workspace's vault). */
+/** The vault item, or a 404 (also for another workspace's vault and for a vault being deleted). */
 export async function loadVault(
   store: DocumentStore,
   workspaceId: string,
   vaultId: string,
 ): Promise<VaultItem> {
-  const item = await store.get("resources", vaultKey(workspaceId), vaultId);
-  if (!item) throw new NotFoundError("vault", vaultId);
-  return item as VaultItem;
+  const item = (await store.get("resources", vaultKey(workspaceId), vaultId)) as VaultItem | undefined;
+  if (!item || item.deletingAt) throw new NotFoundError("vault", vaultId);
+  return item;
 }
 
 /** The credential item of a vault that is in `workspaceId`, or a 404. */
