@@ -41,7 +41,7 @@ const BUNDLE_BUDGETS: Partial<Record<string, number>> = {
   authorizer: 17.5 * 1024,
   "webhook-deliver": 185 * 1024,
   "api-memory": 480 * 1024,
-  "api-workspace": 540 * 1024,
+  "api-workspace": 548 * 1024,
   "api-stream": 420 * 1024,
   "agent-step": 740 * 1024,
   grader: 360 * 1024,

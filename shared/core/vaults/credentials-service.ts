@@ -3,7 +3,7 @@
  * sealed before they are stored and never leave in a response: the public record holds only what
  * the SDK's `BetaManagedAgentsCredential` types.
  */
-import { ConflictError, InvalidRequestError } from "../../contract/errors.js";
+import { ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
 import { applyMetadataPatch } from "../../contract/validation.js";
 import {
   type Credential,
@@ -23,11 +23,16 @@ import {
   type CredentialItem,
   type CredentialSecrets,
   credentialKey,
+  IDENTITY_CLAIM_LEASE_MS,
+  type IdentityMarker,
   identityKey,
   loadCredential,
   loadVault,
   openSecrets,
+  RELEASED_IDENTITY,
   sealSecrets,
+  type VaultItem,
+  vaultKey,
 } from "./vault-records.js";
 
 type McpOAuthAuth = Extract<CredentialAuth, { type: "mcp_oauth" }>;
@@ -97,7 +102,13 @@ export class CredentialsService {
       auth.type === "environment_variable"
         ? `env:${auth.secret_name}`
         : `url:${normalizeServerUrl(auth.mcp_server_url)}`;
-    await this.claimIdentity(workspaceId, vaultId, identity, id);
+    // A cheap early 409 before the seal (a KMS round trip on AWS); the claim below checks again.
+    await this.assertIdentityFree(
+      workspaceId,
+      vaultId,
+      identity,
+      await this.identityMarker(vaultId, identity),
+    );
 
     const now = this.now();
     const credential: Credential = {
@@ -132,8 +143,21 @@ export class CredentialsService {
       identity,
       sealed: null,
     };
+    // Sealed before the claim, so that the claim and the record's write are back to back: the
+    // window in which the marker names a record not written yet is two store calls long.
     item.sealed = await sealSecrets(this.deps.sealer, item, secrets);
+    await this.claimIdentity(workspaceId, vaultId, identity, id);
     await this.deps.store.put("resources", item, { expectedRev: 0 });
+    // A vault delete that started after this create loaded the vault may have purged its partitions
+    // before the write above: take the credential back out rather than leave it behind the delete.
+    const vaultNow = (await this.deps.store.get("resources", vaultKey(workspaceId), vaultId)) as
+      | VaultItem
+      | undefined;
+    if (!vaultNow || vaultNow.deletingAt) {
+      await this.deps.store.delete("resources", credentialKey(vaultId), id);
+      await this.releaseIdentity(item);
+      throw new NotFoundError("vault", vaultId);
+    }
     await publishVaultEvent(
       this.deps,
       "vault_credential.created",
@@ -144,37 +168,66 @@ export class CredentialsService {
     return credential;
   }
 
+  private async identityMarker(vaultId: string, identity: string): Promise<IdentityMarker | undefined> {
+    return (await this.deps.store.get("resources", identityKey(vaultId), identity)) as
+      | IdentityMarker
+      | undefined;
+  }
+
+  /**
+   * A 409 unless `marker` is free to claim: absent or released, or naming a credential that is
+   * archived, or whose record is absent (deleted, or never written: a create that died between its
+   * claim and its record) and was claimed longer than {@link IDENTITY_CLAIM_LEASE_MS} ago. A younger
+   * claim whose record is not there yet is a create in progress: taking it over would let both
+   * creates succeed.
+   */
+  private async assertIdentityFree(
+    workspaceId: string,
+    vaultId: string,
+    identity: string,
+    marker: IdentityMarker | undefined,
+  ) {
+    if (!marker || marker.credentialId === RELEASED_IDENTITY) return;
+    const holder = (await this.deps.store.get(
+      "resources",
+      credentialKey(vaultId),
+      String(marker.credentialId),
+    )) as CredentialItem | undefined;
+    const what = identity.startsWith("env:")
+      ? `secret_name ${identity.slice(4)}`
+      : `mcp_server_url ${holder && holder.credential.auth.type !== "environment_variable" ? holder.credential.auth.mcp_server_url : identity.slice(4)}`;
+    if (holder && !holder.credential.archived_at && holder.workspaceId === workspaceId)
+      throw new ConflictError(
+        `vault ${vaultId} already has an active credential for ${what} (${holder.credential.id}): archive or delete it first`,
+      );
+    if (!holder && this.deps.clock.now() - Number(marker.claimedAt ?? 0) < IDENTITY_CLAIM_LEASE_MS)
+      throw new ConflictError(
+        `vault ${vaultId} has a credential for ${what} being created (${marker.credentialId}): list the vault's credentials, or retry in a minute`,
+      );
+  }
+
   /**
    * Takes the vault's identity marker (an MCP server URL or an environment variable name) for a new
-   * credential: a 409 while an active credential holds it; a marker left by a credential that was
-   * archived, deleted or never written (a crash) is taken over.
+   * credential with a rev-checked write, or throws the 409 of {@link assertIdentityFree}. Of two
+   * concurrent creates one wins the write; the other reads the winner's claim (fresh) or record
+   * (active) and gets the 409.
    */
   private async claimIdentity(workspaceId: string, vaultId: string, identity: string, credentialId: string) {
-    const pk = identityKey(vaultId);
     for (;;) {
-      const marker = await this.deps.store.get("resources", pk, identity);
-      if (marker) {
-        const holder = (await this.deps.store.get(
-          "resources",
-          credentialKey(vaultId),
-          String(marker.credentialId),
-        )) as CredentialItem | undefined;
-        if (holder && !holder.credential.archived_at && holder.workspaceId === workspaceId) {
-          const what = identity.startsWith("env:")
-            ? `secret_name ${identity.slice(4)}`
-            : `mcp_server_url ${holder.credential.auth.type !== "environment_variable" ? holder.credential.auth.mcp_server_url : identity.slice(4)}`;
-          throw new ConflictError(
-            `vault ${vaultId} already has an active credential for ${what} (${holder.credential.id}): archive or delete it first`,
-          );
-        }
-      }
+      const marker = await this.identityMarker(vaultId, identity);
+      // ours already: a put that was applied although its answer was lost, and retried
+      if (marker?.credentialId === credentialId) return;
+      await this.assertIdentityFree(workspaceId, vaultId, identity, marker);
       try {
         const rev = Number(marker?.rev ?? 0);
-        await this.deps.store.put(
-          "resources",
-          { pk, sk: identity, rev: rev + 1, credentialId },
-          { expectedRev: rev },
-        );
+        const claim: IdentityMarker = {
+          pk: identityKey(vaultId),
+          sk: identity,
+          rev: rev + 1,
+          credentialId,
+          claimedAt: this.deps.clock.now(),
+        };
+        await this.deps.store.put("resources", claim, { expectedRev: rev });
         return;
       } catch (error) {
         if (!(error instanceof ConditionFailedError)) throw error;
@@ -182,12 +235,22 @@ export class CredentialsService {
     }
   }
 
-  /** Releases the identity marker if `item` still holds it. */
+  /**
+   * Releases the identity marker if `item` still holds it: a rev-checked write, so a create that
+   * took the marker over meanwhile (`item` archived) keeps it.
+   */
   private async releaseIdentity(item: CredentialItem) {
-    const pk = identityKey(item.credential.vault_id);
-    const marker = await this.deps.store.get("resources", pk, item.identity);
-    if (marker && marker.credentialId === item.credential.id)
-      await this.deps.store.delete("resources", pk, item.identity);
+    const marker = await this.identityMarker(item.credential.vault_id, item.identity);
+    if (marker?.credentialId !== item.credential.id) return;
+    try {
+      await this.deps.store.put(
+        "resources",
+        { ...marker, rev: marker.rev + 1, credentialId: RELEASED_IDENTITY },
+        { expectedRev: marker.rev },
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+    }
   }
 
   async retrieve(workspaceId: string, vaultId: string, credentialId: string): Promise<Credential> {

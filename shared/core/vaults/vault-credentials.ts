@@ -3,9 +3,16 @@
  * session sends, from the session's vaults. Secrets are opened here and handed to the caller only;
  * nothing here logs them or puts them in an event.
  */
-import { normalizeServerUrl, type Vault } from "../../contract/vaults.js";
+import { normalizeServerUrl } from "../../contract/vaults.js";
 import type { VaultDeps } from "./vault-deps.js";
-import { type CredentialItem, credentialKey, identityKey, openSecrets, vaultKey } from "./vault-records.js";
+import {
+  type CredentialItem,
+  credentialKey,
+  identityKey,
+  openSecrets,
+  type VaultItem,
+  vaultKey,
+} from "./vault-records.js";
 
 export interface AuthorizationOptions {
   /** The MCP server just answered 401 with the header this returned: refresh an OAuth token first. */
@@ -25,8 +32,8 @@ export class VaultCredentials {
   /**
    * The full `Authorization` header value (`Bearer …`) of the credential for `mcpServerUrl` in the
    * first of `vaultIds` (in order) that holds an active one, or undefined when none does. Vaults that
-   * are gone, archived or of another workspace are skipped. An `mcp_oauth` token is refreshed when it
-   * expires within a minute or when `afterUnauthorized` is set.
+   * are gone, being deleted, archived or of another workspace are skipped. An `mcp_oauth` token is
+   * refreshed when it expires within a minute or when `afterUnauthorized` is set.
    *
    * ```ts
    * const header = await deps.vaultCredentials?.authorizationFor(ws, session.vault_ids, server.url);
@@ -62,8 +69,10 @@ export class VaultCredentials {
   ): Promise<CredentialItem | undefined> {
     const identity = `url:${normalizeServerUrl(mcpServerUrl)}`;
     for (const vaultId of vaultIds) {
-      const vault = await this.deps.store.get("resources", vaultKey(workspace), vaultId);
-      if (!vault || (vault.vault as Vault).archived_at) continue;
+      const vault = (await this.deps.store.get("resources", vaultKey(workspace), vaultId)) as
+        | VaultItem
+        | undefined;
+      if (!vault || vault.deletingAt || vault.vault.archived_at) continue;
       const marker = await this.deps.store.get("resources", identityKey(vaultId), identity);
       if (!marker) continue;
       const item = (await this.deps.store.get(

@@ -27,7 +27,31 @@ export interface CredentialSecrets {
 export interface VaultItem extends StoredItem {
   rev: number;
   vault: Vault;
+  /**
+   * Set (ISO time) by the first write of a delete: from then on the vault is gone for every route,
+   * session and resolution, and a retried delete finishes purging it (the item goes last).
+   */
+  deletingAt?: string;
 }
+
+/** The identity marker of a vault's MCP server URL (`url:…`) or environment variable name (`env:…`). */
+export interface IdentityMarker extends StoredItem {
+  rev: number;
+  /** The credential that holds the identity, or {@link RELEASED_IDENTITY} once it let it go. */
+  credentialId: string;
+  /** Epoch ms of the claim: a claim whose credential is not written yet is protected this long. */
+  claimedAt?: number;
+}
+
+/** The `credentialId` of a marker whose credential was archived or deleted: free to claim. */
+export const RELEASED_IDENTITY = "released";
+
+/**
+ * How long a claim on an identity marker whose credential record is not written yet counts as a
+ * create in progress (409 to others) rather than a create that died (taken over). Twice the API
+ * function's timeout (29 s): once it has passed, the claiming request is over, whatever happened.
+ */
+export const IDENTITY_CLAIM_LEASE_MS = 60_000;
 
 export interface CredentialItem extends StoredItem {
   rev: number;
@@ -63,15 +87,15 @@ export async function openSecrets(sealer: SecretSealer, item: CredentialItem): P
   return JSON.parse(await sealer.open(item.sealed, sealContext(item))) as CredentialSecrets;
 }
 
-/** The vault item, or a 404 (also for another workspace's vault). */
+/** The vault item, or a 404 (also for another workspace's vault and for a vault being deleted). */
 export async function loadVault(
   store: DocumentStore,
   workspaceId: string,
   vaultId: string,
 ): Promise<VaultItem> {
-  const item = await store.get("resources", vaultKey(workspaceId), vaultId);
-  if (!item) throw new NotFoundError("vault", vaultId);
-  return item as VaultItem;
+  const item = (await store.get("resources", vaultKey(workspaceId), vaultId)) as VaultItem | undefined;
+  if (!item || item.deletingAt) throw new NotFoundError("vault", vaultId);
+  return item;
 }
 
 /** The credential item of a vault that is in `workspaceId`, or a 404. */

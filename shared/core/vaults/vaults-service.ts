@@ -1,4 +1,5 @@
 /** /v1/vaults: create, retrieve, update, list, delete, archive; and the `vault_ids` check of sessions. */
+import { NotFoundError } from "../../contract/errors.js";
 import { applyMetadataPatch } from "../../contract/validation.js";
 import {
   type DeletedVault,
@@ -9,12 +10,12 @@ import {
   vaultIdPrefix,
 } from "../../contract/vaults.js";
 import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
-import type { StoredItem } from "../ports.js";
+import { ConditionFailedError, type StoredItem } from "../ports.js";
 import { changeRevisioned } from "../revisioned-item.js";
 import type { CredentialsService } from "./credentials-service.js";
 import { checkSessionVaults, VaultArchivedError } from "./session-vaults.js";
 import { publishVaultEvent, type VaultDeps } from "./vault-deps.js";
-import { credentialKey, identityKey, loadVault, vaultKey } from "./vault-records.js";
+import { credentialKey, identityKey, loadVault, type VaultItem, vaultKey } from "./vault-records.js";
 
 export { VaultArchivedError };
 
@@ -78,7 +79,8 @@ export class VaultsService {
       read: (after, limit) =>
         this.deps.store.query("resources", vaultKey(workspaceId), { after, limit, order: "asc" }),
       keyOf: (i) => i.sk,
-      keep: (i) => query.include_archived || !(i.vault as Vault).archived_at,
+      keep: (i) =>
+        !(i as VaultItem).deletingAt && (query.include_archived || !(i.vault as Vault).archived_at),
       map: (i) => i.vault as Vault,
     });
   }
@@ -107,13 +109,36 @@ export class VaultsService {
   }
 
   /**
-   * Deletes the vault item first — from then on none of its credentials is reachable, since every
-   * route and every resolution checks the vault — then its credentials and identity markers.
+   * Marks the vault as being deleted (a rev-checked write of `deletingAt`: from then on it is a 404
+   * for every route and skipped by sessions and resolution), then purges its credentials (their
+   * sealed secrets) and identity markers, and deletes the vault item last. A delete that dies midway
+   * leaves the marked item, so a retried delete finds it and finishes the job.
    */
   async delete(workspaceId: string, vaultId: string): Promise<DeletedVault> {
-    await loadVault(this.deps.store, workspaceId, vaultId);
-    await this.deps.store.delete("resources", vaultKey(workspaceId), vaultId);
+    const pk = vaultKey(workspaceId);
+    for (;;) {
+      const item = (await this.deps.store.get("resources", pk, vaultId)) as VaultItem | undefined;
+      if (!item) throw new NotFoundError("vault", vaultId);
+      if (item.deletingAt) break;
+      try {
+        await this.deps.store.put(
+          "resources",
+          { ...item, rev: item.rev + 1, deletingAt: this.now() },
+          { expectedRev: item.rev },
+        );
+        break;
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+      }
+    }
+    await this.purgeCredentials(vaultId);
     await publishVaultEvent(this.deps, "vault.deleted", workspaceId, { id: vaultId }, "deleted");
+    await this.deps.store.delete("resources", pk, vaultId);
+    return { id: vaultId, type: "vault_deleted" };
+  }
+
+  /** Deletes every credential of a vault (the sealed secrets), then its identity markers. */
+  private async purgeCredentials(vaultId: string) {
     for (const pk of [credentialKey(vaultId), identityKey(vaultId)]) {
       for (;;) {
         const items = await this.deps.store.query("resources", pk, { limit: 100 });
@@ -121,7 +146,6 @@ export class VaultsService {
         if (items.length < 100) break;
       }
     }
-    return { id: vaultId, type: "vault_deleted" };
   }
 
   /** The `vault_ids` of a new session (see {@link checkSessionVaults}). */
