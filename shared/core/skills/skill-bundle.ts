@@ -18,15 +18,15 @@ import {
   SKILL_NAME_PATTERN,
   XML_TAG_PATTERN,
 } from "../../contract/skills.js";
-import { memberBytes, type ZipMember, zipMembers } from "./upload-zip.js";
+import { memberBytes, ZipFormatError, type ZipMember, zipMembers } from "./upload-zip.js";
 
 type SkillCodecs = typeof import("./skill-codecs.js");
 
 let codecs: Promise<SkillCodecs> | undefined;
 
 /**
- * fflate and js-yaml (skill-codecs.ts), imported on first use: only skill uploads, downloads and
- * session setup with skills need them, and evaluating them at load (fflate's tables, js-yaml's
+ * fflate's zipSync and js-yaml (skill-codecs.ts), imported on first use: only skill uploads need
+ * them, and evaluating them at load (fflate's tables, js-yaml's
  * schemas) was one of the largest costs of the cold start of every Lambda function carrying this
  * module (docs/performance.md).
  */
@@ -345,11 +345,19 @@ export async function skillArchive(
   return zipSync(entries, { level: 6 });
 }
 
-/** The files of an archive made by {@link skillArchive}, relative to the skill's directory. */
+/**
+ * The files of an archive made by {@link skillArchive}, relative to the skill's directory (read like
+ * an upload, by upload-zip.ts: Reverie's own archives declare their sizes truthfully).
+ */
 export async function unpackSkillArchive(name: string, archive: Uint8Array): Promise<SkillFile[]> {
-  const { unzipSync } = await skillCodecs();
   const prefix = `${name}/`;
-  return Object.entries(unzipSync(archive))
-    .filter(([path]) => path.startsWith(prefix) && !path.endsWith("/"))
-    .map(([path, bytes]) => ({ path: path.slice(prefix.length), bytes }));
+  const files: SkillFile[] = [];
+  for (const member of zipMembers(archive)) {
+    if (!member.name.startsWith(prefix) || member.name.endsWith("/")) continue;
+    const bytes = memberBytes(archive, member);
+    if (bytes === undefined)
+      throw new ZipFormatError(`skill archive member ${member.name} holds more than it declares`);
+    files.push({ path: member.name.slice(prefix.length), bytes });
+  }
+  return files;
 }
