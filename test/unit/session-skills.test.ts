@@ -113,7 +113,7 @@ describe("concurrent versions", () => {
    * Two uploads that read the same newest version at the same millisecond: each version item waits
    * until both uploads are about to write theirs, so both claim the same id and one must retry.
    */
-  function racing(failVersions = false) {
+  function racing(mode: "race" | "always taken" | "lost response" = "race") {
     const inner = new MemoryDocumentStore();
     const waiting: (() => void)[] = [];
     let racers = 0;
@@ -121,7 +121,13 @@ describe("concurrent versions", () => {
     const store: DocumentStore = Object.assign(Object.create(inner) as DocumentStore, {
       put: async (table: "resources" | "events", item: StoredItem, options?: PutOptions) => {
         if (String(item.pk).includes("#skillver#") && racers > 0) {
-          if (failVersions) throw new ConditionFailedError("taken");
+          if (mode === "always taken") throw new ConditionFailedError("taken");
+          if (mode === "lost response") {
+            // The write lands, its response is lost, and the store's retry finds the id taken.
+            racers = 0;
+            await inner.put(table, item, options);
+            throw new ConditionFailedError("taken");
+          }
           // Released together, in the order they came: the first to read the id writes first.
           const turn = new Promise<void>((resolve) => waiting.push(resolve));
           if (--racers === 0) for (const release of waiting.splice(0)) release();
@@ -168,13 +174,24 @@ describe("concurrent versions", () => {
   });
 
   it("deletes an upload's blob when it never gets a version id", async () => {
-    const { skills, blobs, race } = racing(true);
+    const { skills, blobs, race } = racing("always taken");
     const skill = await skills.create(WS, { files: described("First.") });
     race(1);
     await expect(skills.createVersion(WS, skill.id, { files: described("Never.") })).rejects.toThrow(
       ConditionFailedError,
     );
     expect([...blobs.blobs.keys()]).toEqual([(await skills.version(WS, skill.id, "latest")).blob]);
+  });
+
+  it("takes a version write whose retry found its own item as written (no second version on the same blob)", async () => {
+    const { skills, blobs, race } = racing("lost response");
+    const skill = await skills.create(WS, { files: described("First.") });
+    race(1);
+    const version = await skills.createVersion(WS, skill.id, { files: described("Once.") });
+    const listed = await skills.listVersions(WS, skill.id, { limit: 10 });
+    expect(listed.data.map((v) => v.id)).toEqual([version.id, skill.latest_version_id]);
+    expect(await served(skills, skill.id, version.id)).toBe("Once.");
+    expect(blobs.blobs.size).toBe(2);
   });
 });
 

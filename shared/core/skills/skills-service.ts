@@ -183,12 +183,17 @@ export class SkillsService {
       } catch (error) {
         // Any other error may come after the item was written (a timeout): the blob stays.
         if (!(error instanceof ConditionFailedError)) throw error;
-        // Another upload took this id: take the next one; after ten, no item names the blob.
-        if (attempt >= 10) {
+        // The id is taken — by this very write when the store retried it after a lost response
+        // (then the item names this upload's blob: it is ours), or by another upload.
+        const taken = await this.deps.store.get("resources", versionsKey(workspaceId, skillId), id);
+        const mine = taken?.stored as StoredSkillVersion | undefined;
+        if (mine?.blob === blob) stored = mine;
+        else if (attempt < 10) continue;
+        else {
+          // No item names the blob (each taken id was checked): nothing can serve it.
           await this.deps.blobs.delete(blob).catch(() => undefined);
           throw error;
         }
-        continue;
       }
       await this.pointLatestAt(workspaceId, skillId, id, now);
       return stored.version;
