@@ -10,7 +10,13 @@ import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document
 import { InvalidRequestError } from "../../shared/contract/errors.js";
 import { TimeSortableIds } from "../../shared/contract/ids.js";
 import type { SessionAgent } from "../../shared/contract/sdk-types.js";
-import type { DocumentStore, FileBlobStore, PutOptions, StoredItem } from "../../shared/core/ports.js";
+import {
+  ConditionFailedError,
+  type DocumentStore,
+  type FileBlobStore,
+  type PutOptions,
+  type StoredItem,
+} from "../../shared/core/ports.js";
 import { SessionSkillSetup } from "../../shared/core/skills/session-skill-setup.js";
 import {
   loadSkillCatalog,
@@ -18,6 +24,7 @@ import {
   sessionSkillsStoreId,
   skillsPromptNote,
 } from "../../shared/core/skills/session-skills.js";
+import { unpackSkillArchive } from "../../shared/core/skills/skill-bundle.js";
 import { SkillsService } from "../../shared/core/skills/skills-service.js";
 import { FileToolError } from "../../shared/core/tools/file-tools.js";
 import { sessionFixture } from "../fixtures/in-memory-runtime.js";
@@ -98,6 +105,93 @@ describe("skill versions", () => {
     t += 1;
     const third = await skills.createVersion(WS, skill.id, { files: files("crashy", "Third.") });
     expect((await skills.retrieve(WS, skill.id)).latest_version_id).toBe(third.id);
+  });
+});
+
+describe("concurrent versions", () => {
+  /**
+   * Two uploads that read the same newest version at the same millisecond: each version item waits
+   * until both uploads are about to write theirs, so both claim the same id and one must retry.
+   */
+  function racing(mode: "race" | "always taken" | "lost response" = "race") {
+    const inner = new MemoryDocumentStore();
+    const waiting: (() => void)[] = [];
+    let racers = 0;
+    let lost = 0;
+    const store: DocumentStore = Object.assign(Object.create(inner) as DocumentStore, {
+      put: async (table: "resources" | "events", item: StoredItem, options?: PutOptions) => {
+        if (String(item.pk).includes("#skillver#") && racers > 0) {
+          if (mode === "always taken") throw new ConditionFailedError("taken");
+          if (mode === "lost response") {
+            // The write lands, its response is lost, and the store's retry finds the id taken.
+            racers = 0;
+            await inner.put(table, item, options);
+            throw new ConditionFailedError("taken");
+          }
+          // Released together, in the order they came: the first to read the id writes first.
+          const turn = new Promise<void>((resolve) => waiting.push(resolve));
+          if (--racers === 0) for (const release of waiting.splice(0)) release();
+          await turn;
+        }
+        return inner.put(table, item, options).catch((error: unknown) => {
+          if (error instanceof ConditionFailedError) lost++;
+          throw error;
+        });
+      },
+    });
+    const blobs = new MapBlobStore();
+    const now = () => 1_760_000_000_000;
+    const skills = new SkillsService({ store, blobs, ids: new TimeSortableIds(now), clock: { now } });
+    const race = (uploads: number) => {
+      racers = uploads;
+    };
+    return { skills, blobs, race, lost: () => lost };
+  }
+
+  const described = (description: string) => files("racer", description);
+
+  /** The description in the SKILL.md a version downloads as. */
+  async function served(skills: SkillsService, skillId: string, version: string) {
+    const { bytes } = await skills.content(WS, skillId, version);
+    const skillMd = (await unpackSkillArchive("racer", bytes)).find((f) => f.path === "SKILL.md");
+    return /description: (.*)/.exec(new TextDecoder().decode(skillMd?.bytes))?.[1];
+  }
+
+  it("never serves one upload's files under another's version, and leaves no blob behind", async () => {
+    const { skills, blobs, race, lost } = racing();
+    const skill = await skills.create(WS, { files: described("First.") });
+    race(2);
+    const versions = await Promise.all(
+      ["Upload A.", "Upload B."].map((d) => skills.createVersion(WS, skill.id, { files: described(d) })),
+    );
+    // Both claimed the id after the first version; the one that lost it took the next.
+    expect(lost()).toBe(1);
+    expect(versions.map((v) => v.id).sort()).toEqual(["1760000000000001", "1760000000000002"]);
+    for (const version of [...versions, await skills.retrieveVersion(WS, skill.id, skill.latest_version_id)])
+      expect(await served(skills, skill.id, version.id), `version ${version.id}`).toBe(version.description);
+    // Each upload wrote its bytes once, under its own key; the retry only claimed the next id.
+    expect(blobs.blobs.size).toBe(3);
+  });
+
+  it("deletes an upload's blob when it never gets a version id", async () => {
+    const { skills, blobs, race } = racing("always taken");
+    const skill = await skills.create(WS, { files: described("First.") });
+    race(1);
+    await expect(skills.createVersion(WS, skill.id, { files: described("Never.") })).rejects.toThrow(
+      ConditionFailedError,
+    );
+    expect([...blobs.blobs.keys()]).toEqual([(await skills.version(WS, skill.id, "latest")).blob]);
+  });
+
+  it("takes a version write whose retry found its own item as written (no second version on the same blob)", async () => {
+    const { skills, blobs, race } = racing("lost response");
+    const skill = await skills.create(WS, { files: described("First.") });
+    race(1);
+    const version = await skills.createVersion(WS, skill.id, { files: described("Once.") });
+    const listed = await skills.listVersions(WS, skill.id, { limit: 10 });
+    expect(listed.data.map((v) => v.id)).toEqual([version.id, skill.latest_version_id]);
+    expect(await served(skills, skill.id, version.id)).toBe("Once.");
+    expect(blobs.blobs.size).toBe(2);
   });
 });
 

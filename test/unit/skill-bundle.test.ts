@@ -2,6 +2,7 @@
  * Skill bundle validation (`readSkillBundle`): every documented rule of a skill upload, one case each,
  * as a 400 whose message names the problem — and the canonical archive round trip.
  */
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { unzipSync, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { InvalidRequestError } from "../../shared/contract/errors.js";
@@ -23,6 +24,162 @@ const zipOf = (entries: Record<string, string | Uint8Array>, name = "skill.zip")
     Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, typeof v === "string" ? enc(v) : v])),
   ),
 });
+
+interface RawMember {
+  name: string;
+  /** The member's data as stored (deflated for method 8). */
+  data: Uint8Array;
+  /** The uncompressed size its headers declare. */
+  declared: number;
+  method?: number;
+}
+
+/**
+ * A zip archive written field by field, so a test can make its headers lie; `zip64` puts the sizes
+ * and offsets in zip64 extra fields and records, as archivers do for large or streamed members.
+ */
+function rawZip(members: RawMember[], options: { zip64?: boolean; comment?: string } = {}): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const central: Uint8Array[] = [];
+  let offset = 0;
+  const push = (into: Uint8Array[], ...parts: Uint8Array[]) => {
+    for (const p of parts) into.push(p);
+    return parts.reduce((n, p) => n + p.length, 0);
+  };
+  const header = (size: number, write: (v: DataView) => void) => {
+    const bytes = new Uint8Array(size);
+    write(new DataView(bytes.buffer));
+    return bytes;
+  };
+  const z64 = options.zip64 === true;
+  for (const m of members) {
+    const name = enc(m.name);
+    const method = m.method ?? 8;
+    const local = header(30, (v) => {
+      v.setUint32(0, 0x04034b50, true);
+      v.setUint16(4, 20, true);
+      v.setUint16(6, 0x800, true);
+      v.setUint16(8, method, true);
+      v.setUint32(18, m.data.length, true);
+      v.setUint32(22, m.declared, true);
+      v.setUint16(26, name.length, true);
+    });
+    const extra = z64
+      ? header(28, (v) => {
+          v.setUint16(0, 1, true);
+          v.setUint16(2, 24, true);
+          v.setBigUint64(4, BigInt(m.declared), true);
+          v.setBigUint64(12, BigInt(m.data.length), true);
+          v.setBigUint64(20, BigInt(offset), true);
+        })
+      : new Uint8Array(0);
+    const entry = header(46, (v) => {
+      v.setUint32(0, 0x02014b50, true);
+      v.setUint16(4, 45, true);
+      v.setUint16(6, 45, true);
+      v.setUint16(8, 0x800, true);
+      v.setUint16(10, method, true);
+      v.setUint32(20, z64 ? 0xffffffff : m.data.length, true);
+      v.setUint32(24, z64 ? 0xffffffff : m.declared, true);
+      v.setUint16(28, name.length, true);
+      v.setUint16(30, extra.length, true);
+      v.setUint32(42, z64 ? 0xffffffff : offset, true);
+    });
+    push(central, entry, name, extra);
+    offset += push(chunks, local, name, m.data);
+  }
+  const centralSize = central.reduce((n, p) => n + p.length, 0);
+  const tail: Uint8Array[] = [];
+  if (z64) {
+    tail.push(
+      header(56, (v) => {
+        v.setUint32(0, 0x06064b50, true);
+        v.setBigUint64(4, 44n, true);
+        v.setBigUint64(24, BigInt(members.length), true);
+        v.setBigUint64(32, BigInt(members.length), true);
+        v.setBigUint64(40, BigInt(centralSize), true);
+        v.setBigUint64(48, BigInt(offset), true);
+      }),
+      header(20, (v) => {
+        v.setUint32(0, 0x07064b50, true);
+        v.setBigUint64(8, BigInt(offset + centralSize), true);
+        v.setUint32(16, 1, true);
+      }),
+    );
+  }
+  const comment = enc(options.comment ?? "");
+  tail.push(
+    header(22, (v) => {
+      v.setUint32(0, 0x06054b50, true);
+      v.setUint16(8, z64 ? 0xffff : members.length, true);
+      v.setUint16(10, z64 ? 0xffff : members.length, true);
+      v.setUint32(12, z64 ? 0xffffffff : centralSize, true);
+      v.setUint32(16, z64 ? 0xffffffff : offset, true);
+      v.setUint16(20, comment.length, true);
+    }),
+    comment,
+  );
+  const all = [...chunks, ...central, ...tail];
+  const out = new Uint8Array(all.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of all) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+const deflated = (text: string): RawMember => {
+  const bytes = enc(text);
+  return { name: "", data: deflateRawSync(bytes), declared: bytes.length };
+};
+
+/**
+ * A raw deflate stream of one dynamic Huffman block that inflates to a zero byte and `copies` runs
+ * of 258 more (each copy is two bits, deflate's 1032:1 ceiling): 1 MB of it inflates to 1 GiB. Its
+ * code lengths: literal 0 and end-of-block 2 bits, length 258 one bit; one distance code (1), one bit.
+ */
+function zeroBomb(copies: number): Uint8Array {
+  const fields: [value: number, bits: number][] = [];
+  const bits = (value: number, count: number) => fields.push([value, count]);
+  // Huffman codes are written most significant bit first, other fields least significant first.
+  const code = (value: number, length: number) => {
+    for (let i = length - 1; i >= 0; i--) bits((value >> i) & 1, 1);
+  };
+  bits(1, 1); // the final block
+  bits(2, 2); // dynamic Huffman codes
+  bits(286 - 257, 5);
+  bits(1 - 1, 5);
+  bits(18 - 4, 4);
+  // Code length code lengths, in the order 16 17 18 0 8 7 9 6 10 5 11 4 12 3 13 2 14 1: the code
+  // length codes 18 (code 0), 2 (code 11) and 1 (code 10).
+  for (const length of [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2]) bits(length, 3);
+  const zeros = (n: number) => {
+    code(0, 1);
+    bits(n - 11, 7);
+  };
+  // 0 → 2, 1..255 → 0, 256 → 2, 257..284 → 0, 285 → 1, then the distance code 0 → 1.
+  code(0b11, 2);
+  zeros(138);
+  zeros(117);
+  code(0b11, 2);
+  zeros(28);
+  code(0b10, 2);
+  code(0b10, 2);
+  // Literal 0 is code 10; a copy (length 258 code 0, distance 1 code 0) is two zero bits; then EOB 11.
+  code(0b10, 2);
+  const headerBits = fields.reduce((n, [, count]) => n + count, 0);
+  const out = new Uint8Array(Math.ceil((headerBits + 2 * copies + 2) / 8));
+  let at = 0;
+  const put = (value: number, count: number) => {
+    for (let i = 0; i < count; i++, at++)
+      if ((value >> i) & 1) out[at >> 3] = (out[at >> 3] as number) | (1 << (at & 7));
+  };
+  for (const [value, count] of fields) put(value, count);
+  at += 2 * copies;
+  put(0b11, 2);
+  return out;
+}
 
 /** The 400 a bundle gets, asserted to mention `pattern`. */
 async function refused(parts: UploadedSkillFile[], pattern: RegExp): Promise<string> {
@@ -95,6 +252,20 @@ describe("valid bundles", () => {
       ["SKILL.md", GOOD],
       ["run.sh", "#!/bin/sh\necho hi\n"],
     ]);
+  });
+
+  it("reads zip64 archives (sizes and offsets in extra fields) and archives with a comment", async () => {
+    const members = [
+      { ...deflated(GOOD), name: "pdf-tools/SKILL.md" },
+      { name: "pdf-tools/data.bin", data: new Uint8Array([1, 2, 3]), declared: 3, method: 0 },
+    ];
+    for (const options of [{ zip64: true }, { comment: "made by hand" }]) {
+      const bundle = await readSkillBundle([{ path: "s.zip", bytes: rawZip(members, options) }]);
+      expect(bundle.files.map((f) => [f.path, f.bytes.length])).toEqual([
+        ["SKILL.md", GOOD.length],
+        ["data.bin", 3],
+      ]);
+    }
   });
 });
 
@@ -183,6 +354,45 @@ describe("invalid bundles: a 400 naming the problem", () => {
       /the skill is 3\d{7} bytes uncompressed; a skill must be under 31457280 bytes \(30 MB\)/,
     );
   });
+
+  it("a zip bomb: a member whose stream holds more than it declares is refused as soon as its output passes that size", async () => {
+    expect(new Uint8Array(inflateRawSync(zeroBomb(4)))).toEqual(new Uint8Array(1 + 4 * 258));
+    // 1 MB that inflates to 1 GiB behind a declared size of 10 bytes: fflate's unzipSync decoded all
+    // of it (seconds of a blocked event loop) and kept the first 10 bytes.
+    const bomb = zeroBomb(4 * 1024 * 1024);
+    const bytes = rawZip([
+      { ...deflated(GOOD), name: "pdf-tools/SKILL.md" },
+      { name: "pdf-tools/zeros.bin", data: bomb, declared: 10 },
+    ]);
+    const started = performance.now();
+    await refused(
+      [{ path: "bomb.zip", bytes }],
+      /zip member pdf-tools\/zeros\.bin holds more than the 10 bytes its header declares/,
+    );
+    // Inflating stops one zlib chunk past the declared size: milliseconds, where the whole stream
+    // took seconds. The bound is loose for a loaded machine; the message above is the real check.
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it("a stored zip member longer than it declares", async () =>
+    await refused(
+      [
+        {
+          path: "s.zip",
+          bytes: rawZip([
+            { ...deflated(GOOD), name: "t/SKILL.md" },
+            { name: "t/a.bin", data: new Uint8Array(100), declared: 10, method: 0 },
+          ]),
+        },
+      ],
+      /zip member t\/a\.bin holds more than the 10 bytes its header declares/,
+    ));
+
+  it("a zip member compressed with a method other than stored or deflated", async () =>
+    await refused(
+      [{ path: "s.zip", bytes: rawZip([{ ...deflated(GOOD), name: "t/SKILL.md", method: 12 }]) }],
+      /not a readable zip archive \(zip member t\/SKILL\.md uses compression method 12/,
+    ));
 
   it("more than 30 MB uncompressed in separate files", async () => {
     const big = new Uint8Array(31 * 1024 * 1024);

@@ -18,14 +18,15 @@ import {
   SKILL_NAME_PATTERN,
   XML_TAG_PATTERN,
 } from "../../contract/skills.js";
+import { memberBytes, ZipFormatError, type ZipMember, zipMembers } from "./upload-zip.js";
 
 type SkillCodecs = typeof import("./skill-codecs.js");
 
 let codecs: Promise<SkillCodecs> | undefined;
 
 /**
- * fflate and js-yaml (skill-codecs.ts), imported on first use: only skill uploads, downloads and
- * session setup with skills need them, and evaluating them at load (fflate's tables, js-yaml's
+ * fflate's zipSync and js-yaml (skill-codecs.ts), imported on first use: only skill uploads need
+ * them, and evaluating them at load (fflate's tables, js-yaml's
  * schemas) was one of the largest costs of the cold start of every Lambda function carrying this
  * module (docs/performance.md).
  */
@@ -87,7 +88,7 @@ export async function readSkillBundle(parts: readonly UploadedSkillFile[]): Prom
       throw new SkillBundleError(
         `files: a zip archive (${zips[0]?.path}) must be uploaded alone, not together with other files`,
       );
-    entries = unzipUpload(parts[0] as UploadedSkillFile, (await skillCodecs()).unzipSync);
+    entries = unzipUpload(parts[0] as UploadedSkillFile);
   } else {
     entries = parts.map((p) => ({ path: normalisePath(p.path, "upload"), bytes: p.bytes }));
   }
@@ -160,30 +161,37 @@ function normalisePath(raw: string, origin: "upload" | "zip"): string {
   return path;
 }
 
-/** The members of an uploaded zip (directories skipped), checked before anything is inflated. */
-function unzipUpload(zip: UploadedSkillFile, unzipSync: SkillCodecs["unzipSync"]): UploadedSkillFile[] {
-  const names = new Map<string, string>();
+/**
+ * The members of an uploaded zip (directories skipped). The central directory is checked first —
+ * paths, duplicates, the file count and the sum of the declared sizes against 30 MB — before
+ * anything is inflated; then each member inflates to at most its declared size (upload-zip.ts): a
+ * member whose stream holds more is refused as soon as its output passes the size it declares, so
+ * the work an upload costs is bounded by 30 MB of output, whatever its streams hold.
+ */
+function unzipUpload(zip: UploadedSkillFile): UploadedSkillFile[] {
+  const members: { path: string; member: ZipMember }[] = [];
+  const names = new Set<string>();
   let declared = 0;
-  let count = 0;
-  let unzipped: Record<string, Uint8Array>;
   try {
-    unzipped = unzipSync(zip.bytes, {
-      filter: (member) => {
-        if (member.name.endsWith("/") || member.name.endsWith("\\")) return false;
-        const path = normalisePath(member.name, "zip");
-        if (member.name === "__proto__")
-          throw new SkillBundleError("files: zip member __proto__ is not allowed");
-        if (names.has(path))
-          throw new SkillBundleError(`files: zip member ${path} appears more than once in the archive`);
-        names.set(path, member.name);
-        if (++count > SKILL_LIMITS.maxFiles)
-          throw new SkillBundleError(`files: the archive holds more than ${SKILL_LIMITS.maxFiles} files`);
-        // The sizes a member declares bound what is inflated (fflate never writes past them), so a
-        // zip bomb is refused here, before any decompression.
-        declared += member.originalSize;
-        checkTotal(declared);
-        return true;
-      },
+    for (const member of zipMembers(zip.bytes)) {
+      if (member.name.endsWith("/") || member.name.endsWith("\\")) continue;
+      const path = normalisePath(member.name, "zip");
+      if (names.has(path))
+        throw new SkillBundleError(`files: zip member ${path} appears more than once in the archive`);
+      names.add(path);
+      if (names.size > SKILL_LIMITS.maxFiles)
+        throw new SkillBundleError(`files: the archive holds more than ${SKILL_LIMITS.maxFiles} files`);
+      declared += member.declaredSize;
+      checkTotal(declared);
+      members.push({ path, member });
+    }
+    return members.map(({ path, member }) => {
+      const bytes = memberBytes(zip.bytes, member);
+      if (bytes === undefined)
+        throw new SkillBundleError(
+          `files: zip member ${path} holds more than the ${member.declaredSize} bytes its header declares (a corrupt archive or a zip bomb)`,
+        );
+      return { path, bytes };
     });
   } catch (error) {
     if (error instanceof ApiError) throw error;
@@ -191,7 +199,6 @@ function unzipUpload(zip: UploadedSkillFile, unzipSync: SkillCodecs["unzipSync"]
       `files: ${zip.path} is not a readable zip archive (${(error as Error).message})`,
     );
   }
-  return [...names].map(([path, name]) => ({ path, bytes: unzipped[name] as Uint8Array }));
 }
 
 /**
@@ -338,11 +345,19 @@ export async function skillArchive(
   return zipSync(entries, { level: 6 });
 }
 
-/** The files of an archive made by {@link skillArchive}, relative to the skill's directory. */
+/**
+ * The files of an archive made by {@link skillArchive}, relative to the skill's directory (read like
+ * an upload, by upload-zip.ts: Reverie's own archives declare their sizes truthfully).
+ */
 export async function unpackSkillArchive(name: string, archive: Uint8Array): Promise<SkillFile[]> {
-  const { unzipSync } = await skillCodecs();
   const prefix = `${name}/`;
-  return Object.entries(unzipSync(archive))
-    .filter(([path]) => path.startsWith(prefix) && !path.endsWith("/"))
-    .map(([path, bytes]) => ({ path: path.slice(prefix.length), bytes }));
+  const files: SkillFile[] = [];
+  for (const member of zipMembers(archive)) {
+    if (!member.name.startsWith(prefix) || member.name.endsWith("/")) continue;
+    const bytes = memberBytes(archive, member);
+    if (bytes === undefined)
+      throw new ZipFormatError(`skill archive member ${member.name} holds more than it declares`);
+    files.push({ path: member.name.slice(prefix.length), bytes });
+  }
+  return files;
 }

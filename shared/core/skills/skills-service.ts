@@ -8,9 +8,13 @@
  *
  * Version ids are Unix epoch microseconds (Anthropic's version format), strictly increasing per
  * skill, so they sort by creation. Writes are ordered so a crash never leaves metadata without bytes:
- * blob, then version item (`ifNotExists`), then the skill's `latest_version_id`. A crash after the
- * version item leaves a version that `latest` already resolves to (it resolves through the versions
- * themselves) while the skill's `latest_version_id` lags until the next version.
+ * blob, then version item (`ifNotExists`), then the skill's `latest_version_id`. The blob's key is the
+ * upload's own (`skills/<ws>/<skill>/<upload id>.zip`), never derived from the version id, so an
+ * upload that loses a version id to a concurrent one cannot overwrite the winner's bytes; the version
+ * item names the key it was written with. A crash after the version item leaves a version that
+ * `latest` already resolves to (it resolves through the versions themselves) while the skill's
+ * `latest_version_id` lags until the next version. A crash between the blob and the version item
+ * leaves a blob no version names: unreachable, and never cleaned (the FileBlobStore cannot list).
  *
  * Deleting follows Anthropic's rule: a skill's versions are deleted first, then the skill (a skill
  * with versions left is a 400). A skill whose versions are all deleted keeps the id of its last one
@@ -38,8 +42,15 @@ import { readSkillBundle, type SkillBundle, skillArchive, type UploadedSkillFile
 
 const skillsKey = (ws: string) => `ws#${ws}#skill`;
 const versionsKey = (ws: string, skillId: string) => `ws#${ws}#skillver#${skillId}`;
-const blobKey = (ws: string, skillId: string, versionId: string) =>
-  `skills/${ws}/${skillId}/${versionId}.zip`;
+/**
+ * Where an upload's canonical zip lives: a key of the upload's own, so no other upload ever writes
+ * it. (Versions stored before this named their blob `<version id>.zip`; every version item records
+ * its key, so both read the same way.)
+ */
+const blobKey = (ws: string, skillId: string, uploadId: string) => `skills/${ws}/${skillId}/${uploadId}.zip`;
+
+/** The id prefix of an upload's blob (`skillzip_01…`). */
+const UPLOAD_ID_PREFIX = "skillzip";
 
 /** The id prefix of skills (`skill_01…`, as Anthropic's). */
 export const SKILL_ID_PREFIX = "skill";
@@ -52,6 +63,7 @@ export interface StoredSkillVersion {
   /** How many files the version holds, and their size uncompressed (the list lives in the zip). */
   fileCount: number;
   totalBytes: number;
+  /** The FileBlobStore key of its canonical zip, written by its upload alone. */
   blob: string;
 }
 
@@ -80,7 +92,8 @@ export class SkillsService {
     const bundle = await readSkillBundle(upload.files);
     const now = this.deps.clock.now();
     const skillId = this.deps.ids.next(SKILL_ID_PREFIX);
-    const version = await this.storeVersion(workspaceId, skillId, bundle, String(now * 1000), now);
+    const blob = await this.storeArchive(workspaceId, skillId, bundle, now);
+    const version = await this.storeVersion(workspaceId, skillId, bundle, blob, String(now * 1000), now);
     const at = new Date(now).toISOString();
     const skill: BetaSkill = {
       id: skillId,
@@ -158,18 +171,32 @@ export class SkillsService {
       throw new InvalidRequestError(
         `SKILL.md front matter: name: this skill is "${item.name}" and its name never changes; every version's SKILL.md must say name: ${item.name} (got "${bundle.name}")`,
       );
+    // The bytes go under this upload's own key once; each attempt below only claims an id for them.
+    const blob = await this.storeArchive(workspaceId, skillId, bundle, this.deps.clock.now());
     for (let attempt = 0; ; attempt++) {
       const now = this.deps.clock.now();
       const newest = await this.newestVersionId(workspaceId, skillId);
       const id = String(Math.max(now * 1000, newest === undefined ? 0 : Number(newest) + 1));
+      let stored: StoredSkillVersion;
       try {
-        const stored = await this.storeVersion(workspaceId, skillId, bundle, id, now);
-        await this.pointLatestAt(workspaceId, skillId, id, now);
-        return stored.version;
+        stored = await this.storeVersion(workspaceId, skillId, bundle, blob, id, now);
       } catch (error) {
-        // Another upload took this id at the same microsecond: take the next one.
-        if (!(error instanceof ConditionFailedError) || attempt >= 10) throw error;
+        // Any other error may come after the item was written (a timeout): the blob stays.
+        if (!(error instanceof ConditionFailedError)) throw error;
+        // The id is taken — by this very write when the store retried it after a lost response
+        // (then the item names this upload's blob: it is ours), or by another upload.
+        const taken = await this.deps.store.get("resources", versionsKey(workspaceId, skillId), id);
+        const mine = taken?.stored as StoredSkillVersion | undefined;
+        if (mine?.blob === blob) stored = mine;
+        else if (attempt < 10) continue;
+        else {
+          // No item names the blob (each taken id was checked): nothing can serve it.
+          await this.deps.blobs.delete(blob).catch(() => undefined);
+          throw error;
+        }
       }
+      await this.pointLatestAt(workspaceId, skillId, id, now);
+      return stored.version;
     }
   }
 
@@ -310,16 +337,30 @@ export class SkillsService {
     return newest === undefined ? undefined : String(newest.sk);
   }
 
-  /** Bytes first, then the version item (`ifNotExists`: a taken id is a ConditionFailedError). */
+  /** Writes the bundle's canonical zip under a key of this upload's own, and returns the key. */
+  private async storeArchive(
+    workspaceId: string,
+    skillId: string,
+    bundle: SkillBundle,
+    now: number,
+  ): Promise<string> {
+    const blob = blobKey(workspaceId, skillId, this.deps.ids.next(UPLOAD_ID_PREFIX));
+    await this.deps.blobs.put(blob, await skillArchive(bundle.name, bundle.files, now), "application/zip");
+    return blob;
+  }
+
+  /**
+   * The version item for bytes already stored at `blob` (`ifNotExists`: a taken id is a
+   * ConditionFailedError, and nothing was written).
+   */
   private async storeVersion(
     workspaceId: string,
     skillId: string,
     bundle: SkillBundle,
+    blob: string,
     id: string,
     now: number,
   ): Promise<StoredSkillVersion> {
-    const blob = blobKey(workspaceId, skillId, id);
-    await this.deps.blobs.put(blob, await skillArchive(bundle.name, bundle.files, now), "application/zip");
     const stored: StoredSkillVersion = {
       version: {
         id,
