@@ -171,6 +171,8 @@ describe("concurrent versions", () => {
       expect(await served(skills, skill.id, version.id), `version ${version.id}`).toBe(version.description);
     // Each upload wrote its bytes once, under its own key; the retry only claimed the next id.
     expect(blobs.blobs.size).toBe(3);
+    // On AWS the API functions may write only the workspace bucket's files/ keys (reverie-runtime.ts).
+    for (const key of blobs.blobs.keys()) expect(key).toMatch(/^files\/skills\//);
   });
 
   it("deletes an upload's blob when it never gets a version id", async () => {

@@ -9,7 +9,8 @@
  * Version ids are Unix epoch microseconds (Anthropic's version format), strictly increasing per
  * skill, so they sort by creation. Writes are ordered so a crash never leaves metadata without bytes:
  * blob, then version item (`ifNotExists`), then the skill's `latest_version_id`. The blob's key is the
- * upload's own (`skills/<ws>/<skill>/<upload id>.zip`), never derived from the version id, so an
+ * upload's own (`files/skills/<ws>/<skill>/<upload id>.zip`: under `files/`, the only keys the API
+ * functions may write on AWS), never derived from the version id, so an
  * upload that loses a version id to a concurrent one cannot overwrite the winner's bytes; the version
  * item names the key it was written with. A crash after the version item leaves a version that
  * `latest` already resolves to (it resolves through the versions themselves) while the skill's
@@ -44,10 +45,12 @@ const skillsKey = (ws: string) => `ws#${ws}#skill`;
 const versionsKey = (ws: string, skillId: string) => `ws#${ws}#skillver#${skillId}`;
 /**
  * Where an upload's canonical zip lives: a key of the upload's own, so no other upload ever writes
- * it. (Versions stored before this named their blob `<version id>.zip`; every version item records
- * its key, so both read the same way.)
+ * it, under `files/` (on AWS the API functions may write the workspace bucket's `files/` keys only;
+ * `skills/…`, used before, was refused there). Versions stored before this named their blob
+ * `skills/…/<version id>.zip`; every version item records its key, so all read the same way.
  */
-const blobKey = (ws: string, skillId: string, uploadId: string) => `skills/${ws}/${skillId}/${uploadId}.zip`;
+const blobKey = (ws: string, skillId: string, uploadId: string) =>
+  `files/skills/${ws}/${skillId}/${uploadId}.zip`;
 
 /** The id prefix of an upload's blob (`skillzip_01…`). */
 const UPLOAD_ID_PREFIX = "skillzip";
