@@ -66,15 +66,18 @@ describe("what a Lambda function loads at cold start", () => {
 
 describe("what a Lambda function loads on first use", () => {
   it("agent-step's MCP client, loaded by its first connection, works in a bundle built as CDK builds it", async () => {
-    // The client's modules reach zod through `zod/v4`, Reverie's through `zod`: without one entry
-    // for both (SAME_PACKAGE_ALIASES), the lazily evaluated zod modules are never initialised.
+    // The client's modules reach zod through `zod/v4` and `zod/v4-mini`, Reverie's through `zod` and
+    // `zod/mini` (the configuration): without one entry for each (SAME_PACKAGE_ALIASES), the lazily
+    // evaluated zod modules are never initialised.
     const entry = join(bundles.dir, "mcp-on-first-use.ts");
     writeFileSync(
       entry,
       [
         `import * as z from "zod";`,
+        `import * as zm from "zod/mini";`,
         `import { withMcp } from ${JSON.stringify(join(import.meta.dirname, "../../shared/runtime/mcp-ports.js"))};`,
         `export const schema = z.strictObject({ type: z.literal("x") });`,
+        `export const miniSchema = zm.object({ type: zm.enum(["x"]) });`,
         `export const connect = (url) => withMcp({ REVERIE_WEB_FETCH_ALLOW_PRIVATE: false }).mcp.connect(url, { headers: {}, timeoutMs: 2000 });`,
       ].join("\n"),
     );
@@ -85,6 +88,7 @@ describe("what a Lambda function loads on first use", () => {
     });
     const bundle = await import(pathToFileURL(join(bundles.dir, "mcp-on-first-use.mjs")).href);
     expect(bundle.schema.parse({ type: "x" })).toEqual({ type: "x" });
+    expect(bundle.miniSchema.parse({ type: "x" })).toEqual({ type: "x" });
     // The SSRF guard refuses loopback: the client was loaded and ran as far as its first request.
     await expect(bundle.connect("http://127.0.0.1:9/mcp")).rejects.toMatchObject({
       name: "McpServerError",
