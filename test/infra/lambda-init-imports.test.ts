@@ -13,6 +13,7 @@ import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleAliases } from "../../infra/aws/lambda-bundling.js";
+import { SIDE_FILES, sideFileDefines } from "../../infra/aws/lambda-side-files.js";
 import {
   buildLambdaBundles,
   cdkBuildOptions,
@@ -65,10 +66,28 @@ describe("what a Lambda function loads at cold start", () => {
 });
 
 describe("what a Lambda function loads on first use", () => {
+  it.each(SIDE_FILES.flatMap((side) => side.functions.map((name) => [name, side.file] as const)))(
+    "%s's %s, built beside its bundle: no package outside it, no built-in as an ES module",
+    (_name, file) => {
+      const path = join(bundles.dir, file);
+      expect(staticImports(path)).toEqual([]);
+      expect(builtinModuleImports(path)).toEqual([]);
+    },
+  );
+
+  it("agent-step's bundle does not carry the MCP client, its side file does", () => {
+    const code = readFileSync(bundles.functions["agent-step"], "utf8");
+    expect(code).not.toContain("StreamableHTTPClientTransport");
+    expect(code).toContain("mcp-client.mjs");
+    expect(readFileSync(join(bundles.dir, "mcp-client.mjs"), "utf8")).toContain("mcp-session-id");
+  });
+
   it("agent-step's MCP client, loaded by its first connection, works in a bundle built as CDK builds it", async () => {
-    // The client's modules reach zod through `zod/v4` and `zod/v4-mini`, Reverie's through `zod` and
-    // `zod/mini` (the configuration): without one entry for each (SAME_PACKAGE_ALIASES), the lazily
-    // evaluated zod modules are never initialised.
+    // As in agent-step's asset, the client is the side file beside the bundle (lambda-side-files.ts),
+    // with its own copy of McpServerError, which the step's code still recognises. Without the
+    // define, the client is bundled and lazily evaluated: its modules reach zod through `zod/v4` and
+    // `zod/v4-mini`, Reverie's through `zod` and `zod/mini` (the configuration), and without one
+    // entry for each (SAME_PACKAGE_ALIASES) the lazily evaluated zod modules are never initialised.
     const entry = join(bundles.dir, "mcp-on-first-use.ts");
     writeFileSync(
       entry,
@@ -78,21 +97,30 @@ describe("what a Lambda function loads on first use", () => {
         `import { withMcp } from ${JSON.stringify(join(import.meta.dirname, "../../shared/runtime/mcp-ports.js"))};`,
         `export const schema = z.strictObject({ type: z.literal("x") });`,
         `export const miniSchema = zm.object({ type: zm.enum(["x"]) });`,
+        `export { McpServerError } from ${JSON.stringify(join(import.meta.dirname, "../../shared/core/ports.js"))};`,
         `export const connect = (url) => withMcp({ REVERIE_WEB_FETCH_ALLOW_PRIVATE: false }).mcp.connect(url, { headers: {}, timeoutMs: 2000 });`,
       ].join("\n"),
     );
-    await build({
-      ...cdkBuildOptions(bundles.dir),
-      entryPoints: { "mcp-on-first-use": entry },
-      alias: bundleAliases("agent-step"),
-    });
-    const bundle = await import(pathToFileURL(join(bundles.dir, "mcp-on-first-use.mjs")).href);
-    expect(bundle.schema.parse({ type: "x" })).toEqual({ type: "x" });
-    expect(bundle.miniSchema.parse({ type: "x" })).toEqual({ type: "x" });
-    // The SSRF guard refuses loopback: the client was loaded and ran as far as its first request.
-    await expect(bundle.connect("http://127.0.0.1:9/mcp")).rejects.toMatchObject({
-      name: "McpServerError",
-      kind: "refused",
-    });
+    for (const [name, define] of [
+      ["mcp-on-first-use", sideFileDefines("agent-step")],
+      ["mcp-bundled-on-first-use", {}],
+    ] as const) {
+      await build({
+        ...cdkBuildOptions(bundles.dir),
+        entryPoints: { [name]: entry },
+        alias: bundleAliases("agent-step"),
+        define,
+      });
+      const bundle = await import(pathToFileURL(join(bundles.dir, `${name}.mjs`)).href);
+      expect(bundle.schema.parse({ type: "x" })).toEqual({ type: "x" });
+      expect(bundle.miniSchema.parse({ type: "x" })).toEqual({ type: "x" });
+      // The SSRF guard refuses loopback: the client was loaded and ran as far as its first request.
+      const error = await bundle.connect("http://127.0.0.1:9/mcp").catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: "McpServerError", kind: "refused" });
+      expect(error).toBeInstanceOf(bundle.McpServerError);
+    }
+    expect(readFileSync(join(bundles.dir, "mcp-on-first-use.mjs"), "utf8")).not.toContain(
+      "StreamableHTTPClientTransport",
+    );
   }, 60_000);
 });
