@@ -40,6 +40,14 @@ export const SIDE_FILES: readonly SideFile[] = [
     entry: "shared/adapters/http/mcp-sdk-connector.ts",
     functions: ["agent-step"],
   },
+  {
+    // fflate and js-yaml (~59 KiB): skill uploads and downloads, and a deployment's skills
+    // (shared/core/skills/skill-bundle.ts).
+    define: "__REVERIE_SKILL_CODECS_FILE__",
+    file: "skill-codecs.mjs",
+    entry: "shared/core/skills/skill-codecs.ts",
+    functions: ["api", "api-workspace", "deployment-runner"],
+  },
 ];
 
 export function sideFilesOf(functionName: string): SideFile[] {

@@ -75,6 +75,35 @@ describe("what a Lambda function loads on first use", () => {
     },
   );
 
+  it("the skill codecs, loaded on first use from the file beside the bundle, read and pack a skill", async () => {
+    const entry = join(bundles.dir, "skills-on-first-use.ts");
+    writeFileSync(
+      entry,
+      `export * from ${JSON.stringify(join(import.meta.dirname, "../../shared/core/skills/skill-bundle.js"))};`,
+    );
+    await build({
+      ...cdkBuildOptions(bundles.dir),
+      entryPoints: { "skills-on-first-use": entry },
+      alias: bundleAliases("api-workspace"),
+      define: sideFileDefines("api-workspace"),
+    });
+    const file = join(bundles.dir, "skills-on-first-use.mjs");
+    expect(readFileSync(file, "utf8")).not.toContain("YAMLException");
+    const skills = await import(pathToFileURL(file).href);
+    const md = "---\nname: hello\ndescription: Says hello.\n---\nSay hello.\n";
+    const bundle = await skills.readSkillBundle([
+      { path: "hello/SKILL.md", bytes: new TextEncoder().encode(md) },
+    ]);
+    expect(bundle).toMatchObject({ name: "hello", description: "Says hello." });
+    const archive = await skills.skillArchive(
+      "hello",
+      [{ path: "SKILL.md", bytes: new TextEncoder().encode(md) }],
+      0,
+    );
+    const files = await skills.unpackSkillArchive("hello", archive);
+    expect(files.map((f: { path: string }) => f.path)).toEqual(["SKILL.md"]);
+  }, 60_000);
+
   it("agent-step's bundle does not carry the MCP client, its side file does", () => {
     const code = readFileSync(bundles.functions["agent-step"], "utf8");
     expect(code).not.toContain("StreamableHTTPClientTransport");
