@@ -43,14 +43,19 @@ export function absentAliases(functionName: string, modelProvider?: string): Rec
 
 /**
  * One entry for one package: `zod/v4` (what the MCP SDK imports) is `zod`'s own API under another
- * path (both re-export `zod/v4/classic/external.js`). A module a bundle imports with `import()` is
- * evaluated on first use (esbuild wraps it and everything it reaches in a lazy initialiser), and
+ * path (both re-export `zod/v4/classic/external.js`), and `zod/v4-mini` (the MCP SDK's server helpers)
+ * is `zod/mini` (both re-export `zod/v4/mini/external.js`). A module a bundle imports with `import()`
+ * is evaluated on first use (esbuild wraps it and everything it reaches in a lazy initialiser), and
  * when the eagerly and the lazily evaluated code reach zod through different entries, esbuild drops
  * the call that initialises zod's wrapped modules for one of them (zod is `sideEffects: false`, so
- * its re-exporting entries vanish): `ZodLiteral is not a constructor` at load. With one entry the MCP
- * client can be loaded on first use (shared/runtime/mcp-ports.ts).
+ * its re-exporting entries vanish): `ZodLiteral is not a constructor` at load (`zod/v4`), or
+ * `ZodMiniEnum`'s (`zod/v4-mini`, once the configuration used `zod/mini`). With one entry each the
+ * MCP client can be loaded on first use (shared/runtime/mcp-ports.ts).
  */
-export const SAME_PACKAGE_ALIASES: Readonly<Record<string, string>> = { "zod/v4": "zod" };
+export const SAME_PACKAGE_ALIASES: Readonly<Record<string, string>> = {
+  "zod/v4": "zod",
+  "zod/v4-mini": "zod/mini",
+};
 
 /**
  * The Node built-ins a bundle takes through `process.getBuiltinModule` rather than as ES modules

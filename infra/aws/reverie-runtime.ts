@@ -35,6 +35,7 @@ import { tableSpecs } from "../../shared/infra-spec/tables.js";
 import { FanoutStateMachine } from "./fanout-state-machine.js";
 import type { ReverieFunctionName } from "./function-names.js";
 import { bundleAliases, REQUIRE_BANNER } from "./lambda-bundling.js";
+import { sideFileDefines, sideFilesOf } from "./lambda-side-files.js";
 import {
   acknowledgeDeadLetterQueue,
   consumeQueue,
@@ -506,6 +507,26 @@ export class ReverieRuntime extends Construct {
               to,
             ]),
           ),
+          // modules loaded on first use, as files of their own beside the bundle (lambda-side-files.ts)
+          define: sideFileDefines(name),
+          ...(sideFilesOf(name).length > 0
+            ? {
+                commandHooks: {
+                  beforeBundling: () => [],
+                  beforeInstall: () => [],
+                  afterBundling: (_inputDir: string, outputDir: string) => [
+                    [
+                      "npx tsx",
+                      JSON.stringify(join(repoRoot, "infra/aws/lambda-side-files.ts")),
+                      name,
+                      JSON.stringify(outputDir),
+                      JSON.stringify(this.props.modelProvider ?? ""),
+                      String(bundleAwsSdk),
+                    ].join(" "),
+                  ],
+                },
+              }
+            : {}),
         },
         ...extra,
       });

@@ -432,8 +432,21 @@ export interface McpCallResult {
  */
 export type McpFailureKind = "unauthorized" | "refused" | "unreachable" | "timeout" | "protocol";
 
-/** A failed MCP connection or request; the message never carries credentials. */
+/** What marks an {@link McpServerError}, whichever copy of this module built it. */
+const MCP_SERVER_ERROR: unique symbol = Symbol.for("reverie.McpServerError");
+
+/**
+ * A failed MCP connection or request; the message never carries credentials.
+ *
+ * `instanceof` recognises one built by another copy of this class: in agent-step's Lambda asset the
+ * MCP client is a file of its own (infra/aws/lambda-side-files.ts), bundled with its own copy of
+ * this module, and the step's code checks the errors it throws.
+ */
 export class McpServerError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && MCP_SERVER_ERROR in value;
+  }
+  readonly [MCP_SERVER_ERROR] = true;
   override name = "McpServerError";
   constructor(
     readonly kind: McpFailureKind,

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sideFilesOf } from "../../infra/aws/lambda-side-files.js";
 import type { ReverieFunctionName } from "../../infra/aws/reverie-runtime.js";
 import { ReverieStack } from "../../infra/aws/reverie-stack.js";
 import { queueSpecs } from "../../shared/infra-spec/queues.js";
@@ -26,8 +27,10 @@ import {
 const MAX_BUNDLE_BYTES = 500 * 1024;
 /**
  * The model callers carry the official SDK (~120 KB minified) on top of what every function has;
- * agent-step also carries the toolset and the clients of what tools reach (the sandbox, MCP servers:
- * the MCP SDK is ~75 KB, its unused Ajv is aliased away). Every function carries its own signed
+ * agent-step also carries the toolset and the clients of what tools reach (the sandbox, MCP servers);
+ * its MCP client (the MCP SDK ~75 KB with its own zod, its unused Ajv aliased away) is a file of its
+ * own beside the bundle, loaded by a session's first MCP connection (lambda-side-files.ts); so are
+ * the skill codecs (fflate and js-yaml, ~59 KB) of api, api-workspace and deployment-runner. Every function carries its own signed
  * HTTP client for DynamoDB and SQS (~8 KB: no AWS SDK client is loaded at cold start). The authorizer
  * has its own composition (a key hash and one DynamoDB read, ~16 KB with the store's key checks); the JSON API is three functions, one per bounded context
  * (sessions, memory, workspace resources), so each carries its own routes only; webhook-deliver has a
@@ -40,13 +43,14 @@ const MAX_BUNDLE_BYTES = 500 * 1024;
 const BUNDLE_BUDGETS: Partial<Record<string, number>> = {
   authorizer: 17.5 * 1024,
   "webhook-deliver": 185 * 1024,
-  "api-memory": 480 * 1024,
-  "api-workspace": 548 * 1024,
-  "api-stream": 420 * 1024,
-  "agent-step": 740 * 1024,
+  api: 465 * 1024,
+  "api-memory": 485 * 1024,
+  "api-workspace": 510 * 1024,
+  "api-stream": 425 * 1024,
+  "agent-step": 655 * 1024,
   grader: 360 * 1024,
   "dream-worker": 435 * 1024,
-  "deployment-runner": 530 * 1024,
+  "deployment-runner": 480 * 1024,
   sweeper: 425 * 1024,
 };
 const FUNCTION_NAMES: ReverieFunctionName[] = [
@@ -627,6 +631,8 @@ describe("Lambda assets", () => {
       const files = readdirSync(dir);
       const sizes = Object.fromEntries(files.map((f) => [f, statSync(join(dir, f)).size]));
       expect(files).toContain("index.mjs");
+      // the modules it loads on first use, built beside the bundle by the afterBundling hook
+      for (const side of sideFilesOf(name)) expect(files).toContain(side.file);
       const bundle = sizes["index.mjs"] ?? 0;
       expect(bundle, `${name} index.mjs is ${(bundle / 1024).toFixed(0)} KB`).toBeLessThanOrEqual(
         budgetOf(name),

@@ -16,6 +16,7 @@ import {
   REQUIRE_BANNER,
   SAME_PACKAGE_ALIASES,
 } from "../../infra/aws/lambda-bundling.js";
+import { buildSideFiles, sideFileDefines } from "../../infra/aws/lambda-side-files.js";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 
@@ -78,7 +79,11 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
   // Each function with its own stand-ins for the packages it leaves out (lambda-bundling.ts: the
   // MCP client's unused Ajv, Bedrock's SDK in a stack on the Anthropic API): if anything used one,
   // it would throw here as on AWS.
-  const aliased = lambdaFunctionNames.filter((n) => Object.keys(absentAliases(n)).length > 0);
+  // Each function with its own defines too: those of the modules it carries as files of their own
+  // beside its bundle (lambda-side-files.ts), built here as the stack's afterBundling hook builds them.
+  const aliased = lambdaFunctionNames.filter(
+    (n) => Object.keys(absentAliases(n)).length > 0 || Object.keys(sideFileDefines(n)).length > 0,
+  );
   await Promise.all([
     build({
       ...cdkOptions,
@@ -86,8 +91,14 @@ export async function buildLambdaBundles(): Promise<LambdaBundles> {
       alias: { ...SAME_PACKAGE_ALIASES, ...builtinAliases() },
     }),
     ...aliased.map((name) =>
-      build({ ...cdkOptions, entryPoints: Object.fromEntries([entry(name)]), alias: bundleAliases(name) }),
+      build({
+        ...cdkOptions,
+        entryPoints: Object.fromEntries([entry(name)]),
+        alias: bundleAliases(name),
+        define: sideFileDefines(name),
+      }),
     ),
+    ...lambdaFunctionNames.map((name) => buildSideFiles(name, dir)),
   ]);
   // The test's own pieces: not Reverie's code, so plain bundles.
   await build({

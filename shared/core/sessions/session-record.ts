@@ -2,65 +2,66 @@
  * The stored session: the SDK-visible session document plus the runtime's durable run state.
  * Run state carries a schemaVersion and is validated on read (DESIGN.md §9).
  */
-import * as z from "zod";
+import * as z from "zod/mini";
+import "../../contract/zod-mini.js";
 import type { Session } from "../../contract/sdk-types.js";
 import { ConditionFailedError, type DocumentStore, type GroupedPut, type StoredItem } from "../ports.js";
 
 export const runStateSchema = z.object({
   schemaVersion: z.literal(1),
   /** The step the session expects next; a queue message for any other step is stale. */
-  stepSeq: z.number().int().min(0),
+  stepSeq: z.number().check(z.int(), z.minimum(0)),
   /** A step holds the session while `leaseUntil` (epoch ms) is in the future. */
-  leaseUntil: z.number().optional(),
-  leaseOwner: z.string().optional(),
+  leaseUntil: z.optional(z.number()),
+  leaseOwner: z.optional(z.string()),
   /** Claims of the current step so far: on the first there can be no step record or marker yet. */
-  stepClaims: z.number().int().min(0).default(0),
+  stepClaims: z._default(z.number().check(z.int(), z.minimum(0)), 0),
   /** Model-call attempts already made for the current step (for backoff). */
-  attempt: z.number().int().min(0),
+  attempt: z.number().check(z.int(), z.minimum(0)),
   /** Highest event sequence the last model call saw. */
-  watermark: z.number().int().min(0),
+  watermark: z.number().check(z.int(), z.minimum(0)),
   /** Highest sequence of a user event that asks the agent to act (message, tool result, confirmation). */
-  lastInputSeq: z.number().int().min(0),
+  lastInputSeq: z.number().check(z.int(), z.minimum(0)),
   /** Highest sequence of a user.interrupt, and the highest one already honoured. */
-  interruptSeq: z.number().int().min(0),
-  interruptHandledSeq: z.number().int().min(0),
+  interruptSeq: z.number().check(z.int(), z.minimum(0)),
+  interruptHandledSeq: z.number().check(z.int(), z.minimum(0)),
   /** Event ids the session waits on while idle with `requires_action`. */
   awaiting: z.array(z.string()),
   /** The sweeper may re-nudge a running session with no live lease after this time (epoch ms). */
-  nudgeAfter: z.number().optional(),
+  nudgeAfter: z.optional(z.number()),
   /** Epoch ms when the session last went running (for active_seconds). */
-  runningSince: z.number().optional(),
-  activeMs: z.number().min(0),
+  runningSince: z.optional(z.number()),
+  activeMs: z.number().check(z.minimum(0)),
   /** Set while the grader evaluates an outcome: agent steps wait, the sweeper re-nudges the grader. */
-  grading: z
-    .object({
+  grading: z.optional(
+    z.object({
       outcomeId: z.string(),
-      iteration: z.number().int().min(0),
+      iteration: z.number().check(z.int(), z.minimum(0)),
       /**
        * Attempts of this evaluation that failed so far: a retryable model error, or anything else
        * before the verdict was pinned (for backoff, and to end it `failed` after the last).
        */
-      attempt: z.number().int().min(0).default(0),
+      attempt: z._default(z.number().check(z.int(), z.minimum(0)), 0),
       /**
        * Claims of this evaluation so far. A claim that ended without an attempt counted or a verdict
        * pinned is a process that died mid-grade (killed, timed out, out of memory): no error was
        * caught to count it, so claims beyond the attempts count those.
        */
-      claims: z.number().int().min(0).default(0),
-      leaseUntil: z.number().optional(),
-      leaseOwner: z.string().optional(),
-    })
-    .optional(),
+      claims: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+      leaseUntil: z.optional(z.number()),
+      leaseOwner: z.optional(z.string()),
+    }),
+  ),
   /** A run parked by step `parkedStep`: it waits (running, no lease) for work outside the loop. */
-  parkedStep: z.number().int().min(0).optional(),
+  parkedStep: z.optional(z.number().check(z.int(), z.minimum(0))),
   /** The extension that parked it and resumes it (run-extension.ts; `threads` for a fan-out). */
-  parkedBy: z.string().optional(),
+  parkedBy: z.optional(z.string()),
   /** Each child thread's cumulative usage, counted into the session's usage and budget (threads). */
-  threadUsage: z.record(z.string(), z.any()).optional(),
+  threadUsage: z.optional(z.record(z.string(), z.any())),
   /** Who runs the toolset: absent = the server (cloud); `worker` = a self-hosted environment's worker. */
-  hands: z.literal("worker").optional(),
+  hands: z.optional(z.literal("worker")),
   /** A step waiting for a worker's `user.tool_result`s: since when, and which calls are still open. */
-  workerWait: z.object({ since: z.number(), toolUseIds: z.array(z.string()) }).optional(),
+  workerWait: z.optional(z.object({ since: z.number(), toolUseIds: z.array(z.string()) })),
 });
 export type RunState = z.infer<typeof runStateSchema>;
 

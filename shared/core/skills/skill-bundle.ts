@@ -31,9 +31,19 @@ let codecs: Promise<SkillCodecs> | undefined;
  * module (docs/performance.md).
  */
 function skillCodecs(): Promise<SkillCodecs> {
-  codecs ??= import("./skill-codecs.js");
+  codecs ??=
+    typeof __REVERIE_SKILL_CODECS_FILE__ === "string"
+      ? import(new URL(__REVERIE_SKILL_CODECS_FILE__, import.meta.url).href)
+      : import("./skill-codecs.js");
   return codecs;
 }
+
+/**
+ * Set (esbuild `define`) in the Lambda bundles whose asset carries skill-codecs.ts as a file of its own
+ * beside the bundle, which then does not carry fflate and js-yaml (~59 KiB that V8 would compile at
+ * every cold start; infra/aws/lambda-side-files.ts). Elsewhere the module itself is imported.
+ */
+declare const __REVERIE_SKILL_CODECS_FILE__: string | undefined;
 
 /** One uploaded part (or zip member): its path as sent and its bytes. */
 export interface UploadedSkillFile {
