@@ -585,4 +585,50 @@ describe("multiagent threads", () => {
     workers = {};
     await h.client.beta.sessions.delete(session.id);
   });
+
+  it("resumes a coordinator whose resume message was lost, from its threads' outcomes, exactly once", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    coordinatorNext = [send("alpha", "task A"), send("beta", "task B")];
+    // Every resume the execution sends is lost (failed send, dead letter): only the store knows.
+    const queue = h.stack.queue;
+    const original = queue.send;
+    const lost: unknown[] = [];
+    queue.send = (async (body: { kind?: string }, ...rest: unknown[]) => {
+      if (body?.kind === "fanout_resume") return void lost.push(body);
+      return (original as (...a: unknown[]) => Promise<void>).call(queue, body, ...rest);
+    }) as never;
+    try {
+      const session = await h.client.beta.sessions.create({
+        agent: coordinator.id,
+        environment_id: environmentId,
+      });
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      await waitFor("the resume to be lost", async () => (lost.length > 0 ? true : undefined));
+      await waitForQueueToSettle();
+      expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
+      // The sweeper, hours later (past the fan-out's deadline), three times.
+      const deps = h.stack.services.deps;
+      for (let i = 1; i <= 3; i++) {
+        await sweepStalledSessions({ ...deps, clock: { now: () => Date.now() + i * 3 * 3600_000 } });
+        await waitForQueueToSettle();
+      }
+      const idle = await h.waitIdle(session.id, 8_000);
+      expect(idle.status).toBe("idle");
+      const coordinatorCalls = () => h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR"));
+      expect(coordinatorCalls()).toHaveLength(2);
+      const results = resultsOf(coordinatorCalls()[1] as ReceivedRequest);
+      expect(results.map(textOf).sort()).toEqual(["alpha did it", "beta did it"]);
+      expect(results.every((r) => !r.is_error)).toBe(true);
+      // The lost resume arriving after all, twice: nothing changes.
+      const before = (await h.allEvents(session.id)).map((e) => e.id);
+      await original.call(queue, lost[0] as never);
+      await original.call(queue, lost[0] as never);
+      await waitForQueueToSettle();
+      expect((await h.allEvents(session.id)).map((e) => e.id)).toEqual(before);
+      expect(coordinatorCalls()).toHaveLength(2);
+      await h.client.beta.sessions.delete(session.id);
+    } finally {
+      queue.send = original;
+    }
+  });
 });
