@@ -22,6 +22,8 @@ afterAll(async () => h.close());
 type Tool = { name: string; input: unknown };
 /** What the coordinator answers next: tool calls, or (once results are in) a summary. */
 let coordinatorNext: Tool[] = [];
+/** How long the coordinator's dispatching call takes. */
+let coordinatorDelayMs = 0;
 /** How each worker answers, by its system prompt's name. */
 let workers: Record<string, (r: ReceivedRequest) => MockResponse> = {};
 
@@ -43,6 +45,7 @@ beforeEach(() => {
       coordinatorNext = [];
       return {
         stop_reason: "tool_use",
+        delayMs: coordinatorDelayMs,
         content: calls.map((c) => ({ type: "tool_use" as const, name: c.name, input: c.input })),
       };
     }
@@ -629,6 +632,47 @@ describe("multiagent threads", () => {
       await h.client.beta.sessions.delete(session.id);
     } finally {
       queue.send = original;
+    }
+  });
+
+  it("honours an interrupt sent during the coordinator's dispatching model call: no thread runs", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = { alpha: endless(1_000) };
+    coordinatorNext = [send("alpha", "do the long task"), send("beta", "and this")];
+    coordinatorDelayMs = 1_500;
+    try {
+      const session = await h.client.beta.sessions.create({
+        agent: coordinator.id,
+        environment_id: environmentId,
+      });
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      const coordinatorCalls = () =>
+        h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR")).length;
+      await waitFor("the coordinator's call", async () => (coordinatorCalls() > 0 ? true : undefined));
+      await h.client.beta.sessions.events.send(session.id, { events: [{ type: "user.interrupt" }] });
+      const idle = await h.waitIdle(session.id, 8_000);
+      expect(idle.status).toBe("idle");
+      await waitForQueueToSettle();
+      const primary = await h.allEvents(session.id);
+      const last = primary.at(-1) as { type: string; stop_reason?: { type: string } };
+      expect(last.type).toBe("session.status_idle");
+      expect(last.stop_reason?.type).toBe("end_turn");
+      expect(coordinatorCalls()).toBe(1);
+      expect(callsOf("alpha") + callsOf("beta")).toBe(0);
+      const results = primary.filter((e) => e.type === "agent.tool_result") as Array<{
+        is_error: boolean;
+        content: Array<{ text: string }>;
+      }>;
+      expect(results).toHaveLength(2);
+      for (const r of results) {
+        expect(r.is_error).toBe(true);
+        expect(r.content[0]?.text).toMatch(/cancelled: the coordinator was interrupted/);
+      }
+      for (const t of await threadsOf(session.id)) expect(t.status).toBe("idle");
+      await h.client.beta.sessions.delete(session.id);
+    } finally {
+      coordinatorDelayMs = 0;
+      workers = {};
     }
   });
 });

@@ -518,6 +518,17 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
         await this.resume(deps, this.resumeMessage(record, fanoutStep, results));
         return;
       }
+    } else if (interrupted) {
+      // Interrupted during the model call that dispatched (the park kept the interrupt pending): no
+      // thread is started; each call is answered as cancelled, and the next step ends the turn.
+      const results = items.map((i) => ({
+        recorded: true,
+        threadId: i.dispatch.threadId,
+        toolUseEventId: i.toolUseEventId,
+        ...taskFailureOf({ error: `cancelled: ${INTERRUPTED}` }),
+      }));
+      await this.resume(deps, this.resumeMessage(record, fanoutStep, results));
+      return;
     }
     const input: FanoutExecutionInput = {
       schemaVersion: 1,
