@@ -675,4 +675,80 @@ describe("multiagent threads", () => {
       workers = {};
     }
   });
+
+  it("answers a follow-up to a thread still in its timed-out task's turn with the follow-up's reply", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const flatten = (content: unknown): string =>
+      typeof content === "string"
+        ? content
+        : Array.isArray(content)
+          ? content
+              .map((b: { type: string; text?: string; content?: unknown }) =>
+                b.type === "text" ? (b.text ?? "") : b.type === "tool_result" ? flatten(b.content) : "",
+              )
+              .join("\n")
+          : "";
+    let coordinatorCall = 0;
+    h.upstream.fallback = (r) => {
+      if (systemOf(r).startsWith("COORDINATOR")) {
+        coordinatorCall++;
+        if (coordinatorCall === 1)
+          return {
+            stop_reason: "tool_use",
+            content: [
+              {
+                type: "tool_use",
+                name: "send_to_agent",
+                input: { agent_name: "alpha", message: "OLD TASK", timeout_seconds: 1 },
+              },
+            ],
+          };
+        if (coordinatorCall === 2) {
+          // The thread timed out (its model call is still in flight): follow it up at once.
+          const threadId = /Thread (sthr_\w+)/.exec(flatten(lastUser(r)?.content))?.[1];
+          return {
+            stop_reason: "tool_use",
+            content: [
+              {
+                type: "tool_use",
+                name: "send_to_agent",
+                input: { thread_id: threadId, message: "NEW FOLLOW-UP TASK" },
+              },
+            ],
+          };
+        }
+        return { content: "summary done" };
+      }
+      return flatten(lastUser(r)?.content).includes("NEW FOLLOW-UP")
+        ? { content: "answer to the follow-up" }
+        : { content: "answer to the OLD task", delayMs: 2_000 };
+    };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await waitFor("the coordinator's third call", async () => (coordinatorCall >= 3 ? true : undefined));
+    await h.waitIdle(session.id, 8_000);
+    const results = (await h.allEvents(session.id)).filter((e) => e.type === "agent.tool_result") as Array<{
+      is_error: boolean;
+      content: Array<{ text: string }>;
+    }>;
+    expect(results.map((r) => r.is_error)).toEqual([true, false]);
+    expect(results[1]?.content[0]?.text).toBe("answer to the follow-up");
+    // The thread read the follow-up after its earlier turn's reply, in a turn of its own.
+    const [thread] = await threadsOf(session.id);
+    const log: string[] = [];
+    for await (const e of h.client.beta.sessions.threads.events.list(thread?.id as string, {
+      session_id: session.id,
+    }))
+      if (e.type === "user.message" || e.type === "agent.message") log.push(flatten(e.content));
+    expect(log).toEqual([
+      "OLD TASK",
+      "answer to the OLD task",
+      "NEW FOLLOW-UP TASK",
+      "answer to the follow-up",
+    ]);
+    expect(callsOf("alpha")).toBe(2);
+  });
 });

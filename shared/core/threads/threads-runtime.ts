@@ -99,6 +99,18 @@ const fanoutWaitMs = (timeoutSeconds: number[]) =>
   (Math.ceil(timeoutSeconds.length / FANOUT_MAX_CONCURRENCY) * Math.max(...timeoutSeconds) +
     FANOUT_HEARTBEAT_SECONDS) *
   1000;
+const atWork = (run: SessionRecord) =>
+  run.session.status === "running" || run.session.status === "rescheduling";
+/**
+ * Whether a thread is still in the turn of a task before task `key`: running, and either on another
+ * task, or on this one before the step its turn for it starts at (`fromStep`).
+ */
+const stillOnEarlierTask = (thread: SessionRecord, key: string) => {
+  if (!atWork(thread)) return false;
+  const dispatch = metaOf(thread).dispatch;
+  if (dispatch?.fanoutKey !== key) return true;
+  return dispatch.fromStep !== undefined && thread.run.stepSeq < dispatch.fromStep;
+};
 /** A thread's result as the store holds it (`recorded`: its outcome for the fan-out is there). */
 interface StoredResult {
   threadId: string;
@@ -704,15 +716,15 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const { workspaceId: ws, sessionId, threadId, key, taskToken } = task;
     const threadDeps = this.threadDeps(deps, ws, sessionId);
     const now = deps.clock.now();
-    const [logged] = await emitOnce(deps.store, threadDeps.events, threadId, `dispatch#${key}`, [
-      {
-        type: "user.message",
-        id: deps.ids.next(idPrefix.event),
-        processed_at: iso(now),
-        content: text(task.message),
-      },
-    ]);
-    await threadDeps.sessions.mutate(
+    // A thread still in the turn of a task given up on (cancelled, its model call in flight) gets
+    // the message once that turn has ended (threadIdle): written now, it would come before that
+    // turn's reply, and the turn's end would be taken for this task's.
+    const before = task.known ?? (await threadDeps.sessions.get(ws, threadId));
+    const deferred = before !== undefined && stillOnEarlierTask(before, key);
+    const logged = deferred
+      ? undefined
+      : await this.logMessage(deps, ws, sessionId, threadId, key, task.message);
+    const saved = await threadDeps.sessions.mutate(
       ws,
       threadId,
       (current) => {
@@ -721,19 +733,23 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
           if (meta.dispatch.taskToken === taskToken) return undefined;
           meta.dispatch.taskToken = taskToken;
         } else {
+          const busy = atWork(current);
           meta.dispatch = {
             fanoutKey: key,
             toolUseEventId: task.toolUseEventId,
             taskToken,
             startTokens:
               (current.session.usage.input_tokens ?? 0) + (current.session.usage.output_tokens ?? 0),
+            // A turn under way now began before this task: only one from the next step answers it.
+            fromStep: current.run.stepSeq + (busy ? 1 : 0),
+            ...(busy ? { pendingMessage: task.message } : {}),
             ...(task.tokenBudget ? { tokenBudget: task.tokenBudget } : {}),
           };
         }
         current.thread = meta;
         return current;
       },
-      { from: task.known },
+      { from: before },
     );
     await emitOnce(deps.store, deps.events, sessionId, `thread-running#${threadId}#${key}`, [
       {
@@ -748,9 +764,35 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       session_id: sessionId,
       session_thread_id: threadId,
     });
+    // Deferred, but the earlier turn ended meanwhile (before this dispatch was on the record, so its
+    // report did not deliver it): delivered now. Otherwise that turn's end delivers it.
+    const after = saved?.after ?? (await threadDeps.sessions.get(ws, threadId));
+    if (deferred && after && stillOnEarlierTask(after, key)) return;
+    const seq = logged ?? (await this.logMessage(deps, ws, sessionId, threadId, key, task.message));
     // Its running-index entry goes with the wake and names the session (the thread repository's),
     // so the sweeper can re-nudge a stalled thread.
-    await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
+    await wakeSession(threadDeps, ws, threadId, seq, "*");
+  }
+
+  /** Appends a task's message to the thread's log, once per (thread, task): its sequence. */
+  private async logMessage(
+    deps: StepDeps,
+    ws: string,
+    sessionId: string,
+    threadId: string,
+    key: string,
+    message: string,
+  ): Promise<number> {
+    const threadDeps = this.threadDeps(deps, ws, sessionId);
+    const [logged] = await emitOnce(deps.store, threadDeps.events, threadId, `dispatch#${key}`, [
+      {
+        type: "user.message",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: iso(deps.clock.now()),
+        content: text(message),
+      },
+    ]);
+    return logged?.seq ?? 0;
   }
 
   /**
@@ -884,6 +926,24 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const meta = metaOf(record);
     const dispatch = meta.dispatch;
     if (!dispatch || dispatch.answered) return;
+    if (!dispatch.cancelled && dispatch.fromStep !== undefined && record.run.stepSeq <= dispatch.fromStep) {
+      // The turn that ended began before this task was given (a cancelled task's turn, ending late):
+      // its reply is not this task's. The task's message, held back until now, is logged after that
+      // turn and the thread woken to answer it. (A task cancelled meanwhile is reported as such.)
+      const seq =
+        dispatch.pendingMessage === undefined
+          ? 0
+          : await this.logMessage(
+              deps,
+              workspaceId,
+              sessionId,
+              threadId,
+              dispatch.fanoutKey,
+              dispatch.pendingMessage,
+            );
+      await wakeSession(this.threadDeps(deps, workspaceId, sessionId), workspaceId, threadId, seq, "*");
+      return;
+    }
     await deps.store.put("resources", runningIndexEntry(workspaceId, threadId, sessionId));
     const outcome = dispatch.outcome ?? (await this.outcomeOf(deps, threadId, dispatch, stop));
     const threads = threadRepository(deps.store, sessionId);
