@@ -40,9 +40,10 @@ const MAX_BUNDLE_BYTES = 500 * 1024;
 const BUNDLE_BUDGETS: Partial<Record<string, number>> = {
   authorizer: 17.5 * 1024,
   "webhook-deliver": 185 * 1024,
-  "api-memory": 480 * 1024,
-  "api-workspace": 540 * 1024,
-  "api-stream": 420 * 1024,
+  api: 510 * 1024,
+  "api-memory": 490 * 1024,
+  "api-workspace": 550 * 1024,
+  "api-stream": 430 * 1024,
   "agent-step": 740 * 1024,
   grader: 360 * 1024,
   "dream-worker": 435 * 1024,
