@@ -766,8 +766,10 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     });
     // Deferred, but the earlier turn ended meanwhile (before this dispatch was on the record, so its
     // report did not deliver it): delivered now. Otherwise that turn's end delivers it.
-    const after = saved?.after ?? (await threadDeps.sessions.get(ws, threadId));
-    if (deferred && after && stillOnEarlierTask(after, key)) return;
+    if (deferred) {
+      const after = saved?.after ?? (await threadDeps.sessions.get(ws, threadId));
+      if (after && stillOnEarlierTask(after, key)) return;
+    }
     const seq = logged ?? (await this.logMessage(deps, ws, sessionId, threadId, key, task.message));
     // Its running-index entry goes with the wake and names the session (the thread repository's),
     // so the sweeper can re-nudge a stalled thread.
