@@ -8,7 +8,9 @@
  * task token on the agent-steps queue and waits until the thread's runtime calls SendTaskSuccess (the
  * thread went idle with a reply) or SendTaskFailure (it failed). Each iteration catches its own error
  * (failure, heartbeat loss, its own timeout), so a sibling's failure never loses a finished result.
- * After the Map one `fanout_resume` message carrying every result resumes the coordinator.
+ * After the Map one `fanout_resume` message carrying every result resumes the coordinator (its send
+ * retried with backoff). The message is a nudge, not the truth: each thread's outcome is on its
+ * record, so a resume that never arrives is made from the store by the sweeper's nudge.
  */
 
 /** Map concurrency: the issue caps a fan-out at 25 threads in flight. */
@@ -125,6 +127,18 @@ export const fanoutStateMachineDefinition = {
           "results.$": "$.results",
         },
       },
+      // A throttled or failed send is tried again (a duplicate resume is dropped); should it still
+      // fail, the execution fails and the sweeper resumes the coordinator from the store.
+      Retry: [
+        {
+          ErrorEquals: ["States.ALL"],
+          IntervalSeconds: 1,
+          BackoffRate: 2,
+          MaxAttempts: 6,
+          MaxDelaySeconds: 30,
+          JitterStrategy: "FULL",
+        },
+      ],
       End: true,
     },
   },

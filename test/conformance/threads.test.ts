@@ -22,6 +22,8 @@ afterAll(async () => h.close());
 type Tool = { name: string; input: unknown };
 /** What the coordinator answers next: tool calls, or (once results are in) a summary. */
 let coordinatorNext: Tool[] = [];
+/** How long the coordinator's dispatching call takes. */
+let coordinatorDelayMs = 0;
 /** How each worker answers, by its system prompt's name. */
 let workers: Record<string, (r: ReceivedRequest) => MockResponse> = {};
 
@@ -43,6 +45,7 @@ beforeEach(() => {
       coordinatorNext = [];
       return {
         stop_reason: "tool_use",
+        delayMs: coordinatorDelayMs,
         content: calls.map((c) => ({ type: "tool_use" as const, name: c.name, input: c.input })),
       };
     }
@@ -584,5 +587,168 @@ describe("multiagent threads", () => {
     await h.waitIdle(session.id, 8_000);
     workers = {};
     await h.client.beta.sessions.delete(session.id);
+  });
+
+  it("resumes a coordinator whose resume message was lost, from its threads' outcomes, exactly once", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    coordinatorNext = [send("alpha", "task A"), send("beta", "task B")];
+    // Every resume the execution sends is lost (failed send, dead letter): only the store knows.
+    const queue = h.stack.queue;
+    const original = queue.send;
+    const lost: unknown[] = [];
+    queue.send = (async (body: { kind?: string }, ...rest: unknown[]) => {
+      if (body?.kind === "fanout_resume") return void lost.push(body);
+      return (original as (...a: unknown[]) => Promise<void>).call(queue, body, ...rest);
+    }) as never;
+    try {
+      const session = await h.client.beta.sessions.create({
+        agent: coordinator.id,
+        environment_id: environmentId,
+      });
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      await waitFor("the resume to be lost", async () => (lost.length > 0 ? true : undefined));
+      await waitForQueueToSettle();
+      expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
+      // The sweeper, hours later (past the fan-out's deadline), three times.
+      const deps = h.stack.services.deps;
+      for (let i = 1; i <= 3; i++) {
+        await sweepStalledSessions({ ...deps, clock: { now: () => Date.now() + i * 3 * 3600_000 } });
+        await waitForQueueToSettle();
+      }
+      const idle = await h.waitIdle(session.id, 8_000);
+      expect(idle.status).toBe("idle");
+      const coordinatorCalls = () => h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR"));
+      expect(coordinatorCalls()).toHaveLength(2);
+      const results = resultsOf(coordinatorCalls()[1] as ReceivedRequest);
+      expect(results.map(textOf).sort()).toEqual(["alpha did it", "beta did it"]);
+      expect(results.every((r) => !r.is_error)).toBe(true);
+      // The lost resume arriving after all, twice: nothing changes.
+      const before = (await h.allEvents(session.id)).map((e) => e.id);
+      await original.call(queue, lost[0] as never);
+      await original.call(queue, lost[0] as never);
+      await waitForQueueToSettle();
+      expect((await h.allEvents(session.id)).map((e) => e.id)).toEqual(before);
+      expect(coordinatorCalls()).toHaveLength(2);
+      await h.client.beta.sessions.delete(session.id);
+    } finally {
+      queue.send = original;
+    }
+  });
+
+  it("honours an interrupt sent during the coordinator's dispatching model call: no thread runs", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = { alpha: endless(1_000) };
+    coordinatorNext = [send("alpha", "do the long task"), send("beta", "and this")];
+    coordinatorDelayMs = 1_500;
+    try {
+      const session = await h.client.beta.sessions.create({
+        agent: coordinator.id,
+        environment_id: environmentId,
+      });
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      const coordinatorCalls = () =>
+        h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR")).length;
+      await waitFor("the coordinator's call", async () => (coordinatorCalls() > 0 ? true : undefined));
+      await h.client.beta.sessions.events.send(session.id, { events: [{ type: "user.interrupt" }] });
+      const idle = await h.waitIdle(session.id, 8_000);
+      expect(idle.status).toBe("idle");
+      await waitForQueueToSettle();
+      const primary = await h.allEvents(session.id);
+      const last = primary.at(-1) as { type: string; stop_reason?: { type: string } };
+      expect(last.type).toBe("session.status_idle");
+      expect(last.stop_reason?.type).toBe("end_turn");
+      expect(coordinatorCalls()).toBe(1);
+      expect(callsOf("alpha") + callsOf("beta")).toBe(0);
+      const results = primary.filter((e) => e.type === "agent.tool_result") as Array<{
+        is_error: boolean;
+        content: Array<{ text: string }>;
+      }>;
+      expect(results).toHaveLength(2);
+      for (const r of results) {
+        expect(r.is_error).toBe(true);
+        expect(r.content[0]?.text).toMatch(/cancelled: the coordinator was interrupted/);
+      }
+      for (const t of await threadsOf(session.id)) expect(t.status).toBe("idle");
+      await h.client.beta.sessions.delete(session.id);
+    } finally {
+      coordinatorDelayMs = 0;
+      workers = {};
+    }
+  });
+
+  it("answers a follow-up to a thread still in its timed-out task's turn with the follow-up's reply", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const flatten = (content: unknown): string =>
+      typeof content === "string"
+        ? content
+        : Array.isArray(content)
+          ? content
+              .map((b: { type: string; text?: string; content?: unknown }) =>
+                b.type === "text" ? (b.text ?? "") : b.type === "tool_result" ? flatten(b.content) : "",
+              )
+              .join("\n")
+          : "";
+    let coordinatorCall = 0;
+    h.upstream.fallback = (r) => {
+      if (systemOf(r).startsWith("COORDINATOR")) {
+        coordinatorCall++;
+        if (coordinatorCall === 1)
+          return {
+            stop_reason: "tool_use",
+            content: [
+              {
+                type: "tool_use",
+                name: "send_to_agent",
+                input: { agent_name: "alpha", message: "OLD TASK", timeout_seconds: 1 },
+              },
+            ],
+          };
+        if (coordinatorCall === 2) {
+          // The thread timed out (its model call is still in flight): follow it up at once.
+          const threadId = /Thread (sthr_\w+)/.exec(flatten(lastUser(r)?.content))?.[1];
+          return {
+            stop_reason: "tool_use",
+            content: [
+              {
+                type: "tool_use",
+                name: "send_to_agent",
+                input: { thread_id: threadId, message: "NEW FOLLOW-UP TASK" },
+              },
+            ],
+          };
+        }
+        return { content: "summary done" };
+      }
+      return flatten(lastUser(r)?.content).includes("NEW FOLLOW-UP")
+        ? { content: "answer to the follow-up" }
+        : { content: "answer to the OLD task", delayMs: 2_000 };
+    };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await waitFor("the coordinator's third call", async () => (coordinatorCall >= 3 ? true : undefined));
+    await h.waitIdle(session.id, 8_000);
+    const results = (await h.allEvents(session.id)).filter((e) => e.type === "agent.tool_result") as Array<{
+      is_error: boolean;
+      content: Array<{ text: string }>;
+    }>;
+    expect(results.map((r) => r.is_error)).toEqual([true, false]);
+    expect(results[1]?.content[0]?.text).toBe("answer to the follow-up");
+    // The thread read the follow-up after its earlier turn's reply, in a turn of its own.
+    const [thread] = await threadsOf(session.id);
+    const log: string[] = [];
+    for await (const e of h.client.beta.sessions.threads.events.list(thread?.id as string, {
+      session_id: session.id,
+    }))
+      if (e.type === "user.message" || e.type === "agent.message") log.push(flatten(e.content));
+    expect(log).toEqual([
+      "OLD TASK",
+      "answer to the OLD task",
+      "NEW FOLLOW-UP TASK",
+      "answer to the follow-up",
+    ]);
+    expect(callsOf("alpha")).toBe(2);
   });
 });

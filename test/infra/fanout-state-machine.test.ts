@@ -52,6 +52,15 @@ describe("fan-out ASL", () => {
     expect(task.Parameters.MessageBody["taskToken.$"]).toBe("$$.Task.Token");
   });
 
+  it("retries the resume's send with backoff (a throttled SendMessage must not fail the execution)", () => {
+    const resume = fanoutStateMachineDefinition.States.ResumeCoordinator;
+    expect(resume.Resource).toBe("arn:aws:states:::sqs:sendMessage");
+    expect(resume.Retry).toEqual([
+      expect.objectContaining({ ErrorEquals: ["States.ALL"], BackoffRate: 2, JitterStrategy: "FULL" }),
+    ]);
+    expect(resume.Retry[0]?.MaxAttempts).toBeGreaterThanOrEqual(3);
+  });
+
   it("is exactly the definition the CDK template deploys", () => {
     const machines = Object.values(template.findResources("AWS::StepFunctions::StateMachine"));
     expect(machines).toHaveLength(1);

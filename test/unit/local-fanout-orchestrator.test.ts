@@ -34,12 +34,15 @@ function input(threads: Array<[string, number]>): FanoutExecutionInput {
   };
 }
 
-function harness() {
+function harness(failResumeSends = 0) {
   const sent: Array<Record<string, unknown>> = [];
   let notify: () => void = () => {};
+  let failures = failResumeSends;
   const orchestrator = new LocalFanoutOrchestrator({
     definition: fanoutStateMachineDefinition,
     send: async (body) => {
+      if ((body as { kind?: string }).kind === "fanout_resume" && failures-- > 0)
+        throw new Error("SQS SendMessage throttled");
       sent.push(body as Record<string, unknown>);
       notify();
     },
@@ -111,5 +114,14 @@ describe("LocalFanoutOrchestrator", () => {
     const results = resumes()[0]?.results as Array<{ threadId: string; ok: boolean; error?: string }>;
     expect(results.find((r) => r.threadId === "slow")).toMatchObject({ ok: false, error: "States.Timeout" });
     expect(results.find((r) => r.threadId === "fast")).toMatchObject({ ok: true });
+  });
+
+  it("sends the resume again when its send fails (ResumeCoordinator's Retry)", async () => {
+    const { orchestrator, until, dispatches, resumes } = harness(2);
+    await orchestrator.start("sesn_1-2", input([["a", 60]]));
+    await until(() => dispatches().length === 1);
+    await orchestrator.sendTaskSuccess(dispatches()[0]?.taskToken as string, { threadId: "a", reply: "A" });
+    await until(() => resumes().length === 1);
+    expect(resumes()[0]?.results).toEqual([{ threadId: "a", toolUseEventId: "use_a", ok: true, reply: "A" }]);
   });
 });

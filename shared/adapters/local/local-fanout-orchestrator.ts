@@ -3,8 +3,9 @@
  * with its two task states bound to local handlers — `RunThread` puts the thread's dispatch nudge
  * (with a fresh task token) on the local agent-steps queue and waits for the token's answer;
  * `ResumeCoordinator` puts the resume message there. Executions live in memory: after a restart the
- * sweeper re-nudges the waiting coordinator, which starts its fan-out again (threads that answered
- * already answer again at once).
+ * threads are re-nudged and record their outcomes, and the sweeper's nudge of the waiting coordinator
+ * resumes it from the store (threads-runtime.ts `startFanout`); a start of an execution this process
+ * never ran (a lost start) starts it (threads that answered already answer again at once).
  */
 import { StateMachine } from "aws-local-stepfunctions";
 import type { FanoutOrchestrator, Logger } from "../../core/ports.js";

@@ -258,7 +258,8 @@ async function commitStep(
   const decide = (
     current: SessionRecord,
   ): { next: "continue" } | { next: "park" } | { next: "idle"; stop: StopReason } => {
-    // Parked work runs to its end (a fan-out's threads are already told): the run waits.
+    // Parked work runs to its end (a fan-out's threads are already told): the run waits. An
+    // interrupt that came during the step stays pending for the extension (park, below).
     if (parkedBy) return { next: "park" };
     if (current.run.interruptSeq > current.run.interruptHandledSeq)
       return { next: "idle", stop: { type: "end_turn" } };
@@ -292,7 +293,9 @@ async function commitStep(
     next.run.stepClaims = 0;
     next.run.watermark = record.watermark;
     next.run.attempt = 0;
-    next.run.interruptHandledSeq = next.run.interruptSeq;
+    // Parking does not honour an interrupt: the extension's resumeParked sees it pending and stops
+    // the parked work (threads: the fan-out is cancelled), and the step after it ends the turn.
+    if (decision.next !== "park") next.run.interruptHandledSeq = next.run.interruptSeq;
     if (decision.next === "park") {
       next.run.leaseUntil = undefined;
       next.run.leaseOwner = undefined;

@@ -24,6 +24,14 @@ const dispatchSchema = lazySchema(() =>
     tokenBudget: z.number().int().positive().optional(),
     /** Usage of the thread when the dispatch started, to apply `tokenBudget` to this dispatch only. */
     startTokens: z.number().int().min(0).default(0),
+    /**
+     * The first step of the thread sure to read this dispatch's message: its step then, or the next
+     * one if a step was under way (it may have read the log before the message). A turn that ends
+     * before it began before the task and cannot answer it (a cancelled task's turn ending late).
+     */
+    fromStep: z.number().int().min(0).optional(),
+    /** The task's message while it waits for the earlier turn to end (then logged, `dispatch#<key>`). */
+    pendingMessage: z.string().optional(),
     /** Set when siblings are cancelled (failure policy `cancel_siblings`). */
     cancelled: z.boolean().optional(),
     /** Why it was cancelled (a failed sibling, the coordinator's interrupt, its fan-out giving up). */

@@ -15,6 +15,7 @@ import { idPrefix } from "../../contract/ids.js";
 import type { SessionAgent, SessionEvent, SessionUsage } from "../../contract/sdk-types.js";
 import {
   FANOUT_HEARTBEAT_SECONDS,
+  FANOUT_MAX_CONCURRENCY,
   type FanoutExecutionInput,
 } from "../../infra-spec/fanout-state-machine.js";
 import { emitOnce } from "../events/emit-once.js";
@@ -87,6 +88,45 @@ const readyWorkFirst = () => new Promise<void>((resolve) => setImmediate(resolve
 const THREADS = "threads";
 /** The fan-out step a coordinator waits on, if it is parked by one. */
 const fanoutStepOf = (run: RunState) => (run.parkedBy === THREADS ? run.parkedStep : undefined);
+/** Why the threads of an interrupted coordinator's fan-out were cancelled. */
+const INTERRUPTED = "the coordinator was interrupted";
+/**
+ * How long a fan-out may take: its longest timeout per wave of at most FANOUT_MAX_CONCURRENCY
+ * threads, plus the heartbeat interval. The sweeper looks at a parked coordinator again after this,
+ * and a fan-out this old is over whatever its execution did (its iterations time out by then).
+ */
+const fanoutWaitMs = (timeoutSeconds: number[]) =>
+  (Math.ceil(timeoutSeconds.length / FANOUT_MAX_CONCURRENCY) * Math.max(...timeoutSeconds) +
+    FANOUT_HEARTBEAT_SECONDS) *
+  1000;
+const atWork = (run: SessionRecord) =>
+  run.session.status === "running" || run.session.status === "rescheduling";
+/**
+ * Whether a thread is still in the turn of a task before task `key`: running, and either on another
+ * task, or on this one before the step its turn for it starts at (`fromStep`).
+ */
+const stillOnEarlierTask = (thread: SessionRecord, key: string) => {
+  if (!atWork(thread)) return false;
+  const dispatch = metaOf(thread).dispatch;
+  if (dispatch?.fanoutKey !== key) return true;
+  return dispatch.fromStep !== undefined && thread.run.stepSeq < dispatch.fromStep;
+};
+/** A thread's result as the store holds it (`recorded`: its outcome for the fan-out is there). */
+interface StoredResult {
+  threadId: string;
+  toolUseEventId: string;
+  recorded: boolean;
+  ok: boolean;
+  reply?: string;
+  error?: string;
+  cause?: string;
+}
+/** A thread's failed outcome as its task's failure (SendTaskFailure's error and cause). */
+const taskFailureOf = (outcome: { error?: string }) => ({
+  ok: false as const,
+  error: outcome.error?.startsWith("cancelled") ? "ThreadCancelled" : "ThreadFailed",
+  cause: outcome.error ?? "failed",
+});
 
 export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
   /** Stored plans never change, so a process keeps the ones it read (25 dispatches read one plan). */
@@ -459,6 +499,14 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     }
   }
 
+  /**
+   * The parked coordinator was claimed: right after its park commit, or by the sweeper's nudge. A
+   * nudge first asks the store whether the fan-out is over — every thread's outcome recorded, or its
+   * deadline passed — and if so resumes the coordinator from the store: the execution's own resume
+   * message may have been lost (a failed send, a dead letter), and a start of an execution that
+   * already ran does nothing. Otherwise the execution is started (again: idempotent by name, which
+   * recovers a lost start or an execution the embedded stack lost in a restart).
+   */
   private async startFanout(deps: StepDeps, record: SessionRecord): Promise<void> {
     const fanoutStep = fanoutStepOf(record.run);
     if (fanoutStep === undefined) return;
@@ -466,6 +514,34 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const plan = await this.plan(deps, sessionId, fanoutStep);
     if (!plan) throw new Error(`session ${sessionId}: no fan-out plan for step ${fanoutStep}`);
     const items = dispatchedItems(plan);
+    const waitMs = fanoutWaitMs(items.map((i) => i.dispatch.timeoutSeconds));
+    const interrupted = record.run.interruptSeq > record.run.interruptHandledSeq;
+    // The park commit's own call holds no lease; a claim (the sweeper's nudge) does.
+    const nudged = record.run.leaseOwner !== undefined;
+    if (nudged) {
+      const results = await this.storedResults(deps, record.workspaceId, sessionId, fanoutStep, items);
+      const pastDeadline = deps.clock.now() >= Date.parse(plan.createdAt) + waitMs;
+      if (pastDeadline || results.every((r) => r.recorded)) {
+        deps.logger.info("resuming a coordinator from its threads' stored outcomes", {
+          sessionId,
+          fanoutStep,
+          pastDeadline,
+        });
+        await this.resume(deps, this.resumeMessage(record, fanoutStep, results));
+        return;
+      }
+    } else if (interrupted) {
+      // Interrupted during the model call that dispatched (the park kept the interrupt pending): no
+      // thread is started; each call is answered as cancelled, and the next step ends the turn.
+      const results = items.map((i) => ({
+        recorded: true,
+        threadId: i.dispatch.threadId,
+        toolUseEventId: i.toolUseEventId,
+        ...taskFailureOf({ error: `cancelled: ${INTERRUPTED}` }),
+      }));
+      await this.resume(deps, this.resumeMessage(record, fanoutStep, results));
+      return;
+    }
     const input: FanoutExecutionInput = {
       schemaVersion: 1,
       queueUrl: this.options.queueUrl,
@@ -489,12 +565,9 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     if (!deps.orchestrator) throw new Error("threads need a fan-out orchestrator");
     await deps.orchestrator.start(`${sessionId}-${fanoutStep}`, input);
     // An interrupt whose cancel a crash cut short is finished when the sweeper re-nudges the coordinator.
-    if (record.run.interruptSeq > record.run.interruptHandledSeq)
-      await this.cancelFanout(deps, record.workspaceId, sessionId, fanoutStep);
-    // The sweeper looks again only after the longest thread could have finished (then restarts the
-    // execution idempotently: a lost start or a lost local execution is recovered).
-    const waitMs =
-      (Math.max(...items.map((i) => i.dispatch.timeoutSeconds)) + FANOUT_HEARTBEAT_SECONDS) * 1000;
+    if (interrupted) await this.cancelFanout(deps, record.workspaceId, sessionId, fanoutStep);
+    // The sweeper looks again only after the longest thread could have finished: then the fan-out is
+    // over by the store's account (above), or the execution is started again.
     await deps.sessions.mutate(record.workspaceId, sessionId, (current) => {
       if (fanoutStepOf(current.run) !== fanoutStep) return undefined;
       current.run.leaseUntil = undefined;
@@ -502,6 +575,61 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       current.run.nudgeAfter = deps.clock.now() + waitMs;
       return current;
     });
+  }
+
+  /**
+   * Every dispatched thread's result as its thread record holds it (`recorded`: its outcome for this
+   * fan-out is there), shaped like the execution's results; a thread without one gave no result.
+   */
+  private async storedResults(
+    deps: StepDeps,
+    ws: string,
+    sessionId: string,
+    fanoutStep: number,
+    items: ReturnType<typeof dispatchedItems>,
+  ): Promise<StoredResult[]> {
+    const threads = threadRepository(deps.store, sessionId);
+    return Promise.all(
+      items.map(async (item) => {
+        const thread = await threads.get(ws, item.dispatch.threadId);
+        const dispatch = thread ? metaOf(thread).dispatch : undefined;
+        const outcome = dispatch?.fanoutKey === String(fanoutStep) ? dispatch.outcome : undefined;
+        const base = { threadId: item.dispatch.threadId, toolUseEventId: item.toolUseEventId };
+        if (!outcome)
+          return {
+            ...base,
+            recorded: false,
+            ok: false,
+            error: "no result was recorded by the fan-out's deadline",
+          };
+        return outcome.ok
+          ? { ...base, recorded: true, ok: true, reply: (outcome.reply ?? "").slice(0, MAX_REPLY_CHARS) }
+          : { ...base, recorded: true, ...taskFailureOf(outcome) };
+      }),
+    );
+  }
+
+  /** The resume the execution would have sent, made of `results` (resume's input, never queued). */
+  private resumeMessage(
+    record: SessionRecord,
+    fanoutStep: number,
+    results: StoredResult[],
+  ): FanoutResumeMessage {
+    return {
+      schemaVersion: 1,
+      kind: "fanout_resume",
+      workspaceId: record.workspaceId,
+      sessionId: record.session.id,
+      fanoutStep,
+      results: results.map(({ threadId, toolUseEventId, ok, reply, error, cause }) => ({
+        threadId,
+        toolUseEventId,
+        ok,
+        reply,
+        error,
+        cause,
+      })),
+    };
   }
 
   /** Handles a fan-out message from the agent-steps queue; false when `body` is not one. */
@@ -531,6 +659,15 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       await this.answer(deps, taskToken, threadId, known.outcome);
       return;
     }
+    if (known && Number(known.fanoutKey) > Number(fanoutKey)) {
+      // A dispatch of an earlier fan-out arriving after a later one gave the thread its next task.
+      await deps.orchestrator?.sendTaskFailure(
+        taskToken,
+        "ThreadCancelled",
+        "a later fan-out took the thread",
+      );
+      return;
+    }
     await this.giveTask(deps, {
       workspaceId: ws,
       sessionId,
@@ -546,11 +683,11 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     // Checked after the thread is awake: an interrupt whose cancel ran before this dispatch existed
     // is seen here (its coordinator write precedes this read), one that ran later saw the dispatch.
     const parent = await deps.sessions.get(ws, sessionId);
-    if (
-      parent &&
-      fanoutStepOf(parent.run) === Number(fanoutKey) &&
-      parent.run.interruptSeq > parent.run.interruptHandledSeq
-    )
+    if (!parent || fanoutStepOf(parent.run) !== Number(fanoutKey))
+      // The coordinator no longer waits on this fan-out (resumed from the store at its deadline while
+      // the execution still ran): nobody reads this thread's answer, so it stops.
+      await this.cancelThreads(deps, ws, sessionId, fanoutKey, [threadId], "its fan-out ended without it");
+    else if (parent.run.interruptSeq > parent.run.interruptHandledSeq)
       await this.cancelFanout(deps, ws, sessionId, Number(fanoutKey));
   }
 
@@ -579,15 +716,15 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const { workspaceId: ws, sessionId, threadId, key, taskToken } = task;
     const threadDeps = this.threadDeps(deps, ws, sessionId);
     const now = deps.clock.now();
-    const [logged] = await emitOnce(deps.store, threadDeps.events, threadId, `dispatch#${key}`, [
-      {
-        type: "user.message",
-        id: deps.ids.next(idPrefix.event),
-        processed_at: iso(now),
-        content: text(task.message),
-      },
-    ]);
-    await threadDeps.sessions.mutate(
+    // A thread still in the turn of a task given up on (cancelled, its model call in flight) gets
+    // the message once that turn has ended (threadIdle): written now, it would come before that
+    // turn's reply, and the turn's end would be taken for this task's.
+    const before = task.known ?? (await threadDeps.sessions.get(ws, threadId));
+    const deferred = before !== undefined && stillOnEarlierTask(before, key);
+    const logged = deferred
+      ? undefined
+      : await this.logMessage(deps, ws, sessionId, threadId, key, task.message);
+    const saved = await threadDeps.sessions.mutate(
       ws,
       threadId,
       (current) => {
@@ -596,19 +733,23 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
           if (meta.dispatch.taskToken === taskToken) return undefined;
           meta.dispatch.taskToken = taskToken;
         } else {
+          const busy = atWork(current);
           meta.dispatch = {
             fanoutKey: key,
             toolUseEventId: task.toolUseEventId,
             taskToken,
             startTokens:
               (current.session.usage.input_tokens ?? 0) + (current.session.usage.output_tokens ?? 0),
+            // A turn under way now began before this task: only one from the next step answers it.
+            fromStep: current.run.stepSeq + (busy ? 1 : 0),
+            ...(busy ? { pendingMessage: task.message } : {}),
             ...(task.tokenBudget ? { tokenBudget: task.tokenBudget } : {}),
           };
         }
         current.thread = meta;
         return current;
       },
-      { from: task.known },
+      { from: before },
     );
     await emitOnce(deps.store, deps.events, sessionId, `thread-running#${threadId}#${key}`, [
       {
@@ -623,9 +764,37 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       session_id: sessionId,
       session_thread_id: threadId,
     });
+    // Deferred, but the earlier turn ended meanwhile (before this dispatch was on the record, so its
+    // report did not deliver it): delivered now. Otherwise that turn's end delivers it.
+    if (deferred) {
+      const after = saved?.after ?? (await threadDeps.sessions.get(ws, threadId));
+      if (after && stillOnEarlierTask(after, key)) return;
+    }
+    const seq = logged ?? (await this.logMessage(deps, ws, sessionId, threadId, key, task.message));
     // Its running-index entry goes with the wake and names the session (the thread repository's),
     // so the sweeper can re-nudge a stalled thread.
-    await wakeSession(threadDeps, ws, threadId, logged?.seq ?? 0, "*");
+    await wakeSession(threadDeps, ws, threadId, seq, "*");
+  }
+
+  /** Appends a task's message to the thread's log, once per (thread, task): its sequence. */
+  private async logMessage(
+    deps: StepDeps,
+    ws: string,
+    sessionId: string,
+    threadId: string,
+    key: string,
+    message: string,
+  ): Promise<number> {
+    const threadDeps = this.threadDeps(deps, ws, sessionId);
+    const [logged] = await emitOnce(deps.store, threadDeps.events, threadId, `dispatch#${key}`, [
+      {
+        type: "user.message",
+        id: deps.ids.next(idPrefix.event),
+        processed_at: iso(deps.clock.now()),
+        content: text(message),
+      },
+    ]);
+    return logged?.seq ?? 0;
   }
 
   /**
@@ -691,12 +860,10 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
         threadId,
         reply: (outcome.reply ?? "").slice(0, MAX_REPLY_CHARS),
       });
-    else
-      await deps.orchestrator.sendTaskFailure(
-        token,
-        outcome.error?.startsWith("cancelled") ? "ThreadCancelled" : "ThreadFailed",
-        outcome.error ?? "failed",
-      );
+    else {
+      const failure = taskFailureOf(outcome);
+      await deps.orchestrator.sendTaskFailure(token, failure.error, failure.cause);
+    }
   }
 
   /** Budget rule of a child thread: its own token budget for the dispatch, and the shared session budget. */
@@ -761,6 +928,24 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const meta = metaOf(record);
     const dispatch = meta.dispatch;
     if (!dispatch || dispatch.answered) return;
+    if (!dispatch.cancelled && dispatch.fromStep !== undefined && record.run.stepSeq <= dispatch.fromStep) {
+      // The turn that ended began before this task was given (a cancelled task's turn, ending late):
+      // its reply is not this task's. The task's message, held back until now, is logged after that
+      // turn and the thread woken to answer it. (A task cancelled meanwhile is reported as such.)
+      const seq =
+        dispatch.pendingMessage === undefined
+          ? 0
+          : await this.logMessage(
+              deps,
+              workspaceId,
+              sessionId,
+              threadId,
+              dispatch.fanoutKey,
+              dispatch.pendingMessage,
+            );
+      await wakeSession(this.threadDeps(deps, workspaceId, sessionId), workspaceId, threadId, seq, "*");
+      return;
+    }
     await deps.store.put("resources", runningIndexEntry(workspaceId, threadId, sessionId));
     const outcome = dispatch.outcome ?? (await this.outcomeOf(deps, threadId, dispatch, stop));
     const threads = threadRepository(deps.store, sessionId);
@@ -926,10 +1111,14 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const plan = await this.plan(deps, sessionId, fanoutStep);
     if (!plan) return;
     const ids = dispatchedItems(plan).map((i) => i.dispatch.threadId);
-    await this.cancelThreads(deps, ws, sessionId, String(fanoutStep), ids, "the coordinator was interrupted");
+    await this.cancelThreads(deps, ws, sessionId, String(fanoutStep), ids, INTERRUPTED);
   }
 
-  /** The fan-out ended: every result becomes its `send_to_agent` call's tool result; the coordinator resumes. */
+  /**
+   * The fan-out ended: every result becomes its `send_to_agent` call's tool result; the coordinator
+   * resumes. From the execution's message or, when that was lost, from the store (startFanout); the
+   * first to clear the park wins, and the other finds it cleared and changes nothing.
+   */
   private async resume(deps: StepDeps, message: FanoutResumeMessage) {
     const { workspaceId: ws, sessionId, fanoutStep } = message;
     const record = await deps.sessions.get(ws, sessionId);
@@ -973,6 +1162,9 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
         if (fanoutStepOf(current.run) !== fanoutStep) return undefined;
         current.run.parkedStep = undefined;
         current.run.parkedBy = undefined;
+        // A resume from the store runs in the claim of a nudge: its lease ends with the park.
+        current.run.leaseUntil = undefined;
+        current.run.leaseOwner = undefined;
         current.run.threadUsage = threadUsage;
         current.run.stepClaims = 0;
         current.run.nudgeAfter = deps.clock.now() + deps.leaseMs;
