@@ -4,46 +4,12 @@
  * repaired by the next operation — no lost memory, no stuck path, no missing version.
  */
 import { describe, expect, it } from "vitest";
-import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document-store.js";
 import { NotFoundError } from "../../shared/contract/errors.js";
 import { TimeSortableIds } from "../../shared/contract/ids.js";
 import { MemoryPathConflictError } from "../../shared/contract/memory-stores.js";
 import { MemoriesService, PATH_CLAIM_LEASE_MS } from "../../shared/core/memory/memories-service.js";
 import { MemoryStoresService } from "../../shared/core/memory/memory-stores-service.js";
-import type { PutOptions, StoredItem, TableName } from "../../shared/core/ports.js";
-
-class CrashError extends Error {}
-
-/**
- * "Crashes" before the first put/delete whose partition key matches `crashOn`: from then on every
- * write fails (the process is dead, so no cleanup code gets to write either) until `restart()`.
- */
-class CrashingStore extends MemoryDocumentStore {
-  crashOn: { op: "put" | "delete"; pk: RegExp } | undefined;
-  private dead = false;
-  restart() {
-    this.dead = false;
-  }
-  private maybeCrash(op: "put" | "delete", pk: string) {
-    if (this.crashOn && this.crashOn.op === op && this.crashOn.pk.test(pk)) {
-      this.crashOn = undefined;
-      this.dead = true;
-    }
-    if (this.dead) throw new CrashError(`crashed before ${op} ${pk}`);
-  }
-  override async increment(table: TableName, pk: string, sk: string | number, attribute: string, by: number) {
-    if (this.dead) throw new CrashError(`crashed before increment ${pk}`);
-    return super.increment(table, pk, sk, attribute, by);
-  }
-  override async put(table: TableName, item: StoredItem, options?: PutOptions) {
-    this.maybeCrash("put", item.pk);
-    return super.put(table, item, options);
-  }
-  override async delete(table: TableName, pk: string, sk: string | number) {
-    this.maybeCrash("delete", pk);
-    return super.delete(table, pk, sk);
-  }
-}
+import { CrashError, CrashingStore } from "../fixtures/crashing-store.js";
 
 const WS = "wrkspc_test";
 const api = { actor: { type: "api_actor" as const, api_key_id: "apikey_t" } };

@@ -6,11 +6,10 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { AesSecretSealer } from "../../shared/adapters/local/aes-secret-sealer.js";
-import { MemoryDocumentStore } from "../../shared/adapters/local/memory-document-store.js";
 import { ConflictError, NotFoundError } from "../../shared/contract/errors.js";
 import { TimeSortableIds } from "../../shared/contract/ids.js";
 import type { CredentialCreate } from "../../shared/contract/vaults.js";
-import type { PutOptions, SecretSealer, StoredItem, TableName } from "../../shared/core/ports.js";
+import type { SecretSealer } from "../../shared/core/ports.js";
 import { CredentialsService } from "../../shared/core/vaults/credentials-service.js";
 import { checkSessionVaults } from "../../shared/core/vaults/session-vaults.js";
 import { VaultCredentials } from "../../shared/core/vaults/vault-credentials.js";
@@ -22,47 +21,7 @@ import {
   vaultKey,
 } from "../../shared/core/vaults/vault-records.js";
 import { VaultsService } from "../../shared/core/vaults/vaults-service.js";
-
-class CrashError extends Error {}
-
-/**
- * "Crashes" before the first put/delete whose partition key matches `crashOn`: from then on every
- * write fails (the process is dead) until `restart()`. `afterGet` runs once after the next get of a
- * matching partition, before its result is returned: a competing request between a read and the
- * write that follows it.
- */
-class CrashingStore extends MemoryDocumentStore {
-  crashOn: { op: "put" | "delete"; pk: RegExp } | undefined;
-  afterGet: { pk: RegExp; run: () => Promise<void> } | undefined;
-  private dead = false;
-  restart() {
-    this.dead = false;
-  }
-  private maybeCrash(op: "put" | "delete", pk: string) {
-    if (this.crashOn && this.crashOn.op === op && this.crashOn.pk.test(pk)) {
-      this.crashOn = undefined;
-      this.dead = true;
-    }
-    if (this.dead) throw new CrashError(`crashed before ${op} ${pk}`);
-  }
-  override async get(table: TableName, pk: string, sk: string | number) {
-    const item = await super.get(table, pk, sk);
-    const hook = this.afterGet;
-    if (hook?.pk.test(pk)) {
-      this.afterGet = undefined;
-      await hook.run();
-    }
-    return item;
-  }
-  override async put(table: TableName, item: StoredItem, options?: PutOptions) {
-    this.maybeCrash("put", item.pk);
-    return super.put(table, item, options);
-  }
-  override async delete(table: TableName, pk: string, sk: string | number) {
-    this.maybeCrash("delete", pk);
-    return super.delete(table, pk, sk);
-  }
-}
+import { CrashError, CrashingStore } from "../fixtures/crashing-store.js";
 
 const WS = "wrkspc_t";
 const SERVER = "https://mcp.example.com/mcp";
