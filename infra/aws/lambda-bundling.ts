@@ -11,6 +11,23 @@ import { fileURLToPath } from "node:url";
 export const REQUIRE_BANNER =
   "import{createRequire as __reverieCreateRequire}from'module';const require=__reverieCreateRequire(import.meta.url);";
 
+/**
+ * The esbuild options of reverie-runtime.ts's NodejsFunction `bundling` (ESM, node24, minified,
+ * external source maps without sources, the `require` banner), for what is built outside CDK the
+ * same way: the side files (lambda-side-files.ts) and the AWS-on-moto harness's bundles.
+ */
+export const LAMBDA_ESBUILD_OPTIONS = {
+  bundle: true,
+  format: "esm",
+  target: "node24",
+  platform: "node",
+  mainFields: ["module", "main"],
+  minify: true,
+  sourcemap: "external",
+  sourcesContent: false,
+  banner: { js: REQUIRE_BANNER },
+} as const;
+
 /** The module that stands in for a package a bundle leaves out (see absent-module.ts). */
 export const ABSENT_MODULE = join(dirname(fileURLToPath(import.meta.url)), "absent-module.ts");
 

@@ -17,7 +17,7 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BuildOptions, build } from "esbuild";
-import { bundleAliases, REQUIRE_BANNER } from "./lambda-bundling.js";
+import { bundleAliases, LAMBDA_ESBUILD_OPTIONS } from "./lambda-bundling.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -87,16 +87,9 @@ function sideFileBuildOptions(
   options: { modelProvider?: string; bundleAwsSdk?: boolean },
 ): BuildOptions {
   return {
-    bundle: true,
-    format: "esm",
-    target: "node24",
-    platform: "node",
-    mainFields: ["module", "main"],
-    minify: true,
-    sourcemap: "external",
-    sourcesContent: false,
+    ...LAMBDA_ESBUILD_OPTIONS,
+    mainFields: [...LAMBDA_ESBUILD_OPTIONS.mainFields],
     external: options.bundleAwsSdk ? [] : ["@aws-sdk/*", "@smithy/*"],
-    banner: { js: REQUIRE_BANNER },
     alias: bundleAliases(functionName, options.modelProvider),
     tsconfig: join(repoRoot, "tsconfig.json"),
     logLevel: "error",

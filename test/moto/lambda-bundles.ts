@@ -13,7 +13,7 @@ import {
   absentAliases,
   builtinAliases,
   bundleAliases,
-  REQUIRE_BANNER,
+  LAMBDA_ESBUILD_OPTIONS,
   SAME_PACKAGE_ALIASES,
 } from "../../infra/aws/lambda-bundling.js";
 import { buildSideFiles, sideFileDefines } from "../../infra/aws/lambda-side-files.js";
@@ -52,16 +52,9 @@ export function cdkBuildOptions(outdir: string): BuildOptions {
   return {
     outdir,
     outExtension: { ".js": ".mjs" },
-    bundle: true,
-    format: "esm",
-    target: "node24",
-    platform: "node",
-    mainFields: ["module", "main"],
-    minify: true,
-    sourcemap: "external",
-    sourcesContent: false,
+    ...LAMBDA_ESBUILD_OPTIONS,
+    mainFields: [...LAMBDA_ESBUILD_OPTIONS.mainFields],
     external: ["@aws-sdk/*", "@smithy/*"],
-    banner: { js: REQUIRE_BANNER },
     tsconfig: join(repoRoot, "tsconfig.json"),
     logLevel: "error",
   };
