@@ -25,7 +25,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } f
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { ABSENT_MODULE, REQUIRE_BANNER } from "../../infra/aws/lambda-bundling.js";
+import { ABSENT_MODULE, LAMBDA_ESBUILD_OPTIONS } from "../../infra/aws/lambda-bundling.js";
 import { functionEnvironments } from "../moto/aws-on-moto-stack.js";
 import type { AwsResources } from "../moto/aws-resources.js";
 import { buildLambdaBundles, type LambdaFunctionName, lambdaFunctionNames } from "../moto/lambda-bundles.js";
@@ -198,19 +198,12 @@ async function buildBaseline(ref: string) {
         entryPoints: { [name]: join(root, "functions", `${name}.ts`) },
         outdir,
         outExtension: { ".js": ".mjs" },
-        bundle: true,
-        format: "esm",
-        target: "node24",
-        platform: "node",
-        mainFields: ["module", "main"],
-        minify: true,
-        sourcemap: "external",
-        sourcesContent: false,
+        ...LAMBDA_ESBUILD_OPTIONS,
+        mainFields: [...LAMBDA_ESBUILD_OPTIONS.mainFields],
         external: ["@aws-sdk/*", "@smithy/*", ...(refAliases ? [] : ["@anthropic-ai/bedrock-sdk"])],
         alias:
           refAliases?.(name) ??
           (name === "agent-step" ? { ajv: ABSENT_MODULE, "ajv-formats": ABSENT_MODULE } : {}),
-        banner: { js: REQUIRE_BANNER },
         tsconfig: join(root, "tsconfig.json"),
         logLevel: "error",
       }),
