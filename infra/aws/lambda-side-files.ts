@@ -41,8 +41,10 @@ export const SIDE_FILES: readonly SideFile[] = [
     functions: ["agent-step"],
   },
   {
-    // fflate and js-yaml (~59 KiB): skill uploads and downloads, and a deployment's skills
-    // (shared/core/skills/skill-bundle.ts).
+    // fflate and js-yaml (~59 KiB): a skill upload packs its canonical zip and reads SKILL.md's
+    // front matter with them (shared/core/skills/skill-bundle.ts); reading a stored skill does not
+    // (upload-zip.ts). deployment-runner reaches the same module, so without the side file its
+    // bundle would carry both although it only reads skills.
     define: "__REVERIE_SKILL_CODECS_FILE__",
     file: "skill-codecs.mjs",
     entry: "shared/core/skills/skill-codecs.ts",

@@ -172,6 +172,6 @@ describe("deleting a vault", () => {
     await expect(credentials.create(WS, vaultId, bearer("secret-token"))).rejects.toBeInstanceOf(
       NotFoundError,
     );
-    expect((await leftOver()).credentials).toEqual([]);
+    expect(await leftOver()).toEqual({ vault: undefined, credentials: [], markers: [] });
   });
 });

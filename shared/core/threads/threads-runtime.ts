@@ -96,7 +96,7 @@ const INTERRUPTED = "the coordinator was interrupted";
  * and a fan-out this old is over whatever its execution did (its iterations time out by then).
  */
 const fanoutWaitMs = (timeoutSeconds: number[]) =>
-  (Math.ceil(timeoutSeconds.length / FANOUT_MAX_CONCURRENCY) * Math.max(...timeoutSeconds) +
+  (Math.ceil(timeoutSeconds.length / FANOUT_MAX_CONCURRENCY) * Math.max(0, ...timeoutSeconds) +
     FANOUT_HEARTBEAT_SECONDS) *
   1000;
 const atWork = (run: SessionRecord) =>

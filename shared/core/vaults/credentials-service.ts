@@ -155,7 +155,8 @@ export class CredentialsService {
       | undefined;
     if (!vaultNow || vaultNow.deletingAt) {
       await this.deps.store.delete("resources", credentialKey(vaultId), id);
-      await this.releaseIdentity(item);
+      // the vault is going: its identity partition is purged, so the marker goes too (not released)
+      await this.deps.store.delete("resources", identityKey(vaultId), identity);
       throw new NotFoundError("vault", vaultId);
     }
     await publishVaultEvent(
