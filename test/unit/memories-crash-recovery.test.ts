@@ -8,6 +8,14 @@ import { NotFoundError } from "../../shared/contract/errors.js";
 import { TimeSortableIds } from "../../shared/contract/ids.js";
 import { MemoryPathConflictError } from "../../shared/contract/memory-stores.js";
 import { MemoriesService, PATH_CLAIM_LEASE_MS } from "../../shared/core/memory/memories-service.js";
+import {
+  headKey,
+  metaKey,
+  pathKey,
+  snapshotKey,
+  storeKey,
+  versionKey,
+} from "../../shared/core/memory/memory-records.js";
 import { MemoryStoresService } from "../../shared/core/memory/memory-stores-service.js";
 import { CrashError, CrashingStore } from "../fixtures/crashing-store.js";
 
@@ -33,6 +41,7 @@ async function setup() {
     );
   return {
     store,
+    stores,
     memories,
     storeId: memStore.id,
     versionsOf,
@@ -182,4 +191,31 @@ describe("memory writes survive a crash between any two writes", () => {
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     expect(await t.versionsOf(m.memoryId)).toEqual(["modified", "created"]);
   });
+});
+
+describe("deleting a memory store", () => {
+  for (const [where, pk] of [
+    ["before its memories are purged", /#mem$/],
+    ["before its versions are purged", /#ver$/],
+    ["before the store item goes", /#memstore$/],
+  ] as const) {
+    it(`a delete that dies ${where} is finished by a retry; the store is gone meanwhile`, async () => {
+      const t = await setup();
+      await t.memories.createMemory(t.storeId, { path: "/a", content: "A" }, api);
+      t.store.crashOn = { op: "delete", pk };
+      await expect(t.stores.delete(WS, t.storeId)).rejects.toThrow(CrashError);
+      t.store.restart();
+      // gone for every route from the delete's first write
+      await expect(t.stores.retrieve(WS, t.storeId)).rejects.toBeInstanceOf(NotFoundError);
+      expect((await t.stores.list(WS, { limit: 100, include_archived: true })).data).toEqual([]);
+      await expect(
+        t.memories.create(WS, t.storeId, { path: "/b", content: "B" }, api),
+      ).rejects.toBeInstanceOf(NotFoundError);
+      expect(await t.stores.delete(WS, t.storeId)).toEqual({ id: t.storeId, type: "memory_store_deleted" });
+      for (const key of [headKey, pathKey, versionKey, metaKey, snapshotKey])
+        expect(await t.store.query("resources", key(t.storeId)), key(t.storeId)).toEqual([]);
+      expect(await t.store.get("resources", storeKey(WS), t.storeId)).toBeUndefined();
+      await expect(t.stores.delete(WS, t.storeId)).rejects.toBeInstanceOf(NotFoundError);
+    });
+  }
 });

@@ -95,9 +95,10 @@ export class MemoryStoresService {
     return store;
   }
 
+  /** The store's item; a 404 for a store being deleted (`deletingAt`, set by the delete's first write). */
   private async item(workspaceId: string, id: string): Promise<StoredItem> {
     const item = await this.deps.store.get("resources", storeKey(workspaceId), id);
-    if (!item) throw new NotFoundError("memory store", id);
+    if (!item || item.deletingAt) throw new NotFoundError("memory store", id);
     return item;
   }
 
@@ -159,13 +160,30 @@ export class MemoryStoresService {
   }
 
   /**
-   * Deletes the store item first — from then on nothing of the store is reachable, since every
-   * memory, version and snapshot route checks the store — then purges its partitions. A crash
-   * during the purge leaves only unreachable items behind.
+   * Marks the store as being deleted (a rev-checked write of `deletingAt`: from then on it is a 404
+   * for every route, since every memory, version and snapshot route checks the store), purges its
+   * partitions, and deletes the store item last. A delete that dies midway leaves the marked item,
+   * so a retried delete finds it and finishes the purge; nothing is left that no route can reach.
    */
   async delete(workspaceId: string, id: string): Promise<{ id: string; type: "memory_store_deleted" }> {
-    const store = await this.retrieve(workspaceId, id);
-    await this.deps.store.delete("resources", storeKey(workspaceId), id);
+    const pk = storeKey(workspaceId);
+    let store: MemoryStore;
+    for (;;) {
+      const item = await this.deps.store.get("resources", pk, id);
+      if (!item) throw new NotFoundError("memory store", id);
+      store = item.store as MemoryStore;
+      if (item.deletingAt) break;
+      try {
+        await this.deps.store.put(
+          "resources",
+          { ...item, rev: Number(item.rev) + 1, deletingAt: this.now() },
+          { expectedRev: Number(item.rev) },
+        );
+        break;
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+      }
+    }
     await this.publish(workspaceId, "memory_store.deleted", store, "deleted");
     const snapshots = await this.deps.store.query("resources", snapshotKey(id));
     const partitions = [
@@ -176,13 +194,14 @@ export class MemoryStoresService {
       versionKey(id),
       metaKey(id),
     ];
-    for (const pk of partitions) {
+    for (const partition of partitions) {
       for (;;) {
-        const items = await this.deps.store.query("resources", pk, { limit: 100 });
-        for (const item of items) await this.deps.store.delete("resources", pk, item.sk);
+        const items = await this.deps.store.query("resources", partition, { limit: 100 });
+        for (const item of items) await this.deps.store.delete("resources", partition, item.sk);
         if (items.length < 100) break;
       }
     }
+    await this.deps.store.delete("resources", pk, id);
     return { id, type: "memory_store_deleted" };
   }
 
@@ -196,6 +215,7 @@ export class MemoryStoresService {
       keyOf: (i) => i.sk,
       keep: (i) => {
         const store = i.store as MemoryStore;
+        if (i.deletingAt) return false;
         return (query.include_archived || !store.archived_at) && inRange(store.created_at);
       },
       map: (i) => i.store as MemoryStore,
