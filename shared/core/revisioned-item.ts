@@ -29,3 +29,30 @@ export async function changeRevisioned<T>(
     }
   }
 }
+
+/**
+ * The first write of a delete that must survive a crash: marks the item `deletingAt` (rev-checked,
+ * retried on a concurrent change) so that every reader treats it as gone while the caller purges what
+ * hangs off it and deletes the item last; a retried delete finds the mark and carries on. Returns the
+ * marked item (also when an earlier, interrupted delete had marked it); `notFound` when it is absent.
+ */
+export async function markDeleting(
+  store: DocumentStore,
+  table: TableName,
+  key: { pk: string; sk: string },
+  deletingAt: string,
+  notFound: () => Error,
+): Promise<StoredItem> {
+  for (;;) {
+    const item = await store.get(table, key.pk, key.sk);
+    if (!item) throw notFound();
+    if (item.deletingAt) return item;
+    const marked = { ...item, rev: Number(item.rev) + 1, deletingAt };
+    try {
+      await store.put(table, marked, { expectedRev: Number(item.rev) });
+      return marked;
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+    }
+  }
+}

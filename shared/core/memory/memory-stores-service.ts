@@ -17,7 +17,7 @@ import {
   type IdGenerator,
   type StoredItem,
 } from "../ports.js";
-import { changeRevisioned } from "../revisioned-item.js";
+import { changeRevisioned, markDeleting } from "../revisioned-item.js";
 import {
   headKey,
   metaKey,
@@ -167,23 +167,14 @@ export class MemoryStoresService {
    */
   async delete(workspaceId: string, id: string): Promise<{ id: string; type: "memory_store_deleted" }> {
     const pk = storeKey(workspaceId);
-    let store: MemoryStore;
-    for (;;) {
-      const item = await this.deps.store.get("resources", pk, id);
-      if (!item) throw new NotFoundError("memory store", id);
-      store = item.store as MemoryStore;
-      if (item.deletingAt) break;
-      try {
-        await this.deps.store.put(
-          "resources",
-          { ...item, rev: Number(item.rev) + 1, deletingAt: this.now() },
-          { expectedRev: Number(item.rev) },
-        );
-        break;
-      } catch (error) {
-        if (!(error instanceof ConditionFailedError)) throw error;
-      }
-    }
+    const marked = await markDeleting(
+      this.deps.store,
+      "resources",
+      { pk, sk: id },
+      this.now(),
+      () => new NotFoundError("memory store", id),
+    );
+    const store = marked.store as MemoryStore;
     await this.publish(workspaceId, "memory_store.deleted", store, "deleted");
     const snapshots = await this.deps.store.query("resources", snapshotKey(id));
     const partitions = [

@@ -102,13 +102,6 @@ export class CredentialsService {
       auth.type === "environment_variable"
         ? `env:${auth.secret_name}`
         : `url:${normalizeServerUrl(auth.mcp_server_url)}`;
-    // A cheap early 409 before the seal (a KMS round trip on AWS); the claim below checks again.
-    await this.assertIdentityFree(
-      workspaceId,
-      vaultId,
-      identity,
-      await this.identityMarker(vaultId, identity),
-    );
 
     const now = this.now();
     const credential: Credential = {

@@ -10,8 +10,8 @@ import {
   vaultIdPrefix,
 } from "../../contract/vaults.js";
 import { collectPage, decodeCursor, type PageCursorBody } from "../paging.js";
-import { ConditionFailedError, type StoredItem } from "../ports.js";
-import { changeRevisioned } from "../revisioned-item.js";
+import type { StoredItem } from "../ports.js";
+import { changeRevisioned, markDeleting } from "../revisioned-item.js";
 import type { CredentialsService } from "./credentials-service.js";
 import { checkSessionVaults, VaultArchivedError } from "./session-vaults.js";
 import { publishVaultEvent, type VaultDeps } from "./vault-deps.js";
@@ -116,21 +116,13 @@ export class VaultsService {
    */
   async delete(workspaceId: string, vaultId: string): Promise<DeletedVault> {
     const pk = vaultKey(workspaceId);
-    for (;;) {
-      const item = (await this.deps.store.get("resources", pk, vaultId)) as VaultItem | undefined;
-      if (!item) throw new NotFoundError("vault", vaultId);
-      if (item.deletingAt) break;
-      try {
-        await this.deps.store.put(
-          "resources",
-          { ...item, rev: item.rev + 1, deletingAt: this.now() },
-          { expectedRev: item.rev },
-        );
-        break;
-      } catch (error) {
-        if (!(error instanceof ConditionFailedError)) throw error;
-      }
-    }
+    await markDeleting(
+      this.deps.store,
+      "resources",
+      { pk, sk: vaultId },
+      this.now(),
+      () => new NotFoundError("vault", vaultId),
+    );
     await this.purgeCredentials(vaultId);
     await publishVaultEvent(this.deps, "vault.deleted", workspaceId, { id: vaultId }, "deleted");
     await this.deps.store.delete("resources", pk, vaultId);
