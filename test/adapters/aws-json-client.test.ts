@@ -190,8 +190,23 @@ describe("AwsJsonClient", () => {
       name: "ConditionalCheckFailedException",
       statusCode: 400,
       message: "PutItem: ConditionalCheckFailedException: no",
+      attempts: 1,
     });
     expect(seen).toHaveLength(1);
+  });
+
+  it("says how many requests a call made when it fails: above 1, an earlier one may have taken effect", async () => {
+    // Prepare: a 5xx (DynamoDB may have applied the write), then the condition refuses the retry
+    const { endpoint, seen } = await serve([
+      [500, { __type: "com.amazonaws.dynamodb.v20120810#InternalServerError" }],
+      [400, { __type: "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", message: "no" }],
+    ]);
+    const client = new AwsJsonClient({ service, region: "us-east-1", endpoint, credentials });
+    // Act
+    const calling = client.call("PutItem", { TableName: "t" });
+    // Assess
+    await expect(calling).rejects.toMatchObject({ name: "ConditionalCheckFailedException", attempts: 2 });
+    expect(seen).toHaveLength(2);
   });
 
   it("gives up after maxAttempts", async () => {

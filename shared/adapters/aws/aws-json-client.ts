@@ -54,6 +54,13 @@ export interface AwsJsonClientOptions {
 
 /** The service refused the request (its exception name is the error's name) or could not be reached. */
 export class AwsRequestError extends Error {
+  /**
+   * The requests the call made, this error's included. Above 1, an earlier request may have taken
+   * effect although its answer was lost (a network error or a 5xx): a conditional write refused now
+   * may be refused because of itself (dynamodb-document-store.ts checks its write token then).
+   */
+  attempts = 1;
+
   constructor(
     name: string,
     message: string,
@@ -207,7 +214,10 @@ export class AwsJsonClient {
           throttled ||
           TRANSIENT.has(error.name) ||
           (error.statusCode !== undefined && TRANSIENT_STATUS.has(error.statusCode));
-        if (!retryable || attempt >= this.maxAttempts) throw error;
+        if (!retryable || attempt >= this.maxAttempts) {
+          error.attempts = attempt;
+          throw error;
+        }
         const base = throttled ? 1000 : 50;
         await new Promise((resolve) =>
           setTimeout(resolve, Math.floor(Math.random() * Math.min(base * 2 ** (attempt - 1), 20_000))),

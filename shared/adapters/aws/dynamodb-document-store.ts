@@ -5,6 +5,7 @@
  * (dynamodb-http-transport.ts, what the Lambda functions use) or an in-process dynalite (embedded
  * stack).
  */
+import { randomUUID } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { PutCommandInput, QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import { checkBatch, checkGroup, checkPutOptions, checkQuery } from "../../core/document-store-rules.js";
@@ -51,6 +52,17 @@ export type DynamoDbDocumentStoreOptions = {
 const DOCUMENT_ATTRIBUTE = "doc";
 const NATIVE_ATTRIBUTES = new Set(["pk", "sk", "rev"]);
 
+/**
+ * A conditional put's own random token, stored beside the item and never read back into it. The
+ * transports retry a request whose answer was lost (a dropped connection, a 5xx), and DynamoDB may
+ * have applied it: the retry is then refused by the condition the first request satisfied — the
+ * put's own write taken for someone else's (a create answered 409, a session save taken for a lost
+ * race, so the step stops before its next message). A refusal after more than one attempt reads the
+ * item: if it carries this put's token, the put took effect and succeeds. Another writer's item,
+ * even an identical one, carries another token, so a real conflict is still one.
+ */
+const WRITE_TOKEN_ATTRIBUTE = "wt";
+
 function encodeItem(item: StoredItem): Record<string, unknown> {
   const native: Record<string, unknown> = {};
   const rest: Record<string, unknown> = {};
@@ -69,7 +81,7 @@ const isConditional = ({ options }: GroupedPut): boolean =>
   options?.ifNotExists === true || options?.expectedRev !== undefined;
 
 function decodeItem(raw: Record<string, unknown>): StoredItem {
-  const { [DOCUMENT_ATTRIBUTE]: document, ...native } = raw;
+  const { [DOCUMENT_ATTRIBUTE]: document, [WRITE_TOKEN_ATTRIBUTE]: _token, ...native } = raw;
   return { ...native, ...(typeof document === "string" ? JSON.parse(document) : {}) } as StoredItem;
 }
 
@@ -143,12 +155,32 @@ export class DynamoDbDocumentStore implements DocumentStore {
       input.ExpressionAttributeNames = { "#rev": "rev" };
       input.ExpressionAttributeValues = { ":rev": options.expectedRev };
     }
-    if (conditions.length > 0) input.ConditionExpression = conditions.join(" AND ");
+    if (conditions.length === 0) {
+      await this.transport.send("PutItem", input as Record<string, unknown>);
+      return;
+    }
+    input.ConditionExpression = conditions.join(" AND ");
+    const token = randomUUID();
+    (input.Item as Record<string, unknown>)[WRITE_TOKEN_ATTRIBUTE] = token;
     try {
       await this.transport.send("PutItem", input as Record<string, unknown>);
     } catch (error) {
+      if (isConditionFailure(error) && attemptsOf(error) > 1 && (await this.tokenOf(table, item)) === token)
+        return;
       throw mapConditionFailure(error, `put ${table} ${item.pk}/${item.sk}`);
     }
+  }
+
+  /** The write token of the item stored under `item`'s key (see {@link WRITE_TOKEN_ATTRIBUTE}). */
+  private async tokenOf(table: TableName, item: StoredItem): Promise<unknown> {
+    const output = await this.transport.send("GetItem", {
+      TableName: this.tableNames[table],
+      Key: { pk: item.pk, sk: item.sk },
+      ConsistentRead: true,
+      ProjectionExpression: "#wt",
+      ExpressionAttributeNames: { "#wt": WRITE_TOKEN_ATTRIBUTE },
+    });
+    return (output.Item as Record<string, unknown> | undefined)?.[WRITE_TOKEN_ATTRIBUTE];
   }
 
   /**
@@ -266,11 +298,21 @@ export class DynamoDbDocumentStore implements DocumentStore {
   }
 }
 
+function isConditionFailure(error: unknown): boolean {
+  // The SDK's exception and the HTTP transport's error both carry DynamoDB's exception name.
+  return error instanceof Error && error.name === "ConditionalCheckFailedException";
+}
+
+/** How many requests the transport made for the call that failed: the HTTP transport's, or the SDK's. */
+function attemptsOf(error: unknown): number {
+  const { attempts, $metadata } = error as { attempts?: number; $metadata?: { attempts?: number } };
+  return attempts ?? $metadata?.attempts ?? 1;
+}
+
 function mapConditionFailure(error: unknown, what: string): unknown {
-  const failed =
-    // The SDK's exception and the HTTP transport's error both carry DynamoDB's exception name.
-    error instanceof Error && error.name === "ConditionalCheckFailedException";
-  return failed ? new ConditionFailedError(`condition failed: ${what}`, { cause: error }) : error;
+  return isConditionFailure(error)
+    ? new ConditionFailedError(`condition failed: ${what}`, { cause: error })
+    : error;
 }
 
 interface KeyConditionPlan {
