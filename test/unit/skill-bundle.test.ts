@@ -2,7 +2,7 @@
  * Skill bundle validation (`readSkillBundle`): every documented rule of a skill upload, one case each,
  * as a 400 whose message names the problem — and the canonical archive round trip.
  */
-import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
 import { unzipSync, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { InvalidRequestError } from "../../shared/contract/errors.js";
@@ -32,6 +32,8 @@ interface RawMember {
   /** The uncompressed size its headers declare. */
   declared: number;
   method?: number;
+  /** The CRC-32 its headers declare: a stored member's own unless given; 0 for a deflated one. */
+  crc?: number;
 }
 
 /**
@@ -60,6 +62,7 @@ function rawZip(members: RawMember[], options: { zip64?: boolean; comment?: stri
       v.setUint16(4, 20, true);
       v.setUint16(6, 0x800, true);
       v.setUint16(8, method, true);
+      v.setUint32(14, crcOf(m), true);
       v.setUint32(18, m.data.length, true);
       v.setUint32(22, m.declared, true);
       v.setUint16(26, name.length, true);
@@ -79,6 +82,7 @@ function rawZip(members: RawMember[], options: { zip64?: boolean; comment?: stri
       v.setUint16(6, 45, true);
       v.setUint16(8, 0x800, true);
       v.setUint16(10, method, true);
+      v.setUint32(16, crcOf(m), true);
       v.setUint32(20, z64 ? 0xffffffff : m.data.length, true);
       v.setUint32(24, z64 ? 0xffffffff : m.declared, true);
       v.setUint16(28, name.length, true);
@@ -131,8 +135,10 @@ function rawZip(members: RawMember[], options: { zip64?: boolean; comment?: stri
 
 const deflated = (text: string): RawMember => {
   const bytes = enc(text);
-  return { name: "", data: deflateRawSync(bytes), declared: bytes.length };
+  return { name: "", data: deflateRawSync(bytes), declared: bytes.length, crc: crc32(bytes) };
 };
+
+const crcOf = (m: RawMember) => m.crc ?? ((m.method ?? 8) === 0 ? crc32(m.data) : 0);
 
 /**
  * A raw deflate stream of one dynamic Huffman block that inflates to a zero byte and `copies` runs
@@ -386,6 +392,36 @@ describe("invalid bundles: a 400 naming the problem", () => {
         },
       ],
       /zip member t\/a\.bin holds more than the 10 bytes its header declares/,
+    ));
+
+  it("a damaged zip member: its bytes' CRC-32 is not the one its header declares", async () => {
+    const text = deflated("#!/bin/sh\necho ok\n");
+    await refused(
+      [
+        {
+          path: "s.zip",
+          bytes: rawZip([
+            { ...deflated(GOOD), name: "t/SKILL.md" },
+            { ...text, name: "t/run.sh", crc: (text.crc as number) ^ 1 },
+          ]),
+        },
+      ],
+      /zip member t\/run\.sh is damaged: its CRC-32 is not the one declared/,
+    );
+  });
+
+  it("a zip member shorter than it declares", async () =>
+    await refused(
+      [
+        {
+          path: "s.zip",
+          bytes: rawZip([
+            { ...deflated(GOOD), name: "t/SKILL.md" },
+            { name: "t/a.bin", data: new Uint8Array(4), declared: 10, method: 0 },
+          ]),
+        },
+      ],
+      /zip member t\/a\.bin holds 4 bytes, not the 10 it declares/,
     ));
 
   it("a zip member compressed with a method other than stored or deflated", async () =>

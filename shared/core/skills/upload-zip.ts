@@ -1,7 +1,8 @@
 /**
  * Reads an uploaded zip archive without trusting it: {@link zipMembers} lists the members its central
  * directory declares (names, methods, sizes) without inflating anything, and {@link memberBytes}
- * inflates one member with a hard cap on the bytes it may yield — its declared size. A zip bomb that
+ * inflates one member with a hard cap on the bytes it may yield — its declared size — and checks
+ * them against the size and CRC-32 the archive declares (a damaged upload is refused). A zip bomb that
  * declares a small size over a huge deflate stream costs at most one zlib output chunk (16 KiB) past
  * its declared size, never the whole stream (fflate's `unzipSync` decodes every stream to its end,
  * dropping what does not fit: a 4 MB upload cost a minute of CPU).
@@ -26,6 +27,8 @@ export interface ZipMember {
   compressedSize: number;
   /** The uncompressed size the archive declares: what {@link memberBytes} lets it inflate to. */
   declaredSize: number;
+  /** The CRC-32 of its uncompressed bytes, as declared: {@link memberBytes} checks it. */
+  crc32: number;
   /** Where its local header starts. */
   headerOffset: number;
 }
@@ -92,7 +95,7 @@ export function* zipMembers(zip: Uint8Array): Generator<ZipMember> {
       if (compressedSize === ZIP64_MARK) compressedSize = next();
       if (headerOffset === ZIP64_MARK) headerOffset = next();
     }
-    yield { name, method: u16(at + 10), compressedSize, declaredSize, headerOffset };
+    yield { name, method: u16(at + 10), compressedSize, declaredSize, crc32: u32(at + 16), headerOffset };
     at = nameAt + nameLength + extraLength + commentLength;
   }
 }
@@ -102,9 +105,24 @@ export function* zipMembers(zip: Uint8Array): Generator<ZipMember> {
  * its declared size, or a deflate stream that yields more): inflation stops as soon as the output
  * passes the declared size, so such a member costs at most one zlib chunk past it.
  *
- * @throws ZipFormatError for a member outside the archive, an unknown method or a broken stream.
+ * @throws ZipFormatError for a member outside the archive, an unknown method, a broken stream, or
+ *   bytes that are not what the archive declares (fewer than its size, another CRC-32): a damaged
+ *   upload is refused, not stored.
  */
 export function memberBytes(zip: Uint8Array, member: ZipMember): Uint8Array | undefined {
+  const bytes = declaredOrMore(zip, member);
+  if (bytes === undefined) return undefined;
+  if (bytes.byteLength !== member.declaredSize)
+    throw new ZipFormatError(
+      `zip member ${member.name} holds ${bytes.byteLength} bytes, not the ${member.declaredSize} it declares`,
+    );
+  if (process.getBuiltinModule("node:zlib").crc32(bytes) !== member.crc32)
+    throw new ZipFormatError(`zip member ${member.name} is damaged: its CRC-32 is not the one declared`);
+  return bytes;
+}
+
+/** The member's bytes, up to its declared size; `undefined` past it. */
+function declaredOrMore(zip: Uint8Array, member: ZipMember): Uint8Array | undefined {
   const { name, headerOffset } = member;
   if (readU32(zip, headerOffset) !== LOCAL_HEADER)
     throw new ZipFormatError(`zip member ${name}: no local header at offset ${headerOffset}`);
