@@ -34,7 +34,7 @@ import type { DreamJob } from "../../shared/core/dreams/dream-deps.js";
 import type { DreamMemory } from "../../shared/core/dreams/dream-memory.js";
 import { sweepDreams } from "../../shared/core/dreams/dream-sweeper.js";
 import type { GraderMessage } from "../../shared/core/outcomes/grader-message.js";
-import type { Logger, ModelProvider, ShellSandbox } from "../../shared/core/ports.js";
+import type { Clock, Logger, ModelProvider, ShellSandbox } from "../../shared/core/ports.js";
 import type { StepMessage } from "../../shared/core/runtime/step-message.js";
 import { resumeRunsAtBoot, sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
 import type { WebhookMessage } from "../../shared/core/webhooks/webhook-records.js";
@@ -88,6 +88,11 @@ export interface EmbeddedStackOptions {
   sandbox?: ShellSandbox | null;
   /** The clock deployment schedules' due times are read against (tests skew it to bring a minute closer). */
   scheduleClock?: () => number;
+  /**
+   * The clock every step, claim, lease and deadline is read against (default: the wall clock); tests
+   * skew it to stand hours later than now, e.g. past a fan-out's deadline.
+   */
+  clock?: Clock;
 }
 
 export interface EmbeddedStack {
@@ -213,6 +218,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     ...withMcp(config),
     notifier: new InProcessNotifier(),
     logger: options.logger,
+    clock: options.clock,
     leaseMs: options.leaseMs ?? secondsToMs(config.REVERIE_STEP_LEASE_SECONDS),
     // A step's next steps run in the same consumer for a while (no queue round trip between two
     // steps of a turn); after that they go through the queue, so that every session gets its turn.

@@ -7,15 +7,20 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sweepStalledSessions } from "../../shared/core/runtime/sweeper.js";
-import { threadRepository } from "../../shared/core/threads/thread-record.js";
+import { metaOf, threadRepository } from "../../shared/core/threads/thread-record.js";
 import { fanoutStateMachineDefinition } from "../../shared/infra-spec/fanout-state-machine.js";
 import type { MockResponse, ReceivedRequest } from "../fixtures/mock-messages-server.js";
 import { type Harness, startHarness } from "../fixtures/reverie-harness.js";
 import { messageOf, rejection } from "../fixtures/sdk-assertions.js";
 
 let h: Harness;
+/** How far ahead of the wall clock the stack's clock stands (the deadline test moves it hours on). */
+let skewMs = 0;
 beforeAll(async () => {
-  h = await startHarness({ env: { REVERIE_MODEL_MAX_RETRIES: "0" } });
+  h = await startHarness({
+    env: { REVERIE_MODEL_MAX_RETRIES: "0" },
+    clock: { now: () => Date.now() + skewMs },
+  });
 });
 afterAll(async () => h.close());
 
@@ -750,5 +755,231 @@ describe("multiagent threads", () => {
       "answer to the follow-up",
     ]);
     expect(callsOf("alpha")).toBe(2);
+  });
+
+  /**
+   * Holds back the fan-out's dispatch messages of the threads `hold` picks (a dispatch still in the
+   * queue, or delivered late): `release` delivers what was held, twice (at-least-once delivery).
+   */
+  const holdDispatches = (sessionId: string, hold: (agentName: string) => boolean) => {
+    const queue = h.stack.queue;
+    const original = queue.send;
+    const held: unknown[] = [];
+    const threads = threadRepository(h.stack.services.deps.store, sessionId);
+    queue.send = (async (body: { kind?: string; threadId?: string }, ...rest: unknown[]) => {
+      if (body?.kind === "thread_dispatch" && body.threadId) {
+        const thread = await threads.get("wrkspc_local", body.threadId);
+        if (thread && hold(metaOf(thread).agentName)) return void held.push(body);
+      }
+      return (original as (...a: unknown[]) => Promise<void>).call(queue, body, ...rest);
+    }) as never;
+    return {
+      held,
+      restore: () => {
+        queue.send = original;
+      },
+      release: async () => {
+        queue.send = original;
+        for (const body of [...held, ...held]) await original.call(queue, body as never);
+      },
+    };
+  };
+  const threadLog = async (sessionId: string, threadId: string) => {
+    const types: string[] = [];
+    for await (const e of h.client.beta.sessions.threads.events.list(threadId, { session_id: sessionId }))
+      types.push(e.type);
+    return types;
+  };
+  const threadNamed = async (sessionId: string, name: string) =>
+    (await threadsOf(sessionId)).find((t) => (t.agent as { name?: string }).name === name) as
+      | Anthropic.Beta.Sessions.Threads.BetaManagedAgentsSessionThread
+      | undefined;
+
+  it("never starts a sibling whose dispatch arrives after a cancel_siblings failure", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = { beta: () => ({ fault: 400, message: "no" }) };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    // alpha's and gamma's dispatches are still in the queue when beta fails.
+    const gate = holdDispatches(session.id, (name) => name !== "beta");
+    try {
+      coordinatorNext = [
+        send("alpha", "task A"),
+        send("beta", "fails", { failure_policy: "cancel_siblings" }),
+        send("gamma", "task C"),
+      ];
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      const threads = threadRepository(h.stack.services.deps.store, session.id);
+      await waitFor("beta's failure to be recorded", async () => {
+        const beta = await threadNamed(session.id, "beta");
+        const record = beta && (await threads.get("wrkspc_local", beta.id));
+        return record && metaOf(record).dispatch?.outcome ? true : undefined;
+      });
+      await waitForQueueToSettle();
+      expect(gate.held).toHaveLength(2);
+      await gate.release();
+      await h.waitIdle(session.id);
+    } finally {
+      gate.restore();
+      workers = {};
+    }
+    // The cancelled siblings never ran: no model call, no message in their logs, no running status.
+    expect(callsOf("alpha") + callsOf("gamma")).toBe(0);
+    for (const name of ["alpha", "gamma"]) {
+      const thread = await threadNamed(session.id, name);
+      expect(thread?.status).toBe("idle");
+      expect(await threadLog(session.id, thread?.id as string)).not.toContain("user.message");
+    }
+    const primary = await h.allEvents(session.id);
+    expect(primary.filter((e) => e.type === "session.thread_status_running")).toHaveLength(1);
+    const resumed = h.upstream.received.find(
+      (r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r),
+    );
+    const [alpha, beta, gamma] = resultsOf(resumed as ReceivedRequest);
+    expect(beta?.is_error).toBe(true);
+    for (const r of [alpha, gamma]) {
+      expect(r?.is_error).toBe(true);
+      expect(textOf(r as Anthropic.Messages.ToolResultBlockParam)).toMatch(
+        /cancelled: a sibling thread failed/,
+      );
+    }
+  });
+
+  it("does not wake a thread archived while its dispatch was in flight", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    coordinatorNext = [send("alpha", "task A")];
+    await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+    await h.waitIdle(session.id);
+    const alpha = (await threadNamed(session.id, "alpha")) as { id: string };
+    const logBefore = await threadLog(session.id, alpha.id);
+    const gate = holdDispatches(session.id, () => true);
+    try {
+      coordinatorNext = [{ name: "send_to_agent", input: { thread_id: alpha.id, message: "more" } }];
+      await h.client.beta.sessions.events.send(session.id, { events: [say("follow up")] });
+      await waitFor("the follow-up's dispatch", async () => (gate.held.length > 0 ? true : undefined));
+      // The plan accepted the follow-up; the thread is archived before its dispatch arrives.
+      const archived = await h.client.beta.sessions.threads.archive(alpha.id, { session_id: session.id });
+      expect(archived.archived_at).not.toBeNull();
+      await gate.release();
+      await h.waitIdle(session.id);
+    } finally {
+      gate.restore();
+    }
+    expect(callsOf("alpha")).toBe(1);
+    expect(await threadLog(session.id, alpha.id)).toEqual(logBefore);
+    const thread = await h.client.beta.sessions.threads.retrieve(alpha.id, { session_id: session.id });
+    expect(thread.status).toBe("idle");
+    expect(thread.archived_at).not.toBeNull();
+    const resumed = h.upstream.received
+      .filter((r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r))
+      .at(-1) as ReceivedRequest;
+    const [result] = resultsOf(resumed);
+    expect(result?.is_error).toBe(true);
+    expect(textOf(result as Anthropic.Messages.ToolResultBlockParam)).toMatch(/archived/);
+  });
+
+  it("does not wake a thread whose fan-out was interrupted while its dispatch was in flight", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    const gate = holdDispatches(session.id, () => true);
+    try {
+      coordinatorNext = [send("alpha", "task A"), send("beta", "task B")];
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      await waitFor("both dispatches", async () => (gate.held.length === 2 ? true : undefined));
+      await h.client.beta.sessions.events.send(session.id, { events: [{ type: "user.interrupt" }] });
+      await waitForQueueToSettle();
+      await gate.release();
+      const idle = await h.waitIdle(session.id, 8_000);
+      expect(idle.status).toBe("idle");
+    } finally {
+      gate.restore();
+    }
+    expect(callsOf("alpha") + callsOf("beta")).toBe(0);
+    for (const t of await threadsOf(session.id)) {
+      expect(t.status).toBe("idle");
+      expect(await threadLog(session.id, t.id)).toEqual([]);
+    }
+    const primary = await h.allEvents(session.id);
+    expect(primary.filter((e) => e.type === "session.thread_status_running")).toHaveLength(0);
+    const results = primary.filter((e) => e.type === "agent.tool_result") as Array<{
+      is_error: boolean;
+      content: Array<{ text: string }>;
+    }>;
+    expect(results).toHaveLength(2);
+    for (const r of results) {
+      expect(r.is_error).toBe(true);
+      expect(r.content[0]?.text).toMatch(/cancelled: the coordinator was interrupted/);
+    }
+    // The coordinator honoured the interrupt without another model call.
+    expect(h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR"))).toHaveLength(1);
+  });
+
+  it("resumes a coordinator from the store once its fan-out's deadline has passed, a thread still at work", async () => {
+    const { environmentId, coordinator } = await coordinatorSetup();
+    workers = { beta: endless(300) };
+    const session = await h.client.beta.sessions.create({
+      agent: coordinator.id,
+      environment_id: environmentId,
+    });
+    try {
+      coordinatorNext = [send("alpha", "task A"), send("beta", "never ends")];
+      await h.client.beta.sessions.events.send(session.id, { events: [say("go")] });
+      const store = h.stack.services.deps.store;
+      const threads = threadRepository(store, session.id);
+      await waitFor("alpha's outcome and beta at work", async () => {
+        const alpha = await threadNamed(session.id, "alpha");
+        const record = alpha && (await threads.get("wrkspc_local", alpha.id));
+        return record && metaOf(record).dispatch?.outcome && callsOf("beta") > 0 ? true : undefined;
+      });
+      // The sweeper's nudge of the parked coordinator: its step message (the step after the park).
+      const nudge = async () => {
+        const parked = await h.stack.services.deps.sessions.get("wrkspc_local", session.id);
+        expect(parked?.run.parkedBy).toBe("threads");
+        await h.stack.queue.send({
+          schemaVersion: 1,
+          workspaceId: "wrkspc_local",
+          sessionId: session.id,
+          stepSeq: parked?.run.stepSeq as number,
+        });
+      };
+      // A nudge before the deadline (the sweeper's, for a lost start) only starts the execution again.
+      await nudge();
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await h.client.beta.sessions.retrieve(session.id)).status).toBe("running");
+      expect(h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR"))).toHaveLength(1);
+      // Hours later (past the longest timeout plus the heartbeat interval), the sweeper's nudge.
+      skewMs = 2 * 3600_000;
+      await nudge();
+      const resumed = await waitFor("the coordinator's resume", async () =>
+        h.upstream.received.find((r) => systemOf(r).startsWith("COORDINATOR") && hasToolResults(r)),
+      );
+      const [alpha, beta] = resultsOf(resumed);
+      expect(alpha?.is_error).toBeFalsy();
+      expect(textOf(alpha as Anthropic.Messages.ToolResultBlockParam)).toBe("alpha did it");
+      expect(beta?.is_error).toBe(true);
+      expect(textOf(beta as Anthropic.Messages.ToolResultBlockParam)).toMatch(
+        /no result was recorded by the fan-out's deadline/,
+      );
+      // The thread the fan-out gave up on is stopped; the coordinator ends its turn.
+      const idle = await h.waitIdle(session.id, 8_000);
+      expect(idle.status).toBe("idle");
+      expect((await threadNamed(session.id, "beta"))?.status).toBe("idle");
+      const calls = callsOf("beta");
+      await new Promise((r) => setTimeout(r, 900));
+      expect(callsOf("beta")).toBe(calls);
+      expect(h.upstream.received.filter((r) => systemOf(r).startsWith("COORDINATOR"))).toHaveLength(2);
+    } finally {
+      skewMs = 0;
+      workers = {};
+    }
   });
 });

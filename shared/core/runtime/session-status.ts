@@ -78,6 +78,8 @@ export function markRunning(record: SessionRecord, now: number, graceMs: number)
  * Wakes an idle session because input arrived at `inputSeq`: status running, event, step enqueued
  * after the commit. Does nothing if the session is not idle (a running step will see the input).
  * `from`: the session as the caller read it moments ago, to start from (the save is rev-checked).
+ * `mayWake`: a condition on the record the wake writes; when it fails nothing is written (a thread
+ * whose task was cancelled, or which was archived, after its message was logged).
  */
 export async function wakeSession(
   deps: StepDeps,
@@ -86,6 +88,7 @@ export async function wakeSession(
   inputSeq: number,
   answered?: string,
   from?: SessionRecord,
+  mayWake?: (current: SessionRecord) => boolean,
 ) {
   const now = deps.clock.now();
   const entry = runningIndexEntry(workspaceId, sessionId, deps.sessions.parentSessionId);
@@ -93,6 +96,8 @@ export async function wakeSession(
     workspaceId,
     sessionId,
     (current) => {
+      // The caller's condition, read in the wake's own conditional write (a task cancelled since).
+      if (mayWake && !mayWake(current)) return undefined;
       if (current.run.lastInputSeq < inputSeq) current.run.lastInputSeq = inputSeq;
       if (answered === "*") current.run.awaiting = [];
       else if (answered) current.run.awaiting = current.run.awaiting.filter((id) => id !== answered);

@@ -111,6 +111,22 @@ const stillOnEarlierTask = (thread: SessionRecord, key: string) => {
   if (dispatch?.fanoutKey !== key) return true;
   return dispatch.fromStep !== undefined && thread.run.stepSeq < dispatch.fromStep;
 };
+/**
+ * Whether a thread may still be woken for task `key`: the task is on its record, not answered and
+ * not cancelled, and the thread is not archived. Read in the wake's own conditional write.
+ */
+const taskOpen = (thread: SessionRecord, key: string) => {
+  const meta = metaOf(thread);
+  const dispatch = meta.dispatch;
+  return !meta.archivedAt && dispatch?.fanoutKey === key && !dispatch.outcome && !dispatch.cancelled;
+};
+/** Why a thread archived before its task reached it answers that task as cancelled. */
+const ARCHIVED = "the thread was archived";
+/** A fan-out's thread, as a cancel names it (`toolUseEventId`: its call, for a dispatch not yet arrived). */
+interface CancelTarget {
+  threadId: string;
+  toolUseEventId?: string;
+}
 /** A thread's result as the store holds it (`recorded`: its outcome for the fan-out is there). */
 interface StoredResult {
   threadId: string;
@@ -686,7 +702,14 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     if (!parent || fanoutStepOf(parent.run) !== Number(fanoutKey))
       // The coordinator no longer waits on this fan-out (resumed from the store at its deadline while
       // the execution still ran): nobody reads this thread's answer, so it stops.
-      await this.cancelThreads(deps, ws, sessionId, fanoutKey, [threadId], "its fan-out ended without it");
+      await this.cancelThreads(
+        deps,
+        ws,
+        sessionId,
+        fanoutKey,
+        [{ threadId, toolUseEventId: message.toolUseEventId }],
+        "its fan-out ended without it",
+      );
     else if (parent.run.interruptSeq > parent.run.interruptHandledSeq)
       await this.cancelFanout(deps, ws, sessionId, Number(fanoutKey));
   }
@@ -716,22 +739,28 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const { workspaceId: ws, sessionId, threadId, key, taskToken } = task;
     const threadDeps = this.threadDeps(deps, ws, sessionId);
     const now = deps.clock.now();
-    // A thread still in the turn of a task given up on (cancelled, its model call in flight) gets
-    // the message once that turn has ended (threadIdle): written now, it would come before that
-    // turn's reply, and the turn's end would be taken for this task's.
     const before = task.known ?? (await threadDeps.sessions.get(ws, threadId));
-    const deferred = before !== undefined && stillOnEarlierTask(before, key);
-    const logged = deferred
-      ? undefined
-      : await this.logMessage(deps, ws, sessionId, threadId, key, task.message);
+    // The task goes on the thread's record first, by a conditional write that reads what it starts
+    // under: a thread archived, or a task cancelled before its dispatch arrived (a failed sibling, an
+    // interrupt, its fan-out over: cancelThreads left its outcome), is answered and never woken.
     const saved = await threadDeps.sessions.mutate(
       ws,
       threadId,
       (current) => {
         const meta = metaOf(current);
         if (meta.dispatch?.fanoutKey === key) {
-          if (meta.dispatch.taskToken === taskToken) return undefined;
+          if (meta.dispatch.outcome || meta.dispatch.taskToken === taskToken) return undefined;
           meta.dispatch.taskToken = taskToken;
+        } else if (meta.archivedAt) {
+          meta.dispatch = {
+            fanoutKey: key,
+            toolUseEventId: task.toolUseEventId,
+            taskToken,
+            startTokens: 0,
+            cancelled: true,
+            cancelReason: ARCHIVED,
+            outcome: { ok: false, error: `cancelled: ${ARCHIVED}` },
+          };
         } else {
           const busy = atWork(current);
           meta.dispatch = {
@@ -742,6 +771,9 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
               (current.session.usage.input_tokens ?? 0) + (current.session.usage.output_tokens ?? 0),
             // A turn under way now began before this task: only one from the next step answers it.
             fromStep: current.run.stepSeq + (busy ? 1 : 0),
+            // A thread still in the turn of a task given up on (cancelled, its model call in flight)
+            // gets the message once that turn has ended (threadIdle): written now, it would come
+            // before that turn's reply, and the turn's end would be taken for this task's.
             ...(busy ? { pendingMessage: task.message } : {}),
             ...(task.tokenBudget ? { tokenBudget: task.tokenBudget } : {}),
           };
@@ -749,8 +781,21 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
         current.thread = meta;
         return current;
       },
-      { from: before },
+      before ? { from: before } : {},
     );
+    const after = saved?.after ?? (await threadDeps.sessions.get(ws, threadId));
+    const dispatch = after ? metaOf(after).dispatch : undefined;
+    if (!after) {
+      // Deleted with its session since it was read: nothing to start, nobody to wait.
+      await deps.orchestrator?.sendTaskFailure(taskToken, "ThreadMissing", `thread ${threadId} not found`);
+      return;
+    }
+    // A later task took it (the dispatch of an earlier one arriving late): nothing to start.
+    if (dispatch?.fanoutKey !== key) return;
+    if (dispatch.outcome) {
+      await this.answer(deps, taskToken, threadId, dispatch.outcome);
+      return;
+    }
     await emitOnce(deps.store, deps.events, sessionId, `thread-running#${threadId}#${key}`, [
       {
         type: "session.thread_status_running",
@@ -764,16 +809,42 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       session_id: sessionId,
       session_thread_id: threadId,
     });
-    // Deferred, but the earlier turn ended meanwhile (before this dispatch was on the record, so its
-    // report did not deliver it): delivered now. Otherwise that turn's end delivers it.
-    if (deferred) {
-      const after = saved?.after ?? (await threadDeps.sessions.get(ws, threadId));
-      if (after && stillOnEarlierTask(after, key)) return;
-    }
-    const seq = logged ?? (await this.logMessage(deps, ws, sessionId, threadId, key, task.message));
-    // Its running-index entry goes with the wake and names the session (the thread repository's),
-    // so the sweeper can re-nudge a stalled thread.
-    await wakeSession(threadDeps, ws, threadId, seq, "*");
+    // Deferred: that earlier turn's end delivers the message (threadIdle), unless it ended meanwhile
+    // (before this dispatch was on the record, so its report did not deliver it): delivered now.
+    if (dispatch.pendingMessage !== undefined && stillOnEarlierTask(after, key)) return;
+    const seq = await this.logMessage(deps, ws, sessionId, threadId, key, task.message);
+    await this.wakeForTask(deps, ws, sessionId, threadId, key, seq);
+  }
+
+  /**
+   * Wakes a thread for task `key` if the task is still open on its record (read in the wake's own
+   * conditional write): its running-index entry goes with the wake and names the session, so the
+   * sweeper can re-nudge a stalled thread. A task closed since (cancelled, or the thread archived)
+   * is answered instead, the thread left idle.
+   */
+  private async wakeForTask(
+    deps: StepDeps,
+    ws: string,
+    sessionId: string,
+    threadId: string,
+    key: string,
+    seq: number,
+  ) {
+    const threadDeps = this.threadDeps(deps, ws, sessionId);
+    let closed = false;
+    await wakeSession(threadDeps, ws, threadId, seq, "*", undefined, (current) => {
+      closed = !taskOpen(current, key);
+      return !closed;
+    });
+    if (!closed) return;
+    const thread = await threadDeps.sessions.get(ws, threadId);
+    const meta = thread && metaOf(thread);
+    if (meta?.dispatch?.fanoutKey !== key) return;
+    if (meta.archivedAt && !meta.dispatch.outcome)
+      // Archived after the task was on its record: it ends here, as cancelled.
+      await this.cancelThreads(deps, ws, sessionId, key, [{ threadId }], ARCHIVED);
+    else if (meta.dispatch.outcome && meta.dispatch.taskToken)
+      await this.answer(deps, meta.dispatch.taskToken, threadId, meta.dispatch.outcome);
   }
 
   /** Appends a task's message to the thread's log, once per (thread, task): its sequence. */
@@ -845,7 +916,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     reason: string,
   ) {
     for (const task of tasks)
-      await this.cancelThreads(deps, workspaceId, sessionId, task.key, [task.threadId], reason);
+      await this.cancelThreads(deps, workspaceId, sessionId, task.key, [{ threadId: task.threadId }], reason);
   }
 
   private async answer(
@@ -943,7 +1014,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
               dispatch.fanoutKey,
               dispatch.pendingMessage,
             );
-      await wakeSession(this.threadDeps(deps, workspaceId, sessionId), workspaceId, threadId, seq, "*");
+      await this.wakeForTask(deps, workspaceId, sessionId, threadId, dispatch.fanoutKey, seq);
       return;
     }
     await deps.store.put("resources", runningIndexEntry(workspaceId, threadId, sessionId));
@@ -1058,8 +1129,8 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
     const plan = await this.plan(deps, sessionId, Number(fanoutKey));
     if (plan?.policy !== "cancel_siblings") return;
     const others = dispatchedItems(plan)
-      .map((i) => i.dispatch.threadId)
-      .filter((id) => id !== failedId);
+      .filter((i) => i.dispatch.threadId !== failedId)
+      .map((i) => ({ threadId: i.dispatch.threadId, toolUseEventId: i.toolUseEventId }));
     await this.cancelThreads(
       deps,
       ws,
@@ -1071,33 +1142,67 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
   }
 
   /**
-   * Stops the given threads of a fan-out that have not answered: marks their dispatch cancelled and
-   * raises their interrupt, so each ends at its next decision point and answers as cancelled.
-   * Idempotent (a redelivery changes nothing); an idle thread is left alone (its report is underway,
-   * or its dispatch checks for a pending interrupt once it is awake).
+   * Stops the given threads of a fan-out (or workflow task `fanoutKey`) that have not answered, each
+   * by a conditional write of its record, so that a dispatch, which reads the same record in its
+   * own write, either sees the cancel or is seen by it:
+   * - at work on the task: marked cancelled, its interrupt raised; it ends at its next decision
+   *   point and answers as cancelled;
+   * - given the task but not woken yet (idle, its turn for it not begun): marked cancelled with its
+   *   outcome, and its task answered here; the dispatch's wake, conditional on an open task, does
+   *   nothing;
+   * - not given the task yet (its dispatch still queued or late; a fan-out's target names its call):
+   *   the task is put on its record already cancelled, with its outcome, so that the dispatch, when
+   *   it comes, answers it from the record and wakes nothing.
+   * An idle thread whose turn for the task has run is left alone (its report is underway).
+   * Idempotent (a redelivery changes nothing).
    */
   private async cancelThreads(
     deps: StepDeps,
     ws: string,
     sessionId: string,
     fanoutKey: string,
-    threadIds: string[],
+    targets: CancelTarget[],
     reason: string,
   ) {
     const threads = threadRepository(deps.store, sessionId);
-    for (const threadId of threadIds) {
-      await threads.mutate(ws, threadId, (current) => {
+    const outcome = { ok: false, error: `cancelled: ${reason}` };
+    for (const { threadId, toolUseEventId } of targets) {
+      const saved = await threads.mutate(ws, threadId, (current) => {
         const meta = metaOf(current);
-        if (meta.dispatch?.fanoutKey !== fanoutKey || meta.dispatch.outcome || meta.dispatch.cancelled)
-          return undefined;
-        if (current.session.status !== "running" && current.session.status !== "rescheduling")
-          return undefined;
-        meta.dispatch.cancelled = true;
-        meta.dispatch.cancelReason = reason;
+        const dispatch = meta.dispatch;
+        if (dispatch?.fanoutKey !== fanoutKey) {
+          // Not on the record yet; only a fan-out's target (a numeric key, later than the thread's
+          // last task's) is put there cancelled. A workflow's task is given as its thread is made.
+          const earlier = dispatch === undefined || Number(dispatch.fanoutKey) < Number(fanoutKey);
+          if (toolUseEventId === undefined || !earlier) return undefined;
+          meta.dispatch = {
+            fanoutKey,
+            toolUseEventId,
+            startTokens: 0,
+            cancelled: true,
+            cancelReason: reason,
+            outcome,
+          };
+        } else {
+          if (dispatch.outcome || dispatch.cancelled) return undefined;
+          if (atWork(current)) {
+            current.run.interruptSeq = Math.max(
+              current.run.interruptSeq,
+              current.run.interruptHandledSeq + 1,
+            );
+          } else if (dispatch.fromStep === undefined || current.run.stepSeq <= dispatch.fromStep) {
+            dispatch.outcome = outcome;
+          } else return undefined;
+          dispatch.cancelled = true;
+          dispatch.cancelReason = reason;
+        }
         current.thread = meta;
-        current.run.interruptSeq = Math.max(current.run.interruptSeq, current.run.interruptHandledSeq + 1);
         return current;
       });
+      const after = saved && saved.before.rev !== saved.after.rev ? metaOf(saved.after).dispatch : undefined;
+      // Given but never woken: no turn reports it, so its task is answered now.
+      if (after?.outcome && after.taskToken)
+        await this.answer(deps, after.taskToken, threadId, after.outcome);
     }
   }
 
@@ -1110,8 +1215,11 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
   ): Promise<void> {
     const plan = await this.plan(deps, sessionId, fanoutStep);
     if (!plan) return;
-    const ids = dispatchedItems(plan).map((i) => i.dispatch.threadId);
-    await this.cancelThreads(deps, ws, sessionId, String(fanoutStep), ids, INTERRUPTED);
+    const targets = dispatchedItems(plan).map((i) => ({
+      threadId: i.dispatch.threadId,
+      toolUseEventId: i.toolUseEventId,
+    }));
+    await this.cancelThreads(deps, ws, sessionId, String(fanoutStep), targets, INTERRUPTED);
   }
 
   /**
@@ -1151,7 +1259,7 @@ export class ThreadsRuntime implements ThreadHooks, WorkflowThreadDispatcher {
       ws,
       sessionId,
       String(fanoutStep),
-      failed.map((i) => i.dispatch.threadId),
+      failed.map((i) => ({ threadId: i.dispatch.threadId, toolUseEventId: i.toolUseEventId })),
       "its fan-out gave up on it (timed out or failed)",
     );
     const threadUsage = await this.threadUsage(deps, ws, sessionId);
