@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
-import { publishSessionEvent } from "../events/lifecycle-publishing.js";
+import { publishIdled, publishSessionEvent } from "../events/lifecycle-publishing.js";
 import { ModelCallError } from "../ports.js";
 import { canRetry, retryDelaySeconds } from "../runtime/model-retry.js";
 import {
@@ -352,6 +352,7 @@ async function gradingInput(deps: StepDeps, sessionId: string, definition: Outco
 async function commit(deps: StepDeps, claimed: SessionRecord, record: EvaluationRecord, endSeq: number) {
   const { workspaceId } = claimed;
   const sessionId = claimed.session.id;
+  const outcomes = new OutcomeStore(deps.store);
   const key = `${record.outcomeId}#${record.iteration}`;
   const plan = (current: SessionRecord) => {
     const revise = record.result === "needs_revision" || record.result === "max_iterations_reached";
@@ -378,8 +379,14 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
       idleEvent(deps, { type: "end_turn" }),
     ]);
     idleEvents = entries.map((e) => e.event);
+    // Emit-once hands a re-run (a redelivery after this commit's save failed, or a commit that
+    // starts over) the same idle event, so its domain event would go out again: the bus does not
+    // dedupe. The same marker as the verdict's narrows that to a crash between publish and marker.
     const idle = idleEvents.find((e) => e.type === "session.status_idle");
-    if (idle) await publishSessionEvent(deps, workspaceId, sessionId, "session.status_idled", idle.id);
+    if (idle && !(await outcomes.wasPublished(sessionId, idle.id))) {
+      await publishIdled(deps, before, entries);
+      await outcomes.markPublished(sessionId, idle.id);
+    }
   }
   const now = deps.clock.now();
   // The idle events were planned on `before`; an interrupt written since makes this save go idle
