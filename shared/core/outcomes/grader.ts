@@ -10,8 +10,9 @@ import { randomUUID } from "node:crypto";
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
-import { publishIdled, publishSessionEvent } from "../events/lifecycle-publishing.js";
+import { publishSessionEvent } from "../events/lifecycle-publishing.js";
 import { ModelCallError } from "../ports.js";
+import { publishIdledOnce } from "../runtime/idle-publishing.js";
 import { canRetry, retryDelaySeconds } from "../runtime/model-retry.js";
 import {
   addUsage,
@@ -352,7 +353,6 @@ async function gradingInput(deps: StepDeps, sessionId: string, definition: Outco
 async function commit(deps: StepDeps, claimed: SessionRecord, record: EvaluationRecord, endSeq: number) {
   const { workspaceId } = claimed;
   const sessionId = claimed.session.id;
-  const outcomes = new OutcomeStore(deps.store);
   const key = `${record.outcomeId}#${record.iteration}`;
   const plan = (current: SessionRecord) => {
     const revise = record.result === "needs_revision" || record.result === "max_iterations_reached";
@@ -379,14 +379,9 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
       idleEvent(deps, { type: "end_turn" }),
     ]);
     idleEvents = entries.map((e) => e.event);
-    // Emit-once hands a re-run (a redelivery after this commit's save failed, or a commit that
-    // starts over) the same idle event, so its domain event would go out again: the bus does not
-    // dedupe. The same marker as the verdict's narrows that to a crash between publish and marker.
-    const idle = idleEvents.find((e) => e.type === "session.status_idle");
-    if (idle && !(await outcomes.wasPublished(sessionId, idle.id))) {
-      await publishIdled(deps, before, entries);
-      await outcomes.markPublished(sessionId, idle.id);
-    }
+    // Once: a redelivery after this commit's save failed, or a commit that starts over, gets the
+    // same idle event from emit-once.
+    await publishIdledOnce(deps, before, entries);
   }
   const now = deps.clock.now();
   // The idle events were planned on `before`; an interrupt written since makes this save go idle

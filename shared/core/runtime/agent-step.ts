@@ -10,12 +10,12 @@ import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import { previewerFor } from "../events/event-previews.js";
-import { publishIdled } from "../events/lifecycle-publishing.js";
 import { offerMcpTools } from "../mcp/mcp-servers.js";
 import { mcpToolDefinition } from "../mcp/mcp-toolsets.js";
 import { ModelCallError } from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { budgetReached, withThreadUsage } from "./budget.js";
+import { publishIdledOnce } from "./idle-publishing.js";
 import { buildModelRequest, toolDefinitions } from "./model-request.js";
 import { canRetry, retryDelaySeconds } from "./model-retry.js";
 import type { ExtensionTool, RunExtension } from "./run-extension.js";
@@ -366,7 +366,7 @@ async function commitStep(
     );
     announcedIdle = true;
     // Published before the commit, so a failure retries the step, which publishes the same event id.
-    await publishIdled(deps, next, idleEntries);
+    await publishIdledOnce(deps, next, idleEntries);
     if (await trySave(deps, next)) {
       // The run leaves the sweeper's index only once what follows its idle is done: a crash in
       // between (a child thread's report cut short) leaves it there for the sweeper to finish.
@@ -405,7 +405,7 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     usageSnapshotEvent(deps, claimed),
     idleEvent(deps, stop),
   ]);
-  await publishIdled(deps, claimed, idleEntries);
+  await publishIdledOnce(deps, claimed, idleEntries);
   const saved = await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
     if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq)
       return undefined;
