@@ -15,6 +15,7 @@ import { checkSessionVaults } from "../../shared/core/vaults/session-vaults.js";
 import { VaultCredentials } from "../../shared/core/vaults/vault-credentials.js";
 import type { VaultDeps } from "../../shared/core/vaults/vault-deps.js";
 import {
+  type CredentialItem,
   credentialKey,
   IDENTITY_CLAIM_LEASE_MS,
   identityKey,
@@ -185,10 +186,7 @@ describe("archiving a vault", () => {
     };
     await expect(credentials.create(WS, vaultId, bearer("secret-token"))).rejects.toThrow(/archived/);
 
-    const left = (await store.query("resources", credentialKey(vaultId))) as Array<{
-      credential: { archived_at: string | null };
-      sealed: unknown;
-    }>;
+    const left = (await store.query("resources", credentialKey(vaultId))) as CredentialItem[];
     expect(left.filter((i) => i.credential.archived_at === null || i.sealed !== null)).toEqual([]);
     expect(await activeIds()).toEqual([]);
     // The marker does not hold the server URL for a credential that is not there.
