@@ -10,6 +10,7 @@ import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import { previewerFor } from "../events/event-previews.js";
+import { publishIdled } from "../events/lifecycle-publishing.js";
 import { offerMcpTools } from "../mcp/mcp-servers.js";
 import { mcpToolDefinition } from "../mcp/mcp-toolsets.js";
 import { ModelCallError } from "../ports.js";
@@ -364,9 +365,11 @@ async function commitStep(
       [usageSnapshotEvent(deps, next), idleEvent(deps, decision.stop)],
       { knownNew: fresh && !announcedIdle },
     );
+    // Published before the commit, so a failure retries the step, which publishes the same event id
+    // (at least once, as EventBridge delivers anyway); a pass of this loop that decides again after
+    // losing its rev check has the same idle event, announced already: not published twice.
+    if (!announcedIdle) await publishIdled(deps, next, idleEntries);
     announcedIdle = true;
-    // Published before the commit, so a failure retries the step, which publishes the same event id.
-    await publishIdledOnce(deps, next, idleEntries);
     if (await trySave(deps, next)) {
       // The run leaves the sweeper's index only once what follows its idle is done: a crash in
       // between (a child thread's report cut short) leaves it there for the sweeper to finish.

@@ -3,7 +3,8 @@
  * every re-run the same ones), but a commit that loses its rev check and decides again, a step or
  * grader re-run after its save failed, all come back here with that same idle event: webhooks
  * dedupe on the derived id, the event bus and its rules do not. A marker written after the publish
- * narrows a repeat to a crash between the two.
+ * narrows a repeat to a crash between the two. Used by the grader and `finishTurn`; the step commit's
+ * loop, on every turn's path, publishes once per invocation without a marker (agent-step.ts).
  */
 import { emitOnceKey } from "../events/emit-once.js";
 import { publishIdled } from "../events/lifecycle-publishing.js";
