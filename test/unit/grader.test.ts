@@ -338,4 +338,32 @@ describe("outcome hand-off and grading", () => {
     // Each publish of a `satisfied` verdict is one SNS notification (email/SMS do not dedupe).
     expect(published.filter((e) => e.type === "session.outcome_evaluation_ended")).toHaveLength(1);
   });
+
+  it("a grader whose commit fails after announcing the idle publishes `session.status_idled` once", async () => {
+    // Prepare: the commit's save fails once, after the idle events and their domain event.
+    const clock = { t: 1_000_000 };
+    const { deps, graders, published } = await start(new ScriptedModel([text("done"), satisfied]), clock);
+    const message = graders.sent[0] as GraderMessage;
+    const mutate = deps.sessions.mutate.bind(deps.sessions);
+    let failed = false;
+    deps.sessions.mutate = async (...args: Parameters<typeof mutate>) => {
+      if (!failed && published.some((e) => e.type === "session.status_idled")) {
+        failed = true;
+        throw new Error("store unavailable");
+      }
+      return mutate(...args);
+    };
+
+    // Act: the delivery fails; the queue redelivers once the lease has passed.
+    await expect(runGrader(deps, message)).rejects.toThrow("store unavailable");
+    clock.t += 301_000;
+    await runGrader(deps, message);
+
+    // Assess: one idle, announced once to the bus and the webhooks (EventBridge does not dedupe).
+    expect(failed).toBe(true);
+    expect((await deps.sessions.get(WS, "sesn_1"))?.session.status).toBe("idle");
+    const idled = published.filter((e) => e.type === "session.status_idled");
+    expect(idled).toHaveLength(1);
+    expect(idled[0]?.data).toMatchObject({ id: "sesn_1", agent_id: expect.any(String) });
+  });
 });

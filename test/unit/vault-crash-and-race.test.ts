@@ -15,6 +15,7 @@ import { checkSessionVaults } from "../../shared/core/vaults/session-vaults.js";
 import { VaultCredentials } from "../../shared/core/vaults/vault-credentials.js";
 import type { VaultDeps } from "../../shared/core/vaults/vault-deps.js";
 import {
+  type CredentialItem,
   credentialKey,
   IDENTITY_CLAIM_LEASE_MS,
   identityKey,
@@ -173,5 +174,56 @@ describe("deleting a vault", () => {
       NotFoundError,
     );
     expect(await leftOver()).toEqual({ vault: undefined, credentials: [], markers: [] });
+  });
+});
+
+describe("archiving a vault", () => {
+  it("a credential created while the vault is being archived is not left active in it", async () => {
+    // The create loads the vault (not archived yet), then the whole archive runs while it seals,
+    // then it writes: the archive's pass over the credentials has already happened.
+    sealer.onSeal = async () => {
+      await vaults.archive(WS, vaultId);
+    };
+    await expect(credentials.create(WS, vaultId, bearer("secret-token"))).rejects.toThrow(/archived/);
+
+    const left = (await store.query("resources", credentialKey(vaultId))) as CredentialItem[];
+    expect(left.filter((i) => i.credential.archived_at === null || i.sealed !== null)).toEqual([]);
+    expect(await activeIds()).toEqual([]);
+    // The marker does not hold the server URL for a credential that is not there.
+    const marker = await store.get("resources", identityKey(vaultId), `url:${SERVER}`);
+    expect(marker === undefined || marker.credentialId === "released").toBe(true);
+  });
+
+  it("a create that dies before taking its credential back out is finished by archiving again", async () => {
+    sealer.onSeal = async () => {
+      await vaults.archive(WS, vaultId);
+    };
+    store.crashOn = { op: "delete", pk: /#cred$/ };
+    await expect(credentials.create(WS, vaultId, bearer("secret-token"))).rejects.toBeInstanceOf(CrashError);
+    store.restart();
+    expect(await activeIds()).toHaveLength(1); // the one residue: resolution skips the archived vault
+    expect(await inUse()).toBeUndefined();
+
+    await vaults.archive(WS, vaultId);
+
+    expect(await activeIds()).toEqual([]);
+    const left = await store.query("resources", credentialKey(vaultId));
+    expect(left.map((i) => i.sealed)).toEqual([null]);
+  });
+
+  it("an archive whose pass meets a credential deleted meanwhile still completes", async () => {
+    const created = await credentials.create(WS, vaultId, bearer("secret-token"));
+    // The archive lists the credentials; the credential is deleted before the archive reaches it.
+    const query = store.query.bind(store);
+    store.query = async (...args: Parameters<typeof query>) => {
+      const items = await query(...args);
+      if (args[1] === credentialKey(vaultId) && items.length > 0) {
+        store.query = query;
+        await credentials.delete(WS, vaultId, created.id);
+      }
+      return items;
+    };
+    await expect(vaults.archive(WS, vaultId)).resolves.toMatchObject({ id: vaultId });
+    expect((await vaults.retrieve(WS, vaultId)).archived_at).not.toBeNull();
   });
 });

@@ -534,7 +534,12 @@ export class DeploymentRunner {
     const step = this.d.step;
     if (logged.event.type === "user.define_outcome") {
       const echo = logged.event as Extract<SessionEvent, { type: "user.define_outcome" }>;
-      await defineOutcome(step, workspaceId, sessionId, echo, logged.seq, logged.internals.rubricText);
+      try {
+        await defineOutcome(step, workspaceId, sessionId, echo, logged.seq, logged.internals.rubricText);
+      } catch (error) {
+        // Refused when it was sent (an outcome that no longer fit the session's budget): refused again.
+        if (!(error instanceof ApiError) || error.status >= 500) throw error;
+      }
       return;
     }
     const record = await step.sessions.get(workspaceId, sessionId);

@@ -20,6 +20,16 @@ import type { FileChange, GuardViolation } from "./dream-guards.js";
 
 export const dreamKey = (ws: string) => `ws#${ws}#dream`;
 export const activeDreamsKey = "dreams#active";
+/**
+ * The sweeper's entry for an unfinished dream; `createdAt` (epoch ms) dates a marker whose record
+ * never came. Written unconditionally: the create writes it before the dream's record and looks
+ * again after it; the sweeper looks for the record again after dropping one (dream-sweeper.ts).
+ */
+export const activeDreamMarker = (workspaceId: string, dreamId: string, now: number): StoredItem => ({
+  pk: activeDreamsKey,
+  sk: `${workspaceId}#${dreamId}`,
+  createdAt: now,
+});
 export const holdKey = (ws: string, storeId: string) => `dreamhold#${ws}#${storeId}`;
 export const answerKey = (dreamId: string) => `dreamres#${dreamId}`;
 export const changeKey = (dreamId: string) => `dreamchg#${dreamId}`;

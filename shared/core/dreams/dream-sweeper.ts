@@ -4,8 +4,10 @@
  * is failed by the run that job starts; an ended dream still marked active is released; a marker
  * whose dream was never written (its create died between the two) is dropped once it is stale.
  */
+
+import { isTerminalDreamStatus } from "../../contract/dreams.js";
 import { type DreamDeps, dreamJob } from "./dream-deps.js";
-import { activeDreamsKey } from "./dream-record.js";
+import { activeDreamMarker, activeDreamsKey } from "./dream-record.js";
 
 /**
  * How long a fresh dream's first job has to start before the sweeper sends another, and how long a
@@ -29,9 +31,8 @@ export async function sweepDreams(deps: DreamSweepDeps): Promise<{ checked: numb
     if (!record) {
       // A create writes the marker before the record: a young marker may be a create in progress,
       // whose dream would be invisible here if its marker went now.
-      if (now - Number(entry.createdAt ?? 0) >= firstJobGraceMs) {
-        await deps.store.delete("resources", activeDreamsKey, String(entry.sk));
-      }
+      if (now - Number(entry.createdAt ?? 0) >= firstJobGraceMs)
+        await dropStaleMarker(deps, workspaceId, dreamId, String(entry.sk));
       continue;
     }
     const leased = record.run.leaseUntil !== undefined && record.run.leaseUntil > now;
@@ -41,4 +42,19 @@ export async function sweepDreams(deps: DreamSweepDeps): Promise<{ checked: numb
     nudged++;
   }
   return { checked: entries.length, nudged };
+}
+
+/**
+ * Drops the marker of a dream whose record never came. The store has no conditional delete, and the
+ * dream's id may come back: a schedule's firing chooses it up front, and its redelivery writes the
+ * marker again, then the record, then looks for the marker. So the delete is followed by a second
+ * look for the record, and a dream found there gets its marker back: either this look sees the
+ * record, or the create's look (after its record) sees the marker gone. Never a dream the sweeper
+ * cannot see.
+ */
+async function dropStaleMarker(deps: DreamSweepDeps, workspaceId: string, dreamId: string, sk: string) {
+  await deps.store.delete("resources", activeDreamsKey, sk);
+  const record = await deps.dreams.get(workspaceId, dreamId);
+  if (record && !isTerminalDreamStatus(record.dream.status))
+    await deps.store.put("resources", activeDreamMarker(workspaceId, dreamId, deps.clock.now()));
 }

@@ -16,7 +16,13 @@ import { ConditionFailedError } from "../ports.js";
 import { type DreamDeps, dreamJob } from "./dream-deps.js";
 import type { FileChange } from "./dream-guards.js";
 import type { DreamWriteActor } from "./dream-memory.js";
-import { type ApplyOutcome, activeDreamsKey, type DreamRecord, holdKey } from "./dream-record.js";
+import {
+  type ApplyOutcome,
+  activeDreamMarker,
+  activeDreamsKey,
+  type DreamRecord,
+  holdKey,
+} from "./dream-record.js";
 import { citations } from "./mechanical-dreamer.js";
 
 export const dreamIdPrefix = "drm";
@@ -136,17 +142,18 @@ export class DreamsService {
         landed: {},
       },
     });
+    // A sweep that read a stale marker of this dream (a firing's delivery that died before the
+    // record) may have dropped the one written above before the record came: look, and put it back.
+    // The sweeper looks for the record after its delete, so one of the two always sees the other.
+    if (!(await this.deps.store.get("resources", activeDreamsKey, `${workspaceId}#${dreamId}`)))
+      await this.putActiveMarker(workspaceId, dreamId);
     await this.deps.jobs.send(dreamJob(workspaceId, dreamId));
     return record.dream;
   }
 
-  /** The sweeper's entry for an unfinished dream; `createdAt` dates a marker whose record never came. */
+  /** The sweeper's entry for an unfinished dream (see activeDreamMarker). */
   private async putActiveMarker(workspaceId: string, dreamId: string): Promise<void> {
-    await this.deps.store.put("resources", {
-      pk: activeDreamsKey,
-      sk: `${workspaceId}#${dreamId}`,
-      createdAt: this.deps.clock.now(),
-    });
+    await this.deps.store.put("resources", activeDreamMarker(workspaceId, dreamId, this.deps.clock.now()));
   }
 
   /**
@@ -158,7 +165,8 @@ export class DreamsService {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.deps.store.get("resources", key, "hold");
       if (current?.dreamId === dreamId) return;
-      if (current) {
+      // A released hold names no dream (release writes `dreamId: null`).
+      if (current?.dreamId) {
         const holder = await this.deps.dreams.get(workspaceId, String(current.dreamId));
         if (holder && !isTerminalDreamStatus(holder.dream.status)) {
           throw new ConflictError(
@@ -244,9 +252,19 @@ export class DreamsService {
   async release(record: DreamRecord): Promise<void> {
     const storeId = inputStoreOf(record.dream);
     if (record.dream.output_behavior.type === "update_existing") {
+      // A rev-checked write, not a delete: another dream may take the store over once this one has
+      // ended, between the read and the write, and its hold must stand.
       const hold = await this.deps.store.get("resources", holdKey(record.workspaceId, storeId), "hold");
       if (hold?.dreamId === record.dream.id) {
-        await this.deps.store.delete("resources", holdKey(record.workspaceId, storeId), "hold");
+        try {
+          await this.deps.store.put(
+            "resources",
+            { pk: hold.pk, sk: hold.sk, rev: Number(hold.rev ?? 0) + 1, dreamId: null },
+            { expectedRev: Number(hold.rev ?? 0) },
+          );
+        } catch (error) {
+          if (!(error instanceof ConditionFailedError)) throw error;
+        }
       }
     }
     await this.deps.store.delete("resources", activeDreamsKey, `${record.workspaceId}#${record.dream.id}`);

@@ -12,6 +12,7 @@ import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
 import { publishSessionEvent } from "../events/lifecycle-publishing.js";
 import { ModelCallError } from "../ports.js";
+import { publishIdledOnce } from "../runtime/idle-publishing.js";
 import { canRetry, retryDelaySeconds } from "../runtime/model-retry.js";
 import {
   addUsage,
@@ -378,8 +379,9 @@ async function commit(deps: StepDeps, claimed: SessionRecord, record: Evaluation
       idleEvent(deps, { type: "end_turn" }),
     ]);
     idleEvents = entries.map((e) => e.event);
-    const idle = idleEvents.find((e) => e.type === "session.status_idle");
-    if (idle) await publishSessionEvent(deps, workspaceId, sessionId, "session.status_idled", idle.id);
+    // Once: a redelivery after this commit's save failed, or a commit that starts over, gets the
+    // same idle event from emit-once.
+    await publishIdledOnce(deps, before, entries);
   }
   const now = deps.clock.now();
   // The idle events were planned on `before`; an interrupt written since makes this save go idle

@@ -54,7 +54,19 @@ export function checkOutcomesFit(
   const first = events.findIndex((event) => event.type === "user.define_outcome");
   if (first < 0) return;
   const outcomes = events.filter((event) => event.type === "user.define_outcome") as DefineOutcomeParams[];
-  const root = `${at}.${first}`;
+  assertWithinBudget(session, outcomes, `${at}.${first}.description`);
+}
+
+/**
+ * Throws the 400 of {@link checkOutcomesFit} if `outcomes` would take the session past its budget:
+ * the record as it is, room for the explanations its open outcomes may still get, and the new
+ * outcomes with theirs.
+ */
+function assertWithinBudget(
+  session: Pick<SessionRecord["session"], "outcome_evaluations">,
+  outcomes: readonly { description: string }[],
+  field: string,
+): void {
   // Bytes as stored: JSON, where a quote or a newline takes two and a control character six.
   const bytes = (text: string | null) => (text === null ? 0 : storedBytes(text));
   const owed = session.outcome_evaluations
@@ -67,7 +79,7 @@ export function checkOutcomesFit(
   );
   if (held + added > SESSION_OUTCOMES_BUDGET_BYTES)
     throw new InvalidRequestError(
-      `${root}.description: this session cannot hold another ${Math.ceil(added / 1024)} KB of outcomes (its record holds ${Math.ceil(held / 1024)} KB, counting room for open outcomes' explanations, of at most ${SESSION_OUTCOMES_BUDGET_BYTES / 1000} KB); shorten the description, or start a new session`,
+      `${field}: this session cannot hold another ${Math.ceil(added / 1024)} KB of outcomes (its record holds ${Math.ceil(held / 1024)} KB, counting room for open outcomes' explanations, of at most ${SESSION_OUTCOMES_BUDGET_BYTES / 1000} KB); shorten the description, or start a new session`,
     );
 }
 
@@ -122,6 +134,10 @@ export async function defineOutcome(
       started = list.find((e) => e.outcome_id === echo.outcome_id)?.result === "running";
       return undefined;
     }
+    // The check of the send (checkOutcomesFit) was made on the record it read; concurrent sends all
+    // pass it. Checked again here, on the record this rev-checked save replaces, the check and the
+    // spend are one conditional write: an outcome that no longer fits is refused (400), unsaved.
+    assertWithinBudget(current.session, [echo], "description");
     started = !list.some((e) => openResults.has(e.result));
     const entry: OutcomeEvaluation = {
       type: "outcome_evaluation",

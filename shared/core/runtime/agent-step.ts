@@ -16,6 +16,7 @@ import { mcpToolDefinition } from "../mcp/mcp-toolsets.js";
 import { ModelCallError } from "../ports.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import { budgetReached, withThreadUsage } from "./budget.js";
+import { publishIdledOnce } from "./idle-publishing.js";
 import { buildModelRequest, toolDefinitions } from "./model-request.js";
 import { canRetry, retryDelaySeconds } from "./model-retry.js";
 import type { ExtensionTool, RunExtension } from "./run-extension.js";
@@ -364,9 +365,11 @@ async function commitStep(
       [usageSnapshotEvent(deps, next), idleEvent(deps, decision.stop)],
       { knownNew: fresh && !announcedIdle },
     );
+    // Published before the commit, so a failure retries the step, which publishes the same event id
+    // (at least once, as EventBridge delivers anyway); a pass of this loop that decides again after
+    // losing its rev check has the same idle event, announced already: not published twice.
+    if (!announcedIdle) await publishIdled(deps, next, idleEntries);
     announcedIdle = true;
-    // Published before the commit, so a failure retries the step, which publishes the same event id.
-    await publishIdled(deps, next, idleEntries);
     if (await trySave(deps, next)) {
       // The run leaves the sweeper's index only once what follows its idle is done: a crash in
       // between (a child thread's report cut short) leaves it there for the sweeper to finish.
@@ -405,7 +408,7 @@ async function finishTurn(deps: StepDeps, claimed: SessionRecord, stop: StopReas
     usageSnapshotEvent(deps, claimed),
     idleEvent(deps, stop),
   ]);
-  await publishIdled(deps, claimed, idleEntries);
+  await publishIdledOnce(deps, claimed, idleEntries);
   const saved = await deps.sessions.mutate(claimed.workspaceId, sessionId, (current) => {
     if (current.run.leaseOwner !== claimed.run.leaseOwner || current.run.stepSeq !== claimed.run.stepSeq)
       return undefined;

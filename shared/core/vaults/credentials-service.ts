@@ -152,6 +152,15 @@ export class CredentialsService {
       await this.deps.store.delete("resources", identityKey(vaultId), identity);
       throw new NotFoundError("vault", vaultId);
     }
+    // The same for an archive: it marks the vault first, then archives the credentials it lists, so
+    // one written after its list would stay active (secrets and all) in an archived vault. This
+    // create answers as if it had come after the archive, and leaves nothing behind. (Only a create
+    // that dies between its write and this read can leave one; archiving again archives it.)
+    if (vaultNow.vault.archived_at) {
+      await this.deps.store.delete("resources", credentialKey(vaultId), id);
+      await this.releaseIdentity(item);
+      throw new InvalidRequestError(`vault ${vaultId} is archived: it takes no new credentials`);
+    }
     await publishVaultEvent(
       this.deps,
       "vault_credential.created",

@@ -101,9 +101,15 @@ export class VaultsService {
         return { ...current, archived_at: now, updated_at: now };
       },
     );
-    for (const item of await this.credentials.allOf(vaultId))
-      if (!item.credential.archived_at)
+    for (const item of await this.credentials.allOf(vaultId)) {
+      if (item.credential.archived_at) continue;
+      try {
         await this.credentials.archive(workspaceId, vaultId, item.credential.id);
+      } catch (error) {
+        // Deleted since the list (by its route, or by a create that found the vault archived).
+        if (!(error instanceof NotFoundError)) throw error;
+      }
+    }
     await publishVaultEvent(this.deps, "vault.archived", workspaceId, { id: vaultId }, "archived");
     return vault;
   }

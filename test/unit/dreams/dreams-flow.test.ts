@@ -241,6 +241,135 @@ describe("dreams: the sweeper's marker", () => {
   });
 });
 
+describe("dreams: the sweeper's marker, refreshed while it is dropped", () => {
+  // A schedule's firing chooses its dream's id up front; a firing that died between the marker and
+  // the record leaves a marker that goes stale, and its redelivery writes the marker again, then
+  // the record. The sweeper must not drop the marker that the redelivery wrote.
+  const ue = { output_behavior: { type: "update_existing" as const, memory_store_id: "memstore_in" } };
+  const isRecordPut = (item: StoredItem, options?: PutOptions) =>
+    item.pk === `ws#${WS}#dream` && options?.expectedRev === 0;
+  const dreamId = "drm_planned";
+
+  /** A firing's first delivery, which dies on the dream's record; a minute later its marker is stale. */
+  async function diedFiring() {
+    const rt = await setup();
+    const put = rt.store.put.bind(rt.store);
+    rt.store.put = async (table, item, options) => {
+      if (isRecordPut(item, options)) throw new Error("process died");
+      return put(table, item, options);
+    };
+    await expect(
+      rt.service.create(caller, body("memstore_in", rt.sessions, ue), { dreamId }),
+    ).rejects.toThrow("process died");
+    rt.store.put = put;
+    rt.advance(61_000);
+    const redeliver = () => rt.service.create(caller, body("memstore_in", rt.sessions, ue), { dreamId });
+    const marker = () => rt.store.get("resources", activeDreamsKey, `${WS}#${dreamId}`);
+    return { rt, put, redeliver, marker };
+  }
+
+  it("keeps it when the redelivery runs whole between the sweeper's read of the dream and its delete", async () => {
+    // Prepare: the sweeper reads the stale marker, finds no dream; the redelivery runs then.
+    const { rt, redeliver, marker } = await diedFiring();
+    const get = rt.store.get.bind(rt.store);
+    let redelivered = false;
+    rt.store.get = async (table, pk, sk) => {
+      const item = await get(table, pk, sk);
+      if (!redelivered && pk === `ws#${WS}#dream` && sk === dreamId && !item) {
+        redelivered = true;
+        await redeliver();
+      }
+      return item;
+    };
+
+    // Act
+    await sweepDreams(rt.deps);
+    rt.store.get = get;
+
+    // Assess: the dream exists and the sweeper can still see it.
+    expect(redelivered).toBe(true);
+    expect((await rt.service.retrieve(WS, dreamId)).status).toBe("pending");
+    expect(await marker()).toBeDefined();
+  });
+
+  it("keeps it when the sweep runs whole between the redelivery's marker and its record", async () => {
+    // Prepare: the sweeper reads the stale marker and finds no dream; the redelivery writes its
+    // marker; the sweeper drops it and looks again (no dream yet); then the record is written.
+    const { rt, put, redeliver, marker } = await diedFiring();
+    const get = rt.store.get.bind(rt.store);
+    let sweep: Promise<unknown> | undefined;
+    let redelivery: Promise<unknown> | undefined;
+    let markerWritten: () => void = () => {};
+    const markerPut = new Promise<void>((resolve) => {
+      markerWritten = resolve;
+    });
+    rt.store.get = async (table, pk, sk) => {
+      const item = await get(table, pk, sk);
+      if (!redelivery && pk === `ws#${WS}#dream` && sk === dreamId && !item) {
+        redelivery = redeliver();
+        await markerPut;
+      }
+      return item;
+    };
+    rt.store.put = async (table, item, options) => {
+      if (isRecordPut(item, options) && sweep) await sweep;
+      await put(table, item, options);
+      if (item.pk === activeDreamsKey) markerWritten();
+    };
+
+    // Act
+    sweep = sweepDreams(rt.deps);
+    await sweep;
+    await redelivery;
+
+    // Assess
+    expect(redelivery).toBeDefined();
+    expect((await rt.service.retrieve(WS, dreamId)).status).toBe("pending");
+    expect(await marker()).toBeDefined();
+  });
+
+  it("still drops a stale marker whose dream never comes", async () => {
+    const { rt, marker } = await diedFiring();
+    await sweepDreams(rt.deps);
+    expect(await marker()).toBeUndefined();
+  });
+});
+
+describe("dreams: the store's hold", () => {
+  const ue = { output_behavior: { type: "update_existing" as const, memory_store_id: "memstore_in" } };
+
+  it("a dream that takes a store over while the ended holder releases it keeps its hold", async () => {
+    // Prepare: dream A ends (canceled); between its release's read of the hold and its write,
+    // dream B takes the store over (A is ended, so the hold is free to take).
+    const rt = await setup();
+    const a = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+    const get = rt.store.get.bind(rt.store);
+    let b: { id: string } | undefined;
+    let raced = false;
+    rt.store.get = async (table, pk, sk) => {
+      const item = await get(table, pk, sk);
+      if (!raced && pk.startsWith("dreamhold#") && item?.dreamId === a.id) {
+        const status = (await rt.service.retrieve(WS, a.id)).status;
+        if (status === "canceled") {
+          raced = true;
+          b = await rt.service.create(caller, body("memstore_in", rt.sessions, ue));
+        }
+      }
+      return item;
+    };
+
+    // Act
+    await rt.service.cancel(WS, a.id);
+    rt.store.get = get;
+
+    // Assess: B holds the store, so a third dream is refused while B runs.
+    expect(b).toBeDefined();
+    await expect(rt.service.create(caller, body("memstore_in", rt.sessions, ue))).rejects.toThrow(
+      /held by dream/,
+    );
+  });
+});
+
 describe("dreams: an apply cut short", () => {
   const ue = { output_behavior: { type: "update_existing" as const, memory_store_id: "memstore_in" } };
 
