@@ -5,6 +5,7 @@
  */
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import type { DocumentStore, EventNotifier, GroupedPut, StoredItem } from "../ports.js";
+import type { SentMark } from "./send-attempts.js";
 
 /** What the runtime keeps beside an event but never shows a client. */
 export interface EventInternals {
@@ -18,6 +19,8 @@ export interface EventInternals {
   rubricText?: string;
   /** A workflow run's result as its agent reads it (on `workflow_run.status_ended`). */
   workflowResult?: string;
+  /** On an event a user sent: which send wrote it, so that the send's retry is recognised. */
+  sent?: SentMark;
 }
 
 export interface LoggedEvent {
