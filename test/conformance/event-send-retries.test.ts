@@ -91,7 +91,10 @@ describe("sending user events", () => {
     await h.waitIdle(session.id);
 
     const events = await h.allEvents(session.id);
-    expect(ofType(events, "user.message").map((e) => e.id)).toEqual([first.data[0]?.id, second.data[0]?.id]);
+    expect(ofType(events, "user.message").map((e) => e.id)).toEqual([
+      first.data?.[0]?.id,
+      second.data?.[0]?.id,
+    ]);
     expect(ofType(events, "agent.message")).toHaveLength(2);
     expect(h.upstream.requests).toHaveLength(2);
   });

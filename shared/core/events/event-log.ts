@@ -5,7 +5,24 @@
  */
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import type { DocumentStore, EventNotifier, GroupedPut, StoredItem } from "../ports.js";
-import type { SentMark } from "./send-attempts.js";
+
+/**
+ * The mark of an event a user sent (in its internals): which attempt of which request wrote it, so
+ * that a retry of the request is recognised (send-attempts.ts).
+ */
+export interface SentMark {
+  /** The id of the attempt's first event: names the attempt. */
+  group: string;
+  /** The event's place in the request, and the request's number of events. */
+  index: number;
+  count: number;
+  /** SHA-256 of the parsed event as sent (`sentDigest`). */
+  digest: string;
+  /** When the attempt was made (epoch ms). */
+  at: number;
+  /** The request's `Idempotency-Key`. */
+  key?: string;
+}
 
 /** What the runtime keeps beside an event but never shows a client. */
 export interface EventInternals {

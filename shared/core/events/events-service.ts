@@ -24,10 +24,10 @@ import type { StepDeps } from "../runtime/step-deps.js";
 import { stepMessage } from "../runtime/step-message.js";
 import { checkWorkerResults, recordToolResult, workerResultArrived } from "../runtime/worker-hands.js";
 import type { SessionRecord } from "../sessions/session-record.js";
-import type { LoggedEvent } from "./event-log.js";
+import type { LoggedEvent, SentMark } from "./event-log.js";
 import { type DeltaType, type PreviewedEntry, withPreviews } from "./event-previews.js";
 import { capToolResultEvent } from "./result-size.js";
-import { findEarlierAttempt, type SendAttempt, type SentMark, sentDigest } from "./send-attempts.js";
+import { findEarlierAttempt, type SendAttempt, sentDigest } from "./send-attempts.js";
 
 const unsupportedTypes = new Set(["system.message"]);
 /** How long a follower that went past an unwritten sequence still delivers it when it is written. */

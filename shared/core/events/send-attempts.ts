@@ -7,7 +7,7 @@
  *
  * The rule: a send is a possible repeat only when it says so — a retry count ≥ 1, or an
  * `Idempotency-Key`. It is taken for a repeat of an earlier attempt when the newest events written
- * by sends (each carries a {@link SentMark}) are that attempt's, from its first event on, and:
+ * by sends (each carries a `SentMark`) are that attempt's, from its first event on, and:
  * - they are the first events of the request, equal to its events in order (same digest of the
  *   parsed event: type and content), and the attempt had as many events as the request;
  * - no other send wrote an event after (or between) them;
@@ -18,7 +18,7 @@
  * append) and whose retry follows at once; a client that must tell these apart sends its own key.
  */
 import { createHash } from "node:crypto";
-import type { EventLog, LoggedEvent } from "./event-log.js";
+import type { EventLog, LoggedEvent, SentMark } from "./event-log.js";
 
 /** How long after an attempt its retry is still recognised. */
 export const SEND_RETRY_WINDOW_MS = 15 * 60_000;
@@ -33,21 +33,6 @@ export interface SendAttempt {
   retry: boolean;
   /** The client's own `Idempotency-Key`, if it sent one. */
   idempotencyKey?: string;
-}
-
-/** The mark of an event written by a send (in its internals): which attempt, and what was sent. */
-export interface SentMark {
-  /** The id of the attempt's first event: names the attempt. */
-  group: string;
-  /** The event's place in the request, and the request's number of events. */
-  index: number;
-  count: number;
-  /** SHA-256 of the parsed event as sent (see {@link sentDigest}). */
-  digest: string;
-  /** When the attempt was made (epoch ms). */
-  at: number;
-  /** The request's `Idempotency-Key`. */
-  key?: string;
 }
 
 /** The digest of one parsed event as sent: equal for the same request body sent again. */
