@@ -6,6 +6,24 @@
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import type { DocumentStore, EventNotifier, GroupedPut, StoredItem } from "../ports.js";
 
+/**
+ * The mark of an event a user sent (in its internals): which attempt of which request wrote it, so
+ * that a retry of the request is recognised (send-attempts.ts).
+ */
+export interface SentMark {
+  /** The id of the attempt's first event: names the attempt. */
+  group: string;
+  /** The event's place in the request, and the request's number of events. */
+  index: number;
+  count: number;
+  /** SHA-256 of the parsed event as sent (`sentDigest`). */
+  digest: string;
+  /** When the attempt was made (epoch ms). */
+  at: number;
+  /** The request's `Idempotency-Key`. */
+  key?: string;
+}
+
 /** What the runtime keeps beside an event but never shows a client. */
 export interface EventInternals {
   /** The model's own content blocks of an assistant turn (on `span.model_request_end`). */
@@ -18,6 +36,8 @@ export interface EventInternals {
   rubricText?: string;
   /** A workflow run's result as its agent reads it (on `workflow_run.status_ended`). */
   workflowResult?: string;
+  /** On an event a user sent: which send wrote it, so that the send's retry is recognised. */
+  sent?: SentMark;
 }
 
 export interface LoggedEvent {

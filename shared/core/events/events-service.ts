@@ -24,9 +24,10 @@ import type { StepDeps } from "../runtime/step-deps.js";
 import { stepMessage } from "../runtime/step-message.js";
 import { checkWorkerResults, recordToolResult, workerResultArrived } from "../runtime/worker-hands.js";
 import type { SessionRecord } from "../sessions/session-record.js";
-import type { LoggedEvent } from "./event-log.js";
+import type { LoggedEvent, SentMark } from "./event-log.js";
 import { type DeltaType, type PreviewedEntry, withPreviews } from "./event-previews.js";
 import { capToolResultEvent } from "./result-size.js";
+import { findEarlierAttempt, type SendAttempt, sentDigest } from "./send-attempts.js";
 
 const unsupportedTypes = new Set(["system.message"]);
 /** How long a follower that went past an unwritten sequence still delivers it when it is written. */
@@ -90,12 +91,18 @@ export class EventsService {
     return record;
   }
 
-  /** Validates every event first (all or nothing), then records and acts on each in order. */
+  /**
+   * Validates every event first (all or nothing), then records and acts on each in order. A send that
+   * repeats an attempt whose answer was lost (`attempt`; see send-attempts.ts) writes nothing the
+   * attempt wrote: it finishes what that attempt may not have done (the wake) and answers with the
+   * stored events, as the attempt would have.
+   */
   async send(
     workspaceId: string,
     sessionId: string,
     rawEvents: unknown[],
     scope?: CredentialScope,
+    attempt: SendAttempt = { retry: false },
   ): Promise<{ data: SessionEvent[] }> {
     const record = await this.session(workspaceId, sessionId);
     if (record.session.status === "terminated") throw new InvalidRequestError("session is terminated");
@@ -119,11 +126,22 @@ export class EventsService {
         );
       return event;
     });
-    checkOutcomesFit(record.session, events, "events");
-    await checkWorkerResults(this.deps, record, events);
-    const rubrics = await this.fileRubrics(workspaceId, events, "events");
+    const digests = events.map(sentDigest);
+    // Before the checks of the session's state: the earlier attempt changed it (a tool call it
+    // answered is no longer awaited, and would be refused as a conflict).
+    const now = this.deps.clock.now();
+    const earlier = await findEarlierAttempt(this.deps.events, sessionId, digests, attempt, now);
+    if (earlier.length > 0) await this.finishEarlier(workspaceId, sessionId, record, earlier);
+    const done = earlier.length;
+    if (done === events.length) return { data: earlier.map((e) => e.event) };
+
+    // The events still to write (all of them, unless an earlier attempt died midway): `done + i`.
+    const fresh = events.slice(done);
+    checkOutcomesFit(record.session, fresh, "events");
+    await checkWorkerResults(this.deps, record, fresh);
+    const rubrics = await this.fileRubrics(workspaceId, fresh, "events");
     const awaiting = new Set(record.run.awaiting);
-    for (const [i, event] of events.entries()) {
+    for (const [i, event] of fresh.entries()) {
       const ref =
         event.type === "user.custom_tool_result"
           ? event.custom_tool_use_id
@@ -131,46 +149,93 @@ export class EventsService {
             ? event.tool_use_id
             : undefined;
       if (ref !== undefined && !awaiting.has(ref)) {
-        throw new ConflictError(`events.${i}: the session is not waiting on event ${ref}`);
+        throw new ConflictError(`events.${done + i}: the session is not waiting on event ${ref}`);
       }
     }
 
-    const now = new Date(this.deps.clock.now()).toISOString();
-    const written: SessionEvent[] = [];
+    const processedAt = new Date(now).toISOString();
+    const written: SessionEvent[] = earlier.map((e) => e.event);
+    // The attempt is named by its first event's id (an earlier attempt's, when this one finishes it).
+    let group = earlier[0]?.internals.sent?.group;
     // The first change to the session starts from the record read above (its save is rev-checked);
     // after it, that record is out of date.
-    let known: SessionRecord | undefined = record;
-    for (const [i, event] of events.entries()) {
+    let known: SessionRecord | undefined = done === 0 ? record : undefined;
+    for (const [i, event] of fresh.entries()) {
       const full =
         event.type === "user.define_outcome"
-          ? outcomeEcho(this.deps, event, now)
-          : ({ ...event, id: this.deps.ids.next(idPrefix.event), processed_at: now } as SessionEvent);
+          ? outcomeEcho(this.deps, event, processedAt)
+          : ({ ...event, id: this.deps.ids.next(idPrefix.event), processed_at: processedAt } as SessionEvent);
+      group ??= full.id;
+      const index = done + i;
+      const sent: SentMark = {
+        group,
+        index,
+        count: events.length,
+        digest: digests[index] as string,
+        at: now,
+        ...(attempt.idempotencyKey === undefined ? {} : { key: attempt.idempotencyKey }),
+      };
       const rubric = rubrics.get(i);
       const [logged] =
         full.type === "user.tool_result"
-          ? [await recordToolResult(this.deps, sessionId, capToolResultEvent(full))]
+          ? [await recordToolResult(this.deps, sessionId, capToolResultEvent(full), { sent })]
           : await this.deps.events.append(
               sessionId,
               [full],
-              rubric === undefined ? {} : { rubricText: rubric },
+              rubric === undefined ? { sent } : { rubricText: rubric, sent },
             );
-      const seq = (logged as LoggedEvent).seq;
-      written.push((logged as LoggedEvent).event);
+      const entry = logged as LoggedEvent;
+      written.push(entry.event);
       const from = known;
       known = undefined;
-      if (full.type === "user.define_outcome")
-        await defineOutcome(this.deps, workspaceId, sessionId, full, seq, rubrics.get(i));
-      else if (event.type === "user.interrupt") await this.interrupt(workspaceId, sessionId, seq);
-      else if (event.type === "user.message")
-        await wakeSession(this.deps, workspaceId, sessionId, seq, "*", from);
-      else if (event.type === "user.custom_tool_result")
-        await wakeSession(this.deps, workspaceId, sessionId, seq, event.custom_tool_use_id, from);
-      else if (event.type === "user.tool_confirmation")
-        await wakeSession(this.deps, workspaceId, sessionId, seq, event.tool_use_id, from);
-      else if (event.type === "user.tool_result")
-        await workerResultArrived(this.deps, workspaceId, sessionId, seq, event.tool_use_id);
+      await this.actOn(workspaceId, sessionId, entry, from);
     }
     return { data: written };
+  }
+
+  /** What a sent event sets going once it is in the log: a wake, an interrupt, an outcome. */
+  private async actOn(workspaceId: string, sessionId: string, logged: LoggedEvent, from?: SessionRecord) {
+    const { event, seq } = logged;
+    if (event.type === "user.define_outcome")
+      await defineOutcome(this.deps, workspaceId, sessionId, event, seq, logged.internals.rubricText);
+    else if (event.type === "user.interrupt") await this.interrupt(workspaceId, sessionId, seq);
+    else if (event.type === "user.message")
+      await wakeSession(this.deps, workspaceId, sessionId, seq, "*", from);
+    else if (event.type === "user.custom_tool_result")
+      await wakeSession(this.deps, workspaceId, sessionId, seq, event.custom_tool_use_id, from);
+    else if (event.type === "user.tool_confirmation")
+      await wakeSession(this.deps, workspaceId, sessionId, seq, event.tool_use_id, from);
+    else if (event.type === "user.tool_result")
+      await workerResultArrived(this.deps, workspaceId, sessionId, seq, event.tool_use_id);
+  }
+
+  /**
+   * Does for an earlier attempt's events what that attempt may have died before doing. It acted on
+   * them in order, each change a save of the session, so `record` (read before this retry touched
+   * anything) tells how far it got: an input it took in raised `lastInputSeq` to its sequence (or a
+   * later input did, whose wake covers it), an interrupt set `interruptSeq`, an outcome is listed.
+   * Acting again on input taken in would wake a session whose turn may be over, for nothing new.
+   */
+  private async finishEarlier(
+    workspaceId: string,
+    sessionId: string,
+    record: SessionRecord,
+    earlier: readonly LoggedEvent[],
+  ) {
+    let known: SessionRecord | undefined = record;
+    for (const logged of earlier) {
+      const { event, seq } = logged;
+      const acted =
+        event.type === "user.define_outcome"
+          ? record.session.outcome_evaluations.some((e) => e.outcome_id === event.outcome_id)
+          : event.type === "user.interrupt"
+            ? record.run.interruptSeq >= seq
+            : record.run.lastInputSeq >= seq;
+      if (acted) continue;
+      const from = known;
+      known = undefined;
+      await this.actOn(workspaceId, sessionId, logged, from);
+    }
   }
 
   /** Marks the interrupt; a running step honours it at its next decision point. */

@@ -10,7 +10,7 @@ import { ConflictError, InvalidRequestError } from "../../contract/errors.js";
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
-import type { LoggedEvent } from "../events/event-log.js";
+import type { EventInternals, LoggedEvent } from "../events/event-log.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import type { StepDeps } from "./step-deps.js";
 import { stepMessage } from "./step-message.js";
@@ -68,8 +68,11 @@ export async function recordToolResult(
   deps: StepDeps,
   sessionId: string,
   event: Extract<SessionEvent, { type: "user.tool_result" }>,
+  internals: EventInternals = {},
 ): Promise<LoggedEvent> {
-  const [entry] = await emitOnce(deps.store, deps.events, sessionId, resultKey(event.tool_use_id), [event]);
+  const [entry] = await emitOnce(deps.store, deps.events, sessionId, resultKey(event.tool_use_id), [event], {
+    internals: [internals],
+  });
   const recorded = entry as LoggedEvent;
   if (recorded.event.type !== "user.tool_result")
     throw new ConflictError(`tool call ${event.tool_use_id} already has a result`);
