@@ -41,7 +41,14 @@ export interface ReverieOutcomesProps {
   readonly makeFunction: MakeFunction;
   /** The runtime's functions, which get the environment and the grants their publishing needs. */
   readonly runtimeFunctions: Record<
-    "api" | "api-memory" | "api-workspace" | "api-stream" | "authorizer" | "agent-step" | "sweeper",
+    | "api"
+    | "api-memory"
+    | "api-workspace"
+    | "api-stream"
+    | "authorizer"
+    | "agent-step"
+    | "sweeper"
+    | "dream-worker",
     lambda.IFunction
   >;
   readonly tables: Record<TableName, dynamodb.ITable>;
@@ -137,12 +144,13 @@ export class ReverieOutcomes extends Construct {
   /** Least privilege: who publishes domain events, who grades, who delivers. */
   private grant(props: ReverieOutcomesProps): void {
     const { api, "api-memory": apiMemory, "api-workspace": apiWorkspace } = props.runtimeFunctions;
-    const { "agent-step": step, sweeper } = props.runtimeFunctions;
+    const { "agent-step": step, sweeper, "dream-worker": dreamWorker } = props.runtimeFunctions;
     const { grader, "webhook-deliver": deliver } = this.functions;
     // Publishers of domain events record webhook deliveries (resources table, already granted to
     // the API functions, agent-step and the sweeper), enqueue them and put events on the bus. The sweeper publishes
     // when it finishes a thread report a crash cut short, and re-nudges deliveries whose nudge was lost.
-    for (const fn of [api, apiMemory, apiWorkspace, step, grader, sweeper]) {
+    // The dream worker publishes its dream's and its dreamer session's events.
+    for (const fn of [api, apiMemory, apiWorkspace, step, grader, sweeper, dreamWorker]) {
       this.webhooksQueue.grantSendMessages(fn);
       this.eventBus.grantPutEventsTo(fn);
     }

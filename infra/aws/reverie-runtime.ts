@@ -599,6 +599,10 @@ export class ReverieRuntime extends Construct {
     // Files API and skills: uploaded bytes, under the bucket's files/ prefix only; sessions read them
     // when they mount files and skills.
     for (const fn of [f.api, f["api-workspace"]]) this.workspaceBucket.grantReadWrite(fn, "files/*");
+    // Session creation (api) lays out a new session's files: its skills under <session>.mnt-skills
+    // and the file resources it mounts, in the session's workspace or its read-only sibling. Puts
+    // only: the API reads and deletes no workspace.
+    this.workspaceBucket.grantPut(f.api, "workspaces/*");
     // SSE: reads the session (workspace check) and follows its event log.
     resources.grantReadData(f["api-stream"]);
     events.grantReadData(f["api-stream"]);
@@ -642,6 +646,11 @@ export class ReverieRuntime extends Construct {
           "Files API: uploaded files are object keys created at run time under the bucket's files/ prefix.",
       });
     }
+    Validations.of(f.api.role as iam.Role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workspaceBucket.node.defaultChild as s3.CfnBucket)}.Arn>/workspaces/*]`,
+      reason:
+        "Session creation writes the new session's skill and file mounts: object keys made at run time under workspaces/ (puts only).",
+    });
     Validations.of(stepRole).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workspaceBucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
       reason: "Session workspaces are object keys created at run time under the workspace bucket.",

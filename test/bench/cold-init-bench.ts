@@ -158,6 +158,11 @@ function environments() {
     scheduleGroup: x,
     deploymentScheduleGroup: x,
     serviceRoleArn: "arn:aws:iam::1:role/x",
+    roleArns: {
+      workflowRuns: "arn:aws:iam::1:role/x",
+      dreamScheduler: "arn:aws:iam::1:role/x",
+      deploymentScheduler: "arn:aws:iam::1:role/x",
+    },
     secretsKeyArn: "arn:aws:kms:us-east-1:1:key/x",
   } as unknown as AwsResources;
   const names = Object.fromEntries([...lambdaFunctionNames, "sandbox"].map((n) => [n, n])) as never;

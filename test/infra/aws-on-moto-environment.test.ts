@@ -66,6 +66,7 @@ describe("the AWS-on-moto harness's function environments", () => {
       secretsKeyArn: placeholder,
       anthropicSecretArn: placeholder,
       serviceRoleArn: placeholder,
+      roleArns: { workflowRuns: placeholder, dreamScheduler: placeholder, deploymentScheduler: placeholder },
       probes: { notifications: placeholder, busEvents: placeholder },
     };
     const names = Object.fromEntries(Object.keys(deployed).map((n) => [n, n])) as Record<

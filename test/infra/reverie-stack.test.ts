@@ -528,9 +528,18 @@ describe("IAM is least privilege", () => {
       expect(actions).toContain("sqs:SendMessage");
       expect(actions).not.toContain("sqs:DeleteMessage");
       expect(actions).not.toContain("sqs:ReceiveMessage");
-      // Files API: objects under files/ only (the workspaces stay the agent step's).
+      // Files API: objects under files/ only; and api, which creates sessions, puts their skill and
+      // file mounts under workspaces/ (it reads and deletes no workspace: the agent step's).
       const bucketArn = { "Fn::GetAtt": [logicalIdOf(stack.runtime.workspaceBucket), "Arn"] };
       for (const s of statements(name).filter((st) => actionsOf(st).some((a) => a.startsWith("s3:")))) {
+        if (name === "api" && JSON.stringify(s.Resource).includes("/workspaces/*")) {
+          expect(s.Resource).toEqual({ "Fn::Join": ["", [bucketArn, "/workspaces/*"]] });
+          expect(
+            actionsOf(s).every((a) => /^s3:(PutObject|Abort)/.test(a)),
+            JSON.stringify(s),
+          ).toBe(true);
+          continue;
+        }
         expect(s.Resource).toEqual([bucketArn, { "Fn::Join": ["", [bucketArn, "/files/*"]] }]);
       }
       expect(actions.some((a) => a.startsWith("secretsmanager:"))).toBe(false);
@@ -571,7 +580,7 @@ describe("IAM is least privilege", () => {
     }
   });
 
-  it("only the model callers (agent-step, dream-worker) read the Anthropic secret and consume a queue; only agent-step and the session creators (api and api-workspace: files/ only, deployment-runner) touch the workspaces", () => {
+  it("only the model callers (agent-step, dream-worker) read the Anthropic secret and consume a queue; only agent-step and the session creators (api: files/ and puts under workspaces/, api-workspace: files/ only, deployment-runner) touch the workspaces", () => {
     for (const name of FUNCTION_NAMES) {
       const actions = allActions(name);
       const isStep = name === "agent-step";

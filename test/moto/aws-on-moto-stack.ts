@@ -17,6 +17,7 @@ import { createApiKey } from "../../infra/aws/create-api-key.js";
 import { DynamoDbDocumentStore } from "../../shared/adapters/aws/dynamodb-document-store.js";
 import { type QueueName, queueSpecs } from "../../shared/infra-spec/queues.js";
 import { type ApiGatewayFront, startApiGatewayFront } from "./api-gateway-front.js";
+import { type RecordedAwsCall, type RecorderTargets, startAwsCallRecorder } from "./aws-call-recorder.js";
 import { type AwsResources, createAwsResources, type MotoClients, motoClients } from "./aws-resources.js";
 import { buildLambdaBundles, type LambdaBundles, type LambdaFunctionName } from "./lambda-bundles.js";
 import { type InvokeOutcome, LambdaFunction, startLambdaInvokeFront } from "./lambda-service.js";
@@ -68,6 +69,14 @@ export interface AwsOnMoto {
   startup: Record<string, number>;
   /** True when no queue holds a message and no batch or invocation (streams aside) is running. */
   settled(): Promise<boolean>;
+  /** The physical name prefix (the CDK stack's name in the IAM check: iam-policies.ts). */
+  prefix: string;
+  /**
+   * Every AWS call each function made, with the IAM action and resource it needs, as its recording
+   * proxy saw it (aws-call-recorder.ts); the SQS event sources' receives and deletes are their
+   * function's, as on AWS, where the event source mapping acts with the function's role.
+   */
+  awsCalls: RecordedAwsCall[];
   /** Every function's log, for a failing test's report. */
   logs(): string;
   stop(): Promise<void>;
@@ -137,7 +146,7 @@ export function functionEnvironments(
   const dreamJobs = { REVERIE_DREAM_JOBS_QUEUE_URL: resources.queues["dream-jobs"].url };
   // WorkflowRuns: each run's state machine is created at run time under this prefix, as on AWS.
   const workflows = {
-    REVERIE_WORKFLOW_ROLE_ARN: resources.serviceRoleArn,
+    REVERIE_WORKFLOW_ROLE_ARN: resources.roleArns.workflowRuns,
     REVERIE_WORKFLOW_LOG_GROUP_ARN: `arn:aws:logs:${MOTO_REGION}:${MOTO_ACCOUNT}:log-group:reverie-workflow-runs:*`,
     REVERIE_WORKFLOW_STATE_MACHINE_ARN_PREFIX: `arn:aws:states:${MOTO_REGION}:${MOTO_ACCOUNT}:stateMachine:`,
     REVERIE_WORKFLOW_NAME_PREFIX: "reverie-moto-wf",
@@ -148,7 +157,7 @@ export function functionEnvironments(
   // ReverieDeployments: the API and the runner manage deployment schedules.
   const deployments = {
     REVERIE_DEPLOYMENT_SCHEDULE_GROUP: resources.deploymentScheduleGroup,
-    REVERIE_DEPLOYMENT_SCHEDULER_ROLE_ARN: resources.serviceRoleArn,
+    REVERIE_DEPLOYMENT_SCHEDULER_ROLE_ARN: resources.roleArns.deploymentScheduler,
   };
   const arnOf = (name: LambdaFunctionName) =>
     `arn:aws:lambda:${MOTO_REGION}:${MOTO_ACCOUNT}:function:${names[name]}`;
@@ -162,7 +171,7 @@ export function functionEnvironments(
       ...dreamJobs,
       REVERIE_DREAM_SCHEDULE_GROUP: resources.scheduleGroup,
       REVERIE_DREAM_SCHEDULER_FUNCTION_ARN: arnOf("dream-scheduler"),
-      REVERIE_DREAM_SCHEDULER_ROLE_ARN: resources.serviceRoleArn,
+      REVERIE_DREAM_SCHEDULER_ROLE_ARN: resources.roleArns.dreamScheduler,
     },
     "api-workspace": {
       ...base,
@@ -261,9 +270,21 @@ export async function startAwsOnMoto(options: AwsOnMotoOptions): Promise<AwsOnMo
     const environments = functionEnvironments(resources, physical, options);
     const functions = new Map<string, LambdaFunction>();
     const byLogicalName = new Map<string, LambdaFunction>();
-    // Filled once the Invoke front listens; functions start lazily, after that.
-    const endpoints: Record<string, string> = { AWS_ENDPOINT_URL: moto.endpoint };
+    // Each function reaches AWS through its own recording proxy; the Invoke front's URL is filled
+    // in once it listens (functions start lazily, after that).
+    const awsCalls: RecordedAwsCall[] = [];
+    const targets: RecorderTargets = { moto: moto.endpoint };
+    const proxies: Record<string, string> = {};
     for (const name of functionNames) {
+      const recorder = await startAwsCallRecorder(name, targets, awsCalls);
+      cleanups.push(() => recorder.close());
+      proxies[name] = recorder.url;
+    }
+    for (const name of functionNames) {
+      const endpoints = { AWS_ENDPOINT_URL: proxies[name], AWS_ENDPOINT_URL_LAMBDA: proxies[name] } as Record<
+        string,
+        string
+      >;
       const fn = new LambdaFunction({
         functionName: physical[name],
         bundle: name === "sandbox" ? bundles.sandbox : bundles.functions[name],
@@ -283,7 +304,7 @@ export async function startAwsOnMoto(options: AwsOnMotoOptions): Promise<AwsOnMo
 
     const invokeFront = await startLambdaInvokeFront(functions);
     cleanups.push(() => invokeFront.close());
-    endpoints.AWS_ENDPOINT_URL_LAMBDA = invokeFront.url;
+    targets.lambda = invokeFront.url;
 
     const store = new DynamoDbDocumentStore({ client: clients.dynamodb, tableNames: resources.tables });
     const { key: apiKey, workspaceId } = await createApiKey(store);
@@ -294,7 +315,8 @@ export async function startAwsOnMoto(options: AwsOnMotoOptions): Promise<AwsOnMo
       [QueueName, (typeof consumers)[QueueName]]
     >) {
       const source = new SqsEventSource({
-        sqs: clients.sqs,
+        // Lambda's poller acts with the function's role: its calls are recorded as the function's.
+        sqs: motoClients(proxies[consumer.fn] as string).sqs,
         queueUrl: resources.queues[queue].url,
         queueArn: resources.queues[queue].arn,
         fn: fn(consumer.fn),
@@ -332,6 +354,8 @@ export async function startAwsOnMoto(options: AwsOnMotoOptions): Promise<AwsOnMo
       front,
       failures,
       startup,
+      prefix,
+      awsCalls,
       async settled() {
         if (Object.values(eventSources).some((s) => s.inFlight > 0)) return false;
         for (const [name, f] of byLogicalName) if (name !== "api-stream" && f.inFlight > 0) return false;

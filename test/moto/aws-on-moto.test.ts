@@ -44,6 +44,8 @@ import {
 } from "../fixtures/mock-messages-server.js";
 import { rejection } from "../fixtures/sdk-assertions.js";
 import { type AwsOnMoto, startAwsOnMoto } from "./aws-on-moto-stack.js";
+import { deniedCalls, describeDenied } from "./iam-evaluator.js";
+import { functionPolicies } from "./iam-policies.js";
 import type { InvokeOutcome } from "./lambda-service.js";
 import { motoSkipped } from "./moto-server.js";
 import { SqsEventSource } from "./sqs-event-source.js";
@@ -823,6 +825,39 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", { timeout: 18
     expect(downloaded.equals(bytes)).toBe(true);
   });
 
+  it("stores a skill's zip in S3 (api-workspace); a cloud session reads its SKILL.md from /mnt/skills and a file mounted at creation", async () => {
+    const name = `moto-skill-${Date.now().toString(36)}`;
+    const skillMd = `---\nname: ${name}\ndescription: Greets. Use when asked to greet.\n---\n# Hello\nSay hello from moto.\n`;
+    const skill = await explained(
+      client.beta.skills.create({ files: [await toFile(Buffer.from(skillMd), `${name}/SKILL.md`)] }),
+    );
+    const { agentId, environmentId } = await cloudSetup({ skills: [{ type: "custom", skill_id: skill.id }] });
+    const brief = await client.beta.files.upload({
+      file: await toFile(Buffer.from("the brief, mounted\n"), "brief.md", { type: "text/markdown" }),
+    });
+    // The API lays out the skill's files and the mounted file in the session's stores at creation.
+    const session = await explained(
+      client.beta.sessions.create({
+        agent: agentId,
+        environment_id: environmentId,
+        resources: [{ type: "file", file_id: brief.id, mount_path: "/workspace/brief.md" }],
+      }),
+    );
+    agentReplies.push(
+      mockToolUse("read", { file_path: `/mnt/skills/${name}/SKILL.md` }),
+      mockToolUse("read", { file_path: "/workspace/brief.md" }),
+      mockText("hello"),
+    );
+    await client.beta.sessions.events.send(session.id, { events: [say("greet me")] });
+    await waitIdle(session.id);
+    const [skillRead, fileRead] = (await allEvents(session.id)).filter(
+      (e): e is Extract<Event, { type: "agent.tool_result" }> => e.type === "agent.tool_result",
+    );
+    expect(skillRead?.is_error ?? false).toBe(false);
+    expect(JSON.stringify(skillRead?.content)).toContain("Say hello from moto.");
+    expect(JSON.stringify(fileRead?.content)).toContain("the brief, mounted");
+  });
+
   it("the sweeper runs over the tables and finds nothing stalled", async () => {
     const outcome = await aws.fn("sweeper").invoke({});
     expect(outcome.kind).toBe("result");
@@ -899,5 +934,30 @@ describe.skipIf(motoSkipped())("Reverie on AWS, with moto as AWS", { timeout: 18
     }
     expect(seen.filter((s) => s.body === "good")).toHaveLength(1);
     expect(seen.filter((s) => s.body === "bad").map((s) => s.receiveCount)).toEqual(["1", "2"]);
+  });
+
+  // Last: it judges the AWS calls every test above made (moto itself enforces no IAM).
+  it("makes only the AWS calls each function's IAM role in the synthesized stack allows", async () => {
+    const policies = functionPolicies(aws.prefix, aws.resources, (name) => aws.fn(name).name);
+    const calls = aws.awsCalls;
+    // The proxies saw the paths above: a broken seam must not pass as "nothing denied".
+    const made = new Set(calls.map((c) => `${c.fn} ${c.action}`));
+    for (const expected of [
+      "api-workspace s3:PutObject",
+      "api-workspace kms:GenerateDataKey",
+      "api-memory scheduler:CreateSchedule",
+      "agent-step lambda:InvokeFunction",
+      "agent-step kms:Decrypt",
+      "agent-step states:StartExecution",
+      "agent-step secretsmanager:GetSecretValue",
+      "grader sns:Publish",
+      "webhook-deliver kms:Decrypt",
+      "dream-worker sqs:DeleteMessage",
+      "deployment-runner dynamodb:PutItem",
+    ]) {
+      expect(made, `no ${expected} recorded`).toContain(expected);
+    }
+    const denied = deniedCalls(calls, (fn) => policies[fn as keyof typeof policies]?.statements);
+    expect(denied, `AWS calls their function's role does not allow:\n${describeDenied(denied)}`).toEqual([]);
   });
 });

@@ -64,8 +64,13 @@ export interface AwsResources {
   /** The customer-managed key that seals vault credentials. */
   secretsKeyArn: string;
   anthropicSecretArn: string;
-  /** An IAM role ARN handed to Scheduler and Step Functions (moto does not check it). */
+  /** The fan-out state machine's role (moto does not check it). */
   serviceRoleArn: string;
+  /**
+   * The roles the functions hand to Step Functions and Scheduler (iam:PassRole), named apart as the
+   * stack's are, so that the IAM check (iam-policies.ts) sees which one a function passes.
+   */
+  roleArns: { workflowRuns: string; dreamScheduler: string; deploymentScheduler: string };
   /** Subscribed to the outcomes topic (SNS envelopes) and to every Reverie event on the bus. */
   probes: { notifications: string; busEvents: string };
 }
@@ -168,6 +173,7 @@ export async function createAwsResources(
   const scheduleGroup = `${prefix}-dreams`;
   const deploymentScheduleGroup = `${prefix}-deployments`;
   const serviceRoleArn = `arn:aws:iam::${MOTO_ACCOUNT}:role/${prefix}-service`;
+  const roleArn = (name: string) => `arn:aws:iam::${MOTO_ACCOUNT}:role/${prefix}-${name}`;
   const createScheduleGroups = async () => {
     await clients.scheduler.send(new CreateScheduleGroupCommand({ Name: scheduleGroup }));
     await clients.scheduler.send(new CreateScheduleGroupCommand({ Name: deploymentScheduleGroup }));
@@ -209,6 +215,11 @@ export async function createAwsResources(
     secretsKeyArn: KeyMetadata?.Arn as string,
     anthropicSecretArn: ARN as string,
     serviceRoleArn,
+    roleArns: {
+      workflowRuns: roleArn("workflow-runs"),
+      dreamScheduler: roleArn("dream-scheduler-invoke"),
+      deploymentScheduler: roleArn("deployment-scheduler-invoke"),
+    },
     probes: { notifications: topic.probe, busEvents: busProbe },
   };
 }
