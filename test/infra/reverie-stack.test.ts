@@ -44,14 +44,14 @@ const BUNDLE_BUDGETS: Partial<Record<string, number>> = {
   authorizer: 17.5 * 1024,
   "webhook-deliver": 185 * 1024,
   api: 465 * 1024,
-  "api-memory": 485 * 1024,
+  "api-memory": 500 * 1024,
   "api-workspace": 510 * 1024,
-  "api-stream": 425 * 1024,
+  "api-stream": 440 * 1024,
   "agent-step": 655 * 1024,
   grader: 360 * 1024,
   "dream-worker": 435 * 1024,
   "deployment-runner": 480 * 1024,
-  sweeper: 425 * 1024,
+  sweeper: 435 * 1024,
 };
 const FUNCTION_NAMES: ReverieFunctionName[] = [
   "api",
