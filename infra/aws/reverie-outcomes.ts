@@ -20,6 +20,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { TableName } from "../../shared/core/ports.js";
 import { type QueueName, queueSpecs } from "../../shared/infra-spec/queues.js";
+import type { ReverieFunctionName } from "./function-names.js";
 import {
   consumeQueue,
   deadLetterAlarm,
@@ -41,14 +42,7 @@ export interface ReverieOutcomesProps {
   readonly makeFunction: MakeFunction;
   /** The runtime's functions, which get the environment and the grants their publishing needs. */
   readonly runtimeFunctions: Record<
-    | "api"
-    | "api-memory"
-    | "api-workspace"
-    | "api-stream"
-    | "authorizer"
-    | "agent-step"
-    | "sweeper"
-    | "dream-worker",
+    Exclude<ReverieFunctionName, "dream-scheduler" | "deployment-runner">,
     lambda.IFunction
   >;
   readonly tables: Record<TableName, dynamodb.ITable>;

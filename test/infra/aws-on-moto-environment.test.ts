@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ReverieStack } from "../../infra/aws/reverie-stack.js";
 import { functionEnvironments } from "../moto/aws-on-moto-stack.js";
 import type { AwsResources } from "../moto/aws-resources.js";
+import { stackFunctions } from "../moto/iam-policies.js";
 import type { LambdaFunctionName } from "../moto/lambda-bundles.js";
 import { cdkJsonContext } from "./infra-helpers.js";
 
@@ -31,22 +32,7 @@ function variablesOf(owner: Stack, fn: lambda.IFunction): string[] {
 
 describe("the AWS-on-moto harness's function environments", () => {
   it("name exactly the variables CDK sets on each function", () => {
-    const r = stack.runtime;
-    const deployed: Record<LambdaFunctionName | "sandbox", lambda.IFunction> = {
-      api: r.functions.api,
-      "api-memory": r.functions["api-memory"],
-      "api-workspace": r.functions["api-workspace"],
-      "api-stream": r.functions["api-stream"],
-      authorizer: r.functions.authorizer,
-      "agent-step": r.functions["agent-step"],
-      sweeper: r.functions.sweeper,
-      "dream-worker": r.functions["dream-worker"],
-      "dream-scheduler": r.functions["dream-scheduler"],
-      "deployment-runner": r.functions["deployment-runner"],
-      grader: r.outcomes.functions.grader,
-      "webhook-deliver": r.outcomes.functions["webhook-deliver"],
-      sandbox: r.sandbox.function,
-    };
+    const deployed: Record<LambdaFunctionName | "sandbox", lambda.IFunction> = stackFunctions(stack);
     const placeholder = "x";
     const queue = {
       url: placeholder,
@@ -75,7 +61,7 @@ describe("the AWS-on-moto harness's function environments", () => {
     >;
     const harness = functionEnvironments(resources, names, { anthropicBaseUrl: placeholder });
     // Every function of the stack is composed by the harness.
-    expect(Object.keys(r.functions).filter((n) => !(n in deployed))).toEqual([]);
+    expect(Object.keys(stack.runtime.functions).filter((n) => !(n in deployed))).toEqual([]);
     const mismatches: string[] = [];
     for (const [name, fn] of Object.entries(deployed) as Array<
       [LambdaFunctionName | "sandbox", lambda.IFunction]

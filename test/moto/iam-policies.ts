@@ -12,6 +12,7 @@
  * a call that needs it fails and says so, a statement never used costs nothing.
  */
 import { App, type CfnElement } from "aws-cdk-lib";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type { IConstruct } from "constructs";
 import { ReverieStack } from "../../infra/aws/reverie-stack.js";
 import { cdkJsonContext } from "../infra/infra-helpers.js";
@@ -47,19 +48,10 @@ interface Resolved {
 
 const lambdaArn = (name: string) => `arn:aws:lambda:${MOTO_REGION}:${MOTO_ACCOUNT}:function:${name}`;
 
-/**
- * Synthesizes ReverieStack as `prefix` and returns each harness function's policy, resolved
- * against `resources` (the harness's resources) and `physical` (its function names).
- */
-export function functionPolicies(
-  prefix: string,
-  resources: AwsResources,
-  physical: (name: HarnessFunction) => string,
-): Record<HarnessFunction, FunctionPolicy> {
-  const app = new App({ context: { ...cdkJsonContext(), "aws:cdk:bundling-stacks": [] } });
-  const stack = new ReverieStack(app, prefix);
+/** Each function the harness runs, as the stack defines it. */
+export function stackFunctions(stack: ReverieStack): Record<HarnessFunction, lambda.IFunction> {
   const r = stack.runtime;
-  const functions: Record<HarnessFunction, IConstruct & { role?: IConstruct }> = {
+  return {
     api: r.functions.api,
     "api-memory": r.functions["api-memory"],
     "api-workspace": r.functions["api-workspace"],
@@ -74,6 +66,21 @@ export function functionPolicies(
     "webhook-deliver": r.outcomes.functions["webhook-deliver"],
     sandbox: r.sandbox.function,
   };
+}
+
+/**
+ * Synthesizes ReverieStack as `prefix` and returns each harness function's policy, resolved
+ * against `resources` (the harness's resources) and `physical` (its function names).
+ */
+export function functionPolicies(
+  prefix: string,
+  resources: AwsResources,
+  physical: (name: HarnessFunction) => string,
+): Record<HarnessFunction, FunctionPolicy> {
+  const app = new App({ context: { ...cdkJsonContext(), "aws:cdk:bundling-stacks": [] } });
+  const stack = new ReverieStack(app, prefix);
+  const r = stack.runtime;
+  const functions: Record<HarnessFunction, IConstruct & { role?: IConstruct }> = stackFunctions(stack);
   const idOf = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
 
   // The stack's resources that the functions' policies name, as the harness created them.
