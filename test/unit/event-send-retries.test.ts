@@ -92,6 +92,31 @@ describe("a retried send of user events", () => {
     expect(await ofType(rt, "agent.message")).toHaveLength(1);
   });
 
+  it("of an outcome, after the process died between its entry and its wake: wakes the session", async () => {
+    // Prepare: the first attempt logs the outcome and lists it as running, then dies at the wake.
+    const rt = await start(new ScriptedModel([text("written")]));
+    rt.deps.outcomes = { queue: { send: async () => {} }, heartbeatMs: 60_000, leaseMs: 300_000 };
+    const outcome = {
+      type: "user.define_outcome" as const,
+      description: "A haiku about the sea",
+      rubric: { type: "text" as const, content: "- It is a haiku" },
+    };
+    rt.store.crashOn = { op: "put", pk: /^running$/ };
+    await expect(rt.events.send(WS, SID, [outcome as never])).rejects.toThrow(CrashError);
+    rt.store.restart();
+    const before = await rt.deps.sessions.get(WS, SID);
+    expect(before?.session.outcome_evaluations.map((e) => e.result)).toEqual(["running"]);
+    expect(before?.session.status).toBe("idle");
+
+    // Act: the SDK retries the same request.
+    await rt.events.send(WS, SID, [outcome as never], undefined, RETRY);
+
+    // Assess: one outcome, and the session at work on it.
+    expect(await ofType(rt, "user.define_outcome")).toHaveLength(1);
+    expect(await status(rt)).toBe("running");
+    expect(rt.queue.sent).toHaveLength(1);
+  });
+
   it("after the first attempt's turn is over: answers with the stored events and wakes nothing", async () => {
     const rt = await start(new ScriptedModel([text("hello back"), text("a second answer")]));
     const first = await rt.events.send(WS, SID, [message("hello")]);

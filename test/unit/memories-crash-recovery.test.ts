@@ -9,6 +9,7 @@ import { TimeSortableIds } from "../../shared/contract/ids.js";
 import { MemoryPathConflictError } from "../../shared/contract/memory-stores.js";
 import { MemoriesService, PATH_CLAIM_LEASE_MS } from "../../shared/core/memory/memories-service.js";
 import {
+  dreamHoldKey,
   headKey,
   metaKey,
   pathKey,
@@ -202,6 +203,8 @@ describe("deleting a memory store", () => {
     it(`a delete that dies ${where} is finished by a retry; the store is gone meanwhile`, async () => {
       const t = await setup();
       await t.memories.createMemory(t.storeId, { path: "/a", content: "A" }, api);
+      // A dream's hold on the store, released (it names no dream): it goes with the store.
+      await t.store.put("resources", { pk: dreamHoldKey(WS, t.storeId), sk: "hold", rev: 2, dreamId: null });
       t.store.crashOn = { op: "delete", pk };
       await expect(t.stores.delete(WS, t.storeId)).rejects.toThrow(CrashError);
       t.store.restart();
@@ -214,6 +217,7 @@ describe("deleting a memory store", () => {
       expect(await t.stores.delete(WS, t.storeId)).toEqual({ id: t.storeId, type: "memory_store_deleted" });
       for (const key of [headKey, pathKey, versionKey, metaKey, snapshotKey])
         expect(await t.store.query("resources", key(t.storeId)), key(t.storeId)).toEqual([]);
+      expect(await t.store.query("resources", dreamHoldKey(WS, t.storeId))).toEqual([]);
       expect(await t.store.get("resources", storeKey(WS), t.storeId)).toBeUndefined();
       await expect(t.stores.delete(WS, t.storeId)).rejects.toBeInstanceOf(NotFoundError);
     });

@@ -30,7 +30,6 @@ export const activeDreamMarker = (workspaceId: string, dreamId: string, now: num
   sk: `${workspaceId}#${dreamId}`,
   createdAt: now,
 });
-export const holdKey = (ws: string, storeId: string) => `dreamhold#${ws}#${storeId}`;
 export const answerKey = (dreamId: string) => `dreamres#${dreamId}`;
 export const changeKey = (dreamId: string) => `dreamchg#${dreamId}`;
 

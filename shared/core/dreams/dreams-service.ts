@@ -11,18 +11,13 @@ import {
   isTerminalDreamStatus,
 } from "../../contract/dreams.js";
 import { ApiError, ConflictError, InvalidRequestError, NotFoundError } from "../../contract/errors.js";
+import { dreamHoldKey as holdKey } from "../memory/memory-records.js";
 import { collectPage, createdAtFilter, decodeCursor, type PageCursorBody } from "../paging.js";
 import { ConditionFailedError } from "../ports.js";
 import { type DreamDeps, dreamJob } from "./dream-deps.js";
 import type { FileChange } from "./dream-guards.js";
 import type { DreamWriteActor } from "./dream-memory.js";
-import {
-  type ApplyOutcome,
-  activeDreamMarker,
-  activeDreamsKey,
-  type DreamRecord,
-  holdKey,
-} from "./dream-record.js";
+import { type ApplyOutcome, activeDreamMarker, activeDreamsKey, type DreamRecord } from "./dream-record.js";
 import { citations } from "./mechanical-dreamer.js";
 
 export const dreamIdPrefix = "drm";

@@ -213,8 +213,10 @@ export class EventsService {
    * Does for an earlier attempt's events what that attempt may have died before doing. It acted on
    * them in order, each change a save of the session, so `record` (read before this retry touched
    * anything) tells how far it got: an input it took in raised `lastInputSeq` to its sequence (or a
-   * later input did, whose wake covers it), an interrupt set `interruptSeq`, an outcome is listed.
-   * Acting again on input taken in would wake a session whose turn may be over, for nothing new.
+   * later input did, whose wake covers it), an interrupt set `interruptSeq`. Acting again on input
+   * taken in would wake a session whose turn may be over, for nothing new. An outcome is defined
+   * again always: its entry and its wake are two writes (a death between them leaves it listed as
+   * running with nobody at work), and defineOutcome, idempotent, only redoes the wake of a running one.
    */
   private async finishEarlier(
     workspaceId: string,
@@ -226,11 +228,9 @@ export class EventsService {
     for (const logged of earlier) {
       const { event, seq } = logged;
       const acted =
-        event.type === "user.define_outcome"
-          ? record.session.outcome_evaluations.some((e) => e.outcome_id === event.outcome_id)
-          : event.type === "user.interrupt"
-            ? record.run.interruptSeq >= seq
-            : record.run.lastInputSeq >= seq;
+        event.type === "user.interrupt"
+          ? record.run.interruptSeq >= seq
+          : event.type !== "user.define_outcome" && record.run.lastInputSeq >= seq;
       if (acted) continue;
       const from = known;
       known = undefined;

@@ -26,6 +26,11 @@ export const versionKey = (store: string) => `memstore#${store}#ver`;
 export const metaKey = (store: string) => `memstore#${store}#meta`;
 export const snapshotKey = (store: string) => `memstore#${store}#snap`;
 export const snapshotEntryKey = (store: string, snapshot: string) => `memsnap#${store}#${snapshot}`;
+/**
+ * The item by which an update_existing dream holds a store, one at a time (dreams-service.ts): it
+ * outlives the dream (a released hold names no dream) and goes with the store.
+ */
+export const dreamHoldKey = (ws: string, store: string) => `dreamhold#${ws}#${store}`;
 
 /** Who wrote a version: the SDK's `api_actor` / `session_actor`. */
 export const actorSchema = lazySchema(() =>

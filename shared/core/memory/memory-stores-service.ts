@@ -19,6 +19,7 @@ import {
 } from "../ports.js";
 import { changeRevisioned, markDeleting } from "../revisioned-item.js";
 import {
+  dreamHoldKey,
   headKey,
   metaKey,
   pathKey,
@@ -184,6 +185,7 @@ export class MemoryStoresService {
       headKey(id),
       versionKey(id),
       metaKey(id),
+      dreamHoldKey(workspaceId, id),
     ];
     for (const partition of partitions) {
       for (;;) {
