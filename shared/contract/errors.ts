@@ -69,10 +69,18 @@ export class NotFoundError extends ApiError {
   }
 }
 
+/**
+ * A 409. `retryable`: the same request, sent again at once, may succeed (a concurrent change that a
+ * re-read settles). Otherwise it is final — the state it conflicts with stays until someone changes
+ * it — and the answer says so (`x-should-retry: false`), so the official SDK, which retries a 409
+ * twice with backoff by default, hands it to the caller at once.
+ */
 export class ConflictError extends ApiError {
   override name = "ConflictError";
-  constructor(message: string, extra?: Record<string, unknown>) {
-    super("conflict_error", message, { extra });
+  readonly retryable: boolean;
+  constructor(message: string, options: { extra?: Record<string, unknown>; retryable?: boolean } = {}) {
+    super("conflict_error", message, { extra: options.extra });
+    this.retryable = options.retryable === true;
   }
 }
 

@@ -156,6 +156,29 @@ describe("update", () => {
     expect(cleared.description).toBeNull();
   });
 
+  it("answers a final 409 with x-should-retry: false, so the SDK with its default retries sends it once", async () => {
+    // Prepare: a client with the SDK's default retries (2), counting what it sends
+    const created = await h.client.beta.agents.create(basic("retry-advice"));
+    await h.client.beta.agents.update(created.id, { version: 1, name: "moved on" });
+    const sent: string[] = [];
+    const client = new Anthropic({
+      baseURL: h.stack.url,
+      apiKey: h.stack.apiKey,
+      fetch: async (url, init) => {
+        sent.push(String(init?.headers && new Headers(init.headers).get("x-stainless-retry-count")));
+        return fetch(url, init);
+      },
+    });
+    // Act
+    const conflict = await rejection(
+      client.beta.agents.update(created.id, { version: 1, name: "late" }),
+      Anthropic.ConflictError,
+    );
+    // Assess: one request, told not to retry (without the header the SDK sends it three times)
+    expect(conflict.headers?.get("x-should-retry")).toBe("false");
+    expect(sent).toEqual(["0"]);
+  });
+
   it("applies an update without `version` unconditionally (as the SDK documents)", async () => {
     const created = await h.client.beta.agents.create(basic("unconditional"));
     const updated = await h.client.beta.agents.update(created.id, { description: "updated" });

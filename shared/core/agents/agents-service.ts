@@ -118,7 +118,9 @@ export class AgentsService {
       );
     } catch (error) {
       if (error instanceof ConditionFailedError) {
-        throw new ConflictError(`agent ${agentId} changed concurrently: retrieve it and retry`);
+        throw new ConflictError(`agent ${agentId} changed concurrently: retrieve it and retry`, {
+          retryable: true,
+        });
       }
       throw error;
     }

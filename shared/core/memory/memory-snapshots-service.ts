@@ -246,7 +246,9 @@ export class MemorySnapshotsService {
     let pending = [...target];
     for (let pass = 0; pending.length > 0; pass++) {
       if (pass > target.length + 1)
-        throw new ConflictError(`memory store ${storeId}: restore could not settle paths`);
+        throw new ConflictError(`memory store ${storeId}: restore could not settle paths`, {
+          retryable: true,
+        });
       const blocked: TargetMemory[] = [];
       for (const t of pending) {
         try {

@@ -418,6 +418,6 @@ export class SkillsService {
         if (!(error instanceof ConditionFailedError)) throw error;
       }
     }
-    throw new ConflictError(`skill ${skillId} changed concurrently: retry`);
+    throw new ConflictError(`skill ${skillId} changed concurrently: retry`, { retryable: true });
   }
 }

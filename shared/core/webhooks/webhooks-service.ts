@@ -291,7 +291,7 @@ export class WebhooksService {
         if (!(error instanceof ConditionFailedError)) throw error;
       }
     }
-    throw new ConflictError(`webhook endpoint ${id} is being changed concurrently`);
+    throw new ConflictError(`webhook endpoint ${id} is being changed concurrently`, { retryable: true });
   }
 }
 

@@ -4,7 +4,12 @@
  * call `handle`.
  */
 import { randomUUID } from "node:crypto";
-import { ApiError, authenticationFailure, InvalidRequestError } from "../../contract/errors.js";
+import {
+  ApiError,
+  authenticationFailure,
+  ConflictError,
+  InvalidRequestError,
+} from "../../contract/errors.js";
 import type { AgentsService } from "../../core/agents/agents-service.js";
 import { type ApiKeys, credentialOf } from "../../core/auth/api-keys.js";
 import type { ScopedAccess } from "../../core/auth/scoped-access.js";
@@ -123,7 +128,7 @@ export function createApi(services: ApiServices, routes: readonly ApiRoutes[] = 
           kind: "json",
           status: error.status,
           body: error.toBody(requestId),
-          headers: { "request-id": requestId },
+          headers: { "request-id": requestId, ...retryAdvice(error) },
         };
       }
       services.logger.error("unhandled error", {
@@ -145,3 +150,13 @@ export function createApi(services: ApiServices, routes: readonly ApiRoutes[] = 
 }
 
 export type Api = ReturnType<typeof createApi>;
+
+/**
+ * Whether a client should send the request again: the official SDK retries a 409 (twice, with
+ * backoff) unless told otherwise, and most of Reverie's 409s are final (a running session, a stale
+ * version, a path in use) — only a ConflictError marked retryable says so.
+ */
+export function retryAdvice(error: ApiError): Record<string, string> {
+  if (error.status !== 409) return {};
+  return { "x-should-retry": String(error instanceof ConflictError && error.retryable) };
+}
