@@ -94,8 +94,8 @@ async function setup(initialTexts = ["first", "second"]) {
     deployment,
     firing,
     /** Lets the crashed run's lease run out. */
-    later: () => {
-      now += 5 * 60_000;
+    later: (ms = 5 * 60_000) => {
+      now += ms;
     },
   };
 }
@@ -220,5 +220,87 @@ describe("a deployment run that crashes", () => {
     await expectOneCompleteRun(s);
     const runs = (await outcome(s)).runs;
     expect(again.kind === "started" && again.run.id).toBe(runs[0]?.id);
+  });
+});
+
+describe("a run-now retried by the SDK (X-Stainless-Retry-Count ≥ 1)", () => {
+  const retry = { retry: true, body: {} };
+
+  it("after a crash between recording it and claiming its run: the retry claims and finishes that run", async () => {
+    const s = await setup();
+    s.store.crashWhen = (_t, item) => item.pk.startsWith("drunkey#");
+    await expect(s.runner.runNow(WS, s.deployment.id, { retry: false, body: {} })).rejects.toThrow(
+      CrashError,
+    );
+    s.store.restart();
+    expect((await outcome(s)).runs).toEqual([]);
+
+    const run = await s.runner.runNow(WS, s.deployment.id, retry);
+    s.later();
+    await s.runner.sweep();
+
+    expect(run).toMatchObject({ trigger_context: { type: "manual" }, error: null });
+    await expectOneCompleteRun(s);
+  });
+
+  it("after a crash between its claim and its session: the retry after the lease finishes that run, the sweeper none", async () => {
+    const s = await setup();
+    s.store.crashWhen = isSession;
+    await expect(s.runner.runNow(WS, s.deployment.id, { retry: false, body: {} })).rejects.toThrow(
+      CrashError,
+    );
+    s.store.restart();
+    s.later();
+
+    const run = await s.runner.runNow(WS, s.deployment.id, retry);
+    expect(await s.runner.sweep()).toBe(0);
+
+    expect((await outcome(s)).runs).toEqual([run]);
+    await expectOneCompleteRun(s);
+  });
+
+  it("after a crash between its session and its run record: no second session, before or after the lease", async () => {
+    const s = await setup();
+    s.store.crashWhen = isRun;
+    await expect(s.runner.runNow(WS, s.deployment.id, { retry: false, body: {} })).rejects.toThrow(
+      CrashError,
+    );
+    s.store.restart();
+    // The dead worker's lease still holds: the retry is told to come again, and starts nothing.
+    await expect(s.runner.runNow(WS, s.deployment.id, retry)).rejects.toMatchObject({ status: 500 });
+    expect((await outcome(s)).sessions).toHaveLength(1);
+    s.later();
+
+    const run = await s.runner.runNow(WS, s.deployment.id, retry);
+
+    await s.runner.sweep();
+    const { runs, sessions } = await outcome(s);
+    expect(runs).toEqual([run]);
+    expect(run.session_id).toBe(sessions[0]?.id);
+    await expectOneCompleteRun(s);
+  });
+
+  it("starts a run of its own when it repeats no recent run-now: past the window, another body, another key", async () => {
+    const s = await setup();
+    const first = await s.runner.runNow(WS, s.deployment.id, { retry: false, body: {} });
+    expect(await s.runner.runNow(WS, s.deployment.id, retry)).toEqual(first);
+    const otherBody = await s.runner.runNow(WS, s.deployment.id, { retry: true, body: { note: "x" } });
+    expect(otherBody.id).not.toBe(first.id);
+    const keyed = await s.runner.runNow(WS, s.deployment.id, { ...retry, idempotencyKey: "k-1" });
+    expect(keyed.id).not.toBe(otherBody.id);
+    const otherCaller = await s.runner.runNow(WS, s.deployment.id, {
+      ...retry,
+      idempotencyKey: "k-1",
+      caller: "apikey_other",
+    });
+    expect(otherCaller.id).not.toBe(keyed.id);
+    s.later(16 * 60_000);
+    const late = await s.runner.runNow(WS, s.deployment.id, {
+      ...retry,
+      idempotencyKey: "k-1",
+      caller: "apikey_other",
+    });
+    expect(late.id).not.toBe(otherCaller.id);
+    expect((await outcome(s)).runs).toHaveLength(5);
   });
 });
