@@ -466,7 +466,7 @@ export class DeploymentRunner {
   private async fail(claim: RunClaim, error: RunError): Promise<RunOutcome> {
     const run = await this.runs.putOnce(claim.workspaceId, this.runOf(claim, { session_id: null, error }));
     if (claim.trigger.type === "schedule" && run.error && pausesDeployment(run.error.type))
-      await this.autoPause(claim, run.error.type);
+      await this.autoPause(claim, run.error.type, run.created_at);
     await this.publish(claim, "deployment_run.failed", "failed", run.id);
     await this.close(claim);
     this.d.step.logger.warn("deployment run failed", {
@@ -477,12 +477,17 @@ export class DeploymentRunner {
     return { kind: "failed", run };
   }
 
-  /** Pauses an active deployment with the error that a scheduled run hit (once: later runs see it paused). */
-  private async autoPause(claim: RunClaim, type: RunErrorType): Promise<void> {
+  /**
+   * Pauses an active deployment with the error that a scheduled run hit (once: later runs see it
+   * paused). A retry of the failed run (its worker died after pausing, before closing the claim)
+   * leaves alone a deployment changed since the run failed (`failedAt`): one the user has unpaused
+   * or re-pointed is not paused again for a failure it has already answered.
+   */
+  private async autoPause(claim: RunClaim, type: RunErrorType, failedAt: string): Promise<void> {
     const { workspaceId, deploymentId } = claim;
     const result = await this.deployments.change(workspaceId, deploymentId, (current) => {
       const d = current.deployment;
-      if (d.archived_at || d.status !== "active") return undefined;
+      if (d.archived_at || d.status !== "active" || d.updated_at > failedAt) return undefined;
       const paused: StoredDeployment = {
         ...d,
         status: "paused",

@@ -223,6 +223,53 @@ describe("a deployment run that crashes", () => {
   });
 });
 
+describe("a scheduled run that fails to create its session", () => {
+  it("and dies after pausing the deployment: its retry does not pause again a deployment unpaused since", async () => {
+    const s = await setup();
+    await s.services.agents.archive(WS, s.deployment.agent.id);
+    // The claim's close: the last write of a failed run, after the pause.
+    s.store.crashWhen = (_t, item) => item.pk.startsWith("drunkey#") && item.phase === "done";
+    await expect(s.runner.fire(s.firing)).rejects.toThrow(CrashError);
+    s.store.restart();
+    expect((await s.deployments.retrieve(WS, s.deployment.id)).paused_reason).toEqual({
+      type: "error",
+      error: { type: "agent_archived_error" },
+    });
+    s.later(60_000);
+    await s.deployments.unpause(WS, s.deployment.id);
+    s.later();
+
+    expect(await s.runner.sweep()).toBe(1);
+
+    const after = await s.deployments.retrieve(WS, s.deployment.id);
+    expect(after).toMatchObject({ status: "active", paused_reason: null });
+    const { runs, sessions } = await outcome(s);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.error?.type).toBe("agent_archived_error");
+    expect(sessions).toEqual([]);
+  });
+
+  it("pauses the deployment once, however often the failed run is retried", async () => {
+    const s = await setup();
+    await s.services.agents.archive(WS, s.deployment.agent.id);
+    s.store.crashWhen = (_t, item) => item.pk.startsWith("drunkey#") && item.phase === "done";
+    await expect(s.runner.fire(s.firing)).rejects.toThrow(CrashError);
+    s.store.restart();
+    s.later();
+
+    expect(await s.runner.sweep()).toBe(1);
+
+    const after = await s.deployments.retrieve(WS, s.deployment.id);
+    expect(after).toMatchObject({
+      status: "paused",
+      paused_reason: { error: { type: "agent_archived_error" } },
+    });
+    const paused = s.published.filter((e) => e.type === "deployment.paused").map((e) => e.id);
+    expect(new Set(paused).size).toBe(1);
+    expect(await s.runner.sweep()).toBe(0);
+  });
+});
+
 describe("a run-now retried by the SDK (X-Stainless-Retry-Count ≥ 1)", () => {
   const retry = { retry: true, body: {} };
 
