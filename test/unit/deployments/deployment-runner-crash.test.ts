@@ -270,6 +270,27 @@ describe("a scheduled run that fails to create its session", () => {
   });
 });
 
+describe("a deployment paused or archived while a firing is in flight", () => {
+  it.each(["pause", "archive"] as const)(
+    "%s: the claimed run is finished once; a firing not yet claimed starts nothing",
+    async (change) => {
+      const s = await setup();
+      s.store.crashWhen = isSession;
+      await expect(s.runner.fire(s.firing)).rejects.toThrow(CrashError);
+      s.store.restart();
+      await s.deployments[change](WS, s.deployment.id);
+      s.later();
+
+      expect(await s.runner.fire(s.firing)).toMatchObject({ kind: "started" });
+      const next = { ...s.firing, scheduledTime: "2026-12-02T09:00:00Z" };
+      expect(await s.runner.fire(next)).toMatchObject({ kind: "skipped" });
+
+      await expectOneCompleteRun(s);
+      expect(await s.runner.sweep()).toBe(0);
+    },
+  );
+});
+
 describe("a run-now retried by the SDK (X-Stainless-Retry-Count ≥ 1)", () => {
   const retry = { retry: true, body: {} };
 
