@@ -8,6 +8,7 @@
  * | `drunkey#<deployment>`    | run key            | a run's claim: ids allocated up front, its progress    |
  * | `drun#pending`            | `<ws>#<depl>#<key>`| claims not finished yet (the sweeper finishes them)    |
  * | `ws#<ws>#drun`            | run id             | the run as the API returns it (written once)           |
+ * | `drunnow#<ws>#<depl>`     | `newest`           | the newest run-now, for its retries (run-now-attempts) |
  *
  * A run key is the scheduled time of a firing (`2026-05-01T09:00:00.000Z`) or `manual#<run id>`:
  * at most one run per (deployment, scheduled time), as the SDK documents.

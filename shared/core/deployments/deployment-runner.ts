@@ -41,6 +41,7 @@ import {
   type StoredDeployment,
 } from "./deployment-record.js";
 import { type DeploymentFiring, type DeploymentScheduleTrigger, syncTrigger } from "./deployment-trigger.js";
+import { findEarlierRunNow, markRunNow, type RunNowAttempt } from "./run-now-attempts.js";
 
 /** The error a run records when it could not create its session (the SDK's run error union). */
 export type RunError = NonNullable<DeploymentRun["error"]>;
@@ -150,16 +151,25 @@ export class DeploymentRunner {
     return this.execute(claim);
   }
 
-  /** Run now (manual): a new run whatever the deployment's status, unless it is archived. */
-  async runNow(workspaceId: string, deploymentId: string): Promise<DeploymentRun> {
-    const runId = this.d.step.ids.next(deploymentRunIdPrefix);
-    const claim = await this.newClaim(
-      workspaceId,
-      deploymentId,
-      `manual#${runId}`,
-      { type: "manual" },
-      { runId },
-    );
+  /**
+   * Run now (manual): a new run whatever the deployment's status, unless it is archived. A retry of
+   * a run-now whose answer was lost (`attempt`; see run-now-attempts.ts) starts nothing: it finishes
+   * the earlier attempt's run (a claim it may have died before writing) and answers with it.
+   */
+  async runNow(
+    workspaceId: string,
+    deploymentId: string,
+    attempt: RunNowAttempt = { retry: false },
+  ): Promise<DeploymentRun> {
+    const store = this.d.step.store;
+    const earlier = await findEarlierRunNow(store, workspaceId, deploymentId, attempt, this.now());
+    const runId = earlier ?? this.d.step.ids.next(deploymentRunIdPrefix);
+    const key = `manual#${runId}`;
+    // Recorded before the claim: a retry of an attempt that died in between claims the same run.
+    if (!earlier) await markRunNow(store, workspaceId, deploymentId, runId, attempt, this.now());
+    const claimed = earlier === undefined ? undefined : await this.claim(deploymentId, key);
+    const claim =
+      claimed ?? (await this.newClaim(workspaceId, deploymentId, key, { type: "manual" }, { runId }));
     if (!claim) throw new InvalidRequestError(`deployment ${deploymentId} is archived: it cannot run`);
     const outcome = await this.execute(claim);
     if (outcome.kind === "started" || outcome.kind === "failed") return outcome.run;
@@ -456,7 +466,7 @@ export class DeploymentRunner {
   private async fail(claim: RunClaim, error: RunError): Promise<RunOutcome> {
     const run = await this.runs.putOnce(claim.workspaceId, this.runOf(claim, { session_id: null, error }));
     if (claim.trigger.type === "schedule" && run.error && pausesDeployment(run.error.type))
-      await this.autoPause(claim, run.error.type);
+      await this.autoPause(claim, run.error.type, run.created_at);
     await this.publish(claim, "deployment_run.failed", "failed", run.id);
     await this.close(claim);
     this.d.step.logger.warn("deployment run failed", {
@@ -467,12 +477,17 @@ export class DeploymentRunner {
     return { kind: "failed", run };
   }
 
-  /** Pauses an active deployment with the error that a scheduled run hit (once: later runs see it paused). */
-  private async autoPause(claim: RunClaim, type: RunErrorType): Promise<void> {
+  /**
+   * Pauses an active deployment with the error that a scheduled run hit (once: later runs see it
+   * paused). A retry of the failed run (its worker died after pausing, before closing the claim)
+   * leaves alone a deployment changed since the run failed (`failedAt`): one the user has unpaused
+   * or re-pointed is not paused again for a failure it has already answered.
+   */
+  private async autoPause(claim: RunClaim, type: RunErrorType, failedAt: string): Promise<void> {
     const { workspaceId, deploymentId } = claim;
     const result = await this.deployments.change(workspaceId, deploymentId, (current) => {
       const d = current.deployment;
-      if (d.archived_at || d.status !== "active") return undefined;
+      if (d.archived_at || d.status !== "active" || d.updated_at > failedAt) return undefined;
       const paused: StoredDeployment = {
         ...d,
         status: "paused",

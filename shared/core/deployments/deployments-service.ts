@@ -38,6 +38,7 @@ import {
   syncTrigger,
   triggerSpecOf,
 } from "./deployment-trigger.js";
+import type { RunNowAttempt } from "./run-now-attempts.js";
 
 /** How many upcoming firings a deployment shows (SDK: "Up to 5"). */
 export const UPCOMING_RUNS = 5;
@@ -243,9 +244,12 @@ export class DeploymentsService {
     return this.present(deployment);
   }
 
-  /** Runs the deployment now (`trigger_context: manual`): one session, whatever its status. */
-  async run(ws: string, id: string): Promise<DeploymentRun> {
-    return this.d.runner.runNow(ws, id);
+  /**
+   * Runs the deployment now (`trigger_context: manual`): one session, whatever its status. A retry
+   * of a run-now whose answer was lost (`attempt`) answers with that run (run-now-attempts.ts).
+   */
+  async run(ws: string, id: string, attempt?: RunNowAttempt): Promise<DeploymentRun> {
+    return this.d.runner.runNow(ws, id, attempt);
   }
 
   async retrieveRun(ws: string, runId: string): Promise<DeploymentRun> {

@@ -10,7 +10,7 @@ import {
 } from "../../contract/deployments.js";
 import { parseBody } from "../../contract/validation.js";
 import type { DeploymentsService } from "../../core/deployments/deployments-service.js";
-import { json, jsonBody, parseListQuery, workspaceOf as ws } from "./request-parsing.js";
+import { json, jsonBody, parseListQuery, sendAttemptOf, workspaceOf as ws } from "./request-parsing.js";
 import type { Router } from "./router.js";
 
 export function addDeploymentRoutes(router: Router, deployments: DeploymentsService): Router {
@@ -38,7 +38,13 @@ export function addDeploymentRoutes(router: Router, deployments: DeploymentsServ
       json(await deployments.unpause(ws(r), id(p))),
     )
     .add("POST", "/v1/deployments/{deployment_id}/run", async (r, p) =>
-      json(await deployments.run(ws(r), id(p))),
+      json(
+        await deployments.run(ws(r), id(p), {
+          ...sendAttemptOf(r),
+          body: jsonBody(r),
+          ...(r.principal ? { caller: r.principal.apiKeyId } : {}),
+        }),
+      ),
     )
     .add("GET", "/v1/deployment_runs", async (r) =>
       json(await deployments.listRuns(ws(r), parseListQuery(DeploymentRunListQuerySchema, r) as never)),

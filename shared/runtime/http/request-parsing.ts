@@ -6,6 +6,7 @@ import { ApiError, InvalidRequestError } from "../../contract/errors.js";
 import { parseQuery } from "../../contract/validation.js";
 import type { Principal } from "../../core/auth/api-keys.js";
 import { type DeltaType, deltaTypesOf } from "../../core/events/event-previews.js";
+import type { SendAttempt } from "../../core/events/send-attempts.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 
 /**
@@ -36,6 +37,22 @@ export function jsonBody(request: HttpRequest): unknown {
   } catch {
     throw new InvalidRequestError("body: not valid JSON");
   }
+}
+
+/** The longest `Idempotency-Key` taken (it is stored with what the request writes). */
+const MAX_IDEMPOTENCY_KEY = 255;
+
+/**
+ * Whether a request (a send of user events, a run-now) says it repeats an earlier one whose answer
+ * was lost: the SDK's `X-Stainless-Retry-Count` (0 on a first attempt), or a client's own
+ * `Idempotency-Key`.
+ */
+export function sendAttemptOf(request: Pick<HttpRequest, "headers">): SendAttempt {
+  const retries = Number(request.headers["x-stainless-retry-count"]?.trim() || 0);
+  const key = request.headers["idempotency-key"]?.trim();
+  if (key !== undefined && key.length > MAX_IDEMPOTENCY_KEY)
+    throw new InvalidRequestError(`Idempotency-Key: at most ${MAX_IDEMPOTENCY_KEY} characters`);
+  return { retry: Number.isInteger(retries) && retries >= 1, ...(key ? { idempotencyKey: key } : {}) };
 }
 
 /** Query params, with the SDK's `name[]=a&name[]=b` arrays gathered under `name`. */

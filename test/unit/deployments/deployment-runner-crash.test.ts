@@ -94,8 +94,8 @@ async function setup(initialTexts = ["first", "second"]) {
     deployment,
     firing,
     /** Lets the crashed run's lease run out. */
-    later: () => {
-      now += 5 * 60_000;
+    later: (ms = 5 * 60_000) => {
+      now += ms;
     },
   };
 }
@@ -220,5 +220,155 @@ describe("a deployment run that crashes", () => {
     await expectOneCompleteRun(s);
     const runs = (await outcome(s)).runs;
     expect(again.kind === "started" && again.run.id).toBe(runs[0]?.id);
+  });
+});
+
+describe("a scheduled run that fails to create its session", () => {
+  it("and dies after pausing the deployment: its retry does not pause again a deployment unpaused since", async () => {
+    const s = await setup();
+    await s.services.agents.archive(WS, s.deployment.agent.id);
+    // The claim's close: the last write of a failed run, after the pause.
+    s.store.crashWhen = (_t, item) => item.pk.startsWith("drunkey#") && item.phase === "done";
+    await expect(s.runner.fire(s.firing)).rejects.toThrow(CrashError);
+    s.store.restart();
+    expect((await s.deployments.retrieve(WS, s.deployment.id)).paused_reason).toEqual({
+      type: "error",
+      error: { type: "agent_archived_error" },
+    });
+    s.later(60_000);
+    await s.deployments.unpause(WS, s.deployment.id);
+    s.later();
+
+    expect(await s.runner.sweep()).toBe(1);
+
+    const after = await s.deployments.retrieve(WS, s.deployment.id);
+    expect(after).toMatchObject({ status: "active", paused_reason: null });
+    const { runs, sessions } = await outcome(s);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.error?.type).toBe("agent_archived_error");
+    expect(sessions).toEqual([]);
+  });
+
+  it("pauses the deployment once, however often the failed run is retried", async () => {
+    const s = await setup();
+    await s.services.agents.archive(WS, s.deployment.agent.id);
+    s.store.crashWhen = (_t, item) => item.pk.startsWith("drunkey#") && item.phase === "done";
+    await expect(s.runner.fire(s.firing)).rejects.toThrow(CrashError);
+    s.store.restart();
+    s.later();
+
+    expect(await s.runner.sweep()).toBe(1);
+
+    const after = await s.deployments.retrieve(WS, s.deployment.id);
+    expect(after).toMatchObject({
+      status: "paused",
+      paused_reason: { error: { type: "agent_archived_error" } },
+    });
+    const paused = s.published.filter((e) => e.type === "deployment.paused").map((e) => e.id);
+    expect(new Set(paused).size).toBe(1);
+    expect(await s.runner.sweep()).toBe(0);
+  });
+});
+
+describe("a deployment paused or archived while a firing is in flight", () => {
+  it.each(["pause", "archive"] as const)(
+    "%s: the claimed run is finished once; a firing not yet claimed starts nothing",
+    async (change) => {
+      const s = await setup();
+      s.store.crashWhen = isSession;
+      await expect(s.runner.fire(s.firing)).rejects.toThrow(CrashError);
+      s.store.restart();
+      await s.deployments[change](WS, s.deployment.id);
+      s.later();
+
+      expect(await s.runner.fire(s.firing)).toMatchObject({ kind: "started" });
+      const next = { ...s.firing, scheduledTime: "2026-12-02T09:00:00Z" };
+      expect(await s.runner.fire(next)).toMatchObject({ kind: "skipped" });
+
+      await expectOneCompleteRun(s);
+      expect(await s.runner.sweep()).toBe(0);
+    },
+  );
+});
+
+describe("a run-now retried by the SDK (X-Stainless-Retry-Count ≥ 1)", () => {
+  const retry = { retry: true, body: {} };
+
+  it("after a crash between recording it and claiming its run: the retry claims and finishes that run", async () => {
+    const s = await setup();
+    s.store.crashWhen = (_t, item) => item.pk.startsWith("drunkey#");
+    await expect(s.runner.runNow(WS, s.deployment.id, { retry: false, body: {} })).rejects.toThrow(
+      CrashError,
+    );
+    s.store.restart();
+    expect((await outcome(s)).runs).toEqual([]);
+
+    const run = await s.runner.runNow(WS, s.deployment.id, retry);
+    s.later();
+    await s.runner.sweep();
+
+    expect(run).toMatchObject({ trigger_context: { type: "manual" }, error: null });
+    await expectOneCompleteRun(s);
+  });
+
+  it("after a crash between its claim and its session: the retry after the lease finishes that run, the sweeper none", async () => {
+    const s = await setup();
+    s.store.crashWhen = isSession;
+    await expect(s.runner.runNow(WS, s.deployment.id, { retry: false, body: {} })).rejects.toThrow(
+      CrashError,
+    );
+    s.store.restart();
+    s.later();
+
+    const run = await s.runner.runNow(WS, s.deployment.id, retry);
+    expect(await s.runner.sweep()).toBe(0);
+
+    expect((await outcome(s)).runs).toEqual([run]);
+    await expectOneCompleteRun(s);
+  });
+
+  it("after a crash between its session and its run record: no second session, before or after the lease", async () => {
+    const s = await setup();
+    s.store.crashWhen = isRun;
+    await expect(s.runner.runNow(WS, s.deployment.id, { retry: false, body: {} })).rejects.toThrow(
+      CrashError,
+    );
+    s.store.restart();
+    // The dead worker's lease still holds: the retry is told to come again, and starts nothing.
+    await expect(s.runner.runNow(WS, s.deployment.id, retry)).rejects.toMatchObject({ status: 500 });
+    expect((await outcome(s)).sessions).toHaveLength(1);
+    s.later();
+
+    const run = await s.runner.runNow(WS, s.deployment.id, retry);
+
+    await s.runner.sweep();
+    const { runs, sessions } = await outcome(s);
+    expect(runs).toEqual([run]);
+    expect(run.session_id).toBe(sessions[0]?.id);
+    await expectOneCompleteRun(s);
+  });
+
+  it("starts a run of its own when it repeats no recent run-now: past the window, another body, another key", async () => {
+    const s = await setup();
+    const first = await s.runner.runNow(WS, s.deployment.id, { retry: false, body: {} });
+    expect(await s.runner.runNow(WS, s.deployment.id, retry)).toEqual(first);
+    const otherBody = await s.runner.runNow(WS, s.deployment.id, { retry: true, body: { note: "x" } });
+    expect(otherBody.id).not.toBe(first.id);
+    const keyed = await s.runner.runNow(WS, s.deployment.id, { ...retry, idempotencyKey: "k-1" });
+    expect(keyed.id).not.toBe(otherBody.id);
+    const otherCaller = await s.runner.runNow(WS, s.deployment.id, {
+      ...retry,
+      idempotencyKey: "k-1",
+      caller: "apikey_other",
+    });
+    expect(otherCaller.id).not.toBe(keyed.id);
+    s.later(16 * 60_000);
+    const late = await s.runner.runNow(WS, s.deployment.id, {
+      ...retry,
+      idempotencyKey: "k-1",
+      caller: "apikey_other",
+    });
+    expect(late.id).not.toBe(otherCaller.id);
+    expect((await outcome(s)).runs).toHaveLength(5);
   });
 });
