@@ -406,6 +406,15 @@ export interface WorkQueuePort {
   ensureWork(workspaceId: string, environmentId: string, sessionId: string): Promise<string>;
   /** Stops the session's work item, if any. */
   stopForSession(workspaceId: string, sessionId: string): Promise<void>;
+  /**
+   * Before a work item's sessions token is shown the worker tool call at `seq`: records that its
+   * worker may run it; false when the token no longer holds the item (it must not be shown).
+   */
+  noteDelivered?(
+    workspaceId: string,
+    token: { environmentId: string; workId: string; generation: number },
+    seq: number,
+  ): Promise<boolean>;
 }
 
 /** A tool an MCP server offers: its `tools/list` entry, as far as Reverie uses it. */

@@ -37,6 +37,7 @@ import type {
   WorkflowOrchestrator,
 } from "../core/ports.js";
 import type { StepDeps } from "../core/runtime/step-deps.js";
+import { interruptDeliveredCalls } from "../core/runtime/worker-hands.js";
 import { SessionResourcesService } from "../core/sessions/session-resources.js";
 import { SessionsService } from "../core/sessions/sessions-service.js";
 import { ThreadsRuntime } from "../core/threads/threads-runtime.js";
@@ -282,7 +283,15 @@ function selfHostedWork(
   environments: EnvironmentsService,
 ) {
   const settings = { leaseSeconds: config.REVERIE_WORK_LEASE_SECONDS, maxLeaseSeconds: 3600 };
-  const service = new WorkService(store, deps.ids, deps.clock, apiKeys, environments, settings);
+  const service = new WorkService(
+    store,
+    deps.ids,
+    deps.clock,
+    apiKeys,
+    environments,
+    settings,
+    (ws, sid, seq) => interruptDeliveredCalls(deps, ws, sid, seq),
+  );
   const keys = new EnvironmentKeysService(store, deps.ids, deps.clock, apiKeys, environments);
   const access = new ScopedAccess({
     sessionResources: async (ws, sid) => (await deps.sessions.get(ws, sid))?.session.resources,

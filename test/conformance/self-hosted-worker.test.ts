@@ -170,9 +170,14 @@ describe("self-hosted environment served by the SDK's EnvironmentWorker", () => 
     const first = startWorker(environmentId, key, workdir, "worker-1");
     h.upstream.script(
       mockToolUse("bash", { command: "echo one >> log.txt && cat log.txt" }),
-      // While the model "thinks" about the second call, the first worker dies.
+      // While the model "thinks" about the second call, the first worker dies (and its connections
+      // close) before the call is made: it never saw the call, so the second worker runs it. (One that
+      // dies while running a call: test/conformance/self-hosted-worker-faults.test.ts.)
       async () => {
+        const exited = new Promise((resolve) => first.once("exit", resolve));
         first.kill("SIGKILL");
+        await exited;
+        await new Promise((r) => setTimeout(r, 200));
         killed = true;
         return mockToolUse("bash", { command: "echo two >> log.txt && cat log.txt" });
       },
@@ -378,10 +383,11 @@ describe("the work API's guards", () => {
     expect(events.findLast((e) => e.type === "session.status_idle")).toMatchObject({
       stop_reason: { type: "end_turn" },
     });
-    // The interrupted call is answered (it must not run later), so the next turn does not wait on it.
+    // The interrupted call is answered (it must not run later), so the next turn does not wait on it:
+    // as a user.tool_result, the answer the SDK's worker reads (test/conformance/self-hosted-worker-faults.test.ts).
     const use = events.find((e) => e.type === "agent.tool_use");
     expect(events.filter((e) => (e as { tool_use_id?: string }).tool_use_id === use?.id)).toEqual([
-      expect.objectContaining({ type: "agent.tool_result", is_error: true }),
+      expect.objectContaining({ type: "user.tool_result", is_error: true }),
     ]);
     const before = h.upstream.requests.length;
     h.upstream.script(mockText("fresh turn"));
@@ -454,7 +460,7 @@ describe("the work API's guards", () => {
       expect(events.find((e) => e.type === "session.error")).toMatchObject({
         error: { type: "unknown_error", retry_status: { type: "terminal" } },
       });
-      const result = events.find((e) => e.type === "agent.tool_result");
+      const result = events.find((e) => e.type === "user.tool_result");
       expect(result).toMatchObject({ is_error: true });
     } finally {
       await timeoutHarness.close();

@@ -18,6 +18,8 @@ let now: number;
 let store: MemoryDocumentStore;
 let apiKeys: ApiKeys;
 let work: WorkService;
+/** What each hand-out asked to be answered as interrupted: [session, up to seq]. */
+let interrupted: Array<[string, number]>;
 
 const environment = (type: "self_hosted" | "cloud") =>
   ({ id: ENV, type: "environment", config: { type }, archived_at: null }) as unknown as Environment;
@@ -32,10 +34,18 @@ beforeEach(() => {
       return environment("self_hosted");
     },
   };
-  work = new WorkService(store, new TimeSortableIds(() => now), { now: () => now }, apiKeys, environments, {
-    leaseSeconds: 10,
-    maxLeaseSeconds: 60,
-  });
+  interrupted = [];
+  work = new WorkService(
+    store,
+    new TimeSortableIds(() => now),
+    { now: () => now },
+    apiKeys,
+    environments,
+    { leaseSeconds: 10, maxLeaseSeconds: 60 },
+    async (_ws, sessionId, uptoSeq) => {
+      interrupted.push([sessionId, uptoSeq]);
+    },
+  );
 });
 
 const tokenOf = (secret: string | null) =>
@@ -51,6 +61,29 @@ async function claimed(sessionId = "sesn_a") {
 }
 
 describe("WorkService", () => {
+  it("records the calls a token was shown, and has them answered before the item goes to the next worker", async () => {
+    const { workId, scope } = await claimed();
+    await work.ack(WS, ENV, workId, scope);
+    expect(await work.noteDelivered(WS, scope, 7)).toBe(true);
+    expect(await work.noteDelivered(WS, scope, 5)).toBe(true); // never goes back
+    expect(interrupted).toEqual([]);
+    now += 11_000; // the lease lapses: the worker died
+    const again = await work.poll(WS, ENV, {});
+    expect(again?.id).toBe(workId);
+    expect(interrupted).toEqual([["sesn_a", 7]]);
+    // The dead worker's token is shown nothing more (its stream ends).
+    expect(await work.noteDelivered(WS, scope, 9)).toBe(false);
+    // A replacement item (the old one stopped) inherits what was shown.
+    await work.stop(WS, ENV, workId, true);
+    const next = await work.ensureWork(WS, ENV, "sesn_a");
+    expect(next).not.toBe(workId);
+    await work.poll(WS, ENV, {});
+    expect(interrupted).toEqual([
+      ["sesn_a", 7],
+      ["sesn_a", 7],
+    ]);
+  });
+
   it("gives a session one live work item, and a new one only after the last stopped", async () => {
     const first = await work.ensureWork(WS, ENV, "sesn_a");
     expect(await work.ensureWork(WS, ENV, "sesn_a")).toBe(first);

@@ -52,6 +52,13 @@ interface LeaseState {
    * than 401; every other call checks the generation (ScopedAccess) and refuses it.
    */
   tokenHashes?: string[];
+  /**
+   * The last sequence of a worker tool call shown to one of the item's sessions tokens (the events
+   * list, the stream; `noteDelivered`), recorded before it is shown: a worker may have run any call up
+   * to it. The next hand-out answers those still open that change something as interrupted instead
+   * of letting the next worker run them a second time. A replacement item inherits it.
+   */
+  deliveredSeq?: number;
 }
 
 interface WorkItem extends StoredItem {
@@ -83,6 +90,12 @@ export interface WorkEnvironments {
   retrieve(workspaceId: string, environmentId: string): Promise<Environment>;
 }
 
+/**
+ * Answers as interrupted the session's open worker calls up to `uptoSeq` that a worker which no
+ * longer holds the item may have run (worker-hands.ts `interruptDeliveredCalls`).
+ */
+export type InterruptDelivered = (workspaceId: string, sessionId: string, uptoSeq: number) => Promise<void>;
+
 export class WorkService {
   constructor(
     private readonly store: DocumentStore,
@@ -91,6 +104,7 @@ export class WorkService {
     private readonly apiKeys: ApiKeys,
     private readonly environments: WorkEnvironments,
     private readonly settings: WorkSettings,
+    private readonly interruptDelivered?: InterruptDelivered,
   ) {}
 
   /** When this process last recorded each poller (a worker polls every few seconds). */
@@ -162,6 +176,7 @@ export class WorkService {
   async ensureWork(workspaceId: string, environmentId: string, sessionId: string): Promise<string> {
     for (;;) {
       const pointer = await this.store.get("resources", sessionPointerKey(sessionId), "current");
+      let stopped: WorkItem | undefined;
       if (pointer) {
         const existing = (await this.store.get(
           "resources",
@@ -169,10 +184,12 @@ export class WorkService {
           String(pointer.workId),
         )) as WorkItem | undefined;
         if (!existing) {
-          await this.createItem(workspaceId, environmentId, sessionId, String(pointer.workId));
+          const inherited = pointer.deliveredSeq as number | undefined;
+          await this.createItem(workspaceId, environmentId, sessionId, String(pointer.workId), inherited);
           return String(pointer.workId);
         }
         if (existing.work.state !== "stopped") return existing.sk;
+        stopped = existing;
       }
       const workId = this.ids.next(idPrefix.work);
       try {
@@ -184,6 +201,11 @@ export class WorkService {
             workId,
             environmentId,
             rev: ((pointer?.rev as number | undefined) ?? 0) + 1,
+            // What the stopped item's workers were shown stays with the session (LeaseState.deliveredSeq),
+            // here too, so that a crash before the new item is written does not lose it.
+            ...(stopped?.lease.deliveredSeq === undefined
+              ? {}
+              : { deliveredSeq: stopped.lease.deliveredSeq }),
           },
           pointer ? { expectedRev: pointer.rev as number } : { ifNotExists: true },
         );
@@ -191,12 +213,18 @@ export class WorkService {
         if (error instanceof ConditionFailedError) continue;
         throw error;
       }
-      await this.createItem(workspaceId, environmentId, sessionId, workId);
+      await this.createItem(workspaceId, environmentId, sessionId, workId, stopped?.lease.deliveredSeq);
       return workId;
     }
   }
 
-  private async createItem(workspaceId: string, environmentId: string, sessionId: string, workId: string) {
+  private async createItem(
+    workspaceId: string,
+    environmentId: string,
+    sessionId: string,
+    workId: string,
+    deliveredSeq?: number,
+  ) {
     const now = iso(this.clock.now());
     const item: WorkItem = {
       pk: workKey(environmentId),
@@ -218,7 +246,12 @@ export class WorkService {
         stop_requested_at: null,
         stopped_at: null,
       },
-      lease: { generation: 0, lastHeartbeat: null, ttlSeconds: this.settings.leaseSeconds },
+      lease: {
+        generation: 0,
+        lastHeartbeat: null,
+        ttlSeconds: this.settings.leaseSeconds,
+        ...(deliveredSeq === undefined ? {} : { deliveredSeq }),
+      },
     };
     // Queue entry first: an item without one would never be polled; an entry without an item is skipped.
     await this.store.put("resources", { pk: queueKey(environmentId), sk: workId, workspaceId });
@@ -290,6 +323,7 @@ export class WorkService {
         lastHeartbeat: null,
         ttlSeconds: this.settings.leaseSeconds,
         tokenHashes: [...(item.lease.tokenHashes ?? []), ApiKeys.hash(token)].slice(-20),
+        ...(item.lease.deliveredSeq === undefined ? {} : { deliveredSeq: item.lease.deliveredSeq }),
       };
       next.work.state = "queued";
       next.work.acknowledged_at = null;
@@ -318,6 +352,10 @@ export class WorkService {
       const kept = new Set(next.lease.tokenHashes);
       for (const hash of item.lease.tokenHashes ?? [])
         if (!kept.has(hash)) await this.apiKeys.revokeHash(hash);
+      // Before the new worker holds its token: calls an earlier one was shown may have run. A crash
+      // here loses only this poll's answer; the item is offered again and this is done again.
+      if (next.lease.deliveredSeq !== undefined)
+        await this.interruptDelivered?.(workspaceId, item.sessionId, next.lease.deliveredSeq);
       return this.view(next, encodeSecret(token));
     }
     return undefined;
@@ -463,6 +501,31 @@ export class WorkService {
     } catch (error) {
       if (!(error instanceof ConflictError) && !(error instanceof NotFoundError)) throw error;
     }
+  }
+
+  /**
+   * Records, before a sessions token is shown the worker tool call at `seq`, that its worker may run
+   * it. False (nothing recorded) when the token no longer holds its item: the call must not be shown,
+   * as another worker may be handed it.
+   */
+  async noteDelivered(
+    workspaceId: string,
+    scope: Pick<Extract<CredentialScope, { kind: "session" }>, "environmentId" | "workId" | "generation">,
+    seq: number,
+  ): Promise<boolean> {
+    let current = false;
+    try {
+      await this.mutate(workspaceId, scope.environmentId, scope.workId, (item) => {
+        current = item.lease.generation === scope.generation && item.work.state !== "stopped";
+        if (!current || (item.lease.deliveredSeq ?? 0) >= seq) return undefined;
+        item.lease.deliveredSeq = seq;
+        return item;
+      });
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+    return current;
   }
 
   /** Whether a sessions token of `scope` still holds its work item's lease generation. */

@@ -23,6 +23,7 @@ import { wakeSession } from "../runtime/session-status.js";
 import type { StepDeps } from "../runtime/step-deps.js";
 import { stepMessage } from "../runtime/step-message.js";
 import { checkWorkerResults, recordToolResult, workerResultArrived } from "../runtime/worker-hands.js";
+import { isWorkerTool } from "../runtime/worker-tools.js";
 import type { SessionRecord } from "../sessions/session-record.js";
 import type { LoggedEvent, SentMark } from "./event-log.js";
 import { type DeltaType, type PreviewedEntry, withPreviews } from "./event-previews.js";
@@ -56,6 +57,9 @@ export interface StreamOptions {
   signal?: AbortSignal;
   deltas?: ReadonlySet<DeltaType>;
 }
+
+/** A call a self-hosted worker runs: what a sessions token must not be shown unrecorded. */
+const isWorkerCall = (e: LoggedEvent) => e.event.type === "agent.tool_use" && isWorkerTool(e.event.name);
 
 export class EventsService {
   constructor(
@@ -258,17 +262,45 @@ export class EventsService {
       for (const extension of this.deps.extensions ?? []) await extension.interrupted?.(this.deps, after);
   }
 
+  /**
+   * A page of a session's events. A worker's sessions token (`scope`) is shown the worker calls on the
+   * page only once its work item records them (`noteDelivered`): whoever is handed the item next must
+   * know which calls this worker may have run.
+   */
   async list(
     workspaceId: string,
     sessionId: string,
     query: EventListQuery,
+    scope?: CredentialScope,
   ): Promise<PageCursorBody<SessionEvent>> {
     await this.session(workspaceId, sessionId);
-    return this.listLog(sessionId, query);
+    let lastCall = 0;
+    const page = await this.listLog(sessionId, query, (e) => {
+      if (isWorkerCall(e)) lastCall = Math.max(lastCall, e.seq);
+    });
+    if (
+      scope?.kind === "session" &&
+      lastCall > 0 &&
+      !(await this.noteDelivered(workspaceId, scope, lastCall))
+    )
+      throw new ApiError("authentication_error", "this sessions token no longer holds its work item's lease");
+    return page;
   }
 
-  /** A page of one event log (a session's, or a thread's: `logId` is its id); the caller checked access. */
-  listLog(logId: string, query: EventListQuery): Promise<PageCursorBody<SessionEvent>> {
+  private async noteDelivered(workspaceId: string, scope: CredentialScope, seq: number): Promise<boolean> {
+    if (scope.kind !== "session" || !this.deps.work?.noteDelivered) return true;
+    return this.deps.work.noteDelivered(workspaceId, scope, seq);
+  }
+
+  /**
+   * A page of one event log (a session's, or a thread's: `logId` is its id); the caller checked
+   * access. `shown` sees each entry the page holds.
+   */
+  listLog(
+    logId: string,
+    query: EventListQuery,
+    shown?: (entry: LoggedEvent) => void,
+  ): Promise<PageCursorBody<SessionEvent>> {
     const inRange = createdAtFilter(query);
     const types = query.types ? new Set(query.types) : undefined;
     return collectPage<LoggedEvent, SessionEvent>({
@@ -285,7 +317,10 @@ export class EventsService {
       keyOf: (e) => e.seq,
       keep: (e) =>
         (!types || types.has(e.event.type)) && inRange((e.event as { processed_at?: string }).processed_at),
-      map: (e) => e.event,
+      map: (e) => {
+        shown?.(e);
+        return e.event;
+      },
     });
   }
 
@@ -298,9 +333,34 @@ export class EventsService {
     workspaceId: string,
     sessionId: string,
     options: StreamOptions,
+    scope?: CredentialScope,
   ): Promise<AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>> {
     await this.session(workspaceId, sessionId);
-    return this.streamLog(sessionId, options);
+    const stream = await this.streamLog(sessionId, options);
+    return scope?.kind === "session"
+      ? this.recordingDelivery(workspaceId, scope, stream, options.signal)
+      : stream;
+  }
+
+  /**
+   * A worker's stream (as `list`): each worker call is recorded on the work item before it is sent,
+   * and the stream ends once the token no longer holds its item, so a worker that lost its lease is
+   * not shown calls the next one will run.
+   */
+  private async *recordingDelivery(
+    workspaceId: string,
+    scope: CredentialScope,
+    stream: AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">> {
+    for await (const entry of stream) {
+      if (typeof entry === "object" && "seq" in entry && isWorkerCall(entry)) {
+        // A worker that is gone (its connection closed) is not shown it: nothing to record.
+        if (signal?.aborted) return;
+        if (!(await this.noteDelivered(workspaceId, scope, entry.seq))) return;
+      }
+      yield entry;
+    }
   }
 
   /**

@@ -74,18 +74,30 @@ export async function recordToolResult(
     internals: [internals],
   });
   const recorded = entry as LoggedEvent;
-  if (recorded.event.type !== "user.tool_result")
+  // The server's own answer (answerWithError) carries no send mark; a worker's always does.
+  if (recorded.event.type !== "user.tool_result" || !recorded.internals.sent)
     throw new ConflictError(`tool call ${event.tool_use_id} already has a result`);
   return recorded;
 }
 
-/** Answers open worker calls with an error result each (once per call, whoever answers first). */
-async function answerWithError(deps: StepDeps, sessionId: string, pending: string[], message: string) {
+/**
+ * Answers open worker calls with an error result each (once per call, whoever answers first). The
+ * result is a `user.tool_result`, the one event the SDK's worker (`SessionToolRunner`) reads as a
+ * call's answer: an `agent.tool_result` would leave the call open to it, so the worker serving a
+ * later turn would run it (and then retry the refused post for a lease's length).
+ */
+async function answerWithError(
+  deps: StepDeps,
+  sessionId: string,
+  pending: string[],
+  message: string,
+): Promise<LoggedEvent[]> {
   const now = new Date(deps.clock.now()).toISOString();
+  const answers: LoggedEvent[] = [];
   for (const toolUseId of pending) {
-    await emitOnce(deps.store, deps.events, sessionId, resultKey(toolUseId), [
+    const [answer] = await emitOnce(deps.store, deps.events, sessionId, resultKey(toolUseId), [
       {
-        type: "agent.tool_result",
+        type: "user.tool_result",
         id: deps.ids.next(idPrefix.event),
         processed_at: now,
         tool_use_id: toolUseId,
@@ -93,7 +105,45 @@ async function answerWithError(deps: StepDeps, sessionId: string, pending: strin
         content: [{ type: "text", text: message }],
       },
     ]);
+    if (answer) answers.push(answer);
   }
+  return answers;
+}
+
+/** Worker tools whose effects a second run would repeat (read, glob and grep just run again). */
+const CHANGING_TOOLS = new Set(["bash", "write", "edit"]);
+
+/**
+ * A work item is handed to a new worker after one that was shown calls up to `uptoSeq` let go
+ * without answering them (it died mid-call; its lease lapsed or its item stopped). The SDK's worker
+ * runs every call it finds unanswered, so each such call that changes something is answered here
+ * first, as interrupted — it may have taken effect, and it is not run a second time (as a step's
+ * `runOnce` reports a shell command cut off by a restart). The answers are results like a worker's:
+ * a wait they complete nudges its step.
+ */
+export async function interruptDeliveredCalls(
+  deps: StepDeps,
+  workspaceId: string,
+  sessionId: string,
+  uptoSeq: number,
+): Promise<void> {
+  const log = await deps.events.read(sessionId);
+  const open = new Set(unansweredWorkerCalls(log));
+  const mayHaveRun = log.flatMap(({ seq, event }) =>
+    seq <= uptoSeq && event.type === "agent.tool_use" && open.has(event.id) && CHANGING_TOOLS.has(event.name)
+      ? [event.id]
+      : [],
+  );
+  if (mayHaveRun.length === 0) return;
+  const answers = await answerWithError(
+    deps,
+    sessionId,
+    mayHaveRun,
+    "Interrupted: the worker running this call stopped before it answered, so it may or may not have taken effect. It was not run again.",
+  );
+  for (const { seq, event } of answers)
+    if (event.type === "user.tool_result")
+      await workerResultArrived(deps, workspaceId, sessionId, seq, event.tool_use_id);
 }
 
 /**

@@ -34,6 +34,7 @@ export function addEventRoutes(router: Router, events: EventsService): Router {
             ws(r),
             p.session_id as string,
             parseListQuery(EventListQuerySchema, r, ["types"]) as never,
+            r.principal?.scope,
           ),
         ),
       SESSION_SCOPE,
@@ -42,7 +43,9 @@ export function addEventRoutes(router: Router, events: EventsService): Router {
       "GET",
       "/v1/sessions/{session_id}/events/stream",
       async (r, p) =>
-        eventStreamResponse(r, (options) => events.openStream(ws(r), p.session_id as string, options)),
+        eventStreamResponse(r, (options) =>
+          events.openStream(ws(r), p.session_id as string, options, r.principal?.scope),
+        ),
       SESSION_SCOPE,
     );
 }
