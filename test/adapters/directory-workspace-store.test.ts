@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -73,6 +74,22 @@ describe("DirectoryWorkspaceStore", () => {
     expect(await store.read("ws_1", "dir")).toBeUndefined();
     expect(await store.read("ws_1", "dir/f.txt/deeper")).toBeUndefined();
     expect(await store.read("ws_none", "x")).toBeUndefined();
+  });
+
+  it("refuses a named pipe bash made, at once, instead of blocking the process until a writer comes", async () => {
+    await store.write("ws_1", "keep.txt", "x");
+    const fifo = path.join(root, "ws_1", "pipe");
+    execFileSync("mkfifo", [fifo]);
+    // A writer that comes a second later: before the fix, the (synchronous) open waited for it, and
+    // with no writer at all it stalled the whole stack for good.
+    const writer = spawn("sh", ["-c", `sleep 1; echo planted > '${fifo}'`], { stdio: "ignore" });
+    try {
+      const started = Date.now();
+      await expect(store.read("ws_1", "pipe")).rejects.toThrow(/not a regular file/);
+      expect(Date.now() - started).toBeLessThan(500);
+    } finally {
+      writer.kill("SIGKILL");
+    }
   });
 
   it("lists files with size and mtime, newest first", async () => {
