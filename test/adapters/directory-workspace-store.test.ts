@@ -1,5 +1,15 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  truncate,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -7,6 +17,7 @@ import {
   DirectoryWorkspaceStore,
   InvalidWorkspacePathError,
 } from "../../shared/adapters/local/directory-workspace-store.js";
+import { MAX_WORKSPACE_READ_BYTES, WorkspaceFileTooLargeError } from "../../shared/core/ports.js";
 
 describe("DirectoryWorkspaceStore", () => {
   let root: string;
@@ -90,6 +101,20 @@ describe("DirectoryWorkspaceStore", () => {
     } finally {
       writer.kill("SIGKILL");
     }
+  });
+
+  it("refuses to load a file larger than MAX_WORKSPACE_READ_BYTES (bash can make one of any size)", async () => {
+    await store.write("ws_1", "big.log", "");
+    // Sparse: no disk used; before the fix, the whole of it was read into one string.
+    await truncate(path.join(root, "ws_1", "big.log"), MAX_WORKSPACE_READ_BYTES + 1);
+    // Not `rejects`: a failure would print the 64 MiB it read.
+    const outcome = await store.read("ws_1", "big.log").then(
+      (content) => `read ${content?.length} characters`,
+      (error: unknown) => (error instanceof WorkspaceFileTooLargeError ? "refused" : String(error)),
+    );
+    expect(outcome).toBe("refused");
+    await truncate(path.join(root, "ws_1", "big.log"), 3);
+    expect(await store.read("ws_1", "big.log")).toBe("\0\0\0");
   });
 
   it("lists files with size and mtime, newest first", async () => {

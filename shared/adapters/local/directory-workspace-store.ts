@@ -27,7 +27,12 @@ import {
 } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import type { WorkspaceFile, WorkspaceStore } from "../../core/ports.js";
+import {
+  MAX_WORKSPACE_READ_BYTES,
+  type WorkspaceFile,
+  WorkspaceFileTooLargeError,
+  type WorkspaceStore,
+} from "../../core/ports.js";
 
 /** A workspace id or file path that cannot be mapped onto the directory safely. */
 export class InvalidWorkspacePathError extends Error {
@@ -88,6 +93,7 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
           throw new InvalidWorkspacePathError(
             "this path is a named pipe, socket or device, not a regular file",
           );
+        if (info.size > MAX_WORKSPACE_READ_BYTES) throw new WorkspaceFileTooLargeError(info.size);
         return readFileSync(fd, "utf8");
       } finally {
         closeSync(fd);
