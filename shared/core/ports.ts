@@ -112,7 +112,25 @@ export interface MessageQueue<Message> {
 }
 
 /** The workspace filesystem of a session (an S3 prefix on AWS, a directory locally). */
+/**
+ * The largest workspace file {@link WorkspaceStore.read} loads: `bash` can make a file of any size
+ * (`truncate -s 4G f`), and reading it whole into one string would take the step's memory with it.
+ */
+export const MAX_WORKSPACE_READ_BYTES = 64 * 1024 * 1024;
+
+/** A workspace file larger than {@link MAX_WORKSPACE_READ_BYTES}: refused, never loaded. */
+export class WorkspaceFileTooLargeError extends Error {
+  override name = "WorkspaceFileTooLargeError";
+  constructor(readonly size: number) {
+    super(
+      `the file is ${size} bytes, more than the ${MAX_WORKSPACE_READ_BYTES} bytes a file tool loads; ` +
+        "look at parts of it with bash (head, tail, sed -n, grep)",
+    );
+  }
+}
+
 export interface WorkspaceStore {
+  /** The file's text; undefined when there is no such file. @throws WorkspaceFileTooLargeError */
   read(workspaceId: string, path: string): Promise<string | undefined>;
   write(workspaceId: string, path: string, content: string): Promise<void>;
   /** Every file under the workspace (paths relative to its root, `/`-separated), newest first. */

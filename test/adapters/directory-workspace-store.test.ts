@@ -1,4 +1,15 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { execFileSync, spawn } from "node:child_process";
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  truncate,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -6,6 +17,7 @@ import {
   DirectoryWorkspaceStore,
   InvalidWorkspacePathError,
 } from "../../shared/adapters/local/directory-workspace-store.js";
+import { MAX_WORKSPACE_READ_BYTES, WorkspaceFileTooLargeError } from "../../shared/core/ports.js";
 
 describe("DirectoryWorkspaceStore", () => {
   let root: string;
@@ -73,6 +85,36 @@ describe("DirectoryWorkspaceStore", () => {
     expect(await store.read("ws_1", "dir")).toBeUndefined();
     expect(await store.read("ws_1", "dir/f.txt/deeper")).toBeUndefined();
     expect(await store.read("ws_none", "x")).toBeUndefined();
+  });
+
+  it("refuses a named pipe bash made, at once, instead of blocking the process until a writer comes", async () => {
+    await store.write("ws_1", "keep.txt", "x");
+    const fifo = path.join(root, "ws_1", "pipe");
+    execFileSync("mkfifo", [fifo]);
+    // A writer that comes a second later: before the fix, the (synchronous) open waited for it, and
+    // with no writer at all it stalled the whole stack for good.
+    const writer = spawn("sh", ["-c", `sleep 1; echo planted > '${fifo}'`], { stdio: "ignore" });
+    try {
+      const started = Date.now();
+      await expect(store.read("ws_1", "pipe")).rejects.toThrow(/not a regular file/);
+      expect(Date.now() - started).toBeLessThan(500);
+    } finally {
+      writer.kill("SIGKILL");
+    }
+  });
+
+  it("refuses to load a file larger than MAX_WORKSPACE_READ_BYTES (bash can make one of any size)", async () => {
+    await store.write("ws_1", "big.log", "");
+    // Sparse: no disk used; before the fix, the whole of it was read into one string.
+    await truncate(path.join(root, "ws_1", "big.log"), MAX_WORKSPACE_READ_BYTES + 1);
+    // Not `rejects`: a failure would print the 64 MiB it read.
+    const outcome = await store.read("ws_1", "big.log").then(
+      (content) => `read ${content?.length} characters`,
+      (error: unknown) => (error instanceof WorkspaceFileTooLargeError ? "refused" : String(error)),
+    );
+    expect(outcome).toBe("refused");
+    await truncate(path.join(root, "ws_1", "big.log"), 3);
+    expect(await store.read("ws_1", "big.log")).toBe("\0\0\0");
   });
 
   it("lists files with size and mtime, newest first", async () => {

@@ -10,6 +10,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { S3WorkspaceStore } from "../../shared/adapters/aws/s3-workspace-store.js";
+import { MAX_WORKSPACE_READ_BYTES, WorkspaceFileTooLargeError } from "../../shared/core/ports.js";
 
 const s3 = mockClient(S3Client);
 
@@ -38,6 +39,22 @@ describe("S3WorkspaceStore", () => {
       Body: body("héllo"),
     });
     expect(await store.read("ws_1", "a/b.txt")).toBe("héllo");
+  });
+
+  it("refuses to load an object larger than MAX_WORKSPACE_READ_BYTES, without reading its body", async () => {
+    let bodyRead = false;
+    s3.on(GetObjectCommand).resolves({
+      ContentLength: MAX_WORKSPACE_READ_BYTES + 1,
+      Body: {
+        transformToString: async () => {
+          bodyRead = true;
+          return "";
+        },
+        destroy: () => undefined,
+      } as unknown as GetObjectCommandOutput["Body"],
+    });
+    await expect(store.read("ws_1", "huge.bin")).rejects.toBeInstanceOf(WorkspaceFileTooLargeError);
+    expect(bodyRead).toBe(false);
   });
 
   it("returns undefined on NoSuchKey", async () => {

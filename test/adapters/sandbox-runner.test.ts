@@ -139,6 +139,23 @@ describe("runSandboxCall", () => {
     ]);
   });
 
+  it("deletes a file the command turned into a folder, so the workspace never holds both a and a/b", async () => {
+    const result = await run(request({ a: "file" }, { command: "rm a && mkdir a && echo n > a/b" }));
+    expect(result).toMatchObject({ exitCode: 0, changesUploaded: true });
+    const changes = uploadedChanges();
+    expect(changes.written.map((w) => w.path)).toEqual(["a/b"]);
+    expect(changes.deleted).toEqual(["a"]);
+  });
+
+  it("still runs when the workspace holds a file and a folder of the same name (a and a/b)", async () => {
+    // S3 keys allow it (the write tool can make it); a folder wins, the file is left out and said so.
+    const result = await run(request({ a: "file", "a/b": "nested" }, { command: "cat a/b" }));
+    expect(result.exitCode).toBe(0);
+    expect(result.output).toContain("nested");
+    expect(result.output).toMatch(/\/workspace\/a is both a file and a folder/);
+    expect(result.changesUploaded).toBe(false);
+  });
+
   it("uploads nothing when nothing changed", async () => {
     const result = await run(request({ "a.txt": "alpha" }, { command: "cat a.txt > /dev/null" }));
     expect(result).toMatchObject({ exitCode: 0, changesUploaded: false });

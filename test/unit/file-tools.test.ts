@@ -232,6 +232,18 @@ describe("globFiles", () => {
     await expect(globFiles(store, WS, { pattern: "*", path: "/etc" })).rejects.toThrow(WorkspacePathError);
   });
 
+  it("gives up on a pattern that backtracks without end, within its time budget (the step goes on)", async () => {
+    // picomatch turns each * into a lazy [^/]*?: on a 50-character name this takes seconds unbounded, minutes at 56.
+    await store.seed(WS, { ["a".repeat(50)]: "" });
+    const started = Date.now();
+    await expect(globFiles(store, WS, { pattern: `${"*a".repeat(8)}*b` })).rejects.toThrow(
+      /took more than \d+ ms to match/,
+    );
+    expect(Date.now() - started).toBeLessThan(FILE_TOOL_LIMITS.maxMatchMs + 1_000);
+    // The next call works.
+    expect(await globFiles(store, WS, { pattern: "*.md" })).toBe("/workspace/README.md");
+  });
+
   it("caps the number of results", async () => {
     const many: Record<string, string> = {};
     for (let i = 0; i < 2_100; i++) many[`gen/f${i}.txt`] = "";
@@ -284,6 +296,19 @@ describe("grepFiles", () => {
     expect(await grepFiles(store, WS, { pattern: "absent" })).toMatch(/No matches/);
     await expect(grepFiles(store, WS, { pattern: "x", path: "missing" })).rejects.toThrow(
       /No such file or directory/,
+    );
+  });
+
+  it("gives up on a catastrophically backtracking regex within its time budget (the step goes on)", async () => {
+    // (a+)+$ against 30 a's and a "!" takes over 10 s unbounded, and doubles with each further a.
+    await store.write(WS, "redos.txt", `${"a".repeat(30)}!\n`);
+    const started = Date.now();
+    await expect(grepFiles(store, WS, { pattern: "(a+)+$" })).rejects.toThrow(
+      /took more than \d+ ms to match/,
+    );
+    expect(Date.now() - started).toBeLessThan(FILE_TOOL_LIMITS.maxMatchMs + 1_000);
+    expect(await grepFiles(store, WS, { pattern: "TODO", path: "sub" })).toBe(
+      "/workspace/sub/c.txt:1:x TODO y",
     );
   });
 

@@ -3,7 +3,12 @@
  * A PutObject replaces an object atomically, so readers never see a partial write.
  */
 import type { ListObjectsV2CommandOutput, S3Client } from "@aws-sdk/client-s3";
-import type { WorkspaceFile, WorkspaceStore } from "../../core/ports.js";
+import {
+  MAX_WORKSPACE_READ_BYTES,
+  type WorkspaceFile,
+  WorkspaceFileTooLargeError,
+  type WorkspaceStore,
+} from "../../core/ports.js";
 import { type SdkClient, sdkClientGetter } from "./sdk-client.js";
 
 /** A workspace id or path that does not map onto a key under the workspace's prefix. */
@@ -37,6 +42,12 @@ export class S3WorkspaceStore implements WorkspaceStore {
     ]);
     try {
       const output = await client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const size = output.ContentLength ?? 0;
+      if (size > MAX_WORKSPACE_READ_BYTES) {
+        // Not read: the body is let go (a stream left open would hold the connection).
+        (output.Body as { destroy?: () => void } | undefined)?.destroy?.();
+        throw new WorkspaceFileTooLargeError(size);
+      }
       return (await output.Body?.transformToString("utf-8")) ?? "";
     } catch (error) {
       if (error instanceof NoSuchKey || (error as { name?: string }).name === "NoSuchKey") return undefined;

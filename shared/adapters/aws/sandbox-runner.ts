@@ -154,7 +154,8 @@ async function run(
   }
   for (const dir of [layout.workspace, layout.home, layout.tmp, layout.ctl])
     await mkdir(dir, { recursive: true });
-  const downloaded = await downloadWorkspace(request, layout, options);
+  const notes: string[] = [];
+  const downloaded = await downloadWorkspace(request, layout, options, notes);
   const mountsBefore = await layOutMounts(request, layout);
   const budget = options.remainingMs() - (options.reserveMs ?? 30_000);
   if (budget < 1_000) throw new Error("not enough time left in the sandbox function to run the command");
@@ -170,7 +171,6 @@ async function run(
   const survivors = await sweep();
   if (survivors > 0) throw new SandboxDirtyError(`${survivors} process(es) survived the sweep`);
 
-  const notes: string[] = [];
   const shellState = await readShellState(layout, request.limits.shellStateBytes, notes);
   const changesUploaded = await uploadChanges(request, layout, downloaded, options, notes);
   const mountChanges = await diffMounts(request, layout, mountsBefore, notes);
@@ -223,10 +223,27 @@ async function downloadWorkspace(
   request: SandboxInvocation,
   layout: Layout,
   options: SandboxRunnerOptions,
+  notes: string[],
 ): Promise<Digests> {
   const doFetch = options.fetch ?? fetch;
   const digests: Digests = new Map();
-  const files = request.workspace.files;
+  // S3 keys can hold both `a` and `a/b` (a `write` to each), a filesystem cannot: the folder wins and
+  // the file is left out (kept in S3, untouched), rather than fail every call of the session.
+  const folders = new Set(
+    request.workspace.files.flatMap((f) =>
+      f.path
+        .split("/")
+        .slice(0, -1)
+        .map((_, i, parts) => parts.slice(0, i + 1).join("/")),
+    ),
+  );
+  const files = request.workspace.files.filter((f) => {
+    if (!folders.has(f.path)) return true;
+    notes.push(
+      `${WORKSPACE_ROOT}/${f.path} is both a file and a folder in the stored workspace; the file was left out of this call (rename or remove the folder to get it back)`,
+    );
+    return false;
+  });
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
@@ -565,10 +582,11 @@ async function uploadChanges(
     changes.written.push({ path, data: await readFile(absolute) });
   }
   for (const path of downloaded.keys()) {
-    // A file turned into a symlink or a directory cannot be saved as such; only a missing file is a deletion.
-    if (!now.has(path) && !(await lstat(join(layout.workspace, path)).catch(() => undefined))) {
-      changes.deleted.push(path);
-    }
+    // A file turned into a symlink cannot be saved as such, and is kept; a missing file is a deletion,
+    // and so is one turned into a folder (else the stored workspace holds both `a` and `a/b`).
+    if (now.has(path)) continue;
+    const stat = await lstat(join(layout.workspace, path)).catch(() => undefined);
+    if (!stat || stat.isDirectory()) changes.deleted.push(path);
   }
   const count = changes.written.length + changes.deleted.length;
   if (count === 0) return false;

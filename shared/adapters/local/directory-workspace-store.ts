@@ -2,7 +2,8 @@
  * The WorkspaceStore of the embedded stack: one directory per workspace under the data dir. Writes go
  * to a temporary file first and are renamed into place, so a reader (or a `kill -9`) never sees half a
  * file. `bash` can plant symbolic links in a workspace, so every path is resolved to where it really
- * leads and must stay inside its workspace: a link to `/` is not a way out for the file tools.
+ * leads and must stay inside its workspace: a link to `/` is not a way out for the file tools. Only a
+ * regular file is read: a named pipe bash made is refused, never waited on.
  *
  * A read or a write is a dozen small calls on a local disk (resolve, check, open, write, rename),
  * made synchronously: each takes microseconds, where its asynchronous form waits for a thread-pool
@@ -14,6 +15,7 @@ import type { Dirent } from "node:fs";
 import {
   closeSync,
   constants,
+  fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -25,7 +27,12 @@ import {
 } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import type { WorkspaceFile, WorkspaceStore } from "../../core/ports.js";
+import {
+  MAX_WORKSPACE_READ_BYTES,
+  type WorkspaceFile,
+  WorkspaceFileTooLargeError,
+  type WorkspaceStore,
+} from "../../core/ports.js";
 
 /** A workspace id or file path that cannot be mapped onto the directory safely. */
 export class InvalidWorkspacePathError extends Error {
@@ -74,10 +81,19 @@ export class DirectoryWorkspaceStore implements WorkspaceStore {
       const realDir = realpath(this.dirOf(workspaceId));
       const real = contained(realDir, realpath(file));
       // O_NOFOLLOW: the file checked is the file opened, even if a link is swapped in meanwhile.
-      const fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+      // O_NONBLOCK: a named pipe (`mkfifo` in bash) opens at once instead of blocking this process
+      // until a writer comes — forever, for the whole stack, as the open is synchronous.
+      const fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       try {
         // What was opened, not what the name led to a moment before (a folder swapped for a link).
         if (process.platform === "linux") contained(realDir, realpath(`/proc/self/fd/${fd}`));
+        const info = fstatSync(fd);
+        if (info.isDirectory()) return undefined;
+        if (!info.isFile())
+          throw new InvalidWorkspacePathError(
+            "this path is a named pipe, socket or device, not a regular file",
+          );
+        if (info.size > MAX_WORKSPACE_READ_BYTES) throw new WorkspaceFileTooLargeError(info.size);
         return readFileSync(fd, "utf8");
       } finally {
         closeSync(fd);

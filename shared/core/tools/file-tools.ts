@@ -10,6 +10,7 @@
  * and a re-run of the same call after a crash applies it at most once (see `runtime/tool-intents.ts`).
  */
 import { createHash } from "node:crypto";
+import { type Context, createContext, Script } from "node:vm";
 import type {
   BetaManagedAgentsAgentToolset20260401EditInput as EditInput,
   BetaManagedAgentsAgentToolset20260401GlobInput as GlobInput,
@@ -37,6 +38,8 @@ export const FILE_TOOL_LIMITS = {
   maxOutputBytes: 100 * 1024,
   /** Longer lines are cut in read and grep output. */
   maxLineChars: 2_000,
+  /** Most time one glob or grep call may spend matching its pattern, in milliseconds. */
+  maxMatchMs: 2_000,
 } as const;
 
 /** A file tool call that cannot be carried out as asked (missing file, ambiguous edit, bad regex…). */
@@ -424,6 +427,37 @@ export async function editFile(
   );
 }
 
+let matchContext: { context: Context; call: Script } | undefined;
+
+/**
+ * Runs `work` (a loop of pattern matches) for at most `budget.leftMs`, and takes the time it took
+ * from the budget. A model's regular expression (`grep`) or glob (which picomatch compiles into one)
+ * can backtrack for hours on a single line — `(a+)+$`, `*a*a*a*a*a*a*a*b` — and JavaScript cannot
+ * interrupt a RegExp; the step (and, on one machine, the whole stack with it) would stall. V8 can end
+ * a `vm` script at its timeout, together with whatever it is calling, so the loop runs in one.
+ *
+ * @throws FileToolError when the budget runs out.
+ */
+function matchWithin<T>(budget: { leftMs: number; pattern: string }, work: () => T): T {
+  matchContext ??= { context: createContext({}), call: new Script("work()") };
+  const { context, call } = matchContext;
+  const started = performance.now();
+  context.work = work;
+  try {
+    return call.runInContext(context, { timeout: Math.max(1, Math.ceil(budget.leftMs)) }) as T;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw error;
+    throw new FileToolError(
+      `the pattern ${JSON.stringify(budget.pattern)} took more than ${FILE_TOOL_LIMITS.maxMatchMs} ms to match ` +
+        "and was given up (it backtracks too much: nested or adjacent repetitions such as (a+)+ or *a*a*a); " +
+        "simplify it or narrow the path",
+    );
+  } finally {
+    context.work = undefined;
+    budget.leftMs -= performance.now() - started;
+  }
+}
+
 /** The files under a directory argument (`""` = the whole workspace), or the one file it names. */
 function filesUnder(files: WorkspaceFile[], rootKey: string): { files: WorkspaceFile[]; isFile: boolean } {
   if (rootKey === "") return { files, isFile: false };
@@ -463,7 +497,10 @@ export async function globFiles(
   }
   const prefix = root.key === "" ? "" : `${root.key}/`;
   const candidates = (await root.store.list(root.id)).filter((file) => file.path.startsWith(prefix));
-  const matches = candidates.filter((file) => isMatch(file.path.slice(prefix.length))).sort(newestFirst);
+  const budget = { leftMs: FILE_TOOL_LIMITS.maxMatchMs, pattern: input.pattern };
+  const matches = matchWithin(budget, () =>
+    candidates.filter((file) => isMatch(file.path.slice(prefix.length))),
+  ).sort(newestFirst);
   if (matches.length === 0) return `No files matched ${JSON.stringify(input.pattern)} under ${root.absolute}`;
   const output = new CappedOutput();
   for (const file of matches) {
@@ -509,22 +546,25 @@ export async function grepFiles(
     .filter((file) => file.size <= FILE_TOOL_LIMITS.maxFileBytes)
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const output = new CappedOutput();
+  const budget = { leftMs: FILE_TOOL_LIMITS.maxMatchMs, pattern: input.pattern };
   let matchCount = 0;
   for (let i = 0; i < files.length && !output.truncated; i += GREP_READ_CONCURRENCY) {
     const batch = files.slice(i, i + GREP_READ_CONCURRENCY);
     const contents = await Promise.all(batch.map((file) => root.store.read(root.id, file.path)));
-    batch.forEach((file, index) => {
-      const content = contents[index];
-      // Binary files (a NUL byte) have no meaningful lines to show.
-      if (content === undefined || content.includes("\u0000")) return;
-      const lines = splitLines(content);
-      for (let n = 0; n < lines.length; n++) {
-        const line = lines[n] ?? "";
-        if (!regex.test(line)) continue;
-        matchCount++;
-        output.add(`${root.shown(file.path)}:${n + 1}:${clipLine(line)}`);
-      }
-    });
+    matchWithin(budget, () =>
+      batch.forEach((file, index) => {
+        const content = contents[index];
+        // Binary files (a NUL byte) have no meaningful lines to show.
+        if (content === undefined || content.includes("\u0000")) return;
+        const lines = splitLines(content);
+        for (let n = 0; n < lines.length; n++) {
+          const line = lines[n] ?? "";
+          if (!regex.test(line)) continue;
+          matchCount++;
+          output.add(`${root.shown(file.path)}:${n + 1}:${clipLine(line)}`);
+        }
+      }),
+    );
   }
   if (matchCount === 0) return `No matches for ${JSON.stringify(input.pattern)} under ${root.absolute}`;
   let text = output.rows.join("\n");
