@@ -50,6 +50,13 @@ function unwrittenUpTo(recent: readonly LoggedEvent[], seq: number): number[] {
   return missing;
 }
 
+/**
+ * An event a follower yields. `resumeAfter`, on an event delivered late (below events already
+ * delivered): where a client that saw it resumes — the follower's position, not the event's own
+ * sequence, which would deliver the events after it a second time. Its SSE frame's `id:`.
+ */
+export type FollowedEvent = LoggedEvent & { resumeAfter?: number };
+
 /** Where a stream starts, what ends it, and which previews (`event_deltas`) it wants. */
 export interface StreamOptions {
   lastEventId?: number | string;
@@ -298,7 +305,7 @@ export class EventsService {
     workspaceId: string,
     sessionId: string,
     options: StreamOptions,
-  ): Promise<AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>> {
+  ): Promise<AsyncGenerator<PreviewedEntry<FollowedEvent | "heartbeat">>> {
     await this.session(workspaceId, sessionId);
     return this.streamLog(sessionId, options);
   }
@@ -310,7 +317,7 @@ export class EventsService {
   async streamLog(
     logId: string,
     options: StreamOptions,
-  ): Promise<AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>> {
+  ): Promise<AsyncGenerator<PreviewedEntry<FollowedEvent | "heartbeat">>> {
     // The stream starts after `afterSeq`; `recent`: a page of the log, newest first, reaching down from it.
     let afterSeq: number;
     let recent: LoggedEvent[];
@@ -371,7 +378,7 @@ export class EventsService {
       gapWaitMs?: number;
       heartbeatMs?: number;
     },
-  ): AsyncGenerator<LoggedEvent | "heartbeat"> {
+  ): AsyncGenerator<FollowedEvent | "heartbeat"> {
     let cursor = options.afterSeq;
     let gapSince: number | undefined;
     let lastYield = this.deps.clock.now();
@@ -394,7 +401,7 @@ export class EventsService {
       while (!options.signal?.aborted) {
         for (let late = arrived.shift(); late; late = arrived.shift()) {
           lastYield = this.deps.clock.now();
-          yield late;
+          yield { ...late, resumeAfter: cursor };
         }
         for (let next = pushed.get(cursor + 1); next; next = pushed.get(cursor + 1)) {
           pushed.delete(next.seq);
@@ -407,7 +414,7 @@ export class EventsService {
           // Passed events written since by another process first: nearer their place.
           for (const late of await this.overdueWritten(sessionId, overdue)) {
             lastYield = this.deps.clock.now();
-            yield late;
+            yield { ...late, resumeAfter: cursor };
           }
           const batch = await this.deps.events.read(sessionId, { after: cursor, limit: 100 });
           let progressed = false;
