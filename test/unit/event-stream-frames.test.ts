@@ -3,6 +3,7 @@
  * `EventsService.streamLog`, resumed the way an SSE client resumes (the last `id:` it saw).
  */
 import { describe, expect, it } from "vitest";
+import { NotFoundError } from "../../shared/contract/errors.js";
 import type { SessionEvent } from "../../shared/contract/sdk-types.js";
 import { EventsService } from "../../shared/core/events/events-service.js";
 import { newRunState } from "../../shared/core/sessions/session-record.js";
@@ -15,8 +16,8 @@ const SESSION = "sesn_frames";
 const event = (id: string) =>
   ({ type: "session.status_running", id, processed_at: new Date(0).toISOString() }) as SessionEvent;
 
-async function setup() {
-  const rt = inMemoryDeps(new ScriptedModel([]));
+async function setup(now: () => number = Date.now) {
+  const rt = inMemoryDeps(new ScriptedModel([]), now);
   const session = { id: SESSION, created_at: new Date(0).toISOString() } as never;
   await rt.deps.sessions.create({ workspaceId: WS, session, run: newRunState() });
   return { rt, service: new EventsService(rt.deps) };
@@ -80,5 +81,27 @@ describe("event stream frames", () => {
     await rt.deps.events.append(SESSION, [event("after")]);
     expect((await resumed.next()).data?.id).toBe("after");
     await resumed.close();
+  });
+});
+
+describe("a stream of a session deleted while it is open", () => {
+  it("ends with a not-found error at its next heartbeat instead of sending heartbeats for ever", async () => {
+    let now = Date.now();
+    const { rt, service } = await setup(() => now);
+    const stream = await service.openStream(WS, SESSION, {});
+    const next = stream.next();
+    await rt.store.delete("resources", `ws#${WS}#session`, SESSION); // what a delete ends with
+    now += 16_000; // a heartbeat is due
+    await expect(next).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("goes on with heartbeats while the session is there", async () => {
+    let now = Date.now();
+    const { service } = await setup(() => now);
+    const stream = await service.openStream(WS, SESSION, {});
+    const next = stream.next();
+    now += 16_000;
+    expect((await next).value).toBe("heartbeat");
+    await stream.return(undefined);
   });
 });

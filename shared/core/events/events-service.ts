@@ -307,16 +307,20 @@ export class EventsService {
     options: StreamOptions,
   ): Promise<AsyncGenerator<PreviewedEntry<FollowedEvent | "heartbeat">>> {
     await this.session(workspaceId, sessionId);
-    return this.streamLog(sessionId, options);
+    return this.streamLog(sessionId, options, async () => {
+      await this.session(workspaceId, sessionId);
+    });
   }
 
   /**
    * Follows one event log (a session's or a thread's) from `lastEventId`, else from the last event
-   * allocated now, with the previews `deltas` asks for merged in; the caller checked access.
+   * allocated now, with the previews `deltas` asks for merged in; the caller checked access, and
+   * `check` checks it again while the stream is idle (it throws once the session or thread is gone).
    */
   async streamLog(
     logId: string,
     options: StreamOptions,
+    check?: () => Promise<void>,
   ): Promise<AsyncGenerator<PreviewedEntry<FollowedEvent | "heartbeat">>> {
     // The stream starts after `afterSeq`; `recent`: a page of the log, newest first, reaching down from it.
     let afterSeq: number;
@@ -336,7 +340,7 @@ export class EventsService {
           : [];
     }
     const overdue = unwrittenUpTo(recent, afterSeq);
-    const followed = this.follow(logId, { afterSeq, overdue, signal: options.signal });
+    const followed = this.follow(logId, { afterSeq, overdue, signal: options.signal, check });
     const previews = this.deps.notifier.previews;
     return withPreviews(followed, previews, logId, options.deltas ?? new Set(), options.signal);
   }
@@ -367,7 +371,9 @@ export class EventsService {
    * tool's result whose place was taken at its step's commit, and a later event written meanwhile),
    * the follower goes on, and delivers the overdue event when it is written, out of order rather
    * than never, for up to an hour. `overdue`: such sequences at or below `afterSeq`. The caller has
-   * checked that the session exists (see `openStream`).
+   * checked that the session exists (see `openStream`); `check`, run before each heartbeat, throws
+   * once it is gone (deleted): its log will never grow again, and the stream ends rather than
+   * sending heartbeats for as long as the client stays.
    */
   async *follow(
     sessionId: string,
@@ -377,6 +383,7 @@ export class EventsService {
       signal?: AbortSignal;
       gapWaitMs?: number;
       heartbeatMs?: number;
+      check?: () => Promise<void>;
     },
   ): AsyncGenerator<FollowedEvent | "heartbeat"> {
     let cursor = options.afterSeq;
@@ -437,6 +444,7 @@ export class EventsService {
         }
         if (pushed.has(cursor + 1) || arrived.length > 0) continue;
         if (this.deps.clock.now() - lastYield >= (options.heartbeatMs ?? 15_000)) {
+          await options.check?.();
           lastYield = this.deps.clock.now();
           yield "heartbeat";
         }
