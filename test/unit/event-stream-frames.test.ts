@@ -84,6 +84,18 @@ describe("event stream frames", () => {
   });
 });
 
+describe("resuming", () => {
+  it("a Last-Event-ID past the log's end is a 400, not a stream that waits for a place never reached", async () => {
+    const { rt, service } = await setup();
+    await rt.deps.events.append(SESSION, [event("one"), event("two")]);
+    await expect(openClient(service, "9")).rejects.toMatchObject({ status: 400 });
+    const resumed = await openClient(service, "2"); // the last event: resumes after it
+    await rt.deps.events.append(SESSION, [event("three")]);
+    expect((await resumed.next()).data?.id).toBe("three");
+    await resumed.close();
+  });
+});
+
 describe("a stream of a session deleted while it is open", () => {
   it("ends with a not-found error at its next heartbeat instead of sending heartbeats for ever", async () => {
     let now = Date.now();

@@ -333,7 +333,12 @@ export class EventsService {
         throw new InvalidRequestError(`Last-Event-ID: ${id.slice(0, 64)} is not an event of this stream`);
       ({ seq: afterSeq, recent } = found);
     } else {
-      afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(logId));
+      const last = await this.deps.events.lastAllocated(logId);
+      afterSeq = options.lastEventId ?? last;
+      // A place the log has not reached (another log's, a client's bug): the stream would wait
+      // there and pass over every event up to it.
+      if (afterSeq > last)
+        throw new InvalidRequestError(`Last-Event-ID: ${afterSeq} is past the last event of this stream`);
       recent =
         afterSeq > 0
           ? await this.deps.events.read(logId, { order: "desc", before: afterSeq + 1, limit: RECENT_PAGE })
