@@ -513,6 +513,9 @@ async function serve(services: Services, req: IncomingMessage, res: ServerRespon
     }
   } finally {
     await iterator.return?.();
+    // A write still corked when the response ends is dropped, not sent: the last frame (a failed
+    // stream's `error`) comes right before the end.
+    while (res.writableCorked > 0) res.uncork();
     res.end();
   }
 }

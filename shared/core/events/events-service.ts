@@ -51,6 +51,13 @@ function unwrittenUpTo(recent: readonly LoggedEvent[], seq: number): number[] {
   return missing;
 }
 
+/**
+ * An event a follower yields. `resumeAfter`, on an event delivered late (below events already
+ * delivered): where a client that saw it resumes — the follower's position, not the event's own
+ * sequence, which would deliver the events after it a second time. Its SSE frame's `id:`.
+ */
+export type FollowedEvent = LoggedEvent & { resumeAfter?: number };
+
 /** Where a stream starts, what ends it, and which previews (`event_deltas`) it wants. */
 export interface StreamOptions {
   lastEventId?: number | string;
@@ -334,9 +341,11 @@ export class EventsService {
     sessionId: string,
     options: StreamOptions,
     scope?: CredentialScope,
-  ): Promise<AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>> {
+  ): Promise<AsyncGenerator<PreviewedEntry<FollowedEvent | "heartbeat">>> {
     await this.session(workspaceId, sessionId);
-    const stream = await this.streamLog(sessionId, options);
+    const stream = await this.streamLog(sessionId, options, async () => {
+      await this.session(workspaceId, sessionId);
+    });
     return scope?.kind === "session"
       ? this.recordingDelivery(workspaceId, scope, stream, options.signal)
       : stream;
@@ -350,9 +359,9 @@ export class EventsService {
   private async *recordingDelivery(
     workspaceId: string,
     scope: CredentialScope,
-    stream: AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>,
+    stream: AsyncGenerator<PreviewedEntry<FollowedEvent | "heartbeat">>,
     signal: AbortSignal | undefined,
-  ): AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">> {
+  ): AsyncGenerator<PreviewedEntry<FollowedEvent | "heartbeat">> {
     for await (const entry of stream) {
       if (typeof entry === "object" && "seq" in entry && isWorkerCall(entry)) {
         // A worker that is gone (its connection closed) is not shown it: nothing to record.
@@ -365,12 +374,14 @@ export class EventsService {
 
   /**
    * Follows one event log (a session's or a thread's) from `lastEventId`, else from the last event
-   * allocated now, with the previews `deltas` asks for merged in; the caller checked access.
+   * allocated now, with the previews `deltas` asks for merged in; the caller checked access, and
+   * `check` checks it again while the stream is idle (it throws once the session or thread is gone).
    */
   async streamLog(
     logId: string,
     options: StreamOptions,
-  ): Promise<AsyncGenerator<PreviewedEntry<LoggedEvent | "heartbeat">>> {
+    check?: () => Promise<void>,
+  ): Promise<AsyncGenerator<PreviewedEntry<FollowedEvent | "heartbeat">>> {
     // The stream starts after `afterSeq`; `recent`: a page of the log, newest first, reaching down from it.
     let afterSeq: number;
     let recent: LoggedEvent[];
@@ -382,14 +393,19 @@ export class EventsService {
         throw new InvalidRequestError(`Last-Event-ID: ${id.slice(0, 64)} is not an event of this stream`);
       ({ seq: afterSeq, recent } = found);
     } else {
-      afterSeq = options.lastEventId ?? (await this.deps.events.lastAllocated(logId));
+      const last = await this.deps.events.lastAllocated(logId);
+      afterSeq = options.lastEventId ?? last;
+      // A place the log has not reached (another log's, a client's bug): the stream would wait
+      // there and pass over every event up to it.
+      if (afterSeq > last)
+        throw new InvalidRequestError(`Last-Event-ID: ${afterSeq} is past the last event of this stream`);
       recent =
         afterSeq > 0
           ? await this.deps.events.read(logId, { order: "desc", before: afterSeq + 1, limit: RECENT_PAGE })
           : [];
     }
     const overdue = unwrittenUpTo(recent, afterSeq);
-    const followed = this.follow(logId, { afterSeq, overdue, signal: options.signal });
+    const followed = this.follow(logId, { afterSeq, overdue, signal: options.signal, check });
     const previews = this.deps.notifier.previews;
     return withPreviews(followed, previews, logId, options.deltas ?? new Set(), options.signal);
   }
@@ -420,7 +436,9 @@ export class EventsService {
    * tool's result whose place was taken at its step's commit, and a later event written meanwhile),
    * the follower goes on, and delivers the overdue event when it is written, out of order rather
    * than never, for up to an hour. `overdue`: such sequences at or below `afterSeq`. The caller has
-   * checked that the session exists (see `openStream`).
+   * checked that the session exists (see `openStream`); `check`, run before each heartbeat, throws
+   * once it is gone (deleted): its log will never grow again, and the stream ends rather than
+   * sending heartbeats for as long as the client stays.
    */
   async *follow(
     sessionId: string,
@@ -430,8 +448,9 @@ export class EventsService {
       signal?: AbortSignal;
       gapWaitMs?: number;
       heartbeatMs?: number;
+      check?: () => Promise<void>;
     },
-  ): AsyncGenerator<LoggedEvent | "heartbeat"> {
+  ): AsyncGenerator<FollowedEvent | "heartbeat"> {
     let cursor = options.afterSeq;
     let gapSince: number | undefined;
     let lastYield = this.deps.clock.now();
@@ -454,7 +473,7 @@ export class EventsService {
       while (!options.signal?.aborted) {
         for (let late = arrived.shift(); late; late = arrived.shift()) {
           lastYield = this.deps.clock.now();
-          yield late;
+          yield { ...late, resumeAfter: cursor };
         }
         for (let next = pushed.get(cursor + 1); next; next = pushed.get(cursor + 1)) {
           pushed.delete(next.seq);
@@ -467,7 +486,7 @@ export class EventsService {
           // Passed events written since by another process first: nearer their place.
           for (const late of await this.overdueWritten(sessionId, overdue)) {
             lastYield = this.deps.clock.now();
-            yield late;
+            yield { ...late, resumeAfter: cursor };
           }
           const batch = await this.deps.events.read(sessionId, { after: cursor, limit: 100 });
           let progressed = false;
@@ -490,6 +509,7 @@ export class EventsService {
         }
         if (pushed.has(cursor + 1) || arrived.length > 0) continue;
         if (this.deps.clock.now() - lastYield >= (options.heartbeatMs ?? 15_000)) {
+          await options.check?.();
           lastYield = this.deps.clock.now();
           yield "heartbeat";
         }

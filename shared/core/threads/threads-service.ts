@@ -99,7 +99,9 @@ export class ThreadsService {
     options: { lastEventId?: number | string; signal?: AbortSignal },
   ) {
     await this.thread(workspaceId, sessionId, threadId);
-    return this.events.streamLog(threadId, options);
+    return this.events.streamLog(threadId, options, async () => {
+      await this.thread(workspaceId, sessionId, threadId);
+    });
   }
 
   private present(record: SessionRecord): SessionThread {

@@ -31,7 +31,7 @@ import type { WebhooksService } from "../../core/webhooks/webhooks-service.js";
 import type { HttpRequest, HttpResponse } from "./http-types.js";
 import type { MemoryRouteServices } from "./memory-routes.js";
 import { logRequest } from "./request-log.js";
-import { json } from "./request-parsing.js";
+import { json, sseFrame } from "./request-parsing.js";
 import { Router } from "./router.js";
 import type { VaultRouteServices } from "./vaults-routes.js";
 
@@ -121,28 +121,41 @@ export function createApi(services: ApiServices, routes: readonly ApiRoutes[] = 
       }
       const response = await matched.route.handler(request, matched.params);
       if (response.kind === "json") response.headers = { ...response.headers, "request-id": requestId };
+      if (response.kind === "sse")
+        return { ...response, chunks: endingInError(response.chunks, request, requestId) };
       return response;
     } catch (error) {
-      if (error instanceof ApiError) {
-        return {
-          kind: "json",
-          status: error.status,
-          body: error.toBody(requestId),
-          headers: { "request-id": requestId, ...retryAdvice(error) },
-        };
-      }
-      services.logger.error("unhandled error", {
-        requestId,
-        path: request.path,
-        error: String((error as Error)?.stack ?? error),
-      });
-      const internal = new ApiError("api_error", "internal server error");
+      const apiError = asApiError(error, request, requestId);
       return {
         kind: "json",
-        status: 500,
-        body: internal.toBody(requestId),
-        headers: { "request-id": requestId },
+        status: apiError.status,
+        body: apiError.toBody(requestId),
+        headers: { "request-id": requestId, ...retryAdvice(apiError) },
       };
+    }
+  }
+
+  /** `error` in Anthropic's shape; anything but an ApiError is logged and becomes a bare 500. */
+  function asApiError(error: unknown, request: HttpRequest, requestId: string): ApiError {
+    if (error instanceof ApiError) return error;
+    services.logger.error("unhandled error", {
+      requestId,
+      path: request.path,
+      error: String((error as Error)?.stack ?? error),
+    });
+    return new ApiError("api_error", "internal server error");
+  }
+
+  /**
+   * A stream that fails once its response has begun (its status is sent) ends with an `error` frame,
+   * as Anthropic's streams do: the SDK raises it. Ending the response as if the stream were done would
+   * tell the client there is nothing more, and it would not reconnect.
+   */
+  async function* endingInError(chunks: AsyncIterable<string>, request: HttpRequest, requestId: string) {
+    try {
+      yield* chunks;
+    } catch (error) {
+      yield sseFrame("error", undefined, asApiError(error, request, requestId).toBody(requestId));
     }
   }
 

@@ -106,10 +106,14 @@ export async function multipartForm(contentType: string, raw: Uint8Array): Promi
 export const workspaceOf = (request: HttpRequest) => (request.principal as Principal).workspaceId;
 
 /**
- * What an event stream yields: a stored event with its sequence number, a keep-alive, or a preview
- * (`event_start` / `event_delta`, framed without an id: it cannot be resumed from).
+ * What an event stream yields: a stored event with its sequence number (and, delivered late, the
+ * sequence to resume after: `FollowedEvent`), a keep-alive, or a preview (`event_start` /
+ * `event_delta`, framed without an id: it cannot be resumed from).
  */
-type StreamEntry = "heartbeat" | { seq: number; event: { type: string } } | { preview: { type: string } };
+type StreamEntry =
+  | "heartbeat"
+  | { seq: number; resumeAfter?: number; event: { type: string } }
+  | { preview: { type: string } };
 
 /**
  * An SSE response over a session's (or thread's) event log: `open` follows the log from the
@@ -142,7 +146,7 @@ export async function eventStreamResponse(
           ? sseFrame("ping", undefined, { type: "ping" })
           : "preview" in entry
             ? sseFrame(entry.preview.type, undefined, entry.preview)
-            : sseFrame(entry.event.type, entry.seq, entry.event);
+            : sseFrame(entry.event.type, entry.resumeAfter ?? entry.seq, entry.event);
       }
     } finally {
       abort.abort();
