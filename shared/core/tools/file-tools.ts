@@ -10,7 +10,7 @@
  * and a re-run of the same call after a crash applies it at most once (see `runtime/tool-intents.ts`).
  */
 import { createHash } from "node:crypto";
-import { type Context, createContext, Script } from "node:vm";
+import type { Context, Script } from "node:vm";
 import type {
   BetaManagedAgentsAgentToolset20260401EditInput as EditInput,
   BetaManagedAgentsAgentToolset20260401GlobInput as GlobInput,
@@ -439,7 +439,9 @@ let matchContext: { context: Context; call: Script } | undefined;
  * @throws FileToolError when the budget runs out.
  */
 function matchWithin<T>(budget: { leftMs: number; pattern: string }, work: () => T): T {
-  matchContext ??= { context: createContext({}), call: new Script("work()") };
+  // Taken on first use: processes that never match a pattern never load it (no ES module facade).
+  const vm = process.getBuiltinModule("node:vm");
+  matchContext ??= { context: vm.createContext({}), call: new vm.Script("work()") };
   const { context, call } = matchContext;
   const started = performance.now();
   context.work = work;
