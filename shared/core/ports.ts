@@ -111,7 +111,6 @@ export interface MessageQueue<Message> {
   send(message: Message, options?: { delaySeconds?: number }): Promise<void>;
 }
 
-/** The workspace filesystem of a session (an S3 prefix on AWS, a directory locally). */
 /**
  * The largest workspace file {@link WorkspaceStore.read} loads: `bash` can make a file of any size
  * (`truncate -s 4G f`), and reading it whole into one string would take the step's memory with it.
@@ -129,6 +128,7 @@ export class WorkspaceFileTooLargeError extends Error {
   }
 }
 
+/** The workspace filesystem of a session (an S3 prefix on AWS, a directory locally). */
 export interface WorkspaceStore {
   /** The file's text; undefined when there is no such file. @throws WorkspaceFileTooLargeError */
   read(workspaceId: string, path: string): Promise<string | undefined>;

@@ -1,11 +1,15 @@
 import { beforeEach, describe, expect, it } from "vitest";
+import { WorkspaceFileTooLargeError } from "../../shared/core/ports.js";
 import {
   editFile,
   FILE_TOOL_LIMITS,
+  type FileChangeIntent,
   FileToolError,
   globFiles,
   grepFiles,
   readFile,
+  type WriteIntentLog,
+  withWriteIntents,
   writeFile,
 } from "../../shared/core/tools/file-tools.js";
 import { WorkspacePathError } from "../../shared/core/tools/workspace-paths.js";
@@ -122,6 +126,35 @@ describe("writeFile", () => {
       WorkspacePathError,
     );
     expect(store.writes).toHaveLength(0);
+  });
+
+  it("replaces a file too large to load (guarded: known by its size), once across a re-run", async () => {
+    // Prepare: bash made out.log larger than a file tool loads; the call's writes are guarded.
+    const read = store.read.bind(store);
+    store.read = async (id, key) => {
+      const text = await read(id, key);
+      if (key === "out.log" && text === "huge") throw new WorkspaceFileTooLargeError(100 * 1024 * 1024);
+      return text;
+    };
+    await store.write(WS, "out.log", "huge");
+    let recorded: FileChangeIntent | undefined;
+    const intents: WriteIntentLog = {
+      recorded: async () => recorded,
+      record: async (intent) => {
+        const earlier = recorded;
+        recorded ??= intent;
+        return earlier;
+      },
+    };
+    const guarded = withWriteIntents(store, intents);
+    // Act: the write, then a re-run of the same call (its result lost to a crash)
+    const first = await writeFile(guarded, WS, { file_path: "out.log", content: "reset" });
+    const again = await writeFile(guarded, WS, { file_path: "out.log", content: "reset" });
+    // Assess
+    expect(first).toBe("Wrote 1 lines (5 bytes) to /workspace/out.log");
+    expect(again).toBe(first);
+    expect(await store.read(WS, "out.log")).toBe("reset");
+    expect(recorded?.before).toBe(`oversize:${100 * 1024 * 1024}`);
   });
 });
 
@@ -310,6 +343,19 @@ describe("grepFiles", () => {
     expect(await grepFiles(store, WS, { pattern: "TODO", path: "sub" })).toBe(
       "/workspace/sub/c.txt:1:x TODO y",
     );
+  });
+
+  it("answers what it found when time runs out after matches, saying where it stopped", async () => {
+    // Eight files that match at once (a grep batch), then one that backtracks without end.
+    for (let n = 0; n < 8; n++) await store.write(WS, `many/f${n}.txt`, "aaa\n");
+    await store.write(WS, "many/z.txt", `${"a".repeat(30)}!\n`);
+    const started = Date.now();
+    const answer = await grepFiles(store, WS, { pattern: "(a+)+$", path: "many" });
+    expect(answer.split("\n").slice(0, 8)).toEqual(
+      Array.from({ length: 8 }, (_, n) => `/workspace/many/f${n}.txt:1:aaa`),
+    );
+    expect(answer).toMatch(/stopped: matching took too long, so the files from \/workspace\/many\/z\.txt on/);
+    expect(Date.now() - started).toBeLessThan(FILE_TOOL_LIMITS.maxMatchMs + 1_000);
   });
 
   it("caps matches with a truncated note", async () => {

@@ -165,8 +165,12 @@ export class DeploymentRunner {
     const earlier = await findEarlierRunNow(store, workspaceId, deploymentId, attempt, this.now());
     const runId = earlier ?? this.d.step.ids.next(deploymentRunIdPrefix);
     const key = `manual#${runId}`;
-    // Recorded before the claim: a retry of an attempt that died in between claims the same run.
-    if (!earlier) await markRunNow(store, workspaceId, deploymentId, runId, attempt, this.now());
+    // Recorded before the claim: a retry of an attempt that died in between claims the same run. A
+    // deployment that is not there is a 404 first, and leaves no mark behind.
+    if (!earlier) {
+      await this.deployments.get(workspaceId, deploymentId);
+      await markRunNow(store, workspaceId, deploymentId, runId, attempt, this.now());
+    }
     const claimed = earlier === undefined ? undefined : await this.claim(deploymentId, key);
     const claim =
       claimed ?? (await this.newClaim(workspaceId, deploymentId, key, { type: "manual" }, { runId }));

@@ -19,7 +19,7 @@ import type {
   BetaManagedAgentsAgentToolset20260401WriteInput as WriteInput,
 } from "@anthropic-ai/sdk/resources/beta/agents/agents";
 import picomatch from "picomatch";
-import type { WorkspaceFile, WorkspaceStore } from "../ports.js";
+import { type WorkspaceFile, WorkspaceFileTooLargeError, type WorkspaceStore } from "../ports.js";
 import {
   mountDisplayPath,
   type PathMount,
@@ -38,7 +38,10 @@ export const FILE_TOOL_LIMITS = {
   maxOutputBytes: 100 * 1024,
   /** Longer lines are cut in read and grep output. */
   maxLineChars: 2_000,
-  /** Most time one glob or grep call may spend matching its pattern, in milliseconds. */
+  /**
+   * Most time a glob call, or one batch of a grep call's files, may spend matching its pattern, in
+   * milliseconds; a grep call stops after `maxMatchMs` × {@link GREP_BATCHES_TIMED} in all.
+   */
   maxMatchMs: 2_000,
 } as const;
 
@@ -46,6 +49,9 @@ export const FILE_TOOL_LIMITS = {
 export class FileToolError extends Error {
   override name = "FileToolError";
 }
+
+/** A glob or grep whose matching ran out of time (a pattern that backtracks, or too much text). */
+class MatchTimeoutError extends FileToolError {}
 
 export { WorkspacePathError };
 
@@ -245,15 +251,29 @@ async function notAFile(at: Located): Promise<FileToolError> {
   return new FileToolError(`File not found: ${shown}`);
 }
 
-const shaOf = (content: string | undefined): string | null =>
-  content === undefined ? null : contentSha256(content);
+/**
+ * A file too large to load (`bash` made it; WorkspaceStore.read refuses it): a `write` may still
+ * replace it whole, and its guard knows it by its size.
+ */
+interface Oversize {
+  readonly oversizeBytes: number;
+}
+/** What a call found at its path: the file's text, no file (undefined), or a file too large to load. */
+type Current = string | undefined | Oversize;
+
+const shaOf = (content: Current): string | null =>
+  content === undefined
+    ? null
+    : typeof content === "string"
+      ? contentSha256(content)
+      : `oversize:${content.oversizeBytes}`;
 
 /**
  * For a guarded call that an earlier attempt already started: the result it recorded if the file is
  * as that attempt left it (nothing to do again), undefined if the file is still as it was before
  * (the change was never applied: go on), a conflict if it is neither.
  */
-async function replayed(at: Located, current: string | undefined, tool: string): Promise<string | undefined> {
+async function replayed(at: Located, current: Current, tool: string): Promise<string | undefined> {
   const intent = await at.intents?.recorded();
   if (!intent) return undefined;
   const sha = shaOf(current);
@@ -277,7 +297,7 @@ function changedSince(at: Located, tool: string): FileToolError {
  */
 async function applyChange(
   at: Located,
-  current: string | undefined,
+  current: Current,
   next: string,
   result: string,
   tool: string,
@@ -374,10 +394,20 @@ export async function writeFile(
   checkSize(input.content, shown);
   const result = `Wrote ${splitLines(input.content).length} lines (${utf8Bytes(input.content)} bytes) to ${shown}`;
   // Only a guarded write needs to know what it replaces.
-  const current = at.intents ? await at.store.read(at.id, at.key) : undefined;
+  const current = at.intents ? await replacedBy(at) : undefined;
   const done = await replayed(at, current, "write");
   if (done !== undefined) return done;
   return applyChange(at, current, input.content, result, "write");
+}
+
+/** What a guarded write replaces: the file, or one too large to load, known by its size. */
+async function replacedBy(at: Located): Promise<Current> {
+  try {
+    return await at.store.read(at.id, at.key);
+  } catch (error) {
+    if (error instanceof WorkspaceFileTooLargeError) return { oversizeBytes: error.size };
+    throw error;
+  }
 }
 
 function countOccurrences(haystack: string, needle: string): number {
@@ -436,7 +466,7 @@ let matchContext: { context: Context; call: Script } | undefined;
  * interrupt a RegExp; the step (and, on one machine, the whole stack with it) would stall. V8 can end
  * a `vm` script at its timeout, together with whatever it is calling, so the loop runs in one.
  *
- * @throws FileToolError when the budget runs out.
+ * @throws MatchTimeoutError when the budget runs out.
  */
 function matchWithin<T>(budget: { leftMs: number; pattern: string }, work: () => T): T {
   // Taken on first use: processes that never match a pattern never load it (no ES module facade).
@@ -449,15 +479,19 @@ function matchWithin<T>(budget: { leftMs: number; pattern: string }, work: () =>
     return call.runInContext(context, { timeout: Math.max(1, Math.ceil(budget.leftMs)) }) as T;
   } catch (error) {
     if ((error as { code?: unknown }).code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw error;
-    throw new FileToolError(
-      `the pattern ${JSON.stringify(budget.pattern)} took more than ${FILE_TOOL_LIMITS.maxMatchMs} ms to match ` +
-        "and was given up (it backtracks too much: nested or adjacent repetitions such as (a+)+ or *a*a*a); " +
-        "simplify it or narrow the path",
-    );
+    throw matchTimeout(budget.pattern);
   } finally {
     context.work = undefined;
     budget.leftMs -= performance.now() - started;
   }
+}
+
+function matchTimeout(pattern: string): MatchTimeoutError {
+  return new MatchTimeoutError(
+    `the pattern ${JSON.stringify(pattern)} took more than ${FILE_TOOL_LIMITS.maxMatchMs} ms to match ` +
+      "and was given up (it backtracks too much — nested or adjacent repetitions such as (a+)+ or *a*a*a — " +
+      "or there is too much text under the path): simplify it or narrow the path",
+  );
 }
 
 /** The files under a directory argument (`""` = the whole workspace), or the one file it names. */
@@ -529,6 +563,8 @@ function compileRegex(pattern: string): RegExp {
 }
 
 const GREP_READ_CONCURRENCY = 8;
+/** How many batches' worth of matching time (`maxMatchMs` each) one grep call may spend. */
+const GREP_BATCHES_TIMED = 5;
 
 /** `grep`: lines matching a JavaScript regular expression, as `path:line:text`, files in path order. */
 export async function grepFiles(
@@ -548,30 +584,52 @@ export async function grepFiles(
     .filter((file) => file.size <= FILE_TOOL_LIMITS.maxFileBytes)
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const output = new CappedOutput();
-  const budget = { leftMs: FILE_TOOL_LIMITS.maxMatchMs, pattern: input.pattern };
+  // Each batch its own time (a large tree is not taken for a backtracking pattern), the call a cap.
+  const total = { leftMs: FILE_TOOL_LIMITS.maxMatchMs * GREP_BATCHES_TIMED, pattern: input.pattern };
   let matchCount = 0;
+  /** The first file not wholly searched when time ran out. */
+  let unsearched: string | undefined;
   for (let i = 0; i < files.length && !output.truncated; i += GREP_READ_CONCURRENCY) {
     const batch = files.slice(i, i + GREP_READ_CONCURRENCY);
+    if (total.leftMs <= 0) {
+      unsearched = batch[0]?.path;
+      break;
+    }
     const contents = await Promise.all(batch.map((file) => root.store.read(root.id, file.path)));
-    matchWithin(budget, () =>
-      batch.forEach((file, index) => {
-        const content = contents[index];
-        // Binary files (a NUL byte) have no meaningful lines to show.
-        if (content === undefined || content.includes("\u0000")) return;
-        const lines = splitLines(content);
-        for (let n = 0; n < lines.length; n++) {
-          const line = lines[n] ?? "";
-          if (!regex.test(line)) continue;
-          matchCount++;
-          output.add(`${root.shown(file.path)}:${n + 1}:${clipLine(line)}`);
-        }
-      }),
-    );
+    const budget = { leftMs: Math.min(FILE_TOOL_LIMITS.maxMatchMs, total.leftMs), pattern: input.pattern };
+    const granted = budget.leftMs;
+    try {
+      matchWithin(budget, () =>
+        batch.forEach((file, index) => {
+          const content = contents[index];
+          // Binary files (a NUL byte) have no meaningful lines to show.
+          if (content === undefined || content.includes("\u0000")) return;
+          const lines = splitLines(content);
+          for (let n = 0; n < lines.length; n++) {
+            const line = lines[n] ?? "";
+            if (!regex.test(line)) continue;
+            matchCount++;
+            output.add(`${root.shown(file.path)}:${n + 1}:${clipLine(line)}`);
+          }
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof MatchTimeoutError)) throw error;
+      // Out of time with no match found: the pattern (or the tree) is the problem, said so.
+      if (matchCount === 0) throw error;
+      unsearched = batch[0]?.path;
+      break;
+    } finally {
+      total.leftMs -= granted - budget.leftMs;
+    }
   }
+  if (unsearched !== undefined && matchCount === 0) throw matchTimeout(input.pattern);
   if (matchCount === 0) return `No matches for ${JSON.stringify(input.pattern)} under ${root.absolute}`;
   let text = output.rows.join("\n");
   if (output.truncated) {
     text += `\n… truncated: showed the first ${output.rows.length} matching lines; narrow the pattern or path`;
+  } else if (unsearched !== undefined) {
+    text += `\n… stopped: matching took too long, so the files from ${root.shown(unsearched)} on were searched in part or not at all; narrow the path`;
   }
   return text;
 }
