@@ -65,8 +65,14 @@ export interface StreamOptions {
   deltas?: ReadonlySet<DeltaType>;
 }
 
-/** A call a self-hosted worker runs: what a sessions token must not be shown unrecorded. */
-const isWorkerCall = (e: LoggedEvent) => e.event.type === "agent.tool_use" && isWorkerTool(e.event.name);
+/**
+ * What a sessions token must not be shown unrecorded: a call a self-hosted worker runs, and an
+ * `allow` confirmation (the worker holds an `ask` call until it sees one, then runs it). Every
+ * `allow` counts, whichever call it confirms: recording too high a sequence only covers more.
+ */
+const isWorkerCall = (e: LoggedEvent) =>
+  (e.event.type === "agent.tool_use" && isWorkerTool(e.event.name)) ||
+  (e.event.type === "user.tool_confirmation" && e.event.result === "allow");
 
 export class EventsService {
   constructor(

@@ -120,6 +120,11 @@ const CHANGING_TOOLS = new Set(["bash", "write", "edit"]);
  * first, as interrupted — it may have taken effect, and it is not run a second time (as a step's
  * `runOnce` reports a shell command cut off by a restart). The answers are results like a worker's:
  * a wait they complete nudges its step.
+ *
+ * An `ask` call waits in the worker until its `allow` arrives, so it may have run only if that
+ * `allow` was shown too (at or below `uptoSeq`); otherwise the next worker runs it. Every pass also
+ * nudges for the server-written answers of the calls it covers: an earlier pass may have died
+ * between an answer and its nudge, and the call, answered now, is no longer open to find.
  */
 export async function interruptDeliveredCalls(
   deps: StepDeps,
@@ -129,21 +134,48 @@ export async function interruptDeliveredCalls(
 ): Promise<void> {
   const log = await deps.events.read(sessionId);
   const open = new Set(unansweredWorkerCalls(log));
-  const mayHaveRun = log.flatMap(({ seq, event }) =>
-    seq <= uptoSeq && event.type === "agent.tool_use" && open.has(event.id) && CHANGING_TOOLS.has(event.name)
+  const allowedAt = new Map<string, number>();
+  const serverAnswers = new Map<string, LoggedEvent>();
+  for (const entry of log) {
+    const { seq, event } = entry;
+    if (
+      event.type === "user.tool_confirmation" &&
+      event.result === "allow" &&
+      !allowedAt.has(event.tool_use_id)
+    )
+      allowedAt.set(event.tool_use_id, seq);
+    // The server's own answers carry no send mark; a worker's always does.
+    if (event.type === "user.tool_result" && !entry.internals.sent)
+      serverAnswers.set(event.tool_use_id, entry);
+  }
+  const covered = log.flatMap(({ seq, event }) =>
+    seq <= uptoSeq &&
+    event.type === "agent.tool_use" &&
+    CHANGING_TOOLS.has(event.name) &&
+    (event.evaluated_permission !== "ask" || (allowedAt.get(event.id) ?? Number.POSITIVE_INFINITY) <= uptoSeq)
       ? [event.id]
       : [],
   );
-  if (mayHaveRun.length === 0) return;
-  const answers = await answerWithError(
-    deps,
-    sessionId,
-    mayHaveRun,
-    "Interrupted: the worker running this call stopped before it answered, so it may or may not have taken effect. It was not run again.",
-  );
-  for (const { seq, event } of answers)
-    if (event.type === "user.tool_result")
-      await workerResultArrived(deps, workspaceId, sessionId, seq, event.tool_use_id);
+  const mayHaveRun = covered.filter((id) => open.has(id));
+  const answers =
+    mayHaveRun.length === 0
+      ? []
+      : await answerWithError(
+          deps,
+          sessionId,
+          mayHaveRun,
+          "Interrupted: the worker running this call stopped before it answered, so it may or may not have taken effect. It was not run again.",
+        );
+  const earlier = covered.flatMap((id) => serverAnswers.get(id) ?? []);
+  if (answers.length === 0 && earlier.length === 0) return;
+  // Only answers the session has not taken in yet (an old turn's closed calls cost no write).
+  const run = (await deps.sessions.get(workspaceId, sessionId))?.run;
+  if (!run) return;
+  for (const { seq, event } of [...earlier, ...answers]) {
+    if (event.type !== "user.tool_result") continue;
+    if (run.lastInputSeq >= seq && !run.workerWait?.toolUseIds.includes(event.tool_use_id)) continue;
+    await workerResultArrived(deps, workspaceId, sessionId, seq, event.tool_use_id);
+  }
 }
 
 /**
