@@ -167,13 +167,18 @@ export class DeploymentRunner {
     const key = `manual#${runId}`;
     // Recorded before the claim: a retry of an attempt that died in between claims the same run. A
     // deployment that is not there is a 404 first, and leaves no mark behind.
-    if (!earlier) {
-      await this.deployments.get(workspaceId, deploymentId);
-      await markRunNow(store, workspaceId, deploymentId, runId, attempt, this.now());
-    }
+    const read = earlier === undefined ? await this.deployments.get(workspaceId, deploymentId) : undefined;
+    if (read) await markRunNow(store, workspaceId, deploymentId, runId, attempt, this.now());
     const claimed = earlier === undefined ? undefined : await this.claim(deploymentId, key);
     const claim =
-      claimed ?? (await this.newClaim(workspaceId, deploymentId, key, { type: "manual" }, { runId }));
+      claimed ??
+      (await this.newClaim(
+        workspaceId,
+        deploymentId,
+        key,
+        { type: "manual" },
+        { runId, deployment: read?.deployment },
+      ));
     if (!claim) throw new InvalidRequestError(`deployment ${deploymentId} is archived: it cannot run`);
     const outcome = await this.execute(claim);
     if (outcome.kind === "started" || outcome.kind === "failed") return outcome.run;
@@ -248,9 +253,11 @@ export class DeploymentRunner {
     {
       runId = this.d.step.ids.next(deploymentRunIdPrefix),
       scheduleRev,
-    }: { runId?: string; scheduleRev?: number } = {},
+      deployment: known,
+    }: { runId?: string; scheduleRev?: number; deployment?: StoredDeployment } = {},
   ): Promise<RunClaim | undefined> {
-    const { deployment } = await this.deployments.get(workspaceId, deploymentId);
+    // `known`: the deployment as the caller has just read it.
+    const deployment = known ?? (await this.deployments.get(workspaceId, deploymentId)).deployment;
     if (deployment.archived_at) return undefined;
     const claim: RunClaim = {
       schemaVersion: 1,

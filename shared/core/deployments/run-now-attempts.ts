@@ -18,14 +18,11 @@
  */
 import * as z from "zod";
 import { lazySchema } from "../../contract/lazy-schema.js";
-import { type SendAttempt, sentDigest } from "../events/send-attempts.js";
+import { SEND_RETRY_WINDOW_MS, type SendAttempt, sentDigest } from "../events/send-attempts.js";
 import type { DocumentStore } from "../ports.js";
 
-/**
- * How long after a run-now its retry is still recognised: as a send's, the SDK's default 10-minute
- * timeout (an answer lost to a timeout is retried that late), its backoff and some slack.
- */
-export const RUN_NOW_RETRY_WINDOW_MS = 15 * 60_000;
+/** How long after a run-now its retry is still recognised: as a send's (the SDK's timeout and backoff). */
+export const RUN_NOW_RETRY_WINDOW_MS = SEND_RETRY_WINDOW_MS;
 
 /** What the HTTP edge knows of a run-now: whether it says it repeats one, what it asked, who asks. */
 export interface RunNowAttempt extends SendAttempt {

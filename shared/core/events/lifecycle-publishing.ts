@@ -3,7 +3,9 @@
  * that cause them. The domain event id derives from the session event that announced the change,
  * which emit-once keeps stable across retries, so a re-run publishes the same id and consumers dedupe.
  */
+import { ConditionFailedError, type DocumentStore } from "../ports.js";
 import type { StepDeps } from "../runtime/step-deps.js";
+import { emitOnceKey } from "./emit-once.js";
 
 /** `sevt_…` → `wevt_…`: the same change seen as a webhook event. */
 export const domainEventIdFor = (sourceEventId: string) => `wevt_${sourceEventId.replace(/^[a-z]+_/, "")}`;
@@ -51,5 +53,45 @@ export async function publishIdled(
     {
       agent_id: record.session.agent.id,
     },
+  );
+}
+
+/**
+ * Runs `publish` unless an earlier run left a `published#<eventId>` marker under `pk`, then leaves
+ * it. A re-run after a failed commit is handed the same session event by emit-once and would publish
+ * its domain event again: webhooks dedupe on the id, the event bus and SNS's email/SMS subscribers
+ * do not. Only a crash between the publish and the marker repeats it.
+ */
+export async function publishOnce(
+  store: DocumentStore,
+  pk: string,
+  eventId: string,
+  publish: () => Promise<void>,
+): Promise<void> {
+  const sk = `published#${eventId}`;
+  if (await store.get("resources", pk, sk)) return;
+  await publish();
+  try {
+    await store.put("resources", { pk, sk }, { ifNotExists: true });
+  } catch (error) {
+    if (!(error instanceof ConditionFailedError)) throw error;
+  }
+}
+
+/**
+ * {@link publishIdled} once per idle event ({@link publishOnce}, its marker beside the session's
+ * emit-once markers, purged with them): for the grader and `finishTurn`, whose re-runs come from
+ * redeliveries. The step commit's loop, on every turn's path, publishes once per invocation without
+ * a marker (agent-step.ts).
+ */
+export async function publishIdledOnce(
+  deps: Pick<StepDeps, "store" | "domainEvents" | "logger" | "clock">,
+  record: Parameters<typeof publishIdled>[1],
+  entries: Parameters<typeof publishIdled>[2],
+): Promise<void> {
+  const idle = entries.find((e) => e.event.type === "session.status_idle");
+  if (!idle || record.thread) return;
+  await publishOnce(deps.store, emitOnceKey(record.session.id), idle.event.id, () =>
+    publishIdled(deps, record, entries),
   );
 }

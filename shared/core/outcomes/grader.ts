@@ -10,9 +10,8 @@ import { randomUUID } from "node:crypto";
 import { idPrefix } from "../../contract/ids.js";
 import type { SessionEvent } from "../../contract/sdk-types.js";
 import { emitOnce } from "../events/emit-once.js";
-import { publishSessionEvent } from "../events/lifecycle-publishing.js";
+import { publishIdledOnce, publishOnce, publishSessionEvent } from "../events/lifecycle-publishing.js";
 import { ModelCallError } from "../ports.js";
-import { publishIdledOnce } from "../runtime/idle-publishing.js";
 import { canRetry, retryDelaySeconds } from "../runtime/model-retry.js";
 import {
   addUsage,
@@ -31,6 +30,7 @@ import {
   type EvaluationRecord,
   type OutcomeDefinition,
   OutcomeStore,
+  outcomeKey,
   SESSION_EXPLANATION_BYTES,
 } from "./outcome-record.js";
 
@@ -133,11 +133,9 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
     outputTokens: record.usage.output_tokens,
   };
   if (!end) return graded;
-  // A re-run after a failed commit would publish again: webhooks dedupe on the id, but the SNS
-  // topic's email/SMS subscribers (a standard topic; FIFO ones cannot deliver there) would not. The
-  // marker narrows that to a crash between the publish and the marker.
-  if (!(await outcomes.wasPublished(sessionId, end.event.id))) {
-    await publishSessionEvent(
+  // Once (publishOnce): the SNS topic's email/SMS subscribers would not dedupe a re-run's repeat.
+  await publishOnce(deps.store, outcomeKey(sessionId), end.event.id, () =>
+    publishSessionEvent(
       deps,
       message.workspaceId,
       sessionId,
@@ -149,9 +147,8 @@ export async function runGrader(deps: StepDeps, message: GraderMessage): Promise
         iteration,
         agent_id: claimed.session.agent.id,
       },
-    );
-    await outcomes.markPublished(sessionId, end.event.id);
-  }
+    ),
+  );
   await commit(deps, claimed, record, end.seq);
   return graded;
 }

@@ -7,7 +7,7 @@
 import * as z from "zod";
 import { lazySchema } from "../../contract/lazy-schema.js";
 import type { Session } from "../../contract/sdk-types.js";
-import { ConditionFailedError, type DocumentStore } from "../ports.js";
+import type { DocumentStore } from "../ports.js";
 
 export type OutcomeEvaluation = Session["outcome_evaluations"][number];
 
@@ -227,24 +227,6 @@ export class OutcomeStore {
       `eval#${outcomeId}#${pad(iteration)}`,
     );
     return item ? evaluationRecordSchema.parse(item) : undefined;
-  }
-
-  /** Whether the domain event announcing the session event `eventId` was published already. */
-  async wasPublished(sessionId: string, eventId: string): Promise<boolean> {
-    return (await this.store.get("resources", outcomeKey(sessionId), `published#${eventId}`)) !== undefined;
-  }
-
-  /** Records, after a successful publish, that a re-run must not publish `eventId`'s domain event again. */
-  async markPublished(sessionId: string, eventId: string): Promise<void> {
-    try {
-      await this.store.put(
-        "resources",
-        { pk: outcomeKey(sessionId), sk: `published#${eventId}` },
-        { ifNotExists: true },
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionFailedError)) throw error;
-    }
   }
 
   async evaluations(sessionId: string, outcomeId: string): Promise<EvaluationRecord[]> {

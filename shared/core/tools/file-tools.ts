@@ -585,18 +585,18 @@ export async function grepFiles(
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const output = new CappedOutput();
   // Each batch its own time (a large tree is not taken for a backtracking pattern), the call a cap.
-  const total = { leftMs: FILE_TOOL_LIMITS.maxMatchMs * GREP_BATCHES_TIMED, pattern: input.pattern };
+  let totalLeftMs = FILE_TOOL_LIMITS.maxMatchMs * GREP_BATCHES_TIMED;
   let matchCount = 0;
   /** The first file not wholly searched when time ran out. */
   let unsearched: string | undefined;
   for (let i = 0; i < files.length && !output.truncated; i += GREP_READ_CONCURRENCY) {
     const batch = files.slice(i, i + GREP_READ_CONCURRENCY);
-    if (total.leftMs <= 0) {
+    if (totalLeftMs <= 0) {
       unsearched = batch[0]?.path;
       break;
     }
     const contents = await Promise.all(batch.map((file) => root.store.read(root.id, file.path)));
-    const budget = { leftMs: Math.min(FILE_TOOL_LIMITS.maxMatchMs, total.leftMs), pattern: input.pattern };
+    const budget = { leftMs: Math.min(FILE_TOOL_LIMITS.maxMatchMs, totalLeftMs), pattern: input.pattern };
     const granted = budget.leftMs;
     try {
       matchWithin(budget, () =>
@@ -620,7 +620,7 @@ export async function grepFiles(
       unsearched = batch[0]?.path;
       break;
     } finally {
-      total.leftMs -= granted - budget.leftMs;
+      totalLeftMs -= granted - budget.leftMs;
     }
   }
   if (unsearched !== undefined && matchCount === 0) throw matchTimeout(input.pattern);
